@@ -1,0 +1,39 @@
+"""Time: UTC in storage, Asia/Ho_Chi_Minh for people, dd/mm/yyyy on screen and in mail."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+VN = ZoneInfo("Asia/Ho_Chi_Minh")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def today_vn() -> date:
+    return datetime.now(VN).date()
+
+
+def fmt_date(day: date | None) -> str:
+    return day.strftime("%d/%m/%Y") if day else ""
+
+
+def fmt_datetime(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(VN).strftime("%H:%M %d/%m/%Y")
+
+
+def parse_date(text: str) -> date:
+    """Parse dd/mm/yyyy (also accepts ISO yyyy-mm-dd); raises ValueError with a Vietnamese message."""
+    raw = (text or "").strip()
+    for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
+        try:
+            return datetime.strptime(raw, fmt).date()
+        except ValueError:
+            continue
+    raise ValueError(f"ngày «{raw}» không hợp lệ, cần dạng dd/mm/yyyy")

@@ -1,0 +1,88 @@
+"""The app database: engine and sessions from settings (SQLite by default, PostgreSQL in production)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, create_engine
+
+from models.settings import get_settings
+
+
+@lru_cache(maxsize=8)
+def _engine_for(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # noqa: ANN001
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def get_engine(url: str | None = None) -> Engine:
+    return _engine_for(url or get_settings().effective_database_url)
+
+
+@contextmanager
+def session_scope(url: str | None = None) -> Iterator[Session]:
+    """A session that commits on success and rolls back on error."""
+    with Session(get_engine(url), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def dispose_engines() -> None:
+    """Close every pooled connection (tests switch databases; forked processes must not share them)."""
+    _engine_for.cache_clear()
+
+
+TABLE_MODULES = (
+    "models.units",
+    "models.awards",
+    "models.nominations",
+    "models.campaigns",
+    "notifications.outbox",
+)
+
+
+def all_metadata():  # noqa: ANN201 - sqlalchemy MetaData
+    """Import every module that declares tables and return the shared metadata (Alembic, tests)."""
+    import importlib
+
+    from sqlmodel import SQLModel
+
+    for name in TABLE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:  # a module not written yet by its issue
+            if exc.name != name:
+                raise
+    return SQLModel.metadata
+
+
+def create_all_for_tests(url: str) -> None:
+    """Throwaway databases only (tests); real databases are built by Alembic (`thidua db upgrade`)."""
+    metadata = all_metadata()
+    engine = get_engine(url)
+    metadata.drop_all(engine)
+    metadata.create_all(engine)

@@ -1,0 +1,78 @@
+"""Settings (cấu hình) from the environment, prefix THIDUA_; one accessor for the whole app."""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TIMEZONE = "Asia/Ho_Chi_Minh"
+
+
+def _default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "thidua"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="THIDUA_", env_file=".env", extra="ignore")
+
+    env: Literal["development", "production"] = "development"
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None
+
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 8025
+    smtp_security: Literal["none", "starttls", "ssl"] = "none"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_ca_file: Path | None = None
+    smtp_validate_certs: bool = True
+    smtp_timeout: float = 30.0
+    smtp_concurrency: int = 8
+    smtp_batch_size: int = 500
+    mail_from: str = "Hội đồng Thi đua – Khen thưởng <thidua@example.gov.vn>"
+
+    prefect_port: int = 4200
+    sink_port: int = 8025
+    ui_auth: SecretStr | None = None  # "user:password" for the Prefect server's basic auth
+
+    reminder_offsets: list[int] = [14, 7, 3, 1, 0]
+    escalation_days: list[int] = [1, 3, 5]
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'thidua.db'}"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.data_dir / "prefect"
+
+    @property
+    def maildir(self) -> Path:
+        return self.data_dir / "mail"
+
+    @model_validator(mode="after")
+    def _refuse_unsafe_production(self) -> Settings:
+        if self.env == "production":
+            if self.effective_database_url.startswith("sqlite"):
+                raise ValueError("production needs THIDUA_DATABASE_URL pointing at PostgreSQL")
+            if self.smtp_username and self.smtp_security == "none":
+                raise ValueError("SMTP credentials must not travel without TLS (THIDUA_SMTP_SECURITY)")
+        return self
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()
+
+
+def reset_settings() -> None:
+    """Forget the cached settings (tests and `thidua up` change the environment)."""
+    get_settings.cache_clear()

@@ -1,0 +1,26 @@
+"""Vietnamese text: NFC normalisation and the comparison key (no case, no diacritics)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_SPACES = re.compile(r"\s+")
+_NON_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+def nfc(text: str) -> str:
+    """NFC-normalise and trim, collapsing inner white space."""
+    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+
+
+def fold(text: str) -> str:
+    """Comparison key: lower case, no diacritics, đ → d, single spaces ("Cẩm Thành" → "cam thanh")."""
+    decomposed = unicodedata.normalize("NFD", nfc(text).casefold())
+    stripped = "".join(ch for ch in decomposed if unicodedata.category(ch) != "Mn")
+    return stripped.replace("đ", "d")
+
+
+def slug(text: str) -> str:
+    """URL/identifier form: "Cẩm Thủy" → "cam-thuy"."""
+    return _NON_SLUG.sub("-", fold(text)).strip("-")

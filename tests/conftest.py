@@ -1,0 +1,45 @@
+"""Shared fixtures: a throwaway app database (SQLite, or PostgreSQL when THIDUA_TEST_DATABASE_URL is
+set), an isolated data folder, and the session-wide Prefect test harness."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+_SESSION_DIR = Path(tempfile.mkdtemp(prefix="thidua-tests-"))
+os.environ.setdefault("THIDUA_DATA_DIR", str(_SESSION_DIR / "data"))
+os.environ["PREFECT_HOME"] = str(_SESSION_DIR / "prefect")
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+
+pytest_plugins = ["tests.fixtures_smtp", "tests.fixtures_prefect"]
+
+
+@pytest.fixture
+def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh, empty app database for one test, set as THIDUA_DATABASE_URL."""
+    from models.db import create_all_for_tests, dispose_engines
+    from models.settings import reset_settings
+
+    url = os.environ.get("THIDUA_TEST_DATABASE_URL") or f"sqlite:///{tmp_path / 'app.db'}"
+    monkeypatch.setenv("THIDUA_DATABASE_URL", url)
+    monkeypatch.setenv("THIDUA_DATA_DIR", str(tmp_path / "data"))
+    reset_settings()
+    create_all_for_tests(url)
+    yield url
+    dispose_engines()
+    reset_settings()
+
+
+@pytest.fixture
+def session(db_url: str):  # noqa: ANN201
+    from sqlmodel import Session
+
+    from models.db import get_engine
+
+    with Session(get_engine(db_url), expire_on_commit=False) as s:
+        yield s
