@@ -1,0 +1,173 @@
+"""Award forms (hình thức khen thưởng) and the rule sets that govern them, by period.
+
+The rules are data (`data/award_forms.yaml`), each with its legal basis; this module only loads
+them and answers questions: which rule set applies on a date, who confers a form, which nominees
+may get it, how many working days a level has to decide, and whether a vote passes.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+
+from models.units import Level
+
+DATA = Path(__file__).parent / "data" / "award_forms.yaml"
+
+
+class NomineeKind(StrEnum):
+    individual = "individual"
+    collective = "collective"
+    household = "household"
+    enterprise = "enterprise"
+
+    @property
+    def label(self) -> str:
+        return KIND_LABELS[self]
+
+
+KIND_LABELS = {
+    NomineeKind.individual: "cá nhân",
+    NomineeKind.collective: "tập thể",
+    NomineeKind.household: "hộ gia đình",
+    NomineeKind.enterprise: "doanh nghiệp",
+}
+
+# Accepted spellings in files filled in by officials (folded: no case, no diacritics).
+KIND_ALIASES = {
+    "ca nhan": NomineeKind.individual,
+    "tap the": NomineeKind.collective,
+    "ho gia dinh": NomineeKind.household,
+    "ho": NomineeKind.household,
+    "doanh nghiep": NomineeKind.enterprise,
+    **{k.value: k for k in NomineeKind},
+}
+
+
+class AwardForm(BaseModel):
+    """One award form of the catalogue."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    name: str
+    short: str
+    rank: int
+    authority: Level
+    kinds: frozenset[NomineeKind]
+    min_movement_years: int | None = None
+    min_movement_years_basis: str | None = None
+
+
+class VoteRule(BaseModel):
+    """The share of "for" votes a decision needs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ratio: float
+    of: Literal["members", "present"]
+    strictly_more: bool = False
+
+    def passes(self, *, votes_for: int, present: int, members: int) -> bool:
+        base = members if self.of == "members" else present
+        needed = self.ratio * base
+        return votes_for > needed if self.strictly_more else votes_for >= needed
+
+    def describe(self) -> str:
+        pct = f"{self.ratio * 100:g}%"
+        whom = "tổng số thành viên Hội đồng" if self.of == "members" else "số thành viên dự họp"
+        return f"{'trên' if self.strictly_more else 'ít nhất'} {pct} {whom} đồng ý"
+
+
+class FormRule(BaseModel):
+    """How a rule set treats one form."""
+
+    model_config = ConfigDict(frozen=True)
+
+    form: AwardForm
+    vote: VoteRule
+    vote_basis: str
+
+
+class RuleSet(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    name: str
+    legal_basis: str
+    effective_from: date
+    effective_to: date | None
+    rules: dict[str, FormRule]
+    review_days: dict[Level, int]
+    return_days: int
+
+    def applies_on(self, day: date) -> bool:
+        return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
+
+
+class Catalogue(BaseModel):
+    """All award forms and every rule set."""
+
+    model_config = ConfigDict(frozen=True)
+
+    forms: dict[str, AwardForm]
+    rule_sets: tuple[RuleSet, ...]
+
+    def form(self, code: str) -> AwardForm | None:
+        return self.forms.get(code)
+
+    def rule_set_on(self, day: date) -> RuleSet | None:
+        return next((rs for rs in self.rule_sets if rs.applies_on(day)), None)
+
+    def rule_set(self, code: str) -> RuleSet:
+        return next(rs for rs in self.rule_sets if rs.code == code)
+
+    def last_day_of(self, form_code: str) -> date | None:
+        """The last day any rule set offered this form (None if it still applies)."""
+        days = [rs.effective_to for rs in self.rule_sets if form_code in rs.rules]
+        return None if any(d is None for d in days) else max(d for d in days if d)
+
+
+def _vote(raw: dict) -> VoteRule:
+    return VoteRule(**raw)
+
+
+@lru_cache
+def catalogue(path: Path = DATA) -> Catalogue:
+    """Load the catalogue once per process."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    forms = {
+        code: AwardForm(code=code, **{k: v for k, v in spec.items()})
+        for code, spec in raw["forms"].items()
+    }
+    rule_sets = []
+    for rs in raw["rule_sets"]:
+        default_vote = _vote(rs["vote"])
+        rules = {}
+        for code in rs["forms"]:
+            override = (rs.get("overrides") or {}).get(code, {})
+            rules[code] = FormRule(
+                form=forms[code],
+                vote=_vote(override["vote"]) if "vote" in override else default_vote,
+                vote_basis=override.get("basis", rs["legal_basis"]),
+            )
+        rule_sets.append(
+            RuleSet(
+                code=rs["code"],
+                name=rs["name"],
+                legal_basis=rs["legal_basis"],
+                effective_from=rs["effective_from"],
+                effective_to=rs["effective_to"],
+                rules=rules,
+                review_days={Level(k): int(v) for k, v in rs["review_days"].items()},
+                return_days=int(rs["return_days"]),
+            )
+        )
+    rule_sets.sort(key=lambda r: r.effective_from)
+    return Catalogue(forms=forms, rule_sets=tuple(rule_sets))

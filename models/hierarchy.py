@@ -1,0 +1,161 @@
+"""The unit tree in memory: find a unit by code or name on a date, and route a dossier up the chain.
+
+A national tree is ~15,000 rows; loading it once per batch (≈ 0.1 s) makes every look-up and every
+chain a dictionary walk instead of a query.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlmodel import Session, select
+
+from models.clock import fmt_date
+from models.text import fold
+from models.units import Level, Unit
+
+
+class UnitNotFound(LookupError):
+    """No unit by that code or name (on that date)."""
+
+
+class AmbiguousUnit(LookupError):
+    """A name that matches several units; the message lists them."""
+
+
+class NoRoute(ValueError):
+    """The award form's authority does not lie above the unit (e.g. no district after 1/7/2025)."""
+
+
+@dataclass(frozen=True, slots=True)
+class UnitRef:
+    """A unit as routing sees it."""
+
+    id: int
+    code: str
+    name: str
+    level: Level
+    parent_id: int | None
+    province_id: int | None
+    valid_from: date
+    valid_to: date | None
+    name_key: str
+
+    def valid_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    def public(self) -> dict:
+        return {"code": self.code, "name": self.name, "level": self.level.value}
+
+
+class Hierarchy:
+    """A snapshot of every unit, indexed by id, code and folded name."""
+
+    def __init__(self, units: list[UnitRef]):
+        self.by_id = {u.id: u for u in units}
+        self.by_code = {u.code: u for u in units}
+        self.by_name: dict[str, list[UnitRef]] = {}
+        for u in units:
+            self.by_name.setdefault(u.name_key, []).append(u)
+            # "cam thanh" finds "xã Cẩm Thành": index the name without its level word too
+            bare = _strip_level_word(u.name_key)
+            if bare != u.name_key:
+                self.by_name.setdefault(bare, []).append(u)
+
+    @classmethod
+    def load(cls, session: Session) -> Hierarchy:
+        rows = session.exec(
+            select(
+                Unit.id, Unit.code, Unit.name, Unit.level, Unit.parent_id, Unit.province_id,
+                Unit.valid_from, Unit.valid_to, Unit.name_key,
+            )
+        ).all()
+        return cls([UnitRef(r[0], r[1], r[2], Level(r[3]), *r[4:]) for r in rows])
+
+    def __len__(self) -> int:
+        return len(self.by_id)
+
+    def get(self, unit_id: int) -> UnitRef:
+        return self.by_id[unit_id]
+
+    def resolve(self, ref: str, on: date | None = None) -> UnitRef:
+        """Find a unit by code or by name (without regard to case or diacritics), valid on `on`."""
+        text = (ref or "").strip()
+        if text in self.by_code:
+            return self.by_code[text]
+        key = fold(text)
+        candidates = self.by_name.get(key) or self.by_name.get(_strip_level_word(key)) or []
+        if on is not None:
+            dated = [u for u in candidates if u.valid_on(on)]
+            if not dated and candidates:
+                names = ", ".join(f"{u.name} ({u.code}, {_span(u)})" for u in candidates)
+                raise UnitNotFound(f"đơn vị «{text}» không tồn tại vào ngày {fmt_date(on)}; có: {names}")
+            candidates = dated
+        if not candidates:
+            raise UnitNotFound(f"không tìm thấy đơn vị «{text}»")
+        if len(candidates) > 1:
+            names = "; ".join(f"{self.describe(u)} [mã {u.code}]" for u in candidates)
+            raise AmbiguousUnit(f"tên «{text}» trùng với nhiều đơn vị, hãy ghi mã đơn vị: {names}")
+        return candidates[0]
+
+    def describe(self, unit: UnitRef) -> str:
+        """'xã Cẩm Thành, huyện Cẩm Thủy, tỉnh Thanh Hóa'."""
+        parts = [unit.name]
+        parent = self.by_id.get(unit.parent_id) if unit.parent_id else None
+        while parent is not None and parent.level in (Level.district, Level.province):
+            parts.append(parent.name)
+            parent = self.by_id.get(parent.parent_id) if parent.parent_id else None
+        return ", ".join(parts)
+
+    def ancestors(self, unit_id: int) -> list[UnitRef]:
+        """The unit and every unit above it, lowest first."""
+        out = []
+        current: UnitRef | None = self.by_id[unit_id]
+        while current is not None:
+            out.append(current)
+            current = self.by_id.get(current.parent_id) if current.parent_id else None
+        return out
+
+    def chain(self, start_id: int, authority: Level) -> list[UnitRef]:
+        """The units a dossier climbs from `start_id` up to and including the conferring level."""
+        path = []
+        for unit in self.ancestors(start_id):
+            path.append(unit)
+            if unit.level == authority:
+                return path
+            if unit.level.rank > authority.rank:
+                break
+        start = self.by_id[start_id]
+        raise NoRoute(
+            f"{authority.label} không có trong chuỗi đơn vị phía trên {start.name} "
+            f"(hiệu lực {_span(start)}) nên không thể xét hình thức này"
+        )
+
+    def next_unit(self, unit_id: int, authority: Level) -> UnitRef | None:
+        """The level a dossier goes to after `unit_id`; None when `unit_id` confers it."""
+        unit = self.by_id[unit_id]
+        if unit.level == authority:
+            return None
+        chain = self.chain(unit_id, authority)
+        return chain[1]
+
+    def province_of(self, unit_id: int) -> UnitRef | None:
+        unit = self.by_id[unit_id]
+        return self.by_id.get(unit.province_id) if unit.province_id else None
+
+
+_LEVEL_WORDS = ("thanh pho ", "thi xa ", "thi tran ", "phuong ", "huyen ", "tinh ", "quan ", "xa ")
+
+
+def _strip_level_word(key: str) -> str:
+    for word in _LEVEL_WORDS:
+        if key.startswith(word):
+            return key[len(word):]
+    return key
+
+
+def _span(unit: UnitRef) -> str:
+    end = fmt_date(unit.valid_to) if unit.valid_to else "nay"
+    start = fmt_date(unit.valid_from) if unit.valid_from.year > 1900 else "trước"
+    return f"{start}–{end}"

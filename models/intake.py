@@ -1,0 +1,394 @@
+"""Intake (tiếp nhận hồ sơ): validate a batch of rows, screen each against the rules, store the lot.
+
+A batch with any bad row is refused whole, every error named by row and rule in Vietnamese, and
+nothing is stored. A batch already stored (same key) is not stored again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from sqlalchemy import insert, select, update
+from sqlmodel import Session
+
+from models.awards import KIND_ALIASES, AwardForm, NomineeKind, RuleSet, catalogue
+from models.calendar import add_working_days
+from models.campaigns import Campaign
+from models.clock import fmt_date, parse_date, today_vn, utcnow
+from models.hierarchy import AmbiguousUnit, Hierarchy, NoRoute, UnitNotFound, UnitRef
+from models.nominations import (
+    BLOCKS_NEW,
+    Action,
+    CodeCounter,
+    IntakeBatch,
+    Nomination,
+    NominationStep,
+    Nominee,
+    Status,
+)
+from models.text import fold, nfc
+
+COLUMNS = ("nominee", "kind", "unit", "award", "campaign", "achievement", "submitted_on")
+HEADERS_VI = {
+    "nominee": "Tên đối tượng",
+    "kind": "Loại đối tượng",
+    "unit": "Đơn vị đề nghị",
+    "award": "Hình thức khen thưởng",
+    "campaign": "Phong trào",
+    "achievement": "Tóm tắt thành tích",
+    "submitted_on": "Ngày hồ sơ",
+}
+_CONTROL = {chr(c) for c in range(32)} - {"\t"}
+
+
+class NominationRow(BaseModel):
+    """One row of a nomination file, as an official fills it in."""
+
+    model_config = ConfigDict(str_strip_whitespace=True)
+
+    nominee: str
+    kind: NomineeKind
+    unit: str
+    award: str
+    campaign: str = "ntm-2021-2025"
+    achievement: str = ""
+    submitted_on: date
+
+    @field_validator("nominee", "unit", "award", "campaign", "achievement", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> str:
+        text = nfc("" if value is None else str(value))
+        if any(ch in _CONTROL for ch in text):
+            raise ValueError("có ký tự điều khiển không hợp lệ")
+        return text
+
+    @field_validator("nominee", "unit", "award")
+    @classmethod
+    def _required(cls, value: str) -> str:
+        if not value:
+            raise ValueError("không được để trống")
+        if len(value) > 300:
+            raise ValueError("dài quá 300 ký tự")
+        return value
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: Any) -> NomineeKind:
+        key = fold(str(value or ""))
+        if key not in KIND_ALIASES:
+            raise ValueError("phải là một trong: cá nhân, tập thể, hộ gia đình, doanh nghiệp")
+        return KIND_ALIASES[key]
+
+    @field_validator("submitted_on", mode="before")
+    @classmethod
+    def _date(cls, value: Any) -> date:
+        if isinstance(value, date):
+            return value
+        return parse_date(str(value or ""))
+
+
+@dataclass(frozen=True)
+class RowError:
+    row: int
+    column: str | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"dòng {self.row}" + (f", cột «{HEADERS_VI.get(self.column, self.column)}»" if self.column else "")
+        return f"{where}: {self.message}"
+
+
+@dataclass
+class Screened:
+    """A row that passed every check, with what the checks found."""
+
+    row: int
+    data: NominationRow
+    unit: UnitRef
+    form: AwardForm
+    rule_set: RuleSet
+    campaign: Campaign
+    chain: list[UnitRef]
+    name_key: str
+
+
+@dataclass
+class Screening:
+    accepted: list[Screened] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+
+class BatchRefused(ValueError):
+    """The batch has errors; none of it was stored."""
+
+    def __init__(self, errors: list[RowError]):
+        self.errors = errors
+        super().__init__(f"hồ sơ bị từ chối: {len(errors)} lỗi; không dòng nào được lưu")
+
+
+def parse_rows(rows: list[tuple[int, dict]]) -> tuple[list[tuple[int, NominationRow]], list[RowError]]:
+    """Validate each raw row's shape; errors name the row and the column."""
+    good, errors = [], []
+    for number, raw in rows:
+        try:
+            good.append((number, NominationRow.model_validate(raw)))
+        except ValidationError as exc:
+            for err in exc.errors():
+                column = str(err["loc"][0]) if err["loc"] else None
+                message = err["msg"].removeprefix("Value error, ")
+                if err["type"] == "missing":
+                    message = "thiếu dữ liệu"
+                errors.append(RowError(number, column, message))
+    return good, errors
+
+
+def _campaigns(session: Session) -> dict[str, Campaign]:
+    return {c.code: c for c in session.scalars(select(Campaign))}
+
+
+def screen(
+    *, session: Session, rows: list[tuple[int, NominationRow]], hierarchy: Hierarchy, today: date | None = None
+) -> Screening:
+    """Check every rule an intake can check (DOMAIN.md, "Standards the software can check at intake")."""
+    today = today or today_vn()
+    cat = catalogue()
+    campaigns = _campaigns(session)
+    out = Screening()
+    candidates: list[Screened] = []
+    for number, row in rows:
+        errors_before = len(out.errors)
+
+        def err(column: str | None, message: str, number: int = number) -> None:
+            out.errors.append(RowError(number, column, message))
+
+        campaign = campaigns.get(row.campaign)
+        if campaign is None:
+            err("campaign", f"phong trào «{row.campaign}» không có trong hệ thống")
+        elif not campaign.accepts_from <= row.submitted_on <= campaign.accepts_until:
+            err("submitted_on", f"ngày hồ sơ {fmt_date(row.submitted_on)} nằm ngoài thời gian xét khen thưởng của "
+                f"phong trào «{campaign.name}» ({fmt_date(campaign.accepts_from)}–{fmt_date(campaign.accepts_until)})")
+        if row.submitted_on > today:
+            err("submitted_on", f"ngày hồ sơ {fmt_date(row.submitted_on)} chưa đến (hôm nay {fmt_date(today)})")
+
+        unit = None
+        try:
+            unit = hierarchy.resolve(row.unit, on=row.submitted_on)
+        except (UnitNotFound, AmbiguousUnit) as exc:
+            err("unit", str(exc))
+
+        form = cat.form(row.award)
+        rule_set = cat.rule_set_on(row.submitted_on)
+        if form is None:
+            known = ", ".join(cat.forms)
+            err("award", f"hình thức «{row.award}» không có trong danh mục ({known})")
+        elif rule_set is None:
+            err("submitted_on", f"không có quy định khen thưởng áp dụng cho ngày {fmt_date(row.submitted_on)}")
+        elif form.code not in rule_set.rules:
+            last = cat.last_day_of(form.code)
+            since = f" sau {fmt_date(last)}" if last else ""
+            err("award", f"«{form.name}» không còn áp dụng{since} theo {rule_set.legal_basis}")
+        elif row.kind not in form.kinds:
+            allowed = ", ".join(k.label for k in NomineeKind if k in form.kinds)
+            err("kind", f"«{form.name}» chỉ dành cho {allowed}; «{row.nominee}» là {row.kind.label}")
+        elif form.min_movement_years and campaign and campaign.years < form.min_movement_years:
+            err("award", f"«{form.name}» chỉ xét khi tổng kết phong trào từ {form.min_movement_years} năm trở lên "
+                f"({form.min_movement_years_basis})")
+
+        chain: list[UnitRef] = []
+        if unit is not None and form is not None and len(out.errors) == errors_before:
+            if unit.level.rank > form.authority.rank:
+                err("award", f"«{form.name}» do {form.authority.label} quyết định, không đề nghị từ {unit.name}")
+            else:
+                try:
+                    chain = hierarchy.chain(unit.id, form.authority)
+                except NoRoute as exc:
+                    err("award", f"«{form.name}»: {exc}")
+
+        if len(out.errors) == errors_before:
+            assert unit and form and rule_set and campaign
+            candidates.append(
+                Screened(number, row, unit, form, rule_set, campaign, chain, fold(row.nominee))
+            )
+    _screen_nominees(session=session, candidates=candidates, out=out)
+    return out
+
+
+def _screen_nominees(*, session: Session, candidates: list[Screened], out: Screening) -> None:
+    """"One achievement, one award": no second dossier for a nominee pending or awarded in the campaign;
+    frozen nominees are held. Names compare without case or diacritics."""
+    seen: dict[tuple, int] = {}
+    existing = _existing_nominees(session, {c.name_key for c in candidates})
+    blocking = _blocking_nominations(session, [n.id for n in existing.values()])
+    for cand in candidates:
+        identity = (cand.unit.id, cand.data.kind, cand.name_key)
+        nominee = existing.get(identity)
+        if identity in seen:
+            out.errors.append(RowError(cand.row, "nominee", f"«{cand.data.nominee}» trùng với dòng {seen[identity]} "
+                                       "trong cùng tệp (mỗi thành tích chỉ đề nghị một hình thức)"))
+            continue
+        seen[identity] = cand.row
+        if nominee is not None and nominee.frozen:
+            out.errors.append(RowError(cand.row, "nominee", f"«{nominee.name}» đang tạm dừng xét khen thưởng "
+                                       f"({nominee.frozen_reason or 'đang bị kỷ luật, điều tra hoặc khiếu nại'})"))
+            continue
+        clash = blocking.get((nominee.id, cand.campaign.id)) if nominee is not None else None
+        if clash is not None:
+            code, status = clash
+            out.errors.append(RowError(cand.row, "nominee", f"«{nominee.name}» đã có hồ sơ {code} "
+                                       f"({Status(status).label}) trong phong trào này"))
+            continue
+        out.accepted.append(cand)
+
+
+def _chunks(items: list, size: int = 500):
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _existing_nominees(session: Session, name_keys: set[str]) -> dict[tuple, Nominee]:
+    found: dict[tuple, Nominee] = {}
+    for chunk in _chunks(sorted(name_keys)):
+        for nominee in session.scalars(select(Nominee).where(Nominee.name_key.in_(chunk))):
+            found[(nominee.unit_id, NomineeKind(nominee.kind), nominee.name_key)] = nominee
+    return found
+
+
+def _blocking_nominations(session: Session, nominee_ids: list[int]) -> dict[tuple, tuple[str, str]]:
+    found: dict[tuple, tuple[str, str]] = {}
+    for chunk in _chunks(nominee_ids):
+        stmt = select(Nomination.nominee_id, Nomination.campaign_id, Nomination.code, Nomination.status).where(
+            Nomination.nominee_id.in_(chunk), Nomination.status.in_([s.value for s in BLOCKS_NEW])
+        )
+        for nominee_id, campaign_id, code, status in session.execute(stmt):
+            found[(nominee_id, campaign_id)] = (code, status)
+    return found
+
+
+def batch_key(rows: list[tuple[int, dict]]) -> str:
+    """The same rows give the same key: a re-run of a stored batch is recognised."""
+    canonical = json.dumps([raw for _, raw in rows], sort_keys=True, ensure_ascii=False, default=str)
+    return "sha256:" + hashlib.sha256(canonical.encode("utf-8")).hexdigest()[:40]
+
+
+def allocate_codes(*, session: Session, year: int, count: int) -> list[str]:
+    """Reserve `count` consecutive codes HS<year>-NNNNNN in one statement."""
+    name = f"nomination:{year}"
+    stmt = update(CodeCounter).where(CodeCounter.name == name).values(value=CodeCounter.value + count)
+    result = session.execute(stmt.returning(CodeCounter.value)).first()
+    if result is None:
+        session.execute(insert(CodeCounter).values(name=name, value=count))
+        last = count
+    else:
+        last = result[0]
+    return [f"HS{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
+
+
+@dataclass
+class IntakeResult:
+    batch_key: str
+    replayed: bool
+    nominations: list[dict]
+
+
+def store(
+    *, session: Session, accepted: list[Screened], key: str, source: str = "", actor: str = "",
+    received_on: date | None = None,
+) -> IntakeResult:
+    """Store a screened batch in one go; a batch already stored under `key` is returned, not stored again."""
+    received_on = received_on or today_vn()
+    prior = session.scalars(select(IntakeBatch).where(IntakeBatch.key == key)).first()
+    if prior is not None:
+        return IntakeResult(key, True, batch_nominations(session=session, batch_id=prior.id))
+    batch = IntakeBatch(key=key, source=source[:300], actor=actor[:200], rows=len(accepted), received_on=received_on)
+    session.add(batch)
+    session.flush()
+
+    nominee_ids = _upsert_nominees(session, accepted)
+    codes = allocate_codes(session=session, year=received_on.year, count=len(accepted))
+    now = utcnow()
+    rows = []
+    for cand, code in zip(accepted, codes, strict=True):
+        days = cand.rule_set.review_days[cand.unit.level]
+        rows.append({
+            "code": code, "campaign_id": cand.campaign.id,
+            "nominee_id": nominee_ids[(cand.unit.id, cand.data.kind, cand.name_key)], "batch_id": batch.id,
+            "award_code": cand.form.code, "rule_set": cand.rule_set.code, "achievement": cand.data.achievement,
+            "submitted_on": cand.data.submitted_on, "origin_unit_id": cand.unit.id, "current_unit_id": cand.unit.id,
+            "status": Status.submitted, "received_on": received_on,
+            "due_on": add_working_days(received_on, days), "version": 1, "created_at": now, "updated_at": now,
+        })
+    ids = _insert_returning_ids(session, Nomination, rows) if rows else []
+    session.execute(insert(NominationStep), [
+        {"nomination_id": nid, "action": Action.submit, "from_status": None, "to_status": Status.submitted,
+         "unit_id": r["origin_unit_id"], "to_unit_id": r["origin_unit_id"], "actor": actor[:200],
+         "note": source[:4000], "on_date": received_on, "idempotency_key": None, "created_at": now}
+        for nid, r in zip(ids, rows, strict=True)
+    ] if rows else [])
+    out = [
+        {"code": r["code"], "nominee": c.data.nominee, "kind": c.data.kind.value, "unit": c.unit.name,
+         "unit_code": c.unit.code, "award": c.form.code, "status": Status.submitted.value,
+         "due_on": r["due_on"].isoformat(), "chain": [u.public() for u in c.chain]}
+        for r, c in zip(rows, accepted, strict=True)
+    ]
+    return IntakeResult(key, False, out)
+
+
+def _insert_returning_ids(session: Session, model: type, rows: list[dict]) -> list[int]:
+    stmt = insert(model).returning(model.id, sort_by_parameter_order=True)
+    return [r[0] for r in session.execute(stmt, rows)]
+
+
+def _upsert_nominees(session: Session, accepted: list[Screened]) -> dict[tuple, int]:
+    ids = {k: n.id for k, n in _existing_nominees(session, {c.name_key for c in accepted}).items()}
+    missing: dict[tuple, dict] = {}
+    now = utcnow()
+    for c in accepted:
+        identity = (c.unit.id, c.data.kind, c.name_key)
+        if identity not in ids and identity not in missing:
+            missing[identity] = {"name": c.data.nominee, "name_key": c.name_key, "kind": c.data.kind,
+                                 "unit_id": c.unit.id, "frozen": False, "created_at": now}
+    if missing:
+        new_ids = _insert_returning_ids(session, Nominee, list(missing.values()))
+        ids.update(zip(missing.keys(), new_ids, strict=True))
+    return ids
+
+
+def batch_nominations(*, session: Session, batch_id: int) -> list[dict]:
+    stmt = (
+        select(Nomination.code, Nominee.name, Nominee.kind, Nomination.origin_unit_id, Nomination.award_code,
+               Nomination.status, Nomination.due_on)
+        .join(Nominee, Nominee.id == Nomination.nominee_id)
+        .where(Nomination.batch_id == batch_id)
+        .order_by(Nomination.id)
+    )
+    return [
+        {"code": code, "nominee": name, "kind": kind, "unit_id": unit_id, "award": award, "status": status,
+         "due_on": due.isoformat() if due else None}
+        for code, name, kind, unit_id, award, status, due in session.execute(stmt)
+    ]
+
+
+def take_in(
+    *, session: Session, rows: list[tuple[int, dict]], source: str = "", actor: str = "",
+    received_on: date | None = None, hierarchy: Hierarchy | None = None, key: str | None = None,
+) -> IntakeResult:
+    """Parse, screen and store a batch; raise BatchRefused listing every error, storing nothing."""
+    key = key or batch_key(rows)
+    prior = session.scalars(select(IntakeBatch).where(IntakeBatch.key == key)).first()
+    if prior is not None:
+        return IntakeResult(key, True, batch_nominations(session=session, batch_id=prior.id))
+    parsed, errors = parse_rows(rows)
+    if not rows:
+        errors.append(RowError(0, None, "tệp không có dòng dữ liệu nào"))
+    hierarchy = hierarchy or Hierarchy.load(session)
+    screening = screen(session=session, rows=parsed, hierarchy=hierarchy, today=received_on)
+    errors.extend(screening.errors)
+    if errors:
+        raise BatchRefused(sorted(errors, key=lambda e: (e.row, e.column or "")))
+    return store(session=session, accepted=screening.accepted, key=key, source=source, actor=actor,
+                 received_on=received_on)
