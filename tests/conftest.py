@@ -43,3 +43,16 @@ def session(db_url: str):  # noqa: ANN201
 
     with Session(get_engine(db_url), expire_on_commit=False) as s:
         yield s
+
+
+@pytest.fixture
+def sample(session):  # noqa: ANN001, ANN201
+    """The seeds' localities (2022 and from 1/7/2025), their councils, and the campaigns."""
+    from models.campaigns import ensure_campaigns
+    from models.hierarchy import Hierarchy
+    from models.sample import load_sample
+
+    load_sample(session=session)
+    ensure_campaigns(session=session)
+    session.commit()
+    return Hierarchy.load(session)

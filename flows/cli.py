@@ -1,0 +1,273 @@
+"""The `thidua` command line (typer + rich). Every command that prints data takes --json for scripts."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from models.clock import fmt_date, parse_date, today_vn
+
+app = typer.Typer(help="thidua — thi đua, khen thưởng phong trào «Chung sức xây dựng nông thôn mới»",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+db_app = typer.Typer(help="Cơ sở dữ liệu của ứng dụng", no_args_is_help=True)
+sample_app = typer.Typer(help="Dữ liệu mẫu", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(sample_app, name="sample")
+
+console = Console()
+err_console = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="in JSON cho script")]
+
+
+def _emit_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]Lỗi:[/] {message}")
+    return typer.Exit(code)
+
+
+def _date_opt(text: str | None) -> date | None:
+    if text is None:
+        return None
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise _fail(str(exc), 2) from exc
+
+
+def _iso_to_vn(text: str | None) -> str:
+    return fmt_date(date.fromisoformat(text)) if text else ""
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Tạo/nâng cấp cơ sở dữ liệu lên phiên bản mới nhất (Alembic)."""
+    from models.migrate import current, upgrade
+    from models.settings import get_settings
+
+    upgrade()
+    url = get_settings().effective_database_url
+    console.print(f"Cơ sở dữ liệu đã ở phiên bản [bold]{current()}[/] ({_safe_url(url)})")
+
+
+def _safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+@sample_app.command("load")
+def sample_load(json_out: JsonOpt = False) -> None:
+    """Nạp dữ liệu mẫu: đơn vị của các địa phương trong kế hoạch (2022 và từ 01/07/2025), hội đồng, phong trào."""
+    from models.campaigns import ensure_campaigns
+    from models.db import session_scope
+    from models.sample import load_sample
+
+    with session_scope() as session:
+        counts = load_sample(session=session)
+        ensure_campaigns(session=session)
+    if json_out:
+        _emit_json(counts)
+    else:
+        console.print("Đã nạp dữ liệu mẫu: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+
+
+@sample_app.command("national")
+def sample_national(shape: Annotated[str, typer.Option(help="2022 (63 tỉnh, 3 cấp) hoặc 2025 (34 tỉnh, 2 cấp)")] = "2022",
+                    json_out: JsonOpt = False) -> None:
+    """Sinh hệ thống đơn vị quy mô toàn quốc (tổng hợp, cho đo hiệu năng)."""
+    from models.campaigns import ensure_campaigns
+    from models.db import session_scope
+    from models.synthetic import generate_national
+
+    with session_scope() as session:
+        counts = generate_national(session=session, shape=shape)
+        ensure_campaigns(session=session)
+    _emit_json(counts) if json_out else console.print(f"Đã sinh: {counts}")
+
+
+@app.command()
+def nominate(
+    file: Annotated[Path | None, typer.Argument(help="tệp CSV, XLSX hoặc JSON")] = None,
+    template: Annotated[Path | None, typer.Option("--template", help="ghi tệp XLSX mẫu trống vào đường dẫn này")] = None,
+    received: Annotated[str | None, typer.Option(help="ngày tiếp nhận dd/mm/yyyy (mặc định hôm nay)")] = None,
+    actor: Annotated[str, typer.Option(help="người nộp")] = "",
+    json_out: JsonOpt = False,
+) -> None:
+    """Nộp hồ sơ đề nghị khen thưởng từ tệp; tệp có dòng lỗi bị từ chối toàn bộ, liệt kê mọi lỗi theo dòng."""
+    from models.intake import COLUMNS, HEADERS_VI
+
+    if template is not None:
+        from models.sheets import write_template
+
+        write_template(template, columns=COLUMNS, labels=HEADERS_VI, title="Hồ sơ đề nghị khen thưởng",
+                       notes=TEMPLATE_NOTES)
+        console.print(f"Đã ghi tệp mẫu {template}")
+        return
+    if file is None:
+        raise _fail("cần chỉ ra tệp hồ sơ (hoặc --template TỆP để lấy tệp mẫu)", 2)
+    from models.intake import BatchRefused
+    from models.sheets import FileRefused, read_rows
+
+    try:
+        rows = read_rows(file, columns=COLUMNS, labels=HEADERS_VI, required=COLUMNS[:4] + ("submitted_on",))
+    except FileRefused as exc:
+        raise _fail(f"tệp {file.name}: {exc}", 2) from exc
+    try:
+        result = run_intake(rows=rows, source=file.name, actor=actor, received_on=_date_opt(received))
+    except BatchRefused as exc:
+        if json_out:
+            _emit_json({"refused": True, "errors": [
+                {"row": e.row, "column": e.column, "message": e.message} for e in exc.errors]})
+        else:
+            err_console.print(f"[bold red]Tệp {file.name} bị từ chối[/] — {len(exc.errors)} lỗi, không lưu dòng nào:")
+            for e in exc.errors:
+                err_console.print(f"  • {e}")
+        raise typer.Exit(1) from exc
+    if json_out:
+        _emit_json(result.nominations)
+        return
+    if result.replayed:
+        console.print("[yellow]Tệp này đã được tiếp nhận trước đây; không lưu lại lần nữa.[/]")
+    table = Table(title=f"Đã tiếp nhận {len(result.nominations)} hồ sơ")
+    for col in ("Mã hồ sơ", "Đối tượng", "Đơn vị", "Hình thức", "Hạn xét"):
+        table.add_column(col)
+    for n in result.nominations[:200]:
+        table.add_row(n["code"], n["nominee"], str(n.get("unit", "")), n["award"], _iso_to_vn(n.get("due_on")))
+    console.print(table)
+    if len(result.nominations) > 200:
+        console.print(f"… và {len(result.nominations) - 200} hồ sơ khác")
+
+
+TEMPLATE_NOTES = (
+    "Mỗi dòng một hồ sơ. Các cột:",
+    "Tên đối tượng (nominee): họ tên cá nhân hoặc tên tập thể, hộ gia đình, doanh nghiệp.",
+    "Loại đối tượng (kind): cá nhân, tập thể, hộ gia đình hoặc doanh nghiệp.",
+    "Đơn vị đề nghị (unit): tên hoặc mã đơn vị, ví dụ «xã Cẩm Thành» hoặc «thanh-hoa.cam-thanh».",
+    "Hình thức khen thưởng (award): giay-khen-xa, giay-khen-huyen, bang-khen-tinh, co-thi-dua-tinh, "
+    "bang-khen-ttg, co-thi-dua-cp, huan-chuong-ld-3, huan-chuong-ld-2, huan-chuong-ld-1.",
+    "Phong trào (campaign): mặc định ntm-2021-2025.",
+    "Ngày hồ sơ (submitted_on): dd/mm/yyyy — quyết định quy định áp dụng và chuỗi đơn vị xét.",
+)
+
+
+def run_intake(*, rows: list[tuple[int, dict]], source: str, actor: str, received_on: date | None):  # noqa: ANN201
+    """Screen and store a batch, with a progress bar on large files."""
+    from models.db import session_scope
+    from models.intake import take_in
+
+    show = len(rows) >= 500 and console.is_terminal
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err_console, disable=not show) as progress:
+        task = progress.add_task("Kiểm tra và lưu hồ sơ", total=len(rows))
+        with session_scope() as session:
+            result = take_in(session=session, rows=rows, source=source, actor=actor, received_on=received_on)
+        progress.update(task, completed=len(rows))
+    return result
+
+
+@app.command()
+def status(code: str, json_out: JsonOpt = False) -> None:
+    """Đường đi của một hồ sơ: các bước đã qua và các cấp còn lại."""
+    from models.db import session_scope
+    from models.queries import NominationNotFound, nomination_status
+
+    with session_scope() as session:
+        try:
+            data = nomination_status(session=session, code=code)
+        except NominationNotFound as exc:
+            raise _fail(str(exc)) from exc
+    if json_out:
+        _emit_json(data)
+        return
+    console.print(f"[bold]{data['code']}[/] — {data['nominee']} — {data['award_name']}")
+    console.print(f"Trạng thái: [bold]{data['status_label']}[/] tại {data['current_unit']['name']}"
+                  + (f", hạn xét {_iso_to_vn(data['due_on'])}" if data["due_on"] else ""))
+    marks = {"passed": "✓", "here": "▶", "done": "■", "ahead": "·", "not-reached": "×", "unknown": "?"}
+    console.print("Chuỗi xét: " + " → ".join(f"{marks[u['state']]} {u['name']}" for u in data["chain"]))
+    table = Table(title="Các bước")
+    for col in ("Ngày", "Đơn vị", "Hành động", "Biểu quyết", "Ghi chú / Quyết định"):
+        table.add_column(col)
+    for s in data["steps"]:
+        votes = s["votes"]
+        table.add_row(
+            _iso_to_vn(s["on_date"]), (s["unit"] or {}).get("name", ""),
+            s["action"] + (f" → {s['to_unit']['name']}" if s["to_unit"] and s["action"] == "forward" else ""),
+            f"{votes['for']}/{votes['against']}/{votes['abstain']}" if votes else "",
+            " ".join(x for x in (s["decision_number"] or "", s["note"]) if x),
+        )
+    console.print(table)
+
+
+@app.command()
+def inbox(unit: str, on: Annotated[str | None, typer.Option(help="ngày dd/mm/yyyy để xác định đơn vị")] = None,
+          json_out: JsonOpt = False) -> None:
+    """Hồ sơ đang chờ Hội đồng của đơn vị xét, kèm hạn xét."""
+    from models.db import session_scope
+    from models.hierarchy import AmbiguousUnit, Hierarchy, UnitNotFound
+    from models.queries import inbox as inbox_of
+
+    with session_scope() as session:
+        hierarchy = Hierarchy.load(session)
+        try:
+            target = hierarchy.resolve(unit, on=_date_opt(on) or today_vn())
+        except (UnitNotFound, AmbiguousUnit) as exc:
+            raise _fail(str(exc)) from exc
+        items = inbox_of(session=session, unit_id=target.id, hierarchy=hierarchy)
+    if json_out:
+        _emit_json(items)
+        return
+    table = Table(title=f"Hồ sơ chờ xét tại {hierarchy.describe(target)} ({len(items)})")
+    for col in ("Mã hồ sơ", "Đối tượng", "Hình thức", "Đơn vị đề nghị", "Hạn xét"):
+        table.add_column(col)
+    for n in items:
+        table.add_row(n["code"], n["nominee"], n["award_name"], n["origin_unit"], _iso_to_vn(n["due_on"]))
+    console.print(table)
+
+
+@app.command()
+def units(name: str, on: Annotated[str | None, typer.Option(help="ngày dd/mm/yyyy")] = None,
+          json_out: JsonOpt = False) -> None:
+    """Tìm đơn vị theo mã hoặc tên (không cần dấu)."""
+    from models.db import session_scope
+    from models.hierarchy import AmbiguousUnit, Hierarchy, UnitNotFound
+
+    with session_scope() as session:
+        hierarchy = Hierarchy.load(session)
+        try:
+            found = hierarchy.resolve(name, on=_date_opt(on))
+        except (UnitNotFound, AmbiguousUnit) as exc:
+            raise _fail(str(exc)) from exc
+    chain = [u.public() for u in hierarchy.ancestors(found.id)]
+    if json_out:
+        _emit_json({**found.public(), "valid_from": found.valid_from.isoformat(),
+                    "valid_to": found.valid_to.isoformat() if found.valid_to else None, "ancestors": chain})
+    else:
+        console.print(f"{hierarchy.describe(found)} [dim]({found.code})[/]")
+        console.print(" → ".join(u["name"] for u in chain))
+
+
+def _mount_optional() -> None:
+    """Sub-apps of other areas (mail, meetings, reports) join when their modules are present."""
+    try:
+        from notifications.cli_mail import mail_app
+    except ImportError:
+        return
+    app.add_typer(mail_app, name="mail", help="Thư đã gửi / hộp thư thử nghiệm")
+
+
+_mount_optional()
+
+if __name__ == "__main__":
+    app()

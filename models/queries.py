@@ -1,0 +1,124 @@
+"""Read-only views councils and scripts ask for: a dossier's path, a council's inbox."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from models.awards import catalogue
+from models.hierarchy import Hierarchy, NoRoute
+from models.nominations import (
+    AGENDA,
+    FINAL,
+    Nomination,
+    NominationStep,
+    Nominee,
+    Status,
+    by_code,
+    steps_of,
+)
+
+
+class NominationNotFound(LookupError):
+    pass
+
+
+def nomination_status(*, session: Session, code: str, hierarchy: Hierarchy | None = None) -> dict:
+    """The dossier, its path so far and the planned rest of its chain."""
+    nomination = by_code(session=session, code=code)
+    if nomination is None:
+        raise NominationNotFound(f"không tìm thấy hồ sơ «{code}»")
+    hierarchy = hierarchy or Hierarchy.load(session)
+    nominee = session.get(Nominee, nomination.nominee_id)
+    form = catalogue().forms[nomination.award_code]
+    try:
+        chain = hierarchy.chain(nomination.origin_unit_id, form.authority)
+    except NoRoute:
+        chain = hierarchy.ancestors(nomination.origin_unit_id)
+    current = hierarchy.get(nomination.current_unit_id)
+    position = next((i for i, u in enumerate(chain) if u.id == current.id), None)
+    steps = steps_of(session=session, nomination_id=nomination.id)
+    return {
+        "code": nomination.code,
+        "nominee": nominee.name if nominee else None,
+        "kind": nominee.kind if nominee else None,
+        "award": nomination.award_code,
+        "award_name": form.name,
+        "awarded": nomination.awarded_code,
+        "status": nomination.status.value,
+        "status_label": nomination.status.label,
+        "current_unit": current.public(),
+        "origin_unit": hierarchy.get(nomination.origin_unit_id).public(),
+        "submitted_on": nomination.submitted_on.isoformat(),
+        "rule_set": nomination.rule_set,
+        "due_on": nomination.due_on.isoformat() if nomination.due_on else None,
+        "return_deadline": nomination.return_deadline.isoformat() if nomination.return_deadline else None,
+        "decision_number": nomination.decision_number,
+        "decision_date": nomination.decision_date.isoformat() if nomination.decision_date else None,
+        "chain": [
+            {**u.public(), "state": _chain_state(i, position, nomination.status)} for i, u in enumerate(chain)
+        ],
+        "steps": [_step_public(s, hierarchy) for s in steps],
+    }
+
+
+def _chain_state(index: int, position: int | None, status: Status) -> str:
+    if position is None:
+        return "unknown"
+    if index < position:
+        return "passed"
+    if index == position:
+        return "done" if status in FINAL else "here"
+    return "ahead" if status not in FINAL else "not-reached"
+
+
+def _step_public(step: NominationStep, hierarchy: Hierarchy) -> dict:
+    unit = hierarchy.by_id.get(step.unit_id) if step.unit_id else None
+    to_unit = hierarchy.by_id.get(step.to_unit_id) if step.to_unit_id else None
+    return {
+        "action": step.action.value,
+        "from_status": step.from_status.value if step.from_status else None,
+        "to_status": step.to_status.value,
+        "unit": unit.public() if unit else None,
+        "to_unit": to_unit.public() if to_unit else None,
+        "actor": step.actor,
+        "votes": None if step.votes_for is None else {
+            "for": step.votes_for, "against": step.votes_against, "abstain": step.votes_abstain,
+            "present": step.members_present,
+        },
+        "note": step.note,
+        "decision_number": step.decision_number,
+        "decision_date": step.decision_date.isoformat() if step.decision_date else None,
+        "award": step.award_code,
+        "deadline": step.deadline.isoformat() if step.deadline else None,
+        "on_date": step.on_date.isoformat() if step.on_date else None,
+        "at": step.created_at.isoformat() if step.created_at else None,
+    }
+
+
+def inbox(*, session: Session, unit_id: int, hierarchy: Hierarchy, statuses=AGENDA) -> list[dict]:
+    """What waits for a council: its agenda, oldest due first."""
+    stmt = (
+        select(Nomination.code, Nominee.name, Nominee.kind, Nomination.award_code, Nomination.origin_unit_id,
+               Nomination.status, Nomination.received_on, Nomination.due_on, Nomination.submitted_on,
+               Nomination.achievement)
+        .join(Nominee, Nominee.id == Nomination.nominee_id)
+        .where(Nomination.current_unit_id == unit_id, Nomination.status.in_([s.value for s in statuses]))
+        .order_by(Nomination.due_on, Nomination.id)
+    )
+    forms = catalogue().forms
+    out = []
+    for code, name, kind, award, origin, status, received, due, submitted, achievement in session.execute(stmt):
+        out.append({
+            "code": code, "nominee": name, "kind": kind, "award": award, "award_name": forms[award].name,
+            "origin_unit": hierarchy.get(origin).name, "status": status,
+            "received_on": _iso(received), "due_on": _iso(due), "submitted_on": _iso(submitted),
+            "achievement": achievement,
+        })
+    return out
+
+
+def _iso(day: date | None) -> str | None:
+    return day.isoformat() if day else None

@@ -1,0 +1,174 @@
+"""Intake screening and files: each rule refuses with a Vietnamese message naming the row; a file with
+any bad row is refused whole and nothing of it is stored."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from models.intake import COLUMNS, HEADERS_VI, BatchRefused, take_in
+from models.nominations import Nomination, Nominee
+from models.sheets import FileRefused, read_rows
+
+RECEIVED = date(2026, 11, 23)
+
+
+def _row(**over) -> dict:
+    base = {"nominee": "Nguyễn Văn An", "kind": "cá nhân", "unit": "cam thanh", "award": "bang-khen-tinh",
+            "campaign": "ntm-2021-2025", "achievement": "Hiến 200 m² đất làm đường", "submitted_on": "02/03/2026"}
+    return {**base, **over}
+
+
+def _count(session) -> int:
+    return session.execute(select(func.count()).select_from(Nomination)).scalar_one()
+
+
+def _refused(session, sample, rows) -> list[str]:
+    with pytest.raises(BatchRefused) as info:
+        take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=list(enumerate(rows, start=2)))
+    session.rollback()
+    return [str(e) for e in info.value.errors]
+
+
+@pytest.mark.parametrize(("row", "expected"), [
+    (_row(kind="cá nhân", award="co-thi-dua-tinh"), "chỉ dành cho tập thể"),
+    (_row(kind="doanh nghiệp", award="bang-khen-ttg"), "chỉ dành cho cá nhân, tập thể, hộ gia đình"),
+    (_row(award="giay-khen-huyen"), "không còn áp dụng sau 30/06/2025"),
+    (_row(unit="xã Không Tồn Tại"), "không tìm thấy đơn vị"),
+    (_row(award="bang-khen-bo"), "không có trong danh mục"),
+    (_row(campaign="ntm-1999"), "phong trào «ntm-1999» không có"),
+    (_row(submitted_on="01/01/2020"), "nằm ngoài thời gian xét khen thưởng"),
+    (_row(submitted_on="01/01/2027"), "chưa đến"),
+    (_row(submitted_on="2026-13-45"), "không hợp lệ"),
+    (_row(kind="đoàn thể"), "phải là một trong"),
+    (_row(nominee=""), "không được để trống"),
+    (_row(nominee="Nguyễn\r\nBcc: x@y.z"), "ký tự điều khiển"),
+], ids=["kind", "kind-ttg", "form-gone", "unit", "form", "campaign", "outside", "future", "date", "kind-word",
+        "empty", "control"])
+def test_each_screening_rule(session, sample, row, expected) -> None:
+    errors = _refused(session, sample, [row])
+    assert any(expected in e and e.startswith("dòng 2") for e in errors), errors
+    assert _count(session) == 0
+
+
+def test_same_nominee_without_case_or_diacritics_is_refused(session, sample) -> None:
+    take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=[(2, _row())])
+    session.commit()
+    errors = _refused(session, sample, [_row(nominee="NGUYEN VAN  AN", award="giay-khen-xa")])
+    assert "đã có hồ sơ HS2026-000001" in errors[0]
+    errors = _refused(session, sample, [_row(nominee="Lê Thị Hoa"), _row(nominee="le thi hoa", award="giay-khen-xa")])
+    assert "trùng với dòng 2" in errors[0]
+    assert _count(session) == 1
+
+
+def test_frozen_nominee_is_held(session, sample) -> None:
+    take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=[(2, _row(nominee="Phạm Văn Cường"))])
+    nominee = session.scalars(select(Nominee)).one()
+    nominee.frozen, nominee.frozen_reason = True, "đang bị thanh tra"
+    session.execute(Nomination.__table__.update().values(status="rejected"))
+    session.commit()
+    errors = _refused(session, sample, [_row(nominee="Phạm Văn Cường")])
+    assert "tạm dừng xét" in errors[0] and "thanh tra" in errors[0]
+
+
+def test_one_bad_row_refuses_the_whole_file_and_every_error_is_listed(session, sample) -> None:
+    rows = [_row(nominee=f"Người {i}") for i in range(5)] + [_row(unit="??"), _row(kind="xyz", nominee="B")]
+    errors = _refused(session, sample, rows)
+    assert [e.split(",")[0] for e in errors] == ["dòng 7", "dòng 8"]
+    assert _count(session) == 0
+
+
+def test_the_same_file_twice_is_stored_once(session, sample) -> None:
+    rows = [(2, _row()), (3, _row(nominee="Thôn Tiến Thành", kind="tập thể", award="co-thi-dua-tinh"))]
+    first = take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=rows)
+    session.commit()
+    again = take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=rows)
+    assert again.replayed and [n["code"] for n in again.nominations] == [n["code"] for n in first.nominations]
+    assert _count(session) == 2
+
+
+# --- files ---------------------------------------------------------------------------------------
+
+def _read(path: Path) -> list[tuple[int, dict]]:
+    return read_rows(path, columns=COLUMNS, labels=HEADERS_VI, required=COLUMNS[:4] + ("submitted_on",))
+
+
+def test_csv_with_vietnamese_headers_and_bom(tmp_path) -> None:
+    path = tmp_path / "hs.csv"
+    header = ",".join(HEADERS_VI[c] for c in COLUMNS)
+    path.write_text("\ufeff" + header + "\nNguyễn Văn An,cá nhân,cam thanh,bang-khen-tinh,ntm-2021-2025,x,02/03/2026\n",
+                    encoding="utf-8")
+    rows = _read(path)
+    assert rows == [(2, {"nominee": "Nguyễn Văn An", "kind": "cá nhân", "unit": "cam thanh", "award": "bang-khen-tinh",
+                         "campaign": "ntm-2021-2025", "achievement": "x", "submitted_on": "02/03/2026"})]
+
+
+@pytest.mark.parametrize(("name", "content", "expected"), [
+    ("wrong.csv", "ten,loai\nA,B\n".encode(), "cột không nhận ra"),
+    ("latin1.csv", "nominee,kind,unit,award,submitted_on\nNguy\xean,ca nhan,x,y,01/01/2026\n".encode("latin-1"),
+     "không phải mã UTF-8"),
+    ("fake.xlsx", b"this is not a spreadsheet", "không phải tệp Excel"),
+    ("broken.json", b'[{"nominee": "A",', "sai cú pháp"),
+    ("obj.json", b'{"a": 1}', "danh sách"),
+    ("empty.csv", b"", "tệp trống"),
+    ("notes.txt", b"hello", "không phải CSV, XLSX hoặc JSON"),
+])
+def test_malformed_files_are_refused_with_a_reason(tmp_path, name, content, expected) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(FileRefused, match=expected):
+        _read(path)
+
+
+def test_xlsx_template_round_trip(tmp_path) -> None:
+    from openpyxl import load_workbook
+
+    from models.sheets import write_template
+
+    path = write_template(tmp_path / "mau.xlsx", columns=COLUMNS, labels=HEADERS_VI, title="Hồ sơ")
+    wb = load_workbook(path)
+    ws = wb.worksheets[0]
+    ws.append(["Trần Thị Bình", "cá nhân", "cam thanh", "giay-khen-xa", "ntm-2021-2025", "x", date(2026, 3, 2)])
+    wb.save(path)
+    rows = _read(path)
+    assert rows[0][0] == 2 and rows[0][1]["submitted_on"] == date(2026, 3, 2)
+    assert [c.value for c in ws[1]] == [HEADERS_VI[c] for c in COLUMNS]
+
+
+def test_cli_nominate_refuses_a_bad_file_and_stores_nothing(session, sample, tmp_path) -> None:
+    from flows.cli import app
+
+    path = tmp_path / "hs.json"
+    path.write_text(json.dumps([_row(), _row(nominee="X", unit="nowhere")], ensure_ascii=False), encoding="utf-8")
+    result = CliRunner().invoke(app, ["nominate", str(path), "--json", "--received", "23/11/2026"])
+    assert result.exit_code == 1
+    body = json.loads(result.stdout)
+    assert body["refused"] and body["errors"][0]["row"] == 2 and "nowhere" in body["errors"][0]["message"]
+    session.expire_all()
+    assert _count(session) == 0
+
+
+def test_cli_nominate_status_and_inbox_json(session, sample, tmp_path) -> None:
+    from flows.cli import app
+
+    path = tmp_path / "hs.json"
+    path.write_text(json.dumps([_row(award="bang-khen-ttg", submitted_on="15/06/2022")], ensure_ascii=False),
+                    encoding="utf-8")
+    runner = CliRunner()
+    out = runner.invoke(app, ["nominate", str(path), "--json", "--received", "23/11/2026"])
+    assert out.exit_code == 0, out.output
+    nominated = json.loads(out.stdout)
+    assert {"code", "unit", "award", "status"} <= set(nominated[0]) and nominated[0]["status"] == "submitted"
+    code = nominated[0]["code"]
+    st = json.loads(runner.invoke(app, ["status", code, "--json"]).stdout)
+    assert st["code"] == code and st["status"] == "submitted"
+    assert [u["level"] for u in st["chain"]] == ["commune", "district", "province", "central/moha",
+                                                  "central/prime_minister"]
+    assert st["steps"][0]["action"] == "submit" and "Cẩm Thành" in st["current_unit"]["name"]
+    box = json.loads(runner.invoke(app, ["inbox", "cam thanh", "--on", "15/06/2022", "--json"]).stdout)
+    assert [b["code"] for b in box] == [code] and box[0]["due_on"] == "2026-12-08"

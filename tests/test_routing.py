@@ -1,0 +1,102 @@
+"""The routing matrix: every award form × a 2022 and a 2026 date × the sample localities → the exact
+chain of units. Expected chains are built from the sample YAML itself, not from the routing code."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+import yaml
+
+from models.awards import catalogue
+from models.hierarchy import NoRoute
+from models.units import Level
+
+SAMPLE = Path(__file__).parents[1] / "models" / "data" / "sample_units.yaml"
+DAYS = {"2022": date(2022, 6, 15), "2026": date(2026, 3, 2)}
+
+
+def _yaml_units() -> dict[str, dict]:
+    raw = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
+    units = raw["units"] if isinstance(raw, dict) and "units" in raw else raw
+    return {u["code"]: u for u in units}
+
+
+def _valid(u: dict, day: date) -> bool:
+    start = u.get("valid_from") or date(1900, 1, 1)
+    end = u.get("valid_to")
+    return start <= day and (end is None or day <= end)
+
+
+def _expected_chain(units: dict[str, dict], code: str, authority: Level) -> list[str] | None:
+    chain, current = [], units[code]
+    while current is not None:
+        chain.append(current["code"])
+        if Level(current["level"]) == authority:
+            return chain
+        current = units.get(current.get("parent")) if current.get("parent") else None
+    return None
+
+
+def _communes_on(units: dict[str, dict], day: date) -> list[str]:
+    return sorted(c for c, u in units.items() if u["level"] == "commune" and _valid(u, day))
+
+
+CASES = [
+    (form, label, code)
+    for label, day in DAYS.items()
+    for code in _communes_on(_yaml_units(), day)
+    for form in catalogue().forms
+]
+
+
+@pytest.mark.parametrize(("form_code", "label", "commune"), CASES)
+def test_routing_matrix(sample, form_code: str, label: str, commune: str) -> None:
+    units = _yaml_units()
+    day = DAYS[label]
+    form = catalogue().forms[form_code]
+    start = sample.resolve(commune, on=day)
+    expected = _expected_chain(units, commune, form.authority)
+    if expected is None:
+        with pytest.raises(NoRoute):
+            sample.chain(start.id, form.authority)
+        return
+    assert [u.code for u in sample.chain(start.id, form.authority)] == expected
+    assert all(sample.by_code[c].valid_on(day) for c in expected), "every level valid on the dossier's date"
+
+
+def test_cam_thanh_2022_prime_minister_certificate(sample) -> None:
+    start = sample.resolve("cam thanh", on=DAYS["2022"])
+    names = [u.name for u in sample.chain(start.id, Level.prime_minister)]
+    assert [u.level for u in sample.chain(start.id, Level.prime_minister)] == [
+        Level.commune, Level.district, Level.province, Level.moha, Level.prime_minister]
+    assert "Cẩm Thủy" in names[1] and "Thanh Hóa" in names[2]
+
+
+def test_thanh_hoa_commune_2026_skips_the_district(sample) -> None:
+    province = sample.resolve("thanh hoa", on=DAYS["2026"])
+    commune = next(u for u in sample.by_id.values()
+                   if u.level == Level.commune and u.parent_id == province.id and u.valid_on(DAYS["2026"]))
+    levels = [u.level for u in sample.chain(commune.id, Level.prime_minister)]
+    assert levels == [Level.commune, Level.province, Level.moha, Level.prime_minister]
+    with pytest.raises(NoRoute):
+        sample.chain(commune.id, Level.district)
+
+
+def test_labour_order_goes_on_to_the_president(sample) -> None:
+    start = sample.resolve("cam thanh", on=DAYS["2022"])
+    chain = sample.chain(start.id, catalogue().forms["huan-chuong-ld-3"].authority)
+    assert [u.level for u in chain][-2:] == [Level.prime_minister, Level.president]
+
+
+def test_names_resolve_without_diacritics_and_ambiguity_lists_candidates(sample) -> None:
+    from models.hierarchy import AmbiguousUnit, UnitNotFound
+
+    assert sample.resolve("CẨM THÀNH", on=DAYS["2022"]).code == sample.resolve("cam thanh", on=DAYS["2022"]).code
+    with pytest.raises(UnitNotFound):
+        sample.resolve("xã Không Có", on=DAYS["2022"])
+    # Without a date, a name used in both shapes is ambiguous, and the error names every candidate.
+    with pytest.raises(AmbiguousUnit) as info:
+        sample.resolve("thanh hoa") if len(sample.by_name.get("thanh hoa", [])) > 1 else sample.resolve("cam thanh")
+    assert "mã" in str(info.value)
