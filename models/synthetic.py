@@ -1,0 +1,292 @@
+"""A national-size synthetic hierarchy for benchmarks (đơn vị giả lập toàn quốc).
+
+Two shapes, which may live in the same database as "before" and "after" 1/7/2025:
+- "2022": 63 provinces, 705 districts, 10,599 communes, valid 1/1/2021–30/6/2025;
+- "2025": 34 provinces, 3,321 communes (no district), valid from 1/7/2025.
+Every unit gets a council of seven (chair = the unit's head, one standing member, five members).
+Rows go in by bulk inserts, level by level, so the full 2022 shape takes a few seconds on SQLite.
+
+Codes start with `syn.<shape>.` (never clashing with the sample), names are real place-name stems
+plus a number that is unique in the shape ("xã Tân Phú 00421"), so `fold`/`slug` and look-ups by
+name behave as on real data. The same seed always gives the same names.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Literal
+
+from sqlalchemy import bindparam, func, insert, update
+from sqlmodel import Session, select
+
+from models.clock import utcnow
+from models.sample import MOHA, ensure_central
+from models.text import fold
+from models.units import Council, CouncilMember, Level, MemberRole, Unit
+
+Shape = Literal["2022", "2025"]
+
+PREFIX = "syn."
+COUNCIL = "Hội đồng Thi đua – Khen thưởng"
+COUNCIL_SIZE = 7  # chair + 1 standing + 5 members
+
+
+@dataclass(frozen=True)
+class ShapeSpec:
+    provinces: int
+    districts: int
+    communes: int
+    valid_from: date
+    valid_to: date | None
+
+
+SHAPES: dict[str, ShapeSpec] = {
+    # General Statistics Office counts for 2022; the district level ends with 30/6/2025.
+    "2022": ShapeSpec(63, 705, 10_599, date(2021, 1, 1), date(2025, 6, 30)),
+    # Resolution 202/2025/QH15 (34 provinces) and the 34 resolutions arranging 3,321 communes.
+    "2025": ShapeSpec(34, 0, 3_321, date(2025, 7, 1), None),
+}
+
+# Real stems of Vietnamese place names: synthetic names read (and fold) like real ones.
+STEMS = (
+    "Tân Phú", "An Bình", "Phú Lộc", "Hòa Bình", "Thạch Thành", "Cẩm Thủy", "Vĩnh Lộc", "Đông Hưng",
+    "Nghĩa Đàn", "Quảng Điền", "Hương Sơn", "Triệu Phong", "Gio Linh", "Đăk Hà", "Ba Tri", "Giồng Trôm",
+    "Mỏ Cày", "Châu Thành", "Long Hồ", "Bình Minh", "Yên Định", "Thọ Xuân", "Ngọc Lặc", "Như Xuân",
+    "Đức Phổ", "Sơn Tịnh", "Tư Nghĩa", "Kon Rẫy", "Sa Thầy", "Cam Lộ", "Hải Lăng", "Lệ Thủy", "Bố Trạch",
+    "Phong Điền", "A Lưới", "Nam Đông", "Phú Vang", "Thuận An", "Kim Sơn", "Yên Mô", "Gia Viễn",
+    "Tiên Lãng", "Thủy Nguyên", "Đồng Hỷ", "Phú Bình", "Lục Ngạn", "Hiệp Hòa", "Tam Dương", "Bắc Sơn",
+    "Văn Quan", "Mường Khương", "Bảo Thắng", "Sìn Hồ", "Than Uyên", "Mộc Châu", "Quỳnh Nhai",
+    "Đại Lộc", "Duy Xuyên", "Tuy Phước", "Hoài Nhơn", "Krông Pắc", "Ea Súp", "Đức Trọng", "Cát Tiên",
+    "Tân Uyên", "Cần Giờ", "Củ Chi", "Bến Lức", "Cai Lậy", "Chợ Gạo", "Tam Nông", "Tịnh Biên",
+    "Vĩnh Thạnh", "Phong Điền", "U Minh", "Năm Căn", "Đầm Dơi", "Hồng Dân", "Mỹ Xuyên", "Trà Cú",
+)
+SURNAMES = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ",
+            "Ngô", "Dương", "Lý", "Trịnh", "Đinh", "Mai", "Cao", "Hà")
+MIDDLES = ("Văn", "Thị", "Đình", "Hữu", "Minh", "Quang", "Ngọc", "Thanh", "Xuân", "Đức", "Thu", "Công")
+GIVEN = ("Hùng", "Lan", "Hương", "Dũng", "Tuấn", "Hà", "Thủy", "Sơn", "Hải", "Long", "Nam", "Bình",
+         "Cường", "Phương", "Hạnh", "Thắng", "Trung", "Khánh", "Nga", "Thảo", "Hợp", "Yến", "Tâm", "Vinh")
+
+
+def generate_national(
+    *, session: Session, shape: Shape = "2022", seed: int = 0, scale: float = 1.0
+) -> dict[str, int]:
+    """Bulk-create a national hierarchy of one shape (with councils); the caller commits.
+
+    `scale` shrinks the districts and communes (never below one per parent) for quick tests; the
+    provinces stay 63 or 34. Generating a shape that is already there creates nothing and returns
+    what exists. When both shapes are present, 2022 rows get successors in the 2025 shape.
+    """
+    if shape not in SHAPES:
+        raise ValueError(f"unknown shape {shape!r}; expected one of {', '.join(SHAPES)}")
+    spec = SHAPES[shape]
+    prefix = f"{PREFIX}{shape}."
+    if _count(session, prefix) == 0:
+        created = _generate(session, shape, spec, prefix, random.Random(f"{seed}:{shape}"), scale)
+    else:
+        created = 0
+    counts = _counts(session, prefix)
+    counts["created"] = created
+    counts["linked"] = link_shapes(session=session)
+    return counts
+
+
+def _generate(
+    session: Session, shape: str, spec: ShapeSpec, prefix: str, rng: random.Random, scale: float
+) -> int:
+    moha_id = ensure_central(session=session)[MOHA]
+    n_prov = spec.provinces
+    n_dist = max(n_prov, round(spec.districts * scale)) if spec.districts else 0
+    n_comm = max(n_dist or n_prov, round(spec.communes * scale))
+    domain = f"syn{shape}.example.vn"
+    span = {"valid_from": spec.valid_from, "valid_to": spec.valid_to}
+    heads: dict[str, tuple[str, str]] = {}  # code → (head name, unit domain)
+
+    def row(code: str, name: str, level: Level, label: str, **links: Any) -> dict[str, Any]:
+        head = _person(rng)
+        unit_domain = f"{label}.{domain}"
+        heads[code] = (head, unit_domain)
+        return {
+            "code": code, "name": name, "name_key": fold(name), "level": level, **span,
+            "email": f"vanphong@{unit_domain}", "head_name": head, "head_email": f"chutich@{unit_domain}",
+            "parent_id": links.get("parent_id"), "province_id": links.get("province_id"),
+            "successor_id": None,
+        }
+
+    width = len(str(n_comm))
+    provinces = [
+        row(f"{prefix}p{i:02d}", f"tỉnh {rng.choice(STEMS)} {i:02d}", Level.province, f"p{i:02d}", parent_id=moha_id)
+        for i in range(1, n_prov + 1)
+    ]
+    _bulk(session, Unit, provinces)
+    session.execute(
+        update(Unit)
+        .where(Unit.code.startswith(prefix), Unit.level == Level.province)
+        .values(province_id=Unit.id)
+        .execution_options(synchronize_session=False)
+    )
+    province_ids = _ids(session, prefix, Level.province)
+
+    # Parents of communes: districts (2022) or the provinces themselves (2025).
+    parents: list[tuple[str, int, int]] = []  # (code, id, province id)
+    districts: list[dict[str, Any]] = []
+    if n_dist:
+        number = 0
+        for p_code, n in zip(sorted(province_ids), _spread(n_dist, n_prov, rng), strict=True):
+            for _ in range(n):
+                number += 1
+                districts.append(row(
+                    f"{p_code}.d{number:03d}", f"huyện {rng.choice(STEMS)} {number:03d}", Level.district,
+                    f"d{number:03d}", parent_id=province_ids[p_code], province_id=province_ids[p_code],
+                ))
+        _bulk(session, Unit, districts)
+        district_ids = _ids(session, prefix, Level.district)
+        parents = [(d["code"], district_ids[d["code"]], d["province_id"]) for d in districts]
+    else:
+        parents = [(code, province_ids[code], province_ids[code]) for code in sorted(province_ids)]
+
+    communes = []
+    number = 0
+    for (parent_code, parent_id, province_id), n in zip(parents, _spread(n_comm, len(parents), rng), strict=True):
+        for _ in range(n):
+            number += 1
+            label = f"c{number:0{width}d}"
+            communes.append(row(
+                f"{parent_code}.{label}", f"xã {rng.choice(STEMS)} {number:0{width}d}", Level.commune, label,
+                parent_id=parent_id, province_id=province_id,
+            ))
+    _bulk(session, Unit, communes)
+
+    unit_ids = dict(session.exec(select(Unit.code, Unit.id).where(Unit.code.startswith(prefix))).all())
+    _bulk(session, Council, [
+        {
+            "unit_id": unit_ids[u["code"]], "name": f"{COUNCIL} {u['name']}",
+            "office_email": f"tdkt@{heads[u['code']][1]}", "decision_series": "QĐ-UBND",
+        }
+        for u in (*provinces, *districts, *communes)
+    ])
+    council_of = dict(
+        session.exec(
+            select(Unit.code, Council.id).join(Council, Council.unit_id == Unit.id).where(Unit.code.startswith(prefix))
+        ).all()
+    )
+    now = utcnow()
+    _bulk(session, CouncilMember, list(_members(council_of, heads, rng, now)))
+    return len(unit_ids)
+
+
+def _members(
+    council_of: dict[str, int], heads: dict[str, tuple[str, str]], rng: random.Random, now: Any
+) -> Iterable[dict[str, Any]]:
+    for code, council_id in council_of.items():
+        head, unit_domain = heads[code]
+        yield {"council_id": council_id, "name": head, "email": f"chutich@{unit_domain}",
+               "role": MemberRole.chair, "created_at": now}
+        names = rng.choices(_PEOPLE, k=COUNCIL_SIZE - 1)
+        for k, name in enumerate(names, start=2):
+            yield {"council_id": council_id, "name": name, "email": f"uv{k}@{unit_domain}",
+                   "role": MemberRole.standing if k == 2 else MemberRole.member, "created_at": now}
+
+
+def link_shapes(*, session: Session) -> int:
+    """Point each 2022 synthetic unit without a successor at a 2025 one (deterministically); count set.
+
+    Province i of 63 goes to province ⌊i·34/63⌋ of 34; a district to its province's successor; the
+    communes of all 2022 provinces that go to one 2025 province are spread evenly over its communes.
+    """
+    old_prefix, new_prefix = f"{PREFIX}2022.", f"{PREFIX}2025."
+    if not _count(session, old_prefix) or not _count(session, new_prefix):
+        return 0
+    old = session.exec(
+        select(Unit.id, Unit.code, Unit.level, Unit.province_id, Unit.successor_id)
+        .where(Unit.code.startswith(old_prefix))
+        .order_by(Unit.code)
+    ).all()
+    new = session.exec(
+        select(Unit.id, Unit.level, Unit.province_id).where(Unit.code.startswith(new_prefix)).order_by(Unit.code)
+    ).all()
+    old_provinces = [r.id for r in old if r.level == Level.province]
+    new_provinces = [r.id for r in new if r.level == Level.province]
+    province_successor = {
+        pid: new_provinces[i * len(new_provinces) // len(old_provinces)] for i, pid in enumerate(old_provinces)
+    }
+    new_communes: dict[int, list[int]] = {}
+    for r in new:
+        if r.level == Level.commune:
+            new_communes.setdefault(r.province_id, []).append(r.id)
+    old_communes: dict[int, list[int]] = {}
+    for r in old:
+        if r.level == Level.commune:
+            old_communes.setdefault(province_successor[r.province_id], []).append(r.id)
+    successor = dict(province_successor)
+    for r in old:
+        if r.level == Level.district:
+            successor[r.id] = province_successor[r.province_id]
+    for new_province, olds in old_communes.items():
+        targets = new_communes[new_province]
+        for k, old_id in enumerate(olds):
+            successor[old_id] = targets[k * len(targets) // len(olds)]
+    pending = [{"b_id": r.id, "b_successor": successor[r.id]} for r in old if r.successor_id is None]
+    if pending:
+        table = Unit.__table__
+        statement = update(table).where(table.c.id == bindparam("b_id")).values(successor_id=bindparam("b_successor"))
+        session.connection().execute(statement, pending)
+    return len(pending)
+
+
+def _bulk(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """Core executemany on the session's connection: no ORM bookkeeping for rows nobody holds."""
+    session.connection().execute(insert(model.__table__), rows)
+
+
+_PEOPLE = tuple(f"{s} {m} {g}" for s in SURNAMES for m in MIDDLES for g in GIVEN)
+
+
+def _person(rng: random.Random) -> str:
+    return rng.choice(_PEOPLE)
+
+
+def _spread(total: int, buckets: int, rng: random.Random) -> list[int]:
+    """`total` items over `buckets`, as even as possible, the remainder to random buckets."""
+    base, extra = divmod(total, buckets)
+    counts = [base] * buckets
+    for i in rng.sample(range(buckets), extra):
+        counts[i] += 1
+    return counts
+
+
+def _ids(session: Session, prefix: str, level: Level) -> dict[str, int]:
+    rows = session.exec(select(Unit.code, Unit.id).where(Unit.code.startswith(prefix), Unit.level == level))
+    return dict(rows.all())
+
+
+def _count(session: Session, prefix: str) -> int:
+    return session.exec(select(func.count()).select_from(Unit).where(Unit.code.startswith(prefix))).one()
+
+
+def _counts(session: Session, prefix: str) -> dict[str, int]:
+    by_level = dict(
+        session.exec(
+            select(Unit.level, func.count()).where(Unit.code.startswith(prefix)).group_by(Unit.level)
+        ).all()
+    )
+    councils = session.exec(
+        select(func.count()).select_from(Council).join(Unit, Unit.id == Council.unit_id)
+        .where(Unit.code.startswith(prefix))
+    ).one()
+    members = session.exec(
+        select(func.count()).select_from(CouncilMember)
+        .join(Council, Council.id == CouncilMember.council_id)
+        .join(Unit, Unit.id == Council.unit_id)
+        .where(Unit.code.startswith(prefix))
+    ).one()
+    return {
+        "provinces": by_level.get(Level.province, 0),
+        "districts": by_level.get(Level.district, 0),
+        "communes": by_level.get(Level.commune, 0),
+        "units": sum(by_level.values()),
+        "councils": councils,
+        "members": members,
+    }
