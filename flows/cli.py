@@ -258,6 +258,12 @@ def units(name: str, on: Annotated[str | None, typer.Option(help="ngày dd/mm/yy
         console.print(" → ".join(u["name"] for u in chain))
 
 
+# --- `thidua up` (flows/up.py) ---------------------------------------------------------------------
+from flows.up import up as _up  # noqa: E402
+
+app.command("up")(_up)
+
+
 def _mount_optional() -> None:
     """Sub-apps of other areas (mail, meetings, reports) join when their modules are present."""
     try:

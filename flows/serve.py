@@ -1,0 +1,78 @@
+"""Serve every thidua deployment from one process: `python -m flows.serve` (started by `thidua up`).
+
+Waits for the Prefect API (PREFECT_API_URL) so it can start while the server is still booting,
+registers the deployments, writes `--ready-file` (JSON: pid and deployment names), then runs until
+SIGTERM. Flow runs start in the repository root, where the deployments' entrypoints are relative to.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from flows.deployments import build_deployments
+
+if TYPE_CHECKING:
+    from prefect.deployments.runner import RunnerDeployment
+
+logger = logging.getLogger("thidua.serve")
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def write_json_atomic(path: Path, data: dict) -> None:
+    """Write JSON so that a reader never sees half a file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(data, ensure_ascii=False, indent=2), encoding="utf-8")
+    tmp.replace(path)
+
+
+async def wait_for_api(timeout: float) -> None:
+    """Block until the API's health check answers (the server may still be starting)."""
+    from prefect.client.orchestration import get_client
+
+    deadline = time.monotonic() + timeout
+    async with get_client() as client:
+        while (error := await client.api_healthcheck()) is not None:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Prefect API did not answer within {timeout:.0f} s: {error}")
+            await asyncio.sleep(0.25)
+
+
+async def serve(deployments: list[RunnerDeployment], *, skipped: list[str], ready_file: Path | None,
+                api_timeout: float) -> None:
+    """Register `deployments` once the API answers, signal readiness, then poll for work until stopped."""
+    from prefect.runner import Runner
+
+    await wait_for_api(api_timeout)
+    runner = Runner(name="thidua", pause_on_shutdown=True)
+    for deployment in deployments:
+        await runner.add_deployment(deployment)
+    names = [d.name for d in deployments]
+    logger.info("Serving %d deployments: %s (skipped: %s)", len(names), ", ".join(names) or "-",
+                ", ".join(skipped) or "-")
+    if ready_file is not None:
+        write_json_atomic(ready_file, {"pid": os.getpid(), "deployments": names, "skipped": skipped})
+    await runner.start()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m flows.serve", description=__doc__.splitlines()[0])
+    parser.add_argument("--ready-file", type=Path, help="write this JSON file once every deployment is registered")
+    parser.add_argument("--api-timeout", type=float, default=120.0, help="seconds to wait for the Prefect API")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    os.chdir(PROJECT_ROOT)  # entrypoints are relative to the repository root, as in prefect.yaml
+    # Built outside the event loop: `to_deployment` returns a coroutine when called inside one.
+    deployments, skipped = build_deployments()
+    asyncio.run(serve(deployments, skipped=skipped, ready_file=args.ready_file, api_timeout=args.api_timeout))
+
+
+if __name__ == "__main__":
+    main()

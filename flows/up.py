@@ -1,0 +1,468 @@
+"""`thidua up`: the whole service on one machine, on 127.0.0.1, until Ctrl-C or SIGTERM.
+
+It upgrades the app database (and loads the sample hierarchy on first start), starts a Prefect server
+with its UI, the local mail sink, and one process serving every deployment (`python -m flows.serve`).
+Children run in their own process groups, so Ctrl-C reaches only this process, which stops them in
+order (serve first, while the API can still record it, then the server) and kills what outlives a
+grace period. While it runs, `<data_dir>/up.lock` is held (a second `thidua up` on the same data folder
+refuses to start) and `<data_dir>/up.json` tells other commands where the API is (`running_api_url()`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from flows.serve import PROJECT_ROOT, write_json_atomic
+from models.settings import Settings, get_settings, reset_settings
+
+logger = logging.getLogger(__name__)
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
+
+HOST = "127.0.0.1"
+UP_FILE = "up.json"
+LOCK_FILE = "up.lock"
+SERVE_READY_FILE = "serve-ready.json"
+SERVER_START_TIMEOUT = 120.0
+SERVE_START_TIMEOUT = 120.0
+STOP_GRACE = 10.0
+RUNNER_POLL_FREQUENCY = "2"  # seconds; Prefect's default 10 s makes a UI "Run" feel stuck
+LOOPBACK = {"127.0.0.1", "localhost", "::1"}
+
+
+class UpError(Exception):
+    """`thidua up` cannot go on; the message is for the operator (Vietnamese)."""
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM arrived while starting."""
+
+
+# --- where a running `thidua up` is -------------------------------------------------------------
+
+def _alive(pid: Any) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
+
+
+def running_instance(data_dir: Path | None = None) -> dict[str, Any] | None:
+    """What `<data_dir>/up.json` says about the running `thidua up` (URLs, ports, PIDs), or None."""
+    path = (data_dir or get_settings().data_dir) / UP_FILE
+    try:
+        info = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return info if isinstance(info, dict) and _alive(info.get("pid")) else None
+
+
+def running_api_url(data_dir: Path | None = None) -> str | None:
+    """The PREFECT_API_URL of a running `thidua up` on this data folder, or None.
+
+    With `--auth`/THIDUA_UI_AUTH, clients also need PREFECT_API_AUTH_STRING (never stored in up.json).
+    """
+    info = running_instance(data_dir)
+    return info.get("api_url") if info else None
+
+
+# --- start-up checks ------------------------------------------------------------------------------
+
+@contextlib.contextmanager
+def instance_lock(data_dir: Path, *, prefect_port: int, sink_port: int | None) -> Iterator[None]:
+    """Hold `<data_dir>/up.lock` while running; the kernel drops it even if this process is killed."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise UpError(_already_running_message(data_dir, fd)) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, json.dumps({"pid": os.getpid(), "prefect_port": prefect_port,
+                                 "sink_port": sink_port}).encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def _already_running_message(data_dir: Path, fd: int) -> str:
+    try:
+        holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
+    except ValueError:
+        holder = {}
+    pid = holder.get("pid")
+    where = f" (PID {pid}, Prefect cổng {holder.get('prefect_port')})" if _alive(pid) else ""
+    url = running_api_url(data_dir)
+    return (f"«thidua up» đang chạy với thư mục dữ liệu {data_dir}{where}"
+            + (f"; giao diện tại {url.removesuffix('/api')}" if url else "")
+            + ". Dừng tiến trình đó (Ctrl-C) trước, hoặc dùng THIDUA_DATA_DIR khác.")
+
+
+def port_in_use(port: int, host: str = HOST) -> bool:
+    """True when something already listens on host:port (or the port cannot be bound)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return True
+    return False
+
+
+def _check_ports(ports: dict[str, int]) -> None:
+    if len(set(ports.values())) < len(ports):
+        raise UpError(f"các cổng phải khác nhau: {', '.join(f'{k} {v}' for k, v in ports.items())}")
+    for option, port in ports.items():
+        if port_in_use(port):
+            raise UpError(f"cổng {port} trên {HOST} đang được dùng (một «thidua up» hay máy chủ Prefect khác?); "
+                          f"chọn cổng khác bằng {option}.")
+
+
+def _parse_auth(auth: str | None) -> str | None:
+    if auth is None:
+        return None
+    user, sep, password = auth.partition(":")
+    if not (user and sep and password):
+        raise UpError("--auth (hoặc THIDUA_UI_AUTH) phải có dạng TÊN:MẬT_KHẨU.")
+    return auth
+
+
+def safe_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+# --- child processes ------------------------------------------------------------------------------
+
+@dataclass
+class Child:
+    """A process started by `thidua up`, leader of its own process group."""
+
+    name: str
+    process: subprocess.Popen
+    log: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """SIGTERM the group, wait, then SIGKILL whatever is left of it."""
+        if self.process.poll() is None:
+            _signal_group(self.pid, signal.SIGTERM)
+            try:
+                self.process.wait(grace)
+            except subprocess.TimeoutExpired:
+                logger.warning("%s (pid %d) ignored SIGTERM for %.0f s; killing it", self.name, self.pid, grace)
+        _signal_group(self.pid, signal.SIGKILL)  # the leader's own children, if any outlived it
+        self.process.wait()
+
+    def tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log.read_text(encoding="utf-8", errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def _signal_group(pgid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, sig)
+
+
+def _spawn(name: str, cmd: list[str], *, env: dict[str, str], log_dir: Path) -> Child:
+    log = log_dir / f"{name}.log"
+    with log.open("ab") as out:
+        out.write(f"\n=== {datetime.now(UTC).isoformat()} {' '.join(cmd)}\n".encode())
+        out.flush()
+        # cwd: `-m flows.serve` must find this checkout's `flows`, not one in the operator's directory
+        process = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=out,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    return Child(name, process, log)
+
+
+def _wait_until(ready: Callable[[], bool], *, child: Child, timeout: float, stop: threading.Event,
+                what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if stop.is_set():
+            raise Interrupted
+        if child.process.poll() is not None:
+            raise UpError(f"{what} dừng bất thường (mã {child.process.returncode}); "
+                          f"nhật ký {child.log}:\n{child.tail()}")
+        if time.monotonic() > deadline:
+            raise UpError(f"{what} chưa sẵn sàng sau {timeout:.0f} giây; nhật ký {child.log}:\n{child.tail()}")
+        stop.wait(0.2)
+
+
+def _health_ok(api_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+# --- the app database -----------------------------------------------------------------------------
+
+def prepare_database(*, load_sample: bool) -> dict[str, int] | None:
+    """Upgrade the app database; load the sample hierarchy if it has no unit yet. Returns what was loaded."""
+    from sqlalchemy import inspect
+
+    from models.db import dispose_engines, get_engine, session_scope
+    from models.migrate import upgrade
+
+    upgrade()
+    if not load_sample:
+        return None
+    try:
+        from sqlmodel import select
+
+        from models.campaigns import ensure_campaigns
+        from models.sample import load_sample as load
+        from models.units import Unit
+    except ModuleNotFoundError as exc:
+        logger.warning("Sample data not loaded: %s", exc)
+        return None
+    try:
+        if not inspect(get_engine()).has_table(Unit.__tablename__):
+            logger.warning("Sample data not loaded: the migrations create no %r table yet", Unit.__tablename__)
+            return None
+        with session_scope() as session:
+            if session.exec(select(Unit.id).limit(1)).first() is not None:
+                return None
+            counts = load(session=session)
+            ensure_campaigns(session=session)
+        return counts
+    finally:
+        dispose_engines()  # the children open their own connections
+
+
+# --- the whole thing ------------------------------------------------------------------------------
+
+@dataclass
+class Options:
+    port: int
+    sink_port: int
+    auth: str | None = None
+    postgres: str | None = None
+    prefect_db: str | None = None
+    sample: bool = True
+
+
+@dataclass
+class Running:
+    """Everything `thidua up` started, stopped in reverse order."""
+
+    children: list[Child] = field(default_factory=list)
+    sink: Any = None  # aiosmtpd Controller
+
+    def stop(self) -> None:
+        for child in reversed(self.children):  # serve before the server it reports to
+            child.stop()
+        if self.sink is not None:
+            self.sink.stop()
+            self.sink = None
+
+    def first_dead(self) -> Child | None:
+        return next((c for c in self.children if c.process.poll() is not None), None)
+
+
+def _start_sink(settings: Settings, port: int) -> Any:
+    try:
+        from notifications.sink import start_sink
+    except ModuleNotFoundError as exc:
+        logger.warning("Mail sink not started: %s", exc)
+        return None
+    return start_sink(host=HOST, port=port, maildir=settings.maildir)
+
+
+def run(options: Options, *, stop: threading.Event) -> int:
+    """Start everything, wait for `stop` (or a child's death), stop everything. Returns the exit code."""
+    started = time.monotonic()
+    if options.postgres:
+        os.environ["THIDUA_DATABASE_URL"] = options.postgres  # this process and, inherited, the children
+        reset_settings()
+    settings = get_settings()
+    data_dir = settings.data_dir.resolve()
+    auth = _parse_auth(options.auth or (settings.ui_auth.get_secret_value() if settings.ui_auth else None))
+    # The sink stands in for a mail server only when mail would go to this machine anyway.
+    use_sink = settings.smtp_host in LOOPBACK
+    ports = {"--port": options.port} | ({"--sink-port": options.sink_port} if use_sink else {})
+    api_url = f"http://{HOST}:{options.port}/api"
+    running = Running()
+    with instance_lock(data_dir, prefect_port=options.port, sink_port=options.sink_port if use_sink else None):
+        _check_ports(ports)
+        log_dir = data_dir / "logs"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        prefect_home = settings.prefect_home
+        prefect_home.mkdir(parents=True, exist_ok=True)
+        ready_file = data_dir / SERVE_READY_FILE
+        ready_file.unlink(missing_ok=True)
+        env = _child_env(settings, data_dir=data_dir, api_url=api_url, auth=auth, use_sink=use_sink,
+                         sink_port=options.sink_port)
+        try:
+            server = _spawn("prefect-server", [sys.executable, "-m", "prefect", "server", "start", "--host", HOST,
+                                               "--port", str(options.port)],
+                            env=_server_env(env, api_url=api_url, auth=auth, prefect_db=options.prefect_db),
+                            log_dir=log_dir)
+            running.children.append(server)
+            # serve imports the flows (seconds) while the server boots; it waits for the API itself
+            running.children.append(_spawn("serve", [sys.executable, "-m", "flows.serve", "--ready-file",
+                                                     str(ready_file)], env=env, log_dir=log_dir))
+            if use_sink:
+                running.sink = _start_sink(settings, options.sink_port)
+            loaded = prepare_database(load_sample=options.sample)
+            _wait_until(lambda: _health_ok(api_url), child=server, timeout=SERVER_START_TIMEOUT, stop=stop,
+                        what="Máy chủ Prefect")
+            _wait_until(ready_file.exists, child=running.children[1], timeout=SERVE_START_TIMEOUT, stop=stop,
+                        what="Tiến trình phục vụ deployment (flows.serve)")
+            served = json.loads(ready_file.read_text(encoding="utf-8"))
+            info = {
+                "pid": os.getpid(),
+                "started_at": datetime.now(UTC).isoformat(),
+                "startup_seconds": round(time.monotonic() - started, 1),
+                "data_dir": str(data_dir),
+                "api_url": api_url,
+                "ui_url": f"http://{HOST}:{options.port}",
+                "prefect_port": options.port,
+                "auth": auth is not None,
+                "sink_port": options.sink_port if running.sink is not None else None,
+                "maildir": str(settings.maildir) if running.sink is not None else None,
+                "smtp": f"{env['THIDUA_SMTP_HOST']}:{env['THIDUA_SMTP_PORT']}",
+                "database_url": safe_url(settings.effective_database_url),
+                "children": {c.name: c.pid for c in running.children},
+                "deployments": served["deployments"],
+                "skipped": served["skipped"],
+                "logs": str(log_dir),
+            }
+            write_json_atomic(data_dir / UP_FILE, info)
+            _print_banner(info, auth=auth, loaded=loaded, sink_wanted=use_sink)
+            while not stop.wait(0.5):
+                if dead := running.first_dead():
+                    err_console.print(f"[bold red]Lỗi:[/] {dead.name} (PID {dead.pid}) đã dừng bất thường "
+                                      f"(mã {dead.process.returncode}); nhật ký {dead.log}:\n{dead.tail()}")
+                    return 1
+            console.print("Đang dừng…")
+            return 0
+        except Interrupted:
+            console.print("Đã nhận lệnh dừng trong khi khởi động; đang dừng…")
+            return 130
+        finally:
+            (data_dir / UP_FILE).unlink(missing_ok=True)
+            running.stop()
+            ready_file.unlink(missing_ok=True)
+
+
+def _child_env(settings: Settings, *, data_dir: Path, api_url: str, auth: str | None, use_sink: bool,
+               sink_port: int) -> dict[str, str]:
+    """Environment of every child: the app's settings made explicit, and the Prefect client's."""
+    env = dict(os.environ)
+    env.update(
+        THIDUA_DATA_DIR=str(data_dir),
+        PREFECT_HOME=str(settings.prefect_home),
+        PREFECT_API_URL=api_url,
+        PREFECT_UI_URL=api_url.removesuffix("/api"),
+        PREFECT_RUNNER_POLL_FREQUENCY=RUNNER_POLL_FREQUENCY,
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        THIDUA_SMTP_HOST=HOST if use_sink else settings.smtp_host,
+        THIDUA_SMTP_PORT=str(sink_port if use_sink else settings.smtp_port),
+    )
+    if settings.database_url:
+        env["THIDUA_DATABASE_URL"] = settings.database_url
+    if use_sink:
+        env["THIDUA_SMTP_SECURITY"] = "none"
+    env.pop("PREFECT_API_KEY", None)
+    if auth:
+        env["PREFECT_API_AUTH_STRING"] = auth
+    else:
+        env.pop("PREFECT_API_AUTH_STRING", None)
+    return env
+
+
+def _server_env(env: dict[str, str], *, api_url: str, auth: str | None, prefect_db: str | None) -> dict[str, str]:
+    server = dict(env)
+    server.update(PREFECT_SERVER_UI_API_URL=api_url, PREFECT_SERVER_API_HOST=HOST)
+    server.pop("PREFECT_SERVER_API_AUTH_STRING", None)
+    if auth:
+        server["PREFECT_SERVER_API_AUTH_STRING"] = auth
+    # Prefect's own records stay in SQLite under PREFECT_HOME unless --prefect-db says otherwise.
+    server.pop("PREFECT_API_DATABASE_CONNECTION_URL", None)
+    if prefect_db:
+        server["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_db
+    return server
+
+
+def _print_banner(info: dict[str, Any], *, auth: str | None, loaded: dict[str, int] | None,
+                  sink_wanted: bool) -> None:
+    if loaded:
+        console.print("Đã nạp dữ liệu mẫu: " + ", ".join(f"{k}: {v}" for k, v in loaded.items()))
+    login = f" (đăng nhập: {auth.partition(':')[0]}:•••)" if auth else ""
+    console.print(f"\n[bold green]thidua đã sẵn sàng[/] sau {info['startup_seconds']} giây")
+    console.print(f"  Giao diện Prefect: [bold]{info['ui_url']}[/]{login}")
+    console.print(f"  API Prefect:       {info['api_url']}")
+    if info["maildir"]:
+        console.print(f"  Thư bắt được:      {info['maildir']} (SMTP {HOST}:{info['sink_port']}; "
+                      "xem bằng [bold]thidua mail ls[/])")
+    elif sink_wanted:
+        console.print("  [yellow]Hộp thư thử nghiệm chưa có (notifications.sink); thư chưa gửi được.[/]")
+    else:
+        console.print(f"  Thư gửi qua:       {info['smtp']}")
+    console.print(f"  Cơ sở dữ liệu:     {info['database_url']}")
+    console.print(f"  Deployment:        {', '.join(info['deployments']) or '(chưa có)'}")
+    if info["skipped"]:
+        console.print(f"  [yellow]Chưa có flow (bỏ qua): {', '.join(info['skipped'])}[/]")
+    console.print(f"  Nhật ký:           {info['logs']}")
+    console.print("Nhấn Ctrl-C để dừng.")
+
+
+def up(
+    port: Annotated[int | None, typer.Option("--port", help="cổng máy chủ Prefect (mặc định THIDUA_PREFECT_PORT, 4200)")] = None,
+    sink_port: Annotated[int | None, typer.Option("--sink-port", help="cổng hộp thư thử nghiệm SMTP (mặc định 8025)")] = None,
+    auth: Annotated[str | None, typer.Option("--auth", metavar="TÊN:MẬT_KHẨU",
+                                             help="bật xác thực cơ bản cho giao diện và API Prefect")] = None,
+    postgres: Annotated[str | None, typer.Option("--postgres", metavar="URL",
+                                                 help="cơ sở dữ liệu PostgreSQL của ứng dụng")] = None,
+    prefect_db: Annotated[str | None, typer.Option("--prefect-db", metavar="URL",
+                                                   help="cơ sở dữ liệu riêng của Prefect (mặc định SQLite)")] = None,
+    no_sample: Annotated[bool, typer.Option("--no-sample", help="không nạp dữ liệu mẫu lần đầu")] = False,
+) -> None:
+    """Chạy toàn bộ dịch vụ trên máy này: máy chủ Prefect và giao diện, hộp thư thử nghiệm, mọi deployment."""
+    settings = get_settings()
+    options = Options(port=port or settings.prefect_port, sink_port=sink_port or settings.sink_port, auth=auth,
+                      postgres=postgres, prefect_db=prefect_db, sample=not no_sample)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    try:
+        code = run(options, stop=stop)
+    except UpError as exc:
+        err_console.print(f"[bold red]Lỗi:[/] {exc}")
+        code = 1
+    raise typer.Exit(code)
