@@ -68,6 +68,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--api-timeout", type=float, default=120.0, help="seconds to wait for the Prefect API")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API request drowns the runs' logs
     os.chdir(PROJECT_ROOT)  # entrypoints are relative to the repository root, as in prefect.yaml
     # Built outside the event loop: `to_deployment` returns a coroutine when called inside one.
     deployments, skipped = build_deployments()

@@ -60,7 +60,8 @@ class Interrupted(Exception):
 
 # --- where a running `thidua up` is -------------------------------------------------------------
 
-def _alive(pid: Any) -> bool:
+def pid_alive(pid: Any) -> bool:
+    """True while a process with this PID exists."""
     if not isinstance(pid, int) or pid <= 0:
         return False
     try:
@@ -79,7 +80,7 @@ def running_instance(data_dir: Path | None = None) -> dict[str, Any] | None:
         info = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    return info if isinstance(info, dict) and _alive(info.get("pid")) else None
+    return info if isinstance(info, dict) and pid_alive(info.get("pid")) else None
 
 
 def running_api_url(data_dir: Path | None = None) -> str | None:
@@ -117,7 +118,7 @@ def _already_running_message(data_dir: Path, fd: int) -> str:
     except ValueError:
         holder = {}
     pid = holder.get("pid")
-    where = f" (PID {pid}, Prefect cổng {holder.get('prefect_port')})" if _alive(pid) else ""
+    where = f" (PID {pid}, Prefect cổng {holder.get('prefect_port')})" if pid_alive(pid) else ""
     url = running_api_url(data_dir)
     return (f"«thidua up» đang chạy với thư mục dữ liệu {data_dir}{where}"
             + (f"; giao diện tại {url.removesuffix('/api')}" if url else "")
@@ -150,6 +151,8 @@ def _parse_auth(auth: str | None) -> str | None:
     user, sep, password = auth.partition(":")
     if not (user and sep and password):
         raise UpError("--auth (hoặc THIDUA_UI_AUTH) phải có dạng TÊN:MẬT_KHẨU.")
+    if not auth.isascii():  # Prefect 3.8.8 answers 500 to every request (hmac.compare_digest on str)
+        raise UpError("--auth (hoặc THIDUA_UI_AUTH): tên và mật khẩu chỉ dùng chữ không dấu, số và ký hiệu ASCII.")
     return auth
 
 

@@ -1,0 +1,253 @@
+"""`thidua up` end to end: one real start (Prefect server + UI, mail sink, serve) with basic auth on
+free ports and a throwaway data folder, checked from outside, then stopped with SIGTERM.
+
+The tests share one running instance (a Prefect server costs 10–60 s to start here) and run in file
+order; the last one stops it. In the PostgreSQL pass the app database is a fresh PostgreSQL database
+(`--postgres`); Prefect's own stays SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import smtplib
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from flows.deployments import DEPLOYMENTS, load_flow
+from flows.up import UP_FILE, pid_alive, port_in_use, running_api_url
+from models.settings import TIMEZONE
+
+pytestmark = pytest.mark.e2e
+
+HOST = "127.0.0.1"
+AUTH = ("thuky", "mat-khau:thu")  # ASCII only: see test_non_ascii_auth_is_refused
+START_TIMEOUT = 240.0
+STOP_TIMEOUT = 60.0
+
+
+@dataclass
+class Up:
+    process: subprocess.Popen
+    data_dir: Path
+    port: int
+    sink_port: int
+    output: Path
+    info: dict[str, Any]
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{HOST}:{self.port}/api"
+
+    def log(self) -> str:
+        return self.output.read_text(encoding="utf-8", errors="replace")
+
+
+def free_ports(count: int) -> list[int]:
+    from notifications.sink import free_port
+
+    ports: set[int] = set()
+    while len(ports) < count:
+        ports.add(free_port(HOST))
+    return sorted(ports)
+
+
+def thidua_command() -> list[str]:
+    script = Path(sys.executable).with_name("thidua")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "flows.cli"]
+
+
+def up_env(data_dir: Path) -> dict[str, str]:
+    """The test session's environment, minus anything that would point `thidua up` elsewhere."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PREFECT_API_", "THIDUA_SMTP_")) and k not in {"THIDUA_DATABASE_URL", "THIDUA_UI_AUTH"}}
+    env["THIDUA_DATA_DIR"] = str(data_dir)
+    return env
+
+
+@pytest.fixture(scope="module")
+def app_database() -> Iterator[str | None]:
+    """A fresh PostgreSQL database in the PostgreSQL pass (dropped afterwards), else None (SQLite)."""
+    base = os.environ.get("THIDUA_TEST_DATABASE_URL")
+    if not base or not base.startswith("postgresql"):
+        yield None
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"thidua_up_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(base).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def running(tmp_path_factory: pytest.TempPathFactory, app_database: str | None) -> Iterator[Up]:
+    base = tmp_path_factory.mktemp("up")
+    data_dir = base / "data"
+    port, sink_port = free_ports(2)
+    cmd = [*thidua_command(), "up", "--port", str(port), "--sink-port", str(sink_port), "--auth", ":".join(AUTH)]
+    if app_database:
+        cmd += ["--postgres", app_database]
+    output = base / "up.out"
+    started = time.monotonic()
+    with output.open("wb") as out:
+        process = subprocess.Popen(cmd, env=up_env(data_dir), stdin=subprocess.DEVNULL, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    up = Up(process, data_dir, port, sink_port, output, {})
+    try:
+        while not (data_dir / UP_FILE).exists():
+            assert process.poll() is None, f"thidua up exited with {process.returncode}:\n{up.log()}"
+            assert time.monotonic() - started < START_TIMEOUT, f"thidua up not ready:\n{up.log()}"
+            time.sleep(0.25)
+        up.info = json.loads((data_dir / UP_FILE).read_text(encoding="utf-8"))
+        print(f"thidua up ready in {time.monotonic() - started:.1f} s "
+              f"(its own figure: {up.info['startup_seconds']} s)")
+        yield up
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for pid in up.info.get("children", {}).values():  # a safety net if `thidua up` itself died
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+
+
+def _read_from_api(api_url: str, auth: tuple[str, str] | None, names: list[str]) -> dict[str, Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+    from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
+
+    async def read() -> dict[str, Any]:
+        async with get_client() as client:
+            deployments = await client.read_deployments(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=names)))
+            automations = {a.name: a for a in await client.read_automations()}
+        return {"deployments": {d.name: d for d in deployments}, "automations": automations}
+
+    with temporary_settings({PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: ":".join(auth) if auth else None}):
+        return asyncio.run(read())
+
+
+def test_every_written_flow_is_served_with_its_schedule_and_trigger(running: Up) -> None:
+    written = [s for s in DEPLOYMENTS if load_flow(s) is not None]
+    assert running.info["deployments"] == [s.name for s in written]
+    assert running.info["skipped"] == [s.name for s in DEPLOYMENTS if s not in written]
+    assert running_api_url(running.data_dir) == running.api_url
+
+    found = _read_from_api(running.api_url, AUTH, [s.name for s in written])
+    assert sorted(found["deployments"]) == sorted(s.name for s in written)
+    for spec in written:
+        deployment = found["deployments"][spec.name]
+        assert not deployment.paused
+        assert deployment.enforce_parameter_schema
+        assert [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules] == (
+            [(spec.cron, TIMEZONE)] if spec.cron else [])
+        if spec.concurrency_limit:
+            assert deployment.global_concurrency_limit.limit == spec.concurrency_limit
+        if spec.trigger:
+            automation = found["automations"][spec.trigger.name]
+            assert automation.trigger.expect == {spec.trigger.event}
+            assert [a.parameters for a in automation.actions] == [dict(spec.trigger.parameters)]
+
+
+def test_api_refuses_a_client_without_credentials(running: Up) -> None:
+    assert httpx.get(f"{running.api_url}/health", timeout=10).status_code == 200  # stays open by design
+    assert httpx.post(f"{running.api_url}/deployments/filter", json={}, timeout=10).status_code == 401
+    assert httpx.post(f"{running.api_url}/deployments/filter", json={}, auth=("thuky", "sai"),
+                      timeout=10).status_code == 401
+    assert httpx.post(f"{running.api_url}/deployments/filter", json={}, auth=AUTH, timeout=10).status_code == 200
+    assert running.info["auth"] is True
+    assert AUTH[1] not in (running.data_dir / UP_FILE).read_text(encoding="utf-8")
+
+
+def test_app_database_is_upgraded_and_sample_loaded(running: Up, app_database: str | None) -> None:
+    from sqlalchemy import create_engine, func, inspect, select
+
+    from models.units import Unit
+
+    url = app_database or f"sqlite:///{running.data_dir / 'thidua.db'}"
+    engine = create_engine(url)
+    try:
+        tables = inspect(engine).get_table_names()
+        assert "alembic_version" in tables
+        if Unit.__tablename__ not in tables:
+            pytest.skip("the migrations create no unit table yet")
+        with engine.connect() as conn:
+            assert conn.execute(select(func.count()).select_from(Unit)).scalar_one() > 0
+    finally:
+        engine.dispose()
+
+
+def test_mail_sink_accepts_smtp(running: Up) -> None:
+    if running.info["sink_port"] is None:
+        pytest.skip("notifications.sink is not written yet")
+    message = EmailMessage()
+    message["From"] = "thidua@example.gov.vn"
+    message["To"] = "hoidong@example.gov.vn"
+    message["Subject"] = "Thử hộp thư"
+    message.set_content("Nội dung thử.")
+    with smtplib.SMTP(HOST, running.sink_port, timeout=10) as smtp:
+        smtp.send_message(message)
+    assert len(list((Path(running.info["maildir"]) / "new").iterdir())) == 1
+
+
+def test_non_ascii_auth_is_refused(tmp_path: Path) -> None:
+    """Prefect 3.8.8 compares the auth string with hmac.compare_digest on str: 500 on every request."""
+    result = subprocess.run([*thidua_command(), "up", "--auth", "thuky:mật-khẩu", "--port", str(free_ports(1)[0])],
+                            env=up_env(tmp_path / "data"), capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "không dấu" in result.stderr
+    assert not (tmp_path / "data" / UP_FILE).exists()
+
+
+def test_second_up_on_the_same_data_dir_refuses(running: Up) -> None:
+    port, sink_port = free_ports(2)
+    result = subprocess.run([*thidua_command(), "up", "--port", str(port), "--sink-port", str(sink_port)],
+                            env=up_env(running.data_dir), capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "đang chạy" in result.stderr and str(running.process.pid) in result.stderr
+    assert not port_in_use(port) and not port_in_use(sink_port)
+
+
+def test_up_on_a_busy_port_refuses(running: Up, tmp_path: Path) -> None:
+    result = subprocess.run([*thidua_command(), "up", "--port", str(running.port), "--sink-port", str(free_ports(1)[0])],
+                            env=up_env(tmp_path / "data"), capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert f"cổng {running.port}" in result.stderr and "đang được dùng" in result.stderr
+
+
+def test_sigterm_stops_every_child_and_frees_the_ports(running: Up) -> None:
+    children = running.info["children"]
+    assert set(children) == {"prefect-server", "serve"}
+    running.process.send_signal(signal.SIGTERM)
+    assert running.process.wait(STOP_TIMEOUT) == 0, running.log()
+    assert {name: pid for name, pid in children.items() if pid_alive(pid)} == {}
+    assert not port_in_use(running.port)
+    assert not port_in_use(running.sink_port)
+    assert not (running.data_dir / UP_FILE).exists()
+    assert running_api_url(running.data_dir) is None
