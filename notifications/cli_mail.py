@@ -92,7 +92,9 @@ def find_captured(*, maildir: Path, mail_id: str) -> Path:
     """The file of a letter by its id (or a unique prefix of it); raises LookupError."""
     matches = [p for p in _files(maildir) if _short_id(p.name).startswith(mail_id.strip().lower())]
     if len(matches) != 1:
-        raise LookupError(f"không tìm thấy thư «{mail_id}»" if not matches else f"mã «{mail_id}» trùng nhiều thư")
+        raise LookupError(
+            f"không tìm thấy thư «{mail_id}»" if not matches else f"mã «{mail_id}» trùng nhiều thư"
+        )
     return matches[0]
 
 
@@ -232,7 +234,9 @@ def outbox(
 
 @mail_app.command("retry")
 def retry(
-    keys: Annotated[list[str] | None, typer.Argument(help="Khóa thư cần gửi lại (bỏ trống: mọi thư lỗi)")] = None,
+    keys: Annotated[
+        list[str] | None, typer.Argument(help="Khóa thư cần gửi lại (bỏ trống: mọi thư lỗi)")
+    ] = None,
 ) -> None:
     """Đưa thư lỗi vĩnh viễn trở lại hàng chờ (sau khi đã sửa nguyên nhân)."""
     from models.db import session_scope

@@ -94,7 +94,9 @@ class SmtpServer:
         self.controller: Controller | None = None
 
     def start(self) -> SmtpServer:
-        self.controller = Controller(self.handler, hostname=self.host, port=self.port, **self.controller_kwargs)
+        self.controller = Controller(
+            self.handler, hostname=self.host, port=self.port, **self.controller_kwargs
+        )
         self.controller.start()
         return self
 

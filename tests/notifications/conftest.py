@@ -33,32 +33,52 @@ def registry(session) -> Registry:  # noqa: ANN001 - sqlmodel Session
 
     reg = Registry()
     province = Unit(
-        code="thanh-hoa", name="tỉnh Thanh Hóa", name_key="tinh thanh hoa", level=Level.province,
-        email=reg.province_office, head_name="Chủ tịch UBND tỉnh", head_email="chutich@thanhhoa.gov.vn",
+        code="thanh-hoa",
+        name="tỉnh Thanh Hóa",
+        name_key="tinh thanh hoa",
+        level=Level.province,
+        email=reg.province_office,
+        head_name="Chủ tịch UBND tỉnh",
+        head_email="chutich@thanhhoa.gov.vn",
     )
     session.add(province)
     session.flush()
     session.add(
         Unit(
-            code="thanh-hoa.cam-thanh", name="xã Cẩm Thành", name_key="xa cam thanh", level=Level.commune,
-            parent_id=province.id, province_id=province.id, email=reg.commune_office,
-            head_name="Ông Nguyễn Văn Hùng", head_email=reg.commune_head,
+            code="thanh-hoa.cam-thanh",
+            name="xã Cẩm Thành",
+            name_key="xa cam thanh",
+            level=Level.commune,
+            parent_id=province.id,
+            province_id=province.id,
+            email=reg.commune_office,
+            head_name="Ông Nguyễn Văn Hùng",
+            head_email=reg.commune_head,
         )
     )
     for i in range(reg.communes):
         session.add(
             Unit(
-                code=f"thanh-hoa.xa-{i}", name=f"xã Số {i}", name_key=f"xa so {i}", level=Level.commune,
-                parent_id=province.id, province_id=province.id, email=reg.commune(i),
+                code=f"thanh-hoa.xa-{i}",
+                name=f"xã Số {i}",
+                name_key=f"xa so {i}",
+                level=Level.commune,
+                parent_id=province.id,
+                province_id=province.id,
+                email=reg.commune(i),
             )
         )
     council = Council(
-        unit_id=province.id, name="Hội đồng Thi đua – Khen thưởng tỉnh Thanh Hóa", office_email=reg.council_office
+        unit_id=province.id,
+        name="Hội đồng Thi đua – Khen thưởng tỉnh Thanh Hóa",
+        office_email=reg.council_office,
     )
     session.add(council)
     session.flush()
     session.add(
-        CouncilMember(council_id=council.id, name="Bà Lê Thị Mai", email=reg.council_chair, role=MemberRole.chair)
+        CouncilMember(
+            council_id=council.id, name="Bà Lê Thị Mai", email=reg.council_chair, role=MemberRole.chair
+        )
     )
     session.commit()
     return reg
@@ -67,7 +87,9 @@ def registry(session) -> Registry:  # noqa: ANN001 - sqlmodel Session
 def _nomination(i: int, **extra: Any) -> dict[str, Any]:
     return {
         "code": f"TH-2025-{i:04d}",
-        "nominee": ["Ông Nguyễn Văn Hùng", "Hộ gia đình bà Trần Thị Lụa", "Thôn Đồng Tâm, xã Cẩm Thành"][i % 3],
+        "nominee": ["Ông Nguyễn Văn Hùng", "Hộ gia đình bà Trần Thị Lụa", "Thôn Đồng Tâm, xã Cẩm Thành"][
+            i % 3
+        ],
         "award_form": "Bằng khen của Chủ tịch UBND tỉnh",
         "proposing_unit": "UBND xã Cẩm Thành",
         "due_date": date(2025, 12, 15),
@@ -101,8 +123,15 @@ def sample_context(template: str) -> dict[str, Any]:
             "agenda_items": [_nomination(i) for i in range(3)],
         },
         "outcome_forwarded": {**outcome, "forwarded_to": "Ban Thi đua – Khen thưởng Trung ương (Bộ Nội vụ)"},
-        "outcome_conferred": {**outcome, "decision_number": "2456/QĐ-UBND", "decision_date": date(2025, 11, 25)},
-        "outcome_rejected": {**outcome, "reasons": ["Chưa đủ thời gian công tác", "Thiếu xác nhận của cơ quan thuế"]},
+        "outcome_conferred": {
+            **outcome,
+            "decision_number": "2456/QĐ-UBND",
+            "decision_date": date(2025, 11, 25),
+        },
+        "outcome_rejected": {
+            **outcome,
+            "reasons": ["Chưa đủ thời gian công tác", "Thiếu xác nhận của cơ quan thuế"],
+        },
         "outcome_returned": {
             **outcome,
             "to_complete": ["Biên bản họp Hội đồng cấp xã", "Báo cáo thành tích có xác nhận"],
@@ -127,14 +156,27 @@ def sample_context(template: str) -> dict[str, Any]:
             "signed_by": SIGNED_BY,
             "day": date(2025, 11, 28),
             "entries": [
-                {"kind": "report_due", "obligation_id": report["obligation_id"], "title": "Báo cáo năm 2025",
-                 "unit_name": "UBND xã Cẩm Thành", "due_date": date(2025, 11, 30)},
-                {"kind": "review_due", "obligation_id": "review:TH-2025-0001:thanh-hoa",
-                 "title": "Hồ sơ TH-2025-0001 – Ông Nguyễn Văn Hùng", "unit_name": "Hội đồng TĐKT tỉnh",
-                 "due_date": date(2025, 12, 1)},
-                {"kind": "review_overdue", "obligation_id": "review:TH-2025-0002:thanh-hoa",
-                 "title": "Hồ sơ TH-2025-0002 – Thôn Đồng Tâm", "unit_name": "Hội đồng TĐKT tỉnh",
-                 "due_date": date(2025, 11, 20)},
+                {
+                    "kind": "report_due",
+                    "obligation_id": report["obligation_id"],
+                    "title": "Báo cáo năm 2025",
+                    "unit_name": "UBND xã Cẩm Thành",
+                    "due_date": date(2025, 11, 30),
+                },
+                {
+                    "kind": "review_due",
+                    "obligation_id": "review:TH-2025-0001:thanh-hoa",
+                    "title": "Hồ sơ TH-2025-0001 – Ông Nguyễn Văn Hùng",
+                    "unit_name": "Hội đồng TĐKT tỉnh",
+                    "due_date": date(2025, 12, 1),
+                },
+                {
+                    "kind": "review_overdue",
+                    "obligation_id": "review:TH-2025-0002:thanh-hoa",
+                    "title": "Hồ sơ TH-2025-0002 – Thôn Đồng Tâm",
+                    "unit_name": "Hội đồng TĐKT tỉnh",
+                    "due_date": date(2025, 11, 20),
+                },
             ],
         },
     }

@@ -47,10 +47,13 @@ def _count(session, **where) -> int:
 
 
 def test_same_key_twice_is_stored_once_and_sent_once(session, db_url, registry, smtp_server):
-    args = dict(
-        key="council-notice:meeting-12:thuongtruc", to_email=registry.council_office,
-        to_name="Thường trực Hội đồng", template="council_new_items", context=sample_context("council_new_items"),
-    )
+    args = {
+        "key": "council-notice:meeting-12:thuongtruc",
+        "to_email": registry.council_office,
+        "to_name": "Thường trực Hội đồng",
+        "template": "council_new_items",
+        "context": sample_context("council_new_items"),
+    }
     first = enqueue(session=session, **args)
     second = enqueue(session=session, **args)
     session.commit()
@@ -75,8 +78,12 @@ def test_enqueue_is_part_of_the_callers_transaction(session, registry):
 def test_unknown_recipient_is_refused(session, registry):
     with pytest.raises(UnknownRecipient, match="không có trong danh bạ"):
         enqueue(
-            session=session, key="x", to_email="someone@gmail.com", to_name="A",
-            template="outcome_rejected", context=sample_context("outcome_rejected"),
+            session=session,
+            key="x",
+            to_email="someone@gmail.com",
+            to_name="A",
+            template="outcome_rejected",
+            context=sample_context("outcome_rejected"),
         )
     items = [_reminder(registry, 1), replace(_reminder(registry, 2), to_email="x@evil.example")]
     with pytest.raises(UnknownRecipient):
@@ -86,8 +93,12 @@ def test_unknown_recipient_is_refused(session, registry):
 
 def test_registry_match_ignores_case(session, registry):
     queued = enqueue(
-        session=session, key="case", to_email=registry.council_chair.upper().replace("@", "@"), to_name="Bà Mai",
-        template="review_overdue", context=sample_context("review_overdue"),
+        session=session,
+        key="case",
+        to_email=registry.council_chair.upper().replace("@", "@"),
+        to_name="Bà Mai",
+        template="review_overdue",
+        context=sample_context("review_overdue"),
     )
     assert queued.created
 
@@ -96,8 +107,12 @@ def test_registry_match_ignores_case(session, registry):
 def test_invalid_addresses_are_refused(session, registry, address):
     with pytest.raises(InvalidAddress):
         enqueue(
-            session=session, key="bad", to_email=address, to_name="A",
-            template="outcome_rejected", context=sample_context("outcome_rejected"),
+            session=session,
+            key="bad",
+            to_email=address,
+            to_name="A",
+            template="outcome_rejected",
+            context=sample_context("outcome_rejected"),
         )
 
 
@@ -134,8 +149,12 @@ def test_bulk_enqueue_is_fast(session, registry):
 
 def test_backoff_doubles_up_to_an_hour():
     assert [backoff(n) for n in (1, 2, 3, 7, 8, 50)] == [
-        timedelta(minutes=1), timedelta(minutes=2), timedelta(minutes=4),
-        timedelta(hours=1), timedelta(hours=1), timedelta(hours=1),
+        timedelta(minutes=1),
+        timedelta(minutes=2),
+        timedelta(minutes=4),
+        timedelta(hours=1),
+        timedelta(hours=1),
+        timedelta(hours=1),
     ]
 
 
@@ -162,7 +181,8 @@ def test_two_deliverers_at_once_send_each_letter_once(session, db_url, registry,
 
     async def both():
         return await asyncio.gather(
-            deliver_due(database_url=db_url, settings=settings), deliver_due(database_url=db_url, settings=settings)
+            deliver_due(database_url=db_url, settings=settings),
+            deliver_due(database_url=db_url, settings=settings),
         )
 
     reports = asyncio.run(both())

@@ -12,15 +12,25 @@ from notifications.outbox import OutboxMessage, enqueue
 from notifications.render import TEMPLATES, _environment, calendar_attachment, calendar_reference, render
 from tests.notifications.conftest import SIGNED_BY, deliver, sample_context
 
-DEADLINE_TEMPLATES = {"review_due_soon", "review_overdue", "report_reminder", "report_overdue", "deadline_digest"}
+DEADLINE_TEMPLATES = {
+    "review_due_soon",
+    "review_overdue",
+    "report_reminder",
+    "report_overdue",
+    "deadline_digest",
+}
 
 
 @pytest.mark.parametrize("template", sorted(TEMPLATES))
 def test_every_template_arrives_readable(template, session, db_url, registry, smtp_server):
     recipient = "Ông Nguyễn Văn Hùng – Chủ tịch UBND xã Cẩm Thành"
     queued = enqueue(
-        session=session, key=f"test:{template}", to_email=registry.commune_head, to_name=recipient,
-        template=template, context=sample_context(template),
+        session=session,
+        key=f"test:{template}",
+        to_email=registry.commune_head,
+        to_name=recipient,
+        template=template,
+        context=sample_context(template),
     )
     session.commit()
     report = deliver(db_url, smtp_server.settings())
@@ -52,7 +62,7 @@ def test_every_template_arrives_readable(template, session, db_url, registry, sm
     assert text.startswith(f"Kính gửi: {recipient},")
     assert SIGNED_BY in text and SIGNED_BY in markup
     assert "Trân trọng" in text
-    assert "<html lang=\"vi\">" in markup
+    assert '<html lang="vi">' in markup
 
     if ics_part is not None:
         assert ics_part.get_content_type() == "text/calendar"
@@ -68,7 +78,9 @@ def test_every_template_arrives_readable(template, session, db_url, registry, sm
 
 
 def test_dates_are_day_month_year(session, registry):
-    rendered = render(template="outcome_conferred", context=sample_context("outcome_conferred"), recipient_name="A")
+    rendered = render(
+        template="outcome_conferred", context=sample_context("outcome_conferred"), recipient_name="A"
+    )
     assert "Quyết định số 2456/QĐ-UBND ngày 25/11/2025" in rendered.text
     assert "2025-11-25" not in rendered.text + rendered.html
 
@@ -97,7 +109,9 @@ def test_calendar_uid_is_stable_per_obligation_and_matches_icalendar():
     first = render(template="report_reminder", context=sample_context("report_reminder"), recipient_name="A")
     later = sample_context("report_reminder") | {"as_of": date(2025, 11, 29)}
     second = render(template="report_reminder", context=later, recipient_name="A")
-    uid = [icalendar.Calendar.from_ical(r.attachments[0].data).walk("VEVENT")[0]["uid"] for r in (first, second)]
+    uid = [
+        icalendar.Calendar.from_ical(r.attachments[0].data).walk("VEVENT")[0]["uid"] for r in (first, second)
+    ]
     assert uid[0] == uid[1] == "report:ntm-2025:thanh-hoa.cam-thanh:2025@thidua"
 
     from notifications.render import ReportReminder
