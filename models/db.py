@@ -61,6 +61,7 @@ TABLE_MODULES = (
     "models.awards",
     "models.nominations",
     "models.campaigns",
+    "models.meetings",
     "notifications.outbox",
 )
 

@@ -12,7 +12,7 @@ from datetime import date
 from sqlmodel import Session, select
 
 from models.clock import fmt_date
-from models.text import fold
+from models.text import fold, nfc
 from models.units import Level, Unit
 
 
@@ -95,6 +95,10 @@ class Hierarchy:
         if not candidates:
             raise UnitNotFound(f"không tìm thấy đơn vị «{text}»")
         if len(candidates) > 1:
+            # "Cẩm Thành" typed with its diacritics is not "Cam Thành": let the exact spelling decide.
+            exact = [u for u in candidates if _exact_key(text) in (_exact_key(u.name), _exact_key(u.name, bare=True))]
+            if len(exact) == 1:
+                return exact[0]
             names = "; ".join(f"{self.describe(u)} [mã {u.code}]" for u in candidates)
             raise AmbiguousUnit(f"tên «{text}» trùng với nhiều đơn vị, hãy ghi mã đơn vị: {names}")
         return candidates[0]
@@ -152,6 +156,15 @@ def _strip_level_word(key: str) -> str:
     for word in _LEVEL_WORDS:
         if key.startswith(word):
             return key[len(word):]
+    return key
+
+
+def _exact_key(name: str, bare: bool = False) -> str:
+    key = nfc(name).casefold()
+    if bare:
+        for word in ("thành phố ", "thị xã ", "thị trấn ", "phường ", "huyện ", "tỉnh ", "quận ", "xã "):
+            if key.startswith(word):
+                return key[len(word):]
     return key
 
 

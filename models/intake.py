@@ -62,10 +62,10 @@ class NominationRow(BaseModel):
     @field_validator("nominee", "unit", "award", "campaign", "achievement", mode="before")
     @classmethod
     def _text(cls, value: Any) -> str:
-        text = nfc("" if value is None else str(value))
-        if any(ch in _CONTROL for ch in text):
-            raise ValueError("có ký tự điều khiển không hợp lệ")
-        return text
+        raw = "" if value is None else str(value)
+        if any(ch in _CONTROL for ch in raw.strip()):
+            raise ValueError("có ký tự điều khiển (xuống dòng, tab…) không hợp lệ")
+        return nfc(raw)
 
     @field_validator("nominee", "unit", "award")
     @classmethod

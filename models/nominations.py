@@ -216,13 +216,20 @@ def already_applied(*, session: Session, key: str | None) -> NominationStep | No
     return session.exec(select(NominationStep).where(NominationStep.idempotency_key == key)).first()
 
 
+def _replayed(*, session: Session, nomination: Nomination, act: Act) -> bool:
+    """True when this act was already applied (then the nomination is reloaded as it stands)."""
+    if already_applied(session=session, key=act.key) is None:
+        return False
+    session.refresh(nomination)
+    return True
+
+
 def _apply(
     *, session: Session, nomination: Nomination, act: Act, action: Action, allowed: frozenset[Status],
     to_status: Status, changes: dict | None = None, step: dict | None = None,
 ) -> Nomination:
     """The one way a nomination changes: check, compare-and-set on version, write one step."""
-    if already_applied(session=session, key=act.key) is not None:
-        session.refresh(nomination)
+    if _replayed(session=session, nomination=nomination, act=act):
         return nomination
     if nomination.status not in allowed:
         raise TransitionError(
@@ -275,6 +282,8 @@ def review_due(*, nomination: Nomination, level: Level, received_on: date) -> da
 
 def receive(*, session: Session, nomination: Nomination, hierarchy: Hierarchy, act: Act) -> Nomination:
     """Open the review at the level the dossier was forwarded to."""
+    if _replayed(session=session, nomination=nomination, act=act):
+        return nomination
     level = hierarchy.get(nomination.current_unit_id).level
     due = review_due(nomination=nomination, level=level, received_on=act.on)
     return _apply(
@@ -288,6 +297,8 @@ def forward(
     *, session: Session, nomination: Nomination, hierarchy: Hierarchy, act: Act, votes: Votes | None = None
 ) -> Nomination:
     """Approve below the authority: propose to the next level (đề nghị cấp trên)."""
+    if _replayed(session=session, nomination=nomination, act=act):
+        return nomination
     target = hierarchy.next_unit(nomination.current_unit_id, nomination.form.authority)
     if target is None:
         raise TransitionError(
@@ -307,6 +318,8 @@ def confer(
     decision_date: date, votes: Votes | None = None, award_code: str | None = None,
 ) -> Nomination:
     """Approve at the authority: the commendation decision (quyết định khen thưởng)."""
+    if _replayed(session=session, nomination=nomination, act=act):
+        return nomination
     cat = catalogue()
     form = cat.forms.get(award_code or nomination.award_code)
     if form is None:

@@ -56,3 +56,20 @@ def sample(session):  # noqa: ANN001, ANN201
     ensure_campaigns(session=session)
     session.commit()
     return Hierarchy.load(session)
+
+
+@pytest.fixture(scope="session")
+def sample_hierarchy(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+    """The sample tree loaded once (read-only tests: routing, resolution)."""
+    from sqlmodel import Session
+
+    from models.db import create_all_for_tests, get_engine
+    from models.hierarchy import Hierarchy
+    from models.sample import load_sample
+
+    url = f"sqlite:///{tmp_path_factory.mktemp('sample') / 'sample.db'}"
+    create_all_for_tests(url)
+    with Session(get_engine(url)) as s:
+        load_sample(session=s)
+        s.commit()
+        return Hierarchy.load(s)

@@ -19,7 +19,7 @@ RECEIVED = date(2026, 11, 23)
 
 
 def _row(**over) -> dict:
-    base = {"nominee": "Nguyễn Văn An", "kind": "cá nhân", "unit": "cam thanh", "award": "bang-khen-tinh",
+    base = {"nominee": "Nguyễn Văn An", "kind": "cá nhân", "unit": "cam thach", "award": "bang-khen-tinh",
             "campaign": "ntm-2021-2025", "achievement": "Hiến 200 m² đất làm đường", "submitted_on": "02/03/2026"}
     return {**base, **over}
 
@@ -72,7 +72,7 @@ def test_frozen_nominee_is_held(session, sample) -> None:
     nominee.frozen, nominee.frozen_reason = True, "đang bị thanh tra"
     session.execute(Nomination.__table__.update().values(status="rejected"))
     session.commit()
-    errors = _refused(session, sample, [_row(nominee="Phạm Văn Cường")])
+    errors = _refused(session, sample, [_row(nominee="Phạm Văn Cường", achievement="đợt 2")])
     assert "tạm dừng xét" in errors[0] and "thanh tra" in errors[0]
 
 
@@ -101,10 +101,10 @@ def _read(path: Path) -> list[tuple[int, dict]]:
 def test_csv_with_vietnamese_headers_and_bom(tmp_path) -> None:
     path = tmp_path / "hs.csv"
     header = ",".join(HEADERS_VI[c] for c in COLUMNS)
-    path.write_text("\ufeff" + header + "\nNguyễn Văn An,cá nhân,cam thanh,bang-khen-tinh,ntm-2021-2025,x,02/03/2026\n",
+    path.write_text("\ufeff" + header + "\nNguyễn Văn An,cá nhân,cam thach,bang-khen-tinh,ntm-2021-2025,x,02/03/2026\n",
                     encoding="utf-8")
     rows = _read(path)
-    assert rows == [(2, {"nominee": "Nguyễn Văn An", "kind": "cá nhân", "unit": "cam thanh", "award": "bang-khen-tinh",
+    assert rows == [(2, {"nominee": "Nguyễn Văn An", "kind": "cá nhân", "unit": "cam thach", "award": "bang-khen-tinh",
                          "campaign": "ntm-2021-2025", "achievement": "x", "submitted_on": "02/03/2026"})]
 
 
@@ -133,7 +133,7 @@ def test_xlsx_template_round_trip(tmp_path) -> None:
     path = write_template(tmp_path / "mau.xlsx", columns=COLUMNS, labels=HEADERS_VI, title="Hồ sơ")
     wb = load_workbook(path)
     ws = wb.worksheets[0]
-    ws.append(["Trần Thị Bình", "cá nhân", "cam thanh", "giay-khen-xa", "ntm-2021-2025", "x", date(2026, 3, 2)])
+    ws.append(["Trần Thị Bình", "cá nhân", "cam thach", "giay-khen-xa", "ntm-2021-2025", "x", date(2026, 3, 2)])
     wb.save(path)
     rows = _read(path)
     assert rows[0][0] == 2 and rows[0][1]["submitted_on"] == date(2026, 3, 2)
@@ -157,7 +157,8 @@ def test_cli_nominate_status_and_inbox_json(session, sample, tmp_path) -> None:
     from flows.cli import app
 
     path = tmp_path / "hs.json"
-    path.write_text(json.dumps([_row(award="bang-khen-ttg", submitted_on="15/06/2022")], ensure_ascii=False),
+    path.write_text(json.dumps([_row(award="bang-khen-ttg", submitted_on="15/06/2022", unit="Cẩm Thành")],
+                               ensure_ascii=False),
                     encoding="utf-8")
     runner = CliRunner()
     out = runner.invoke(app, ["nominate", str(path), "--json", "--received", "23/11/2026"])
@@ -170,5 +171,5 @@ def test_cli_nominate_status_and_inbox_json(session, sample, tmp_path) -> None:
     assert [u["level"] for u in st["chain"]] == ["commune", "district", "province", "central/moha",
                                                   "central/prime_minister"]
     assert st["steps"][0]["action"] == "submit" and "Cẩm Thành" in st["current_unit"]["name"]
-    box = json.loads(runner.invoke(app, ["inbox", "cam thanh", "--on", "15/06/2022", "--json"]).stdout)
+    box = json.loads(runner.invoke(app, ["inbox", "Cẩm Thành", "--on", "15/06/2022", "--json"]).stdout)
     assert [b["code"] for b in box] == [code] and box[0]["due_on"] == "2026-12-08"

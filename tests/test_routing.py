@@ -4,6 +4,7 @@ chain of units. Expected chains are built from the sample YAML itself, not from 
 from __future__ import annotations
 
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ SAMPLE = Path(__file__).parents[1] / "models" / "data" / "sample_units.yaml"
 DAYS = {"2022": date(2022, 6, 15), "2026": date(2026, 3, 2)}
 
 
+@lru_cache(maxsize=1)
 def _yaml_units() -> dict[str, dict]:
     raw = yaml.safe_load(SAMPLE.read_text(encoding="utf-8"))
     units = raw["units"] if isinstance(raw, dict) and "units" in raw else raw
@@ -52,10 +54,11 @@ CASES = [
 
 
 @pytest.mark.parametrize(("form_code", "label", "commune"), CASES)
-def test_routing_matrix(sample, form_code: str, label: str, commune: str) -> None:
+def test_routing_matrix(sample_hierarchy, form_code: str, label: str, commune: str) -> None:
     units = _yaml_units()
     day = DAYS[label]
     form = catalogue().forms[form_code]
+    sample = sample_hierarchy
     start = sample.resolve(commune, on=day)
     expected = _expected_chain(units, commune, form.authority)
     if expected is None:
@@ -66,15 +69,17 @@ def test_routing_matrix(sample, form_code: str, label: str, commune: str) -> Non
     assert all(sample.by_code[c].valid_on(day) for c in expected), "every level valid on the dossier's date"
 
 
-def test_cam_thanh_2022_prime_minister_certificate(sample) -> None:
-    start = sample.resolve("cam thanh", on=DAYS["2022"])
+def test_cam_thanh_2022_prime_minister_certificate(sample_hierarchy) -> None:
+    sample = sample_hierarchy
+    start = sample.resolve("Cẩm Thành", on=DAYS["2022"])
     names = [u.name for u in sample.chain(start.id, Level.prime_minister)]
     assert [u.level for u in sample.chain(start.id, Level.prime_minister)] == [
         Level.commune, Level.district, Level.province, Level.moha, Level.prime_minister]
     assert "Cẩm Thủy" in names[1] and "Thanh Hóa" in names[2]
 
 
-def test_thanh_hoa_commune_2026_skips_the_district(sample) -> None:
+def test_thanh_hoa_commune_2026_skips_the_district(sample_hierarchy) -> None:
+    sample = sample_hierarchy
     province = sample.resolve("thanh hoa", on=DAYS["2026"])
     commune = next(u for u in sample.by_id.values()
                    if u.level == Level.commune and u.parent_id == province.id and u.valid_on(DAYS["2026"]))
@@ -84,19 +89,25 @@ def test_thanh_hoa_commune_2026_skips_the_district(sample) -> None:
         sample.chain(commune.id, Level.district)
 
 
-def test_labour_order_goes_on_to_the_president(sample) -> None:
-    start = sample.resolve("cam thanh", on=DAYS["2022"])
+def test_labour_order_goes_on_to_the_president(sample_hierarchy) -> None:
+    sample = sample_hierarchy
+    start = sample.resolve("Cẩm Thành", on=DAYS["2022"])
     chain = sample.chain(start.id, catalogue().forms["huan-chuong-ld-3"].authority)
     assert [u.level for u in chain][-2:] == [Level.prime_minister, Level.president]
 
 
-def test_names_resolve_without_diacritics_and_ambiguity_lists_candidates(sample) -> None:
+def test_names_resolve_without_diacritics_and_ambiguity_lists_candidates(sample_hierarchy) -> None:
+    sample = sample_hierarchy
     from models.hierarchy import AmbiguousUnit, UnitNotFound
 
-    assert sample.resolve("CẨM THÀNH", on=DAYS["2022"]).code == sample.resolve("cam thanh", on=DAYS["2022"]).code
+    assert sample.resolve("CẨM THÀNH", on=DAYS["2022"]).code == "thanh-hoa.cam-thuy.cam-thanh"
+    assert sample.resolve("xã cẩm thủy", on=DAYS["2026"]).code == sample.resolve("cam thuy", on=DAYS["2026"]).code
+    # xã Cẩm Thành (Thanh Hóa) and xã Cam Thành (Quảng Trị) fold to the same key: without diacritics the
+    # name is ambiguous, and the error names every candidate with its code.
+    with pytest.raises(AmbiguousUnit) as info:
+        sample.resolve("cam thanh", on=DAYS["2022"])
+    assert "thanh-hoa.cam-thuy.cam-thanh" in str(info.value) and "quang-tri.cam-lo.cam-thanh" in str(info.value)
+    with pytest.raises(UnitNotFound, match="không tồn tại vào ngày 02/03/2026"):
+        sample.resolve("Cẩm Thành", on=DAYS["2026"])
     with pytest.raises(UnitNotFound):
         sample.resolve("xã Không Có", on=DAYS["2022"])
-    # Without a date, a name used in both shapes is ambiguous, and the error names every candidate.
-    with pytest.raises(AmbiguousUnit) as info:
-        sample.resolve("thanh hoa") if len(sample.by_name.get("thanh hoa", [])) > 1 else sample.resolve("cam thanh")
-    assert "mã" in str(info.value)

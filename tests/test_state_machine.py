@@ -3,6 +3,7 @@ conferring below or above the authority; replays change nothing."""
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import pytest
@@ -19,7 +20,8 @@ RECEIVED = date(2026, 11, 23)
 
 
 def _submit(session, hierarchy, *, award: str, on: str = "02/03/2026", name: str = "Nguyễn Văn An",
-            kind: str = "cá nhân", unit: str = "cam thanh") -> Nomination:
+            kind: str = "cá nhân", unit: str | None = None) -> Nomination:
+    unit = unit or ("Cẩm Thành" if on.endswith("2022") else "cam thach")
     result = take_in(session=session, hierarchy=hierarchy, received_on=RECEIVED, rows=[
         (2, {"nominee": name, "kind": kind, "unit": unit, "award": award, "submitted_on": on})])
     session.commit()
@@ -127,18 +129,19 @@ def test_a_replayed_transition_changes_nothing(session, sample) -> None:
     assert n.version == version and len(_steps(session, n)) == 2
 
 
+_NAMES = itertools.count(1)
 ACTIONS = ["forward", "receive", "confer", "reject", "return", "resubmit", "withdraw", "freeze", "unfreeze", "replay"]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(award=st.sampled_from(sorted(catalogue().forms)), on=st.sampled_from(["15/06/2022", "02/03/2026"]),
-       script=st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=14), data=st.data())
-def test_random_transitions_keep_the_invariants(session, sample, award, on, script, data) -> None:
+       script=st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=14))
+def test_random_transitions_keep_the_invariants(session, sample, award, on, script) -> None:
     form = catalogue().forms[award]
     kind = "tập thể" if "individual" not in form.kinds else "cá nhân"
     try:
         n = _submit(session, sample, award=award, on=on, kind=kind,
-                    name=f"Đối tượng {data.draw(st.integers(0, 10**9))}")
+                    name=f"Đối tượng {next(_NAMES)}")
     except Exception as exc:  # giấy khen huyện after 1/7/2025 is refused at intake
         assert award == "giay-khen-huyen" and on.endswith("2026"), exc
         return
