@@ -14,8 +14,10 @@ from typing import Any
 import yaml
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from sqlalchemy import insert
 from sqlmodel import Session, select
 
+from models.clock import utcnow
 from models.text import fold, nfc
 from models.units import Council, CouncilMember, Level, MemberRole, Unit, UnitBase
 
@@ -238,6 +240,8 @@ def upsert_units(*, session: Session, units: list[SampleUnit] | tuple[SampleUnit
         (m.council_id, m.email.lower()): m
         for m in session.exec(select(CouncilMember).where(CouncilMember.council_id.in_(council_ids)))
     }
+    new_members = []
+    now = utcnow()
     for spec in units:
         if spec.council is None:
             continue
@@ -247,10 +251,13 @@ def upsert_units(*, session: Session, units: list[SampleUnit] | tuple[SampleUnit
             counts["members"] += 1
             row_m = members.get((council_id, member.email.lower()))
             if row_m is None:
-                session.add(CouncilMember.model_validate(member.model_dump(), update={"council_id": council_id}))
-                counts["members_created"] += 1
+                new_members.append({**member.model_dump(), "council_id": council_id, "created_at": now})
             elif _assign(row_m, {"name": member.name, "role": member.role}):
                 counts["members_updated"] += 1
+    if new_members:
+        # One executemany: nothing needs the new members' ids, and a row-by-row flush costs ~0.3 s here.
+        session.execute(insert(CouncilMember.__table__), new_members)
+        counts["members_created"] = len(new_members)
     session.flush()
     return {key: counts[key] for key in COUNT_KEYS}
 

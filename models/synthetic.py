@@ -17,6 +17,7 @@ import random
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
+from enum import Enum
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, func, insert, update
@@ -237,8 +238,34 @@ def link_shapes(*, session: Session) -> int:
 
 
 def _bulk(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """Core executemany on the session's connection: no ORM bookkeeping for rows nobody holds."""
-    session.connection().execute(insert(model.__table__), rows)
+    """Insert many rows with no ORM bookkeeping: COPY on PostgreSQL, executemany elsewhere."""
+    if not rows:
+        return
+    table = model.__table__
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        connection.execute(insert(table), rows)
+        return
+    # psycopg's executemany still sends one INSERT per row; COPY streams them all (~20x faster).
+    columns = list(rows[0])
+    names = ", ".join(connection.dialect.identifier_preparer.quote(c) for c in columns)
+    with connection.connection.dbapi_connection.cursor() as cursor:
+        with cursor.copy(f"COPY {connection.dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN") as copy:
+            copy.write("".join("\t".join(_copy_text(row[c]) for c in columns) + "\n" for row in rows))
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_text(value: Any) -> str:
+    """One field in COPY's text format (writing text ourselves is ~4x faster than write_row)."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, Enum):
+        return value.name  # SQLAlchemy stores an Enum column by member name (Level.moha → 'moha')
+    if isinstance(value, date):  # datetime too
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
 
 
 _PEOPLE = tuple(f"{s} {m} {g}" for s in SURNAMES for m in MIDDLES for g in GIVEN)
