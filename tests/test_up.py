@@ -17,16 +17,16 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
 
-from flows.deployments import DEPLOYMENTS, load_flow
+from flows.deployments import DEPLOYMENTS, DeploymentSpec, load_flow
 from flows.up import UP_FILE, pid_alive, port_in_use, running_api_url
 from models.settings import TIMEZONE
 
@@ -36,6 +36,7 @@ HOST = "127.0.0.1"
 AUTH = ("thuky", "mat-khau:thu")  # ASCII only: see test_non_ascii_auth_is_refused
 START_TIMEOUT = 240.0
 STOP_TIMEOUT = 60.0
+T = TypeVar("T")
 
 
 @dataclass
@@ -137,20 +138,16 @@ def running(tmp_path_factory: pytest.TempPathFactory, app_database: str | None) 
                 pass
 
 
-def _read_from_api(api_url: str, auth: tuple[str, str] | None, names: list[str]) -> dict[str, Any]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+def _against(up: Up, coroutine_function: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    """Run a Prefect client coroutine against the running instance, with its credentials."""
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-    async def read() -> dict[str, Any]:
-        async with get_client() as client:
-            deployments = await client.read_deployments(
-                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=names)))
-            automations = {a.name: a for a in await client.read_automations()}
-        return {"deployments": {d.name: d for d in deployments}, "automations": automations}
+    with temporary_settings({PREFECT_API_URL: up.api_url, PREFECT_API_AUTH_STRING: ":".join(AUTH)}):
+        return asyncio.run(coroutine_function())
 
-    with temporary_settings({PREFECT_API_URL: api_url, PREFECT_API_AUTH_STRING: ":".join(auth) if auth else None}):
-        return asyncio.run(read())
+
+def _served(up: Up) -> dict[str, DeploymentSpec]:
+    return {s.name: s for s in DEPLOYMENTS if s.name in up.info["deployments"]}
 
 
 def test_every_written_flow_is_served_with_its_schedule_and_trigger(running: Up) -> None:
@@ -159,10 +156,20 @@ def test_every_written_flow_is_served_with_its_schedule_and_trigger(running: Up)
     assert running.info["skipped"] == [s.name for s in DEPLOYMENTS if s not in written]
     assert running_api_url(running.data_dir) == running.api_url
 
-    found = _read_from_api(running.api_url, AUTH, [s.name for s in written])
-    assert sorted(found["deployments"]) == sorted(s.name for s in written)
+    async def read() -> tuple[dict[str, Any], dict[str, Any]]:
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+        async with get_client() as client:
+            deployments = await client.read_deployments(
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[s.name for s in written])))
+            automations = await client.read_automations()
+        return {d.name: d for d in deployments}, {a.name: a for a in automations}
+
+    deployments, automations = _against(running, read)
+    assert sorted(deployments) == sorted(s.name for s in written)
     for spec in written:
-        deployment = found["deployments"][spec.name]
+        deployment = deployments[spec.name]
         assert not deployment.paused
         assert deployment.enforce_parameter_schema
         assert [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules] == (
@@ -170,9 +177,41 @@ def test_every_written_flow_is_served_with_its_schedule_and_trigger(running: Up)
         if spec.concurrency_limit:
             assert deployment.global_concurrency_limit.limit == spec.concurrency_limit
         if spec.trigger:
-            automation = found["automations"][spec.trigger.name]
+            automation = automations[spec.trigger.name]
             assert automation.trigger.expect == {spec.trigger.event}
             assert [a.parameters for a in automation.actions] == [dict(spec.trigger.parameters)]
+
+
+def test_decided_event_starts_receive_forwarded_with_the_meeting_id(running: Up) -> None:
+    """The trigger's Jinja template hands the event's payload to the flow, keeping its type."""
+    spec = _served(running).get("receive-forwarded")
+    if spec is None:
+        pytest.skip("receive-forwarded is not written yet")
+    meeting_id = 900_000 + os.getpid() % 100_000  # no such meeting: the run itself will fail, and that is fine
+
+    async def emit_and_find() -> dict[str, Any] | None:
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+        from prefect.events import Event
+        from prefect.events.clients import get_events_client
+
+        async with get_events_client() as events:
+            await events.emit(Event(event=spec.trigger.event, resource={"prefect.resource.id": f"thidua.meeting.{meeting_id}"},
+                                    payload={"meeting_id": meeting_id}))
+        deadline = time.monotonic() + 30
+        async with get_client() as client:
+            while time.monotonic() < deadline:
+                runs = await client.read_flow_runs(
+                    deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[spec.name])))
+                for run in runs:
+                    if run.parameters.get("meeting_id") == meeting_id:
+                        return run.parameters
+                await asyncio.sleep(0.5)
+        return None
+
+    parameters = _against(running, emit_and_find)
+    assert parameters is not None, "no receive-forwarded run within 30 s of the event"
+    assert type(parameters["meeting_id"]) is int
 
 
 def test_api_refuses_a_client_without_credentials(running: Up) -> None:
