@@ -356,33 +356,41 @@ def claim_due(
 
     Two deliverers never hold the same letter: the UPDATE re-checks that each row is still due, so a
     row another deliverer claimed in between is skipped (PostgreSQL re-evaluates the condition after
-    waiting on the row lock; SQLite serialises writers)."""
+    waiting on the row lock, and SELECT … FOR UPDATE SKIP LOCKED keeps them from picking the same
+    rows at all; SQLite serialises writers)."""
     now = now or utcnow()
-    ids = list(
-        session.execute(
-            select(OutboxMessage.id)
-            .where(_due_clause(now))
-            .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
-            .limit(limit)
-        ).scalars()
-    )
-    if not ids:
-        return []
-    session.execute(
-        update(OutboxMessage)
-        .where(OutboxMessage.id.in_(ids), _due_clause(now))
-        .values(
-            status=OutboxStatus.sending,
-            claim_token=token,
-            claimed_until=now + lease,
-            attempts=OutboxMessage.attempts + 1,
+    for _ in range(5):  # another deliverer may win every row we picked; then pick again
+        ids = list(
+            session.execute(
+                select(OutboxMessage.id)
+                .where(_due_clause(now))
+                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)  # PostgreSQL: skip rows being claimed; SQLite: ignored
+            ).scalars()
         )
-        .execution_options(synchronize_session=False)
-    )
-    stmt = select(OutboxMessage).where(OutboxMessage.claim_token == token, OutboxMessage.id.in_(ids))
-    return list(
-        session.execute(stmt.order_by(OutboxMessage.id).execution_options(populate_existing=True)).scalars()
-    )
+        if not ids:
+            return []
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(ids), _due_clause(now))
+            .values(
+                status=OutboxStatus.sending,
+                claim_token=token,
+                claimed_until=now + lease,
+                attempts=OutboxMessage.attempts + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        stmt = select(OutboxMessage).where(OutboxMessage.claim_token == token, OutboxMessage.id.in_(ids))
+        claimed = list(
+            session.execute(
+                stmt.order_by(OutboxMessage.id).execution_options(populate_existing=True)
+            ).scalars()
+        )
+        if claimed:
+            return claimed
+    return []
 
 
 @dataclass(frozen=True, slots=True)

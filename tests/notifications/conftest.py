@@ -20,7 +20,7 @@ class Registry:
     province_office: str = "vanphong@thanhhoa.gov.vn"
     council_office: str = "thuongtruc.tdkt@thanhhoa.gov.vn"
     council_chair: str = "chutich.hdtdkt@thanhhoa.gov.vn"
-    communes: int = 300
+    communes: int = 150
 
     def commune(self, i: int) -> str:
         return f"ubnd.xa{i}@thanhhoa.gov.vn"
@@ -28,7 +28,7 @@ class Registry:
 
 @pytest.fixture
 def registry(session) -> Registry:  # noqa: ANN001 - sqlmodel Session
-    """Thanh Hóa province, the commune Cẩm Thành and 300 more communes, the provincial council."""
+    """Thanh Hóa province, the commune Cẩm Thành and 150 more communes, the provincial council."""
     from models.units import Council, CouncilMember, Level, MemberRole, Unit
 
     reg = Registry()
