@@ -11,6 +11,7 @@ from prefect.artifacts import acreate_table_artifact
 from notifications.mailer import DeliveryReport, deliver_due
 
 ARTIFACT_KEY = "mail-delivery"
+MAX_FAILURE_ROWS = 50
 
 
 @task(name="deliver-due-mail", retries=0)
@@ -32,8 +33,11 @@ def delivery_table(report: DeliveryReport) -> list[dict[str, str]]:
         rows.append({"mục": "Lỗi gần nhất", "giá trị": report.last_error or ""})
     rows += [
         {"mục": f"Lỗi vĩnh viễn: {f.to_email} ({f.category})", "giá trị": f"{f.reply} [{f.key}]"}
-        for f in report.failures
+        for f in report.failures[:MAX_FAILURE_ROWS]
     ]
+    if len(report.failures) > MAX_FAILURE_ROWS:
+        more = len(report.failures) - MAX_FAILURE_ROWS
+        rows.append({"mục": f"… và {more} thư lỗi khác", "giá trị": "xem `thidua mail outbox`"})
     return rows
 
 

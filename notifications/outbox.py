@@ -219,8 +219,12 @@ def _row(item: MailItem, *, now: datetime) -> dict[str, Any]:
         raise OutboxError(f"khóa thư «{item.key!r}» không hợp lệ (1–300 ký tự, không ký tự điều khiển)")
     to_email = normalize_address(item.to_email)
     to_name = check_header_text(value=item.to_name.strip(), what="tên người nhận")
+    if len(to_name) > 200:
+        raise OutboxError(f"tên người nhận dài quá 200 ký tự: «{to_name[:60]}…»")
     rendered = render(template=item.template, context=item.context, recipient_name=to_name or to_email)
     check_header_text(value=rendered.subject, what="tiêu đề thư")
+    if len(rendered.subject) > 500:
+        raise OutboxError(f"tiêu đề thư dài quá 500 ký tự: «{rendered.subject[:60]}…»")
     files = [*rendered.attachments, *item.attachments]
     for file in files:
         check_header_text(value=file.filename, what="tên tệp đính kèm")

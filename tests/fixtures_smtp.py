@@ -208,3 +208,16 @@ def smtp_tls_server(tls_files: TlsFiles) -> Iterator[SmtpServer]:
     ).start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def smtp_ssl_server(tls_files: TlsFiles) -> Iterator[SmtpServer]:
+    """An SMTP server on implicit TLS (port-465 style, self-signed certificate) that demands AUTH."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls_files.cert, tls_files.key)
+    # aiosmtpd only counts STARTTLS as TLS; here the whole connection is TLS, so AUTH may be offered
+    server = SmtpServer(
+        ssl_context=context, authenticator=_authenticator, auth_required=True, auth_require_tls=False
+    ).start()
+    yield server
+    server.stop()

@@ -12,6 +12,7 @@ from collections import Counter
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -129,6 +130,19 @@ def test_starttls_with_self_signed_certificate_and_auth(
     report = deliver(db_url, settings)
     assert (report.sent, report.retried) == (5, 0)
     _all_sent_once(session, smtp_tls_server, 5)
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")  # the connection is TLS
+def test_implicit_tls_with_auth(session, db_url, registry, smtp_ssl_server, tls_files):
+    _queue(session, registry, 3)
+    settings = smtp_ssl_server.settings(
+        smtp_security="ssl",
+        smtp_ca_file=tls_files.cert,
+        smtp_username=SMTP_USER,
+        smtp_password=SecretStr(SMTP_PASSWORD),
+    )
+    assert deliver(db_url, settings).sent == 3
+    _all_sent_once(session, smtp_ssl_server, 3)
 
 
 def test_wrong_password_is_retried_not_lost_and_not_logged(
