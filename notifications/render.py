@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 import icalendar
 from icalendar import vText
-from jinja2 import FileSystemLoader, StrictUndefined
+from jinja2 import FileSystemLoader, StrictUndefined, Template
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -277,6 +277,11 @@ def _environment(kind: Literal["txt", "html"]) -> ImmutableSandboxedEnvironment:
     return env
 
 
+@lru_cache(maxsize=64)
+def _template(kind: Literal["txt", "html"], template: str) -> Template:
+    return _environment(kind).get_template(f"{template}.{kind}.j2")
+
+
 def context_model(template: str) -> type[MailContext]:
     """The context model of a template; raises KeyError on an unknown one."""
     try:
@@ -308,11 +313,12 @@ def render(*, template: str, context: MailContext | dict[str, Any], recipient_na
     variables: dict[str, Any] = {name: getattr(ctx, name) for name in type(ctx).model_fields}
     variables["ctx"] = ctx
     variables["recipient_name"] = recipient_name
-    text_tmpl = _environment("txt").get_template(f"{template}.txt.j2")
-    subject = "".join(text_tmpl.blocks["subject"](text_tmpl.new_context(variables))).strip()
-    text = text_tmpl.render(variables)
+    text_tmpl = _template("txt", template)
+    text_ctx = text_tmpl.new_context(variables)  # one context for the subject block and the body
+    subject = "".join(text_tmpl.blocks["subject"](text_ctx)).strip()
+    text = "".join(text_tmpl.root_render_func(text_ctx))
     variables["subject"] = subject
-    html = _environment("html").get_template(f"{template}.html.j2").render(variables)
+    html = _template("html", template).render(variables)
     events = ctx.calendar_events()
     attachments = [calendar_attachment(events=events)] if events else []
     return Rendered(subject=subject, text=text, html=html, attachments=attachments)
