@@ -107,6 +107,7 @@ def instance_lock(data_dir: Path, *, prefect_port: int, sink_port: int | None) -
         os.ftruncate(fd, 0)
         os.write(fd, json.dumps({"pid": os.getpid(), "prefect_port": prefect_port,
                                  "sink_port": sink_port}).encode())
+        (data_dir / UP_FILE).unlink(missing_ok=True)  # left by a killed run: its PID may be reused
         yield
     finally:
         os.close(fd)
@@ -199,6 +200,15 @@ def _signal_group(pgid: int, sig: signal.Signals) -> None:
         os.killpg(pgid, sig)
 
 
+def _die_with_parent() -> None:
+    """In the child before exec (Linux): get SIGTERM when `thidua up` dies, even by SIGKILL, so no
+    orphaned server keeps the port."""
+    if sys.platform == "linux":
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 def _spawn(name: str, cmd: list[str], *, env: dict[str, str], log_dir: Path) -> Child:
     log = log_dir / f"{name}.log"
     with log.open("ab") as out:
@@ -206,7 +216,7 @@ def _spawn(name: str, cmd: list[str], *, env: dict[str, str], log_dir: Path) -> 
         out.flush()
         # cwd: `-m flows.serve` must find this checkout's `flows`, not one in the operator's directory
         process = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True)
+                                   stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
     return Child(name, process, log)
 
 
@@ -360,6 +370,7 @@ def run(options: Options, *, stop: threading.Event) -> int:
                 "maildir": str(settings.maildir) if running.sink is not None else None,
                 "smtp": f"{env['THIDUA_SMTP_HOST']}:{env['THIDUA_SMTP_PORT']}",
                 "database_url": safe_url(settings.effective_database_url),
+                "prefect_database_url": safe_url(options.prefect_db or f"sqlite:///{settings.prefect_home / 'prefect.db'}"),
                 "children": {c.name: c.pid for c in running.children},
                 "deployments": served["deployments"],
                 "skipped": served["skipped"],
@@ -437,7 +448,7 @@ def _print_banner(info: dict[str, Any], *, auth: str | None, loaded: dict[str, i
         console.print("  [yellow]Hộp thư thử nghiệm chưa có (notifications.sink); thư chưa gửi được.[/]")
     else:
         console.print(f"  Thư gửi qua:       {info['smtp']}")
-    console.print(f"  Cơ sở dữ liệu:     {info['database_url']}")
+    console.print(f"  Cơ sở dữ liệu:     {info['database_url']} (của Prefect: {info['prefect_database_url']})")
     console.print(f"  Deployment:        {', '.join(info['deployments']) or '(chưa có)'}")
     if info["skipped"]:
         console.print(f"  [yellow]Chưa có flow (bỏ qua): {', '.join(info['skipped'])}[/]")

@@ -214,6 +214,15 @@ def test_decided_event_starts_receive_forwarded_with_the_meeting_id(running: Up)
     assert type(parameters["meeting_id"]) is int
 
 
+def test_ui_is_served_and_talks_to_this_api(running: Up) -> None:
+    ui_url = running.info["ui_url"]
+    settings = httpx.get(f"{ui_url}/ui-settings", timeout=10).json()
+    assert settings["api_url"] == running.api_url  # PREFECT_SERVER_UI_API_URL, else the UI calls port 4200
+    assert settings["auth"] == "BASIC"
+    page = httpx.get(ui_url, headers={"Accept": "text/html"}, follow_redirects=True, timeout=10)
+    assert page.status_code == 200 and "<html" in page.text.lower()
+
+
 def test_api_refuses_a_client_without_credentials(running: Up) -> None:
     assert httpx.get(f"{running.api_url}/health", timeout=10).status_code == 200  # stays open by design
     assert httpx.post(f"{running.api_url}/deployments/filter", json={}, timeout=10).status_code == 401
