@@ -333,3 +333,50 @@ def _decision_numbers(session: Session, minutes: Minutes, meeting: Meeting, leve
 def meetings_applied(*, session: Session, unit_id: int) -> int:
     return session.execute(select(func.count()).select_from(Meeting).where(
         Meeting.unit_id == unit_id, Meeting.status == MeetingStatus.applied)).scalar_one()
+
+
+_ACTION_TO_OUTCOME = {"confer": "conferred", "forward": "forwarded", "reject": "rejected", "return": "returned"}
+
+
+def outcome_of(*, session: Session, meeting: Meeting) -> Outcome:
+    """What an applied meeting did, rebuilt from its steps (so a re-run can finish telling people)."""
+    from models.nominations import NominationStep
+
+    outcome = Outcome(meeting.id, meeting.unit_id)
+    rows = session.execute(
+        select(NominationStep.idempotency_key, NominationStep.action, NominationStep.to_unit_id)
+        .where(NominationStep.idempotency_key.like(f"meeting:{meeting.id}:%"))
+        .order_by(NominationStep.id)
+    ).all()
+    for key, action, to_unit in rows:
+        code = key.rsplit(":", 1)[1]
+        kind = _ACTION_TO_OUTCOME[str(action.value if hasattr(action, "value") else action)]
+        outcome.applied[kind].append(code)
+        outcome.decisions[code] = kind
+        if to_unit is not None and kind == "forwarded":
+            outcome.forwarded_to[code] = to_unit
+    return outcome
+
+
+def minutes_key(*, unit_code: str, minutes: Minutes) -> str:
+    """Minutes passed in (a meeting already held): the same minutes for the same council are one meeting."""
+    import hashlib
+
+    digest = hashlib.sha256(f"{unit_code}|{minutes.model_dump_json()}".encode()).hexdigest()[:32]
+    return f"minutes:{digest}"
+
+
+def hold_frozen_nominees(*, session: Session, unit_id: int, on: date) -> list[str]:
+    """Screening at a receiving level: a nominee frozen since the dossier left is held, not decided."""
+    from models.nominations import Nominee
+
+    rows = list(session.scalars(
+        select(Nomination).join(Nominee, Nominee.id == Nomination.nominee_id)
+        .where(Nomination.current_unit_id == unit_id, Nomination.status.in_([s.value for s in AGENDA]),
+               Nominee.frozen.is_(True))
+    ))
+    for n in rows:
+        reason = session.get(Nominee, n.nominee_id).frozen_reason or "đối tượng đang bị xem xét kỷ luật, điều tra hoặc khiếu nại"
+        nm.freeze(session=session, nomination=n, act=Act("receive-forwarded", on, unit_id=unit_id,
+                                                         key=f"hold:{n.code}:{unit_id}", note=reason))
+    return [n.code for n in rows]

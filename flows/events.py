@@ -1,0 +1,46 @@
+"""Prefect events that trace a dossier from commune to conferral in the UI's event feed."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from prefect.events import emit_event
+
+from models.awards import catalogue
+
+
+def nomination_resource(code: str, nominee: str | None = None) -> dict[str, str]:
+    res = {"prefect.resource.id": f"thidua.nomination.{code}"}
+    if nominee:
+        res["prefect.resource.name"] = f"{code} — {nominee}"
+    return res
+
+
+def unit_related(code: str, name: str, role: str = "unit") -> dict[str, str]:
+    return {"prefect.resource.id": f"thidua.unit.{code}", "prefect.resource.role": role,
+            "prefect.resource.name": name}
+
+
+def award_related(award: str) -> dict[str, str]:
+    return {"prefect.resource.id": f"thidua.award.{award}", "prefect.resource.role": "award-form",
+            "prefect.resource.name": catalogue().forms[award].name}
+
+
+def emit_nomination_events(event: str, items: Iterable[dict]) -> int:
+    """One event per dossier; each item has code, nominee, award, unit_code, unit (name) and a payload."""
+    count = 0
+    for item in items:
+        emit_event(
+            event=event,
+            resource=nomination_resource(item["code"], item.get("nominee")),
+            related=[unit_related(item["unit_code"], item["unit"]), award_related(item["award"])],
+            payload=item.get("payload") or {},
+        )
+        count += 1
+    return count
+
+
+def emit_batch_event(event: str, *, resource_id: str, name: str, payload: dict,
+                     related: Iterable[dict[str, str]] = ()) -> None:
+    emit_event(event=event, resource={"prefect.resource.id": resource_id, "prefect.resource.name": name},
+               related=list(related), payload=payload)

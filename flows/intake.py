@@ -1,0 +1,88 @@
+"""Flow `intake` (tiếp nhận hồ sơ): screen and store a batch, tell the UI and the receiving councils."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from anyio import to_thread
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import acreate_table_artifact
+from prefect.states import Failed
+
+from flows.events import emit_batch_event, emit_nomination_events
+from flows.naming import intake_run_name
+from models.clock import fmt_date
+from models.db import session_scope
+from models.hierarchy import Hierarchy
+from models.intake import BatchRefused, IntakeResult, take_in
+from notifications.notices import council_digests, group_by_unit
+from notifications.outbox import enqueue_many
+
+SUBMITTED = "thidua.nomination.submitted"
+BATCH_RECEIVED = "thidua.intake.received"
+
+
+def screen_store_and_queue(*, rows: list[dict], source: str, actor: str, received_on: date | None) -> dict:
+    """The whole intake in one transaction: the batch, its steps and the councils' digests."""
+    numbered = [(int(r.get("row", i + 2)), {k: v for k, v in r.items() if k != "row"}) for i, r in enumerate(rows)]
+    with session_scope() as session:
+        hierarchy = Hierarchy.load(session)
+        result: IntakeResult = take_in(session=session, rows=numbered, source=source, actor=actor,
+                                       received_on=received_on, hierarchy=hierarchy)
+        by_code = {n["code"]: n for n in result.nominations}
+        units = {c: hierarchy.by_code[n["unit_code"]].id for c, n in by_code.items() if "unit_code" in n} \
+            if not result.replayed else {}
+        digests = council_digests(session=session, hierarchy=hierarchy,
+                                  by_unit=group_by_unit(list(units.items())), ref=f"intake-{result.batch_key}")
+        queued = enqueue_many(session=session, items=digests)
+    return {"batch_key": result.batch_key, "replayed": result.replayed, "nominations": result.nominations,
+            "letters": len(queued.created)}
+
+
+@task(name="screen-and-store")
+async def screen_and_store(rows: list[dict], source: str, actor: str, received_on: date | None) -> dict:
+    """Check every row against the rules and store the batch, or refuse it whole."""
+    return await to_thread.run_sync(lambda: screen_store_and_queue(
+        rows=rows, source=source, actor=actor, received_on=received_on))
+
+
+@task(name="emit-events")
+def emit_events(result: dict) -> int:
+    """One event per accepted dossier, and one for the batch."""
+    if result["replayed"]:
+        return 0
+    count = emit_nomination_events(SUBMITTED, [
+        {**n, "payload": {"status": n["status"], "due_on": n["due_on"]}} for n in result["nominations"]])
+    emit_batch_event(BATCH_RECEIVED, resource_id=f"thidua.batch.{result['batch_key']}",
+                     name=f"Lô hồ sơ {result['batch_key'][:15]}",
+                     payload={"count": count, "codes": [n["code"] for n in result["nominations"]][:1000]})
+    return count
+
+
+@flow(name="intake", flow_run_name=intake_run_name, log_prints=False)
+async def intake(rows: list[dict], source: str = "", actor: str = "", received_on: date | None = None,
+                 deliver: bool = True) -> dict:
+    """Take in a batch of nominations: screen, store, announce, and tell the receiving councils."""
+    logger = get_run_logger()
+    try:
+        result = await screen_and_store(rows, source, actor, received_on)
+    except BatchRefused as exc:
+        errors = [{"row": e.row, "column": e.column, "message": str(e)} for e in exc.errors]
+        await acreate_table_artifact(key="intake-refused", table=errors,
+                                     description=f"Tệp «{source}» bị từ chối: {len(errors)} lỗi, không lưu dòng nào")
+        return Failed(message=f"{exc}: " + "; ".join(e["message"] for e in errors[:20]),
+                      data={"refused": True, "errors": errors})
+    emit_events(result)
+    logger.info("intake %s: %d nominations (%s)", result["batch_key"], len(result["nominations"]),
+                "replayed" if result["replayed"] else "new")
+    await acreate_table_artifact(
+        key="intake-last-batch",
+        table=[{"Mã hồ sơ": n["code"], "Đối tượng": n["nominee"], "Hình thức": n["award"],
+                "Đơn vị": n.get("unit", ""), "Hạn xét": fmt_date(date.fromisoformat(n["due_on"])) if n["due_on"] else ""}
+               for n in result["nominations"][:500]],
+        description=f"Lô {source or result['batch_key'][:15]}: {len(result['nominations'])} hồ sơ",
+    )
+    if deliver and result["letters"]:
+        from flows.delivery import deliver_mail
+        await deliver_mail()
+    return result

@@ -1,0 +1,174 @@
+"""What the approval chain tells people, as outbox letters: a digest of new items to a receiving
+council, and each decision to the proposer. Plain functions: they build `MailItem`s with idempotency
+keys; the caller queues them in the same transaction as the change they report."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import date
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from models.awards import catalogue
+from models.hierarchy import Hierarchy
+from models.meetings import Meeting, Outcome
+from models.nominations import Nomination, NominationStep, Nominee
+from models.units import Council, Unit
+from notifications.outbox import MailItem
+from notifications.render import (
+    CouncilNewItems,
+    NominationLine,
+    OutcomeConferred,
+    OutcomeForwarded,
+    OutcomeRejected,
+    OutcomeReturned,
+)
+
+
+def _council(session: Session, unit_id: int) -> Council | None:
+    return session.scalars(select(Council).where(Council.unit_id == unit_id)).first()
+
+
+def standing_office(council: Council) -> str:
+    return f"Thường trực {council.name}"
+
+
+def council_digest(
+    *, session: Session, hierarchy: Hierarchy, unit_id: int, codes: list[str], ref: str
+) -> MailItem | None:
+    """One letter to the receiving council's standing office listing the items of one batch."""
+    council = _council(session, unit_id)
+    if council is None or not codes:
+        return None
+    forms = catalogue().forms
+    rows = session.execute(
+        select(
+            Nomination.code, Nominee.name, Nomination.award_code, Nomination.origin_unit_id, Nomination.due_on
+        )
+        .join(Nominee, Nominee.id == Nomination.nominee_id)
+        .where(Nomination.code.in_(codes))
+        .order_by(Nomination.due_on, Nomination.code)
+    ).all()
+    lines = [
+        NominationLine(
+            code=c,
+            nominee=name,
+            award_form=forms[a].name,
+            proposing_unit=hierarchy.get(origin).name,
+            due_date=due or date.today(),
+        )
+        for c, name, a, origin, due in rows
+    ]
+    unit = hierarchy.get(unit_id)
+    return MailItem(
+        key=f"council-notice:{ref}:{unit.code}",
+        to_email=council.office_email,
+        to_name=standing_office(council),
+        template="council_new_items",
+        context=CouncilNewItems(
+            signed_by="Hệ thống theo dõi thi đua, khen thưởng", council_name=council.name, agenda_items=lines
+        ),
+    )
+
+
+def council_digests(
+    *, session: Session, hierarchy: Hierarchy, by_unit: dict[int, list[str]], ref: str
+) -> list[MailItem]:
+    items = [
+        council_digest(session=session, hierarchy=hierarchy, unit_id=u, codes=c, ref=ref)
+        for u, c in by_unit.items()
+    ]
+    return [i for i in items if i is not None]
+
+
+def outcome_letters(
+    *, session: Session, hierarchy: Hierarchy, meeting: Meeting, outcome: Outcome
+) -> list[MailItem]:
+    """Each decision of a meeting, told to the unit that proposed the dossier (its office)."""
+    codes = list(outcome.decisions)
+    if not codes:
+        return []
+    council = session.get(Council, meeting.council_id)
+    forms = catalogue().forms
+    rows = session.execute(
+        select(Nomination, Nominee.name)
+        .join(Nominee, Nominee.id == Nomination.nominee_id)
+        .where(Nomination.code.in_(codes))
+    ).all()
+    notes = dict(
+        session.execute(
+            select(NominationStep.idempotency_key, NominationStep.note).where(
+                NominationStep.idempotency_key.in_([f"meeting:{meeting.id}:{c}" for c in codes])
+            )
+        ).all()
+    )
+    origins = {
+        u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({n.origin_unit_id for n, _ in rows})))
+    }
+    letters = []
+    decided_on = meeting.meeting_date or meeting.opened_on
+    for n, nominee in rows:
+        origin = origins[n.origin_unit_id]
+        if not origin.email:
+            continue
+        base = {
+            "signed_by": standing_office(council),
+            "council_name": council.name,
+            "code": n.code,
+            "nominee": nominee,
+            "award_form": forms[n.award_code].name,
+            "decided_on": decided_on,
+        }
+        note = notes.get(f"meeting:{meeting.id}:{n.code}") or ""
+        if n.code in outcome.applied.get("conferred", []):
+            template, ctx = (
+                "outcome_conferred",
+                OutcomeConferred(
+                    **base,
+                    decision_number=n.decision_number or "",
+                    decision_date=n.decision_date or decided_on,
+                    conferred_form=forms[n.awarded_code].name
+                    if n.awarded_code and n.awarded_code != n.award_code
+                    else None,
+                ),
+            )
+        elif n.code in outcome.applied.get("forwarded", []):
+            target = _council(session, n.current_unit_id)
+            template, ctx = (
+                "outcome_forwarded",
+                OutcomeForwarded(
+                    **base, forwarded_to=target.name if target else hierarchy.get(n.current_unit_id).name
+                ),
+            )
+        elif n.code in outcome.applied.get("rejected", []):
+            template, ctx = "outcome_rejected", OutcomeRejected(**base, reasons=_lines(note))
+        else:
+            template, ctx = (
+                "outcome_returned",
+                OutcomeReturned(
+                    **base, to_complete=_lines(note), complete_by=n.return_deadline or decided_on
+                ),
+            )
+        letters.append(
+            MailItem(
+                key=f"outcome:{meeting.id}:{n.code}",
+                to_email=origin.email,
+                to_name=f"Ủy ban nhân dân {origin.name}",
+                template=template,
+                context=ctx,
+            )
+        )
+    return letters
+
+
+def _lines(note: str) -> list[str]:
+    parts = [p.strip(" -•\t") for p in note.replace(";", "\n").splitlines()]
+    return [p for p in parts if p] or ["(không ghi)"]
+
+
+def group_by_unit(pairs: list[tuple[str, int]]) -> dict[int, list[str]]:
+    out: dict[int, list[str]] = defaultdict(list)
+    for code, unit_id in pairs:
+        out[unit_id].append(code)
+    return dict(out)

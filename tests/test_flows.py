@@ -1,0 +1,165 @@
+"""The approval chain as Prefect flows, against the session-wide Prefect test server and a real SMTP
+server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import date
+
+import pytest
+from sqlalchemy import func, select
+
+from models.awards import catalogue
+from models.meetings import Minutes
+from models.nominations import Nomination, NominationStep, Status
+from models.units import Council, CouncilMember
+
+RECEIVED = date(2026, 11, 23)
+FORMS_2022 = sorted(catalogue().forms)
+FORMS_2026 = sorted(set(catalogue().forms) - {"giay-khen-huyen"})
+
+
+def _rows(unit: str, on: str, forms: list[str]) -> list[dict]:
+    return [{"row": i + 2, "nominee": f"{'Tập thể thôn' if 'co-thi-dua' in f else 'Nguyễn Văn'} {f}",
+             "kind": "tập thể" if "co-thi-dua" in f else "cá nhân", "unit": unit, "award": f,
+             "campaign": "ntm-2021-2025", "achievement": "Đóng góp xây dựng nông thôn mới", "submitted_on": on}
+            for i, f in enumerate(forms)]
+
+
+def _members(session, unit_id: int) -> int:
+    council = session.scalars(select(Council).where(Council.unit_id == unit_id)).one()
+    return session.execute(select(func.count()).select_from(CouncilMember)
+                           .where(CouncilMember.council_id == council.id)).scalar_one()
+
+
+def _approve_all(session, unit_id: int, codes: list[str], day: date) -> Minutes:
+    members = _members(session, unit_id)
+    return Minutes(meeting_date=day, members_present=members, decision_series="QĐ-UBND", first_decision_number=15,
+                   decisions=[{"code": c, "decision": "approve", "votes_for": members} for c in codes])
+
+
+def _pending(session) -> dict[int, list[str]]:
+    session.expire_all()
+    out: dict[int, list[str]] = {}
+    for n in session.scalars(select(Nomination).where(Nomination.status.in_(["submitted", "under_review"]))):
+        out.setdefault(n.current_unit_id, []).append(n.code)
+    return out
+
+
+def _run_chain(session, sample) -> list[dict]:
+    """Hold a meeting at every unit with work until nothing is pending; returns the meetings' results."""
+    from flows.council import council_meeting, receive_forwarded
+
+    results = []
+    for _ in range(8):
+        pending = _pending(session)
+        if not pending:
+            break
+        for unit_id, codes in sorted(pending.items()):
+            unit = sample.get(unit_id)
+            result = asyncio.run(council_meeting(unit=unit.code, minutes=_approve_all(session, unit_id, codes, RECEIVED),
+                                                 on=RECEIVED))
+            results.append(result)
+            asyncio.run(receive_forwarded(meeting_id=result["meeting_id"], on=RECEIVED))
+    return results
+
+
+@pytest.mark.parametrize(("unit", "on", "forms", "levels"), [
+    ("thanh-hoa.cam-thuy.cam-thanh", "15/06/2022", FORMS_2022, ["commune", "district", "province", "central/moha",
+                                                                 "central/prime_minister", "central/president"]),
+    ("cam thach", "02/03/2026", FORMS_2026, ["commune", "province", "central/moha", "central/prime_minister",
+                                             "central/president"]),
+], ids=["2022-with-district", "2026-two-tier"])
+def test_every_award_form_climbs_to_its_authority(prefect_api, session, sample, smtp_env, unit, on, forms, levels):
+    from flows.intake import intake
+
+    intake_result = asyncio.run(intake(rows=_rows(unit, on, forms), source="test", received_on=RECEIVED))
+    assert len(intake_result["nominations"]) == len(forms)
+    meetings = _run_chain(session, sample)
+    session.expire_all()
+    for n in session.scalars(select(Nomination)):
+        form = catalogue().forms[n.award_code]
+        assert n.status == Status.conferred, (n.code, n.status)
+        assert sample.get(n.current_unit_id).level == form.authority
+        steps = session.scalars(select(NominationStep).where(NominationStep.nomination_id == n.id)
+                                .order_by(NominationStep.id)).all()
+        path = [sample.get(s.unit_id).level.value for s in steps if s.action.value in ("forward", "confer")]
+        assert path == levels[:levels.index(form.authority.value) + 1], n.award_code
+        assert n.decision_number and n.decision_number.endswith("/QĐ-UBND")
+    # every council was told of its new items once, every proposer of every decision once
+    ids = smtp_env.message_ids()
+    assert ids and max(ids.values()) == 1
+    subjects = [c.message["Subject"] for c in smtp_env.captured]
+    decisions = sum(sum(m["counts"].values()) for m in meetings)
+    assert sum("đã được trình lên" in s or "khen thưởng" in s.lower() for s in subjects) >= decisions
+    assert len(meetings) == len(levels)
+
+
+def test_refused_minutes_change_nothing(prefect_api, session, sample, smtp_env):
+    from flows.council import council_meeting
+    from flows.intake import intake
+
+    asyncio.run(intake(rows=_rows("cam thach", "02/03/2026", ["giay-khen-xa", "co-thi-dua-tinh"]), received_on=RECEIVED))
+    codes = _pending(session)
+    (unit_id, items), = codes.items()
+    members = _members(session, unit_id)
+    bad = Minutes(meeting_date=RECEIVED, members_present=members + 3, decisions=[
+        {"code": items[0], "decision": "reject", "votes_for": 1},
+        {"code": "HS2026-999999", "decision": "approve"},
+        {"code": items[1], "decision": "award-lower", "lower_award": "bang-khen-xyz"},
+    ])
+    state = asyncio.run(council_meeting(unit=sample.get(unit_id).code, minutes=bad, on=RECEIVED, return_state=True))
+    assert state.is_failed()
+    problems = state.message
+    for expected in ("lớn hơn số thành viên", "phải ghi rõ lý do", "HS2026-999999", "bang-khen-xyz"):
+        assert expected in problems
+    session.expire_all()
+    assert {n.status for n in session.scalars(select(Nomination))} == {Status.submitted}
+    assert session.execute(select(func.count()).select_from(NominationStep)).scalar_one() == 2
+
+
+def test_a_meeting_rerun_after_it_applied_changes_nothing_and_sends_nothing_twice(prefect_api, session, sample,
+                                                                                 smtp_env):
+    from flows.council import council_meeting
+    from flows.intake import intake
+
+    asyncio.run(intake(rows=_rows("cam thach", "02/03/2026", ["giay-khen-xa", "bang-khen-tinh"]), received_on=RECEIVED))
+    (unit_id, codes), = _pending(session).items()
+    minutes = _approve_all(session, unit_id, codes, RECEIVED)
+    first = asyncio.run(council_meeting(unit=sample.get(unit_id).code, minutes=minutes, on=RECEIVED))
+    steps = session.execute(select(func.count()).select_from(NominationStep)).scalar_one()
+    sent = len(smtp_env.captured)
+    again = asyncio.run(council_meeting(unit=sample.get(unit_id).code, minutes=minutes, on=RECEIVED))
+    assert again["meeting_id"] == first["meeting_id"] and again["counts"] == first["counts"]
+    assert again["letters"] == 0
+    assert session.execute(select(func.count()).select_from(NominationStep)).scalar_one() == steps
+    assert len(smtp_env.captured) == sent
+
+
+def test_two_meetings_racing_on_one_nomination_exactly_one_wins(prefect_api, session, sample, smtp_env):
+    from flows.council import council_meeting
+    from flows.intake import intake
+
+    asyncio.run(intake(rows=_rows("cam thach", "02/03/2026", ["bang-khen-tinh"]), received_on=RECEIVED))
+    (unit_id, codes), = _pending(session).items()
+    code = sample.get(unit_id).code
+    approve = _approve_all(session, unit_id, codes, RECEIVED)
+    reject = Minutes(meeting_date=RECEIVED, members_present=approve.members_present,
+                     decisions=[{"code": codes[0], "decision": "reject", "note": "Thành tích chưa tiêu biểu"}])
+
+    async def race():
+        return await asyncio.gather(
+            council_meeting(unit=code, minutes=approve, on=RECEIVED, return_state=True, deliver=False),
+            council_meeting(unit=code, minutes=reject, on=RECEIVED, return_state=True, deliver=False),
+        )
+
+    states = asyncio.run(race())
+    assert sorted(s.is_completed() for s in states) == [False, True]
+    loser = next(s for s in states if s.is_failed())
+    # the loser either lost the compare-and-set or found the dossier already gone from its agenda
+    assert codes[0] in loser.message and ("xử lý" in loser.message or "không thuộc" in loser.message)
+    session.expire_all()
+    n = session.scalars(select(Nomination)).one()
+    assert n.status in (Status.forwarded, Status.rejected)
+    decided = session.scalars(select(NominationStep).where(NominationStep.action.in_(["forward", "reject"]))).all()
+    assert len(decided) == 1
