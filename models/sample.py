@@ -94,9 +94,6 @@ class SampleUnit(UnitBase):
 
     parent: str | None = None
     successor: str | None = None
-    ntm_office_email: str | None = Field(
-        default=None, max_length=254, description="Văn phòng Điều phối NTM tỉnh; no column yet, not stored"
-    )
     council: SampleCouncil | None = None
 
     _nfc = field_validator(

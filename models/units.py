@@ -62,6 +62,10 @@ class UnitBase(SQLModel):
     email: str | None = Field(default=None, max_length=254, description="the unit's office (văn phòng)")
     head_name: str | None = Field(default=None, max_length=200, description="the unit's head (Chủ tịch UBND)")
     head_email: str | None = Field(default=None, max_length=254)
+    ntm_office_email: str | None = Field(
+        default=None, max_length=254,
+        description="provinces: Văn phòng Điều phối nông thôn mới, which receives the yearly NTM reports",
+    )
 
 
 class Unit(UnitBase, table=True):

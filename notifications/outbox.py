@@ -153,6 +153,7 @@ def _registry_query():  # noqa: ANN202 - a SQL union
     return union(
         select(Unit.email.label("address")).where(Unit.email.is_not(None)),
         select(Unit.head_email).where(Unit.head_email.is_not(None)),
+        select(Unit.ntm_office_email).where(Unit.ntm_office_email.is_not(None)),
         select(Council.office_email),
         select(CouncilMember.email),
     )
