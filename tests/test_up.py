@@ -1,4 +1,4 @@
-"""`thidua up` end to end: one real start (Prefect server + UI, mail sink, serve) with basic auth on
+"""`thidua up` end to end (marked e2e): one real start (Prefect server + UI, mail sink, serve) with basic auth on
 free ports and a throwaway data folder, checked from outside, then stopped with SIGTERM.
 
 The tests share one running instance (a Prefect server costs 10–60 s to start here) and run in file
@@ -30,7 +30,7 @@ from flows.deployments import DEPLOYMENTS, DeploymentSpec, load_flow
 from flows.up import UP_FILE, pid_alive, port_in_use, running_api_url
 from models.settings import TIMEZONE
 
-pytestmark = pytest.mark.e2e
+e2e = pytest.mark.e2e  # the tests below that start real processes
 
 HOST = "127.0.0.1"
 AUTH = ("thuky", "mat-khau:thu")  # ASCII only: see test_non_ascii_auth_is_refused
@@ -150,6 +150,7 @@ def _served(up: Up) -> dict[str, DeploymentSpec]:
     return {s.name: s for s in DEPLOYMENTS if s.name in up.info["deployments"]}
 
 
+@e2e
 def test_every_written_flow_is_served_with_its_schedule_and_trigger(running: Up) -> None:
     written = [s for s in DEPLOYMENTS if load_flow(s) is not None]
     assert running.info["deployments"] == [s.name for s in written]
@@ -182,6 +183,7 @@ def test_every_written_flow_is_served_with_its_schedule_and_trigger(running: Up)
             assert [a.parameters for a in automation.actions] == [dict(spec.trigger.parameters)]
 
 
+@e2e
 def test_decided_event_starts_receive_forwarded_with_the_meeting_id(running: Up) -> None:
     """The trigger's Jinja template hands the event's payload to the flow, keeping its type."""
     spec = _served(running).get("receive-forwarded")
@@ -214,6 +216,7 @@ def test_decided_event_starts_receive_forwarded_with_the_meeting_id(running: Up)
     assert type(parameters["meeting_id"]) is int
 
 
+@e2e
 def test_ui_is_served_and_talks_to_this_api(running: Up) -> None:
     ui_url = running.info["ui_url"]
     settings = httpx.get(f"{ui_url}/ui-settings", timeout=10).json()
@@ -223,6 +226,7 @@ def test_ui_is_served_and_talks_to_this_api(running: Up) -> None:
     assert page.status_code == 200 and "<html" in page.text.lower()
 
 
+@e2e
 def test_api_refuses_a_client_without_credentials(running: Up) -> None:
     assert httpx.get(f"{running.api_url}/health", timeout=10).status_code == 200  # stays open by design
     assert httpx.post(f"{running.api_url}/deployments/filter", json={}, timeout=10).status_code == 401
@@ -233,6 +237,7 @@ def test_api_refuses_a_client_without_credentials(running: Up) -> None:
     assert AUTH[1] not in (running.data_dir / UP_FILE).read_text(encoding="utf-8")
 
 
+@e2e
 def test_app_database_is_upgraded_and_sample_loaded(running: Up, app_database: str | None) -> None:
     from sqlalchemy import create_engine, func, inspect, select
 
@@ -251,6 +256,7 @@ def test_app_database_is_upgraded_and_sample_loaded(running: Up, app_database: s
         engine.dispose()
 
 
+@e2e
 def test_mail_sink_accepts_smtp(running: Up) -> None:
     if running.info["sink_port"] is None:
         pytest.skip("notifications.sink is not written yet")
@@ -264,6 +270,7 @@ def test_mail_sink_accepts_smtp(running: Up) -> None:
     assert len(list((Path(running.info["maildir"]) / "new").iterdir())) == 1
 
 
+@e2e
 def test_non_ascii_auth_is_refused(tmp_path: Path) -> None:
     """Prefect 3.8.8 compares the auth string with hmac.compare_digest on str: 500 on every request."""
     result = subprocess.run([*thidua_command(), "up", "--auth", "thuky:mật-khẩu", "--port", str(free_ports(1)[0])],
@@ -273,6 +280,7 @@ def test_non_ascii_auth_is_refused(tmp_path: Path) -> None:
     assert not (tmp_path / "data" / UP_FILE).exists()
 
 
+@e2e
 def test_second_up_on_the_same_data_dir_refuses(running: Up) -> None:
     port, sink_port = free_ports(2)
     result = subprocess.run([*thidua_command(), "up", "--port", str(port), "--sink-port", str(sink_port)],
@@ -282,6 +290,7 @@ def test_second_up_on_the_same_data_dir_refuses(running: Up) -> None:
     assert not port_in_use(port) and not port_in_use(sink_port)
 
 
+@e2e
 def test_up_on_a_busy_port_refuses(running: Up, tmp_path: Path) -> None:
     result = subprocess.run([*thidua_command(), "up", "--port", str(running.port), "--sink-port", str(free_ports(1)[0])],
                             env=up_env(tmp_path / "data"), capture_output=True, text=True, timeout=120)
@@ -289,6 +298,7 @@ def test_up_on_a_busy_port_refuses(running: Up, tmp_path: Path) -> None:
     assert f"cổng {running.port}" in result.stderr and "đang được dùng" in result.stderr
 
 
+@e2e
 def test_sigterm_stops_every_child_and_frees_the_ports(running: Up) -> None:
     children = running.info["children"]
     assert set(children) == {"prefect-server", "serve"}
@@ -299,3 +309,25 @@ def test_sigterm_stops_every_child_and_frees_the_ports(running: Up) -> None:
     assert not port_in_use(running.sink_port)
     assert not (running.data_dir / UP_FILE).exists()
     assert running_api_url(running.data_dir) is None
+
+
+def test_sample_is_loaded_on_first_start_only(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import models.migrate
+    from flows.up import prepare_database
+
+    monkeypatch.setattr(models.migrate, "upgrade", lambda url=None: None)  # db_url built the schema already
+    loaded = prepare_database(load_sample=True)
+    assert loaded and all(count >= 0 for count in loaded.values()) and sum(loaded.values()) > 0
+    assert prepare_database(load_sample=True) is None  # an operator's corrections are never overwritten
+    assert prepare_database(load_sample=False) is None
+
+
+def test_running_api_url_ignores_a_dead_instance(tmp_path: Path) -> None:
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                          text=True, check=True)
+    (tmp_path / UP_FILE).write_text(json.dumps({"pid": int(dead.stdout), "api_url": "http://127.0.0.1:1/api"}))
+    assert running_api_url(tmp_path) is None
+    (tmp_path / UP_FILE).write_text(json.dumps({"pid": os.getpid(), "api_url": "http://127.0.0.1:1/api"}))
+    assert running_api_url(tmp_path) == "http://127.0.0.1:1/api"
+    (tmp_path / UP_FILE).write_text("{half a fi")
+    assert running_api_url(tmp_path) is None
