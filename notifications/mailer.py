@@ -145,8 +145,12 @@ class _Run:
         return claimed
 
     def _write(self, outcomes: list[Outcome]) -> int:
-        held = settle(session=self.session, token=self.token, outcomes=outcomes, now=self.now())
-        self.session.commit()
+        try:
+            held = settle(session=self.session, token=self.token, outcomes=outcomes, now=self.now())
+            self.session.commit()
+        except BaseException:
+            self.session.rollback()
+            raise
         return held
 
     async def _flush(self) -> None:
@@ -156,11 +160,11 @@ class _Run:
                 self._pending, self._waiters = [], []
                 try:
                     held = await asyncio.to_thread(self._write, outcomes)
-                except BaseException as exc:
+                except Exception as exc:  # the senders waiting on this commit fail with it
                     for waiter in waiters:
                         if not waiter.done():
                             waiter.set_exception(exc)
-                    raise
+                    continue
                 self._tally(outcomes, held)
                 for waiter in waiters:
                     if not waiter.done():
@@ -318,7 +322,12 @@ class _Run:
                 queue = deque(claimed)
                 workers = max(1, min(self.settings.smtp_concurrency, len(claimed)))
                 self.clients += [None] * (workers - len(self.clients))
-                await asyncio.gather(*(self.worker(slot, queue) for slot in range(workers)))
+                results = await asyncio.gather(
+                    *(self.worker(slot, queue) for slot in range(workers)), return_exceptions=True
+                )
+                errors = [r for r in results if isinstance(r, BaseException)]
+                if errors:  # e.g. the database went away: stop; unsettled claims expire with their lease
+                    raise errors[0]
                 # left over once the server went down: back to the queue, after the back-off
                 await asyncio.gather(*(self.retry(m, self.report.last_error or "server down") for m in queue))
         finally:
