@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -87,3 +88,12 @@ def create_all_for_tests(url: str) -> None:
     engine = get_engine(url)
     metadata.drop_all(engine)
     metadata.create_all(engine)
+
+
+def enum_type(enum_cls: type) -> Any:
+    """Store an enum by its value (readable: 'central/prime_minister', 'return') as VARCHAR, no native type,
+    so adding a value later needs no database-specific migration."""
+    from sqlalchemy import Enum as SAEnum
+
+    return SAEnum(enum_cls, values_callable=lambda e: [m.value for m in e], native_enum=False,
+                  create_constraint=False, length=40, validate_strings=True)

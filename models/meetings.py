@@ -22,6 +22,7 @@ from sqlmodel import Session, SQLModel
 from models import nominations as nm
 from models.awards import catalogue
 from models.clock import fmt_date, utcnow
+from models.db import enum_type
 from models.hierarchy import Hierarchy
 from models.nominations import AGENDA, Act, Nomination, Status, Votes
 from models.text import fold, nfc
@@ -46,7 +47,7 @@ class Meeting(SQLModel, table=True):
     key: str = SQLField(max_length=120, description="flow run id, or a hash of minutes passed in")
     unit_id: int = SQLField(foreign_key="unit.id")
     council_id: int = SQLField(foreign_key="council.id")
-    status: MeetingStatus = MeetingStatus.open
+    status: MeetingStatus = SQLField(default=MeetingStatus.open, sa_type=enum_type(MeetingStatus))
     flow_run_id: str | None = SQLField(default=None, max_length=64)
     opened_on: date
     meeting_date: date | None = None

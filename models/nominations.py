@@ -19,6 +19,7 @@ from sqlmodel import Field, Session, SQLModel, select
 from models.awards import AwardForm, NomineeKind, catalogue
 from models.calendar import add_working_days, resume_due_date
 from models.clock import fmt_date, utcnow
+from models.db import enum_type
 from models.hierarchy import Hierarchy
 from models.units import Level
 
@@ -85,7 +86,7 @@ class Nominee(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=300)
     name_key: str = Field(max_length=300)
-    kind: NomineeKind
+    kind: NomineeKind = Field(sa_type=enum_type(NomineeKind))
     unit_id: int = Field(foreign_key="unit.id", description="the unit the nominee belongs to")
     frozen: bool = False
     frozen_reason: str | None = Field(default=None, max_length=500)
@@ -128,8 +129,9 @@ class Nomination(SQLModel, table=True):
     submitted_on: date = Field(description="the dossier's date: it decides rules and routing")
     origin_unit_id: int = Field(foreign_key="unit.id", description="the proposing unit")
     current_unit_id: int = Field(foreign_key="unit.id")
-    status: Status = Status.submitted
-    held_status: Status | None = Field(default=None, description="status to restore on unfreeze")
+    status: Status = Field(default=Status.submitted, sa_type=enum_type(Status))
+    held_status: Status | None = Field(default=None, sa_type=enum_type(Status),
+                                       description="status to restore on unfreeze")
     received_on: date | None = None
     due_on: date | None = None
     paused_on: date | None = None
@@ -155,9 +157,9 @@ class NominationStep(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     nomination_id: int = Field(foreign_key="nomination.id")
-    action: Action
-    from_status: Status | None = None
-    to_status: Status
+    action: Action = Field(sa_type=enum_type(Action))
+    from_status: Status | None = Field(default=None, sa_type=enum_type(Status))
+    to_status: Status = Field(sa_type=enum_type(Status))
     unit_id: int | None = Field(default=None, foreign_key="unit.id", description="the council's unit that acted")
     to_unit_id: int | None = Field(default=None, foreign_key="unit.id")
     actor: str = Field(default="", max_length=200)

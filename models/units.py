@@ -14,6 +14,7 @@ from sqlalchemy import Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.clock import utcnow
+from models.db import enum_type
 
 
 class Level(StrEnum):
@@ -56,7 +57,7 @@ class MemberRole(StrEnum):
 class UnitBase(SQLModel):
     code: str = Field(max_length=120, description="stable identifier, e.g. thanh-hoa.cam-thuy.cam-thanh")
     name: str = Field(max_length=200, description="official name, e.g. 'xã Cẩm Thành'")
-    level: Level
+    level: Level = Field(sa_type=enum_type(Level))
     valid_from: date = Field(default=date(1900, 1, 1))
     valid_to: date | None = Field(default=None, description="last day the unit existed in this shape")
     email: str | None = Field(default=None, max_length=254, description="the unit's office (văn phòng)")
@@ -105,5 +106,5 @@ class CouncilMember(SQLModel, table=True):
     council_id: int = Field(foreign_key="council.id")
     name: str = Field(max_length=200)
     email: str = Field(max_length=254)
-    role: MemberRole = MemberRole.member
+    role: MemberRole = Field(default=MemberRole.member, sa_type=enum_type(MemberRole))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True)))
