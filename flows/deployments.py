@@ -18,7 +18,7 @@ from models.settings import TIMEZONE
 if TYPE_CHECKING:  # prefect costs ~1.6 s to import; `thidua` commands that never serve skip it
     from prefect import Flow
     from prefect.deployments.runner import RunnerDeployment
-    from prefect.events import DeploymentEventTrigger
+    from prefect.events import DeploymentEventTrigger, DeploymentTriggerTypes
     from prefect.schedules import Schedule
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class DeploymentSpec:
 
         return [Cron(self.cron, timezone=TIMEZONE)] if self.cron else []
 
-    def triggers(self) -> list[DeploymentEventTrigger]:
+    def triggers(self) -> list[DeploymentTriggerTypes]:
         return [self.trigger.build()] if self.trigger else []
 
 
@@ -150,21 +150,21 @@ def load_flow(spec: DeploymentSpec) -> Flow | None:
     return flow
 
 
-def build(spec: DeploymentSpec, flow: Flow) -> RunnerDeployment:
+async def build(spec: DeploymentSpec, flow: Flow) -> RunnerDeployment:
     """The RunnerDeployment for `spec` (schedules in Asia/Ho_Chi_Minh, event triggers, limits)."""
-    return flow.to_deployment(
+    return await flow.ato_deployment(
         name=spec.name,
         description=spec.description,
         tags=list(spec.tags),
         schedules=spec.schedules(),
-        triggers=spec.triggers(),
+        triggers=[*spec.triggers()],
         concurrency_limit=spec.concurrency_limit,
         parameters=dict(spec.parameters),
         enforce_parameter_schema=True,
     )
 
 
-def build_deployments(specs: Iterable[DeploymentSpec] = DEPLOYMENTS) -> tuple[list[RunnerDeployment], list[str]]:
+async def build_deployments(specs: Iterable[DeploymentSpec] = DEPLOYMENTS) -> tuple[list[RunnerDeployment], list[str]]:
     """Deployments for every spec whose flow exists, and the names of those skipped."""
     built: list[RunnerDeployment] = []
     skipped: list[str] = []
@@ -173,5 +173,5 @@ def build_deployments(specs: Iterable[DeploymentSpec] = DEPLOYMENTS) -> tuple[li
         if flow is None:
             skipped.append(spec.name)
         else:
-            built.append(build(spec, flow))
+            built.append(await build(spec, flow))
     return built, skipped

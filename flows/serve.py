@@ -14,12 +14,8 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from flows.deployments import build_deployments
-
-if TYPE_CHECKING:
-    from prefect.deployments.runner import RunnerDeployment
 
 logger = logging.getLogger("thidua.serve")
 
@@ -45,15 +41,15 @@ async def wait_for_api(timeout: float) -> None:
             await asyncio.sleep(0.25)
 
 
-async def serve(deployments: list[RunnerDeployment], *, skipped: list[str], ready_file: Path | None,
-                api_timeout: float) -> None:
-    """Register `deployments` once the API answers, signal readiness, then poll for work until stopped."""
+async def serve(*, ready_file: Path | None, api_timeout: float) -> None:
+    """Register every deployment once the API answers, signal readiness, then poll for work until stopped."""
     from prefect.runner import Runner
 
+    deployments, skipped = await build_deployments()  # imports the flows while the server may still boot
     await wait_for_api(api_timeout)
     runner = Runner(name="thidua", pause_on_shutdown=True)
     for deployment in deployments:
-        await runner.add_deployment(deployment)
+        await runner.aadd_deployment(deployment)
     names = [d.name for d in deployments]
     logger.info("Serving %d deployments: %s (skipped: %s)", len(names), ", ".join(names) or "-",
                 ", ".join(skipped) or "-")
@@ -70,9 +66,7 @@ def main(argv: list[str] | None = None) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API request drowns the runs' logs
     os.chdir(PROJECT_ROOT)  # entrypoints are relative to the repository root, as in prefect.yaml
-    # Built outside the event loop: `to_deployment` returns a coroutine when called inside one.
-    deployments, skipped = build_deployments()
-    asyncio.run(serve(deployments, skipped=skipped, ready_file=args.ready_file, api_timeout=args.api_timeout))
+    asyncio.run(serve(ready_file=args.ready_file, api_timeout=args.api_timeout))
 
 
 if __name__ == "__main__":

@@ -264,8 +264,9 @@ def prepare_database(*, load_sample: bool) -> dict[str, int] | None:
         logger.warning("Sample data not loaded: %s", exc)
         return None
     try:
-        if not inspect(get_engine()).has_table(Unit.__tablename__):
-            logger.warning("Sample data not loaded: the migrations create no %r table yet", Unit.__tablename__)
+        table = str(Unit.__tablename__)
+        if not inspect(get_engine()).has_table(table):
+            logger.warning("Sample data not loaded: the migrations create no %r table yet", table)
             return None
         with session_scope() as session:
             if session.exec(select(Unit.id).limit(1)).first() is not None:
@@ -397,14 +398,13 @@ def run(options: Options, *, stop: threading.Event) -> int:
 def _child_env(settings: Settings, *, data_dir: Path, api_url: str, auth: str | None, use_sink: bool,
                sink_port: int) -> dict[str, str]:
     """Environment of every child: the app's settings made explicit, and the Prefect client's."""
-    env = dict(os.environ)
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING")}
     env.update(
         THIDUA_DATA_DIR=str(data_dir),
         PREFECT_HOME=str(settings.prefect_home),
         PREFECT_API_URL=api_url,
         PREFECT_UI_URL=api_url.removesuffix("/api"),
         PREFECT_RUNNER_POLL_FREQUENCY=RUNNER_POLL_FREQUENCY,
-        PREFECT_SERVER_ANALYTICS_ENABLED="false",
         THIDUA_SMTP_HOST=HOST if use_sink else settings.smtp_host,
         THIDUA_SMTP_PORT=str(sink_port if use_sink else settings.smtp_port),
     )
@@ -412,22 +412,18 @@ def _child_env(settings: Settings, *, data_dir: Path, api_url: str, auth: str | 
         env["THIDUA_DATABASE_URL"] = settings.database_url
     if use_sink:
         env["THIDUA_SMTP_SECURITY"] = "none"
-    env.pop("PREFECT_API_KEY", None)
     if auth:
         env["PREFECT_API_AUTH_STRING"] = auth
-    else:
-        env.pop("PREFECT_API_AUTH_STRING", None)
     return env
 
 
 def _server_env(env: dict[str, str], *, api_url: str, auth: str | None, prefect_db: str | None) -> dict[str, str]:
-    server = dict(env)
-    server.update(PREFECT_SERVER_UI_API_URL=api_url, PREFECT_SERVER_API_HOST=HOST)
-    server.pop("PREFECT_SERVER_API_AUTH_STRING", None)
+    # Prefect's own records stay in SQLite under PREFECT_HOME unless --prefect-db says otherwise.
+    server = {k: v for k, v in env.items()
+              if k not in ("PREFECT_SERVER_API_AUTH_STRING", "PREFECT_API_DATABASE_CONNECTION_URL")}
+    server.update(PREFECT_SERVER_UI_API_URL=api_url, PREFECT_SERVER_ANALYTICS_ENABLED="false")
     if auth:
         server["PREFECT_SERVER_API_AUTH_STRING"] = auth
-    # Prefect's own records stay in SQLite under PREFECT_HOME unless --prefect-db says otherwise.
-    server.pop("PREFECT_API_DATABASE_CONNECTION_URL", None)
     if prefect_db:
         server["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_db
     return server
