@@ -163,6 +163,34 @@ TEMPLATE_NOTES = (
 
 
 def run_intake(*, rows: list[tuple[int, dict]], source: str, actor: str, received_on: date | None):  # noqa: ANN201
+    """Through the `intake` flow of the running service; with no service running, store directly (the
+    councils' letters then wait in the outbox until the service delivers them)."""
+    from flows.service import connect
+
+    if connect() is not None:
+        return _intake_flow(rows=rows, source=source, actor=actor, received_on=received_on)
+    err_console.print("[yellow]Dịch vụ chưa chạy (thidua up): lưu trực tiếp; thư báo sẽ gửi khi dịch vụ chạy.[/]")
+    return _intake_direct(rows=rows, source=source, actor=actor, received_on=received_on)
+
+
+def _intake_flow(*, rows, source: str, actor: str, received_on: date | None):  # noqa: ANN001, ANN202
+    from flows.intake import intake
+    from flows.service import run
+    from models.intake import BatchRefused, IntakeResult, RowError
+
+    payload = [{"row": n, **r} for n, r in rows]
+    state = run(intake(rows=payload, source=source, actor=actor, received_on=received_on, return_state=True))
+    if not state.is_completed():
+        data = state.result(raise_on_failure=False)
+        if isinstance(data, dict) and data.get("refused"):
+            raise BatchRefused([RowError(e["row"], e["column"], e["message"].split(": ", 1)[-1])
+                                for e in data["errors"]])
+        raise _fail(state.message or "tiếp nhận không thành công")
+    result = state.result()
+    return IntakeResult(result["batch_key"], result["replayed"], result["nominations"])
+
+
+def _intake_direct(*, rows, source: str, actor: str, received_on: date | None):  # noqa: ANN001, ANN202
     """Screen and store a batch, with a progress bar on large files."""
     from models.db import session_scope
     from models.intake import take_in
@@ -264,16 +292,14 @@ from flows.up import up as _up  # noqa: E402
 app.command("up")(_up)
 
 
-def _mount_optional() -> None:
-    """Sub-apps of other areas (mail, meetings, reports) join when their modules are present."""
-    try:
-        from notifications.cli_mail import mail_app
-    except ImportError:
-        return
-    app.add_typer(mail_app, name="mail", help="Thư đã gửi / hộp thư thử nghiệm")
+# --- the approval chain and mail (flows/cli_meetings.py, notifications/cli_mail.py) -----------------
+from flows.cli_meetings import demo_command, meeting_app, resubmit_command  # noqa: E402
+from notifications.cli_mail import mail_app  # noqa: E402
 
-
-_mount_optional()
+app.add_typer(meeting_app, name="meeting")
+app.command("resubmit")(resubmit_command)
+app.command("demo")(demo_command)
+app.add_typer(mail_app, name="mail", help="Thư đã gửi / hộp thư thử nghiệm")
 
 if __name__ == "__main__":
     app()

@@ -86,3 +86,44 @@ async def intake(rows: list[dict], source: str = "", actor: str = "", received_o
         from flows.delivery import deliver_mail
         await deliver_mail()
     return result
+
+
+def resubmit_codes(*, codes: list[str], on: date, actor: str) -> dict:
+    """Completed dossiers go back to the council that returned them; its clock resumes (idempotent)."""
+    from models import nominations as nm
+
+    with session_scope() as session:
+        hierarchy = Hierarchy.load(session)
+        done, problems, by_unit = [], [], {}
+        for code in codes:
+            n = nm.by_code(session=session, code=code)
+            if n is None:
+                problems.append(f"không tìm thấy hồ sơ «{code}»")
+                continue
+            key = f"resubmit:{n.code}:{n.paused_on.isoformat() if n.paused_on else 'x'}"
+            try:
+                nm.resubmit(session=session, nomination=n, act=nm.Act(actor or "đơn vị đề nghị", on, key=key))
+            except nm.TransitionError as exc:
+                problems.append(str(exc))
+                continue
+            done.append(n.code)
+            by_unit.setdefault(n.current_unit_id, []).append(n.code)
+        if problems:
+            raise ValueError("; ".join(problems))
+        digests = council_digests(session=session, hierarchy=hierarchy, by_unit=by_unit,
+                                  ref=f"resubmit-{on.isoformat()}-{'-'.join(sorted(done))[:80]}")
+        queued = enqueue_many(session=session, items=digests)
+    return {"resubmitted": done, "letters": len(queued.created)}
+
+
+@flow(name="resubmit", log_prints=False)
+async def resubmit(codes: list[str], on: date | None = None, actor: str = "", deliver: bool = True) -> dict:
+    """The proposer sends back completed dossiers (nộp lại hồ sơ đã bổ sung)."""
+    from models.clock import today_vn
+
+    day = on or today_vn()
+    result = await to_thread.run_sync(lambda: resubmit_codes(codes=codes, on=day, actor=actor))
+    if deliver and result["letters"]:
+        from flows.delivery import deliver_mail
+        await deliver_mail()
+    return result

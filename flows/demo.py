@@ -1,0 +1,123 @@
+"""`thidua demo`: the whole chain on the sample data, through the running service's flows.
+
+Submits a set of nominations at Cẩm Thành (one for every award form, a 2022-dated set that climbs
+through huyện Cẩm Thủy and a 2026-dated set from its successor xã Cẩm Thạch that does not), holds a
+meeting at each level with minutes (approvals, one rejection, one return and its resubmission) until
+each nomination is conferred at its own level, and prints every path.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import select
+
+from models.awards import catalogue
+from models.db import session_scope
+from models.meetings import Minutes, council_of
+from models.nominations import AGENDA, Nomination, Status
+
+UNIT_2022 = "thanh-hoa.cam-thuy.cam-thanh"
+UNIT_2026 = "thanh-hoa.cam-thach-2025"
+
+NOMINEES = {
+    "giay-khen-xa": ("Bà Nguyễn Thị Hoa", "cá nhân", "Vận động bà con hiến 300 m² đất mở rộng đường thôn"),
+    "giay-khen-huyen": ("Ông Trịnh Văn Tâm", "cá nhân", "Đóng góp 50 triệu đồng xây nhà văn hóa thôn"),
+    "bang-khen-tinh": ("Hợp tác xã Nông nghiệp Cẩm Thành", "doanh nghiệp", "Sản phẩm OCOP 4 sao"),
+    "co-thi-dua-tinh": ("Thôn Tiến Thành", "tập thể", "Thôn đạt chuẩn nông thôn mới kiểu mẫu"),
+    "bang-khen-ttg": ("Ông Lê Văn Hùng", "cá nhân", "Hiến 1.200 m² đất làm đường liên xã"),
+    "co-thi-dua-cp": ("Ủy ban Mặt trận Tổ quốc xã", "tập thể", "Dẫn đầu phong trào thi đua của tỉnh"),
+    "huan-chuong-ld-3": ("Bà Phạm Thị Mai", "cá nhân", "Thành tích xuất sắc 5 năm xây dựng nông thôn mới"),
+    "huan-chuong-ld-2": ("Hội Nông dân xã", "tập thể", "Thành tích đặc biệt xuất sắc trong phong trào"),
+    "huan-chuong-ld-1": ("Đảng ủy xã", "tập thể", "Lãnh đạo hoàn thành xuất sắc chương trình 2021–2025"),
+}
+REJECTED = ("Ông Đỗ Văn Bình", "cá nhân", "giay-khen-xa", "Thành tích chưa tiêu biểu so với các hộ khác trong thôn")
+RETURNED = ("Hộ ông Quách Văn Sơn", "hộ gia đình", "giay-khen-xa", "Bổ sung biên bản hiến đất có xác nhận của thôn")
+
+
+def demo_rows() -> list[dict]:
+    rows = []
+    for unit, on, suffix in ((UNIT_2022, "15/06/2022", ""), (UNIT_2026, "02/03/2026", " (2026)")):
+        for form, (name, kind, achievement) in NOMINEES.items():
+            if form == "giay-khen-huyen" and on.endswith("2026"):
+                continue  # no district certificate after 30/6/2025
+            rows.append({"nominee": name + suffix, "kind": kind, "unit": unit, "award": form,
+                         "campaign": "ntm-2021-2025", "achievement": achievement, "submitted_on": on})
+    for name, kind, form, _ in (REJECTED, RETURNED):
+        rows.append({"nominee": name, "kind": kind, "unit": UNIT_2026, "award": form, "campaign": "ntm-2021-2025",
+                     "achievement": "Đóng góp ngày công xây dựng kênh mương", "submitted_on": "02/03/2026"})
+    return [{"row": i + 2, **r} for i, r in enumerate(rows)]
+
+
+def pending_by_unit() -> dict[str, list[tuple[str, str]]]:
+    """Unit code → [(nomination code, nominee)] of everything on a council's agenda."""
+    from models.hierarchy import Hierarchy
+    from models.nominations import Nominee
+
+    with session_scope() as session:
+        hierarchy = Hierarchy.load(session)
+        rows = session.execute(
+            select(Nomination.code, Nomination.current_unit_id, Nominee.name)
+            .join(Nominee, Nominee.id == Nomination.nominee_id)
+            .where(Nomination.status.in_([s.value for s in AGENDA])).order_by(Nomination.id)
+        ).all()
+    out: dict[str, list[tuple[str, str]]] = {}
+    for code, unit_id, name in rows:
+        out.setdefault(hierarchy.get(unit_id).code, []).append((code, name))
+    return out
+
+
+def minutes_for(unit_code: str, items: list[tuple[str, str]], day: date, number: int) -> Minutes:
+    """Sample minutes: everyone present and for, except the demo's one rejection and one return."""
+    from models.hierarchy import Hierarchy
+
+    with session_scope() as session:
+        unit = Hierarchy.load(session).resolve(unit_code)
+        council, members = council_of(session=session, unit_id=unit.id)
+        series = council.decision_series
+    decisions = []
+    for code, name in items:
+        if name == REJECTED[0]:
+            decisions.append({"code": code, "decision": "reject", "votes_for": 1, "votes_against": len(members) - 1,
+                              "note": REJECTED[3]})
+        elif name == RETURNED[0] and not _was_returned(code):
+            decisions.append({"code": code, "decision": "return", "note": RETURNED[3]})
+        else:
+            decisions.append({"code": code, "decision": "approve", "votes_for": len(members)})
+    return Minutes(meeting_date=day, members_present=len(members), decision_series=series,
+                   first_decision_number=number, secretary="Thư ký Hội đồng", decisions=decisions)
+
+
+def _was_returned(code: str) -> bool:
+    from models.nominations import NominationStep
+
+    with session_scope() as session:
+        n = session.scalars(select(Nomination).where(Nomination.code == code)).one()
+        return session.scalars(select(NominationStep.id).where(
+            NominationStep.nomination_id == n.id, NominationStep.action == "return")).first() is not None
+
+
+def returned_codes() -> list[str]:
+    with session_scope() as session:
+        return list(session.scalars(select(Nomination.code).where(Nomination.status == Status.returned)))
+
+
+def paths(codes: list[str]) -> list[dict]:
+    from models.queries import nomination_status
+
+    with session_scope() as session:
+        return [nomination_status(session=session, code=c) for c in codes]
+
+
+def forms_conferred_where_expected(statuses: list[dict]) -> list[str]:
+    """Problems, if any nomination did not end where its form is conferred (the demo checks itself)."""
+    problems = []
+    for s in statuses:
+        if s["nominee"] == REJECTED[0]:
+            if s["status"] != "rejected":
+                problems.append(f"{s['code']} lẽ ra bị từ chối")
+            continue
+        authority = catalogue().forms[s["awarded"] or s["award"]].authority.value
+        if s["status"] != "conferred" or s["current_unit"]["level"] != authority:
+            problems.append(f"{s['code']} ({s['award']}) dừng ở {s['current_unit']['name']} [{s['status']}]")
+    return problems
