@@ -110,9 +110,10 @@ def _reply_text(exc: Exception) -> str:
 class _Run:
     """State of one delivery run: the database session, the connections and the tally.
 
-    Database work runs in a worker thread, one call at a time, so the event loop keeps talking SMTP
-    on the other connections meanwhile; outcomes that arrive together are committed together (group
-    commit), but a connection never starts its next letter before its last acceptance is committed.
+    Outcomes that arrive together are committed together (group commit: one UPDATE per kind, one
+    COMMIT), but a connection never starts its next letter before its last acceptance is committed.
+    The database calls are short and run on the event loop itself: handing them to a thread cost
+    more CPU (GIL hand-offs) than it saved.
     """
 
     def __init__(
@@ -135,7 +136,7 @@ class _Run:
     def now(self) -> datetime:
         return self.fixed_now or utcnow()
 
-    # ------------------------------------------------------------ database (in a thread)
+    # ------------------------------------------------------------ database
 
     def _claim(self, size: int) -> list[OutboxMessage]:
         claimed = claim_due(
@@ -156,10 +157,11 @@ class _Run:
     async def _flush(self) -> None:
         try:
             while self._pending:
+                await asyncio.sleep(0)  # let the other connections' outcomes of this tick join
                 outcomes, waiters = self._pending, self._waiters
                 self._pending, self._waiters = [], []
                 try:
-                    held = await asyncio.to_thread(self._write, outcomes)
+                    held = self._write(outcomes)
                 except Exception as exc:  # the senders waiting on this commit fail with it
                     for waiter in waiters:
                         if not waiter.done():
@@ -312,7 +314,7 @@ class _Run:
         try:
             while not self.report.server_down and (remaining is None or remaining > 0):
                 size = batch_size if remaining is None else min(remaining, batch_size)
-                claimed = await asyncio.to_thread(self._claim, size)
+                claimed = self._claim(size)
                 if not claimed:
                     break
                 self.report.claimed += len(claimed)
