@@ -1,9 +1,9 @@
-"""`thidua up` end to end (marked e2e): one real start (Prefect server + UI, mail sink, serve) with basic auth on
-free ports and a throwaway data folder, checked from outside, then stopped with SIGTERM.
+"""`thidua up` end to end (marked e2e): one real start (Prefect server + UI, mail sink, serve) with
+basic auth on free ports and a throwaway data folder, checked from outside, then stopped with SIGTERM.
 
-The tests share one running instance (a Prefect server costs 10–60 s to start here) and run in file
-order; the last one stops it. In the PostgreSQL pass the app database is a fresh PostgreSQL database
-(`--postgres`); Prefect's own stays SQLite.
+The tests share one running instance (a fresh Prefect server took 50–80 s to answer on a busy 2-core
+machine) and run in file order; the last one stops it. In the PostgreSQL pass the app database is a
+fresh PostgreSQL database (`--postgres`); Prefect's own stays SQLite.
 """
 
 from __future__ import annotations
