@@ -67,6 +67,18 @@ def test_trigger_passes_only_parameters_the_flow_takes(spec: DeploymentSpec) -> 
     assert set(spec.trigger.parameters) <= set(inspect.signature(flow.fn).parameters)
 
 
+@pytest.mark.parametrize("spec", [s for s in DEPLOYMENTS if s.cron or s.trigger], ids=lambda s: s.name)
+def test_scheduled_or_triggered_flow_gets_every_required_parameter(spec: DeploymentSpec) -> None:
+    """Nobody fills a form for these runs: what the flow requires must come from the declaration."""
+    flow = load_flow(spec)
+    if flow is None:
+        pytest.skip(f"{spec.entrypoint} is not written yet")
+    given = set(spec.parameters) | set(spec.trigger.parameters if spec.trigger else ())
+    required = {name for name, p in inspect.signature(flow.fn).parameters.items()
+                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    assert required <= given
+
+
 def test_entrypoint_names_the_module_file() -> None:
     for spec in DEPLOYMENTS:
         path, function = spec.entrypoint.split(":")
