@@ -178,20 +178,24 @@ def outbox(
 ) -> None:
     """Hộp thư đi: thư đang chờ, đang gửi và lỗi vĩnh viễn kèm lỗi gần nhất."""
     from sqlalchemy import func, select
+    from sqlalchemy.exc import DBAPIError
 
     from models.db import session_scope
     from notifications.outbox import OutboxMessage, OutboxStatus
 
-    with session_scope() as session:
-        counts = dict(
-            session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
-        )
-        stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
-        if status == "open":
-            stmt = stmt.where(OutboxMessage.status != OutboxStatus.sent)
-        elif status != "all":
-            stmt = stmt.where(OutboxMessage.status == status)
-        rows = list(session.execute(stmt).scalars())
+    stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    if status == "open":
+        stmt = stmt.where(OutboxMessage.status != OutboxStatus.sent)
+    elif status != "all":
+        stmt = stmt.where(OutboxMessage.status == status)
+    try:
+        with session_scope() as session:
+            by_status = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+            counts = dict(session.execute(by_status).tuples().all())
+            rows = list(session.execute(stmt).scalars())
+    except DBAPIError as exc:
+        console.print(f"[red]Không đọc được hộp thư đi (cơ sở dữ liệu chưa khởi tạo?): {exc.orig}[/]")
+        raise typer.Exit(1) from None
     records = [
         {
             "id": r.id,
