@@ -24,6 +24,15 @@ def connect() -> dict | None:
     if info is None:
         return None
     os.environ["PREFECT_API_URL"] = info["api_url"]
+    if info.get("smtp") and not os.environ.get("THIDUA_SMTP_HOST"):
+        # mail queued by this command is delivered where the service delivers it (its sink, by default)
+        host, _, port = info["smtp"].rpartition(":")
+        os.environ["THIDUA_SMTP_HOST"], os.environ["THIDUA_SMTP_PORT"] = host, port
+        if info.get("sink_port"):
+            os.environ["THIDUA_SMTP_SECURITY"] = "none"
+        from models.settings import reset_settings
+
+        reset_settings()
     auth = os.environ.get("THIDUA_UI_AUTH")
     if info.get("auth") and auth and not os.environ.get("PREFECT_API_AUTH_STRING"):
         os.environ["PREFECT_API_AUTH_STRING"] = auth
