@@ -143,7 +143,7 @@ def catalogue(path: Path = DATA) -> Catalogue:
     """Load the catalogue once per process."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     forms = {
-        code: AwardForm(code=code, **{k: v for k, v in spec.items()})
+        code: AwardForm(code=code, **dict(spec.items()))
         for code, spec in raw["forms"].items()
     }
     rule_sets = []

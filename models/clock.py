@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -28,9 +29,17 @@ def fmt_datetime(moment: datetime | None) -> str:
     return moment.astimezone(VN).strftime("%H:%M %d/%m/%Y")
 
 
+_DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
+
+
 def parse_date(text: str) -> date:
     """Parse dd/mm/yyyy (also accepts ISO yyyy-mm-dd); raises ValueError with a Vietnamese message."""
     raw = (text or "").strip()
+    if match := _DMY.fullmatch(raw):
+        try:
+            return date(int(match[3]), int(match[2]), int(match[1]))
+        except ValueError:
+            raise ValueError(f"ngày «{raw}» không hợp lệ, cần dạng dd/mm/yyyy") from None
     for fmt in ("%d/%m/%Y", "%Y-%m-%d"):
         try:
             return datetime.strptime(raw, fmt).date()

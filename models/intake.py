@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
@@ -43,7 +45,7 @@ HEADERS_VI = {
     "achievement": "Tóm tắt thành tích",
     "submitted_on": "Ngày hồ sơ",
 }
-_CONTROL = {chr(c) for c in range(32)} - {"\t"}
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
 class NominationRow(BaseModel):
@@ -63,7 +65,7 @@ class NominationRow(BaseModel):
     @classmethod
     def _text(cls, value: Any) -> str:
         raw = "" if value is None else str(value)
-        if any(ch in _CONTROL for ch in raw.strip()):
+        if _CONTROL.search(raw.strip()):
             raise ValueError("có ký tự điều khiển (xuống dòng, tab…) không hợp lệ")
         return nfc(raw)
 
@@ -79,7 +81,7 @@ class NominationRow(BaseModel):
     @field_validator("kind", mode="before")
     @classmethod
     def _kind(cls, value: Any) -> NomineeKind:
-        key = fold(str(value or ""))
+        key = _kind_key(str(value or ""))
         if key not in KIND_ALIASES:
             raise ValueError("phải là một trong: cá nhân, tập thể, hộ gia đình, doanh nghiệp")
         return KIND_ALIASES[key]
@@ -90,6 +92,11 @@ class NominationRow(BaseModel):
         if isinstance(value, date):
             return value
         return parse_date(str(value or ""))
+
+
+@lru_cache(maxsize=256)
+def _kind_key(text: str) -> str:
+    return fold(text)
 
 
 @dataclass(frozen=True)
@@ -322,8 +329,8 @@ def store(
             "status": Status.submitted, "received_on": received_on,
             "due_on": add_working_days(received_on, days), "version": 1, "created_at": now, "updated_at": now,
         })
-    ids = _insert_returning_ids(session, Nomination, rows) if rows else []
-    session.execute(insert(NominationStep), [
+    ids = _insert_returning_ids(session, Nomination, rows, ("code",)) if rows else []
+    session.connection().execute(NominationStep.__table__.insert(), [
         {"nomination_id": nid, "action": Action.submit, "from_status": None, "to_status": Status.submitted,
          "unit_id": r["origin_unit_id"], "to_unit_id": r["origin_unit_id"], "actor": actor[:200],
          "note": source[:4000], "on_date": received_on, "idempotency_key": None, "created_at": now}
@@ -338,9 +345,15 @@ def store(
     return IntakeResult(key, False, out)
 
 
-def _insert_returning_ids(session: Session, model: type, rows: list[dict]) -> list[int]:
-    stmt = insert(model).returning(model.id, sort_by_parameter_order=True)
-    return [r[0] for r in session.execute(stmt, rows)]
+def _insert_returning_ids(session: Session, model: type, rows: list[dict], key: tuple[str, ...]) -> list[int]:
+    """Core bulk insert in batches, returning the new ids in the rows' order.
+
+    The ids come back with the rows' unique key and are matched on it: asking the database for
+    parameter order instead makes SQLite insert one row at a time."""
+    table = model.__table__
+    stmt = table.insert().returning(table.c.id, *(table.c[k] for k in key))
+    by_key = {tuple(r[1:]): r[0] for r in session.connection().execute(stmt, rows)}
+    return [by_key[tuple(row[k] for k in key)] for row in rows]
 
 
 def _upsert_nominees(session: Session, accepted: list[Screened]) -> dict[tuple, int]:
@@ -353,7 +366,7 @@ def _upsert_nominees(session: Session, accepted: list[Screened]) -> dict[tuple, 
             missing[identity] = {"name": c.data.nominee, "name_key": c.name_key, "kind": c.data.kind,
                                  "unit_id": c.unit.id, "frozen": False, "created_at": now}
     if missing:
-        new_ids = _insert_returning_ids(session, Nominee, list(missing.values()))
+        new_ids = _insert_returning_ids(session, Nominee, list(missing.values()), ("unit_id", "kind", "name_key"))
         ids.update(zip(missing.keys(), new_ids, strict=True))
     return ids
 

@@ -99,7 +99,7 @@ def _read_csv(path: Path, columns, labels, required) -> list[tuple[int, dict]]:
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    table = [row for row in csv.reader(io.StringIO(text), dialect)]
+    table = list(csv.reader(io.StringIO(text), dialect))
     return _rows_from_table(table, columns, labels, required)
 
 

@@ -11,7 +11,9 @@ _NON_SLUG = re.compile(r"[^a-z0-9]+")
 
 def nfc(text: str) -> str:
     """NFC-normalise and trim, collapsing inner white space."""
-    return _SPACES.sub(" ", unicodedata.normalize("NFC", text)).strip()
+    if not unicodedata.is_normalized("NFC", text):
+        text = unicodedata.normalize("NFC", text)
+    return _SPACES.sub(" ", text).strip()
 
 
 def fold(text: str) -> str:
