@@ -1,0 +1,174 @@
+"""`thidua report submit|status` (báo cáo định kỳ) and `thidua remind` (nhắc hạn).
+
+Mounted by flows/cli.py: `app.add_typer(report_app, name="report")` and
+`app.command("remind")(remind_command)`. Recording a filing is reference data (a plain command);
+reminders go through the `deadline-reminders` flow, like every notice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from models.campaigns import YEARLY_REPORT
+from models.clock import fmt_date, fmt_datetime, parse_date
+
+report_app = typer.Typer(help="Báo cáo định kỳ của phong trào: ghi nhận đơn vị đã nộp, theo dõi ai chưa nộp",
+                         no_args_is_help=True)
+console = Console()
+err_console = Console(stderr=True)
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="in JSON cho script")]
+DeadlineOpt = Annotated[str, typer.Option("--deadline", help="mã hạn báo cáo (models/data/deadlines.yaml)")]
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err_console.print(f"[bold red]Lỗi:[/] {message}")
+    return typer.Exit(code)
+
+
+def _emit_json(data: object) -> None:
+    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
+
+
+def _date_opt(text: str | None, what: str) -> date | None:
+    if text is None:
+        return None
+    try:
+        return parse_date(text)
+    except ValueError as exc:
+        raise _fail(f"{what}: {exc}", 2) from exc
+
+
+def _lateness(filed_on: date, due: date) -> str:
+    late = (filed_on - due).days
+    return "đúng hạn" if late <= 0 else f"muộn {late} ngày"
+
+
+@report_app.command("submit")
+def submit(
+    unit: Annotated[str, typer.Argument(help="mã hoặc tên đơn vị, ví dụ «thanh-hoa.cam-thach-2025» hoặc «xã Cẩm Thạch»")],
+    year: Annotated[int, typer.Option("--year", help="năm báo cáo, ví dụ 2026")],
+    file: Annotated[Path | None, typer.Option("--file", help="tệp báo cáo đã nộp (chỉ ghi tên tệp)")] = None,
+    by: Annotated[str, typer.Option("--by", help="người nộp")] = "",
+    on: Annotated[str | None, typer.Option("--on", help="ngày nộp dd/mm/yyyy (mặc định hôm nay)")] = None,
+    deadline: DeadlineOpt = YEARLY_REPORT,
+    json_out: JsonOpt = False,
+) -> None:
+    """Ghi nhận một đơn vị đã nộp báo cáo; nộp lần nữa trong cùng năm được ghi là bản bổ sung."""
+    from models.db import session_scope
+    from models.reports import ReportRefused, file_report
+
+    filed_on = _date_opt(on, "--on")
+    if file is not None and not file.is_file():
+        raise _fail(f"không tìm thấy tệp «{file}»", 2)
+    try:
+        with session_scope() as session:
+            filing = file_report(session=session, unit=unit, year=year, deadline=deadline, filed_by=by,
+                                 file_name=file.name if file else "", on=filed_on)
+            report = filing.report
+    except ReportRefused as exc:
+        raise _fail(str(exc)) from exc
+    ob = filing.obligation
+    data = {
+        "unit_code": filing.unit.code, "unit_name": filing.unit.name, "deadline": deadline, "year": year,
+        "due_on": ob.due_on.isoformat(), "filed_on": report.filed_on.isoformat(),
+        "filed_at": report.filed_at.isoformat(), "filed_by": report.filed_by, "file_name": report.file_name,
+        "amendment": filing.amendment, "sequence": report.sequence, "amendment_of": report.amendment_of,
+        "submit_to": ob.submit_to,
+    }
+    if json_out:
+        _emit_json(data)
+        return
+    what = f"bản bổ sung lần {report.sequence}" if filing.amendment else "báo cáo"
+    console.print(
+        f"Đã ghi nhận {what} của [bold]{filing.unit.name}[/] ({filing.unit.code}) gửi {ob.submit_to}: "
+        f"nộp ngày {fmt_date(report.filed_on)}, hạn {fmt_date(ob.due_on)} — {_lateness(report.filed_on, ob.due_on)}"
+        + (f"; tệp {report.file_name}" if report.file_name else "")
+    )
+    if filing.amendment:
+        console.print("[yellow]Đơn vị đã nộp báo cáo năm này trước đó; lần nộp này là bản bổ sung, không phải "
+                      "báo cáo mới.[/]")
+
+
+@report_app.command("status")
+def status(
+    year: Annotated[int, typer.Option("--year", help="năm báo cáo, ví dụ 2026")],
+    province: Annotated[str | None, typer.Option("--province", help="chỉ một tỉnh (mã hoặc tên)")] = None,
+    deadline: DeadlineOpt = YEARLY_REPORT,
+    json_out: JsonOpt = False,
+) -> None:
+    """Đơn vị nào đã nộp, đơn vị nào chưa nộp báo cáo của một năm."""
+    from models.db import session_scope
+    from models.reports import ReportRefused, filing_status
+
+    try:
+        with session_scope() as session:
+            spec, rows = filing_status(session=session, year=year, deadline=deadline, province=province)
+    except ReportRefused as exc:
+        raise _fail(str(exc)) from exc
+    if json_out:
+        _emit_json([r.public() for r in rows])
+        return
+    due = spec.due_date(year)
+    assert due is not None
+    filed = sum(r.filed for r in rows)
+    table = Table(title=f"«{spec.short_title(year)}» — hạn {fmt_date(due)}: {filed}/{len(rows)} đơn vị đã nộp")
+    for col in ("Tỉnh", "Mã đơn vị", "Đơn vị", "Ngày nộp", "Ghi nhận lúc", "Bổ sung", "Tình trạng"):
+        table.add_column(col)
+    for r in rows:
+        state = f"[green]đã nộp, {_lateness(r.filed_on, due)}[/]" if r.filed_on else "[red]chưa nộp[/]"
+        table.add_row(r.province, r.obligation.unit_code, r.obligation.unit_name, fmt_date(r.filed_on),
+                      fmt_datetime(r.filed_at), str(r.amendments or ""), state)
+    console.print(table)
+    if not rows:
+        console.print("Không có đơn vị nào phải nộp báo cáo này" + (f" ở {province}" if province else "") + ".")
+
+
+def remind_command(
+    today: Annotated[str | None, typer.Option("--today", help="chạy cho ngày dd/mm/yyyy (mặc định hôm nay)")] = None,
+    since: Annotated[str | None, typer.Option(
+        "--since", help="bù các việc đến hạn từ ngày dd/mm/yyyy (mặc định 7 ngày trước --today)")] = None,
+    deliver: Annotated[bool, typer.Option("--deliver/--no-deliver", help="gửi thư ngay sau khi xếp hàng")] = True,
+    json_out: JsonOpt = False,
+) -> None:
+    """Nhắc hạn (flow deadline-reminders): báo cáo năm, hạn xét hồ sơ; mỗi người nhận một thư tổng hợp mỗi ngày,
+    không gửi lại việc đã nhắc."""
+    day = _date_opt(today, "--today")
+    start = _date_opt(since, "--since")
+    if day is not None and start is not None and start > day:
+        raise _fail(f"--since {fmt_date(start)} ở sau --today {fmt_date(day)}", 2)
+    try:
+        from flows.service import connect
+
+        connect()  # the running `thidua up`, if any; otherwise Prefect starts a temporary server
+    except ImportError:  # pragma: no cover - older layouts without flows/service.py
+        pass
+    from flows.deadlines import deadline_reminders
+
+    state = asyncio.run(deadline_reminders(today=day, since=start, deliver=deliver, return_state=True))
+    if not state.is_completed():
+        raise _fail(state.message or "nhắc hạn không thành công")
+    result = state.result()
+    if json_out:
+        _emit_json(result)
+        return
+    from flows.deadlines import dashboard_rows
+
+    table = Table(title=f"Nhắc hạn ngày {fmt_date(date.fromisoformat(result['day']))}")
+    for col in ("Mục", "Chi tiết", "Số lượng"):
+        table.add_column(col)
+    for row in dashboard_rows(result):
+        table.add_row(*row.values())
+    console.print(table)
+    if "delivery" in result:
+        d = result["delivery"]
+        console.print(f"Gửi thư: {d['sent']} đã gửi, {d['retried']} thử lại sau, {d['failed']} lỗi.")

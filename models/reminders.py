@@ -1,0 +1,426 @@
+"""What the daily reminder run sends (nhắc hạn): a pure function of the deadlines, the units they bind,
+the reports filed, the councils' open reviews, the working-day calendar and the day — and the ledger
+that lets each item go out once.
+
+Every item has a scheduled day and an idempotency key:
+- a report owed: reminders at `offsets` calendar days before the due date, to the unit's office
+  (`report-reminder:<deadline>:<unit>:<year>:<offset>`); a reminder day that is not a working day
+  moves to the working day before. After the due date, at `escalation_days` working days late, the
+  unit's head (`report-overdue:…:<k>`), and at the last step also the superior unit's head
+  (`report-escalation:…:<k>`).
+- a review on a council's agenda: `review_window` working days before its due date, the council's
+  standing office (`review-due:<nomination>:<unit>:<due>`); at each escalation step the council's
+  chair (`review-overdue:…:<k>`) and the superior council's standing office (`review-escalation:…:<k>`).
+  The due date is in the key, so a dossier whose clock stopped and restarted starts a new series.
+  Returned, frozen or forwarded dossiers are not on an agenda and get nothing.
+
+A run for day D with catch-up start S considers the items scheduled in [S, D] that are still owed when
+it runs (no report recorded; the dossier still on the agenda with the same due date) — so a run for a
+past day never reminds a unit that has filed since. The ledger
+(`ReminderNotice`) then removes what an earlier run already sent, so overlapping windows never send
+twice, and a run after missed days sends each missed item once. A reminder caught up after its due
+date is shown as overdue (notifications/digests.py): it is not "due soon" any more.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from models.awards import catalogue
+from models.calendar import add_working_days, previous_working_day, working_day_on_or_before
+from models.campaigns import DeadlineSpec, ReminderNotice
+from models.clock import utcnow
+from models.nominations import AGENDA, Nomination, Nominee
+from models.reports import Directory, ReportingObligation, UnitContact, expand_obligations
+from models.units import Council, CouncilMember, MemberRole
+
+
+class NoticeKind(StrEnum):
+    """The kinds of items; the value is the prefix of the item's idempotency key."""
+
+    report_due = "report-reminder"
+    report_overdue = "report-overdue"
+    report_escalation = "report-escalation"
+    review_due = "review-due"
+    review_overdue = "review-overdue"
+    review_escalation = "review-escalation"
+
+    @property
+    def before_due(self) -> bool:
+        return self in (NoticeKind.report_due, NoticeKind.review_due)
+
+    @property
+    def digest_kind(self) -> str:
+        """The section of the daily digest (notifications.render.DigestKind)."""
+        return _DIGEST_KIND[self]
+
+
+_DIGEST_KIND = {
+    NoticeKind.report_due: "report_due",
+    NoticeKind.report_overdue: "report_overdue",
+    NoticeKind.report_escalation: "report_overdue",
+    NoticeKind.review_due: "review_due",
+    NoticeKind.review_overdue: "review_overdue",
+    NoticeKind.review_escalation: "review_overdue",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    email: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """One item for one recipient, scheduled on one day."""
+
+    key: str
+    kind: NoticeKind
+    scheduled_on: date
+    recipient: Recipient
+    unit_id: int
+    unit_code: str
+    unit_name: str
+    province_id: int | None
+    obligation_id: str
+    title: str
+    due_on: date
+    step: int
+    deadline: str | None = None
+    year: int | None = None
+    nomination_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Unreachable:
+    """An item that had nowhere to go (no address on the unit or council)."""
+
+    kind: NoticeKind
+    unit_code: str
+    obligation_id: str
+
+
+@dataclass(frozen=True)
+class Policy:
+    """When to remind: calendar days before a due date, working days after it."""
+
+    offsets: tuple[int, ...] = (14, 7, 3, 1, 0)
+    escalation_days: tuple[int, ...] = (1, 3, 5)
+    review_window: int = 2
+
+    def __post_init__(self) -> None:
+        if any(o < 0 for o in self.offsets):
+            raise ValueError(f"reminder offsets must be ≥ 0 days, got {self.offsets}")
+        if not self.escalation_days or any(k < 1 for k in self.escalation_days):
+            raise ValueError(f"escalation days must be ≥ 1 working day, got {self.escalation_days}")
+        if self.review_window < 0:
+            raise ValueError(f"review window must be ≥ 0 working days, got {self.review_window}")
+
+    @classmethod
+    def from_settings(cls, settings: Any | None = None) -> Policy:
+        if settings is None:
+            from models.settings import get_settings
+
+            settings = get_settings()
+        return cls(offsets=tuple(settings.reminder_offsets), escalation_days=tuple(settings.escalation_days))
+
+    @property
+    def last_escalation(self) -> int:
+        return max(self.escalation_days)
+
+    @property
+    def lead_days(self) -> int:
+        return max(self.offsets, default=0)
+
+
+# ---------------------------------------------------------------- schedules (pure, per due date)
+
+
+def report_schedule(*, due: date, policy: Policy, opens_on: date | None = None) -> list[tuple[NoticeKind, int, date]]:
+    """(kind, step, day) of every item of a report due on `due`: offsets (moved back to a working day,
+    never before the window opens), then the escalation steps in working days."""
+    out = []
+    for offset in sorted(set(policy.offsets), reverse=True):
+        day = working_day_on_or_before(due - timedelta(days=offset))
+        if opens_on is None or day >= opens_on:
+            out.append((NoticeKind.report_due, offset, day))
+    for k in sorted(set(policy.escalation_days)):
+        out.append((NoticeKind.report_overdue, k, add_working_days(due, k)))
+    return out
+
+
+def review_due_day(*, due: date, received_on: date | None, policy: Policy) -> date:
+    """The first day on which the review has `review_window` working days or fewer left."""
+    day = working_day_on_or_before(due)
+    for _ in range(policy.review_window):
+        day = previous_working_day(day)
+    return max(day, received_on) if received_on else day
+
+
+def in_window(day: date, *, since: date, today: date) -> bool:
+    """Scheduled in [since, today]."""
+    return since <= day <= today
+
+
+# ---------------------------------------------------------------- reports
+
+
+def _office(unit: UnitContact) -> Recipient | None:
+    if unit.email:
+        return Recipient(unit.email, unit.office_name)
+    return _head(unit, fallback=False)
+
+
+def _head(unit: UnitContact, *, fallback: bool = True) -> Recipient | None:
+    if unit.head_email:
+        name = f"{unit.head_name} – {unit.head_title}" if unit.head_name else unit.head_title
+        return Recipient(unit.head_email, name)
+    return _office(unit) if fallback and unit.email else None
+
+
+@dataclass
+class Plan:
+    """What a day's run should send (before the ledger removes what was sent)."""
+
+    notices: list[Notice] = field(default_factory=list)
+    unreachable: list[Unreachable] = field(default_factory=list)
+    occurrences: list[tuple[str, int]] = field(default_factory=list)  # (deadline, year) looked at
+
+    def add(self, notice_or_none: Notice | None, kind: NoticeKind, unit_code: str, uid: str) -> None:
+        if notice_or_none is None:
+            self.unreachable.append(Unreachable(kind, unit_code, uid))
+        else:
+            self.notices.append(notice_or_none)
+
+
+def _report_notice(
+    ob: ReportingObligation, spec: DeadlineSpec, kind: NoticeKind, step: int, day: date, to: Recipient | None
+) -> Notice | None:
+    if to is None:
+        return None
+    return Notice(
+        key=f"{kind.value}:{spec.code}:{ob.unit_code}:{ob.year}:{step}", kind=kind, scheduled_on=day,
+        recipient=to, unit_id=ob.unit_id, unit_code=ob.unit_code, unit_name=ob.unit_name,
+        province_id=ob.province_id, obligation_id=ob.uid, title=f"{spec.short_title(ob.year)} (gửi {ob.submit_to})",
+        due_on=ob.due_on, step=step, deadline=spec.code, year=ob.year,
+    )
+
+
+def report_notices(
+    *, specs: Sequence[DeadlineSpec], directory: Directory, filed: Mapping[tuple[str, int, int], date],
+    since: date, today: date, policy: Policy, plan: Plan | None = None,
+) -> Plan:
+    """Items scheduled in [since, today] for the reports still owed (`filed`: the reports recorded so far,
+    (deadline, unit id, year) → day filed)."""
+    plan = plan or Plan()
+    for spec in specs:
+        for year in spec.years(since.year - 1, today.year + 1):
+            due = spec.due_date(year)
+            assert due is not None
+            items = [(k, s, d) for k, s, d in report_schedule(due=due, policy=policy, opens_on=spec.opens(year))
+                     if in_window(d, since=since, today=today)]
+            if not items:
+                continue
+            plan.occurrences.append((spec.code, year))
+            for ob in expand_obligations(spec=spec, year=year, directory=directory):
+                if (spec.code, ob.unit_id, year) in filed:
+                    continue
+                unit = directory.by_id[ob.unit_id]
+                for kind, step, day in items:
+                    if kind is NoticeKind.report_due:
+                        plan.add(_report_notice(ob, spec, kind, step, day, _office(unit)), kind, ob.unit_code, ob.uid)
+                        continue
+                    plan.add(_report_notice(ob, spec, kind, step, day, _head(unit)), kind, ob.unit_code, ob.uid)
+                    if step == policy.last_escalation:
+                        parent = directory.get(unit.parent_id)
+                        to = _head(parent) if parent is not None else None
+                        esc = NoticeKind.report_escalation
+                        plan.add(_report_notice(ob, spec, esc, step, day, to), esc, ob.unit_code, ob.uid)
+    return plan
+
+
+# ---------------------------------------------------------------- council reviews
+
+
+@dataclass(frozen=True, slots=True)
+class OpenReview:
+    """A dossier on a council's agenda (submitted / under review) with a due date."""
+
+    nomination_id: int
+    code: str
+    nominee: str
+    award_form: str
+    proposing_unit: str
+    unit_id: int
+    unit_code: str
+    council_name: str
+    province_id: int | None
+    due_on: date
+    received_on: date | None
+    office: Recipient | None
+    chair: Recipient | None
+    superior_office: Recipient | None
+
+    @property
+    def uid(self) -> str:
+        return f"review:{self.code}:{self.unit_code}"
+
+
+def _review_notice(r: OpenReview, kind: NoticeKind, step: int, day: date, to: Recipient | None) -> Notice | None:
+    if to is None:
+        return None
+    key = f"{kind.value}:{r.code}:{r.unit_code}:{r.due_on.isoformat()}"
+    if kind is not NoticeKind.review_due:
+        key += f":{step}"
+    return Notice(
+        key=key, kind=kind, scheduled_on=day, recipient=to, unit_id=r.unit_id, unit_code=r.unit_code,
+        unit_name=r.council_name, province_id=r.province_id, obligation_id=r.uid,
+        title=f"Hồ sơ {r.code} – {r.nominee} ({r.award_form}, {r.proposing_unit} đề nghị)", due_on=r.due_on,
+        step=step, nomination_id=r.nomination_id,
+    )
+
+
+def review_notices(
+    *, reviews: Iterable[OpenReview], since: date, today: date, policy: Policy, plan: Plan | None = None
+) -> Plan:
+    """Items for the open reviews: due soon to the standing office, overdue to the chair and the
+    superior council's standing office."""
+    plan = plan or Plan()
+    for r in reviews:
+        soon = review_due_day(due=r.due_on, received_on=r.received_on, policy=policy)
+        if in_window(soon, since=since, today=today):
+            kind = NoticeKind.review_due
+            plan.add(_review_notice(r, kind, policy.review_window, soon, r.office), kind, r.unit_code, r.uid)
+        for k in sorted(set(policy.escalation_days)):
+            day = add_working_days(r.due_on, k)
+            if not in_window(day, since=since, today=today):
+                continue
+            for kind, to in ((NoticeKind.review_overdue, r.chair), (NoticeKind.review_escalation, r.superior_office)):
+                if kind is NoticeKind.review_escalation and to is None:
+                    continue  # the top of the chain has no superior council: nobody to escalate to
+                plan.add(_review_notice(r, kind, k, day, to), kind, r.unit_code, r.uid)
+    return plan
+
+
+def _chunks(items: Sequence[int], size: int = 500) -> Iterable[list[int]]:
+    for start in range(0, len(items), size):
+        yield list(items[start:start + size])
+
+
+def open_reviews(*, session: Session, directory: Directory) -> list[OpenReview]:
+    """The dossiers on a council's agenda with a due date, with the addresses of that council's standing
+    office and chair and of the superior council's standing office."""
+    rows = session.execute(
+        select(Nomination.id, Nomination.code, Nominee.name, Nomination.award_code, Nomination.origin_unit_id,
+               Nomination.current_unit_id, Nomination.due_on, Nomination.received_on)
+        .join(Nominee, Nominee.id == Nomination.nominee_id)
+        .where(Nomination.status.in_(list(AGENDA)), Nomination.due_on.is_not(None))
+        .order_by(Nomination.code)
+    ).all()
+    if not rows:
+        return []
+    units = {r[5] for r in rows}
+    parents = {u.parent_id for u in (directory.get(i) for i in units) if u is not None and u.parent_id}
+    councils: dict[int, Council] = {}
+    for chunk in _chunks(sorted(units | parents)):
+        councils.update((c.unit_id, c) for c in session.execute(select(Council).where(Council.unit_id.in_(chunk))).scalars())
+    chairs: dict[int, CouncilMember] = {}
+    for chunk in _chunks(sorted(c.id for c in councils.values() if c.id is not None)):
+        for m in session.execute(select(CouncilMember).where(
+                CouncilMember.council_id.in_(chunk), CouncilMember.role == MemberRole.chair)
+                .order_by(CouncilMember.id)).scalars():
+            chairs.setdefault(m.council_id, m)
+    forms = catalogue().forms
+    out = []
+    for nid, code, nominee, award, origin_id, unit_id, due, received in rows:
+        unit = directory.by_id[unit_id]
+        council = councils.get(unit_id)
+        parent = directory.get(unit.parent_id)
+        superior = councils.get(parent.id) if parent is not None else None
+        chair = chairs.get(council.id) if council is not None else None
+        origin = directory.get(origin_id)
+        out.append(OpenReview(
+            nomination_id=nid, code=code, nominee=nominee, award_form=forms[award].name if award in forms else award,
+            proposing_unit=origin.name if origin else "", unit_id=unit_id, unit_code=unit.code,
+            council_name=council.name if council else f"Hội đồng Thi đua – Khen thưởng {unit.name}",
+            province_id=unit.province_id, due_on=due, received_on=received,
+            office=Recipient(council.office_email, f"Thường trực {council.name}") if council else None,
+            chair=Recipient(chair.email, f"{chair.name} – Chủ tịch {council.name}") if chair and council else None,
+            superior_office=Recipient(superior.office_email, f"Thường trực {superior.name}") if superior else None,
+        ))
+    return out
+
+
+def due_notices(
+    *, specs: Sequence[DeadlineSpec], directory: Directory, filed: Mapping[tuple[str, int, int], date],
+    reviews: Iterable[OpenReview], since: date, today: date, policy: Policy,
+) -> Plan:
+    """Everything scheduled in [since, today] that is still owed on `today` (pure)."""
+    if since > today:
+        raise ValueError(f"since {since} is after today {today}")
+    plan = report_notices(specs=specs, directory=directory, filed=filed, since=since, today=today, policy=policy)
+    return review_notices(reviews=reviews, since=since, today=today, policy=policy, plan=plan)
+
+
+# ---------------------------------------------------------------- the ledger
+
+
+def already_sent(*, session: Session, keys: Iterable[str]) -> set[str]:
+    """The keys among `keys` that an earlier run recorded."""
+    keys = list(dict.fromkeys(keys))
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start:start + 500]
+        found.update(session.execute(select(ReminderNotice.key).where(ReminderNotice.key.in_(chunk))).scalars())
+    return found
+
+
+def unsent(*, session: Session, notices: Sequence[Notice]) -> list[Notice]:
+    """The notices no earlier run sent (one per key: the first one wins)."""
+    sent = already_sent(session=session, keys=(n.key for n in notices))
+    out, seen = [], set()
+    for n in notices:
+        if n.key not in sent and n.key not in seen:
+            seen.add(n.key)
+            out.append(n)
+    return out
+
+
+def record(
+    *, session: Session, notices: Sequence[Notice], sent_on: date, digest_of: Mapping[str, str],
+    deadline_ids: Mapping[str, int],
+) -> set[str]:
+    """Write the ledger rows, `digest_of` giving each notice key its letter (INSERT … ON CONFLICT DO
+    NOTHING; no commit); returns the keys inserted,
+    so a concurrent run that got there first keeps its items and this one drops them."""
+    if not notices:
+        return set()
+    now = utcnow()
+    rows = [
+        {
+            "key": n.key, "kind": n.kind.value, "recipient": n.recipient.email, "unit_id": n.unit_id,
+            "deadline_id": deadline_ids.get(n.deadline) if n.deadline else None,
+            "nomination_id": n.nomination_id, "year": n.year, "due_on": n.due_on, "scheduled_on": n.scheduled_on,
+            "sent_on": sent_on, "digest_key": digest_of[n.key], "created_at": now,
+        }
+        for n in notices
+    ]
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    table = ReminderNotice.__table__
+    stmt = insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
+    inserted: set[str] = set()
+    for start in range(0, len(rows), 2000):
+        inserted.update(session.execute(stmt, rows[start:start + 2000]).scalars())
+    return inserted

@@ -1,0 +1,114 @@
+"""The daily deadline digest (thư tổng hợp hạn chót): one letter per recipient per day listing every item
+of that recipient — reports due or overdue, reviews due or overdue — with the due dates as an .ics.
+
+The letter's outbox key is `deadline-digest:<recipient>:<yyyy-mm-dd>`. Items are identified by their
+own keys in the reminders' ledger (models/reminders.py); should a second run on the same day find new
+items for someone who already had that day's digest, they go in a follow-up letter keyed `…:2`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlmodel import Session
+
+from models.reminders import Notice, NoticeKind, Recipient
+from notifications.outbox import InvalidAddress, MailItem, OutboxMessage, normalize_address
+from notifications.render import DIGEST_LABELS, DeadlineDigest, DigestEntry
+
+DIGEST_PREFIX = "deadline-digest"
+TEMPLATE = "deadline_digest"
+SIGNED_BY = "Hệ thống theo dõi thi đua, khen thưởng phong trào «Chung sức xây dựng nông thôn mới»"
+MAX_NAME = 200
+
+_SECTION_ORDER = {kind: i for i, kind in enumerate(DIGEST_LABELS)}
+_SEVERITY = {
+    NoticeKind.report_due: 0, NoticeKind.review_due: 0,
+    NoticeKind.report_overdue: 1, NoticeKind.review_overdue: 1,
+    NoticeKind.report_escalation: 1, NoticeKind.review_escalation: 1,
+}
+
+
+_OVERDUE = {kind: "review_overdue" if kind.name.startswith("review") else "report_overdue" for kind in NoticeKind}
+
+
+def digest_key(address: str, day: date, n: int = 1) -> str:
+    base = f"{DIGEST_PREFIX}:{address.lower()}:{day.isoformat()}"
+    return base if n == 1 else f"{base}:{n}"
+
+
+@dataclass
+class Digest:
+    """One recipient's items of the day and the outbox key of the letter that carries them."""
+
+    recipient: Recipient
+    notices: list[Notice]
+    key: str = ""
+
+    @property
+    def address(self) -> str:
+        return self.recipient.email.lower()
+
+
+def group_by_recipient(notices: Iterable[Notice]) -> tuple[list[Digest], list[Notice]]:
+    """Group by address (as sent over SMTP, case-folded); notices with a malformed address are set aside."""
+    groups: dict[str, Digest] = {}
+    refused: list[Notice] = []
+    for n in notices:
+        try:
+            address = normalize_address(n.recipient.email).lower()
+        except InvalidAddress:
+            refused.append(n)
+            continue
+        digest = groups.get(address)
+        if digest is None:
+            groups[address] = Digest(recipient=Recipient(address, n.recipient.name[:MAX_NAME]), notices=[n])
+        else:
+            digest.notices.append(n)
+    return sorted(groups.values(), key=lambda d: d.address), refused
+
+
+def taken_keys(*, session: Session, day: date) -> set[str]:
+    """The digest keys already in the outbox for `day` (a second run that day must not reuse them)."""
+    pattern = f"{DIGEST_PREFIX}:%:{day.isoformat()}%"
+    return set(session.execute(select(OutboxMessage.key).where(OutboxMessage.key.like(pattern))).scalars())
+
+
+def assign_keys(digests: Sequence[Digest], *, day: date, taken: set[str]) -> None:
+    """Give each digest the day's key, or the next follow-up key if that one is taken."""
+    for digest in digests:
+        n = 1
+        while digest_key(digest.address, day, n) in taken:
+            n += 1
+        digest.key = digest_key(digest.address, day, n)
+
+
+def entries(notices: Iterable[Notice], *, day: date) -> list[DigestEntry]:
+    """One entry per obligation, in its most advanced state on `day`: an overdue report is not also
+    'due soon', and a reminder caught up after its due date is listed as overdue."""
+    best: dict[str, Notice] = {}
+    for n in notices:
+        current = best.get(n.obligation_id)
+        if current is None or (_SEVERITY[n.kind], n.scheduled_on) > (_SEVERITY[current.kind], current.scheduled_on):
+            best[n.obligation_id] = n
+    out = [
+        DigestEntry(kind=_OVERDUE[n.kind] if day > n.due_on else n.kind.digest_kind, obligation_id=n.obligation_id,
+                    title=n.title, unit_name=n.unit_name, due_date=n.due_on)
+        for n in best.values()
+    ]
+    out.sort(key=lambda e: (_SECTION_ORDER[e.kind], e.due_date, e.unit_name, e.title))
+    return out
+
+
+def letter(digest: Digest, *, day: date) -> MailItem:
+    """The outbox letter of one digest."""
+    return MailItem(
+        key=digest.key,
+        to_email=digest.recipient.email,
+        to_name=digest.recipient.name,
+        template=TEMPLATE,
+        context=DeadlineDigest(signed_by=SIGNED_BY, day=day, entries=entries(digest.notices, day=day)),
+    )
