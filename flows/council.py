@@ -17,6 +17,7 @@ from prefect.runtime import flow_run as current_run
 from prefect.states import Failed
 from sqlalchemy import select
 
+from flows.dashboard import refresh_after_meeting
 from flows.events import emit_batch_event, emit_nomination_events, unit_related
 from flows.inputs import MeetingDecisions, agenda_markdown, initial_form
 from flows.naming import meeting_run_name, receive_run_name, unit_slug
@@ -176,6 +177,7 @@ async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date
     if deliver and result["letters"]:
         from flows.delivery import deliver_mail
         await deliver_mail()
+    await refresh_after_meeting(info["meeting_id"])
     return {k: v for k, v in result.items() if k != "items"} | {"unit": info["unit_code"]}
 
 

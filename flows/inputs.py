@@ -1,13 +1,23 @@
-"""The meeting form (RunInput) a council's secretary fills in the Prefect UI, or that the CLI sends."""
+"""The meeting form (RunInput) a council's secretary fills in the Prefect UI, or that the CLI sends.
+
+What the UI shows of it (see PREFECT-NOTES, "The meeting form in the Prefect UI"): the run's
+description (the agenda) above a form with one card per agenda item, pre-filled. Every field carries a
+Vietnamese title and a description an official can follow without reading code; the choices are
+readable words; the agenda is also in the description of the list of items, because the default UI
+squeezes the run's description away when the form is long. Field names avoid JSON-Schema keywords
+(`items`, `type`, `format`…), which make the UI's validation call fail.
+"""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
+from typing import Any, Literal
 
 from prefect.input import RunInput
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic.fields import FieldInfo
 
+from models.awards import catalogue
 from models.clock import fmt_date
 from models.meetings import Decision, Minutes
 
@@ -16,64 +26,121 @@ CHOICE_TO_KIND = {"Thông qua": "approve", "Không thông qua": "reject", "Trả
                   "Khen mức thấp hơn": "award-lower"}
 KIND_TO_CHOICE = {v: k for k, v in CHOICE_TO_KIND.items()}
 
+NO_LOWER_AWARD = "Không áp dụng"
+# The dropdown of «Hình thức thấp hơn» shows the forms' short names, lowest first.
+LOWER_AWARDS = {f.short: f.code for f in sorted(catalogue().forms.values(), key=lambda f: f.rank)}
+LowerAward = Literal[(NO_LOWER_AWARD, *LOWER_AWARDS)]  # type: ignore[valid-type]
+
+FORM_TITLE = "Biên bản họp Hội đồng Thi đua – Khen thưởng"
+HOW_TO = (
+    "Mỗi thẻ dưới đây là một hồ sơ trong chương trình họp. Với từng hồ sơ: chọn **Quyết định**, ghi số "
+    "phiếu biểu quyết; khi không thông qua hoặc trả lại, ghi lý do hay nội dung cần bổ sung. Không xóa thẻ, "
+    "không sửa mã hồ sơ. Bấm **Submit** để gửi biên bản; nếu biên bản chưa hợp lệ, phiên họp chờ lại và "
+    "ghi rõ lỗi ở đầu mẫu."
+)
+
 
 class AgendaDecision(BaseModel):
-    """One agenda item and the council's decision on it."""
+    """Một hồ sơ trong chương trình họp và quyết định của Hội đồng."""  # the UI shows this docstring
 
-    code: str = Field(title="Mã hồ sơ", description="Không sửa: mã hồ sơ trong chương trình họp")
-    nominee: str = Field(default="", title="Đối tượng (để đối chiếu)")
+    model_config = ConfigDict(title="Hồ sơ")
+
+    code: str = Field(title="Mã hồ sơ", description="Không sửa: mã hồ sơ trong chương trình họp.")
+    nominee: str = Field(default="", title="Đối tượng", description="Để đối chiếu, không cần sửa.")
+    award_name: str = Field(default="", title="Hình thức đề nghị", description="Để đối chiếu, không cần sửa.")
     decision: Choice = Field(
         default="Thông qua", title="Quyết định",
-        description="Thông qua: trình cấp trên hoặc khen nếu Hội đồng có thẩm quyền; Không thông qua (ghi lý do); "
-                    "Trả lại bổ sung (ghi nội dung cần bổ sung); Khen mức thấp hơn (ghi hình thức).",
+        description="Thông qua: trình cấp trên, hoặc khen thưởng nếu Hội đồng có thẩm quyền. "
+                    "Không thông qua: ghi lý do. Trả lại bổ sung: ghi nội dung cần bổ sung. "
+                    "Khen mức thấp hơn: chọn hình thức thấp hơn.",
     )
-    lower_award: str = Field(default="", title="Hình thức thấp hơn",
-                             description="Chỉ ghi khi chọn «Khen mức thấp hơn», ví dụ bang-khen-tinh")
+    lower_award: LowerAward = Field(  # type: ignore[valid-type]
+        default=NO_LOWER_AWARD, title="Hình thức thấp hơn",
+        description="Chỉ chọn khi quyết định «Khen mức thấp hơn»; hình thức phải thuộc thẩm quyền Hội đồng này.",
+    )
     votes_for: int = Field(default=0, ge=0, title="Số phiếu đồng ý")
     votes_against: int = Field(default=0, ge=0, title="Số phiếu không đồng ý")
     votes_abstain: int = Field(default=0, ge=0, title="Số phiếu không biểu quyết")
-    note: str = Field(default="", title="Lý do / nội dung cần bổ sung / ghi chú")
+    note: str = Field(default="", title="Lý do / nội dung cần bổ sung / ghi chú",
+                      description="Bắt buộc khi không thông qua hoặc trả lại bổ sung.")
 
 
 class MeetingDecisions(RunInput):
     """Biên bản họp Hội đồng Thi đua – Khen thưởng."""
 
-    meeting_date: date = Field(title="Ngày họp")
-    members_present: int = Field(default=0, ge=0, title="Số thành viên dự họp")
+    model_config = ConfigDict(title=FORM_TITLE)
+
+    meeting_date: date = Field(title="Ngày họp", description="Ngày Hội đồng họp; cũng là ngày của quyết định khen thưởng.")
+    members_present: int = Field(default=0, ge=0, title="Số thành viên dự họp",
+                                 description="Sửa nếu có thành viên vắng mặt (thành viên vắng gửi phiếu bằng văn bản).")
     decision_series: str = Field(default="QĐ-UBND", title="Ký hiệu quyết định khen thưởng",
-                                 description="Ví dụ QĐ-UBND; số quyết định sẽ là «số/ký hiệu»")
-    first_decision_number: int = Field(default=1, ge=1, title="Số quyết định đầu tiên")
+                                 description="Ví dụ QĐ-UBND; số quyết định sẽ là «số/ký hiệu».")
+    first_decision_number: int = Field(default=1, ge=1, title="Số quyết định đầu tiên",
+                                       description="Mỗi hình thức khen thưởng được quyết định một số, bắt đầu từ số này.")
     secretary: str = Field(default="", title="Thư ký phiên họp")
-    agenda_items: list[AgendaDecision] = Field(title="Quyết định cho từng hồ sơ")
+    agenda_items: list[AgendaDecision] = Field(title="Quyết định cho từng hồ sơ", description=HOW_TO)
+
+    @classmethod
+    def with_initial_data(cls, description: str | None = None, **kwargs: Any) -> type[MeetingDecisions]:
+        """The form pre-filled with `kwargs`, keeping every field's title and description.
+
+        Prefect's own version rebuilds the fields from their types alone, so the top-level titles, the
+        descriptions and the `ge` bounds would be lost. The description (the agenda, and the problems of
+        a refused attempt) also goes into the description of `agenda_items`, where the default UI shows
+        it however long the form is.
+        """
+        fields: dict[str, Any] = {}
+        for name, value in kwargs.items():
+            original = cls.model_fields[name]  # KeyError for a field the form does not have
+            fields[name] = (original.annotation, FieldInfo.merge_field_infos(original, default=value))
+        if "agenda_items" in kwargs:
+            fields["agenda_items"][1].description = description or HOW_TO
+        model = create_model(cls.__name__, __base__=cls, **fields)
+        if description is not None:
+            model._description = description
+        return model
 
     def to_minutes(self) -> Minutes:
         return Minutes(
             meeting_date=self.meeting_date, members_present=self.members_present,
             decision_series=self.decision_series, first_decision_number=self.first_decision_number,
             secretary=self.secretary,
-            decisions=[Decision(code=i.code, decision=CHOICE_TO_KIND[i.decision], lower_award=i.lower_award,
+            decisions=[Decision(code=i.code, decision=CHOICE_TO_KIND[i.decision],
+                                lower_award=LOWER_AWARDS.get(i.lower_award, ""),
                                 votes_for=i.votes_for, votes_against=i.votes_against, votes_abstain=i.votes_abstain,
                                 note=i.note) for i in self.agenda_items],
         )
 
 
+def _agenda_line(number: int, item: dict) -> str:
+    due = fmt_date(date.fromisoformat(item["due_on"])) if item.get("due_on") else "—"
+    return (f"{number}. **{item['code']}** — {item.get('nominee', '')} — "
+            f"{item.get('award_name') or item.get('award', '')} — đề nghị: {item.get('origin_unit') or '—'} "
+            f"— hạn xét {due}")
+
+
+def _blocks(lines: list[str]) -> str:
+    # A blank line between lines: the default UI joins single line breaks of a field's description,
+    # which would run a list's items together.
+    return "\n\n".join(lines)
+
+
 def agenda_markdown(*, council: str, agenda: list[dict], problems: list[str] = ()) -> str:
-    """The agenda as the form's description: what each item is, before the fields to fill."""
-    lines = [f"## Chương trình họp — {council}", ""]
+    """The agenda as the form's description: each item's code, nominee, award form, proposing unit and
+    due date, then how to fill the form (and, after a refused attempt, what to correct)."""
+    lines = [f"## Chương trình họp — {council}"]
     if problems:
-        lines += ["**Biên bản chưa hợp lệ, xin sửa rồi gửi lại:**", ""] + [f"- {p}" for p in problems] + [""]
-    if not agenda:
-        lines.append("_Không có hồ sơ nào chờ xét._")
-    for i, a in enumerate(agenda, start=1):
-        due = fmt_date(date.fromisoformat(a["due_on"])) if a.get("due_on") else "—"
-        lines.append(f"{i}. **{a['code']}** — {a['nominee']} — {a['award_name']} — đề nghị: {a['origin_unit']} "
-                     f"— hạn xét {due}")
-    return "\n".join(lines)
+        lines += ["**Biên bản chưa hợp lệ, chưa áp dụng gì. Xin sửa rồi gửi lại:**"] + [f"- {p}" for p in problems]
+    lines += [_agenda_line(n, a) for n, a in enumerate(agenda, start=1)] or ["_Không có hồ sơ nào chờ xét._"]
+    return _blocks([*lines, HOW_TO])
 
 
 def initial_form(*, agenda: list[dict], meeting_date: date, series: str, members: int) -> dict:
+    """The form's starting values: every item «Thông qua» with no votes yet, every member present."""
     return {
         "meeting_date": meeting_date, "members_present": members, "decision_series": series,
         "first_decision_number": 1,
-        "agenda_items": [{"code": a["code"], "nominee": a["nominee"], "decision": "Thông qua"} for a in agenda],
+        "agenda_items": [{"code": a["code"], "nominee": a["nominee"],
+                          "award_name": a.get("award_name") or a.get("award", ""), "decision": "Thông qua"}
+                         for a in agenda],
     }

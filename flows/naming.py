@@ -1,15 +1,38 @@
-"""Flow run names that read well in the UI: `meeting-cam-thuy-2026-11-28`, `intake-quang-tri-2026-11-22`."""
+"""Flow run names and tags that read well in the UI.
+
+Names: `meeting-cam-thuy-2026-11-28` (the council's unit, the meeting's day), `intake-quang-tri-2026-11-22`
+(the batch's province, the day it came in). Tags: `tinh:<province>` and `cap:<level>` (`tinh:thanh-hoa`,
+`cap:commune`), so the runs list filters by province and level.
+
+Prefect calls a flow's `flow_run_name` function once at the start of every run, however the run was
+started (the UI's "Run" button, a deployment, an event trigger, the CLI, a subflow, a resume after a
+suspension), with the run's parameters at hand. The unit look-up that names the run also tags it: the
+name functions below add the tags to the run through the API, merged with the deployment's own. Both
+are best effort: a name or a tag never fails a run.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
 from sqlalchemy import or_, select
 
-from models.clock import today_vn
+from models.clock import VN, parse_date, today_vn
 from models.db import session_scope
 from models.text import fold, slug
-from models.units import Unit
+from models.units import Level, Unit
+
+logger = logging.getLogger(__name__)
 
 _LEVEL_WORDS = ("thanh-pho-", "thi-xa-", "thi-tran-", "phuong-", "huyen-", "tinh-", "quan-", "xa-")
+_LEVEL_KEYS = tuple(w.replace("-", " ") for w in _LEVEL_WORDS)
+PROVINCE_TAG = "tinh:"
+LEVEL_TAG = "cap:"
+MAX_UNITS_LOOKED_UP = 50  # an intake batch of 10,000 rows names its run from a sample of its units
 
 
 def unit_slug(name: str) -> str:
@@ -21,39 +44,146 @@ def unit_slug(name: str) -> str:
     return text
 
 
-def _lookup(ref: str) -> tuple[Unit | None, Unit | None]:
-    """The unit named by code or name, and its province (best effort: naming never fails a run)."""
+@dataclass(frozen=True)
+class Place:
+    """A unit as a run's name and tags need it."""
+
+    slug: str
+    level: Level
+    province_slug: str | None
+
+
+def tags_of(places: Iterable[Place]) -> list[str]:
+    """`tinh:<province>` for every province, then `cap:<level>` for every level, lowest first."""
+    places = list(places)
+    provinces = sorted({p.province_slug for p in places if p.province_slug})
+    levels = sorted({p.level for p in places}, key=lambda level: level.rank)
+    return [f"{PROVINCE_TAG}{s}" for s in provinces] + [f"{LEVEL_TAG}{level.value}" for level in levels]
+
+
+def find_place(ref: str, on: date | None = None) -> Place | None:
+    """The unit named by code or name (valid on `on` when several match), or None."""
+    ref = (ref or "").strip()
+    if not ref:
+        return None
+    key = fold(ref)
+    keys = {key} | {word + key for word in _LEVEL_KEYS}
+    with session_scope() as session:
+        units = list(session.scalars(select(Unit).where(or_(Unit.code == ref, Unit.name_key.in_(keys)))))
+        if not units:
+            return None
+        exact = [u for u in units if u.code == ref]
+        dated = [u for u in units if on is None or u.valid_on(on)]
+        unit = (exact or dated or units)[0]
+        if unit.level == Level.province:
+            province = unit
+        else:
+            province = session.get(Unit, unit.province_id) if unit.province_id else None
+        return Place(unit_slug(unit.name), unit.level, unit_slug(province.name) if province else None)
+
+
+def _safe_place(ref: str, on: date | None = None) -> Place | None:
     try:
-        with session_scope() as session:
-            unit = session.scalars(select(Unit).where(or_(Unit.code == ref, Unit.name_key == fold(ref)))
-                                   .order_by(Unit.valid_to.desc().nullsfirst())).first()
-            province = session.get(Unit, unit.province_id) if unit is not None and unit.province_id else None
-            return unit, province
-    except Exception:  # noqa: BLE001 - a name is cosmetic
-        return None, None
+        return find_place(ref, on)
+    except Exception:  # noqa: BLE001 - a name is cosmetic; the run reports real problems itself
+        logger.warning("could not look up unit %r for the run's name", ref, exc_info=True)
+        return None
 
 
-def _param(name: str, default=None):  # noqa: ANN001, ANN202
+def _as_date(value: Any) -> date | None:
+    """A date from a parameter: a date, an ISO string (from the API) or dd/mm/yyyy (from a file)."""
+    if isinstance(value, datetime):
+        return value.astimezone(VN).date() if value.tzinfo else value.date()
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and value.strip():
+        try:
+            return date.fromisoformat(value.strip()[:10])
+        except ValueError:
+            try:
+                return parse_date(value)
+            except ValueError:
+                return None
+    return None
+
+
+def _param(name: str, default: Any = None) -> Any:
     from prefect.runtime import flow_run
 
     return (flow_run.parameters or {}).get(name, default)
 
 
+def _run_day() -> date:
+    """The day the run was scheduled for (Asia/Ho_Chi_Minh): the same after a resume on another day."""
+    from prefect.runtime import flow_run
+
+    return _as_date(flow_run.scheduled_start_time) or today_vn()
+
+
+def tag_current_run(tags: Iterable[str]) -> list[str]:
+    """Add `tags` to the running flow run (kept: the tags it has); returns the run's tags."""
+    from prefect.client.orchestration import get_client
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        return []
+    current = list(context.flow_run.tags or [])
+    merged = current + [t for t in dict.fromkeys(tags) if t not in current]
+    if merged == current:
+        return current
+    try:
+        # The name function runs inside the engine's event loop without a way to await: a short
+        # synchronous PATCH (a few ms) is the simple way to reach the API from here.
+        with get_client(sync_client=True) as client:
+            client.update_flow_run(context.flow_run.id, tags=merged)
+    except Exception:  # noqa: BLE001 - tags are cosmetic
+        logger.warning("could not tag flow run %s with %s", context.flow_run.id, merged, exc_info=True)
+        return current
+    context.flow_run.tags = merged
+    return merged
+
+
 def meeting_run_name() -> str:
+    """`meeting-<unit>-<meeting day>`; tags the run with the council's province and level."""
     unit_ref = str(_param("unit", "") or "")
-    unit, _ = _lookup(unit_ref)
     minutes = _param("minutes") or {}
-    day = (minutes.get("meeting_date") if isinstance(minutes, dict) else None) or today_vn().isoformat()
-    return f"meeting-{unit_slug(unit.name) if unit else slug(unit_ref) or 'council'}-{day}"
+    if not isinstance(minutes, dict):  # passed in as a Minutes object, not JSON
+        minutes = getattr(minutes, "__dict__", {})
+    day = _as_date(minutes.get("meeting_date")) or _as_date(_param("on")) or _run_day()
+    place = _safe_place(unit_ref, day)
+    if place is not None:
+        tag_current_run(tags_of([place]))
+    return f"meeting-{place.slug if place else slug(unit_ref) or 'council'}-{day.isoformat()}"
 
 
 def intake_run_name() -> str:
-    rows = _param("rows") or []
-    ref = str(rows[0].get("unit", "")) if rows and isinstance(rows[0], dict) else ""
-    unit, province = _lookup(ref)
-    place = province or unit
-    return f"intake-{unit_slug(place.name) if place else slug(ref) or 'batch'}-{today_vn().isoformat()}"
+    """`intake-<province of the first row>-<day received>`; tags every province and level in the batch."""
+    rows = [r for r in (_param("rows") or []) if isinstance(r, dict)]
+    day = _as_date(_param("received_on")) or _run_day()
+    seen: dict[tuple[str, date | None], Place | None] = {}
+    for row in rows:
+        ref = (str(row.get("unit") or "").strip(), _as_date(row.get("submitted_on")))
+        if ref[0] and ref not in seen:
+            seen[ref] = _safe_place(*ref)
+            if len(seen) >= MAX_UNITS_LOOKED_UP:
+                break
+    places = [p for p in seen.values() if p is not None]
+    if places:
+        tag_current_run(tags_of(places))
+        where = places[0].province_slug or places[0].slug
+    else:
+        where = slug(next(iter(seen), ("", None))[0]) or "batch"
+    return f"intake-{where}-{day.isoformat()}"
 
 
 def receive_run_name() -> str:
-    return f"receive-forwarded-meeting-{_param('meeting_id', 'x')}-{today_vn().isoformat()}"
+    """`receive-forwarded-meeting-12-<day>`, or `…-meetings-12-15-<day>` for a batch of meetings."""
+    raw = [*(_param("meeting_ids") or []), _param("meeting_id")]
+    ids = sorted({int(i) for i in raw if isinstance(i, int) or (isinstance(i, str) and i.isdigit())})
+    which = f"meeting-{ids[0]}" if len(ids) == 1 else f"meetings-{ids[0]}-{ids[-1]}" if ids else "meeting-x"
+    return f"receive-forwarded-{which}-{_run_day().isoformat()}"
+
+
+def dashboard_run_name() -> str:
+    return f"dashboard-{_run_day().isoformat()}"

@@ -1,0 +1,117 @@
+"""Flow `dashboard` (bảng theo dõi): the operators' and councils' view, as Prefect artifacts.
+
+Hourly, and after every council meeting, it publishes under stable keys (the UI keeps each key's
+history): the dossiers by province, level and status (`pipeline-by-province`), the reviews past their
+due date in working days (`overdue-reviews`), this year's filing of the yearly report
+(`report-filing-<year>`, once the app keeps reports) and the campaign's summary beside the provinces'
+targets (`campaign-summary`). The figures come from `models/dashboard.py`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from anyio import to_thread
+from prefect import flow, get_run_logger, task
+from prefect.artifacts import acreate_markdown_artifact, acreate_progress_artifact, acreate_table_artifact
+
+from flows.naming import dashboard_run_name
+from models import dashboard as db
+from models.clock import fmt_date, today_vn
+from models.db import session_scope
+from models.hierarchy import Hierarchy
+
+PIPELINE_KEY = "pipeline-by-province"
+OVERDUE_KEY = "overdue-reviews"
+SUMMARY_KEY = "campaign-summary"
+
+
+def filing_key(year: int) -> str:
+    return f"report-filing-{year}"
+
+
+@dataclass
+class Figures:
+    today: date
+    pipeline: list[db.PipelineRow]
+    overdue: list[db.OverdueUnit]
+    filing: db.FilingProgress | None
+    summary: db.CampaignSummary
+
+
+def gather(today: date) -> Figures:
+    """Every figure of the dashboard, from one consistent read of the app database."""
+    with session_scope() as session:
+        hierarchy = Hierarchy.load(session)
+        return Figures(
+            today=today,
+            pipeline=db.pipeline_by_province(session=session, hierarchy=hierarchy),
+            overdue=db.overdue_reviews(session=session, hierarchy=hierarchy, today=today),
+            filing=db.report_filing(session=session, hierarchy=hierarchy, year=today.year),
+            summary=db.campaign_summary(session=session, hierarchy=hierarchy),
+        )
+
+
+@task(name="gather-figures")
+async def gather_task(today: date) -> Figures:
+    """Read the pipeline, the overdue reviews, the yearly reports and the campaign's results."""
+    return await to_thread.run_sync(lambda: gather(today))
+
+
+@task(name="publish-artifacts")
+async def publish(figures: Figures) -> list[str]:
+    """Publish each figure under its stable key; returns the keys published."""
+    day = fmt_date(figures.today)
+    in_pipeline = sum(r.total for r in figures.pipeline)
+    await acreate_table_artifact(
+        key=PIPELINE_KEY, table=db.pipeline_table(figures.pipeline),
+        description=f"Hồ sơ theo tỉnh, cấp đang giữ và trạng thái — {in_pipeline} hồ sơ, ngày {day}",
+    )
+    overdue = sum(len(u.items) for u in figures.overdue)
+    await acreate_table_artifact(
+        key=OVERDUE_KEY, table=db.overdue_table(figures.overdue),
+        description=(f"Hồ sơ quá hạn xét (tính theo ngày làm việc) — {overdue} hồ sơ tại {len(figures.overdue)} "
+                     f"Hội đồng, ngày {day}") if overdue else f"Không có hồ sơ quá hạn xét, ngày {day}",
+    )
+    keys = [PIPELINE_KEY, OVERDUE_KEY]
+    if figures.filing is not None:
+        f = figures.filing
+        missing = ", ".join(f.missing[:30]) + (" …" if len(f.missing) > 30 else "")
+        await acreate_progress_artifact(
+            key=filing_key(f.year), progress=f.percent,
+            description=f"Báo cáo năm {f.year}: {f.filed}/{f.expected} đơn vị đã nộp"
+                        + (f"; chưa nộp: {missing}" if missing else ""),
+        )
+        keys.append(filing_key(f.year))
+    await acreate_markdown_artifact(
+        key=SUMMARY_KEY, markdown=db.campaign_markdown(figures.summary, as_of=figures.today),
+        description=f"Tổng hợp phong trào: {figures.summary.conferred} đã khen thưởng, ngày {day}",
+    )
+    keys.append(SUMMARY_KEY)
+    return keys
+
+
+@flow(name="dashboard", flow_run_name=dashboard_run_name, log_prints=False)
+async def dashboard(on: date | None = None) -> dict:
+    """Refresh the dashboard: the pipeline, overdue reviews, yearly reports and the campaign's summary."""
+    logger = get_run_logger()
+    figures = await gather_task(on or today_vn())
+    keys = await publish(figures)
+    if figures.filing is None:
+        logger.info("no yearly reports kept yet (models.campaigns has no Report); %s skipped",
+                    filing_key(figures.today.year))
+    return {"artifacts": keys, "nominations": sum(r.total for r in figures.pipeline),
+            "overdue": sum(len(u.items) for u in figures.overdue), "conferred": figures.summary.conferred}
+
+
+async def refresh_after_meeting(meeting_id: int) -> None:
+    """Run `dashboard` as a subflow, best effort: a meeting never fails because of its dashboard."""
+    logger = get_run_logger()
+    try:
+        state = await dashboard(return_state=True)
+    except Exception:  # noqa: BLE001 - the meeting is applied already; the hourly run will catch up
+        logger.warning("dashboard refresh after meeting %s failed", meeting_id, exc_info=True)
+        return
+    if not state.is_completed():
+        logger.warning("dashboard refresh after meeting %s ended %s: %s", meeting_id, state.type, state.message)
