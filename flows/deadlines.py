@@ -11,6 +11,7 @@ the letters are written in one transaction, so an item is recorded if and only i
 
 from __future__ import annotations
 
+import time
 from collections import Counter
 from datetime import date, timedelta
 
@@ -64,6 +65,7 @@ def reporting_year(spec: DeadlineSpec, day: date, policy: Policy) -> int | None:
 def plan_and_queue(*, day: date, since: date, policy: Policy | None = None) -> dict:
     """Compute the day's items, record them in the ledger and queue the digests, in one transaction."""
     policy = policy or Policy.from_settings()
+    started = time.perf_counter()
     with session_scope() as session:
         rows = ensure_deadlines(session=session)
         specs = [r.to_spec() for r in rows.values()]
@@ -82,7 +84,7 @@ def plan_and_queue(*, day: date, since: date, policy: Policy | None = None) -> d
         digests = [d for d in digests if d.notices]
         queued = enqueue_many(session=session, items=[letter(d, day=day) for d in digests])
         sent = [n for d in digests for n in d.notices]
-        return {
+        result = {
             "day": day.isoformat(), "since": since.isoformat(),
             "letters": len(queued.created), "recipients": len(digests),
             "items": len(sent), "by_kind": dict(Counter(n.kind.value for n in sent)),
@@ -93,6 +95,8 @@ def plan_and_queue(*, day: date, since: date, policy: Policy | None = None) -> d
                             day=day, policy=policy),
             "sent": [{"key": n.key, "to": n.recipient.email, "digest": digest_of[n.key]} for n in sent],
         }
+    result["elapsed_s"] = round(time.perf_counter() - started, 3)  # committed included
+    return result
 
 
 def _owing(*, specs: list[DeadlineSpec], plan_occurrences: list[tuple[str, int]], directory: Directory,
@@ -195,5 +199,5 @@ async def deadline_reminders(today: date | None = None, deliver: bool = True, si
     if deliver and result["letters"]:
         from flows.delivery import deliver_mail
 
-        summary["delivery"] = (await deliver_mail()).model_dump(include={"sent", "retried", "failed"})
+        summary["delivery"] = (await deliver_mail()).model_dump(include={"sent", "retried", "failed", "elapsed"})
     return summary
