@@ -3,7 +3,7 @@
 Hourly, and after every council meeting, it publishes under stable keys (the UI keeps each key's
 history): the dossiers by province, level and status (`pipeline-by-province`), the reviews past their
 due date in working days (`overdue-reviews`), this year's filing of the yearly report
-(`report-filing-<year>`, once the app keeps reports) and the campaign's summary beside the provinces'
+(`report-filing-<year>`) and the campaign's summary beside the provinces'
 targets (`campaign-summary`). The figures come from `models/dashboard.py`.
 """
 
@@ -15,6 +15,7 @@ from datetime import date
 from anyio import to_thread
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_progress_artifact, acreate_table_artifact
+from sqlalchemy.exc import SQLAlchemyError
 
 from flows.naming import dashboard_run_name
 from models import dashboard as db
@@ -25,6 +26,7 @@ from models.hierarchy import Hierarchy
 PIPELINE_KEY = "pipeline-by-province"
 OVERDUE_KEY = "overdue-reviews"
 SUMMARY_KEY = "campaign-summary"
+MAX_MISSING_LISTED = 30
 
 
 def filing_key(year: int) -> str:
@@ -36,21 +38,27 @@ class Figures:
     today: date
     pipeline: list[db.PipelineRow]
     overdue: list[db.OverdueUnit]
-    filing: db.FilingProgress | None
     summary: db.CampaignSummary
+    filing: db.FilingProgress | None = None
+    filing_problem: str | None = None  # why the filing could not be read, for the run's log
 
 
 def gather(today: date) -> Figures:
-    """Every figure of the dashboard, from one consistent read of the app database."""
+    """Every figure of the dashboard; the yearly report's filing read apart, so its failure spares the rest."""
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
-        return Figures(
+        figures = Figures(
             today=today,
             pipeline=db.pipeline_by_province(session=session, hierarchy=hierarchy),
             overdue=db.overdue_reviews(session=session, hierarchy=hierarchy, today=today),
-            filing=db.report_filing(session=session, hierarchy=hierarchy, year=today.year),
             summary=db.campaign_summary(session=session, hierarchy=hierarchy),
         )
+    try:
+        with session_scope() as session:
+            figures.filing = db.report_filing(session=session, year=today.year)
+    except SQLAlchemyError as exc:  # e.g. a database whose migrations do not create the reports' tables yet
+        figures.filing_problem = str(exc).splitlines()[0]
+    return figures
 
 
 @task(name="gather-figures")
@@ -77,10 +85,11 @@ async def publish(figures: Figures) -> list[str]:
     keys = [PIPELINE_KEY, OVERDUE_KEY]
     if figures.filing is not None:
         f = figures.filing
-        missing = ", ".join(f.missing[:30]) + (" …" if len(f.missing) > 30 else "")
+        missing = ", ".join(f.missing[:MAX_MISSING_LISTED]) + (" …" if len(f.missing) > MAX_MISSING_LISTED else "")
+        # The same key as deadline-reminders' daily figure (models.reports counts both): hourly here.
         await acreate_progress_artifact(
             key=filing_key(f.year), progress=f.percent,
-            description=f"Báo cáo năm {f.year}: {f.filed}/{f.expected} đơn vị đã nộp"
+            description=f"{f.title}: {f.filed}/{f.expected} đơn vị đã nộp (hạn {fmt_date(f.due_on)})"
                         + (f"; chưa nộp: {missing}" if missing else ""),
         )
         keys.append(filing_key(f.year))
@@ -98,9 +107,10 @@ async def dashboard(on: date | None = None) -> dict:
     logger = get_run_logger()
     figures = await gather_task(on or today_vn())
     keys = await publish(figures)
-    if figures.filing is None:
-        logger.info("no yearly reports kept yet (models.campaigns has no Report); %s skipped",
-                    filing_key(figures.today.year))
+    if figures.filing_problem:
+        logger.warning("%s skipped: %s", filing_key(figures.today.year), figures.filing_problem)
+    elif figures.filing is None:
+        logger.info("no yearly report due in %d; %s skipped", figures.today.year, filing_key(figures.today.year))
     return {"artifacts": keys, "nominations": sum(r.total for r in figures.pipeline),
             "overdue": sum(len(u.items) for u in figures.overdue), "conferred": figures.summary.conferred}
 

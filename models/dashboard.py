@@ -176,37 +176,34 @@ def overdue_table(units: list[OverdueUnit]) -> list[dict]:
 
 @dataclass(frozen=True)
 class FilingProgress:
-    """Who has filed this year's report on the movement."""
+    """Who has filed this year's report on the movement (báo cáo năm, due 30/11)."""
 
     year: int
+    title: str
+    due_on: date
     filed: int
     expected: int
-    missing: tuple[str, ...]
+    missing: tuple[str, ...]  # the units that still owe it, by province
 
     @property
     def percent(self) -> float:
         return 100.0 if self.expected == 0 else round(100.0 * self.filed / self.expected, 1)
 
 
-def report_filing(*, session: Session, hierarchy: Hierarchy, year: int) -> FilingProgress | None:
-    """This year's filing, or None while the app keeps no reports (models.campaigns has no `Report`).
+def report_filing(*, session: Session, year: int) -> FilingProgress | None:
+    """The yearly report's filing for `year` (models.reports), or None when it has no occurrence that year."""
+    from models.campaigns import YEARLY_REPORT
+    from models.reports import ReportRefused, filing_status
 
-    Expects `Report(unit_id, year)` for a report filed and `ReportingObligation(unit_id)` for a unit that
-    must file one; with another shape it returns None and says so in the log.
-    """
-    import models.campaigns as campaigns
-
-    report = getattr(campaigns, "Report", None)
-    obligation = getattr(campaigns, "ReportingObligation", None)
-    if report is None or obligation is None:
+    try:
+        spec, statuses = filing_status(session=session, year=year, deadline=YEARLY_REPORT)
+    except ReportRefused as exc:
+        logger.info("no yearly report to follow in %d: %s", year, exc)
         return None
-    if not all(hasattr(report, a) for a in ("unit_id", "year")) or not hasattr(obligation, "unit_id"):
-        logger.warning("Report/ReportingObligation do not have the expected columns; filing progress skipped")
-        return None
-    expected = set(session.scalars(select(obligation.unit_id).distinct()))
-    filed = set(session.scalars(select(report.unit_id).where(report.year == year).distinct())) & expected
-    missing = sorted((hierarchy.get(u) for u in expected - filed if u in hierarchy.by_id), key=lambda u: fold(u.name))
-    return FilingProgress(year, len(filed), len(expected), tuple(u.name for u in missing))
+    missing = tuple(f"{s.obligation.unit_name} ({s.province})" if s.province else s.obligation.unit_name
+                    for s in statuses if not s.filed)
+    return FilingProgress(year, spec.short_title(year), spec.due_date(year), len(statuses) - len(missing),
+                          len(statuses), missing)
 
 
 # --- the campaign's summary and the provinces' targets --------------------------------------------

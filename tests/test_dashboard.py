@@ -146,16 +146,42 @@ def test_overdue_reviews_skip_weekends_and_holidays(session, sample, decided) ->
 
 # --- the yearly report ----------------------------------------------------------------------------
 
-def test_report_filing_is_skipped_while_the_app_keeps_no_reports(session, sample, monkeypatch) -> None:  # noqa: ANN001
-    import models.campaigns
+def test_report_filing_counts_the_units_bound_to_the_yearly_report(session, sample) -> None:  # noqa: ANN001
+    from models.campaigns import YEARLY_REPORT
+    from models.reports import file_report
 
-    monkeypatch.delattr(models.campaigns, "Report", raising=False)
-    assert dash.report_filing(session=session, hierarchy=sample, year=2026) is None
+    before = dash.report_filing(session=session, year=2026)
+    assert before.filed == 0 and before.expected > 0 and before.due_on == date(2026, 11, 30)
+    assert "xã Cẩm Thạch (tỉnh Thanh Hóa)" in before.missing
+    file_report(session=session, unit=CAM_THACH, year=2026, deadline=YEARLY_REPORT, on=date(2026, 11, 20),
+                today=date(2026, 11, 23))
+    file_report(session=session, unit=CAM_THACH, year=2026, deadline=YEARLY_REPORT, on=date(2026, 11, 21),
+                today=date(2026, 11, 23))  # an amendment counts once
+    session.commit()
+    after = dash.report_filing(session=session, year=2026)
+    assert (after.filed, after.expected) == (1, before.expected)
+    assert "xã Cẩm Thạch (tỉnh Thanh Hóa)" not in after.missing
+    assert after.percent == round(100 / before.expected, 1)
+    assert dash.report_filing(session=session, year=2021) is None  # the yearly report starts in 2022
+
+
+def test_without_the_reports_tables_the_other_figures_still_go_out(session, sample, decided) -> None:  # noqa: ANN001
+    """A database migrated before the reports existed: the filing is skipped with a reason, nothing else."""
+    from sqlalchemy import text
+
+    from flows.dashboard import gather
+
+    for table in ("remindernotice", "report"):
+        session.execute(text(f"DROP TABLE IF EXISTS {table}"))
+    session.commit()
+    figures = gather(date(2026, 11, 28))
+    assert figures.filing is None and "report" in figures.filing_problem
+    assert sum(r.total for r in figures.pipeline) == 6 and figures.summary.conferred == 1
 
 
 def test_filing_progress_percent() -> None:
-    assert dash.FilingProgress(2026, 3, 4, ("xã Cẩm Tú",)).percent == 75.0
-    assert dash.FilingProgress(2026, 0, 0, ()).percent == 100.0
+    assert dash.FilingProgress(2026, "Báo cáo", date(2026, 11, 30), 3, 4, ("xã Cẩm Tú",)).percent == 75.0
+    assert dash.FilingProgress(2026, "Báo cáo", date(2026, 11, 30), 0, 0, ()).percent == 100.0
 
 
 # --- the campaign's summary and the provinces' targets --------------------------------------------
@@ -221,7 +247,7 @@ def test_dashboard_flow_publishes_its_artifacts_under_stable_keys(prefect_api, s
     from flows.dashboard import dashboard
 
     result = asyncio.run(dashboard(on=date(2026, 11, 28)))
-    assert result["artifacts"] == ["pipeline-by-province", "overdue-reviews", "campaign-summary"]
+    assert result["artifacts"] == ["pipeline-by-province", "overdue-reviews", "report-filing-2026", "campaign-summary"]
     assert result["nominations"] == 6 and result["conferred"] == 1
     pipeline = asyncio.run(_artifact("pipeline-by-province"))
     assert pipeline.type == "table"
@@ -232,6 +258,9 @@ def test_dashboard_flow_publishes_its_artifacts_under_stable_keys(prefect_api, s
     assert by_place[("Tổng cộng", "")]["Tổng"] == 6
     overdue = asyncio.run(_artifact("overdue-reviews"))
     assert "ngày 28/11/2026" in overdue.description
+    filing = asyncio.run(_artifact("report-filing-2026"))
+    assert filing.type == "progress" and filing.data == 0.0
+    assert "đơn vị đã nộp (hạn 30/11/2026); chưa nộp: " in filing.description
     summary = asyncio.run(_artifact("campaign-summary"))
     assert summary.type == "markdown" and "82 xã (87,2%)" in summary.data
     runs = asyncio.run(_runs("dashboard"))
