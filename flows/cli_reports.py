@@ -148,11 +148,16 @@ def remind_command(
         raise _fail(f"--since {fmt_date(start)} ở sau --today {fmt_date(day)}", 2)
     try:
         from flows.service import connect
+    except ImportError:  # pragma: no cover - a layout without flows/service.py
+        connect = None
+    info = connect() if connect is not None else None
+    from prefect.settings import PREFECT_API_URL
 
-        connect()  # the running `thidua up`, if any; otherwise Prefect starts a temporary server
-    except ImportError:  # pragma: no cover - older layouts without flows/service.py
-        pass
     from flows.deadlines import deadline_reminders
+
+    if info is None and not PREFECT_API_URL.value() and not json_out:
+        err_console.print("[yellow]Dịch vụ chưa chạy (thidua up): Prefect khởi động một máy chủ tạm cho lần chạy "
+                          "này (10–20 giây).[/]")
 
     state = asyncio.run(deadline_reminders(today=day, since=start, deliver=deliver, return_state=True))
     if not state.is_completed():

@@ -44,13 +44,10 @@ def digest_key(address: str, day: date, n: int = 1) -> str:
 class Digest:
     """One recipient's items of the day and the outbox key of the letter that carries them."""
 
-    recipient: Recipient
+    recipient: Recipient  # the address as the registry holds it (the outbox checks it against the registry)
+    address: str  # the same as sent over SMTP, case-folded: what groups the items and names the letter
     notices: list[Notice]
     key: str = ""
-
-    @property
-    def address(self) -> str:
-        return self.recipient.email.lower()
 
 
 def group_by_recipient(notices: Iterable[Notice]) -> tuple[list[Digest], list[Notice]]:
@@ -65,7 +62,8 @@ def group_by_recipient(notices: Iterable[Notice]) -> tuple[list[Digest], list[No
             continue
         digest = groups.get(address)
         if digest is None:
-            groups[address] = Digest(recipient=Recipient(address, n.recipient.name[:MAX_NAME]), notices=[n])
+            recipient = Recipient(n.recipient.email.strip(), n.recipient.name[:MAX_NAME])
+            groups[address] = Digest(recipient=recipient, address=address, notices=[n])
         else:
             digest.notices.append(n)
     return sorted(groups.values(), key=lambda d: d.address), refused
