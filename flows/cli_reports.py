@@ -12,7 +12,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -146,11 +146,13 @@ def remind_command(
     start = _date_opt(since, "--since")
     if day is not None and start is not None and start > day:
         raise _fail(f"--since {fmt_date(start)} ở sau --today {fmt_date(day)}", 2)
+    info: dict | None = None
     try:
         from flows.service import connect
     except ImportError:  # pragma: no cover - a layout without flows/service.py
-        connect = None
-    info = connect() if connect is not None else None
+        pass
+    else:
+        info = connect()
     from prefect.settings import PREFECT_API_URL
 
     from flows.deadlines import deadline_reminders
@@ -159,7 +161,8 @@ def remind_command(
         err_console.print("[yellow]Dịch vụ chưa chạy (thidua up): Prefect khởi động một máy chủ tạm cho lần chạy "
                           "này (10–20 giây).[/]")
 
-    state = asyncio.run(deadline_reminders(today=day, since=start, deliver=deliver, return_state=True))
+    state: Any = asyncio.run(deadline_reminders(  # type: ignore[arg-type]
+        today=day, since=start, deliver=deliver, return_state=True))
     if not state.is_completed():
         raise _fail(state.message or "nhắc hạn không thành công")
     result = state.result()

@@ -111,6 +111,8 @@ def _owing(*, specs: list[DeadlineSpec], plan_occurrences: list[tuple[str, int]]
     out = []
     for code, year in wanted:
         spec = by_code[code]
+        due = spec.due_date(year)
+        assert due is not None
         provinces: dict[int | None, list[int]] = {}
         for ob in expand_obligations(spec=spec, year=year, directory=directory):
             provinces.setdefault(ob.province_id, [0, 0])
@@ -118,7 +120,7 @@ def _owing(*, specs: list[DeadlineSpec], plan_occurrences: list[tuple[str, int]]
             provinces[ob.province_id][1] += int((code, ob.unit_id, year) in filed)
         for province_id, (bound, done) in sorted(provinces.items(), key=lambda kv: _name(directory, kv[0])):
             out.append({"deadline": code, "year": year, "title": spec.short_title(year),
-                        "due_on": spec.due_date(year).isoformat(), "province": _name(directory, province_id),
+                        "due_on": due.isoformat(), "province": _name(directory, province_id),
                         "bound": bound, "filed": done, "owing": bound - done})
     return out
 

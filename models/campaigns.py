@@ -4,7 +4,7 @@ units file against them (báo cáo), and the ledger of reminders sent (nhắc h�
 from __future__ import annotations
 
 from calendar import monthrange
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
@@ -12,11 +12,11 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import Field as PydanticField
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint
-from sqlalchemy.types import TypeDecorator
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, select
 
 from models.clock import utcnow
+from models.db import UTCDateTime
 from models.units import Level
 
 
@@ -39,7 +39,7 @@ class Campaign(CampaignBase, table=True):
     __table_args__ = (UniqueConstraint("code", name="uq_campaign_code"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))
 
 
 NTM_2021_2025 = CampaignBase(
@@ -178,26 +178,6 @@ def deadline_specs(path: Path = DEADLINES_FILE) -> tuple[DeadlineSpec, ...]:
 YEARLY_REPORT = "ntm-bao-cao-nam"  # the yearly report before 30/11: default of `thidua report`
 
 
-class UTCDateTime(TypeDecorator):
-    """A timestamp that always comes back timezone-aware UTC (SQLite stores it naive, in UTC).
-
-    The same type as the outbox's; declared here too so that models/ never imports notifications/."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class Deadline(SQLModel, table=True):
     """Hạn chót of a campaign, as loaded from `data/deadlines.yaml` (the file is the source)."""
 
@@ -229,7 +209,7 @@ def ensure_deadlines(
         campaign = campaigns.get(spec.campaign)
         if campaign is None:
             raise ValueError(f"deadline {spec.code}: unknown campaign {spec.campaign!r}")
-        values = {
+        values: dict[str, Any] = {
             "campaign_id": campaign.id, "name": spec.name, "recurrence": spec.recurrence,
             "legal_basis": spec.legal_basis, "spec": spec.model_dump(mode="json", by_alias=True),
         }

@@ -16,10 +16,10 @@ Every item has a scheduled day and an idempotency key:
 
 A run for day D with catch-up start S considers the items scheduled in [S, D] that are still owed when
 it runs (no report recorded; the dossier still on the agenda with the same due date) — so a run for a
-past day never reminds a unit that has filed since. The ledger
-(`ReminderNotice`) then removes what an earlier run already sent, so overlapping windows never send
-twice, and a run after missed days sends each missed item once. A reminder caught up after its due
-date is shown as overdue (notifications/digests.py): it is not "due soon" any more.
+past day never reminds a unit that has filed since. The ledger (`ReminderNotice`) then removes what an
+earlier run already sent, so overlapping windows never send twice, and a run after missed days sends
+each missed item once. A reminder caught up after its due date is shown as overdue
+(notifications/digests.py): it is not "due soon" any more.
 """
 
 from __future__ import annotations
@@ -345,7 +345,7 @@ def open_reviews(*, session: Session, directory: Directory) -> list[OpenReview]:
         council = councils.get(unit_id)
         parent = directory.get(unit.parent_id)
         superior = councils.get(parent.id) if parent is not None else None
-        chair = chairs.get(council.id) if council is not None else None
+        chair = chairs.get(council.id) if council is not None and council.id is not None else None
         origin = directory.get(origin_id)
         out.append(OpenReview(
             nomination_id=nid, code=code, nominee=nominee, award_form=forms[award].name if award in forms else award,

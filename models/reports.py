@@ -263,6 +263,7 @@ def file_report(
         select(Report).where(Report.deadline_id == row.id, Report.unit_id == unit_row.id, Report.year == year)
         .order_by(Report.sequence)
     ).all()
+    assert row.id is not None and unit_row.id is not None
     report = Report(
         deadline_id=row.id, unit_id=unit_row.id, year=year, sequence=len(prior),
         amendment_of=prior[0].id if prior else None, filed_on=on, filed_at=filed_at,

@@ -11,13 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import cast
 
 from sqlalchemy import select
 from sqlmodel import Session
 
 from models.reminders import Notice, NoticeKind, Recipient
 from notifications.outbox import InvalidAddress, MailItem, OutboxMessage, normalize_address
-from notifications.render import DIGEST_LABELS, DeadlineDigest, DigestEntry
+from notifications.render import DIGEST_LABELS, DeadlineDigest, DigestEntry, DigestKind
 
 DIGEST_PREFIX = "deadline-digest"
 TEMPLATE = "deadline_digest"
@@ -93,8 +94,8 @@ def entries(notices: Iterable[Notice], *, day: date) -> list[DigestEntry]:
         if current is None or (_SEVERITY[n.kind], n.scheduled_on) > (_SEVERITY[current.kind], current.scheduled_on):
             best[n.obligation_id] = n
     out = [
-        DigestEntry(kind=_OVERDUE[n.kind] if day > n.due_on else n.kind.digest_kind, obligation_id=n.obligation_id,
-                    title=n.title, unit_name=n.unit_name, due_date=n.due_on)
+        DigestEntry(kind=cast(DigestKind, _OVERDUE[n.kind] if day > n.due_on else n.kind.digest_kind),
+                    obligation_id=n.obligation_id, title=n.title, unit_name=n.unit_name, due_date=n.due_on)
         for n in best.values()
     ]
     out.sort(key=lambda e: (_SECTION_ORDER[e.kind], e.due_date, e.unit_name, e.title))
