@@ -144,7 +144,7 @@ async def _wait_for_decisions(info: dict, on: date) -> mt.Minutes:
 
 @flow(name="council-meeting", flow_run_name=meeting_run_name, log_prints=False)
 async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date | None = None,
-                          deliver: bool = True) -> dict:
+                          deliver: bool = True, dashboard: bool = True) -> dict:
     """A council meeting: agenda, decisions (from the form or passed in), applied as one batch."""
     logger = get_run_logger()
     on = on or today_vn()
@@ -177,48 +177,57 @@ async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date
     if deliver and result["letters"]:
         from flows.delivery import deliver_mail
         await deliver_mail()
-    await refresh_after_meeting(info["meeting_id"])
+    if dashboard:
+        await refresh_after_meeting(info["meeting_id"])
     return {k: v for k, v in result.items() if k != "items"} | {"unit": info["unit_code"]}
 
 
-def receive_from_meeting(meeting_id: int, on: date) -> dict:
-    """Open the review at each level the meeting forwarded to; one digest per receiving council."""
+def receive_from_meetings(meeting_ids: list[int], on: date) -> dict:
+    """Open the review at each level the meetings forwarded to; one digest per receiving council per batch."""
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
-        meeting = session.get(mt.Meeting, meeting_id)
-        if meeting is None:
-            raise LookupError(f"không có phiên họp #{meeting_id}")
-        outcome = mt.outcome_of(session=session, meeting=meeting)
+        forwarded: dict[str, int] = {}
+        for meeting_id in meeting_ids:
+            meeting = session.get(mt.Meeting, meeting_id)
+            if meeting is None:
+                raise LookupError(f"không có phiên họp #{meeting_id}")
+            forwarded.update(mt.outcome_of(session=session, meeting=meeting).forwarded_to)
         by_unit: dict[int, list[str]] = {}
-        for code, unit_id in outcome.forwarded_to.items():
+        for code, unit_id in forwarded.items():
             by_unit.setdefault(unit_id, []).append(code)
         received, held = [], []
         for unit_id in by_unit:
             received += mt.receive_pending(session=session, unit_id=unit_id, hierarchy=hierarchy, on=on,
                                            actor="receive-forwarded")
             held += mt.hold_frozen_nominees(session=session, unit_id=unit_id, on=on)
-        letters = [council_digest(session=session, hierarchy=hierarchy, unit_id=u, codes=codes,
-                                  ref=f"meeting-{meeting_id}") for u, codes in by_unit.items()]
+        ref = "meeting-" + "-".join(map(str, sorted(meeting_ids))) if len(meeting_ids) <= 8 else \
+            f"meetings-{min(meeting_ids)}-{max(meeting_ids)}-{len(meeting_ids)}"
+        letters = [council_digest(session=session, hierarchy=hierarchy, unit_id=u, codes=codes, ref=ref)
+                   for u, codes in by_unit.items()]
         queued = enqueue_many(session=session, items=[x for x in letters if x is not None])
         awards = dict(session.execute(select(Nomination.code, Nomination.award_code).where(
-            Nomination.code.in_(list(outcome.forwarded_to) or [""]))).all())
+            Nomination.code.in_(list(forwarded) or [""]))).all())
         items = [{"code": code, "unit_code": hierarchy.get(u).code, "unit": hierarchy.get(u).name,
-                  "award": awards[code], "payload": {"meeting_id": meeting_id}}
-                 for code, u in outcome.forwarded_to.items()]
-        return {"meeting_id": meeting_id, "received": received, "held": held, "letters": len(queued.created),
+                  "award": awards[code], "payload": {"meeting_ids": meeting_ids}}
+                 for code, u in forwarded.items()]
+        return {"meeting_ids": meeting_ids, "received": received, "held": held, "letters": len(queued.created),
                 "units": [hierarchy.get(u).code for u in by_unit], "items": items}
 
 
 @task(name="open-reviews")
-async def receive_task(meeting_id: int, on: date) -> dict:
+async def receive_task(meeting_ids: list[int], on: date) -> dict:
     """Open the reviews at the receiving levels and queue one digest per council."""
-    return await to_thread.run_sync(lambda: receive_from_meeting(meeting_id, on))
+    return await to_thread.run_sync(lambda: receive_from_meetings(meeting_ids, on))
 
 
 @flow(name="receive-forwarded", flow_run_name=receive_run_name, log_prints=False)
-async def receive_forwarded(meeting_id: int, on: date | None = None, deliver: bool = True) -> dict:
-    """The levels above take in what a meeting forwarded: due dates, screening, one notice per council."""
-    result = await receive_task(meeting_id, on or today_vn())
+async def receive_forwarded(meeting_id: int | None = None, meeting_ids: list[int] | None = None,
+                            on: date | None = None, deliver: bool = True) -> dict:
+    """The levels above take in what meetings forwarded: due dates, screening, one notice per council.
+
+    Started by each `thidua.council.decided` event (`meeting_id`), or for a batch of meetings."""
+    ids = sorted(set(meeting_ids or []) | ({meeting_id} if meeting_id is not None else set()))
+    result = await receive_task(ids, on or today_vn())
     emit_nomination_events("thidua.nomination.received", result.pop("items"))
     if deliver and result["letters"]:
         from flows.delivery import deliver_mail

@@ -34,9 +34,18 @@ def run_migrations_online() -> None:
         _run(connectable)
 
 
+def _render_item(type_: str, obj, autogen_context):  # noqa: ANN001, ANN202
+    """Our column types are stored as plain SQL types: migrations never import application code."""
+    from models.db import UTCDateTime
+
+    if type_ == "type" and isinstance(obj, UTCDateTime):
+        return "sa.DateTime(timezone=True)"
+    return False
+
+
 def _run(connection) -> None:  # noqa: ANN001
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True)
+                      compare_type=True, render_item=_render_item)
     with context.begin_transaction():
         context.run_migrations()
 

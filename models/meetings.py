@@ -15,14 +15,14 @@ from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import JSON, Column, DateTime, Index, UniqueConstraint, func, select
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, func, select
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel
 
 from models import nominations as nm
 from models.awards import catalogue
 from models.clock import fmt_date, utcnow
-from models.db import enum_type
+from models.db import UTCDateTime, enum_type
 from models.hierarchy import Hierarchy
 from models.nominations import AGENDA, Act, Nomination, Status, Votes
 from models.text import fold, nfc
@@ -53,8 +53,8 @@ class Meeting(SQLModel, table=True):
     meeting_date: date | None = None
     agenda: list = SQLField(default_factory=list, sa_column=Column(JSON, nullable=False))
     summary: dict = SQLField(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = SQLField(default_factory=utcnow, sa_column=Column(DateTime(timezone=True)))
-    applied_at: datetime | None = SQLField(default=None, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = SQLField(default_factory=utcnow, sa_column=Column(UTCDateTime()))
+    applied_at: datetime | None = SQLField(default=None, sa_column=Column(UTCDateTime()))
 
 
 DecisionKind = Literal["approve", "reject", "return", "award-lower"]

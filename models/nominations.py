@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint, update
+from sqlalchemy import Column, Index, UniqueConstraint, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, select
 
 from models.awards import AwardForm, NomineeKind, catalogue
 from models.calendar import add_working_days, resume_due_date
 from models.clock import fmt_date, utcnow
-from models.db import enum_type
+from models.db import UTCDateTime, enum_type
 from models.hierarchy import Hierarchy
 from models.units import Level
 
@@ -72,7 +72,7 @@ class Action(StrEnum):
 
 
 def _tz() -> Column:
-    return Column(DateTime(timezone=True), nullable=False)
+    return Column(UTCDateTime(), nullable=False)
 
 
 class Nominee(SQLModel, table=True):

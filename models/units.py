@@ -10,11 +10,11 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from models.clock import utcnow
-from models.db import enum_type
+from models.db import UTCDateTime, enum_type
 
 
 class Level(StrEnum):
@@ -107,4 +107,4 @@ class CouncilMember(SQLModel, table=True):
     name: str = Field(max_length=200)
     email: str = Field(max_length=254)
     role: MemberRole = Field(default=MemberRole.member, sa_type=enum_type(MemberRole))
-    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(DateTime(timezone=True)))
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))

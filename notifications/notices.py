@@ -20,7 +20,9 @@ from notifications.render import (
     CouncilNewItems,
     NominationLine,
     OutcomeConferred,
+    OutcomeDigest,
     OutcomeForwarded,
+    OutcomeLine,
     OutcomeRejected,
     OutcomeReturned,
 )
@@ -82,84 +84,84 @@ def council_digests(
     return [i for i in items if i is not None]
 
 
-def outcome_letters(
-    *, session: Session, hierarchy: Hierarchy, meeting: Meeting, outcome: Outcome
-) -> list[MailItem]:
-    """Each decision of a meeting, told to the unit that proposed the dossier (its office)."""
+def outcome_letters(*, session: Session, hierarchy: Hierarchy, meeting: Meeting, outcome: Outcome) -> list[MailItem]:
+    """A meeting's decisions, told to each unit that proposed dossiers (its office): one letter per
+    proposer per meeting — the detailed letter when it had one dossier, a table of results when several."""
     codes = list(outcome.decisions)
     if not codes:
         return []
     council = session.get(Council, meeting.council_id)
-    forms = catalogue().forms
     rows = session.execute(
-        select(Nomination, Nominee.name)
-        .join(Nominee, Nominee.id == Nomination.nominee_id)
-        .where(Nomination.code.in_(codes))
+        select(Nomination, Nominee.name).join(Nominee, Nominee.id == Nomination.nominee_id)
+        .where(Nomination.code.in_(codes)).order_by(Nomination.id)
     ).all()
-    notes = dict(
-        session.execute(
-            select(NominationStep.idempotency_key, NominationStep.note).where(
-                NominationStep.idempotency_key.in_([f"meeting:{meeting.id}:{c}" for c in codes])
-            )
-        ).all()
-    )
-    origins = {
-        u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_({n.origin_unit_id for n, _ in rows})))
-    }
-    letters = []
-    decided_on = meeting.meeting_date or meeting.opened_on
+    notes = dict(session.execute(select(NominationStep.idempotency_key, NominationStep.note).where(
+        NominationStep.idempotency_key.in_([f"meeting:{meeting.id}:{c}" for c in codes]))).all())
+    by_origin: dict[int, list[tuple[Nomination, str]]] = defaultdict(list)
     for n, nominee in rows:
-        origin = origins[n.origin_unit_id]
+        by_origin[n.origin_unit_id].append((n, nominee))
+    origins = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(list(by_origin))))}
+    decided_on = meeting.meeting_date or meeting.opened_on
+    letters = []
+    for origin_id, items in by_origin.items():
+        origin = origins[origin_id]
         if not origin.email:
             continue
-        base = {
-            "signed_by": standing_office(council),
-            "council_name": council.name,
-            "code": n.code,
-            "nominee": nominee,
-            "award_form": forms[n.award_code].name,
-            "decided_on": decided_on,
-        }
-        note = notes.get(f"meeting:{meeting.id}:{n.code}") or ""
-        if n.code in outcome.applied.get("conferred", []):
-            template, ctx = (
-                "outcome_conferred",
-                OutcomeConferred(
-                    **base,
-                    decision_number=n.decision_number or "",
-                    decision_date=n.decision_date or decided_on,
-                    conferred_form=forms[n.awarded_code].name
-                    if n.awarded_code and n.awarded_code != n.award_code
-                    else None,
-                ),
-            )
-        elif n.code in outcome.applied.get("forwarded", []):
-            target = _council(session, n.current_unit_id)
-            template, ctx = (
-                "outcome_forwarded",
-                OutcomeForwarded(
-                    **base, forwarded_to=target.name if target else hierarchy.get(n.current_unit_id).name
-                ),
-            )
-        elif n.code in outcome.applied.get("rejected", []):
-            template, ctx = "outcome_rejected", OutcomeRejected(**base, reasons=_lines(note))
+        if len(items) == 1:
+            n, nominee = items[0]
+            template, ctx = _single_outcome(session, hierarchy, council, outcome, n, nominee, decided_on,
+                                            notes.get(f"meeting:{meeting.id}:{n.code}") or "")
+            key = f"outcome:{meeting.id}:{n.code}"
         else:
-            template, ctx = (
-                "outcome_returned",
-                OutcomeReturned(
-                    **base, to_complete=_lines(note), complete_by=n.return_deadline or decided_on
-                ),
-            )
-        letters.append(
-            MailItem(
-                key=f"outcome:{meeting.id}:{n.code}",
-                to_email=origin.email,
-                to_name=f"Ủy ban nhân dân {origin.name}",
-                template=template,
-                context=ctx,
-            )
-        )
+            template, key = "outcome_digest", f"outcome:{meeting.id}:{origin.code}"
+            ctx = OutcomeDigest(
+                signed_by=standing_office(council), council_name=council.name, decided_on=decided_on,
+                outcomes=[_outcome_line(session, hierarchy, outcome, n, nominee,
+                                        notes.get(f"meeting:{meeting.id}:{n.code}") or "") for n, nominee in items])
+        letters.append(MailItem(key=key, to_email=origin.email, to_name=f"Ủy ban nhân dân {origin.name}",
+                                template=template, context=ctx))
     return letters
+
+
+def _kind_of(outcome: Outcome, code: str) -> str:
+    return next((kind for kind, codes in outcome.applied.items() if code in codes), "returned")
+
+
+def _outcome_line(session, hierarchy, outcome, n, nominee, note) -> OutcomeLine:  # noqa: ANN001
+    forms = catalogue().forms
+    kind = _kind_of(outcome, n.code)
+    if kind == "conferred":
+        lower = f"khen {forms[n.awarded_code].name}; " if n.awarded_code and n.awarded_code != n.award_code else ""
+        result, detail = f"Khen thưởng, Quyết định số {n.decision_number}", lower + note
+    elif kind == "forwarded":
+        target = _council(session, n.current_unit_id)
+        result, detail = "Đề nghị cấp trên", target.name if target else hierarchy.get(n.current_unit_id).name
+    elif kind == "rejected":
+        result, detail = "Không khen thưởng", note
+    else:
+        due = n.return_deadline.strftime("%d/%m/%Y") if n.return_deadline else ""
+        result, detail = f"Trả lại để bổ sung (hạn {due})", note
+    return OutcomeLine(code=n.code, nominee=nominee, award_form=forms[n.award_code].name, result=result,
+                       detail=detail)
+
+
+def _single_outcome(session, hierarchy, council, outcome, n, nominee, decided_on, note):  # noqa: ANN001, ANN202
+    forms = catalogue().forms
+    base = {"signed_by": standing_office(council), "council_name": council.name, "code": n.code,
+            "nominee": nominee, "award_form": forms[n.award_code].name, "decided_on": decided_on}
+    kind = _kind_of(outcome, n.code)
+    if kind == "conferred":
+        return "outcome_conferred", OutcomeConferred(
+            **base, decision_number=n.decision_number or "", decision_date=n.decision_date or decided_on,
+            conferred_form=forms[n.awarded_code].name if n.awarded_code and n.awarded_code != n.award_code else None)
+    if kind == "forwarded":
+        target = _council(session, n.current_unit_id)
+        return "outcome_forwarded", OutcomeForwarded(
+            **base, forwarded_to=target.name if target else hierarchy.get(n.current_unit_id).name)
+    if kind == "rejected":
+        return "outcome_rejected", OutcomeRejected(**base, reasons=_lines(note))
+    return "outcome_returned", OutcomeReturned(**base, to_complete=_lines(note),
+                                               complete_by=n.return_deadline or decided_on)
 
 
 def _lines(note: str) -> list[str]:

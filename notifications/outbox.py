@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
@@ -32,10 +32,10 @@ from sqlalchemy import (
     union,
     update,
 )
-from sqlalchemy.types import DateTime, TypeDecorator
 from sqlmodel import Field, Session, SQLModel
 
 from models.clock import utcnow
+from models.db import UTCDateTime
 from models.settings import get_settings
 from models.units import Council, CouncilMember, Unit
 from notifications.mime import parse_sender
@@ -51,24 +51,6 @@ class OutboxStatus(StrEnum):
     sending = "sending"
     sent = "sent"
     failed = "failed-permanent"
-
-
-class UTCDateTime(TypeDecorator):
-    """A timestamp that always comes back timezone-aware UTC (SQLite stores it naive, in UTC)."""
-
-    impl = DateTime(timezone=True)
-    cache_ok = True
-
-    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
-
-    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class OutboxMessage(SQLModel, table=True):

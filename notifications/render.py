@@ -134,6 +134,26 @@ class OutcomeReturned(OutcomeBase):
     complete_by: date
 
 
+class OutcomeLine(BaseModel):
+    """One decision in a meeting's results to a proposer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    code: str
+    nominee: str
+    award_form: str
+    result: str = Field(description="e.g. 'Khen thưởng, Quyết định số 15/QĐ-UBND'")
+    detail: str = ""
+
+
+class OutcomeDigest(MailContext):
+    """All decisions of one meeting on the dossiers of one proposer, in one letter."""
+
+    council_name: str
+    decided_on: date
+    outcomes: list[OutcomeLine] = Field(min_length=1)
+
+
 class ReviewLine(NominationLine):
     """A review a council owes, with the stable id of that obligation (the calendar UID)."""
 
@@ -244,6 +264,7 @@ TEMPLATES: dict[str, type[MailContext]] = {
     "outcome_conferred": OutcomeConferred,
     "outcome_rejected": OutcomeRejected,
     "outcome_returned": OutcomeReturned,
+    "outcome_digest": OutcomeDigest,
     "review_due_soon": ReviewDueSoon,
     "review_overdue": ReviewOverdue,
     "report_reminder": ReportReminder,

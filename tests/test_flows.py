@@ -89,10 +89,14 @@ def test_every_award_form_climbs_to_its_authority(prefect_api, session, sample, 
     # every council was told of its new items once, every proposer of every decision once
     ids = smtp_env.message_ids()
     assert ids and max(ids.values()) == 1
-    subjects = [c.message["Subject"] for c in smtp_env.captured]
-    decisions = sum(sum(m["counts"].values()) for m in meetings)
-    assert sum("đã được trình lên" in s or "khen thưởng" in s.lower() for s in subjects) >= decisions
-    assert len(meetings) == len(levels)
+    # one letter of results per meeting to the one proposing commune, listing every decision
+    from notifications.outbox import OutboxMessage
+
+    outcome_letters = session.scalars(select(OutboxMessage).where(OutboxMessage.category.like("outcome_%"))).all()
+    assert len(outcome_letters) == len(meetings) == len(levels)
+    assert all(m.status == "sent" for m in outcome_letters)
+    digests = [m for m in outcome_letters if m.category == "outcome_digest"]
+    assert digests and all("Kết quả xét" in m.subject for m in digests)
 
 
 def test_refused_minutes_change_nothing(prefect_api, session, sample, smtp_env):

@@ -1,14 +1,12 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
-Create Date: 2026-11-23 19:27:23.469198
+Revises:
+Create Date: 2026-11-23 20:05:48.855698
 """
-from alembic import op
 import sqlalchemy as sa
 import sqlmodel
-import notifications.outbox  # noqa: F401 - custom column types (UTCDateTime)
-
+from alembic import op
 
 revision = '0001'
 down_revision = None
@@ -61,13 +59,13 @@ def upgrade() -> None:
     sa.Column('message_id', sqlmodel.sql.sqltypes.AutoString(length=250), nullable=False),
     sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
-    sa.Column('next_attempt_at', notifications.outbox.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('next_attempt_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('claim_token', sqlmodel.sql.sqltypes.AutoString(length=40), nullable=True),
-    sa.Column('claimed_until', notifications.outbox.UTCDateTime(timezone=True), nullable=True),
+    sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('last_error', sa.Text(), nullable=True),
     sa.Column('smtp_response', sqlmodel.sql.sqltypes.AutoString(length=1000), nullable=True),
-    sa.Column('sent_at', notifications.outbox.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('created_at', notifications.outbox.UTCDateTime(timezone=True), nullable=False),
+    sa.Column('sent_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('key', name='uq_outbox_message_key')
     )
@@ -110,6 +108,20 @@ def upgrade() -> None:
     sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('unit_id', name='uq_council_unit')
+    )
+    op.create_table('deadline',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('code', sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
+    sa.Column('campaign_id', sa.Integer(), nullable=False),
+    sa.Column('name', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('recurrence', sqlmodel.sql.sqltypes.AutoString(length=10), nullable=False),
+    sa.Column('legal_basis', sqlmodel.sql.sqltypes.AutoString(length=500), nullable=False),
+    sa.Column('spec', sa.JSON(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['campaign_id'], ['campaign.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('code', name='uq_deadline_code')
     )
     op.create_table('nominee',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -198,6 +210,26 @@ def upgrade() -> None:
         batch_op.create_index('ix_nomination_nominee', ['campaign_id', 'nominee_id'], unique=False)
         batch_op.create_index('ix_nomination_status_due', ['status', 'due_on'], unique=False)
 
+    op.create_table('report',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('deadline_id', sa.Integer(), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('year', sa.Integer(), nullable=False),
+    sa.Column('sequence', sa.Integer(), nullable=False),
+    sa.Column('amendment_of', sa.Integer(), nullable=True),
+    sa.Column('filed_on', sa.Date(), nullable=False),
+    sa.Column('filed_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('filed_by', sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
+    sa.Column('file_name', sqlmodel.sql.sqltypes.AutoString(length=255), nullable=False),
+    sa.ForeignKeyConstraint(['amendment_of'], ['report.id'], ),
+    sa.ForeignKeyConstraint(['deadline_id'], ['deadline.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('deadline_id', 'unit_id', 'year', 'sequence', name='uq_report_filing')
+    )
+    with op.batch_alter_table('report', schema=None) as batch_op:
+        batch_op.create_index('ix_report_deadline_year', ['deadline_id', 'year'], unique=False)
+
     op.create_table('nominationstep',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('nomination_id', sa.Integer(), nullable=False),
@@ -228,15 +260,48 @@ def upgrade() -> None:
     with op.batch_alter_table('nominationstep', schema=None) as batch_op:
         batch_op.create_index('ix_step_nomination', ['nomination_id', 'id'], unique=False)
 
+    op.create_table('reminder_notice',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=30), nullable=False),
+    sa.Column('recipient', sqlmodel.sql.sqltypes.AutoString(length=254), nullable=False),
+    sa.Column('unit_id', sa.Integer(), nullable=False),
+    sa.Column('deadline_id', sa.Integer(), nullable=True),
+    sa.Column('nomination_id', sa.Integer(), nullable=True),
+    sa.Column('year', sa.Integer(), nullable=True),
+    sa.Column('due_on', sa.Date(), nullable=False),
+    sa.Column('scheduled_on', sa.Date(), nullable=False),
+    sa.Column('sent_on', sa.Date(), nullable=False),
+    sa.Column('digest_key', sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['deadline_id'], ['deadline.id'], ),
+    sa.ForeignKeyConstraint(['nomination_id'], ['nomination.id'], ),
+    sa.ForeignKeyConstraint(['unit_id'], ['unit.id'], ),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('key', name='uq_reminder_notice_key')
+    )
+    with op.batch_alter_table('reminder_notice', schema=None) as batch_op:
+        batch_op.create_index('ix_reminder_notice_sent_on', ['sent_on'], unique=False)
+        batch_op.create_index('ix_reminder_notice_unit', ['unit_id'], unique=False)
+
     # ### end Alembic commands ###
 
 
 def downgrade() -> None:
     # ### commands auto generated by Alembic - please adjust! ###
+    with op.batch_alter_table('reminder_notice', schema=None) as batch_op:
+        batch_op.drop_index('ix_reminder_notice_unit')
+        batch_op.drop_index('ix_reminder_notice_sent_on')
+
+    op.drop_table('reminder_notice')
     with op.batch_alter_table('nominationstep', schema=None) as batch_op:
         batch_op.drop_index('ix_step_nomination')
 
     op.drop_table('nominationstep')
+    with op.batch_alter_table('report', schema=None) as batch_op:
+        batch_op.drop_index('ix_report_deadline_year')
+
+    op.drop_table('report')
     with op.batch_alter_table('nomination', schema=None) as batch_op:
         batch_op.drop_index('ix_nomination_status_due')
         batch_op.drop_index('ix_nomination_nominee')
@@ -255,6 +320,7 @@ def downgrade() -> None:
         batch_op.drop_index('ix_nominee_name_key')
 
     op.drop_table('nominee')
+    op.drop_table('deadline')
     op.drop_table('council')
     with op.batch_alter_table('unit', schema=None) as batch_op:
         batch_op.drop_index('ix_unit_province')
