@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from flows.cli_common import JsonOpt, console, err_console
+from flows.cli_common import emit_json as _emit_json
+from flows.cli_common import fail as _fail
 from models.clock import fmt_date, parse_date, today_vn
 
 app = typer.Typer(help="thidua — thi đua, khen thưởng phong trào «Chung sức xây dựng nông thôn mới»",
@@ -22,19 +22,9 @@ sample_app = typer.Typer(help="Dữ liệu mẫu", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(sample_app, name="sample")
 
-console = Console()
-err_console = Console(stderr=True)
-
-JsonOpt = Annotated[bool, typer.Option("--json", help="in JSON cho script")]
 
 
-def _emit_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]Lỗi:[/] {message}")
-    return typer.Exit(code)
 
 
 def _date_opt(text: str | None) -> date | None:
@@ -58,13 +48,9 @@ def db_upgrade() -> None:
 
     upgrade()
     url = get_settings().effective_database_url
-    console.print(f"Cơ sở dữ liệu đã ở phiên bản [bold]{current()}[/] ({_safe_url(url)})")
+    from flows.up import safe_url
 
-
-def _safe_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
-    return make_url(url).render_as_string(hide_password=True)
+    console.print(f"Cơ sở dữ liệu đã ở phiên bản [bold]{current()}[/] ({safe_url(url)})")
 
 
 @sample_app.command("load")
@@ -294,12 +280,15 @@ app.command("up")(_up)
 
 # --- the approval chain and mail (flows/cli_meetings.py, notifications/cli_mail.py) -----------------
 from flows.cli_meetings import demo_command, meeting_app, resubmit_command  # noqa: E402
+from flows.cli_reports import remind_command, report_app  # noqa: E402
 from notifications.cli_mail import mail_app  # noqa: E402
 
 app.add_typer(meeting_app, name="meeting")
 app.command("resubmit")(resubmit_command)
 app.command("demo")(demo_command)
 app.add_typer(mail_app, name="mail", help="Thư đã gửi / hộp thư thử nghiệm")
+app.add_typer(report_app, name="report")
+app.command("remind")(remind_command)
 
 if __name__ == "__main__":
     app()

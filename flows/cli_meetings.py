@@ -3,21 +3,19 @@ command line, through the running service's flows."""
 
 from __future__ import annotations
 
-import json
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from flows.cli_common import console, err_console
+from flows.cli_common import emit_json as _emit_json
+from flows.cli_common import fail as _fail
 from models.clock import fmt_date, parse_date, today_vn
 
 meeting_app = typer.Typer(help="Phiên họp Hội đồng Thi đua – Khen thưởng", no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
 
 MINUTES_COLUMNS = ("code", "decision", "lower_award", "votes_for", "votes_against", "votes_abstain", "note",
                    "deadline")
@@ -28,13 +26,6 @@ MINUTES_HEADERS = {
 }
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]Lỗi:[/] {message}")
-    return typer.Exit(code)
-
-
-def _emit_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def _resolve(unit: str, on: date | None = None):  # noqa: ANN202

@@ -8,35 +8,25 @@ reminders go through the `deadline-reminders` flow, like every notice.
 from __future__ import annotations
 
 import asyncio
-import json
-import sys
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from flows.cli_common import JsonOpt, console, err_console
+from flows.cli_common import emit_json as _emit_json
+from flows.cli_common import fail as _fail
 from models.campaigns import YEARLY_REPORT
 from models.clock import fmt_date, fmt_datetime, parse_date
 
 report_app = typer.Typer(help="Báo cáo định kỳ của phong trào: ghi nhận đơn vị đã nộp, theo dõi ai chưa nộp",
                          no_args_is_help=True)
-console = Console()
-err_console = Console(stderr=True)
 
-JsonOpt = Annotated[bool, typer.Option("--json", help="in JSON cho script")]
 DeadlineOpt = Annotated[str, typer.Option("--deadline", help="mã hạn báo cáo (models/data/deadlines.yaml)")]
 
 
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err_console.print(f"[bold red]Lỗi:[/] {message}")
-    return typer.Exit(code)
-
-
-def _emit_json(data: object) -> None:
-    sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
 
 def _date_opt(text: str | None, what: str) -> date | None:
