@@ -239,6 +239,20 @@ def test_a_yearly_deadline_across_the_year_boundary(session, sample) -> None:
     assert sorted(n.unit_code for n in on_the_fifth.notices) == COMMUNES_2026["hue"]
 
 
+def test_offsets_and_escalations_come_from_the_settings(session, sample, monkeypatch) -> None:
+    """THIDUA_REMINDER_OFFSETS=[6]: the one reminder falls on 24/11/2026, a holiday, so it goes on 23/11."""
+    from models.settings import reset_settings
+
+    monkeypatch.setenv("THIDUA_REMINDER_OFFSETS", "[6]")
+    monkeypatch.setenv("THIDUA_ESCALATION_DAYS", "[2]")
+    reset_settings()
+    for day in days():
+        run_day(day)
+    sent = {(d, k.split(":")[0], k.rsplit(":", 1)[1]) for d, _, k in ledger(session)}
+    assert sent == {(date(2026, 11, 23), "report-reminder", "6"), (date(2026, 12, 2), "report-overdue", "2"),
+                    (date(2026, 12, 2), "report-escalation", "2")}
+
+
 def test_review_due_soon_counts_working_days_over_the_holiday() -> None:
     policy = Policy()
     assert review_due_day(due=date(2026, 11, 26), received_on=date(2026, 11, 12), policy=policy) == date(2026, 11, 23)
