@@ -1,6 +1,6 @@
 """Benchmark: a national-size reminder day through the `deadline-reminders` flow.
 
-    .venv/bin/python bench/reminders.py [--size 11304] [--day 07/12/2021] [--catch-up]
+    .venv/bin/python bench/reminders.py [--size 11304] [--day 07/12/2021] [--catch-up] [--limit-sample 2000]
 
 Generates the national synthetic hierarchy of the 2022 shape (63 provinces, 705 districts, 10,599
 communes; `--size` scales districts + communes) into a fresh SQLite database in a temporary folder, and
@@ -11,8 +11,10 @@ working day late, when every unit's head AND its superior's head hear of it (two
 
 One flow run (Prefect test harness: a temporary local API server) computes the items, writes the ledger,
 renders and queues one digest per recipient and delivers them to an aiosmtpd sink on 127.0.0.1 (its own
-process, Maildir). A second run the same day must queue and send nothing. Prints a table, then ONE line of
-JSON with the figures.
+process, Maildir). A second run the same day must queue and send nothing. Then, for scale, a bare
+aiosmtplib loop re-sends a sample of the same letters to a fresh sink: the machine's SMTP limit at that
+moment (the figures depend heavily on what else runs on the machine; the load is printed). Prints a
+table, then ONE line of JSON with the figures.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))  # mail_delivery's bare-SMTP loop, for the limit
 
 NATIONAL_BOUND = 705 + 10_599  # districts + communes of the 2022 shape
 
@@ -96,6 +99,8 @@ def main() -> None:
     parser.add_argument("--day", default="07/12/2021", help="the reminder day, dd/mm/yyyy")
     parser.add_argument("--catch-up", action="store_true",
                         help="also catch up the 7 days before (a first run); default: that day only")
+    parser.add_argument("--limit-sample", type=int, default=2000,
+                        help="letters re-sent by a bare aiosmtplib loop to a second sink: the machine's limit (0: skip)")
     args = parser.parse_args()
 
     from models.clock import parse_date
@@ -143,6 +148,16 @@ def main() -> None:
         figures["items_per_s"] = round(first["items"] / figures["flow_run_s"])
         stored, unique = _check_maildir(workdir / "mail")
         figures.update(sink_stored=stored, sink_unique_message_ids=unique)
+        if args.limit_sample:
+            from mail_delivery import _bare_loop, _composed
+
+            sink.terminate()
+            sink.wait(timeout=10)
+            sink, bare_port = _start_sink(maildir=workdir / "bare-mail")
+            letters = _composed(url, count=args.limit_sample)
+            figures["bare_1conn_per_s"] = round(asyncio.run(_bare_loop(port=bare_port, letters=letters, connections=1)))
+            figures["ratio_to_limit"] = round(figures["bare_1conn_per_s"] / (figures["sent"] / figures["deliver_s"]), 2) \
+                if figures["sent"] and figures["deliver_s"] else None  # type: ignore[operator]
     finally:
         if sink is not None:
             sink.terminate()
@@ -153,7 +168,8 @@ def main() -> None:
         sink="aiosmtpd (notifications.sink, own process, Maildir) on 127.0.0.1",
         database="SQLite (WAL) in a temporary folder",
         machine=f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
-        command=f"python bench/reminders.py --size {args.size} --day {args.day}" + (" --catch-up" if args.catch_up else ""),
+        command=f"python bench/reminders.py --size {args.size} --day {args.day}" + (" --catch-up" if args.catch_up else "")
+        + (f" --limit-sample {args.limit_sample}" if args.limit_sample != 2000 else ""),
     )
     rows = [
         ("generate hierarchy + deadline", f"{figures['generate_s']} s",
@@ -169,6 +185,9 @@ def main() -> None:
          f"{figures['second_run_letters']} queued, {figures['second_run_sent']} sent"),
         ("sink: stored / unique Message-IDs", "", f"{figures['sink_stored']} / {figures['sink_unique_message_ids']}"),
     ]
+    if "bare_1conn_per_s" in figures:
+        rows.append(("limit: bare aiosmtplib, 1 connection", "",
+                     f"{figures['bare_1conn_per_s']} letters/s (delivery at 1/{figures['ratio_to_limit']} of it)"))
     width = max(len(r[0]) for r in rows)
     print(f"\nReminder-day benchmark — {figures['bound_units']} units bound, day {args.day}; {figures['orchestration']}; "
           f"{figures['sink']}")
