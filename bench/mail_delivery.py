@@ -27,34 +27,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
 
-
-def _environment(workdir: Path, *, concurrency: int) -> str:
-    url = f"sqlite:///{workdir / 'app.db'}"
-    os.environ.update(
-        {
-            "THIDUA_DATA_DIR": str(workdir / "data"),
-            "THIDUA_DATABASE_URL": url,
-            "THIDUA_SMTP_HOST": "127.0.0.1",
-            "THIDUA_SMTP_SECURITY": "none",
-            "THIDUA_SMTP_CONCURRENCY": str(concurrency),
-            "PREFECT_HOME": str(workdir / "prefect"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_LOGGING_LEVEL": "WARNING",
-        }
-    )
-    return url
-
-
-def _start_sink(*, maildir: Path) -> tuple[subprocess.Popen[str], int]:
-    from notifications.sink import free_port
-
-    port = free_port()
-    command = [sys.executable, "-m", "notifications.sink", "--port", str(port), "--maildir", str(maildir)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    process.stdout.readline()  # "SMTP sink on …": listening
-    return process, port
+from common import isolated_environment, start_sink  # noqa: E402
 
 
 def _seed_registry(url: str, *, units: int) -> list[str]:
@@ -184,7 +159,7 @@ def main() -> None:
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="thidua-bench-mail-"))
-    url = _environment(workdir, concurrency=args.concurrency)
+    url = isolated_environment(workdir, THIDUA_SMTP_CONCURRENCY=str(args.concurrency))
     figures: dict[str, object] = {"size": args.size, "concurrency": args.concurrency}
     sinks: list[subprocess.Popen[str]] = []
     try:
@@ -193,7 +168,7 @@ def main() -> None:
         figures["queue_s"], figures["queue_cpu_s"] = round(queue_s, 2), round(queue_cpu_s, 2)
         figures["queue_per_s"] = round(args.size / figures["queue_s"])  # type: ignore[operator]
 
-        bare_sink, bare_port = _start_sink(maildir=workdir / "bare-mail")
+        bare_sink, bare_port = start_sink(maildir=workdir / "bare-mail")
         sinks.append(bare_sink)
         letters = _composed(url, count=min(args.bare_size, args.size))
         figures["bare_letters"] = len(letters)
@@ -205,7 +180,7 @@ def main() -> None:
         )
         limit = max(figures["bare_1conn_per_s"], figures[f"bare_{args.concurrency}conn_per_s"])  # type: ignore[type-var]
 
-        sink, port = _start_sink(maildir=workdir / "mail")
+        sink, port = start_sink(maildir=workdir / "mail")
         sinks.append(sink)
         os.environ["THIDUA_SMTP_PORT"] = str(port)
         from models.settings import reset_settings

@@ -24,7 +24,6 @@ import asyncio
 import json
 import os
 import platform
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,32 +33,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))  # mail_delivery's bare-SMTP loop, for the limit
 
+from common import isolated_environment, start_sink  # noqa: E402
+
 NATIONAL_BOUND = 705 + 10_599  # districts + communes of the 2022 shape
 
 
-def _environment(workdir: Path) -> str:
-    url = f"sqlite:///{workdir / 'app.db'}"
-    os.environ.update({
-        "THIDUA_DATA_DIR": str(workdir / "data"),
-        "THIDUA_DATABASE_URL": url,
-        "THIDUA_SMTP_HOST": "127.0.0.1",
-        "THIDUA_SMTP_SECURITY": "none",
-        "PREFECT_HOME": str(workdir / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-    })
-    return url
-
-
-def _start_sink(*, maildir: Path) -> tuple[subprocess.Popen[str], int]:
-    from notifications.sink import free_port
-
-    port = free_port()
-    command = [sys.executable, "-m", "notifications.sink", "--port", str(port), "--maildir", str(maildir)]
-    process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    assert process.stdout is not None
-    process.stdout.readline()  # "SMTP sink on …": listening
-    return process, port
 
 
 def _generate(url: str, *, size: int) -> dict[str, int]:
@@ -107,7 +85,7 @@ def main() -> None:
 
     day = parse_date(args.day)
     workdir = Path(tempfile.mkdtemp(prefix="thidua-bench-reminders-"))
-    url = _environment(workdir)
+    url = isolated_environment(workdir)
     figures: dict[str, object] = {"size": args.size, "day": day.isoformat()}
     sink = None
     try:
@@ -117,7 +95,7 @@ def main() -> None:
         figures["bound_units"] = counts["districts"] + counts["communes"]
         figures["units"] = counts["units"]
 
-        sink, port = _start_sink(maildir=workdir / "mail")
+        sink, port = start_sink(maildir=workdir / "mail")
         os.environ["THIDUA_SMTP_PORT"] = str(port)
         from models.settings import reset_settings
 
@@ -153,7 +131,7 @@ def main() -> None:
 
             sink.terminate()
             sink.wait(timeout=10)
-            sink, bare_port = _start_sink(maildir=workdir / "bare-mail")
+            sink, bare_port = start_sink(maildir=workdir / "bare-mail")
             letters = _composed(url, count=args.limit_sample)
             figures["bare_1conn_per_s"] = round(asyncio.run(_bare_loop(port=bare_port, letters=letters, connections=1)))
             figures["ratio_to_limit"] = round(figures["bare_1conn_per_s"] / (figures["sent"] / figures["deliver_s"]), 2) \

@@ -14,7 +14,6 @@ import json
 import os
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from common import start_sink  # noqa: E402
 
 RECEIVED = date(2026, 11, 23)
 SUBMITTED = "15/06/2022"
@@ -247,12 +249,7 @@ def main() -> None:
     os.environ.setdefault("PREFECT_HOME", str(tmp / "prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    from notifications.sink import free_port
-
-    port = free_port()
-    sink = subprocess.Popen([sys.executable, "-m", "notifications.sink", "--port", str(port), "--maildir",
-                             str(tmp / "mail")], cwd=ROOT, stdout=subprocess.PIPE, text=True)
-    sink.stdout.readline()
+    sink, port = start_sink(maildir=tmp / "mail")
     try:
         template = tmp / "template.db"
         t = time.perf_counter()
