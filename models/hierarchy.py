@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from sqlalchemy import func
 from sqlmodel import Session, select
 
 from models.clock import fmt_date
@@ -65,6 +66,26 @@ class Hierarchy:
 
     @classmethod
     def load(cls, session: Session) -> Hierarchy:
+        """The tree as the database holds it; reused while the unit table is unchanged.
+
+        Units are reference data that change rarely and only by adding rows (a structural change
+        ends a row and starts a new one), so the row count and the highest id tell whether the cached
+        tree is still the database's; `invalidate()` covers edits in place (sample reloads)."""
+        bind = session.get_bind()
+        stamp = (str(bind.url), *session.execute(select(func.count(Unit.id), func.max(Unit.id))).one())
+        cached = _CACHE.get(stamp[0])
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        tree = cls._read(session)
+        _CACHE[stamp[0]] = (stamp, tree)
+        return tree
+
+    @staticmethod
+    def invalidate() -> None:
+        _CACHE.clear()
+
+    @classmethod
+    def _read(cls, session: Session) -> Hierarchy:
         rows = session.exec(
             select(
                 Unit.id, Unit.code, Unit.name, Unit.level, Unit.parent_id, Unit.province_id,
@@ -148,6 +169,8 @@ class Hierarchy:
         unit = self.by_id[unit_id]
         return self.by_id.get(unit.province_id) if unit.province_id else None
 
+
+_CACHE: dict[str, tuple[tuple, Hierarchy]] = {}
 
 _LEVEL_WORDS = ("thanh pho ", "thi xa ", "thi tran ", "phuong ", "huyen ", "tinh ", "quan ", "xa ")
 

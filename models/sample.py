@@ -261,6 +261,9 @@ def upsert_units(*, session: Session, units: list[SampleUnit] | tuple[SampleUnit
 
 def load_sample(*, session: Session, path: Path = DATA) -> dict[str, int]:
     """Load the sample hierarchy with councils and members; idempotent (upsert by code). The caller commits."""
+    from models.hierarchy import Hierarchy
+
+    Hierarchy.invalidate()  # names may change in place: the cached tree must be read again
     return upsert_units(session=session, units=_cached(path))
 
 
