@@ -160,8 +160,10 @@ def test_two_meetings_racing_on_one_nomination_exactly_one_wins(prefect_api, ses
     states = asyncio.run(race())
     assert sorted(s.is_completed() for s in states) == [False, True]
     loser = next(s for s in states if s.is_failed())
-    # the loser either lost the compare-and-set or found the dossier already gone from its agenda
-    assert codes[0] in loser.message and ("xử lý" in loser.message or "không thuộc" in loser.message)
+    # the loser either lost the compare-and-set, or opened after the winner and found the dossier
+    # gone from its council (an empty agenda, or the dossier already at the level above)
+    assert codes[0] in loser.message
+    assert any(why in loser.message for why in ("xử lý", "không thuộc", "không có trong chương trình họp"))
     session.expire_all()
     n = session.scalars(select(Nomination)).one()
     assert n.status in (Status.forwarded, Status.rejected)
