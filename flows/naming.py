@@ -13,6 +13,7 @@ are best effort: a name or a tag never fails a run.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -120,28 +121,48 @@ def _run_day() -> date:
     return _as_date(flow_run.scheduled_start_time) or today_vn()
 
 
+_PENDING: set[asyncio.Task] = set()  # tagging requests in flight (the loop keeps only weak references)
+
+
 def tag_current_run(tags: Iterable[str]) -> list[str]:
-    """Add `tags` to the running flow run (kept: the tags it has); returns the run's tags."""
-    from prefect.client.orchestration import get_client
+    """Add `tags` to the running flow run (kept: the tags it has); returns the run's tags.
+
+    In an async run the request goes out on the engine's own client without blocking its event loop
+    (the name function cannot await); in a sync run it is a short synchronous PATCH.
+    """
+    from prefect.client.orchestration import PrefectClient, get_client
     from prefect.context import FlowRunContext
 
     context = FlowRunContext.get()
     if context is None or context.flow_run is None:
         return []
+    run_id = context.flow_run.id
     current = list(context.flow_run.tags or [])
     merged = current + [t for t in dict.fromkeys(tags) if t not in current]
     if merged == current:
         return current
-    try:
-        # The name function runs inside the engine's event loop without a way to await: a short
-        # synchronous PATCH (a few ms) is the simple way to reach the API from here.
-        with get_client(sync_client=True) as client:
-            client.update_flow_run(context.flow_run.id, tags=merged)
-    except Exception:  # noqa: BLE001 - tags are cosmetic
-        logger.warning("could not tag flow run %s with %s", context.flow_run.id, merged, exc_info=True)
-        return current
     context.flow_run.tags = merged
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        loop = None
+    try:
+        if loop is not None and isinstance(context.client, PrefectClient):
+            task = loop.create_task(context.client.update_flow_run(run_id, tags=merged))
+            _PENDING.add(task)
+            task.add_done_callback(_tagged)
+        else:
+            with get_client(sync_client=True) as client:
+                client.update_flow_run(run_id, tags=merged)
+    except Exception:  # noqa: BLE001 - tags are cosmetic
+        logger.warning("could not tag flow run %s with %s", run_id, merged, exc_info=True)
     return merged
+
+
+def _tagged(task: asyncio.Task) -> None:
+    _PENDING.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        logger.warning("could not tag a flow run: %s", task.exception())
 
 
 def meeting_run_name() -> str:
