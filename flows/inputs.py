@@ -10,6 +10,7 @@ squeezes the run's description away when the form is long. Field names avoid JSO
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from typing import Any, Literal
 
@@ -19,10 +20,10 @@ from pydantic.fields import FieldInfo
 
 from models.awards import catalogue
 from models.clock import fmt_date
-from models.meetings import Decision, Minutes
+from models.meetings import Decision, DecisionKind, Minutes
 
 Choice = Literal["Thông qua", "Không thông qua", "Trả lại bổ sung", "Khen mức thấp hơn"]
-CHOICE_TO_KIND = {"Thông qua": "approve", "Không thông qua": "reject", "Trả lại bổ sung": "return",
+CHOICE_TO_KIND: dict[str, DecisionKind] = {"Thông qua": "approve", "Không thông qua": "reject", "Trả lại bổ sung": "return",
                   "Khen mức thấp hơn": "award-lower"}
 KIND_TO_CHOICE = {v: k for k, v in CHOICE_TO_KIND.items()}
 
@@ -125,7 +126,7 @@ def _blocks(lines: list[str]) -> str:
     return "\n\n".join(lines)
 
 
-def agenda_markdown(*, council: str, agenda: list[dict], problems: list[str] = ()) -> str:
+def agenda_markdown(*, council: str, agenda: list[dict], problems: Sequence[str] = ()) -> str:
     """The agenda as the form's description: each item's code, nominee, award form, proposing unit and
     due date, then how to fill the form (and, after a refused attempt, what to correct)."""
     lines = [f"## Chương trình họp — {council}"]

@@ -76,9 +76,8 @@ def find_place(ref: str, on: date | None = None) -> Place | None:
         exact = [u for u in units if u.code == ref]
         dated = [u for u in units if on is None or u.valid_on(on)]
         unit = (exact or dated or units)[0]
-        if unit.level == Level.province:
-            province = unit
-        else:
+        province: Unit | None = unit
+        if unit.level != Level.province:
             province = session.get(Unit, unit.province_id) if unit.province_id else None
         return Place(unit_slug(unit.name), unit.level, unit_slug(province.name) if province else None)
 

@@ -202,8 +202,9 @@ def report_filing(*, session: Session, year: int) -> FilingProgress | None:
         return None
     missing = tuple(f"{s.obligation.unit_name} ({s.province})" if s.province else s.obligation.unit_name
                     for s in statuses if not s.filed)
-    return FilingProgress(year, spec.short_title(year), spec.due_date(year), len(statuses) - len(missing),
-                          len(statuses), missing)
+    due_on = spec.due_date(year)
+    assert due_on is not None  # filing_status refuses a year without one
+    return FilingProgress(year, spec.short_title(year), due_on, len(statuses) - len(missing), len(statuses), missing)
 
 
 # --- the campaign's summary and the provinces' targets --------------------------------------------
