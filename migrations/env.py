@@ -7,6 +7,7 @@ from sqlalchemy import pool
 from sqlmodel import create_engine
 
 from models.db import all_metadata
+from models.migrate import include_object
 from models.settings import get_settings
 
 config = context.config
@@ -45,7 +46,8 @@ def _render_item(type_: str, obj, autogen_context):  # noqa: ANN001, ANN202
 
 def _run(connection) -> None:  # noqa: ANN001
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True, render_item=_render_item)
+                      compare_type=True, render_item=_render_item,
+                      include_object=include_object)
     with context.begin_transaction():
         context.run_migrations()
 

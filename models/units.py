@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import Column, Index, UniqueConstraint
+from sqlalchemy import Column, Index, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
 from models.clock import utcnow
@@ -100,7 +100,11 @@ class Council(SQLModel, table=True):
 
 
 class CouncilMember(SQLModel, table=True):
-    __table_args__ = (Index("ix_member_council", "council_id"),)
+    __table_args__ = (
+        Index("ix_member_council", "council_id"),
+        # the outbox checks recipients against the registry by folded address (~80,000 members nationally)
+        Index("ix_member_email_folded", func.lower(text("email"))),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     council_id: int = Field(foreign_key="council.id")

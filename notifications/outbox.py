@@ -138,7 +138,8 @@ def _registry_query(among: list[str] | None = None):  # noqa: ANN202 - a SQL uni
 
     def branch(column):  # noqa: ANN001, ANN202
         stmt = select(column.label("address")).where(column.is_not(None))
-        return stmt.where(func.lower(func.trim(column)).in_(among)) if among is not None else stmt
+        # lower(address) is indexed for council members (ix_member_email_folded); stored addresses are trimmed
+        return stmt.where(func.lower(column).in_(among)) if among is not None else stmt
 
     return union(*(branch(c) for c in columns))
 
