@@ -298,13 +298,15 @@ def test_a_council_decides_its_agenda_in_the_ui_form(running: Up, app_database: 
         from prefect.client.orchestration import get_client
         from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-        keys = ["pipeline-by-province", "campaign-summary", "overdue-reviews"]
+        keys = ["pipeline-by-province", "campaign-summary", "overdue-reviews", f"report-filing-{today_vn().year}"]
         async with get_client() as client:
             found = await client.read_latest_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))
         return {a.key: a for a in found}
 
     artifacts = _api(running, latest)
-    assert {"pipeline-by-province", "campaign-summary", "overdue-reviews"} <= set(artifacts)
+    filing_key = f"report-filing-{today_vn().year}"
+    assert {"pipeline-by-province", "campaign-summary", "overdue-reviews", filing_key} <= set(artifacts)
+    assert artifacts[filing_key].type == "progress" and "đơn vị đã nộp" in artifacts[filing_key].description
     table = artifacts["pipeline-by-province"].data
     table = json.loads(table) if isinstance(table, str) else table
     place = {(r["Tỉnh/thành phố"], r["Cấp đang giữ hồ sơ"]): r for r in table}
