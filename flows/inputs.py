@@ -21,16 +21,26 @@ from pydantic.fields import FieldInfo
 from models.awards import catalogue
 from models.clock import fmt_date
 from models.meetings import Decision, DecisionKind, Minutes
+from models.text import fold
 
 Choice = Literal["Thông qua", "Không thông qua", "Trả lại bổ sung", "Khen mức thấp hơn"]
 CHOICE_TO_KIND: dict[str, DecisionKind] = {"Thông qua": "approve", "Không thông qua": "reject", "Trả lại bổ sung": "return",
                   "Khen mức thấp hơn": "award-lower"}
 KIND_TO_CHOICE = {v: k for k, v in CHOICE_TO_KIND.items()}
 
-NO_LOWER_AWARD = "Không áp dụng"
-# The dropdown of «Hình thức thấp hơn» shows the forms' short names, lowest first.
-LOWER_AWARDS = {f.short: f.code for f in sorted(catalogue().forms.values(), key=lambda f: f.rank)}
-LowerAward = Literal[(NO_LOWER_AWARD, *LOWER_AWARDS)]  # type: ignore[valid-type]
+# «Hình thức thấp hơn» is free text (the CLI resumes with form codes, an official types a name): the
+# form's short name, full name or code all work; a dropdown (Literal) would refuse the CLI's codes.
+LOWER_AWARDS = {key: f.code for f in catalogue().forms.values()
+                for key in (fold(f.short), fold(f.name), f.code)}
+LOWER_AWARD_HELP = ", ".join(f"«{f.short}»" for f in sorted(catalogue().forms.values(), key=lambda f: f.rank))
+
+
+def lower_award_code(text: str) -> str:
+    """'Bằng khen tỉnh', 'bang khen tinh' or 'bang-khen-tinh' → 'bang-khen-tinh'; unknown text is kept
+    (the meeting's check names it); empty → ''."""
+    text = (text or "").strip()
+    return LOWER_AWARDS.get(fold(text), text) if text else ""
+
 
 FORM_TITLE = "Biên bản họp Hội đồng Thi đua – Khen thưởng"
 HOW_TO = (
@@ -55,9 +65,10 @@ class AgendaDecision(BaseModel):
                     "Không thông qua: ghi lý do. Trả lại bổ sung: ghi nội dung cần bổ sung. "
                     "Khen mức thấp hơn: chọn hình thức thấp hơn.",
     )
-    lower_award: LowerAward = Field(  # type: ignore[valid-type]
-        default=NO_LOWER_AWARD, title="Hình thức thấp hơn",
-        description="Chỉ chọn khi quyết định «Khen mức thấp hơn»; hình thức phải thuộc thẩm quyền Hội đồng này.",
+    lower_award: str = Field(
+        default="", title="Hình thức thấp hơn",
+        description="Chỉ ghi khi quyết định «Khen mức thấp hơn», một trong: " + LOWER_AWARD_HELP
+                    + "; hình thức phải thuộc thẩm quyền Hội đồng này.",
     )
     votes_for: int = Field(default=0, ge=0, title="Số phiếu đồng ý")
     votes_against: int = Field(default=0, ge=0, title="Số phiếu không đồng ý")
@@ -107,7 +118,7 @@ class MeetingDecisions(RunInput):
             decision_series=self.decision_series, first_decision_number=self.first_decision_number,
             secretary=self.secretary,
             decisions=[Decision(code=i.code, decision=CHOICE_TO_KIND[i.decision],
-                                lower_award=LOWER_AWARDS.get(i.lower_award, ""),
+                                lower_award=lower_award_code(i.lower_award),
                                 votes_for=i.votes_for, votes_against=i.votes_against, votes_abstain=i.votes_abstain,
                                 note=i.note) for i in self.agenda_items],
         )

@@ -440,3 +440,29 @@ def test_submitted_form_becomes_minutes() -> None:
     assert (second.decision, second.lower_award) == ("award-lower", "bang-khen-tinh")
     with pytest.raises(ValueError):
         _form()(**(values | {"members_present": -1}))
+
+
+@pytest.mark.parametrize(("typed", "code"), [
+    ("Bằng khen tỉnh", "bang-khen-tinh"), ("bang khen tinh", "bang-khen-tinh"), ("bang-khen-tinh", "bang-khen-tinh"),
+    ("Giấy khen của Chủ tịch UBND xã", "giay-khen-xa"), ("", ""), ("bang-khen-xyz", "bang-khen-xyz"),
+])
+def test_lower_award_is_read_from_a_name_or_a_code(typed: str, code: str) -> None:
+    from flows.inputs import lower_award_code
+
+    assert lower_award_code(typed) == code
+
+
+def test_the_form_takes_what_the_cli_sends_when_it_resumes_a_meeting() -> None:
+    """`thidua meeting decide` resumes with decision words and form codes (flows/cli_meetings.py)."""
+    from flows.inputs import KIND_TO_CHOICE
+
+    run_input = {"meeting_date": "2026-11-28", "members_present": 7, "decision_series": "QĐ-UBND",
+                 "first_decision_number": 3, "secretary": "",
+                 "agenda_items": [{"code": "HS2026-000001", "decision": KIND_TO_CHOICE["approve"], "lower_award": "",
+                                   "votes_for": 7, "votes_against": 0, "votes_abstain": 0, "note": ""},
+                                  {"code": "HS2026-000002", "decision": KIND_TO_CHOICE["award-lower"],
+                                   "lower_award": "bang-khen-tinh", "votes_for": 6, "votes_against": 1,
+                                   "votes_abstain": 0, "note": ""}]}
+    assert "enum" not in _schema(_form())["definitions"]["AgendaDecision"]["properties"]["lower_award"]
+    minutes = _form()(**run_input).to_minutes()
+    assert [(d.decision, d.lower_award) for d in minutes.decisions] == [("approve", ""), ("award-lower", "bang-khen-tinh")]
