@@ -7,11 +7,17 @@ transaction together with the letters that report it. Re-running any part change
 
 from __future__ import annotations
 
+import contextlib
+import re
+from collections.abc import AsyncIterator
 from datetime import date
 
 from anyio import to_thread
-from prefect import flow, get_run_logger, task
+from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.asyncio import concurrency
+from prefect.exceptions import ObjectAlreadyExists
 from prefect.flow_runs import suspend_flow_run
 from prefect.runtime import flow_run as current_run
 from prefect.states import Failed
@@ -32,6 +38,9 @@ from notifications.outbox import enqueue_many
 DECIDED = "thidua.council.decided"
 OUTCOME_EVENTS = {"conferred": "thidua.nomination.conferred", "forwarded": "thidua.nomination.forwarded",
                   "rejected": "thidua.nomination.rejected", "returned": "thidua.nomination.returned"}
+# A killed run's slot comes back when its lease expires (Prefect's minimum, 60 s, plus up to 15 s).
+COUNCIL_LEASE_S = 60
+COUNCIL_WAIT_S = 900
 
 
 def open_or_find(*, unit: str, key: str, on: date, flow_run_id: str | None) -> dict:
@@ -103,6 +112,21 @@ async def check_task(meeting_id: int, minutes: mt.Minutes) -> list[str]:
     return await to_thread.run_sync(lambda: check(meeting_id, minutes))
 
 
+@contextlib.asynccontextmanager
+async def one_meeting_at_a_time(unit_code: str) -> AsyncIterator[None]:
+    """Hold the council's global concurrency limit `council-<unit code>` (one slot, made on first use).
+
+    The transaction already makes a second meeting on the same dossiers fail (compare-and-set); the
+    limit makes a second meeting of the council wait for the first instead of racing it."""
+    name = "council-" + re.sub(r"[^A-Za-z0-9._-]", "-", unit_code)
+    async with get_client() as client:
+        with contextlib.suppress(ObjectAlreadyExists):
+            await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
+    async with concurrency(name, occupy=1, timeout_seconds=COUNCIL_WAIT_S, lease_duration=COUNCIL_LEASE_S,
+                           strict=True, raise_on_lease_renewal_failure=False):
+        yield
+
+
 @task(name="apply-meeting")
 async def apply_task(meeting_id: int, minutes: mt.Minutes | None) -> dict:
     """Apply the whole meeting in one transaction, with the letters that report it."""
@@ -161,7 +185,8 @@ async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date
                 return Failed(message="Biên bản chưa hợp lệ, chưa áp dụng gì: " + "; ".join(problems),
                               data={"refused": True, "problems": problems, "meeting_id": info["meeting_id"]})
     try:
-        result = await apply_task(info["meeting_id"], minutes)
+        async with one_meeting_at_a_time(info["unit_code"]):
+            result = await apply_task(info["meeting_id"], minutes)
     except (Conflict, TransitionError, mt.MinutesRefused) as exc:
         return Failed(message=f"Không áp dụng được phiên họp: {exc}",
                       data={"conflict": True, "message": str(exc), "meeting_id": info["meeting_id"]})
@@ -174,7 +199,8 @@ async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date
                  "forwarded_to": result["forwarded_to"]},
     )
     logger.info("meeting %s of %s applied: %s", info["meeting_id"], info["unit_code"], result["counts"])
-    if deliver and result["letters"]:
+    # a re-run after a crash queues no new letter, but those of the killed run may still wait
+    if deliver and (result["letters"] or (current_run.run_count or 0) > 1):
         from flows.delivery import deliver_mail
         await deliver_mail()
     if dashboard:
