@@ -1,0 +1,424 @@
+"""The year-end surge beyond one machine: N nominations (default 10,000) entered at 200 communes in 40
+districts of 5 provinces of the national-size hierarchy, every council meeting once per level with its
+minutes passed in, up to the Prime Minister — run through Prefect workers (a Prefect server on
+PostgreSQL, `prefect deploy --all` to the `thidua-process` pool, two `prefect worker start` processes,
+the app database on PostgreSQL) and, in the same session, as the embedded single-process run on SQLite
+(`bench/surge.py`'s Prefect path: flows called in-process against a local Prefect API).
+
+Both paths do the same work in the same runs: one intake run per commune, one meeting run per council
+and level, one receive-forwarded run and one deliver-mail run per level. On the worker path the
+`thidua.council.decided` trigger is paused for the run (it would add one receive-forwarded run per
+meeting; the batch run per level replaces it, as on the embedded path).
+
+    python bench/surge_workers.py [--size 10000] [--workers 2] [--limit 2] [--postgres URL]
+
+`--postgres` is a server where the benchmark may create (and drop) two databases; without it a
+throwaway cluster is started with .ci/start-postgres (fsync off) and stopped at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+import surge  # noqa: E402 - data, minutes and the embedded path come from bench/surge.py
+from common import isolated_environment, start_sink  # noqa: E402
+
+HOST = "127.0.0.1"
+TRIGGER = "receive-forwarded on thidua.council.decided"
+DATABASE_TASKS = {"screen-and-store", "open-meeting", "check-minutes", "apply-meeting", "open-reviews"}
+MAIL_TASKS = {"deliver-due-mail"}
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- PostgreSQL, the Prefect server, the workers ------------------------------------------------
+
+@contextlib.contextmanager
+def postgres(url: str | None, workdir: Path) -> Iterator[str]:
+    """An admin URL: the one given, or a throwaway cluster from .ci/start-postgres (stopped after)."""
+    if url:
+        yield url
+        return
+    env = {**os.environ, "THIDUA_PG_DIR": str(workdir / "pg")}
+    started = subprocess.run([str(ROOT / ".ci/start-postgres")], env=env, capture_output=True, text=True, check=True)
+    try:
+        yield started.stdout.strip()
+    finally:
+        subprocess.run([str(ROOT / ".ci/stop-postgres")], env=env, capture_output=True, check=False)
+
+
+@contextlib.contextmanager
+def databases(admin_url: str, *names: str) -> Iterator[list[str]]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        for name in names:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield [make_url(admin_url).set(database=name).render_as_string(hide_password=False) for name in names]
+    finally:
+        from models.db import dispose_engines
+
+        dispose_engines()
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def build_on(url: str) -> None:
+    """The national 2022 hierarchy and the campaigns, as bench/surge.py's SQLite template has them."""
+    from sqlmodel import Session
+
+    from models.campaigns import ensure_campaigns
+    from models.db import create_all_for_tests, get_engine
+    from models.synthetic import generate_national
+
+    create_all_for_tests(url)
+    with Session(get_engine(url)) as session:
+        generate_national(session=session, shape="2022")
+        ensure_campaigns(session=session)
+        session.commit()
+
+
+class Service:
+    """The processes of the worker path, each in its own session; stopped in reverse order."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.env = env
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def spawn(self, name: str, cmd: list[str], **env: str) -> None:
+        with (self.workdir / f"{name}.log").open("ab") as out:
+            self.processes[name] = subprocess.Popen(cmd, cwd=ROOT, env={**self.env, **env}, stdout=out,
+                                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                                    start_new_session=True)
+
+    def run(self, cmd: list[str], **env: str) -> None:
+        result = subprocess.run(cmd, cwd=ROOT, env={**self.env, **env}, capture_output=True, text=True)
+        if result.returncode:
+            raise RuntimeError(f"{' '.join(cmd)}:\n{result.stdout}\n{result.stderr}")
+
+    def stop(self, *names: str) -> None:
+        for name in names or reversed(list(self.processes)):
+            process = self.processes.pop(name, None)
+            if process is None:
+                continue
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGTERM)
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def prefect_cli() -> list[str]:
+    return [sys.executable, "-m", "prefect"]
+
+
+def wait_healthy(api_url: str, timeout: float = 180) -> None:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"Prefect server at {api_url} did not answer in {timeout:.0f} s")
+
+
+# --- the worker path ------------------------------------------------------------------------------
+
+async def submit_and_wait(runs: list[tuple[str, dict]]) -> list:
+    """Start deployment runs (the pool's workers pick them up) and wait until every one has finished."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.deployments import run_deployment
+
+    submitted = [await run_deployment(name, parameters=parameters, timeout=0) for name, parameters in runs]
+    ids = [r.id for r in submitted]
+    async with get_client() as client:
+        while True:
+            done = []
+            for start in range(0, len(ids), 200):
+                done += await client.read_flow_runs(
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids[start:start + 200])), limit=200)
+            if all(r.state and r.state.is_final() and not r.state.is_crashed() for r in done):
+                failed = [r for r in done if not r.state.is_completed()]
+                if failed:
+                    raise RuntimeError(f"{len(failed)} runs did not complete, e.g. {failed[0].name}: {failed[0].state}")
+                return done
+            await asyncio.sleep(1)
+
+
+def forwarding_meetings(url: str, keys: list[str]) -> list[int]:
+    """The meetings (by key) that forwarded something: the embedded path's `forwarded` list."""
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from models.db import get_engine
+    from models.meetings import Meeting, MeetingStatus
+
+    with Session(get_engine(url)) as session:
+        meetings = session.scalars(select(Meeting).where(Meeting.key.in_(keys), Meeting.status == MeetingStatus.applied))
+        return [m.id for m in meetings if m.summary.get("counts", {}).get("forwarded")]
+
+
+async def run_workers(url: str, rows: list[list[dict]], timer: surge.Timer) -> dict:
+    """The same runs as the embedded path, each a deployment run executed by a worker."""
+    from models.meetings import minutes_key
+
+    on = surge.RECEIVED.isoformat()
+    runs = 0
+    t = time.perf_counter()
+    intakes = [("intake/intake", {"rows": b, "source": "surge", "received_on": on, "deliver": False}) for b in rows]
+    # The year's first intake alone: two first intakes at once race on PostgreSQL to create the year's
+    # code counter (models/intake.allocate_codes: UPDATE, then a plain INSERT) and one fails.
+    await submit_and_wait(intakes[:1])
+    await submit_and_wait(intakes[1:])
+    runs += len(rows)
+    timer.add("intake", time.perf_counter() - t)
+    levels = 0
+    while pending := surge.pending_units(url):
+        levels += 1
+        t = time.perf_counter()
+        minutes = {u: surge.approve_all(url, u, codes) for u, codes in pending.items()}
+        await submit_and_wait([("council-meeting/council-meeting",
+                                {"unit": u, "minutes": m.model_dump(mode="json"), "on": on, "deliver": False,
+                                 "dashboard": False}) for u, m in minutes.items()])
+        runs += len(pending)
+        timer.add("meetings", time.perf_counter() - t)
+        t = time.perf_counter()
+        forwarded = forwarding_meetings(url, [minutes_key(unit_code=u, minutes=m) for u, m in minutes.items()])
+        if forwarded:
+            await submit_and_wait([("receive-forwarded/receive-forwarded",
+                                    {"meeting_ids": forwarded, "on": on, "deliver": False})])
+            runs += 1
+        timer.add("receive", time.perf_counter() - t)
+        t = time.perf_counter()
+        await submit_and_wait([("deliver-mail/deliver-mail", {})])
+        runs += 1
+        timer.add("mail", time.perf_counter() - t)
+    return {"flow_runs": runs, "levels": levels}
+
+
+async def set_trigger(enabled: bool) -> None:
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        for automation in await client.read_automations_by_name(TRIGGER):
+            await (client.resume_automation if enabled else client.pause_automation)(automation.id)
+
+
+# --- where the time goes --------------------------------------------------------------------------
+
+async def breakdown(since: datetime) -> dict[str, float]:
+    """Run-seconds summed over every flow run since `since` (they overlap: parallel runs), split into
+    waiting to start (queue, poll, new process, imports), database tasks, mail tasks and the rest of the
+    run (the engine, events, artifacts)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterStartTime,
+        TaskRunFilter,
+        TaskRunFilterStartTime,
+    )
+
+    async with get_client() as client:
+        flow_runs, task_runs, offset = [], [], 0
+        while batch := await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since)), limit=200,
+                offset=offset):
+            flow_runs += batch
+            offset += len(batch)
+        offset = 0
+        while batch := await client.read_task_runs(
+                task_run_filter=TaskRunFilter(start_time=TaskRunFilterStartTime(after_=since)), limit=200,
+                offset=offset):
+            task_runs += batch
+            offset += len(batch)
+    top = [r for r in flow_runs if r.parent_task_run_id is None and r.start_time and r.end_time]
+    waiting = sum(max(0.0, (r.start_time - (r.expected_start_time or r.start_time)).total_seconds()) for r in top)
+    running = sum((r.end_time - r.start_time).total_seconds() for r in top)
+    task_s = {"database": 0.0, "mail": 0.0}
+    for t in task_runs:
+        if t.start_time and t.end_time:
+            kind = "database" if t.name.rsplit("-", 1)[0] in DATABASE_TASKS else \
+                "mail" if t.name.rsplit("-", 1)[0] in MAIL_TASKS else None
+            if kind:
+                task_s[kind] += (t.end_time - t.start_time).total_seconds()
+    return {"flow_runs": len(flow_runs), "waiting_to_start": waiting, "database": task_s["database"],
+            "mail": task_s["mail"], "engine_events_artifacts": max(0.0, running - sum(task_s.values()))}
+
+
+# --- the two paths --------------------------------------------------------------------------------
+
+def embedded(workdir: Path, rows: list[list[dict]], template: Path, port: int, size: int, concurrency: int) -> dict:
+    from prefect.testing.utilities import prefect_test_harness
+
+    db = workdir / "embedded.db"
+    shutil.copy(template, db)
+    url = f"sqlite:///{db}"
+    with prefect_test_harness(server_startup_timeout=180):
+        surge.use_database(url, port)
+        timer = surge.Timer()
+        since = datetime.now().astimezone()
+        cpu = time.process_time()
+        t = time.perf_counter()
+        runs = asyncio.run(surge.run_prefect(url, rows, concurrency, timer))
+        wall = time.perf_counter() - t
+        cpu = time.process_time() - cpu
+        split = asyncio.run(breakdown(since))
+        checked = surge.check(url, size)
+    return {"wall_s": wall, "cpu_s": cpu, "timer": timer.parts, "runs": runs, "split": split, "check": checked}
+
+
+def with_workers(workdir: Path, rows: list[list[dict]], admin_url: str, port: int, size: int, workers: int,
+                 limit: int) -> dict:
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+    from sqlalchemy.engine import make_url
+
+    from notifications.sink import free_port
+
+    suffix = uuid.uuid4().hex[:8]
+    with databases(admin_url, f"surge_app_{suffix}", f"surge_prefect_{suffix}") as (app_url, prefect_url):
+        t = time.perf_counter()
+        build_on(app_url)
+        setup = {"hierarchy_on_postgres_s": time.perf_counter() - t}
+        api_port = free_port()
+        api_url = f"http://{HOST}:{api_port}/api"
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_", "THIDUA_DATABASE_URL"))}
+        env.update(PREFECT_API_URL=api_url, THIDUA_DATABASE_URL=app_url, THIDUA_SMTP_HOST=HOST,
+                   THIDUA_SMTP_PORT=str(port), THIDUA_SMTP_SECURITY="none", PREFECT_WORKER_QUERY_SECONDS="2")
+        service = Service(workdir, env)
+        try:
+            t = time.perf_counter()
+            service.spawn("server", [*prefect_cli(), "server", "start", "--host", HOST, "--port", str(api_port)],
+                          PREFECT_API_DATABASE_CONNECTION_URL=make_url(prefect_url).set(
+                              drivername="postgresql+asyncpg").render_as_string(hide_password=False))
+            wait_healthy(api_url)
+            service.run([*prefect_cli(), "work-pool", "create", "thidua-process", "--type", "process"])
+            service.run([*prefect_cli(), "--no-prompt", "deploy", "--all"])
+            service.run([*prefect_cli(), "automation", "create", "--from-file", "prefect.yaml"])
+            with temporary_settings({PREFECT_API_URL: api_url}):  # this process's client
+                asyncio.run(set_trigger(False))
+                cpu_before = children_cpu()
+                for n in range(workers):
+                    service.spawn(f"worker-{n + 1}", [*prefect_cli(), "worker", "start", "--pool", "thidua-process",
+                                                      "--name", f"surge-{n + 1}", "--limit", str(limit)],
+                                  THIDUA_CODE_DIR=str(ROOT))
+                setup["service_s"] = time.perf_counter() - t
+                surge.use_database(app_url, port)
+                timer = surge.Timer()
+                since = datetime.now().astimezone()
+                t = time.perf_counter()
+                runs = asyncio.run(run_workers(app_url, rows, timer))
+                wall = time.perf_counter() - t
+                split = asyncio.run(breakdown(since))
+                checked = surge.check(app_url, size)
+                service.stop(*[f"worker-{n + 1}" for n in range(workers)])
+                workers_cpu = children_cpu() - cpu_before  # the workers and every flow-run process they waited for
+                asyncio.run(set_trigger(True))
+        finally:
+            service.stop()
+    return {"wall_s": wall, "cpu_s": workers_cpu, "timer": timer.parts, "runs": runs, "split": split,
+            "check": checked, "setup": setup}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=8, help="flow runs at once on the embedded path")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=2, help="flow-run processes at once per worker")
+    parser.add_argument("--postgres", help="admin URL of a PostgreSQL server (default: a throwaway one)")
+    parser.add_argument("--shape", default="5,8,5", help="provinces,districts per province,communes per district")
+    args = parser.parse_args()
+    surge.PROVINCES, surge.DISTRICTS, surge.COMMUNES = (int(x) for x in args.shape.split(","))
+    communes_n = surge.PROVINCES * surge.DISTRICTS * surge.COMMUNES
+
+    workdir = Path(tempfile.mkdtemp(prefix="thidua-surge-workers-"))
+    isolated_environment(workdir, PREFECT_LOGGING_LEVEL="WARNING")
+    sink, port = start_sink(maildir=workdir / "mail")
+    try:
+        template = workdir / "template.db"
+        t = time.perf_counter()
+        surge.build_template(template)
+        setup_s = time.perf_counter() - t
+        rows = surge.batches(surge.surge_communes(f"sqlite:///{template}"), args.size)
+        one = embedded(workdir, rows, template, port, args.size, args.concurrency)
+        with postgres(args.postgres, workdir) as admin_url:
+            many = with_workers(workdir, rows, admin_url, port, args.size, args.workers, args.limit)
+    finally:
+        sink.terminate()
+        sink.wait(10)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    shape = f"{communes_n} communes / {surge.PROVINCES * surge.DISTRICTS} districts / {surge.PROVINCES} provinces"
+    print(f"\nYear-end surge: {args.size:,} nominations at {shape} → Prime Minister "
+          f"(SQLite hierarchy {setup_s:.0f} s, PostgreSQL hierarchy {many['setup']['hierarchy_on_postgres_s']:.0f} s, "
+          f"server + deploy + workers {many['setup']['service_s']:.0f} s: not counted)\n")
+    paths = ((f"embedded, SQLite (×{args.concurrency})", one),
+             (f"{args.workers} workers ×{args.limit}, PostgreSQL", many))
+    print(f"{'path':<30} {'wall s':>7} {'nom/s':>6} {'runs':>5} {'CPU s':>7} {'CPU s/run':>9}  "
+          f"{'intake':>7} {'meetings':>8} {'receive':>7} {'mail':>6}")
+    for name, p in paths:
+        parts = p["timer"]
+        print(f"{name:<30} {p['wall_s']:>7.1f} {args.size / p['wall_s']:>6.0f} {p['runs']['flow_runs']:>5} "
+              f"{p['cpu_s']:>7.0f} {p['cpu_s'] / p['runs']['flow_runs']:>9.2f}  {parts['intake']:>7.1f} "
+              f"{parts['meetings']:>8.1f} {parts['receive']:>7.1f} {parts['mail']:>6.1f}")
+    print("\nWhere the time goes (run-seconds summed over the flow runs, which overlap):")
+    print(f"{'path':<30} {'to start':>9} {'database':>9} {'mail':>7} {'engine+events':>14}")
+    for name, p in paths:
+        s = p["split"]
+        print(f"{name:<30} {s['waiting_to_start']:>9.0f} {s['database']:>9.0f} {s['mail']:>7.0f} "
+              f"{s['engine_events_artifacts']:>14.0f}")
+    print("  to start = queued, picked up by a worker, a new Python process, imports, the pull step "
+          "(embedded: none); CPU s = this process (embedded) or the workers and their flow-run processes")
+    print(f"\nsteps {one['check']['steps']:,} / {many['check']['steps']:,}; letters {one['check']['letters']} / "
+          f"{many['check']['letters']}")
+    print(f"command: python bench/surge_workers.py --size {args.size} --workers {args.workers} --limit {args.limit} "
+          f"--shape {args.shape}")
+
+    def summary(p: dict) -> dict:
+        return {"wall_s": round(p["wall_s"], 1), "nominations_per_s": round(args.size / p["wall_s"], 1),
+                "flow_runs": p["runs"]["flow_runs"], "levels": p["runs"]["levels"], "cpu_s": round(p["cpu_s"], 1),
+                "parts_s": {k: round(v, 1) for k, v in p["timer"].items()},
+                "run_seconds": {k: round(v, 1) for k, v in p["split"].items()},
+                "steps": p["check"]["steps"], "letters": p["check"]["letters"]}
+
+    print(json.dumps({"benchmark": "surge_workers", "size": args.size, "communes": communes_n,
+                      "workers": args.workers, "limit": args.limit, "embedded": summary(one),
+                      "workers_path": summary(many)}, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
