@@ -90,12 +90,12 @@ def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
     if info is None:
         raise _fail("dịch vụ chưa chạy: hãy chạy `thidua up` trước (phiên họp cần máy chủ Prefect)")
     target, hierarchy = _resolve(unit)
-    from prefect.deployments import run_deployment
+    from prefect.deployments.flow_runs import arun_deployment
 
     from models.db import session_scope
     from models.meetings import Meeting
 
-    flow_run = run(run_deployment("council-meeting/council-meeting", parameters={"unit": target.code}, timeout=0,
+    flow_run = run(arun_deployment("council-meeting/council-meeting", parameters={"unit": target.code}, timeout=0,
                                   tags=_tags(target, hierarchy)))
 
     def opened() -> Meeting | None:
@@ -197,7 +197,7 @@ def meeting_decide(
 
 
 def _resume(info: dict, meeting_id: int, run_id: str, minutes) -> dict:  # noqa: ANN001
-    from prefect.flow_runs import resume_flow_run
+    from prefect.flow_runs import aresume_flow_run
 
     from flows.inputs import KIND_TO_CHOICE
     from flows.service import run, run_ui_link, wait_for
@@ -212,7 +212,7 @@ def _resume(info: dict, meeting_id: int, run_id: str, minutes) -> dict:  # noqa:
                           "votes_for": d.votes_for, "votes_against": d.votes_against,
                           "votes_abstain": d.votes_abstain, "note": d.note} for d in minutes.decisions],
     }
-    run(resume_flow_run(run_id, run_input=run_input))
+    run(aresume_flow_run(run_id, run_input=run_input))
 
     def applied() -> dict | None:
         with session_scope() as session:
