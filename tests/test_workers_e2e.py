@@ -28,6 +28,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -220,12 +221,16 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             assert c.processes["server"].poll() is None, c.log("server")
             c.timings["server ready"] = round(time.monotonic() - started, 1)
             c.run("work-pool create", [*prefect_cli(), "work-pool", "create", WORK_POOL, "--type", "process"])
-            # THIDUA_CODE_DIR unset here: the pull step's placeholder is resolved by each worker
-            c.run("deploy --all", [*prefect_cli(), "--no-prompt", "deploy", "--all"], timeout=300)
-            c.run("automation create", [*prefect_cli(), "automation", "create", "--from-file", "prefect.yaml"])
-            for name in ("w1", "w2"):
+            for name in ("w1", "w2"):  # they boot while the deployments are pushed
                 c.spawn(name, [*prefect_cli(), "worker", "start", "--pool", WORK_POOL, "--name", name],
                         THIDUA_CODE_DIR=str(ROOT))
+            # THIDUA_CODE_DIR unset here: the pull step's placeholder is resolved by each worker
+            with ThreadPoolExecutor(2) as pool:
+                for done in [pool.submit(c.run, "deploy --all", [*prefect_cli(), "--no-prompt", "deploy", "--all"],
+                                         timeout=300),
+                             pool.submit(c.run, "automation create",
+                                         [*prefect_cli(), "automation", "create", "--from-file", "prefect.yaml"])]:
+                    done.result()
             c.timings["set-up"] = round(time.monotonic() - started, 1)
             yield c
         finally:
