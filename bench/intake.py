@@ -13,7 +13,7 @@ import random
 import sys
 import tempfile
 import time
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,6 +31,7 @@ from models.synthetic import generate_national  # noqa: E402
 from models.units import Level  # noqa: E402
 
 RECEIVED = date(2026, 11, 23)
+STAMP = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # timestamps of the baseline's rows
 SUBMITTED = "15/06/2022"
 FIRST = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ"]
 MIDDLE = ["Văn", "Thị", "Hữu", "Đức", "Minh", "Ngọc", "Thanh", "Quang"]
@@ -97,16 +98,16 @@ def run_bulk(url: str, rows: list[tuple[int, dict]], hierarchy: Hierarchy) -> fl
     started = time.perf_counter()
     with Session(get_engine(url)) as session:
         nominees = [{"name": r["nominee"], "name_key": r["nominee"].lower(), "kind": r["kind"],
-                     "unit_id": units[r["unit"]], "frozen": False, "created_at": RECEIVED} for _, r in rows]
+                     "unit_id": units[r["unit"]], "frozen": False, "created_at": STAMP} for _, r in rows]
         ids = _insert_returning_ids(session, Nominee, nominees, ("unit_id", "kind", "name_key"))
         noms = [{"code": f"B{i:07d}", "campaign_id": campaign_id, "nominee_id": nid, "award_code": r["award"],
                  "rule_set": "nd-91-2017", "achievement": r["achievement"], "submitted_on": date(2022, 6, 15),
                  "origin_unit_id": units[r["unit"]], "current_unit_id": units[r["unit"]], "status": Status.submitted,
-                 "version": 1, "created_at": RECEIVED, "updated_at": RECEIVED}
+                 "version": 1, "created_at": STAMP, "updated_at": STAMP}
                 for i, (nid, (_, r)) in enumerate(zip(ids, rows, strict=True))]
         nids = _insert_returning_ids(session, Nomination, noms, ("code",))
         session.connection().execute(NominationStep.__table__.insert(), [
-            {"nomination_id": n, "action": Action.submit, "to_status": Status.submitted, "created_at": RECEIVED}
+            {"nomination_id": n, "action": Action.submit, "to_status": Status.submitted, "created_at": STAMP}
             for n in nids])
         session.commit()
     return time.perf_counter() - started

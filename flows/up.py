@@ -421,7 +421,10 @@ def _server_env(env: dict[str, str], *, api_url: str, auth: str | None, prefect_
     # Prefect's own records stay in SQLite under PREFECT_HOME unless --prefect-db says otherwise.
     server = {k: v for k, v in env.items()
               if k not in ("PREFECT_SERVER_API_AUTH_STRING", "PREFECT_API_DATABASE_CONNECTION_URL")}
-    server.update(PREFECT_SERVER_UI_API_URL=api_url, PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    # Behind a reverse proxy the browser reaches the API at the proxy's address: the operator's
+    # PREFECT_SERVER_UI_API_URL (e.g. https://thidua.tinh.gov.vn/api) wins over the local one.
+    ui_api_url = os.environ.get("PREFECT_SERVER_UI_API_URL") or api_url
+    server.update(PREFECT_SERVER_UI_API_URL=ui_api_url, PREFECT_SERVER_ANALYTICS_ENABLED="false")
     if auth:
         server["PREFECT_SERVER_API_AUTH_STRING"] = auth
     if prefect_db:

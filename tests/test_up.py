@@ -331,3 +331,16 @@ def test_running_api_url_ignores_a_dead_instance(tmp_path: Path) -> None:
     assert running_api_url(tmp_path) == "http://127.0.0.1:1/api"
     (tmp_path / UP_FILE).write_text("{half a fi")
     assert running_api_url(tmp_path) is None
+
+
+def test_ui_follows_the_operators_api_address_behind_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.up import _server_env
+
+    local = "http://127.0.0.1:4200/api"
+    monkeypatch.delenv("PREFECT_SERVER_UI_API_URL", raising=False)
+    env = _server_env({"PREFECT_SERVER_API_AUTH_STRING": "stale"}, api_url=local, auth="a:b", prefect_db=None)
+    assert env["PREFECT_SERVER_UI_API_URL"] == local and env["PREFECT_SERVER_API_AUTH_STRING"] == "a:b"
+    monkeypatch.setenv("PREFECT_SERVER_UI_API_URL", "https://thidua.tinh.gov.vn/api")
+    env = _server_env({}, api_url=local, auth=None, prefect_db=None)
+    assert env["PREFECT_SERVER_UI_API_URL"] == "https://thidua.tinh.gov.vn/api"
+    assert "PREFECT_SERVER_API_AUTH_STRING" not in env
