@@ -243,6 +243,9 @@ def _apply(
         update(Nomination)
         .where(Nomination.id == nomination.id, Nomination.version == nomination.version)
         .values(**values)
+        # The loaded object is brought up to date below; letting SQLAlchemy "evaluate" the criteria against
+        # every object in the session instead made a batch of n transitions cost n² (10,000 receipts: minutes).
+        .execution_options(synchronize_session=False)
     )
     if result.rowcount != 1:
         raise Conflict(

@@ -1,0 +1,46 @@
+"""The benchmarks keep working (marked bench): each runs at a small size as the README says,
+`python bench/<name>.py --size N`, and must end with one line of JSON whose figures show the work was
+done — every letter delivered once, a second run sending nothing. Speeds are not asserted here: they
+belong in the closing notes, measured at full size on a quiet machine."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+pytestmark = pytest.mark.bench
+
+
+def _bench(name: str, *args: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "THIDUA_"))}
+    done = subprocess.run([sys.executable, f"bench/{name}.py", *args], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=420, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) > 2, done.stdout  # a readable table before the JSON
+    return json.loads(lines[-1])
+
+
+def test_intake_benchmark_screens_and_stores_every_row() -> None:
+    figures = _bench("intake", "--size", "300")
+    (sqlite,) = figures["results"]
+    assert sqlite["rows"] == 300 and sqlite["units"] > 10_000
+    assert sqlite["intake_rows_per_s"] > 0 and sqlite["bulk_rows_per_s"] > 0
+
+
+def test_mail_benchmark_delivers_each_letter_once() -> None:
+    figures = _bench("mail_delivery", "--size", "200", "--bare-size", "100")
+    assert figures["sent"] == figures["sink_stored"] == figures["sink_unique_message_ids"] == 200
+    assert figures["failed"] == 0 and figures["second_run_sent"] == 0
+
+
+def test_reminder_benchmark_sends_a_day_once() -> None:
+    figures = _bench("reminders", "--size", "400", "--limit-sample", "100")
+    assert figures["letters"] > 0 and figures["sent"] == figures["letters"] == figures["sink_unique_message_ids"]
+    assert figures["second_run_sent"] == 0 and figures["second_run_items"] == 0
