@@ -368,8 +368,9 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="thidua-surge-workers-"))
     # The embedded server's SQLite, under 8 runs at once each emitting an event per nomination, answered
     # 503 (its 10 s statement timeout) after the client's 5 retries: give both more patience.
-    isolated_environment(workdir, PREFECT_LOGGING_LEVEL="WARNING", PREFECT_SERVER_DATABASE_TIMEOUT="60",
-                         PREFECT_CLIENT_MAX_RETRIES="10")
+    from flows.up import SQLITE_PATIENCE  # as `thidua up` runs its embedded server
+
+    isolated_environment(workdir, PREFECT_LOGGING_LEVEL="WARNING", **SQLITE_PATIENCE)
     sink, port = start_sink(maildir=workdir / "mail")
     try:
         template = workdir / "template.db"

@@ -395,6 +395,11 @@ def run(options: Options, *, stop: threading.Event) -> int:
             ready_file.unlink(missing_ok=True)
 
 
+# Measured in bench/surge.py: with Prefect's defaults (10 s lock timeout, 5 client retries) a surge of
+# runs on the embedded SQLite server ended in "503 Service Unavailable" on creating a flow run.
+SQLITE_PATIENCE = {"PREFECT_SERVER_DATABASE_TIMEOUT": "60", "PREFECT_CLIENT_MAX_RETRIES": "10"}
+
+
 def _child_env(settings: Settings, *, data_dir: Path, api_url: str, auth: str | None, use_sink: bool,
                sink_port: int) -> dict[str, str]:
     """Environment of every child: the app's settings made explicit, and the Prefect client's."""
@@ -408,6 +413,9 @@ def _child_env(settings: Settings, *, data_dir: Path, api_url: str, auth: str | 
         THIDUA_SMTP_HOST=HOST if use_sink else settings.smtp_host,
         THIDUA_SMTP_PORT=str(sink_port if use_sink else settings.smtp_port),
     )
+    # Prefect's own SQLite serialises every write; under a burst of runs and events it answers 503 after
+    # its 10 s lock timeout. Waiting longer and retrying more beats a failed run (the operator's value wins).
+    env.setdefault("PREFECT_CLIENT_MAX_RETRIES", SQLITE_PATIENCE["PREFECT_CLIENT_MAX_RETRIES"])
     if settings.database_url:
         env["THIDUA_DATABASE_URL"] = settings.database_url
     if use_sink:
@@ -429,6 +437,8 @@ def _server_env(env: dict[str, str], *, api_url: str, auth: str | None, prefect_
         server["PREFECT_SERVER_API_AUTH_STRING"] = auth
     if prefect_db:
         server["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_db
+    else:
+        server.setdefault("PREFECT_SERVER_DATABASE_TIMEOUT", SQLITE_PATIENCE["PREFECT_SERVER_DATABASE_TIMEOUT"])
     return server
 
 

@@ -344,3 +344,17 @@ def test_ui_follows_the_operators_api_address_behind_a_proxy(monkeypatch: pytest
     env = _server_env({}, api_url=local, auth=None, prefect_db=None)
     assert env["PREFECT_SERVER_UI_API_URL"] == "https://thidua.tinh.gov.vn/api"
     assert "PREFECT_SERVER_API_AUTH_STRING" not in env
+
+
+def test_embedded_prefect_server_is_patient_with_its_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
+    from flows.up import SQLITE_PATIENCE, _server_env
+
+    monkeypatch.delenv("PREFECT_SERVER_UI_API_URL", raising=False)
+    embedded = _server_env({}, api_url="http://127.0.0.1:4200/api", auth=None, prefect_db=None)
+    assert embedded["PREFECT_SERVER_DATABASE_TIMEOUT"] == SQLITE_PATIENCE["PREFECT_SERVER_DATABASE_TIMEOUT"]
+    operator = _server_env({"PREFECT_SERVER_DATABASE_TIMEOUT": "30"}, api_url="http://127.0.0.1:4200/api",
+                           auth=None, prefect_db=None)
+    assert operator["PREFECT_SERVER_DATABASE_TIMEOUT"] == "30"
+    on_postgres = _server_env({}, api_url="http://127.0.0.1:4200/api", auth=None,
+                              prefect_db="postgresql+asyncpg://prefect@db/prefect")
+    assert "PREFECT_SERVER_DATABASE_TIMEOUT" not in on_postgres
