@@ -145,7 +145,7 @@ class Timer:
 
 async def run_prefect(url: str, rows: list[list[dict]], concurrency: int, timer: Timer) -> dict:
     """Through the flows: intake per commune, one meeting run per council, receive and deliver per level."""
-    from flows.council import council_meeting, receive_forwarded
+    from flows.council import council_meeting, minutes_parameters, receive_forwarded
     from flows.delivery import deliver_mail
     from flows.intake import intake
 
@@ -161,7 +161,8 @@ async def run_prefect(url: str, rows: list[list[dict]], concurrency: int, timer:
         t = time.perf_counter()
         minutes = {u: approve_all(url, u, codes) for u, codes in pending.items()}
         results = await bounded(concurrency, [
-            lambda u=u, m=minutes: council_meeting(unit=u, minutes=m[u], on=RECEIVED, deliver=False, dashboard=False)
+            lambda u=u, m=minutes: council_meeting(unit=u, **minutes_parameters(unit=u, minutes=m[u]), on=RECEIVED,
+                                                   deliver=False, dashboard=False)
             for u in pending])
         runs += len(pending)
         timer.add("meetings", time.perf_counter() - t)

@@ -192,18 +192,20 @@ def forwarding_meetings(url: str, keys: list[str]) -> list[int]:
         return [m.id for m in meetings if m.summary.get("counts", {}).get("forwarded")]
 
 
+def _as_json(parameters: dict) -> dict:
+    return {k: v.model_dump(mode="json") if hasattr(v, "model_dump") else v for k, v in parameters.items()}
+
+
 async def run_workers(url: str, rows: list[list[dict]], timer: surge.Timer) -> dict:
     """The same runs as the embedded path, each a deployment run executed by a worker."""
+    from flows.council import minutes_parameters
     from models.meetings import minutes_key
 
     on = surge.RECEIVED.isoformat()
     runs = 0
     t = time.perf_counter()
     intakes = [("intake/intake", {"rows": b, "source": "surge", "received_on": on, "deliver": False}) for b in rows]
-    # The year's first intake alone: two first intakes at once race on PostgreSQL to create the year's
-    # code counter (models/intake.allocate_codes: UPDATE, then a plain INSERT) and one fails.
-    await submit_and_wait(intakes[:1])
-    await submit_and_wait(intakes[1:])
+    await submit_and_wait(intakes)
     runs += len(rows)
     timer.add("intake", time.perf_counter() - t)
     levels = 0
@@ -212,8 +214,8 @@ async def run_workers(url: str, rows: list[list[dict]], timer: surge.Timer) -> d
         t = time.perf_counter()
         minutes = {u: surge.approve_all(url, u, codes) for u, codes in pending.items()}
         await submit_and_wait([("council-meeting/council-meeting",
-                                {"unit": u, "minutes": m.model_dump(mode="json"), "on": on, "deliver": False,
-                                 "dashboard": False}) for u, m in minutes.items()])
+                                {"unit": u, **_as_json(minutes_parameters(unit=u, minutes=m)), "on": on,
+                                 "deliver": False, "dashboard": False}) for u, m in minutes.items()])
         runs += len(pending)
         timer.add("meetings", time.perf_counter() - t)
         t = time.perf_counter()

@@ -183,10 +183,11 @@ def meeting_decide(
             raise _fail("phiên họp đang mở nhưng dịch vụ chưa chạy: hãy chạy `thidua up`")
         result = _resume(info, meeting_id, run_id, minutes)
     else:
-        from flows.council import council_meeting
+        from flows.council import council_meeting, minutes_parameters
         from flows.service import run
 
-        state = run(council_meeting(unit=target.code, minutes=minutes, on=day, return_state=True))
+        state = run(council_meeting(unit=target.code, **minutes_parameters(unit=target.code, minutes=minutes),
+                                    on=day, return_state=True))
         if not state.is_completed():
             data = state.result(raise_on_failure=False)
             problems = (data or {}).get("problems") if isinstance(data, dict) else None

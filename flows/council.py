@@ -57,6 +57,24 @@ def open_or_find(*, unit: str, key: str, on: date, flow_run_id: str | None) -> d
                 "level": target.level.value}
 
 
+# Prefect refuses flow-run parameters over 512 KiB; larger minutes go through the app database.
+INLINE_MINUTES_BYTES = 256_000
+
+
+def minutes_parameters(*, unit: str, minutes: mt.Minutes) -> dict:
+    """The `council-meeting` parameters that carry these minutes: inline (shown in the UI) while small,
+    else stored in the app database and passed by key (`minutes_ref`)."""
+    if len(minutes.model_dump_json()) <= INLINE_MINUTES_BYTES:
+        return {"minutes": minutes}
+    with session_scope() as session:
+        return {"minutes_ref": mt.store_minutes(session=session, unit_code=unit, minutes=minutes)}
+
+
+def load_minutes(key: str) -> mt.Minutes:
+    with session_scope() as session:
+        return mt.stored_minutes(session=session, key=key)
+
+
 def check(meeting_id: int, minutes: mt.Minutes) -> list[str]:
     with session_scope() as session:
         meeting = session.get(mt.Meeting, meeting_id)
@@ -168,12 +186,19 @@ async def _wait_for_decisions(info: dict, on: date) -> mt.Minutes:
 
 @flow(name="council-meeting", flow_run_name=meeting_run_name, log_prints=False)
 async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date | None = None,
-                          deliver: bool = True, dashboard: bool = True) -> dict:
-    """A council meeting: agenda, decisions (from the form or passed in), applied as one batch."""
+                          deliver: bool = True, dashboard: bool = True, minutes_ref: str | None = None) -> dict:
+    """A council meeting: agenda, decisions (from the form, passed in, or stored and named by
+    `minutes_ref`), applied as one batch."""
     logger = get_run_logger()
     on = on or today_vn()
     run_id = str(current_run.id) if current_run.id else None
-    key = mt.minutes_key(unit_code=unit, minutes=minutes) if minutes is not None else f"run:{run_id}"
+    if minutes_ref is not None:
+        if minutes is not None:
+            raise ValueError("chỉ truyền một trong hai: minutes hoặc minutes_ref")
+        minutes = await to_thread.run_sync(lambda: load_minutes(minutes_ref))
+        key = minutes_ref
+    else:
+        key = mt.minutes_key(unit_code=unit, minutes=minutes) if minutes is not None else f"run:{run_id}"
     info = await open_meeting_task(unit, key, on, run_id)
     if info["status"] == mt.MeetingStatus.open.value:
         await _publish_agenda(info)

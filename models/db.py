@@ -117,3 +117,15 @@ def enum_type(enum_cls: type) -> Any:
 
     return SAEnum(enum_cls, values_callable=lambda e: [m.value for m in e], native_enum=False,
                   create_constraint=False, length=40, validate_strings=True)
+
+
+def insert_for(session: Session) -> Any:
+    """The dialect's `insert` (SQLite or PostgreSQL), which has `on_conflict_do_nothing` for race-safe inserts."""
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - the app runs on SQLite or PostgreSQL only
+        raise NotImplementedError(f"thidua needs SQLite or PostgreSQL, not {dialect}")
+    return insert

@@ -15,13 +15,14 @@ from functools import lru_cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlmodel import Session
 
 from models.awards import KIND_ALIASES, AwardForm, NomineeKind, RuleSet, catalogue
 from models.calendar import add_working_days
 from models.campaigns import Campaign
 from models.clock import fmt_date, parse_date, today_vn, utcnow
+from models.db import insert_for
 from models.hierarchy import AmbiguousUnit, Hierarchy, NoRoute, UnitNotFound, UnitRef
 from models.nominations import (
     BLOCKS_NEW,
@@ -285,13 +286,11 @@ def batch_key(rows: list[tuple[int, dict]]) -> str:
 def allocate_codes(*, session: Session, year: int, count: int) -> list[str]:
     """Reserve `count` consecutive codes HS<year>-NNNNNN in one statement."""
     name = f"nomination:{year}"
+    # The year's first batches may come at once (two workers): make the counter race-free, then take a block.
+    session.execute(insert_for(session)(CodeCounter).values(name=name, value=0)
+                    .on_conflict_do_nothing(index_elements=["name"]))
     stmt = update(CodeCounter).where(CodeCounter.name == name).values(value=CodeCounter.value + count)
-    result = session.execute(stmt.returning(CodeCounter.value)).first()
-    if result is None:
-        session.execute(insert(CodeCounter).values(name=name, value=count))
-        last = count
-    else:
-        last = result[0]
+    last = session.execute(stmt.returning(CodeCounter.value)).scalar_one()
     return [f"HS{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
 
 

@@ -37,6 +37,7 @@ from models.awards import catalogue
 from models.calendar import add_working_days, previous_working_day, working_day_on_or_before
 from models.campaigns import DeadlineSpec, ReminderNotice
 from models.clock import utcnow
+from models.db import insert_for
 from models.nominations import AGENDA, Nomination, Nominee
 from models.reports import Directory, ReportingObligation, UnitContact, expand_obligations
 from models.units import Council, CouncilMember, MemberRole
@@ -413,13 +414,8 @@ def record(
         }
         for n in notices
     ]
-    dialect = session.get_bind().dialect.name
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     table = ReminderNotice.__table__
-    stmt = insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
+    stmt = insert_for(session)(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
     inserted: set[str] = set()
     for start in range(0, len(rows), 2000):
         inserted.update(session.execute(stmt, rows[start:start + 2000]).scalars())

@@ -35,7 +35,7 @@ from sqlalchemy import (
 from sqlmodel import Field, Session, SQLModel
 
 from models.clock import utcnow
-from models.db import UTCDateTime
+from models.db import UTCDateTime, insert_for
 from models.settings import get_settings
 from models.units import Council, CouncilMember, Unit
 from notifications.mime import parse_sender
@@ -241,15 +241,8 @@ def _insert_ignoring_duplicates(*, session: Session, rows: list[dict[str, Any]])
     """INSERT … ON CONFLICT (key) DO NOTHING; returns the keys actually inserted (race-safe)."""
     if not rows:
         return set()
-    dialect = session.get_bind().dialect.name
-    if dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    elif dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:  # pragma: no cover - the app runs on SQLite or PostgreSQL only
-        raise NotImplementedError(f"outbox needs SQLite or PostgreSQL, not {dialect}")
     table = OutboxMessage.__table__
-    stmt = insert(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
+    stmt = insert_for(session)(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
     return set(session.execute(stmt, rows).scalars())
 
 

@@ -169,3 +169,31 @@ def test_two_meetings_racing_on_one_nomination_exactly_one_wins(prefect_api, ses
     assert n.status in (Status.forwarded, Status.rejected)
     decided = session.scalars(select(NominationStep).where(NominationStep.action.in_(["forward", "reject"]))).all()
     assert len(decided) == 1
+
+
+def test_minutes_too_large_for_a_parameter_go_by_reference_and_apply_once(prefect_api, session, sample, smtp_env,
+                                                                            monkeypatch):
+    # A national council's minutes (10,000 decisions ≈ 1.4 MB) exceed Prefect's 512 KiB for parameters;
+    # here the threshold is lowered so two decisions already travel through the app database.
+    import flows.council as council
+    from flows.intake import intake
+    from models.meetings import Meeting, StoredMinutes
+
+    monkeypatch.setattr(council, "INLINE_MINUTES_BYTES", 10)
+    asyncio.run(intake(rows=_rows("cam thach", "02/03/2026", ["giay-khen-xa", "bang-khen-tinh"]), received_on=RECEIVED))
+    (unit_id, codes), = _pending(session).items()
+    unit = sample.get(unit_id).code
+    minutes = _approve_all(session, unit_id, codes, RECEIVED)
+    parameters = council.minutes_parameters(unit=unit, minutes=minutes)
+    assert set(parameters) == {"minutes_ref"}
+    assert council.minutes_parameters(unit=unit, minutes=minutes) == parameters  # stored once, same key
+    first = asyncio.run(council.council_meeting(unit=unit, **parameters, on=RECEIVED))
+    assert first["counts"] == {"conferred": 1, "forwarded": 1}
+    again = asyncio.run(council.council_meeting(unit=unit, **parameters, on=RECEIVED))
+    assert again["meeting_id"] == first["meeting_id"] and again["letters"] == 0
+    session.expire_all()
+    assert session.get(Meeting, first["meeting_id"]).key == parameters["minutes_ref"]
+    assert session.execute(select(func.count()).select_from(StoredMinutes)).scalar_one() == 1
+    state = asyncio.run(council.council_meeting(unit=unit, minutes_ref="minutes:unknown", on=RECEIVED,
+                                                return_state=True))
+    assert state.is_failed() and "không tìm thấy biên bản" in str(state.message)
