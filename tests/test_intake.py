@@ -109,7 +109,7 @@ def test_csv_with_vietnamese_headers_and_bom(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(("name", "content", "expected"), [
-    ("wrong.csv", "ten,loai\nA,B\n".encode(), "cột không nhận ra"),
+    ("wrong.csv", b"ten,loai\nA,B\n", "cột không nhận ra"),
     ("latin1.csv", "nominee,kind,unit,award,submitted_on\nNguy\xean,ca nhan,x,y,01/01/2026\n".encode("latin-1"),
      "không phải mã UTF-8"),
     ("fake.xlsx", b"this is not a spreadsheet", "không phải tệp Excel"),
