@@ -61,12 +61,19 @@ def postgres(url: str | None, workdir: Path) -> Iterator[str]:
     if url:
         yield url
         return
-    env = {**os.environ, "THIDUA_PG_DIR": str(workdir / "pg")}
-    started = subprocess.run([str(ROOT / ".ci/start-postgres")], env=env, capture_output=True, text=True, check=True)
+    # As root the cluster runs as `postgres`, which cannot enter the private (0700) work folder: a folder
+    # of its own beside it.
+    state = Path(tempfile.mkdtemp(prefix="thidua-surge-pg-"))
+    state.chmod(0o755)
+    env = {**os.environ, "THIDUA_PG_DIR": str(state / "pg")}
+    started = subprocess.run([str(ROOT / ".ci/start-postgres")], env=env, capture_output=True, text=True)
+    if started.returncode != 0:
+        raise SystemExit(f"PostgreSQL did not start:\n{started.stderr[-2000:]}")
     try:
         yield started.stdout.strip()
     finally:
         subprocess.run([str(ROOT / ".ci/stop-postgres")], env=env, capture_output=True, check=False)
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -363,6 +370,8 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=2, help="flow-run processes at once per worker")
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server (default: a throwaway one)")
     parser.add_argument("--shape", default="5,8,5", help="provinces,districts per province,communes per district")
+    parser.add_argument("--workers-only", action="store_true",
+                        help="skip the embedded path (it is bench/surge.py's Prefect path, ≈ 20 min at 10,000)")
     args = parser.parse_args()
     surge.PROVINCES, surge.DISTRICTS, surge.COMMUNES = (int(x) for x in args.shape.split(","))
     communes_n = surge.PROVINCES * surge.DISTRICTS * surge.COMMUNES
@@ -380,7 +389,7 @@ def main() -> None:
         surge.build_template(template)
         setup_s = time.perf_counter() - t
         rows = surge.batches(surge.surge_communes(f"sqlite:///{template}"), args.size)
-        one = embedded(workdir, rows, template, port, args.size, args.concurrency)
+        one = None if args.workers_only else embedded(workdir, rows, template, port, args.size, args.concurrency)
         with postgres(args.postgres, workdir) as admin_url:
             many = with_workers(workdir, rows, admin_url, port, args.size, args.workers, args.limit)
     finally:
@@ -392,8 +401,8 @@ def main() -> None:
     print(f"\nYear-end surge: {args.size:,} nominations at {shape} → Prime Minister "
           f"(SQLite hierarchy {setup_s:.0f} s, PostgreSQL hierarchy {many['setup']['hierarchy_on_postgres_s']:.0f} s, "
           f"server + deploy + workers {many['setup']['service_s']:.0f} s: not counted)\n")
-    paths = ((f"embedded, SQLite (×{args.concurrency})", one),
-             (f"{args.workers} workers ×{args.limit}, PostgreSQL", many))
+    paths = tuple(((f"embedded, SQLite (×{args.concurrency})", one),) if one else ()) + \
+        ((f"{args.workers} workers ×{args.limit}, PostgreSQL", many),)
     print(f"{'path':<30} {'wall s':>7} {'nom/s':>6} {'runs':>5} {'CPU s':>7} {'CPU s/run':>9}  "
           f"{'intake':>7} {'meetings':>8} {'receive':>7} {'mail':>6}")
     for name, p in paths:
@@ -409,10 +418,10 @@ def main() -> None:
               f"{s['engine_events_artifacts']:>14.0f}")
     print("  to start = queued, picked up by a worker, a new Python process, imports, the pull step "
           "(embedded: none); CPU s = this process (embedded) or the workers and their flow-run processes")
-    print(f"\nsteps {one['check']['steps']:,} / {many['check']['steps']:,}; letters {one['check']['letters']} / "
-          f"{many['check']['letters']}")
+    print("\n" + "; ".join(f"{name}: steps {p['check']['steps']:,}, letters {p['check']['letters']}"
+                            for name, p in paths))
     print(f"command: python bench/surge_workers.py --size {args.size} --workers {args.workers} --limit {args.limit} "
-          f"--shape {args.shape}")
+          f"--shape {args.shape}" + (" --workers-only" if one is None else ""))
 
     def summary(p: dict) -> dict:
         return {"wall_s": round(p["wall_s"], 1), "nominations_per_s": round(args.size / p["wall_s"], 1),
@@ -422,7 +431,7 @@ def main() -> None:
                 "steps": p["check"]["steps"], "letters": p["check"]["letters"]}
 
     print(json.dumps({"benchmark": "surge_workers", "size": args.size, "communes": communes_n,
-                      "workers": args.workers, "limit": args.limit, "embedded": summary(one),
+                      "workers": args.workers, "limit": args.limit, "embedded": summary(one) if one else None,
                       "workers_path": summary(many)}, ensure_ascii=False))
 
 
