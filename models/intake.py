@@ -284,7 +284,7 @@ def batch_key(rows: list[tuple[int, dict]]) -> str:
 
 
 def allocate_codes(*, session: Session, year: int, count: int) -> list[str]:
-    """Reserve `count` consecutive codes HS<year>-NNNNNN in one statement."""
+    """Reserve `count` consecutive codes HS<year>-NNNNNN: one UPDATE takes the block (the row made first if missing)."""
     name = f"nomination:{year}"
     # The year's first batches may come at once (two workers): make the counter race-free, then take a block.
     session.execute(insert_for(session)(CodeCounter).values(name=name, value=0)

@@ -22,7 +22,7 @@ from sqlmodel import Session, SQLModel
 from models import nominations as nm
 from models.awards import catalogue
 from models.clock import fmt_date, utcnow
-from models.db import UTCDateTime, enum_type
+from models.db import UTCDateTime, enum_type, insert_for
 from models.hierarchy import Hierarchy
 from models.nominations import AGENDA, Act, Nomination, Status, Votes
 from models.text import fold, nfc
@@ -384,9 +384,9 @@ class StoredMinutes(SQLModel, table=True):
 def store_minutes(*, session: Session, unit_code: str, minutes: Minutes) -> str:
     """Keep the minutes (once: the key is their hash) and return the key that names them."""
     key = minutes_key(unit_code=unit_code, minutes=minutes)
-    if session.scalars(select(StoredMinutes.id).where(StoredMinutes.key == key)).first() is None:
-        session.add(StoredMinutes(key=key, unit_code=unit_code, body=minutes.model_dump(mode="json")))
-        session.flush()
+    session.execute(insert_for(session)(StoredMinutes).values(
+        key=key, unit_code=unit_code, body=minutes.model_dump(mode="json"), created_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["key"]))
     return key
 
 

@@ -178,32 +178,22 @@ def test_cli_nominate_status_and_inbox_json(session, sample, tmp_path) -> None:
 def test_the_years_first_batches_at_once_get_disjoint_codes(db_url: str) -> None:
     # Two workers taking in the year's first files at the same moment: neither may fail on creating the
     # year's counter, and no code may be given twice.
-    import threading
     import time
 
     from sqlmodel import Session
 
     from models.db import get_engine
     from models.intake import allocate_codes
+    from tests.threads import at_once
 
-    start, got, errors = threading.Barrier(4), [], []
+    def take() -> list[str]:
+        with Session(get_engine(db_url)) as s:
+            codes = allocate_codes(session=s, year=2031, count=50)
+            time.sleep(0.5)  # hold the transaction open while the others try
+            s.commit()
+        return codes
 
-    def take() -> None:
-        try:
-            with Session(get_engine(db_url)) as s:
-                start.wait(10)
-                codes = allocate_codes(session=s, year=2031, count=50)
-                time.sleep(0.5)  # hold the transaction open while the others try
-                s.commit()
-            got.append(codes)
-        except Exception as exc:  # noqa: BLE001 - collected and asserted below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=take) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    got, errors = at_once(take, threads=4, timeout=60)
     assert not errors, errors
     codes = sorted(c for block in got for c in block)
     assert codes == [f"HS2031-{n:06d}" for n in range(1, 201)]

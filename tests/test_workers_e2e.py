@@ -23,7 +23,6 @@ import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import uuid
 from collections import Counter
@@ -506,28 +505,15 @@ def test_the_reminder_day_is_safe_to_run_twice_at_once(cluster: Cluster, monkeyp
     from flows.deadlines import plan_and_queue, window_start
     from models.db import dispose_engines
     from models.settings import reset_settings
+    from tests.threads import at_once
 
     monkeypatch.setenv("THIDUA_DATABASE_URL", cluster.app_url)
     reset_settings()
     try:
 
         day = RECEIVED + timedelta(days=365)  # a day nothing was sent for yet
-        results: list[dict] = []
-        errors: list[BaseException] = []
-        gate = threading.Barrier(2)
-
-        def one() -> None:
-            gate.wait()
-            try:
-                results.append(plan_and_queue(day=day, since=window_start(day=day, since=None)))
-            except BaseException as exc:  # noqa: BLE001 - reported below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=one) for _ in range(2)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(120)
+        results, errors = at_once(lambda: plan_and_queue(day=day, since=window_start(day=day, since=None)),
+                                  threads=2, timeout=120)
         assert not errors, errors
         sent = [{s["key"] for s in r["sent"]} for r in results]
         assert sent[0] or sent[1]
