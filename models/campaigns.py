@@ -16,7 +16,7 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, select
 
 from models.clock import utcnow
-from models.db import UTCDateTime
+from models.db import UTCDateTime, insert_for
 from models.units import Level
 
 
@@ -58,15 +58,11 @@ CAMPAIGNS = (NTM_2021_2025,)
 
 def ensure_campaigns(*, session: Session) -> list[Campaign]:
     """Create the known campaigns if missing (idempotent)."""
-    out = []
-    for spec in CAMPAIGNS:
-        row = session.exec(select(Campaign).where(Campaign.code == spec.code)).first()
-        if row is None:
-            row = Campaign.model_validate(spec)
-            session.add(row)
-        out.append(row)
-    session.flush()
-    return out
+    # INSERT … ON CONFLICT DO NOTHING: two first runs at once (two workers) must not both insert.
+    session.execute(insert_for(session)(Campaign).on_conflict_do_nothing(index_elements=["code"]),
+                    [{**spec.model_dump(), "created_at": utcnow()} for spec in CAMPAIGNS])
+    rows = {c.code: c for c in session.exec(select(Campaign).where(Campaign.code.in_([s.code for s in CAMPAIGNS])))}
+    return [rows[spec.code] for spec in CAMPAIGNS]
 
 
 # ---------------------------------------------------------------- deadlines (hạn chót) as data
@@ -214,11 +210,11 @@ def ensure_deadlines(
             "legal_basis": spec.legal_basis, "spec": spec.model_dump(mode="json", by_alias=True),
         }
         row = rows.get(spec.code)
-        if row is None:
-            row = Deadline(code=spec.code, **values)
-            session.add(row)
-            rows[spec.code] = row
-        elif any(getattr(row, k) != v for k, v in values.items()):
+        if row is None:  # made race-free: a second first run at once finds it made, and updates it
+            session.execute(insert_for(session)(Deadline).on_conflict_do_nothing(index_elements=["code"]),
+                            [{"code": spec.code, **values, "created_at": utcnow(), "updated_at": utcnow()}])
+            row = rows[spec.code] = session.exec(select(Deadline).where(Deadline.code == spec.code)).one()
+        if any(getattr(row, k) != v for k, v in values.items()):
             for key, value in values.items():
                 setattr(row, key, value)
             row.updated_at = utcnow()
