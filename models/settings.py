@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     file_max_rows: int = Field(default=20_000, gt=0)  # data rows in one file or batch
     file_max_bytes: int = Field(default=32 * 2**20, gt=0)  # size on disk
     xlsx_max_entries: int = Field(default=500, gt=0)  # members of the XLSX (zip) archive
-    xlsx_max_unpacked_bytes: int = Field(default=256 * 2**20, gt=0)  # all members inflated, together
+    xlsx_max_unpacked_bytes: int = Field(default=128 * 2**20, gt=0)  # all members inflated, together
     xlsx_max_ratio: int = Field(default=100, gt=0)  # inflated size / packed size of any one member
 
     @property

@@ -113,16 +113,17 @@ def read_bytes(path: Path, *, max_bytes: int) -> bytes:
         # Non-blocking: had the path become a FIFO since the stat, the open would otherwise wait forever.
         fd = os.open(path, os.O_RDONLY | _NONBLOCK)
         with os.fdopen(fd, "rb") as handle:
-            _check_regular(os.fstat(handle.fileno()), max_bytes)
-            data = handle.read(max_bytes + 1)
+            info = os.fstat(handle.fileno())
+            _check_regular(info, max_bytes)
+            data = handle.read(info.st_size + 1)  # not max_bytes: read() would allocate all of it first
     except FileNotFoundError:
         raise FileRefused("không tìm thấy tệp") from None
     except PermissionError:
         raise FileRefused("không có quyền đọc tệp") from None
     except OSError as exc:
         raise FileRefused(f"không đọc được tệp ({exc.strerror or type(exc).__name__})") from None
-    if len(data) > max_bytes:  # it grew while being read
-        raise FileRefused(f"dung lượng vượt quá giới hạn {_size(max_bytes)} (THIDUA_FILE_MAX_BYTES)")
+    if len(data) > info.st_size:
+        raise FileRefused("tệp đang được ghi dở; hãy thử lại khi đã lưu xong")
     return data
 
 
