@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import zipfile
+import zlib
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -242,20 +243,37 @@ print(outcome)
 
 @pytest.fixture(scope="module")
 def zip_bomb(tmp_path_factory) -> Path:
-    """A valid-looking XLSX of about 1 MB whose one cell inflates to 1 GiB."""
+    """A valid-looking XLSX of about 1 MB whose one cell inflates to 1 GiB.
+
+    Built in a second, not by deflating a gigabyte: after a full flush a deflate block depends on its
+    input only, so one compressed megabyte of "A" repeated 1,024 times is the gigabyte's stream."""
     path = tmp_path_factory.mktemp("bomb") / "bom.xlsx"
+    prefix = (b"<worksheet xmlns='http://schemas.openxmlformats.org/spreadsheetml/2006/main'><sheetData>"
+              b"<row r='1'><c r='A1' t='inlineStr'><is><t>")
+    suffix = b"</t></is></c></row></sheetData></worksheet>"
+    chunk, times = b"A" * (1 << 20), 1024
+    deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
+    head = deflate.compress(prefix) + deflate.flush(zlib.Z_FULL_FLUSH)
+    block = deflate.compress(chunk) + deflate.flush(zlib.Z_FULL_FLUSH)
+    stream = head + block * times + deflate.compress(suffix) + deflate.flush()
+    crc = zlib.crc32(prefix)
+    for _ in range(times):
+        crc = zlib.crc32(chunk, crc)
+    info = zipfile.ZipInfo("xl/worksheets/sheet1.xml", date_time=(2026, 11, 23, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.file_size, info.compress_size = len(prefix) + times * len(chunk) + len(suffix), len(stream)
+    info.CRC = zlib.crc32(suffix, crc)
     template = zipfile.ZipFile(io.BytesIO(_xlsx()))
-    chunk = b"A" * (1 << 20)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as out:
-        for info in template.infolist():
-            if info.filename != "xl/worksheets/sheet1.xml":
-                out.writestr(info.filename, template.read(info.filename))
-        with out.open("xl/worksheets/sheet1.xml", "w", force_zip64=True) as sheet:
-            sheet.write(b"<worksheet xmlns='http://schemas.openxmlformats.org/spreadsheetml/2006/main'><sheetData>"
-                        b"<row r='1'><c r='A1' t='inlineStr'><is><t>")
-            for _ in range(1024):
-                sheet.write(chunk)
-            sheet.write(b"</t></is></c></row></sheetData></worksheet>")
+        for member in template.infolist():
+            if member.filename != info.filename:
+                out.writestr(member.filename, template.read(member.filename))
+        info.header_offset = out.fp.tell()  # the member written as zipfile writes one: header, then data
+        out.fp.write(info.FileHeader())
+        out.fp.write(stream)
+        out.filelist.append(info)
+        out.NameToInfo[info.filename] = info
+        out.start_dir = out.fp.tell()
     return path
 
 
