@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from models.intake import COLUMNS, HEADERS_VI, BatchRefused, take_in
 from models.nominations import IntakeBatch, Nomination
-from models.sheets import FileRefused, Limits, number_vi, read_rows, write_template
+from models.sheets import FileRefused, number_vi, read_rows, write_template
 
 ROOT = Path(__file__).resolve().parents[1]
 RECEIVED = date(2026, 11, 23)
@@ -37,9 +37,8 @@ def _row(**over) -> dict:
     return {**base, **over}
 
 
-def _read(path: Path, limits: Limits | None = None) -> list[tuple[int, dict]]:
-    return read_rows(path, columns=COLUMNS, labels=HEADERS_VI, required=COLUMNS[:4] + ("submitted_on",),
-                     limits=limits)
+def _read(path: Path) -> list[tuple[int, dict]]:
+    return read_rows(path, columns=COLUMNS, labels=HEADERS_VI, required=COLUMNS[:4] + ("submitted_on",))
 
 
 def _count(session, model=Nomination) -> int:  # noqa: ANN001
