@@ -8,6 +8,7 @@ from datetime import date
 from anyio import to_thread
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
+from prefect.utilities.annotations import quote
 
 from flows.events import emit_batch_event, emit_nomination_events
 from flows.naming import intake_run_name
@@ -102,7 +103,7 @@ async def intake(rows: list[dict] | None = None, source: str = "", actor: str = 
         logger.info("intake %s refused: %d errors", source, len(errors))
         return refused(f"Tệp «{source}» bị từ chối: {len(errors)} lỗi, không lưu dòng nào; "
                        + "; ".join(str(e) for e in errors[:20]), result)
-    emit_events(result)
+    emit_events(quote(result))  # quoted: Prefect need not search thousands of dossiers for futures
     logger.info("intake %s: %d nominations (%s)", result["batch_key"], len(result["nominations"]),
                 "replayed" if result["replayed"] else "new")
     await acreate_table_artifact(
