@@ -62,8 +62,10 @@ AWARD_MAX = column_length(Nomination, "award_code")
 CAMPAIGN_MAX = column_length(Campaign, "code")
 ACHIEVEMENT_MAX = column_length(Nomination, "achievement")
 DATE_TEXT_MAX = 40  # longer than any way of writing a date
+NAME_KEY_MAX = column_length(Nominee, "name_key")
 SOURCE_MAX = column_length(IntakeBatch, "source")
 ACTOR_MAX = min(column_length(IntakeBatch, "actor"), column_length(NominationStep, "actor"))
+NOTE_MAX = column_length(NominationStep, "note")
 
 
 class NominationRow(BaseModel):
@@ -98,7 +100,7 @@ class NominationRow(BaseModel):
     @classmethod
     def _name_key_fits(cls, value: str) -> str:
         # the folded look-up key is stored too, and folding may lengthen a name ("ß" → "ss")
-        if len(fold(value)) > column_length(Nominee, "name_key"):
+        if len(fold(value)) > NAME_KEY_MAX:
             raise ValueError(f"dài quá {NOMINEE_MAX} ký tự")
         return value
 
@@ -379,7 +381,7 @@ def store(
     session.connection().execute(NominationStep.__table__.insert(), [
         {"nomination_id": nid, "action": Action.submit, "from_status": None, "to_status": Status.submitted,
          "unit_id": r["origin_unit_id"], "to_unit_id": r["origin_unit_id"], "actor": actor[:ACTOR_MAX],
-         "note": source[:column_length(NominationStep, "note")], "on_date": received_on, "idempotency_key": None, "created_at": now}
+         "note": source[:NOTE_MAX], "on_date": received_on, "idempotency_key": None, "created_at": now}
         for nid, r in zip(ids, rows, strict=True)
     ] if rows else [])
     out = [
