@@ -87,29 +87,34 @@ def sample_national(shape: Annotated[str, typer.Option(help="2022 (63 tỉnh, 3 
 def nominate(
     file: Annotated[Path | None, typer.Argument(help="tệp CSV, XLSX hoặc JSON")] = None,
     template: Annotated[Path | None, typer.Option("--template", help="ghi tệp XLSX mẫu trống vào đường dẫn này")] = None,
+    force: Annotated[bool, typer.Option("--force", help="với --template: ghi đè tệp đã có")] = False,
     received: Annotated[str | None, typer.Option(help="ngày tiếp nhận dd/mm/yyyy (mặc định hôm nay)")] = None,
     actor: Annotated[str, typer.Option(help="người nộp")] = "",
     json_out: JsonOpt = False,
 ) -> None:
     """Nộp hồ sơ đề nghị khen thưởng từ tệp; tệp có dòng lỗi bị từ chối toàn bộ, liệt kê mọi lỗi theo dòng."""
     from models.intake import COLUMNS, HEADERS_VI
+    from models.sheets import FileRefused
 
     if template is not None:
         from models.sheets import write_template
 
-        write_template(template, columns=COLUMNS, labels=HEADERS_VI, title="Hồ sơ đề nghị khen thưởng",
-                       notes=TEMPLATE_NOTES)
+        try:
+            write_template(template, columns=COLUMNS, labels=HEADERS_VI, title="Hồ sơ đề nghị khen thưởng",
+                           notes=TEMPLATE_NOTES, overwrite=force)
+        except FileRefused as exc:
+            raise _fail(f"{exc}{'' if force else ' (thêm --force để ghi đè)'}", 2) from None
         console.print(f"Đã ghi tệp mẫu {template}")
         return
     if file is None:
         raise _fail("cần chỉ ra tệp hồ sơ (hoặc --template TỆP để lấy tệp mẫu)", 2)
     from models.intake import BatchRefused
-    from models.sheets import FileRefused, read_rows
+    from models.sheets import read_rows
 
     try:
         rows = read_rows(file, columns=COLUMNS, labels=HEADERS_VI, required=COLUMNS[:4] + ("submitted_on",))
     except FileRefused as exc:
-        raise _fail(f"tệp {file.name}: {exc}", 2) from exc
+        raise _fail(str(exc), 2) from None
     try:
         result = run_intake(rows=rows, source=file.name, actor=actor, received_on=_date_opt(received))
     except BatchRefused as exc:
@@ -160,17 +165,17 @@ def run_intake(*, rows: list[tuple[int, dict]], source: str, actor: str, receive
 
 
 def _intake_flow(*, rows, source: str, actor: str, received_on: date | None):  # noqa: ANN001, ANN202
-    from flows.intake import intake
+    """Through the `intake` flow; rows too large for a parameter travel by reference (`rows_ref`)."""
+    from flows.intake import intake, intake_parameters
+    from flows.refusal import is_refused
     from flows.service import run
     from models.intake import BatchRefused, IntakeResult, RowError
 
-    payload = [{"row": n, **r} for n, r in rows]
-    state = run(intake(rows=payload, source=source, actor=actor, received_on=received_on, return_state=True))
+    parameters = intake_parameters(rows=rows, source=source)
+    state = run(intake(**parameters, source=source, actor=actor, received_on=received_on, return_state=True))
+    if is_refused(state):
+        raise BatchRefused([RowError(**e) for e in state.result()["errors"]])
     if not state.is_completed():
-        data = state.result(raise_on_failure=False)
-        if isinstance(data, dict) and data.get("refused"):
-            raise BatchRefused([RowError(e["row"], e["column"], e["message"].split(": ", 1)[-1])
-                                for e in data["errors"]])
         raise _fail(state.message or "tiếp nhận không thành công")
     result = state.result()
     return IntakeResult(result["batch_key"], result["replayed"], result["nominations"])

@@ -51,7 +51,7 @@ def read_minutes(path: Path, *, meeting_date: date, present: int, series: str, f
     try:
         rows = read_rows(path, columns=MINUTES_COLUMNS, labels=MINUTES_HEADERS, required=("code", "decision"))
     except FileRefused as exc:
-        return None, [f"tệp {path.name}: {exc}"]
+        return None, [str(exc)]
     problems = []
     decisions = []
     for number, raw in rows:
@@ -146,6 +146,7 @@ def meeting_decide(
     number: Annotated[int, typer.Option(help="số quyết định đầu tiên")] = 1,
     secretary: Annotated[str, typer.Option(help="thư ký phiên họp")] = "",
     template: Annotated[bool, typer.Option("--template", help="ghi tệp biên bản mẫu (theo chương trình họp) rồi thoát")] = False,
+    force: Annotated[bool, typer.Option("--force", help="với --template: ghi đè tệp đã có")] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Ghi quyết định của Hội đồng từ biên bản: tiếp tục phiên họp đang mở, hoặc áp dụng biên bản của phiên đã họp."""
@@ -162,10 +163,13 @@ def meeting_decide(
         meeting = open_meeting_of(session=session, unit_id=target.id)
         if template:
             from models.queries import inbox
-            from models.sheets import write_template
+            from models.sheets import FileRefused
 
             agenda = meeting.agenda if meeting else inbox(session=session, unit_id=target.id, hierarchy=hierarchy)
-            _write_minutes_template(file, agenda, write_template)
+            try:
+                _write_minutes_template(file, agenda, overwrite=force)
+            except FileRefused as exc:
+                raise _fail(f"{exc}{'' if force else ' (thêm --force để ghi đè)'}", 2) from None
             console.print(f"Đã ghi biên bản mẫu {file} ({len(agenda)} hồ sơ)")
             return
         minutes, problems = read_minutes(file, meeting_date=day, present=len(members) if present is None else present,
@@ -249,17 +253,14 @@ def _report_result(name: str, result: dict, json_out: bool) -> None:
         console.print(f"  Quyết định {number}: {form}")
 
 
-def _write_minutes_template(path: Path, agenda: list[dict], write_template) -> None:  # noqa: ANN001
-    from openpyxl import load_workbook
+def _write_minutes_template(path: Path, agenda: list[dict], *, overwrite: bool = False) -> None:
+    from models.sheets import write_template
 
     write_template(path, columns=MINUTES_COLUMNS, labels=MINUTES_HEADERS, title="Biên bản họp Hội đồng",
                    notes=("Quyết định: thông qua / không thông qua / trả lại bổ sung / khen mức thấp hơn.",
-                          "Không thông qua và trả lại phải ghi lý do / nội dung cần bổ sung."))
-    wb = load_workbook(path)
-    ws = wb.worksheets[0]
-    for a in agenda:
-        ws.append([a["code"], "thông qua", "", None, None, None, "", None])
-    wb.save(path)
+                          "Không thông qua và trả lại phải ghi lý do / nội dung cần bổ sung."),
+                   rows=[[a["code"], "thông qua", "", None, None, None, "", None] for a in agenda],
+                   overwrite=overwrite)
 
 
 @meeting_app.command("show")
@@ -314,10 +315,11 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
     from flows import demo
     from flows.council import council_meeting, receive_forwarded
     from flows.intake import intake, resubmit
+    from flows.refusal import is_refused
 
     day = today_vn()
     state = run(intake(rows=demo.demo_rows(), source="demo", actor="thidua demo", received_on=day, return_state=True))
-    if not state.is_completed():
+    if not state.is_completed() or is_refused(state):
         raise _fail(state.message or "không tiếp nhận được hồ sơ mẫu")
     codes = [n["code"] for n in state.result()["nominations"]]
     console.print(f"Đã nộp {len(codes)} hồ sơ mẫu tại xã Cẩm Thành / xã Cẩm Thạch")

@@ -28,6 +28,7 @@ from flows.events import emit_batch_event, emit_nomination_events, unit_related
 from flows.inputs import MeetingDecisions, agenda_markdown, initial_form
 from flows.naming import meeting_run_name, receive_run_name, unit_slug
 from models import meetings as mt
+from models import staging
 from models.clock import fmt_date, today_vn
 from models.db import session_scope
 from models.hierarchy import Hierarchy
@@ -58,16 +59,14 @@ def open_or_find(*, unit: str, key: str, on: date, flow_run_id: str | None) -> d
 
 
 # Prefect refuses flow-run parameters over 512 KiB; larger minutes go through the app database.
-INLINE_MINUTES_BYTES = 256_000
+INLINE_MINUTES_BYTES = staging.INLINE_BYTES
 
 
 def minutes_parameters(*, unit: str, minutes: mt.Minutes) -> dict:
     """The `council-meeting` parameters that carry these minutes: inline (shown in the UI) while small,
-    else stored in the app database and passed by key (`minutes_ref`)."""
-    if len(minutes.model_dump_json()) <= INLINE_MINUTES_BYTES:
-        return {"minutes": minutes}
-    with session_scope() as session:
-        return {"minutes_ref": mt.store_minutes(session=session, unit_code=unit, minutes=minutes)}
+    else staged in the app database and passed by key (`minutes_ref`)."""
+    return staging.parameters("minutes", minutes, kind="minutes", label=unit, budget=INLINE_MINUTES_BYTES,
+                              key=mt.minutes_key(unit_code=unit, minutes=minutes))
 
 
 def load_minutes(key: str) -> mt.Minutes:

@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date
 
 from anyio import to_thread
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
-from prefect.states import Failed
+from prefect.client.schemas.objects import State
+from prefect.utilities.annotations import quote
 
 from flows.events import emit_batch_event, emit_nomination_events
 from flows.naming import intake_run_name
+from flows.refusal import refused
+from models import staging
 from models.clock import fmt_date
 from models.db import session_scope
 from models.hierarchy import Hierarchy
-from models.intake import BatchRefused, IntakeResult, take_in
+from models.intake import HEADERS_VI, ROWS_KIND, BatchRefused, IntakeResult, RowError, staged_rows, take_in
 from notifications.notices import council_digests, group_by_unit
 from notifications.outbox import enqueue_many
 
@@ -22,28 +26,49 @@ SUBMITTED = "thidua.nomination.submitted"
 BATCH_RECEIVED = "thidua.intake.received"
 
 
-def screen_store_and_queue(*, rows: list[dict], source: str, actor: str, received_on: date | None) -> dict:
-    """The whole intake in one transaction: the batch, its steps and the councils' digests."""
-    numbered = [(int(r.get("row", i + 2)), {k: v for k, v in r.items() if k != "row"}) for i, r in enumerate(rows)]
-    with session_scope() as session:
-        hierarchy = Hierarchy.load(session)
-        result: IntakeResult = take_in(session=session, rows=numbered, source=source, actor=actor,
-                                       received_on=received_on, hierarchy=hierarchy)
-        by_code = {n["code"]: n for n in result.nominations}
-        units = {c: hierarchy.by_code[n["unit_code"]].id for c, n in by_code.items() if "unit_code" in n} \
-            if not result.replayed else {}
-        digests = council_digests(session=session, hierarchy=hierarchy,
-                                  by_unit=group_by_unit(list(units.items())), ref=f"intake-{result.batch_key}")
-        queued = enqueue_many(session=session, items=digests)
+def intake_parameters(*, rows: list[tuple[int, dict]], source: str = "") -> dict:
+    """The `intake` parameters that carry these rows: inline (shown in the UI) while small, else staged
+    in the app database and passed by key (`rows_ref`), as large minutes are."""
+    payload = [{"row": n, **r} for n, r in rows]
+    return staging.parameters("rows", payload, kind=ROWS_KIND, label=source)
+
+
+def refusal(exc: BatchRefused) -> dict:
+    """A refused batch as data: every error with its row and column (the CLI and the UI read the same)."""
+    return {"refused": True, "errors": [asdict(e) for e in exc.errors]}
+
+
+def screen_store_and_queue(*, rows: list[dict] | None = None, rows_ref: str | None = None, source: str = "",
+                           actor: str = "", received_on: date | None = None) -> dict:
+    """The whole intake in one transaction: the batch, its steps and the councils' digests; a refused
+    batch is returned as `refusal()` data, with nothing stored."""
+    try:
+        with session_scope() as session:
+            if rows_ref is not None:
+                rows = staged_rows(session=session, key=rows_ref)
+            numbered = [(int(r.get("row", i + 2)), {k: v for k, v in r.items() if k != "row"})
+                        for i, r in enumerate(rows or [])]
+            hierarchy = Hierarchy.load(session)
+            result: IntakeResult = take_in(session=session, rows=numbered, source=source, actor=actor,
+                                           received_on=received_on, hierarchy=hierarchy)
+            by_code = {n["code"]: n for n in result.nominations}
+            units = {c: hierarchy.by_code[n["unit_code"]].id for c, n in by_code.items() if "unit_code" in n} \
+                if not result.replayed else {}
+            digests = council_digests(session=session, hierarchy=hierarchy,
+                                      by_unit=group_by_unit(list(units.items())), ref=f"intake-{result.batch_key}")
+            queued = enqueue_many(session=session, items=digests)
+    except BatchRefused as exc:
+        return refusal(exc)
     return {"batch_key": result.batch_key, "replayed": result.replayed, "nominations": result.nominations,
             "letters": len(queued.created)}
 
 
 @task(name="screen-and-store")
-async def screen_and_store(rows: list[dict], source: str, actor: str, received_on: date | None) -> dict:
-    """Check every row against the rules and store the batch, or refuse it whole."""
+async def screen_and_store(rows: list[dict] | None, rows_ref: str | None, source: str, actor: str,
+                           received_on: date | None) -> dict:
+    """Check every row against the rules and store the batch, or refuse it whole (as data, not an error)."""
     return await to_thread.run_sync(lambda: screen_store_and_queue(
-        rows=rows, source=source, actor=actor, received_on=received_on))
+        rows=rows, rows_ref=rows_ref, source=source, actor=actor, received_on=received_on))
 
 
 @task(name="emit-events")
@@ -60,19 +85,26 @@ def emit_events(result: dict) -> int:
 
 
 @flow(name="intake", flow_run_name=intake_run_name, log_prints=False)
-async def intake(rows: list[dict], source: str = "", actor: str = "", received_on: date | None = None,
-                 deliver: bool = True) -> dict:
-    """Take in a batch of nominations: screen, store, announce, and tell the receiving councils."""
+async def intake(rows: list[dict] | None = None, source: str = "", actor: str = "", received_on: date | None = None,
+                 deliver: bool = True, rows_ref: str | None = None) -> dict | State:
+    """Take in a batch of nominations (the rows, or `rows_ref` naming rows staged in the app database):
+    screen, store, announce, and tell the receiving councils. A refused batch ends Completed, named
+    Refused, with every error (flows/refusal.py)."""
     logger = get_run_logger()
-    try:
-        result = await screen_and_store(rows, source, actor, received_on)
-    except BatchRefused as exc:
-        errors = [{"row": e.row, "column": e.column, "message": str(e)} for e in exc.errors]
-        await acreate_table_artifact(key="intake-refused", table=errors,
-                                     description=f"Tệp «{source}» bị từ chối: {len(errors)} lỗi, không lưu dòng nào")
-        return Failed(message=f"{exc}: " + "; ".join(e["message"] for e in errors[:20]),
-                      data={"refused": True, "errors": errors})
-    emit_events(result)
+    if (rows is None) == (rows_ref is None):
+        raise ValueError("truyền đúng một trong hai: rows hoặc rows_ref")
+    result = await screen_and_store(rows, rows_ref, source, actor, received_on)
+    if result.get("refused"):
+        errors = [RowError(**e) for e in result["errors"]]
+        await acreate_table_artifact(
+            key="intake-refused",
+            table=[{"Dòng": e.row or "", "Cột": HEADERS_VI.get(e.column or "", e.column or ""), "Lỗi": e.message}
+                   for e in errors[:1000]],
+            description=f"Tệp «{source}» bị từ chối: {len(errors)} lỗi, không lưu dòng nào")
+        logger.info("intake %s refused: %d errors", source, len(errors))
+        return refused(f"Tệp «{source}» bị từ chối: {len(errors)} lỗi, không lưu dòng nào; "
+                       + "; ".join(str(e) for e in errors[:20]), result)
+    emit_events(quote(result))  # type: ignore[call-overload]  # quoted: not searched for futures (5,000 dossiers: ~5 s)
     logger.info("intake %s: %d nominations (%s)", result["batch_key"], len(result["nominations"]),
                 "replayed" if result["replayed"] else "new")
     await acreate_table_artifact(

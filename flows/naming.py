@@ -179,7 +179,7 @@ def meeting_run_name() -> str:
 
 def intake_run_name() -> str:
     """`intake-<province of the first row>-<day received>`; tags every province and level in the batch."""
-    rows = [r for r in (_param("rows") or []) if isinstance(r, dict)]
+    rows = [r for r in (_param("rows") or _staged_rows(_param("rows_ref"))) if isinstance(r, dict)]
     day = _as_date(_param("received_on")) or _run_day()
     seen: dict[tuple[str, date | None], Place | None] = {}
     for row in rows:
@@ -195,6 +195,20 @@ def intake_run_name() -> str:
     else:
         where = slug(next(iter(seen), ("", None))[0]) or "batch"
     return f"intake-{where}-{day.isoformat()}"
+
+
+def _staged_rows(key: Any) -> list:
+    """The rows of a large batch, staged in the app database (flows/intake.py), for its name and tags."""
+    if not key:
+        return []
+    from models.intake import staged_rows
+
+    try:
+        with session_scope() as session:
+            return list(staged_rows(session=session, key=str(key)))
+    except Exception:  # noqa: BLE001 - a name is cosmetic; the run reports a missing batch itself
+        logger.warning("could not read staged rows %r for the run's name", key, exc_info=True)
+        return []
 
 
 def receive_run_name() -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 VN = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -15,6 +15,16 @@ def utcnow() -> datetime:
 
 def today_vn() -> date:
     return datetime.now(VN).date()
+
+
+# A date that has already happened (a dossier received, a meeting held) may be at most this far ahead of
+# today in Vietnam: room for a clock or a time zone a little off, not for a typo in the year.
+FUTURE_MARGIN = timedelta(days=1)
+
+
+def latest_date(today: date | None = None) -> date:
+    """The latest date accepted for something that has already happened (day arithmetic: 29/02 is safe)."""
+    return (today or today_vn()) + FUTURE_MARGIN
 
 
 def fmt_date(day: date | None) -> str:

@@ -65,6 +65,7 @@ TABLE_MODULES = (
     "models.nominations",
     "models.campaigns",
     "models.meetings",
+    "models.staging",
     "notifications.outbox",
 )
 
@@ -129,3 +130,12 @@ def insert_for(session: Session) -> Any:
     else:  # pragma: no cover - the app runs on SQLite or PostgreSQL only
         raise NotImplementedError(f"thidua needs SQLite or PostgreSQL, not {dialect}")
     return insert
+
+
+def column_length(model: Any, name: str) -> int:
+    """The declared length of a text column (VARCHAR(n)): checks on input take their limit from here, so
+    what a form or file may hold and what the database can store never drift apart."""
+    length = model.__table__.c[name].type.length
+    if length is None:  # pragma: no cover - a programming error, not an input
+        raise TypeError(f"{model.__name__}.{name} has no length")
+    return int(length)

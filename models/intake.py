@@ -10,19 +10,20 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from functools import lru_cache
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select, update
 from sqlmodel import Session
 
+from models import staging
 from models.awards import KIND_ALIASES, AwardForm, NomineeKind, RuleSet, catalogue
 from models.calendar import add_working_days
 from models.campaigns import Campaign
-from models.clock import fmt_date, parse_date, today_vn, utcnow
-from models.db import insert_for
+from models.clock import fmt_date, latest_date, parse_date, today_vn, utcnow
+from models.db import column_length, insert_for
 from models.hierarchy import AmbiguousUnit, Hierarchy, NoRoute, UnitNotFound, UnitRef
 from models.nominations import (
     BLOCKS_NEW,
@@ -34,7 +35,10 @@ from models.nominations import (
     Nominee,
     Status,
 )
+from models.settings import get_settings
+from models.sheets import number_vi, too_many_rows
 from models.text import fold, nfc
+from models.units import Unit
 
 COLUMNS = ("nominee", "kind", "unit", "award", "campaign", "achievement", "submitted_on")
 HEADERS_VI = {
@@ -49,17 +53,32 @@ HEADERS_VI = {
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
 
+# Each text field's limit is the length of the column it is stored in (or looked up in): one source, so
+# a file is refused with a message instead of failing in the database (PostgreSQL) or storing more
+# than the column declares (SQLite).
+NOMINEE_MAX = column_length(Nominee, "name")
+UNIT_REF_MAX = max(column_length(Unit, "code"), column_length(Unit, "name"))
+AWARD_MAX = column_length(Nomination, "award_code")
+CAMPAIGN_MAX = column_length(Campaign, "code")
+ACHIEVEMENT_MAX = column_length(Nomination, "achievement")
+DATE_TEXT_MAX = 40  # longer than any way of writing a date
+NAME_KEY_MAX = column_length(Nominee, "name_key")
+SOURCE_MAX = column_length(IntakeBatch, "source")
+ACTOR_MAX = min(column_length(IntakeBatch, "actor"), column_length(NominationStep, "actor"))
+NOTE_MAX = column_length(NominationStep, "note")
+
+
 class NominationRow(BaseModel):
     """One row of a nomination file, as an official fills it in."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    nominee: str
+    nominee: str = Field(max_length=NOMINEE_MAX)
     kind: NomineeKind
-    unit: str
-    award: str
-    campaign: str = "ntm-2021-2025"
-    achievement: str = ""
+    unit: str = Field(max_length=UNIT_REF_MAX)
+    award: str = Field(max_length=AWARD_MAX)
+    campaign: str = Field(default="ntm-2021-2025", max_length=CAMPAIGN_MAX)
+    achievement: str = Field(default="", max_length=ACHIEVEMENT_MAX)
     submitted_on: date
 
     @field_validator("nominee", "unit", "award", "campaign", "achievement", mode="before")
@@ -75,8 +94,14 @@ class NominationRow(BaseModel):
     def _required(cls, value: str) -> str:
         if not value:
             raise ValueError("không được để trống")
-        if len(value) > 300:
-            raise ValueError("dài quá 300 ký tự")
+        return value
+
+    @field_validator("nominee")
+    @classmethod
+    def _name_key_fits(cls, value: str) -> str:
+        # the folded look-up key is stored too, and folding may lengthen a name ("ß" → "ss")
+        if len(fold(value)) > NAME_KEY_MAX:
+            raise ValueError(f"dài quá {NOMINEE_MAX} ký tự")
         return value
 
     @field_validator("kind", mode="before")
@@ -90,9 +115,14 @@ class NominationRow(BaseModel):
     @field_validator("submitted_on", mode="before")
     @classmethod
     def _date(cls, value: Any) -> date:
+        if isinstance(value, datetime):
+            return value.date()
         if isinstance(value, date):
             return value
-        return parse_date(str(value or ""))
+        text = "" if value is None else str(value)
+        if len(text) > DATE_TEXT_MAX:
+            raise ValueError("ngày không hợp lệ, cần dạng dd/mm/yyyy")
+        return parse_date(text)
 
 
 @lru_cache(maxsize=256)
@@ -107,6 +137,8 @@ class RowError:
     message: str
 
     def __str__(self) -> str:
+        if not self.row:  # the batch as a whole (row 0)
+            return self.message
         where = f"dòng {self.row}" + (f", cột «{HEADERS_VI.get(self.column, self.column)}»" if self.column else "")
         return f"{where}: {self.message}"
 
@@ -151,6 +183,9 @@ def parse_rows(rows: list[tuple[int, dict]]) -> tuple[list[tuple[int, Nomination
                 message = err["msg"].removeprefix("Value error, ")
                 if err["type"] == "missing":
                     message = "thiếu dữ liệu"
+                elif err["type"] == "string_too_long":
+                    message = (f"dài {number_vi(len(err['input']))} ký tự, vượt quá giới hạn "
+                               f"{number_vi(err['ctx']['max_length'])} ký tự")
                 errors.append(RowError(number, column, message))
     return good, errors
 
@@ -277,6 +312,17 @@ def _blocking_nominations(session: Session, nominee_ids: list[int]) -> dict[tupl
     return found
 
 
+ROWS_KIND = "intake-rows"  # a batch too large for a flow-run parameter, staged (models/staging.py)
+
+
+def staged_rows(*, session: Session, key: str) -> list[dict]:
+    """The rows of a batch staged in the app database under `key` (each with its file row as "row")."""
+    try:
+        return staging.staged(session=session, key=key, kind=ROWS_KIND)
+    except LookupError:
+        raise LookupError(f"không tìm thấy các dòng hồ sơ đã lưu «{key}»") from None
+
+
 def batch_key(rows: list[tuple[int, dict]]) -> str:
     """The same rows give the same key: a re-run of a stored batch is recognised."""
     canonical = json.dumps([raw for _, raw in rows], sort_keys=True, ensure_ascii=False, default=str)
@@ -307,12 +353,15 @@ def store(
 ) -> IntakeResult:
     """Store a screened batch in one go; a batch already stored under `key` is returned, not stored again."""
     received_on = received_on or today_vn()
-    prior = session.scalars(select(IntakeBatch).where(IntakeBatch.key == key)).first()
-    if prior is not None:
+    # The batch's key is claimed first, race-free: the same file sent twice at once (two clicks, two
+    # workers) stores it once, and the later one waits for the first, then answers "already received".
+    batch_id = session.execute(insert_for(session)(IntakeBatch).values(
+        key=key, source=source[:SOURCE_MAX], actor=actor[:ACTOR_MAX], rows=len(accepted), received_on=received_on,
+        created_at=utcnow(),
+    ).on_conflict_do_nothing(index_elements=["key"]).returning(IntakeBatch.id)).scalar_one_or_none()
+    if batch_id is None:
+        prior = session.scalars(select(IntakeBatch).where(IntakeBatch.key == key)).one()
         return IntakeResult(key, True, batch_nominations(session=session, batch_id=prior.id))
-    batch = IntakeBatch(key=key, source=source[:300], actor=actor[:200], rows=len(accepted), received_on=received_on)
-    session.add(batch)
-    session.flush()
 
     nominee_ids = _upsert_nominees(session, accepted)
     codes = allocate_codes(session=session, year=received_on.year, count=len(accepted))
@@ -322,7 +371,7 @@ def store(
         days = cand.rule_set.review_days[cand.unit.level]
         rows.append({
             "code": code, "campaign_id": cand.campaign.id,
-            "nominee_id": nominee_ids[(cand.unit.id, cand.data.kind, cand.name_key)], "batch_id": batch.id,
+            "nominee_id": nominee_ids[(cand.unit.id, cand.data.kind, cand.name_key)], "batch_id": batch_id,
             "award_code": cand.form.code, "rule_set": cand.rule_set.code, "achievement": cand.data.achievement,
             "submitted_on": cand.data.submitted_on, "origin_unit_id": cand.unit.id, "current_unit_id": cand.unit.id,
             "status": Status.submitted, "received_on": received_on,
@@ -331,8 +380,8 @@ def store(
     ids = _insert_returning_ids(session, Nomination, rows, ("code",)) if rows else []
     session.connection().execute(NominationStep.__table__.insert(), [
         {"nomination_id": nid, "action": Action.submit, "from_status": None, "to_status": Status.submitted,
-         "unit_id": r["origin_unit_id"], "to_unit_id": r["origin_unit_id"], "actor": actor[:200],
-         "note": source[:4000], "on_date": received_on, "idempotency_key": None, "created_at": now}
+         "unit_id": r["origin_unit_id"], "to_unit_id": r["origin_unit_id"], "actor": actor[:ACTOR_MAX],
+         "note": source[:NOTE_MAX], "on_date": received_on, "idempotency_key": None, "created_at": now}
         for nid, r in zip(ids, rows, strict=True)
     ] if rows else [])
     out = [
@@ -388,8 +437,14 @@ def batch_nominations(*, session: Session, batch_id: int) -> list[dict]:
 def take_in(
     *, session: Session, rows: list[tuple[int, dict]], source: str = "", actor: str = "",
     received_on: date | None = None, hierarchy: Hierarchy | None = None, key: str | None = None,
+    max_rows: int | None = None,
 ) -> IntakeResult:
-    """Parse, screen and store a batch; raise BatchRefused listing every error, storing nothing."""
+    """Parse, screen and store a batch; raise BatchRefused listing every error, storing nothing.
+
+    At most `max_rows` rows (default: settings' `file_max_rows`)."""
+    limit = max_rows if max_rows is not None else get_settings().file_max_rows
+    if len(rows) > limit:  # before anything is parsed: the cost of a batch is bounded
+        raise BatchRefused([RowError(0, None, too_many_rows(limit))])
     key = key or batch_key(rows)
     prior = session.scalars(select(IntakeBatch).where(IntakeBatch.key == key)).first()
     if prior is not None:
@@ -397,6 +452,10 @@ def take_in(
     parsed, errors = parse_rows(rows)
     if not rows:
         errors.append(RowError(0, None, "tệp không có dòng dữ liệu nào"))
+    latest = latest_date()
+    if received_on is not None and received_on > latest:
+        errors.append(RowError(0, None, f"ngày tiếp nhận {fmt_date(received_on)} chưa đến "
+                               f"(muộn nhất {fmt_date(latest)})"))
     hierarchy = hierarchy or Hierarchy.load(session)
     screening = screen(session=session, rows=parsed, hierarchy=hierarchy, today=received_on)
     errors.extend(screening.errors)

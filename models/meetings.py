@@ -22,9 +22,10 @@ from sqlmodel import Session, SQLModel
 from models import nominations as nm
 from models.awards import catalogue
 from models.clock import fmt_date, utcnow
-from models.db import UTCDateTime, enum_type, insert_for
+from models.db import UTCDateTime, enum_type
 from models.hierarchy import Hierarchy
 from models.nominations import AGENDA, Act, Nomination, Status, Votes
+from models.staging import staged
 from models.text import fold, nfc
 from models.units import Council, CouncilMember
 
@@ -367,34 +368,12 @@ def minutes_key(*, unit_code: str, minutes: Minutes) -> str:
     return f"minutes:{digest}"
 
 
-class StoredMinutes(SQLModel, table=True):
-    """Minutes kept in the app database and handed to the `council-meeting` flow by key: a national
-    council's minutes (10,000 decisions ≈ 1.4 MB) exceed what Prefect accepts as a run's parameters."""
-
-    __tablename__ = "stored_minutes"
-    __table_args__ = (UniqueConstraint("key", name="uq_stored_minutes_key"),)
-
-    id: int | None = SQLField(default=None, primary_key=True)
-    key: str = SQLField(max_length=120, description="minutes_key: the same minutes of the same council")
-    unit_code: str = SQLField(max_length=200)
-    body: dict = SQLField(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    created_at: datetime = SQLField(default_factory=utcnow, sa_column=Column(UTCDateTime()))
-
-
-def store_minutes(*, session: Session, unit_code: str, minutes: Minutes) -> str:
-    """Keep the minutes (once: the key is their hash) and return the key that names them."""
-    key = minutes_key(unit_code=unit_code, minutes=minutes)
-    session.execute(insert_for(session)(StoredMinutes).values(
-        key=key, unit_code=unit_code, body=minutes.model_dump(mode="json"), created_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["key"]))
-    return key
-
-
 def stored_minutes(*, session: Session, key: str) -> Minutes:
-    body = session.scalars(select(StoredMinutes.body).where(StoredMinutes.key == key)).first()
-    if body is None:
-        raise LookupError(f"không tìm thấy biên bản đã lưu «{key}»")
-    return Minutes.model_validate(body)
+    """Minutes staged in the app database (models/staging.py) because they were too large for a parameter."""
+    try:
+        return Minutes.model_validate(staged(session=session, key=key, kind="minutes"))
+    except LookupError:
+        raise LookupError(f"không tìm thấy biên bản đã lưu «{key}»") from None
 
 
 def hold_frozen_nominees(*, session: Session, unit_id: int, on: date) -> list[str]:

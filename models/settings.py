@@ -44,6 +44,13 @@ class Settings(BaseSettings):
     reminder_offsets: list[int] = [14, 7, 3, 1, 0]
     escalation_days: list[int] = [1, 3, 5]
 
+    # Files officials send (models/sheets.py) and one intake batch: what a file may cost before it is refused.
+    file_max_rows: int = Field(default=20_000, gt=0)  # data rows in one file or batch
+    file_max_bytes: int = Field(default=32 * 2**20, gt=0)  # size on disk
+    xlsx_max_entries: int = Field(default=500, gt=0)  # members of the XLSX (zip) archive
+    xlsx_max_unpacked_bytes: int = Field(default=128 * 2**20, gt=0)  # all members inflated, together
+    xlsx_max_ratio: int = Field(default=100, gt=0)  # inflated size / packed size of any one member
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

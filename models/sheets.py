@@ -1,7 +1,20 @@
 """Reading and writing the files officials exchange: CSV, XLSX and JSON, with Vietnamese headers.
 
 Every reader returns `(row_number, {column: value})` pairs, numbered as the official sees them in
-a spreadsheet (the header is row 1), or raises `FileRefused` saying what is wrong with the file.
+a spreadsheet (the header is row 1), or raises `FileRefused`, which names the file (and the row, where
+one row is at fault) and says in Vietnamese what is wrong.
+
+Files come from outside, so they are read here and only here, defensively (limits in settings,
+`THIDUA_FILE_*` and `THIDUA_XLSX_*`):
+- only a regular file: a directory, a FIFO or a device is refused from `stat` before it is opened, and
+  the open itself never blocks;
+- at most `file_max_bytes` are read, and at most `file_max_rows` data rows are kept;
+- an XLSX archive is inspected before openpyxl opens it: the number of members, each member's inflated
+  size and their total, and the compression ratio (a 1 MB file that inflates to 1 GiB is refused in
+  milliseconds). zipfile never inflates a member past the size its directory declares, so the declared
+  sizes bound the work; openpyxl parses the XML with defusedxml (installed: no entity expansion);
+- every error of a parser (csv, zipfile, openpyxl and its XML parser, json, the text decoder) becomes
+  the same `FileRefused`, never a traceback.
 """
 
 from __future__ import annotations
@@ -9,17 +22,112 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import stat
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
 
 from models.text import fold, nfc
 
+# Members this small may compress as well as they like: only a large inflated member is a danger.
+RATIO_CHECKED_FROM_BYTES = 1 << 20
+# Columns read from a worksheet: the templates have 8; a sheet claiming 16,384 would make each row that wide.
+XLSX_MAX_COLUMNS = 64
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+_CENTRAL_DIRECTORY = b"PK\x01\x02"
+
 
 class FileRefused(ValueError):
-    """The file cannot be read as a table of the expected columns."""
+    """The file cannot be read as a table of the expected columns (the message is for officials)."""
 
+    def __init__(self, reason: str, *, row: int | None = None, file: str | None = None):
+        self.reason, self.row, self.file = reason, row, file
+        super().__init__(reason)
+
+    def __str__(self) -> str:
+        where = ([f"tệp «{self.file}»"] if self.file else []) + ([f"dòng {self.row}"] if self.row else [])
+        return ", ".join(where) + ": " + self.reason if where else self.reason
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one file may cost before it is refused (settings THIDUA_FILE_* and THIDUA_XLSX_*)."""
+
+    max_rows: int
+    max_bytes: int
+    xlsx_max_entries: int
+    xlsx_max_unpacked_bytes: int
+    xlsx_max_ratio: int
+
+    @classmethod
+    def from_settings(cls) -> Limits:
+        from models.settings import get_settings
+
+        s = get_settings()
+        return cls(max_rows=s.file_max_rows, max_bytes=s.file_max_bytes, xlsx_max_entries=s.xlsx_max_entries,
+                   xlsx_max_unpacked_bytes=s.xlsx_max_unpacked_bytes, xlsx_max_ratio=s.xlsx_max_ratio)
+
+
+def number_vi(value: int) -> str:
+    """20000 → '20.000' (Vietnamese thousands separator)."""
+    return f"{value:,}".replace(",", ".")
+
+
+def _size(nbytes: int) -> str:
+    return f"{number_vi(nbytes)} byte" if nbytes < 1 << 20 else f"{nbytes / (1 << 20):.1f} MB".replace(".", ",")
+
+
+def _shown(text: object, limit: int = 60) -> str:
+    """A value from the file quoted in a message: never the whole of a long one."""
+    raw = str(text)
+    return raw if len(raw) <= limit else raw[:limit] + "…"
+
+
+def too_many_rows(limit: int) -> str:
+    return (f"có hơn {number_vi(limit)} dòng dữ liệu; mỗi tệp tối đa {number_vi(limit)} dòng "
+            "(THIDUA_FILE_MAX_ROWS), hãy chia thành nhiều tệp")
+
+
+# --- the file itself ---------------------------------------------------------------------------------
+
+def _check_regular(info: os.stat_result, max_bytes: int) -> None:
+    mode = info.st_mode
+    if stat.S_ISDIR(mode):
+        raise FileRefused("đây là một thư mục, không phải tệp")
+    if stat.S_ISFIFO(mode):
+        raise FileRefused("đây là một ống dẫn (FIFO), không phải tệp thông thường")
+    if not stat.S_ISREG(mode):
+        raise FileRefused("không phải tệp thông thường (thiết bị hoặc socket)")
+    if info.st_size > max_bytes:
+        raise FileRefused(f"dung lượng {_size(info.st_size)} vượt quá giới hạn {_size(max_bytes)} "
+                          "(THIDUA_FILE_MAX_BYTES)")
+
+
+def read_bytes(path: Path, *, max_bytes: int) -> bytes:
+    """The content of a regular file of at most `max_bytes`; anything else is refused before it is read."""
+    try:
+        _check_regular(os.stat(path), max_bytes)
+        # Non-blocking: had the path become a FIFO since the stat, the open would otherwise wait forever.
+        fd = os.open(path, os.O_RDONLY | _NONBLOCK)
+        with os.fdopen(fd, "rb") as handle:
+            info = os.fstat(handle.fileno())
+            _check_regular(info, max_bytes)
+            data = handle.read(info.st_size + 1)  # not max_bytes: read() would allocate all of it first
+    except FileNotFoundError:
+        raise FileRefused("không tìm thấy tệp") from None
+    except PermissionError:
+        raise FileRefused("không có quyền đọc tệp") from None
+    except OSError as exc:
+        raise FileRefused(f"không đọc được tệp ({exc.strerror or type(exc).__name__})") from None
+    if len(data) > info.st_size:
+        raise FileRefused("tệp đang được ghi dở; hãy thử lại khi đã lưu xong")
+    return data
+
+
+# --- tables ------------------------------------------------------------------------------------------
 
 def _header_map(columns: Sequence[str], labels: dict[str, str]) -> dict[str, str]:
     """Folded header text → column name; both the English column name and the Vietnamese label work."""
@@ -35,12 +143,14 @@ def _header_map(columns: Sequence[str], labels: dict[str, str]) -> dict[str, str
 def _map_headers(raw_headers: list, columns: Sequence[str], labels: dict[str, str],
                  required: Sequence[str]) -> list[str | None]:
     mapping = _header_map(columns, labels)
-    names = [mapping.get(fold(str(h or ""))) for h in raw_headers]
+    names = [mapping.get(fold(str(h if h is not None else ""))) for h in raw_headers]
     unknown = [str(h) for h, n in zip(raw_headers, names, strict=True) if n is None and str(h or "").strip()]
     missing = [c for c in required if c not in names]
     problems = []
     if unknown:
-        problems.append("cột không nhận ra: " + ", ".join(f"«{h}»" for h in unknown))
+        shown = ", ".join(f"«{_shown(h)}»" for h in unknown[:10])
+        more = f" và {number_vi(len(unknown) - 10)} cột khác" if len(unknown) > 10 else ""
+        problems.append(f"cột không nhận ra: {shown}{more}")
     if missing:
         problems.append("thiếu cột: " + ", ".join(f"«{labels.get(c, c)}» ({c})" for c in missing))
     if problems:
@@ -59,87 +169,197 @@ def _cell(value: object) -> object:
     return value
 
 
-def read_rows(path: Path, *, columns: Sequence[str], labels: dict[str, str],
-              required: Sequence[str]) -> list[tuple[int, dict]]:
-    """Read a CSV, XLSX or JSON file of rows."""
-    if not path.exists():
-        raise FileRefused(f"không tìm thấy tệp {path}")
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return _read_csv(path, columns, labels, required)
-    if suffix in (".xlsx", ".xlsm"):
-        return _read_xlsx(path, columns, labels, required)
-    if suffix == ".json":
-        return _read_json(path, columns, labels, required)
-    raise FileRefused(f"tệp «{path.name}» không phải CSV, XLSX hoặc JSON")
+def _blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _rows_from_table(table: list[list], columns, labels, required, first_row: int = 1) -> list[tuple[int, dict]]:
-    if not table:
+def _table(rows: Iterator[Sequence], columns: Sequence[str], labels: dict[str, str], required: Sequence[str],
+           limits: Limits, first_row: int = 1) -> list[tuple[int, dict]]:
+    """Header row, then records; blank rows skipped; at most `limits.max_rows` records."""
+    header = next(rows, None)
+    if header is None:
         raise FileRefused("tệp trống, không có dòng tiêu đề")
-    names = _map_headers(table[0], columns, labels, required)
-    out = []
-    for offset, values in enumerate(table[1:], start=first_row + 1):
-        if all(v is None or str(v).strip() == "" for v in values):
+    try:
+        names = _map_headers(list(header), columns, labels, required)
+    except FileRefused as exc:
+        exc.row = first_row or None  # the header row of a sheet; a JSON file has none
+        raise
+    width = len(names)
+    out: list[tuple[int, dict]] = []
+    # Blank rows are skipped but still read: a sheet claiming a row 1,048,576 must not spin for ever.
+    last_row = first_row + 2 * limits.max_rows
+    for number, values in enumerate(rows, start=first_row + 1):
+        if number > last_row:
+            raise FileRefused(f"có hơn {number_vi(last_row)} dòng (kể cả dòng trống); " + too_many_rows(limits.max_rows))
+        values = tuple(values[:width])
+        if all(_blank(v) for v in values):
             continue
-        record = {n: _cell(v) for n, v in zip(names, values, strict=False) if n is not None}
-        out.append((offset, record))
+        if len(out) == limits.max_rows:
+            raise FileRefused(too_many_rows(limits.max_rows))
+        out.append((number, {n: _cell(v) for n, v in zip(names, values, strict=False) if n is not None}))
     return out
 
 
-def _read_csv(path: Path, columns, labels, required) -> list[tuple[int, dict]]:
-    data = path.read_bytes()
+def _guarded(rows: Iterable[Sequence], errors: tuple[type[BaseException], ...],
+             problem: Callable[[BaseException], str]) -> Iterator[Sequence]:
+    """Rows from a parser; its errors become a FileRefused naming the row it was reading."""
+    source = iter(rows)
+    row = 0
+    while True:
+        try:
+            values = next(source)
+        except StopIteration:
+            return
+        except errors as exc:
+            raise FileRefused(problem(exc), row=row + 1) from None
+        row += 1
+        yield values
+
+
+# --- readers -----------------------------------------------------------------------------------------
+
+def read_rows(path: Path, *, columns: Sequence[str], labels: dict[str, str], required: Sequence[str],
+              limits: Limits | None = None) -> list[tuple[int, dict]]:
+    """Read a CSV, XLSX or JSON file of rows, or refuse it (FileRefused names the file, and the row)."""
+    limits = limits or Limits.from_settings()
+    path = Path(path)
     try:
-        text = data.decode("utf-8-sig")
+        data = read_bytes(path, max_bytes=limits.max_bytes)
+        reader = _READERS.get(path.suffix.lower())
+        if reader is None:
+            raise FileRefused("không phải CSV, XLSX hoặc JSON")
+        return reader(data, columns, labels, required, limits)
+    except FileRefused as exc:
+        exc.file = exc.file or path.name
+        raise
+
+
+def _decode(data: bytes, kind: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FileRefused(
-            f"tệp CSV không phải mã UTF-8 (byte lỗi ở vị trí {exc.start}); hãy lưu lại với mã hóa UTF-8"
-        ) from exc
+        raise FileRefused(f"tệp {kind} không phải mã UTF-8 (byte lỗi ở vị trí {exc.start}); "
+                          "hãy lưu lại với mã hóa UTF-8", row=data.count(b"\n", 0, exc.start) + 1) from None
+
+
+_CSV_PROBLEMS = {
+    "field larger than field limit": f"có ô dài quá {number_vi(csv.field_size_limit())} ký tự",
+    "line contains nul": "có ký tự NUL (tệp nhị phân, không phải CSV)",
+    "unexpected end of data": "thiếu dấu ngoặc kép đóng",
+    "expected after": "sau dấu ngoặc kép đóng phải là dấu phân cách",
+    "new-line character seen in unquoted field": "có ký tự xuống dòng lẻ (CR) ngoài dấu ngoặc kép",
+}
+
+
+def _csv_problem(exc: BaseException) -> str:
+    text = str(exc).lower()
+    found = next((vi for en, vi in _CSV_PROBLEMS.items() if en in text), None)
+    return "tệp CSV sai định dạng: " + (found or "không đọc được dòng này")
+
+
+def _read_csv(data: bytes, columns, labels, required, limits: Limits) -> list[tuple[int, dict]]:
+    text = _decode(data, "CSV")
     try:
-        dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
+        dialect: type[csv.Dialect] = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    table = list(csv.reader(io.StringIO(text), dialect))
-    return _rows_from_table(table, columns, labels, required)
+    rows = _guarded(csv.reader(io.StringIO(text), dialect), (csv.Error,), _csv_problem)
+    return _table(rows, columns, labels, required, limits)
 
 
-def _read_xlsx(path: Path, columns, labels, required) -> list[tuple[int, dict]]:
+def _inspect_archive(data: bytes, limits: Limits) -> None:
+    """Refuse an XLSX whose archive would cost too much to open, from its directory alone."""
+    # Counting directory signatures first: zipfile builds an object per member, so a 30 MB file of
+    # empty members would cost hundreds of MB before any count could be checked.
+    if data.count(_CENTRAL_DIRECTORY) > limits.xlsx_max_entries:
+        raise FileRefused(f"tệp Excel có hơn {number_vi(limits.xlsx_max_entries)} thành phần; không phải bảng "
+                          "tính thông thường (THIDUA_XLSX_MAX_ENTRIES)")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+    except Exception:  # noqa: BLE001 - BadZipFile, NotImplementedError (a version byte), struct.error…
+        raise FileRefused("không phải tệp Excel (.xlsx) hợp lệ") from None
+    total = 0
+    for member in members:
+        total += member.file_size
+        if total > limits.xlsx_max_unpacked_bytes:
+            raise FileRefused(f"tệp Excel giải nén ra hơn {_size(limits.xlsx_max_unpacked_bytes)} "
+                              f"(thành phần «{_shown(member.filename)}»); không đọc tệp này "
+                              "(THIDUA_XLSX_MAX_UNPACKED_BYTES)")
+        if (member.file_size > RATIO_CHECKED_FROM_BYTES
+                and member.file_size > limits.xlsx_max_ratio * max(member.compress_size, 1)):
+            ratio = member.file_size // max(member.compress_size, 1)
+            raise FileRefused(f"tệp Excel nén bất thường: thành phần «{_shown(member.filename)}» nở gấp "
+                              f"{number_vi(ratio)} lần (giới hạn {limits.xlsx_max_ratio}); có thể là tệp độc hại, "
+                              "không đọc (THIDUA_XLSX_MAX_RATIO)")
+
+
+def _xlsx_problem(exc: BaseException) -> str:
+    return f"tệp Excel hỏng, không đọc được ({type(exc).__name__})"
+
+
+def _read_xlsx(data: bytes, columns, labels, required, limits: Limits) -> list[tuple[int, dict]]:
+    _inspect_archive(data, limits)
     from openpyxl import load_workbook
 
+    # openpyxl raises whatever its parsers raise on a damaged file (KeyError, ParseError, defusedxml's
+    # errors, ValueError, TypeError…): each is the same refusal for the official.
     try:
-        workbook = load_workbook(path, read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise FileRefused(f"tệp «{path.name}» không phải tệp Excel (.xlsx) hợp lệ") from exc
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # noqa: BLE001 - see above
+        raise FileRefused("không phải tệp Excel (.xlsx) hợp lệ") from None
     try:
-        sheet = workbook.worksheets[0]
-        table = [list(r) for r in sheet.iter_rows(values_only=True)]
+        sheets = workbook.worksheets
+        if not sheets:
+            raise FileRefused("tệp Excel không có trang tính nào")
+        sheet = sheets[0]
+        if hasattr(sheet, "reset_dimensions"):
+            sheet.reset_dimensions()  # the size a sheet claims is not trusted: rows are read as they come
+        rows = _guarded(sheet.iter_rows(values_only=True, max_col=XLSX_MAX_COLUMNS), (Exception,), _xlsx_problem)
+        return _table(rows, columns, labels, required, limits)
+    except FileRefused:
+        raise
+    except Exception as exc:  # noqa: BLE001 - as above
+        raise FileRefused(_xlsx_problem(exc)) from None
     finally:
         workbook.close()
-    return _rows_from_table(table, columns, labels, required)
 
 
-def _read_json(path: Path, columns, labels, required) -> list[tuple[int, dict]]:
+def _read_json(data: bytes, columns, labels, required, limits: Limits) -> list[tuple[int, dict]]:
+    text = _decode(data, "JSON")
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except UnicodeDecodeError as exc:
-        raise FileRefused("tệp JSON không phải mã UTF-8") from exc
+        parsed = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise FileRefused(f"tệp JSON sai cú pháp ở dòng {exc.lineno}, cột {exc.colno}: {exc.msg}") from exc
-    if isinstance(data, dict):
-        data = data.get("rows", data.get("nominations"))
-    if not isinstance(data, list) or not all(isinstance(r, dict) for r in data):
+        raise FileRefused(f"tệp JSON sai cú pháp ở dòng {exc.lineno}, cột {exc.colno} ({exc.msg})") from None
+    except RecursionError:
+        raise FileRefused("tệp JSON lồng nhau quá sâu") from None
+    except ValueError:  # e.g. an integer of more than 4,300 digits
+        raise FileRefused("tệp JSON có giá trị không đọc được (số quá lớn)") from None
+    if isinstance(parsed, dict):
+        parsed = parsed.get("rows", parsed.get("nominations"))
+    if not isinstance(parsed, list) or not all(isinstance(r, dict) for r in parsed):
         raise FileRefused("tệp JSON phải là một danh sách các đối tượng (mỗi đối tượng một dòng)")
-    if not data:
+    if not parsed:
         return []
-    headers = sorted({k for r in data for k in r}, key=lambda k: (k not in columns, k))
-    table = [headers] + [[r.get(h) for h in headers] for r in data]
-    rows = _rows_from_table(table, columns, labels, required)
-    return [(n - 1, r) for n, r in rows]  # JSON rows count from 1
+    if len(parsed) > limits.max_rows:
+        raise FileRefused(too_many_rows(limits.max_rows))
+    headers = sorted({k for r in parsed for k in r}, key=lambda k: (k not in columns, k))
+    table = [headers] + [[r.get(h) for h in headers] for r in parsed]
+    return _table(iter(table), columns, labels, required, limits, first_row=0)  # JSON rows count from 1
 
+
+_READERS: dict[str, Callable[..., list[tuple[int, dict]]]] = {
+    ".csv": _read_csv, ".xlsx": _read_xlsx, ".xlsm": _read_xlsx, ".json": _read_json,
+}
+
+
+# --- templates ---------------------------------------------------------------------------------------
 
 def write_template(path: Path, *, columns: Sequence[str], labels: dict[str, str], title: str,
-                   example: dict | None = None, notes: Sequence[str] = ()) -> Path:
-    """An empty XLSX with Vietnamese headers (and the column names in a note row) for officials to fill."""
+                   example: dict | None = None, notes: Sequence[str] = (), rows: Iterable[Sequence] = (),
+                   overwrite: bool = False) -> Path:
+    """An XLSX with Vietnamese headers (the column names in a comment) for officials to fill, and any
+    `rows` already filled in. An existing file is never replaced unless `overwrite` (FileRefused)."""
     from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font
@@ -155,11 +375,24 @@ def write_template(path: Path, *, columns: Sequence[str], labels: dict[str, str]
         ws.column_dimensions[cell.column_letter].width = max(16, len(labels.get(col, col)) + 4)
     if example:
         ws.append([example.get(c, "") for c in columns])
+    for row in rows:
+        ws.append(list(row))
     if notes:
         guide = wb.create_sheet("Hướng dẫn")
         for line in notes:
             guide.append([line])
-    wb.save(path)
+    path = Path(path)
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL) | _NONBLOCK
+    try:
+        fd = os.open(path, flags, 0o644)  # O_EXCL: the check and the creation are one step
+    except FileExistsError:
+        raise FileRefused("đã có tệp hoặc thư mục này; không ghi đè", file=path.name) from None
+    except OSError as exc:
+        raise FileRefused(f"không ghi được tệp ({exc.strerror or type(exc).__name__})", file=path.name) from None
+    with os.fdopen(fd, "wb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise FileRefused("không phải tệp thông thường; không ghi", file=path.name)
+        wb.save(handle)
     return path
 
 

@@ -177,7 +177,8 @@ def test_minutes_too_large_for_a_parameter_go_by_reference_and_apply_once(prefec
     # here the threshold is lowered so two decisions already travel through the app database.
     import flows.council as council
     from flows.intake import intake
-    from models.meetings import Meeting, StoredMinutes
+    from models.meetings import Meeting
+    from models.staging import StagedPayload
 
     monkeypatch.setattr(council, "INLINE_MINUTES_BYTES", 10)
     asyncio.run(intake(rows=_rows("cam thach", "02/03/2026", ["giay-khen-xa", "bang-khen-tinh"]), received_on=RECEIVED))
@@ -193,7 +194,7 @@ def test_minutes_too_large_for_a_parameter_go_by_reference_and_apply_once(prefec
     assert again["meeting_id"] == first["meeting_id"] and again["letters"] == 0
     session.expire_all()
     assert session.get(Meeting, first["meeting_id"]).key == parameters["minutes_ref"]
-    assert session.execute(select(func.count()).select_from(StoredMinutes)).scalar_one() == 1
+    assert session.execute(select(func.count()).select_from(StagedPayload)).scalar_one() == 1
     state = asyncio.run(council.council_meeting(unit=unit, minutes_ref="minutes:unknown", on=RECEIVED,
                                                 return_state=True))
     assert state.is_failed() and "không tìm thấy biên bản" in str(state.message)
