@@ -31,6 +31,7 @@ from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.flow_runs import suspend_flow_run
 from prefect.runtime import flow_run as current_run
 from prefect.settings import PREFECT_API_URL
+from prefect.states import Cancelling
 from sqlalchemy import select
 from sqlalchemy.exc import DataError
 
@@ -131,6 +132,27 @@ def close_meeting_of_run(flow: Any, flow_run: FlowRun, state: State) -> None:  #
 # The states in which a meeting's run may still apply it; Crashed is over unless an automation
 # schedules it again, and a meeting closed meanwhile stops that run when it comes back.
 ALIVE = frozenset({StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED})
+
+
+async def read_state(flow_run_id: str) -> State | None:
+    """The run's state on the Prefect server (None if the run is gone)."""
+    async with get_client() as client:
+        try:
+            return (await client.read_flow_run(UUID(flow_run_id))).state
+        except ObjectNotFound:
+            return None
+
+
+async def cancel_run(flow_run_id: str, reason: str) -> None:
+    """Cancel a meeting's run as the UI's Cancel button does: a suspended run, which has no process,
+    goes straight to Cancelled; a running one is stopped by its runner (and its hook closes the meeting)."""
+    async with get_client() as client:
+        try:
+            current = (await client.read_flow_run(UUID(flow_run_id))).state
+        except ObjectNotFound:
+            return
+        if current is not None and not current.is_final():
+            await client.set_flow_run_state(UUID(flow_run_id), Cancelling(message=reason))
 
 
 async def run_ended(flow_run_id: str) -> str | None:

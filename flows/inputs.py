@@ -133,9 +133,15 @@ class MeetingDecisions(RunInput):
         return Minutes.model_validate(self.minutes_data())
 
 
-def _agenda_line(number: int, item: dict) -> str:
+# The default UI's markdown list leaves room for a one-digit marker: items 10, 11, 12… showed as 0, 1, 2
+# (the "1" clipped). From ten items on, the numbers are plain text (escaped, so no list is made).
+LIST_ITEMS_MAX = 9
+
+
+def _agenda_line(number: int, item: dict, *, as_text: bool = False) -> str:
     due = fmt_date(date.fromisoformat(item["due_on"])) if item.get("due_on") else "—"
-    return (f"{number}. **{item['code']}** — {item.get('nominee', '')} — "
+    marker = f"{number}\\." if as_text else f"{number}."
+    return (f"{marker} **{item['code']}** — {item.get('nominee', '')} — "
             f"{item.get('award_name') or item.get('award', '')} — đề nghị: {item.get('origin_unit') or '—'} "
             f"— hạn xét {due}")
 
@@ -152,7 +158,9 @@ def agenda_markdown(*, council: str, agenda: list[dict], problems: Sequence[str]
     lines = [f"## Chương trình họp — {council}"]
     if problems:
         lines += ["**Biên bản chưa hợp lệ, chưa áp dụng gì. Xin sửa rồi gửi lại:**"] + [f"- {p}" for p in problems]
-    lines += [_agenda_line(n, a) for n, a in enumerate(agenda, start=1)] or ["_Không có hồ sơ nào chờ xét._"]
+    as_text = len(agenda) > LIST_ITEMS_MAX
+    lines += [_agenda_line(n, a, as_text=as_text) for n, a in enumerate(agenda, start=1)] \
+        or ["_Không có hồ sơ nào chờ xét._"]
     return _blocks([*lines, HOW_TO])
 
 
@@ -177,10 +185,11 @@ def refill_form(*, agenda: list[dict], submitted: MeetingDecisions, problems: Se
     items = []
     for position, a in enumerate(agenda):
         item = by_code.get(a["code"])
+        beside = [str(p) for p in problems if getattr(p, "code", None) == a["code"]]
         if item is None and position < len(sent) and sent[position].code.strip().upper() not in codes:
             item = sent[position]  # its code was edited: keep what was typed on that card
+            beside = [f"mã hồ sơ đã bị sửa thành «{item.code}»; đã đặt lại mã {a['code']}, xin xem lại rồi gửi"]
         typed = item.model_dump(exclude={"code", "nominee", "award_name", "problems"}) if item else {}
-        beside = [str(p) for p in problems if getattr(p, "code", None) == a["code"]]
         items.append({"code": a["code"], "nominee": a["nominee"],
                       "award_name": a.get("award_name") or a.get("award", ""), "decision": "Thông qua",
                       **typed, "problems": "; ".join(beside)})
