@@ -207,9 +207,9 @@ def check(meeting_id: int, minutes: mt.Minutes | dict) -> list[mt.Problem]:
         return mt.check_minutes(session=session, meeting=meeting, minutes=minutes, hierarchy=Hierarchy.load(session))
 
 
-def note_refused(meeting_id: int, attempt: int, problems: list[str]) -> None:
+def note_refused(meeting_id: int, attempt: int, problems: list[str]) -> bool:
     with session_scope() as session:
-        mt.note_refused_attempt(session=session, meeting_id=meeting_id, attempt=attempt, problems=problems)
+        return mt.note_refused_attempt(session=session, meeting_id=meeting_id, attempt=attempt, problems=problems)
 
 
 def apply_and_queue(meeting_id: int, minutes: mt.Minutes | None) -> dict:
@@ -323,12 +323,12 @@ async def _wait_for_decisions(info: dict, on: date) -> tuple[mt.Minutes, int]:
         if not problems:
             return mt.Minutes.model_validate(submitted), attempt
         attempt += 1
-        await to_thread.run_sync(note_refused, info["meeting_id"], attempt, problems)
-        await acreate_markdown_artifact(
-            key=_problems_key(info),
-            markdown="\n".join(["## Biên bản chưa hợp lệ, chưa áp dụng gì", ""] + [f"- {p}" for p in problems]),
-            description="Các lỗi của biên bản vừa gửi",
-        )
+        if await to_thread.run_sync(note_refused, info["meeting_id"], attempt, problems):  # not a replay
+            await acreate_markdown_artifact(
+                key=_problems_key(info),
+                markdown="\n".join(["## Biên bản chưa hợp lệ, chưa áp dụng gì", ""] + [f"- {p}" for p in problems]),
+                description="Các lỗi của biên bản vừa gửi",
+            )
         values = refill_form(agenda=info["agenda"], submitted=decisions, problems=problems)
 
 

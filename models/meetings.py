@@ -408,12 +408,15 @@ def cancel_meeting(*, session: Session, meeting_id: int, reason: str, problems: 
     return done
 
 
-def note_refused_attempt(*, session: Session, meeting_id: int, attempt: int, problems: list[str]) -> None:
-    """Keep the problems of a refused form on the meeting (the CLI and the portal read them there)."""
+def note_refused_attempt(*, session: Session, meeting_id: int, attempt: int, problems: list[str]) -> bool:
+    """Keep the problems of a refused form on the meeting (the CLI and the portal read them there); False
+    if this attempt was noted already (the run, resumed, replays its earlier attempts from the top)."""
     meeting = session.get(Meeting, meeting_id)
-    if meeting is not None and meeting.status == MeetingStatus.open:
-        meeting.summary = {**meeting.summary, "attempt": attempt, "problems": list(problems)}
-        session.add(meeting)
+    if meeting is None or meeting.status != MeetingStatus.open or meeting.summary.get("attempt", 0) >= attempt:
+        return False
+    meeting.summary = {**meeting.summary, "attempt": attempt, "problems": list(problems)}
+    session.add(meeting)
+    return True
 
 
 def check_minutes(*, session: Session, meeting: Meeting, minutes: Minutes | Mapping[str, Any], hierarchy: Hierarchy,
@@ -532,7 +535,7 @@ def _check_meeting(session: Session, meeting: Meeting, minutes: Minutes, hierarc
     if meeting.waits_for_decisions:
         # The agenda was fixed and shown when the meeting opened: each item needs its decision here.
         problems += [Problem(f"hồ sơ {code}: chưa có quyết định (mỗi hồ sơ trong chương trình họp cần một quyết "
-                             "định; không xóa thẻ)", code) for code in agenda if code not in seen]
+                             "định)", code) for code in agenda if code not in seen]
     return problems
 
 
