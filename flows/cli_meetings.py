@@ -125,7 +125,7 @@ def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
         raise _fail(f"phiên họp chưa mở sau {wait:.0f} giây; xem {link}")
     if not isinstance(found, Meeting):
         if is_refused(found):
-            raise _fail(f"chưa mở phiên họp: {found.message}")
+            raise _fail(found.message)
         raise _fail(f"phiên họp không mở được ({found.name}); xem {link}")
     meeting = found
     if json_out:
