@@ -337,9 +337,9 @@ def test_each_forwarded_dossier_is_received_once_with_one_event(prefect_api, ses
     started = datetime.now(UTC)  # codes repeat across tests (a fresh app database each), events do not go away
     codes = _take_in(session, ["bang-khen-tinh", "bang-khen-tinh"])
     commune = asyncio.run(council_meeting(unit=UNIT, on=DAY, deliver=False, dashboard=False, minutes=mt.Minutes(
-        meeting_date=DAY, members_present=7, decisions=[{"code": c} for c in codes])))
+        meeting_date=DAY, members_present=7, decisions=[{"code": c, "votes_for": 7} for c in codes])))
     assert commune["counts"] == {"forwarded": 2}
-    province = mt.Minutes(meeting_date=DAY, members_present=9, decisions=[{"code": c} for c in codes])
+    province = mt.Minutes(meeting_date=DAY, members_present=9, decisions=[{"code": c, "votes_for": 9} for c in codes])
     receipts = []
     if first == "the next meeting":
         assert asyncio.run(council_meeting(unit="thanh-hoa", minutes=province, on=DAY, deliver=False,
