@@ -258,6 +258,21 @@ def test_a_meeting_whose_run_is_gone_or_over_is_closed_and_a_live_one_stays(pref
     assert [a["code"] for a in closed[1].agenda] == [code]
 
 
+def test_the_next_meeting_takes_over_from_a_meeting_whose_run_is_gone(prefect_api, session, sample) -> None:  # noqa: ANN001
+    from flows.council import council_meeting
+
+    code, = _take_in(session, ["giay-khen-xa"])
+    gone = str(uuid.uuid4())  # suspended, then deleted in the UI
+    stale = mt.open_meeting(session=session, unit_id=sample.by_code[UNIT].id, key=mt.waiting_key(gone),
+                            hierarchy=sample, on=DAY, flow_run_id=gone)
+    session.commit()
+    minutes = mt.Minutes(meeting_date=DAY, members_present=7, decisions=[{"code": code, "votes_for": 7}])
+    result = asyncio.run(council_meeting(unit=UNIT, minutes=minutes, on=DAY, deliver=False, dashboard=False))
+    assert result["counts"] == {"conferred": 1}
+    assert [(m.id, m.status) for m in _meetings(session)] == [(stale.id, mt.MeetingStatus.cancelled),
+                                                               (result["meeting_id"], mt.MeetingStatus.applied)]
+
+
 def test_nothing_waiting_refuses_the_meeting_run_and_leaves_no_meeting(prefect_api, session, sample) -> None:  # noqa: ANN001
     from flows.council import council_meeting
     from flows.refusal import is_refused
