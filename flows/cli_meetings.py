@@ -41,19 +41,20 @@ def _resolve(unit: str, on: date | None = None):  # noqa: ANN202
 
 
 def read_minutes(path: Path, *, meeting_date: date, present: int, series: str, first_number: int,
-                 secretary: str = ""):  # noqa: ANN201
-    """A minutes file (CSV/XLSX/JSON, one row per agenda item) → Minutes, or a list of problems."""
+                 secretary: str = "", session=None, meeting=None, hierarchy=None):  # noqa: ANN001, ANN201
+    """A minutes file (CSV/XLSX/JSON, one row per agenda item) → Minutes, or every problem at once: the
+    file's, the model's (each named by its row) and, for a meeting waiting for them, the meeting's."""
     from pydantic import ValidationError
 
-    from models.meetings import Minutes
+    from models.meetings import Minutes, check_minutes, field_problems
     from models.sheets import FileRefused, read_rows
 
     try:
         rows = read_rows(path, columns=MINUTES_COLUMNS, labels=MINUTES_HEADERS, required=("code", "decision"))
     except FileRefused as exc:
         return None, [str(exc)]
-    problems = []
-    decisions = []
+    problems: list[str] = []
+    numbers, decisions = [], []
     for number, raw in rows:
         raw = {k: v for k, v in raw.items() if v not in (None, "")}
         if "deadline" in raw and not isinstance(raw["deadline"], date):
@@ -61,23 +62,24 @@ def read_minutes(path: Path, *, meeting_date: date, present: int, series: str, f
                 raw["deadline"] = parse_date(str(raw["deadline"]))
             except ValueError as exc:
                 problems.append(f"dòng {number}: {exc}")
-                continue
-        decisions.append((number, raw))
-    try:
-        minutes = Minutes(meeting_date=meeting_date, members_present=present, decision_series=series,
-                          first_decision_number=first_number, secretary=secretary,
-                          decisions=[raw for _, raw in decisions])
-    except ValidationError as exc:
-        for err in exc.errors():
-            loc = err["loc"]
-            if loc and loc[0] == "decisions" and len(loc) > 1:
-                number = decisions[int(loc[1])][0]
-                field = MINUTES_HEADERS.get(str(loc[2]), str(loc[2])) if len(loc) > 2 else ""
-                problems.append(f"dòng {number}, cột «{field}»: {err['msg'].removeprefix('Value error, ')}")
-            else:
-                problems.append(f"{'.'.join(map(str, loc))}: {err['msg']}")
-        return None, problems
-    return (None, problems) if problems else (minutes, [])
+                del raw["deadline"]
+        numbers.append(number)
+        decisions.append(raw)
+    data = {"meeting_date": meeting_date, "members_present": present, "decision_series": series,
+            "first_decision_number": first_number, "secretary": secretary, "decisions": decisions}
+
+    def row(index: int) -> str:
+        code = str(decisions[index].get("code") or "").strip().upper()
+        return f"dòng {numbers[index]}" + (f" (hồ sơ {code})" if code else "")
+
+    if meeting is not None:
+        problems += check_minutes(session=session, meeting=meeting, minutes=data, hierarchy=hierarchy, item_label=row)
+    else:  # the meeting opens in the flow, which checks the rest
+        try:
+            Minutes.model_validate(data)
+        except ValidationError as exc:
+            problems += field_problems(exc, data, row)
+    return (None, problems) if problems else (Minutes.model_validate(data), [])
 
 
 @meeting_app.command("open")
@@ -91,22 +93,41 @@ def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
         raise _fail("dịch vụ chưa chạy: hãy chạy `thidua up` trước (phiên họp cần máy chủ Prefect)")
     target, hierarchy = _resolve(unit)
     from prefect.deployments.flow_runs import arun_deployment
+    from sqlalchemy import select
 
+    from flows.council import read_state, settle_open_meetings
+    from flows.refusal import is_refused
     from models.db import session_scope
-    from models.meetings import Meeting
+    from models.meetings import Meeting, MeetingAlreadyOpen, council_of, open_meetings_of
 
+    run(settle_open_meetings(target.id))
+    with session_scope() as session:
+        waiting = [m for m in open_meetings_of(session=session, unit_id=target.id) if m.waits_for_decisions]
+        if waiting:
+            council, _ = council_of(session=session, unit_id=target.id)
+            link = run_ui_link(info, waiting[0].flow_run_id) if waiting[0].flow_run_id else ""
+            raise _fail(str(MeetingAlreadyOpen(waiting[0], council)) + (f"; xem {link}" if link else ""))
     flow_run = run(arun_deployment("council-meeting/council-meeting", parameters={"unit": target.code}, timeout=0,
                                   tags=_tags(target, hierarchy)))
-
-    def opened() -> Meeting | None:
-        with session_scope() as session:
-            from sqlalchemy import select
-            return session.scalars(select(Meeting).where(Meeting.flow_run_id == str(flow_run.id))).first()
-
-    meeting = wait_for(opened, timeout=wait)
     link = run_ui_link(info, str(flow_run.id))
-    if meeting is None:
+
+    def opened() -> Meeting | object | None:
+        """The meeting once open, or the run's final state if it ended without opening one."""
+        with session_scope() as session:
+            meeting = session.scalars(select(Meeting).where(Meeting.flow_run_id == str(flow_run.id))).first()
+        if meeting is not None:
+            return meeting
+        state = run(read_state(str(flow_run.id)))
+        return state if state is not None and state.is_final() else None
+
+    found = wait_for(opened, timeout=wait, every=1.0)
+    if found is None:
         raise _fail(f"phiên họp chưa mở sau {wait:.0f} giây; xem {link}")
+    if not isinstance(found, Meeting):
+        if is_refused(found):
+            raise _fail(found.message)
+        raise _fail(f"phiên họp không mở được ({found.name}); xem {link}")
+    meeting = found
     if json_out:
         _emit_json({"meeting_id": meeting.id, "flow_run_id": str(flow_run.id), "ui": link, "agenda": meeting.agenda})
         return
@@ -150,22 +171,30 @@ def meeting_decide(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Ghi quyết định của Hội đồng từ biên bản: tiếp tục phiên họp đang mở, hoặc áp dụng biên bản của phiên đã họp."""
-    from flows.service import connect
+    from flows.service import connect, run
 
     info = connect()
-    day = parse_date(meeting_date) if meeting_date else today_vn()
+    try:
+        day = parse_date(meeting_date) if meeting_date else today_vn()
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
     target, hierarchy = _resolve(unit, on=day)
     from models.db import session_scope
-    from models.meetings import check_minutes, council_of, open_meeting_of
+    from models.meetings import council_of, open_meetings_of
 
+    if info is not None:  # a meeting whose run ended or was deleted no longer holds the council
+        from flows.council import settle_open_meetings
+
+        run(settle_open_meetings(target.id))
     with session_scope() as session:
         council, members = council_of(session=session, unit_id=target.id)
-        meeting = open_meeting_of(session=session, unit_id=target.id)
+        waiting = next((m for m in open_meetings_of(session=session, unit_id=target.id)
+                        if m.waits_for_decisions and m.flow_run_id), None)
         if template:
             from models.queries import inbox
             from models.sheets import FileRefused
 
-            agenda = meeting.agenda if meeting else inbox(session=session, unit_id=target.id, hierarchy=hierarchy)
+            agenda = waiting.agenda if waiting else inbox(session=session, unit_id=target.id, hierarchy=hierarchy)
             try:
                 _write_minutes_template(file, agenda, overwrite=force)
             except FileRefused as exc:
@@ -174,34 +203,36 @@ def meeting_decide(
             return
         minutes, problems = read_minutes(file, meeting_date=day, present=len(members) if present is None else present,
                                          series=series or council.decision_series, first_number=number,
-                                         secretary=secretary)
-        if minutes is not None and meeting is not None:
-            problems = check_minutes(session=session, meeting=meeting, minutes=minutes, hierarchy=hierarchy)
-        meeting_id = meeting.id if meeting else None
-        run_id = meeting.flow_run_id if meeting else None
+                                         secretary=secretary, session=session, meeting=waiting, hierarchy=hierarchy)
+        meeting_id = waiting.id if waiting else None
+        run_id = waiting.flow_run_id if waiting else None
+        attempt = waiting.summary.get("attempt", 0) if waiting else 0
     if problems:
-        _report_problems(problems, json_out)
+        _report_problems(problems, json_out, waiting=meeting_id is not None)
         raise typer.Exit(1)
     if meeting_id is not None and run_id:
         if info is None:
-            raise _fail("phiên họp đang mở nhưng dịch vụ chưa chạy: hãy chạy `thidua up`")
-        result = _resume(info, meeting_id, run_id, minutes)
+            raise _fail(f"phiên họp #{meeting_id} đang chờ quyết định nhưng dịch vụ chưa chạy: hãy chạy `thidua up` "
+                        f"(hoặc hủy phiên họp đó: `thidua meeting cancel {target.code}`)")
+        result = _resume(info, meeting_id, run_id, minutes, attempt, json_out)
     else:
         from flows.council import council_meeting, minutes_parameters
-        from flows.service import run
+        from flows.refusal import is_refused
 
         state = run(council_meeting(unit=target.code, **minutes_parameters(unit=target.code, minutes=minutes),
                                     on=day, return_state=True))
-        if not state.is_completed():
-            data = state.result(raise_on_failure=False)
-            problems = (data or {}).get("problems") if isinstance(data, dict) else None
-            _report_problems(problems or [state.message or "phiên họp không thành công"], json_out)
+        if is_refused(state):
+            _report_problems(state.result()["problems"], json_out, waiting=False)
             raise typer.Exit(1)
+        if not state.is_completed():
+            raise _fail(f"phiên họp không áp dụng được ({state.name}): {(state.message or '').splitlines()[0][:300]}")
         result = state.result()
     _report_result(target.name, result, json_out)
 
 
-def _resume(info: dict, meeting_id: int, run_id: str, minutes) -> dict:  # noqa: ANN001
+def _resume(info: dict, meeting_id: int, run_id: str, minutes, attempt: int, json_out: bool) -> dict:  # noqa: ANN001
+    """Resume the waiting run with the minutes; wait until the meeting applies, or is refused or closed."""
+    from prefect.exceptions import NotPausedError
     from prefect.flow_runs import aresume_flow_run
 
     from flows.inputs import KIND_TO_CHOICE
@@ -217,26 +248,41 @@ def _resume(info: dict, meeting_id: int, run_id: str, minutes) -> dict:  # noqa:
                           "votes_for": d.votes_for, "votes_against": d.votes_against,
                           "votes_abstain": d.votes_abstain, "note": d.note} for d in minutes.decisions],
     }
-    run(aresume_flow_run(run_id, run_input=run_input))
+    link = run_ui_link(info, run_id)
+    try:
+        run(aresume_flow_run(run_id, run_input=run_input))
+    except NotPausedError:
+        raise _fail(f"phiên họp #{meeting_id} đang xử lý biên bản gửi trước; xem {link} hoặc `thidua meeting show`") \
+            from None
 
-    def applied() -> dict | None:
+    def settled() -> dict | None:
         with session_scope() as session:
             m = session.get(Meeting, meeting_id)
-            return {"meeting_id": m.id, "counts": m.summary.get("counts", {}),
-                    "decision_numbers": m.summary.get("decision_numbers", {})} \
-                if m.status == MeetingStatus.applied else None
+            if m.status == MeetingStatus.applied:
+                return {"meeting_id": m.id, "counts": m.summary.get("counts", {}),
+                        "decision_numbers": m.summary.get("decision_numbers", {})}
+            if m.status == MeetingStatus.cancelled or m.summary.get("attempt", 0) > attempt:
+                return {"closed": m.status == MeetingStatus.cancelled, "why": m.summary.get("cancelled", ""),
+                        "problems": m.summary.get("problems") or []}
+            return None
 
-    result = wait_for(applied, timeout=180)
+    result = wait_for(settled, timeout=180)
     if result is None:
-        raise _fail(f"đã gửi biên bản nhưng phiên họp chưa áp dụng xong; xem {run_ui_link(info, run_id)}")
+        raise _fail(f"đã gửi biên bản nhưng phiên họp chưa áp dụng xong; xem {link}")
+    if "problems" in result:
+        if result["problems"]:
+            _report_problems(result["problems"], json_out, waiting=not result["closed"])
+            raise typer.Exit(1)
+        raise _fail(f"phiên họp #{meeting_id} đã hủy: {result['why']}")
     return result
 
 
-def _report_problems(problems: list[str], json_out: bool) -> None:
+def _report_problems(problems: list[str], json_out: bool, *, waiting: bool) -> None:
     if json_out:
         _emit_json({"refused": True, "problems": problems})
         return
-    err_console.print("[bold red]Biên bản chưa hợp lệ, chưa áp dụng gì[/] (phiên họp vẫn chờ):")
+    what = "phiên họp vẫn chờ biên bản đã sửa" if waiting else "sửa biên bản rồi gửi lại"
+    err_console.print(f"[bold red]Biên bản chưa hợp lệ, chưa áp dụng gì[/] ({what}):")
     for p in problems:
         err_console.print(f"  • {p}")
 
@@ -263,15 +309,53 @@ def _write_minutes_template(path: Path, agenda: list[dict], *, overwrite: bool =
                    overwrite=overwrite)
 
 
+@meeting_app.command("cancel")
+def meeting_cancel(unit: str, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Hủy phiên họp đang mở của Hội đồng (cho người vận hành): không áp dụng gì, các hồ sơ chờ phiên họp sau."""
+    from flows.service import connect, run
+
+    info = connect()
+    target, _ = _resolve(unit)
+    from flows.council import cancel, cancel_run
+    from models.db import session_scope
+    from models.meetings import open_meetings_of
+
+    reason = "người vận hành hủy (thidua meeting cancel)"
+    with session_scope() as session:
+        meetings = [(m.id, m.flow_run_id) for m in open_meetings_of(session=session, unit_id=target.id)]
+    if not meetings:
+        raise _fail(f"{target.name}: không có phiên họp nào đang mở")
+    # the meeting first: a run about to apply it then finds it cancelled and applies nothing
+    cancelled = [(meeting_id, run_id) for meeting_id, run_id in meetings if cancel(meeting_id, reason)]
+    for _, run_id in cancelled:
+        if info is not None and run_id:
+            run(cancel_run(run_id, reason))
+    if json_out:
+        _emit_json({"cancelled": [m for m, _ in cancelled], "runs_cancelled": info is not None})
+        return
+    if not cancelled:
+        raise _fail(f"{target.name}: phiên họp vừa kết thúc, không còn gì để hủy")
+    for meeting_id, run_id in cancelled:
+        console.print(f"Đã hủy phiên họp #{meeting_id} của {target.name}; các hồ sơ vẫn chờ Hội đồng xét ở phiên sau.")
+        if run_id and info is None:
+            console.print(f"  Dịch vụ chưa chạy: lượt chạy {run_id} trên Prefect chưa được hủy; nếu được tiếp tục, "
+                          "nó sẽ dừng vì phiên họp đã hủy.")
+
+
 @meeting_app.command("show")
 def meeting_show(unit: str, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Phiên họp đang mở (chương trình họp) và các phiên đã họp của Hội đồng."""
     from sqlalchemy import select
 
+    from flows.service import connect, run
     from models.db import session_scope
     from models.meetings import Meeting
 
     target, _ = _resolve(unit)
+    if connect() is not None:  # a meeting whose run ended or was deleted shows as cancelled, not waiting
+        from flows.council import settle_open_meetings
+
+        run(settle_open_meetings(target.id))
     with session_scope() as session:
         meetings = list(session.scalars(select(Meeting).where(Meeting.unit_id == target.id).order_by(Meeting.id)))
         data = [{"meeting_id": m.id, "status": m.status.value, "opened_on": m.opened_on.isoformat(),
@@ -285,6 +369,8 @@ def meeting_show(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
     for m in data:
         when = fmt_date(date.fromisoformat(m["meeting_date"] or m["opened_on"]))
         state = {"open": "đang chờ quyết định", "applied": "đã áp dụng", "cancelled": "đã hủy"}[m["status"]]
+        if m["status"] == "cancelled" and m["summary"].get("cancelled"):
+            state += f" ({m['summary']['cancelled']})"
         console.print(f"Phiên #{m['meeting_id']} ngày {when}: {state}; {len(m['agenda'])} hồ sơ; "
                       f"{m['summary'].get('counts', '')}")
         if m["status"] == "open":
@@ -313,7 +399,7 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
     if info is None:
         raise _fail("dịch vụ chưa chạy: hãy chạy `thidua up` ở một cửa sổ khác trước")
     from flows import demo
-    from flows.council import council_meeting, receive_forwarded
+    from flows.council import council_meeting
     from flows.intake import intake, resubmit
     from flows.refusal import is_refused
 
@@ -334,9 +420,12 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
         for unit_code, items in pending.items():
             minutes = demo.minutes_for(unit_code, items, day, number)
             result = run(council_meeting(unit=unit_code, minutes=minutes, on=day))
+            if result.get("refused"):
+                raise _fail(result["message"])
             meetings += 1
             number += max(1, len(result.get("decision_numbers", {})))
-            run(receive_forwarded(meeting_id=result["meeting_id"], on=day))
+            # What it forwarded is received by `receive-forwarded`, which the meeting's event starts, or
+            # by the next council's meeting if that opens first: once either way, one event each.
             _report_result(unit_code, result, json_out=False) if not json_out else None
     statuses = demo.paths(codes)
     problems = demo.forms_conferred_where_expected(statuses)

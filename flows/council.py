@@ -3,30 +3,43 @@
 A meeting opens with its agenda fixed, waits (suspended, no process kept alive) for the council's
 decisions from the UI form or the CLI, checks them all, and applies the whole meeting in one
 transaction together with the letters that report it. Re-running any part changes nothing twice.
+
+The `Meeting` row and its flow run stay in step: a run that ends without applying — refused (a
+Completed state named Refused, see `flows/refusal.py`), failed or cancelled — leaves its meeting
+cancelled, never open; a suspended run cancelled or deleted in the UI (no process, so no hook runs)
+is noticed by `settle_open_meetings` the next time anyone opens, decides or looks at the council's
+meetings.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import re
 from collections.abc import AsyncIterator
 from datetime import date
+from typing import Any
+from uuid import UUID
 
 from anyio import to_thread
 from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.concurrency.asyncio import concurrency
-from prefect.exceptions import ObjectAlreadyExists
+from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 from prefect.flow_runs import suspend_flow_run
 from prefect.runtime import flow_run as current_run
-from prefect.states import Failed
+from prefect.settings import PREFECT_API_URL
+from prefect.states import Cancelling
 from sqlalchemy import select
+from sqlalchemy.exc import DataError
 
 from flows.dashboard import refresh_after_meeting
 from flows.events import emit_batch_event, emit_nomination_events, unit_related
-from flows.inputs import MeetingDecisions, agenda_markdown, initial_form
+from flows.inputs import MeetingDecisions, agenda_markdown, initial_form, refill_form
 from flows.naming import meeting_run_name, receive_run_name, unit_slug
+from flows.refusal import refused
 from models import meetings as mt
 from models import staging
 from models.clock import fmt_date, today_vn
@@ -34,9 +47,10 @@ from models.db import session_scope
 from models.hierarchy import Hierarchy
 from models.nominations import Conflict, Nomination, Nominee, TransitionError
 from notifications.notices import council_digest, outcome_letters
-from notifications.outbox import enqueue_many
+from notifications.outbox import OutboxError, enqueue_many
 
 DECIDED = "thidua.council.decided"
+RECEIVED = "thidua.nomination.received"
 OUTCOME_EVENTS = {"conferred": "thidua.nomination.conferred", "forwarded": "thidua.nomination.forwarded",
                   "rejected": "thidua.nomination.rejected", "returned": "thidua.nomination.returned"}
 # A killed run's slot comes back when its lease expires (Prefect's minimum, 60 s, plus up to 15 s).
@@ -44,18 +58,130 @@ COUNCIL_LEASE_S = 60
 COUNCIL_WAIT_S = 900
 
 
-def open_or_find(*, unit: str, key: str, on: date, flow_run_id: str | None) -> dict:
-    """Open the meeting (receiving what was forwarded, fixing the agenda) or find it again by key."""
+class _SuspensionIsNotAnError(logging.Filter):
+    """Prefect's engine logs the end of every run attempt as "Finished in state …" at ERROR unless it
+    completed; a meeting suspended to wait for its council is neither finished nor an error (the UI
+    showed it red). Lowered to INFO on the flow-run logger, whose handlers also send it to the UI."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.INFO and isinstance(record.msg, str) \
+                and record.msg.startswith(("Finished in state Suspended", "Finished in state Paused")):
+            record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
+        return True
+
+
+logging.getLogger("prefect.flow_runs").addFilter(_SuspensionIsNotAnError())
+
+
+def open_or_find(*, unit: str, key: str, on: date, flow_run_id: str | None, minutes: mt.Minutes | None = None) -> dict:
+    """Open the meeting (receiving what was forwarded, fixing the agenda) or find it again by key.
+
+    A meeting that cannot open comes back with `refused` (the message) and its `problems`; either way
+    `received` lists the dossiers this opening received, for their events."""
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
         target = hierarchy.resolve(unit, on=on)
-        meeting = mt.open_meeting(session=session, unit_id=target.id, key=key, hierarchy=hierarchy, on=on,
-                                  flow_run_id=flow_run_id)
         council, members = mt.council_of(session=session, unit_id=target.id)
+        received: list[str] = []
+        try:
+            meeting = mt.open_meeting(session=session, unit_id=target.id, key=key, hierarchy=hierarchy, on=on,
+                                      flow_run_id=flow_run_id, received=received)
+        except mt.NothingToDecide as exc:
+            problems = [str(exc)]
+            if minutes is not None:  # say of each decision why, as the checks of an open meeting would
+                nowhere = mt.Meeting(key=key, unit_id=target.id, council_id=council.id, opened_on=on, agenda=[])
+                problems += mt.check_minutes(session=session, meeting=nowhere, minutes=minutes, hierarchy=hierarchy)
+            return {"refused": str(exc), "problems": problems, "meeting_id": None,
+                    "received": _received_items(session, hierarchy, received)}
+        except mt.MeetingAlreadyOpen as exc:
+            return {"refused": str(exc), "problems": [str(exc)], "meeting_id": exc.meeting.id,
+                    "received": _received_items(session, hierarchy, received)}
         return {"meeting_id": meeting.id, "status": meeting.status.value, "agenda": meeting.agenda,
                 "unit_id": target.id, "unit_code": target.code, "unit_name": target.name,
                 "council": council.name, "members": len(members), "series": council.decision_series,
-                "level": target.level.value}
+                "level": target.level.value, "received": _received_items(session, hierarchy, received)}
+
+
+def _received_items(session, hierarchy: Hierarchy, codes: list[str], payload: dict | None = None) -> list[dict]:  # noqa: ANN001
+    """The `thidua.nomination.received` event items for dossiers just received."""
+    rows = session.execute(
+        select(Nomination.code, Nominee.name, Nomination.award_code, Nomination.current_unit_id)
+        .join(Nominee, Nominee.id == Nomination.nominee_id).where(Nomination.code.in_(codes or [""]))
+    ).all()
+    return [{"code": code, "nominee": name, "unit_code": hierarchy.get(unit_id).code,
+             "unit": hierarchy.get(unit_id).name, "award": award, "payload": payload or {}}
+            for code, name, award, unit_id in rows]
+
+
+def cancel(meeting_id: int, reason: str, problems: list[str] | None = None) -> bool:
+    with session_scope() as session:
+        return mt.cancel_meeting(session=session, meeting_id=meeting_id, reason=reason, problems=problems)
+
+
+def close_meeting_of_run(flow: Any, flow_run: FlowRun, state: State) -> None:  # noqa: ANN401 - Prefect's hook
+    """State hook (failed, cancelled while running): the run's open meeting is cancelled with it, so the
+    council can open the next one. Not on Crashed: a crashed run is run again (prefect.yaml) and finds
+    its meeting by key."""
+    reason = "lượt chạy bị hủy" if state.is_cancelled() or state.is_cancelling() else \
+        f"lượt chạy lỗi: {(state.message or state.name)[:300]}"
+    with session_scope() as session:
+        for meeting in session.scalars(select(mt.Meeting).where(mt.Meeting.flow_run_id == str(flow_run.id),
+                                                                 mt.Meeting.status == mt.MeetingStatus.open)):
+            mt.cancel_meeting(session=session, meeting_id=meeting.id, reason=reason)
+
+
+# The states in which a meeting's run may still apply it; Crashed is over unless an automation
+# schedules it again, and a meeting closed meanwhile stops that run when it comes back.
+ALIVE = frozenset({StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING, StateType.PAUSED})
+
+
+async def read_state(flow_run_id: str) -> State | None:
+    """The run's state on the Prefect server (None if the run is gone)."""
+    async with get_client() as client:
+        try:
+            return (await client.read_flow_run(UUID(flow_run_id))).state
+        except ObjectNotFound:
+            return None
+
+
+async def cancel_run(flow_run_id: str, reason: str) -> None:
+    """Cancel a meeting's run as the UI's Cancel button does: a suspended run, which has no process,
+    goes straight to Cancelled; a running one is stopped by its runner (and its hook closes the meeting)."""
+    async with get_client() as client:
+        try:
+            current = (await client.read_flow_run(UUID(flow_run_id))).state
+        except ObjectNotFound:
+            return
+        if current is not None and not current.is_final():
+            await client.set_flow_run_state(UUID(flow_run_id), Cancelling(message=reason))
+
+
+async def run_ended(flow_run_id: str) -> str | None:
+    """Why this meeting run can no longer apply its meeting (in words), or None while it can."""
+    async with get_client() as client:
+        try:
+            run = await client.read_flow_run(UUID(flow_run_id))
+        except ObjectNotFound:
+            return "lượt chạy đã bị xóa trên Prefect"
+    if run.state is None or run.state.type in ALIVE:
+        return None
+    return f"lượt chạy đã kết thúc ({run.state.name}) trên Prefect"
+
+
+async def settle_open_meetings(unit_id: int, *, keep_key: str | None = None) -> list[int]:
+    """Cancel the council's open meetings whose flow run has ended or is gone; returns those left open.
+
+    Only against the service's own Prefect server: a temporary server knows none of its runs."""
+    def load() -> list[tuple[int, str | None, str]]:
+        with session_scope() as session:
+            return [(m.id, m.flow_run_id, m.key) for m in mt.open_meetings_of(session=session, unit_id=unit_id)]
+
+    still_open = []
+    for meeting_id, run_id, key in await to_thread.run_sync(load):
+        why = await run_ended(run_id) if run_id and key != keep_key and PREFECT_API_URL.value() else None
+        if why is None or not await to_thread.run_sync(lambda m=meeting_id, w=why: cancel(m, w)):
+            still_open.append(meeting_id)
+    return still_open
 
 
 # Prefect refuses flow-run parameters over 512 KiB; larger minutes go through the app database.
@@ -74,10 +200,15 @@ def load_minutes(key: str) -> mt.Minutes:
         return mt.stored_minutes(session=session, key=key)
 
 
-def check(meeting_id: int, minutes: mt.Minutes) -> list[str]:
+def check(meeting_id: int, minutes: mt.Minutes | dict) -> list[mt.Problem]:
     with session_scope() as session:
         meeting = session.get(mt.Meeting, meeting_id)
         return mt.check_minutes(session=session, meeting=meeting, minutes=minutes, hierarchy=Hierarchy.load(session))
+
+
+def note_refused(meeting_id: int, attempt: int, problems: list[str]) -> bool:
+    with session_scope() as session:
+        return mt.note_refused_attempt(session=session, meeting_id=meeting_id, attempt=attempt, problems=problems)
 
 
 def apply_and_queue(meeting_id: int, minutes: mt.Minutes | None) -> dict:
@@ -85,6 +216,8 @@ def apply_and_queue(meeting_id: int, minutes: mt.Minutes | None) -> dict:
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
         meeting = session.get(mt.Meeting, meeting_id, with_for_update=True)
+        if meeting.status == mt.MeetingStatus.cancelled:
+            raise mt.MeetingClosed(meeting)
         if meeting.status == mt.MeetingStatus.open:
             if minutes is None:
                 raise ValueError("phiên họp chưa có biên bản")
@@ -117,14 +250,23 @@ def _event_items(session, hierarchy: Hierarchy, outcome: mt.Outcome) -> list[dic
     return out
 
 
+def _unit_id(unit: str, on: date) -> int:
+    with session_scope() as session:
+        return Hierarchy.load(session).resolve(unit, on=on).id
+
+
 @task(name="open-meeting")
-async def open_meeting_task(unit: str, key: str, on: date, flow_run_id: str | None) -> dict:
-    """Open the meeting and fix its agenda (or find it again after a suspension or a crash)."""
-    return await to_thread.run_sync(lambda: open_or_find(unit=unit, key=key, on=on, flow_run_id=flow_run_id))
+async def open_meeting_task(unit: str, key: str, on: date, flow_run_id: str | None,
+                            minutes: mt.Minutes | None = None) -> dict:
+    """Open the meeting and fix its agenda (or find it again after a suspension or a crash); first close
+    the council's meetings whose run is over, so a dead run never holds the council."""
+    await settle_open_meetings(await to_thread.run_sync(lambda: _unit_id(unit, on)), keep_key=key)
+    return await to_thread.run_sync(lambda: open_or_find(unit=unit, key=key, on=on, flow_run_id=flow_run_id,
+                                                         minutes=minutes))
 
 
 @task(name="check-minutes")
-async def check_task(meeting_id: int, minutes: mt.Minutes) -> list[str]:
+async def check_task(meeting_id: int, minutes: mt.Minutes | dict) -> list[mt.Problem]:
     """Check every decision against the agenda, the council and the rules."""
     return await to_thread.run_sync(lambda: check(meeting_id, minutes))
 
@@ -161,33 +303,49 @@ async def _publish_agenda(info: dict) -> None:
     )
 
 
-async def _wait_for_decisions(info: dict, on: date) -> mt.Minutes:
-    """Suspend until the council's decisions arrive; refused input suspends again with the problems."""
-    problems: list[str] = []
+def _problems_key(info: dict) -> str:
+    return f"meeting-{info['meeting_id']}-problems"
+
+
+async def _wait_for_decisions(info: dict, on: date) -> tuple[mt.Minutes, int]:
+    """Suspend until the council's decisions arrive; refused input suspends again, the form filled with
+    what was sent and each problem beside its item. Returns the minutes and how many were refused."""
+    problems: list[mt.Problem] = []
+    values = initial_form(agenda=info["agenda"], meeting_date=on, series=info["series"], members=info["members"])
     attempt = 0
     while True:
         form = MeetingDecisions.with_initial_data(
-            description=agenda_markdown(council=info["council"], agenda=info["agenda"], problems=problems),
-            **initial_form(agenda=info["agenda"], meeting_date=on, series=info["series"], members=info["members"]),
-        )
+            description=agenda_markdown(council=info["council"], agenda=info["agenda"], problems=problems), **values)
         decisions = await suspend_flow_run(wait_for_input=form, timeout=None, key=f"decisions-{attempt}")
-        minutes = decisions.to_minutes()
-        problems = await check_task(info["meeting_id"], minutes)
+        submitted = decisions.minutes_data()
+        problems = await check_task(info["meeting_id"], submitted)
         if not problems:
-            return minutes
-        await acreate_markdown_artifact(
-            key=f"meeting-{info['meeting_id']}-problems",
-            markdown="\n".join(["## Biên bản chưa hợp lệ, chưa áp dụng gì", ""] + [f"- {p}" for p in problems]),
-            description="Các lỗi của biên bản vừa gửi",
-        )
+            return mt.Minutes.model_validate(submitted), attempt
         attempt += 1
+        if await to_thread.run_sync(note_refused, info["meeting_id"], attempt, problems):  # not a replay
+            await acreate_markdown_artifact(
+                key=_problems_key(info),
+                markdown="\n".join(["## Biên bản chưa hợp lệ, chưa áp dụng gì", ""] + [f"- {p}" for p in problems]),
+                description="Các lỗi của biên bản vừa gửi",
+            )
+        values = refill_form(agenda=info["agenda"], submitted=decisions, problems=problems)
 
 
-@flow(name="council-meeting", flow_run_name=meeting_run_name, log_prints=False)
+async def _refuse(info: dict, headline: str, problems: list[str]) -> State:
+    """End the run as refused, its meeting cancelled (the dossiers wait for the next meeting)."""
+    message = f"{headline}: " + "; ".join(problems)
+    await to_thread.run_sync(lambda: cancel(info["meeting_id"], headline, problems))
+    get_run_logger().info("meeting %s refused: %s", info["meeting_id"], message)
+    return refused(message, {"refused": True, "problems": list(problems), "meeting_id": info["meeting_id"],
+                             "message": message})
+
+
+@flow(name="council-meeting", flow_run_name=meeting_run_name, log_prints=False,
+      on_failure=[close_meeting_of_run], on_cancellation=[close_meeting_of_run])
 async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date | None = None,
-                          deliver: bool = True, dashboard: bool = True, minutes_ref: str | None = None) -> dict:
+                          deliver: bool = True, dashboard: bool = True, minutes_ref: str | None = None) -> Any:  # noqa: ANN401
     """A council meeting: agenda, decisions (from the form, passed in, or stored and named by
-    `minutes_ref`), applied as one batch."""
+    `minutes_ref`), applied as one batch; minutes that cannot apply end it as Refused."""
     logger = get_run_logger()
     on = on or today_vn()
     run_id = str(current_run.id) if current_run.id else None
@@ -197,23 +355,39 @@ async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date
         minutes = await to_thread.run_sync(lambda: load_minutes(minutes_ref))
         key = minutes_ref
     else:
-        key = mt.minutes_key(unit_code=unit, minutes=minutes) if minutes is not None else f"run:{run_id}"
-    info = await open_meeting_task(unit, key, on, run_id)
+        key = mt.minutes_key(unit_code=unit, minutes=minutes) if minutes is not None else mt.waiting_key(str(run_id))
+    info = await open_meeting_task(unit, key, on, run_id, minutes)
+    emit_nomination_events(RECEIVED, info.pop("received"))
+    if "refused" in info:
+        message = "; ".join(info["problems"])
+        return refused(message, {"refused": True, "problems": info["problems"], "meeting_id": info["meeting_id"],
+                                 "message": message})
+    if info["status"] == mt.MeetingStatus.cancelled.value:
+        message = await to_thread.run_sync(lambda: _closed_message(info["meeting_id"]))
+        return refused(message, {"refused": True, "problems": [message], "meeting_id": info["meeting_id"],
+                                 "message": message})
+    attempts = 0
     if info["status"] == mt.MeetingStatus.open.value:
         await _publish_agenda(info)
         if minutes is None:
-            minutes = await _wait_for_decisions(info, on)
+            minutes, attempts = await _wait_for_decisions(info, on)
         else:
             problems = await check_task(info["meeting_id"], minutes)
             if problems:
-                return Failed(message="Biên bản chưa hợp lệ, chưa áp dụng gì: " + "; ".join(problems),
-                              data={"refused": True, "problems": problems, "meeting_id": info["meeting_id"]})
+                return await _refuse(info, "Biên bản chưa hợp lệ, chưa áp dụng gì", problems)
     try:
         async with one_meeting_at_a_time(info["unit_code"]):
             result = await apply_task(info["meeting_id"], minutes)
-    except (Conflict, TransitionError, mt.MinutesRefused) as exc:
-        return Failed(message=f"Không áp dụng được phiên họp: {exc}",
-                      data={"conflict": True, "message": str(exc), "meeting_id": info["meeting_id"]})
+    except (Conflict, TransitionError, mt.MinutesRefused, mt.MeetingRefused, OutboxError, DataError) as exc:
+        # nothing was applied (one transaction); the council decides again at its next meeting
+        problems = getattr(exc, "problems", None) or [str(exc).splitlines()[0]]
+        return await _refuse(info, "Không áp dụng được phiên họp", problems)
+    if attempts:  # the last version of the problems artifact must not still say "refused"
+        await acreate_markdown_artifact(
+            key=_problems_key(info), description="Các lỗi của biên bản vừa gửi: không còn",
+            markdown=f"## Biên bản đã áp dụng\n\nPhiên họp #{info['meeting_id']} của {info['council']} đã áp dụng; "
+                     f"các lỗi của {attempts} lần gửi trước đã được sửa.",
+        )
     for outcome, event in OUTCOME_EVENTS.items():
         emit_nomination_events(event, [i for i in result["items"] if i["outcome"] == outcome])
     emit_batch_event(
@@ -232,36 +406,41 @@ async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date
     return {k: v for k, v in result.items() if k != "items"} | {"unit": info["unit_code"]}
 
 
+def _closed_message(meeting_id: int) -> str:
+    with session_scope() as session:
+        return str(mt.MeetingClosed(session.get(mt.Meeting, meeting_id)))
+
+
 def receive_from_meetings(meeting_ids: list[int], on: date) -> dict:
-    """Open the review at each level the meetings forwarded to; one digest per receiving council per batch."""
+    """Open the review at each level the meetings forwarded to; one digest per receiving council per batch.
+
+    Reports only what this run received: a dossier received already (by an earlier run, or by the
+    receiving council's meeting opening first) has had its event and its digest."""
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
-        forwarded: dict[str, int] = {}
+        units: set[int] = set()
         for meeting_id in meeting_ids:
             meeting = session.get(mt.Meeting, meeting_id)
             if meeting is None:
                 raise LookupError(f"không có phiên họp #{meeting_id}")
-            forwarded.update(mt.outcome_of(session=session, meeting=meeting).forwarded_to)
+            units.update(mt.outcome_of(session=session, meeting=meeting).forwarded_to.values())
         by_unit: dict[int, list[str]] = {}
-        for code, unit_id in forwarded.items():
-            by_unit.setdefault(unit_id, []).append(code)
-        received, held = [], []
-        for unit_id in by_unit:
-            received += mt.receive_pending(session=session, unit_id=unit_id, hierarchy=hierarchy, on=on,
-                                           actor="receive-forwarded")
+        held = []
+        for unit_id in sorted(units):
+            codes = mt.receive_pending(session=session, unit_id=unit_id, hierarchy=hierarchy, on=on,
+                                       actor="receive-forwarded")
+            if codes:
+                by_unit[unit_id] = codes
             held += mt.hold_frozen_nominees(session=session, unit_id=unit_id, on=on)
         ref = "meeting-" + "-".join(map(str, sorted(meeting_ids))) if len(meeting_ids) <= 8 else \
             f"meetings-{min(meeting_ids)}-{max(meeting_ids)}-{len(meeting_ids)}"
         letters = [council_digest(session=session, hierarchy=hierarchy, unit_id=u, codes=codes, ref=ref)
                    for u, codes in by_unit.items()]
         queued = enqueue_many(session=session, items=[x for x in letters if x is not None])
-        awards = dict(session.execute(select(Nomination.code, Nomination.award_code).where(
-            Nomination.code.in_(list(forwarded) or [""]))).all())
-        items = [{"code": code, "unit_code": hierarchy.get(u).code, "unit": hierarchy.get(u).name,
-                  "award": awards[code], "payload": {"meeting_ids": meeting_ids}}
-                 for code, u in forwarded.items()]
+        received = [code for codes in by_unit.values() for code in codes]
         return {"meeting_ids": meeting_ids, "received": received, "held": held, "letters": len(queued.created),
-                "units": [hierarchy.get(u).code for u in by_unit], "items": items}
+                "units": [hierarchy.get(u).code for u in by_unit],
+                "items": _received_items(session, hierarchy, received, {"meeting_ids": meeting_ids})}
 
 
 @task(name="open-reviews")
@@ -278,7 +457,7 @@ async def receive_forwarded(meeting_id: int | None = None, meeting_ids: list[int
     Started by each `thidua.council.decided` event (`meeting_id`), or for a batch of meetings."""
     ids = sorted(set(meeting_ids or []) | ({meeting_id} if meeting_id is not None else set()))
     result = await receive_task(ids, on or today_vn())
-    emit_nomination_events("thidua.nomination.received", result.pop("items"))
+    emit_nomination_events(RECEIVED, result.pop("items"))
     if deliver and result["letters"]:
         from flows.delivery import deliver_mail
         await deliver_mail()

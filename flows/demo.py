@@ -50,7 +50,8 @@ def demo_rows() -> list[dict]:
 
 
 def pending_by_unit() -> dict[str, list[tuple[str, str]]]:
-    """Unit code → [(nomination code, nominee)] of everything on a council's agenda."""
+    """Unit code → [(nomination code, nominee)] of everything on a council's agenda, or forwarded to it
+    (its meeting receives those when it opens)."""
     from models.hierarchy import Hierarchy
     from models.nominations import Nominee
 
@@ -59,7 +60,7 @@ def pending_by_unit() -> dict[str, list[tuple[str, str]]]:
         rows = session.execute(
             select(Nomination.code, Nomination.current_unit_id, Nominee.name)
             .join(Nominee, Nominee.id == Nomination.nominee_id)
-            .where(Nomination.status.in_([s.value for s in AGENDA])).order_by(Nomination.id)
+            .where(Nomination.status.in_([s.value for s in AGENDA | {Status.forwarded}])).order_by(Nomination.id)
         ).all()
     out: dict[str, list[tuple[str, str]]] = {}
     for code, unit_id, name in rows:

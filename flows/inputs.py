@@ -20,7 +20,7 @@ from pydantic.fields import FieldInfo
 
 from models.awards import catalogue
 from models.clock import fmt_date
-from models.meetings import Decision, DecisionKind, Minutes
+from models.meetings import DecisionKind, Minutes
 from models.text import fold
 
 Choice = Literal["Thông qua", "Không thông qua", "Trả lại bổ sung", "Khen mức thấp hơn"]
@@ -45,9 +45,10 @@ def lower_award_code(text: str) -> str:
 FORM_TITLE = "Biên bản họp Hội đồng Thi đua – Khen thưởng"
 HOW_TO = (
     "Mỗi thẻ dưới đây là một hồ sơ trong chương trình họp. Với từng hồ sơ: chọn **Quyết định**, ghi số "
-    "phiếu biểu quyết; khi không thông qua hoặc trả lại, ghi lý do hay nội dung cần bổ sung. Không xóa thẻ, "
-    "không sửa mã hồ sơ. Bấm **Submit** để gửi biên bản; nếu biên bản chưa hợp lệ, phiên họp chờ lại và "
-    "ghi rõ lỗi ở đầu mẫu."
+    "phiếu biểu quyết (thông qua mà để trống cả ba ô phiếu: tính là mọi thành viên dự họp đồng ý); khi không "
+    "thông qua hoặc trả lại, ghi lý do hay nội dung cần bổ sung. Không xóa thẻ, không thêm thẻ, không sửa mã "
+    "hồ sơ. Bấm **Submit** để gửi biên bản; nếu biên bản chưa hợp lệ, phiên họp chờ lại với những gì đã ghi, "
+    "lỗi ghi ở đầu mẫu và ở ô «Lỗi cần sửa» của từng hồ sơ."
 )
 
 
@@ -70,11 +71,14 @@ class AgendaDecision(BaseModel):
         description="Chỉ ghi khi quyết định «Khen mức thấp hơn», một trong: " + LOWER_AWARD_HELP
                     + "; hình thức phải thuộc thẩm quyền Hội đồng này.",
     )
-    votes_for: int = Field(default=0, ge=0, title="Số phiếu đồng ý")
+    votes_for: int = Field(default=0, ge=0, title="Số phiếu đồng ý",
+                           description="Thông qua mà để 0 cả ba ô phiếu: tính là mọi thành viên dự họp đồng ý.")
     votes_against: int = Field(default=0, ge=0, title="Số phiếu không đồng ý")
     votes_abstain: int = Field(default=0, ge=0, title="Số phiếu không biểu quyết")
     note: str = Field(default="", title="Lý do / nội dung cần bổ sung / ghi chú",
                       description="Bắt buộc khi không thông qua hoặc trả lại bổ sung.")
+    problems: str = Field(default="", title="Lỗi cần sửa",
+                          description="Hệ thống ghi lỗi của lần gửi trước ở đây; sửa các ô trên, ô này không cần sửa.")
 
 
 class MeetingDecisions(RunInput):
@@ -112,21 +116,32 @@ class MeetingDecisions(RunInput):
             model._description = description
         return model
 
+    def minutes_data(self) -> dict[str, Any]:
+        """What was submitted, as `Minutes` data not yet validated: the meeting's check reports the model's
+        refusals together with its own."""
+        return {
+            "meeting_date": self.meeting_date, "members_present": self.members_present,
+            "decision_series": self.decision_series, "first_decision_number": self.first_decision_number,
+            "secretary": self.secretary,
+            "decisions": [{"code": i.code, "decision": CHOICE_TO_KIND[i.decision],
+                           "lower_award": lower_award_code(i.lower_award), "votes_for": i.votes_for,
+                           "votes_against": i.votes_against, "votes_abstain": i.votes_abstain, "note": i.note}
+                          for i in self.agenda_items],
+        }
+
     def to_minutes(self) -> Minutes:
-        return Minutes(
-            meeting_date=self.meeting_date, members_present=self.members_present,
-            decision_series=self.decision_series, first_decision_number=self.first_decision_number,
-            secretary=self.secretary,
-            decisions=[Decision(code=i.code, decision=CHOICE_TO_KIND[i.decision],
-                                lower_award=lower_award_code(i.lower_award),
-                                votes_for=i.votes_for, votes_against=i.votes_against, votes_abstain=i.votes_abstain,
-                                note=i.note) for i in self.agenda_items],
-        )
+        return Minutes.model_validate(self.minutes_data())
 
 
-def _agenda_line(number: int, item: dict) -> str:
+# The default UI's markdown list leaves room for a one-digit marker: items 10, 11, 12… showed as 0, 1, 2
+# (the "1" clipped). From ten items on, the numbers are plain text (escaped, so no list is made).
+LIST_ITEMS_MAX = 9
+
+
+def _agenda_line(number: int, item: dict, *, as_text: bool = False) -> str:
     due = fmt_date(date.fromisoformat(item["due_on"])) if item.get("due_on") else "—"
-    return (f"{number}. **{item['code']}** — {item.get('nominee', '')} — "
+    marker = f"{number}\\." if as_text else f"{number}."
+    return (f"{marker} **{item['code']}** — {item.get('nominee', '')} — "
             f"{item.get('award_name') or item.get('award', '')} — đề nghị: {item.get('origin_unit') or '—'} "
             f"— hạn xét {due}")
 
@@ -143,7 +158,9 @@ def agenda_markdown(*, council: str, agenda: list[dict], problems: Sequence[str]
     lines = [f"## Chương trình họp — {council}"]
     if problems:
         lines += ["**Biên bản chưa hợp lệ, chưa áp dụng gì. Xin sửa rồi gửi lại:**"] + [f"- {p}" for p in problems]
-    lines += [_agenda_line(n, a) for n, a in enumerate(agenda, start=1)] or ["_Không có hồ sơ nào chờ xét._"]
+    as_text = len(agenda) > LIST_ITEMS_MAX
+    lines += [_agenda_line(n, a, as_text=as_text) for n, a in enumerate(agenda, start=1)] \
+        or ["_Không có hồ sơ nào chờ xét._"]
     return _blocks([*lines, HOW_TO])
 
 
@@ -156,3 +173,26 @@ def initial_form(*, agenda: list[dict], meeting_date: date, series: str, members
                           "award_name": a.get("award_name") or a.get("award", ""), "decision": "Thông qua"}
                          for a in agenda],
     }
+
+
+def refill_form(*, agenda: list[dict], submitted: MeetingDecisions, problems: Sequence[str]) -> dict:
+    """The form offered again after a refused attempt: what was submitted, item by item in the fixed
+    agenda's order, with each item's problems beside it. A card deleted comes back as at the start, a
+    card added is dropped (its problem stays at the top), a code edited in place is set back."""
+    sent = list(submitted.agenda_items)
+    by_code = {i.code.strip().upper(): i for i in sent}
+    codes = {a["code"] for a in agenda}
+    items = []
+    for position, a in enumerate(agenda):
+        item = by_code.get(a["code"])
+        beside = [str(p) for p in problems if getattr(p, "code", None) == a["code"]]
+        if item is None and position < len(sent) and sent[position].code.strip().upper() not in codes:
+            item = sent[position]  # its code was edited: keep what was typed on that card
+            beside = [f"mã hồ sơ đã bị sửa thành «{item.code}»; đã đặt lại mã {a['code']}, xin xem lại rồi gửi"]
+        typed = item.model_dump(exclude={"code", "nominee", "award_name", "problems"}) if item else {}
+        items.append({"code": a["code"], "nominee": a["nominee"],
+                      "award_name": a.get("award_name") or a.get("award", ""), "decision": "Thông qua",
+                      **typed, "problems": "; ".join(beside)})
+    return {"meeting_date": submitted.meeting_date, "members_present": submitted.members_present,
+            "decision_series": submitted.decision_series, "first_decision_number": submitted.first_decision_number,
+            "secretary": submitted.secretary, "agenda_items": items}

@@ -39,6 +39,14 @@ def fmt_datetime(moment: datetime | None) -> str:
     return moment.astimezone(VN).strftime("%H:%M %d/%m/%Y")
 
 
+def years_before(day: date, years: int) -> date:
+    """The same day `years` earlier; 29/02 becomes 28/02 when that year has no leap day."""
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
 _DMY = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 
 

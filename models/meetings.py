@@ -9,24 +9,33 @@ suspension sees the same agenda; every decision carries the idempotency key
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, func, select
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, func, select, update
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel
 
 from models import nominations as nm
 from models.awards import catalogue
-from models.clock import fmt_date, utcnow
+from models.clock import fmt_date, today_vn, utcnow, years_before
 from models.db import UTCDateTime, enum_type
 from models.hierarchy import Hierarchy
 from models.nominations import AGENDA, Act, Nomination, Status, Votes
 from models.staging import staged
-from models.text import fold, nfc
+from models.text import fold, has_control_chars, nfc
 from models.units import Council, CouncilMember
 
 
@@ -57,6 +66,20 @@ class Meeting(SQLModel, table=True):
     created_at: datetime = SQLField(default_factory=utcnow, sa_column=Column(UTCDateTime()))
     applied_at: datetime | None = SQLField(default=None, sa_column=Column(UTCDateTime()))
 
+    @property
+    def waits_for_decisions(self) -> bool:
+        """Opened to wait for the council's decisions (form or `meeting decide`), not with minutes in hand."""
+        return self.key.startswith(WAITING_KEY)
+
+
+# A meeting that waits for its decisions is keyed by its flow run (`run:<id>`): the run, resumed or
+# re-run, finds it again. Minutes passed in key theirs by hash (`minutes_key`).
+WAITING_KEY = "run:"
+
+
+def waiting_key(flow_run_id: str) -> str:
+    return WAITING_KEY + flow_run_id
+
 
 DecisionKind = Literal["approve", "reject", "return", "award-lower"]
 
@@ -69,19 +92,59 @@ DECISION_ALIASES: dict[str, DecisionKind] = {
 }
 
 
+# Dates of a meeting and of its decisions may run a few days ahead (minutes typed before the meeting),
+# never years: 2099 is a typing error that would stand in a numbered decision.
+MAX_DAYS_AHEAD = 7
+# A returned dossier's deadline for completion: from the meeting to a year after it.
+MAX_DEADLINE_DAYS = 366
+# Far above any council, and keeps vote counts inside a 32-bit column.
+MAX_MEMBERS = 1_000
+# The columns minutes reach: Nomination.code VARCHAR(30), NominationStep.note VARCHAR(4000) and actor
+# VARCHAR(200), Council.decision_series VARCHAR(40); a decision number "<number>/<series>" fits
+# NominationStep.decision_number VARCHAR(60) with six digits.
+MAX_FIRST_NUMBER = 999_999
+HIDDEN_CHARACTERS = "có ký tự ẩn hoặc ký tự điều khiển (xuống dòng, tab, khoảng trắng không độ rộng…), không được phép"
+
+
+def _one_line(value: object) -> str:
+    """A value that goes into a decision number, a name or a letter's header: refused with any hidden
+    character (checked before white space is collapsed, so a CR/LF is refused, not joined)."""
+    text = "" if value is None else str(value)
+    if has_control_chars(text):
+        raise ValueError(HIDDEN_CHARACTERS)
+    return nfc(text)
+
+
+def _free_text(value: object) -> str:
+    """A note: line breaks become spaces; other hidden characters (NUL, zero-width…) are refused."""
+    text = nfc("" if value is None else str(value))
+    if has_control_chars(text):
+        raise ValueError(HIDDEN_CHARACTERS)
+    return text
+
+
+OneLine = Annotated[str, BeforeValidator(_one_line)]
+FreeText = Annotated[str, BeforeValidator(_free_text)]
+VoteCount = Annotated[int, Field(ge=0, le=MAX_MEMBERS)]
+
+
+def latest_meeting_date() -> date:
+    return today_vn() + timedelta(days=MAX_DAYS_AHEAD)
+
+
 class Decision(BaseModel):
     """The council's decision on one agenda item."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
-    code: str
-    decision: DecisionKind = "approve"
-    lower_award: str = ""
-    votes_for: int = Field(default=0, ge=0)
-    votes_against: int = Field(default=0, ge=0)
-    votes_abstain: int = Field(default=0, ge=0)
-    note: str = ""
-    deadline: date | None = None
+    code: OneLine = Field(max_length=30, title="Mã hồ sơ")
+    decision: DecisionKind = Field(default="approve", title="Quyết định")
+    lower_award: OneLine = Field(default="", max_length=120, title="Hình thức thấp hơn")
+    votes_for: VoteCount = Field(default=0, title="Số phiếu đồng ý")
+    votes_against: VoteCount = Field(default=0, title="Số phiếu không đồng ý")
+    votes_abstain: VoteCount = Field(default=0, title="Số phiếu không biểu quyết")
+    note: FreeText = Field(default="", max_length=4000, title="Lý do / ghi chú")
+    deadline: date | None = Field(default=None, title="Hạn bổ sung")
 
     @field_validator("decision", mode="before")
     @classmethod
@@ -91,23 +154,109 @@ class Decision(BaseModel):
             raise ValueError("quyết định phải là: thông qua, không thông qua, trả lại bổ sung, khen mức thấp hơn")
         return DECISION_ALIASES[key]
 
-    @field_validator("code", "note", "lower_award", mode="before")
+    @field_validator("deadline")
     @classmethod
-    def _text(cls, value: object) -> str:
-        return nfc("" if value is None else str(value))
+    def _deadline_within_a_year(cls, value: date | None) -> date | None:
+        if value is not None and value > latest_meeting_date() + timedelta(days=MAX_DEADLINE_DAYS):
+            raise ValueError(f"hạn {fmt_date(value)} quá xa (quá một năm sau hôm nay)")
+        return value
+
+    @property
+    def recorded_votes(self) -> int:
+        return self.votes_for + self.votes_against + self.votes_abstain
 
 
 class Minutes(BaseModel):
-    """Biên bản họp: the meeting's facts and a decision per agenda item."""
+    """Biên bản họp: the meeting's facts and a decision per agenda item.
 
-    meeting_date: date
-    members_present: int = Field(ge=0)
-    decision_series: str = "QĐ-UBND"
-    first_decision_number: int = Field(default=1, ge=1)
-    decisions: list[Decision]
-    secretary: str = ""
+    Every field is checked here, once, whichever door the minutes came through (the UI's form, a file,
+    a script): `check_minutes` reports these problems together with the meeting's own."""
+
+    meeting_date: date = Field(title="Ngày họp")
+    members_present: int = Field(ge=0, le=MAX_MEMBERS, title="Số thành viên dự họp")
+    decision_series: OneLine = Field(default="QĐ-UBND", max_length=40, title="Ký hiệu quyết định")
+    first_decision_number: int = Field(default=1, ge=1, le=MAX_FIRST_NUMBER, title="Số quyết định đầu tiên")
+    decisions: list[Decision] = Field(title="Các quyết định")
+    secretary: OneLine = Field(default="", max_length=200, title="Thư ký phiên họp")
+
+    @field_validator("meeting_date")
+    @classmethod
+    def _not_in_the_future(cls, value: date) -> date:
+        if value > latest_meeting_date():
+            raise ValueError(f"ngày {fmt_date(value)} còn ở tương lai (quá {MAX_DAYS_AHEAD} ngày sau hôm nay); "
+                             "ngày họp cũng là ngày của quyết định khen thưởng")
+        return value
+
+    @field_validator("decision_series")
+    @classmethod
+    def _series(cls, value: str) -> str:
+        if not value:
+            raise ValueError("thiếu ký hiệu số quyết định (ví dụ QĐ-UBND)")
+        return value
+
+    @model_validator(mode="after")
+    def _unanimous_unless_counted(self) -> Minutes:
+        # An approval with no vote written down is the unanimous vote of those present: one forgotten
+        # item must not cost the secretary an error per item.
+        for d in self.decisions:
+            if d.decision in ("approve", "award-lower") and d.recorded_votes == 0:
+                d.votes_for = self.members_present
+        return self
 
 
+class Problem(str):
+    """One problem with submitted minutes, in words for the secretary; `code` names the agenda item it
+    is about (None for the meeting as a whole), so a form can show it beside that item."""
+
+    code: str | None
+
+    def __new__(cls, text: str, code: str | None = None) -> Problem:
+        problem = super().__new__(cls, text)
+        problem.code = code
+        return problem
+
+    def __reduce__(self) -> tuple:  # pickled with its code (task results, threads)
+        return (Problem, (str(self), self.code))
+
+
+_ERROR_WORDS = {
+    "string_too_long": "dài quá {max_length} ký tự",
+    "greater_than_equal": "phải từ {ge} trở lên",
+    "less_than_equal": "không được lớn hơn {le}",
+    "int_parsing": "phải là số nguyên", "int_from_float": "phải là số nguyên", "int_type": "phải là số nguyên",
+    "date_parsing": "ngày không hợp lệ (dd/mm/yyyy)", "date_from_datetime_parsing": "ngày không hợp lệ (dd/mm/yyyy)",
+    "date_from_datetime_inexact": "ngày không hợp lệ (dd/mm/yyyy)", "date_type": "ngày không hợp lệ (dd/mm/yyyy)",
+    "missing": "còn trống", "string_type": "phải là chữ", "list_type": "phải là danh sách",
+}
+
+
+def _field_title(model: type[BaseModel], name: str) -> str:
+    info = model.model_fields.get(name)
+    title = (info.title if info is not None else None) or name
+    return title[:1].lower() + title[1:]
+
+
+def field_problems(error: ValidationError, data: Mapping[str, Any],
+                   item_label: Any = None) -> list[Problem]:  # noqa: ANN401 - Callable[[int], str]
+    """The model's refusals in words: «hồ sơ HS2026-000001, lý do / ghi chú: dài quá 4000 ký tự».
+
+    `item_label(index)` names a decision (the CLI says «dòng 7» for a file's row); by default its code."""
+    decisions = data.get("decisions") if isinstance(data.get("decisions"), list) else []
+    problems = []
+    for err in error.errors():
+        loc = err["loc"]
+        words = _ERROR_WORDS.get(err["type"], err["msg"].removeprefix("Value error, ")).format(**err.get("ctx", {}))
+        if loc[:1] == ("decisions",) and len(loc) > 1 and isinstance(loc[1], int):
+            raw = decisions[loc[1]] if loc[1] < len(decisions) and isinstance(decisions[loc[1]], Mapping) else {}
+            code = str(raw.get("code") or "").strip().upper() or None
+            label = item_label(loc[1]) if item_label else (f"hồ sơ {code}" if code else f"quyết định thứ {loc[1] + 1}")
+            where = f", {_field_title(Decision, str(loc[2]))}" if len(loc) > 2 else ""
+            problems.append(Problem(f"{label}{where}: {words}", code))
+        elif loc:
+            problems.append(Problem(f"{_field_title(Minutes, str(loc[0]))}: {words}"))
+        else:
+            problems.append(Problem(words))
+    return problems
 @dataclass
 class AgendaItem:
     code: str
@@ -132,15 +281,24 @@ def council_of(*, session: Session, unit_id: int) -> tuple[Council, list[Council
 
 
 def receive_pending(*, session: Session, unit_id: int, hierarchy: Hierarchy, on: date, actor: str) -> list[str]:
-    """Open the review of every dossier forwarded to the unit and not yet received (idempotent)."""
+    """Open the review of every dossier forwarded to the unit and not yet received; returns the codes this
+    call received. Idempotent, and exact under a race: a dossier another run received first (a meeting
+    opening while `receive-forwarded` runs) is that run's to report, so each receipt has one event."""
     waiting = list(session.scalars(
         select(Nomination).where(Nomination.current_unit_id == unit_id, Nomination.status == Status.forwarded)
         .order_by(Nomination.id)
     ))
+    received = []
     for nomination in waiting:
-        nm.receive(session=session, nomination=nomination, hierarchy=hierarchy,
-                   act=Act(actor, on, unit_id=unit_id, key=f"receive:{nomination.code}:{unit_id}"))
-    return [n.code for n in waiting]
+        act = Act(actor, on, unit_id=unit_id, key=f"receive:{nomination.code}:{unit_id}")
+        if nm.already_applied(session=session, key=act.key) is not None:
+            continue
+        try:
+            nm.receive(session=session, nomination=nomination, hierarchy=hierarchy, act=act)
+        except nm.Conflict:
+            continue
+        received.append(nomination.code)
+    return received
 
 
 def build_agenda(*, session: Session, unit_id: int, hierarchy: Hierarchy) -> list[AgendaItem]:
@@ -158,15 +316,62 @@ def build_agenda(*, session: Session, unit_id: int, hierarchy: Hierarchy) -> lis
             for code, version, name, award, origin, due in session.execute(stmt)]
 
 
+class MeetingRefused(ValueError):
+    """A meeting that cannot open or go on; the message is for officials."""
+
+
+class NothingToDecide(MeetingRefused):
+    def __init__(self, council: Council):
+        super().__init__(f"không có hồ sơ nào chờ {council.name} xét; chưa mở phiên họp")
+
+
+class MeetingAlreadyOpen(MeetingRefused):
+    def __init__(self, meeting: Meeting, council: Council):
+        self.meeting = meeting
+        super().__init__(
+            f"{council.name} đang có phiên họp #{meeting.id} (mở ngày {fmt_date(meeting.opened_on)}, "
+            f"{len(meeting.agenda)} hồ sơ) chờ quyết định: ghi biên bản vào phiên đó (`thidua meeting decide`) "
+            "hoặc hủy phiên đó (`thidua meeting cancel`) rồi mở phiên mới")
+
+
+class MeetingClosed(MeetingRefused):
+    def __init__(self, meeting: Meeting):
+        why = meeting.summary.get("cancelled") if meeting.status == MeetingStatus.cancelled else None
+        super().__init__(f"phiên họp #{meeting.id} đã {'hủy' if why is not None else 'kết thúc'}"
+                         + (f" ({why})" if why else "") + ", không nhận thêm quyết định")
+
+
+def _lock_council(session: Session, council_id: int) -> None:
+    """Take the council's row for this transaction (a row lock on PostgreSQL, the write lock on SQLite):
+    two meetings of one council opening at once then open one after the other and see each other."""
+    session.execute(update(Council).where(Council.id == council_id).values(id=Council.id)
+                    .execution_options(synchronize_session=False))
+
+
 def open_meeting(*, session: Session, unit_id: int, key: str, hierarchy: Hierarchy, on: date,
-                 flow_run_id: str | None = None, actor: str = "") -> Meeting:
-    """Open (or find again, by key) a meeting and fix its agenda."""
+                 flow_run_id: str | None = None, actor: str = "", received: list[str] | None = None) -> Meeting:
+    """Open (or find again, by key) a meeting and fix its agenda; `received`, if given, collects the codes
+    of the forwarded dossiers this opening received.
+
+    A council holds one meeting at a time: a meeting that would wait for decisions is refused while
+    another is open (`MeetingAlreadyOpen`), as are minutes passed in while one waits. Minutes passed in
+    beside each other are not: they apply one after the other (`flows/council.py`'s concurrency limit),
+    and a dossier decided twice loses its compare-and-set. Nothing waiting: `NothingToDecide`."""
     existing = session.scalars(select(Meeting).where(Meeting.key == key)).first()
     if existing is not None:
         return existing
     council, _ = council_of(session=session, unit_id=unit_id)
-    receive_pending(session=session, unit_id=unit_id, hierarchy=hierarchy, on=on, actor=actor or council.name)
+    _lock_council(session, council.id)
+    waits = key.startswith(WAITING_KEY)
+    for other in open_meetings_of(session=session, unit_id=unit_id):
+        if waits or other.waits_for_decisions:
+            raise MeetingAlreadyOpen(other, council)
+    codes = receive_pending(session=session, unit_id=unit_id, hierarchy=hierarchy, on=on, actor=actor or council.name)
+    if received is not None:
+        received.extend(codes)
     agenda = build_agenda(session=session, unit_id=unit_id, hierarchy=hierarchy)
+    if not agenda:
+        raise NothingToDecide(council)
     meeting = Meeting(key=key, unit_id=unit_id, council_id=council.id, flow_run_id=flow_run_id, opened_on=on,
                       agenda=[a.public() for a in agenda])
     session.add(meeting)
@@ -174,79 +379,164 @@ def open_meeting(*, session: Session, unit_id: int, key: str, hierarchy: Hierarc
     return meeting
 
 
-def open_meeting_of(*, session: Session, unit_id: int) -> Meeting | None:
-    return session.scalars(
+def open_meetings_of(*, session: Session, unit_id: int) -> list[Meeting]:
+    return list(session.scalars(
         select(Meeting).where(Meeting.unit_id == unit_id, Meeting.status == MeetingStatus.open)
         .order_by(Meeting.id.desc())
-    ).first()
+    ))
 
 
-def check_minutes(*, session: Session, meeting: Meeting, minutes: Minutes, hierarchy: Hierarchy) -> list[str]:
-    """Every problem with the minutes, in words a secretary understands; empty when they can be applied."""
-    problems: list[str] = []
+def open_meeting_of(*, session: Session, unit_id: int) -> Meeting | None:
+    return next(iter(open_meetings_of(session=session, unit_id=unit_id)), None)
+
+
+def cancel_meeting(*, session: Session, meeting_id: int, reason: str, problems: list[str] | None = None) -> bool:
+    """Close an open meeting without applying anything (its dossiers wait for the next meeting); False if
+    it was no longer open (applied or cancelled meanwhile: the update is conditional on `open`).
+
+    Minutes passed in free their key, so the same minutes sent again open a fresh meeting; a meeting that
+    waits keeps its run's key, so that run, resumed or re-run, finds it cancelled and stops."""
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None:
+        return False
+    values: dict[str, Any] = {"status": MeetingStatus.cancelled,
+                              "summary": {**meeting.summary, "cancelled": reason, "problems": list(problems or [])}}
+    if not meeting.waits_for_decisions:
+        values["key"] = f"{meeting.key}:cancelled:{meeting.id}"
+    done = session.execute(update(Meeting).where(Meeting.id == meeting_id, Meeting.status == MeetingStatus.open)
+                           .values(**values).execution_options(synchronize_session=False)).rowcount == 1
+    session.refresh(meeting)
+    return done
+
+
+def note_refused_attempt(*, session: Session, meeting_id: int, attempt: int, problems: list[str]) -> bool:
+    """Keep the problems of a refused form on the meeting (the CLI and the portal read them there); False
+    if this attempt was noted already (the run, resumed, replays its earlier attempts from the top)."""
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None or meeting.status != MeetingStatus.open or meeting.summary.get("attempt", 0) >= attempt:
+        return False
+    meeting.summary = {**meeting.summary, "attempt": attempt, "problems": list(problems)}
+    session.add(meeting)
+    return True
+
+
+def check_minutes(*, session: Session, meeting: Meeting, minutes: Minutes | Mapping[str, Any], hierarchy: Hierarchy,
+                  item_label: Any = None) -> list[Problem]:  # noqa: ANN401 - Callable[[int], str]
+    """Every problem with the minutes, in words a secretary understands; empty when they can be applied.
+
+    Minutes as submitted (a form's or a file's values) are validated by the `Minutes` model here, and its
+    refusals come together with the meeting's own (agenda, votes, rules), so one submission shows every
+    problem; the rules still speak for the items and fields the model accepted."""
+    if isinstance(minutes, Minutes):
+        return _check_meeting(session, meeting, minutes, hierarchy)
+    try:
+        return _check_meeting(session, meeting, Minutes.model_validate(minutes), hierarchy)
+    except ValidationError as exc:
+        problems = field_problems(exc, minutes, item_label)
+        members = len(council_of(session=session, unit_id=meeting.unit_id)[1])
+        checkable, bad_codes = _checkable_part(exc, minutes, opened_on=meeting.opened_on, members=members)
+    if checkable is not None:
+        problems += [p for p in _check_meeting(session, meeting, checkable, hierarchy) if p.code not in bad_codes]
+    return problems
+
+
+def _checkable_part(error: ValidationError, data: Mapping[str, Any], *, opened_on: date,
+                    members: int) -> tuple[Minutes | None, set[str | None]]:
+    """What the model accepted, for the meeting's checks: refused decisions left out (their codes are
+    returned, so they are not also called missing), refused meeting fields replaced by neutral values."""
+    locs = [e["loc"] for e in error.errors()]
+    bad_items = {loc[1] for loc in locs if loc[:1] == ("decisions",) and len(loc) > 1 and isinstance(loc[1], int)}
+    bad_fields = {loc[0] for loc in locs if loc and not (loc[0] == "decisions" and len(loc) > 1)}
+    decisions = data.get("decisions")
+    if "decisions" in bad_fields or not isinstance(decisions, list):
+        return None, set()
+    neutral = {"meeting_date": opened_on, "members_present": members, "decision_series": "QĐ",
+               "first_decision_number": 1, "secretary": ""}
+    kept = {**data, **{name: neutral[name] for name in bad_fields if name in neutral},
+            "decisions": [d for i, d in enumerate(decisions) if i not in bad_items]}
+    bad_codes = {str(d.get("code") or "").strip().upper() or None for i, d in enumerate(decisions)
+                 if i in bad_items and isinstance(d, Mapping)}
+    try:
+        return Minutes.model_validate(kept), bad_codes
+    except ValidationError:
+        return None, set()
+
+
+def _check_meeting(session: Session, meeting: Meeting, minutes: Minutes, hierarchy: Hierarchy) -> list[Problem]:
+    problems: list[Problem] = []
     cat = catalogue()
     _, members = council_of(session=session, unit_id=meeting.unit_id)
     total = len(members)
     unit = hierarchy.get(meeting.unit_id)
     agenda = {a["code"]: a for a in meeting.agenda}
     if meeting.status != MeetingStatus.open:
-        problems.append(f"phiên họp #{meeting.id} đã kết thúc ({meeting.status.value}), không nhận thêm quyết định")
+        problems.append(Problem(str(MeetingClosed(meeting))))
     if minutes.members_present > total:
-        problems.append(f"số thành viên dự họp ({minutes.members_present}) lớn hơn số thành viên Hội đồng ({total})")
-    if minutes.meeting_date < meeting.opened_on.replace(year=meeting.opened_on.year - 1):
-        problems.append(f"ngày họp {fmt_date(minutes.meeting_date)} không hợp lý")
-    if not minutes.decision_series.strip():
-        problems.append("thiếu ký hiệu số quyết định (ví dụ QĐ-UBND)")
+        problems.append(Problem(f"số thành viên dự họp ({minutes.members_present}) lớn hơn số thành viên Hội đồng "
+                                f"({total})"))
+    if minutes.meeting_date < years_before(meeting.opened_on, 1):
+        problems.append(Problem(f"ngày họp {fmt_date(minutes.meeting_date)} không hợp lý (hơn một năm trước ngày "
+                                f"mở phiên họp {fmt_date(meeting.opened_on)})"))
     seen: set[str] = set()
     nominations = {n.code: n for n in session.scalars(select(Nomination).where(
         Nomination.code.in_([d.code.upper() for d in minutes.decisions] or [""])))}
+    not_on_agenda = " (không sửa mã hồ sơ, không thêm thẻ)" if meeting.waits_for_decisions else ""
     for d in minutes.decisions:
         code = d.code.upper()
         label = f"hồ sơ {code}"
+
+        def problem(text: str, code: str = code) -> None:
+            problems.append(Problem(text, code))
+
         if code in seen:
-            problems.append(f"{label}: có hai quyết định cho cùng một hồ sơ")
+            problem(f"{label}: có hai quyết định cho cùng một hồ sơ")
             continue
         seen.add(code)
         if code not in agenda:
             other = nominations.get(code)
             if other is not None and other.current_unit_id != meeting.unit_id:
                 where = hierarchy.get(other.current_unit_id).name
-                problems.append(f"{label} không thuộc Hội đồng {unit.name} (đang ở {where}), không có trong chương trình họp")
+                problem(f"{label} không thuộc Hội đồng {unit.name} (đang ở {where}), không có trong chương trình họp")
             else:
-                problems.append(f"{label} không có trong chương trình họp")
+                problem(f"{label} không có trong chương trình họp{not_on_agenda}")
             continue
         n = nominations.get(code)
         if n is None or n.status not in AGENDA or n.current_unit_id != meeting.unit_id:
-            problems.append(f"{label} không còn chờ Hội đồng {unit.name} xét (đã được xử lý ở nơi khác)")
+            problem(f"{label} không còn chờ Hội đồng {unit.name} xét (đã được xử lý ở nơi khác)")
             continue
-        votes = d.votes_for + d.votes_against + d.votes_abstain
+        votes = d.recorded_votes
         if votes > minutes.members_present:
-            problems.append(f"{label}: tổng số phiếu ({votes}) vượt số thành viên dự họp ({minutes.members_present})")
+            problem(f"{label}: tổng số phiếu ({votes}) vượt số thành viên dự họp ({minutes.members_present})")
         if d.decision == "reject" and not d.note:
-            problems.append(f"{label}: không thông qua thì phải ghi rõ lý do")
+            problem(f"{label}: không thông qua thì phải ghi rõ lý do")
         if d.decision == "return" and not d.note:
-            problems.append(f"{label}: trả lại thì phải ghi rõ nội dung cần bổ sung")
+            problem(f"{label}: trả lại thì phải ghi rõ nội dung cần bổ sung")
+        if d.deadline is not None and d.deadline < minutes.meeting_date:
+            problem(f"{label}: hạn bổ sung {fmt_date(d.deadline)} trước ngày họp {fmt_date(minutes.meeting_date)}")
         form = cat.forms[n.award_code]
         if d.decision == "award-lower":
             lower = cat.forms.get(d.lower_award)
             if lower is None:
-                problems.append(f"{label}: hình thức «{d.lower_award}» không có trong danh mục")
+                problem(f"{label}: hình thức «{d.lower_award}» không có trong danh mục")
                 continue
             if lower.rank >= form.rank:
-                problems.append(f"{label}: «{lower.name}» không thấp hơn hình thức đề nghị «{form.name}»")
+                problem(f"{label}: «{lower.name}» không thấp hơn hình thức đề nghị «{form.name}»")
             if lower.authority != unit.level:
-                problems.append(f"{label}: «{lower.name}» do {lower.authority.label} quyết định, "
-                                f"không phải {unit.level.label}")
+                problem(f"{label}: «{lower.name}» do {lower.authority.label} quyết định, không phải {unit.level.label}")
             rule_set = cat.rule_set(n.rule_set)
             if lower.code not in rule_set.rules:
-                problems.append(f"{label}: «{lower.name}» không áp dụng theo {rule_set.legal_basis}")
+                problem(f"{label}: «{lower.name}» không áp dụng theo {rule_set.legal_basis}")
             form = lower
         if d.decision in ("approve", "award-lower"):
             rule = cat.rule_set(n.rule_set).rules.get(form.code)
             if rule is not None and not rule.vote.passes(votes_for=d.votes_for, present=minutes.members_present,
                                                          members=total):
-                problems.append(f"{label}: {d.votes_for} phiếu đồng ý chưa đạt yêu cầu «{rule.vote.describe()}» "
-                                f"({total} thành viên, {minutes.members_present} dự họp) — {rule.vote_basis}")
+                problem(f"{label}: {d.votes_for} phiếu đồng ý chưa đạt yêu cầu «{rule.vote.describe()}» "
+                        f"({total} thành viên, {minutes.members_present} dự họp) — {rule.vote_basis}")
+    if meeting.waits_for_decisions:
+        # The agenda was fixed and shown when the meeting opened: each item needs its decision here.
+        problems += [Problem(f"hồ sơ {code}: chưa có quyết định (mỗi hồ sơ trong chương trình họp cần một quyết "
+                             "định)", code) for code in agenda if code not in seen]
     return problems
 
 

@@ -16,6 +16,14 @@ def nfc(text: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
+def has_control_chars(text: str) -> bool:
+    """True if the text holds CR, LF or any other control, format or separator character (a header
+    injection in a letter, or an invisible character such as a zero-width space in a decision number)."""
+    if text.isprintable():  # fast path: no Cc, Cf, Zl, Zp (nor any other non-printable) character
+        return False
+    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
+
+
 def fold(text: str) -> str:
     """Comparison key: lower case, no diacritics, đ → d, single spaces ("Cẩm Thành" → "cam thanh")."""
     decomposed = unicodedata.normalize("NFD", nfc(text).casefold())

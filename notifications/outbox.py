@@ -37,9 +37,10 @@ from sqlmodel import Field, Session, SQLModel
 from models.clock import utcnow
 from models.db import UTCDateTime, insert_for
 from models.settings import get_settings
+from models.text import has_control_chars
 from models.units import Council, CouncilMember, Unit
 from notifications.mime import parse_sender
-from notifications.render import Attachment, MailContext, has_control_chars, render
+from notifications.render import Attachment, MailContext, render
 
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_CAP = timedelta(hours=1)

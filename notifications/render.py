@@ -8,7 +8,6 @@ an immutable sandbox with StrictUndefined: data can neither execute code nor sil
 from __future__ import annotations
 
 import base64
-import unicodedata
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -319,13 +318,6 @@ def validate_context(*, template: str, context: MailContext | dict[str, Any]) ->
     if isinstance(context, BaseModel):
         raise TypeError(f"template {template!r} needs a {model.__name__}, got {type(context).__name__}")
     return model.model_validate(context)
-
-
-def has_control_chars(text: str) -> bool:
-    """True if the text holds CR, LF or any other control/separator character (header injection)."""
-    if text.isprintable():  # fast path: no Cc, Cf, Zl, Zp (nor any other non-printable) character
-        return False
-    return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
 
 
 def render(*, template: str, context: MailContext | dict[str, Any], recipient_name: str) -> Rendered:

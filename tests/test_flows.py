@@ -9,6 +9,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
+from flows.refusal import is_refused
 from models.awards import catalogue
 from models.meetings import Minutes
 from models.nominations import Nomination, NominationStep, Status
@@ -113,7 +114,7 @@ def test_refused_minutes_change_nothing(prefect_api, session, sample, smtp_env):
         {"code": items[1], "decision": "award-lower", "lower_award": "bang-khen-xyz"},
     ])
     state = asyncio.run(council_meeting(unit=sample.get(unit_id).code, minutes=bad, on=RECEIVED, return_state=True))
-    assert state.is_failed()
+    assert is_refused(state)  # issue 11: a refusal is a Completed state named Refused, not Failed
     problems = state.message
     for expected in ("lớn hơn số thành viên", "phải ghi rõ lý do", "HS2026-999999", "bang-khen-xyz"):
         assert expected in problems
@@ -158,8 +159,9 @@ def test_two_meetings_racing_on_one_nomination_exactly_one_wins(prefect_api, ses
         )
 
     states = asyncio.run(race())
-    assert sorted(s.is_completed() for s in states) == [False, True]
-    loser = next(s for s in states if s.is_failed())
+    assert sorted(is_refused(s) for s in states) == [False, True]  # issue 11: the loser is refused, not failed
+    assert all(s.is_completed() for s in states)
+    loser = next(s for s in states if is_refused(s))
     # the loser either lost the compare-and-set, or opened after the winner and found the dossier
     # gone from its council (an empty agenda, or the dossier already at the level above)
     assert codes[0] in loser.message
