@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_common import console, err_console
+from flows.cli_common import console, err_console, text
 from flows.cli_common import emit_json as _emit_json
 from flows.cli_common import fail as _fail
 from models.clock import fmt_date, parse_date, today_vn
@@ -84,11 +84,9 @@ def read_minutes(path: Path, *, meeting_date: date, present: int, series: str, f
 def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = False,
                  wait: Annotated[float, typer.Option(help="số giây chờ phiên họp mở")] = 120.0) -> None:
     """Mở phiên họp: lập chương trình họp và chờ Hội đồng quyết định (trên giao diện hoặc bằng `meeting decide`)."""
-    from flows.service import connect, run, run_ui_link, wait_for
+    from flows.service import Need, reach, run, run_ui_link, wait_for
 
-    info = connect()
-    if info is None:
-        raise _fail("dịch vụ chưa chạy: hãy chạy `thidua up` trước (phiên họp cần máy chủ Prefect)")
+    info = reach(Need.deployment, why="phiên họp")
     target, hierarchy = _resolve(unit)
     from prefect.deployments.flow_runs import arun_deployment
 
@@ -112,7 +110,7 @@ def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
         return
     _print_agenda(target.name, meeting.agenda)
     console.print(f"Phiên họp #{meeting.id} đang chờ quyết định của Hội đồng: {link}")
-    console.print(f"Ghi biên bản bằng tệp: [bold]thidua meeting decide {target.code} --file BIEN-BAN.xlsx[/]")
+    console.print(text("Ghi biên bản bằng tệp: [bold]thidua meeting decide {} --file BIEN-BAN.xlsx[/]", target.code))
 
 
 def _tags(target, hierarchy) -> list[str]:  # noqa: ANN001
@@ -179,12 +177,15 @@ def meeting_decide(
         _report_problems(problems, json_out)
         raise typer.Exit(1)
     if meeting_id is not None and run_id:
-        if info is None:
-            raise _fail("phiên họp đang mở nhưng dịch vụ chưa chạy: hãy chạy `thidua up`")
+        from flows.service import Need, reach
+
+        info = reach(Need.deployment, why="phiên họp đang mở (chờ quyết định)")
         result = _resume(info, meeting_id, run_id, minutes)
     else:
+        from flows.service import Need, reach, run
+
+        reach(Need.flow_run)
         from flows.council import council_meeting, minutes_parameters
-        from flows.service import run
 
         state = run(council_meeting(unit=target.code, **minutes_parameters(unit=target.code, minutes=minutes),
                                     on=day, return_state=True))
@@ -232,7 +233,7 @@ def _report_problems(problems: list[str], json_out: bool) -> None:
     if json_out:
         _emit_json({"refused": True, "problems": problems})
         return
-    err_console.print("[bold red]Biên bản chưa hợp lệ, chưa áp dụng gì[/] (phiên họp vẫn chờ):")
+    err_console.print(text("[bold red]Biên bản chưa hợp lệ, chưa áp dụng gì[/] (phiên họp vẫn chờ):"))
     for p in problems:
         err_console.print(f"  • {p}")
 
@@ -241,12 +242,23 @@ def _report_result(name: str, result: dict, json_out: bool) -> None:
     if json_out:
         _emit_json(result)
         return
-    labels = {"conferred": "khen thưởng", "forwarded": "trình cấp trên", "rejected": "không khen thưởng",
-              "returned": "trả lại bổ sung"}
-    counts = ", ".join(f"{labels.get(k, k)}: {v}" for k, v in result.get("counts", {}).items()) or "không có"
-    console.print(f"Đã áp dụng phiên họp #{result['meeting_id']} của {name} — {counts}")
+    console.print(f"Đã áp dụng phiên họp #{result['meeting_id']} của {name} — {counts_line(result.get('counts'))}")
+    from flows.cli import award_name
+
     for form, number in result.get("decision_numbers", {}).items():
-        console.print(f"  Quyết định {number}: {form}")
+        console.print(f"  Quyết định {number}: {award_name(form)}")
+
+
+MEETING_STATUS_LABELS = {"open": "đang chờ quyết định", "applied": "đã áp dụng", "cancelled": "đã hủy"}
+MEETING_COUNT_LABELS = {"conferred": "khen thưởng", "forwarded": "trình cấp trên", "rejected": "không khen thưởng",
+                        "returned": "trả lại bổ sung", "lowered": "khen mức thấp hơn"}
+
+
+def counts_line(counts: object) -> str:
+    """A meeting's outcome counts with Vietnamese labels: «khen thưởng: 2, trả lại bổ sung: 1»."""
+    if not isinstance(counts, dict) or not counts:
+        return "chưa có quyết định"
+    return ", ".join(f"{MEETING_COUNT_LABELS.get(k, k)}: {v}" for k, v in counts.items())
 
 
 def _write_minutes_template(path: Path, agenda: list[dict], write_template) -> None:  # noqa: ANN001
@@ -283,9 +295,9 @@ def meeting_show(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
         console.print(f"{target.name}: chưa có phiên họp nào")
     for m in data:
         when = fmt_date(date.fromisoformat(m["meeting_date"] or m["opened_on"]))
-        state = {"open": "đang chờ quyết định", "applied": "đã áp dụng", "cancelled": "đã hủy"}[m["status"]]
-        console.print(f"Phiên #{m['meeting_id']} ngày {when}: {state}; {len(m['agenda'])} hồ sơ; "
-                      f"{m['summary'].get('counts', '')}")
+        state = MEETING_STATUS_LABELS.get(m["status"], m["status"])
+        outcome = f"; {counts_line(m['summary'].get('counts'))}" if m["status"] == "applied" else ""
+        console.print(f"Phiên #{m['meeting_id']} ngày {when}: {state}; {len(m['agenda'])} hồ sơ{outcome}")
         if m["status"] == "open":
             _print_agenda(target.name, m["agenda"])
 
@@ -293,9 +305,9 @@ def meeting_show(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
 def resubmit_command(codes: list[str], on: Annotated[str | None, typer.Option(help="ngày nộp lại dd/mm/yyyy")] = None,
                      actor: Annotated[str, typer.Option(help="người nộp lại")] = "") -> None:
     """Nộp lại hồ sơ đã bổ sung cho Hội đồng đã trả lại (thời hạn xét tiếp tục tính)."""
-    from flows.service import connect, run
+    from flows.service import Need, reach, run
 
-    connect()
+    reach(Need.flow_run)
     from flows.intake import resubmit
 
     state = run(resubmit(codes=codes, on=parse_date(on) if on else None, actor=actor, return_state=True))
@@ -306,11 +318,9 @@ def resubmit_command(codes: list[str], on: Annotated[str | None, typer.Option(he
 
 def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Chạy thử cả chuỗi trên dữ liệu mẫu với dịch vụ đang chạy: nộp hồ sơ ở Cẩm Thành, họp ở mọi cấp đến khi khen."""
-    from flows.service import connect, run
+    from flows.service import Need, reach, run
 
-    info = connect()
-    if info is None:
-        raise _fail("dịch vụ chưa chạy: hãy chạy `thidua up` ở một cửa sổ khác trước")
+    info = reach(Need.deployment, why="chạy thử")
     from flows import demo
     from flows.council import council_meeting, receive_forwarded
     from flows.intake import intake, resubmit
@@ -335,7 +345,7 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
             meetings += 1
             number += max(1, len(result.get("decision_numbers", {})))
             run(receive_forwarded(meeting_id=result["meeting_id"], on=day))
-            _report_result(unit_code, result, json_out=False) if not json_out else None
+            _report_result(demo.unit_name(unit_code), result, json_out=False) if not json_out else None
     statuses = demo.paths(codes)
     problems = demo.forms_conferred_where_expected(statuses)
     if json_out:
@@ -347,7 +357,7 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
         for s in statuses:
             path = " → ".join(u["name"] for u in s["chain"] if u["state"] in ("passed", "here", "done"))
             outcome = s["status_label"] + (f" ({s['decision_number']})" if s["decision_number"] else "")
-            table.add_row(s["code"], s["nominee"], s["award_name"], path, outcome)
+            table.add_row(s["code"], s["nominee"], s["award_name"], path, outcome)  # data: printed literally
         console.print(table)
         console.print(f"Giao diện: {info.get('ui_url')} — thư đã gửi: `thidua mail ls`")
     if problems:
