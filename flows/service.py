@@ -79,13 +79,13 @@ def reach(need: Need, *, why: str = "") -> dict | None:
         raise fail("dịch vụ chưa chạy: " + (f"{why} cần" if why else "lệnh này cần")
                    + " «thidua up» (máy chủ Prefect và các deployment); hãy chạy «thidua up» ở một cửa sổ khác "
                    "rồi thử lại")
-    # Before Prefect is imported: the temporary server inherits this environment and would print its
-    # own logs (telemetry errors, "database is locked") on this terminal.
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
     from prefect.settings import PREFECT_API_URL
 
     if not PREFECT_API_URL.value():  # nor a Prefect profile or test harness naming a server
+        # The temporary server inherits this environment and this terminal: without these it prints its
+        # own logs there (telemetry errors, "database is locked" noise).
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
         say("Dịch vụ chưa chạy (thidua up): lệnh này dùng một máy chủ Prefect tạm (có thể mất vài chục giây); "
             "thư chưa gửi được sẽ chờ trong hộp thư đi đến khi dịch vụ chạy.")
     return None
