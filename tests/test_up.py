@@ -245,6 +245,29 @@ def test_api_refuses_a_client_without_credentials(running: Up) -> None:
 
 
 @e2e
+def test_events_websocket_needs_the_credentials_too(running: Up) -> None:
+    """Basic auth covers the events websocket (the docs once said otherwise): Prefect's handshake sends
+    the auth string as its first message, and the server closes with 1008 without the right one."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    url = running.api_url.replace("http://", "ws://") + "/events/out"
+
+    def handshake(token: str | None) -> tuple[int | None, str]:
+        with connect(url, subprotocols=["prefect"], open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "auth", "token": token}))
+            try:
+                return None, ws.recv(timeout=10)
+            except ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None, closed.rcvd.reason if closed.rcvd else ""
+
+    assert handshake(None)[0] == 1008
+    assert handshake("thuky:sai")[0] == 1008
+    code, answer = handshake(":".join(AUTH))
+    assert code is None and json.loads(answer) == {"type": "auth_success"}
+
+
+@e2e
 def test_app_database_is_upgraded_and_sample_loaded(running: Up, app_database: str | None) -> None:
     from sqlalchemy import create_engine, func, inspect, select
 
