@@ -192,7 +192,8 @@ class ThiduaGroup(TyperGroup):
         except Exception as exc:
             if (problem := settings_problem(exc)) is not None:
                 raise fail(problem, 2) from None
-            logger.error("Unexpected error in `thidua %s`", " ".join(sys.argv[1:2]), exc_info=exc)
+            # the command's name only: its arguments may hold what must not reach a log (a refused URL)
+            logger.error("Unexpected error in `thidua %s`", ctx.invoked_subcommand or "", exc_info=exc)
             where = f"; chi tiết trong {logs.path}" if logs.path else ""
             raise fail(f"lệnh không hoàn thành vì một lỗi ngoài dự kiến ({type(exc).__name__}){where}. "
                        "Chạy lại với `thidua --verbose …` để xem ngay.") from None

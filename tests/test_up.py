@@ -363,8 +363,19 @@ def test_a_command_against_the_service_prints_no_prefect_logs(running: Up, app_d
     assert "Nhắc hạn ngày 16/11/2026" in result.stdout
     assert result.stderr.strip() == "", result.stderr  # the service is running: nothing to say
     assert "INFO" not in result.stdout
+    # a refused file: the official's list of errors, not the task's and flow's tracebacks
+    bad = running.data_dir.parent / "sai.json"
+    bad.write_text(json.dumps([{"nominee": "Nguyễn Văn Đông", "kind": "cá nhân", "unit": "không có",
+                                "award": "giay-khen-xa", "submitted_on": "02/03/2026"}], ensure_ascii=False),
+                   encoding="utf-8")
+    refused = subprocess.run([*thidua_command(), "nominate", str(bad)], env=env, capture_output=True, text=True,
+                             timeout=240, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 1, refused.stderr
+    assert "bị từ chối" in refused.stderr and "dòng 2" in refused.stderr and "không có" in refused.stderr
+    assert "Traceback" not in refused.stderr and "INFO" not in refused.stderr and "ERROR" not in refused.stderr
     log = (running.data_dir / "logs" / "cli.log").read_text(encoding="utf-8")
     assert "prefect.flow_runs" in log and "Finished in state Completed" in log
+    assert "BatchRefused" in log  # the details stay available to operators
 
 
 @e2e
