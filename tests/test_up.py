@@ -371,7 +371,7 @@ def test_a_command_against_the_service_prints_no_prefect_logs(running: Up, app_d
     refused = subprocess.run([*thidua_command(), "nominate", str(bad)], env=env, capture_output=True, text=True,
                              timeout=240, stdin=subprocess.DEVNULL)
     assert refused.returncode == 1, refused.stderr
-    assert "bị từ chối" in refused.stderr and "dòng 2" in refused.stderr and "không có" in refused.stderr
+    assert "bị từ chối" in refused.stderr and "dòng 1" in refused.stderr and "không có" in refused.stderr
     assert "Traceback" not in refused.stderr and "INFO" not in refused.stderr and "ERROR" not in refused.stderr
     log = (running.data_dir / "logs" / "cli.log").read_text(encoding="utf-8")
     assert "prefect.flow_runs" in log and "Finished in state Completed" in log
