@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_common import JsonOpt, ThiduaGroup, VerboseOpt, console, err_console, text
+from flows.cli_common import JsonOpt, ThiduaGroup, VerboseOpt, award_name, console, err_console, text
 from flows.cli_common import emit_json as _emit_json
 from flows.cli_common import fail as _fail
 from models.clock import fmt_date, parse_date, today_vn
@@ -40,14 +40,6 @@ SAMPLE_LABELS = {
 def counts_line(counts: dict) -> str:
     """`{"units": 86, …}` as «đơn vị: 86, …» for officials."""
     return ", ".join(f"{SAMPLE_LABELS.get(k, k)}: {v}" for k, v in counts.items())
-
-
-def award_name(code: str | None) -> str:
-    """The award form's name (tên hình thức khen thưởng) for its code; the code if unknown."""
-    from models.awards import catalogue
-
-    form = catalogue().forms.get(code or "")
-    return form.name if form else (code or "")
 def _date_opt(text: str | None) -> date | None:
     if text is None:
         return None

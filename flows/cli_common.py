@@ -75,6 +75,14 @@ def info(message: str) -> None:
     err_console.print(text("[yellow]{}[/]", message))
 
 
+def award_name(code: str | None) -> str:
+    """The award form's name (tên hình thức khen thưởng) for its code, the code itself if unknown."""
+    from models.awards import catalogue
+
+    form = catalogue().forms.get(code or "")
+    return form.name if form else (code or "")
+
+
 def emit_json(data: object) -> None:
     sys.stdout.write(json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n")
 
@@ -192,8 +200,9 @@ class ThiduaGroup(TyperGroup):
         except Exception as exc:
             if (problem := settings_problem(exc)) is not None:
                 raise fail(problem, 2) from None
-            # the command's name only: its arguments may hold what must not reach a log (a refused URL)
-            logger.error("Unexpected error in `thidua %s`", ctx.invoked_subcommand or "", exc_info=exc)
+            if logs.path or logs.stream:  # else Python's last-resort handler would print the traceback
+                # the command's name only: its arguments may hold what must not reach a log (a refused URL)
+                logger.error("Unexpected error in `thidua %s`", ctx.invoked_subcommand or "", exc_info=exc)
             where = f"; chi tiết trong {logs.path}" if logs.path else ""
             raise fail(f"lệnh không hoàn thành vì một lỗi ngoài dự kiến ({type(exc).__name__}){where}. "
                        "Chạy lại với `thidua --verbose …` để xem ngay.") from None

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_common import console, err_console, text
+from flows.cli_common import award_name, console, err_console, text
 from flows.cli_common import emit_json as _emit_json
 from flows.cli_common import fail as _fail
 from models.clock import fmt_date, parse_date, today_vn
@@ -243,15 +243,13 @@ def _report_result(name: str, result: dict, json_out: bool) -> None:
         _emit_json(result)
         return
     console.print(f"Đã áp dụng phiên họp #{result['meeting_id']} của {name} — {counts_line(result.get('counts'))}")
-    from flows.cli import award_name
-
     for form, number in result.get("decision_numbers", {}).items():
         console.print(f"  Quyết định {number}: {award_name(form)}")
 
 
 MEETING_STATUS_LABELS = {"open": "đang chờ quyết định", "applied": "đã áp dụng", "cancelled": "đã hủy"}
 MEETING_COUNT_LABELS = {"conferred": "khen thưởng", "forwarded": "trình cấp trên", "rejected": "không khen thưởng",
-                        "returned": "trả lại bổ sung", "lowered": "khen mức thấp hơn"}
+                        "returned": "trả lại bổ sung"}
 
 
 def counts_line(counts: object) -> str:
@@ -357,7 +355,7 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
         for s in statuses:
             path = " → ".join(u["name"] for u in s["chain"] if u["state"] in ("passed", "here", "done"))
             outcome = s["status_label"] + (f" ({s['decision_number']})" if s["decision_number"] else "")
-            table.add_row(s["code"], s["nominee"], s["award_name"], path, outcome)  # data: printed literally
+            table.add_row(s["code"], s["nominee"], s["award_name"], path, outcome)
         console.print(table)
         console.print(f"Giao diện: {info.get('ui_url')} — thư đã gửi: `thidua mail ls`")
     if problems:
