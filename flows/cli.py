@@ -7,26 +7,39 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from flows.cli_common import JsonOpt, console, err_console
+from flows.cli_common import JsonOpt, ThiduaGroup, VerboseOpt, award_name, console, err_console, text
 from flows.cli_common import emit_json as _emit_json
 from flows.cli_common import fail as _fail
 from models.clock import fmt_date, parse_date, today_vn
 
 app = typer.Typer(help="thidua — thi đua, khen thưởng phong trào «Chung sức xây dựng nông thôn mới»",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+                  no_args_is_help=True, pretty_exceptions_enable=False, cls=ThiduaGroup)
 db_app = typer.Typer(help="Cơ sở dữ liệu của ứng dụng", no_args_is_help=True)
 sample_app = typer.Typer(help="Dữ liệu mẫu", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(sample_app, name="sample")
 
 
+@app.callback()
+def _root(verbose: VerboseOpt = False) -> None:
+    """thidua — thi đua, khen thưởng phong trào «Chung sức xây dựng nông thôn mới».
+
+    Nhật ký chi tiết (Prefect, lỗi) ghi vào <THIDUA_DATA_DIR>/logs/cli.log; --verbose in cả ra màn hình."""
+    # ThiduaGroup reads --verbose before the command runs (logs, umask, errors); nothing else to do here
 
 
+SAMPLE_LABELS = {
+    "units": "đơn vị", "units_created": "đơn vị mới", "units_updated": "đơn vị cập nhật",
+    "councils": "hội đồng", "councils_created": "hội đồng mới", "councils_updated": "hội đồng cập nhật",
+    "members": "thành viên", "members_created": "thành viên mới", "members_updated": "thành viên cập nhật",
+}
 
 
+def counts_line(counts: dict) -> str:
+    """`{"units": 86, …}` as «đơn vị: 86, …» for officials."""
+    return ", ".join(f"{SAMPLE_LABELS.get(k, k)}: {v}" for k, v in counts.items())
 def _date_opt(text: str | None) -> date | None:
     if text is None:
         return None
@@ -50,7 +63,7 @@ def db_upgrade() -> None:
     url = get_settings().effective_database_url
     from flows.up import safe_url
 
-    console.print(f"Cơ sở dữ liệu đã ở phiên bản [bold]{current()}[/] ({safe_url(url)})")
+    console.print(text("Cơ sở dữ liệu đã ở phiên bản [bold]{}[/] ({})", current(), safe_url(url)))
 
 
 @sample_app.command("load")
@@ -66,7 +79,7 @@ def sample_load(json_out: JsonOpt = False) -> None:
     if json_out:
         _emit_json(counts)
     else:
-        console.print("Đã nạp dữ liệu mẫu: " + ", ".join(f"{k}: {v}" for k, v in counts.items()))
+        console.print("Đã nạp dữ liệu mẫu: " + counts_line(counts))
 
 
 @sample_app.command("national")
@@ -80,7 +93,7 @@ def sample_national(shape: Annotated[str, typer.Option(help="2022 (63 tỉnh, 3 
     with session_scope() as session:
         counts = generate_national(session=session, shape=shape)
         ensure_campaigns(session=session)
-    _emit_json(counts) if json_out else console.print(f"Đã sinh: {counts}")
+    _emit_json(counts) if json_out else console.print("Đã sinh: " + counts_line(counts))
 
 
 @app.command()
@@ -122,7 +135,8 @@ def nominate(
             _emit_json({"refused": True, "errors": [
                 {"row": e.row, "column": e.column, "message": e.message} for e in exc.errors]})
         else:
-            err_console.print(f"[bold red]Tệp {file.name} bị từ chối[/] — {len(exc.errors)} lỗi, không lưu dòng nào:")
+            err_console.print(text("[bold red]Tệp {} bị từ chối[/] — {} lỗi, không lưu dòng nào:",
+                                   file.name, len(exc.errors)))
             for e in exc.errors:
                 err_console.print(f"  • {e}")
         raise typer.Exit(1) from exc
@@ -130,12 +144,14 @@ def nominate(
         _emit_json(result.nominations)
         return
     if result.replayed:
-        console.print("[yellow]Tệp này đã được tiếp nhận trước đây; không lưu lại lần nữa.[/]")
+        console.print("Tệp này đã được tiếp nhận trước đây; không lưu lại lần nữa.", style="yellow")
+    units = _unit_names(result.nominations)
     table = Table(title=f"Đã tiếp nhận {len(result.nominations)} hồ sơ")
     for col in ("Mã hồ sơ", "Đối tượng", "Đơn vị", "Hình thức", "Hạn xét"):
         table.add_column(col)
     for n in result.nominations[:200]:
-        table.add_row(n["code"], n["nominee"], str(n.get("unit", "")), n["award"], _iso_to_vn(n.get("due_on")))
+        table.add_row(n["code"], n["nominee"], n.get("unit") or units.get(n.get("unit_id"), ""),
+                      award_name(n["award"]), _iso_to_vn(n.get("due_on")))
     console.print(table)
     if len(result.nominations) > 200:
         console.print(f"… và {len(result.nominations) - 200} hồ sơ khác")
@@ -154,18 +170,11 @@ TEMPLATE_NOTES = (
 
 
 def run_intake(*, rows: list[tuple[int, dict]], source: str, actor: str, received_on: date | None):  # noqa: ANN201
-    """Through the `intake` flow of the running service; with no service running, store directly (the
-    councils' letters then wait in the outbox until the service delivers them)."""
-    from flows.service import connect
+    """Through the `intake` flow: on the running service, or on Prefect's temporary server when it is not
+    running (the one rule, flows/service.py); the flow queues the councils' letters either way."""
+    from flows.service import Need, reach
 
-    if connect() is not None:
-        return _intake_flow(rows=rows, source=source, actor=actor, received_on=received_on)
-    err_console.print("[yellow]Dịch vụ chưa chạy (thidua up): lưu trực tiếp; thư báo sẽ gửi khi dịch vụ chạy.[/]")
-    return _intake_direct(rows=rows, source=source, actor=actor, received_on=received_on)
-
-
-def _intake_flow(*, rows, source: str, actor: str, received_on: date | None):  # noqa: ANN001, ANN202
-    """Through the `intake` flow; rows too large for a parameter travel by reference (`rows_ref`)."""
+    reach(Need.flow_run)
     from flows.intake import intake, intake_parameters
     from flows.refusal import is_refused
     from flows.service import run
@@ -173,27 +182,25 @@ def _intake_flow(*, rows, source: str, actor: str, received_on: date | None):  #
 
     parameters = intake_parameters(rows=rows, source=source)
     state = run(intake(**parameters, source=source, actor=actor, received_on=received_on, return_state=True))
+    data = state.result(raise_on_failure=False)
     if is_refused(state):
-        raise BatchRefused([RowError(**e) for e in state.result()["errors"]])
+        raise BatchRefused([RowError(**e) for e in data["errors"]])
     if not state.is_completed():
         raise _fail(state.message or "tiếp nhận không thành công")
-    result = state.result()
-    return IntakeResult(result["batch_key"], result["replayed"], result["nominations"])
+    return IntakeResult(data["batch_key"], data["replayed"], data["nominations"])
 
 
-def _intake_direct(*, rows, source: str, actor: str, received_on: date | None):  # noqa: ANN001, ANN202
-    """Screen and store a batch, with a progress bar on large files."""
+def _unit_names(nominations: list[dict]) -> dict[int, str]:
+    """Unit names for a replayed batch, whose rows carry only the unit's id."""
+    wanted = {n["unit_id"] for n in nominations if not n.get("unit") and n.get("unit_id")}
+    if not wanted:
+        return {}
     from models.db import session_scope
-    from models.intake import take_in
+    from models.hierarchy import Hierarchy
 
-    show = len(rows) >= 500 and console.is_terminal
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err_console, disable=not show) as progress:
-        task = progress.add_task("Kiểm tra và lưu hồ sơ", total=len(rows))
-        with session_scope() as session:
-            result = take_in(session=session, rows=rows, source=source, actor=actor, received_on=received_on)
-        progress.update(task, completed=len(rows))
-    return result
+    with session_scope() as session:
+        hierarchy = Hierarchy.load(session)
+    return {i: hierarchy.get(i).name for i in wanted}
 
 
 @app.command()
@@ -210,9 +217,13 @@ def status(code: str, json_out: JsonOpt = False) -> None:
     if json_out:
         _emit_json(data)
         return
-    console.print(f"[bold]{data['code']}[/] — {data['nominee']} — {data['award_name']}")
-    console.print(f"Trạng thái: [bold]{data['status_label']}[/] tại {data['current_unit']['name']}"
-                  + (f", hạn xét {_iso_to_vn(data['due_on'])}" if data["due_on"] else ""))
+    from models.nominations import Action
+
+    console.print(text("[bold]{}[/] — {} — {}", data["code"], data["nominee"], data["award_name"]))
+    due = f", hạn xét {_iso_to_vn(data['due_on'])}" if data["due_on"] else ""
+    console.print(text("Trạng thái: [bold]{}[/] tại {}{}", data["status_label"], data["current_unit"]["name"], due))
+    if data.get("awarded") and data["awarded"] != data["award"]:
+        console.print(f"Hình thức được khen: {award_name(data['awarded'])}")
     marks = {"passed": "✓", "here": "▶", "done": "■", "ahead": "·", "not-reached": "×", "unknown": "?"}
     console.print("Chuỗi xét: " + " → ".join(f"{marks[u['state']]} {u['name']}" for u in data["chain"]))
     table = Table(title="Các bước")
@@ -220,9 +231,13 @@ def status(code: str, json_out: JsonOpt = False) -> None:
         table.add_column(col)
     for s in data["steps"]:
         votes = s["votes"]
+        action = Action(s["action"]).label
+        if s["to_unit"] and s["action"] == Action.forward:
+            action += f" → {s['to_unit']['name']}"
+        if s.get("award") and s["award"] != data["award"]:
+            action += f" ({award_name(s['award'])})"
         table.add_row(
-            _iso_to_vn(s["on_date"]), (s["unit"] or {}).get("name", ""),
-            s["action"] + (f" → {s['to_unit']['name']}" if s["to_unit"] and s["action"] == "forward" else ""),
+            _iso_to_vn(s["on_date"]), (s["unit"] or {}).get("name", ""), action,
             f"{votes['for']}/{votes['against']}/{votes['abstain']}" if votes else "",
             " ".join(x for x in (s["decision_number"] or "", s["note"]) if x),
         )
@@ -273,7 +288,7 @@ def units(name: str, on: Annotated[str | None, typer.Option(help="ngày dd/mm/yy
         _emit_json({**found.public(), "valid_from": found.valid_from.isoformat(),
                     "valid_to": found.valid_to.isoformat() if found.valid_to else None, "ancestors": chain})
     else:
-        console.print(f"{hierarchy.describe(found)} [dim]({found.code})[/]")
+        console.print(text("{} [dim]({})[/]", hierarchy.describe(found), found.code))
         console.print(" → ".join(u["name"] for u in chain))
 
 

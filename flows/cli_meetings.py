@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_common import console, err_console
+from flows.cli_common import award_name, console, err_console, text
 from flows.cli_common import emit_json as _emit_json
 from flows.cli_common import fail as _fail
 from models.clock import fmt_date, parse_date, today_vn
@@ -86,11 +86,9 @@ def read_minutes(path: Path, *, meeting_date: date, present: int, series: str, f
 def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = False,
                  wait: Annotated[float, typer.Option(help="số giây chờ phiên họp mở")] = 120.0) -> None:
     """Mở phiên họp: lập chương trình họp và chờ Hội đồng quyết định (trên giao diện hoặc bằng `meeting decide`)."""
-    from flows.service import connect, run, run_ui_link, wait_for
+    from flows.service import Need, reach, run, run_ui_link, wait_for
 
-    info = connect()
-    if info is None:
-        raise _fail("dịch vụ chưa chạy: hãy chạy `thidua up` trước (phiên họp cần máy chủ Prefect)")
+    info = reach(Need.deployment, why="phiên họp")
     target, hierarchy = _resolve(unit)
     from prefect.deployments.flow_runs import arun_deployment
     from sqlalchemy import select
@@ -133,7 +131,7 @@ def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
         return
     _print_agenda(target.name, meeting.agenda)
     console.print(f"Phiên họp #{meeting.id} đang chờ quyết định của Hội đồng: {link}")
-    console.print(f"Ghi biên bản bằng tệp: [bold]thidua meeting decide {target.code} --file BIEN-BAN.xlsx[/]")
+    console.print(text("Ghi biên bản bằng tệp: [bold]thidua meeting decide {} --file BIEN-BAN.xlsx[/]", target.code))
 
 
 def _tags(target, hierarchy) -> list[str]:  # noqa: ANN001
@@ -211,11 +209,14 @@ def meeting_decide(
         _report_problems(problems, json_out, waiting=meeting_id is not None)
         raise typer.Exit(1)
     if meeting_id is not None and run_id:
-        if info is None:
-            raise _fail(f"phiên họp #{meeting_id} đang chờ quyết định nhưng dịch vụ chưa chạy: hãy chạy `thidua up` "
-                        f"(hoặc hủy phiên họp đó: `thidua meeting cancel {target.code}`)")
+        from flows.service import Need, reach
+
+        info = reach(Need.deployment, why="phiên họp đang mở (chờ quyết định)")
         result = _resume(info, meeting_id, run_id, minutes, attempt, json_out)
     else:
+        from flows.service import Need, reach, run
+
+        reach(Need.flow_run)
         from flows.council import council_meeting, minutes_parameters
         from flows.refusal import is_refused
 
@@ -282,7 +283,7 @@ def _report_problems(problems: list[str], json_out: bool, *, waiting: bool) -> N
         _emit_json({"refused": True, "problems": problems})
         return
     what = "phiên họp vẫn chờ biên bản đã sửa" if waiting else "sửa biên bản rồi gửi lại"
-    err_console.print(f"[bold red]Biên bản chưa hợp lệ, chưa áp dụng gì[/] ({what}):")
+    err_console.print(text("[bold red]Biên bản chưa hợp lệ, chưa áp dụng gì[/] ({}):", what))
     for p in problems:
         err_console.print(f"  • {p}")
 
@@ -291,12 +292,21 @@ def _report_result(name: str, result: dict, json_out: bool) -> None:
     if json_out:
         _emit_json(result)
         return
-    labels = {"conferred": "khen thưởng", "forwarded": "trình cấp trên", "rejected": "không khen thưởng",
-              "returned": "trả lại bổ sung"}
-    counts = ", ".join(f"{labels.get(k, k)}: {v}" for k, v in result.get("counts", {}).items()) or "không có"
-    console.print(f"Đã áp dụng phiên họp #{result['meeting_id']} của {name} — {counts}")
+    console.print(f"Đã áp dụng phiên họp #{result['meeting_id']} của {name} — {counts_line(result.get('counts'))}")
     for form, number in result.get("decision_numbers", {}).items():
-        console.print(f"  Quyết định {number}: {form}")
+        console.print(f"  Quyết định {number}: {award_name(form)}")
+
+
+MEETING_STATUS_LABELS = {"open": "đang chờ quyết định", "applied": "đã áp dụng", "cancelled": "đã hủy"}
+MEETING_COUNT_LABELS = {"conferred": "khen thưởng", "forwarded": "trình cấp trên", "rejected": "không khen thưởng",
+                        "returned": "trả lại bổ sung"}
+
+
+def counts_line(counts: object) -> str:
+    """A meeting's outcome counts with Vietnamese labels: «khen thưởng: 2, trả lại bổ sung: 1»."""
+    if not isinstance(counts, dict) or not counts:
+        return "chưa có quyết định"
+    return ", ".join(f"{MEETING_COUNT_LABELS.get(k, k)}: {v}" for k, v in counts.items())
 
 
 def _write_minutes_template(path: Path, agenda: list[dict], *, overwrite: bool = False) -> None:
@@ -368,11 +378,11 @@ def meeting_show(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
         console.print(f"{target.name}: chưa có phiên họp nào")
     for m in data:
         when = fmt_date(date.fromisoformat(m["meeting_date"] or m["opened_on"]))
-        state = {"open": "đang chờ quyết định", "applied": "đã áp dụng", "cancelled": "đã hủy"}[m["status"]]
+        state = MEETING_STATUS_LABELS.get(m["status"], m["status"])
         if m["status"] == "cancelled" and m["summary"].get("cancelled"):
             state += f" ({m['summary']['cancelled']})"
-        console.print(f"Phiên #{m['meeting_id']} ngày {when}: {state}; {len(m['agenda'])} hồ sơ; "
-                      f"{m['summary'].get('counts', '')}")
+        outcome = f"; {counts_line(m['summary'].get('counts'))}" if m["status"] == "applied" else ""
+        console.print(f"Phiên #{m['meeting_id']} ngày {when}: {state}; {len(m['agenda'])} hồ sơ{outcome}")
         if m["status"] == "open":
             _print_agenda(target.name, m["agenda"])
 
@@ -380,9 +390,9 @@ def meeting_show(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
 def resubmit_command(codes: list[str], on: Annotated[str | None, typer.Option(help="ngày nộp lại dd/mm/yyyy")] = None,
                      actor: Annotated[str, typer.Option(help="người nộp lại")] = "") -> None:
     """Nộp lại hồ sơ đã bổ sung cho Hội đồng đã trả lại (thời hạn xét tiếp tục tính)."""
-    from flows.service import connect, run
+    from flows.service import Need, reach, run
 
-    connect()
+    reach(Need.flow_run)
     from flows.intake import resubmit
 
     state = run(resubmit(codes=codes, on=parse_date(on) if on else None, actor=actor, return_state=True))
@@ -393,11 +403,9 @@ def resubmit_command(codes: list[str], on: Annotated[str | None, typer.Option(he
 
 def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Chạy thử cả chuỗi trên dữ liệu mẫu với dịch vụ đang chạy: nộp hồ sơ ở Cẩm Thành, họp ở mọi cấp đến khi khen."""
-    from flows.service import connect, run
+    from flows.service import Need, reach, run
 
-    info = connect()
-    if info is None:
-        raise _fail("dịch vụ chưa chạy: hãy chạy `thidua up` ở một cửa sổ khác trước")
+    info = reach(Need.deployment, why="chạy thử")
     from flows import demo
     from flows.council import council_meeting
     from flows.intake import intake, resubmit
@@ -426,7 +434,7 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
             number += max(1, len(result.get("decision_numbers", {})))
             # What it forwarded is received by `receive-forwarded`, which the meeting's event starts, or
             # by the next council's meeting if that opens first: once either way, one event each.
-            _report_result(unit_code, result, json_out=False) if not json_out else None
+            _report_result(demo.unit_name(unit_code), result, json_out=False) if not json_out else None
     statuses = demo.paths(codes)
     problems = demo.forms_conferred_where_expected(statuses)
     if json_out:

@@ -7,19 +7,19 @@ reminders go through the `deadline-reminders` flow, like every notice.
 
 from __future__ import annotations
 
-import asyncio
 from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from rich.text import Text
 
-from flows.cli_common import JsonOpt, console, err_console
+from flows.cli_common import JsonOpt, console, text
 from flows.cli_common import emit_json as _emit_json
 from flows.cli_common import fail as _fail
 from models.campaigns import YEARLY_REPORT
-from models.clock import fmt_date, fmt_datetime, parse_date
+from models.clock import fmt_date, fmt_datetime, parse_date, today_vn
 
 report_app = typer.Typer(help="Báo cáo định kỳ của phong trào: ghi nhận đơn vị đã nộp, theo dõi ai chưa nộp",
                          no_args_is_help=True)
@@ -79,14 +79,14 @@ def submit(
         _emit_json(data)
         return
     what = f"bản bổ sung lần {report.sequence}" if filing.amendment else "báo cáo"
-    console.print(
-        f"Đã ghi nhận {what} của [bold]{filing.unit.name}[/] ({filing.unit.code}) gửi {ob.submit_to}: "
-        f"nộp ngày {fmt_date(report.filed_on)}, hạn {fmt_date(ob.due_on)} — {_lateness(report.filed_on, ob.due_on)}"
-        + (f"; tệp {report.file_name}" if report.file_name else "")
-    )
+    console.print(text(
+        "Đã ghi nhận {} của [bold]{}[/] ({}) gửi {}: nộp ngày {}, hạn {} — {}{}",
+        what, filing.unit.name, filing.unit.code, ob.submit_to, fmt_date(report.filed_on), fmt_date(ob.due_on),
+        _lateness(report.filed_on, ob.due_on), f"; tệp {report.file_name}" if report.file_name else "",
+    ))
     if filing.amendment:
-        console.print("[yellow]Đơn vị đã nộp báo cáo năm này trước đó; lần nộp này là bản bổ sung, không phải "
-                      "báo cáo mới.[/]")
+        console.print("Đơn vị đã nộp báo cáo năm này trước đó; lần nộp này là bản bổ sung, không phải báo cáo mới.",
+                      style="yellow")
 
 
 @report_app.command("status")
@@ -94,9 +94,12 @@ def status(
     year: Annotated[int, typer.Option("--year", help="năm báo cáo, ví dụ 2026")],
     province: Annotated[str | None, typer.Option("--province", help="chỉ một tỉnh (mã hoặc tên)")] = None,
     deadline: DeadlineOpt = YEARLY_REPORT,
+    today: Annotated[str | None, typer.Option(
+        "--today", help="xét quá hạn theo ngày dd/mm/yyyy (mặc định hôm nay)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Đơn vị nào đã nộp, đơn vị nào chưa nộp báo cáo của một năm."""
+    """Đơn vị nào đã nộp, đơn vị nào chưa nộp báo cáo của một năm (và ai đã quá hạn)."""
+    day = _date_opt(today, "--today") or today_vn()
     from models.db import session_scope
     from models.reports import ReportRefused, filing_status
 
@@ -115,12 +118,21 @@ def status(
     for col in ("Tỉnh", "Mã đơn vị", "Đơn vị", "Ngày nộp", "Ghi nhận lúc", "Bổ sung", "Tình trạng"):
         table.add_column(col)
     for r in rows:
-        state = f"[green]đã nộp, {_lateness(r.filed_on, due)}[/]" if r.filed_on else "[red]chưa nộp[/]"
         table.add_row(r.province, r.obligation.unit_code, r.obligation.unit_name, fmt_date(r.filed_on),
-                      fmt_datetime(r.filed_at), str(r.amendments or ""), state)
+                      fmt_datetime(r.filed_at), str(r.amendments or ""), _filing_state(r.filed_on, due, day))
     console.print(table)
     if not rows:
         console.print("Không có đơn vị nào phải nộp báo cáo này" + (f" ở {province}" if province else "") + ".")
+
+
+def _filing_state(filed_on: date | None, due: date, today: date) -> Text:
+    """«đã nộp, đúng hạn», «đã nộp, muộn 3 ngày», «chưa nộp» or, after the due date, «quá hạn 2 ngày, chưa nộp»."""
+    if filed_on:
+        return Text(f"đã nộp, {_lateness(filed_on, due)}", style="green")
+    late = (today - due).days
+    if late > 0:
+        return Text(f"quá hạn {late} ngày, chưa nộp", style="bold red")
+    return Text("chưa nộp", style="red")
 
 
 def remind_command(
@@ -136,22 +148,12 @@ def remind_command(
     start = _date_opt(since, "--since")
     if day is not None and start is not None and start > day:
         raise _fail(f"--since {fmt_date(start)} ở sau --today {fmt_date(day)}", 2)
-    info: dict | None = None
-    try:
-        from flows.service import connect
-    except ImportError:  # pragma: no cover - a layout without flows/service.py
-        pass
-    else:
-        info = connect()
-    from prefect.settings import PREFECT_API_URL
+    from flows.service import Need, reach, run
 
+    reach(Need.flow_run)
     from flows.deadlines import deadline_reminders
 
-    if info is None and not PREFECT_API_URL.value() and not json_out:
-        err_console.print("[yellow]Dịch vụ chưa chạy (thidua up): Prefect khởi động một máy chủ tạm cho lần chạy "
-                          "này (10–20 giây).[/]")
-
-    state: Any = asyncio.run(deadline_reminders(  # type: ignore[arg-type]
+    state: Any = run(deadline_reminders(  # type: ignore[arg-type]
         today=day, since=start, deliver=deliver, return_state=True))
     if not state.is_completed():
         raise _fail(state.message or "nhắc hạn không thành công")

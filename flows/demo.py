@@ -98,6 +98,14 @@ def _was_returned(code: str) -> bool:
             NominationStep.nomination_id == n.id, NominationStep.action == "return")).first() is not None
 
 
+def unit_name(unit_code: str) -> str:
+    """The unit's name (tên đơn vị) for its code, as the demo's report shows it."""
+    from models.hierarchy import Hierarchy
+
+    with session_scope() as session:
+        return Hierarchy.load(session).resolve(unit_code).name
+
+
 def returned_codes() -> list[str]:
     with session_scope() as session:
         return list(session.scalars(select(Nomination.code).where(Nomination.status == Status.returned)))
@@ -120,5 +128,6 @@ def forms_conferred_where_expected(statuses: list[dict]) -> list[str]:
             continue
         authority = catalogue().forms[s["awarded"] or s["award"]].authority.value
         if s["status"] != "conferred" or s["current_unit"]["level"] != authority:
-            problems.append(f"{s['code']} ({s['award']}) dừng ở {s['current_unit']['name']} [{s['status']}]")
+            problems.append(f"{s['code']} ({s['award_name']}) dừng ở {s['current_unit']['name']} "
+                            f"({s['status_label']})")
     return problems

@@ -1,4 +1,13 @@
-"""How CLI commands reach the running service: the Prefect API of `thidua up` (or PREFECT_API_URL)."""
+"""How CLI commands reach Prefect: the running `thidua up` (or PREFECT_API_URL), or a temporary server.
+
+**The one rule for "the service is not running"** (`reach()`, used by every command that needs Prefect):
+- a command that runs a flow to completion in its own process (`nominate`, `resubmit`, `remind`,
+  `meeting decide` for a meeting already held, `mail send`) uses the running service when there is
+  one, and otherwise Prefect's temporary server for this one command (with a start-up timeout that
+  holds on a busy machine), after one line saying so — letters it queues wait in the outbox;
+- a command that needs a served deployment or a suspended run (`meeting open`, `meeting decide` for
+  an open meeting, `demo`) refuses with one line saying to start `thidua up`.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +15,23 @@ import asyncio
 import os
 import time
 from collections.abc import Callable
+from enum import Enum
 from typing import TypeVar
 
 from flows.up import running_instance
 
 T = TypeVar("T")
+
+# Prefect's default (20 s) was not enough for its temporary server on a fresh data folder at load ≈ 1 on
+# 2 cores (`Timed out while attempting to connect to ephemeral Prefect API server`); 45 s was measured.
+TEMPORARY_SERVER_STARTUP_TIMEOUT = 120
+
+
+class Need(Enum):
+    """What a command needs from Prefect."""
+
+    flow_run = "flow_run"  # runs a flow in this process: a temporary server will do
+    deployment = "deployment"  # starts a served deployment or resumes a suspended run: needs `thidua up`
 
 
 def connect() -> dict | None:
@@ -34,9 +55,40 @@ def connect() -> dict | None:
 
         reset_settings()
     auth = os.environ.get("THIDUA_UI_AUTH")
+    if not auth and info.get("auth"):
+        from models.settings import get_settings
+
+        secret = get_settings().ui_auth  # from a .env file
+        auth = secret.get_secret_value() if secret else None
     if info.get("auth") and auth and not os.environ.get("PREFECT_API_AUTH_STRING"):
         os.environ["PREFECT_API_AUTH_STRING"] = auth
     return info
+
+
+def reach(need: Need, *, why: str = "") -> dict | None:
+    """The one rule: the running service's up.json, or None when this command will use Prefect's
+    temporary server (one line on stderr says so). When the command cannot do without the service,
+    prints one line saying to start `thidua up` and raises typer.Exit(1)."""
+    from flows.cli_common import fail
+    from flows.cli_common import info as say
+
+    info = connect()
+    if info is not None:
+        return info
+    if need is Need.deployment:
+        raise fail("dịch vụ chưa chạy: " + (f"{why} cần" if why else "lệnh này cần")
+                   + " «thidua up» (máy chủ Prefect và các deployment); hãy chạy «thidua up» ở một cửa sổ khác "
+                   "rồi thử lại")
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():  # nor a Prefect profile or test harness naming a server
+        # The temporary server inherits this environment and this terminal: without these it prints its
+        # own logs there (telemetry errors, "database is locked" noise).
+        os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+        os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        say("Dịch vụ chưa chạy (thidua up): lệnh này dùng một máy chủ Prefect tạm (có thể mất vài chục giây); "
+            "thư chưa gửi được sẽ chờ trong hộp thư đi đến khi dịch vụ chạy.")
+    return None
 
 
 def run_ui_link(info: dict | None, flow_run_id: str) -> str:
@@ -56,4 +108,9 @@ def wait_for(check: Callable[[], T | None], *, timeout: float, every: float = 0.
 
 
 def run(coro) -> T:  # noqa: ANN001
-    return asyncio.run(coro)
+    """Run a flow (or client call) to completion; a temporary server gets time to start on a busy machine."""
+    from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
+
+    timeout = max(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value(), TEMPORARY_SERVER_STARTUP_TIMEOUT)
+    with temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: timeout}):
+        return asyncio.run(coro)

@@ -6,6 +6,10 @@ Children run in their own process groups, so Ctrl-C reaches only this process, w
 order (serve first, while the API can still record it, then the server) and kills what outlives a
 grace period. While it runs, `<data_dir>/up.lock` is held (a second `thidua up` on the same data folder
 refuses to start) and `<data_dir>/up.json` tells other commands where the API is (`running_api_url()`).
+
+Secrets never travel on a command line (every local user sees it in `ps`): passwords come from the
+environment, a `.env` file or a file argument (`--auth-file`, `--postgres-file`, `--prefect-db-file`),
+and reach the children through their environment. The data folder is 0700 and its files 0600.
 """
 
 from __future__ import annotations
@@ -30,14 +34,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from pydantic import SecretStr
 
+from flows.cli_common import PRIVATE_UMASK, DataConsole, secure_folder, text
 from flows.serve import PROJECT_ROOT, write_json_atomic
 from models.settings import Settings, get_settings, reset_settings
 
 logger = logging.getLogger(__name__)
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
+console = DataConsole(soft_wrap=True)
+err_console = DataConsole(stderr=True, soft_wrap=True)
 
 HOST = "127.0.0.1"
 UP_FILE = "up.json"
@@ -98,7 +103,7 @@ def running_api_url(data_dir: Path | None = None) -> str | None:
 def instance_lock(data_dir: Path, *, prefect_port: int, sink_port: int | None) -> Iterator[None]:
     """Hold `<data_dir>/up.lock` while running; the kernel drops it even if this process is killed."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
+    fd = os.open(data_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -161,6 +166,38 @@ def safe_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(url).render_as_string(hide_password=True)
+
+
+def refuse_secret_on_argv(option: str, value: str | None, *, env: str | None, file_option: str) -> None:
+    """`--auth USER:PASS` or a URL with a password on the command line: every local user sees it in `ps`."""
+    if value is None:
+        return
+    if option == "--auth":
+        leaked = True  # USER:PASSWORD, or a user alone whose password would follow elsewhere: never here
+    else:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            leaked = make_url(value).password is not None
+        except ArgumentError:
+            raise UpError(f"{option}: URL không hợp lệ (dạng postgresql+psycopg://TÊN@MÁY/CSDL)") from None
+    if leaked:
+        where = f"đặt {env} trong môi trường hoặc tệp .env, hoặc " if env else ""
+        raise UpError(f"{option}: không nhận mật khẩu trên dòng lệnh (mọi người dùng máy này đều thấy qua `ps`); "
+                      f"{where}ghi vào một tệp chỉ bạn đọc được và dùng {file_option} TỆP")
+
+
+def read_secret_file(path: Path, option: str) -> str:
+    """The first non-empty line of a file given for a secret (`--auth-file`, `--postgres-file`)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UpError(f"{option}: không đọc được tệp {path} ({type(exc).__name__})") from None
+    value = next((line.strip() for line in lines if line.strip()), "")
+    if not value:
+        raise UpError(f"{option}: tệp {path} trống")
+    return value
 
 
 # --- child processes ------------------------------------------------------------------------------
@@ -320,6 +357,7 @@ def _start_sink(settings: Settings, port: int) -> Any:
 def run(options: Options, *, stop: threading.Event) -> int:
     """Start everything, wait for `stop` (or a child's death), stop everything. Returns the exit code."""
     started = time.monotonic()
+    os.umask(PRIVATE_UMASK)  # every file of this process and of the children it starts: 0600 / 0700
     if options.postgres:
         os.environ["THIDUA_DATABASE_URL"] = options.postgres  # this process and, inherited, the children
         reset_settings()
@@ -331,6 +369,7 @@ def run(options: Options, *, stop: threading.Event) -> int:
     ports = {"--port": options.port} | ({"--sink-port": options.sink_port} if use_sink else {})
     api_url = f"http://{HOST}:{options.port}/api"
     running = Running()
+    secure_folder(data_dir, deep=True)  # a folder left by an older version or another umask
     with instance_lock(data_dir, prefect_port=options.port, sink_port=options.sink_port if use_sink else None):
         _check_ports(ports)
         log_dir = data_dir / "logs"
@@ -381,8 +420,9 @@ def run(options: Options, *, stop: threading.Event) -> int:
             _print_banner(info, auth=auth, loaded=loaded, sink_wanted=use_sink)
             while not stop.wait(0.5):
                 if dead := running.first_dead():
-                    err_console.print(f"[bold red]Lỗi:[/] {dead.name} (PID {dead.pid}) đã dừng bất thường "
-                                      f"(mã {dead.process.returncode}); nhật ký {dead.log}:\n{dead.tail()}")
+                    err_console.print(text("[bold red]Lỗi:[/] {} (PID {}) đã dừng bất thường (mã {}); nhật ký {}:",
+                                           dead.name, dead.pid, dead.process.returncode, dead.log))
+                    err_console.print(dead.tail())
                     return 1
             console.print("Đang dừng…")
             return 0
@@ -400,10 +440,28 @@ def run(options: Options, *, stop: threading.Event) -> int:
 SQLITE_PATIENCE = {"PREFECT_SERVER_DATABASE_TIMEOUT": "60", "PREFECT_CLIENT_MAX_RETRIES": "10"}
 
 
+def settings_env(settings: Settings) -> dict[str, str]:
+    """Every setting given explicitly (environment or `.env` file) as a THIDUA_* variable, secrets
+    included: the children start in the project folder and would not find the operator's `.env`."""
+    env = {}
+    for name in sorted(settings.model_fields_set):
+        value = getattr(settings, name)
+        if value is None:
+            continue
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        elif isinstance(value, list | dict):
+            value = json.dumps(value)
+        env[f"THIDUA_{name.upper()}"] = str(value)
+    return env
+
+
 def _child_env(settings: Settings, *, data_dir: Path, api_url: str, auth: str | None, use_sink: bool,
                sink_port: int) -> dict[str, str]:
-    """Environment of every child: the app's settings made explicit, and the Prefect client's."""
+    """Environment of every child: the app's settings made explicit, and the Prefect client's. Secrets go
+    to the children this way, never on their command lines."""
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING")}
+    env.update(settings_env(settings))
     env.update(
         THIDUA_DATA_DIR=str(data_dir),
         PREFECT_HOME=str(settings.prefect_home),
@@ -447,20 +505,21 @@ def _print_banner(info: dict[str, Any], *, auth: str | None, loaded: dict[str, i
     if loaded:
         console.print("Đã nạp dữ liệu mẫu: " + ", ".join(f"{k}: {v}" for k, v in loaded.items()))
     login = f" (đăng nhập: {auth.partition(':')[0]}:•••)" if auth else ""
-    console.print(f"\n[bold green]thidua đã sẵn sàng[/] sau {info['startup_seconds']} giây")
-    console.print(f"  Giao diện Prefect: [bold]{info['ui_url']}[/]{login}")
+    console.print()
+    console.print(text("[bold green]thidua đã sẵn sàng[/] sau {} giây", info["startup_seconds"]))
+    console.print(text("  Giao diện Prefect: [bold]{}[/]{}", info["ui_url"], login))
     console.print(f"  API Prefect:       {info['api_url']}")
     if info["maildir"]:
-        console.print(f"  Thư bắt được:      {info['maildir']} (SMTP {HOST}:{info['sink_port']}; "
-                      "xem bằng [bold]thidua mail ls[/])")
+        console.print(text("  Thư bắt được:      {} (SMTP {}:{}; xem bằng [bold]thidua mail ls[/])",
+                           info["maildir"], HOST, info["sink_port"]))
     elif sink_wanted:
-        console.print("  [yellow]Hộp thư thử nghiệm chưa có (notifications.sink); thư chưa gửi được.[/]")
+        console.print("  Hộp thư thử nghiệm chưa có (notifications.sink); thư chưa gửi được.", style="yellow")
     else:
         console.print(f"  Thư gửi qua:       {info['smtp']}")
     console.print(f"  Cơ sở dữ liệu:     {info['database_url']} (của Prefect: {info['prefect_database_url']})")
     console.print(f"  Deployment:        {', '.join(info['deployments']) or '(chưa có)'}")
     if info["skipped"]:
-        console.print(f"  [yellow]Chưa có flow (bỏ qua): {', '.join(info['skipped'])}[/]")
+        console.print(f"  Chưa có flow (bỏ qua): {', '.join(info['skipped'])}", style="yellow")
     console.print(f"  Nhật ký:           {info['logs']}")
     console.print("Nhấn Ctrl-C để dừng.")
 
@@ -468,24 +527,38 @@ def _print_banner(info: dict[str, Any], *, auth: str | None, loaded: dict[str, i
 def up(
     port: Annotated[int | None, typer.Option("--port", help="cổng máy chủ Prefect (mặc định THIDUA_PREFECT_PORT, 4200)")] = None,
     sink_port: Annotated[int | None, typer.Option("--sink-port", help="cổng hộp thư thử nghiệm SMTP (mặc định 8025)")] = None,
-    auth: Annotated[str | None, typer.Option("--auth", metavar="TÊN:MẬT_KHẨU",
-                                             help="bật xác thực cơ bản cho giao diện và API Prefect")] = None,
-    postgres: Annotated[str | None, typer.Option("--postgres", metavar="URL",
-                                                 help="cơ sở dữ liệu PostgreSQL của ứng dụng")] = None,
-    prefect_db: Annotated[str | None, typer.Option("--prefect-db", metavar="URL",
-                                                   help="cơ sở dữ liệu riêng của Prefect (mặc định SQLite)")] = None,
+    auth_file: Annotated[Path | None, typer.Option(
+        "--auth-file", metavar="TỆP", help="bật xác thực cơ bản cho giao diện và API Prefect: tệp chứa "
+        "TÊN:MẬT_KHẨU (hoặc đặt THIDUA_UI_AUTH trong môi trường / tệp .env)")] = None,
+    postgres: Annotated[str | None, typer.Option(
+        "--postgres", metavar="URL", help="cơ sở dữ liệu PostgreSQL của ứng dụng, không kèm mật khẩu "
+        "(mật khẩu: THIDUA_DATABASE_URL, ~/.pgpass hoặc --postgres-file)")] = None,
+    postgres_file: Annotated[Path | None, typer.Option(
+        "--postgres-file", metavar="TỆP", help="tệp chứa URL PostgreSQL của ứng dụng (có thể kèm mật khẩu)")] = None,
+    prefect_db: Annotated[str | None, typer.Option(
+        "--prefect-db", metavar="URL", help="cơ sở dữ liệu riêng của Prefect (mặc định SQLite), không kèm mật khẩu")] = None,
+    prefect_db_file: Annotated[Path | None, typer.Option(
+        "--prefect-db-file", metavar="TỆP", help="tệp chứa URL cơ sở dữ liệu của Prefect (có thể kèm mật khẩu)")] = None,
     no_sample: Annotated[bool, typer.Option("--no-sample", help="không nạp dữ liệu mẫu lần đầu")] = False,
+    auth: Annotated[str | None, typer.Option("--auth", hidden=True, help="bị từ chối: dùng --auth-file")] = None,
 ) -> None:
     """Chạy toàn bộ dịch vụ trên máy này: máy chủ Prefect và giao diện, hộp thư thử nghiệm, mọi deployment."""
-    settings = get_settings()
-    options = Options(port=port or settings.prefect_port, sink_port=sink_port or settings.sink_port, auth=auth,
-                      postgres=postgres, prefect_db=prefect_db, sample=not no_sample)
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
     try:
+        refuse_secret_on_argv("--auth", auth, env="THIDUA_UI_AUTH", file_option="--auth-file")
+        refuse_secret_on_argv("--postgres", postgres, env="THIDUA_DATABASE_URL", file_option="--postgres-file")
+        refuse_secret_on_argv("--prefect-db", prefect_db, env=None, file_option="--prefect-db-file")
+        settings = get_settings()
+        options = Options(
+            port=port or settings.prefect_port, sink_port=sink_port or settings.sink_port,
+            auth=read_secret_file(auth_file, "--auth-file") if auth_file else None,
+            postgres=read_secret_file(postgres_file, "--postgres-file") if postgres_file else postgres,
+            prefect_db=read_secret_file(prefect_db_file, "--prefect-db-file") if prefect_db_file else prefect_db,
+            sample=not no_sample)
+        stop = threading.Event()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: stop.set())
         code = run(options, stop=stop)
     except UpError as exc:
-        err_console.print(f"[bold red]Lỗi:[/] {exc}")
+        err_console.print(text("[bold red]Lỗi:[/] {}", exc))
         code = 1
     raise typer.Exit(code)

@@ -70,6 +70,24 @@ class Action(StrEnum):
     freeze = "freeze"
     unfreeze = "unfreeze"
 
+    @property
+    def label(self) -> str:
+        return ACTION_LABELS[self]
+
+
+ACTION_LABELS = {
+    Action.submit: "nộp hồ sơ",
+    Action.receive: "tiếp nhận",
+    Action.forward: "trình cấp trên",
+    Action.confer: "khen thưởng",
+    Action.reject: "không khen thưởng",
+    Action.return_: "trả lại để bổ sung",
+    Action.resubmit: "nộp lại",
+    Action.withdraw: "rút hồ sơ",
+    Action.freeze: "tạm dừng xét",
+    Action.unfreeze: "xét tiếp",
+}
+
 
 def _tz() -> Column:
     return Column(UTCDateTime(), nullable=False)

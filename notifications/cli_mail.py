@@ -14,14 +14,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from flows.cli_common import console, fail, visible
 from models.clock import VN
 from models.settings import get_settings
 
 mail_app = typer.Typer(help="Hộp thư thử nghiệm (thư đã bắt được) và hộp thư đi.", no_args_is_help=True)
-console = Console()
+
+STATUS_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed-permanent": "lỗi vĩnh viễn"}
 
 MaildirOption = Annotated[
     Path | None, typer.Option("--maildir", help="Thư mục Maildir (mặc định: <THIDUA_DATA_DIR>/mail)")
@@ -141,8 +142,7 @@ def show(
     try:
         path = find_captured(maildir=maildir or get_settings().maildir, mail_id=mail_id)
     except LookupError as exc:
-        console.print(f"[red]{exc}[/]")
-        raise typer.Exit(1) from None
+        raise fail(str(exc)) from None
     message = read_captured(path)
     headers = {name: str(message.get(name, "")) for name in ("From", "To", "Subject", "Date", "Message-ID")}
     attachments = [
@@ -160,12 +160,13 @@ def show(
         }
         typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
+    # a captured letter is data: printed as text, its control characters shown rather than sent to the terminal
     for name, value in headers.items():
-        typer.echo(f"{name}: {value}")
+        typer.echo(visible(f"{name}: {value}"))
     for item in attachments:
-        typer.echo(f"Đính kèm: {item['filename']} ({item['content_type']}, {item['size']} byte)")
+        typer.echo(visible(f"Đính kèm: {item['filename']} ({item['content_type']}, {item['size']} byte)"))
     typer.echo("")
-    typer.echo(_part(message, "html" if html else "plain"))
+    typer.echo(visible(_part(message, "html" if html else "plain").replace("\r\n", "\n")))
 
 
 @mail_app.command("outbox")
@@ -194,8 +195,7 @@ def outbox(
             counts = dict(session.execute(by_status).tuples().all())
             rows = list(session.execute(stmt).scalars())
     except DBAPIError as exc:
-        console.print(f"[red]Không đọc được hộp thư đi (cơ sở dữ liệu chưa khởi tạo?): {exc.orig}[/]")
-        raise typer.Exit(1) from None
+        raise fail(f"không đọc được hộp thư đi (cơ sở dữ liệu chưa khởi tạo?): {exc.orig}") from None
     records = [
         {
             "id": r.id,
@@ -227,7 +227,7 @@ def outbox(
             str(r["id"]),
             r["to"],
             r["category"],
-            r["status"],
+            STATUS_LABELS.get(r["status"], r["status"]),
             str(r["attempts"]),
             r["next_attempt_vn"] if r["status"] == OutboxStatus.pending else "",
             (r["last_error"] or "")[:120],
@@ -249,3 +249,23 @@ def retry(
     with session_scope() as session:
         count = requeue_failed(session=session, keys=keys or None)
     console.print(f"Đã đưa {count} thư trở lại hàng chờ.")
+
+
+@mail_app.command("send")
+def send(
+    limit: Annotated[int | None, typer.Option("--limit", help="Gửi tối đa bấy nhiêu thư")] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Gửi ngay các thư đến lượt trong hộp thư đi (flow deliver-mail; dịch vụ cũng tự gửi 5 phút một lần)."""
+    from flows.service import Need, reach, run
+
+    reach(Need.flow_run)
+    from flows.delivery import deliver_mail
+
+    report = run(deliver_mail(limit=limit))
+    if as_json:
+        typer.echo(report.model_dump_json(indent=2))
+        return
+    console.print(f"Gửi thư: {report.sent} đã gửi, {report.retried} thử lại sau, {report.failed} lỗi vĩnh viễn.")
+    if report.server_down:
+        console.print(f"Chưa kết nối được máy chủ thư: {report.last_error or ''}", style="yellow")

@@ -100,14 +100,21 @@ def app_database() -> Iterator[str | None]:
         admin.dispose()
 
 
+def _secret_file(path: Path, secret: str) -> Path:
+    path.write_text(secret + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory, app_database: str | None) -> Iterator[Up]:
     base = tmp_path_factory.mktemp("up")
     data_dir = base / "data"
     port, sink_port = free_ports(2)
-    cmd = [*thidua_command(), "up", "--port", str(port), "--sink-port", str(sink_port), "--auth", ":".join(AUTH)]
+    cmd = [*thidua_command(), "up", "--port", str(port), "--sink-port", str(sink_port),
+           "--auth-file", str(_secret_file(base / "auth", ":".join(AUTH)))]  # never a password on argv
     if app_database:
-        cmd += ["--postgres", app_database]
+        cmd += ["--postgres-file", str(_secret_file(base / "postgres-url", app_database))]
     output = base / "up.out"
     started = time.monotonic()
     with output.open("wb") as out:
@@ -238,6 +245,29 @@ def test_api_refuses_a_client_without_credentials(running: Up) -> None:
 
 
 @e2e
+def test_events_websocket_needs_the_credentials_too(running: Up) -> None:
+    """Basic auth covers the events websocket (the docs once said otherwise): Prefect's handshake sends
+    the auth string as its first message, and the server closes with 1008 without the right one."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    url = running.api_url.replace("http://", "ws://") + "/events/out"
+
+    def handshake(token: str | None) -> tuple[int | None, str]:
+        with connect(url, subprotocols=["prefect"], open_timeout=10) as ws:
+            ws.send(json.dumps({"type": "auth", "token": token}))
+            try:
+                return None, ws.recv(timeout=10)
+            except ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else None, closed.rcvd.reason if closed.rcvd else ""
+
+    assert handshake(None)[0] == 1008
+    assert handshake("thuky:sai")[0] == 1008
+    code, answer = handshake(":".join(AUTH))
+    assert code is None and json.loads(answer) == {"type": "auth_success"}
+
+
+@e2e
 def test_app_database_is_upgraded_and_sample_loaded(running: Up, app_database: str | None) -> None:
     from sqlalchemy import create_engine, func, inspect, select
 
@@ -270,11 +300,107 @@ def test_mail_sink_accepts_smtp(running: Up) -> None:
     assert len(list((Path(running.info["maildir"]) / "new").iterdir())) == 1
 
 
+def _descendants(pid: int) -> list[int]:
+    """`pid` and every process below it, from /proc."""
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        todo += children.get(current, [])
+    return found
+
+
+@e2e
+def test_no_password_on_any_command_line(running: Up, app_database: str | None) -> None:
+    """`ps` shows every local user the command lines of `thidua up` and its children: no secret there."""
+    from sqlalchemy.engine import make_url
+
+    secrets = [AUTH[1]] + ([make_url(app_database).password] if app_database and make_url(app_database).password
+                           else [])
+    processes = _descendants(running.process.pid)
+    assert set(running.info["children"].values()) <= set(processes)
+    for pid in processes:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue  # ended meanwhile
+        assert not any(secret in cmdline for secret in secrets), f"a password on the command line of {pid}: {cmdline}"
+
+
+@e2e
+def test_data_folder_is_private(running: Up, app_database: str | None) -> None:
+    """Folders 0700, files 0600: the app database, Prefect's, up.json, the logs, the captured mail."""
+    import stat
+
+    found = {p.relative_to(running.data_dir).as_posix() for p in running.data_dir.rglob("*")}
+    expected = {"prefect/prefect.db", UP_FILE, "logs/prefect-server.log", "logs/serve.log"}
+    assert expected | ({"thidua.db"} if app_database is None else set()) <= found, found
+    wrong = {}
+    for path in [running.data_dir, *running.data_dir.rglob("*")]:
+        mode = stat.S_IMODE(path.lstat().st_mode)
+        if path.is_symlink():
+            continue
+        if mode != (0o700 if path.is_dir() else 0o600):
+            wrong[path.relative_to(running.data_dir).as_posix() or "."] = oct(mode)
+    assert wrong == {}
+
+
+@e2e
+def test_a_command_against_the_service_prints_no_prefect_logs(running: Up, app_database: str | None) -> None:
+    env = up_env(running.data_dir) | {"THIDUA_UI_AUTH": ":".join(AUTH), "PREFECT_LOGGING_LEVEL": "INFO"}
+    if app_database:
+        env["THIDUA_DATABASE_URL"] = app_database
+    result = subprocess.run([*thidua_command(), "remind", "--today", "16/11/2026", "--no-deliver"], env=env,
+                            capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    assert result.returncode == 0, result.stderr
+    assert "Nhắc hạn ngày 16/11/2026" in result.stdout
+    assert result.stderr.strip() == "", result.stderr  # the service is running: nothing to say
+    assert "INFO" not in result.stdout
+    # a refused file: the official's list of errors, not the task's and flow's tracebacks
+    bad = running.data_dir.parent / "sai.json"
+    bad.write_text(json.dumps([{"nominee": "Nguyễn Văn Đông", "kind": "cá nhân", "unit": "không có",
+                                "award": "giay-khen-xa", "submitted_on": "02/03/2026"}], ensure_ascii=False),
+                   encoding="utf-8")
+    refused = subprocess.run([*thidua_command(), "nominate", str(bad)], env=env, capture_output=True, text=True,
+                             timeout=240, stdin=subprocess.DEVNULL)
+    assert refused.returncode == 1, refused.stderr
+    assert "bị từ chối" in refused.stderr and "dòng 1" in refused.stderr and "không có" in refused.stderr
+    assert "Traceback" not in refused.stderr and "INFO" not in refused.stderr and "ERROR" not in refused.stderr
+    log = (running.data_dir / "logs" / "cli.log").read_text(encoding="utf-8")
+    assert "prefect.flow_runs" in log and "Finished in state Completed" in log
+    assert "BatchRefused" in log  # the details stay available to operators
+
+
+@e2e
+def test_secrets_on_the_command_line_are_refused(tmp_path: Path) -> None:
+    secret = "mat-khau-9d1"
+    for args, alternative in ((["--auth", f"thuky:{secret}"], "--auth-file"),
+                              (["--postgres", f"postgresql+psycopg://thidua:{secret}@127.0.0.1:9/thidua"],
+                               "--postgres-file"),
+                              (["--prefect-db", f"postgresql+asyncpg://prefect:{secret}@127.0.0.1:9/prefect"],
+                               "--prefect-db-file")):
+        result = subprocess.run([*thidua_command(), "up", *args, "--port", str(free_ports(1)[0])],
+                                env=up_env(tmp_path / "data"), capture_output=True, text=True, timeout=120)
+        assert result.returncode != 0
+        assert "dòng lệnh" in result.stderr and alternative in result.stderr, result.stderr
+        assert secret not in result.stdout + result.stderr
+        assert "Traceback" not in result.stderr
+        assert not (tmp_path / "data" / UP_FILE).exists()
+
+
 @e2e
 def test_non_ascii_auth_is_refused(tmp_path: Path) -> None:
     """Prefect 3.8.8 compares the auth string with hmac.compare_digest on str: 500 on every request."""
-    result = subprocess.run([*thidua_command(), "up", "--auth", "thuky:mật-khẩu", "--port", str(free_ports(1)[0])],
-                            env=up_env(tmp_path / "data"), capture_output=True, text=True, timeout=120)
+    result = subprocess.run([*thidua_command(), "up", "--port", str(free_ports(1)[0])],
+                            env=up_env(tmp_path / "data") | {"THIDUA_UI_AUTH": "thuky:mật-khẩu"},
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode != 0
     assert "không dấu" in result.stderr
     assert not (tmp_path / "data" / UP_FILE).exists()
