@@ -19,6 +19,40 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 pytest_plugins = ["tests.fixtures_smtp", "tests.fixtures_prefect"]
 
 
+def _own_postgres_database_per_worker() -> None:
+    """Under pytest-xdist, each worker gets its own PostgreSQL database (`<name>_gw0`, …), created
+    here and dropped at exit, so that tests sharing "the" test database never meet another worker's."""
+    import atexit
+
+    base = os.environ.get("THIDUA_TEST_DATABASE_URL", "")
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker or not base.startswith("postgresql"):
+        return
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    url = make_url(base)
+    name = f"{url.database}_{worker}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+
+    def drop() -> None:
+        from models.db import dispose_engines
+
+        dispose_engines()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+    atexit.register(drop)
+    os.environ["THIDUA_TEST_DATABASE_URL"] = url.set(database=name).render_as_string(hide_password=False)
+
+
+_own_postgres_database_per_worker()
+
+
 @pytest.fixture
 def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """A fresh, empty app database for one test, set as THIDUA_DATABASE_URL."""
