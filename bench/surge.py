@@ -250,7 +250,7 @@ def main() -> None:
     os.environ.setdefault("PREFECT_HOME", str(tmp / "prefect"))
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
-    from flows.up import SQLITE_PATIENCE  # the embedded server's settings, as `thidua up` runs it
+    from supervisor.up import SQLITE_PATIENCE  # the embedded server's settings, as `thidua up` runs it
 
     for name, value in SQLITE_PATIENCE.items():
         os.environ.setdefault(name, value)

@@ -379,7 +379,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="thidua-surge-workers-"))
     # The embedded server's SQLite, under 8 runs at once each emitting an event per nomination, answered
     # 503 (its 10 s statement timeout) after the client's 5 retries: give both more patience.
-    from flows.up import SQLITE_PATIENCE  # as `thidua up` runs its embedded server
+    from supervisor.up import SQLITE_PATIENCE  # as `thidua up` runs its embedded server
 
     isolated_environment(workdir, PREFECT_LOGGING_LEVEL="WARNING", **SQLITE_PATIENCE)
     sink, port = start_sink(maildir=workdir / "mail")

@@ -1,6 +1,6 @@
 """Every thidua deployment, declared once as data.
 
-`thidua up` serves them from one process (`flows/serve.py`); `prefect.yaml` declares the same ones for
+`thidua up` serves them from one process (`supervisor/serve.py`); `prefect.yaml` declares the same ones for
 `prefect deploy --all` to a process work pool, and `tests/test_up.py` checks that the two agree.
 A flow module that is not written yet is skipped with a warning, so `thidua up` works as each lands.
 """

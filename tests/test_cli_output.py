@@ -26,7 +26,7 @@ WIDE = {"COLUMNS": "250"}
 
 
 def _invoke(*args: str):  # noqa: ANN202
-    from flows.cli import app
+    from cli.app import app
 
     return CliRunner().invoke(app, list(args), env=WIDE)
 
@@ -63,7 +63,7 @@ def test_names_that_look_like_markup_are_printed_literally(prefect_api, session,
 
 
 def test_the_consoles_never_send_data_as_markup_emoji_or_control_codes() -> None:
-    from flows.cli_common import DataConsole, text
+    from cli.common import DataConsole, text
 
     out = io.StringIO()
     console = DataConsole(file=out, force_terminal=True, width=200)

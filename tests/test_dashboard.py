@@ -453,7 +453,7 @@ def test_lower_award_is_read_from_a_name_or_a_code(typed: str, code: str) -> Non
 
 
 def test_the_form_takes_what_the_cli_sends_when_it_resumes_a_meeting() -> None:
-    """`thidua meeting decide` resumes with decision words and form codes (flows/cli_meetings.py)."""
+    """`thidua meeting decide` resumes with decision words and form codes (cli/meetings.py)."""
     from flows.inputs import KIND_TO_CHOICE
 
     run_input = {"meeting_date": "2026-11-28", "members_present": 7, "decision_series": "QĐ-UBND",

@@ -298,7 +298,7 @@ def test_bad_filings_are_refused_in_vietnamese(session, sample, unit, year, on, 
 
 
 def _cli() -> typer.Typer:
-    from flows.cli_reports import remind_command, report_app
+    from cli.reports import remind_command, report_app
 
     app = typer.Typer()
     app.add_typer(report_app, name="report")

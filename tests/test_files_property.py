@@ -190,7 +190,7 @@ def runner() -> CliRunner:
 @given(data=st.data())
 @PROFILE
 def test_any_nomination_file_is_taken_in_or_refused_cleanly(session, sample, tmp_path, runner, data) -> None:
-    from flows.cli import app
+    from cli.app import app
 
     fmt = data.draw(st.sampled_from(["csv", "xlsx", "json"]))
     if data.draw(st.integers(0, 2)) == 0:
@@ -239,8 +239,8 @@ def agenda(session, sample) -> list[str]:  # noqa: ANN001
 @PROFILE
 def test_any_minutes_file_is_applied_or_refused_cleanly(prefect_api, session, sample, smtp_env, agenda, tmp_path,
                                                         runner, data) -> None:
-    from flows.cli import app
-    from flows.cli_meetings import MINUTES_COLUMNS, MINUTES_HEADERS
+    from cli.app import app
+    from cli.meetings import MINUTES_COLUMNS, MINUTES_HEADERS
 
     values = {**MINUTES_VALUES, "code": st.sampled_from([*agenda, "HS2026-999999", agenda[0].lower()])}
     fmt = data.draw(st.sampled_from(["csv", "xlsx", "json"]))

@@ -141,7 +141,7 @@ def test_xlsx_template_round_trip(tmp_path) -> None:
 
 
 def test_cli_nominate_refuses_a_bad_file_and_stores_nothing(session, sample, tmp_path) -> None:
-    from flows.cli import app
+    from cli.app import app
 
     path = tmp_path / "hs.json"
     path.write_text(json.dumps([_row(), _row(nominee="X", unit="nowhere")], ensure_ascii=False), encoding="utf-8")
@@ -154,7 +154,7 @@ def test_cli_nominate_refuses_a_bad_file_and_stores_nothing(session, sample, tmp
 
 
 def test_cli_nominate_status_and_inbox_json(session, sample, tmp_path) -> None:
-    from flows.cli import app
+    from cli.app import app
 
     path = tmp_path / "hs.json"
     path.write_text(json.dumps([_row(award="bang-khen-ttg", submitted_on="15/06/2022", unit="Cẩm Thành")],

@@ -379,7 +379,7 @@ def test_a_received_date_in_the_future_is_refused(session, sample) -> None:
 # --- the same file twice at once -----------------------------------------------------------------------
 
 def test_two_nominate_of_the_same_file_at_once_store_it_once(db_url, session, sample) -> None:
-    from flows.cli import run_intake
+    from cli.nominations import run_intake
     from tests.threads import at_once
 
     rows = list(enumerate([_row(nominee=f"Người thứ {i}", award="giay-khen-xa") for i in range(300)], start=2))
@@ -393,7 +393,7 @@ def test_two_nominate_of_the_same_file_at_once_store_it_once(db_url, session, sa
 
 
 def test_the_cli_says_already_received_for_the_same_file(session, sample, tmp_path) -> None:
-    from flows.cli import app
+    from cli.app import app
 
     path = tmp_path / "hs.json"
     path.write_text(json.dumps([_row()], ensure_ascii=False), encoding="utf-8")
@@ -406,7 +406,7 @@ def test_the_cli_says_already_received_for_the_same_file(session, sample, tmp_pa
 # --- templates ------------------------------------------------------------------------------------------
 
 def test_nominate_template_never_overwrites_without_force(tmp_path) -> None:
-    from flows.cli import app
+    from cli.app import app
 
     path = tmp_path / "mau.xlsx"
     path.write_bytes(b"my precious work")
@@ -423,7 +423,7 @@ def test_nominate_template_never_overwrites_without_force(tmp_path) -> None:
 
 
 def test_meeting_template_never_overwrites_without_force(session, sample, tmp_path) -> None:
-    from flows.cli import app
+    from cli.app import app
 
     path = tmp_path / "bien-ban.xlsx"
     path.write_bytes(b"minutes typed by hand")

@@ -68,7 +68,7 @@ def _last_intake_run():  # noqa: ANN202
 
 
 def test_a_5000_row_file_goes_through_the_running_service(service, session, sample, smtp_env, tmp_path) -> None:
-    from flows.cli import app
+    from cli.app import app
     from models.staging import StagedPayload
 
     path = _csv(tmp_path / "ho-so-5000.csv", _rows(5000))
@@ -106,7 +106,7 @@ def test_a_refused_batch_ends_refused_not_failed(prefect_api, session, sample, s
 
 
 def test_the_cli_reports_a_refusal_from_the_service_row_by_row(service, session, sample, smtp_env, tmp_path) -> None:
-    from flows.cli import app
+    from cli.app import app
 
     rows = _rows(3)
     rows[1]["unit"] = "xã: Không: Có"  # a colon in the data must not split the message

@@ -286,7 +286,7 @@ def test_nothing_waiting_refuses_the_meeting_run_and_leaves_no_meeting(prefect_a
 
 
 def _cli(*args: str) -> tuple[int, str]:
-    from flows.cli import app
+    from cli.app import app
 
     result = CliRunner().invoke(app, list(args))
     return result.exit_code, result.stdout

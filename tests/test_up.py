@@ -27,8 +27,8 @@ import httpx
 import pytest
 
 from flows.deployments import DEPLOYMENTS, DeploymentSpec, load_flow
-from flows.up import UP_FILE, pid_alive, port_in_use, running_api_url
 from models.settings import TIMEZONE
+from supervisor.up import UP_FILE, pid_alive, port_in_use, running_api_url
 
 e2e = pytest.mark.e2e  # the tests below that start real processes
 
@@ -67,7 +67,7 @@ def free_ports(count: int) -> list[int]:
 
 def thidua_command() -> list[str]:
     script = Path(sys.executable).with_name("thidua")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "flows.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cli.app"]
 
 
 def up_env(data_dir: Path) -> dict[str, str]:
@@ -440,7 +440,7 @@ def test_sigterm_stops_every_child_and_frees_the_ports(running: Up) -> None:
 
 def test_sample_is_loaded_on_first_start_only(db_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     import models.migrate
-    from flows.up import prepare_database
+    from supervisor.up import prepare_database
 
     monkeypatch.setattr(models.migrate, "upgrade", lambda url=None: None)  # db_url built the schema already
     loaded = prepare_database(load_sample=True)
@@ -461,7 +461,7 @@ def test_running_api_url_ignores_a_dead_instance(tmp_path: Path) -> None:
 
 
 def test_ui_follows_the_operators_api_address_behind_a_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
-    from flows.up import _server_env
+    from supervisor.up import _server_env
 
     local = "http://127.0.0.1:4200/api"
     monkeypatch.delenv("PREFECT_SERVER_UI_API_URL", raising=False)
@@ -474,7 +474,7 @@ def test_ui_follows_the_operators_api_address_behind_a_proxy(monkeypatch: pytest
 
 
 def test_embedded_prefect_server_is_patient_with_its_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
-    from flows.up import SQLITE_PATIENCE, _server_env
+    from supervisor.up import SQLITE_PATIENCE, _server_env
 
     monkeypatch.delenv("PREFECT_SERVER_UI_API_URL", raising=False)
     embedded = _server_env({}, api_url="http://127.0.0.1:4200/api", auth=None, prefect_db=None)

@@ -114,7 +114,7 @@ def prefect_cli() -> list[str]:
 
 def thidua_cli() -> list[str]:
     script = Path(sys.executable).with_name("thidua")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "flows.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "cli.app"]
 
 
 def free_ports(count: int) -> list[int]:

@@ -7,9 +7,9 @@ from datetime import timedelta
 
 from typer.testing import CliRunner
 
+from cli.mail import mail_app
 from models.clock import utcnow
 from models.settings import get_settings
-from notifications.cli_mail import mail_app
 from notifications.outbox import MailItem, enqueue_many
 from notifications.sink import start_sink
 from tests.notifications.conftest import deliver, sample_context

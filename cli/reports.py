@@ -1,6 +1,6 @@
 """`thidua report submit|status` (báo cáo định kỳ) and `thidua remind` (nhắc hạn).
 
-Mounted by flows/cli.py: `app.add_typer(report_app, name="report")` and
+Mounted by cli/app.py: `app.add_typer(report_app, name="report")` and
 `app.command("remind")(remind_command)`. Recording a filing is reference data (a plain command);
 reminders go through the `deadline-reminders` flow, like every notice.
 """
@@ -15,11 +15,11 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from flows.cli_common import JsonOpt, console, text
-from flows.cli_common import emit_json as _emit_json
-from flows.cli_common import fail as _fail
+from cli.common import JsonOpt, console, date_option, text
+from cli.common import emit_json as _emit_json
+from cli.common import fail as _fail
 from models.campaigns import YEARLY_REPORT
-from models.clock import fmt_date, fmt_datetime, parse_date, today_vn
+from models.clock import fmt_date, fmt_datetime, today_vn
 
 report_app = typer.Typer(help="Báo cáo định kỳ của phong trào: ghi nhận đơn vị đã nộp, theo dõi ai chưa nộp",
                          no_args_is_help=True)
@@ -27,15 +27,6 @@ report_app = typer.Typer(help="Báo cáo định kỳ của phong trào: ghi nh�
 DeadlineOpt = Annotated[str, typer.Option("--deadline", help="mã hạn báo cáo (models/data/deadlines.yaml)")]
 
 
-
-
-def _date_opt(text: str | None, what: str) -> date | None:
-    if text is None:
-        return None
-    try:
-        return parse_date(text)
-    except ValueError as exc:
-        raise _fail(f"{what}: {exc}", 2) from exc
 
 
 def _lateness(filed_on: date, due: date) -> str:
@@ -57,7 +48,7 @@ def submit(
     from models.db import session_scope
     from models.reports import ReportRefused, file_report
 
-    filed_on = _date_opt(on, "--on")
+    filed_on = date_option(on, "--on")
     if file is not None and not file.is_file():
         raise _fail(f"không tìm thấy tệp «{file}»", 2)
     try:
@@ -99,7 +90,7 @@ def status(
     json_out: JsonOpt = False,
 ) -> None:
     """Đơn vị nào đã nộp, đơn vị nào chưa nộp báo cáo của một năm (và ai đã quá hạn)."""
-    day = _date_opt(today, "--today") or today_vn()
+    day = date_option(today, "--today") or today_vn()
     from models.db import session_scope
     from models.reports import ReportRefused, filing_status
 
@@ -144,11 +135,11 @@ def remind_command(
 ) -> None:
     """Nhắc hạn (flow deadline-reminders): báo cáo năm, hạn xét hồ sơ; mỗi người nhận một thư tổng hợp mỗi ngày,
     không gửi lại việc đã nhắc."""
-    day = _date_opt(today, "--today")
-    start = _date_opt(since, "--since")
+    day = date_option(today, "--today")
+    start = date_option(since, "--since")
     if day is not None and start is not None and start > day:
         raise _fail(f"--since {fmt_date(start)} ở sau --today {fmt_date(day)}", 2)
-    from flows.service import Need, reach, run
+    from supervisor.reach import Need, reach, run
 
     reach(Need.flow_run)
     from flows.deadlines import deadline_reminders

@@ -16,7 +16,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_common import console, fail, visible
+from cli.common import console, fail, visible
 from models.clock import VN
 from models.settings import get_settings
 
@@ -257,7 +257,7 @@ def send(
     as_json: JsonOption = False,
 ) -> None:
     """Gửi ngay các thư đến lượt trong hộp thư đi (flow deliver-mail; dịch vụ cũng tự gửi 5 phút một lần)."""
-    from flows.service import Need, reach, run
+    from supervisor.reach import Need, reach, run
 
     reach(Need.flow_run)
     from flows.delivery import deliver_mail

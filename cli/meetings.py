@@ -10,9 +10,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_common import award_name, console, err_console, text
-from flows.cli_common import emit_json as _emit_json
-from flows.cli_common import fail as _fail
+from cli.common import award_name, console, err_console, text
+from cli.common import emit_json as _emit_json
+from cli.common import fail as _fail
 from models.clock import fmt_date, parse_date, today_vn
 
 meeting_app = typer.Typer(help="Phiên họp Hội đồng Thi đua – Khen thưởng", no_args_is_help=True)
@@ -86,7 +86,7 @@ def read_minutes(path: Path, *, meeting_date: date, present: int, series: str, f
 def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = False,
                  wait: Annotated[float, typer.Option(help="số giây chờ phiên họp mở")] = 120.0) -> None:
     """Mở phiên họp: lập chương trình họp và chờ Hội đồng quyết định (trên giao diện hoặc bằng `meeting decide`)."""
-    from flows.service import Need, reach, run, run_ui_link, wait_for
+    from supervisor.reach import Need, reach, run, run_ui_link, wait_for
 
     info = reach(Need.deployment, why="phiên họp")
     target, hierarchy = _resolve(unit)
@@ -169,7 +169,7 @@ def meeting_decide(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Ghi quyết định của Hội đồng từ biên bản: tiếp tục phiên họp đang mở, hoặc áp dụng biên bản của phiên đã họp."""
-    from flows.service import connect, run
+    from supervisor.reach import connect, run
 
     info = connect()
     try:
@@ -209,12 +209,12 @@ def meeting_decide(
         _report_problems(problems, json_out, waiting=meeting_id is not None)
         raise typer.Exit(1)
     if meeting_id is not None and run_id:
-        from flows.service import Need, reach
+        from supervisor.reach import Need, reach
 
         info = reach(Need.deployment, why="phiên họp đang mở (chờ quyết định)")
         result = _resume(info, meeting_id, run_id, minutes, attempt, json_out)
     else:
-        from flows.service import Need, reach, run
+        from supervisor.reach import Need, reach, run
 
         reach(Need.flow_run)
         from flows.council import council_meeting, minutes_parameters
@@ -237,9 +237,9 @@ def _resume(info: dict, meeting_id: int, run_id: str, minutes, attempt: int, jso
     from prefect.flow_runs import aresume_flow_run
 
     from flows.inputs import KIND_TO_CHOICE
-    from flows.service import run, run_ui_link, wait_for
     from models.db import session_scope
     from models.meetings import Meeting, MeetingStatus
+    from supervisor.reach import run, run_ui_link, wait_for
 
     run_input = {
         "meeting_date": minutes.meeting_date.isoformat(), "members_present": minutes.members_present,
@@ -322,7 +322,7 @@ def _write_minutes_template(path: Path, agenda: list[dict], *, overwrite: bool =
 @meeting_app.command("cancel")
 def meeting_cancel(unit: str, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Hủy phiên họp đang mở của Hội đồng (cho người vận hành): không áp dụng gì, các hồ sơ chờ phiên họp sau."""
-    from flows.service import connect, run
+    from supervisor.reach import connect, run
 
     info = connect()
     target, _ = _resolve(unit)
@@ -357,9 +357,9 @@ def meeting_show(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
     """Phiên họp đang mở (chương trình họp) và các phiên đã họp của Hội đồng."""
     from sqlalchemy import select
 
-    from flows.service import connect, run
     from models.db import session_scope
     from models.meetings import Meeting
+    from supervisor.reach import connect, run
 
     target, _ = _resolve(unit)
     if connect() is not None:  # a meeting whose run ended or was deleted shows as cancelled, not waiting
@@ -385,69 +385,3 @@ def meeting_show(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
         console.print(f"Phiên #{m['meeting_id']} ngày {when}: {state}; {len(m['agenda'])} hồ sơ{outcome}")
         if m["status"] == "open":
             _print_agenda(target.name, m["agenda"])
-
-
-def resubmit_command(codes: list[str], on: Annotated[str | None, typer.Option(help="ngày nộp lại dd/mm/yyyy")] = None,
-                     actor: Annotated[str, typer.Option(help="người nộp lại")] = "") -> None:
-    """Nộp lại hồ sơ đã bổ sung cho Hội đồng đã trả lại (thời hạn xét tiếp tục tính)."""
-    from flows.service import Need, reach, run
-
-    reach(Need.flow_run)
-    from flows.intake import resubmit
-
-    state = run(resubmit(codes=codes, on=parse_date(on) if on else None, actor=actor, return_state=True))
-    if not state.is_completed():
-        raise _fail(state.message or "không nộp lại được")
-    console.print(f"Đã nộp lại: {', '.join(state.result()['resubmitted'])}")
-
-
-def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Chạy thử cả chuỗi trên dữ liệu mẫu với dịch vụ đang chạy: nộp hồ sơ ở Cẩm Thành, họp ở mọi cấp đến khi khen."""
-    from flows.service import Need, reach, run
-
-    info = reach(Need.deployment, why="chạy thử")
-    from flows import demo
-    from flows.council import council_meeting
-    from flows.intake import intake, resubmit
-    from flows.refusal import is_refused
-
-    day = today_vn()
-    state = run(intake(rows=demo.demo_rows(), source="demo", actor="thidua demo", received_on=day, return_state=True))
-    if not state.is_completed() or is_refused(state):
-        raise _fail(state.message or "không tiếp nhận được hồ sơ mẫu")
-    codes = [n["code"] for n in state.result()["nominations"]]
-    console.print(f"Đã nộp {len(codes)} hồ sơ mẫu tại xã Cẩm Thành / xã Cẩm Thạch")
-    number, meetings = 1, 0
-    for _ in range(12):
-        if again := demo.returned_codes():
-            run(resubmit(codes=again, on=day, actor="UBND xã Cẩm Thạch"))
-            console.print(f"Nộp lại hồ sơ đã bổ sung: {', '.join(again)}")
-        pending = demo.pending_by_unit()
-        if not pending:
-            break
-        for unit_code, items in pending.items():
-            minutes = demo.minutes_for(unit_code, items, day, number)
-            result = run(council_meeting(unit=unit_code, minutes=minutes, on=day))
-            if result.get("refused"):
-                raise _fail(result["message"])
-            meetings += 1
-            number += max(1, len(result.get("decision_numbers", {})))
-            # What it forwarded is received by `receive-forwarded`, which the meeting's event starts, or
-            # by the next council's meeting if that opens first: once either way, one event each.
-            _report_result(demo.unit_name(unit_code), result, json_out=False) if not json_out else None
-    statuses = demo.paths(codes)
-    problems = demo.forms_conferred_where_expected(statuses)
-    if json_out:
-        _emit_json({"meetings": meetings, "nominations": statuses, "problems": problems})
-    else:
-        table = Table(title=f"Đường đi của {len(statuses)} hồ sơ ({meetings} phiên họp)")
-        for col in ("Mã", "Đối tượng", "Hình thức", "Đường đi", "Kết quả"):
-            table.add_column(col)
-        for s in statuses:
-            path = " → ".join(u["name"] for u in s["chain"] if u["state"] in ("passed", "here", "done"))
-            outcome = s["status_label"] + (f" ({s['decision_number']})" if s["decision_number"] else "")
-            table.add_row(s["code"], s["nominee"], s["award_name"], path, outcome)
-        console.print(table)
-        console.print(f"Giao diện: {info.get('ui_url')} — thư đã gửi: `thidua mail ls`")
-    if problems:
-        raise _fail("; ".join(problems))

@@ -17,6 +17,7 @@ import logging
 import os
 import re
 import sys
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +26,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.text import Text
 from typer.core import TyperGroup
+
+from models.clock import fmt_date, parse_date
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="in JSON cho script")]
 
@@ -81,6 +84,21 @@ def award_name(code: str | None) -> str:
 
     form = catalogue().forms.get(code or "")
     return form.name if form else (code or "")
+
+
+def date_option(value: str | None, option: str | None = None) -> date | None:
+    """A dd/mm/yyyy option (None if not given); a wrong date ends the command with exit code 2."""
+    if value is None:
+        return None
+    try:
+        return parse_date(value)
+    except ValueError as exc:
+        raise fail(f"{option}: {exc}" if option else str(exc), 2) from exc
+
+
+def iso_to_vn(value: str | None) -> str:
+    """An ISO date from a flow's result as dd/mm/yyyy ('' for none)."""
+    return fmt_date(date.fromisoformat(value)) if value else ""
 
 
 def emit_json(data: object) -> None:

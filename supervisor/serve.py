@@ -1,4 +1,4 @@
-"""Serve every thidua deployment from one process: `python -m flows.serve` (started by `thidua up`).
+"""Serve every thidua deployment from one process: `python -m supervisor.serve` (started by `thidua up`).
 
 Waits for the Prefect API (PREFECT_API_URL) so it can start while the server is still booting,
 registers the deployments, writes `--ready-file` (JSON: pid and deployment names), then runs until
@@ -59,7 +59,7 @@ async def serve(*, ready_file: Path | None, api_timeout: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m flows.serve", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m supervisor.serve", description=__doc__.splitlines()[0])
     parser.add_argument("--ready-file", type=Path, help="write this JSON file once every deployment is registered")
     parser.add_argument("--api-timeout", type=float, default=120.0, help="seconds to wait for the Prefect API")
     args = parser.parse_args(argv)

@@ -9,10 +9,18 @@ each nomination is conferred at its own level, and prints every path.
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
+import typer
+from rich.table import Table
 from sqlalchemy import select
 
+from cli.common import console
+from cli.common import emit_json as _emit_json
+from cli.common import fail as _fail
+from cli.meetings import _report_result
 from models.awards import catalogue
+from models.clock import today_vn
 from models.db import session_scope
 from models.meetings import Minutes, council_of
 from models.nominations import AGENDA, Nomination, Status
@@ -131,3 +139,54 @@ def forms_conferred_where_expected(statuses: list[dict]) -> list[str]:
             problems.append(f"{s['code']} ({s['award_name']}) dừng ở {s['current_unit']['name']} "
                             f"({s['status_label']})")
     return problems
+
+
+def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Chạy thử cả chuỗi trên dữ liệu mẫu với dịch vụ đang chạy: nộp hồ sơ ở Cẩm Thành, họp ở mọi cấp đến khi khen."""
+    from supervisor.reach import Need, reach, run
+
+    info = reach(Need.deployment, why="chạy thử")
+    from flows.council import council_meeting
+    from flows.intake import intake, resubmit
+    from flows.refusal import is_refused
+
+    day = today_vn()
+    state = run(intake(rows=demo_rows(), source="demo", actor="thidua demo", received_on=day, return_state=True))
+    if not state.is_completed() or is_refused(state):
+        raise _fail(state.message or "không tiếp nhận được hồ sơ mẫu")
+    codes = [n["code"] for n in state.result()["nominations"]]
+    console.print(f"Đã nộp {len(codes)} hồ sơ mẫu tại xã Cẩm Thành / xã Cẩm Thạch")
+    number, meetings = 1, 0
+    for _ in range(12):
+        if again := returned_codes():
+            run(resubmit(codes=again, on=day, actor="UBND xã Cẩm Thạch"))
+            console.print(f"Nộp lại hồ sơ đã bổ sung: {', '.join(again)}")
+        pending = pending_by_unit()
+        if not pending:
+            break
+        for unit_code, items in pending.items():
+            minutes = minutes_for(unit_code, items, day, number)
+            result = run(council_meeting(unit=unit_code, minutes=minutes, on=day))
+            if result.get("refused"):
+                raise _fail(result["message"])
+            meetings += 1
+            number += max(1, len(result.get("decision_numbers", {})))
+            # What it forwarded is received by `receive-forwarded`, which the meeting's event starts, or
+            # by the next council's meeting if that opens first: once either way, one event each.
+            _report_result(unit_name(unit_code), result, json_out=False) if not json_out else None
+    statuses = paths(codes)
+    problems = forms_conferred_where_expected(statuses)
+    if json_out:
+        _emit_json({"meetings": meetings, "nominations": statuses, "problems": problems})
+    else:
+        table = Table(title=f"Đường đi của {len(statuses)} hồ sơ ({meetings} phiên họp)")
+        for col in ("Mã", "Đối tượng", "Hình thức", "Đường đi", "Kết quả"):
+            table.add_column(col)
+        for s in statuses:
+            path = " → ".join(u["name"] for u in s["chain"] if u["state"] in ("passed", "here", "done"))
+            outcome = s["status_label"] + (f" ({s['decision_number']})" if s["decision_number"] else "")
+            table.add_row(s["code"], s["nominee"], s["award_name"], path, outcome)
+        console.print(table)
+        console.print(f"Giao diện: {info.get('ui_url')} — thư đã gửi: `thidua mail ls`")
+    if problems:
+        raise _fail("; ".join(problems))

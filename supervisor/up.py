@@ -1,7 +1,7 @@
 """`thidua up`: the whole service on one machine, on 127.0.0.1, until Ctrl-C or SIGTERM.
 
 It upgrades the app database (and loads the sample hierarchy on first start), starts a Prefect server
-with its UI, the local mail sink, and one process serving every deployment (`python -m flows.serve`).
+with its UI, the local mail sink, and one process serving every deployment (`python -m supervisor.serve`).
 Children run in their own process groups, so Ctrl-C reaches only this process, which stops them in
 order (serve first, while the API can still record it, then the server) and kills what outlives a
 grace period. While it runs, `<data_dir>/up.lock` is held (a second `thidua up` on the same data folder
@@ -36,9 +36,9 @@ from typing import Annotated, Any
 import typer
 from pydantic import SecretStr
 
-from flows.cli_common import PRIVATE_UMASK, DataConsole, secure_folder, text
-from flows.serve import PROJECT_ROOT, write_json_atomic
+from cli.common import PRIVATE_UMASK, DataConsole, secure_folder, text
 from models.settings import Settings, get_settings, reset_settings
+from supervisor.serve import PROJECT_ROOT, write_json_atomic
 
 logger = logging.getLogger(__name__)
 console = DataConsole(soft_wrap=True)
@@ -251,7 +251,7 @@ def _spawn(name: str, cmd: list[str], *, env: dict[str, str], log_dir: Path) -> 
     with log.open("ab") as out:
         out.write(f"\n=== {datetime.now(UTC).isoformat()} {' '.join(cmd)}\n".encode())
         out.flush()
-        # cwd: `-m flows.serve` must find this checkout's `flows`, not one in the operator's directory
+        # cwd: `-m supervisor.serve` must find this checkout's `flows`, not one in the operator's directory
         process = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=out,
                                    stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
     return Child(name, process, log)
@@ -387,7 +387,7 @@ def run(options: Options, *, stop: threading.Event) -> int:
                             log_dir=log_dir)
             running.children.append(server)
             # serve imports the flows (seconds) while the server boots; it waits for the API itself
-            running.children.append(_spawn("serve", [sys.executable, "-m", "flows.serve", "--ready-file",
+            running.children.append(_spawn("serve", [sys.executable, "-m", "supervisor.serve", "--ready-file",
                                                      str(ready_file)], env=env, log_dir=log_dir))
             if use_sink:
                 running.sink = _start_sink(settings, options.sink_port)
@@ -395,7 +395,7 @@ def run(options: Options, *, stop: threading.Event) -> int:
             _wait_until(lambda: _health_ok(api_url), child=server, timeout=SERVER_START_TIMEOUT, stop=stop,
                         what="Máy chủ Prefect")
             _wait_until(ready_file.exists, child=running.children[1], timeout=SERVE_START_TIMEOUT, stop=stop,
-                        what="Tiến trình phục vụ deployment (flows.serve)")
+                        what="Tiến trình phục vụ deployment (supervisor.serve)")
             served = json.loads(ready_file.read_text(encoding="utf-8"))
             info = {
                 "pid": os.getpid(),

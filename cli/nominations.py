@@ -1,4 +1,4 @@
-"""The `thidua` command line (typer + rich). Every command that prints data takes --json for scripts."""
+"""Nominations from the command line: `thidua nominate`, `status`, `inbox`, `units`, `resubmit`."""
 
 from __future__ import annotations
 
@@ -9,94 +9,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from flows.cli_common import JsonOpt, ThiduaGroup, VerboseOpt, award_name, console, err_console, text
-from flows.cli_common import emit_json as _emit_json
-from flows.cli_common import fail as _fail
-from models.clock import fmt_date, parse_date, today_vn
-
-app = typer.Typer(help="thidua — thi đua, khen thưởng phong trào «Chung sức xây dựng nông thôn mới»",
-                  no_args_is_help=True, pretty_exceptions_enable=False, cls=ThiduaGroup)
-db_app = typer.Typer(help="Cơ sở dữ liệu của ứng dụng", no_args_is_help=True)
-sample_app = typer.Typer(help="Dữ liệu mẫu", no_args_is_help=True)
-app.add_typer(db_app, name="db")
-app.add_typer(sample_app, name="sample")
+from cli.common import JsonOpt, award_name, console, date_option, err_console, iso_to_vn, text
+from cli.common import emit_json as _emit_json
+from cli.common import fail as _fail
+from models.clock import today_vn
 
 
-@app.callback()
-def _root(verbose: VerboseOpt = False) -> None:
-    """thidua — thi đua, khen thưởng phong trào «Chung sức xây dựng nông thôn mới».
-
-    Nhật ký chi tiết (Prefect, lỗi) ghi vào <THIDUA_DATA_DIR>/logs/cli.log; --verbose in cả ra màn hình."""
-    # ThiduaGroup reads --verbose before the command runs (logs, umask, errors); nothing else to do here
-
-
-SAMPLE_LABELS = {
-    "units": "đơn vị", "units_created": "đơn vị mới", "units_updated": "đơn vị cập nhật",
-    "councils": "hội đồng", "councils_created": "hội đồng mới", "councils_updated": "hội đồng cập nhật",
-    "members": "thành viên", "members_created": "thành viên mới", "members_updated": "thành viên cập nhật",
-}
-
-
-def counts_line(counts: dict) -> str:
-    """`{"units": 86, …}` as «đơn vị: 86, …» for officials."""
-    return ", ".join(f"{SAMPLE_LABELS.get(k, k)}: {v}" for k, v in counts.items())
-def _date_opt(text: str | None) -> date | None:
-    if text is None:
-        return None
-    try:
-        return parse_date(text)
-    except ValueError as exc:
-        raise _fail(str(exc), 2) from exc
-
-
-def _iso_to_vn(text: str | None) -> str:
-    return fmt_date(date.fromisoformat(text)) if text else ""
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Tạo/nâng cấp cơ sở dữ liệu lên phiên bản mới nhất (Alembic)."""
-    from models.migrate import current, upgrade
-    from models.settings import get_settings
-
-    upgrade()
-    url = get_settings().effective_database_url
-    from flows.up import safe_url
-
-    console.print(text("Cơ sở dữ liệu đã ở phiên bản [bold]{}[/] ({})", current(), safe_url(url)))
-
-
-@sample_app.command("load")
-def sample_load(json_out: JsonOpt = False) -> None:
-    """Nạp dữ liệu mẫu: đơn vị của các địa phương trong kế hoạch (2022 và từ 01/07/2025), hội đồng, phong trào."""
-    from models.campaigns import ensure_campaigns
-    from models.db import session_scope
-    from models.sample import load_sample
-
-    with session_scope() as session:
-        counts = load_sample(session=session)
-        ensure_campaigns(session=session)
-    if json_out:
-        _emit_json(counts)
-    else:
-        console.print("Đã nạp dữ liệu mẫu: " + counts_line(counts))
-
-
-@sample_app.command("national")
-def sample_national(shape: Annotated[str, typer.Option(help="2022 (63 tỉnh, 3 cấp) hoặc 2025 (34 tỉnh, 2 cấp)")] = "2022",
-                    json_out: JsonOpt = False) -> None:
-    """Sinh hệ thống đơn vị quy mô toàn quốc (tổng hợp, cho đo hiệu năng)."""
-    from models.campaigns import ensure_campaigns
-    from models.db import session_scope
-    from models.synthetic import generate_national
-
-    with session_scope() as session:
-        counts = generate_national(session=session, shape=shape)
-        ensure_campaigns(session=session)
-    _emit_json(counts) if json_out else console.print("Đã sinh: " + counts_line(counts))
-
-
-@app.command()
 def nominate(
     file: Annotated[Path | None, typer.Argument(help="tệp CSV, XLSX hoặc JSON")] = None,
     template: Annotated[Path | None, typer.Option("--template", help="ghi tệp XLSX mẫu trống vào đường dẫn này")] = None,
@@ -129,7 +47,7 @@ def nominate(
     except FileRefused as exc:
         raise _fail(str(exc), 2) from None
     try:
-        result = run_intake(rows=rows, source=file.name, actor=actor, received_on=_date_opt(received))
+        result = run_intake(rows=rows, source=file.name, actor=actor, received_on=date_option(received))
     except BatchRefused as exc:
         if json_out:
             _emit_json({"refused": True, "errors": [
@@ -151,7 +69,7 @@ def nominate(
         table.add_column(col)
     for n in result.nominations[:200]:
         table.add_row(n["code"], n["nominee"], n.get("unit") or units.get(n.get("unit_id"), ""),
-                      award_name(n["award"]), _iso_to_vn(n.get("due_on")))
+                      award_name(n["award"]), iso_to_vn(n.get("due_on")))
     console.print(table)
     if len(result.nominations) > 200:
         console.print(f"… và {len(result.nominations) - 200} hồ sơ khác")
@@ -171,14 +89,14 @@ TEMPLATE_NOTES = (
 
 def run_intake(*, rows: list[tuple[int, dict]], source: str, actor: str, received_on: date | None):  # noqa: ANN201
     """Through the `intake` flow: on the running service, or on Prefect's temporary server when it is not
-    running (the one rule, flows/service.py); the flow queues the councils' letters either way."""
-    from flows.service import Need, reach
+    running (the one rule, supervisor/reach.py); the flow queues the councils' letters either way."""
+    from supervisor.reach import Need, reach
 
     reach(Need.flow_run)
     from flows.intake import intake, intake_parameters
     from flows.refusal import is_refused
-    from flows.service import run
     from models.intake import BatchRefused, IntakeResult, RowError
+    from supervisor.reach import run
 
     parameters = intake_parameters(rows=rows, source=source)
     state = run(intake(**parameters, source=source, actor=actor, received_on=received_on, return_state=True))
@@ -203,7 +121,6 @@ def _unit_names(nominations: list[dict]) -> dict[int, str]:
     return {i: hierarchy.get(i).name for i in wanted}
 
 
-@app.command()
 def status(code: str, json_out: JsonOpt = False) -> None:
     """Đường đi của một hồ sơ: các bước đã qua và các cấp còn lại."""
     from models.db import session_scope
@@ -220,7 +137,7 @@ def status(code: str, json_out: JsonOpt = False) -> None:
     from models.nominations import Action
 
     console.print(text("[bold]{}[/] — {} — {}", data["code"], data["nominee"], data["award_name"]))
-    due = f", hạn xét {_iso_to_vn(data['due_on'])}" if data["due_on"] else ""
+    due = f", hạn xét {iso_to_vn(data['due_on'])}" if data["due_on"] else ""
     console.print(text("Trạng thái: [bold]{}[/] tại {}{}", data["status_label"], data["current_unit"]["name"], due))
     if data.get("awarded") and data["awarded"] != data["award"]:
         console.print(f"Hình thức được khen: {award_name(data['awarded'])}")
@@ -237,14 +154,13 @@ def status(code: str, json_out: JsonOpt = False) -> None:
         if s.get("award") and s["award"] != data["award"]:
             action += f" ({award_name(s['award'])})"
         table.add_row(
-            _iso_to_vn(s["on_date"]), (s["unit"] or {}).get("name", ""), action,
+            iso_to_vn(s["on_date"]), (s["unit"] or {}).get("name", ""), action,
             f"{votes['for']}/{votes['against']}/{votes['abstain']}" if votes else "",
             " ".join(x for x in (s["decision_number"] or "", s["note"]) if x),
         )
     console.print(table)
 
 
-@app.command()
 def inbox(unit: str, on: Annotated[str | None, typer.Option(help="ngày dd/mm/yyyy để xác định đơn vị")] = None,
           json_out: JsonOpt = False) -> None:
     """Hồ sơ đang chờ Hội đồng của đơn vị xét, kèm hạn xét."""
@@ -255,7 +171,7 @@ def inbox(unit: str, on: Annotated[str | None, typer.Option(help="ngày dd/mm/yy
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
         try:
-            target = hierarchy.resolve(unit, on=_date_opt(on) or today_vn())
+            target = hierarchy.resolve(unit, on=date_option(on) or today_vn())
         except (UnitNotFound, AmbiguousUnit) as exc:
             raise _fail(str(exc)) from exc
         items = inbox_of(session=session, unit_id=target.id, hierarchy=hierarchy)
@@ -266,11 +182,10 @@ def inbox(unit: str, on: Annotated[str | None, typer.Option(help="ngày dd/mm/yy
     for col in ("Mã hồ sơ", "Đối tượng", "Hình thức", "Đơn vị đề nghị", "Hạn xét"):
         table.add_column(col)
     for n in items:
-        table.add_row(n["code"], n["nominee"], n["award_name"], n["origin_unit"], _iso_to_vn(n["due_on"]))
+        table.add_row(n["code"], n["nominee"], n["award_name"], n["origin_unit"], iso_to_vn(n["due_on"]))
     console.print(table)
 
 
-@app.command()
 def units(name: str, on: Annotated[str | None, typer.Option(help="ngày dd/mm/yyyy")] = None,
           json_out: JsonOpt = False) -> None:
     """Tìm đơn vị theo mã hoặc tên (không cần dấu)."""
@@ -280,7 +195,7 @@ def units(name: str, on: Annotated[str | None, typer.Option(help="ngày dd/mm/yy
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
         try:
-            found = hierarchy.resolve(name, on=_date_opt(on))
+            found = hierarchy.resolve(name, on=date_option(on))
         except (UnitNotFound, AmbiguousUnit) as exc:
             raise _fail(str(exc)) from exc
     chain = [u.public() for u in hierarchy.ancestors(found.id)]
@@ -292,23 +207,15 @@ def units(name: str, on: Annotated[str | None, typer.Option(help="ngày dd/mm/yy
         console.print(" → ".join(u["name"] for u in chain))
 
 
-# --- `thidua up` (flows/up.py) ---------------------------------------------------------------------
-from flows.up import up as _up  # noqa: E402
+def resubmit_command(codes: list[str], on: Annotated[str | None, typer.Option(help="ngày nộp lại dd/mm/yyyy")] = None,
+                     actor: Annotated[str, typer.Option(help="người nộp lại")] = "") -> None:
+    """Nộp lại hồ sơ đã bổ sung cho Hội đồng đã trả lại (thời hạn xét tiếp tục tính)."""
+    from supervisor.reach import Need, reach, run
 
-app.command("up")(_up)
+    reach(Need.flow_run)
+    from flows.intake import resubmit
 
-
-# --- the approval chain and mail (flows/cli_meetings.py, notifications/cli_mail.py) -----------------
-from flows.cli_meetings import demo_command, meeting_app, resubmit_command  # noqa: E402
-from flows.cli_reports import remind_command, report_app  # noqa: E402
-from notifications.cli_mail import mail_app  # noqa: E402
-
-app.add_typer(meeting_app, name="meeting")
-app.command("resubmit")(resubmit_command)
-app.command("demo")(demo_command)
-app.add_typer(mail_app, name="mail", help="Thư đã gửi / hộp thư thử nghiệm")
-app.add_typer(report_app, name="report")
-app.command("remind")(remind_command)
-
-if __name__ == "__main__":
-    app()
+    state = run(resubmit(codes=codes, on=date_option(on, "--on"), actor=actor, return_state=True))
+    if not state.is_completed():
+        raise _fail(state.message or "không nộp lại được")
+    console.print(f"Đã nộp lại: {', '.join(state.result()['resubmitted'])}")

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from enum import Enum
 from typing import TypeVar
 
-from flows.up import running_instance
+from supervisor.up import running_instance
 
 T = TypeVar("T")
 
@@ -69,8 +69,8 @@ def reach(need: Need, *, why: str = "") -> dict | None:
     """The one rule: the running service's up.json, or None when this command will use Prefect's
     temporary server (one line on stderr says so). When the command cannot do without the service,
     prints one line saying to start `thidua up` and raises typer.Exit(1)."""
-    from flows.cli_common import fail
-    from flows.cli_common import info as say
+    from cli.common import fail
+    from cli.common import info as say
 
     info = connect()
     if info is not None:

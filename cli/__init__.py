@@ -1,0 +1,1 @@
+"""The `thidua` command line: one module per command group, mounted in cli/app.py."""

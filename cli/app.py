@@ -1,0 +1,45 @@
+"""The `thidua` command line (typer + rich): one module per command group, mounted here.
+
+Every command that prints data takes --json for scripts; dates are dd/mm/yyyy."""
+
+from __future__ import annotations
+
+import typer
+
+from cli.common import ThiduaGroup, VerboseOpt
+from cli.database import db_app, sample_app
+from cli.demo import demo_command
+from cli.mail import mail_app
+from cli.meetings import meeting_app
+from cli.nominations import inbox, nominate, resubmit_command, status, units
+from cli.reports import remind_command, report_app
+from supervisor.up import up
+
+app = typer.Typer(help="thidua — thi đua, khen thưởng phong trào «Chung sức xây dựng nông thôn mới»",
+                  no_args_is_help=True, pretty_exceptions_enable=False, cls=ThiduaGroup)
+
+
+@app.callback()
+def _root(verbose: VerboseOpt = False) -> None:
+    """thidua — thi đua, khen thưởng phong trào «Chung sức xây dựng nông thôn mới».
+
+    Nhật ký chi tiết (Prefect, lỗi) ghi vào <THIDUA_DATA_DIR>/logs/cli.log; --verbose in cả ra màn hình."""
+    # ThiduaGroup reads --verbose before the command runs (logs, umask, errors); nothing else to do here
+
+
+app.add_typer(db_app, name="db")
+app.add_typer(sample_app, name="sample")
+app.command()(nominate)
+app.command()(status)
+app.command()(inbox)
+app.command()(units)
+app.command("up")(up)
+app.add_typer(meeting_app, name="meeting")
+app.command("resubmit")(resubmit_command)
+app.command("demo")(demo_command)
+app.add_typer(mail_app, name="mail", help="Thư đã gửi / hộp thư thử nghiệm")
+app.add_typer(report_app, name="report")
+app.command("remind")(remind_command)
+
+if __name__ == "__main__":
+    app()
