@@ -23,8 +23,9 @@ from flows.events import emit_batch_event
 from models.campaigns import YEARLY_REPORT, DeadlineSpec, ensure_deadlines
 from models.clock import fmt_date, today_vn
 from models.db import session_scope
+from models.hierarchy import Hierarchy
 from models.reminders import NoticeKind, Policy, due_notices, open_reviews, record, unsent
-from models.reports import Directory, expand_obligations, filed_on_map
+from models.reports import expand_obligations, filed_on_map
 from notifications.digests import assign_keys, group_by_recipient, letter, taken_keys
 from notifications.outbox import enqueue_many
 
@@ -70,7 +71,7 @@ def plan_and_queue(*, day: date, since: date, policy: Policy | None = None) -> d
         rows = ensure_deadlines(session=session)
         specs = [r.to_spec() for r in rows.values()]
         deadline_ids = {code: r.id for code, r in rows.items() if r.id is not None}
-        directory = Directory.load(session)
+        directory = Hierarchy.load(session)
         filed = filed_on_map(session=session, deadline_ids=deadline_ids, years=range(since.year - 1, day.year + 2))
         plan = due_notices(specs=specs, directory=directory, filed=filed, reviews=open_reviews(
             session=session, directory=directory), since=since, today=day, policy=policy)
@@ -99,7 +100,7 @@ def plan_and_queue(*, day: date, since: date, policy: Policy | None = None) -> d
     return result
 
 
-def _owing(*, specs: list[DeadlineSpec], plan_occurrences: list[tuple[str, int]], directory: Directory,
+def _owing(*, specs: list[DeadlineSpec], plan_occurrences: list[tuple[str, int]], directory: Hierarchy,
            filed: dict, day: date, policy: Policy) -> list[dict]:
     """Per deadline occurrence followed on `day` and per province: units bound, filed, still owing."""
     wanted = dict.fromkeys(plan_occurrences)
@@ -125,7 +126,7 @@ def _owing(*, specs: list[DeadlineSpec], plan_occurrences: list[tuple[str, int]]
     return out
 
 
-def _name(directory: Directory, unit_id: int | None) -> str:
+def _name(directory: Hierarchy, unit_id: int | None) -> str:
     unit = directory.get(unit_id)
     return unit.name if unit else "(không thuộc tỉnh nào)"
 

@@ -25,12 +25,10 @@ from sqlalchemy import or_, select
 from models.clock import VN, parse_date, today_vn
 from models.db import session_scope
 from models.text import fold, slug
-from models.units import Level, Unit
+from models.units import FOLDED_LEVEL_WORDS, Level, Unit, strip_level_word
 
 logger = logging.getLogger(__name__)
 
-_LEVEL_WORDS = ("thanh-pho-", "thi-xa-", "thi-tran-", "phuong-", "huyen-", "tinh-", "quan-", "xa-")
-_LEVEL_KEYS = tuple(w.replace("-", " ") for w in _LEVEL_WORDS)
 PROVINCE_TAG = "tinh:"
 LEVEL_TAG = "cap:"
 MAX_UNITS_LOOKED_UP = 50  # an intake batch of 10,000 rows names its run from a sample of its units
@@ -38,11 +36,7 @@ MAX_UNITS_LOOKED_UP = 50  # an intake batch of 10,000 rows names its run from a 
 
 def unit_slug(name: str) -> str:
     """'huyện Cẩm Thủy' → 'cam-thuy'."""
-    text = slug(name)
-    for word in _LEVEL_WORDS:
-        if text.startswith(word):
-            return text[len(word):]
-    return text
+    return slug(strip_level_word(fold(name), FOLDED_LEVEL_WORDS))
 
 
 @dataclass(frozen=True)
@@ -68,7 +62,7 @@ def find_place(ref: str, on: date | None = None) -> Place | None:
     if not ref:
         return None
     key = fold(ref)
-    keys = {key} | {word + key for word in _LEVEL_KEYS}
+    keys = {key} | {f"{word} {key}" for word in FOLDED_LEVEL_WORDS}
     with session_scope() as session:
         units = list(session.scalars(select(Unit).where(or_(Unit.code == ref, Unit.name_key.in_(keys)))))
         if not units:

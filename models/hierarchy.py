@@ -1,4 +1,5 @@
-"""The unit tree in memory: find a unit by code or name on a date, and route a dossier up the chain.
+"""The unit tree in memory: find a unit by code or name on a date, route a dossier up the chain, and
+address the units that owe reports.
 
 A national tree is ~15,000 rows; loading it once per batch (≈ 0.1 s) makes every look-up and every
 chain a dictionary walk instead of a query.
@@ -8,13 +9,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import overload
 
 from sqlalchemy import func
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.clock import fmt_date
 from models.text import fold, nfc
-from models.units import Level, Unit
+from models.units import FOLDED_LEVEL_WORDS, Dated, Level, Unit, strip_level_word
+
+CENTRAL = frozenset({Level.moha, Level.prime_minister, Level.president})
 
 
 class UnitNotFound(LookupError):
@@ -30,8 +34,8 @@ class NoRoute(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class UnitRef:
-    """A unit as routing sees it."""
+class UnitRef(Dated):
+    """A unit as routing and reminders see it: its place in the tree and the addresses letters go to."""
 
     id: int
     code: str
@@ -39,19 +43,31 @@ class UnitRef:
     level: Level
     parent_id: int | None
     province_id: int | None
+    successor_id: int | None
     valid_from: date
     valid_to: date | None
     name_key: str
-
-    def valid_on(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+    email: str | None = None
+    head_name: str | None = None
+    head_email: str | None = None
+    ntm_office_email: str | None = None
 
     def public(self) -> dict:
         return {"code": self.code, "name": self.name, "level": self.level.value}
 
+    @property
+    def office_name(self) -> str:
+        """'Văn phòng UBND xã Cẩm Thạch' (a central body is its own office)."""
+        return self.name if self.level in CENTRAL else f"Văn phòng UBND {self.name}"
+
+    @property
+    def head_title(self) -> str:
+        """'Chủ tịch UBND xã Cẩm Thạch' (for a central body: the head of it)."""
+        return f"Thủ trưởng {self.name}" if self.level in CENTRAL else f"Chủ tịch UBND {self.name}"
+
 
 class Hierarchy:
-    """A snapshot of every unit, indexed by id, code and folded name."""
+    """A snapshot of every unit, indexed by id, code, folded name and level."""
 
     def __init__(self, units: list[UnitRef]):
         self.by_id = {u.id: u for u in units}
@@ -60,9 +76,12 @@ class Hierarchy:
         for u in units:
             self.by_name.setdefault(u.name_key, []).append(u)
             # "cam thanh" finds "xã Cẩm Thành": index the name without its level word too
-            bare = _strip_level_word(u.name_key)
+            bare = strip_level_word(u.name_key, FOLDED_LEVEL_WORDS)
             if bare != u.name_key:
                 self.by_name.setdefault(bare, []).append(u)
+        self.by_level: dict[Level, list[UnitRef]] = {}
+        for u in sorted(units, key=lambda u: u.code):
+            self.by_level.setdefault(u.level, []).append(u)
 
     @classmethod
     def load(cls, session: Session) -> Hierarchy:
@@ -88,8 +107,9 @@ class Hierarchy:
     def _read(cls, session: Session) -> Hierarchy:
         rows = session.exec(
             select(
-                Unit.id, Unit.code, Unit.name, Unit.level, Unit.parent_id, Unit.province_id,
+                col(Unit.id), Unit.code, Unit.name, Unit.level, Unit.parent_id, Unit.province_id, Unit.successor_id,
                 Unit.valid_from, Unit.valid_to, Unit.name_key,
+                Unit.email, Unit.head_name, Unit.head_email, Unit.ntm_office_email,
             )
         ).all()
         return cls([UnitRef(r[0], r[1], r[2], Level(r[3]), *r[4:]) for r in rows])
@@ -97,8 +117,16 @@ class Hierarchy:
     def __len__(self) -> int:
         return len(self.by_id)
 
-    def get(self, unit_id: int) -> UnitRef:
-        return self.by_id[unit_id]
+    @overload
+    def get(self, unit_id: int) -> UnitRef: ...
+    @overload
+    def get(self, unit_id: None) -> None: ...
+    @overload
+    def get(self, unit_id: int | None) -> UnitRef | None: ...
+
+    def get(self, unit_id: int | None) -> UnitRef | None:
+        """The unit with that id; None for no id (a unit without a parent, a row without a province)."""
+        return self.by_id[unit_id] if unit_id is not None else None
 
     def resolve(self, ref: str, on: date | None = None) -> UnitRef:
         """Find a unit by code or by name (without regard to case or diacritics), valid on `on`."""
@@ -106,11 +134,11 @@ class Hierarchy:
         if text in self.by_code:
             return self.by_code[text]
         key = fold(text)
-        candidates = self.by_name.get(key) or self.by_name.get(_strip_level_word(key)) or []
+        candidates = self.by_name.get(key) or self.by_name.get(strip_level_word(key, FOLDED_LEVEL_WORDS)) or []
         if on is not None:
             dated = [u for u in candidates if u.valid_on(on)]
             if not dated and candidates:
-                names = ", ".join(f"{u.name} ({u.code}, {_span(u)})" for u in candidates)
+                names = ", ".join(f"{u.name} ({u.code}, {u.span})" for u in candidates)
                 raise UnitNotFound(f"đơn vị «{text}» không tồn tại vào ngày {fmt_date(on)}; có: {names}")
             candidates = dated
         if not candidates:
@@ -154,7 +182,7 @@ class Hierarchy:
         start = self.by_id[start_id]
         raise NoRoute(
             f"{authority.label} không có trong chuỗi đơn vị phía trên {start.name} "
-            f"(hiệu lực {_span(start)}) nên không thể xét hình thức này"
+            f"(hiệu lực {start.span}) nên không thể xét hình thức này"
         )
 
     def next_unit(self, unit_id: int, authority: Level) -> UnitRef | None:
@@ -169,29 +197,19 @@ class Hierarchy:
         unit = self.by_id[unit_id]
         return self.by_id.get(unit.province_id) if unit.province_id else None
 
+    def successor_on(self, unit: UnitRef, day: date) -> UnitRef | None:
+        """The unit that carries on `unit` on `day` (following successors; None if none)."""
+        current: UnitRef | None = unit
+        for _ in range(10):  # successor chains are short (Huế: two steps); never loop on bad data
+            if current is None or current.valid_on(day):
+                return current
+            current = self.by_id.get(current.successor_id) if current.successor_id else None
+        return None
+
 
 _CACHE: dict[str, tuple[tuple, Hierarchy]] = {}
-
-_LEVEL_WORDS = ("thanh pho ", "thi xa ", "thi tran ", "phuong ", "huyen ", "tinh ", "quan ", "xa ")
-
-
-def _strip_level_word(key: str) -> str:
-    for word in _LEVEL_WORDS:
-        if key.startswith(word):
-            return key[len(word):]
-    return key
 
 
 def _exact_key(name: str, bare: bool = False) -> str:
     key = nfc(name).casefold()
-    if bare:
-        for word in ("thành phố ", "thị xã ", "thị trấn ", "phường ", "huyện ", "tỉnh ", "quận ", "xã "):
-            if key.startswith(word):
-                return key[len(word):]
-    return key
-
-
-def _span(unit: UnitRef) -> str:
-    end = fmt_date(unit.valid_to) if unit.valid_to else "nay"
-    start = fmt_date(unit.valid_from) if unit.valid_from.year > 1900 else "trước"
-    return f"{start}–{end}"
+    return strip_level_word(key) if bare else key

@@ -38,8 +38,9 @@ from models.calendar import add_working_days, previous_working_day, working_day_
 from models.campaigns import DeadlineSpec, ReminderNotice
 from models.clock import utcnow
 from models.db import insert_for
+from models.hierarchy import Hierarchy, UnitRef
 from models.nominations import AGENDA, Nomination, Nominee
-from models.reports import Directory, ReportingObligation, UnitContact, expand_obligations
+from models.reports import ReportingObligation, expand_obligations
 from models.units import Council, CouncilMember, MemberRole
 
 
@@ -174,13 +175,13 @@ def in_window(day: date, *, since: date, today: date) -> bool:
 # ---------------------------------------------------------------- reports
 
 
-def _office(unit: UnitContact) -> Recipient | None:
+def _office(unit: UnitRef) -> Recipient | None:
     if unit.email:
         return Recipient(unit.email, unit.office_name)
     return _head(unit, fallback=False)
 
 
-def _head(unit: UnitContact, *, fallback: bool = True) -> Recipient | None:
+def _head(unit: UnitRef, *, fallback: bool = True) -> Recipient | None:
     if unit.head_email:
         name = f"{unit.head_name} – {unit.head_title}" if unit.head_name else unit.head_title
         return Recipient(unit.head_email, name)
@@ -216,7 +217,7 @@ def _report_notice(
 
 
 def report_notices(
-    *, specs: Sequence[DeadlineSpec], directory: Directory, filed: Mapping[tuple[str, int, int], date],
+    *, specs: Sequence[DeadlineSpec], directory: Hierarchy, filed: Mapping[tuple[str, int, int], date],
     since: date, today: date, policy: Policy, plan: Plan | None = None,
 ) -> Plan:
     """Items scheduled in [since, today] for the reports still owed (`filed`: the reports recorded so far,
@@ -316,7 +317,7 @@ def _chunks(items: Sequence[int], size: int = 500) -> Iterable[list[int]]:
         yield list(items[start:start + size])
 
 
-def open_reviews(*, session: Session, directory: Directory) -> list[OpenReview]:
+def open_reviews(*, session: Session, directory: Hierarchy) -> list[OpenReview]:
     """The dossiers on a council's agenda with a due date, with the addresses of that council's standing
     office and chair and of the superior council's standing office."""
     rows = session.execute(
@@ -361,7 +362,7 @@ def open_reviews(*, session: Session, directory: Directory) -> list[OpenReview]:
 
 
 def due_notices(
-    *, specs: Sequence[DeadlineSpec], directory: Directory, filed: Mapping[tuple[str, int, int], date],
+    *, specs: Sequence[DeadlineSpec], directory: Hierarchy, filed: Mapping[tuple[str, int, int], date],
     reviews: Iterable[OpenReview], since: date, today: date, policy: Policy,
 ) -> Plan:
     """Everything scheduled in [since, today] that is still owed on `today` (pure)."""

@@ -18,85 +18,12 @@ from sqlmodel import Session, select
 
 from models.campaigns import Deadline, DeadlineSpec, Report, ensure_deadlines
 from models.clock import VN, fmt_date, today_vn, utcnow
-from models.hierarchy import AmbiguousUnit, Hierarchy, UnitNotFound
-from models.units import Level, Unit
-
-CENTRAL = frozenset({Level.moha, Level.prime_minister, Level.president})
+from models.hierarchy import CENTRAL, AmbiguousUnit, Hierarchy, UnitNotFound, UnitRef
+from models.units import Level
 
 
 class ReportRefused(ValueError):
     """A filing the app refuses; the message is Vietnamese, for officials."""
-
-
-# ---------------------------------------------------------------- the directory of units
-
-
-@dataclass(frozen=True, slots=True)
-class UnitContact:
-    """A unit with the addresses reminders go to."""
-
-    id: int
-    code: str
-    name: str
-    level: Level
-    parent_id: int | None
-    province_id: int | None
-    successor_id: int | None
-    valid_from: date
-    valid_to: date | None
-    email: str | None
-    head_name: str | None
-    head_email: str | None
-    ntm_office_email: str | None
-
-    def valid_on(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
-
-    @property
-    def office_name(self) -> str:
-        """'Văn phòng UBND xã Cẩm Thạch' (a central body is its own office)."""
-        return self.name if self.level in CENTRAL else f"Văn phòng UBND {self.name}"
-
-    @property
-    def head_title(self) -> str:
-        """'Chủ tịch UBND xã Cẩm Thạch' (for a central body: the head of it)."""
-        return f"Thủ trưởng {self.name}" if self.level in CENTRAL else f"Chủ tịch UBND {self.name}"
-
-
-class Directory:
-    """Every unit with its addresses, loaded once per run (a national tree is ~15,000 rows)."""
-
-    def __init__(self, units: Iterable[UnitContact]):
-        self.by_id: dict[int, UnitContact] = {u.id: u for u in units}
-        self.by_code = {u.code: u for u in self.by_id.values()}
-        self.by_level: dict[Level, list[UnitContact]] = {}
-        for u in sorted(self.by_id.values(), key=lambda u: u.code):
-            self.by_level.setdefault(u.level, []).append(u)
-
-    @classmethod
-    def load(cls, session: Session) -> Directory:
-        rows = session.exec(
-            select(
-                Unit.id, Unit.code, Unit.name, Unit.level, Unit.parent_id, Unit.province_id, Unit.successor_id,
-                Unit.valid_from, Unit.valid_to, Unit.email, Unit.head_name, Unit.head_email, Unit.ntm_office_email,
-            )
-        ).all()
-        return cls(UnitContact(r[0], r[1], r[2], Level(r[3]), *r[4:]) for r in rows)
-
-    def get(self, unit_id: int | None) -> UnitContact | None:
-        return self.by_id.get(unit_id) if unit_id is not None else None
-
-    def province_of(self, unit: UnitContact) -> UnitContact | None:
-        return self.get(unit.province_id)
-
-    def successor_on(self, unit: UnitContact, day: date) -> UnitContact | None:
-        """The unit that carries on `unit` on `day` (following successors; None if none)."""
-        current: UnitContact | None = unit
-        for _ in range(10):  # successor chains are short (Huế: two steps); never loop on bad data
-            if current is None or current.valid_on(day):
-                return current
-            current = self.get(current.successor_id)
-        return None
 
 
 # ---------------------------------------------------------------- obligations
@@ -123,20 +50,20 @@ class ReportingObligation:
         return f"report:{self.deadline}:{self.unit_code}:{self.year}"
 
 
-def receiver(spec: DeadlineSpec, unit: UnitContact, directory: Directory) -> tuple[str, str | None]:
+def receiver(spec: DeadlineSpec, unit: UnitRef, directory: Hierarchy) -> tuple[str, str | None]:
     """Who receives this unit's report (name, address)."""
     if spec.submit_to == "ntm_office":
-        province = directory.province_of(unit)
+        province = directory.province_of(unit.id)
         if province is None:
             return "Văn phòng Điều phối nông thôn mới", None
         return f"Văn phòng Điều phối nông thôn mới {province.name}", province.ntm_office_email
-    target = directory.get(unit.parent_id) if spec.submit_to == "parent" else directory.province_of(unit)
+    target = directory.get(unit.parent_id) if spec.submit_to == "parent" else directory.province_of(unit.id)
     if target is None:
         return "cơ quan cấp trên", None
     return (target.name if target.level in CENTRAL else f"UBND {target.name}"), target.email
 
 
-def expand_obligations(*, spec: DeadlineSpec, year: int, directory: Directory) -> list[ReportingObligation]:
+def expand_obligations(*, spec: DeadlineSpec, year: int, directory: Hierarchy) -> list[ReportingObligation]:
     """The units bound by the `year` occurrence: those valid on its due date, at a level bound on that
     date, in the deadline's provinces; ordered by unit code."""
     due = spec.due_date(year)
@@ -185,7 +112,7 @@ class Filing:
     """What `file_report` recorded."""
 
     report: Report
-    unit: UnitContact
+    unit: UnitRef
     amendment: bool
     obligation: ReportingObligation
 
@@ -199,27 +126,26 @@ def _deadline(session: Session, code: str) -> tuple[Deadline, DeadlineSpec]:
 
 
 def _bound_unit(
-    *, ref: str, spec: DeadlineSpec, year: int, due: date, hierarchy: Hierarchy, directory: Directory
-) -> tuple[UnitContact, ReportingObligation]:
+    *, ref: str, spec: DeadlineSpec, year: int, due: date, hierarchy: Hierarchy
+) -> tuple[UnitRef, ReportingObligation]:
     try:
-        found = hierarchy.resolve(ref, on=due)
+        unit = hierarchy.resolve(ref, on=due)
     except UnitNotFound:
         try:
-            found = hierarchy.resolve(ref)  # it exists, but not in that year's shape
+            unit = hierarchy.resolve(ref)  # it exists, but not in that year's shape
         except AmbiguousUnit as exc:
             raise ReportRefused(str(exc)) from None
         except UnitNotFound as exc:
             raise ReportRefused(str(exc)) from None
     except AmbiguousUnit as exc:
         raise ReportRefused(str(exc)) from None
-    unit = directory.by_id[found.id]
-    for obligation in expand_obligations(spec=spec, year=year, directory=directory):
+    for obligation in expand_obligations(spec=spec, year=year, directory=hierarchy):
         if obligation.unit_id == unit.id:
             return unit, obligation
     reason = f"{unit.name} ({unit.code}) không phải nộp «{spec.short_title(year)}» (hạn {fmt_date(due)})"
     if not unit.valid_on(due):
-        reason += f": đơn vị chỉ tồn tại {_span(unit)}"
-        successor = directory.successor_on(unit, due)
+        reason += f": đơn vị chỉ tồn tại {unit.span}"
+        successor = hierarchy.successor_on(unit, due)
         if successor is not None:
             reason += f"; đơn vị kế tục là {successor.name} ({successor.code})"
     else:
@@ -229,15 +155,9 @@ def _bound_unit(
     raise ReportRefused(reason)
 
 
-def _span(unit: UnitContact) -> str:
-    start = f"từ {fmt_date(unit.valid_from)} " if unit.valid_from.year > 1900 else ""
-    return start + (f"đến {fmt_date(unit.valid_to)}" if unit.valid_to else "đến nay")
-
-
 def file_report(
     *, session: Session, unit: str, year: int, deadline: str, filed_by: str = "", file_name: str = "",
     on: date | None = None, today: date | None = None, hierarchy: Hierarchy | None = None,
-    directory: Directory | None = None,
 ) -> Filing:
     """Record that `unit` filed the `year` report of `deadline` (on `on`, default today); the caller
     commits. A second filing becomes an amendment of the first. Raises ReportRefused."""
@@ -254,9 +174,7 @@ def file_report(
             f" đến năm {spec.last_year}" if spec.last_year else "")
         raise ReportRefused(f"«{spec.short_title(year)}» không có hạn nộp năm {year} (chỉ {span})")
     hierarchy = hierarchy or Hierarchy.load(session)
-    directory = directory or Directory.load(session)
-    unit_row, obligation = _bound_unit(ref=unit, spec=spec, year=year, due=due, hierarchy=hierarchy,
-                                       directory=directory)
+    unit_row, obligation = _bound_unit(ref=unit, spec=spec, year=year, due=due, hierarchy=hierarchy)
     # Filed today: the moment it is recorded; filed on an earlier day: the start of that day (VN).
     filed_at = utcnow() if on == today else datetime.combine(on, time(0, 0), VN).astimezone(UTC)
     prior = session.exec(
@@ -310,16 +228,15 @@ class FilingStatus:
 
 def filing_status(
     *, session: Session, year: int, deadline: str, province: str | None = None,
-    directory: Directory | None = None, hierarchy: Hierarchy | None = None,
+    hierarchy: Hierarchy | None = None,
 ) -> tuple[DeadlineSpec, list[FilingStatus]]:
     """Every unit bound by the `year` occurrence (optionally in one province), filed or not."""
     row, spec = _deadline(session, deadline)
     if spec.due_date(year) is None:
         raise ReportRefused(f"«{spec.short_title(year)}» không có hạn nộp năm {year}")
-    directory = directory or Directory.load(session)
-    obligations = expand_obligations(spec=spec, year=year, directory=directory)
+    hierarchy = hierarchy or Hierarchy.load(session)
+    obligations = expand_obligations(spec=spec, year=year, directory=hierarchy)
     if province:
-        hierarchy = hierarchy or Hierarchy.load(session)
         due = spec.due_date(year)
         try:
             target = hierarchy.resolve(province, on=due)
@@ -338,7 +255,7 @@ def filing_status(
     for o in obligations:
         filings = by_unit.get(o.unit_id, [])
         first = filings[0] if filings else None
-        prov = directory.get(o.province_id)
+        prov = hierarchy.get(o.province_id)
         out.append(FilingStatus(
             obligation=o, province=prov.name if prov else "", province_code=prov.code if prov else "",
             filed_on=first.filed_on if first else None, filed_at=first.filed_at if first else None,

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Column, Index, UniqueConstraint, func, text
 from sqlmodel import Field, SQLModel
 
-from models.clock import utcnow
+from models.clock import fmt_date, utcnow
 from models.db import UTCDateTime, enum_type
+from models.text import fold
 
 
 class Level(StrEnum):
@@ -48,13 +50,45 @@ LEVEL_LABELS = {
 }
 
 
+# The words an official name starts with ("xã Cẩm Thành", "thành phố Huế"): a look-up by "Cẩm Thành"
+# or a run named "cam-thanh" leaves them out.
+LEVEL_WORDS = ("thành phố", "thị xã", "thị trấn", "phường", "huyện", "tỉnh", "quận", "xã")
+FOLDED_LEVEL_WORDS = tuple(fold(word) for word in LEVEL_WORDS)
+
+
+def strip_level_word(name: str, words: tuple[str, ...] = LEVEL_WORDS) -> str:
+    """'xã Cẩm Thành' → 'Cẩm Thành'; pass FOLDED_LEVEL_WORDS for a folded key ('xa cam thanh')."""
+    for word in words:
+        if name.startswith(word + " "):
+            return name[len(word) + 1:]
+    return name
+
+
+class Dated:
+    """A unit in one shape: it exists from `valid_from` to `valid_to`, both inclusive (None: still)."""
+
+    __slots__ = ()
+    if TYPE_CHECKING:
+        valid_from: date
+        valid_to: date | None
+
+    def valid_on(self, day: date) -> bool:
+        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
+
+    @property
+    def span(self) -> str:
+        """'từ 01/07/2025 đến nay', 'đến 30/06/2025' (a unit older than the records has no start)."""
+        start = f"từ {fmt_date(self.valid_from)} " if self.valid_from.year > 1900 else ""
+        return start + (f"đến {fmt_date(self.valid_to)}" if self.valid_to else "đến nay")
+
+
 class MemberRole(StrEnum):
     chair = "chair"  # Chủ tịch Hội đồng
     standing = "standing"  # Ủy viên thường trực
     member = "member"  # Ủy viên
 
 
-class UnitBase(SQLModel):
+class UnitBase(Dated, SQLModel):
     code: str = Field(max_length=120, description="stable identifier, e.g. thanh-hoa.cam-thuy.cam-thanh")
     name: str = Field(max_length=200, description="official name, e.g. 'xã Cẩm Thành'")
     level: Level = Field(sa_type=enum_type(Level))
@@ -82,9 +116,6 @@ class Unit(UnitBase, table=True):
     parent_id: int | None = Field(default=None, foreign_key="unit.id")
     province_id: int | None = Field(default=None, foreign_key="unit.id", description="the province it lies in")
     successor_id: int | None = Field(default=None, foreign_key="unit.id")
-
-    def valid_on(self, day: date) -> bool:
-        return self.valid_from <= day and (self.valid_to is None or day <= self.valid_to)
 
 
 class Council(SQLModel, table=True):

@@ -26,9 +26,10 @@ from models.campaigns import (
     ensure_deadlines,
     load_deadlines,
 )
+from models.hierarchy import Hierarchy
 from models.intake import take_in
 from models.reminders import NoticeKind, Policy, due_notices, report_schedule, review_due_day
-from models.reports import Directory, ReportRefused, expand_obligations, file_report
+from models.reports import ReportRefused, expand_obligations, file_report
 from notifications.outbox import OutboxMessage
 
 YEAR = 2026
@@ -97,10 +98,10 @@ def letters(session) -> list[OutboxMessage]:
 
 
 def contacts(session):  # noqa: ANN201
-    return Directory.load(session)
+    return Hierarchy.load(session)
 
 
-def expected_reports(directory: Directory, filings: dict[str, date], *, only: set[date] | None = None,
+def expected_reports(directory: Hierarchy, filings: dict[str, date], *, only: set[date] | None = None,
                      catch_up: dict[date, date] | None = None) -> set[tuple[date, str, str]]:
     """The report items by hand: reminders to the office, escalations to the head, the last to the
     province's head too — for units that had not filed by the day of the run that sends them."""
@@ -367,7 +368,7 @@ def reviews(session, sample) -> dict[str, str]:
     return {"open": codes[0], "returned": codes[1]}
 
 
-def expected_reviews(directory: Directory, code: str) -> set[tuple[date, str, str]]:
+def expected_reviews(directory: Hierarchy, code: str) -> set[tuple[date, str, str]]:
     """Due 26/11 (Thursday): 'due soon' two working days before — Monday 23/11, since 24/11 is a holiday —
     to the standing office; 1, 3 and 5 working days late (27/11, 01/12, 03/12) to the chair and to the
     standing office of the province's council."""
