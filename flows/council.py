@@ -36,7 +36,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import DataError
 
 from flows.dashboard import refresh_after_meeting
-from flows.events import emit_batch_event, emit_nomination_events, unit_related
+from flows.events import (
+    COUNCIL_DECIDED,
+    MEETING,
+    NOMINATION_RECEIVED,
+    OUTCOME_EVENTS,
+    emit_batch_event,
+    emit_nomination_events,
+    unit_related,
+)
 from flows.inputs import MeetingDecisions, agenda_markdown, initial_form, refill_form
 from flows.naming import meeting_run_name, receive_run_name, unit_slug
 from flows.refusal import refused
@@ -49,10 +57,6 @@ from models.nominations import Conflict, Nomination, Nominee, TransitionError
 from notifications.notices import council_digest, outcome_letters
 from notifications.outbox import OutboxError, enqueue_many
 
-DECIDED = "thidua.council.decided"
-RECEIVED = "thidua.nomination.received"
-OUTCOME_EVENTS = {"conferred": "thidua.nomination.conferred", "forwarded": "thidua.nomination.forwarded",
-                  "rejected": "thidua.nomination.rejected", "returned": "thidua.nomination.returned"}
 # A killed run's slot comes back when its lease expires (Prefect's minimum, 60 s, plus up to 15 s).
 COUNCIL_LEASE_S = 60
 COUNCIL_WAIT_S = 900
@@ -357,7 +361,7 @@ async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date
     else:
         key = mt.minutes_key(unit_code=unit, minutes=minutes) if minutes is not None else mt.waiting_key(str(run_id))
     info = await open_meeting_task(unit, key, on, run_id, minutes)
-    emit_nomination_events(RECEIVED, info.pop("received"))
+    emit_nomination_events(NOMINATION_RECEIVED, info.pop("received"))
     if "refused" in info:
         message = "; ".join(info["problems"])
         return refused(message, {"refused": True, "problems": info["problems"], "meeting_id": info["meeting_id"],
@@ -391,7 +395,7 @@ async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date
     for outcome, event in OUTCOME_EVENTS.items():
         emit_nomination_events(event, [i for i in result["items"] if i["outcome"] == outcome])
     emit_batch_event(
-        DECIDED, resource_id=f"thidua.meeting.{info['meeting_id']}", name=f"Phiên họp {info['council']}",
+        COUNCIL_DECIDED, resource_id=f"{MEETING}{info['meeting_id']}", name=f"Phiên họp {info['council']}",
         related=[unit_related(info["unit_code"], info["unit_name"], role="council")],
         payload={"meeting_id": info["meeting_id"], "unit": info["unit_code"], "counts": result["counts"],
                  "forwarded_to": result["forwarded_to"]},
@@ -457,7 +461,7 @@ async def receive_forwarded(meeting_id: int | None = None, meeting_ids: list[int
     Started by each `thidua.council.decided` event (`meeting_id`), or for a batch of meetings."""
     ids = sorted(set(meeting_ids or []) | ({meeting_id} if meeting_id is not None else set()))
     result = await receive_task(ids, on or today_vn())
-    emit_nomination_events(RECEIVED, result.pop("items"))
+    emit_nomination_events(NOMINATION_RECEIVED, result.pop("items"))
     if deliver and result["letters"]:
         from flows.delivery import deliver_mail
         await deliver_mail()

@@ -18,8 +18,20 @@ from prefect.artifacts import acreate_markdown_artifact, acreate_progress_artifa
 from sqlalchemy.exc import SQLAlchemyError
 
 from flows.naming import dashboard_run_name
-from models import dashboard as db
 from models.clock import fmt_date, today_vn
+from models.dashboard import (
+    CampaignSummary,
+    FilingProgress,
+    OverdueUnit,
+    PipelineRow,
+    campaign_markdown,
+    campaign_summary,
+    overdue_reviews,
+    overdue_table,
+    pipeline_by_province,
+    pipeline_table,
+    report_filing,
+)
 from models.db import session_scope
 from models.hierarchy import Hierarchy
 
@@ -36,10 +48,10 @@ def filing_key(year: int) -> str:
 @dataclass
 class Figures:
     today: date
-    pipeline: list[db.PipelineRow]
-    overdue: list[db.OverdueUnit]
-    summary: db.CampaignSummary
-    filing: db.FilingProgress | None = None
+    pipeline: list[PipelineRow]
+    overdue: list[OverdueUnit]
+    summary: CampaignSummary
+    filing: FilingProgress | None = None
     filing_problem: str | None = None  # why the filing could not be read, for the run's log
 
 
@@ -49,13 +61,13 @@ def gather(today: date) -> Figures:
         hierarchy = Hierarchy.load(session)
         figures = Figures(
             today=today,
-            pipeline=db.pipeline_by_province(session=session, hierarchy=hierarchy),
-            overdue=db.overdue_reviews(session=session, hierarchy=hierarchy, today=today),
-            summary=db.campaign_summary(session=session, hierarchy=hierarchy),
+            pipeline=pipeline_by_province(session=session, hierarchy=hierarchy),
+            overdue=overdue_reviews(session=session, hierarchy=hierarchy, today=today),
+            summary=campaign_summary(session=session, hierarchy=hierarchy),
         )
     try:
         with session_scope() as session:
-            figures.filing = db.report_filing(session=session, year=today.year)
+            figures.filing = report_filing(session=session, year=today.year)
     except SQLAlchemyError as exc:  # e.g. a database whose migrations do not create the reports' tables yet
         figures.filing_problem = str(exc).splitlines()[0]
     return figures
@@ -73,12 +85,12 @@ async def publish(figures: Figures) -> list[str]:
     day = fmt_date(figures.today)
     in_pipeline = sum(r.total for r in figures.pipeline)
     await acreate_table_artifact(
-        key=PIPELINE_KEY, table=db.pipeline_table(figures.pipeline),
+        key=PIPELINE_KEY, table=pipeline_table(figures.pipeline),
         description=f"Hồ sơ theo tỉnh, cấp đang giữ và trạng thái — {in_pipeline} hồ sơ, ngày {day}",
     )
     overdue = sum(len(u.items) for u in figures.overdue)
     await acreate_table_artifact(
-        key=OVERDUE_KEY, table=db.overdue_table(figures.overdue),
+        key=OVERDUE_KEY, table=overdue_table(figures.overdue),
         description=(f"Hồ sơ quá hạn xét (tính theo ngày làm việc) — {overdue} hồ sơ tại {len(figures.overdue)} "
                      f"Hội đồng, ngày {day}") if overdue else f"Không có hồ sơ quá hạn xét, ngày {day}",
     )
@@ -94,7 +106,7 @@ async def publish(figures: Figures) -> list[str]:
         )
         keys.append(filing_key(f.year))
     await acreate_markdown_artifact(
-        key=SUMMARY_KEY, markdown=db.campaign_markdown(figures.summary, as_of=figures.today),
+        key=SUMMARY_KEY, markdown=campaign_markdown(figures.summary, as_of=figures.today),
         description=f"Tổng hợp phong trào: {figures.summary.conferred} đã khen thưởng, ngày {day}",
     )
     keys.append(SUMMARY_KEY)

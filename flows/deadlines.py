@@ -19,7 +19,7 @@ from anyio import to_thread
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_progress_artifact, acreate_table_artifact
 
-from flows.events import emit_batch_event
+from flows.events import DEADLINES_REMINDED, REMINDER_DAY, emit_batch_event
 from models.campaigns import YEARLY_REPORT, DeadlineSpec, ensure_deadlines
 from models.clock import fmt_date, today_vn
 from models.db import session_scope
@@ -30,7 +30,6 @@ from notifications.digests import assign_keys, group_by_recipient, letter, taken
 from notifications.outbox import enqueue_many
 
 ARTIFACT_KEY = "deadline-reminders"
-REMINDED = "thidua.deadlines.reminded"
 CATCHUP_DAYS = 7
 
 KIND_LABELS = {
@@ -192,7 +191,7 @@ async def deadline_reminders(today: date | None = None, deliver: bool = True, si
     day = today or today_vn()
     result = await queue_reminders(day, window_start(day=day, since=since, catchup_days=catchup_days))
     emit_batch_event(
-        REMINDED, resource_id=f"thidua.reminders.{day.isoformat()}", name=f"Nhắc hạn ngày {fmt_date(day)}",
+        DEADLINES_REMINDED, resource_id=f"{REMINDER_DAY}{day.isoformat()}", name=f"Nhắc hạn ngày {fmt_date(day)}",
         payload={k: result[k] for k in ("day", "since", "letters", "recipients", "items", "by_kind", "escalations")},
     )
     await publish(result)

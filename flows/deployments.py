@@ -1,17 +1,20 @@
-"""Every thidua deployment, declared once as data.
+"""Every thidua deployment, read from `prefect.yaml`: the one place they are declared.
 
-`thidua up` serves them from one process (`supervisor/serve.py`); `prefect.yaml` declares the same ones for
-`prefect deploy --all` to a process work pool, and `tests/test_up.py` checks that the two agree.
-A flow module that is not written yet is skipped with a warning, so `thidua up` works as each lands.
+`prefect deploy --all` pushes that file's deployments to a process work pool; `thidua up` serves the
+same ones from one process (`supervisor/serve.py`) through `build_deployments()` below. Only what
+serving needs is read (entrypoint, description, tags, parameters, a cron schedule, an event trigger,
+a concurrency limit); a declaration this module cannot serve faithfully is refused, never dropped.
 """
 
 from __future__ import annotations
 
 import importlib
-import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+import yaml
 
 from models.settings import TIMEZONE
 
@@ -21,10 +24,7 @@ if TYPE_CHECKING:  # prefect costs ~1.6 s to import; `thidua` commands that neve
     from prefect.events import DeploymentEventTrigger, DeploymentTriggerTypes
     from prefect.schedules import Schedule
 
-logger = logging.getLogger(__name__)
-
-WORK_POOL = "thidua-process"
-COUNCIL_DECIDED = "thidua.council.decided"
+PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,15 @@ class EventTrigger:
     event: str
     parameters: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+
+    @classmethod
+    def from_yaml(cls, raw: Mapping[str, Any]) -> EventTrigger:
+        expect = list(raw.get("expect") or [])
+        if raw.get("type") != "event" or len(expect) != 1 or not raw.get("enabled", True):
+            raise ValueError(f"prefect.yaml: trigger {raw.get('name')!r} must be one enabled event trigger "
+                             f"expecting one event")
+        return cls(name=raw["name"], event=expect[0], parameters=dict(raw.get("parameters") or {}),
+                   description=raw.get("description", ""))
 
     def build(self) -> DeploymentEventTrigger:
         from prefect.events import DeploymentEventTrigger
@@ -52,13 +61,31 @@ class DeploymentSpec:
     """One deployment: which flow, when it starts, how many runs at once."""
 
     name: str
-    entrypoint: str  # "flows/<module>.py:<flow function>", as in prefect.yaml
+    entrypoint: str  # "flows/<module>.py:<flow function>", relative to the repository root
     description: str
     tags: tuple[str, ...] = ()
     cron: str | None = None
     trigger: EventTrigger | None = None
     concurrency_limit: int | None = None
     parameters: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_yaml(cls, raw: Mapping[str, Any]) -> DeploymentSpec:
+        name = raw["name"]
+        schedules = list(raw.get("schedules") or [])
+        triggers = list(raw.get("triggers") or [])
+        if len(schedules) > 1 or len(triggers) > 1:
+            raise ValueError(f"prefect.yaml: {name} may have one schedule and one trigger at most")
+        if schedules and (set(schedules[0]) != {"cron", "timezone"} or schedules[0]["timezone"] != TIMEZONE):
+            raise ValueError(f"prefect.yaml: {name}'s schedule must be a cron in {TIMEZONE}")
+        if raw.get("enforce_parameter_schema") is not True:
+            raise ValueError(f"prefect.yaml: {name} must enforce its parameter schema")
+        return cls(
+            name=name, entrypoint=raw["entrypoint"], description=raw.get("description", ""),
+            tags=tuple(raw.get("tags") or ()), cron=schedules[0]["cron"] if schedules else None,
+            trigger=EventTrigger.from_yaml(triggers[0]) if triggers else None,
+            concurrency_limit=raw.get("concurrency_limit"), parameters=dict(raw.get("parameters") or {}),
+        )
 
     @property
     def module(self) -> str:
@@ -67,6 +94,10 @@ class DeploymentSpec:
     @property
     def function(self) -> str:
         return self.entrypoint.split(":")[1]
+
+    def load(self) -> Flow:
+        """The flow object the entrypoint names."""
+        return getattr(importlib.import_module(self.module), self.function)
 
     def schedules(self) -> list[Schedule]:
         from prefect.schedules import Cron
@@ -77,77 +108,16 @@ class DeploymentSpec:
         return [self.trigger.build()] if self.trigger else []
 
 
-DEPLOYMENTS: tuple[DeploymentSpec, ...] = (
-    DeploymentSpec(
-        name="intake",
-        entrypoint="flows/intake.py:intake",
-        description="Tiếp nhận một lô hồ sơ đề nghị khen thưởng: kiểm tra, lưu, báo Hội đồng nơi nhận.",
-        tags=("thidua", "intake"),
-    ),
-    DeploymentSpec(
-        name="council-meeting",
-        entrypoint="flows/council.py:council_meeting",
-        description="Một phiên họp Hội đồng Thi đua – Khen thưởng: lập chương trình, chờ quyết định "
-                    "của Hội đồng, áp dụng cả lô (khen / trình lên / không khen / trả lại).",
-        tags=("thidua", "council"),
-    ),
-    DeploymentSpec(
-        name="receive-forwarded",
-        entrypoint="flows/council.py:receive_forwarded",
-        description="Cấp trên nhận các hồ sơ vừa được trình lên sau một phiên họp: hạn xét, "
-                    "kiểm tra theo cấp, báo mỗi Hội đồng nhận một lần.",
-        tags=("thidua", "council"),
-        trigger=EventTrigger(
-            name="receive-forwarded on thidua.council.decided",
-            event=COUNCIL_DECIDED,
-            # A single-expression template keeps the payload's type (int stays int) in Prefect 3.8.
-            parameters={"meeting_id": "{{ event.payload.meeting_id }}"},
-            description="Sau mỗi phiên họp Hội đồng đã quyết định, mở việc xét ở cấp trên.",
-        ),
-    ),
-    DeploymentSpec(
-        name="deliver-mail",
-        entrypoint="flows/delivery.py:deliver_mail",
-        description="Gửi thư đang chờ trong hộp thư đi qua SMTP, mỗi thư đúng một lần.",
-        tags=("thidua", "mail"),
-        cron="*/5 * * * *",
-        concurrency_limit=1,
-    ),
-    DeploymentSpec(
-        name="deadline-reminders",
-        entrypoint="flows/deadlines.py:deadline_reminders",
-        description="Nhắc hạn hằng ngày lúc 08:00: báo cáo năm (30/11), hạn xét hồ sơ; "
-                    "nhắc lại khi quá hạn, chỉ gửi cho nơi chưa làm.",
-        tags=("thidua", "deadlines"),
-        cron="0 8 * * *",
-        concurrency_limit=1,
-    ),
-    DeploymentSpec(
-        name="dashboard",
-        entrypoint="flows/dashboard.py:dashboard",
-        description="Bảng theo dõi hằng giờ: hồ sơ theo cấp và tỉnh, hồ sơ quá hạn xét, "
-                    "đơn vị đã nộp báo cáo năm.",
-        tags=("thidua", "dashboard"),
-        cron="0 * * * *",
-        concurrency_limit=1,
-    ),
-)
+def read_prefect_yaml(path: Path = PREFECT_YAML) -> tuple[str, tuple[DeploymentSpec, ...]]:
+    """The work pool and the deployments `path` declares, in its order."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    pools = {d["work_pool"]["name"] for d in raw["deployments"]}
+    if len(pools) != 1:
+        raise ValueError(f"prefect.yaml: every deployment goes to one work pool, not {sorted(pools)}")
+    return pools.pop(), tuple(DeploymentSpec.from_yaml(d) for d in raw["deployments"])
 
 
-def load_flow(spec: DeploymentSpec) -> Flow | None:
-    """The spec's flow object, or None (with a warning) while its module or function is not written yet."""
-    try:
-        module = importlib.import_module(spec.module)
-    except ModuleNotFoundError as exc:
-        if exc.name != spec.module:  # the module exists but something it imports is missing: a real error
-            raise
-        logger.warning("Skipping deployment %r: module %s does not exist yet", spec.name, spec.module)
-        return None
-    flow = getattr(module, spec.function, None)
-    if flow is None:
-        logger.warning("Skipping deployment %r: %s has no flow %r yet", spec.name, spec.module, spec.function)
-        return None
-    return flow
+WORK_POOL, DEPLOYMENTS = read_prefect_yaml()
 
 
 async def build(spec: DeploymentSpec, flow: Flow) -> RunnerDeployment:
@@ -164,14 +134,6 @@ async def build(spec: DeploymentSpec, flow: Flow) -> RunnerDeployment:
     )
 
 
-async def build_deployments(specs: Iterable[DeploymentSpec] = DEPLOYMENTS) -> tuple[list[RunnerDeployment], list[str]]:
-    """Deployments for every spec whose flow exists, and the names of those skipped."""
-    built: list[RunnerDeployment] = []
-    skipped: list[str] = []
-    for spec in specs:
-        flow = load_flow(spec)
-        if flow is None:
-            skipped.append(spec.name)
-        else:
-            built.append(await build(spec, flow))
-    return built, skipped
+async def build_deployments(specs: Iterable[DeploymentSpec] = DEPLOYMENTS) -> list[RunnerDeployment]:
+    """A RunnerDeployment for every spec (an entrypoint that does not import is an error)."""
+    return [await build(spec, spec.load()) for spec in specs]

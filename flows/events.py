@@ -1,4 +1,8 @@
-"""Prefect events that trace a dossier from commune to conferral in the UI's event feed."""
+"""Prefect events that trace a dossier from commune to conferral in the UI's event feed.
+
+Every event name and resource id thidua emits is written here, once: operators filter the feed by
+them and `prefect.yaml` starts `receive-forwarded` on COUNCIL_DECIDED.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +12,44 @@ from prefect.events import emit_event
 
 from models.awards import catalogue
 
+# one event per dossier
+NOMINATION_SUBMITTED = "thidua.nomination.submitted"
+NOMINATION_RECEIVED = "thidua.nomination.received"  # its review opened at the next level
+NOMINATION_CONFERRED = "thidua.nomination.conferred"
+NOMINATION_FORWARDED = "thidua.nomination.forwarded"
+NOMINATION_REJECTED = "thidua.nomination.rejected"
+NOMINATION_RETURNED = "thidua.nomination.returned"
+# a council meeting's outcome for a dossier → its event
+OUTCOME_EVENTS = {"conferred": NOMINATION_CONFERRED, "forwarded": NOMINATION_FORWARDED,
+                  "rejected": NOMINATION_REJECTED, "returned": NOMINATION_RETURNED}
+# one event per batch
+INTAKE_RECEIVED = "thidua.intake.received"
+COUNCIL_DECIDED = "thidua.council.decided"  # the trigger of `receive-forwarded` (prefect.yaml)
+DEADLINES_REMINDED = "thidua.deadlines.reminded"
+
+# resource ids: prefix + the thing's code or key
+NOMINATION = "thidua.nomination."
+UNIT = "thidua.unit."
+AWARD = "thidua.award."
+BATCH = "thidua.batch."
+MEETING = "thidua.meeting."
+REMINDER_DAY = "thidua.reminders."
+
 
 def nomination_resource(code: str, nominee: str | None = None) -> dict[str, str]:
-    res = {"prefect.resource.id": f"thidua.nomination.{code}"}
+    res = {"prefect.resource.id": f"{NOMINATION}{code}"}
     if nominee:
         res["prefect.resource.name"] = f"{code} — {nominee}"
     return res
 
 
 def unit_related(code: str, name: str, role: str = "unit") -> dict[str, str]:
-    return {"prefect.resource.id": f"thidua.unit.{code}", "prefect.resource.role": role,
+    return {"prefect.resource.id": f"{UNIT}{code}", "prefect.resource.role": role,
             "prefect.resource.name": name}
 
 
 def award_related(award: str) -> dict[str, str]:
-    return {"prefect.resource.id": f"thidua.award.{award}", "prefect.resource.role": "award-form",
+    return {"prefect.resource.id": f"{AWARD}{award}", "prefect.resource.role": "award-form",
             "prefect.resource.name": catalogue().forms[award].name}
 
 

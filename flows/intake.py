@@ -11,7 +11,13 @@ from prefect.artifacts import acreate_table_artifact
 from prefect.client.schemas.objects import State
 from prefect.utilities.annotations import quote
 
-from flows.events import emit_batch_event, emit_nomination_events
+from flows.events import (
+    BATCH,
+    INTAKE_RECEIVED,
+    NOMINATION_SUBMITTED,
+    emit_batch_event,
+    emit_nomination_events,
+)
 from flows.naming import intake_run_name
 from flows.refusal import refused
 from models import staging
@@ -21,9 +27,6 @@ from models.hierarchy import Hierarchy
 from models.intake import HEADERS_VI, ROWS_KIND, BatchRefused, IntakeResult, RowError, staged_rows, take_in
 from notifications.notices import council_digests, group_by_unit
 from notifications.outbox import enqueue_many
-
-SUBMITTED = "thidua.nomination.submitted"
-BATCH_RECEIVED = "thidua.intake.received"
 
 
 def intake_parameters(*, rows: list[tuple[int, dict]], source: str = "") -> dict:
@@ -76,9 +79,9 @@ def emit_events(result: dict) -> int:
     """One event per accepted dossier, and one for the batch."""
     if result["replayed"]:
         return 0
-    count = emit_nomination_events(SUBMITTED, [
+    count = emit_nomination_events(NOMINATION_SUBMITTED, [
         {**n, "payload": {"status": n["status"], "due_on": n["due_on"]}} for n in result["nominations"]])
-    emit_batch_event(BATCH_RECEIVED, resource_id=f"thidua.batch.{result['batch_key']}",
+    emit_batch_event(INTAKE_RECEIVED, resource_id=f"{BATCH}{result['batch_key']}",
                      name=f"Lô hồ sơ {result['batch_key'][:15]}",
                      payload={"count": count, "codes": [n["code"] for n in result["nominations"]][:1000]})
     return count

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import DateTime, event
+from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Engine
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Session, create_engine
@@ -70,18 +70,14 @@ TABLE_MODULES = (
 )
 
 
-def all_metadata():  # noqa: ANN201 - sqlalchemy MetaData
+def all_metadata() -> MetaData:
     """Import every module that declares tables and return the shared metadata (Alembic, tests)."""
     import importlib
 
     from sqlmodel import SQLModel
 
     for name in TABLE_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a module not written yet by its issue
-            if exc.name != name:
-                raise
+        importlib.import_module(name)
     return SQLModel.metadata
 
 

@@ -45,16 +45,15 @@ async def serve(*, ready_file: Path | None, api_timeout: float) -> None:
     """Register every deployment once the API answers, signal readiness, then poll for work until stopped."""
     from prefect.runner import Runner
 
-    deployments, skipped = await build_deployments()  # imports the flows while the server may still boot
+    deployments = await build_deployments()  # imports the flows while the server may still boot
     await wait_for_api(api_timeout)
     runner = Runner(name="thidua", pause_on_shutdown=True)
     for deployment in deployments:
         await runner.aadd_deployment(deployment)
     names = [d.name for d in deployments]
-    logger.info("Serving %d deployments: %s (skipped: %s)", len(names), ", ".join(names) or "-",
-                ", ".join(skipped) or "-")
+    logger.info("Serving %d deployments: %s", len(names), ", ".join(names))
     if ready_file is not None:
-        write_json_atomic(ready_file, {"pid": os.getpid(), "deployments": names, "skipped": skipped})
+        write_json_atomic(ready_file, {"pid": os.getpid(), "deployments": names})
     await runner.start()
 
 

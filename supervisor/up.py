@@ -283,28 +283,18 @@ def _health_ok(api_url: str) -> bool:
 
 def prepare_database(*, load_sample: bool) -> dict[str, int] | None:
     """Upgrade the app database; load the sample hierarchy if it has no unit yet. Returns what was loaded."""
-    from sqlalchemy import inspect
+    from sqlmodel import select
 
-    from models.db import dispose_engines, get_engine, session_scope
+    from models.campaigns import ensure_campaigns
+    from models.db import dispose_engines, session_scope
     from models.migrate import upgrade
+    from models.sample import load_sample as load
+    from models.units import Unit
 
     upgrade()
     if not load_sample:
         return None
     try:
-        from sqlmodel import select
-
-        from models.campaigns import ensure_campaigns
-        from models.sample import load_sample as load
-        from models.units import Unit
-    except ModuleNotFoundError as exc:
-        logger.warning("Sample data not loaded: %s", exc)
-        return None
-    try:
-        table = str(Unit.__tablename__)
-        if not inspect(get_engine()).has_table(table):
-            logger.warning("Sample data not loaded: the migrations create no %r table yet", table)
-            return None
         with session_scope() as session:
             if session.exec(select(Unit.id).limit(1)).first() is not None:
                 return None
@@ -345,15 +335,6 @@ class Running:
         return next((c for c in self.children if c.process.poll() is not None), None)
 
 
-def _start_sink(settings: Settings, port: int) -> Any:
-    try:
-        from notifications.sink import start_sink
-    except ModuleNotFoundError as exc:
-        logger.warning("Mail sink not started: %s", exc)
-        return None
-    return start_sink(host=HOST, port=port, maildir=settings.maildir)
-
-
 def run(options: Options, *, stop: threading.Event) -> int:
     """Start everything, wait for `stop` (or a child's death), stop everything. Returns the exit code."""
     started = time.monotonic()
@@ -390,7 +371,9 @@ def run(options: Options, *, stop: threading.Event) -> int:
             running.children.append(_spawn("serve", [sys.executable, "-m", "supervisor.serve", "--ready-file",
                                                      str(ready_file)], env=env, log_dir=log_dir))
             if use_sink:
-                running.sink = _start_sink(settings, options.sink_port)
+                from notifications.sink import start_sink
+
+                running.sink = start_sink(host=HOST, port=options.sink_port, maildir=settings.maildir)
             loaded = prepare_database(load_sample=options.sample)
             _wait_until(lambda: _health_ok(api_url), child=server, timeout=SERVER_START_TIMEOUT, stop=stop,
                         what="Máy chủ Prefect")
@@ -413,11 +396,10 @@ def run(options: Options, *, stop: threading.Event) -> int:
                 "prefect_database_url": safe_url(options.prefect_db or f"sqlite:///{settings.prefect_home / 'prefect.db'}"),
                 "children": {c.name: c.pid for c in running.children},
                 "deployments": served["deployments"],
-                "skipped": served["skipped"],
                 "logs": str(log_dir),
             }
             write_json_atomic(data_dir / UP_FILE, info)
-            _print_banner(info, auth=auth, loaded=loaded, sink_wanted=use_sink)
+            _print_banner(info, auth=auth, loaded=loaded)
             while not stop.wait(0.5):
                 if dead := running.first_dead():
                     err_console.print(text("[bold red]Lỗi:[/] {} (PID {}) đã dừng bất thường (mã {}); nhật ký {}:",
@@ -500,8 +482,7 @@ def _server_env(env: dict[str, str], *, api_url: str, auth: str | None, prefect_
     return server
 
 
-def _print_banner(info: dict[str, Any], *, auth: str | None, loaded: dict[str, int] | None,
-                  sink_wanted: bool) -> None:
+def _print_banner(info: dict[str, Any], *, auth: str | None, loaded: dict[str, int] | None) -> None:
     if loaded:
         console.print("Đã nạp dữ liệu mẫu: " + ", ".join(f"{k}: {v}" for k, v in loaded.items()))
     login = f" (đăng nhập: {auth.partition(':')[0]}:•••)" if auth else ""
@@ -512,14 +493,10 @@ def _print_banner(info: dict[str, Any], *, auth: str | None, loaded: dict[str, i
     if info["maildir"]:
         console.print(text("  Thư bắt được:      {} (SMTP {}:{}; xem bằng [bold]thidua mail ls[/])",
                            info["maildir"], HOST, info["sink_port"]))
-    elif sink_wanted:
-        console.print("  Hộp thư thử nghiệm chưa có (notifications.sink); thư chưa gửi được.", style="yellow")
     else:
         console.print(f"  Thư gửi qua:       {info['smtp']}")
     console.print(f"  Cơ sở dữ liệu:     {info['database_url']} (của Prefect: {info['prefect_database_url']})")
-    console.print(f"  Deployment:        {', '.join(info['deployments']) or '(chưa có)'}")
-    if info["skipped"]:
-        console.print(f"  Chưa có flow (bỏ qua): {', '.join(info['skipped'])}", style="yellow")
+    console.print(f"  Deployment:        {', '.join(info['deployments'])}")
     console.print(f"  Nhật ký:           {info['logs']}")
     console.print("Nhấn Ctrl-C để dừng.")
 

@@ -1,17 +1,17 @@
-"""prefect.yaml and flows/deployments.py declare the same deployments, so `thidua up` (serve) and
-`prefect deploy --all` (workers) cannot drift apart."""
+"""prefect.yaml is the one list of deployments: `thidua up` (serve) reads it through flows/deployments.py,
+`prefect deploy --all` (workers) reads it directly; both must see the same deployments."""
 
 from __future__ import annotations
 
 import inspect
-import logging
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from flows.deployments import DEPLOYMENTS, WORK_POOL, DeploymentSpec, load_flow
+from flows.deployments import DEPLOYMENTS, WORK_POOL, DeploymentSpec, read_prefect_yaml
+from flows.events import COUNCIL_DECIDED
 from models.settings import TIMEZONE
 
 PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
@@ -61,18 +61,14 @@ def test_yaml_matches_module(prefect_yaml: dict[str, Any], spec: DeploymentSpec)
 
 @pytest.mark.parametrize("spec", [s for s in DEPLOYMENTS if s.trigger], ids=lambda s: s.name)
 def test_trigger_passes_only_parameters_the_flow_takes(spec: DeploymentSpec) -> None:
-    flow = load_flow(spec)
-    if flow is None:
-        pytest.skip(f"{spec.entrypoint} is not written yet")
+    flow = spec.load()
     assert set(spec.trigger.parameters) <= set(inspect.signature(flow.fn).parameters)
 
 
 @pytest.mark.parametrize("spec", [s for s in DEPLOYMENTS if s.cron or s.trigger], ids=lambda s: s.name)
 def test_scheduled_or_triggered_flow_gets_every_required_parameter(spec: DeploymentSpec) -> None:
     """Nobody fills a form for these runs: what the flow requires must come from the declaration."""
-    flow = load_flow(spec)
-    if flow is None:
-        pytest.skip(f"{spec.entrypoint} is not written yet")
+    flow = spec.load()
     given = set(spec.parameters) | set(spec.trigger.parameters if spec.trigger else ())
     required = {name for name, p in inspect.signature(flow.fn).parameters.items()
                 if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
@@ -86,12 +82,33 @@ def test_entrypoint_names_the_module_file() -> None:
         assert spec.function == function
 
 
-@pytest.mark.parametrize("entrypoint", ["flows/not_written_yet.py:nothing", "flows/deployments.py:no_such_flow"])
-def test_missing_flow_is_skipped_with_a_warning(entrypoint: str, caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("entrypoint", ["flows/no_such_module.py:nothing", "flows/deployments.py:no_such_flow"])
+def test_an_entrypoint_that_names_no_flow_is_an_error(entrypoint: str) -> None:
     spec = DeploymentSpec(name="missing", entrypoint=entrypoint, description="")
-    with caplog.at_level(logging.WARNING, logger="flows.deployments"):
-        assert load_flow(spec) is None
-    assert "Skipping deployment 'missing'" in caplog.text
+    with pytest.raises((ModuleNotFoundError, AttributeError)):
+        spec.load()
+
+
+def test_receive_forwarded_starts_on_the_event_a_meeting_emits() -> None:
+    trigger = next(s for s in DEPLOYMENTS if s.name == "receive-forwarded").trigger
+    assert trigger is not None and trigger.event == COUNCIL_DECIDED
+
+
+@pytest.mark.parametrize("change", [
+    {"schedules": [{"cron": "0 8 * * *", "timezone": "UTC"}]},
+    {"schedules": [{"cron": "0 8 * * *", "timezone": TIMEZONE}, {"cron": "0 9 * * *", "timezone": TIMEZONE}]},
+    {"schedules": [{"interval": 3600}]},
+    {"enforce_parameter_schema": False},
+    {"triggers": [{"type": "event", "name": "two", "expect": ["a", "b"]}]},
+], ids=["timezone", "two-schedules", "interval", "no-schema", "two-events"])
+def test_a_declaration_serve_cannot_honour_is_refused(tmp_path: Path, change: dict[str, Any]) -> None:
+    """`thidua up` must serve what `prefect deploy` would deploy, or refuse to start: never drop a part."""
+    raw = yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))
+    raw["deployments"][0].update(change)
+    path = tmp_path / "prefect.yaml"
+    path.write_text(yaml.safe_dump(raw, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ValueError, match="prefect.yaml"):
+        read_prefect_yaml(path)
 
 
 def test_templated_trigger_parameters_survive_prefect_validation() -> None:

@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import httpx
 import pytest
 
-from flows.deployments import DEPLOYMENTS, DeploymentSpec, load_flow
+from flows.deployments import DEPLOYMENTS, DeploymentSpec
 from models.settings import TIMEZONE
 from supervisor.up import UP_FILE, pid_alive, port_in_use, running_api_url
 
@@ -159,9 +159,8 @@ def _served(up: Up) -> dict[str, DeploymentSpec]:
 
 @e2e
 def test_every_written_flow_is_served_with_its_schedule_and_trigger(running: Up) -> None:
-    written = [s for s in DEPLOYMENTS if load_flow(s) is not None]
+    written = list(DEPLOYMENTS)
     assert running.info["deployments"] == [s.name for s in written]
-    assert running.info["skipped"] == [s.name for s in DEPLOYMENTS if s not in written]
     assert running_api_url(running.data_dir) == running.api_url
 
     async def read() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -193,9 +192,7 @@ def test_every_written_flow_is_served_with_its_schedule_and_trigger(running: Up)
 @e2e
 def test_decided_event_starts_receive_forwarded_with_the_meeting_id(running: Up) -> None:
     """The trigger's Jinja template hands the event's payload to the flow, keeping its type."""
-    spec = _served(running).get("receive-forwarded")
-    if spec is None:
-        pytest.skip("receive-forwarded is not written yet")
+    spec = _served(running)["receive-forwarded"]
     meeting_id = 900_000 + os.getpid() % 100_000  # no such meeting: the run itself will fail, and that is fine
 
     async def emit_and_find() -> dict[str, Any] | None:
@@ -278,8 +275,6 @@ def test_app_database_is_upgraded_and_sample_loaded(running: Up, app_database: s
     try:
         tables = inspect(engine).get_table_names()
         assert "alembic_version" in tables
-        if Unit.__tablename__ not in tables:
-            pytest.skip("the migrations create no unit table yet")
         with engine.connect() as conn:
             assert conn.execute(select(func.count()).select_from(Unit)).scalar_one() > 0
     finally:
@@ -289,7 +284,7 @@ def test_app_database_is_upgraded_and_sample_loaded(running: Up, app_database: s
 @e2e
 def test_mail_sink_accepts_smtp(running: Up) -> None:
     if running.info["sink_port"] is None:
-        pytest.skip("notifications.sink is not written yet")
+        pytest.skip("no mail sink: THIDUA_SMTP_HOST is not this machine")
     message = EmailMessage()
     message["From"] = "thidua@example.gov.vn"
     message["To"] = "hoidong@example.gov.vn"
