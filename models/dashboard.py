@@ -21,7 +21,7 @@ from pathlib import Path
 import yaml
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.awards import AwardForm, catalogue
 from models.calendar import working_days_between
@@ -84,9 +84,10 @@ class PipelineRow:
 
 def pipeline_by_province(*, session: Session, hierarchy: Hierarchy) -> list[PipelineRow]:
     """Dossiers per province of origin and level now holding them, with a count per status."""
-    stmt = (select(Nomination.origin_unit_id, Nomination.current_unit_id, Nomination.status, func.count())
-            .where(Nomination.status != Status.draft)
-            .group_by(Nomination.origin_unit_id, Nomination.current_unit_id, Nomination.status))
+    stmt = (select(col(Nomination.origin_unit_id), col(Nomination.current_unit_id), col(Nomination.status),
+                   func.count())
+            .where(col(Nomination.status) != Status.draft)
+            .group_by(col(Nomination.origin_unit_id), col(Nomination.current_unit_id), col(Nomination.status)))
     rows: dict[tuple[str | None, Level], tuple[UnitRef | None, PipelineRow]] = {}
     for origin, current, status, count in session.execute(stmt):
         province = home_province(hierarchy, origin)
@@ -141,9 +142,9 @@ def overdue_reviews(*, session: Session, hierarchy: Hierarchy, today: date) -> l
     """
     from models.nominations import Nominee
 
-    stmt = (select(Nomination.code, Nominee.name, Nomination.current_unit_id, Nomination.due_on)
-            .join(Nominee, Nominee.id == Nomination.nominee_id)
-            .where(Nomination.status.in_([s.value for s in AGENDA]), Nomination.due_on < today))
+    stmt = (select(col(Nomination.code), col(Nominee.name), col(Nomination.current_unit_id), col(Nomination.due_on))
+            .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+            .where(col(Nomination.status).in_([s.value for s in AGENDA]), col(Nomination.due_on) < today))
     by_unit: dict[int, list[OverdueItem]] = defaultdict(list)
     for code, nominee, unit_id, due_on in session.execute(stmt):
         days = working_days_between(due_on, today)
@@ -288,17 +289,17 @@ class CampaignSummary:
 def campaign_summary(*, session: Session, hierarchy: Hierarchy, campaign_code: str = NTM_2021_2025.code
                      ) -> CampaignSummary:
     """What the campaign has conferred (by the form actually awarded), rejected and returned, by province."""
-    campaign = session.scalars(select(Campaign).where(Campaign.code == campaign_code)).first()
+    campaign = session.scalars(select(Campaign).where(col(Campaign.code) == campaign_code)).first()
     name, basis = (campaign.name, campaign.legal_basis) if campaign else (campaign_code, "")
     forms = catalogue().forms
     by_form: Counter = Counter()
     totals: Counter = Counter()
     tallies: dict[str | None, tuple[UnitRef | None, Tally]] = {}
     if campaign is not None:
-        stmt = (select(Nomination.origin_unit_id, Nomination.status,
+        stmt = (select(col(Nomination.origin_unit_id), col(Nomination.status),
                        func.coalesce(Nomination.awarded_code, Nomination.award_code), func.count())
-                .where(Nomination.campaign_id == campaign.id, Nomination.status != Status.draft)
-                .group_by(Nomination.origin_unit_id, Nomination.status,
+                .where(col(Nomination.campaign_id) == campaign.id, col(Nomination.status) != Status.draft)
+                .group_by(col(Nomination.origin_unit_id), col(Nomination.status),
                           func.coalesce(Nomination.awarded_code, Nomination.award_code)))
         for origin, status, form, count in session.execute(stmt):
             status = Status(status)

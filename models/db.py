@@ -120,12 +120,14 @@ def insert_for(session: Session) -> Any:
     """The dialect's `insert` (SQLite or PostgreSQL), which has `on_conflict_do_nothing` for race-safe inserts."""
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:  # pragma: no cover - the app runs on SQLite or PostgreSQL only
-        raise NotImplementedError(f"thidua needs SQLite or PostgreSQL, not {dialect}")
-    return insert
+        from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+        return postgresql_insert
+    if dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+        return sqlite_insert
+    raise NotImplementedError(f"thidua needs SQLite or PostgreSQL, not {dialect}")  # pragma: no cover
 
 
 def column_length(model: Any, name: str) -> int:

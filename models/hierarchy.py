@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import overload
 
-from sqlalchemy import func
-from sqlmodel import Session, col, select
+from sqlalchemy import func, select
+from sqlmodel import Session, col
 
 from models.clock import fmt_date
 from models.text import fold, nfc
@@ -90,8 +90,8 @@ class Hierarchy:
         Units are reference data that change rarely and only by adding rows (a structural change
         ends a row and starts a new one), so the row count and the highest id tell whether the cached
         tree is still the database's; `invalidate()` covers edits in place (sample reloads)."""
-        bind = session.get_bind()
-        stamp = (str(bind.url), *session.execute(select(func.count(Unit.id), func.max(Unit.id))).one())
+        stamp = (str(session.get_bind().engine.url),
+                 *session.execute(select(func.count(col(Unit.id)), func.max(col(Unit.id)))).one())
         cached = _CACHE.get(stamp[0])
         if cached is not None and cached[0] == stamp:
             return cached[1]
@@ -105,13 +105,10 @@ class Hierarchy:
 
     @classmethod
     def _read(cls, session: Session) -> Hierarchy:
-        rows = session.exec(
-            select(
-                col(Unit.id), Unit.code, Unit.name, Unit.level, Unit.parent_id, Unit.province_id, Unit.successor_id,
-                Unit.valid_from, Unit.valid_to, Unit.name_key,
-                Unit.email, Unit.head_name, Unit.head_email, Unit.ntm_office_email,
-            )
-        ).all()
+        columns = (Unit.id, Unit.code, Unit.name, Unit.level, Unit.parent_id, Unit.province_id, Unit.successor_id,
+                   Unit.valid_from, Unit.valid_to, Unit.name_key,
+                   Unit.email, Unit.head_name, Unit.head_email, Unit.ntm_office_email)
+        rows = session.execute(select(*(col(c) for c in columns))).all()
         return cls([UnitRef(r[0], r[1], r[2], Level(r[3]), *r[4:]) for r in rows])
 
     def __len__(self) -> int:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.campaigns import Deadline, DeadlineSpec, Report, ensure_deadlines
 from models.clock import VN, fmt_date, today_vn, utcnow
@@ -98,8 +98,8 @@ def filed_on_map(
         return {}
     rows = session.exec(
         select(Report.deadline_id, Report.unit_id, Report.year, func.min(Report.filed_on))
-        .where(Report.deadline_id.in_(list(code_of)), Report.year.in_(years))
-        .group_by(Report.deadline_id, Report.unit_id, Report.year)
+        .where(col(Report.deadline_id).in_(list(code_of)), col(Report.year).in_(years))
+        .group_by(col(Report.deadline_id), col(Report.unit_id), col(Report.year))
     ).all()
     return {(code_of[d], u, y): on for d, u, y, on in rows}
 
@@ -179,7 +179,7 @@ def file_report(
     filed_at = utcnow() if on == today else datetime.combine(on, time(0, 0), VN).astimezone(UTC)
     prior = session.exec(
         select(Report).where(Report.deadline_id == row.id, Report.unit_id == unit_row.id, Report.year == year)
-        .order_by(Report.sequence)
+        .order_by(col(Report.sequence))
     ).all()
     assert row.id is not None and unit_row.id is not None
     report = Report(
@@ -246,7 +246,7 @@ def filing_status(
             raise ReportRefused(f"{target.name} không phải là tỉnh/thành phố")
         obligations = [o for o in obligations if o.province_id == target.id]
     reports = session.exec(
-        select(Report).where(Report.deadline_id == row.id, Report.year == year).order_by(Report.sequence)
+        select(Report).where(Report.deadline_id == row.id, Report.year == year).order_by(col(Report.sequence))
     ).all()
     by_unit: dict[int, list[Report]] = {}
     for r in reports:
