@@ -59,9 +59,9 @@ def sample_national(shape: Annotated[str, typer.Option(help="2022 (63 tỉnh, 3 
     """Sinh hệ thống đơn vị quy mô toàn quốc (tổng hợp, cho đo hiệu năng)."""
     from models.campaigns import ensure_campaigns
     from models.db import session_scope
-    from models.synthetic import generate_national
+    from models.synthetic import generate_national, shape_of
 
     with session_scope() as session:
-        counts = generate_national(session=session, shape=shape)
+        counts = generate_national(session=session, shape=shape_of(shape))
         ensure_campaigns(session=session)
     _emit_json(counts) if json_out else console.print("Đã sinh: " + counts_line(counts))

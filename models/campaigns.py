@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.clock import utcnow
 from models.db import UTCDateTime, insert_for
@@ -61,7 +61,7 @@ def ensure_campaigns(*, session: Session) -> list[Campaign]:
     # INSERT … ON CONFLICT DO NOTHING: two first runs at once (two workers) must not both insert.
     session.execute(insert_for(session)(Campaign).on_conflict_do_nothing(index_elements=["code"]),
                     [{**spec.model_dump(), "created_at": utcnow()} for spec in CAMPAIGNS])
-    rows = {c.code: c for c in session.exec(select(Campaign).where(Campaign.code.in_([s.code for s in CAMPAIGNS])))}
+    rows = {c.code: c for c in session.exec(select(Campaign).where(col(Campaign.code).in_([s.code for s in CAMPAIGNS])))}
     return [rows[spec.code] for spec in CAMPAIGNS]
 
 

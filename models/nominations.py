@@ -14,7 +14,7 @@ from enum import StrEnum
 
 from sqlalchemy import Column, Index, UniqueConstraint, update
 from sqlalchemy.orm.attributes import set_committed_value
-from sqlmodel import Field, Session, SQLModel, select
+from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.awards import AwardForm, NomineeKind, catalogue
 from models.calendar import add_working_days, resume_due_date
@@ -257,9 +257,10 @@ def _apply(
             f"không thể {ACTION_VERBS[action]}"
         )
     values = {"status": to_status, "version": nomination.version + 1, "updated_at": utcnow(), **(changes or {})}
-    result = session.execute(
+    assert nomination.id is not None  # a nomination that changes state has been flushed
+    result = session.exec(
         update(Nomination)
-        .where(Nomination.id == nomination.id, Nomination.version == nomination.version)
+        .where(col(Nomination.id) == nomination.id, col(Nomination.version) == nomination.version)
         .values(**values)
         # The loaded object is brought up to date below; letting SQLAlchemy "evaluate" the criteria against
         # every object in the session instead made a batch of n transitions cost n² (10,000 receipts: minutes).
@@ -438,7 +439,8 @@ def unfreeze(*, session: Session, nomination: Nomination, act: Act) -> Nominatio
 def steps_of(*, session: Session, nomination_id: int) -> list[NominationStep]:
     return list(
         session.exec(
-            select(NominationStep).where(NominationStep.nomination_id == nomination_id).order_by(NominationStep.id)
+            select(NominationStep).where(col(NominationStep.nomination_id) == nomination_id)
+            .order_by(col(NominationStep.id))
         )
     )
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import date
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.awards import catalogue
 from models.hierarchy import Hierarchy, NoRoute
@@ -39,6 +40,7 @@ def nomination_status(*, session: Session, code: str, hierarchy: Hierarchy | Non
         chain = hierarchy.ancestors(nomination.origin_unit_id)
     current = hierarchy.get(nomination.current_unit_id)
     position = next((i for i, u in enumerate(chain) if u.id == current.id), None)
+    assert nomination.id is not None  # read from the table
     steps = steps_of(session=session, nomination_id=nomination.id)
     return {
         "code": nomination.code,
@@ -98,15 +100,15 @@ def _step_public(step: NominationStep, hierarchy: Hierarchy) -> dict:
     }
 
 
-def inbox(*, session: Session, unit_id: int, hierarchy: Hierarchy, statuses=AGENDA) -> list[dict]:
+def inbox(*, session: Session, unit_id: int, hierarchy: Hierarchy, statuses: Iterable[Status] = AGENDA) -> list[dict]:
     """What waits for a council: its agenda, oldest due first."""
     stmt = (
-        select(Nomination.code, Nominee.name, Nominee.kind, Nomination.award_code, Nomination.origin_unit_id,
-               Nomination.status, Nomination.received_on, Nomination.due_on, Nomination.submitted_on,
-               Nomination.achievement)
-        .join(Nominee, Nominee.id == Nomination.nominee_id)
-        .where(Nomination.current_unit_id == unit_id, Nomination.status.in_([s.value for s in statuses]))
-        .order_by(Nomination.due_on, Nomination.id)
+        select(col(Nomination.code), col(Nominee.name), col(Nominee.kind), col(Nomination.award_code),
+               col(Nomination.origin_unit_id), col(Nomination.status), col(Nomination.received_on),
+               col(Nomination.due_on), col(Nomination.submitted_on), col(Nomination.achievement))
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.current_unit_id) == unit_id, col(Nomination.status).in_([s.value for s in statuses]))
+        .order_by(col(Nomination.due_on), col(Nomination.id))
     )
     forms = catalogue().forms
     out = []

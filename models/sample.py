@@ -15,7 +15,8 @@ import yaml
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import insert
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
+from sqlmodel._compat import SQLModelConfig
 
 from models.clock import utcnow
 from models.text import fold, nfc
@@ -90,7 +91,7 @@ class SampleCouncil(BaseModel):
 class SampleUnit(UnitBase):
     """A unit as written in the file: the table's own fields plus references by code."""
 
-    model_config = ConfigDict(extra="forbid")  # a misspelt key must not be silently dropped
+    model_config = SQLModelConfig(extra="forbid")  # a misspelt key must not be silently dropped
 
     parent: str | None = None
     successor: str | None = None
@@ -183,7 +184,7 @@ def upsert_units(*, session: Session, units: list[SampleUnit] | tuple[SampleUnit
     """
     counts: Counter[str] = Counter(units=len(units))
     by_code = {u.code: u for u in units}
-    existing = {row.code: row for row in session.exec(select(Unit).where(Unit.code.in_(list(by_code))))}
+    existing = {row.code: row for row in session.exec(select(Unit).where(col(Unit.code).in_(list(by_code))))}
     rows: dict[str, Unit] = {}
     created: set[str] = set()
     updated: set[str] = set()
@@ -214,7 +215,7 @@ def upsert_units(*, session: Session, units: list[SampleUnit] | tuple[SampleUnit
     session.flush()
 
     unit_ids = [rows[s.code].id for s in units if s.council is not None]
-    councils = {c.unit_id: c for c in session.exec(select(Council).where(Council.unit_id.in_(unit_ids)))}
+    councils = {c.unit_id: c for c in session.exec(select(Council).where(col(Council.unit_id).in_(unit_ids)))}
     for spec in units:
         if spec.council is None:
             continue
@@ -235,14 +236,16 @@ def upsert_units(*, session: Session, units: list[SampleUnit] | tuple[SampleUnit
     council_ids = [c.id for c in councils.values()]
     members: dict[tuple[int, str], CouncilMember] = {
         (m.council_id, m.email.lower()): m
-        for m in session.exec(select(CouncilMember).where(CouncilMember.council_id.in_(council_ids)))
+        for m in session.exec(select(CouncilMember).where(col(CouncilMember.council_id).in_(council_ids)))
     }
     new_members = []
     now = utcnow()
     for spec in units:
         if spec.council is None:
             continue
-        council_id = councils[rows[spec.code].id].id
+        unit_id = rows[spec.code].id
+        assert unit_id is not None
+        council_id = councils[unit_id].id
         assert council_id is not None
         for member in spec.council.members:
             counts["members"] += 1
@@ -253,7 +256,8 @@ def upsert_units(*, session: Session, units: list[SampleUnit] | tuple[SampleUnit
                 counts["members_updated"] += 1
     if new_members:
         # One executemany: nothing needs the new members' ids, and a row-by-row flush costs ~0.3 s here.
-        session.execute(insert(CouncilMember.__table__), new_members)
+        # On the connection: a Core executemany, not the ORM's bulk insert that `session.execute` would run.
+        session.connection().execute(insert(CouncilMember), new_members)
         counts["members_created"] = len(new_members)
     session.flush()
     return {key: counts[key] for key in COUNT_KEYS}
@@ -274,8 +278,16 @@ def ensure_central(*, session: Session, path: Path = DATA) -> dict[str, int]:
     """
     central = _cached(path, CENTRAL_PREFIX)  # validating only these keeps a benchmark's start quick
     codes = [u.code for u in central]
-    found = dict(session.exec(select(Unit.code, Unit.id).where(Unit.code.in_(codes))).all())
+    found = _ids_by_code(session=session, codes=codes)
     if len(found) < len(codes):
         upsert_units(session=session, units=central)
-        found = dict(session.exec(select(Unit.code, Unit.id).where(Unit.code.in_(codes))).all())
+        found = _ids_by_code(session=session, codes=codes)
+    return found
+
+
+def _ids_by_code(*, session: Session, codes: list[str]) -> dict[str, int]:
+    found: dict[str, int] = {}
+    for code, unit_id in session.exec(select(col(Unit.code), col(Unit.id)).where(col(Unit.code).in_(codes))):
+        assert unit_id is not None  # read back from the table
+        found[code] = unit_id
     return found

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic_core import to_jsonable_python
 from sqlalchemy import JSON, Column, UniqueConstraint, select
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from models.clock import utcnow
 from models.db import UTCDateTime, insert_for, session_scope
@@ -59,8 +59,8 @@ def stage(*, session: Session, kind: str, body: Any, label: str = "", key: str |
 
 def staged(*, session: Session, key: str, kind: str) -> Any:
     """The payload kept under `key`; LookupError if there is none of that kind."""
-    body = session.scalars(select(StagedPayload.body).where(StagedPayload.key == key,
-                                                            StagedPayload.kind == kind)).first()
+    body = session.scalars(select(col(StagedPayload.body)).where(col(StagedPayload.key) == key,
+                                                                 col(StagedPayload.kind) == kind)).first()
     if body is None:
         raise LookupError(key)
     return body

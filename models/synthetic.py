@@ -21,7 +21,7 @@ from enum import Enum
 from typing import Any, Literal
 
 from sqlalchemy import bindparam, func, insert, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from models.clock import utcnow
 from models.sample import MOHA, ensure_central
@@ -44,7 +44,7 @@ class ShapeSpec:
     valid_to: date | None
 
 
-SHAPES: dict[str, ShapeSpec] = {
+SHAPES: dict[Shape, ShapeSpec] = {
     # General Statistics Office counts for 2022; the district level ends with 30/6/2025.
     "2022": ShapeSpec(63, 705, 10_599, date(2021, 1, 1), date(2025, 6, 30)),
     # Resolution 202/2025/QH15 (34 provinces) and the 34 resolutions arranging 3,321 communes.
@@ -80,9 +80,7 @@ def generate_national(
     provinces stay 63 or 34. Generating a shape that is already there creates nothing and returns
     what exists. When both shapes are present, 2022 rows get successors in the 2025 shape.
     """
-    if shape not in SHAPES:
-        raise ValueError(f"unknown shape {shape!r}; expected one of {', '.join(SHAPES)}")
-    spec = SHAPES[shape]
+    spec = SHAPES[shape_of(shape)]  # callers without a type checker may pass any string
     prefix = f"{PREFIX}{shape}."
     if _count(session, prefix) == 0:
         created = _generate(session, shape, spec, prefix, random.Random(f"{seed}:{shape}"), scale)
@@ -92,6 +90,14 @@ def generate_national(
     counts["created"] = created
     counts["linked"] = link_shapes(session=session)
     return counts
+
+
+def shape_of(name: str) -> Shape:
+    """The shape called `name` ("2022" or "2025"); ValueError for any other name."""
+    for shape in SHAPES:
+        if shape == name:
+            return shape
+    raise ValueError(f"unknown shape {name!r}; expected one of {', '.join(SHAPES)}")
 
 
 def _generate(
@@ -124,8 +130,8 @@ def _generate(
     _bulk(session, Unit, provinces)
     session.execute(
         update(Unit)
-        .where(Unit.code.startswith(prefix), Unit.level == Level.province)
-        .values(province_id=Unit.id)
+        .where(col(Unit.code).startswith(prefix), col(Unit.level) == Level.province)
+        .values(province_id=col(Unit.id))
         .execution_options(synchronize_session=False)
     )
     province_ids = _ids(session, prefix, Level.province)
@@ -160,7 +166,7 @@ def _generate(
             ))
     _bulk(session, Unit, communes)
 
-    unit_ids = dict(session.exec(select(Unit.code, Unit.id).where(Unit.code.startswith(prefix))).all())
+    unit_ids = _by_code(session.exec(select(col(Unit.code), col(Unit.id)).where(col(Unit.code).startswith(prefix))))
     _bulk(session, Council, [
         {
             "unit_id": unit_ids[u["code"]], "name": f"{COUNCIL} {u['name']}",
@@ -168,10 +174,12 @@ def _generate(
         }
         for u in (*provinces, *districts, *communes)
     ])
-    council_of = dict(
+    council_of = _by_code(
         session.exec(
-            select(Unit.code, Council.id).join(Council, Council.unit_id == Unit.id).where(Unit.code.startswith(prefix))
-        ).all()
+            select(col(Unit.code), col(Council.id))
+            .join(Council, col(Council.unit_id) == col(Unit.id))
+            .where(col(Unit.code).startswith(prefix))
+        )
     )
     now = utcnow()
     _bulk(session, CouncilMember, list(_members(council_of, heads, rng, now)))
@@ -200,39 +208,51 @@ def link_shapes(*, session: Session) -> int:
     old_prefix, new_prefix = f"{PREFIX}2022.", f"{PREFIX}2025."
     if not _count(session, old_prefix) or not _count(session, new_prefix):
         return 0
-    old = session.exec(
-        select(Unit.id, Unit.code, Unit.level, Unit.province_id, Unit.successor_id)
-        .where(Unit.code.startswith(old_prefix))
-        .order_by(Unit.code)
-    ).all()
-    new = session.exec(
-        select(Unit.id, Unit.level, Unit.province_id).where(Unit.code.startswith(new_prefix)).order_by(Unit.code)
-    ).all()
-    old_provinces = [r.id for r in old if r.level == Level.province]
-    new_provinces = [r.id for r in new if r.level == Level.province]
+    old = [
+        (_known(unit_id), level, province_id, successor_id)
+        for unit_id, level, province_id, successor_id in session.exec(
+            select(col(Unit.id), col(Unit.level), col(Unit.province_id), col(Unit.successor_id))
+            .where(col(Unit.code).startswith(old_prefix))
+            .order_by(col(Unit.code))
+        )
+    ]
+    new = [
+        (_known(unit_id), level, province_id)
+        for unit_id, level, province_id in session.exec(
+            select(col(Unit.id), col(Unit.level), col(Unit.province_id))
+            .where(col(Unit.code).startswith(new_prefix))
+            .order_by(col(Unit.code))
+        )
+    ]
+    old_provinces = [unit_id for unit_id, level, _, _ in old if level == Level.province]
+    new_provinces = [unit_id for unit_id, level, _ in new if level == Level.province]
     province_successor = {
         pid: new_provinces[i * len(new_provinces) // len(old_provinces)] for i, pid in enumerate(old_provinces)
     }
     new_communes: dict[int, list[int]] = {}
-    for r in new:
-        if r.level == Level.commune:
-            new_communes.setdefault(r.province_id, []).append(r.id)
+    for unit_id, level, province_id in new:
+        if level == Level.commune:
+            new_communes.setdefault(_known(province_id), []).append(unit_id)
     old_communes: dict[int, list[int]] = {}
-    for r in old:
-        if r.level == Level.commune:
-            old_communes.setdefault(province_successor[r.province_id], []).append(r.id)
+    for unit_id, level, province_id, _ in old:
+        if level == Level.commune:
+            old_communes.setdefault(province_successor[_known(province_id)], []).append(unit_id)
     successor = dict(province_successor)
-    for r in old:
-        if r.level == Level.district:
-            successor[r.id] = province_successor[r.province_id]
+    for unit_id, level, province_id, _ in old:
+        if level == Level.district:
+            successor[unit_id] = province_successor[_known(province_id)]
     for new_province, olds in old_communes.items():
         targets = new_communes[new_province]
         for k, old_id in enumerate(olds):
             successor[old_id] = targets[k * len(targets) // len(olds)]
-    pending = [{"b_id": r.id, "b_successor": successor[r.id]} for r in old if r.successor_id is None]
+    pending = [
+        {"b_id": unit_id, "b_successor": successor[unit_id]}
+        for unit_id, _, _, successor_id in old if successor_id is None
+    ]
     if pending:
-        table = Unit.__table__
-        statement = update(table).where(table.c.id == bindparam("b_id")).values(successor_id=bindparam("b_successor"))
+        # On the connection, not the session: one executemany, no ORM bulk-update bookkeeping.
+        statement = (update(Unit).where(col(Unit.id) == bindparam("b_id"))
+                     .values(successor_id=bindparam("b_successor")))
         session.connection().execute(statement, pending)
     return len(pending)
 
@@ -249,7 +269,12 @@ def _bulk(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     # psycopg's executemany still sends one INSERT per row; COPY streams them all (~20x faster).
     columns = list(rows[0])
     names = ", ".join(connection.dialect.identifier_preparer.quote(c) for c in columns)
-    with connection.connection.dbapi_connection.cursor() as cursor:
+    from psycopg import Connection as PsycopgConnection
+
+    raw = connection.connection.dbapi_connection
+    if not isinstance(raw, PsycopgConnection):  # COPY FROM STDIN is psycopg 3's, the driver the app pins
+        raise TypeError(f"bulk COPY needs psycopg 3, not {type(raw).__name__}")
+    with raw.cursor() as cursor:
         with cursor.copy(f"COPY {connection.dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN") as copy:
             copy.write("".join("\t".join(_copy_text(row[c]) for c in columns) + "\n" for row in rows))
 
@@ -284,30 +309,41 @@ def _spread(total: int, buckets: int, rng: random.Random) -> list[int]:
     return counts
 
 
+def _known(value: int | None) -> int:
+    """An id (or a link) that is always set on rows read back from the database."""
+    assert value is not None
+    return value
+
+
+def _by_code(rows: Iterable[tuple[str, int | None]]) -> dict[str, int]:
+    return {code: _known(row_id) for code, row_id in rows}
+
+
 def _ids(session: Session, prefix: str, level: Level) -> dict[str, int]:
-    rows = session.exec(select(Unit.code, Unit.id).where(Unit.code.startswith(prefix), Unit.level == level))
-    return dict(rows.all())
+    return _by_code(session.exec(
+        select(col(Unit.code), col(Unit.id)).where(col(Unit.code).startswith(prefix), col(Unit.level) == level)
+    ))
 
 
 def _count(session: Session, prefix: str) -> int:
-    return session.exec(select(func.count()).select_from(Unit).where(Unit.code.startswith(prefix))).one()
+    return session.exec(select(func.count()).select_from(Unit).where(col(Unit.code).startswith(prefix))).one()
 
 
 def _counts(session: Session, prefix: str) -> dict[str, int]:
     by_level = dict(
         session.exec(
-            select(Unit.level, func.count()).where(Unit.code.startswith(prefix)).group_by(Unit.level)
+            select(col(Unit.level), func.count()).where(col(Unit.code).startswith(prefix)).group_by(col(Unit.level))
         ).all()
     )
     councils = session.exec(
-        select(func.count()).select_from(Council).join(Unit, Unit.id == Council.unit_id)
-        .where(Unit.code.startswith(prefix))
+        select(func.count()).select_from(Council).join(Unit, col(Unit.id) == col(Council.unit_id))
+        .where(col(Unit.code).startswith(prefix))
     ).one()
     members = session.exec(
         select(func.count()).select_from(CouncilMember)
-        .join(Council, Council.id == CouncilMember.council_id)
-        .join(Unit, Unit.id == Council.unit_id)
-        .where(Unit.code.startswith(prefix))
+        .join(Council, col(Council.id) == col(CouncilMember.council_id))
+        .join(Unit, col(Unit.id) == col(Council.unit_id))
+        .where(col(Unit.code).startswith(prefix))
     ).one()
     return {
         "provinces": by_level.get(Level.province, 0),

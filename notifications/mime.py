@@ -92,9 +92,10 @@ def format_address(*, name: str | None, address: str, header: str = "To") -> str
 @lru_cache(maxsize=8)
 def parse_sender(mail_from: str) -> Address:
     """Parse the configured sender ("Name <addr>" or "addr") with the standard header registry."""
-    from email.headerregistry import HeaderRegistry
+    from email.headerregistry import AddressHeader, HeaderRegistry
 
     header = HeaderRegistry()("From", mail_from)
+    assert isinstance(header, AddressHeader)  # the registry builds "From" as an address header
     (address,) = header.addresses
     return address
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from enum import Enum
 from typing import TypeVar
 
@@ -107,10 +107,14 @@ def wait_for(check: Callable[[], T | None], *, timeout: float, every: float = 0.
     return None
 
 
-def run(coro) -> T:  # noqa: ANN001
+def run(call: Awaitable[T]) -> T:
     """Run a flow (or client call) to completion; a temporary server gets time to start on a busy machine."""
     from prefect.settings import PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS, temporary_settings
 
+    # Prefect types an async flow's call as an Awaitable (it is a coroutine); asyncio.run takes coroutines.
+    async def main() -> T:
+        return await call
+
     timeout = max(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value(), TEMPORARY_SERVER_STARTUP_TIMEOUT)
     with temporary_settings({PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS: timeout}):
-        return asyncio.run(coro)
+        return asyncio.run(main())
