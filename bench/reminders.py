@@ -41,8 +41,8 @@ NATIONAL_BOUND = 705 + 10_599  # districts + communes of the 2022 shape
 
 
 def _generate(url: str, *, size: int) -> dict[str, int]:
-    from models.campaigns import DeadlineSpec, deadline_specs, ensure_deadlines
     from models.db import create_all_for_tests, session_scope
+    from models.deadlines import DeadlineSpec, deadline_specs, ensure_deadlines
     from models.synthetic import generate_national
 
     create_all_for_tests(url)  # a throwaway database

@@ -12,11 +12,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from sqlalchemy import select, update
 from sqlmodel import Session
+from typing_extensions import TypedDict
 
 from models import staging
 from models.awards import KIND_ALIASES, AwardForm, NomineeKind, RuleSet, catalogue
@@ -169,6 +170,10 @@ class BatchRefused(ValueError):
     def __init__(self, errors: list[RowError]):
         self.errors = errors
         super().__init__(f"hồ sơ bị từ chối: {len(errors)} lỗi; không dòng nào được lưu")
+
+    @property
+    def refusal(self) -> IntakeRefused:
+        return IntakeRefused(errors=self.errors)
 
 
 def parse_rows(rows: list[tuple[int, dict]]) -> tuple[list[tuple[int, NominationRow]], list[RowError]]:
@@ -340,11 +345,37 @@ def allocate_codes(*, session: Session, year: int, count: int) -> list[str]:
     return [f"HS{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
 
 
-@dataclass
-class IntakeResult:
+class TakenIn(TypedDict):
+    """One dossier of a batch as the intake reports it: a new one with its unit and route, one of a
+    batch received before with its unit's id."""
+
+    code: str
+    nominee: str
+    kind: str
+    award: str
+    status: str
+    due_on: str | None
+    unit: NotRequired[str]
+    unit_code: NotRequired[str]
+    chain: NotRequired[list[dict[str, Any]]]
+    unit_id: NotRequired[int]
+
+
+class IntakeResult(BaseModel):
+    """A batch taken in (tiếp nhận): its key, whether it had been received before, its dossiers and
+    the letters queued to the councils that will review them."""
+
     batch_key: str
     replayed: bool
-    nominations: list[dict]
+    nominations: list[TakenIn]
+    letters: int = 0
+
+
+class IntakeRefused(BaseModel):
+    """A batch refused whole (bị từ chối): every error by row and column; nothing was stored."""
+
+    refused: Literal[True] = True
+    errors: list[RowError]
 
 
 def store(
@@ -361,7 +392,7 @@ def store(
     ).on_conflict_do_nothing(index_elements=["key"]).returning(IntakeBatch.id)).scalar_one_or_none()
     if batch_id is None:
         prior = session.scalars(select(IntakeBatch).where(IntakeBatch.key == key)).one()
-        return IntakeResult(key, True, batch_nominations(session=session, batch_id=prior.id))
+        return IntakeResult(batch_key=key, replayed=True, nominations=batch_nominations(session=session, batch_id=prior.id))
 
     nominee_ids = _upsert_nominees(session, accepted)
     codes = allocate_codes(session=session, year=received_on.year, count=len(accepted))
@@ -384,13 +415,13 @@ def store(
          "note": source[:NOTE_MAX], "on_date": received_on, "idempotency_key": None, "created_at": now}
         for nid, r in zip(ids, rows, strict=True)
     ] if rows else [])
-    out = [
+    out: list[TakenIn] = [
         {"code": r["code"], "nominee": c.data.nominee, "kind": c.data.kind.value, "unit": c.unit.name,
          "unit_code": c.unit.code, "award": c.form.code, "status": Status.submitted.value,
          "due_on": r["due_on"].isoformat(), "chain": [u.public() for u in c.chain]}
         for r, c in zip(rows, accepted, strict=True)
     ]
-    return IntakeResult(key, False, out)
+    return IntakeResult(batch_key=key, replayed=False, nominations=out)
 
 
 def _insert_returning_ids(session: Session, model: type, rows: list[dict], key: tuple[str, ...]) -> list[int]:
@@ -419,7 +450,7 @@ def _upsert_nominees(session: Session, accepted: list[Screened]) -> dict[tuple, 
     return ids
 
 
-def batch_nominations(*, session: Session, batch_id: int) -> list[dict]:
+def batch_nominations(*, session: Session, batch_id: int) -> list[TakenIn]:
     stmt = (
         select(Nomination.code, Nominee.name, Nominee.kind, Nomination.origin_unit_id, Nomination.award_code,
                Nomination.status, Nomination.due_on)
@@ -448,7 +479,7 @@ def take_in(
     key = key or batch_key(rows)
     prior = session.scalars(select(IntakeBatch).where(IntakeBatch.key == key)).first()
     if prior is not None:
-        return IntakeResult(key, True, batch_nominations(session=session, batch_id=prior.id))
+        return IntakeResult(batch_key=key, replayed=True, nominations=batch_nominations(session=session, batch_id=prior.id))
     parsed, errors = parse_rows(rows)
     if not rows:
         errors.append(RowError(0, None, "tệp không có dòng dữ liệu nào"))
