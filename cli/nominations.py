@@ -15,6 +15,8 @@ from cli.common import fail as _fail
 from models.clock import today_vn
 
 if TYPE_CHECKING:
+    from prefect.client.schemas.objects import State
+
     from models.intake import IntakeRefused, IntakeResult, TakenIn
 
 
@@ -69,7 +71,7 @@ def nominate(
     for col in ("Mã hồ sơ", "Đối tượng", "Đơn vị", "Hình thức", "Hạn xét"):
         table.add_column(col)
     for n in result.nominations[:200]:
-        table.add_row(n["code"], n["nominee"], n.get("unit") or units.get(n.get("unit_id"), ""),
+        table.add_row(n["code"], n["nominee"], n.get("unit") or units.get(n.get("unit_id", 0), ""),
                       award_name(n["award"]), iso_to_vn(n.get("due_on")))
     console.print(table)
     if len(result.nominations) > 200:
@@ -101,7 +103,7 @@ def run_intake(*, rows: list[tuple[int, dict]], source: str, actor: str,
     from supervisor.reach import run
 
     parameters = intake_parameters(rows=rows, source=source)
-    state = run(intake(**parameters, source=source, actor=actor, received_on=received_on, return_state=True))
+    state: State = run(intake(**parameters, source=source, actor=actor, received_on=received_on, return_state=True))
     if is_refused(state):
         return IntakeRefused.model_validate(state.result())
     if not state.is_completed():
@@ -216,7 +218,7 @@ def resubmit_command(codes: list[str], on: Annotated[str | None, typer.Option(he
     reach(Need.flow_run)
     from flows.intake import ResubmitResult, resubmit
 
-    state = run(resubmit(codes=codes, on=date_option(on, "--on"), actor=actor, return_state=True))
+    state: State = run(resubmit(codes=codes, on=date_option(on, "--on"), actor=actor, return_state=True))
     if not state.is_completed():
         raise _fail(state.message or "không nộp lại được")
     result = ResubmitResult.model_validate(state.result())

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -20,6 +20,9 @@ from cli.common import emit_json as _emit_json
 from cli.common import fail as _fail
 from models.clock import fmt_date, fmt_datetime, today_vn
 from models.deadlines import YEARLY_REPORT
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import State
 
 report_app = typer.Typer(help="Báo cáo định kỳ của phong trào: ghi nhận đơn vị đã nộp, theo dõi ai chưa nộp",
                          no_args_is_help=True)
@@ -142,7 +145,7 @@ def remind_command(
     reach(Need.flow_run)
     from flows.deadlines import ReminderDay, dashboard_rows, deadline_reminders
 
-    state = run(deadline_reminders(today=day, since=start, deliver=deliver, return_state=True))
+    state: State = run(deadline_reminders(today=day, since=start, deliver=deliver, return_state=True))
     if not state.is_completed():
         raise _fail(state.message or "nhắc hạn không thành công")
     result = ReminderDay.model_validate(state.result())

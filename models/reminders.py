@@ -320,10 +320,11 @@ def open_reviews(*, session: Session, directory: Directory) -> list[OpenReview]:
     """The dossiers on a council's agenda with a due date, with the addresses of that council's standing
     office and chair and of the superior council's standing office."""
     rows = session.execute(
-        select(Nomination.id, Nomination.code, Nominee.name, Nomination.award_code, Nomination.origin_unit_id,
-               Nomination.current_unit_id, Nomination.due_on, Nomination.received_on)
-        .join(Nominee, Nominee.id == Nomination.nominee_id)
-        .where(Nomination.status.in_(list(AGENDA)), Nomination.due_on.is_not(None))
+        select(col(Nomination.id), col(Nomination.code), col(Nominee.name), col(Nomination.award_code),
+               col(Nomination.origin_unit_id), col(Nomination.current_unit_id), col(Nomination.due_on),
+               col(Nomination.received_on))
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.status).in_(list(AGENDA)), col(Nomination.due_on).is_not(None))
         .order_by(Nomination.code)
     ).all()
     if not rows:
@@ -332,12 +333,12 @@ def open_reviews(*, session: Session, directory: Directory) -> list[OpenReview]:
     parents = {u.parent_id for u in (directory.get(i) for i in units) if u is not None and u.parent_id}
     councils: dict[int, Council] = {}
     for chunk in _chunks(sorted(units | parents)):
-        councils.update((c.unit_id, c) for c in session.execute(select(Council).where(Council.unit_id.in_(chunk))).scalars())
+        councils.update((c.unit_id, c) for c in session.execute(select(Council).where(col(Council.unit_id).in_(chunk))).scalars())
     chairs: dict[int, CouncilMember] = {}
     for chunk in _chunks(sorted(c.id for c in councils.values() if c.id is not None)):
         for m in session.execute(select(CouncilMember).where(
-                CouncilMember.council_id.in_(chunk), CouncilMember.role == MemberRole.chair)
-                .order_by(CouncilMember.id)).scalars():
+                col(CouncilMember.council_id).in_(chunk), col(CouncilMember.role) == MemberRole.chair)
+                .order_by(col(CouncilMember.id))).scalars():
             chairs.setdefault(m.council_id, m)
     forms = catalogue().forms
     out = []
@@ -408,7 +409,7 @@ def already_sent(*, session: Session, keys: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start:start + 500]
-        found.update(session.execute(select(ReminderNotice.key).where(col(ReminderNotice.key).in_(chunk))).scalars())
+        found.update(session.execute(select(col(ReminderNotice.key)).where(col(ReminderNotice.key).in_(chunk))).scalars())
     return found
 
 
@@ -442,7 +443,7 @@ def record(
         }
         for n in items
     ]
-    table = ReminderNotice.__table__
+    table = ReminderNotice.metadata.tables["reminder_notice"]
     stmt = insert_for(session)(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
     inserted: set[str] = set()
     for start in range(0, len(rows), 2000):

@@ -14,7 +14,7 @@ from datetime import date
 from typing import cast
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.reminders import Recipient, ReminderItem, ReminderKind
 from notifications.outbox import InvalidAddress, MailItem, OutboxMessage, normalize_address
@@ -73,7 +73,7 @@ def group_by_recipient(items: Iterable[ReminderItem]) -> tuple[list[Digest], lis
 def taken_keys(*, session: Session, day: date) -> set[str]:
     """The digest keys already in the outbox for `day` (a second run that day must not reuse them)."""
     pattern = f"{DIGEST_PREFIX}:%:{day.isoformat()}%"
-    return set(session.execute(select(OutboxMessage.key).where(OutboxMessage.key.like(pattern))).scalars())
+    return set(session.execute(select(col(OutboxMessage.key)).where(col(OutboxMessage.key).like(pattern))).scalars())
 
 
 def assign_keys(digests: Sequence[Digest], *, day: date, taken: set[str]) -> None:
