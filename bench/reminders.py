@@ -28,6 +28,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -41,8 +42,8 @@ NATIONAL_BOUND = 705 + 10_599  # districts + communes of the 2022 shape
 
 
 def _generate(url: str, *, size: int) -> dict[str, int]:
-    from models.campaigns import DeadlineSpec, deadline_specs, ensure_deadlines
     from models.db import create_all_for_tests, session_scope
+    from models.deadlines import DeadlineSpec, deadline_specs, ensure_deadlines
     from models.synthetic import generate_national
 
     create_all_for_tests(url)  # a throwaway database
@@ -86,7 +87,7 @@ def main() -> None:
     day = parse_date(args.day)
     workdir = Path(tempfile.mkdtemp(prefix="thidua-bench-reminders-"))
     url = isolated_environment(workdir)
-    figures: dict[str, object] = {"size": args.size, "day": day.isoformat()}
+    figures: dict[str, Any] = {"size": args.size, "day": day.isoformat()}
     sink = None
     try:
         started = time.perf_counter()
@@ -122,7 +123,7 @@ def main() -> None:
             second_run_letters=second["letters"], second_run_items=second["items"],
             second_run_sent=second.get("delivery", {}).get("sent", 0),
         )
-        figures["messages_per_s"] = round(figures["sent"] / figures["flow_run_s"])  # type: ignore[operator]
+        figures["messages_per_s"] = round(figures["sent"] / figures["flow_run_s"])
         figures["items_per_s"] = round(first["items"] / figures["flow_run_s"])
         stored, unique = _check_maildir(workdir / "mail")
         figures.update(sink_stored=stored, sink_unique_message_ids=unique)
@@ -135,7 +136,7 @@ def main() -> None:
             letters = _composed(url, count=args.limit_sample)
             figures["bare_1conn_per_s"] = round(asyncio.run(_bare_loop(port=bare_port, letters=letters, connections=1)))
             figures["ratio_to_limit"] = round(figures["bare_1conn_per_s"] / (figures["sent"] / figures["deliver_s"]), 2) \
-                if figures["sent"] and figures["deliver_s"] else None  # type: ignore[operator]
+                if figures["sent"] and figures["deliver_s"] else None
     finally:
         if sink is not None:
             sink.terminate()

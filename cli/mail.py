@@ -180,18 +180,19 @@ def outbox(
     """Hộp thư đi: thư đang chờ, đang gửi và lỗi vĩnh viễn kèm lỗi gần nhất."""
     from sqlalchemy import func, select
     from sqlalchemy.exc import DBAPIError
+    from sqlmodel import col
 
     from models.db import session_scope
     from notifications.outbox import OutboxMessage, OutboxStatus
 
-    stmt = select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(limit)
+    stmt = select(OutboxMessage).order_by(col(OutboxMessage.id).desc()).limit(limit)
     if status == "open":
-        stmt = stmt.where(OutboxMessage.status != OutboxStatus.sent)
+        stmt = stmt.where(col(OutboxMessage.status) != OutboxStatus.sent)
     elif status != "all":
-        stmt = stmt.where(OutboxMessage.status == status)
+        stmt = stmt.where(col(OutboxMessage.status) == status)
     try:
         with session_scope() as session:
-            by_status = select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
+            by_status = select(col(OutboxMessage.status), func.count()).group_by(col(OutboxMessage.status))
             counts = dict(session.execute(by_status).tuples().all())
             rows = list(session.execute(stmt).scalars())
     except DBAPIError as exc:
@@ -261,8 +262,9 @@ def send(
 
     reach(Need.flow_run)
     from flows.delivery import deliver_mail
+    from notifications.mailer import DeliveryReport
 
-    report = run(deliver_mail(limit=limit))
+    report: DeliveryReport = run(deliver_mail(limit=limit))
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
         return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -13,6 +13,11 @@ from cli.common import JsonOpt, award_name, console, date_option, err_console, i
 from cli.common import emit_json as _emit_json
 from cli.common import fail as _fail
 from models.clock import today_vn
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import State
+
+    from models.intake import IntakeRefused, IntakeResult, TakenIn
 
 
 def nominate(
@@ -39,25 +44,23 @@ def nominate(
         return
     if file is None:
         raise _fail("cần chỉ ra tệp hồ sơ (hoặc --template TỆP để lấy tệp mẫu)", 2)
-    from models.intake import BatchRefused
+    from models.intake import IntakeRefused
     from models.sheets import read_rows
 
     try:
         rows = read_rows(file, columns=COLUMNS, labels=HEADERS_VI, required=COLUMNS[:4] + ("submitted_on",))
     except FileRefused as exc:
         raise _fail(str(exc), 2) from None
-    try:
-        result = run_intake(rows=rows, source=file.name, actor=actor, received_on=date_option(received))
-    except BatchRefused as exc:
+    result = run_intake(rows=rows, source=file.name, actor=actor, received_on=date_option(received))
+    if isinstance(result, IntakeRefused):
         if json_out:
-            _emit_json({"refused": True, "errors": [
-                {"row": e.row, "column": e.column, "message": e.message} for e in exc.errors]})
+            _emit_json(result.model_dump(mode="json"))
         else:
             err_console.print(text("[bold red]Tệp {} bị từ chối[/] — {} lỗi, không lưu dòng nào:",
-                                   file.name, len(exc.errors)))
-            for e in exc.errors:
+                                   file.name, len(result.errors)))
+            for e in result.errors:
                 err_console.print(f"  • {e}")
-        raise typer.Exit(1) from exc
+        raise typer.Exit(1)
     if json_out:
         _emit_json(result.nominations)
         return
@@ -68,7 +71,7 @@ def nominate(
     for col in ("Mã hồ sơ", "Đối tượng", "Đơn vị", "Hình thức", "Hạn xét"):
         table.add_column(col)
     for n in result.nominations[:200]:
-        table.add_row(n["code"], n["nominee"], n.get("unit") or units.get(n.get("unit_id"), ""),
+        table.add_row(n["code"], n["nominee"], n.get("unit") or units.get(n.get("unit_id", 0), ""),
                       award_name(n["award"]), iso_to_vn(n.get("due_on")))
     console.print(table)
     if len(result.nominations) > 200:
@@ -87,7 +90,8 @@ TEMPLATE_NOTES = (
 )
 
 
-def run_intake(*, rows: list[tuple[int, dict]], source: str, actor: str, received_on: date | None):  # noqa: ANN201
+def run_intake(*, rows: list[tuple[int, dict]], source: str, actor: str,
+               received_on: date | None) -> IntakeResult | IntakeRefused:
     """Through the `intake` flow: on the running service, or on Prefect's temporary server when it is not
     running (the one rule, supervisor/reach.py); the flow queues the councils' letters either way."""
     from supervisor.reach import Need, reach
@@ -95,20 +99,19 @@ def run_intake(*, rows: list[tuple[int, dict]], source: str, actor: str, receive
     reach(Need.flow_run)
     from flows.intake import intake, intake_parameters
     from flows.refusal import is_refused
-    from models.intake import BatchRefused, IntakeResult, RowError
+    from models.intake import IntakeRefused, IntakeResult
     from supervisor.reach import run
 
     parameters = intake_parameters(rows=rows, source=source)
-    state = run(intake(**parameters, source=source, actor=actor, received_on=received_on, return_state=True))
-    data = state.result(raise_on_failure=False)
+    state: State = run(intake(**parameters, source=source, actor=actor, received_on=received_on, return_state=True))
     if is_refused(state):
-        raise BatchRefused([RowError(**e) for e in data["errors"]])
+        return IntakeRefused.model_validate(state.result())
     if not state.is_completed():
         raise _fail(state.message or "tiếp nhận không thành công")
-    return IntakeResult(data["batch_key"], data["replayed"], data["nominations"])
+    return IntakeResult.model_validate(state.result())
 
 
-def _unit_names(nominations: list[dict]) -> dict[int, str]:
+def _unit_names(nominations: list[TakenIn]) -> dict[int, str]:
     """Unit names for a replayed batch, whose rows carry only the unit's id."""
     wanted = {n["unit_id"] for n in nominations if not n.get("unit") and n.get("unit_id")}
     if not wanted:
@@ -213,9 +216,10 @@ def resubmit_command(codes: list[str], on: Annotated[str | None, typer.Option(he
     from supervisor.reach import Need, reach, run
 
     reach(Need.flow_run)
-    from flows.intake import resubmit
+    from flows.intake import ResubmitResult, resubmit
 
-    state = run(resubmit(codes=codes, on=date_option(on, "--on"), actor=actor, return_state=True))
+    state: State = run(resubmit(codes=codes, on=date_option(on, "--on"), actor=actor, return_state=True))
     if not state.is_completed():
         raise _fail(state.message or "không nộp lại được")
-    console.print(f"Đã nộp lại: {', '.join(state.result()['resubmitted'])}")
+    result = ResubmitResult.model_validate(state.result())
+    console.print(f"Đã nộp lại: {', '.join(result.resubmitted)}")

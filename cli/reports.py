@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -18,15 +18,16 @@ from rich.text import Text
 from cli.common import JsonOpt, console, date_option, text
 from cli.common import emit_json as _emit_json
 from cli.common import fail as _fail
-from models.campaigns import YEARLY_REPORT
 from models.clock import fmt_date, fmt_datetime, today_vn
+from models.deadlines import YEARLY_REPORT
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import State
 
 report_app = typer.Typer(help="Báo cáo định kỳ của phong trào: ghi nhận đơn vị đã nộp, theo dõi ai chưa nộp",
                          no_args_is_help=True)
 
 DeadlineOpt = Annotated[str, typer.Option("--deadline", help="mã hạn báo cáo (models/data/deadlines.yaml)")]
-
-
 
 
 def _lateness(filed_on: date, due: date) -> str:
@@ -142,24 +143,21 @@ def remind_command(
     from supervisor.reach import Need, reach, run
 
     reach(Need.flow_run)
-    from flows.deadlines import deadline_reminders
+    from flows.deadlines import ReminderDay, dashboard_rows, deadline_reminders
 
-    state: Any = run(deadline_reminders(  # type: ignore[arg-type]
-        today=day, since=start, deliver=deliver, return_state=True))
+    state: State = run(deadline_reminders(today=day, since=start, deliver=deliver, return_state=True))
     if not state.is_completed():
         raise _fail(state.message or "nhắc hạn không thành công")
-    result = state.result()
+    result = ReminderDay.model_validate(state.result())
     if json_out:
-        _emit_json(result)
+        _emit_json(result.summary())
         return
-    from flows.deadlines import dashboard_rows
-
-    table = Table(title=f"Nhắc hạn ngày {fmt_date(date.fromisoformat(result['day']))}")
+    table = Table(title=f"Nhắc hạn ngày {fmt_date(result.day)}")
     for col in ("Mục", "Chi tiết", "Số lượng"):
         table.add_column(col)
     for row in dashboard_rows(result):
         table.add_row(*row.values())
     console.print(table)
-    if "delivery" in result:
-        d = result["delivery"]
-        console.print(f"Gửi thư: {d['sent']} đã gửi, {d['retried']} thử lại sau, {d['failed']} lỗi.")
+    if result.delivery is not None:
+        d = result.delivery
+        console.print(f"Gửi thư: {d.sent} đã gửi, {d.retried} thử lại sau, {d.failed} lỗi.")

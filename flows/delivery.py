@@ -7,11 +7,25 @@ from __future__ import annotations
 
 from prefect import flow, task
 from prefect.artifacts import acreate_table_artifact
+from pydantic import BaseModel
 
 from notifications.mailer import DeliveryReport, deliver_due
 
 ARTIFACT_KEY = "mail-delivery"
 MAX_FAILURE_ROWS = 50
+
+
+class DeliveryTally(BaseModel):
+    """The counts of one delivery run, as a flow that also delivered its letters reports them."""
+
+    sent: int
+    retried: int
+    failed: int
+    elapsed: float
+
+    @classmethod
+    def of(cls, report: DeliveryReport) -> DeliveryTally:
+        return cls.model_validate(report.model_dump(include={"sent", "retried", "failed", "elapsed"}))
 
 
 @task(name="deliver-due-mail", retries=0)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import date
 
 from anyio import to_thread
@@ -10,6 +9,8 @@ from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.client.schemas.objects import State
 from prefect.utilities.annotations import quote
+from pydantic import BaseModel
+from sqlmodel import Session
 
 from flows.events import (
     BATCH,
@@ -20,11 +21,20 @@ from flows.events import (
 )
 from flows.naming import intake_run_name
 from flows.refusal import refused
+from models import nominations as nm
 from models import staging
-from models.clock import fmt_date
+from models.clock import fmt_date, today_vn
 from models.db import session_scope
 from models.hierarchy import Hierarchy
-from models.intake import HEADERS_VI, ROWS_KIND, BatchRefused, IntakeResult, RowError, staged_rows, take_in
+from models.intake import (
+    HEADERS_VI,
+    ROWS_KIND,
+    BatchRefused,
+    IntakeRefused,
+    IntakeResult,
+    staged_rows,
+    take_in,
+)
 from notifications.notices import council_digests, group_by_unit
 from notifications.outbox import enqueue_many
 
@@ -36,54 +46,59 @@ def intake_parameters(*, rows: list[tuple[int, dict]], source: str = "") -> dict
     return staging.parameters("rows", payload, kind=ROWS_KIND, label=source)
 
 
-def refusal(exc: BatchRefused) -> dict:
-    """A refused batch as data: every error with its row and column (the CLI and the UI read the same)."""
-    return {"refused": True, "errors": [asdict(e) for e in exc.errors]}
+def intake_batch(*, session: Session, rows: list[tuple[int, dict]], source: str = "", actor: str = "",
+                 received_on: date | None = None) -> IntakeResult:
+    """The intake use case: screen and store the batch, and queue a letter to each council that receives
+    dossiers (none for a batch received before); raises BatchRefused, storing nothing. The flow and
+    every path without the service call this, in one transaction of the caller's."""
+    hierarchy = Hierarchy.load(session)
+    result = take_in(session=session, rows=rows, source=source, actor=actor, received_on=received_on,
+                     hierarchy=hierarchy)
+    if result.replayed:
+        return result
+    units = [(n["code"], hierarchy.by_code[n["unit_code"]].id) for n in result.nominations if "unit_code" in n]
+    digests = council_digests(session=session, hierarchy=hierarchy, by_unit=group_by_unit(units),
+                              ref=f"intake-{result.batch_key}")
+    result.letters = len(enqueue_many(session=session, items=digests).created)
+    return result
+
+
+def numbered(rows: list[dict]) -> list[tuple[int, dict]]:
+    """Flow-parameter rows (each with its file row as "row") as (row number, fields)."""
+    return [(int(r.get("row", i + 2)), {k: v for k, v in r.items() if k != "row"}) for i, r in enumerate(rows)]
 
 
 def screen_store_and_queue(*, rows: list[dict] | None = None, rows_ref: str | None = None, source: str = "",
-                           actor: str = "", received_on: date | None = None) -> dict:
-    """The whole intake in one transaction: the batch, its steps and the councils' digests; a refused
-    batch is returned as `refusal()` data, with nothing stored."""
+                           actor: str = "", received_on: date | None = None) -> IntakeResult | IntakeRefused:
+    """`intake_batch` in its own transaction, on the rows or on those staged under `rows_ref`; a
+    refused batch is returned as data."""
     try:
         with session_scope() as session:
-            if rows_ref is not None:
-                rows = staged_rows(session=session, key=rows_ref)
-            numbered = [(int(r.get("row", i + 2)), {k: v for k, v in r.items() if k != "row"})
-                        for i, r in enumerate(rows or [])]
-            hierarchy = Hierarchy.load(session)
-            result: IntakeResult = take_in(session=session, rows=numbered, source=source, actor=actor,
-                                           received_on=received_on, hierarchy=hierarchy)
-            by_code = {n["code"]: n for n in result.nominations}
-            units = {c: hierarchy.by_code[n["unit_code"]].id for c, n in by_code.items() if "unit_code" in n} \
-                if not result.replayed else {}
-            digests = council_digests(session=session, hierarchy=hierarchy,
-                                      by_unit=group_by_unit(list(units.items())), ref=f"intake-{result.batch_key}")
-            queued = enqueue_many(session=session, items=digests)
+            raw = staged_rows(session=session, key=rows_ref) if rows_ref is not None else rows or []
+            return intake_batch(session=session, rows=numbered(raw), source=source, actor=actor,
+                                received_on=received_on)
     except BatchRefused as exc:
-        return refusal(exc)
-    return {"batch_key": result.batch_key, "replayed": result.replayed, "nominations": result.nominations,
-            "letters": len(queued.created)}
+        return exc.refusal
 
 
 @task(name="screen-and-store")
 async def screen_and_store(rows: list[dict] | None, rows_ref: str | None, source: str, actor: str,
-                           received_on: date | None) -> dict:
+                           received_on: date | None) -> IntakeResult | IntakeRefused:
     """Check every row against the rules and store the batch, or refuse it whole (as data, not an error)."""
     return await to_thread.run_sync(lambda: screen_store_and_queue(
         rows=rows, rows_ref=rows_ref, source=source, actor=actor, received_on=received_on))
 
 
 @task(name="emit-events")
-def emit_events(result: dict) -> int:
+def emit_events(result: IntakeResult) -> int:
     """One event per accepted dossier, and one for the batch."""
-    if result["replayed"]:
+    if result.replayed:
         return 0
     count = emit_nomination_events(NOMINATION_SUBMITTED, [
-        {**n, "payload": {"status": n["status"], "due_on": n["due_on"]}} for n in result["nominations"]])
-    emit_batch_event(INTAKE_RECEIVED, resource_id=f"{BATCH}{result['batch_key']}",
-                     name=f"Lô hồ sơ {result['batch_key'][:15]}",
-                     payload={"count": count, "codes": [n["code"] for n in result["nominations"]][:1000]})
+        {**n, "payload": {"status": n["status"], "due_on": n["due_on"]}} for n in result.nominations])
+    emit_batch_event(INTAKE_RECEIVED, resource_id=f"{BATCH}{result.batch_key}",
+                     name=f"Lô hồ sơ {result.batch_key[:15]}",
+                     payload={"count": count, "codes": [n["code"] for n in result.nominations][:1000]})
     return count
 
 
@@ -91,14 +106,14 @@ def emit_events(result: dict) -> int:
 async def intake(rows: list[dict] | None = None, source: str = "", actor: str = "", received_on: date | None = None,
                  deliver: bool = True, rows_ref: str | None = None) -> dict | State:
     """Take in a batch of nominations (the rows, or `rows_ref` naming rows staged in the app database):
-    screen, store, announce, and tell the receiving councils. A refused batch ends Completed, named
-    Refused, with every error (flows/refusal.py)."""
+    screen, store, announce, and tell the receiving councils. Returns an `IntakeResult` as JSON; a
+    refused batch ends Completed, named Refused, with an `IntakeRefused` as JSON (flows/refusal.py)."""
     logger = get_run_logger()
     if (rows is None) == (rows_ref is None):
         raise ValueError("truyền đúng một trong hai: rows hoặc rows_ref")
     result = await screen_and_store(rows, rows_ref, source, actor, received_on)
-    if result.get("refused"):
-        errors = [RowError(**e) for e in result["errors"]]
+    if isinstance(result, IntakeRefused):
+        errors = result.errors
         await acreate_table_artifact(
             key="intake-refused",
             table=[{"Dòng": e.row or "", "Cột": HEADERS_VI.get(e.column or "", e.column or ""), "Lỗi": e.message}
@@ -106,59 +121,69 @@ async def intake(rows: list[dict] | None = None, source: str = "", actor: str = 
             description=f"Tệp «{source}» bị từ chối: {len(errors)} lỗi, không lưu dòng nào")
         logger.info("intake %s refused: %d errors", source, len(errors))
         return refused(f"Tệp «{source}» bị từ chối: {len(errors)} lỗi, không lưu dòng nào; "
-                       + "; ".join(str(e) for e in errors[:20]), result)
+                       + "; ".join(str(e) for e in errors[:20]), result.model_dump(mode="json"))
     emit_events(quote(result))  # type: ignore[call-overload]  # quoted: not searched for futures (5,000 dossiers: ~5 s)
-    logger.info("intake %s: %d nominations (%s)", result["batch_key"], len(result["nominations"]),
-                "replayed" if result["replayed"] else "new")
+    logger.info("intake %s: %d nominations (%s)", result.batch_key, len(result.nominations),
+                "replayed" if result.replayed else "new")
     await acreate_table_artifact(
         key="intake-last-batch",
         table=[{"Mã hồ sơ": n["code"], "Đối tượng": n["nominee"], "Hình thức": n["award"],
                 "Đơn vị": n.get("unit", ""), "Hạn xét": fmt_date(date.fromisoformat(n["due_on"])) if n["due_on"] else ""}
-               for n in result["nominations"][:500]],
-        description=f"Lô {source or result['batch_key'][:15]}: {len(result['nominations'])} hồ sơ",
+               for n in result.nominations[:500]],
+        description=f"Lô {source or result.batch_key[:15]}: {len(result.nominations)} hồ sơ",
     )
-    if deliver and result["letters"]:
+    if deliver and result.letters:
         from flows.delivery import deliver_mail
         await deliver_mail()
-    return result
+    return result.model_dump(mode="json")
 
 
-def resubmit_codes(*, codes: list[str], on: date, actor: str) -> dict:
-    """Completed dossiers go back to the council that returned them; its clock resumes (idempotent)."""
-    from models import nominations as nm
+class ResubmitResult(BaseModel):
+    """Dossiers sent back completed (nộp lại) and the letters queued to the councils that returned them."""
 
+    resubmitted: list[str]
+    letters: int = 0
+
+
+def resubmit_dossiers(*, session: Session, codes: list[str], on: date, actor: str) -> ResubmitResult:
+    """The resubmit use case: completed dossiers go back to the council that returned them, its clock
+    resumes, and that council is told (idempotent); raises ValueError naming every dossier that cannot."""
+    hierarchy = Hierarchy.load(session)
+    done: list[str] = []
+    problems: list[str] = []
+    by_unit: dict[int, list[str]] = {}
+    for code in codes:
+        n = nm.by_code(session=session, code=code)
+        if n is None:
+            problems.append(f"không tìm thấy hồ sơ «{code}»")
+            continue
+        key = f"resubmit:{n.code}:{n.paused_on.isoformat() if n.paused_on else 'x'}"
+        try:
+            nm.resubmit(session=session, nomination=n, act=nm.Act(actor or "đơn vị đề nghị", on, key=key))
+        except nm.TransitionError as exc:
+            problems.append(str(exc))
+            continue
+        done.append(n.code)
+        by_unit.setdefault(n.current_unit_id, []).append(n.code)
+    if problems:
+        raise ValueError("; ".join(problems))
+    digests = council_digests(session=session, hierarchy=hierarchy, by_unit=by_unit,
+                              ref=f"resubmit-{on.isoformat()}-{'-'.join(sorted(done))[:80]}")
+    return ResubmitResult(resubmitted=done, letters=len(enqueue_many(session=session, items=digests).created))
+
+
+def _resubmit_in_transaction(*, codes: list[str], on: date, actor: str) -> ResubmitResult:
     with session_scope() as session:
-        hierarchy = Hierarchy.load(session)
-        done, problems, by_unit = [], [], {}
-        for code in codes:
-            n = nm.by_code(session=session, code=code)
-            if n is None:
-                problems.append(f"không tìm thấy hồ sơ «{code}»")
-                continue
-            key = f"resubmit:{n.code}:{n.paused_on.isoformat() if n.paused_on else 'x'}"
-            try:
-                nm.resubmit(session=session, nomination=n, act=nm.Act(actor or "đơn vị đề nghị", on, key=key))
-            except nm.TransitionError as exc:
-                problems.append(str(exc))
-                continue
-            done.append(n.code)
-            by_unit.setdefault(n.current_unit_id, []).append(n.code)
-        if problems:
-            raise ValueError("; ".join(problems))
-        digests = council_digests(session=session, hierarchy=hierarchy, by_unit=by_unit,
-                                  ref=f"resubmit-{on.isoformat()}-{'-'.join(sorted(done))[:80]}")
-        queued = enqueue_many(session=session, items=digests)
-    return {"resubmitted": done, "letters": len(queued.created)}
+        return resubmit_dossiers(session=session, codes=codes, on=on, actor=actor)
 
 
 @flow(name="resubmit", log_prints=False)
 async def resubmit(codes: list[str], on: date | None = None, actor: str = "", deliver: bool = True) -> dict:
-    """The proposer sends back completed dossiers (nộp lại hồ sơ đã bổ sung)."""
-    from models.clock import today_vn
-
+    """The proposer sends back completed dossiers (nộp lại hồ sơ đã bổ sung); returns a `ResubmitResult`
+    as JSON."""
     day = on or today_vn()
-    result = await to_thread.run_sync(lambda: resubmit_codes(codes=codes, on=day, actor=actor))
-    if deliver and result["letters"]:
+    result = await to_thread.run_sync(lambda: _resubmit_in_transaction(codes=codes, on=day, actor=actor))
+    if deliver and result.letters:
         from flows.delivery import deliver_mail
         await deliver_mail()
-    return result
+    return result.model_dump(mode="json")

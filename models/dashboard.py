@@ -193,7 +193,7 @@ class FilingProgress:
 
 def report_filing(*, session: Session, year: int) -> FilingProgress | None:
     """The yearly report's filing for `year` (models.reports), or None when it has no occurrence that year."""
-    from models.campaigns import YEARLY_REPORT
+    from models.deadlines import YEARLY_REPORT
     from models.reports import ReportRefused, filing_status
 
     try:

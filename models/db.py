@@ -64,6 +64,8 @@ TABLE_MODULES = (
     "models.awards",
     "models.nominations",
     "models.campaigns",
+    "models.deadlines",
+    "models.reminders",
     "models.meetings",
     "models.staging",
     "notifications.outbox",

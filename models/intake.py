@@ -12,11 +12,13 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlalchemy import Table, select, update
+from sqlalchemy import inspect as sa_inspect
+from sqlmodel import Session, col
+from typing_extensions import TypedDict
 
 from models import staging
 from models.awards import KIND_ALIASES, AwardForm, NomineeKind, RuleSet, catalogue
@@ -170,6 +172,10 @@ class BatchRefused(ValueError):
         self.errors = errors
         super().__init__(f"hồ sơ bị từ chối: {len(errors)} lỗi; không dòng nào được lưu")
 
+    @property
+    def refusal(self) -> IntakeRefused:
+        return IntakeRefused(errors=self.errors)
+
 
 def parse_rows(rows: list[tuple[int, dict]]) -> tuple[list[tuple[int, NominationRow]], list[RowError]]:
     """Validate each raw row's shape; errors name the row and the column."""
@@ -266,7 +272,7 @@ def _screen_nominees(*, session: Session, candidates: list[Screened], out: Scree
     frozen nominees are held. Names compare without case or diacritics."""
     seen: dict[tuple, int] = {}
     existing = _existing_nominees(session, {c.name_key for c in candidates})
-    blocking = _blocking_nominations(session, [n.id for n in existing.values()])
+    blocking = _blocking_nominations(session, [n.id for n in existing.values() if n.id is not None])
     for cand in candidates:
         identity = (cand.unit.id, cand.data.kind, cand.name_key)
         nominee = existing.get(identity)
@@ -280,7 +286,7 @@ def _screen_nominees(*, session: Session, candidates: list[Screened], out: Scree
                                        f"({nominee.frozen_reason or 'đang bị kỷ luật, điều tra hoặc khiếu nại'})"))
             continue
         clash = blocking.get((nominee.id, cand.campaign.id)) if nominee is not None else None
-        if clash is not None:
+        if nominee is not None and clash is not None:
             code, status = clash
             out.errors.append(RowError(cand.row, "nominee", f"«{nominee.name}» đã có hồ sơ {code} "
                                        f"({Status(status).label}) trong phong trào này"))
@@ -296,7 +302,7 @@ def _chunks(items: list, size: int = 500):
 def _existing_nominees(session: Session, name_keys: set[str]) -> dict[tuple, Nominee]:
     found: dict[tuple, Nominee] = {}
     for chunk in _chunks(sorted(name_keys)):
-        for nominee in session.scalars(select(Nominee).where(Nominee.name_key.in_(chunk))):
+        for nominee in session.scalars(select(Nominee).where(col(Nominee.name_key).in_(chunk))):
             found[(nominee.unit_id, NomineeKind(nominee.kind), nominee.name_key)] = nominee
     return found
 
@@ -304,8 +310,9 @@ def _existing_nominees(session: Session, name_keys: set[str]) -> dict[tuple, Nom
 def _blocking_nominations(session: Session, nominee_ids: list[int]) -> dict[tuple, tuple[str, str]]:
     found: dict[tuple, tuple[str, str]] = {}
     for chunk in _chunks(nominee_ids):
-        stmt = select(Nomination.nominee_id, Nomination.campaign_id, Nomination.code, Nomination.status).where(
-            Nomination.nominee_id.in_(chunk), Nomination.status.in_([s.value for s in BLOCKS_NEW])
+        stmt = select(col(Nomination.nominee_id), col(Nomination.campaign_id), col(Nomination.code),
+                      col(Nomination.status)).where(
+            col(Nomination.nominee_id).in_(chunk), col(Nomination.status).in_([s.value for s in BLOCKS_NEW])
         )
         for nominee_id, campaign_id, code, status in session.execute(stmt):
             found[(nominee_id, campaign_id)] = (code, status)
@@ -335,16 +342,42 @@ def allocate_codes(*, session: Session, year: int, count: int) -> list[str]:
     # The year's first batches may come at once (two workers): make the counter race-free, then take a block.
     session.execute(insert_for(session)(CodeCounter).values(name=name, value=0)
                     .on_conflict_do_nothing(index_elements=["name"]))
-    stmt = update(CodeCounter).where(CodeCounter.name == name).values(value=CodeCounter.value + count)
-    last = session.execute(stmt.returning(CodeCounter.value)).scalar_one()
+    stmt = update(CodeCounter).where(col(CodeCounter.name) == name).values(value=col(CodeCounter.value) + count)
+    last = session.execute(stmt.returning(col(CodeCounter.value))).scalar_one()
     return [f"HS{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
 
 
-@dataclass
-class IntakeResult:
+class TakenIn(TypedDict):
+    """One dossier of a batch as the intake reports it: a new one with its unit and route, one of a
+    batch received before with its unit's id."""
+
+    code: str
+    nominee: str
+    kind: str
+    unit: NotRequired[str]
+    unit_code: NotRequired[str]
+    unit_id: NotRequired[int]
+    award: str
+    status: str
+    due_on: str | None
+    chain: NotRequired[list[dict[str, Any]]]
+
+
+class IntakeResult(BaseModel):
+    """A batch taken in (tiếp nhận): its key, whether it had been received before, its dossiers and
+    the letters queued to the councils that will review them."""
+
     batch_key: str
     replayed: bool
-    nominations: list[dict]
+    nominations: list[TakenIn]
+    letters: int = 0
+
+
+class IntakeRefused(BaseModel):
+    """A batch refused whole (bị từ chối): every error by row and column; nothing was stored."""
+
+    refused: Literal[True] = True
+    errors: list[RowError]
 
 
 def store(
@@ -360,8 +393,8 @@ def store(
         created_at=utcnow(),
     ).on_conflict_do_nothing(index_elements=["key"]).returning(IntakeBatch.id)).scalar_one_or_none()
     if batch_id is None:
-        prior = session.scalars(select(IntakeBatch).where(IntakeBatch.key == key)).one()
-        return IntakeResult(key, True, batch_nominations(session=session, batch_id=prior.id))
+        prior = session.scalars(select(IntakeBatch).where(col(IntakeBatch.key) == key)).one()
+        return _replayed(session=session, key=key, batch=prior)
 
     nominee_ids = _upsert_nominees(session, accepted)
     codes = allocate_codes(session=session, year=received_on.year, count=len(accepted))
@@ -378,19 +411,26 @@ def store(
             "due_on": add_working_days(received_on, days), "version": 1, "created_at": now, "updated_at": now,
         })
     ids = _insert_returning_ids(session, Nomination, rows, ("code",)) if rows else []
-    session.connection().execute(NominationStep.__table__.insert(), [
+    session.connection().execute(_table(NominationStep).insert(), [
         {"nomination_id": nid, "action": Action.submit, "from_status": None, "to_status": Status.submitted,
          "unit_id": r["origin_unit_id"], "to_unit_id": r["origin_unit_id"], "actor": actor[:ACTOR_MAX],
          "note": source[:NOTE_MAX], "on_date": received_on, "idempotency_key": None, "created_at": now}
         for nid, r in zip(ids, rows, strict=True)
     ] if rows else [])
-    out = [
+    out: list[TakenIn] = [
         {"code": r["code"], "nominee": c.data.nominee, "kind": c.data.kind.value, "unit": c.unit.name,
          "unit_code": c.unit.code, "award": c.form.code, "status": Status.submitted.value,
          "due_on": r["due_on"].isoformat(), "chain": [u.public() for u in c.chain]}
         for r, c in zip(rows, accepted, strict=True)
     ]
-    return IntakeResult(key, False, out)
+    return IntakeResult(batch_key=key, replayed=False, nominations=out)
+
+
+def _table(model: type) -> Table:
+    """The Core table of a table model (bulk inserts go through Core)."""
+    table: object = sa_inspect(model).local_table
+    assert isinstance(table, Table)
+    return table
 
 
 def _insert_returning_ids(session: Session, model: type, rows: list[dict], key: tuple[str, ...]) -> list[int]:
@@ -398,14 +438,14 @@ def _insert_returning_ids(session: Session, model: type, rows: list[dict], key: 
 
     The ids come back with the rows' unique key and are matched on it: asking the database for
     parameter order instead makes SQLite insert one row at a time."""
-    table = model.__table__
+    table = _table(model)
     stmt = table.insert().returning(table.c.id, *(table.c[k] for k in key))
     by_key = {tuple(r[1:]): r[0] for r in session.connection().execute(stmt, rows)}
     return [by_key[tuple(row[k] for k in key)] for row in rows]
 
 
 def _upsert_nominees(session: Session, accepted: list[Screened]) -> dict[tuple, int]:
-    ids = {k: n.id for k, n in _existing_nominees(session, {c.name_key for c in accepted}).items()}
+    ids = {k: n.id for k, n in _existing_nominees(session, {c.name_key for c in accepted}).items() if n.id is not None}
     missing: dict[tuple, dict] = {}
     now = utcnow()
     for c in accepted:
@@ -419,13 +459,19 @@ def _upsert_nominees(session: Session, accepted: list[Screened]) -> dict[tuple, 
     return ids
 
 
-def batch_nominations(*, session: Session, batch_id: int) -> list[dict]:
+def _replayed(*, session: Session, key: str, batch: IntakeBatch) -> IntakeResult:
+    """A batch received before, as it was stored."""
+    assert batch.id is not None
+    return IntakeResult(batch_key=key, replayed=True, nominations=batch_nominations(session=session, batch_id=batch.id))
+
+
+def batch_nominations(*, session: Session, batch_id: int) -> list[TakenIn]:
     stmt = (
-        select(Nomination.code, Nominee.name, Nominee.kind, Nomination.origin_unit_id, Nomination.award_code,
-               Nomination.status, Nomination.due_on)
-        .join(Nominee, Nominee.id == Nomination.nominee_id)
-        .where(Nomination.batch_id == batch_id)
-        .order_by(Nomination.id)
+        select(col(Nomination.code), col(Nominee.name), col(Nominee.kind), col(Nomination.origin_unit_id),
+               col(Nomination.award_code), col(Nomination.status), col(Nomination.due_on))
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.batch_id) == batch_id)
+        .order_by(col(Nomination.id))
     )
     return [
         {"code": code, "nominee": name, "kind": kind, "unit_id": unit_id, "award": award, "status": status,
@@ -446,9 +492,9 @@ def take_in(
     if len(rows) > limit:  # before anything is parsed: the cost of a batch is bounded
         raise BatchRefused([RowError(0, None, too_many_rows(limit))])
     key = key or batch_key(rows)
-    prior = session.scalars(select(IntakeBatch).where(IntakeBatch.key == key)).first()
+    prior = session.scalars(select(IntakeBatch).where(col(IntakeBatch.key) == key)).first()
     if prior is not None:
-        return IntakeResult(key, True, batch_nominations(session=session, batch_id=prior.id))
+        return _replayed(session=session, key=key, batch=prior)
     parsed, errors = parse_rows(rows)
     if not rows:
         errors.append(RowError(0, None, "tệp không có dòng dữ liệu nào"))

@@ -26,25 +26,25 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
-from sqlmodel import Session
+from sqlalchemy import Column, Index, UniqueConstraint, select
+from sqlmodel import Field, Session, SQLModel, col
 
 from models.awards import catalogue
 from models.calendar import add_working_days, previous_working_day, working_day_on_or_before
-from models.campaigns import DeadlineSpec, ReminderNotice
 from models.clock import utcnow
-from models.db import insert_for
+from models.db import UTCDateTime, insert_for
+from models.deadlines import DeadlineSpec
 from models.hierarchy import Hierarchy, UnitRef
 from models.nominations import AGENDA, Nomination, Nominee
 from models.reports import ReportingObligation, expand_obligations
 from models.units import Council, CouncilMember, MemberRole
 
 
-class NoticeKind(StrEnum):
+class ReminderKind(StrEnum):
     """The kinds of items; the value is the prefix of the item's idempotency key."""
 
     report_due = "report-reminder"
@@ -56,7 +56,7 @@ class NoticeKind(StrEnum):
 
     @property
     def before_due(self) -> bool:
-        return self in (NoticeKind.report_due, NoticeKind.review_due)
+        return self in (ReminderKind.report_due, ReminderKind.review_due)
 
     @property
     def digest_kind(self) -> str:
@@ -65,12 +65,12 @@ class NoticeKind(StrEnum):
 
 
 _DIGEST_KIND = {
-    NoticeKind.report_due: "report_due",
-    NoticeKind.report_overdue: "report_overdue",
-    NoticeKind.report_escalation: "report_overdue",
-    NoticeKind.review_due: "review_due",
-    NoticeKind.review_overdue: "review_overdue",
-    NoticeKind.review_escalation: "review_overdue",
+    ReminderKind.report_due: "report_due",
+    ReminderKind.report_overdue: "report_overdue",
+    ReminderKind.report_escalation: "report_overdue",
+    ReminderKind.review_due: "review_due",
+    ReminderKind.review_overdue: "review_overdue",
+    ReminderKind.review_escalation: "review_overdue",
 }
 
 
@@ -81,11 +81,11 @@ class Recipient:
 
 
 @dataclass(frozen=True, slots=True)
-class Notice:
+class ReminderItem:
     """One item for one recipient, scheduled on one day."""
 
     key: str
-    kind: NoticeKind
+    kind: ReminderKind
     scheduled_on: date
     recipient: Recipient
     unit_id: int
@@ -105,7 +105,7 @@ class Notice:
 class Unreachable:
     """An item that had nowhere to go (no address on the unit or council)."""
 
-    kind: NoticeKind
+    kind: ReminderKind
     unit_code: str
     obligation_id: str
 
@@ -146,16 +146,16 @@ class Policy:
 # ---------------------------------------------------------------- schedules (pure, per due date)
 
 
-def report_schedule(*, due: date, policy: Policy, opens_on: date | None = None) -> list[tuple[NoticeKind, int, date]]:
+def report_schedule(*, due: date, policy: Policy, opens_on: date | None = None) -> list[tuple[ReminderKind, int, date]]:
     """(kind, step, day) of every item of a report due on `due`: offsets (moved back to a working day,
     never before the window opens), then the escalation steps in working days."""
     out = []
     for offset in sorted(set(policy.offsets), reverse=True):
         day = working_day_on_or_before(due - timedelta(days=offset))
         if opens_on is None or day >= opens_on:
-            out.append((NoticeKind.report_due, offset, day))
+            out.append((ReminderKind.report_due, offset, day))
     for k in sorted(set(policy.escalation_days)):
-        out.append((NoticeKind.report_overdue, k, add_working_days(due, k)))
+        out.append((ReminderKind.report_overdue, k, add_working_days(due, k)))
     return out
 
 
@@ -192,23 +192,23 @@ def _head(unit: UnitRef, *, fallback: bool = True) -> Recipient | None:
 class Plan:
     """What a day's run should send (before the ledger removes what was sent)."""
 
-    notices: list[Notice] = field(default_factory=list)
+    items: list[ReminderItem] = field(default_factory=list)
     unreachable: list[Unreachable] = field(default_factory=list)
     occurrences: list[tuple[str, int]] = field(default_factory=list)  # (deadline, year) looked at
 
-    def add(self, notice_or_none: Notice | None, kind: NoticeKind, unit_code: str, uid: str) -> None:
-        if notice_or_none is None:
+    def add(self, item_or_none: ReminderItem | None, kind: ReminderKind, unit_code: str, uid: str) -> None:
+        if item_or_none is None:
             self.unreachable.append(Unreachable(kind, unit_code, uid))
         else:
-            self.notices.append(notice_or_none)
+            self.items.append(item_or_none)
 
 
-def _report_notice(
-    ob: ReportingObligation, spec: DeadlineSpec, kind: NoticeKind, step: int, day: date, to: Recipient | None
-) -> Notice | None:
+def _report_item(
+    ob: ReportingObligation, spec: DeadlineSpec, kind: ReminderKind, step: int, day: date, to: Recipient | None
+) -> ReminderItem | None:
     if to is None:
         return None
-    return Notice(
+    return ReminderItem(
         key=f"{kind.value}:{spec.code}:{ob.unit_code}:{ob.year}:{step}", kind=kind, scheduled_on=day,
         recipient=to, unit_id=ob.unit_id, unit_code=ob.unit_code, unit_name=ob.unit_name,
         province_id=ob.province_id, obligation_id=ob.uid, title=f"{spec.short_title(ob.year)} (gửi {ob.submit_to})",
@@ -216,7 +216,7 @@ def _report_notice(
     )
 
 
-def report_notices(
+def report_items(
     *, specs: Sequence[DeadlineSpec], directory: Hierarchy, filed: Mapping[tuple[str, int, int], date],
     since: date, today: date, policy: Policy, plan: Plan | None = None,
 ) -> Plan:
@@ -237,15 +237,15 @@ def report_notices(
                     continue
                 unit = directory.by_id[ob.unit_id]
                 for kind, step, day in items:
-                    if kind is NoticeKind.report_due:
-                        plan.add(_report_notice(ob, spec, kind, step, day, _office(unit)), kind, ob.unit_code, ob.uid)
+                    if kind is ReminderKind.report_due:
+                        plan.add(_report_item(ob, spec, kind, step, day, _office(unit)), kind, ob.unit_code, ob.uid)
                         continue
-                    plan.add(_report_notice(ob, spec, kind, step, day, _head(unit)), kind, ob.unit_code, ob.uid)
+                    plan.add(_report_item(ob, spec, kind, step, day, _head(unit)), kind, ob.unit_code, ob.uid)
                     if step == policy.last_escalation:
                         parent = directory.get(unit.parent_id)
                         to = _head(parent) if parent is not None else None
-                        esc = NoticeKind.report_escalation
-                        plan.add(_report_notice(ob, spec, esc, step, day, to), esc, ob.unit_code, ob.uid)
+                        esc = ReminderKind.report_escalation
+                        plan.add(_report_item(ob, spec, esc, step, day, to), esc, ob.unit_code, ob.uid)
     return plan
 
 
@@ -276,13 +276,13 @@ class OpenReview:
         return f"review:{self.code}:{self.unit_code}"
 
 
-def _review_notice(r: OpenReview, kind: NoticeKind, step: int, day: date, to: Recipient | None) -> Notice | None:
+def _review_item(r: OpenReview, kind: ReminderKind, step: int, day: date, to: Recipient | None) -> ReminderItem | None:
     if to is None:
         return None
     key = f"{kind.value}:{r.code}:{r.unit_code}:{r.due_on.isoformat()}"
-    if kind is not NoticeKind.review_due:
+    if kind is not ReminderKind.review_due:
         key += f":{step}"
-    return Notice(
+    return ReminderItem(
         key=key, kind=kind, scheduled_on=day, recipient=to, unit_id=r.unit_id, unit_code=r.unit_code,
         unit_name=r.council_name, province_id=r.province_id, obligation_id=r.uid,
         title=f"Hồ sơ {r.code} – {r.nominee} ({r.award_form}, {r.proposing_unit} đề nghị)", due_on=r.due_on,
@@ -290,7 +290,7 @@ def _review_notice(r: OpenReview, kind: NoticeKind, step: int, day: date, to: Re
     )
 
 
-def review_notices(
+def review_items(
     *, reviews: Iterable[OpenReview], since: date, today: date, policy: Policy, plan: Plan | None = None
 ) -> Plan:
     """Items for the open reviews: due soon to the standing office, overdue to the chair and the
@@ -299,16 +299,16 @@ def review_notices(
     for r in reviews:
         soon = review_due_day(due=r.due_on, received_on=r.received_on, policy=policy)
         if in_window(soon, since=since, today=today):
-            kind = NoticeKind.review_due
-            plan.add(_review_notice(r, kind, policy.review_window, soon, r.office), kind, r.unit_code, r.uid)
+            kind = ReminderKind.review_due
+            plan.add(_review_item(r, kind, policy.review_window, soon, r.office), kind, r.unit_code, r.uid)
         for k in sorted(set(policy.escalation_days)):
             day = add_working_days(r.due_on, k)
             if not in_window(day, since=since, today=today):
                 continue
-            for kind, to in ((NoticeKind.review_overdue, r.chair), (NoticeKind.review_escalation, r.superior_office)):
-                if kind is NoticeKind.review_escalation and to is None:
+            for kind, to in ((ReminderKind.review_overdue, r.chair), (ReminderKind.review_escalation, r.superior_office)):
+                if kind is ReminderKind.review_escalation and to is None:
                     continue  # the top of the chain has no superior council: nobody to escalate to
-                plan.add(_review_notice(r, kind, k, day, to), kind, r.unit_code, r.uid)
+                plan.add(_review_item(r, kind, k, day, to), kind, r.unit_code, r.uid)
     return plan
 
 
@@ -321,10 +321,11 @@ def open_reviews(*, session: Session, directory: Hierarchy) -> list[OpenReview]:
     """The dossiers on a council's agenda with a due date, with the addresses of that council's standing
     office and chair and of the superior council's standing office."""
     rows = session.execute(
-        select(Nomination.id, Nomination.code, Nominee.name, Nomination.award_code, Nomination.origin_unit_id,
-               Nomination.current_unit_id, Nomination.due_on, Nomination.received_on)
-        .join(Nominee, Nominee.id == Nomination.nominee_id)
-        .where(Nomination.status.in_(list(AGENDA)), Nomination.due_on.is_not(None))
+        select(col(Nomination.id), col(Nomination.code), col(Nominee.name), col(Nomination.award_code),
+               col(Nomination.origin_unit_id), col(Nomination.current_unit_id), col(Nomination.due_on),
+               col(Nomination.received_on))
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.status).in_(list(AGENDA)), col(Nomination.due_on).is_not(None))
         .order_by(Nomination.code)
     ).all()
     if not rows:
@@ -333,12 +334,12 @@ def open_reviews(*, session: Session, directory: Hierarchy) -> list[OpenReview]:
     parents = {u.parent_id for u in (directory.get(i) for i in units) if u is not None and u.parent_id}
     councils: dict[int, Council] = {}
     for chunk in _chunks(sorted(units | parents)):
-        councils.update((c.unit_id, c) for c in session.execute(select(Council).where(Council.unit_id.in_(chunk))).scalars())
+        councils.update((c.unit_id, c) for c in session.execute(select(Council).where(col(Council.unit_id).in_(chunk))).scalars())
     chairs: dict[int, CouncilMember] = {}
     for chunk in _chunks(sorted(c.id for c in councils.values() if c.id is not None)):
         for m in session.execute(select(CouncilMember).where(
-                CouncilMember.council_id.in_(chunk), CouncilMember.role == MemberRole.chair)
-                .order_by(CouncilMember.id)).scalars():
+                col(CouncilMember.council_id).in_(chunk), col(CouncilMember.role) == MemberRole.chair)
+                .order_by(col(CouncilMember.id))).scalars():
             chairs.setdefault(m.council_id, m)
     forms = catalogue().forms
     out = []
@@ -361,18 +362,46 @@ def open_reviews(*, session: Session, directory: Hierarchy) -> list[OpenReview]:
     return out
 
 
-def due_notices(
+def due_items(
     *, specs: Sequence[DeadlineSpec], directory: Hierarchy, filed: Mapping[tuple[str, int, int], date],
     reviews: Iterable[OpenReview], since: date, today: date, policy: Policy,
 ) -> Plan:
     """Everything scheduled in [since, today] that is still owed on `today` (pure)."""
     if since > today:
         raise ValueError(f"since {since} is after today {today}")
-    plan = report_notices(specs=specs, directory=directory, filed=filed, since=since, today=today, policy=policy)
-    return review_notices(reviews=reviews, since=since, today=today, policy=policy, plan=plan)
+    plan = report_items(specs=specs, directory=directory, filed=filed, since=since, today=today, policy=policy)
+    return review_items(reviews=reviews, since=since, today=today, policy=policy, plan=plan)
 
 
 # ---------------------------------------------------------------- the ledger
+
+
+class ReminderNotice(SQLModel, table=True):
+    """One reminder item sent (nhắc hạn): its idempotency key and the daily digest that carried it.
+
+    The outbox's key identifies a letter (one digest per recipient per day); this ledger identifies
+    each item in it, so a re-run or a catch-up never sends an item twice."""
+
+    __tablename__ = "reminder_notice"
+    __table_args__ = (
+        UniqueConstraint("key", name="uq_reminder_notice_key"),
+        Index("ix_reminder_notice_sent_on", "sent_on"),
+        Index("ix_reminder_notice_unit", "unit_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=300, description="e.g. report-reminder:<deadline>:<unit>:<year>:<offset>")
+    kind: str = Field(max_length=30)
+    recipient: str = Field(max_length=254)
+    unit_id: int = Field(foreign_key="unit.id", description="the unit that owes the report or the review")
+    deadline_id: int | None = Field(default=None, foreign_key="deadline.id")
+    nomination_id: int | None = Field(default=None, foreign_key="nomination.id")
+    year: int | None = None
+    due_on: date
+    scheduled_on: date = Field(description="the day the item was due to go out")
+    sent_on: date = Field(description="the day of the run that queued it")
+    digest_key: str = Field(max_length=300, description="the outbox letter that carried it")
+    created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime, nullable=False))
 
 
 def already_sent(*, session: Session, keys: Iterable[str]) -> set[str]:
@@ -381,15 +410,15 @@ def already_sent(*, session: Session, keys: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start:start + 500]
-        found.update(session.execute(select(ReminderNotice.key).where(ReminderNotice.key.in_(chunk))).scalars())
+        found.update(session.execute(select(col(ReminderNotice.key)).where(col(ReminderNotice.key).in_(chunk))).scalars())
     return found
 
 
-def unsent(*, session: Session, notices: Sequence[Notice]) -> list[Notice]:
-    """The notices no earlier run sent (one per key: the first one wins)."""
-    sent = already_sent(session=session, keys=(n.key for n in notices))
+def unsent(*, session: Session, items: Sequence[ReminderItem]) -> list[ReminderItem]:
+    """The items no earlier run sent (one per key: the first one wins)."""
+    sent = already_sent(session=session, keys=(n.key for n in items))
     out, seen = [], set()
-    for n in notices:
+    for n in items:
         if n.key not in sent and n.key not in seen:
             seen.add(n.key)
             out.append(n)
@@ -397,13 +426,13 @@ def unsent(*, session: Session, notices: Sequence[Notice]) -> list[Notice]:
 
 
 def record(
-    *, session: Session, notices: Sequence[Notice], sent_on: date, digest_of: Mapping[str, str],
+    *, session: Session, items: Sequence[ReminderItem], sent_on: date, digest_of: Mapping[str, str],
     deadline_ids: Mapping[str, int],
 ) -> set[str]:
-    """Write the ledger rows, `digest_of` giving each notice key its letter (INSERT … ON CONFLICT DO
+    """Write the ledger rows, `digest_of` giving each item's key its letter (INSERT … ON CONFLICT DO
     NOTHING; no commit); returns the keys inserted,
     so a concurrent run that got there first keeps its items and this one drops them."""
-    if not notices:
+    if not items:
         return set()
     now = utcnow()
     rows = [
@@ -413,9 +442,9 @@ def record(
             "nomination_id": n.nomination_id, "year": n.year, "due_on": n.due_on, "scheduled_on": n.scheduled_on,
             "sent_on": sent_on, "digest_key": digest_of[n.key], "created_at": now,
         }
-        for n in notices
+        for n in items
     ]
-    table = ReminderNotice.__table__
+    table = ReminderNotice.metadata.tables["reminder_notice"]
     stmt = insert_for(session)(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
     inserted: set[str] = set()
     for start in range(0, len(rows), 2000):

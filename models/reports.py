@@ -16,8 +16,8 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
-from models.campaigns import Deadline, DeadlineSpec, Report, ensure_deadlines
 from models.clock import VN, fmt_date, today_vn, utcnow
+from models.deadlines import Deadline, DeadlineSpec, Report, ensure_deadlines
 from models.hierarchy import CENTRAL, AmbiguousUnit, Hierarchy, UnitNotFound, UnitRef
 from models.units import Level
 

@@ -14,9 +14,9 @@ from datetime import date
 from typing import cast
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
-from models.reminders import Notice, NoticeKind, Recipient
+from models.reminders import Recipient, ReminderItem, ReminderKind
 from notifications.outbox import InvalidAddress, MailItem, OutboxMessage, normalize_address
 from notifications.render import DIGEST_LABELS, DeadlineDigest, DigestEntry, DigestKind
 
@@ -27,13 +27,13 @@ MAX_NAME = 200
 
 _SECTION_ORDER = {kind: i for i, kind in enumerate(DIGEST_LABELS)}
 _SEVERITY = {
-    NoticeKind.report_due: 0, NoticeKind.review_due: 0,
-    NoticeKind.report_overdue: 1, NoticeKind.review_overdue: 1,
-    NoticeKind.report_escalation: 1, NoticeKind.review_escalation: 1,
+    ReminderKind.report_due: 0, ReminderKind.review_due: 0,
+    ReminderKind.report_overdue: 1, ReminderKind.review_overdue: 1,
+    ReminderKind.report_escalation: 1, ReminderKind.review_escalation: 1,
 }
 
 
-_OVERDUE = {kind: "review_overdue" if kind.name.startswith("review") else "report_overdue" for kind in NoticeKind}
+_OVERDUE = {kind: "review_overdue" if kind.name.startswith("review") else "report_overdue" for kind in ReminderKind}
 
 
 def digest_key(address: str, day: date, n: int = 1) -> str:
@@ -47,15 +47,15 @@ class Digest:
 
     recipient: Recipient  # the address as the registry holds it (the outbox checks it against the registry)
     address: str  # the same as sent over SMTP, case-folded: what groups the items and names the letter
-    notices: list[Notice]
+    items: list[ReminderItem]
     key: str = ""
 
 
-def group_by_recipient(notices: Iterable[Notice]) -> tuple[list[Digest], list[Notice]]:
-    """Group by address (as sent over SMTP, case-folded); notices with a malformed address are set aside."""
+def group_by_recipient(items: Iterable[ReminderItem]) -> tuple[list[Digest], list[ReminderItem]]:
+    """Group by address (as sent over SMTP, case-folded); items with a malformed address are set aside."""
     groups: dict[str, Digest] = {}
-    refused: list[Notice] = []
-    for n in notices:
+    refused: list[ReminderItem] = []
+    for n in items:
         try:
             address = normalize_address(n.recipient.email).lower()
         except InvalidAddress:
@@ -64,16 +64,16 @@ def group_by_recipient(notices: Iterable[Notice]) -> tuple[list[Digest], list[No
         digest = groups.get(address)
         if digest is None:
             recipient = Recipient(n.recipient.email.strip(), n.recipient.name[:MAX_NAME])
-            groups[address] = Digest(recipient=recipient, address=address, notices=[n])
+            groups[address] = Digest(recipient=recipient, address=address, items=[n])
         else:
-            digest.notices.append(n)
+            digest.items.append(n)
     return sorted(groups.values(), key=lambda d: d.address), refused
 
 
 def taken_keys(*, session: Session, day: date) -> set[str]:
     """The digest keys already in the outbox for `day` (a second run that day must not reuse them)."""
     pattern = f"{DIGEST_PREFIX}:%:{day.isoformat()}%"
-    return set(session.execute(select(OutboxMessage.key).where(OutboxMessage.key.like(pattern))).scalars())
+    return set(session.execute(select(col(OutboxMessage.key)).where(col(OutboxMessage.key).like(pattern))).scalars())
 
 
 def assign_keys(digests: Sequence[Digest], *, day: date, taken: set[str]) -> None:
@@ -85,11 +85,11 @@ def assign_keys(digests: Sequence[Digest], *, day: date, taken: set[str]) -> Non
         digest.key = digest_key(digest.address, day, n)
 
 
-def entries(notices: Iterable[Notice], *, day: date) -> list[DigestEntry]:
+def entries(items: Iterable[ReminderItem], *, day: date) -> list[DigestEntry]:
     """One entry per obligation, in its most advanced state on `day`: an overdue report is not also
     'due soon', and a reminder caught up after its due date is listed as overdue."""
-    best: dict[str, Notice] = {}
-    for n in notices:
+    best: dict[str, ReminderItem] = {}
+    for n in items:
         current = best.get(n.obligation_id)
         if current is None or (_SEVERITY[n.kind], n.scheduled_on) > (_SEVERITY[current.kind], current.scheduled_on):
             best[n.obligation_id] = n
@@ -109,5 +109,5 @@ def letter(digest: Digest, *, day: date) -> MailItem:
         to_email=digest.recipient.email,
         to_name=digest.recipient.name,
         template=TEMPLATE,
-        context=DeadlineDigest(signed_by=SIGNED_BY, day=day, entries=entries(digest.notices, day=day)),
+        context=DeadlineDigest(signed_by=SIGNED_BY, day=day, entries=entries(digest.items, day=day)),
     )

@@ -147,7 +147,7 @@ def test_overdue_reviews_skip_weekends_and_holidays(session, sample, decided) ->
 # --- the yearly report ----------------------------------------------------------------------------
 
 def test_report_filing_counts_the_units_bound_to_the_yearly_report(session, sample) -> None:  # noqa: ANN001
-    from models.campaigns import YEARLY_REPORT
+    from models.deadlines import YEARLY_REPORT
     from models.reports import file_report
 
     before = dash.report_filing(session=session, year=2026)

@@ -17,18 +17,10 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from models import nominations as nm
-from models.campaigns import (
-    YEARLY_REPORT,
-    Deadline,
-    DeadlineSpec,
-    ReminderNotice,
-    Report,
-    ensure_deadlines,
-    load_deadlines,
-)
+from models.deadlines import YEARLY_REPORT, Deadline, DeadlineSpec, Report, ensure_deadlines, load_deadlines
 from models.hierarchy import Hierarchy
 from models.intake import take_in
-from models.reminders import NoticeKind, Policy, due_notices, report_schedule, review_due_day
+from models.reminders import Policy, ReminderKind, ReminderNotice, due_items, report_schedule, review_due_day
 from models.reports import ReportRefused, expand_obligations, file_report
 from notifications.outbox import OutboxMessage
 
@@ -196,7 +188,7 @@ def test_the_report_goes_to_the_provinces_ntm_office(session, sample) -> None:
 ])
 def test_reminders_before_a_day_off_move_to_the_working_day_before(due, offsets, expected) -> None:
     schedule = report_schedule(due=due, policy=Policy(offsets=offsets, escalation_days=(1,)))
-    assert [(s, d) for k, s, d in schedule if k is NoticeKind.report_due] == expected
+    assert [(s, d) for k, s, d in schedule if k is ReminderKind.report_due] == expected
 
 
 @pytest.mark.parametrize(("due", "expected"), [
@@ -207,7 +199,7 @@ def test_reminders_before_a_day_off_move_to_the_working_day_before(due, offsets,
 ])
 def test_escalations_count_working_days_after_the_due_date(due, expected) -> None:
     schedule = report_schedule(due=due, policy=Policy())
-    assert [d for k, _, d in schedule if k is NoticeKind.report_overdue] == expected
+    assert [d for k, _, d in schedule if k is ReminderKind.report_overdue] == expected
 
 
 def test_a_yearly_deadline_across_the_year_boundary(session, sample) -> None:
@@ -223,10 +215,10 @@ def test_a_yearly_deadline_across_the_year_boundary(session, sample) -> None:
     policy = Policy(offsets=(7, 0), escalation_days=(1,))
     seen: dict[date, set[str]] = {}
     for day in days(date(2026, 12, 20), date(2027, 1, 10)):
-        plan = due_notices(specs=[january, december], directory=directory, filed={}, reviews=[], since=day, today=day,
+        plan = due_items(specs=[january, december], directory=directory, filed={}, reviews=[], since=day, today=day,
                            policy=policy)
-        if plan.notices:
-            seen[day] = {f"{n.deadline}:{n.year}:{n.step}:{n.kind.value}" for n in plan.notices}
+        if plan.items:
+            seen[day] = {f"{n.deadline}:{n.year}:{n.step}:{n.kind.value}" for n in plan.items}
     assert seen == {
         date(2026, 12, 24): {"tong-hop-nam:2026:7:report-reminder"},
         date(2026, 12, 29): {"ke-hoach-nam:2027:7:report-reminder"},
@@ -235,9 +227,9 @@ def test_a_yearly_deadline_across_the_year_boundary(session, sample) -> None:
         date(2027, 1, 5): {"ke-hoach-nam:2027:0:report-reminder"},
         date(2027, 1, 6): {"ke-hoach-nam:2027:1:report-overdue", "ke-hoach-nam:2027:1:report-escalation"},
     }  # with one escalation step, it is also the last: the superior hears at once
-    on_the_fifth = due_notices(specs=[january], directory=directory, filed={}, reviews=[], since=date(2027, 1, 5),
+    on_the_fifth = due_items(specs=[january], directory=directory, filed={}, reviews=[], since=date(2027, 1, 5),
                                today=date(2027, 1, 5), policy=policy)
-    assert sorted(n.unit_code for n in on_the_fifth.notices) == COMMUNES_2026["hue"]
+    assert sorted(n.unit_code for n in on_the_fifth.items) == COMMUNES_2026["hue"]
 
 
 def test_offsets_and_escalations_come_from_the_settings(session, sample, monkeypatch) -> None:

@@ -120,3 +120,38 @@ def test_the_cli_reports_a_refusal_from_the_service_row_by_row(service, session,
     human = CliRunner().invoke(app, ["nominate", str(path), "--received", "23/11/2026"])
     assert human.exit_code == 1 and "dòng 3, cột «Đơn vị đề nghị»: không tìm thấy đơn vị «xã: Không: Có»" in human.stderr
     assert session.execute(select(func.count()).select_from(Nomination)).scalar_one() == 0
+
+
+def test_intake_with_the_service_down_queues_the_letters_the_service_delivers(
+        prefect_api, session, sample, smtp_env, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without `thidua up` (no service to reach: the flow runs in the command's own process) and with
+    the mail server down, `nominate` stores the dossiers and queues one letter to each receiving
+    council; once the mail server is back, the service's next delivery sends each of them once."""
+    from datetime import UTC, datetime, timedelta
+
+    from cli.app import app
+    from notifications.mailer import deliver_due
+    from notifications.outbox import OutboxMessage, OutboxStatus
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    rows = _rows(3)
+    rows[2]["unit"] = "thanh-hoa.cam-tu-2025"
+    path = _csv(tmp_path / "ho-so.csv", rows)
+    smtp_env.stop()
+    out = CliRunner().invoke(app, ["nominate", str(path), "--received", "23/11/2026"])
+    assert out.exit_code == 0, out.output[-3000:]
+    assert "Đã tiếp nhận 3 hồ sơ" in out.stdout
+    assert session.execute(select(func.count()).select_from(Nomination)).scalar_one() == 3
+    council_letters = select(OutboxMessage).where(OutboxMessage.category == "council_new_items")
+    queued = session.scalars(council_letters).all()
+    assert len(queued) == 2 and {m.status for m in queued} == {OutboxStatus.pending}
+    assert not smtp_env.captured
+
+    smtp_env.start()
+    later = datetime.now(UTC) + timedelta(hours=2)  # the next delivery run, after the back-off
+    report = asyncio.run(deliver_due(now=later))
+    assert report.sent == 2 and report.failed == 0
+    session.expire_all()
+    assert {m.status for m in session.scalars(council_letters)} == {OutboxStatus.sent}
+    assert sorted(c.rcpt_tos[0] for c in smtp_env.captured) == sorted(m.to_email for m in queued)
+    assert all(n == 1 for n in smtp_env.message_ids().values())
