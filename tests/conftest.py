@@ -18,6 +18,11 @@ os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
 
 pytest_plugins = ["tests.fixtures_smtp", "tests.fixtures_prefect"]
 
+# pytest-xdist sets COLUMNS=80 in its workers; the CLI's consoles would then be fixed at 80 columns when
+# imported, whatever width a test asks its runner for. Without xdist the variable is unset: the same here.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+
 
 def _own_postgres_database_per_worker() -> None:
     """Under pytest-xdist, each worker gets its own PostgreSQL database (`<name>_gw0`, …), created

@@ -378,7 +378,9 @@ def test_a_received_date_in_the_future_is_refused(session, sample) -> None:
 
 # --- the same file twice at once -----------------------------------------------------------------------
 
-def test_two_nominate_of_the_same_file_at_once_store_it_once(db_url, session, sample) -> None:
+def test_two_nominate_of_the_same_file_at_once_store_it_once(prefect_api, db_url, session, sample) -> None:
+    # prefect_api: the three threads of this one process share the session's Prefect server (two real
+    # `nominate` are two processes, each with its own temporary server; threads would race to start one)
     from cli.nominations import run_intake
     from tests.threads import at_once
 

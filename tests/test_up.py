@@ -29,6 +29,7 @@ import pytest
 from flows.deployments import DEPLOYMENTS, DeploymentSpec
 from models.settings import TIMEZONE
 from supervisor.up import UP_FILE, pid_alive, port_in_use, running_api_url
+from tests.ports import free_ports
 
 e2e = pytest.mark.e2e  # the tests below that start real processes
 
@@ -56,13 +57,6 @@ class Up:
         return self.output.read_text(encoding="utf-8", errors="replace")
 
 
-def free_ports(count: int) -> list[int]:
-    from notifications.sink import free_port
-
-    ports: set[int] = set()
-    while len(ports) < count:
-        ports.add(free_port(HOST))
-    return sorted(ports)
 
 
 def thidua_command() -> list[str]:

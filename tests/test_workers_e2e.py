@@ -42,6 +42,7 @@ from sqlmodel import Session
 from flows.deployments import WORK_POOL
 from notifications.digests import TEMPLATE as REMINDER_TEMPLATE
 from tests.fixtures_smtp import SmtpServer
+from tests.ports import free_ports
 
 BASE_URL = os.environ.get("THIDUA_TEST_DATABASE_URL", "")
 pytestmark = [
@@ -117,13 +118,6 @@ def thidua_cli() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "cli.app"]
 
 
-def free_ports(count: int) -> list[int]:
-    from notifications.sink import free_port
-
-    ports: set[int] = set()
-    while len(ports) < count:
-        ports.add(free_port(HOST))
-    return sorted(ports)
 
 
 @contextlib.contextmanager
