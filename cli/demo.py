@@ -22,7 +22,7 @@ from cli.meetings import _report_result
 from models.awards import catalogue
 from models.clock import today_vn
 from models.db import session_scope
-from models.meetings import Minutes, council_of
+from models.meetings import MeetingRefusal, Minutes, council_of
 from models.nominations import AGENDA, Nomination, Status
 
 UNIT_2022 = "thanh-hoa.cam-thuy.cam-thanh"
@@ -167,10 +167,10 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
         for unit_code, items in pending.items():
             minutes = minutes_for(unit_code, items, day, number)
             result = run(council_meeting(unit=unit_code, minutes=minutes, on=day))
-            if result.get("refused"):
-                raise _fail(result["message"])
+            if isinstance(result, MeetingRefusal):  # the data of a Refused run
+                raise _fail(result.message)
             meetings += 1
-            number += max(1, len(result.get("decision_numbers", {})))
+            number += max(1, len(result.decision_numbers))
             # What it forwarded is received by `receive-forwarded`, which the meeting's event starts, or
             # by the next council's meeting if that opens first: once either way, one event each.
             _report_result(unit_name(unit_code), result, json_out=False) if not json_out else None

@@ -19,7 +19,7 @@ from models.clock import fmt_date
 from models.db import session_scope
 from models.hierarchy import Hierarchy
 from models.intake import HEADERS_VI, ROWS_KIND, BatchRefused, IntakeResult, RowError, staged_rows, take_in
-from notifications.notices import council_digests, group_by_unit
+from notifications.approval_letters import council_digests, group_by_unit
 from notifications.outbox import enqueue_many
 
 SUBMITTED = "thidua.nomination.submitted"
