@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.table import Table
@@ -16,6 +16,7 @@ from cli.common import fail as _fail
 from models.clock import fmt_date, parse_date, today_vn
 
 if TYPE_CHECKING:
+    from prefect.client.schemas.objects import FlowRun, State
     from sqlmodel import Session
 
     from models.hierarchy import Hierarchy, UnitRef
@@ -96,6 +97,7 @@ def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
     target, hierarchy = _resolve(unit)
     from prefect.deployments.flow_runs import arun_deployment
     from sqlalchemy import select
+    from sqlmodel import col
 
     from flows.council import read_state, settle_open_meetings
     from flows.refusal import is_refused
@@ -109,25 +111,25 @@ def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
             council, _ = council_of(session=session, unit_id=target.id)
             link = run_ui_link(info, waiting[0].flow_run_id) if waiting[0].flow_run_id else ""
             raise _fail(str(MeetingAlreadyOpen(waiting[0], council)) + (f"; xem {link}" if link else ""))
-    flow_run = run(arun_deployment("council-meeting/council-meeting", parameters={"unit": target.code}, timeout=0,
+    flow_run: FlowRun = run(arun_deployment("council-meeting/council-meeting", parameters={"unit": target.code}, timeout=0,
                                   tags=meeting_tags(target.code)))
     link = run_ui_link(info, str(flow_run.id))
 
-    def opened() -> Meeting | object | None:
+    def opened() -> Meeting | State | None:
         """The meeting once open, or the run's final state if it ended without opening one."""
         with session_scope() as session:
-            meeting = session.scalars(select(Meeting).where(Meeting.flow_run_id == str(flow_run.id))).first()
+            meeting = session.scalars(select(Meeting).where(col(Meeting.flow_run_id) == str(flow_run.id))).first()
         if meeting is not None:
             return meeting
-        state = run(read_state(str(flow_run.id)))
+        state: State | None = run(read_state(str(flow_run.id)))
         return state if state is not None and state.is_final() else None
 
-    found = wait_for(opened, timeout=wait, every=1.0)
+    found = cast("Meeting | State | None", wait_for(opened, timeout=wait, every=1.0))  # mypy joins the union
     if found is None:
         raise _fail(f"phiên họp chưa mở sau {wait:.0f} giây; xem {link}")
     if not isinstance(found, Meeting):
         if is_refused(found):
-            raise _fail(found.message)
+            raise _fail(found.message or "")
         raise _fail(f"phiên họp không mở được ({found.name}); xem {link}")
     meeting = found
     if json_out:
@@ -206,14 +208,14 @@ def meeting_decide(
         meeting_id = waiting.id if waiting else None
         run_id = waiting.flow_run_id if waiting else None
         attempt = waiting.summary.get("attempt", 0) if waiting else 0
-    if problems:
+    if problems or minutes is None:
         _report_problems(problems, json_out, waiting=meeting_id is not None)
         raise typer.Exit(1)
     if meeting_id is not None and run_id:
         from supervisor.reach import Need, reach
 
-        info = reach(Need.deployment, why="phiên họp đang mở (chờ quyết định)")
-        result = _resume(info, meeting_id, run_id, minutes, attempt, json_out)
+        service = reach(Need.deployment, why="phiên họp đang mở (chờ quyết định)")
+        result = _resume(service, meeting_id, run_id, minutes, attempt, json_out)
     else:
         from supervisor.reach import Need, reach, run
 
@@ -221,8 +223,9 @@ def meeting_decide(
         from flows.council import council_meeting, minutes_parameters
         from flows.refusal import is_refused
 
-        state = run(council_meeting(unit=target.code, **minutes_parameters(unit=target.code, minutes=minutes),
-                                    on=day, return_state=True))
+        state: State = run(council_meeting(unit=target.code,  # type: ignore[call-overload]  # Prefect's overloads
+                                           **minutes_parameters(unit=target.code, minutes=minutes), on=day,
+                                           return_state=True))
         if is_refused(state):
             _report_problems(state.result().problems, json_out, waiting=False)
             raise typer.Exit(1)
@@ -232,9 +235,11 @@ def meeting_decide(
     _report_result(target.name, result, json_out)
 
 
-def _resume(info: dict, meeting_id: int, run_id: str, minutes: Minutes, attempt: int,
+def _resume(info: dict | None, meeting_id: int, run_id: str, minutes: Minutes, attempt: int,
             json_out: bool) -> MeetingApplied:
     """Resume the waiting run with the minutes; wait until the meeting applies, or is refused or closed."""
+    from uuid import UUID
+
     from prefect.exceptions import NotPausedError
     from prefect.flow_runs import aresume_flow_run
 
@@ -246,7 +251,7 @@ def _resume(info: dict, meeting_id: int, run_id: str, minutes: Minutes, attempt:
 
     link = run_ui_link(info, run_id)
     try:
-        run(aresume_flow_run(run_id, run_input=MeetingDecisions.run_input(minutes)))
+        run(aresume_flow_run(UUID(run_id), run_input=MeetingDecisions.run_input(minutes)))
     except NotPausedError:
         raise _fail(f"phiên họp #{meeting_id} đang xử lý biên bản gửi trước; xem {link} hoặc `thidua meeting show`") \
             from None
@@ -263,7 +268,7 @@ def _resume(info: dict, meeting_id: int, run_id: str, minutes: Minutes, attempt:
                 return m
             return None
 
-    result = wait_for(settled, timeout=180)
+    result = cast("MeetingApplied | Meeting | None", wait_for(settled, timeout=180))  # mypy joins the union
     if result is None:
         raise _fail(f"đã gửi biên bản nhưng phiên họp chưa áp dụng xong; xem {link}")
     if isinstance(result, Meeting):
@@ -326,11 +331,11 @@ def meeting_cancel(unit: str, json_out: Annotated[bool, typer.Option("--json")] 
     target, _ = _resolve(unit)
     from flows.council import cancel, cancel_run
     from models.db import session_scope
-    from models.meetings import open_meetings_of
+    from models.meetings import open_meetings_of, saved_id
 
     reason = "người vận hành hủy (thidua meeting cancel)"
     with session_scope() as session:
-        meetings = [(m.id, m.flow_run_id) for m in open_meetings_of(session=session, unit_id=target.id)]
+        meetings = [(saved_id(m), m.flow_run_id) for m in open_meetings_of(session=session, unit_id=target.id)]
     if not meetings:
         raise _fail(f"{target.name}: không có phiên họp nào đang mở")
     # the meeting first: a run about to apply it then finds it cancelled and applies nothing
@@ -354,6 +359,7 @@ def meeting_cancel(unit: str, json_out: Annotated[bool, typer.Option("--json")] 
 def meeting_show(unit: str, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Phiên họp đang mở (chương trình họp) và các phiên đã họp của Hội đồng."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     from models.db import session_scope
     from models.meetings import Meeting
@@ -365,21 +371,21 @@ def meeting_show(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
 
         run(settle_open_meetings(target.id))
     with session_scope() as session:
-        meetings = list(session.scalars(select(Meeting).where(Meeting.unit_id == target.id).order_by(Meeting.id)))
-        data = [{"meeting_id": m.id, "status": m.status.value, "opened_on": m.opened_on.isoformat(),
-                 "meeting_date": m.meeting_date.isoformat() if m.meeting_date else None,
-                 "flow_run_id": m.flow_run_id, "agenda": m.agenda, "summary": m.summary} for m in meetings]
+        meetings = list(session.scalars(select(Meeting).where(col(Meeting.unit_id) == target.id)
+                                        .order_by(col(Meeting.id))))
     if json_out:
-        _emit_json(data)
+        _emit_json([{"meeting_id": m.id, "status": m.status.value, "opened_on": m.opened_on.isoformat(),
+                     "meeting_date": m.meeting_date.isoformat() if m.meeting_date else None,
+                     "flow_run_id": m.flow_run_id, "agenda": m.agenda, "summary": m.summary} for m in meetings])
         return
-    if not data:
+    if not meetings:
         console.print(f"{target.name}: chưa có phiên họp nào")
-    for m in data:
-        when = fmt_date(date.fromisoformat(m["meeting_date"] or m["opened_on"]))
-        state = MEETING_STATUS_LABELS.get(m["status"], m["status"])
-        if m["status"] == "cancelled" and m["summary"].get("cancelled"):
-            state += f" ({m['summary']['cancelled']})"
-        outcome = f"; {counts_line(m['summary'].get('counts'))}" if m["status"] == "applied" else ""
-        console.print(f"Phiên #{m['meeting_id']} ngày {when}: {state}; {len(m['agenda'])} hồ sơ{outcome}")
-        if m["status"] == "open":
-            _print_agenda(target.name, m["agenda"])
+    for m in meetings:
+        state = MEETING_STATUS_LABELS.get(m.status.value, m.status.value)
+        if m.status == "cancelled" and m.summary.get("cancelled"):
+            state += f" ({m.summary['cancelled']})"
+        outcome = f"; {counts_line(m.summary.get('counts'))}" if m.status == "applied" else ""
+        console.print(f"Phiên #{m.id} ngày {fmt_date(m.meeting_date or m.opened_on)}: {state}; "
+                      f"{len(m.agenda)} hồ sơ{outcome}")
+        if m.status == "open":
+            _print_agenda(target.name, m.agenda)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -29,7 +29,7 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.concurrency.asyncio import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-from prefect.flow_runs import suspend_flow_run
+from prefect.flow_runs import asuspend_flow_run
 from prefect.runtime import flow_run as current_run
 from prefect.settings import PREFECT_API_URL
 from prefect.states import Cancelling
@@ -106,7 +106,7 @@ def open_or_find(*, unit: str, key: str, on: date, flow_run_id: str | None, minu
         except mt.NothingToDecide as exc:
             problems = [str(exc)]
             if minutes is not None:  # say of each decision why, as the checks of an open meeting would
-                nowhere = mt.Meeting(key=key, unit_id=target.id, council_id=council.id, opened_on=on, agenda=[])
+                nowhere = mt.Meeting(key=key, unit_id=target.id, council_id=mt.saved_id(council), opened_on=on, agenda=[])
                 problems += mt.check_minutes(session=session, meeting=nowhere, minutes=minutes, hierarchy=hierarchy)
             return Opening(refused=str(exc), problems=problems, meeting_id=None,
                            received=_received_items(session, hierarchy, received))
@@ -121,15 +121,15 @@ def open_or_find(*, unit: str, key: str, on: date, flow_run_id: str | None, minu
 def _received_items(session, hierarchy: Hierarchy, codes: list[str], payload: dict | None = None) -> list[dict]:  # noqa: ANN001
     """The `thidua.nomination.received` event items for dossiers just received."""
     rows = session.execute(
-        select(Nomination.code, Nominee.name, Nomination.award_code, Nomination.current_unit_id)
-        .join(Nominee, Nominee.id == Nomination.nominee_id).where(Nomination.code.in_(codes or [""]))
+        select(col(Nomination.code), col(Nominee.name), col(Nomination.award_code), col(Nomination.current_unit_id))
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id)).where(col(Nomination.code).in_(codes))
     ).all()
     return [{"code": code, "nominee": name, "unit_code": hierarchy.get(unit_id).code,
              "unit": hierarchy.get(unit_id).name, "award": award, "payload": payload or {}}
             for code, name, award, unit_id in rows]
 
 
-def cancel(meeting_id: int, reason: str, problems: list[str] | None = None) -> bool:
+def cancel(meeting_id: int, reason: str, problems: Sequence[str] | None = None) -> bool:
     with session_scope() as session:
         return mt.cancel_meeting(session=session, meeting_id=meeting_id, reason=reason, problems=problems)
 
@@ -139,11 +139,11 @@ def close_meeting_of_run(flow: Any, flow_run: FlowRun, state: State) -> None:  #
     council can open the next one. Not on Crashed: a crashed run is run again (prefect.yaml) and finds
     its meeting by key."""
     reason = "lượt chạy bị hủy" if state.is_cancelled() or state.is_cancelling() else \
-        f"lượt chạy lỗi: {(state.message or state.name)[:300]}"
+        f"lượt chạy lỗi: {(state.message or state.name or '')[:300]}"
     with session_scope() as session:
-        for meeting in session.scalars(select(mt.Meeting).where(mt.Meeting.flow_run_id == str(flow_run.id),
-                                                                 mt.Meeting.status == mt.MeetingStatus.open)):
-            mt.cancel_meeting(session=session, meeting_id=meeting.id, reason=reason)
+        for meeting in session.scalars(select(mt.Meeting).where(col(mt.Meeting.flow_run_id) == str(flow_run.id),
+                                                                 col(mt.Meeting.status) == mt.MeetingStatus.open)):
+            mt.cancel_meeting(session=session, meeting_id=mt.saved_id(meeting), reason=reason)
 
 
 # The states in which a meeting's run may still apply it; Crashed is over unless an automation
@@ -190,12 +190,12 @@ async def settle_open_meetings(unit_id: int, *, keep_key: str | None = None) -> 
     Only against the service's own Prefect server: a temporary server knows none of its runs."""
     def load() -> list[tuple[int, str | None, str]]:
         with session_scope() as session:
-            return [(m.id, m.flow_run_id, m.key) for m in mt.open_meetings_of(session=session, unit_id=unit_id)]
+            return [(mt.saved_id(m), m.flow_run_id, m.key) for m in mt.open_meetings_of(session=session, unit_id=unit_id)]
 
     still_open = []
     for meeting_id, run_id, key in await to_thread.run_sync(load):
         why = await run_ended(run_id) if run_id and key != keep_key and PREFECT_API_URL.value() else None
-        if why is None or not await to_thread.run_sync(lambda m=meeting_id, w=why: cancel(m, w)):
+        if why is None or not await to_thread.run_sync(cancel, meeting_id, why):
             still_open.append(meeting_id)
     return still_open
 
@@ -216,13 +216,13 @@ def load_minutes(key: str) -> mt.Minutes:
         return mt.stored_minutes(session=session, key=key)
 
 
-def note_refused(meeting_id: int, attempt: int, problems: list[str]) -> bool:
+def note_refused(meeting_id: int, attempt: int, problems: Sequence[str]) -> bool:
     with session_scope() as session:
         return mt.note_refused_attempt(session=session, meeting_id=meeting_id, attempt=attempt, problems=problems)
 
 
 def apply_and_queue(meeting_id: int, minutes: mt.Minutes | Mapping[str, Any] | None,
-                    unit: str = "") -> mt.MeetingApplied | list[mt.Problem]:
+                    unit: str = "") -> Applied | list[mt.Problem]:
     """Check and apply the meeting (if not yet) and queue its letters, in one transaction; idempotent.
 
     Minutes that cannot apply change nothing and come back as their problems: this is the one check of
@@ -259,8 +259,8 @@ class Applied:
 
 def _event_items(session: Session, hierarchy: Hierarchy, outcome: mt.MeetingResult) -> list[dict]:
     rows = session.execute(
-        select(Nomination.code, Nominee.name, Nomination.award_code, Nomination.current_unit_id, Nomination.status,
-               Nomination.decision_number)
+        select(col(Nomination.code), col(Nominee.name), col(Nomination.award_code), col(Nomination.current_unit_id),
+               col(Nomination.status), col(Nomination.decision_number))
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
         .where(col(Nomination.code).in_(list(outcome.outcomes)))
     ).all()
@@ -345,7 +345,7 @@ async def _decide_by_form(opening: Opening, on: date) -> Applied:
     while True:
         form = MeetingDecisions.with_initial_data(
             description=agenda_markdown(council=opening.council, agenda=opening.agenda, problems=problems), **values)
-        decisions = await suspend_flow_run(wait_for_input=form, timeout=None, key=f"decisions-{attempt}")
+        decisions = await asuspend_flow_run(wait_for_input=form, timeout=None, key=f"decisions-{attempt}")
         applied = await _apply(opening, decisions.minutes_data())
         if isinstance(applied, Applied):
             if attempt:  # the last version of the problems artifact must not still say "refused"
@@ -366,11 +366,11 @@ async def _decide_by_form(opening: Opening, on: date) -> Applied:
         values = refill_form(agenda=opening.agenda, submitted=decisions, problems=problems)
 
 
-def _refusal(meeting_id: int | None, message: str, problems: list[str]) -> State:
+def _refusal(meeting_id: int | None, message: str, problems: Sequence[str]) -> State:
     return refused(message, mt.MeetingRefusal(problems=list(problems), meeting_id=meeting_id, message=message))
 
 
-async def _refuse(opening: Opening, headline: str, problems: list[str]) -> State:
+async def _refuse(opening: Opening, headline: str, problems: Sequence[str]) -> State:
     """End the run as refused, its meeting cancelled (the dossiers wait for the next meeting)."""
     message = f"{headline}: " + "; ".join(problems)
     await to_thread.run_sync(lambda: cancel(_meeting_id(opening), headline, problems))

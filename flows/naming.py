@@ -21,6 +21,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import or_, select
+from sqlmodel import col
 
 from models.clock import VN, parse_date, today_vn
 from models.db import session_scope
@@ -70,7 +71,7 @@ def find_place(ref: str, on: date | None = None) -> Place | None:
     key = fold(ref)
     keys = {key} | {word + key for word in _LEVEL_KEYS}
     with session_scope() as session:
-        units = list(session.scalars(select(Unit).where(or_(Unit.code == ref, Unit.name_key.in_(keys)))))
+        units = list(session.scalars(select(Unit).where(or_(col(Unit.code) == ref, col(Unit.name_key).in_(keys)))))
         if not units:
             return None
         exact = [u for u in units if u.code == ref]

@@ -9,11 +9,11 @@ suspension sees the same agenda; every decision carries the idempotency key
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from pydantic import (
     BaseModel,
@@ -24,7 +24,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, func, select, update
+from sqlalchemy import JSON, Column, CursorResult, Index, UniqueConstraint, func, select, update
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col
 
@@ -296,7 +296,8 @@ def field_problems(error: ValidationError, data: Mapping[str, Any],
     """The model's refusals in words: «hồ sơ HS2026-000001, lý do / ghi chú: dài quá 4000 ký tự».
 
     `item_label(index)` names a decision (the CLI says «dòng 7» for a file's row); by default its code."""
-    decisions = data.get("decisions") if isinstance(data.get("decisions"), list) else []
+    submitted = data.get("decisions")
+    decisions: list[Any] = submitted if isinstance(submitted, list) else []
     problems = []
     for err in error.errors():
         loc = err["loc"]
@@ -330,10 +331,10 @@ class AgendaItem:
 
 
 def council_of(*, session: Session, unit_id: int) -> tuple[Council, list[CouncilMember]]:
-    council = session.scalars(select(Council).where(Council.unit_id == unit_id)).first()
+    council = session.scalars(select(Council).where(col(Council.unit_id) == unit_id)).first()
     if council is None:
         raise LookupError("đơn vị chưa có Hội đồng Thi đua – Khen thưởng trong hệ thống")
-    members = list(session.scalars(select(CouncilMember).where(CouncilMember.council_id == council.id)))
+    members = list(session.scalars(select(CouncilMember).where(col(CouncilMember.council_id) == council.id)))
     return council, members
 
 
@@ -342,8 +343,9 @@ def receive_pending(*, session: Session, unit_id: int, hierarchy: Hierarchy, on:
     call received. Idempotent, and exact under a race: a dossier another run received first (a meeting
     opening while `receive-forwarded` runs) is that run's to report, so each receipt has one event."""
     waiting = list(session.scalars(
-        select(Nomination).where(Nomination.current_unit_id == unit_id, Nomination.status == Status.forwarded)
-        .order_by(Nomination.id)
+        select(Nomination).where(col(Nomination.current_unit_id) == unit_id,
+                                 col(Nomination.status) == Status.forwarded)
+        .order_by(col(Nomination.id))
     ))
     received = []
     for nomination in waiting:
@@ -363,11 +365,11 @@ def build_agenda(*, session: Session, unit_id: int, hierarchy: Hierarchy) -> lis
     from models.nominations import Nominee
 
     stmt = (
-        select(Nomination.code, Nomination.version, Nominee.name, Nomination.award_code, Nomination.origin_unit_id,
-               Nomination.due_on)
-        .join(Nominee, Nominee.id == Nomination.nominee_id)
-        .where(Nomination.current_unit_id == unit_id, Nomination.status.in_([s.value for s in AGENDA]))
-        .order_by(Nomination.due_on, Nomination.id)
+        select(col(Nomination.code), col(Nomination.version), col(Nominee.name), col(Nomination.award_code),
+               col(Nomination.origin_unit_id), col(Nomination.due_on))
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.current_unit_id) == unit_id, col(Nomination.status).in_([s.value for s in AGENDA]))
+        .order_by(col(Nomination.due_on), col(Nomination.id))
     )
     return [AgendaItem(code, version, name, award, hierarchy.get(origin).name, due)
             for code, version, name, award, origin, due in session.execute(stmt)]
@@ -401,7 +403,7 @@ class MeetingClosed(MeetingRefused):
 def _lock_council(session: Session, council_id: int) -> None:
     """Take the council's row for this transaction (a row lock on PostgreSQL, the write lock on SQLite):
     two meetings of one council opening at once then open one after the other and see each other."""
-    session.execute(update(Council).where(Council.id == council_id).values(id=Council.id)
+    session.execute(update(Council).where(col(Council.id) == council_id).values(id=col(Council.id))
                     .execution_options(synchronize_session=False))
 
 
@@ -414,11 +416,11 @@ def open_meeting(*, session: Session, unit_id: int, key: str, hierarchy: Hierarc
     another is open (`MeetingAlreadyOpen`), as are minutes passed in while one waits. Minutes passed in
     beside each other are not: they apply one after the other (`flows/council.py`'s concurrency limit),
     and a dossier decided twice loses its compare-and-set. Nothing waiting: `NothingToDecide`."""
-    existing = session.scalars(select(Meeting).where(Meeting.key == key)).first()
+    existing = session.scalars(select(Meeting).where(col(Meeting.key) == key)).first()
     if existing is not None:
         return existing
     council, _ = council_of(session=session, unit_id=unit_id)
-    _lock_council(session, council.id)
+    _lock_council(session, saved_id(council))
     waits = key.startswith(WAITING_KEY)
     for other in open_meetings_of(session=session, unit_id=unit_id):
         if waits or other.waits_for_decisions:
@@ -429,7 +431,7 @@ def open_meeting(*, session: Session, unit_id: int, key: str, hierarchy: Hierarc
     agenda = build_agenda(session=session, unit_id=unit_id, hierarchy=hierarchy)
     if not agenda:
         raise NothingToDecide(council)
-    meeting = Meeting(key=key, unit_id=unit_id, council_id=council.id, flow_run_id=flow_run_id, opened_on=on,
+    meeting = Meeting(key=key, unit_id=unit_id, council_id=saved_id(council), flow_run_id=flow_run_id, opened_on=on,
                       agenda=[a.public() for a in agenda])
     session.add(meeting)
     session.flush()
@@ -438,8 +440,8 @@ def open_meeting(*, session: Session, unit_id: int, key: str, hierarchy: Hierarc
 
 def open_meetings_of(*, session: Session, unit_id: int) -> list[Meeting]:
     return list(session.scalars(
-        select(Meeting).where(Meeting.unit_id == unit_id, Meeting.status == MeetingStatus.open)
-        .order_by(Meeting.id.desc())
+        select(Meeting).where(col(Meeting.unit_id) == unit_id, col(Meeting.status) == MeetingStatus.open)
+        .order_by(col(Meeting.id).desc())
     ))
 
 
@@ -447,7 +449,8 @@ def open_meeting_of(*, session: Session, unit_id: int) -> Meeting | None:
     return next(iter(open_meetings_of(session=session, unit_id=unit_id)), None)
 
 
-def cancel_meeting(*, session: Session, meeting_id: int, reason: str, problems: list[str] | None = None) -> bool:
+def cancel_meeting(*, session: Session, meeting_id: int, reason: str,
+                   problems: Sequence[str] | None = None) -> bool:
     """Close an open meeting without applying anything (its dossiers wait for the next meeting); False if
     it was no longer open (applied or cancelled meanwhile: the update is conditional on `open`).
 
@@ -460,13 +463,14 @@ def cancel_meeting(*, session: Session, meeting_id: int, reason: str, problems: 
                               "summary": {**meeting.summary, "cancelled": reason, "problems": list(problems or [])}}
     if not meeting.waits_for_decisions:
         values["key"] = f"{meeting.key}:cancelled:{meeting.id}"
-    done = session.execute(update(Meeting).where(Meeting.id == meeting_id, Meeting.status == MeetingStatus.open)
-                           .values(**values).execution_options(synchronize_session=False)).rowcount == 1
+    done = cast("CursorResult[Any]", session.execute(update(Meeting).where(col(Meeting.id) == meeting_id,
+                                                 col(Meeting.status) == MeetingStatus.open)
+                           .values(**values).execution_options(synchronize_session=False))).rowcount == 1
     session.refresh(meeting)
     return done
 
 
-def note_refused_attempt(*, session: Session, meeting_id: int, attempt: int, problems: list[str]) -> bool:
+def note_refused_attempt(*, session: Session, meeting_id: int, attempt: int, problems: Sequence[str]) -> bool:
     """Keep the problems of a refused form on the meeting (the CLI and the portal read them there); False
     if this attempt was noted already (the run, resumed, replays its earlier attempts from the top)."""
     meeting = session.get(Meeting, meeting_id)
@@ -723,7 +727,7 @@ def apply_minutes(*, session: Session, meeting: Meeting, minutes: Minutes | Mapp
         raise MinutesRefused(problems)
     minutes = checked
     council, _ = council_of(session=session, unit_id=meeting.unit_id)
-    result = MeetingResult(_id(meeting), meeting.unit_id)
+    result = MeetingResult(saved_id(meeting), meeting.unit_id)
     decision_numbers = _decision_numbers(session, minutes, hierarchy.get(meeting.unit_id).level)
     codes = [d.code.upper() for d in minutes.decisions]
     by_code = {n.code: n for n in session.scalars(select(Nomination).where(col(Nomination.code).in_(codes)))}
@@ -762,18 +766,20 @@ def apply_minutes(*, session: Session, meeting: Meeting, minutes: Minutes | Mapp
     return result
 
 
-def _id(meeting: Meeting) -> int:
-    if meeting.id is None:
-        raise ValueError("phiên họp chưa được lưu")
-    return meeting.id
+def saved_id(row: Meeting | Council) -> int:
+    """The id of a row read from the database (never None there)."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} chưa được lưu")
+    return row.id
 
 
 def _decision_numbers(session: Session, minutes: Minutes, level: Level) -> dict[str, str]:
     """One commendation decision per award form conferred at this meeting, numbered from the series."""
     cat = catalogue()
     approved = {d.code.upper(): d for d in minutes.decisions if d.decision.awards}
-    proposed: dict[str, str] = dict(session.execute(select(Nomination.code, Nomination.award_code).where(  # type: ignore[arg-type]
-        col(Nomination.code).in_(list(approved)))).all())
+    rows = session.execute(select(col(Nomination.code), col(Nomination.award_code))
+                           .where(col(Nomination.code).in_(list(approved)))).tuples().all()
+    proposed: dict[str, str] = dict(rows)
     conferred = set()
     for code, d in approved.items():
         form = d.lower_award if d.decision == Decision.award_lower else proposed.get(code)
@@ -785,16 +791,16 @@ def _decision_numbers(session: Session, minutes: Minutes, level: Level) -> dict[
 
 def meetings_applied(*, session: Session, unit_id: int) -> int:
     return session.execute(select(func.count()).select_from(Meeting).where(
-        Meeting.unit_id == unit_id, Meeting.status == MeetingStatus.applied)).scalar_one()
+        col(Meeting.unit_id) == unit_id, col(Meeting.status) == MeetingStatus.applied)).scalar_one()
 
 
 def outcome_of(*, session: Session, meeting: Meeting) -> MeetingResult:
     """What an applied meeting did, rebuilt from its steps (so a re-run can finish telling people)."""
     from models.nominations import NominationStep
 
-    result = MeetingResult(_id(meeting), meeting.unit_id)
+    result = MeetingResult(saved_id(meeting), meeting.unit_id)
     rows = session.execute(
-        select(NominationStep.idempotency_key, NominationStep.action, NominationStep.to_unit_id)
+        select(col(NominationStep.idempotency_key), col(NominationStep.action), col(NominationStep.to_unit_id))
         .where(col(NominationStep.idempotency_key).like(f"meeting:{meeting.id}:%"))
         .order_by(col(NominationStep.id))
     ).all()
@@ -827,12 +833,14 @@ def hold_frozen_nominees(*, session: Session, unit_id: int, on: date) -> list[st
     from models.nominations import Nominee
 
     rows = list(session.scalars(
-        select(Nomination).join(Nominee, Nominee.id == Nomination.nominee_id)
-        .where(Nomination.current_unit_id == unit_id, Nomination.status.in_([s.value for s in AGENDA]),
-               Nominee.frozen.is_(True))
+        select(Nomination).join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.current_unit_id) == unit_id, col(Nomination.status).in_([s.value for s in AGENDA]),
+               col(Nominee.frozen).is_(True))
     ))
     for n in rows:
-        reason = session.get(Nominee, n.nominee_id).frozen_reason or "đối tượng đang bị xem xét kỷ luật, điều tra hoặc khiếu nại"
+        nominee = session.get(Nominee, n.nominee_id)
+        reason = (nominee.frozen_reason if nominee else None) or \
+            "đối tượng đang bị xem xét kỷ luật, điều tra hoặc khiếu nại"
         nm.freeze(session=session, nomination=n, act=Act("receive-forwarded", on, unit_id=unit_id,
                                                          key=f"hold:{n.code}:{unit_id}", note=reason))
     return [n.code for n in rows]

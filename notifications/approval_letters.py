@@ -8,7 +8,7 @@ from collections import defaultdict
 from datetime import date
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.awards import catalogue
 from models.hierarchy import Hierarchy
@@ -29,7 +29,7 @@ from notifications.render import (
 
 
 def _council(session: Session, unit_id: int) -> Council | None:
-    return session.scalars(select(Council).where(Council.unit_id == unit_id)).first()
+    return session.scalars(select(Council).where(col(Council.unit_id) == unit_id)).first()
 
 
 def standing_office(council: Council) -> str:
@@ -46,11 +46,12 @@ def council_digest(
     forms = catalogue().forms
     rows = session.execute(
         select(
-            Nomination.code, Nominee.name, Nomination.award_code, Nomination.origin_unit_id, Nomination.due_on
+            col(Nomination.code), col(Nominee.name), col(Nomination.award_code), col(Nomination.origin_unit_id),
+            col(Nomination.due_on),
         )
-        .join(Nominee, Nominee.id == Nomination.nominee_id)
-        .where(Nomination.code.in_(codes))
-        .order_by(Nomination.due_on, Nomination.code)
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.code).in_(codes))
+        .order_by(col(Nomination.due_on), col(Nomination.code))
     ).all()
     lines = [
         NominationLine(
@@ -92,16 +93,19 @@ def outcome_letters(*, session: Session, hierarchy: Hierarchy, meeting: Meeting,
     if not codes:
         return []
     council = session.get(Council, meeting.council_id)
+    if council is None:
+        raise LookupError(f"phiên họp #{meeting.id}: không tìm thấy Hội đồng")
     rows = session.execute(
-        select(Nomination, Nominee.name).join(Nominee, Nominee.id == Nomination.nominee_id)
-        .where(Nomination.code.in_(codes)).order_by(Nomination.id)
+        select(Nomination, col(Nominee.name)).join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.code).in_(codes)).order_by(col(Nomination.id))
     ).all()
-    notes = dict(session.execute(select(NominationStep.idempotency_key, NominationStep.note).where(
-        NominationStep.idempotency_key.in_([f"meeting:{meeting.id}:{c}" for c in codes]))).all())
+    notes: dict[str | None, str] = dict(session.execute(
+        select(col(NominationStep.idempotency_key), col(NominationStep.note))
+        .where(col(NominationStep.idempotency_key).in_([f"meeting:{meeting.id}:{c}" for c in codes]))).tuples().all())
     by_origin: dict[int, list[tuple[Nomination, str]]] = defaultdict(list)
     for n, nominee in rows:
         by_origin[n.origin_unit_id].append((n, nominee))
-    origins = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(list(by_origin))))}
+    origins = {u.id: u for u in session.scalars(select(Unit).where(col(Unit.id).in_(list(by_origin))))}
     decided_on = meeting.meeting_date or meeting.opened_on
     letters = []
     for origin_id, items in by_origin.items():
