@@ -263,7 +263,9 @@ def _resume(info: dict | None, meeting_id: int, run_id: str, minutes: Minutes, a
             if m is None:
                 raise _fail(f"không có phiên họp #{meeting_id}")
             if m.status == MeetingStatus.applied:
-                return applied_result(session=session, meeting=m, hierarchy=Hierarchy.load(session))
+                hierarchy = Hierarchy.load(session)
+                return applied_result(session=session, meeting=m, hierarchy=hierarchy,
+                                      unit=hierarchy.get(m.unit_id).code)
             if m.status == MeetingStatus.cancelled or m.summary.get("attempt", 0) > attempt:
                 return m
             return None
