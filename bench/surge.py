@@ -197,10 +197,12 @@ def run_direct(url: str, rows: list[list[dict]], timer: Timer) -> dict:
         meeting_ids = []
         for u, codes in pending.items():
             minutes = approve_all(url, u, codes)
-            info = open_or_find(unit=u, key=minutes_key(unit_code=u, minutes=minutes), on=RECEIVED, flow_run_id=None)
-            result = apply_and_queue(info["meeting_id"], minutes)
-            if result["counts"].get("forwarded"):
-                meeting_ids.append(result["meeting_id"])
+            opening = open_or_find(unit=u, key=minutes_key(unit_code=u, minutes=minutes), on=RECEIVED, flow_run_id=None)
+            applied = apply_and_queue(opening.meeting_id, minutes)
+            if isinstance(applied, list):
+                raise RuntimeError(f"minutes refused at {u}: {applied}")
+            if applied.result.counts.get("forwarded"):
+                meeting_ids.append(applied.result.meeting_id)
         timer.add("meetings", time.perf_counter() - t)
         t = time.perf_counter()
         if meeting_ids:

@@ -44,7 +44,7 @@ from common import isolated_environment, start_sink  # noqa: E402
 
 HOST = "127.0.0.1"
 TRIGGER = "receive-forwarded on thidua.council.decided"
-DATABASE_TASKS = {"screen-and-store", "open-meeting", "check-minutes", "apply-meeting", "open-reviews"}
+DATABASE_TASKS = {"screen-and-store", "open-meeting", "apply-meeting", "open-reviews"}  # apply-meeting checks too
 MAIL_TASKS = {"deliver-due-mail"}
 
 

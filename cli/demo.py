@@ -9,11 +9,12 @@ each nomination is conferred at its own level, and prints every path.
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.table import Table
 from sqlalchemy import select
+from sqlmodel import col
 
 from cli.common import console
 from cli.common import emit_json as _emit_json
@@ -22,8 +23,11 @@ from cli.meetings import _report_result
 from models.awards import catalogue
 from models.clock import today_vn
 from models.db import session_scope
-from models.meetings import Minutes, council_of
+from models.meetings import Decision, ItemDecision, MeetingApplied, MeetingRefusal, Minutes, council_of
 from models.nominations import AGENDA, Nomination, Status
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import State
 
 UNIT_2022 = "thanh-hoa.cam-thuy.cam-thanh"
 UNIT_2026 = "thanh-hoa.cam-thach-2025"
@@ -66,9 +70,10 @@ def pending_by_unit() -> dict[str, list[tuple[str, str]]]:
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
         rows = session.execute(
-            select(Nomination.code, Nomination.current_unit_id, Nominee.name)
-            .join(Nominee, Nominee.id == Nomination.nominee_id)
-            .where(Nomination.status.in_([s.value for s in AGENDA | {Status.forwarded}])).order_by(Nomination.id)
+            select(col(Nomination.code), col(Nomination.current_unit_id), col(Nominee.name))
+            .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+            .where(col(Nomination.status).in_([s.value for s in AGENDA | {Status.forwarded}]))
+            .order_by(col(Nomination.id))
         ).all()
     out: dict[str, list[tuple[str, str]]] = {}
     for code, unit_id, name in rows:
@@ -87,12 +92,12 @@ def minutes_for(unit_code: str, items: list[tuple[str, str]], day: date, number:
     decisions = []
     for code, name in items:
         if name == REJECTED[0]:
-            decisions.append({"code": code, "decision": "reject", "votes_for": 1, "votes_against": len(members) - 1,
-                              "note": REJECTED[3]})
+            decisions.append(ItemDecision(code=code, decision=Decision.reject, votes_for=1,
+                                          votes_against=len(members) - 1, note=REJECTED[3]))
         elif name == RETURNED[0] and not _was_returned(code):
-            decisions.append({"code": code, "decision": "return", "note": RETURNED[3]})
+            decisions.append(ItemDecision(code=code, decision=Decision.return_for_completion, note=RETURNED[3]))
         else:
-            decisions.append({"code": code, "decision": "approve", "votes_for": len(members)})
+            decisions.append(ItemDecision(code=code, decision=Decision.approve, votes_for=len(members)))
     return Minutes(meeting_date=day, members_present=len(members), decision_series=series,
                    first_decision_number=number, secretary="Thư ký Hội đồng", decisions=decisions)
 
@@ -101,9 +106,9 @@ def _was_returned(code: str) -> bool:
     from models.nominations import NominationStep
 
     with session_scope() as session:
-        n = session.scalars(select(Nomination).where(Nomination.code == code)).one()
-        return session.scalars(select(NominationStep.id).where(
-            NominationStep.nomination_id == n.id, NominationStep.action == "return")).first() is not None
+        n = session.scalars(select(Nomination).where(col(Nomination.code) == code)).one()
+        return session.scalars(select(col(NominationStep.id)).where(
+            col(NominationStep.nomination_id) == n.id, col(NominationStep.action) == "return")).first() is not None
 
 
 def unit_name(unit_code: str) -> str:
@@ -116,7 +121,7 @@ def unit_name(unit_code: str) -> str:
 
 def returned_codes() -> list[str]:
     with session_scope() as session:
-        return list(session.scalars(select(Nomination.code).where(Nomination.status == Status.returned)))
+        return list(session.scalars(select(col(Nomination.code)).where(col(Nomination.status) == Status.returned)))
 
 
 def paths(codes: list[str]) -> list[dict]:
@@ -151,7 +156,7 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
     from flows.refusal import is_refused
 
     day = today_vn()
-    state = run(intake(rows=demo_rows(), source="demo", actor="thidua demo", received_on=day, return_state=True))
+    state: State = run(intake(rows=demo_rows(), source="demo", actor="thidua demo", received_on=day, return_state=True))
     if not state.is_completed() or is_refused(state):
         raise _fail(state.message or "không tiếp nhận được hồ sơ mẫu")
     codes = [n["code"] for n in state.result()["nominations"]]
@@ -166,11 +171,13 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
             break
         for unit_code, items in pending.items():
             minutes = minutes_for(unit_code, items, day, number)
-            result = run(council_meeting(unit=unit_code, minutes=minutes, on=day))
-            if result.get("refused"):
-                raise _fail(result["message"])
+            # calling a flow returns its result: a Refused run's is its refusal
+            result = cast("MeetingApplied | MeetingRefusal", run(council_meeting(unit=unit_code, minutes=minutes,
+                                                                                 on=day)))
+            if isinstance(result, MeetingRefusal):  # the data of a Refused run
+                raise _fail(result.message)
             meetings += 1
-            number += max(1, len(result.get("decision_numbers", {})))
+            number += max(1, len(result.decision_numbers))
             # What it forwarded is received by `receive-forwarded`, which the meeting's event starts, or
             # by the next council's meeting if that opens first: once either way, one event each.
             _report_result(unit_name(unit_code), result, json_out=False) if not json_out else None
@@ -187,6 +194,6 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
             outcome = s["status_label"] + (f" ({s['decision_number']})" if s["decision_number"] else "")
             table.add_row(s["code"], s["nominee"], s["award_name"], path, outcome)
         console.print(table)
-        console.print(f"Giao diện: {info.get('ui_url')} — thư đã gửi: `thidua mail ls`")
+        console.print(f"Giao diện: {(info or {}).get('ui_url')} — thư đã gửi: `thidua mail ls`")
     if problems:
         raise _fail("; ".join(problems))

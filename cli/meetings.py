@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.table import Table
@@ -14,6 +14,13 @@ from cli.common import award_name, console, err_console, text
 from cli.common import emit_json as _emit_json
 from cli.common import fail as _fail
 from models.clock import fmt_date, parse_date, today_vn
+
+if TYPE_CHECKING:
+    from prefect.client.schemas.objects import FlowRun, State
+    from sqlmodel import Session
+
+    from models.hierarchy import Hierarchy, UnitRef
+    from models.meetings import Meeting, MeetingApplied, Minutes
 
 meeting_app = typer.Typer(help="Phiên họp Hội đồng Thi đua – Khen thưởng", no_args_is_help=True)
 
@@ -26,9 +33,7 @@ MINUTES_HEADERS = {
 }
 
 
-
-
-def _resolve(unit: str, on: date | None = None):  # noqa: ANN202
+def _resolve(unit: str, on: date | None = None) -> tuple[UnitRef, Hierarchy]:
     from models.db import session_scope
     from models.hierarchy import AmbiguousUnit, Hierarchy, UnitNotFound
 
@@ -41,12 +46,14 @@ def _resolve(unit: str, on: date | None = None):  # noqa: ANN202
 
 
 def read_minutes(path: Path, *, meeting_date: date, present: int, series: str, first_number: int,
-                 secretary: str = "", session=None, meeting=None, hierarchy=None):  # noqa: ANN001, ANN201
+                 secretary: str = "", session: Session | None = None, meeting: Meeting | None = None,
+                 hierarchy: Hierarchy | None = None) -> tuple[Minutes | None, list[str]]:
     """A minutes file (CSV/XLSX/JSON, one row per agenda item) → Minutes, or every problem at once: the
-    file's, the model's (each named by its row) and, for a meeting waiting for them, the meeting's."""
-    from pydantic import ValidationError
+    file's, the model's (each named by its row) and, for a meeting waiting for them, the meeting's.
 
-    from models.meetings import Minutes, check_minutes, field_problems
+    A waiting meeting's run checks what it is resumed with again (anyone may resume it); checking here
+    first names each problem by its row and leaves the run waiting as it was."""
+    from models.meetings import checked_minutes, parse_minutes
     from models.sheets import FileRefused, read_rows
 
     try:
@@ -72,14 +79,12 @@ def read_minutes(path: Path, *, meeting_date: date, present: int, series: str, f
         code = str(decisions[index].get("code") or "").strip().upper()
         return f"dòng {numbers[index]}" + (f" (hồ sơ {code})" if code else "")
 
-    if meeting is not None:
-        problems += check_minutes(session=session, meeting=meeting, minutes=data, hierarchy=hierarchy, item_label=row)
+    if meeting is not None and session is not None and hierarchy is not None:
+        minutes, found = checked_minutes(session, meeting, data, hierarchy, item_label=row)
     else:  # the meeting opens in the flow, which checks the rest
-        try:
-            Minutes.model_validate(data)
-        except ValidationError as exc:
-            problems += field_problems(exc, data, row)
-    return (None, problems) if problems else (Minutes.model_validate(data), [])
+        minutes, found = parse_minutes(data, item_label=row)
+    problems += found
+    return (None, problems) if problems or minutes is None else (minutes, [])
 
 
 @meeting_app.command("open")
@@ -92,6 +97,7 @@ def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
     target, hierarchy = _resolve(unit)
     from prefect.deployments.flow_runs import arun_deployment
     from sqlalchemy import select
+    from sqlmodel import col
 
     from flows.council import read_state, settle_open_meetings
     from flows.refusal import is_refused
@@ -105,25 +111,25 @@ def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
             council, _ = council_of(session=session, unit_id=target.id)
             link = run_ui_link(info, waiting[0].flow_run_id) if waiting[0].flow_run_id else ""
             raise _fail(str(MeetingAlreadyOpen(waiting[0], council)) + (f"; xem {link}" if link else ""))
-    flow_run = run(arun_deployment("council-meeting/council-meeting", parameters={"unit": target.code}, timeout=0,
-                                  tags=_tags(target, hierarchy)))
+    flow_run: FlowRun = run(arun_deployment("council-meeting/council-meeting", parameters={"unit": target.code}, timeout=0,
+                                  tags=meeting_tags(target.code)))
     link = run_ui_link(info, str(flow_run.id))
 
-    def opened() -> Meeting | object | None:
+    def opened() -> Meeting | State | None:
         """The meeting once open, or the run's final state if it ended without opening one."""
         with session_scope() as session:
-            meeting = session.scalars(select(Meeting).where(Meeting.flow_run_id == str(flow_run.id))).first()
+            meeting = session.scalars(select(Meeting).where(col(Meeting.flow_run_id) == str(flow_run.id))).first()
         if meeting is not None:
             return meeting
-        state = run(read_state(str(flow_run.id)))
+        state: State | None = run(read_state(str(flow_run.id)))
         return state if state is not None and state.is_final() else None
 
-    found = wait_for(opened, timeout=wait, every=1.0)
+    found = cast("Meeting | State | None", wait_for(opened, timeout=wait, every=1.0))  # mypy joins the union
     if found is None:
         raise _fail(f"phiên họp chưa mở sau {wait:.0f} giây; xem {link}")
     if not isinstance(found, Meeting):
         if is_refused(found):
-            raise _fail(found.message)
+            raise _fail(found.message or "")
         raise _fail(f"phiên họp không mở được ({found.name}); xem {link}")
     meeting = found
     if json_out:
@@ -134,15 +140,12 @@ def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
     console.print(text("Ghi biên bản bằng tệp: [bold]thidua meeting decide {} --file BIEN-BAN.xlsx[/]", target.code))
 
 
-def _tags(target, hierarchy) -> list[str]:  # noqa: ANN001
-    """Tags the UI can filter by: the province and the level of the council."""
-    from flows.naming import unit_slug
+def meeting_tags(unit_code: str) -> list[str]:
+    """Tags the UI can filter by (the council's province and level), the same the run gives itself."""
+    from flows.naming import find_place, tags_of
 
-    province = hierarchy.province_of(target.id)
-    tags = [f"cap:{target.level.value.replace('/', '-')}"]
-    if province is not None:
-        tags.append(f"tinh:{unit_slug(province.name)}")
-    return tags
+    place = find_place(unit_code)
+    return tags_of([place] if place is not None else [])
 
 
 def _print_agenda(name: str, agenda: list[dict]) -> None:
@@ -205,14 +208,14 @@ def meeting_decide(
         meeting_id = waiting.id if waiting else None
         run_id = waiting.flow_run_id if waiting else None
         attempt = waiting.summary.get("attempt", 0) if waiting else 0
-    if problems:
+    if problems or minutes is None:
         _report_problems(problems, json_out, waiting=meeting_id is not None)
         raise typer.Exit(1)
     if meeting_id is not None and run_id:
         from supervisor.reach import Need, reach
 
-        info = reach(Need.deployment, why="phiên họp đang mở (chờ quyết định)")
-        result = _resume(info, meeting_id, run_id, minutes, attempt, json_out)
+        service = reach(Need.deployment, why="phiên họp đang mở (chờ quyết định)")
+        result = _resume(service, meeting_id, run_id, minutes, attempt, json_out)
     else:
         from supervisor.reach import Need, reach, run
 
@@ -220,10 +223,11 @@ def meeting_decide(
         from flows.council import council_meeting, minutes_parameters
         from flows.refusal import is_refused
 
-        state = run(council_meeting(unit=target.code, **minutes_parameters(unit=target.code, minutes=minutes),
-                                    on=day, return_state=True))
+        state: State = run(council_meeting(unit=target.code,  # type: ignore[call-overload]  # Prefect's overloads
+                                           **minutes_parameters(unit=target.code, minutes=minutes), on=day,
+                                           return_state=True))
         if is_refused(state):
-            _report_problems(state.result()["problems"], json_out, waiting=False)
+            _report_problems(state.result().problems, json_out, waiting=False)
             raise typer.Exit(1)
         if not state.is_completed():
             raise _fail(f"phiên họp không áp dụng được ({state.name}): {(state.message or '').splitlines()[0][:300]}")
@@ -231,50 +235,50 @@ def meeting_decide(
     _report_result(target.name, result, json_out)
 
 
-def _resume(info: dict, meeting_id: int, run_id: str, minutes, attempt: int, json_out: bool) -> dict:  # noqa: ANN001
+def _resume(info: dict | None, meeting_id: int, run_id: str, minutes: Minutes, attempt: int,
+            json_out: bool) -> MeetingApplied:
     """Resume the waiting run with the minutes; wait until the meeting applies, or is refused or closed."""
+    from uuid import UUID
+
     from prefect.exceptions import NotPausedError
     from prefect.flow_runs import aresume_flow_run
 
-    from flows.inputs import KIND_TO_CHOICE
+    from flows.inputs import MeetingDecisions
     from models.db import session_scope
-    from models.meetings import Meeting, MeetingStatus
+    from models.hierarchy import Hierarchy
+    from models.meetings import Meeting, MeetingStatus, applied_result
     from supervisor.reach import run, run_ui_link, wait_for
 
-    run_input = {
-        "meeting_date": minutes.meeting_date.isoformat(), "members_present": minutes.members_present,
-        "decision_series": minutes.decision_series, "first_decision_number": minutes.first_decision_number,
-        "secretary": minutes.secretary,
-        "agenda_items": [{"code": d.code, "decision": KIND_TO_CHOICE[d.decision], "lower_award": d.lower_award,
-                          "votes_for": d.votes_for, "votes_against": d.votes_against,
-                          "votes_abstain": d.votes_abstain, "note": d.note} for d in minutes.decisions],
-    }
     link = run_ui_link(info, run_id)
     try:
-        run(aresume_flow_run(run_id, run_input=run_input))
+        run(aresume_flow_run(UUID(run_id), run_input=MeetingDecisions.run_input(minutes)))
     except NotPausedError:
         raise _fail(f"phiên họp #{meeting_id} đang xử lý biên bản gửi trước; xem {link} hoặc `thidua meeting show`") \
             from None
 
-    def settled() -> dict | None:
+    def settled() -> MeetingApplied | Meeting | None:
+        """The meeting's result once applied; the meeting itself once refused again or closed."""
         with session_scope() as session:
             m = session.get(Meeting, meeting_id)
+            if m is None:
+                raise _fail(f"không có phiên họp #{meeting_id}")
             if m.status == MeetingStatus.applied:
-                return {"meeting_id": m.id, "counts": m.summary.get("counts", {}),
-                        "decision_numbers": m.summary.get("decision_numbers", {})}
+                hierarchy = Hierarchy.load(session)
+                return applied_result(session=session, meeting=m, hierarchy=hierarchy,
+                                      unit=hierarchy.get(m.unit_id).code)
             if m.status == MeetingStatus.cancelled or m.summary.get("attempt", 0) > attempt:
-                return {"closed": m.status == MeetingStatus.cancelled, "why": m.summary.get("cancelled", ""),
-                        "problems": m.summary.get("problems") or []}
+                return m
             return None
 
-    result = wait_for(settled, timeout=180)
+    result = cast("MeetingApplied | Meeting | None", wait_for(settled, timeout=180))  # mypy joins the union
     if result is None:
         raise _fail(f"đã gửi biên bản nhưng phiên họp chưa áp dụng xong; xem {link}")
-    if "problems" in result:
-        if result["problems"]:
-            _report_problems(result["problems"], json_out, waiting=not result["closed"])
+    if isinstance(result, Meeting):
+        closed = result.status == MeetingStatus.cancelled
+        if result.summary.get("problems"):
+            _report_problems(result.summary["problems"], json_out, waiting=not closed)
             raise typer.Exit(1)
-        raise _fail(f"phiên họp #{meeting_id} đã hủy: {result['why']}")
+        raise _fail(f"phiên họp #{meeting_id} đã hủy: {result.summary.get('cancelled', '')}")
     return result
 
 
@@ -288,25 +292,26 @@ def _report_problems(problems: list[str], json_out: bool, *, waiting: bool) -> N
         err_console.print(f"  • {p}")
 
 
-def _report_result(name: str, result: dict, json_out: bool) -> None:
+def _report_result(name: str, result: MeetingApplied, json_out: bool) -> None:
     if json_out:
-        _emit_json(result)
+        _emit_json(result.model_dump(mode="json", exclude_none=True))
         return
-    console.print(f"Đã áp dụng phiên họp #{result['meeting_id']} của {name} — {counts_line(result.get('counts'))}")
-    for form, number in result.get("decision_numbers", {}).items():
+    console.print(f"Đã áp dụng phiên họp #{result.meeting_id} của {name} — {counts_line(result.counts)}")
+    for form, number in result.decision_numbers.items():
         console.print(f"  Quyết định {number}: {award_name(form)}")
 
 
 MEETING_STATUS_LABELS = {"open": "đang chờ quyết định", "applied": "đã áp dụng", "cancelled": "đã hủy"}
-MEETING_COUNT_LABELS = {"conferred": "khen thưởng", "forwarded": "trình cấp trên", "rejected": "không khen thưởng",
-                        "returned": "trả lại bổ sung"}
 
 
 def counts_line(counts: object) -> str:
     """A meeting's outcome counts with Vietnamese labels: «khen thưởng: 2, trả lại bổ sung: 1»."""
+    from models.meetings import Outcome
+
     if not isinstance(counts, dict) or not counts:
         return "chưa có quyết định"
-    return ", ".join(f"{MEETING_COUNT_LABELS.get(k, k)}: {v}" for k, v in counts.items())
+    labels = {o.value: o.label for o in Outcome}
+    return ", ".join(f"{labels.get(str(k), k)}: {v}" for k, v in counts.items())
 
 
 def _write_minutes_template(path: Path, agenda: list[dict], *, overwrite: bool = False) -> None:
@@ -328,11 +333,11 @@ def meeting_cancel(unit: str, json_out: Annotated[bool, typer.Option("--json")] 
     target, _ = _resolve(unit)
     from flows.council import cancel, cancel_run
     from models.db import session_scope
-    from models.meetings import open_meetings_of
+    from models.meetings import open_meetings_of, saved_id
 
     reason = "người vận hành hủy (thidua meeting cancel)"
     with session_scope() as session:
-        meetings = [(m.id, m.flow_run_id) for m in open_meetings_of(session=session, unit_id=target.id)]
+        meetings = [(saved_id(m), m.flow_run_id) for m in open_meetings_of(session=session, unit_id=target.id)]
     if not meetings:
         raise _fail(f"{target.name}: không có phiên họp nào đang mở")
     # the meeting first: a run about to apply it then finds it cancelled and applies nothing
@@ -356,6 +361,7 @@ def meeting_cancel(unit: str, json_out: Annotated[bool, typer.Option("--json")] 
 def meeting_show(unit: str, json_out: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Phiên họp đang mở (chương trình họp) và các phiên đã họp của Hội đồng."""
     from sqlalchemy import select
+    from sqlmodel import col
 
     from models.db import session_scope
     from models.meetings import Meeting
@@ -367,21 +373,21 @@ def meeting_show(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
 
         run(settle_open_meetings(target.id))
     with session_scope() as session:
-        meetings = list(session.scalars(select(Meeting).where(Meeting.unit_id == target.id).order_by(Meeting.id)))
-        data = [{"meeting_id": m.id, "status": m.status.value, "opened_on": m.opened_on.isoformat(),
-                 "meeting_date": m.meeting_date.isoformat() if m.meeting_date else None,
-                 "flow_run_id": m.flow_run_id, "agenda": m.agenda, "summary": m.summary} for m in meetings]
+        meetings = list(session.scalars(select(Meeting).where(col(Meeting.unit_id) == target.id)
+                                        .order_by(col(Meeting.id))))
     if json_out:
-        _emit_json(data)
+        _emit_json([{"meeting_id": m.id, "status": m.status.value, "opened_on": m.opened_on.isoformat(),
+                     "meeting_date": m.meeting_date.isoformat() if m.meeting_date else None,
+                     "flow_run_id": m.flow_run_id, "agenda": m.agenda, "summary": m.summary} for m in meetings])
         return
-    if not data:
+    if not meetings:
         console.print(f"{target.name}: chưa có phiên họp nào")
-    for m in data:
-        when = fmt_date(date.fromisoformat(m["meeting_date"] or m["opened_on"]))
-        state = MEETING_STATUS_LABELS.get(m["status"], m["status"])
-        if m["status"] == "cancelled" and m["summary"].get("cancelled"):
-            state += f" ({m['summary']['cancelled']})"
-        outcome = f"; {counts_line(m['summary'].get('counts'))}" if m["status"] == "applied" else ""
-        console.print(f"Phiên #{m['meeting_id']} ngày {when}: {state}; {len(m['agenda'])} hồ sơ{outcome}")
-        if m["status"] == "open":
-            _print_agenda(target.name, m["agenda"])
+    for m in meetings:
+        state = MEETING_STATUS_LABELS.get(m.status.value, m.status.value)
+        if m.status == "cancelled" and m.summary.get("cancelled"):
+            state += f" ({m.summary['cancelled']})"
+        outcome = f"; {counts_line(m.summary.get('counts'))}" if m.status == "applied" else ""
+        console.print(f"Phiên #{m.id} ngày {fmt_date(m.meeting_date or m.opened_on)}: {state}; "
+                      f"{len(m.agenda)} hồ sơ{outcome}")
+        if m.status == "open":
+            _print_agenda(target.name, m.agenda)

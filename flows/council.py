@@ -16,7 +16,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from uuid import UUID
@@ -28,12 +29,14 @@ from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.concurrency.asyncio import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
-from prefect.flow_runs import suspend_flow_run
+from prefect.flow_runs import asuspend_flow_run
 from prefect.runtime import flow_run as current_run
 from prefect.settings import PREFECT_API_URL
 from prefect.states import Cancelling
+from pydantic import BaseModel, Field
 from sqlalchemy import select
 from sqlalchemy.exc import DataError
+from sqlmodel import Session, col
 
 from flows.dashboard import refresh_after_meeting
 from flows.events import (
@@ -54,7 +57,7 @@ from models.clock import fmt_date, today_vn
 from models.db import session_scope
 from models.hierarchy import Hierarchy
 from models.nominations import Conflict, Nomination, Nominee, TransitionError
-from notifications.notices import council_digest, outcome_letters
+from notifications.approval_letters import council_digests, outcome_letters
 from notifications.outbox import OutboxError, enqueue_many
 
 # A killed run's slot comes back when its lease expires (Prefect's minimum, 60 s, plus up to 15 s).
@@ -77,11 +80,25 @@ class _SuspensionIsNotAnError(logging.Filter):
 logging.getLogger("prefect.flow_runs").addFilter(_SuspensionIsNotAnError())
 
 
-def open_or_find(*, unit: str, key: str, on: date, flow_run_id: str | None, minutes: mt.Minutes | None = None) -> dict:
-    """Open the meeting (receiving what was forwarded, fixing the agenda) or find it again by key.
+class Opening(BaseModel):
+    """A meeting opened (or found again) for a run, with what its form and its artifacts need; or why it
+    could not open (`refused`, with the `problems`). `received`: the events of dossiers received on opening."""
 
-    A meeting that cannot open comes back with `refused` (the message) and its `problems`; either way
-    `received` lists the dossiers this opening received, for their events."""
+    meeting_id: int | None
+    received: list[dict] = Field(default_factory=list)
+    refused: str | None = None
+    problems: list[str] = Field(default_factory=list)
+    status: mt.MeetingStatus | None = None
+    agenda: list[dict] = Field(default_factory=list)
+    unit_code: str = ""
+    unit_name: str = ""
+    council: str = ""
+    members: int = 0
+    series: str = ""
+
+
+def open_or_find(*, unit: str, key: str, on: date, flow_run_id: str | None, minutes: mt.Minutes | None = None) -> Opening:
+    """Open the meeting (receiving what was forwarded, fixing the agenda) or find it again by key."""
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
         target = hierarchy.resolve(unit, on=on)
@@ -93,31 +110,30 @@ def open_or_find(*, unit: str, key: str, on: date, flow_run_id: str | None, minu
         except mt.NothingToDecide as exc:
             problems = [str(exc)]
             if minutes is not None:  # say of each decision why, as the checks of an open meeting would
-                nowhere = mt.Meeting(key=key, unit_id=target.id, council_id=council.id, opened_on=on, agenda=[])
+                nowhere = mt.Meeting(key=key, unit_id=target.id, council_id=mt.saved_id(council), opened_on=on, agenda=[])
                 problems += mt.check_minutes(session=session, meeting=nowhere, minutes=minutes, hierarchy=hierarchy)
-            return {"refused": str(exc), "problems": problems, "meeting_id": None,
-                    "received": _received_items(session, hierarchy, received)}
+            return Opening(refused=str(exc), problems=problems, meeting_id=None,
+                           received=_received_items(session, hierarchy, received))
         except mt.MeetingAlreadyOpen as exc:
-            return {"refused": str(exc), "problems": [str(exc)], "meeting_id": exc.meeting.id,
-                    "received": _received_items(session, hierarchy, received)}
-        return {"meeting_id": meeting.id, "status": meeting.status.value, "agenda": meeting.agenda,
-                "unit_id": target.id, "unit_code": target.code, "unit_name": target.name,
-                "council": council.name, "members": len(members), "series": council.decision_series,
-                "level": target.level.value, "received": _received_items(session, hierarchy, received)}
+            return Opening(refused=str(exc), problems=[str(exc)], meeting_id=exc.meeting.id,
+                           received=_received_items(session, hierarchy, received))
+        return Opening(meeting_id=meeting.id, status=meeting.status, agenda=meeting.agenda, unit_code=target.code,
+                       unit_name=target.name, council=council.name, members=len(members),
+                       series=council.decision_series, received=_received_items(session, hierarchy, received))
 
 
 def _received_items(session, hierarchy: Hierarchy, codes: list[str], payload: dict | None = None) -> list[dict]:  # noqa: ANN001
     """The `thidua.nomination.received` event items for dossiers just received."""
     rows = session.execute(
-        select(Nomination.code, Nominee.name, Nomination.award_code, Nomination.current_unit_id)
-        .join(Nominee, Nominee.id == Nomination.nominee_id).where(Nomination.code.in_(codes or [""]))
+        select(col(Nomination.code), col(Nominee.name), col(Nomination.award_code), col(Nomination.current_unit_id))
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id)).where(col(Nomination.code).in_(codes))
     ).all()
     return [{"code": code, "nominee": name, "unit_code": hierarchy.get(unit_id).code,
              "unit": hierarchy.get(unit_id).name, "award": award, "payload": payload or {}}
             for code, name, award, unit_id in rows]
 
 
-def cancel(meeting_id: int, reason: str, problems: list[str] | None = None) -> bool:
+def cancel(meeting_id: int, reason: str, problems: Sequence[str] | None = None) -> bool:
     with session_scope() as session:
         return mt.cancel_meeting(session=session, meeting_id=meeting_id, reason=reason, problems=problems)
 
@@ -127,11 +143,11 @@ def close_meeting_of_run(flow: Any, flow_run: FlowRun, state: State) -> None:  #
     council can open the next one. Not on Crashed: a crashed run is run again (prefect.yaml) and finds
     its meeting by key."""
     reason = "lượt chạy bị hủy" if state.is_cancelled() or state.is_cancelling() else \
-        f"lượt chạy lỗi: {(state.message or state.name)[:300]}"
+        f"lượt chạy lỗi: {(state.message or state.name or '')[:300]}"
     with session_scope() as session:
-        for meeting in session.scalars(select(mt.Meeting).where(mt.Meeting.flow_run_id == str(flow_run.id),
-                                                                 mt.Meeting.status == mt.MeetingStatus.open)):
-            mt.cancel_meeting(session=session, meeting_id=meeting.id, reason=reason)
+        for meeting in session.scalars(select(mt.Meeting).where(col(mt.Meeting.flow_run_id) == str(flow_run.id),
+                                                                 col(mt.Meeting.status) == mt.MeetingStatus.open)):
+            mt.cancel_meeting(session=session, meeting_id=mt.saved_id(meeting), reason=reason)
 
 
 # The states in which a meeting's run may still apply it; Crashed is over unless an automation
@@ -178,12 +194,12 @@ async def settle_open_meetings(unit_id: int, *, keep_key: str | None = None) -> 
     Only against the service's own Prefect server: a temporary server knows none of its runs."""
     def load() -> list[tuple[int, str | None, str]]:
         with session_scope() as session:
-            return [(m.id, m.flow_run_id, m.key) for m in mt.open_meetings_of(session=session, unit_id=unit_id)]
+            return [(mt.saved_id(m), m.flow_run_id, m.key) for m in mt.open_meetings_of(session=session, unit_id=unit_id)]
 
     still_open = []
     for meeting_id, run_id, key in await to_thread.run_sync(load):
         why = await run_ended(run_id) if run_id and key != keep_key and PREFECT_API_URL.value() else None
-        if why is None or not await to_thread.run_sync(lambda m=meeting_id, w=why: cancel(m, w)):
+        if why is None or not await to_thread.run_sync(cancel, meeting_id, why):
             still_open.append(meeting_id)
     return still_open
 
@@ -204,52 +220,59 @@ def load_minutes(key: str) -> mt.Minutes:
         return mt.stored_minutes(session=session, key=key)
 
 
-def check(meeting_id: int, minutes: mt.Minutes | dict) -> list[mt.Problem]:
-    with session_scope() as session:
-        meeting = session.get(mt.Meeting, meeting_id)
-        return mt.check_minutes(session=session, meeting=meeting, minutes=minutes, hierarchy=Hierarchy.load(session))
-
-
-def note_refused(meeting_id: int, attempt: int, problems: list[str]) -> bool:
+def note_refused(meeting_id: int, attempt: int, problems: Sequence[str]) -> bool:
     with session_scope() as session:
         return mt.note_refused_attempt(session=session, meeting_id=meeting_id, attempt=attempt, problems=problems)
 
 
-def apply_and_queue(meeting_id: int, minutes: mt.Minutes | None) -> dict:
-    """Apply the meeting (if not yet) and queue its letters, in one transaction; idempotent."""
+def apply_and_queue(meeting_id: int, minutes: mt.Minutes | Mapping[str, Any] | None,
+                    unit: str = "") -> Applied | list[mt.Problem]:
+    """Check and apply the meeting (if not yet) and queue its letters, in one transaction; idempotent.
+
+    Minutes that cannot apply change nothing and come back as their problems: this is the one check of
+    a submission (a form's values, a file's or a script's minutes), in the transaction that applies it."""
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
         meeting = session.get(mt.Meeting, meeting_id, with_for_update=True)
+        if meeting is None:
+            raise LookupError(f"không có phiên họp #{meeting_id}")
         if meeting.status == mt.MeetingStatus.cancelled:
             raise mt.MeetingClosed(meeting)
         if meeting.status == mt.MeetingStatus.open:
             if minutes is None:
                 raise ValueError("phiên họp chưa có biên bản")
-            mt.apply_minutes(session=session, meeting=meeting, minutes=minutes, hierarchy=hierarchy)
+            try:
+                mt.apply_minutes(session=session, meeting=meeting, minutes=minutes, hierarchy=hierarchy)
+            except mt.MinutesRefused as exc:
+                return exc.problems
         outcome = mt.outcome_of(session=session, meeting=meeting)
         letters = outcome_letters(session=session, hierarchy=hierarchy, meeting=meeting, outcome=outcome)
         queued = enqueue_many(session=session, items=letters)
-        details = _event_items(session, hierarchy, outcome)
-        return {"meeting_id": meeting.id, "counts": outcome.counts(), "decisions": outcome.decisions,
-                "forwarded_to": sorted({hierarchy.get(u).code for u in outcome.forwarded_to.values()}),
-                "letters": len(queued.created), "items": details,
-                "decision_numbers": meeting.summary.get("decision_numbers", {}),
-                "meeting_date": (meeting.meeting_date or meeting.opened_on).isoformat()}
+        result = mt.applied_result(session=session, meeting=meeting, hierarchy=hierarchy, unit=unit,
+                                   letters=len(queued.created))
+        return Applied(result, _event_items(session, hierarchy, outcome))
 
 
-def _event_items(session, hierarchy: Hierarchy, outcome: mt.Outcome) -> list[dict]:  # noqa: ANN001
-    codes = list(outcome.decisions)
+@dataclass
+class Applied:
+    """An applied meeting: its result, and the items of its dossiers' events."""
+
+    result: mt.MeetingApplied
+    events: list[dict]
+
+
+def _event_items(session: Session, hierarchy: Hierarchy, outcome: mt.MeetingResult) -> list[dict]:
     rows = session.execute(
-        select(Nomination.code, Nominee.name, Nomination.award_code, Nomination.current_unit_id, Nomination.status,
-               Nomination.decision_number)
-        .join(Nominee, Nominee.id == Nomination.nominee_id)
-        .where(Nomination.code.in_(codes or [""]))
+        select(col(Nomination.code), col(Nominee.name), col(Nomination.award_code), col(Nomination.current_unit_id),
+               col(Nomination.status), col(Nomination.decision_number))
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.code).in_(list(outcome.outcomes)))
     ).all()
     out = []
     for code, name, award, unit_id, status, number in rows:
         unit = hierarchy.get(unit_id)
         out.append({"code": code, "nominee": name, "award": award, "unit_code": unit.code, "unit": unit.name,
-                    "outcome": outcome.decisions[code],
+                    "outcome": outcome.outcomes[code],
                     "payload": {"status": str(status), "decision_number": number, "meeting_id": outcome.meeting_id}})
     return out
 
@@ -261,18 +284,12 @@ def _unit_id(unit: str, on: date) -> int:
 
 @task(name="open-meeting")
 async def open_meeting_task(unit: str, key: str, on: date, flow_run_id: str | None,
-                            minutes: mt.Minutes | None = None) -> dict:
+                            minutes: mt.Minutes | None = None) -> Opening:
     """Open the meeting and fix its agenda (or find it again after a suspension or a crash); first close
     the council's meetings whose run is over, so a dead run never holds the council."""
     await settle_open_meetings(await to_thread.run_sync(lambda: _unit_id(unit, on)), keep_key=key)
     return await to_thread.run_sync(lambda: open_or_find(unit=unit, key=key, on=on, flow_run_id=flow_run_id,
                                                          minutes=minutes))
-
-
-@task(name="check-minutes")
-async def check_task(meeting_id: int, minutes: mt.Minutes | dict) -> list[mt.Problem]:
-    """Check every decision against the agenda, the council and the rules."""
-    return await to_thread.run_sync(lambda: check(meeting_id, minutes))
 
 
 @contextlib.asynccontextmanager
@@ -291,63 +308,85 @@ async def one_meeting_at_a_time(unit_code: str) -> AsyncIterator[None]:
 
 
 @task(name="apply-meeting")
-async def apply_task(meeting_id: int, minutes: mt.Minutes | None) -> dict:
-    """Apply the whole meeting in one transaction, with the letters that report it."""
-    return await to_thread.run_sync(lambda: apply_and_queue(meeting_id, minutes))
+async def apply_task(meeting_id: int, minutes: mt.Minutes | Mapping[str, Any] | None,
+                     unit: str) -> Applied | list[mt.Problem]:
+    """Check the minutes and apply the whole meeting in one transaction, with the letters that report it."""
+    return await to_thread.run_sync(lambda: apply_and_queue(meeting_id, minutes, unit))
 
 
-async def _publish_agenda(info: dict) -> None:
+async def _apply(opening: Opening, minutes: mt.Minutes | Mapping[str, Any] | None) -> Applied | list[mt.Problem]:
+    async with one_meeting_at_a_time(opening.unit_code):
+        return await apply_task(_meeting_id(opening), minutes, opening.unit_code)
+
+
+def _meeting_id(opening: Opening) -> int:
+    if opening.meeting_id is None:
+        raise ValueError("phiên họp chưa mở")
+    return opening.meeting_id
+
+
+async def _publish_agenda(opening: Opening) -> None:
     await acreate_table_artifact(
-        key=f"agenda-{unit_slug(info['unit_name'])}-{info['meeting_id']}".replace("_", "-").lower()[:100],
+        key=f"agenda-{unit_slug(opening.unit_name)}-{opening.meeting_id}".replace("_", "-").lower()[:100],
         table=[{"Mã hồ sơ": a["code"], "Đối tượng": a["nominee"], "Hình thức": a["award_name"],
                 "Đơn vị đề nghị": a["origin_unit"],
                 "Hạn xét": fmt_date(date.fromisoformat(a["due_on"])) if a.get("due_on") else ""}
-               for a in info["agenda"]],
-        description=f"Chương trình họp {info['council']} (phiên #{info['meeting_id']}): {len(info['agenda'])} hồ sơ",
+               for a in opening.agenda],
+        description=f"Chương trình họp {opening.council} (phiên #{opening.meeting_id}): {len(opening.agenda)} hồ sơ",
     )
 
 
-def _problems_key(info: dict) -> str:
-    return f"meeting-{info['meeting_id']}-problems"
+def _problems_key(opening: Opening) -> str:
+    return f"meeting-{opening.meeting_id}-problems"
 
 
-async def _wait_for_decisions(info: dict, on: date) -> tuple[mt.Minutes, int]:
-    """Suspend until the council's decisions arrive; refused input suspends again, the form filled with
-    what was sent and each problem beside its item. Returns the minutes and how many were refused."""
+async def _decide_by_form(opening: Opening, on: date) -> Applied:
+    """Suspend until the council's decisions arrive and apply them; refused input suspends again, the
+    form filled with what was sent and each problem beside its item."""
     problems: list[mt.Problem] = []
-    values = initial_form(agenda=info["agenda"], meeting_date=on, series=info["series"], members=info["members"])
+    values = initial_form(agenda=opening.agenda, meeting_date=on, series=opening.series, members=opening.members)
     attempt = 0
     while True:
         form = MeetingDecisions.with_initial_data(
-            description=agenda_markdown(council=info["council"], agenda=info["agenda"], problems=problems), **values)
-        decisions = await suspend_flow_run(wait_for_input=form, timeout=None, key=f"decisions-{attempt}")
-        submitted = decisions.minutes_data()
-        problems = await check_task(info["meeting_id"], submitted)
-        if not problems:
-            return mt.Minutes.model_validate(submitted), attempt
+            description=agenda_markdown(council=opening.council, agenda=opening.agenda, problems=problems), **values)
+        decisions = await asuspend_flow_run(wait_for_input=form, timeout=None, key=f"decisions-{attempt}")
+        applied = await _apply(opening, decisions.minutes_data())
+        if isinstance(applied, Applied):
+            if attempt:  # the last version of the problems artifact must not still say "refused"
+                await acreate_markdown_artifact(
+                    key=_problems_key(opening), description="Các lỗi của biên bản vừa gửi: không còn",
+                    markdown=f"## Biên bản đã áp dụng\n\nPhiên họp #{opening.meeting_id} của {opening.council} "
+                             f"đã áp dụng; các lỗi của {attempt} lần gửi trước đã được sửa.",
+                )
+            return applied
+        problems = applied
         attempt += 1
-        if await to_thread.run_sync(note_refused, info["meeting_id"], attempt, problems):  # not a replay
+        if await to_thread.run_sync(note_refused, _meeting_id(opening), attempt, problems):  # not a replay
             await acreate_markdown_artifact(
-                key=_problems_key(info),
+                key=_problems_key(opening),
                 markdown="\n".join(["## Biên bản chưa hợp lệ, chưa áp dụng gì", ""] + [f"- {p}" for p in problems]),
                 description="Các lỗi của biên bản vừa gửi",
             )
-        values = refill_form(agenda=info["agenda"], submitted=decisions, problems=problems)
+        values = refill_form(agenda=opening.agenda, submitted=decisions, problems=problems)
 
 
-async def _refuse(info: dict, headline: str, problems: list[str]) -> State:
+def _refusal(meeting_id: int | None, message: str, problems: Sequence[str]) -> State:
+    return refused(message, mt.MeetingRefusal(problems=list(problems), meeting_id=meeting_id, message=message))
+
+
+async def _refuse(opening: Opening, headline: str, problems: Sequence[str]) -> State:
     """End the run as refused, its meeting cancelled (the dossiers wait for the next meeting)."""
     message = f"{headline}: " + "; ".join(problems)
-    await to_thread.run_sync(lambda: cancel(info["meeting_id"], headline, problems))
-    get_run_logger().info("meeting %s refused: %s", info["meeting_id"], message)
-    return refused(message, {"refused": True, "problems": list(problems), "meeting_id": info["meeting_id"],
-                             "message": message})
+    await to_thread.run_sync(lambda: cancel(_meeting_id(opening), headline, problems))
+    get_run_logger().info("meeting %s refused: %s", opening.meeting_id, message)
+    return _refusal(opening.meeting_id, message, problems)
 
 
 @flow(name="council-meeting", flow_run_name=meeting_run_name, log_prints=False,
       on_failure=[close_meeting_of_run], on_cancellation=[close_meeting_of_run])
 async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date | None = None,
-                          deliver: bool = True, dashboard: bool = True, minutes_ref: str | None = None) -> Any:  # noqa: ANN401
+                          deliver: bool = True, dashboard: bool = True,
+                          minutes_ref: str | None = None) -> mt.MeetingApplied | State:
     """A council meeting: agenda, decisions (from the form, passed in, or stored and named by
     `minutes_ref`), applied as one batch; minutes that cannot apply end it as Refused."""
     logger = get_run_logger()
@@ -360,63 +399,68 @@ async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date
         key = minutes_ref
     else:
         key = mt.minutes_key(unit_code=unit, minutes=minutes) if minutes is not None else mt.waiting_key(str(run_id))
-    info = await open_meeting_task(unit, key, on, run_id, minutes)
-    emit_nomination_events(NOMINATION_RECEIVED, info.pop("received"))
-    if "refused" in info:
-        message = "; ".join(info["problems"])
-        return refused(message, {"refused": True, "problems": info["problems"], "meeting_id": info["meeting_id"],
-                                 "message": message})
-    if info["status"] == mt.MeetingStatus.cancelled.value:
-        message = await to_thread.run_sync(lambda: _closed_message(info["meeting_id"]))
-        return refused(message, {"refused": True, "problems": [message], "meeting_id": info["meeting_id"],
-                                 "message": message})
-    attempts = 0
-    if info["status"] == mt.MeetingStatus.open.value:
-        await _publish_agenda(info)
-        if minutes is None:
-            minutes, attempts = await _wait_for_decisions(info, on)
-        else:
-            problems = await check_task(info["meeting_id"], minutes)
-            if problems:
-                return await _refuse(info, "Biên bản chưa hợp lệ, chưa áp dụng gì", problems)
+    opening = await open_meeting_task(unit, key, on, run_id, minutes)
+    emit_nomination_events(NOMINATION_RECEIVED, opening.received)
+    if opening.refused is not None:
+        return _refusal(opening.meeting_id, "; ".join(opening.problems), opening.problems)
+    if opening.status == mt.MeetingStatus.cancelled:
+        message = await to_thread.run_sync(lambda: _closed_message(_meeting_id(opening)))
+        return _refusal(opening.meeting_id, message, [message])
+    if opening.status == mt.MeetingStatus.open:
+        await _publish_agenda(opening)
     try:
-        async with one_meeting_at_a_time(info["unit_code"]):
-            result = await apply_task(info["meeting_id"], minutes)
-    except (Conflict, TransitionError, mt.MinutesRefused, mt.MeetingRefused, OutboxError, DataError) as exc:
+        if opening.status == mt.MeetingStatus.open and minutes is None:
+            applied = await _decide_by_form(opening, on)
+        else:
+            done = await _apply(opening, minutes)
+            if not isinstance(done, Applied):
+                return await _refuse(opening, "Biên bản chưa hợp lệ, chưa áp dụng gì", done)
+            applied = done
+    except (Conflict, TransitionError, mt.MeetingRefused, OutboxError, DataError) as exc:
         # nothing was applied (one transaction); the council decides again at its next meeting
-        problems = getattr(exc, "problems", None) or [str(exc).splitlines()[0]]
-        return await _refuse(info, "Không áp dụng được phiên họp", problems)
-    if attempts:  # the last version of the problems artifact must not still say "refused"
-        await acreate_markdown_artifact(
-            key=_problems_key(info), description="Các lỗi của biên bản vừa gửi: không còn",
-            markdown=f"## Biên bản đã áp dụng\n\nPhiên họp #{info['meeting_id']} của {info['council']} đã áp dụng; "
-                     f"các lỗi của {attempts} lần gửi trước đã được sửa.",
-        )
+        return await _refuse(opening, "Không áp dụng được phiên họp", [str(exc).splitlines()[0]])
+    result = applied.result
     for outcome, event in OUTCOME_EVENTS.items():
-        emit_nomination_events(event, [i for i in result["items"] if i["outcome"] == outcome])
+        emit_nomination_events(event, [i for i in applied.events if i["outcome"] == outcome])
     emit_batch_event(
-        COUNCIL_DECIDED, resource_id=f"{MEETING}{info['meeting_id']}", name=f"Phiên họp {info['council']}",
-        related=[unit_related(info["unit_code"], info["unit_name"], role="council")],
-        payload={"meeting_id": info["meeting_id"], "unit": info["unit_code"], "counts": result["counts"],
-                 "forwarded_to": result["forwarded_to"]},
+        COUNCIL_DECIDED, resource_id=f"{MEETING}{opening.meeting_id}", name=f"Phiên họp {opening.council}",
+        related=[unit_related(opening.unit_code, opening.unit_name, role="council")],
+        payload={"meeting_id": opening.meeting_id, "unit": opening.unit_code,
+                 "counts": result.model_dump(mode="json")["counts"], "forwarded_to": result.forwarded_to},
     )
-    logger.info("meeting %s of %s applied: %s", info["meeting_id"], info["unit_code"], result["counts"])
+    logger.info("meeting %s of %s applied: %s", opening.meeting_id, opening.unit_code, result.counts)
     # a re-run after a crash queues no new letter, but those of the killed run may still wait
-    if deliver and (result["letters"] or (current_run.run_count or 0) > 1):
+    if deliver and (result.letters or (current_run.run_count or 0) > 1):
         from flows.delivery import deliver_mail
         await deliver_mail()
     if dashboard:
-        await refresh_after_meeting(info["meeting_id"])
-    return {k: v for k, v in result.items() if k != "items"} | {"unit": info["unit_code"]}
+        await refresh_after_meeting(result.meeting_id)
+    return result
 
 
 def _closed_message(meeting_id: int) -> str:
     with session_scope() as session:
-        return str(mt.MeetingClosed(session.get(mt.Meeting, meeting_id)))
+        meeting = session.get(mt.Meeting, meeting_id)
+        return str(mt.MeetingClosed(meeting)) if meeting is not None else f"không có phiên họp #{meeting_id}"
 
 
-def receive_from_meetings(meeting_ids: list[int], on: date) -> dict:
+class Receipt(BaseModel):
+    """What `receive-forwarded` returns: the dossiers this run received, those held (nominee frozen), the
+    digests queued and the receiving units."""
+
+    meeting_ids: list[int]
+    received: list[str]
+    held: list[str]
+    letters: int
+    units: list[str]
+
+    def __getitem__(self, name: str) -> Any:  # noqa: ANN401 - scripts and tests read it as they read the dict
+        return getattr(self, name)
+
+
+def receive_from_meetings(meeting_ids: list[int], on: date) -> tuple[Receipt, list[dict]]:
     """Open the review at each level the meetings forwarded to; one digest per receiving council per batch.
+    Returns the receipt and the items of the `received` events.
 
     Reports only what this run received: a dossier received already (by an earlier run, or by the
     receiving council's meeting opening first) has had its event and its digest."""
@@ -438,32 +482,30 @@ def receive_from_meetings(meeting_ids: list[int], on: date) -> dict:
             held += mt.hold_frozen_nominees(session=session, unit_id=unit_id, on=on)
         ref = "meeting-" + "-".join(map(str, sorted(meeting_ids))) if len(meeting_ids) <= 8 else \
             f"meetings-{min(meeting_ids)}-{max(meeting_ids)}-{len(meeting_ids)}"
-        letters = [council_digest(session=session, hierarchy=hierarchy, unit_id=u, codes=codes, ref=ref)
-                   for u, codes in by_unit.items()]
-        queued = enqueue_many(session=session, items=[x for x in letters if x is not None])
+        queued = enqueue_many(session=session, items=council_digests(session=session, hierarchy=hierarchy,
+                                                                     by_unit=by_unit, ref=ref))
         received = [code for codes in by_unit.values() for code in codes]
-        return {"meeting_ids": meeting_ids, "received": received, "held": held, "letters": len(queued.created),
-                "units": [hierarchy.get(u).code for u in by_unit],
-                "items": _received_items(session, hierarchy, received, {"meeting_ids": meeting_ids})}
+        receipt = Receipt(meeting_ids=meeting_ids, received=received, held=held, letters=len(queued.created),
+                          units=[hierarchy.get(u).code for u in by_unit])
+        return receipt, _received_items(session, hierarchy, received, {"meeting_ids": meeting_ids})
 
 
 @task(name="open-reviews")
-async def receive_task(meeting_ids: list[int], on: date) -> dict:
+async def receive_task(meeting_ids: list[int], on: date) -> tuple[Receipt, list[dict]]:
     """Open the reviews at the receiving levels and queue one digest per council."""
     return await to_thread.run_sync(lambda: receive_from_meetings(meeting_ids, on))
 
 
 @flow(name="receive-forwarded", flow_run_name=receive_run_name, log_prints=False)
 async def receive_forwarded(meeting_id: int | None = None, meeting_ids: list[int] | None = None,
-                            on: date | None = None, deliver: bool = True) -> dict:
+                            on: date | None = None, deliver: bool = True) -> Receipt:
     """The levels above take in what meetings forwarded: due dates, screening, one notice per council.
 
     Started by each `thidua.council.decided` event (`meeting_id`), or for a batch of meetings."""
     ids = sorted(set(meeting_ids or []) | ({meeting_id} if meeting_id is not None else set()))
-    result = await receive_task(ids, on or today_vn())
-    emit_nomination_events(NOMINATION_RECEIVED, result.pop("items"))
-    if deliver and result["letters"]:
+    receipt, events = await receive_task(ids, on or today_vn())
+    emit_nomination_events(NOMINATION_RECEIVED, events)
+    if deliver and receipt.letters:
         from flows.delivery import deliver_mail
         await deliver_mail()
-    return result
-
+    return receipt

@@ -12,21 +12,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, Literal
+from typing import Any
 
 from prefect.input import RunInput
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model, field_validator
 from pydantic.fields import FieldInfo
 
 from models.awards import catalogue
 from models.clock import fmt_date
-from models.meetings import DecisionKind, Minutes
+from models.meetings import Decision, Minutes
 from models.text import fold
 
-Choice = Literal["Thông qua", "Không thông qua", "Trả lại bổ sung", "Khen mức thấp hơn"]
-CHOICE_TO_KIND: dict[str, DecisionKind] = {"Thông qua": "approve", "Không thông qua": "reject", "Trả lại bổ sung": "return",
-                  "Khen mức thấp hơn": "award-lower"}
-KIND_TO_CHOICE = {v: k for k, v in CHOICE_TO_KIND.items()}
+# The form's dropdown: the decisions' labels (the UI shows a schema `enum` as a list of choices).
+CHOICES = [d.label for d in Decision]
+_CHOICES_SCHEMA: dict[str, JsonValue] = {"enum": list(CHOICES)}
 
 # «Hình thức thấp hơn» is free text (the CLI resumes with form codes, an official types a name): the
 # form's short name, full name or code all work; a dropdown (Literal) would refuse the CLI's codes.
@@ -60,8 +59,8 @@ class AgendaDecision(BaseModel):
     code: str = Field(title="Mã hồ sơ", description="Không sửa: mã hồ sơ trong chương trình họp.")
     nominee: str = Field(default="", title="Đối tượng", description="Để đối chiếu, không cần sửa.")
     award_name: str = Field(default="", title="Hình thức đề nghị", description="Để đối chiếu, không cần sửa.")
-    decision: Choice = Field(
-        default="Thông qua", title="Quyết định",
+    decision: str = Field(
+        default=Decision.approve.label, title="Quyết định", json_schema_extra=_CHOICES_SCHEMA,
         description="Thông qua: trình cấp trên, hoặc khen thưởng nếu Hội đồng có thẩm quyền. "
                     "Không thông qua: ghi lý do. Trả lại bổ sung: ghi nội dung cần bổ sung. "
                     "Khen mức thấp hơn: chọn hình thức thấp hơn.",
@@ -79,6 +78,13 @@ class AgendaDecision(BaseModel):
                       description="Bắt buộc khi không thông qua hoặc trả lại bổ sung.")
     problems: str = Field(default="", title="Lỗi cần sửa",
                           description="Hệ thống ghi lỗi của lần gửi trước ở đây; sửa các ô trên, ô này không cần sửa.")
+
+    @field_validator("decision")
+    @classmethod
+    def _one_of_the_choices(cls, value: str) -> str:
+        if value not in CHOICES:
+            raise ValueError("quyết định phải là một trong: " + ", ".join(CHOICES))
+        return value
 
 
 class MeetingDecisions(RunInput):
@@ -117,13 +123,13 @@ class MeetingDecisions(RunInput):
         return model
 
     def minutes_data(self) -> dict[str, Any]:
-        """What was submitted, as `Minutes` data not yet validated: the meeting's check reports the model's
-        refusals together with its own."""
+        """What was submitted, as `Minutes` data not yet validated (the model reads the decisions' labels):
+        the meeting's one check reports the model's refusals together with its own."""
         return {
             "meeting_date": self.meeting_date, "members_present": self.members_present,
             "decision_series": self.decision_series, "first_decision_number": self.first_decision_number,
             "secretary": self.secretary,
-            "decisions": [{"code": i.code, "decision": CHOICE_TO_KIND[i.decision],
+            "decisions": [{"code": i.code, "decision": i.decision,
                            "lower_award": lower_award_code(i.lower_award), "votes_for": i.votes_for,
                            "votes_against": i.votes_against, "votes_abstain": i.votes_abstain, "note": i.note}
                           for i in self.agenda_items],
@@ -131,6 +137,18 @@ class MeetingDecisions(RunInput):
 
     def to_minutes(self) -> Minutes:
         return Minutes.model_validate(self.minutes_data())
+
+    @classmethod
+    def run_input(cls, minutes: Minutes) -> dict[str, Any]:
+        """The form's values for minutes in hand (what the CLI resumes a waiting meeting with)."""
+        return {
+            "meeting_date": minutes.meeting_date.isoformat(), "members_present": minutes.members_present,
+            "decision_series": minutes.decision_series, "first_decision_number": minutes.first_decision_number,
+            "secretary": minutes.secretary,
+            "agenda_items": [{"code": d.code, "decision": d.decision.label, "lower_award": d.lower_award,
+                              "votes_for": d.votes_for, "votes_against": d.votes_against,
+                              "votes_abstain": d.votes_abstain, "note": d.note} for d in minutes.decisions],
+        }
 
 
 # The default UI's markdown list leaves room for a one-digit marker: items 10, 11, 12… showed as 0, 1, 2
@@ -170,7 +188,7 @@ def initial_form(*, agenda: list[dict], meeting_date: date, series: str, members
         "meeting_date": meeting_date, "members_present": members, "decision_series": series,
         "first_decision_number": 1,
         "agenda_items": [{"code": a["code"], "nominee": a["nominee"],
-                          "award_name": a.get("award_name") or a.get("award", ""), "decision": "Thông qua"}
+                          "award_name": a.get("award_name") or a.get("award", ""), "decision": Decision.approve.label}
                          for a in agenda],
     }
 
@@ -191,7 +209,7 @@ def refill_form(*, agenda: list[dict], submitted: MeetingDecisions, problems: Se
             beside = [f"mã hồ sơ đã bị sửa thành «{item.code}»; đã đặt lại mã {a['code']}, xin xem lại rồi gửi"]
         typed = item.model_dump(exclude={"code", "nominee", "award_name", "problems"}) if item else {}
         items.append({"code": a["code"], "nominee": a["nominee"],
-                      "award_name": a.get("award_name") or a.get("award", ""), "decision": "Thông qua",
+                      "award_name": a.get("award_name") or a.get("award", ""), "decision": Decision.approve.label,
                       **typed, "problems": "; ".join(beside)})
     return {"meeting_date": submitted.meeting_date, "members_present": submitted.members_present,
             "decision_series": submitted.decision_series, "first_decision_number": submitted.first_decision_number,

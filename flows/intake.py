@@ -35,7 +35,7 @@ from models.intake import (
     staged_rows,
     take_in,
 )
-from notifications.notices import council_digests, group_by_unit
+from notifications.approval_letters import council_digests, group_by_unit
 from notifications.outbox import enqueue_many
 
 

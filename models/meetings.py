@@ -8,12 +8,12 @@ suspension sees the same agenda; every decision carries the idempotency key
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, cast
 
 from pydantic import (
     BaseModel,
@@ -24,19 +24,19 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import JSON, Column, Index, UniqueConstraint, func, select, update
+from sqlalchemy import JSON, Column, CursorResult, Index, UniqueConstraint, func, select, update
 from sqlmodel import Field as SQLField
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from models import nominations as nm
-from models.awards import catalogue
+from models.awards import AwardForm, catalogue
 from models.clock import fmt_date, today_vn, utcnow, years_before
 from models.db import UTCDateTime, enum_type
-from models.hierarchy import Hierarchy
-from models.nominations import AGENDA, Act, Nomination, Status, Votes
+from models.hierarchy import Hierarchy, UnitRef
+from models.nominations import AGENDA, Act, Action, Nomination, Status, Votes
 from models.staging import staged
 from models.text import fold, has_control_chars, nfc
-from models.units import Council, CouncilMember
+from models.units import Council, CouncilMember, Level
 
 
 class MeetingStatus(StrEnum):
@@ -81,15 +81,73 @@ def waiting_key(flow_run_id: str) -> str:
     return WAITING_KEY + flow_run_id
 
 
-DecisionKind = Literal["approve", "reject", "return", "award-lower"]
+class Decision(StrEnum):
+    """What the council chose for one agenda item (quyết định của Hội đồng); `label` is the word on the
+    form and in the minutes file."""
 
-DECISION_ALIASES: dict[str, DecisionKind] = {
-    "approve": "approve", "thong qua": "approve", "dong y": "approve",
-    "reject": "reject", "khong thong qua": "reject", "khong khen thuong": "reject",
-    "return": "return", "tra lai": "return", "tra lai bo sung": "return", "tra lai de bo sung": "return",
-    "award-lower": "award-lower", "award lower": "award-lower", "khen muc thap hon": "award-lower",
-    "khen hinh thuc thap hon": "award-lower",
+    approve = "approve"
+    reject = "reject"
+    return_for_completion = "return"
+    award_lower = "award-lower"
+
+    @property
+    def label(self) -> str:
+        return DECISION_LABELS[self]
+
+    @property
+    def awards(self) -> bool:
+        """An approval, of the proposed form or of a lower one: it needs the vote the rules ask for."""
+        return self in (Decision.approve, Decision.award_lower)
+
+    @classmethod
+    def read(cls, text: object) -> Decision:
+        """The decision a secretary wrote: its label or code, with or without diacritics (empty: approve)."""
+        key = fold(str(text or cls.approve.value))
+        if key not in _DECISION_WORDS:
+            raise ValueError("quyết định phải là: " + ", ".join(d.label.lower() for d in cls))
+        return _DECISION_WORDS[key]
+
+
+DECISION_LABELS = {
+    Decision.approve: "Thông qua",
+    Decision.reject: "Không thông qua",
+    Decision.return_for_completion: "Trả lại bổ sung",
+    Decision.award_lower: "Khen mức thấp hơn",
 }
+# What secretaries write besides the labels and the codes.
+_DECISION_WORDS: dict[str, Decision] = {
+    **{fold(d.label): d for d in Decision}, **{fold(d.value): d for d in Decision},
+    "dong y": Decision.approve, "khong khen thuong": Decision.reject, "tra lai": Decision.return_for_completion,
+    "tra lai de bo sung": Decision.return_for_completion, "award lower": Decision.award_lower,
+    "khen hinh thuc thap hon": Decision.award_lower,
+}
+
+
+class Outcome(StrEnum):
+    """What a meeting did with a dossier (kết quả xét), as its step recorded it."""
+
+    conferred = "conferred"
+    forwarded = "forwarded"
+    rejected = "rejected"
+    returned = "returned"
+
+    @property
+    def label(self) -> str:
+        return OUTCOME_LABELS[self]
+
+    @classmethod
+    def of_action(cls, action: Action | str) -> Outcome:
+        return _OUTCOME_OF_ACTION[Action(action)]
+
+
+OUTCOME_LABELS = {
+    Outcome.conferred: "khen thưởng",
+    Outcome.forwarded: "trình cấp trên",
+    Outcome.rejected: "không khen thưởng",
+    Outcome.returned: "trả lại bổ sung",
+}
+_OUTCOME_OF_ACTION = {Action.confer: Outcome.conferred, Action.forward: Outcome.forwarded,
+                      Action.reject: Outcome.rejected, Action.return_: Outcome.returned}
 
 
 # Dates of a meeting and of its decisions may run a few days ahead (minutes typed before the meeting),
@@ -132,13 +190,13 @@ def latest_meeting_date() -> date:
     return today_vn() + timedelta(days=MAX_DAYS_AHEAD)
 
 
-class Decision(BaseModel):
-    """The council's decision on one agenda item."""
+class ItemDecision(BaseModel):
+    """The council's decision on one agenda item, with its vote and its reason."""
 
     model_config = ConfigDict(str_strip_whitespace=True)
 
     code: OneLine = Field(max_length=30, title="Mã hồ sơ")
-    decision: DecisionKind = Field(default="approve", title="Quyết định")
+    decision: Decision = Field(default=Decision.approve, title="Quyết định")
     lower_award: OneLine = Field(default="", max_length=120, title="Hình thức thấp hơn")
     votes_for: VoteCount = Field(default=0, title="Số phiếu đồng ý")
     votes_against: VoteCount = Field(default=0, title="Số phiếu không đồng ý")
@@ -148,11 +206,8 @@ class Decision(BaseModel):
 
     @field_validator("decision", mode="before")
     @classmethod
-    def _decision(cls, value: object) -> str:
-        key = fold(str(value or "approve"))
-        if key not in DECISION_ALIASES:
-            raise ValueError("quyết định phải là: thông qua, không thông qua, trả lại bổ sung, khen mức thấp hơn")
-        return DECISION_ALIASES[key]
+    def _decision(cls, value: object) -> Decision:
+        return Decision.read(value)
 
     @field_validator("deadline")
     @classmethod
@@ -176,7 +231,7 @@ class Minutes(BaseModel):
     members_present: int = Field(ge=0, le=MAX_MEMBERS, title="Số thành viên dự họp")
     decision_series: OneLine = Field(default="QĐ-UBND", max_length=40, title="Ký hiệu quyết định")
     first_decision_number: int = Field(default=1, ge=1, le=MAX_FIRST_NUMBER, title="Số quyết định đầu tiên")
-    decisions: list[Decision] = Field(title="Các quyết định")
+    decisions: list[ItemDecision] = Field(title="Các quyết định")
     secretary: OneLine = Field(default="", max_length=200, title="Thư ký phiên họp")
 
     @field_validator("meeting_date")
@@ -199,7 +254,7 @@ class Minutes(BaseModel):
         # An approval with no vote written down is the unanimous vote of those present: one forgotten
         # item must not cost the secretary an error per item.
         for d in self.decisions:
-            if d.decision in ("approve", "award-lower") and d.recorded_votes == 0:
+            if d.decision.awards and d.recorded_votes == 0:
                 d.votes_for = self.members_present
         return self
 
@@ -237,11 +292,12 @@ def _field_title(model: type[BaseModel], name: str) -> str:
 
 
 def field_problems(error: ValidationError, data: Mapping[str, Any],
-                   item_label: Any = None) -> list[Problem]:  # noqa: ANN401 - Callable[[int], str]
+                   item_label: Callable[[int], str] | None = None) -> list[Problem]:
     """The model's refusals in words: «hồ sơ HS2026-000001, lý do / ghi chú: dài quá 4000 ký tự».
 
     `item_label(index)` names a decision (the CLI says «dòng 7» for a file's row); by default its code."""
-    decisions = data.get("decisions") if isinstance(data.get("decisions"), list) else []
+    submitted = data.get("decisions")
+    decisions: list[Any] = submitted if isinstance(submitted, list) else []
     problems = []
     for err in error.errors():
         loc = err["loc"]
@@ -250,13 +306,15 @@ def field_problems(error: ValidationError, data: Mapping[str, Any],
             raw = decisions[loc[1]] if loc[1] < len(decisions) and isinstance(decisions[loc[1]], Mapping) else {}
             code = str(raw.get("code") or "").strip().upper() or None
             label = item_label(loc[1]) if item_label else (f"hồ sơ {code}" if code else f"quyết định thứ {loc[1] + 1}")
-            where = f", {_field_title(Decision, str(loc[2]))}" if len(loc) > 2 else ""
+            where = f", {_field_title(ItemDecision, str(loc[2]))}" if len(loc) > 2 else ""
             problems.append(Problem(f"{label}{where}: {words}", code))
         elif loc:
             problems.append(Problem(f"{_field_title(Minutes, str(loc[0]))}: {words}"))
         else:
             problems.append(Problem(words))
     return problems
+
+
 @dataclass
 class AgendaItem:
     code: str
@@ -273,10 +331,10 @@ class AgendaItem:
 
 
 def council_of(*, session: Session, unit_id: int) -> tuple[Council, list[CouncilMember]]:
-    council = session.scalars(select(Council).where(Council.unit_id == unit_id)).first()
+    council = session.scalars(select(Council).where(col(Council.unit_id) == unit_id)).first()
     if council is None:
         raise LookupError("đơn vị chưa có Hội đồng Thi đua – Khen thưởng trong hệ thống")
-    members = list(session.scalars(select(CouncilMember).where(CouncilMember.council_id == council.id)))
+    members = list(session.scalars(select(CouncilMember).where(col(CouncilMember.council_id) == council.id)))
     return council, members
 
 
@@ -285,8 +343,9 @@ def receive_pending(*, session: Session, unit_id: int, hierarchy: Hierarchy, on:
     call received. Idempotent, and exact under a race: a dossier another run received first (a meeting
     opening while `receive-forwarded` runs) is that run's to report, so each receipt has one event."""
     waiting = list(session.scalars(
-        select(Nomination).where(Nomination.current_unit_id == unit_id, Nomination.status == Status.forwarded)
-        .order_by(Nomination.id)
+        select(Nomination).where(col(Nomination.current_unit_id) == unit_id,
+                                 col(Nomination.status) == Status.forwarded)
+        .order_by(col(Nomination.id))
     ))
     received = []
     for nomination in waiting:
@@ -306,11 +365,11 @@ def build_agenda(*, session: Session, unit_id: int, hierarchy: Hierarchy) -> lis
     from models.nominations import Nominee
 
     stmt = (
-        select(Nomination.code, Nomination.version, Nominee.name, Nomination.award_code, Nomination.origin_unit_id,
-               Nomination.due_on)
-        .join(Nominee, Nominee.id == Nomination.nominee_id)
-        .where(Nomination.current_unit_id == unit_id, Nomination.status.in_([s.value for s in AGENDA]))
-        .order_by(Nomination.due_on, Nomination.id)
+        select(col(Nomination.code), col(Nomination.version), col(Nominee.name), col(Nomination.award_code),
+               col(Nomination.origin_unit_id), col(Nomination.due_on))
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.current_unit_id) == unit_id, col(Nomination.status).in_([s.value for s in AGENDA]))
+        .order_by(col(Nomination.due_on), col(Nomination.id))
     )
     return [AgendaItem(code, version, name, award, hierarchy.get(origin).name, due)
             for code, version, name, award, origin, due in session.execute(stmt)]
@@ -344,7 +403,7 @@ class MeetingClosed(MeetingRefused):
 def _lock_council(session: Session, council_id: int) -> None:
     """Take the council's row for this transaction (a row lock on PostgreSQL, the write lock on SQLite):
     two meetings of one council opening at once then open one after the other and see each other."""
-    session.execute(update(Council).where(Council.id == council_id).values(id=Council.id)
+    session.execute(update(Council).where(col(Council.id) == council_id).values(id=col(Council.id))
                     .execution_options(synchronize_session=False))
 
 
@@ -357,11 +416,11 @@ def open_meeting(*, session: Session, unit_id: int, key: str, hierarchy: Hierarc
     another is open (`MeetingAlreadyOpen`), as are minutes passed in while one waits. Minutes passed in
     beside each other are not: they apply one after the other (`flows/council.py`'s concurrency limit),
     and a dossier decided twice loses its compare-and-set. Nothing waiting: `NothingToDecide`."""
-    existing = session.scalars(select(Meeting).where(Meeting.key == key)).first()
+    existing = session.scalars(select(Meeting).where(col(Meeting.key) == key)).first()
     if existing is not None:
         return existing
     council, _ = council_of(session=session, unit_id=unit_id)
-    _lock_council(session, council.id)
+    _lock_council(session, saved_id(council))
     waits = key.startswith(WAITING_KEY)
     for other in open_meetings_of(session=session, unit_id=unit_id):
         if waits or other.waits_for_decisions:
@@ -372,7 +431,7 @@ def open_meeting(*, session: Session, unit_id: int, key: str, hierarchy: Hierarc
     agenda = build_agenda(session=session, unit_id=unit_id, hierarchy=hierarchy)
     if not agenda:
         raise NothingToDecide(council)
-    meeting = Meeting(key=key, unit_id=unit_id, council_id=council.id, flow_run_id=flow_run_id, opened_on=on,
+    meeting = Meeting(key=key, unit_id=unit_id, council_id=saved_id(council), flow_run_id=flow_run_id, opened_on=on,
                       agenda=[a.public() for a in agenda])
     session.add(meeting)
     session.flush()
@@ -381,8 +440,8 @@ def open_meeting(*, session: Session, unit_id: int, key: str, hierarchy: Hierarc
 
 def open_meetings_of(*, session: Session, unit_id: int) -> list[Meeting]:
     return list(session.scalars(
-        select(Meeting).where(Meeting.unit_id == unit_id, Meeting.status == MeetingStatus.open)
-        .order_by(Meeting.id.desc())
+        select(Meeting).where(col(Meeting.unit_id) == unit_id, col(Meeting.status) == MeetingStatus.open)
+        .order_by(col(Meeting.id).desc())
     ))
 
 
@@ -390,7 +449,8 @@ def open_meeting_of(*, session: Session, unit_id: int) -> Meeting | None:
     return next(iter(open_meetings_of(session=session, unit_id=unit_id)), None)
 
 
-def cancel_meeting(*, session: Session, meeting_id: int, reason: str, problems: list[str] | None = None) -> bool:
+def cancel_meeting(*, session: Session, meeting_id: int, reason: str,
+                   problems: Sequence[str] | None = None) -> bool:
     """Close an open meeting without applying anything (its dossiers wait for the next meeting); False if
     it was no longer open (applied or cancelled meanwhile: the update is conditional on `open`).
 
@@ -403,13 +463,14 @@ def cancel_meeting(*, session: Session, meeting_id: int, reason: str, problems: 
                               "summary": {**meeting.summary, "cancelled": reason, "problems": list(problems or [])}}
     if not meeting.waits_for_decisions:
         values["key"] = f"{meeting.key}:cancelled:{meeting.id}"
-    done = session.execute(update(Meeting).where(Meeting.id == meeting_id, Meeting.status == MeetingStatus.open)
-                           .values(**values).execution_options(synchronize_session=False)).rowcount == 1
+    done = cast("CursorResult[Any]", session.execute(update(Meeting).where(col(Meeting.id) == meeting_id,
+                                                 col(Meeting.status) == MeetingStatus.open)
+                           .values(**values).execution_options(synchronize_session=False))).rowcount == 1
     session.refresh(meeting)
     return done
 
 
-def note_refused_attempt(*, session: Session, meeting_id: int, attempt: int, problems: list[str]) -> bool:
+def note_refused_attempt(*, session: Session, meeting_id: int, attempt: int, problems: Sequence[str]) -> bool:
     """Keep the problems of a refused form on the meeting (the CLI and the portal read them there); False
     if this attempt was noted already (the run, resumed, replays its earlier attempts from the top)."""
     meeting = session.get(Meeting, meeting_id)
@@ -421,23 +482,39 @@ def note_refused_attempt(*, session: Session, meeting_id: int, attempt: int, pro
 
 
 def check_minutes(*, session: Session, meeting: Meeting, minutes: Minutes | Mapping[str, Any], hierarchy: Hierarchy,
-                  item_label: Any = None) -> list[Problem]:  # noqa: ANN401 - Callable[[int], str]
+                  item_label: Callable[[int], str] | None = None) -> list[Problem]:
     """Every problem with the minutes, in words a secretary understands; empty when they can be applied.
 
     Minutes as submitted (a form's or a file's values) are validated by the `Minutes` model here, and its
     refusals come together with the meeting's own (agenda, votes, rules), so one submission shows every
     problem; the rules still speak for the items and fields the model accepted."""
+    return checked_minutes(session, meeting, minutes, hierarchy, item_label)[1]
+
+
+def checked_minutes(session: Session, meeting: Meeting, minutes: Minutes | Mapping[str, Any], hierarchy: Hierarchy,
+                    item_label: Callable[[int], str] | None = None) -> tuple[Minutes | None, list[Problem]]:
+    """`check_minutes`, with the minutes as the model read them (None if it refused them)."""
     if isinstance(minutes, Minutes):
-        return _check_meeting(session, meeting, minutes, hierarchy)
+        return minutes, _check_meeting(session, meeting, minutes, hierarchy)
     try:
-        return _check_meeting(session, meeting, Minutes.model_validate(minutes), hierarchy)
+        read = Minutes.model_validate(minutes)
     except ValidationError as exc:
         problems = field_problems(exc, minutes, item_label)
         members = len(council_of(session=session, unit_id=meeting.unit_id)[1])
         checkable, bad_codes = _checkable_part(exc, minutes, opened_on=meeting.opened_on, members=members)
-    if checkable is not None:
-        problems += [p for p in _check_meeting(session, meeting, checkable, hierarchy) if p.code not in bad_codes]
-    return problems
+        if checkable is not None:
+            problems += [p for p in _check_meeting(session, meeting, checkable, hierarchy) if p.code not in bad_codes]
+        return None, problems
+    return read, _check_meeting(session, meeting, read, hierarchy)
+
+
+def parse_minutes(data: Mapping[str, Any],
+                  item_label: Callable[[int], str] | None = None) -> tuple[Minutes | None, list[Problem]]:
+    """Minutes as submitted, read by the model alone (the meeting not open yet), or its refusals in words."""
+    try:
+        return Minutes.model_validate(data), []
+    except ValidationError as exc:
+        return None, field_problems(exc, data, item_label)
 
 
 def _checkable_part(error: ValidationError, data: Mapping[str, Any], *, opened_on: date,
@@ -462,160 +539,250 @@ def _checkable_part(error: ValidationError, data: Mapping[str, Any], *, opened_o
         return None, set()
 
 
+@dataclass
+class _Sitting:
+    """What checking one meeting's minutes needs at hand: the meeting, its council and the dossiers named."""
+
+    meeting: Meeting
+    minutes: Minutes
+    hierarchy: Hierarchy
+    unit: UnitRef
+    members: int
+    agenda: set[str]
+    nominations: dict[str, Nomination]
+
+
 def _check_meeting(session: Session, meeting: Meeting, minutes: Minutes, hierarchy: Hierarchy) -> list[Problem]:
-    problems: list[Problem] = []
-    cat = catalogue()
-    _, members = council_of(session=session, unit_id=meeting.unit_id)
-    total = len(members)
-    unit = hierarchy.get(meeting.unit_id)
-    agenda = {a["code"]: a for a in meeting.agenda}
-    if meeting.status != MeetingStatus.open:
-        problems.append(Problem(str(MeetingClosed(meeting))))
-    if minutes.members_present > total:
-        problems.append(Problem(f"số thành viên dự họp ({minutes.members_present}) lớn hơn số thành viên Hội đồng "
-                                f"({total})"))
-    if minutes.meeting_date < years_before(meeting.opened_on, 1):
-        problems.append(Problem(f"ngày họp {fmt_date(minutes.meeting_date)} không hợp lý (hơn một năm trước ngày "
-                                f"mở phiên họp {fmt_date(meeting.opened_on)})"))
+    """The meeting's facts, then each decision: on the agenda, still waiting here, and sound for its kind."""
+    named = [d.code.upper() for d in minutes.decisions]
+    sitting = _Sitting(
+        meeting, minutes, hierarchy, hierarchy.get(meeting.unit_id),
+        members=len(council_of(session=session, unit_id=meeting.unit_id)[1]),
+        agenda={a["code"] for a in meeting.agenda},
+        nominations={n.code: n for n in session.scalars(select(Nomination).where(col(Nomination.code).in_(named)))},
+    )
+    problems = [Problem(text) for text in _meeting_problems(sitting)]
     seen: set[str] = set()
-    nominations = {n.code: n for n in session.scalars(select(Nomination).where(
-        Nomination.code.in_([d.code.upper() for d in minutes.decisions] or [""])))}
-    not_on_agenda = " (không sửa mã hồ sơ, không thêm thẻ)" if meeting.waits_for_decisions else ""
     for d in minutes.decisions:
         code = d.code.upper()
-        label = f"hồ sơ {code}"
-
-        def problem(text: str, code: str = code) -> None:
-            problems.append(Problem(text, code))
-
-        if code in seen:
-            problem(f"{label}: có hai quyết định cho cùng một hồ sơ")
-            continue
+        texts = [f"hồ sơ {code}: có hai quyết định cho cùng một hồ sơ"] if code in seen else _item_problems(sitting, d)
         seen.add(code)
-        if code not in agenda:
-            other = nominations.get(code)
-            if other is not None and other.current_unit_id != meeting.unit_id:
-                where = hierarchy.get(other.current_unit_id).name
-                problem(f"{label} không thuộc Hội đồng {unit.name} (đang ở {where}), không có trong chương trình họp")
-            else:
-                problem(f"{label} không có trong chương trình họp{not_on_agenda}")
-            continue
-        n = nominations.get(code)
-        if n is None or n.status not in AGENDA or n.current_unit_id != meeting.unit_id:
-            problem(f"{label} không còn chờ Hội đồng {unit.name} xét (đã được xử lý ở nơi khác)")
-            continue
-        votes = d.recorded_votes
-        if votes > minutes.members_present:
-            problem(f"{label}: tổng số phiếu ({votes}) vượt số thành viên dự họp ({minutes.members_present})")
-        if d.decision == "reject" and not d.note:
-            problem(f"{label}: không thông qua thì phải ghi rõ lý do")
-        if d.decision == "return" and not d.note:
-            problem(f"{label}: trả lại thì phải ghi rõ nội dung cần bổ sung")
-        if d.deadline is not None and d.deadline < minutes.meeting_date:
-            problem(f"{label}: hạn bổ sung {fmt_date(d.deadline)} trước ngày họp {fmt_date(minutes.meeting_date)}")
-        form = cat.forms[n.award_code]
-        if d.decision == "award-lower":
-            lower = cat.forms.get(d.lower_award)
-            if lower is None:
-                problem(f"{label}: hình thức «{d.lower_award}» không có trong danh mục")
-                continue
-            if lower.rank >= form.rank:
-                problem(f"{label}: «{lower.name}» không thấp hơn hình thức đề nghị «{form.name}»")
-            if lower.authority != unit.level:
-                problem(f"{label}: «{lower.name}» do {lower.authority.label} quyết định, không phải {unit.level.label}")
-            rule_set = cat.rule_set(n.rule_set)
-            if lower.code not in rule_set.rules:
-                problem(f"{label}: «{lower.name}» không áp dụng theo {rule_set.legal_basis}")
-            form = lower
-        if d.decision in ("approve", "award-lower"):
-            rule = cat.rule_set(n.rule_set).rules.get(form.code)
-            if rule is not None and not rule.vote.passes(votes_for=d.votes_for, present=minutes.members_present,
-                                                         members=total):
-                problem(f"{label}: {d.votes_for} phiếu đồng ý chưa đạt yêu cầu «{rule.vote.describe()}» "
-                        f"({total} thành viên, {minutes.members_present} dự họp) — {rule.vote_basis}")
+        problems += [Problem(text, code) for text in texts]
     if meeting.waits_for_decisions:
         # The agenda was fixed and shown when the meeting opened: each item needs its decision here.
         problems += [Problem(f"hồ sơ {code}: chưa có quyết định (mỗi hồ sơ trong chương trình họp cần một quyết "
-                             "định)", code) for code in agenda if code not in seen]
+                             "định)", code) for code in meeting_codes(meeting) if code not in seen]
     return problems
 
 
+def meeting_codes(meeting: Meeting) -> list[str]:
+    return [a["code"] for a in meeting.agenda]
+
+
+def _meeting_problems(s: _Sitting) -> list[str]:
+    problems = []
+    if s.meeting.status != MeetingStatus.open:
+        problems.append(str(MeetingClosed(s.meeting)))
+    if s.minutes.members_present > s.members:
+        problems.append(f"số thành viên dự họp ({s.minutes.members_present}) lớn hơn số thành viên Hội đồng "
+                        f"({s.members})")
+    if s.minutes.meeting_date < years_before(s.meeting.opened_on, 1):
+        problems.append(f"ngày họp {fmt_date(s.minutes.meeting_date)} không hợp lý (hơn một năm trước ngày "
+                        f"mở phiên họp {fmt_date(s.meeting.opened_on)})")
+    return problems
+
+
+def _item_problems(s: _Sitting, d: ItemDecision) -> list[str]:
+    """One decision: the dossier must be this meeting's to decide, then the decision sound for its kind."""
+    label = f"hồ sơ {d.code.upper()}"
+    n = s.nominations.get(d.code.upper())
+    if d.code.upper() not in s.agenda:
+        if n is not None and n.current_unit_id != s.meeting.unit_id:
+            where = s.hierarchy.get(n.current_unit_id).name
+            return [f"{label} không thuộc Hội đồng {s.unit.name} (đang ở {where}), không có trong chương trình họp"]
+        hint = " (không sửa mã hồ sơ, không thêm thẻ)" if s.meeting.waits_for_decisions else ""
+        return [f"{label} không có trong chương trình họp{hint}"]
+    if n is None or n.status not in AGENDA or n.current_unit_id != s.meeting.unit_id:
+        return [f"{label} không còn chờ Hội đồng {s.unit.name} xét (đã được xử lý ở nơi khác)"]
+    problems = []
+    if d.recorded_votes > s.minutes.members_present:
+        problems.append(f"tổng số phiếu ({d.recorded_votes}) vượt số thành viên dự họp ({s.minutes.members_present})")
+    if d.deadline is not None and d.deadline < s.minutes.meeting_date:
+        problems.append(f"hạn bổ sung {fmt_date(d.deadline)} trước ngày họp {fmt_date(s.minutes.meeting_date)}")
+    problems += _DECISION_CHECKS[d.decision](s, d, n)
+    return [f"{label}: {p}" for p in problems]
+
+
+def _check_approval(s: _Sitting, d: ItemDecision, n: Nomination) -> list[str]:
+    return _vote_problems(s, d, n, catalogue().forms[n.award_code])
+
+
+def _check_lower_award(s: _Sitting, d: ItemDecision, n: Nomination) -> list[str]:
+    cat = catalogue()
+    form, lower = cat.forms[n.award_code], cat.forms.get(d.lower_award)
+    if lower is None:
+        return [f"hình thức «{d.lower_award}» không có trong danh mục"]
+    problems = []
+    if lower.rank >= form.rank:
+        problems.append(f"«{lower.name}» không thấp hơn hình thức đề nghị «{form.name}»")
+    if lower.authority != s.unit.level:
+        problems.append(f"«{lower.name}» do {lower.authority.label} quyết định, không phải {s.unit.level.label}")
+    rule_set = cat.rule_set(n.rule_set)
+    if lower.code not in rule_set.rules:
+        problems.append(f"«{lower.name}» không áp dụng theo {rule_set.legal_basis}")
+    return problems + _vote_problems(s, d, n, lower)
+
+
+def _vote_problems(s: _Sitting, d: ItemDecision, n: Nomination, form: AwardForm) -> list[str]:
+    """An award needs the vote its rule asks for (e.g. 80 % of the members for the emulation flag)."""
+    rule = catalogue().rule_set(n.rule_set).rules.get(form.code)
+    present = s.minutes.members_present
+    if rule is None or rule.vote.passes(votes_for=d.votes_for, present=present, members=s.members):
+        return []
+    return [f"{d.votes_for} phiếu đồng ý chưa đạt yêu cầu «{rule.vote.describe()}» "
+            f"({s.members} thành viên, {present} dự họp) — {rule.vote_basis}"]
+
+
+def _check_rejection(s: _Sitting, d: ItemDecision, n: Nomination) -> list[str]:
+    return [] if d.note else ["không thông qua thì phải ghi rõ lý do"]
+
+
+def _check_return(s: _Sitting, d: ItemDecision, n: Nomination) -> list[str]:
+    return [] if d.note else ["trả lại thì phải ghi rõ nội dung cần bổ sung"]
+
+
+_DECISION_CHECKS: dict[Decision, Callable[[_Sitting, ItemDecision, Nomination], list[str]]] = {
+    Decision.approve: _check_approval,
+    Decision.award_lower: _check_lower_award,
+    Decision.reject: _check_rejection,
+    Decision.return_for_completion: _check_return,
+}
+
+
 @dataclass
-class Outcome:
-    """What a meeting did, for events and notices."""
+class MeetingResult:
+    """What an applied meeting did to each dossier, for its events, its letters and the levels above."""
 
     meeting_id: int
     unit_id: int
-    applied: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+    outcomes: dict[str, Outcome] = field(default_factory=dict)
     forwarded_to: dict[str, int] = field(default_factory=dict)
-    decisions: dict[str, str] = field(default_factory=dict)
 
-    def counts(self) -> dict[str, int]:
-        return {k: len(v) for k, v in self.applied.items()}
+    def counts(self) -> dict[Outcome, int]:
+        """How many dossiers had each outcome, in the order they first came."""
+        return dict(Counter(self.outcomes.values()))
+
+
+class MeetingApplied(BaseModel):
+    """What `council-meeting` returns and `thidua meeting decide --json` prints once a meeting applied."""
+
+    meeting_id: int
+    counts: dict[Outcome, int]
+    decisions: dict[str, Outcome] = Field(description="each dossier's outcome, by code")
+    forwarded_to: list[str] = Field(description="codes of the units the meeting forwarded to")
+    letters: int | None = Field(default=None, description="letters queued by this run (None: not known here)")
+    decision_numbers: dict[str, str] = Field(description="the commendation decision's number, by award form")
+    meeting_date: date
+    unit: str = ""
+
+    def __getitem__(self, name: str) -> Any:  # noqa: ANN401 - scripts and tests read it as they read the dict
+        return getattr(self, name)
+
+
+class MeetingRefusal(BaseModel):
+    """The data of a Refused `council-meeting` run (`flows/refusal.py`): nothing was applied."""
+
+    refused: bool = True
+    problems: list[str]
+    meeting_id: int | None
+    message: str
+
+    def __getitem__(self, name: str) -> Any:  # noqa: ANN401 - as above
+        return getattr(self, name)
+
+
+def applied_result(*, session: Session, meeting: Meeting, hierarchy: Hierarchy, unit: str = "",
+                   letters: int | None = None) -> MeetingApplied:
+    """An applied meeting as its run reports it (also rebuilt later, from its steps and summary)."""
+    result = outcome_of(session=session, meeting=meeting)
+    return MeetingApplied(
+        meeting_id=result.meeting_id, counts=result.counts(), decisions=result.outcomes,
+        forwarded_to=sorted({hierarchy.get(u).code for u in result.forwarded_to.values()}), letters=letters,
+        decision_numbers=meeting.summary.get("decision_numbers", {}),
+        meeting_date=meeting.meeting_date or meeting.opened_on, unit=unit)
 
 
 class MinutesRefused(ValueError):
-    def __init__(self, problems: list[str]):
+    def __init__(self, problems: list[Problem]):
         self.problems = problems
         super().__init__("biên bản chưa hợp lệ:\n" + "\n".join(f"- {p}" for p in problems))
 
 
-def apply_minutes(*, session: Session, meeting: Meeting, minutes: Minutes, hierarchy: Hierarchy,
-                  actor: str = "") -> Outcome:
-    """Apply a whole meeting; the caller commits once. Items left out of the minutes stay on the agenda."""
-    problems = check_minutes(session=session, meeting=meeting, minutes=minutes, hierarchy=hierarchy)
-    if problems:
+def apply_minutes(*, session: Session, meeting: Meeting, minutes: Minutes | Mapping[str, Any], hierarchy: Hierarchy,
+                  actor: str = "") -> MeetingResult:
+    """Check the minutes (as `check_minutes`: once, in the transaction that applies them) and apply the
+    whole meeting; the caller commits once. Items left out of the minutes stay on the agenda."""
+    checked, problems = checked_minutes(session, meeting, minutes, hierarchy)
+    if checked is None or problems:
         raise MinutesRefused(problems)
+    minutes = checked
     council, _ = council_of(session=session, unit_id=meeting.unit_id)
-    outcome = Outcome(meeting.id, meeting.unit_id)
-    decision_numbers = _decision_numbers(session, minutes, meeting, hierarchy.get(meeting.unit_id).level)
+    result = MeetingResult(saved_id(meeting), meeting.unit_id)
+    decision_numbers = _decision_numbers(session, minutes, hierarchy.get(meeting.unit_id).level)
     codes = [d.code.upper() for d in minutes.decisions]
-    by_code = {n.code: n for n in session.scalars(select(Nomination).where(Nomination.code.in_(codes or [""])))}
+    by_code = {n.code: n for n in session.scalars(select(Nomination).where(col(Nomination.code).in_(codes)))}
     actor = actor or minutes.secretary or council.name
     for d in minutes.decisions:
         n = by_code[d.code.upper()]
         act = Act(actor, minutes.meeting_date, unit_id=meeting.unit_id, key=f"meeting:{meeting.id}:{n.code}",
                   note=d.note)
         votes = Votes(d.votes_for, d.votes_against, d.votes_abstain, minutes.members_present)
-        if d.decision in ("approve", "award-lower"):
-            lower = d.lower_award if d.decision == "award-lower" else None
+        if d.decision.awards:
+            lower = d.lower_award if d.decision == Decision.award_lower else None
             form = catalogue().forms[lower or n.award_code]
             if hierarchy.get(n.current_unit_id).level == form.authority:
                 nm.confer(session=session, nomination=n, hierarchy=hierarchy, act=act, votes=votes,
                           award_code=lower, decision_number=decision_numbers[form.code],
                           decision_date=minutes.meeting_date)
-                outcome.applied["conferred"].append(n.code)
+                result.outcomes[n.code] = Outcome.conferred
             else:
                 nm.forward(session=session, nomination=n, hierarchy=hierarchy, act=act, votes=votes)
-                outcome.applied["forwarded"].append(n.code)
-                outcome.forwarded_to[n.code] = n.current_unit_id
-        elif d.decision == "reject":
+                result.outcomes[n.code] = Outcome.forwarded
+                result.forwarded_to[n.code] = n.current_unit_id
+        elif d.decision == Decision.reject:
             nm.reject(session=session, nomination=n, act=act, votes=votes)
-            outcome.applied["rejected"].append(n.code)
+            result.outcomes[n.code] = Outcome.rejected
         else:
             nm.return_for_completion(session=session, nomination=n, act=act, deadline=d.deadline)
-            outcome.applied["returned"].append(n.code)
-        outcome.decisions[n.code] = d.decision
+            result.outcomes[n.code] = Outcome.returned
     meeting.status = MeetingStatus.applied
     meeting.meeting_date = minutes.meeting_date
     meeting.applied_at = utcnow()
-    meeting.summary = {"counts": outcome.counts(), "decision_numbers": decision_numbers,
+    meeting.summary = {"counts": {str(k): v for k, v in result.counts().items()}, "decision_numbers": decision_numbers,
                        "members_present": minutes.members_present,
-                       "forwarded_to": sorted({hierarchy.get(u).code for u in outcome.forwarded_to.values()})}
+                       "forwarded_to": sorted({hierarchy.get(u).code for u in result.forwarded_to.values()})}
     session.add(meeting)
     session.flush()
-    return outcome
+    return result
 
 
-def _decision_numbers(session: Session, minutes: Minutes, meeting: Meeting, level) -> dict[str, str]:  # noqa: ANN001
+def saved_id(row: Meeting | Council) -> int:
+    """The id of a row read from the database (never None there)."""
+    if row.id is None:
+        raise ValueError(f"{type(row).__name__} chưa được lưu")
+    return row.id
+
+
+def _decision_numbers(session: Session, minutes: Minutes, level: Level) -> dict[str, str]:
     """One commendation decision per award form conferred at this meeting, numbered from the series."""
     cat = catalogue()
-    approved = {d.code.upper(): d for d in minutes.decisions if d.decision in ("approve", "award-lower")}
-    proposed = dict(session.execute(select(Nomination.code, Nomination.award_code).where(
-        Nomination.code.in_(list(approved) or [""]))).all())
+    approved = {d.code.upper(): d for d in minutes.decisions if d.decision.awards}
+    rows = session.execute(select(col(Nomination.code), col(Nomination.award_code))
+                           .where(col(Nomination.code).in_(list(approved)))).tuples().all()
+    proposed: dict[str, str] = dict(rows)
     conferred = set()
     for code, d in approved.items():
-        form = d.lower_award if d.decision == "award-lower" else proposed.get(code)
+        form = d.lower_award if d.decision == Decision.award_lower else proposed.get(code)
         if form in cat.forms and cat.forms[form].authority == level:
             conferred.add(form)
     ordered = sorted(conferred, key=lambda c: cat.forms[c].rank)
@@ -624,30 +791,25 @@ def _decision_numbers(session: Session, minutes: Minutes, meeting: Meeting, leve
 
 def meetings_applied(*, session: Session, unit_id: int) -> int:
     return session.execute(select(func.count()).select_from(Meeting).where(
-        Meeting.unit_id == unit_id, Meeting.status == MeetingStatus.applied)).scalar_one()
+        col(Meeting.unit_id) == unit_id, col(Meeting.status) == MeetingStatus.applied)).scalar_one()
 
 
-_ACTION_TO_OUTCOME = {"confer": "conferred", "forward": "forwarded", "reject": "rejected", "return": "returned"}
-
-
-def outcome_of(*, session: Session, meeting: Meeting) -> Outcome:
+def outcome_of(*, session: Session, meeting: Meeting) -> MeetingResult:
     """What an applied meeting did, rebuilt from its steps (so a re-run can finish telling people)."""
     from models.nominations import NominationStep
 
-    outcome = Outcome(meeting.id, meeting.unit_id)
+    result = MeetingResult(saved_id(meeting), meeting.unit_id)
     rows = session.execute(
-        select(NominationStep.idempotency_key, NominationStep.action, NominationStep.to_unit_id)
-        .where(NominationStep.idempotency_key.like(f"meeting:{meeting.id}:%"))
-        .order_by(NominationStep.id)
+        select(col(NominationStep.idempotency_key), col(NominationStep.action), col(NominationStep.to_unit_id))
+        .where(col(NominationStep.idempotency_key).like(f"meeting:{meeting.id}:%"))
+        .order_by(col(NominationStep.id))
     ).all()
     for key, action, to_unit in rows:
         code = key.rsplit(":", 1)[1]
-        kind = _ACTION_TO_OUTCOME[str(action.value if hasattr(action, "value") else action)]
-        outcome.applied[kind].append(code)
-        outcome.decisions[code] = kind
-        if to_unit is not None and kind == "forwarded":
-            outcome.forwarded_to[code] = to_unit
-    return outcome
+        result.outcomes[code] = Outcome.of_action(action)
+        if to_unit is not None and result.outcomes[code] == Outcome.forwarded:
+            result.forwarded_to[code] = to_unit
+    return result
 
 
 def minutes_key(*, unit_code: str, minutes: Minutes) -> str:
@@ -671,12 +833,14 @@ def hold_frozen_nominees(*, session: Session, unit_id: int, on: date) -> list[st
     from models.nominations import Nominee
 
     rows = list(session.scalars(
-        select(Nomination).join(Nominee, Nominee.id == Nomination.nominee_id)
-        .where(Nomination.current_unit_id == unit_id, Nomination.status.in_([s.value for s in AGENDA]),
-               Nominee.frozen.is_(True))
+        select(Nomination).join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.current_unit_id) == unit_id, col(Nomination.status).in_([s.value for s in AGENDA]),
+               col(Nominee.frozen).is_(True))
     ))
     for n in rows:
-        reason = session.get(Nominee, n.nominee_id).frozen_reason or "đối tượng đang bị xem xét kỷ luật, điều tra hoặc khiếu nại"
+        nominee = session.get(Nominee, n.nominee_id)
+        reason = (nominee.frozen_reason if nominee else None) or \
+            "đối tượng đang bị xem xét kỷ luật, điều tra hoặc khiếu nại"
         nm.freeze(session=session, nomination=n, act=Act("receive-forwarded", on, unit_id=unit_id,
                                                          key=f"hold:{n.code}:{unit_id}", note=reason))
     return [n.code for n in rows]

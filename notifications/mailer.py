@@ -24,7 +24,7 @@ from models.clock import utcnow
 from models.db import get_engine
 from models.settings import Settings, get_settings
 from notifications.mime import compose, parse_sender
-from notifications.outbox import DEFAULT_LEASE, OutboxMessage, Outcome, claim_due, settle
+from notifications.outbox import DEFAULT_LEASE, DeliveryAttempt, OutboxMessage, claim_due, settle
 
 CONNECT_TRIES = 3  # per connection, before the server is taken for down in this run
 
@@ -128,7 +128,7 @@ class _Run:
         self.report = DeliveryReport()
         self.clients: list[aiosmtplib.SMTP | None] = []
         self.by_id: dict[int, OutboxMessage] = {}
-        self._pending: list[Outcome] = []
+        self._pending: list[DeliveryAttempt] = []
         self._waiters: list[asyncio.Future[None]] = []
         self._flushing = False
         self._flusher: asyncio.Future[None] | None = None
@@ -145,9 +145,9 @@ class _Run:
         self.session.commit()
         return claimed
 
-    def _write(self, outcomes: list[Outcome]) -> int:
+    def _write(self, outcomes: list[DeliveryAttempt]) -> int:
         try:
-            held = settle(session=self.session, token=self.token, outcomes=outcomes, now=self.now())
+            held = settle(session=self.session, token=self.token, tried=outcomes, now=self.now())
             self.session.commit()
         except BaseException:
             self.session.rollback()
@@ -174,7 +174,7 @@ class _Run:
         finally:
             self._flushing = False
 
-    def _tally(self, outcomes: list[Outcome], held: int) -> None:
+    def _tally(self, outcomes: list[DeliveryAttempt], held: int) -> None:
         self.report.lost_claims += len(outcomes) - held
         for outcome in outcomes:
             if outcome.result == "sent":
@@ -193,7 +193,7 @@ class _Run:
                     )
                 )
 
-    async def record(self, outcome: Outcome) -> None:
+    async def record(self, outcome: DeliveryAttempt) -> None:
         """Queue an outcome for the next group commit and wait until it is committed."""
         waiter = asyncio.get_running_loop().create_future()
         self._pending.append(outcome)
@@ -206,7 +206,7 @@ class _Run:
     async def retry(self, message: OutboxMessage, error: str, response: str | None = None) -> None:
         self.report.last_error = error
         await self.record(
-            Outcome(
+            DeliveryAttempt(
                 message_id=message.id,
                 result="retry",
                 error=error,
@@ -277,7 +277,7 @@ class _Run:
                 code, reply = _reply_code(exc), _reply_text(exc)
                 if code is not None and 500 <= code < 600:
                     await self.record(
-                        Outcome(message_id=message.id, result="failed", response=reply, error=reply)
+                        DeliveryAttempt(message_id=message.id, result="failed", response=reply, error=reply)
                     )
                     return
                 if code == 421:  # the server is closing this connection
@@ -288,7 +288,7 @@ class _Run:
                 client.close()
                 await self.retry(message, _describe(exc))
                 return
-            await self.record(Outcome(message_id=message.id, result="sent", response=response))
+            await self.record(DeliveryAttempt(message_id=message.id, result="sent", response=response))
             return
 
     async def worker(self, slot: int, queue: deque[OutboxMessage]) -> None:

@@ -386,7 +386,7 @@ def claim_due(
 
 
 @dataclass(frozen=True, slots=True)
-class Outcome:
+class DeliveryAttempt:
     """How one delivery attempt ended: `sent`, `retry` (temporary failure) or `failed` (permanent)."""
 
     message_id: int
@@ -431,13 +431,13 @@ _SETTLE = {
 }
 
 
-def settle(*, session: Session, token: str, outcomes: Sequence[Outcome], now: datetime | None = None) -> int:
+def settle(*, session: Session, token: str, tried: Sequence[DeliveryAttempt], now: datetime | None = None) -> int:
     """Record how attempts ended, in bulk (no commit); returns how many rows this deliverer still held.
 
     A row whose claim was lost (lease expired and another deliverer took it) is left alone."""
     now = now or utcnow()
     groups: dict[str, list[dict[str, Any]]] = {}
-    for o in outcomes:
+    for o in tried:
         at = now + backoff(o.attempts) if o.result == "retry" else now
         groups.setdefault(o.result, []).append(
             {
@@ -459,8 +459,8 @@ def mark_sent(
     *, session: Session, message_id: int, token: str, response: str, now: datetime | None = None
 ) -> bool:
     """Record the server's acceptance (no commit); False if this deliverer no longer held the claim."""
-    outcome = Outcome(message_id=message_id, result="sent", response=response)
-    return settle(session=session, token=token, outcomes=[outcome], now=now) == 1
+    attempt = DeliveryAttempt(message_id=message_id, result="sent", response=response)
+    return settle(session=session, token=token, tried=[attempt], now=now) == 1
 
 
 def retry_later(
@@ -474,18 +474,18 @@ def retry_later(
     now: datetime | None = None,
 ) -> bool:
     """Put a letter back for a later try, after an exponential back-off (no commit)."""
-    outcome = Outcome(
+    attempt = DeliveryAttempt(
         message_id=message_id, result="retry", response=response, error=error, attempts=attempts
     )
-    return settle(session=session, token=token, outcomes=[outcome], now=now) == 1
+    return settle(session=session, token=token, tried=[attempt], now=now) == 1
 
 
 def mark_failed(
     *, session: Session, message_id: int, token: str, error: str, response: str | None = None
 ) -> bool:
     """The server refused the letter for good (5xx): keep it, with the reason, for operators (no commit)."""
-    outcome = Outcome(message_id=message_id, result="failed", response=response, error=error)
-    return settle(session=session, token=token, outcomes=[outcome]) == 1
+    attempt = DeliveryAttempt(message_id=message_id, result="failed", response=response, error=error)
+    return settle(session=session, token=token, tried=[attempt]) == 1
 
 
 def requeue_failed(*, session: Session, keys: Sequence[str] | None = None) -> int:

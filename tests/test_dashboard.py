@@ -454,13 +454,13 @@ def test_lower_award_is_read_from_a_name_or_a_code(typed: str, code: str) -> Non
 
 def test_the_form_takes_what_the_cli_sends_when_it_resumes_a_meeting() -> None:
     """`thidua meeting decide` resumes with decision words and form codes (cli/meetings.py)."""
-    from flows.inputs import KIND_TO_CHOICE
+    from models.meetings import DECISION_LABELS
 
     run_input = {"meeting_date": "2026-11-28", "members_present": 7, "decision_series": "QĐ-UBND",
                  "first_decision_number": 3, "secretary": "",
-                 "agenda_items": [{"code": "HS2026-000001", "decision": KIND_TO_CHOICE["approve"], "lower_award": "",
+                 "agenda_items": [{"code": "HS2026-000001", "decision": DECISION_LABELS["approve"], "lower_award": "",
                                    "votes_for": 7, "votes_against": 0, "votes_abstain": 0, "note": ""},
-                                  {"code": "HS2026-000002", "decision": KIND_TO_CHOICE["award-lower"],
+                                  {"code": "HS2026-000002", "decision": DECISION_LABELS["award-lower"],
                                    "lower_award": "bang-khen-tinh", "votes_for": 6, "votes_against": 1,
                                    "votes_abstain": 0, "note": ""}]}
     assert "enum" not in _schema(_form())["definitions"]["AgendaDecision"]["properties"]["lower_award"]

@@ -384,3 +384,36 @@ def test_each_forwarded_dossier_is_received_once_with_one_event(prefect_api, ses
     session.expire_all()
     assert session.execute(select(func.count()).select_from(Nomination)
                            .where(Nomination.status == Status.conferred)).scalar_one() == 2
+
+
+# --- tags: a meeting opened from the CLI is tagged once per level ----------------------------------------
+
+def test_a_central_meeting_run_has_exactly_one_level_tag(prefect_api, session, sample, monkeypatch) -> None:  # noqa: ANN001
+    """`thidua meeting open` tags the run it starts, and the run tags itself when it is named: both must
+    say the level the same way (a meeting at MOHA once had `cap:central-moha` and `cap:central/moha`)."""
+    import prefect
+    import prefect.deployments.flow_runs
+    from prefect.client.orchestration import get_client
+
+    import supervisor.reach
+    from flows.council import council_meeting
+
+    started: list[str] = []
+
+    async def run_here(name: str, *, parameters: dict, tags: list[str], **_: object) -> object:
+        with prefect.tags(*tags):  # as the deployment's run would carry them
+            state = await council_meeting(**parameters, deliver=False, dashboard=False, return_state=True)
+        started.append(str(state.state_details.flow_run_id))
+        async with get_client() as client:
+            return await client.read_flow_run(state.state_details.flow_run_id)
+
+    monkeypatch.setattr(supervisor.reach, "reach", lambda *_, **__: {"ui_url": ""})
+    monkeypatch.setattr(prefect.deployments.flow_runs, "arun_deployment", run_here)
+    code, _ = _cli("meeting", "open", "central.bo-noi-vu", "--wait", "30")
+    assert code == 1  # nothing waits for the Ministry's council: the run is refused, after it was named
+
+    async def tags_of_run() -> list[str]:
+        async with get_client() as client:
+            return (await client.read_flow_run(uuid.UUID(started[0]))).tags
+
+    assert [t for t in asyncio.run(tags_of_run()) if t.startswith("cap:")] == ["cap:central/moha"]

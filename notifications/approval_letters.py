@@ -1,5 +1,5 @@
-"""What the approval chain tells people, as outbox letters: a digest of new items to a receiving
-council, and each decision to the proposer. Plain functions: they build `MailItem`s with idempotency
+"""What the approval chain tells people (thư thông báo), as outbox letters: a digest of new items to
+a receiving council, and each meeting's decisions to the proposers. Plain functions: they build `MailItem`s with idempotency
 keys; the caller queues them in the same transaction as the change they report."""
 
 from __future__ import annotations
@@ -8,11 +8,11 @@ from collections import defaultdict
 from datetime import date
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from models.awards import catalogue
 from models.hierarchy import Hierarchy
-from models.meetings import Meeting, Outcome
+from models.meetings import Meeting, MeetingResult, Outcome
 from models.nominations import Nomination, NominationStep, Nominee
 from models.units import Council, Unit
 from notifications.outbox import MailItem
@@ -29,7 +29,7 @@ from notifications.render import (
 
 
 def _council(session: Session, unit_id: int) -> Council | None:
-    return session.scalars(select(Council).where(Council.unit_id == unit_id)).first()
+    return session.scalars(select(Council).where(col(Council.unit_id) == unit_id)).first()
 
 
 def standing_office(council: Council) -> str:
@@ -46,11 +46,12 @@ def council_digest(
     forms = catalogue().forms
     rows = session.execute(
         select(
-            Nomination.code, Nominee.name, Nomination.award_code, Nomination.origin_unit_id, Nomination.due_on
+            col(Nomination.code), col(Nominee.name), col(Nomination.award_code), col(Nomination.origin_unit_id),
+            col(Nomination.due_on),
         )
-        .join(Nominee, Nominee.id == Nomination.nominee_id)
-        .where(Nomination.code.in_(codes))
-        .order_by(Nomination.due_on, Nomination.code)
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.code).in_(codes))
+        .order_by(col(Nomination.due_on), col(Nomination.code))
     ).all()
     lines = [
         NominationLine(
@@ -84,23 +85,27 @@ def council_digests(
     return [i for i in items if i is not None]
 
 
-def outcome_letters(*, session: Session, hierarchy: Hierarchy, meeting: Meeting, outcome: Outcome) -> list[MailItem]:
+def outcome_letters(*, session: Session, hierarchy: Hierarchy, meeting: Meeting,
+                    outcome: MeetingResult) -> list[MailItem]:
     """A meeting's decisions, told to each unit that proposed dossiers (its office): one letter per
     proposer per meeting — the detailed letter when it had one dossier, a table of results when several."""
-    codes = list(outcome.decisions)
+    codes = list(outcome.outcomes)
     if not codes:
         return []
     council = session.get(Council, meeting.council_id)
+    if council is None:
+        raise LookupError(f"phiên họp #{meeting.id}: không tìm thấy Hội đồng")
     rows = session.execute(
-        select(Nomination, Nominee.name).join(Nominee, Nominee.id == Nomination.nominee_id)
-        .where(Nomination.code.in_(codes)).order_by(Nomination.id)
+        select(Nomination, col(Nominee.name)).join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.code).in_(codes)).order_by(col(Nomination.id))
     ).all()
-    notes = dict(session.execute(select(NominationStep.idempotency_key, NominationStep.note).where(
-        NominationStep.idempotency_key.in_([f"meeting:{meeting.id}:{c}" for c in codes]))).all())
+    notes: dict[str | None, str] = dict(session.execute(
+        select(col(NominationStep.idempotency_key), col(NominationStep.note))
+        .where(col(NominationStep.idempotency_key).in_([f"meeting:{meeting.id}:{c}" for c in codes]))).tuples().all())
     by_origin: dict[int, list[tuple[Nomination, str]]] = defaultdict(list)
     for n, nominee in rows:
         by_origin[n.origin_unit_id].append((n, nominee))
-    origins = {u.id: u for u in session.scalars(select(Unit).where(Unit.id.in_(list(by_origin))))}
+    origins = {u.id: u for u in session.scalars(select(Unit).where(col(Unit.id).in_(list(by_origin))))}
     decided_on = meeting.meeting_date or meeting.opened_on
     letters = []
     for origin_id, items in by_origin.items():
@@ -123,20 +128,16 @@ def outcome_letters(*, session: Session, hierarchy: Hierarchy, meeting: Meeting,
     return letters
 
 
-def _kind_of(outcome: Outcome, code: str) -> str:
-    return next((kind for kind, codes in outcome.applied.items() if code in codes), "returned")
-
-
 def _outcome_line(session, hierarchy, outcome, n, nominee, note) -> OutcomeLine:  # noqa: ANN001
     forms = catalogue().forms
-    kind = _kind_of(outcome, n.code)
-    if kind == "conferred":
+    kind = outcome.outcomes[n.code]
+    if kind == Outcome.conferred:
         lower = f"khen {forms[n.awarded_code].name}; " if n.awarded_code and n.awarded_code != n.award_code else ""
         result, detail = f"Khen thưởng, Quyết định số {n.decision_number}", lower + note
-    elif kind == "forwarded":
+    elif kind == Outcome.forwarded:
         target = _council(session, n.current_unit_id)
         result, detail = "Đề nghị cấp trên", target.name if target else hierarchy.get(n.current_unit_id).name
-    elif kind == "rejected":
+    elif kind == Outcome.rejected:
         result, detail = "Không khen thưởng", note
     else:
         due = n.return_deadline.strftime("%d/%m/%Y") if n.return_deadline else ""
@@ -149,16 +150,16 @@ def _single_outcome(session, hierarchy, council, outcome, n, nominee, decided_on
     forms = catalogue().forms
     base = {"signed_by": standing_office(council), "council_name": council.name, "code": n.code,
             "nominee": nominee, "award_form": forms[n.award_code].name, "decided_on": decided_on}
-    kind = _kind_of(outcome, n.code)
-    if kind == "conferred":
+    kind = outcome.outcomes[n.code]
+    if kind == Outcome.conferred:
         return "outcome_conferred", OutcomeConferred(
             **base, decision_number=n.decision_number or "", decision_date=n.decision_date or decided_on,
             conferred_form=forms[n.awarded_code].name if n.awarded_code and n.awarded_code != n.award_code else None)
-    if kind == "forwarded":
+    if kind == Outcome.forwarded:
         target = _council(session, n.current_unit_id)
         return "outcome_forwarded", OutcomeForwarded(
             **base, forwarded_to=target.name if target else hierarchy.get(n.current_unit_id).name)
-    if kind == "rejected":
+    if kind == Outcome.rejected:
         return "outcome_rejected", OutcomeRejected(**base, reasons=_lines(note))
     return "outcome_returned", OutcomeReturned(**base, to_complete=_lines(note),
                                                complete_by=n.return_deadline or decided_on)
