@@ -29,6 +29,12 @@ from notifications.outbox import DEFAULT_LEASE, DeliveryAttempt, OutboxMessage, 
 CONNECT_TRIES = 3  # per connection, before the server is taken for down in this run
 
 
+
+def _id(message: OutboxMessage) -> int:
+    """A claimed message's id (claimed messages are stored rows: the id is always set)."""
+    assert message.id is not None
+    return message.id
+
 class DeliveryFailure(BaseModel):
     """A letter the server refused for good (no body, no secrets)."""
 
@@ -207,7 +213,7 @@ class _Run:
         self.report.last_error = error
         await self.record(
             DeliveryAttempt(
-                message_id=message.id,
+                message_id=_id(message),
                 result="retry",
                 error=error,
                 response=response,
@@ -277,7 +283,7 @@ class _Run:
                 code, reply = _reply_code(exc), _reply_text(exc)
                 if code is not None and 500 <= code < 600:
                     await self.record(
-                        DeliveryAttempt(message_id=message.id, result="failed", response=reply, error=reply)
+                        DeliveryAttempt(message_id=_id(message), result="failed", response=reply, error=reply)
                     )
                     return
                 if code == 421:  # the server is closing this connection
@@ -288,7 +294,7 @@ class _Run:
                 client.close()
                 await self.retry(message, _describe(exc))
                 return
-            await self.record(DeliveryAttempt(message_id=message.id, result="sent", response=response))
+            await self.record(DeliveryAttempt(message_id=_id(message), result="sent", response=response))
             return
 
     async def worker(self, slot: int, queue: deque[OutboxMessage]) -> None:
@@ -318,7 +324,7 @@ class _Run:
                 if not claimed:
                     break
                 self.report.claimed += len(claimed)
-                self.by_id.update((m.id, m) for m in claimed)
+                self.by_id.update((_id(m), m) for m in claimed)
                 if remaining is not None:
                     remaining -= len(claimed)
                 queue = deque(claimed)

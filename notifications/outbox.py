@@ -32,7 +32,7 @@ from sqlalchemy import (
     union,
     update,
 )
-from sqlmodel import Field, Session, SQLModel
+from sqlmodel import Field, Session, SQLModel, col
 
 from models.clock import utcnow
 from models.db import UTCDateTime, insert_for
@@ -242,7 +242,7 @@ def _insert_ignoring_duplicates(*, session: Session, rows: list[dict[str, Any]])
     """INSERT … ON CONFLICT (key) DO NOTHING; returns the keys actually inserted (race-safe)."""
     if not rows:
         return set()
-    table = OutboxMessage.__table__
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]  # sqlmodel declares no __table__
     stmt = insert_for(session)(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
     return set(session.execute(stmt, rows).scalars())
 
@@ -251,7 +251,7 @@ def _existing_keys(*, session: Session, keys: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        found.update(session.execute(select(OutboxMessage.key).where(OutboxMessage.key.in_(chunk))).scalars())
+        found.update(session.execute(select(col(OutboxMessage.key)).where(col(OutboxMessage.key).in_(chunk))).scalars())
     return found
 
 
@@ -280,7 +280,7 @@ def enqueue(
     if not is_registered(session=session, address=to_email):
         _refuse_unknown(to_email)
     inserted = _insert_ignoring_duplicates(session=session, rows=[_row(item, now=utcnow())])
-    message = session.execute(select(OutboxMessage).where(OutboxMessage.key == key)).scalar_one()
+    message = session.execute(select(OutboxMessage).where(col(OutboxMessage.key) == key)).scalar_one()
     return Queued(message=message, created=bool(inserted))
 
 
@@ -320,8 +320,8 @@ def backoff(attempts: int) -> timedelta:
 
 def _due_clause(now: datetime):  # noqa: ANN202 - a SQL expression
     return or_(
-        and_(OutboxMessage.status == OutboxStatus.pending, OutboxMessage.next_attempt_at <= now),
-        and_(OutboxMessage.status == OutboxStatus.sending, OutboxMessage.claimed_until < now),
+        and_(col(OutboxMessage.status) == OutboxStatus.pending, col(OutboxMessage.next_attempt_at) <= now),
+        and_(col(OutboxMessage.status) == OutboxStatus.sending, col(OutboxMessage.claimed_until) < now),
     )
 
 
@@ -331,7 +331,7 @@ def due_messages(*, session: Session, now: datetime | None = None, limit: int = 
     stmt = (
         select(OutboxMessage)
         .where(_due_clause(now))
-        .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+        .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
     )
     return list(session.execute(stmt.limit(limit)).scalars())
 
@@ -354,9 +354,9 @@ def claim_due(
     for _ in range(5):  # another deliverer may win every row we picked; then pick again
         ids = list(
             session.execute(
-                select(OutboxMessage.id)
+                select(col(OutboxMessage.id))
                 .where(_due_clause(now))
-                .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
+                .order_by(col(OutboxMessage.next_attempt_at), col(OutboxMessage.id))
                 .limit(limit)
                 .with_for_update(skip_locked=True)  # PostgreSQL: skip rows being claimed; SQLite: ignored
             ).scalars()
@@ -365,7 +365,7 @@ def claim_due(
             return []
         session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id.in_(ids), _due_clause(now))
+            .where(col(OutboxMessage.id).in_(ids), _due_clause(now))
             .values(
                 status=OutboxStatus.sending,
                 claim_token=token,
@@ -374,10 +374,10 @@ def claim_due(
             )
             .execution_options(synchronize_session=False)
         )
-        stmt = select(OutboxMessage).where(OutboxMessage.claim_token == token, OutboxMessage.id.in_(ids))
+        stmt = select(OutboxMessage).where(col(OutboxMessage.claim_token) == token, col(OutboxMessage.id).in_(ids))
         claimed = list(
             session.execute(
-                stmt.order_by(OutboxMessage.id).execution_options(populate_existing=True)
+                stmt.order_by(col(OutboxMessage.id)).execution_options(populate_existing=True)
             ).scalars()
         )
         if claimed:
@@ -397,7 +397,7 @@ class DeliveryAttempt:
 
 
 def _settle_statement(**values: Any):  # noqa: ANN202 - a prepared UPDATE
-    table = OutboxMessage.__table__
+    table = OutboxMessage.__table__  # type: ignore[attr-defined]  # sqlmodel declares no __table__
     return (
         update(table)
         .where(
@@ -490,8 +490,8 @@ def mark_failed(
 
 def requeue_failed(*, session: Session, keys: Sequence[str] | None = None) -> int:
     """Give permanently failed letters another chance (after an operator fixed the cause; no commit)."""
-    stmt = update(OutboxMessage).where(OutboxMessage.status == OutboxStatus.failed)
+    stmt = update(OutboxMessage).where(col(OutboxMessage.status) == OutboxStatus.failed)
     if keys is not None:
-        stmt = stmt.where(OutboxMessage.key.in_(list(keys)))
+        stmt = stmt.where(col(OutboxMessage.key).in_(list(keys)))
     stmt = stmt.values(status=OutboxStatus.pending, next_attempt_at=utcnow(), attempts=0)
     return session.execute(stmt.execution_options(synchronize_session=False)).rowcount  # type: ignore[attr-defined]
