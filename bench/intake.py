@@ -18,17 +18,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sqlalchemy import text  # noqa: E402
-from sqlmodel import Session  # noqa: E402
+from sqlalchemy import text
+from sqlmodel import Session
 
-from models.awards import catalogue  # noqa: E402
-from models.campaigns import ensure_campaigns  # noqa: E402
-from models.db import all_metadata, dispose_engines, get_engine  # noqa: E402
-from models.hierarchy import Hierarchy  # noqa: E402
-from models.intake import _insert_returning_ids, take_in  # noqa: E402
-from models.nominations import Action, Nomination, NominationStep, Nominee, Status  # noqa: E402
-from models.synthetic import generate_national  # noqa: E402
-from models.units import Level  # noqa: E402
+from models.awards import catalogue
+from models.campaigns import ensure_campaigns
+from models.db import all_metadata, dispose_engines, get_engine
+from models.hierarchy import Hierarchy
+from models.intake import _insert_returning_ids, take_in
+from models.nominations import Action, Nomination, NominationStep, Nominee, Status
+from models.synthetic import generate_national
+from models.units import Level
 
 RECEIVED = date(2026, 11, 23)
 STAMP = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # timestamps of the baseline's rows

@@ -110,7 +110,7 @@ def pending_units(url: str) -> dict[str, list[str]]:
     return out
 
 
-def approve_all(url: str, unit_code: str, codes: list[str]):  # noqa: ANN201
+def approve_all(url: str, unit_code: str, codes: list[str]):
     from sqlalchemy import select
     from sqlmodel import Session
 
@@ -128,7 +128,7 @@ def approve_all(url: str, unit_code: str, codes: list[str]):  # noqa: ANN201
 async def bounded(concurrency: int, jobs: list[Callable[[], Awaitable]]) -> list:
     gate = asyncio.Semaphore(concurrency)
 
-    async def one(job):  # noqa: ANN001, ANN202
+    async def one(job):
         async with gate:
             return await job()
 

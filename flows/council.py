@@ -122,7 +122,7 @@ def open_or_find(*, unit: str, key: str, on: date, flow_run_id: str | None, minu
                        series=council.decision_series, received=_received_items(session, hierarchy, received))
 
 
-def _received_items(session, hierarchy: Hierarchy, codes: list[str], payload: dict | None = None) -> list[dict]:  # noqa: ANN001
+def _received_items(session, hierarchy: Hierarchy, codes: list[str], payload: dict | None = None) -> list[dict]:
     """The `thidua.nomination.received` event items for dossiers just received."""
     rows = session.execute(
         select(col(Nomination.code), col(Nominee.name), col(Nomination.award_code), col(Nomination.current_unit_id))
@@ -138,7 +138,7 @@ def cancel(meeting_id: int, reason: str, problems: Sequence[str] | None = None) 
         return mt.cancel_meeting(session=session, meeting_id=meeting_id, reason=reason, problems=problems)
 
 
-def close_meeting_of_run(flow: Any, flow_run: FlowRun, state: State) -> None:  # noqa: ANN401 - Prefect's hook
+def close_meeting_of_run(flow: Any, flow_run: FlowRun, state: State) -> None:
     """State hook (failed, cancelled while running): the run's open meeting is cancelled with it, so the
     council can open the next one. Not on Crashed: a crashed run is run again (prefect.yaml) and finds
     its meeting by key."""
@@ -454,7 +454,7 @@ class Receipt(BaseModel):
     letters: int
     units: list[str]
 
-    def __getitem__(self, name: str) -> Any:  # noqa: ANN401 - scripts and tests read it as they read the dict
+    def __getitem__(self, name: str) -> Any:
         return getattr(self, name)
 
 

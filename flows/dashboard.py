@@ -132,7 +132,7 @@ async def refresh_after_meeting(meeting_id: int) -> None:
     logger = get_run_logger()
     try:
         state = await dashboard(return_state=True)
-    except Exception:  # noqa: BLE001 - the meeting is applied already; the hourly run will catch up
+    except Exception:
         logger.warning("dashboard refresh after meeting %s failed", meeting_id, exc_info=True)
         return
     if not state.is_completed():

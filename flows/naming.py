@@ -80,7 +80,7 @@ def find_place(ref: str, on: date | None = None) -> Place | None:
 def _safe_place(ref: str, on: date | None = None) -> Place | None:
     try:
         return find_place(ref, on)
-    except Exception:  # noqa: BLE001 - a name is cosmetic; the run reports real problems itself
+    except Exception:
         logger.warning("could not look up unit %r for the run's name", ref, exc_info=True)
         return None
 
@@ -148,7 +148,7 @@ def tag_current_run(tags: Iterable[str]) -> list[str]:
         else:
             with get_client(sync_client=True) as client:
                 client.update_flow_run(run_id, tags=merged)
-    except Exception:  # noqa: BLE001 - tags are cosmetic
+    except Exception:
         logger.warning("could not tag flow run %s with %s", run_id, merged, exc_info=True)
     return merged
 
@@ -201,7 +201,7 @@ def _staged_rows(key: Any) -> list:
     try:
         with session_scope() as session:
             return list(staged_rows(session=session, key=str(key)))
-    except Exception:  # noqa: BLE001 - a name is cosmetic; the run reports a missing batch itself
+    except Exception:
         logger.warning("could not read staged rows %r for the run's name", key, exc_info=True)
         return []
 

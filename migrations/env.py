@@ -35,7 +35,7 @@ def run_migrations_online() -> None:
         _run(connectable)
 
 
-def _render_item(type_: str, obj, autogen_context):  # noqa: ANN001, ANN202
+def _render_item(type_: str, obj, autogen_context):
     """Our column types are stored as plain SQL types: migrations never import application code."""
     from models.db import UTCDateTime
 
@@ -44,7 +44,7 @@ def _render_item(type_: str, obj, autogen_context):  # noqa: ANN001, ANN202
     return False
 
 
-def _run(connection) -> None:  # noqa: ANN001
+def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
                       compare_type=True, render_item=_render_item,
                       include_object=include_object)

@@ -685,7 +685,7 @@ class MeetingApplied(BaseModel):
     meeting_date: date
     unit: str = ""
 
-    def __getitem__(self, name: str) -> Any:  # noqa: ANN401 - scripts and tests read it as they read the dict
+    def __getitem__(self, name: str) -> Any:
         return getattr(self, name)
 
 
@@ -697,7 +697,7 @@ class MeetingRefusal(BaseModel):
     meeting_id: int | None
     message: str
 
-    def __getitem__(self, name: str) -> Any:  # noqa: ANN401 - as above
+    def __getitem__(self, name: str) -> Any:
         return getattr(self, name)
 
 

@@ -12,7 +12,7 @@ import migrations
 SCRIPTS = Path(migrations.__file__).parent
 
 
-def include_object(obj, name, type_, reflected, compare_to) -> bool:  # noqa: ANN001
+def include_object(obj, name, type_, reflected, compare_to) -> bool:
     """Leave expression indexes out of autogenerate: they are written by hand in the migrations, as not
     every dialect can reflect them."""
     return not (type_ == "index" and any(not hasattr(e, "name") for e in getattr(obj, "expressions", [])))

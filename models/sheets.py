@@ -277,7 +277,7 @@ def _inspect_archive(data: bytes, limits: Limits) -> None:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
-    except Exception:  # noqa: BLE001 - BadZipFile, NotImplementedError (a version byte), struct.error…
+    except Exception:
         raise FileRefused("không phải tệp Excel (.xlsx) hợp lệ") from None
     total = 0
     for member in members:
@@ -306,7 +306,7 @@ def _read_xlsx(data: bytes, columns, labels, required, limits: Limits) -> list[t
     # errors, ValueError, TypeError…): each is the same refusal for the official.
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception:  # noqa: BLE001 - see above
+    except Exception:
         raise FileRefused("không phải tệp Excel (.xlsx) hợp lệ") from None
     try:
         sheets = workbook.worksheets
@@ -319,7 +319,7 @@ def _read_xlsx(data: bytes, columns, labels, required, limits: Limits) -> list[t
         return _table(rows, columns, labels, required, limits)
     except FileRefused:
         raise
-    except Exception as exc:  # noqa: BLE001 - as above
+    except Exception as exc:
         raise FileRefused(_xlsx_problem(exc)) from None
     finally:
         workbook.close()

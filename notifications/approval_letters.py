@@ -128,7 +128,7 @@ def outcome_letters(*, session: Session, hierarchy: Hierarchy, meeting: Meeting,
     return letters
 
 
-def _outcome_line(session, hierarchy, outcome, n, nominee, note) -> OutcomeLine:  # noqa: ANN001
+def _outcome_line(session, hierarchy, outcome, n, nominee, note) -> OutcomeLine:
     forms = catalogue().forms
     kind = outcome.outcomes[n.code]
     if kind == Outcome.conferred:
@@ -146,7 +146,7 @@ def _outcome_line(session, hierarchy, outcome, n, nominee, note) -> OutcomeLine:
                        detail=detail)
 
 
-def _single_outcome(session, hierarchy, council, outcome, n, nominee, decided_on, note):  # noqa: ANN001, ANN202
+def _single_outcome(session, hierarchy, council, outcome, n, nominee, decided_on, note):
     forms = catalogue().forms
     base = {"signed_by": standing_office(council), "council_name": council.name, "code": n.code,
             "nominee": nominee, "award_form": forms[n.award_code].name, "decided_on": decided_on}

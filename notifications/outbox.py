@@ -132,12 +132,12 @@ def check_header_text(*, value: str, what: str) -> str:
     return value
 
 
-def _registry_query(among: list[str] | None = None):  # noqa: ANN202 - a SQL union
+def _registry_query(among: list[str] | None = None):
     """Every registered address, or (with `among`, folded) only those; the filter sits inside each
     branch so no 100,000-row union is built to answer for a few addresses."""
     columns = (Unit.email, Unit.head_email, Unit.ntm_office_email, Council.office_email, CouncilMember.email)
 
-    def branch(column):  # noqa: ANN001, ANN202
+    def branch(column):
         stmt = select(column.label("address")).where(column.is_not(None))
         # lower(address) is indexed for council members (ix_member_email_folded); stored addresses are trimmed
         return stmt.where(func.lower(column).in_(among)) if among is not None else stmt
@@ -318,7 +318,7 @@ def backoff(attempts: int) -> timedelta:
     return min(BACKOFF_BASE * (2**exponent), BACKOFF_CAP)
 
 
-def _due_clause(now: datetime):  # noqa: ANN202 - a SQL expression
+def _due_clause(now: datetime):
     return or_(
         and_(col(OutboxMessage.status) == OutboxStatus.pending, col(OutboxMessage.next_attempt_at) <= now),
         and_(col(OutboxMessage.status) == OutboxStatus.sending, col(OutboxMessage.claimed_until) < now),
@@ -396,7 +396,7 @@ class DeliveryAttempt:
     attempts: int = 1
 
 
-def _settle_statement(**values: Any):  # noqa: ANN202 - a prepared UPDATE
+def _settle_statement(**values: Any):
     table = OutboxMessage.__table__  # type: ignore[attr-defined]  # sqlmodel declares no __table__
     return (
         update(table)

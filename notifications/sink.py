@@ -53,7 +53,7 @@ class MaildirHandler:
         os.rename(tmp, self.maildir / "new" / name)
         return name
 
-    async def handle_DATA(self, server, session, envelope) -> str:  # noqa: ANN001 - aiosmtpd's hook
+    async def handle_DATA(self, server, session, envelope) -> str:
         data = envelope.original_content or envelope.content
         if isinstance(data, str):
             data = data.encode("utf-8", "surrogateescape")

@@ -75,7 +75,7 @@ def db_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 
 
 @pytest.fixture
-def session(db_url: str):  # noqa: ANN201
+def session(db_url: str):
     from sqlmodel import Session
 
     from models.db import get_engine
@@ -85,7 +85,7 @@ def session(db_url: str):  # noqa: ANN201
 
 
 @pytest.fixture
-def sample(session):  # noqa: ANN001, ANN201
+def sample(session):
     """The seeds' localities (2022 and from 1/7/2025), their councils, and the campaigns."""
     from models.campaigns import ensure_campaigns
     from models.hierarchy import Hierarchy
@@ -98,7 +98,7 @@ def sample(session):  # noqa: ANN001, ANN201
 
 
 @pytest.fixture(scope="session")
-def sample_hierarchy(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
+def sample_hierarchy(tmp_path_factory: pytest.TempPathFactory):
     """The sample tree loaded once (read-only tests: routing, resolution)."""
     from sqlmodel import Session
 

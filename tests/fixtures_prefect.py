@@ -6,7 +6,7 @@ import pytest
 
 
 @pytest.fixture(scope="session")
-def prefect_api():  # noqa: ANN201
+def prefect_api():
     from prefect.testing.utilities import prefect_test_harness
 
     with prefect_test_harness(server_startup_timeout=120):

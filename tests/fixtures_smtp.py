@@ -25,7 +25,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from notifications.sink import free_port
 
 SMTP_USER = "thidua"
-SMTP_PASSWORD = "mật-khẩu-thử"  # noqa: S105 - a throwaway test credential
+SMTP_PASSWORD = "mật-khẩu-thử"
 
 
 @dataclass
@@ -57,14 +57,14 @@ class CapturingHandler:
     data_count: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: ANN001, ANN201
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.rcpt_replies.get(address.lower())
         if reply:
             return reply
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: ANN001, ANN201
+    async def handle_DATA(self, server, session, envelope):
         if self.delay:
             await asyncio.sleep(self.delay)
         data = envelope.original_content or envelope.content
@@ -112,7 +112,7 @@ class SmtpServer:
     def message_ids(self) -> Counter[str]:
         return Counter(c.message_id for c in self.captured)
 
-    def settings(self, **overrides: Any):  # noqa: ANN201 - models.settings.Settings
+    def settings(self, **overrides: Any):
         """Settings pointing the mailer at this server."""
         from models.settings import get_settings
 
@@ -185,7 +185,7 @@ def tls_files(tmp_path_factory: pytest.TempPathFactory) -> TlsFiles:
     return files
 
 
-def _authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:  # noqa: ANN001
+def _authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:
     ok = (
         isinstance(auth_data, LoginPassword)
         and auth_data.login.decode() == SMTP_USER

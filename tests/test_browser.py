@@ -70,7 +70,7 @@ def _api(up: Up, coroutine_function: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return pool.submit(call).result()
 
 
-def _app_session(up: Up, database_url: str | None):  # noqa: ANN202
+def _app_session(up: Up, database_url: str | None):
     from sqlalchemy import create_engine
     from sqlmodel import Session
 

@@ -25,7 +25,7 @@ MARKUP_NAMES = ["[/b]", "[link=http://x]y[/link]", "Bà [bold red]Hoa[/] :smile:
 WIDE = {"COLUMNS": "250"}
 
 
-def _invoke(*args: str):  # noqa: ANN202
+def _invoke(*args: str):
     from cli.app import app
 
     return CliRunner().invoke(app, list(args), env=WIDE)
@@ -36,19 +36,19 @@ def _row(nominee: str, award: str = "giay-khen-xa") -> dict:
             "achievement": "Hiến đất làm đường thôn", "submitted_on": "02/03/2026"}
 
 
-def _nominate(tmp_path: Path, rows: list[dict]):  # noqa: ANN202
+def _nominate(tmp_path: Path, rows: list[dict]):
     path = tmp_path / "ho-so.json"
     path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     return _invoke("nominate", str(path), "--received", RECEIVED)
 
 
-def _code_of(session, name: str) -> str:  # noqa: ANN001
+def _code_of(session, name: str) -> str:
     session.expire_all()
     return session.scalars(select(Nomination.code).join(Nominee, Nominee.id == Nomination.nominee_id)
                            .where(Nominee.name == name)).one()
 
 
-def test_names_that_look_like_markup_are_printed_literally(prefect_api, session, sample, smtp_env,  # noqa: ANN001
+def test_names_that_look_like_markup_are_printed_literally(prefect_api, session, sample, smtp_env,
                                                            tmp_path) -> None:
     nominated = _nominate(tmp_path, [_row(name) for name in MARKUP_NAMES])
     assert nominated.exit_code == 0, nominated.output
@@ -80,13 +80,13 @@ def test_the_consoles_never_send_data_as_markup_emoji_or_control_codes() -> None
     assert "😄" not in printed
 
 
-def _members(session, unit_id: int) -> int:  # noqa: ANN001
+def _members(session, unit_id: int) -> int:
     council = session.scalars(select(Council).where(Council.unit_id == unit_id)).one()
     return session.execute(select(func.count()).select_from(CouncilMember)
                            .where(CouncilMember.council_id == council.id)).scalar_one()
 
 
-def test_status_and_meeting_show_speak_vietnamese(prefect_api, session, sample, smtp_env, tmp_path) -> None:  # noqa: ANN001
+def test_status_and_meeting_show_speak_vietnamese(prefect_api, session, sample, smtp_env, tmp_path) -> None:
     from flows.council import council_meeting
     from models.meetings import Minutes
 
@@ -120,7 +120,7 @@ def test_status_and_meeting_show_speak_vietnamese(prefect_api, session, sample, 
 
 @pytest.mark.parametrize(("today", "overdue"), [("20/11/2026", None), ("30/11/2026", None),
                                                 ("05/12/2026", "quá hạn 5 ngày, chưa nộp")])
-def test_report_status_marks_units_overdue_after_the_due_date(session, sample, today, overdue) -> None:  # noqa: ANN001
+def test_report_status_marks_units_overdue_after_the_due_date(session, sample, today, overdue) -> None:
     filed = _invoke("report", "submit", "cam thach", "--year", "2026", "--on", "20/11/2026")
     assert filed.exit_code == 0, filed.output
     result = _invoke("report", "status", "--year", "2026", "--province", "thanh hoa", "--today", today)

@@ -47,7 +47,7 @@ def _lines(text: str) -> list[str]:
      ["THIDUA_SMTP_PORT", "THIDUA_SMTP_SECURITY"]),
 ], ids=["production-sqlite", "production-smtp-without-tls", "malformed"])
 @pytest.mark.parametrize("source", ["environment", "dotenv"])
-def test_a_refused_setting_is_one_line_without_its_value(tmp_path: Path, settings, named, source) -> None:  # noqa: ANN001
+def test_a_refused_setting_is_one_line_without_its_value(tmp_path: Path, settings, named, source) -> None:
     env = _env(tmp_path / "data")
     if source == "environment":
         env |= settings

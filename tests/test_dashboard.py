@@ -31,7 +31,7 @@ def _row(n: int, unit: str, award: str, on: str, name: str | None = None) -> tup
                "campaign": "ntm-2021-2025", "achievement": "Đóng góp xây dựng nông thôn mới", "submitted_on": on}
 
 
-def _take_in(session, rows: list[tuple[int, dict]], received_on: date = RECEIVED) -> dict[str, str]:  # noqa: ANN001
+def _take_in(session, rows: list[tuple[int, dict]], received_on: date = RECEIVED) -> dict[str, str]:
     """Store a batch; returns {nominee: code}."""
     from models.intake import take_in
 
@@ -40,7 +40,7 @@ def _take_in(session, rows: list[tuple[int, dict]], received_on: date = RECEIVED
     return {n["nominee"]: n["code"] for n in result.nominations}
 
 
-def _hold_meeting(session, hierarchy, unit_code: str, decisions: list[dict], day: date) -> None:  # noqa: ANN001
+def _hold_meeting(session, hierarchy, unit_code: str, decisions: list[dict], day: date) -> None:
     unit = hierarchy.by_code[unit_code]
     _, members = council_of(session=session, unit_id=unit.id)
     meeting = open_meeting(session=session, unit_id=unit.id, key=f"test:{unit_code}:{day}", hierarchy=hierarchy, on=day)
@@ -51,7 +51,7 @@ def _hold_meeting(session, hierarchy, unit_code: str, decisions: list[dict], day
 
 
 @pytest.fixture
-def decided(session, sample) -> dict[str, str]:  # noqa: ANN001
+def decided(session, sample) -> dict[str, str]:
     """Cẩm Thạch's council decided four dossiers; one 2022 dossier of Cẩm Thành and one of Gio Linh wait.
 
     Returns the codes of Cẩm Thạch's dossiers by award form, and `waiting` → the Gio Linh one."""
@@ -72,7 +72,7 @@ def decided(session, sample) -> dict[str, str]:  # noqa: ANN001
 
 # --- the pipeline by province, level and status ---------------------------------------------------
 
-def test_pipeline_counts_each_province_by_the_level_holding_its_dossiers(session, sample, decided) -> None:  # noqa: ANN001
+def test_pipeline_counts_each_province_by_the_level_holding_its_dossiers(session, sample, decided) -> None:
     rows = dash.pipeline_by_province(session=session, hierarchy=sample)
     got = {(r.province, r.level): {s.value: n for s, n in r.counts.items() if n} for r in rows}
     assert got == {
@@ -89,7 +89,7 @@ def test_pipeline_counts_each_province_by_the_level_holding_its_dossiers(session
     assert table[-1]["đã khen thưởng"] == 1 and table[-1]["đã trình cấp trên"] == 1
 
 
-def test_pipeline_of_an_empty_database_is_only_the_total_row(session, sample) -> None:  # noqa: ANN001
+def test_pipeline_of_an_empty_database_is_only_the_total_row(session, sample) -> None:
     assert dash.pipeline_table(dash.pipeline_by_province(session=session, hierarchy=sample)) == [
         {"Tỉnh/thành phố": "Tổng cộng", "Cấp đang giữ hồ sơ": "", **dict.fromkeys(
             ["đã nộp", "đang xét", "đã trình cấp trên", "trả lại để bổ sung", "tạm dừng xét", "đã khen thưởng",
@@ -98,7 +98,7 @@ def test_pipeline_of_an_empty_database_is_only_the_total_row(session, sample) ->
 
 # --- overdue reviews, in working days -------------------------------------------------------------
 
-def _due_dates(session) -> dict[str, date | None]:  # noqa: ANN001
+def _due_dates(session) -> dict[str, date | None]:
     session.expire_all()
     return {n.code: n.due_on for n in session.scalars(select(Nomination))}
 
@@ -108,7 +108,7 @@ def _due_dates(session) -> dict[str, date | None]:  # noqa: ANN001
     (1, 1),  # the next working day
     (3, 3),
 ])
-def test_overdue_reviews_count_working_days_after_the_due_date(session, sample, decided, offset,  # noqa: ANN001
+def test_overdue_reviews_count_working_days_after_the_due_date(session, sample, decided, offset,
                                                                expected_days) -> None:
     from models.calendar import add_working_days
 
@@ -124,7 +124,7 @@ def test_overdue_reviews_count_working_days_after_the_due_date(session, sample, 
     assert returned not in late  # its clock stopped when it went back for completion
 
 
-def test_overdue_reviews_skip_weekends_and_holidays(session, sample, decided) -> None:  # noqa: ANN001
+def test_overdue_reviews_skip_weekends_and_holidays(session, sample, decided) -> None:
     pending = session.scalars(select(Nomination).where(Nomination.status == Status.submitted)).all()
     far = date(2027, 2, 26)  # after Tết 2027 (6–10/2): those days off do not count
     units = dash.overdue_reviews(session=session, hierarchy=sample, today=far)
@@ -146,7 +146,7 @@ def test_overdue_reviews_skip_weekends_and_holidays(session, sample, decided) ->
 
 # --- the yearly report ----------------------------------------------------------------------------
 
-def test_report_filing_counts_the_units_bound_to_the_yearly_report(session, sample) -> None:  # noqa: ANN001
+def test_report_filing_counts_the_units_bound_to_the_yearly_report(session, sample) -> None:
     from models.deadlines import YEARLY_REPORT
     from models.reports import file_report
 
@@ -165,7 +165,7 @@ def test_report_filing_counts_the_units_bound_to_the_yearly_report(session, samp
     assert dash.report_filing(session=session, year=2021) is None  # the yearly report starts in 2022
 
 
-def test_without_the_reports_tables_the_other_figures_still_go_out(session, sample, decided) -> None:  # noqa: ANN001
+def test_without_the_reports_tables_the_other_figures_still_go_out(session, sample, decided) -> None:
     """A database migrated before the reports existed: the filing is skipped with a reason, nothing else."""
     from sqlalchemy import text
 
@@ -186,7 +186,7 @@ def test_filing_progress_percent() -> None:
 
 # --- the campaign's summary and the provinces' targets --------------------------------------------
 
-def test_campaign_summary_counts_outcomes_by_form_and_province(session, sample, decided) -> None:  # noqa: ANN001
+def test_campaign_summary_counts_outcomes_by_form_and_province(session, sample, decided) -> None:
     summary = dash.campaign_summary(session=session, hierarchy=sample)
     assert [(f.code, n) for f, n in summary.conferred_by_form] == [("giay-khen-xa", 1)]
     assert summary.totals[Status.rejected] == 1 and summary.totals[Status.returned] == 1
@@ -206,7 +206,7 @@ def test_campaign_summary_counts_outcomes_by_form_and_province(session, sample, 
     assert "@" not in markdown  # no addresses, ever
 
 
-def test_targets_name_the_seeds_plans_and_provinces_of_the_sample(sample) -> None:  # noqa: ANN001
+def test_targets_name_the_seeds_plans_and_provinces_of_the_sample(sample) -> None:
     plans = {p.plan: p for p in dash.province_plans()}
     assert set(plans) == {"425/KH-UBND", "4798/KH-UBND", "1872/QĐ-UBND", "2017/KH-UBND"}
     assert plans["425/KH-UBND"].issued_on == date(2022, 11, 8)
@@ -243,7 +243,7 @@ async def _runs(flow_name: str) -> list:
                                            sort=FlowRunSort.START_TIME_DESC)
 
 
-def test_dashboard_flow_publishes_its_artifacts_under_stable_keys(prefect_api, session, sample, decided) -> None:  # noqa: ANN001
+def test_dashboard_flow_publishes_its_artifacts_under_stable_keys(prefect_api, session, sample, decided) -> None:
     from flows.dashboard import dashboard
 
     result = asyncio.run(dashboard(on=date(2026, 11, 28)))
@@ -267,7 +267,7 @@ def test_dashboard_flow_publishes_its_artifacts_under_stable_keys(prefect_api, s
     assert runs[0].name.startswith("dashboard-")
 
 
-def test_meeting_and_intake_runs_are_named_and_tagged_by_province_and_level(prefect_api, session, sample,  # noqa: ANN001
+def test_meeting_and_intake_runs_are_named_and_tagged_by_province_and_level(prefect_api, session, sample,
                                                                            monkeypatch) -> None:
     from flows.council import council_meeting
     from flows.intake import intake
@@ -301,7 +301,7 @@ def test_meeting_and_intake_runs_are_named_and_tagged_by_province_and_level(pref
     ("hue", None, ("hue", Level.province, "hue")),
     ("central.thu-tuong", None, ("thu-tuong-chinh-phu", Level.prime_minister, None)),
 ])
-def test_units_are_found_for_names_and_tags(session, sample, ref, on, expected) -> None:  # noqa: ANN001
+def test_units_are_found_for_names_and_tags(session, sample, ref, on, expected) -> None:
     from flows.naming import find_place, tags_of
 
     place = find_place(ref, on)
@@ -310,7 +310,7 @@ def test_units_are_found_for_names_and_tags(session, sample, ref, on, expected) 
     assert find_place("không có xã này") is None
 
 
-def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session, sample) -> None:  # noqa: ANN001
+def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session, sample) -> None:
     """bang-khen-tinh from xã Cẩm Thạch: submitted → forwarded → received → conferred, read back from the API."""
     from prefect.events.filters import EventFilter, EventOccurredFilter, EventResourceFilter
 
@@ -364,7 +364,7 @@ JSON_SCHEMA_WORDS = {"items", "type", "properties", "required", "enum", "format"
                      "description", "definitions", "$ref", "allOf", "anyOf", "oneOf", "minimum", "maximum"}
 
 
-def _form():  # noqa: ANN202
+def _form():
     from flows.inputs import MeetingDecisions, agenda_markdown, initial_form
 
     return MeetingDecisions.with_initial_data(
@@ -372,7 +372,7 @@ def _form():  # noqa: ANN202
         **initial_form(agenda=AGENDA, meeting_date=date(2026, 11, 28), series="QĐ-UBND", members=7))
 
 
-def _schema(model) -> dict:  # noqa: ANN001
+def _schema(model) -> dict:
     from prefect._internal.pydantic.v2_schema import create_v2_schema
 
     return create_v2_schema(model.__name__, model_base=model)  # what the UI receives

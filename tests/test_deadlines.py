@@ -57,7 +57,7 @@ FILINGS = {
 }
 
 
-def days(start: date = START, end: date = END):  # noqa: ANN201
+def days(start: date = START, end: date = END):
     day = start
     while day <= end:
         yield day
@@ -89,7 +89,7 @@ def letters(session) -> list[OutboxMessage]:
     return list(session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
 
 
-def contacts(session):  # noqa: ANN201
+def contacts(session):
     return Hierarchy.load(session)
 
 
@@ -495,11 +495,11 @@ def test_kon_tum_plans_of_july_2022(session, sample) -> None:
 # ---------------------------------------------------------------- the flow, end to end
 
 
-def _artifact(key: str):  # noqa: ANN202
+def _artifact(key: str):
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-    async def read():  # noqa: ANN202
+    async def read():
         async with get_client() as client:
             found = await client.read_artifacts(
                 artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), limit=1, sort="CREATED_DESC")

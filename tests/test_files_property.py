@@ -156,7 +156,7 @@ def mutated(draw: st.DrawFn, data: bytes) -> bytes:
 
 # --- what must hold ------------------------------------------------------------------------------------
 
-def _snapshot(session) -> tuple:  # noqa: ANN001
+def _snapshot(session) -> tuple:
     session.expire_all()
     counts = tuple(session.execute(select(func.count()).select_from(m)).scalar_one()
                    for m in (Nominee, Nomination, NominationStep, IntakeBatch))
@@ -170,7 +170,7 @@ def _snapshot(session) -> tuple:  # noqa: ANN001
 _LOGGING_ERROR = re.compile(r"--- Logging error ---.*?^Arguments:[^\n]*$", re.DOTALL | re.MULTILINE)
 
 
-def _no_crash(result, path) -> None:  # noqa: ANN001
+def _no_crash(result, path) -> None:
     output = _LOGGING_ERROR.sub("", result.stdout + result.stderr)
     assert result.exception is None or isinstance(result.exception, SystemExit), \
         f"{path.name}: {type(result.exception).__name__}: {result.exception}\n{output[-2000:]}"
@@ -178,7 +178,7 @@ def _no_crash(result, path) -> None:  # noqa: ANN001
     assert result.exit_code in (0, 1, 2), (result.exit_code, output[-2000:])
 
 
-def _names_the_file(path, result) -> bool:  # noqa: ANN001
+def _names_the_file(path, result) -> bool:
     return f"«{path.name}»" in " ".join((result.stdout + result.stderr).split())
 
 
@@ -225,7 +225,7 @@ MINUTES_VALUES = {
 
 
 @pytest.fixture
-def agenda(session, sample) -> list[str]:  # noqa: ANN001
+def agenda(session, sample) -> list[str]:
     """Three dossiers waiting for the council of xã Cẩm Thạch."""
     result = take_in(session=session, hierarchy=sample, received_on=date(2026, 11, 23), rows=[
         (2 + i, {"nominee": f"Đại biểu {i}", "kind": "cá nhân", "unit": UNIT, "award": award,

@@ -41,7 +41,7 @@ def _read(path: Path) -> list[tuple[int, dict]]:
     return read_rows(path, columns=COLUMNS, labels=HEADERS_VI, required=COLUMNS[:4] + ("submitted_on",))
 
 
-def _count(session, model=Nomination) -> int:  # noqa: ANN001
+def _count(session, model=Nomination) -> int:
     session.expire_all()
     return session.execute(select(func.count()).select_from(model)).scalar_one()
 
@@ -91,10 +91,10 @@ def test_a_fifo_is_refused_at_once_and_never_hangs(tmp_path) -> None:
     assert isinstance(outcome[0], FileRefused) and "FIFO" in str(outcome[0]), outcome
 
 
-def _catch(call):  # noqa: ANN001, ANN202
+def _catch(call):
     try:
         return call()
-    except BaseException as exc:  # noqa: BLE001 - returned to the test
+    except BaseException as exc:
         return exc
 
 

@@ -43,22 +43,22 @@ def _rows(count: int) -> list[dict]:
              "submitted_on": "02/03/2026"} for i in range(count)]
 
 
-def _flow_run(flow_run_id):  # noqa: ANN001, ANN202
+def _flow_run(flow_run_id):
     from prefect.client.orchestration import get_client
 
-    async def read():  # noqa: ANN202
+    async def read():
         async with get_client() as client:
             return await client.read_flow_run(flow_run_id)
 
     return asyncio.run(read())
 
 
-def _last_intake_run():  # noqa: ANN202
+def _last_intake_run():
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import FlowFilter, FlowFilterName
     from prefect.client.schemas.sorting import FlowRunSort
 
-    async def read():  # noqa: ANN202
+    async def read():
         async with get_client() as client:
             runs = await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["intake"])),
                                                sort=FlowRunSort.START_TIME_DESC, limit=1)

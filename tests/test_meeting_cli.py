@@ -34,11 +34,11 @@ def _thidua(up: Up, database_url: str | None, *args: str, timeout: float = 240) 
                           stdin=subprocess.DEVNULL)
 
 
-def _state(up: Up, run_id: str):  # noqa: ANN202
+def _state(up: Up, run_id: str):
     from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
-    async def read():  # noqa: ANN202
+    async def read():
         async with get_client() as client:
             return (await client.read_flow_run(run_id)).state
 
@@ -109,7 +109,7 @@ def test_a_meeting_suspended_then_resumed_from_a_minutes_file(running: Up, app_d
 # --- issue 11: meetings never hang on a dead run; the form as a secretary uses it -------------------------
 # Each test uses its own commune, so they share this module's `thidua up` without seeing each other's dossiers.
 
-def _api(up: Up, coroutine_function):  # noqa: ANN001, ANN202
+def _api(up: Up, coroutine_function):
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
     with temporary_settings({PREFECT_API_URL: up.api_url, PREFECT_API_AUTH_STRING: ":".join(AUTH)}):
@@ -139,7 +139,7 @@ def _meetings(up: Up, database_url: str | None, unit: str) -> list[dict]:
     return json.loads(shown.stdout)
 
 
-def _wait_state(up: Up, run_id: str, done, what: str, timeout: float = 120):  # noqa: ANN001, ANN202
+def _wait_state(up: Up, run_id: str, done, what: str, timeout: float = 120):
     deadline = time.monotonic() + timeout
     while not done(state := _state(up, run_id)):
         assert time.monotonic() < deadline, f"{what}: {state}"
@@ -242,7 +242,7 @@ def test_a_refused_form_comes_back_filled_and_the_applied_meeting_clears_its_pro
     run_id, problems_key = meeting["flow_run_id"], f"meeting-{meeting['meeting_id']}-problems"
     state = _wait_state(running, run_id, lambda s: s.is_paused(), "the meeting run never suspended")
 
-    async def read(what: str, key: str | None = None):  # noqa: ANN202
+    async def read(what: str, key: str | None = None):
         from prefect.client.orchestration import get_client
         from prefect.client.schemas.filters import (
             ArtifactFilter,

@@ -28,7 +28,7 @@ BASE = {"meeting_date": DAY, "members_present": 7, "decision_series": "QĐ-UBND"
         "secretary": "Trần Thị Thư", "decisions": [{"code": "HS2026-000001", "decision": "approve", "votes_for": 7}]}
 
 
-def _take_in(session, awards: list[str], unit: str = UNIT, on: str = "02/03/2026",  # noqa: ANN001
+def _take_in(session, awards: list[str], unit: str = UNIT, on: str = "02/03/2026",
              received_on: date = DAY) -> list[str]:
     from models.intake import take_in
 
@@ -41,7 +41,7 @@ def _take_in(session, awards: list[str], unit: str = UNIT, on: str = "02/03/2026
     return [n["code"] for n in result.nominations]
 
 
-def _meetings(session, unit: str = UNIT) -> list[mt.Meeting]:  # noqa: ANN001
+def _meetings(session, unit: str = UNIT) -> list[mt.Meeting]:
     from models.hierarchy import Hierarchy
 
     session.expire_all()
@@ -49,7 +49,7 @@ def _meetings(session, unit: str = UNIT) -> list[mt.Meeting]:  # noqa: ANN001
     return list(session.scalars(select(mt.Meeting).where(mt.Meeting.unit_id == unit_id).order_by(mt.Meeting.id)))
 
 
-def _open(session, sample, key: str, unit: str = UNIT, on: date = DAY) -> mt.Meeting:  # noqa: ANN001
+def _open(session, sample, key: str, unit: str = UNIT, on: date = DAY) -> mt.Meeting:
     meeting = mt.open_meeting(session=session, unit_id=sample.by_code[unit].id, key=key, hierarchy=sample, on=on)
     session.commit()
     return meeting
@@ -94,7 +94,7 @@ def test_an_approval_with_no_votes_written_is_everyone_present_in_favour() -> No
     assert [d.votes_for for d in minutes.decisions] == [6, 6, 4, 0]
 
 
-def test_check_minutes_reports_the_models_problems_together_with_the_meetings(session, sample) -> None:  # noqa: ANN001
+def test_check_minutes_reports_the_models_problems_together_with_the_meetings(session, sample) -> None:
     flag, certificate, other = _take_in(session, ["co-thi-dua-tinh", "giay-khen-xa", "giay-khen-xa"])
     meeting = _open(session, sample, mt.waiting_key(str(uuid.uuid4())))
     submitted = BASE | {"decision_series": "QĐ\u200b-UBND", "decisions": [
@@ -110,7 +110,7 @@ def test_check_minutes_reports_the_models_problems_together_with_the_meetings(se
     assert len(problems) == 4
 
 
-def test_a_meeting_opened_on_29_february_checks_its_minutes(session, sample) -> None:  # noqa: ANN001
+def test_a_meeting_opened_on_29_february_checks_its_minutes(session, sample) -> None:
     leap_day = date(2024, 2, 29)
     code, = _take_in(session, ["giay-khen-xa"], unit="thanh-hoa.cam-thuy.cam-thanh", on="20/02/2024",
                      received_on=leap_day)
@@ -124,14 +124,14 @@ def test_a_meeting_opened_on_29_february_checks_its_minutes(session, sample) -> 
 
 # --- opening: nothing to decide, one waiting meeting per council -----------------------------------------
 
-def test_a_council_with_nothing_waiting_opens_no_meeting(session, sample) -> None:  # noqa: ANN001
+def test_a_council_with_nothing_waiting_opens_no_meeting(session, sample) -> None:
     with pytest.raises(mt.NothingToDecide, match="không có hồ sơ nào chờ Hội đồng Thi đua – Khen thưởng xã Cẩm Thạch"):
         _open(session, sample, mt.waiting_key(str(uuid.uuid4())))
     session.rollback()
     assert _meetings(session) == []
 
 
-def test_a_council_holds_one_waiting_meeting_at_a_time(session, sample) -> None:  # noqa: ANN001
+def test_a_council_holds_one_waiting_meeting_at_a_time(session, sample) -> None:
     code, = _take_in(session, ["giay-khen-xa"])
     first = _open(session, sample, mt.waiting_key(str(uuid.uuid4())))
     for key in (mt.waiting_key(str(uuid.uuid4())), "minutes:held-the-same-day"):
@@ -217,7 +217,7 @@ def test_suspension_is_logged_as_information_not_as_an_error() -> None:
 
 # --- the flows: dead runs close their meeting, receipts once -------------------------------------------
 
-def test_a_meeting_whose_run_is_gone_or_over_is_closed_and_a_live_one_stays(prefect_api, session, sample) -> None:  # noqa: ANN001
+def test_a_meeting_whose_run_is_gone_or_over_is_closed_and_a_live_one_stays(prefect_api, session, sample) -> None:
     from prefect import flow
     from prefect.client.orchestration import get_client
     from prefect.states import Cancelled
@@ -258,7 +258,7 @@ def test_a_meeting_whose_run_is_gone_or_over_is_closed_and_a_live_one_stays(pref
     assert [a["code"] for a in closed[1].agenda] == [code]
 
 
-def test_the_next_meeting_takes_over_from_a_meeting_whose_run_is_gone(prefect_api, session, sample) -> None:  # noqa: ANN001
+def test_the_next_meeting_takes_over_from_a_meeting_whose_run_is_gone(prefect_api, session, sample) -> None:
     from flows.council import council_meeting
 
     code, = _take_in(session, ["giay-khen-xa"])
@@ -273,7 +273,7 @@ def test_the_next_meeting_takes_over_from_a_meeting_whose_run_is_gone(prefect_ap
                                                                (result["meeting_id"], mt.MeetingStatus.applied)]
 
 
-def test_nothing_waiting_refuses_the_meeting_run_and_leaves_no_meeting(prefect_api, session, sample) -> None:  # noqa: ANN001
+def test_nothing_waiting_refuses_the_meeting_run_and_leaves_no_meeting(prefect_api, session, sample) -> None:
     from flows.council import council_meeting
     from flows.refusal import is_refused
 
@@ -298,7 +298,7 @@ def _minutes_file(path: Path, rows: list[list[str]]) -> str:
     return str(path)
 
 
-def test_refused_minutes_then_corrected_ones_apply_without_the_service(prefect_api, session, sample, smtp_env,  # noqa: ANN001
+def test_refused_minutes_then_corrected_ones_apply_without_the_service(prefect_api, session, sample, smtp_env,
                                                                       tmp_path: Path) -> None:
     flag, certificate = _take_in(session, ["co-thi-dua-tinh", "giay-khen-xa"])
     short = _minutes_file(tmp_path / "thieu.csv", [[flag, "thông qua", "5", "2", "0", ""],  # 5 of 7 < 80 %
@@ -319,7 +319,7 @@ def test_refused_minutes_then_corrected_ones_apply_without_the_service(prefect_a
     assert [m.status for m in _meetings(session)] == [mt.MeetingStatus.cancelled, mt.MeetingStatus.applied]
 
 
-def test_a_failed_meeting_run_closes_its_meeting_and_the_next_one_applies(prefect_api, session, sample, smtp_env,  # noqa: ANN001
+def test_a_failed_meeting_run_closes_its_meeting_and_the_next_one_applies(prefect_api, session, sample, smtp_env,
                                                                          tmp_path: Path, monkeypatch) -> None:
     import flows.council
 
@@ -342,7 +342,7 @@ def test_a_failed_meeting_run_closes_its_meeting_and_the_next_one_applies(prefec
 
 
 @pytest.mark.parametrize("first", ["receive-forwarded", "the next meeting"])
-def test_each_forwarded_dossier_is_received_once_with_one_event(prefect_api, session, sample, smtp_env,  # noqa: ANN001
+def test_each_forwarded_dossier_is_received_once_with_one_event(prefect_api, session, sample, smtp_env,
                                                                 first: str) -> None:
     from prefect.client.orchestration import get_client
     from prefect.events.filters import EventFilter, EventNameFilter, EventOccurredFilter, EventResourceFilter
@@ -388,7 +388,7 @@ def test_each_forwarded_dossier_is_received_once_with_one_event(prefect_api, ses
 
 # --- tags: a meeting opened from the CLI is tagged once per level ----------------------------------------
 
-def test_a_central_meeting_run_has_exactly_one_level_tag(prefect_api, session, sample, monkeypatch) -> None:  # noqa: ANN001
+def test_a_central_meeting_run_has_exactly_one_level_tag(prefect_api, session, sample, monkeypatch) -> None:
     """`thidua meeting open` tags the run it starts, and the run tags itself when it is named: both must
     say the level the same way (a meeting at MOHA once had `cap:central-moha` and `cap:central/moha`)."""
     import prefect

@@ -46,7 +46,7 @@ def test_stored_minutes_move_into_staged_payloads_and_back(tmp_path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = get_engine(url)
 
-    def migrate(step, revision: str) -> None:  # noqa: ANN001
+    def migrate(step, revision: str) -> None:
         cfg = alembic_config(url)
         with engine.begin() as connection:
             cfg.attributes["connection"] = connection

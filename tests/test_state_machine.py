@@ -173,7 +173,7 @@ def test_random_transitions_keep_the_invariants(session, sample, award, on, scri
     assert n.version == successes
 
 
-def _call(action, hierarchy, act):  # noqa: ANN001, ANN202
+def _call(action, hierarchy, act):
     with_h = {"hierarchy": hierarchy, "act": act}
     return {
         "forward": (nm.forward, with_h),

@@ -271,7 +271,7 @@ def pending_by_unit(engine: Engine) -> dict[str, list[str]]:
     return out
 
 
-def approve_all(engine: Engine, unit_code: str, codes: list[str]):  # noqa: ANN201 - models.meetings.Minutes
+def approve_all(engine: Engine, unit_code: str, codes: list[str]):
     from models.meetings import Minutes, council_of
     from models.units import Unit
 
@@ -289,7 +289,7 @@ def intake_rows() -> list[dict]:
              "submitted_on": "02/03/2026"} for i, f in enumerate(FORMS)]
 
 
-async def _run(name: str, parameters: dict, timeout: float = RUN_TIMEOUT):  # noqa: ANN202 - FlowRun
+async def _run(name: str, parameters: dict, timeout: float = RUN_TIMEOUT):
     from prefect.deployments import run_deployment
 
     return await run_deployment(name, parameters=parameters, timeout=timeout, poll_interval=1)

@@ -19,7 +19,7 @@ def at_once(call: Callable[[], T], *, threads: int, timeout: float) -> tuple[lis
         gate.wait(timeout)
         try:
             results.append(call())
-        except BaseException as exc:  # noqa: BLE001 - returned to the test, which asserts on it
+        except BaseException as exc:
             errors.append(exc)
 
     started = [threading.Thread(target=one) for _ in range(threads)]

@@ -27,7 +27,7 @@ class Registry:
 
 
 @pytest.fixture
-def registry(session) -> Registry:  # noqa: ANN001 - sqlmodel Session
+def registry(session) -> Registry:
     """Thanh Hóa province, the commune Cẩm Thành and 150 more communes, the provincial council."""
     from models.units import Council, CouncilMember, Level, MemberRole, Unit
 
@@ -194,7 +194,7 @@ def sample_context(template: str) -> dict[str, Any]:
     return contexts[template]
 
 
-def deliver(db_url: str, settings: Any, **kwargs: Any):  # noqa: ANN201 - DeliveryReport
+def deliver(db_url: str, settings: Any, **kwargs: Any):
     """Run one delivery (the mailer is async; tests are plain functions)."""
     from notifications.mailer import deliver_due
 
