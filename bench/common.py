@@ -13,16 +13,18 @@ ROOT = Path(__file__).resolve().parents[1]
 def isolated_environment(workdir: Path, **extra: str) -> str:
     """Point the app (SQLite in `workdir`) and Prefect's home at a throwaway folder; returns the app DB URL."""
     url = f"sqlite:///{workdir / 'app.db'}"
-    os.environ.update({
-        "THIDUA_DATA_DIR": str(workdir / "data"),
-        "THIDUA_DATABASE_URL": url,
-        "THIDUA_SMTP_HOST": "127.0.0.1",
-        "THIDUA_SMTP_SECURITY": "none",
-        "PREFECT_HOME": str(workdir / "prefect"),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_LOGGING_LEVEL": "WARNING",
-        **extra,
-    })
+    os.environ.update(
+        {
+            "THIDUA_DATA_DIR": str(workdir / "data"),
+            "THIDUA_DATABASE_URL": url,
+            "THIDUA_SMTP_HOST": "127.0.0.1",
+            "THIDUA_SMTP_SECURITY": "none",
+            "PREFECT_HOME": str(workdir / "prefect"),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_LOGGING_LEVEL": "WARNING",
+            **extra,
+        }
+    )
     return url
 
 

@@ -48,8 +48,11 @@ def fresh(url: str) -> None:
 def make_rows(hierarchy: Hierarchy, size: int, seed: int = 7) -> list[tuple[int, dict]]:
     rnd = random.Random(seed)
     day = date(2022, 6, 15)
-    communes = [u for u in hierarchy.by_id.values() if u.level == Level.commune and u.valid_on(day)
-                and u.code.startswith("syn.")]
+    communes = [
+        u
+        for u in hierarchy.by_id.values()
+        if u.level == Level.commune and u.valid_on(day) and u.code.startswith("syn.")
+    ]
     forms = list(catalogue().forms.values())
     rows = []
     for i in range(size):
@@ -57,9 +60,20 @@ def make_rows(hierarchy: Hierarchy, size: int, seed: int = 7) -> list[tuple[int,
         form = rnd.choice(forms)
         kind = sorted(form.kinds)[rnd.randrange(len(form.kinds))]
         name = f"{rnd.choice(FIRST)} {rnd.choice(MIDDLE)} {rnd.choice(LAST)} {i:05d}"
-        rows.append((i + 2, {"nominee": name, "kind": kind.value, "unit": unit.code, "award": form.code,
-                             "campaign": "ntm-2021-2025", "achievement": "Đóng góp xây dựng nông thôn mới",
-                             "submitted_on": SUBMITTED}))
+        rows.append(
+            (
+                i + 2,
+                {
+                    "nominee": name,
+                    "kind": kind.value,
+                    "unit": unit.code,
+                    "award": form.code,
+                    "campaign": "ntm-2021-2025",
+                    "achievement": "Đóng góp xây dựng nông thôn mới",
+                    "submitted_on": SUBMITTED,
+                },
+            )
+        )
     return rows
 
 
@@ -97,18 +111,49 @@ def run_bulk(url: str, rows: list[tuple[int, dict]], hierarchy: Hierarchy) -> fl
     units = {code: u.id for code, u in hierarchy.by_code.items()}
     started = time.perf_counter()
     with Session(get_engine(url)) as session:
-        nominees = [{"name": r["nominee"], "name_key": r["nominee"].lower(), "kind": r["kind"],
-                     "unit_id": units[r["unit"]], "frozen": False, "created_at": STAMP} for _, r in rows]
+        nominees = [
+            {
+                "name": r["nominee"],
+                "name_key": r["nominee"].lower(),
+                "kind": r["kind"],
+                "unit_id": units[r["unit"]],
+                "frozen": False,
+                "created_at": STAMP,
+            }
+            for _, r in rows
+        ]
         ids = _insert_returning_ids(session, Nominee, nominees, ("unit_id", "kind", "name_key"))
-        noms = [{"code": f"B{i:07d}", "campaign_id": campaign_id, "nominee_id": nid, "award_code": r["award"],
-                 "rule_set": "nd-91-2017", "achievement": r["achievement"], "submitted_on": date(2022, 6, 15),
-                 "origin_unit_id": units[r["unit"]], "current_unit_id": units[r["unit"]], "status": Status.submitted,
-                 "version": 1, "created_at": STAMP, "updated_at": STAMP}
-                for i, (nid, (_, r)) in enumerate(zip(ids, rows, strict=True))]
+        noms = [
+            {
+                "code": f"B{i:07d}",
+                "campaign_id": campaign_id,
+                "nominee_id": nid,
+                "award_code": r["award"],
+                "rule_set": "nd-91-2017",
+                "achievement": r["achievement"],
+                "submitted_on": date(2022, 6, 15),
+                "origin_unit_id": units[r["unit"]],
+                "current_unit_id": units[r["unit"]],
+                "status": Status.submitted,
+                "version": 1,
+                "created_at": STAMP,
+                "updated_at": STAMP,
+            }
+            for i, (nid, (_, r)) in enumerate(zip(ids, rows, strict=True))
+        ]
         nids = _insert_returning_ids(session, Nomination, noms, ("code",))
-        session.connection().execute(NominationStep.__table__.insert(), [
-            {"nomination_id": n, "action": Action.submit, "to_status": Status.submitted, "created_at": STAMP}
-            for n in nids])
+        session.connection().execute(
+            NominationStep.__table__.insert(),
+            [
+                {
+                    "nomination_id": n,
+                    "action": Action.submit,
+                    "to_status": Status.submitted,
+                    "created_at": STAMP,
+                }
+                for n in nids
+            ],
+        )
         session.commit()
     return time.perf_counter() - started
 
@@ -119,10 +164,17 @@ def bench(label: str, url: str, size: int) -> dict:
     intake_s = run_intake(url, rows)
     bulk_s = run_bulk(url, rows, hierarchy)
     dispose_engines()
-    return {"database": label, "rows": size, "units": len(hierarchy), "setup_s": round(setup_s, 2),
-            "intake_s": round(intake_s, 2), "intake_rows_per_s": round(size / intake_s),
-            "bulk_insert_s": round(bulk_s, 2), "bulk_rows_per_s": round(size / bulk_s),
-            "ratio_to_limit": round(intake_s / bulk_s, 2)}
+    return {
+        "database": label,
+        "rows": size,
+        "units": len(hierarchy),
+        "setup_s": round(setup_s, 2),
+        "intake_s": round(intake_s, 2),
+        "intake_rows_per_s": round(size / intake_s),
+        "bulk_insert_s": round(bulk_s, 2),
+        "bulk_rows_per_s": round(size / bulk_s),
+        "ratio_to_limit": round(intake_s / bulk_s, 2),
+    }
 
 
 def main() -> None:
@@ -135,12 +187,20 @@ def main() -> None:
         results.append(bench("sqlite", f"sqlite:///{Path(tmp) / 'bench.db'}", args.size))
     if args.postgres:
         results.append(bench("postgresql", args.postgres, args.size))
-    print(f"\nIntake of {args.size:,} rows into a national-size hierarchy (screened + stored) vs plain bulk insert\n")
-    print(f"{'database':<11} {'units':>6} {'intake s':>9} {'rows/s':>8} {'bulk s':>7} {'rows/s':>8} {'× limit':>8}")
+    print(
+        f"\nIntake of {args.size:,} rows into a national-size hierarchy (screened + stored) vs plain bulk insert\n"
+    )
+    print(
+        f"{'database':<11} {'units':>6} {'intake s':>9} {'rows/s':>8} {'bulk s':>7} {'rows/s':>8} {'× limit':>8}"
+    )
     for r in results:
-        print(f"{r['database']:<11} {r['units']:>6} {r['intake_s']:>9} {r['intake_rows_per_s']:>8} "
-              f"{r['bulk_insert_s']:>7} {r['bulk_rows_per_s']:>8} {r['ratio_to_limit']:>8}")
-    print(f"\ncommand: python bench/intake.py --size {args.size}" + (" --postgres URL" if args.postgres else ""))
+        print(
+            f"{r['database']:<11} {r['units']:>6} {r['intake_s']:>9} {r['intake_rows_per_s']:>8} "
+            f"{r['bulk_insert_s']:>7} {r['bulk_rows_per_s']:>8} {r['ratio_to_limit']:>8}"
+        )
+    print(
+        f"\ncommand: python bench/intake.py --size {args.size}" + (" --postgres URL" if args.postgres else "")
+    )
     print(json.dumps({"benchmark": "intake", "results": results}, ensure_ascii=False))
 
 

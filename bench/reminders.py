@@ -39,21 +39,26 @@ from common import isolated_environment, start_sink  # noqa: E402
 NATIONAL_BOUND = 705 + 10_599  # districts + communes of the 2022 shape
 
 
-
-
 def _generate(url: str, *, size: int) -> dict[str, int]:
     from models.db import create_all_for_tests, session_scope
     from models.deadlines import DeadlineSpec, deadline_specs, ensure_deadlines
     from models.synthetic import generate_national
 
     create_all_for_tests(url)  # a throwaway database
-    bench = DeadlineSpec.model_validate({
-        "code": "bench-bao-cao-nam", "campaign": "ntm-2021-2025",
-        "name": "Báo cáo tình hình tổ chức thực hiện Phong trào thi đua «Chung sức xây dựng nông thôn mới» năm {year}",
-        "short_name": "Báo cáo phong trào năm {year}", "recurrence": "yearly", "day": 30, "month": 11,
-        "submit_to": "ntm_office", "binds": [{"level": "district"}, {"level": "commune"}],
-        "legal_basis": "Benchmark: Quyết định số 1872/QĐ-UBND ngày 15/7/2022 của UBND tỉnh Quảng Trị (mục VII.4)",
-    })
+    bench = DeadlineSpec.model_validate(
+        {
+            "code": "bench-bao-cao-nam",
+            "campaign": "ntm-2021-2025",
+            "name": "Báo cáo tình hình tổ chức thực hiện Phong trào thi đua «Chung sức xây dựng nông thôn mới» năm {year}",
+            "short_name": "Báo cáo phong trào năm {year}",
+            "recurrence": "yearly",
+            "day": 30,
+            "month": 11,
+            "submit_to": "ntm_office",
+            "binds": [{"level": "district"}, {"level": "commune"}],
+            "legal_basis": "Benchmark: Quyết định số 1872/QĐ-UBND ngày 15/7/2022 của UBND tỉnh Quảng Trị (mục VII.4)",
+        }
+    )
     with session_scope() as session:
         counts = generate_national(session=session, shape="2022", scale=min(1.0, size / NATIONAL_BOUND))
         ensure_deadlines(session=session, specs=(*deadline_specs(), bench))
@@ -76,10 +81,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=NATIONAL_BOUND, help="bound units (districts + communes)")
     parser.add_argument("--day", default="07/12/2021", help="the reminder day, dd/mm/yyyy")
-    parser.add_argument("--catch-up", action="store_true",
-                        help="also catch up the 7 days before (a first run); default: that day only")
-    parser.add_argument("--limit-sample", type=int, default=2000,
-                        help="letters re-sent by a bare aiosmtplib loop to a second sink: the machine's limit (0: skip)")
+    parser.add_argument(
+        "--catch-up",
+        action="store_true",
+        help="also catch up the 7 days before (a first run); default: that day only",
+    )
+    parser.add_argument(
+        "--limit-sample",
+        type=int,
+        default=2000,
+        help="letters re-sent by a bare aiosmtplib loop to a second sink: the machine's limit (0: skip)",
+    )
     args = parser.parse_args()
 
     from models.clock import parse_date
@@ -117,10 +129,17 @@ def main() -> None:
             figures["second_run_s"] = round(time.perf_counter() - started, 2)
         delivery = first.get("delivery", {})
         figures.update(
-            items=first["items"], by_kind=first["by_kind"], recipients=first["recipients"], letters=first["letters"],
-            queue_s=first["elapsed_s"], sent=delivery.get("sent", 0), retried=delivery.get("retried", 0),
-            failed=delivery.get("failed", 0), deliver_s=round(delivery.get("elapsed", 0.0), 2),
-            second_run_letters=second["letters"], second_run_items=second["items"],
+            items=first["items"],
+            by_kind=first["by_kind"],
+            recipients=first["recipients"],
+            letters=first["letters"],
+            queue_s=first["elapsed_s"],
+            sent=delivery.get("sent", 0),
+            retried=delivery.get("retried", 0),
+            failed=delivery.get("failed", 0),
+            deliver_s=round(delivery.get("elapsed", 0.0), 2),
+            second_run_letters=second["letters"],
+            second_run_items=second["items"],
             second_run_sent=second.get("delivery", {}).get("sent", 0),
         )
         figures["messages_per_s"] = round(figures["sent"] / figures["flow_run_s"])
@@ -134,9 +153,14 @@ def main() -> None:
             sink.wait(timeout=10)
             sink, bare_port = start_sink(maildir=workdir / "bare-mail")
             letters = _composed(url, count=args.limit_sample)
-            figures["bare_1conn_per_s"] = round(asyncio.run(_bare_loop(port=bare_port, letters=letters, connections=1)))
-            figures["ratio_to_limit"] = round(figures["bare_1conn_per_s"] / (figures["sent"] / figures["deliver_s"]), 2) \
-                if figures["sent"] and figures["deliver_s"] else None
+            figures["bare_1conn_per_s"] = round(
+                asyncio.run(_bare_loop(port=bare_port, letters=letters, connections=1))
+            )
+            figures["ratio_to_limit"] = (
+                round(figures["bare_1conn_per_s"] / (figures["sent"] / figures["deliver_s"]), 2)
+                if figures["sent"] and figures["deliver_s"]
+                else None
+            )
     finally:
         if sink is not None:
             sink.terminate()
@@ -147,29 +171,53 @@ def main() -> None:
         sink="aiosmtpd (notifications.sink, own process, Maildir) on 127.0.0.1",
         database="SQLite (WAL) in a temporary folder",
         machine=f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
-        command=f"python bench/reminders.py --size {args.size} --day {args.day}" + (" --catch-up" if args.catch_up else "")
+        command=f"python bench/reminders.py --size {args.size} --day {args.day}"
+        + (" --catch-up" if args.catch_up else "")
         + (f" --limit-sample {args.limit_sample}" if args.limit_sample != 2000 else ""),
     )
     rows = [
-        ("generate hierarchy + deadline", f"{figures['generate_s']} s",
-         f"{figures['units']} units, {figures['bound_units']} bound"),
+        (
+            "generate hierarchy + deadline",
+            f"{figures['generate_s']} s",
+            f"{figures['units']} units, {figures['bound_units']} bound",
+        ),
         ("Prefect harness start", f"{figures['harness_start_s']} s", ""),
         ("items due (ledger rows)", "", f"{figures['items']} {figures['by_kind']}"),
         ("compute + ledger + render + queue", f"{figures['queue_s']} s", f"{figures['letters']} digests"),
-        ("delivery (SMTP)", f"{figures['deliver_s']} s", f"{figures['sent']} sent, {figures['retried']} retried, "
-                                                         f"{figures['failed']} failed"),
-        ("whole flow run", f"{figures['flow_run_s']} s", f"{figures['messages_per_s']} messages/s, "
-                                                         f"{figures['items_per_s']} items/s"),
-        ("second run, same day", f"{figures['second_run_s']} s",
-         f"{figures['second_run_letters']} queued, {figures['second_run_sent']} sent"),
-        ("sink: stored / unique Message-IDs", "", f"{figures['sink_stored']} / {figures['sink_unique_message_ids']}"),
+        (
+            "delivery (SMTP)",
+            f"{figures['deliver_s']} s",
+            f"{figures['sent']} sent, {figures['retried']} retried, {figures['failed']} failed",
+        ),
+        (
+            "whole flow run",
+            f"{figures['flow_run_s']} s",
+            f"{figures['messages_per_s']} messages/s, {figures['items_per_s']} items/s",
+        ),
+        (
+            "second run, same day",
+            f"{figures['second_run_s']} s",
+            f"{figures['second_run_letters']} queued, {figures['second_run_sent']} sent",
+        ),
+        (
+            "sink: stored / unique Message-IDs",
+            "",
+            f"{figures['sink_stored']} / {figures['sink_unique_message_ids']}",
+        ),
     ]
     if "bare_1conn_per_s" in figures:
-        rows.append(("limit: bare aiosmtplib, 1 connection", "",
-                     f"{figures['bare_1conn_per_s']} letters/s (delivery at 1/{figures['ratio_to_limit']} of it)"))
+        rows.append(
+            (
+                "limit: bare aiosmtplib, 1 connection",
+                "",
+                f"{figures['bare_1conn_per_s']} letters/s (delivery at 1/{figures['ratio_to_limit']} of it)",
+            )
+        )
     width = max(len(r[0]) for r in rows)
-    print(f"\nReminder-day benchmark — {figures['bound_units']} units bound, day {args.day}; {figures['orchestration']}; "
-          f"{figures['sink']}")
+    print(
+        f"\nReminder-day benchmark — {figures['bound_units']} units bound, day {args.day}; {figures['orchestration']}; "
+        f"{figures['sink']}"
+    )
     print(f"{figures['machine']}\n")
     for name, seconds, detail in rows:
         print(f"  {name:<{width}}  {seconds:>9}  {detail}")

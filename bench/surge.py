@@ -66,8 +66,10 @@ def surge_communes(url: str) -> list[str]:
     for u in sorted(h.by_id.values(), key=lambda u: u.code):
         if u.parent_id is not None:
             children.setdefault(u.parent_id, []).append(u)
-    provinces = sorted((u for u in h.by_id.values() if u.level == Level.province and u.code.startswith("syn.2022")),
-                       key=lambda u: u.code)[:PROVINCES]
+    provinces = sorted(
+        (u for u in h.by_id.values() if u.level == Level.province and u.code.startswith("syn.2022")),
+        key=lambda u: u.code,
+    )[:PROVINCES]
     communes = []
     for p in provinces:
         for d in [c for c in children[p.id] if c.level == Level.district][:DISTRICTS]:
@@ -85,9 +87,18 @@ def batches(communes: list[str], size: int, seed: int = 11) -> list[list[dict]]:
         rows = []
         for i in range(per + (1 if ci < size % len(communes) else 0)):
             form, kind, title = FORMS[rnd.random() < 0.2]
-            rows.append({"row": i + 2, "nominee": f"{title} Nguyễn Văn {ci:03d}-{i:04d}", "kind": kind,
-                         "unit": commune, "award": form, "campaign": "ntm-2021-2025",
-                         "achievement": "Đóng góp xây dựng nông thôn mới", "submitted_on": SUBMITTED})
+            rows.append(
+                {
+                    "row": i + 2,
+                    "nominee": f"{title} Nguyễn Văn {ci:03d}-{i:04d}",
+                    "kind": kind,
+                    "unit": commune,
+                    "award": form,
+                    "campaign": "ntm-2021-2025",
+                    "achievement": "Đóng góp xây dựng nông thôn mới",
+                    "submitted_on": SUBMITTED,
+                }
+            )
         out.append(rows)
     return out
 
@@ -102,8 +113,11 @@ def pending_units(url: str) -> dict[str, list[str]]:
 
     with Session(get_engine(url)) as session:
         rows = session.execute(
-            select(Unit.code, Nomination.code).join(Unit, Unit.id == Nomination.current_unit_id)
-            .where(Nomination.status.in_([s.value for s in AGENDA])).order_by(Nomination.id)).all()
+            select(Unit.code, Nomination.code)
+            .join(Unit, Unit.id == Nomination.current_unit_id)
+            .where(Nomination.status.in_([s.value for s in AGENDA]))
+            .order_by(Nomination.id)
+        ).all()
     out: dict[str, list[str]] = {}
     for unit, code in rows:
         out.setdefault(unit, []).append(code)
@@ -121,8 +135,12 @@ def approve_all(url: str, unit_code: str, codes: list[str]):
     with Session(get_engine(url)) as session:
         unit_id = session.scalars(select(Unit.id).where(Unit.code == unit_code)).one()
         council, members = council_of(session=session, unit_id=unit_id)
-    return Minutes(meeting_date=RECEIVED, members_present=len(members), decision_series=council.decision_series,
-                   decisions=[{"code": c, "decision": "approve", "votes_for": len(members)} for c in codes])
+    return Minutes(
+        meeting_date=RECEIVED,
+        members_present=len(members),
+        decision_series=council.decision_series,
+        decisions=[{"code": c, "decision": "approve", "votes_for": len(members)} for c in codes],
+    )
 
 
 async def bounded(concurrency: int, jobs: list[Callable[[], Awaitable]]) -> list:
@@ -151,8 +169,10 @@ async def run_prefect(url: str, rows: list[list[dict]], concurrency: int, timer:
 
     runs = 0
     t = time.perf_counter()
-    await bounded(concurrency, [lambda b=b: intake(rows=b, source="surge", received_on=RECEIVED, deliver=False)
-                                for b in rows])
+    await bounded(
+        concurrency,
+        [lambda b=b: intake(rows=b, source="surge", received_on=RECEIVED, deliver=False) for b in rows],
+    )
     runs += len(rows)
     timer.add("intake", time.perf_counter() - t)
     levels = 0
@@ -160,10 +180,19 @@ async def run_prefect(url: str, rows: list[list[dict]], concurrency: int, timer:
         levels += 1
         t = time.perf_counter()
         minutes = {u: approve_all(url, u, codes) for u, codes in pending.items()}
-        results = await bounded(concurrency, [
-            lambda u=u, m=minutes: council_meeting(unit=u, **minutes_parameters(unit=u, minutes=m[u]), on=RECEIVED,
-                                                   deliver=False, dashboard=False)
-            for u in pending])
+        results = await bounded(
+            concurrency,
+            [
+                lambda u=u, m=minutes: council_meeting(
+                    unit=u,
+                    **minutes_parameters(unit=u, minutes=m[u]),
+                    on=RECEIVED,
+                    deliver=False,
+                    dashboard=False,
+                )
+                for u in pending
+            ],
+        )
         runs += len(pending)
         timer.add("meetings", time.perf_counter() - t)
         t = time.perf_counter()
@@ -197,7 +226,9 @@ def run_direct(url: str, rows: list[list[dict]], timer: Timer) -> dict:
         meeting_ids = []
         for u, codes in pending.items():
             minutes = approve_all(url, u, codes)
-            opening = open_or_find(unit=u, key=minutes_key(unit_code=u, minutes=minutes), on=RECEIVED, flow_run_id=None)
+            opening = open_or_find(
+                unit=u, key=minutes_key(unit_code=u, minutes=minutes), on=RECEIVED, flow_run_id=None
+            )
             applied = apply_and_queue(opening.meeting_id, minutes)
             if isinstance(applied, list):
                 raise RuntimeError(f"minutes refused at {u}: {applied}")
@@ -223,9 +254,13 @@ def check(url: str, size: int) -> dict:
     from notifications.outbox import OutboxMessage
 
     with Session(get_engine(url)) as session:
-        statuses = dict(session.execute(select(Nomination.status, func.count()).group_by(Nomination.status)).all())
+        statuses = dict(
+            session.execute(select(Nomination.status, func.count()).group_by(Nomination.status)).all()
+        )
         steps = session.execute(select(func.count()).select_from(NominationStep)).scalar_one()
-        mail = dict(session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all())
+        mail = dict(
+            session.execute(select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)).all()
+        )
     conferred = statuses.get("conferred", 0)
     assert conferred == size, statuses
     return {"conferred": conferred, "steps": steps, "letters": mail}
@@ -280,7 +315,9 @@ def main() -> None:
             use_database(f"sqlite:///{prefect_db}", port)
             prefect_timer = Timer()
             t = time.perf_counter()
-            orchestrated = asyncio.run(run_prefect(f"sqlite:///{prefect_db}", rows, args.concurrency, prefect_timer))
+            orchestrated = asyncio.run(
+                run_prefect(f"sqlite:///{prefect_db}", rows, args.concurrency, prefect_timer)
+            )
             prefect_s = time.perf_counter() - t
             prefect_check = check(f"sqlite:///{prefect_db}", args.size)
     finally:
@@ -289,27 +326,49 @@ def main() -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
     ratio = prefect_s / direct_s
-    print(f"\nYear-end surge: {args.size:,} nominations, 200 communes / 40 districts / 5 provinces → Prime Minister "
-          f"(hierarchy set-up {setup_s:.1f} s, not counted)\n")
-    print(f"{'path':<26} {'wall s':>8} {'nom/s':>7} {'flow runs':>10}  {'intake':>7} {'meetings':>9} {'receive':>8} {'mail':>6}")
-    for name, secs, runs, timer in (("direct (no Prefect)", direct_s, 0, direct_timer),
-                                    (f"Prefect flows (×{args.concurrency})", prefect_s, orchestrated["flow_runs"],
-                                     prefect_timer)):
+    print(
+        f"\nYear-end surge: {args.size:,} nominations, 200 communes / 40 districts / 5 provinces → Prime Minister "
+        f"(hierarchy set-up {setup_s:.1f} s, not counted)\n"
+    )
+    print(
+        f"{'path':<26} {'wall s':>8} {'nom/s':>7} {'flow runs':>10}  {'intake':>7} {'meetings':>9} {'receive':>8} {'mail':>6}"
+    )
+    for name, secs, runs, timer in (
+        ("direct (no Prefect)", direct_s, 0, direct_timer),
+        (f"Prefect flows (×{args.concurrency})", prefect_s, orchestrated["flow_runs"], prefect_timer),
+    ):
         p = timer.parts
-        print(f"{name:<26} {secs:>8.1f} {args.size / secs:>7.0f} {runs:>10}  {p['intake']:>7.1f} {p['meetings']:>9.1f} "
-              f"{p['receive']:>8.1f} {p['mail']:>6.1f}")
-    print(f"\nPrefect / direct = {ratio:.2f}×; steps: {prefect_check['steps']:,} (direct {direct_check['steps']:,}); "
-          f"letters: {prefect_check['letters']}")
+        print(
+            f"{name:<26} {secs:>8.1f} {args.size / secs:>7.0f} {runs:>10}  {p['intake']:>7.1f} {p['meetings']:>9.1f} "
+            f"{p['receive']:>8.1f} {p['mail']:>6.1f}"
+        )
+    print(
+        f"\nPrefect / direct = {ratio:.2f}×; steps: {prefect_check['steps']:,} (direct {direct_check['steps']:,}); "
+        f"letters: {prefect_check['letters']}"
+    )
     print(f"command: python bench/surge.py --size {args.size} --concurrency {args.concurrency}")
-    print(json.dumps({"benchmark": "surge", "size": args.size, "concurrency": args.concurrency,
-                      "direct_s": round(direct_s, 2), "prefect_s": round(prefect_s, 2), "ratio": round(ratio, 2),
-                      "prefect_nominations_per_s": round(args.size / prefect_s, 1),
-                      "direct_nominations_per_s": round(args.size / direct_s, 1),
-                      "flow_runs": orchestrated["flow_runs"], "levels": orchestrated["levels"],
-                      "direct_parts_s": {k: round(v, 2) for k, v in direct_timer.parts.items()},
-                      "prefect_parts_s": {k: round(v, 2) for k, v in prefect_timer.parts.items()},
-                      "steps": prefect_check["steps"], "letters": prefect_check["letters"],
-                      "setup_s": round(setup_s, 2)}, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "benchmark": "surge",
+                "size": args.size,
+                "concurrency": args.concurrency,
+                "direct_s": round(direct_s, 2),
+                "prefect_s": round(prefect_s, 2),
+                "ratio": round(ratio, 2),
+                "prefect_nominations_per_s": round(args.size / prefect_s, 1),
+                "direct_nominations_per_s": round(args.size / direct_s, 1),
+                "flow_runs": orchestrated["flow_runs"],
+                "levels": orchestrated["levels"],
+                "direct_parts_s": {k: round(v, 2) for k, v in direct_timer.parts.items()},
+                "prefect_parts_s": {k: round(v, 2) for k, v in prefect_timer.parts.items()},
+                "steps": prefect_check["steps"],
+                "letters": prefect_check["letters"],
+                "setup_s": round(setup_s, 2),
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -44,7 +44,12 @@ from common import isolated_environment, start_sink  # noqa: E402
 
 HOST = "127.0.0.1"
 TRIGGER = "receive-forwarded on thidua.council.decided"
-DATABASE_TASKS = {"screen-and-store", "open-meeting", "apply-meeting", "open-reviews"}  # apply-meeting checks too
+DATABASE_TASKS = {
+    "screen-and-store",
+    "open-meeting",
+    "apply-meeting",
+    "open-reviews",
+}  # apply-meeting checks too
 MAIL_TASKS = {"deliver-due-mail"}
 
 
@@ -54,6 +59,7 @@ def children_cpu() -> float:
 
 
 # --- PostgreSQL, the Prefect server, the workers ------------------------------------------------
+
 
 @contextlib.contextmanager
 def postgres(url: str | None, workdir: Path) -> Iterator[str]:
@@ -122,9 +128,15 @@ class Service:
 
     def spawn(self, name: str, cmd: list[str], **env: str) -> None:
         with (self.workdir / f"{name}.log").open("ab") as out:
-            self.processes[name] = subprocess.Popen(cmd, cwd=ROOT, env={**self.env, **env}, stdout=out,
-                                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                                    start_new_session=True)
+            self.processes[name] = subprocess.Popen(
+                cmd,
+                cwd=ROOT,
+                env={**self.env, **env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
     def run(self, cmd: list[str], **env: str) -> None:
         result = subprocess.run(cmd, cwd=ROOT, env={**self.env, **env}, capture_output=True, text=True)
@@ -164,6 +176,7 @@ def wait_healthy(api_url: str, timeout: float = 180) -> None:
 
 # --- the worker path ------------------------------------------------------------------------------
 
+
 async def submit_and_wait(runs: list[tuple[str, dict]]) -> list:
     """Start deployment runs (the pool's workers pick them up) and wait until every one has finished."""
     from prefect.client.orchestration import get_client
@@ -177,11 +190,15 @@ async def submit_and_wait(runs: list[tuple[str, dict]]) -> list:
             done = []
             for start in range(0, len(ids), 200):
                 done += await client.read_flow_runs(
-                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids[start:start + 200])), limit=200)
+                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids[start : start + 200])),
+                    limit=200,
+                )
             if all(r.state and r.state.is_final() and not r.state.is_crashed() for r in done):
                 failed = [r for r in done if not r.state.is_completed()]
                 if failed:
-                    raise RuntimeError(f"{len(failed)} runs did not complete, e.g. {failed[0].name}: {failed[0].state}")
+                    raise RuntimeError(
+                        f"{len(failed)} runs did not complete, e.g. {failed[0].name}: {failed[0].state}"
+                    )
                 return done
             await asyncio.sleep(1)
 
@@ -195,7 +212,9 @@ def forwarding_meetings(url: str, keys: list[str]) -> list[int]:
     from models.meetings import Meeting, MeetingStatus
 
     with Session(get_engine(url)) as session:
-        meetings = session.scalars(select(Meeting).where(Meeting.key.in_(keys), Meeting.status == MeetingStatus.applied))
+        meetings = session.scalars(
+            select(Meeting).where(Meeting.key.in_(keys), Meeting.status == MeetingStatus.applied)
+        )
         return [m.id for m in meetings if m.summary.get("counts", {}).get("forwarded")]
 
 
@@ -211,7 +230,9 @@ async def run_workers(url: str, rows: list[list[dict]], timer: surge.Timer) -> d
     on = surge.RECEIVED.isoformat()
     runs = 0
     t = time.perf_counter()
-    intakes = [("intake/intake", {"rows": b, "source": "surge", "received_on": on, "deliver": False}) for b in rows]
+    intakes = [
+        ("intake/intake", {"rows": b, "source": "surge", "received_on": on, "deliver": False}) for b in rows
+    ]
     await submit_and_wait(intakes)
     runs += len(rows)
     timer.add("intake", time.perf_counter() - t)
@@ -220,16 +241,36 @@ async def run_workers(url: str, rows: list[list[dict]], timer: surge.Timer) -> d
         levels += 1
         t = time.perf_counter()
         minutes = {u: surge.approve_all(url, u, codes) for u, codes in pending.items()}
-        await submit_and_wait([("council-meeting/council-meeting",
-                                {"unit": u, **_as_json(minutes_parameters(unit=u, minutes=m)), "on": on,
-                                 "deliver": False, "dashboard": False}) for u, m in minutes.items()])
+        await submit_and_wait(
+            [
+                (
+                    "council-meeting/council-meeting",
+                    {
+                        "unit": u,
+                        **_as_json(minutes_parameters(unit=u, minutes=m)),
+                        "on": on,
+                        "deliver": False,
+                        "dashboard": False,
+                    },
+                )
+                for u, m in minutes.items()
+            ]
+        )
         runs += len(pending)
         timer.add("meetings", time.perf_counter() - t)
         t = time.perf_counter()
-        forwarded = forwarding_meetings(url, [minutes_key(unit_code=u, minutes=m) for u, m in minutes.items()])
+        forwarded = forwarding_meetings(
+            url, [minutes_key(unit_code=u, minutes=m) for u, m in minutes.items()]
+        )
         if forwarded:
-            await submit_and_wait([("receive-forwarded/receive-forwarded",
-                                    {"meeting_ids": forwarded, "on": on, "deliver": False})])
+            await submit_and_wait(
+                [
+                    (
+                        "receive-forwarded/receive-forwarded",
+                        {"meeting_ids": forwarded, "on": on, "deliver": False},
+                    )
+                ]
+            )
             runs += 1
         timer.add("receive", time.perf_counter() - t)
         t = time.perf_counter()
@@ -249,6 +290,7 @@ async def set_trigger(enabled: bool) -> None:
 
 # --- where the time goes --------------------------------------------------------------------------
 
+
 async def breakdown(since: datetime) -> dict[str, float]:
     """Run-seconds summed over every flow run since `since` (they overlap: parallel runs), split into
     waiting to start (queue, poll, new process, imports), database tasks, mail tasks and the rest of the
@@ -264,33 +306,52 @@ async def breakdown(since: datetime) -> dict[str, float]:
     async with get_client() as client:
         flow_runs, task_runs, offset = [], [], 0
         while batch := await client.read_flow_runs(
-                flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since)), limit=200,
-                offset=offset):
+            flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since)),
+            limit=200,
+            offset=offset,
+        ):
             flow_runs += batch
             offset += len(batch)
         offset = 0
         while batch := await client.read_task_runs(
-                task_run_filter=TaskRunFilter(start_time=TaskRunFilterStartTime(after_=since)), limit=200,
-                offset=offset):
+            task_run_filter=TaskRunFilter(start_time=TaskRunFilterStartTime(after_=since)),
+            limit=200,
+            offset=offset,
+        ):
             task_runs += batch
             offset += len(batch)
     top = [r for r in flow_runs if r.parent_task_run_id is None and r.start_time and r.end_time]
-    waiting = sum(max(0.0, (r.start_time - (r.expected_start_time or r.start_time)).total_seconds()) for r in top)
+    waiting = sum(
+        max(0.0, (r.start_time - (r.expected_start_time or r.start_time)).total_seconds()) for r in top
+    )
     running = sum((r.end_time - r.start_time).total_seconds() for r in top)
     task_s = {"database": 0.0, "mail": 0.0}
     for t in task_runs:
         if t.start_time and t.end_time:
-            kind = "database" if t.name.rsplit("-", 1)[0] in DATABASE_TASKS else \
-                "mail" if t.name.rsplit("-", 1)[0] in MAIL_TASKS else None
+            kind = (
+                "database"
+                if t.name.rsplit("-", 1)[0] in DATABASE_TASKS
+                else "mail"
+                if t.name.rsplit("-", 1)[0] in MAIL_TASKS
+                else None
+            )
             if kind:
                 task_s[kind] += (t.end_time - t.start_time).total_seconds()
-    return {"flow_runs": len(flow_runs), "waiting_to_start": waiting, "database": task_s["database"],
-            "mail": task_s["mail"], "engine_events_artifacts": max(0.0, running - sum(task_s.values()))}
+    return {
+        "flow_runs": len(flow_runs),
+        "waiting_to_start": waiting,
+        "database": task_s["database"],
+        "mail": task_s["mail"],
+        "engine_events_artifacts": max(0.0, running - sum(task_s.values())),
+    }
 
 
 # --- the two paths --------------------------------------------------------------------------------
 
-def embedded(workdir: Path, rows: list[list[dict]], template: Path, port: int, size: int, concurrency: int) -> dict:
+
+def embedded(
+    workdir: Path, rows: list[list[dict]], template: Path, port: int, size: int, concurrency: int
+) -> dict:
     from prefect.testing.utilities import prefect_test_harness
 
     db = workdir / "embedded.db"
@@ -307,11 +368,19 @@ def embedded(workdir: Path, rows: list[list[dict]], template: Path, port: int, s
         cpu = time.process_time() - cpu
         split = asyncio.run(breakdown(since))
         checked = surge.check(url, size)
-    return {"wall_s": wall, "cpu_s": cpu, "timer": timer.parts, "runs": runs, "split": split, "check": checked}
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "timer": timer.parts,
+        "runs": runs,
+        "split": split,
+        "check": checked,
+    }
 
 
-def with_workers(workdir: Path, rows: list[list[dict]], admin_url: str, port: int, size: int, workers: int,
-                 limit: int) -> dict:
+def with_workers(
+    workdir: Path, rows: list[list[dict]], admin_url: str, port: int, size: int, workers: int, limit: int
+) -> dict:
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from sqlalchemy.engine import make_url
 
@@ -324,15 +393,27 @@ def with_workers(workdir: Path, rows: list[list[dict]], admin_url: str, port: in
         setup = {"hierarchy_on_postgres_s": time.perf_counter() - t}
         api_port = free_port()
         api_url = f"http://{HOST}:{api_port}/api"
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_", "THIDUA_DATABASE_URL"))}
-        env.update(PREFECT_API_URL=api_url, THIDUA_DATABASE_URL=app_url, THIDUA_SMTP_HOST=HOST,
-                   THIDUA_SMTP_PORT=str(port), THIDUA_SMTP_SECURITY="none", PREFECT_WORKER_QUERY_SECONDS="2")
+        env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_API_", "THIDUA_DATABASE_URL"))
+        }
+        env.update(
+            PREFECT_API_URL=api_url,
+            THIDUA_DATABASE_URL=app_url,
+            THIDUA_SMTP_HOST=HOST,
+            THIDUA_SMTP_PORT=str(port),
+            THIDUA_SMTP_SECURITY="none",
+            PREFECT_WORKER_QUERY_SECONDS="2",
+        )
         service = Service(workdir, env)
         try:
             t = time.perf_counter()
-            service.spawn("server", [*prefect_cli(), "server", "start", "--host", HOST, "--port", str(api_port)],
-                          PREFECT_API_DATABASE_CONNECTION_URL=make_url(prefect_url).set(
-                              drivername="postgresql+asyncpg").render_as_string(hide_password=False))
+            service.spawn(
+                "server",
+                [*prefect_cli(), "server", "start", "--host", HOST, "--port", str(api_port)],
+                PREFECT_API_DATABASE_CONNECTION_URL=make_url(prefect_url)
+                .set(drivername="postgresql+asyncpg")
+                .render_as_string(hide_password=False),
+            )
             wait_healthy(api_url)
             service.run([*prefect_cli(), "work-pool", "create", "thidua-process", "--type", "process"])
             service.run([*prefect_cli(), "--no-prompt", "deploy", "--all"])
@@ -341,9 +422,21 @@ def with_workers(workdir: Path, rows: list[list[dict]], admin_url: str, port: in
                 asyncio.run(set_trigger(False))
                 cpu_before = children_cpu()
                 for n in range(workers):
-                    service.spawn(f"worker-{n + 1}", [*prefect_cli(), "worker", "start", "--pool", "thidua-process",
-                                                      "--name", f"surge-{n + 1}", "--limit", str(limit)],
-                                  THIDUA_CODE_DIR=str(ROOT))
+                    service.spawn(
+                        f"worker-{n + 1}",
+                        [
+                            *prefect_cli(),
+                            "worker",
+                            "start",
+                            "--pool",
+                            "thidua-process",
+                            "--name",
+                            f"surge-{n + 1}",
+                            "--limit",
+                            str(limit),
+                        ],
+                        THIDUA_CODE_DIR=str(ROOT),
+                    )
                 setup["service_s"] = time.perf_counter() - t
                 surge.use_database(app_url, port)
                 timer = surge.Timer()
@@ -354,12 +447,21 @@ def with_workers(workdir: Path, rows: list[list[dict]], admin_url: str, port: in
                 split = asyncio.run(breakdown(since))
                 checked = surge.check(app_url, size)
                 service.stop(*[f"worker-{n + 1}" for n in range(workers)])
-                workers_cpu = children_cpu() - cpu_before  # the workers and every flow-run process they waited for
+                workers_cpu = (
+                    children_cpu() - cpu_before
+                )  # the workers and every flow-run process they waited for
                 asyncio.run(set_trigger(True))
         finally:
             service.stop()
-    return {"wall_s": wall, "cpu_s": workers_cpu, "timer": timer.parts, "runs": runs, "split": split,
-            "check": checked, "setup": setup}
+    return {
+        "wall_s": wall,
+        "cpu_s": workers_cpu,
+        "timer": timer.parts,
+        "runs": runs,
+        "split": split,
+        "check": checked,
+        "setup": setup,
+    }
 
 
 def main() -> None:
@@ -369,9 +471,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, default=2, help="flow-run processes at once per worker")
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server (default: a throwaway one)")
-    parser.add_argument("--shape", default="5,8,5", help="provinces,districts per province,communes per district")
-    parser.add_argument("--workers-only", action="store_true",
-                        help="skip the embedded path (it is bench/surge.py's Prefect path, ≈ 20 min at 10,000)")
+    parser.add_argument(
+        "--shape", default="5,8,5", help="provinces,districts per province,communes per district"
+    )
+    parser.add_argument(
+        "--workers-only",
+        action="store_true",
+        help="skip the embedded path (it is bench/surge.py's Prefect path, ≈ 20 min at 10,000)",
+    )
     args = parser.parse_args()
     surge.PROVINCES, surge.DISTRICTS, surge.COMMUNES = (int(x) for x in args.shape.split(","))
     communes_n = surge.PROVINCES * surge.DISTRICTS * surge.COMMUNES
@@ -389,7 +496,11 @@ def main() -> None:
         surge.build_template(template)
         setup_s = time.perf_counter() - t
         rows = surge.batches(surge.surge_communes(f"sqlite:///{template}"), args.size)
-        one = None if args.workers_only else embedded(workdir, rows, template, port, args.size, args.concurrency)
+        one = (
+            None
+            if args.workers_only
+            else embedded(workdir, rows, template, port, args.size, args.concurrency)
+        )
         with postgres(args.postgres, workdir) as admin_url:
             many = with_workers(workdir, rows, admin_url, port, args.size, args.workers, args.limit)
     finally:
@@ -397,42 +508,78 @@ def main() -> None:
         sink.wait(10)
         shutil.rmtree(workdir, ignore_errors=True)
 
-    shape = f"{communes_n} communes / {surge.PROVINCES * surge.DISTRICTS} districts / {surge.PROVINCES} provinces"
-    print(f"\nYear-end surge: {args.size:,} nominations at {shape} → Prime Minister "
-          f"(SQLite hierarchy {setup_s:.0f} s, PostgreSQL hierarchy {many['setup']['hierarchy_on_postgres_s']:.0f} s, "
-          f"server + deploy + workers {many['setup']['service_s']:.0f} s: not counted)\n")
-    paths = tuple(((f"embedded, SQLite (×{args.concurrency})", one),) if one else ()) + \
-        ((f"{args.workers} workers ×{args.limit}, PostgreSQL", many),)
-    print(f"{'path':<30} {'wall s':>7} {'nom/s':>6} {'runs':>5} {'CPU s':>7} {'CPU s/run':>9}  "
-          f"{'intake':>7} {'meetings':>8} {'receive':>7} {'mail':>6}")
+    shape = (
+        f"{communes_n} communes / {surge.PROVINCES * surge.DISTRICTS} districts / {surge.PROVINCES} provinces"
+    )
+    print(
+        f"\nYear-end surge: {args.size:,} nominations at {shape} → Prime Minister "
+        f"(SQLite hierarchy {setup_s:.0f} s, PostgreSQL hierarchy {many['setup']['hierarchy_on_postgres_s']:.0f} s, "
+        f"server + deploy + workers {many['setup']['service_s']:.0f} s: not counted)\n"
+    )
+    paths = tuple(((f"embedded, SQLite (×{args.concurrency})", one),) if one else ()) + (
+        (f"{args.workers} workers ×{args.limit}, PostgreSQL", many),
+    )
+    print(
+        f"{'path':<30} {'wall s':>7} {'nom/s':>6} {'runs':>5} {'CPU s':>7} {'CPU s/run':>9}  "
+        f"{'intake':>7} {'meetings':>8} {'receive':>7} {'mail':>6}"
+    )
     for name, p in paths:
         parts = p["timer"]
-        print(f"{name:<30} {p['wall_s']:>7.1f} {args.size / p['wall_s']:>6.0f} {p['runs']['flow_runs']:>5} "
-              f"{p['cpu_s']:>7.0f} {p['cpu_s'] / p['runs']['flow_runs']:>9.2f}  {parts['intake']:>7.1f} "
-              f"{parts['meetings']:>8.1f} {parts['receive']:>7.1f} {parts['mail']:>6.1f}")
+        print(
+            f"{name:<30} {p['wall_s']:>7.1f} {args.size / p['wall_s']:>6.0f} {p['runs']['flow_runs']:>5} "
+            f"{p['cpu_s']:>7.0f} {p['cpu_s'] / p['runs']['flow_runs']:>9.2f}  {parts['intake']:>7.1f} "
+            f"{parts['meetings']:>8.1f} {parts['receive']:>7.1f} {parts['mail']:>6.1f}"
+        )
     print("\nWhere the time goes (run-seconds summed over the flow runs, which overlap):")
     print(f"{'path':<30} {'to start':>9} {'database':>9} {'mail':>7} {'engine+events':>14}")
     for name, p in paths:
         s = p["split"]
-        print(f"{name:<30} {s['waiting_to_start']:>9.0f} {s['database']:>9.0f} {s['mail']:>7.0f} "
-              f"{s['engine_events_artifacts']:>14.0f}")
-    print("  to start = queued, picked up by a worker, a new Python process, imports, the pull step "
-          "(embedded: none); CPU s = this process (embedded) or the workers and their flow-run processes")
-    print("\n" + "; ".join(f"{name}: steps {p['check']['steps']:,}, letters {p['check']['letters']}"
-                            for name, p in paths))
-    print(f"command: python bench/surge_workers.py --size {args.size} --workers {args.workers} --limit {args.limit} "
-          f"--shape {args.shape}" + (" --workers-only" if one is None else ""))
+        print(
+            f"{name:<30} {s['waiting_to_start']:>9.0f} {s['database']:>9.0f} {s['mail']:>7.0f} "
+            f"{s['engine_events_artifacts']:>14.0f}"
+        )
+    print(
+        "  to start = queued, picked up by a worker, a new Python process, imports, the pull step "
+        "(embedded: none); CPU s = this process (embedded) or the workers and their flow-run processes"
+    )
+    print(
+        "\n"
+        + "; ".join(
+            f"{name}: steps {p['check']['steps']:,}, letters {p['check']['letters']}" for name, p in paths
+        )
+    )
+    print(
+        f"command: python bench/surge_workers.py --size {args.size} --workers {args.workers} --limit {args.limit} "
+        f"--shape {args.shape}" + (" --workers-only" if one is None else "")
+    )
 
     def summary(p: dict) -> dict:
-        return {"wall_s": round(p["wall_s"], 1), "nominations_per_s": round(args.size / p["wall_s"], 1),
-                "flow_runs": p["runs"]["flow_runs"], "levels": p["runs"]["levels"], "cpu_s": round(p["cpu_s"], 1),
-                "parts_s": {k: round(v, 1) for k, v in p["timer"].items()},
-                "run_seconds": {k: round(v, 1) for k, v in p["split"].items()},
-                "steps": p["check"]["steps"], "letters": p["check"]["letters"]}
+        return {
+            "wall_s": round(p["wall_s"], 1),
+            "nominations_per_s": round(args.size / p["wall_s"], 1),
+            "flow_runs": p["runs"]["flow_runs"],
+            "levels": p["runs"]["levels"],
+            "cpu_s": round(p["cpu_s"], 1),
+            "parts_s": {k: round(v, 1) for k, v in p["timer"].items()},
+            "run_seconds": {k: round(v, 1) for k, v in p["split"].items()},
+            "steps": p["check"]["steps"],
+            "letters": p["check"]["letters"],
+        }
 
-    print(json.dumps({"benchmark": "surge_workers", "size": args.size, "communes": communes_n,
-                      "workers": args.workers, "limit": args.limit, "embedded": summary(one) if one else None,
-                      "workers_path": summary(many)}, ensure_ascii=False))
+    print(
+        json.dumps(
+            {
+                "benchmark": "surge_workers",
+                "size": args.size,
+                "communes": communes_n,
+                "workers": args.workers,
+                "limit": args.limit,
+                "embedded": summary(one) if one else None,
+                "workers_path": summary(many),
+            },
+            ensure_ascii=False,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -15,8 +15,12 @@ from cli.nominations import inbox, nominate, resubmit_command, status, units
 from cli.reports import remind_command, report_app
 from supervisor.up import up
 
-app = typer.Typer(help="thidua — thi đua, khen thưởng phong trào «Chung sức xây dựng nông thôn mới»",
-                  no_args_is_help=True, pretty_exceptions_enable=False, cls=ThiduaGroup)
+app = typer.Typer(
+    help="thidua — thi đua, khen thưởng phong trào «Chung sức xây dựng nông thôn mới»",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    cls=ThiduaGroup,
+)
 
 
 @app.callback()

@@ -107,6 +107,7 @@ def emit_json(data: object) -> None:
 
 # --- the data folder ------------------------------------------------------------------------------
 
+
 def secure_folder(path: Path, *, deep: bool = False) -> Path:
     """Create `path` as 0700 (or tighten it), and its files to 0600 (`deep`: the whole tree, else only
     the top level). Only what this user owns is changed."""
@@ -129,6 +130,7 @@ def secure_folder(path: Path, *, deep: bool = False) -> Path:
 
 
 # --- logs -----------------------------------------------------------------------------------------
+
 
 class _Logging:
     """The handlers a command adds to the root logger.
@@ -186,9 +188,14 @@ def settings_problem(exc: Exception) -> str | None:
     if not isinstance(exc, ValidationError) or exc.title != "Settings":
         return None
     reasons = {
-        "int_parsing": "phải là số nguyên", "float_parsing": "phải là số", "bool_parsing": "phải là true/false",
-        "literal_error": "chỉ nhận {expected}", "missing": "còn thiếu", "json_invalid": "phải là JSON",
-        "list_type": "phải là danh sách JSON", "url_parsing": "phải là URL",
+        "int_parsing": "phải là số nguyên",
+        "float_parsing": "phải là số",
+        "bool_parsing": "phải là true/false",
+        "literal_error": "chỉ nhận {expected}",
+        "missing": "còn thiếu",
+        "json_invalid": "phải là JSON",
+        "list_type": "phải là danh sách JSON",
+        "url_parsing": "phải là URL",
     }
     parts = []
     for err in exc.errors(include_url=False, include_input=False, include_context=True):
@@ -222,11 +229,15 @@ class ThiduaGroup(TyperGroup):
                 # the command's name only: its arguments may hold what must not reach a log (a refused URL)
                 logger.error("Unexpected error in `thidua %s`", ctx.invoked_subcommand or "", exc_info=exc)
             where = f"; chi tiết trong {logs.path}" if logs.path else ""
-            raise fail(f"lệnh không hoàn thành vì một lỗi ngoài dự kiến ({type(exc).__name__}){where}. "
-                       "Chạy lại với `thidua --verbose …` để xem ngay.") from None
+            raise fail(
+                f"lệnh không hoàn thành vì một lỗi ngoài dự kiến ({type(exc).__name__}){where}. "
+                "Chạy lại với `thidua --verbose …` để xem ngay."
+            ) from None
         finally:
             logs.stop()
             os.umask(previous_umask)
 
 
-VerboseOpt = Annotated[bool, typer.Option("--verbose", "-v", help="in cả nhật ký (Prefect, lỗi chi tiết) ra màn hình")]
+VerboseOpt = Annotated[
+    bool, typer.Option("--verbose", "-v", help="in cả nhật ký (Prefect, lỗi chi tiết) ra màn hình")
+]

@@ -14,15 +14,22 @@ sample_app = typer.Typer(help="Dữ liệu mẫu", no_args_is_help=True)
 
 
 SAMPLE_LABELS = {
-    "units": "đơn vị", "units_created": "đơn vị mới", "units_updated": "đơn vị cập nhật",
-    "councils": "hội đồng", "councils_created": "hội đồng mới", "councils_updated": "hội đồng cập nhật",
-    "members": "thành viên", "members_created": "thành viên mới", "members_updated": "thành viên cập nhật",
+    "units": "đơn vị",
+    "units_created": "đơn vị mới",
+    "units_updated": "đơn vị cập nhật",
+    "councils": "hội đồng",
+    "councils_created": "hội đồng mới",
+    "councils_updated": "hội đồng cập nhật",
+    "members": "thành viên",
+    "members_created": "thành viên mới",
+    "members_updated": "thành viên cập nhật",
 }
 
 
 def counts_line(counts: dict) -> str:
     """`{"units": 86, …}` as «đơn vị: 86, …» for officials."""
     return ", ".join(f"{SAMPLE_LABELS.get(k, k)}: {v}" for k, v in counts.items())
+
 
 @db_app.command("upgrade")
 def db_upgrade() -> None:
@@ -54,8 +61,10 @@ def sample_load(json_out: JsonOpt = False) -> None:
 
 
 @sample_app.command("national")
-def sample_national(shape: Annotated[str, typer.Option(help="2022 (63 tỉnh, 3 cấp) hoặc 2025 (34 tỉnh, 2 cấp)")] = "2022",
-                    json_out: JsonOpt = False) -> None:
+def sample_national(
+    shape: Annotated[str, typer.Option(help="2022 (63 tỉnh, 3 cấp) hoặc 2025 (34 tỉnh, 2 cấp)")] = "2022",
+    json_out: JsonOpt = False,
+) -> None:
     """Sinh hệ thống đơn vị quy mô toàn quốc (tổng hợp, cho đo hiệu năng)."""
     from models.campaigns import ensure_campaigns
     from models.db import session_scope

@@ -43,8 +43,18 @@ NOMINEES = {
     "huan-chuong-ld-2": ("Hội Nông dân xã", "tập thể", "Thành tích đặc biệt xuất sắc trong phong trào"),
     "huan-chuong-ld-1": ("Đảng ủy xã", "tập thể", "Lãnh đạo hoàn thành xuất sắc chương trình 2021–2025"),
 }
-REJECTED = ("Ông Đỗ Văn Bình", "cá nhân", "giay-khen-xa", "Thành tích chưa tiêu biểu so với các hộ khác trong thôn")
-RETURNED = ("Hộ ông Quách Văn Sơn", "hộ gia đình", "giay-khen-xa", "Bổ sung biên bản hiến đất có xác nhận của thôn")
+REJECTED = (
+    "Ông Đỗ Văn Bình",
+    "cá nhân",
+    "giay-khen-xa",
+    "Thành tích chưa tiêu biểu so với các hộ khác trong thôn",
+)
+RETURNED = (
+    "Hộ ông Quách Văn Sơn",
+    "hộ gia đình",
+    "giay-khen-xa",
+    "Bổ sung biên bản hiến đất có xác nhận của thôn",
+)
 
 
 def demo_rows() -> list[dict]:
@@ -53,11 +63,29 @@ def demo_rows() -> list[dict]:
         for form, (name, kind, achievement) in NOMINEES.items():
             if form == "giay-khen-huyen" and on.endswith("2026"):
                 continue  # no district certificate after 30/6/2025
-            rows.append({"nominee": name + suffix, "kind": kind, "unit": unit, "award": form,
-                         "campaign": "ntm-2021-2025", "achievement": achievement, "submitted_on": on})
+            rows.append(
+                {
+                    "nominee": name + suffix,
+                    "kind": kind,
+                    "unit": unit,
+                    "award": form,
+                    "campaign": "ntm-2021-2025",
+                    "achievement": achievement,
+                    "submitted_on": on,
+                }
+            )
     for name, kind, form, _ in (REJECTED, RETURNED):
-        rows.append({"nominee": name, "kind": kind, "unit": UNIT_2026, "award": form, "campaign": "ntm-2021-2025",
-                     "achievement": "Đóng góp ngày công xây dựng kênh mương", "submitted_on": "02/03/2026"})
+        rows.append(
+            {
+                "nominee": name,
+                "kind": kind,
+                "unit": UNIT_2026,
+                "award": form,
+                "campaign": "ntm-2021-2025",
+                "achievement": "Đóng góp ngày công xây dựng kênh mương",
+                "submitted_on": "02/03/2026",
+            }
+        )
     return [{"row": i + 2, **r} for i, r in enumerate(rows)]
 
 
@@ -92,14 +120,29 @@ def minutes_for(unit_code: str, items: list[tuple[str, str]], day: date, number:
     decisions = []
     for code, name in items:
         if name == REJECTED[0]:
-            decisions.append(ItemDecision(code=code, decision=Decision.reject, votes_for=1,
-                                          votes_against=len(members) - 1, note=REJECTED[3]))
+            decisions.append(
+                ItemDecision(
+                    code=code,
+                    decision=Decision.reject,
+                    votes_for=1,
+                    votes_against=len(members) - 1,
+                    note=REJECTED[3],
+                )
+            )
         elif name == RETURNED[0] and not _was_returned(code):
-            decisions.append(ItemDecision(code=code, decision=Decision.return_for_completion, note=RETURNED[3]))
+            decisions.append(
+                ItemDecision(code=code, decision=Decision.return_for_completion, note=RETURNED[3])
+            )
         else:
             decisions.append(ItemDecision(code=code, decision=Decision.approve, votes_for=len(members)))
-    return Minutes(meeting_date=day, members_present=len(members), decision_series=series,
-                   first_decision_number=number, secretary="Thư ký Hội đồng", decisions=decisions)
+    return Minutes(
+        meeting_date=day,
+        members_present=len(members),
+        decision_series=series,
+        first_decision_number=number,
+        secretary="Thư ký Hội đồng",
+        decisions=decisions,
+    )
 
 
 def _was_returned(code: str) -> bool:
@@ -107,8 +150,14 @@ def _was_returned(code: str) -> bool:
 
     with session_scope() as session:
         n = session.scalars(select(Nomination).where(col(Nomination.code) == code)).one()
-        return session.scalars(select(col(NominationStep.id)).where(
-            col(NominationStep.nomination_id) == n.id, col(NominationStep.action) == "return")).first() is not None
+        return (
+            session.scalars(
+                select(col(NominationStep.id)).where(
+                    col(NominationStep.nomination_id) == n.id, col(NominationStep.action) == "return"
+                )
+            ).first()
+            is not None
+        )
 
 
 def unit_name(unit_code: str) -> str:
@@ -121,7 +170,9 @@ def unit_name(unit_code: str) -> str:
 
 def returned_codes() -> list[str]:
     with session_scope() as session:
-        return list(session.scalars(select(col(Nomination.code)).where(col(Nomination.status) == Status.returned)))
+        return list(
+            session.scalars(select(col(Nomination.code)).where(col(Nomination.status) == Status.returned))
+        )
 
 
 def paths(codes: list[str]) -> list[dict]:
@@ -141,8 +192,9 @@ def forms_conferred_where_expected(statuses: list[dict]) -> list[str]:
             continue
         authority = catalogue().forms[s["awarded"] or s["award"]].authority.value
         if s["status"] != "conferred" or s["current_unit"]["level"] != authority:
-            problems.append(f"{s['code']} ({s['award_name']}) dừng ở {s['current_unit']['name']} "
-                            f"({s['status_label']})")
+            problems.append(
+                f"{s['code']} ({s['award_name']}) dừng ở {s['current_unit']['name']} ({s['status_label']})"
+            )
     return problems
 
 
@@ -156,7 +208,9 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
     from flows.refusal import is_refused
 
     day = today_vn()
-    state: State = run(intake(rows=demo_rows(), source="demo", actor="thidua demo", received_on=day, return_state=True))
+    state: State = run(
+        intake(rows=demo_rows(), source="demo", actor="thidua demo", received_on=day, return_state=True)
+    )
     if not state.is_completed() or is_refused(state):
         raise _fail(state.message or "không tiếp nhận được hồ sơ mẫu")
     codes = [n["code"] for n in state.result()["nominations"]]
@@ -172,8 +226,10 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
         for unit_code, items in pending.items():
             minutes = minutes_for(unit_code, items, day, number)
             # calling a flow returns its result: a Refused run's is its refusal
-            result = cast("MeetingApplied | MeetingRefusal", run(council_meeting(unit=unit_code, minutes=minutes,
-                                                                                 on=day)))
+            result = cast(
+                "MeetingApplied | MeetingRefusal",
+                run(council_meeting(unit=unit_code, minutes=minutes, on=day)),
+            )
             if isinstance(result, MeetingRefusal):  # the data of a Refused run
                 raise _fail(result.message)
             meetings += 1

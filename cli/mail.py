@@ -22,7 +22,12 @@ from models.settings import get_settings
 
 mail_app = typer.Typer(help="Hộp thư thử nghiệm (thư đã bắt được) và hộp thư đi.", no_args_is_help=True)
 
-STATUS_LABELS = {"pending": "chờ gửi", "sending": "đang gửi", "sent": "đã gửi", "failed-permanent": "lỗi vĩnh viễn"}
+STATUS_LABELS = {
+    "pending": "chờ gửi",
+    "sending": "đang gửi",
+    "sent": "đã gửi",
+    "failed-permanent": "lỗi vĩnh viễn",
+}
 
 MaildirOption = Annotated[
     Path | None, typer.Option("--maildir", help="Thư mục Maildir (mặc định: <THIDUA_DATA_DIR>/mail)")
@@ -268,6 +273,8 @@ def send(
     if as_json:
         typer.echo(report.model_dump_json(indent=2))
         return
-    console.print(f"Gửi thư: {report.sent} đã gửi, {report.retried} thử lại sau, {report.failed} lỗi vĩnh viễn.")
+    console.print(
+        f"Gửi thư: {report.sent} đã gửi, {report.retried} thử lại sau, {report.failed} lỗi vĩnh viễn."
+    )
     if report.server_down:
         console.print(f"Chưa kết nối được máy chủ thư: {report.last_error or ''}", style="yellow")

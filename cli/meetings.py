@@ -24,12 +24,25 @@ if TYPE_CHECKING:
 
 meeting_app = typer.Typer(help="Phiên họp Hội đồng Thi đua – Khen thưởng", no_args_is_help=True)
 
-MINUTES_COLUMNS = ("code", "decision", "lower_award", "votes_for", "votes_against", "votes_abstain", "note",
-                   "deadline")
+MINUTES_COLUMNS = (
+    "code",
+    "decision",
+    "lower_award",
+    "votes_for",
+    "votes_against",
+    "votes_abstain",
+    "note",
+    "deadline",
+)
 MINUTES_HEADERS = {
-    "code": "Mã hồ sơ", "decision": "Quyết định", "lower_award": "Hình thức thấp hơn",
-    "votes_for": "Đồng ý", "votes_against": "Không đồng ý", "votes_abstain": "Không biểu quyết",
-    "note": "Lý do / nội dung bổ sung", "deadline": "Hạn bổ sung",
+    "code": "Mã hồ sơ",
+    "decision": "Quyết định",
+    "lower_award": "Hình thức thấp hơn",
+    "votes_for": "Đồng ý",
+    "votes_against": "Không đồng ý",
+    "votes_abstain": "Không biểu quyết",
+    "note": "Lý do / nội dung bổ sung",
+    "deadline": "Hạn bổ sung",
 }
 
 
@@ -45,9 +58,18 @@ def _resolve(unit: str, on: date | None = None) -> tuple[UnitRef, Hierarchy]:
             raise _fail(str(exc)) from exc
 
 
-def read_minutes(path: Path, *, meeting_date: date, present: int, series: str, first_number: int,
-                 secretary: str = "", session: Session | None = None, meeting: Meeting | None = None,
-                 hierarchy: Hierarchy | None = None) -> tuple[Minutes | None, list[str]]:
+def read_minutes(
+    path: Path,
+    *,
+    meeting_date: date,
+    present: int,
+    series: str,
+    first_number: int,
+    secretary: str = "",
+    session: Session | None = None,
+    meeting: Meeting | None = None,
+    hierarchy: Hierarchy | None = None,
+) -> tuple[Minutes | None, list[str]]:
     """A minutes file (CSV/XLSX/JSON, one row per agenda item) → Minutes, or every problem at once: the
     file's, the model's (each named by its row) and, for a meeting waiting for them, the meeting's.
 
@@ -72,8 +94,14 @@ def read_minutes(path: Path, *, meeting_date: date, present: int, series: str, f
                 del raw["deadline"]
         numbers.append(number)
         decisions.append(raw)
-    data = {"meeting_date": meeting_date, "members_present": present, "decision_series": series,
-            "first_decision_number": first_number, "secretary": secretary, "decisions": decisions}
+    data = {
+        "meeting_date": meeting_date,
+        "members_present": present,
+        "decision_series": series,
+        "first_decision_number": first_number,
+        "secretary": secretary,
+        "decisions": decisions,
+    }
 
     def row(index: int) -> str:
         code = str(decisions[index].get("code") or "").strip().upper()
@@ -88,8 +116,11 @@ def read_minutes(path: Path, *, meeting_date: date, present: int, series: str, f
 
 
 @meeting_app.command("open")
-def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = False,
-                 wait: Annotated[float, typer.Option(help="số giây chờ phiên họp mở")] = 120.0) -> None:
+def meeting_open(
+    unit: str,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+    wait: Annotated[float, typer.Option(help="số giây chờ phiên họp mở")] = 120.0,
+) -> None:
     """Mở phiên họp: lập chương trình họp và chờ Hội đồng quyết định (trên giao diện hoặc bằng `meeting decide`)."""
     from supervisor.reach import Need, reach, run, run_ui_link, wait_for
 
@@ -111,14 +142,22 @@ def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
             council, _ = council_of(session=session, unit_id=target.id)
             link = run_ui_link(info, waiting[0].flow_run_id) if waiting[0].flow_run_id else ""
             raise _fail(str(MeetingAlreadyOpen(waiting[0], council)) + (f"; xem {link}" if link else ""))
-    flow_run: FlowRun = run(arun_deployment("council-meeting/council-meeting", parameters={"unit": target.code}, timeout=0,
-                                  tags=meeting_tags(target.code)))
+    flow_run: FlowRun = run(
+        arun_deployment(
+            "council-meeting/council-meeting",
+            parameters={"unit": target.code},
+            timeout=0,
+            tags=meeting_tags(target.code),
+        )
+    )
     link = run_ui_link(info, str(flow_run.id))
 
     def opened() -> Meeting | State | None:
         """The meeting once open, or the run's final state if it ended without opening one."""
         with session_scope() as session:
-            meeting = session.scalars(select(Meeting).where(col(Meeting.flow_run_id) == str(flow_run.id))).first()
+            meeting = session.scalars(
+                select(Meeting).where(col(Meeting.flow_run_id) == str(flow_run.id))
+            ).first()
         if meeting is not None:
             return meeting
         state: State | None = run(read_state(str(flow_run.id)))
@@ -133,11 +172,15 @@ def meeting_open(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
         raise _fail(f"phiên họp không mở được ({found.name}); xem {link}")
     meeting = found
     if json_out:
-        _emit_json({"meeting_id": meeting.id, "flow_run_id": str(flow_run.id), "ui": link, "agenda": meeting.agenda})
+        _emit_json(
+            {"meeting_id": meeting.id, "flow_run_id": str(flow_run.id), "ui": link, "agenda": meeting.agenda}
+        )
         return
     _print_agenda(target.name, meeting.agenda)
     console.print(f"Phiên họp #{meeting.id} đang chờ quyết định của Hội đồng: {link}")
-    console.print(text("Ghi biên bản bằng tệp: [bold]thidua meeting decide {} --file BIEN-BAN.xlsx[/]", target.code))
+    console.print(
+        text("Ghi biên bản bằng tệp: [bold]thidua meeting decide {} --file BIEN-BAN.xlsx[/]", target.code)
+    )
 
 
 def meeting_tags(unit_code: str) -> list[str]:
@@ -167,7 +210,9 @@ def meeting_decide(
     series: Annotated[str | None, typer.Option(help="ký hiệu quyết định, ví dụ QĐ-UBND")] = None,
     number: Annotated[int, typer.Option(help="số quyết định đầu tiên")] = 1,
     secretary: Annotated[str, typer.Option(help="thư ký phiên họp")] = "",
-    template: Annotated[bool, typer.Option("--template", help="ghi tệp biên bản mẫu (theo chương trình họp) rồi thoát")] = False,
+    template: Annotated[
+        bool, typer.Option("--template", help="ghi tệp biên bản mẫu (theo chương trình họp) rồi thoát")
+    ] = False,
     force: Annotated[bool, typer.Option("--force", help="với --template: ghi đè tệp đã có")] = False,
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
@@ -189,22 +234,38 @@ def meeting_decide(
         run(settle_open_meetings(target.id))
     with session_scope() as session:
         council, members = council_of(session=session, unit_id=target.id)
-        waiting = next((m for m in open_meetings_of(session=session, unit_id=target.id)
-                        if m.waits_for_decisions and m.flow_run_id), None)
+        waiting = next(
+            (
+                m
+                for m in open_meetings_of(session=session, unit_id=target.id)
+                if m.waits_for_decisions and m.flow_run_id
+            ),
+            None,
+        )
         if template:
             from models.queries import inbox
             from models.sheets import FileRefused
 
-            agenda = waiting.agenda if waiting else inbox(session=session, unit_id=target.id, hierarchy=hierarchy)
+            agenda = (
+                waiting.agenda if waiting else inbox(session=session, unit_id=target.id, hierarchy=hierarchy)
+            )
             try:
                 _write_minutes_template(file, agenda, overwrite=force)
             except FileRefused as exc:
                 raise _fail(f"{exc}{'' if force else ' (thêm --force để ghi đè)'}", 2) from None
             console.print(f"Đã ghi biên bản mẫu {file} ({len(agenda)} hồ sơ)")
             return
-        minutes, problems = read_minutes(file, meeting_date=day, present=len(members) if present is None else present,
-                                         series=series or council.decision_series, first_number=number,
-                                         secretary=secretary, session=session, meeting=waiting, hierarchy=hierarchy)
+        minutes, problems = read_minutes(
+            file,
+            meeting_date=day,
+            present=len(members) if present is None else present,
+            series=series or council.decision_series,
+            first_number=number,
+            secretary=secretary,
+            session=session,
+            meeting=waiting,
+            hierarchy=hierarchy,
+        )
         meeting_id = waiting.id if waiting else None
         run_id = waiting.flow_run_id if waiting else None
         attempt = waiting.summary.get("attempt", 0) if waiting else 0
@@ -223,20 +284,28 @@ def meeting_decide(
         from flows.council import council_meeting, minutes_parameters
         from flows.refusal import is_refused
 
-        state: State = run(council_meeting(unit=target.code,  # type: ignore[call-overload]  # Prefect's overloads
-                                           **minutes_parameters(unit=target.code, minutes=minutes), on=day,
-                                           return_state=True))
+        state: State = run(
+            council_meeting(
+                unit=target.code,  # type: ignore[call-overload]  # Prefect's overloads
+                **minutes_parameters(unit=target.code, minutes=minutes),
+                on=day,
+                return_state=True,
+            )
+        )
         if is_refused(state):
             _report_problems(state.result().problems, json_out, waiting=False)
             raise typer.Exit(1)
         if not state.is_completed():
-            raise _fail(f"phiên họp không áp dụng được ({state.name}): {(state.message or '').splitlines()[0][:300]}")
+            raise _fail(
+                f"phiên họp không áp dụng được ({state.name}): {(state.message or '').splitlines()[0][:300]}"
+            )
         result = state.result()
     _report_result(target.name, result, json_out)
 
 
-def _resume(info: dict | None, meeting_id: int, run_id: str, minutes: Minutes, attempt: int,
-            json_out: bool) -> MeetingApplied:
+def _resume(
+    info: dict | None, meeting_id: int, run_id: str, minutes: Minutes, attempt: int, json_out: bool
+) -> MeetingApplied:
     """Resume the waiting run with the minutes; wait until the meeting applies, or is refused or closed."""
     from uuid import UUID
 
@@ -253,8 +322,9 @@ def _resume(info: dict | None, meeting_id: int, run_id: str, minutes: Minutes, a
     try:
         run(aresume_flow_run(UUID(run_id), run_input=MeetingDecisions.run_input(minutes)))
     except NotPausedError:
-        raise _fail(f"phiên họp #{meeting_id} đang xử lý biên bản gửi trước; xem {link} hoặc `thidua meeting show`") \
-            from None
+        raise _fail(
+            f"phiên họp #{meeting_id} đang xử lý biên bản gửi trước; xem {link} hoặc `thidua meeting show`"
+        ) from None
 
     def settled() -> MeetingApplied | Meeting | None:
         """The meeting's result once applied; the meeting itself once refused again or closed."""
@@ -264,8 +334,9 @@ def _resume(info: dict | None, meeting_id: int, run_id: str, minutes: Minutes, a
                 raise _fail(f"không có phiên họp #{meeting_id}")
             if m.status == MeetingStatus.applied:
                 hierarchy = Hierarchy.load(session)
-                return applied_result(session=session, meeting=m, hierarchy=hierarchy,
-                                      unit=hierarchy.get(m.unit_id).code)
+                return applied_result(
+                    session=session, meeting=m, hierarchy=hierarchy, unit=hierarchy.get(m.unit_id).code
+                )
             if m.status == MeetingStatus.cancelled or m.summary.get("attempt", 0) > attempt:
                 return m
             return None
@@ -317,11 +388,18 @@ def counts_line(counts: object) -> str:
 def _write_minutes_template(path: Path, agenda: list[dict], *, overwrite: bool = False) -> None:
     from models.sheets import write_template
 
-    write_template(path, columns=MINUTES_COLUMNS, labels=MINUTES_HEADERS, title="Biên bản họp Hội đồng",
-                   notes=("Quyết định: thông qua / không thông qua / trả lại bổ sung / khen mức thấp hơn.",
-                          "Không thông qua và trả lại phải ghi lý do / nội dung cần bổ sung."),
-                   rows=[[a["code"], "thông qua", "", None, None, None, "", None] for a in agenda],
-                   overwrite=overwrite)
+    write_template(
+        path,
+        columns=MINUTES_COLUMNS,
+        labels=MINUTES_HEADERS,
+        title="Biên bản họp Hội đồng",
+        notes=(
+            "Quyết định: thông qua / không thông qua / trả lại bổ sung / khen mức thấp hơn.",
+            "Không thông qua và trả lại phải ghi lý do / nội dung cần bổ sung.",
+        ),
+        rows=[[a["code"], "thông qua", "", None, None, None, "", None] for a in agenda],
+        overwrite=overwrite,
+    )
 
 
 @meeting_app.command("cancel")
@@ -337,7 +415,9 @@ def meeting_cancel(unit: str, json_out: Annotated[bool, typer.Option("--json")] 
 
     reason = "người vận hành hủy (thidua meeting cancel)"
     with session_scope() as session:
-        meetings = [(saved_id(m), m.flow_run_id) for m in open_meetings_of(session=session, unit_id=target.id)]
+        meetings = [
+            (saved_id(m), m.flow_run_id) for m in open_meetings_of(session=session, unit_id=target.id)
+        ]
     if not meetings:
         raise _fail(f"{target.name}: không có phiên họp nào đang mở")
     # the meeting first: a run about to apply it then finds it cancelled and applies nothing
@@ -351,10 +431,14 @@ def meeting_cancel(unit: str, json_out: Annotated[bool, typer.Option("--json")] 
     if not cancelled:
         raise _fail(f"{target.name}: phiên họp vừa kết thúc, không còn gì để hủy")
     for meeting_id, run_id in cancelled:
-        console.print(f"Đã hủy phiên họp #{meeting_id} của {target.name}; các hồ sơ vẫn chờ Hội đồng xét ở phiên sau.")
+        console.print(
+            f"Đã hủy phiên họp #{meeting_id} của {target.name}; các hồ sơ vẫn chờ Hội đồng xét ở phiên sau."
+        )
         if run_id and info is None:
-            console.print(f"  Dịch vụ chưa chạy: lượt chạy {run_id} trên Prefect chưa được hủy; nếu được tiếp tục, "
-                          "nó sẽ dừng vì phiên họp đã hủy.")
+            console.print(
+                f"  Dịch vụ chưa chạy: lượt chạy {run_id} trên Prefect chưa được hủy; nếu được tiếp tục, "
+                "nó sẽ dừng vì phiên họp đã hủy."
+            )
 
 
 @meeting_app.command("show")
@@ -373,12 +457,26 @@ def meeting_show(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
 
         run(settle_open_meetings(target.id))
     with session_scope() as session:
-        meetings = list(session.scalars(select(Meeting).where(col(Meeting.unit_id) == target.id)
-                                        .order_by(col(Meeting.id))))
+        meetings = list(
+            session.scalars(
+                select(Meeting).where(col(Meeting.unit_id) == target.id).order_by(col(Meeting.id))
+            )
+        )
     if json_out:
-        _emit_json([{"meeting_id": m.id, "status": m.status.value, "opened_on": m.opened_on.isoformat(),
-                     "meeting_date": m.meeting_date.isoformat() if m.meeting_date else None,
-                     "flow_run_id": m.flow_run_id, "agenda": m.agenda, "summary": m.summary} for m in meetings])
+        _emit_json(
+            [
+                {
+                    "meeting_id": m.id,
+                    "status": m.status.value,
+                    "opened_on": m.opened_on.isoformat(),
+                    "meeting_date": m.meeting_date.isoformat() if m.meeting_date else None,
+                    "flow_run_id": m.flow_run_id,
+                    "agenda": m.agenda,
+                    "summary": m.summary,
+                }
+                for m in meetings
+            ]
+        )
         return
     if not meetings:
         console.print(f"{target.name}: chưa có phiên họp nào")
@@ -387,7 +485,9 @@ def meeting_show(unit: str, json_out: Annotated[bool, typer.Option("--json")] = 
         if m.status == "cancelled" and m.summary.get("cancelled"):
             state += f" ({m.summary['cancelled']})"
         outcome = f"; {counts_line(m.summary.get('counts'))}" if m.status == "applied" else ""
-        console.print(f"Phiên #{m.id} ngày {fmt_date(m.meeting_date or m.opened_on)}: {state}; "
-                      f"{len(m.agenda)} hồ sơ{outcome}")
+        console.print(
+            f"Phiên #{m.id} ngày {fmt_date(m.meeting_date or m.opened_on)}: {state}; "
+            f"{len(m.agenda)} hồ sơ{outcome}"
+        )
         if m.status == "open":
             _print_agenda(target.name, m.agenda)

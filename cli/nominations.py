@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 def nominate(
     file: Annotated[Path | None, typer.Argument(help="tệp CSV, XLSX hoặc JSON")] = None,
-    template: Annotated[Path | None, typer.Option("--template", help="ghi tệp XLSX mẫu trống vào đường dẫn này")] = None,
+    template: Annotated[
+        Path | None, typer.Option("--template", help="ghi tệp XLSX mẫu trống vào đường dẫn này")
+    ] = None,
     force: Annotated[bool, typer.Option("--force", help="với --template: ghi đè tệp đã có")] = False,
     received: Annotated[str | None, typer.Option(help="ngày tiếp nhận dd/mm/yyyy (mặc định hôm nay)")] = None,
     actor: Annotated[str, typer.Option(help="người nộp")] = "",
@@ -36,8 +38,14 @@ def nominate(
         from models.sheets import write_template
 
         try:
-            write_template(template, columns=COLUMNS, labels=HEADERS_VI, title="Hồ sơ đề nghị khen thưởng",
-                           notes=TEMPLATE_NOTES, overwrite=force)
+            write_template(
+                template,
+                columns=COLUMNS,
+                labels=HEADERS_VI,
+                title="Hồ sơ đề nghị khen thưởng",
+                notes=TEMPLATE_NOTES,
+                overwrite=force,
+            )
         except FileRefused as exc:
             raise _fail(f"{exc}{'' if force else ' (thêm --force để ghi đè)'}", 2) from None
         console.print(f"Đã ghi tệp mẫu {template}")
@@ -56,8 +64,13 @@ def nominate(
         if json_out:
             _emit_json(result.model_dump(mode="json"))
         else:
-            err_console.print(text("[bold red]Tệp {} bị từ chối[/] — {} lỗi, không lưu dòng nào:",
-                                   file.name, len(result.errors)))
+            err_console.print(
+                text(
+                    "[bold red]Tệp {} bị từ chối[/] — {} lỗi, không lưu dòng nào:",
+                    file.name,
+                    len(result.errors),
+                )
+            )
             for e in result.errors:
                 err_console.print(f"  • {e}")
         raise typer.Exit(1)
@@ -71,8 +84,13 @@ def nominate(
     for col in ("Mã hồ sơ", "Đối tượng", "Đơn vị", "Hình thức", "Hạn xét"):
         table.add_column(col)
     for n in result.nominations[:200]:
-        table.add_row(n["code"], n["nominee"], n.get("unit") or units.get(n.get("unit_id", 0), ""),
-                      award_name(n["award"]), iso_to_vn(n.get("due_on")))
+        table.add_row(
+            n["code"],
+            n["nominee"],
+            n.get("unit") or units.get(n.get("unit_id", 0), ""),
+            award_name(n["award"]),
+            iso_to_vn(n.get("due_on")),
+        )
     console.print(table)
     if len(result.nominations) > 200:
         console.print(f"… và {len(result.nominations) - 200} hồ sơ khác")
@@ -90,8 +108,9 @@ TEMPLATE_NOTES = (
 )
 
 
-def run_intake(*, rows: list[tuple[int, dict]], source: str, actor: str,
-               received_on: date | None) -> IntakeResult | IntakeRefused:
+def run_intake(
+    *, rows: list[tuple[int, dict]], source: str, actor: str, received_on: date | None
+) -> IntakeResult | IntakeRefused:
     """Through the `intake` flow: on the running service, or on Prefect's temporary server when it is not
     running (the one rule, supervisor/reach.py); the flow queues the councils' letters either way."""
     from supervisor.reach import Need, reach
@@ -103,7 +122,9 @@ def run_intake(*, rows: list[tuple[int, dict]], source: str, actor: str,
     from supervisor.reach import run
 
     parameters = intake_parameters(rows=rows, source=source)
-    state: State = run(intake(**parameters, source=source, actor=actor, received_on=received_on, return_state=True))
+    state: State = run(
+        intake(**parameters, source=source, actor=actor, received_on=received_on, return_state=True)
+    )
     if is_refused(state):
         return IntakeRefused.model_validate(state.result())
     if not state.is_completed():
@@ -141,7 +162,9 @@ def status(code: str, json_out: JsonOpt = False) -> None:
 
     console.print(text("[bold]{}[/] — {} — {}", data["code"], data["nominee"], data["award_name"]))
     due = f", hạn xét {iso_to_vn(data['due_on'])}" if data["due_on"] else ""
-    console.print(text("Trạng thái: [bold]{}[/] tại {}{}", data["status_label"], data["current_unit"]["name"], due))
+    console.print(
+        text("Trạng thái: [bold]{}[/] tại {}{}", data["status_label"], data["current_unit"]["name"], due)
+    )
     if data.get("awarded") and data["awarded"] != data["award"]:
         console.print(f"Hình thức được khen: {award_name(data['awarded'])}")
     marks = {"passed": "✓", "here": "▶", "done": "■", "ahead": "·", "not-reached": "×", "unknown": "?"}
@@ -157,15 +180,20 @@ def status(code: str, json_out: JsonOpt = False) -> None:
         if s.get("award") and s["award"] != data["award"]:
             action += f" ({award_name(s['award'])})"
         table.add_row(
-            iso_to_vn(s["on_date"]), (s["unit"] or {}).get("name", ""), action,
+            iso_to_vn(s["on_date"]),
+            (s["unit"] or {}).get("name", ""),
+            action,
             f"{votes['for']}/{votes['against']}/{votes['abstain']}" if votes else "",
             " ".join(x for x in (s["decision_number"] or "", s["note"]) if x),
         )
     console.print(table)
 
 
-def inbox(unit: str, on: Annotated[str | None, typer.Option(help="ngày dd/mm/yyyy để xác định đơn vị")] = None,
-          json_out: JsonOpt = False) -> None:
+def inbox(
+    unit: str,
+    on: Annotated[str | None, typer.Option(help="ngày dd/mm/yyyy để xác định đơn vị")] = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Hồ sơ đang chờ Hội đồng của đơn vị xét, kèm hạn xét."""
     from models.db import session_scope
     from models.hierarchy import AmbiguousUnit, Hierarchy, UnitNotFound
@@ -189,8 +217,11 @@ def inbox(unit: str, on: Annotated[str | None, typer.Option(help="ngày dd/mm/yy
     console.print(table)
 
 
-def units(name: str, on: Annotated[str | None, typer.Option(help="ngày dd/mm/yyyy")] = None,
-          json_out: JsonOpt = False) -> None:
+def units(
+    name: str,
+    on: Annotated[str | None, typer.Option(help="ngày dd/mm/yyyy")] = None,
+    json_out: JsonOpt = False,
+) -> None:
     """Tìm đơn vị theo mã hoặc tên (không cần dấu)."""
     from models.db import session_scope
     from models.hierarchy import AmbiguousUnit, Hierarchy, UnitNotFound
@@ -203,15 +234,24 @@ def units(name: str, on: Annotated[str | None, typer.Option(help="ngày dd/mm/yy
             raise _fail(str(exc)) from exc
     chain = [u.public() for u in hierarchy.ancestors(found.id)]
     if json_out:
-        _emit_json({**found.public(), "valid_from": found.valid_from.isoformat(),
-                    "valid_to": found.valid_to.isoformat() if found.valid_to else None, "ancestors": chain})
+        _emit_json(
+            {
+                **found.public(),
+                "valid_from": found.valid_from.isoformat(),
+                "valid_to": found.valid_to.isoformat() if found.valid_to else None,
+                "ancestors": chain,
+            }
+        )
     else:
         console.print(text("{} [dim]({})[/]", hierarchy.describe(found), found.code))
         console.print(" → ".join(u["name"] for u in chain))
 
 
-def resubmit_command(codes: list[str], on: Annotated[str | None, typer.Option(help="ngày nộp lại dd/mm/yyyy")] = None,
-                     actor: Annotated[str, typer.Option(help="người nộp lại")] = "") -> None:
+def resubmit_command(
+    codes: list[str],
+    on: Annotated[str | None, typer.Option(help="ngày nộp lại dd/mm/yyyy")] = None,
+    actor: Annotated[str, typer.Option(help="người nộp lại")] = "",
+) -> None:
     """Nộp lại hồ sơ đã bổ sung cho Hội đồng đã trả lại (thời hạn xét tiếp tục tính)."""
     from supervisor.reach import Need, reach, run
 

@@ -24,8 +24,9 @@ from models.deadlines import YEARLY_REPORT
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import State
 
-report_app = typer.Typer(help="Báo cáo định kỳ của phong trào: ghi nhận đơn vị đã nộp, theo dõi ai chưa nộp",
-                         no_args_is_help=True)
+report_app = typer.Typer(
+    help="Báo cáo định kỳ của phong trào: ghi nhận đơn vị đã nộp, theo dõi ai chưa nộp", no_args_is_help=True
+)
 
 DeadlineOpt = Annotated[str, typer.Option("--deadline", help="mã hạn báo cáo (models/data/deadlines.yaml)")]
 
@@ -37,7 +38,9 @@ def _lateness(filed_on: date, due: date) -> str:
 
 @report_app.command("submit")
 def submit(
-    unit: Annotated[str, typer.Argument(help="mã hoặc tên đơn vị, ví dụ «thanh-hoa.cam-thach-2025» hoặc «xã Cẩm Thạch»")],
+    unit: Annotated[
+        str, typer.Argument(help="mã hoặc tên đơn vị, ví dụ «thanh-hoa.cam-thach-2025» hoặc «xã Cẩm Thạch»")
+    ],
     year: Annotated[int, typer.Option("--year", help="năm báo cáo, ví dụ 2026")],
     file: Annotated[Path | None, typer.Option("--file", help="tệp báo cáo đã nộp (chỉ ghi tên tệp)")] = None,
     by: Annotated[str, typer.Option("--by", help="người nộp")] = "",
@@ -54,31 +57,56 @@ def submit(
         raise _fail(f"không tìm thấy tệp «{file}»", 2)
     try:
         with session_scope() as session:
-            filing = file_report(session=session, unit=unit, year=year, deadline=deadline, filed_by=by,
-                                 file_name=file.name if file else "", on=filed_on)
+            filing = file_report(
+                session=session,
+                unit=unit,
+                year=year,
+                deadline=deadline,
+                filed_by=by,
+                file_name=file.name if file else "",
+                on=filed_on,
+            )
             report = filing.report
     except ReportRefused as exc:
         raise _fail(str(exc)) from exc
     ob = filing.obligation
     data = {
-        "unit_code": filing.unit.code, "unit_name": filing.unit.name, "deadline": deadline, "year": year,
-        "due_on": ob.due_on.isoformat(), "filed_on": report.filed_on.isoformat(),
-        "filed_at": report.filed_at.isoformat(), "filed_by": report.filed_by, "file_name": report.file_name,
-        "amendment": filing.amendment, "sequence": report.sequence, "amendment_of": report.amendment_of,
+        "unit_code": filing.unit.code,
+        "unit_name": filing.unit.name,
+        "deadline": deadline,
+        "year": year,
+        "due_on": ob.due_on.isoformat(),
+        "filed_on": report.filed_on.isoformat(),
+        "filed_at": report.filed_at.isoformat(),
+        "filed_by": report.filed_by,
+        "file_name": report.file_name,
+        "amendment": filing.amendment,
+        "sequence": report.sequence,
+        "amendment_of": report.amendment_of,
         "submit_to": ob.submit_to,
     }
     if json_out:
         _emit_json(data)
         return
     what = f"bản bổ sung lần {report.sequence}" if filing.amendment else "báo cáo"
-    console.print(text(
-        "Đã ghi nhận {} của [bold]{}[/] ({}) gửi {}: nộp ngày {}, hạn {} — {}{}",
-        what, filing.unit.name, filing.unit.code, ob.submit_to, fmt_date(report.filed_on), fmt_date(ob.due_on),
-        _lateness(report.filed_on, ob.due_on), f"; tệp {report.file_name}" if report.file_name else "",
-    ))
+    console.print(
+        text(
+            "Đã ghi nhận {} của [bold]{}[/] ({}) gửi {}: nộp ngày {}, hạn {} — {}{}",
+            what,
+            filing.unit.name,
+            filing.unit.code,
+            ob.submit_to,
+            fmt_date(report.filed_on),
+            fmt_date(ob.due_on),
+            _lateness(report.filed_on, ob.due_on),
+            f"; tệp {report.file_name}" if report.file_name else "",
+        )
+    )
     if filing.amendment:
-        console.print("Đơn vị đã nộp báo cáo năm này trước đó; lần nộp này là bản bổ sung, không phải báo cáo mới.",
-                      style="yellow")
+        console.print(
+            "Đơn vị đã nộp báo cáo năm này trước đó; lần nộp này là bản bổ sung, không phải báo cáo mới.",
+            style="yellow",
+        )
 
 
 @report_app.command("status")
@@ -86,8 +114,9 @@ def status(
     year: Annotated[int, typer.Option("--year", help="năm báo cáo, ví dụ 2026")],
     province: Annotated[str | None, typer.Option("--province", help="chỉ một tỉnh (mã hoặc tên)")] = None,
     deadline: DeadlineOpt = YEARLY_REPORT,
-    today: Annotated[str | None, typer.Option(
-        "--today", help="xét quá hạn theo ngày dd/mm/yyyy (mặc định hôm nay)")] = None,
+    today: Annotated[
+        str | None, typer.Option("--today", help="xét quá hạn theo ngày dd/mm/yyyy (mặc định hôm nay)")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Đơn vị nào đã nộp, đơn vị nào chưa nộp báo cáo của một năm (và ai đã quá hạn)."""
@@ -106,15 +135,26 @@ def status(
     due = spec.due_date(year)
     assert due is not None
     filed = sum(r.filed for r in rows)
-    table = Table(title=f"«{spec.short_title(year)}» — hạn {fmt_date(due)}: {filed}/{len(rows)} đơn vị đã nộp")
+    table = Table(
+        title=f"«{spec.short_title(year)}» — hạn {fmt_date(due)}: {filed}/{len(rows)} đơn vị đã nộp"
+    )
     for col in ("Tỉnh", "Mã đơn vị", "Đơn vị", "Ngày nộp", "Ghi nhận lúc", "Bổ sung", "Tình trạng"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r.province, r.obligation.unit_code, r.obligation.unit_name, fmt_date(r.filed_on),
-                      fmt_datetime(r.filed_at), str(r.amendments or ""), _filing_state(r.filed_on, due, day))
+        table.add_row(
+            r.province,
+            r.obligation.unit_code,
+            r.obligation.unit_name,
+            fmt_date(r.filed_on),
+            fmt_datetime(r.filed_at),
+            str(r.amendments or ""),
+            _filing_state(r.filed_on, due, day),
+        )
     console.print(table)
     if not rows:
-        console.print("Không có đơn vị nào phải nộp báo cáo này" + (f" ở {province}" if province else "") + ".")
+        console.print(
+            "Không có đơn vị nào phải nộp báo cáo này" + (f" ở {province}" if province else "") + "."
+        )
 
 
 def _filing_state(filed_on: date | None, due: date, today: date) -> Text:
@@ -128,10 +168,18 @@ def _filing_state(filed_on: date | None, due: date, today: date) -> Text:
 
 
 def remind_command(
-    today: Annotated[str | None, typer.Option("--today", help="chạy cho ngày dd/mm/yyyy (mặc định hôm nay)")] = None,
-    since: Annotated[str | None, typer.Option(
-        "--since", help="bù các việc đến hạn từ ngày dd/mm/yyyy (mặc định 7 ngày trước --today)")] = None,
-    deliver: Annotated[bool, typer.Option("--deliver/--no-deliver", help="gửi thư ngay sau khi xếp hàng")] = True,
+    today: Annotated[
+        str | None, typer.Option("--today", help="chạy cho ngày dd/mm/yyyy (mặc định hôm nay)")
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since", help="bù các việc đến hạn từ ngày dd/mm/yyyy (mặc định 7 ngày trước --today)"
+        ),
+    ] = None,
+    deliver: Annotated[
+        bool, typer.Option("--deliver/--no-deliver", help="gửi thư ngay sau khi xếp hàng")
+    ] = True,
     json_out: JsonOpt = False,
 ) -> None:
     """Nhắc hạn (flow deadline-reminders): báo cáo năm, hạn xét hồ sơ; mỗi người nhận một thư tổng hợp mỗi ngày,

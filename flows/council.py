@@ -71,8 +71,11 @@ class _SuspensionIsNotAnError(logging.Filter):
     showed it red). Lowered to INFO on the flow-run logger, whose handlers also send it to the UI."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.levelno > logging.INFO and isinstance(record.msg, str) \
-                and record.msg.startswith(("Finished in state Suspended", "Finished in state Paused")):
+        if (
+            record.levelno > logging.INFO
+            and isinstance(record.msg, str)
+            and record.msg.startswith(("Finished in state Suspended", "Finished in state Paused"))
+        ):
             record.levelno, record.levelname = logging.INFO, logging.getLevelName(logging.INFO)
         return True
 
@@ -97,7 +100,9 @@ class Opening(BaseModel):
     series: str = ""
 
 
-def open_or_find(*, unit: str, key: str, on: date, flow_run_id: str | None, minutes: mt.Minutes | None = None) -> Opening:
+def open_or_find(
+    *, unit: str, key: str, on: date, flow_run_id: str | None, minutes: mt.Minutes | None = None
+) -> Opening:
     """Open the meeting (receiving what was forwarded, fixing the agenda) or find it again by key."""
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
@@ -105,32 +110,75 @@ def open_or_find(*, unit: str, key: str, on: date, flow_run_id: str | None, minu
         council, members = mt.council_of(session=session, unit_id=target.id)
         received: list[str] = []
         try:
-            meeting = mt.open_meeting(session=session, unit_id=target.id, key=key, hierarchy=hierarchy, on=on,
-                                      flow_run_id=flow_run_id, received=received)
+            meeting = mt.open_meeting(
+                session=session,
+                unit_id=target.id,
+                key=key,
+                hierarchy=hierarchy,
+                on=on,
+                flow_run_id=flow_run_id,
+                received=received,
+            )
         except mt.NothingToDecide as exc:
             problems = [str(exc)]
             if minutes is not None:  # say of each decision why, as the checks of an open meeting would
-                nowhere = mt.Meeting(key=key, unit_id=target.id, council_id=mt.saved_id(council), opened_on=on, agenda=[])
-                problems += mt.check_minutes(session=session, meeting=nowhere, minutes=minutes, hierarchy=hierarchy)
-            return Opening(refused=str(exc), problems=problems, meeting_id=None,
-                           received=_received_items(session, hierarchy, received))
+                nowhere = mt.Meeting(
+                    key=key, unit_id=target.id, council_id=mt.saved_id(council), opened_on=on, agenda=[]
+                )
+                problems += mt.check_minutes(
+                    session=session, meeting=nowhere, minutes=minutes, hierarchy=hierarchy
+                )
+            return Opening(
+                refused=str(exc),
+                problems=problems,
+                meeting_id=None,
+                received=_received_items(session, hierarchy, received),
+            )
         except mt.MeetingAlreadyOpen as exc:
-            return Opening(refused=str(exc), problems=[str(exc)], meeting_id=exc.meeting.id,
-                           received=_received_items(session, hierarchy, received))
-        return Opening(meeting_id=meeting.id, status=meeting.status, agenda=meeting.agenda, unit_code=target.code,
-                       unit_name=target.name, council=council.name, members=len(members),
-                       series=council.decision_series, received=_received_items(session, hierarchy, received))
+            return Opening(
+                refused=str(exc),
+                problems=[str(exc)],
+                meeting_id=exc.meeting.id,
+                received=_received_items(session, hierarchy, received),
+            )
+        return Opening(
+            meeting_id=meeting.id,
+            status=meeting.status,
+            agenda=meeting.agenda,
+            unit_code=target.code,
+            unit_name=target.name,
+            council=council.name,
+            members=len(members),
+            series=council.decision_series,
+            received=_received_items(session, hierarchy, received),
+        )
 
 
-def _received_items(session, hierarchy: Hierarchy, codes: list[str], payload: dict | None = None) -> list[dict]:
+def _received_items(
+    session, hierarchy: Hierarchy, codes: list[str], payload: dict | None = None
+) -> list[dict]:
     """The `thidua.nomination.received` event items for dossiers just received."""
     rows = session.execute(
-        select(col(Nomination.code), col(Nominee.name), col(Nomination.award_code), col(Nomination.current_unit_id))
-        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id)).where(col(Nomination.code).in_(codes))
+        select(
+            col(Nomination.code),
+            col(Nominee.name),
+            col(Nomination.award_code),
+            col(Nomination.current_unit_id),
+        )
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.code).in_(codes))
     ).all()
-    return [{"code": code, "nominee": name, "unit_code": hierarchy.get(unit_id).code,
-             "unit": hierarchy.get(unit_id).name, "award": award, "payload": payload or {}}
-            for code, name, award, unit_id in rows]
+    return [
+        {
+            "code": code,
+            "nominee": name,
+            "unit_code": hierarchy.get(unit_id).code,
+            "unit": hierarchy.get(unit_id).name,
+            "award": award,
+            "payload": payload or {},
+        }
+        for code, name, award, unit_id in rows
+    ]
 
 
 def cancel(meeting_id: int, reason: str, problems: Sequence[str] | None = None) -> bool:
@@ -142,11 +190,18 @@ def close_meeting_of_run(flow: Any, flow_run: FlowRun, state: State) -> None:
     """State hook (failed, cancelled while running): the run's open meeting is cancelled with it, so the
     council can open the next one. Not on Crashed: a crashed run is run again (prefect.yaml) and finds
     its meeting by key."""
-    reason = "lượt chạy bị hủy" if state.is_cancelled() or state.is_cancelling() else \
-        f"lượt chạy lỗi: {(state.message or state.name or '')[:300]}"
+    reason = (
+        "lượt chạy bị hủy"
+        if state.is_cancelled() or state.is_cancelling()
+        else f"lượt chạy lỗi: {(state.message or state.name or '')[:300]}"
+    )
     with session_scope() as session:
-        for meeting in session.scalars(select(mt.Meeting).where(col(mt.Meeting.flow_run_id) == str(flow_run.id),
-                                                                 col(mt.Meeting.status) == mt.MeetingStatus.open)):
+        for meeting in session.scalars(
+            select(mt.Meeting).where(
+                col(mt.Meeting.flow_run_id) == str(flow_run.id),
+                col(mt.Meeting.status) == mt.MeetingStatus.open,
+            )
+        ):
             mt.cancel_meeting(session=session, meeting_id=mt.saved_id(meeting), reason=reason)
 
 
@@ -192,9 +247,13 @@ async def settle_open_meetings(unit_id: int, *, keep_key: str | None = None) -> 
     """Cancel the council's open meetings whose flow run has ended or is gone; returns those left open.
 
     Only against the service's own Prefect server: a temporary server knows none of its runs."""
+
     def load() -> list[tuple[int, str | None, str]]:
         with session_scope() as session:
-            return [(mt.saved_id(m), m.flow_run_id, m.key) for m in mt.open_meetings_of(session=session, unit_id=unit_id)]
+            return [
+                (mt.saved_id(m), m.flow_run_id, m.key)
+                for m in mt.open_meetings_of(session=session, unit_id=unit_id)
+            ]
 
     still_open = []
     for meeting_id, run_id, key in await to_thread.run_sync(load):
@@ -211,8 +270,14 @@ INLINE_MINUTES_BYTES = staging.INLINE_BYTES
 def minutes_parameters(*, unit: str, minutes: mt.Minutes) -> dict:
     """The `council-meeting` parameters that carry these minutes: inline (shown in the UI) while small,
     else staged in the app database and passed by key (`minutes_ref`)."""
-    return staging.parameters("minutes", minutes, kind="minutes", label=unit, budget=INLINE_MINUTES_BYTES,
-                              key=mt.minutes_key(unit_code=unit, minutes=minutes))
+    return staging.parameters(
+        "minutes",
+        minutes,
+        kind="minutes",
+        label=unit,
+        budget=INLINE_MINUTES_BYTES,
+        key=mt.minutes_key(unit_code=unit, minutes=minutes),
+    )
 
 
 def load_minutes(key: str) -> mt.Minutes:
@@ -222,11 +287,14 @@ def load_minutes(key: str) -> mt.Minutes:
 
 def note_refused(meeting_id: int, attempt: int, problems: Sequence[str]) -> bool:
     with session_scope() as session:
-        return mt.note_refused_attempt(session=session, meeting_id=meeting_id, attempt=attempt, problems=problems)
+        return mt.note_refused_attempt(
+            session=session, meeting_id=meeting_id, attempt=attempt, problems=problems
+        )
 
 
-def apply_and_queue(meeting_id: int, minutes: mt.Minutes | Mapping[str, Any] | None,
-                    unit: str = "") -> Applied | list[mt.Problem]:
+def apply_and_queue(
+    meeting_id: int, minutes: mt.Minutes | Mapping[str, Any] | None, unit: str = ""
+) -> Applied | list[mt.Problem]:
     """Check and apply the meeting (if not yet) and queue its letters, in one transaction; idempotent.
 
     Minutes that cannot apply change nothing and come back as their problems: this is the one check of
@@ -248,8 +316,9 @@ def apply_and_queue(meeting_id: int, minutes: mt.Minutes | Mapping[str, Any] | N
         outcome = mt.outcome_of(session=session, meeting=meeting)
         letters = outcome_letters(session=session, hierarchy=hierarchy, meeting=meeting, outcome=outcome)
         queued = enqueue_many(session=session, items=letters)
-        result = mt.applied_result(session=session, meeting=meeting, hierarchy=hierarchy, unit=unit,
-                                   letters=len(queued.created))
+        result = mt.applied_result(
+            session=session, meeting=meeting, hierarchy=hierarchy, unit=unit, letters=len(queued.created)
+        )
         return Applied(result, _event_items(session, hierarchy, outcome))
 
 
@@ -263,17 +332,35 @@ class Applied:
 
 def _event_items(session: Session, hierarchy: Hierarchy, outcome: mt.MeetingResult) -> list[dict]:
     rows = session.execute(
-        select(col(Nomination.code), col(Nominee.name), col(Nomination.award_code), col(Nomination.current_unit_id),
-               col(Nomination.status), col(Nomination.decision_number))
+        select(
+            col(Nomination.code),
+            col(Nominee.name),
+            col(Nomination.award_code),
+            col(Nomination.current_unit_id),
+            col(Nomination.status),
+            col(Nomination.decision_number),
+        )
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
         .where(col(Nomination.code).in_(list(outcome.outcomes)))
     ).all()
     out = []
     for code, name, award, unit_id, status, number in rows:
         unit = hierarchy.get(unit_id)
-        out.append({"code": code, "nominee": name, "award": award, "unit_code": unit.code, "unit": unit.name,
-                    "outcome": outcome.outcomes[code],
-                    "payload": {"status": str(status), "decision_number": number, "meeting_id": outcome.meeting_id}})
+        out.append(
+            {
+                "code": code,
+                "nominee": name,
+                "award": award,
+                "unit_code": unit.code,
+                "unit": unit.name,
+                "outcome": outcome.outcomes[code],
+                "payload": {
+                    "status": str(status),
+                    "decision_number": number,
+                    "meeting_id": outcome.meeting_id,
+                },
+            }
+        )
     return out
 
 
@@ -283,13 +370,15 @@ def _unit_id(unit: str, on: date) -> int:
 
 
 @task(name="open-meeting")
-async def open_meeting_task(unit: str, key: str, on: date, flow_run_id: str | None,
-                            minutes: mt.Minutes | None = None) -> Opening:
+async def open_meeting_task(
+    unit: str, key: str, on: date, flow_run_id: str | None, minutes: mt.Minutes | None = None
+) -> Opening:
     """Open the meeting and fix its agenda (or find it again after a suspension or a crash); first close
     the council's meetings whose run is over, so a dead run never holds the council."""
     await settle_open_meetings(await to_thread.run_sync(lambda: _unit_id(unit, on)), keep_key=key)
-    return await to_thread.run_sync(lambda: open_or_find(unit=unit, key=key, on=on, flow_run_id=flow_run_id,
-                                                         minutes=minutes))
+    return await to_thread.run_sync(
+        lambda: open_or_find(unit=unit, key=key, on=on, flow_run_id=flow_run_id, minutes=minutes)
+    )
 
 
 @contextlib.asynccontextmanager
@@ -302,19 +391,28 @@ async def one_meeting_at_a_time(unit_code: str) -> AsyncIterator[None]:
     async with get_client() as client:
         with contextlib.suppress(ObjectAlreadyExists):
             await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-    async with concurrency(name, occupy=1, timeout_seconds=COUNCIL_WAIT_S, lease_duration=COUNCIL_LEASE_S,
-                           strict=True, raise_on_lease_renewal_failure=False):
+    async with concurrency(
+        name,
+        occupy=1,
+        timeout_seconds=COUNCIL_WAIT_S,
+        lease_duration=COUNCIL_LEASE_S,
+        strict=True,
+        raise_on_lease_renewal_failure=False,
+    ):
         yield
 
 
 @task(name="apply-meeting")
-async def apply_task(meeting_id: int, minutes: mt.Minutes | Mapping[str, Any] | None,
-                     unit: str) -> Applied | list[mt.Problem]:
+async def apply_task(
+    meeting_id: int, minutes: mt.Minutes | Mapping[str, Any] | None, unit: str
+) -> Applied | list[mt.Problem]:
     """Check the minutes and apply the whole meeting in one transaction, with the letters that report it."""
     return await to_thread.run_sync(lambda: apply_and_queue(meeting_id, minutes, unit))
 
 
-async def _apply(opening: Opening, minutes: mt.Minutes | Mapping[str, Any] | None) -> Applied | list[mt.Problem]:
+async def _apply(
+    opening: Opening, minutes: mt.Minutes | Mapping[str, Any] | None
+) -> Applied | list[mt.Problem]:
     async with one_meeting_at_a_time(opening.unit_code):
         return await apply_task(_meeting_id(opening), minutes, opening.unit_code)
 
@@ -328,10 +426,16 @@ def _meeting_id(opening: Opening) -> int:
 async def _publish_agenda(opening: Opening) -> None:
     await acreate_table_artifact(
         key=f"agenda-{unit_slug(opening.unit_name)}-{opening.meeting_id}".replace("_", "-").lower()[:100],
-        table=[{"Mã hồ sơ": a["code"], "Đối tượng": a["nominee"], "Hình thức": a["award_name"],
+        table=[
+            {
+                "Mã hồ sơ": a["code"],
+                "Đối tượng": a["nominee"],
+                "Hình thức": a["award_name"],
                 "Đơn vị đề nghị": a["origin_unit"],
-                "Hạn xét": fmt_date(date.fromisoformat(a["due_on"])) if a.get("due_on") else ""}
-               for a in opening.agenda],
+                "Hạn xét": fmt_date(date.fromisoformat(a["due_on"])) if a.get("due_on") else "",
+            }
+            for a in opening.agenda
+        ],
         description=f"Chương trình họp {opening.council} (phiên #{opening.meeting_id}): {len(opening.agenda)} hồ sơ",
     )
 
@@ -344,19 +448,24 @@ async def _decide_by_form(opening: Opening, on: date) -> Applied:
     """Suspend until the council's decisions arrive and apply them; refused input suspends again, the
     form filled with what was sent and each problem beside its item."""
     problems: list[mt.Problem] = []
-    values = initial_form(agenda=opening.agenda, meeting_date=on, series=opening.series, members=opening.members)
+    values = initial_form(
+        agenda=opening.agenda, meeting_date=on, series=opening.series, members=opening.members
+    )
     attempt = 0
     while True:
         form = MeetingDecisions.with_initial_data(
-            description=agenda_markdown(council=opening.council, agenda=opening.agenda, problems=problems), **values)
+            description=agenda_markdown(council=opening.council, agenda=opening.agenda, problems=problems),
+            **values,
+        )
         decisions = await asuspend_flow_run(wait_for_input=form, timeout=None, key=f"decisions-{attempt}")
         applied = await _apply(opening, decisions.minutes_data())
         if isinstance(applied, Applied):
             if attempt:  # the last version of the problems artifact must not still say "refused"
                 await acreate_markdown_artifact(
-                    key=_problems_key(opening), description="Các lỗi của biên bản vừa gửi: không còn",
+                    key=_problems_key(opening),
+                    description="Các lỗi của biên bản vừa gửi: không còn",
                     markdown=f"## Biên bản đã áp dụng\n\nPhiên họp #{opening.meeting_id} của {opening.council} "
-                             f"đã áp dụng; các lỗi của {attempt} lần gửi trước đã được sửa.",
+                    f"đã áp dụng; các lỗi của {attempt} lần gửi trước đã được sửa.",
                 )
             return applied
         problems = applied
@@ -364,14 +473,18 @@ async def _decide_by_form(opening: Opening, on: date) -> Applied:
         if await to_thread.run_sync(note_refused, _meeting_id(opening), attempt, problems):  # not a replay
             await acreate_markdown_artifact(
                 key=_problems_key(opening),
-                markdown="\n".join(["## Biên bản chưa hợp lệ, chưa áp dụng gì", ""] + [f"- {p}" for p in problems]),
+                markdown="\n".join(
+                    ["## Biên bản chưa hợp lệ, chưa áp dụng gì", ""] + [f"- {p}" for p in problems]
+                ),
                 description="Các lỗi của biên bản vừa gửi",
             )
         values = refill_form(agenda=opening.agenda, submitted=decisions, problems=problems)
 
 
 def _refusal(meeting_id: int | None, message: str, problems: Sequence[str]) -> State:
-    return refused(message, mt.MeetingRefusal(problems=list(problems), meeting_id=meeting_id, message=message))
+    return refused(
+        message, mt.MeetingRefusal(problems=list(problems), meeting_id=meeting_id, message=message)
+    )
 
 
 async def _refuse(opening: Opening, headline: str, problems: Sequence[str]) -> State:
@@ -382,11 +495,21 @@ async def _refuse(opening: Opening, headline: str, problems: Sequence[str]) -> S
     return _refusal(opening.meeting_id, message, problems)
 
 
-@flow(name="council-meeting", flow_run_name=meeting_run_name, log_prints=False,
-      on_failure=[close_meeting_of_run], on_cancellation=[close_meeting_of_run])
-async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date | None = None,
-                          deliver: bool = True, dashboard: bool = True,
-                          minutes_ref: str | None = None) -> mt.MeetingApplied | State:
+@flow(
+    name="council-meeting",
+    flow_run_name=meeting_run_name,
+    log_prints=False,
+    on_failure=[close_meeting_of_run],
+    on_cancellation=[close_meeting_of_run],
+)
+async def council_meeting(
+    unit: str,
+    minutes: mt.Minutes | None = None,
+    on: date | None = None,
+    deliver: bool = True,
+    dashboard: bool = True,
+    minutes_ref: str | None = None,
+) -> mt.MeetingApplied | State:
     """A council meeting: agenda, decisions (from the form, passed in, or stored and named by
     `minutes_ref`), applied as one batch; minutes that cannot apply end it as Refused."""
     logger = get_run_logger()
@@ -398,7 +521,11 @@ async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date
         minutes = await to_thread.run_sync(lambda: load_minutes(minutes_ref))
         key = minutes_ref
     else:
-        key = mt.minutes_key(unit_code=unit, minutes=minutes) if minutes is not None else mt.waiting_key(str(run_id))
+        key = (
+            mt.minutes_key(unit_code=unit, minutes=minutes)
+            if minutes is not None
+            else mt.waiting_key(str(run_id))
+        )
     opening = await open_meeting_task(unit, key, on, run_id, minutes)
     emit_nomination_events(NOMINATION_RECEIVED, opening.received)
     if opening.refused is not None:
@@ -423,15 +550,22 @@ async def council_meeting(unit: str, minutes: mt.Minutes | None = None, on: date
     for outcome, event in OUTCOME_EVENTS.items():
         emit_nomination_events(event, [i for i in applied.events if i["outcome"] == outcome])
     emit_batch_event(
-        COUNCIL_DECIDED, resource_id=f"{MEETING}{opening.meeting_id}", name=f"Phiên họp {opening.council}",
+        COUNCIL_DECIDED,
+        resource_id=f"{MEETING}{opening.meeting_id}",
+        name=f"Phiên họp {opening.council}",
         related=[unit_related(opening.unit_code, opening.unit_name, role="council")],
-        payload={"meeting_id": opening.meeting_id, "unit": opening.unit_code,
-                 "counts": result.model_dump(mode="json")["counts"], "forwarded_to": result.forwarded_to},
+        payload={
+            "meeting_id": opening.meeting_id,
+            "unit": opening.unit_code,
+            "counts": result.model_dump(mode="json")["counts"],
+            "forwarded_to": result.forwarded_to,
+        },
     )
     logger.info("meeting %s of %s applied: %s", opening.meeting_id, opening.unit_code, result.counts)
     # a re-run after a crash queues no new letter, but those of the killed run may still wait
     if deliver and (result.letters or (current_run.run_count or 0) > 1):
         from flows.delivery import deliver_mail
+
         await deliver_mail()
     if dashboard:
         await refresh_after_meeting(result.meeting_id)
@@ -475,18 +609,29 @@ def receive_from_meetings(meeting_ids: list[int], on: date) -> tuple[Receipt, li
         by_unit: dict[int, list[str]] = {}
         held = []
         for unit_id in sorted(units):
-            codes = mt.receive_pending(session=session, unit_id=unit_id, hierarchy=hierarchy, on=on,
-                                       actor="receive-forwarded")
+            codes = mt.receive_pending(
+                session=session, unit_id=unit_id, hierarchy=hierarchy, on=on, actor="receive-forwarded"
+            )
             if codes:
                 by_unit[unit_id] = codes
             held += mt.hold_frozen_nominees(session=session, unit_id=unit_id, on=on)
-        ref = "meeting-" + "-".join(map(str, sorted(meeting_ids))) if len(meeting_ids) <= 8 else \
-            f"meetings-{min(meeting_ids)}-{max(meeting_ids)}-{len(meeting_ids)}"
-        queued = enqueue_many(session=session, items=council_digests(session=session, hierarchy=hierarchy,
-                                                                     by_unit=by_unit, ref=ref))
+        ref = (
+            "meeting-" + "-".join(map(str, sorted(meeting_ids)))
+            if len(meeting_ids) <= 8
+            else f"meetings-{min(meeting_ids)}-{max(meeting_ids)}-{len(meeting_ids)}"
+        )
+        queued = enqueue_many(
+            session=session,
+            items=council_digests(session=session, hierarchy=hierarchy, by_unit=by_unit, ref=ref),
+        )
         received = [code for codes in by_unit.values() for code in codes]
-        receipt = Receipt(meeting_ids=meeting_ids, received=received, held=held, letters=len(queued.created),
-                          units=[hierarchy.get(u).code for u in by_unit])
+        receipt = Receipt(
+            meeting_ids=meeting_ids,
+            received=received,
+            held=held,
+            letters=len(queued.created),
+            units=[hierarchy.get(u).code for u in by_unit],
+        )
         return receipt, _received_items(session, hierarchy, received, {"meeting_ids": meeting_ids})
 
 
@@ -497,8 +642,12 @@ async def receive_task(meeting_ids: list[int], on: date) -> tuple[Receipt, list[
 
 
 @flow(name="receive-forwarded", flow_run_name=receive_run_name, log_prints=False)
-async def receive_forwarded(meeting_id: int | None = None, meeting_ids: list[int] | None = None,
-                            on: date | None = None, deliver: bool = True) -> Receipt:
+async def receive_forwarded(
+    meeting_id: int | None = None,
+    meeting_ids: list[int] | None = None,
+    on: date | None = None,
+    deliver: bool = True,
+) -> Receipt:
     """The levels above take in what meetings forwarded: due dates, screening, one notice per council.
 
     Started by each `thidua.council.decided` event (`meeting_id`), or for a batch of meetings."""
@@ -507,5 +656,6 @@ async def receive_forwarded(meeting_id: int | None = None, meeting_ids: list[int
     emit_nomination_events(NOMINATION_RECEIVED, events)
     if deliver and receipt.letters:
         from flows.delivery import deliver_mail
+
         await deliver_mail()
     return receipt

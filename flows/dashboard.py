@@ -85,28 +85,38 @@ async def publish(figures: Figures) -> list[str]:
     day = fmt_date(figures.today)
     in_pipeline = sum(r.total for r in figures.pipeline)
     await acreate_table_artifact(
-        key=PIPELINE_KEY, table=pipeline_table(figures.pipeline),
+        key=PIPELINE_KEY,
+        table=pipeline_table(figures.pipeline),
         description=f"Hồ sơ theo tỉnh, cấp đang giữ và trạng thái — {in_pipeline} hồ sơ, ngày {day}",
     )
     overdue = sum(len(u.items) for u in figures.overdue)
     await acreate_table_artifact(
-        key=OVERDUE_KEY, table=overdue_table(figures.overdue),
-        description=(f"Hồ sơ quá hạn xét (tính theo ngày làm việc) — {overdue} hồ sơ tại {len(figures.overdue)} "
-                     f"Hội đồng, ngày {day}") if overdue else f"Không có hồ sơ quá hạn xét, ngày {day}",
+        key=OVERDUE_KEY,
+        table=overdue_table(figures.overdue),
+        description=(
+            f"Hồ sơ quá hạn xét (tính theo ngày làm việc) — {overdue} hồ sơ tại {len(figures.overdue)} "
+            f"Hội đồng, ngày {day}"
+        )
+        if overdue
+        else f"Không có hồ sơ quá hạn xét, ngày {day}",
     )
     keys = [PIPELINE_KEY, OVERDUE_KEY]
     if figures.filing is not None:
         f = figures.filing
-        missing = ", ".join(f.missing[:MAX_MISSING_LISTED]) + (" …" if len(f.missing) > MAX_MISSING_LISTED else "")
+        missing = ", ".join(f.missing[:MAX_MISSING_LISTED]) + (
+            " …" if len(f.missing) > MAX_MISSING_LISTED else ""
+        )
         # The same key as deadline-reminders' daily figure (models.reports counts both): hourly here.
         await acreate_progress_artifact(
-            key=filing_key(f.year), progress=f.percent,
+            key=filing_key(f.year),
+            progress=f.percent,
             description=f"{f.title}: {f.filed}/{f.expected} đơn vị đã nộp (hạn {fmt_date(f.due_on)})"
-                        + (f"; chưa nộp: {missing}" if missing else ""),
+            + (f"; chưa nộp: {missing}" if missing else ""),
         )
         keys.append(filing_key(f.year))
     await acreate_markdown_artifact(
-        key=SUMMARY_KEY, markdown=campaign_markdown(figures.summary, as_of=figures.today),
+        key=SUMMARY_KEY,
+        markdown=campaign_markdown(figures.summary, as_of=figures.today),
         description=f"Tổng hợp phong trào: {figures.summary.conferred} đã khen thưởng, ngày {day}",
     )
     keys.append(SUMMARY_KEY)
@@ -122,9 +132,15 @@ async def dashboard(on: date | None = None) -> dict:
     if figures.filing_problem:
         logger.warning("%s skipped: %s", filing_key(figures.today.year), figures.filing_problem)
     elif figures.filing is None:
-        logger.info("no yearly report due in %d; %s skipped", figures.today.year, filing_key(figures.today.year))
-    return {"artifacts": keys, "nominations": sum(r.total for r in figures.pipeline),
-            "overdue": sum(len(u.items) for u in figures.overdue), "conferred": figures.summary.conferred}
+        logger.info(
+            "no yearly report due in %d; %s skipped", figures.today.year, filing_key(figures.today.year)
+        )
+    return {
+        "artifacts": keys,
+        "nominations": sum(r.total for r in figures.pipeline),
+        "overdue": sum(len(u.items) for u in figures.overdue),
+        "conferred": figures.summary.conferred,
+    }
 
 
 async def refresh_after_meeting(meeting_id: int) -> None:
@@ -136,4 +152,6 @@ async def refresh_after_meeting(meeting_id: int) -> None:
         logger.warning("dashboard refresh after meeting %s failed", meeting_id, exc_info=True)
         return
     if not state.is_completed():
-        logger.warning("dashboard refresh after meeting %s ended %s: %s", meeting_id, state.type, state.message)
+        logger.warning(
+            "dashboard refresh after meeting %s ended %s: %s", meeting_id, state.type, state.message
+        )

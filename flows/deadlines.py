@@ -107,7 +107,9 @@ class ReminderDay(BaseModel):
     def summary(self) -> dict:
         """As the flow returns it and `thidua remind --json` prints it: JSON, without the item list
         (national-size)."""
-        return self.model_dump(mode="json", exclude={"sent"} | ({"delivery"} if self.delivery is None else set()))
+        return self.model_dump(
+            mode="json", exclude={"sent"} | ({"delivery"} if self.delivery is None else set())
+        )
 
 
 def reminder_day(*, session: Session, day: date, since: date, policy: Policy | None = None) -> ReminderDay:
@@ -118,26 +120,51 @@ def reminder_day(*, session: Session, day: date, since: date, policy: Policy | N
     specs = [r.to_spec() for r in rows.values()]
     deadline_ids = {code: r.id for code, r in rows.items() if r.id is not None}
     directory = Hierarchy.load(session)
-    filed = filed_on_map(session=session, deadline_ids=deadline_ids, years=range(since.year - 1, day.year + 2))
-    plan = due_items(specs=specs, directory=directory, filed=filed, reviews=open_reviews(
-        session=session, directory=directory), since=since, today=day, policy=policy)
+    filed = filed_on_map(
+        session=session, deadline_ids=deadline_ids, years=range(since.year - 1, day.year + 2)
+    )
+    plan = due_items(
+        specs=specs,
+        directory=directory,
+        filed=filed,
+        reviews=open_reviews(session=session, directory=directory),
+        since=since,
+        today=day,
+        policy=policy,
+    )
     digests, refused = group_by_recipient(unsent(session=session, items=plan.items))
     assign_keys(digests, day=day, taken=taken_keys(session=session, day=day))
     digest_of = {n.key: d.key for d in digests for n in d.items}
-    inserted = record(session=session, items=[n for d in digests for n in d.items], sent_on=day,
-                      digest_of=digest_of, deadline_ids=deadline_ids)
+    inserted = record(
+        session=session,
+        items=[n for d in digests for n in d.items],
+        sent_on=day,
+        digest_of=digest_of,
+        deadline_ids=deadline_ids,
+    )
     for d in digests:  # a concurrent run that recorded an item first keeps it
         d.items = [n for n in d.items if n.key in inserted]
     digests = [d for d in digests if d.items]
     queued = enqueue_many(session=session, items=[letter(d, day=day) for d in digests])
     sent = [n for d in digests for n in d.items]
     return ReminderDay(
-        day=day, since=since, letters=len(queued.created), recipients=len(digests), items=len(sent),
+        day=day,
+        since=since,
+        letters=len(queued.created),
+        recipients=len(digests),
+        items=len(sent),
         by_kind=dict(Counter(n.kind.value for n in sent)),
         escalations=sum(1 for n in sent if not n.kind.before_due),
-        unreachable=len(plan.unreachable) + len(refused), considered=len(plan.items),
-        owing=_owing(specs=specs, plan_occurrences=plan.occurrences, directory=directory, filed=filed, day=day,
-                     policy=policy),
+        unreachable=len(plan.unreachable) + len(refused),
+        considered=len(plan.items),
+        owing=_owing(
+            specs=specs,
+            plan_occurrences=plan.occurrences,
+            directory=directory,
+            filed=filed,
+            day=day,
+            policy=policy,
+        ),
         sent=[SentItem(key=n.key, to=n.recipient.email, digest=digest_of[n.key]) for n in sent],
     )
 
@@ -156,8 +183,15 @@ def plan_and_queue(*, day: date, since: date, policy: Policy | None = None) -> d
     return reminder_day_in_transaction(day=day, since=since, policy=policy).model_dump(mode="json")
 
 
-def _owing(*, specs: list[DeadlineSpec], plan_occurrences: list[tuple[str, int]], directory: Hierarchy,
-           filed: dict, day: date, policy: Policy) -> list[Owing]:
+def _owing(
+    *,
+    specs: list[DeadlineSpec],
+    plan_occurrences: list[tuple[str, int]],
+    directory: Hierarchy,
+    filed: dict,
+    day: date,
+    policy: Policy,
+) -> list[Owing]:
     """Per deadline occurrence followed on `day` and per province: units bound, filed, still owing."""
     wanted = dict.fromkeys(plan_occurrences)
     for spec in specs:
@@ -176,8 +210,18 @@ def _owing(*, specs: list[DeadlineSpec], plan_occurrences: list[tuple[str, int]]
             provinces[ob.province_id][0] += 1
             provinces[ob.province_id][1] += int((code, ob.unit_id, year) in filed)
         for province_id, (bound, done) in sorted(provinces.items(), key=lambda kv: _name(directory, kv[0])):
-            out.append(Owing(deadline=code, year=year, title=spec.short_title(year), due_on=due,
-                             province=_name(directory, province_id), bound=bound, filed=done, owing=bound - done))
+            out.append(
+                Owing(
+                    deadline=code,
+                    year=year,
+                    title=spec.short_title(year),
+                    due_on=due,
+                    province=_name(directory, province_id),
+                    bound=bound,
+                    filed=done,
+                    owing=bound - done,
+                )
+            )
     return out
 
 
@@ -199,24 +243,42 @@ def dashboard_rows(result: ReminderDay) -> list[dict[str, str]]:
         {"Mục": "Xét các việc đến hạn từ ngày", "Chi tiết": fmt_date(result.since), "Số lượng": ""},
         {"Mục": "Người nhận được nhắc", "Chi tiết": "", "Số lượng": str(result.recipients)},
         {"Mục": "Thư tổng hợp đã xếp hàng gửi", "Chi tiết": "", "Số lượng": str(result.letters)},
-        {"Mục": "Việc nhắc quá hạn (báo thủ trưởng, cấp trên)", "Chi tiết": "", "Số lượng": str(result.escalations)},
+        {
+            "Mục": "Việc nhắc quá hạn (báo thủ trưởng, cấp trên)",
+            "Chi tiết": "",
+            "Số lượng": str(result.escalations),
+        },
     ]
-    rows += [{"Mục": label, "Chi tiết": "", "Số lượng": str(result.by_kind.get(kind.value, 0))}
-             for kind, label in KIND_LABELS.items()]
+    rows += [
+        {"Mục": label, "Chi tiết": "", "Số lượng": str(result.by_kind.get(kind.value, 0))}
+        for kind, label in KIND_LABELS.items()
+    ]
     if result.unreachable:
-        rows.append({"Mục": "Không gửi được: đơn vị/hội đồng chưa có địa chỉ thư", "Chi tiết": "",
-                     "Số lượng": str(result.unreachable)})
-    rows += [{"Mục": f"Còn nợ «{o.title}» (hạn {fmt_date(o.due_on)})",
-              "Chi tiết": o.province, "Số lượng": f"{o.owing}/{o.bound}"} for o in result.owing]
+        rows.append(
+            {
+                "Mục": "Không gửi được: đơn vị/hội đồng chưa có địa chỉ thư",
+                "Chi tiết": "",
+                "Số lượng": str(result.unreachable),
+            }
+        )
+    rows += [
+        {
+            "Mục": f"Còn nợ «{o.title}» (hạn {fmt_date(o.due_on)})",
+            "Chi tiết": o.province,
+            "Số lượng": f"{o.owing}/{o.bound}",
+        }
+        for o in result.owing
+    ]
     return rows
 
 
 async def publish(result: ReminderDay) -> None:
     """The `deadline-reminders` table and the year's report-filing progress."""
     await acreate_table_artifact(
-        key=ARTIFACT_KEY, table=dashboard_rows(result),
+        key=ARTIFACT_KEY,
+        table=dashboard_rows(result),
         description=f"Nhắc hạn ngày {fmt_date(result.day)}: {result.letters} thư tổng hợp, "
-                    f"{result.escalations} việc quá hạn",
+        f"{result.escalations} việc quá hạn",
     )
     for code, year in sorted({(o.deadline, o.year) for o in result.owing}):
         rows = [o for o in result.owing if (o.deadline, o.year) == (code, year)]
@@ -225,7 +287,8 @@ async def publish(result: ReminderDay) -> None:
             continue
         key = f"report-filing-{year}" if code == YEARLY_REPORT else f"report-filing-{code}-{year}"
         await acreate_progress_artifact(
-            progress=round(100.0 * done / bound, 1), key=key,
+            progress=round(100.0 * done / bound, 1),
+            key=key,
             description=f"{rows[0].title}: {done}/{bound} đơn vị đã nộp (hạn {fmt_date(rows[0].due_on)})",
         )
 
@@ -238,21 +301,33 @@ def reminders_run_name() -> str:
 
 
 @flow(name="deadline-reminders", flow_run_name=reminders_run_name, log_prints=False)
-async def deadline_reminders(today: date | None = None, deliver: bool = True, since: date | None = None,
-                             catchup_days: int = CATCHUP_DAYS) -> dict:
+async def deadline_reminders(
+    today: date | None = None,
+    deliver: bool = True,
+    since: date | None = None,
+    catchup_days: int = CATCHUP_DAYS,
+) -> dict:
     """Remind those who still owe a report or a review, tell heads and superiors of what is late.
     Returns the `ReminderDay` as JSON (`ReminderDay.summary`)."""
     logger = get_run_logger()
     day = today or today_vn()
     result = await queue_reminders(day, window_start(day=day, since=since, catchup_days=catchup_days))
     emit_batch_event(
-        DEADLINES_REMINDED, resource_id=f"{REMINDER_DAY}{day.isoformat()}", name=f"Nhắc hạn ngày {fmt_date(day)}",
-        payload=result.model_dump(mode="json", include={"day", "since", "letters", "recipients", "items", "by_kind",
-                                                        "escalations"}),
+        DEADLINES_REMINDED,
+        resource_id=f"{REMINDER_DAY}{day.isoformat()}",
+        name=f"Nhắc hạn ngày {fmt_date(day)}",
+        payload=result.model_dump(
+            mode="json", include={"day", "since", "letters", "recipients", "items", "by_kind", "escalations"}
+        ),
     )
     await publish(result)
-    logger.info("reminders for %s (from %s): %d items in %d letters", result.day, result.since,
-                result.items, result.letters)
+    logger.info(
+        "reminders for %s (from %s): %d items in %d letters",
+        result.day,
+        result.since,
+        result.items,
+        result.letters,
+    )
     if deliver and result.letters:
         from flows.delivery import deliver_mail
 

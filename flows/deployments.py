@@ -40,10 +40,16 @@ class EventTrigger:
     def from_yaml(cls, raw: Mapping[str, Any]) -> EventTrigger:
         expect = list(raw.get("expect") or [])
         if raw.get("type") != "event" or len(expect) != 1 or not raw.get("enabled", True):
-            raise ValueError(f"prefect.yaml: trigger {raw.get('name')!r} must be one enabled event trigger "
-                             f"expecting one event")
-        return cls(name=raw["name"], event=expect[0], parameters=dict(raw.get("parameters") or {}),
-                   description=raw.get("description", ""))
+            raise ValueError(
+                f"prefect.yaml: trigger {raw.get('name')!r} must be one enabled event trigger "
+                f"expecting one event"
+            )
+        return cls(
+            name=raw["name"],
+            event=expect[0],
+            parameters=dict(raw.get("parameters") or {}),
+            description=raw.get("description", ""),
+        )
 
     def build(self) -> DeploymentEventTrigger:
         from prefect.events import DeploymentEventTrigger
@@ -81,10 +87,14 @@ class DeploymentSpec:
         if raw.get("enforce_parameter_schema") is not True:
             raise ValueError(f"prefect.yaml: {name} must enforce its parameter schema")
         return cls(
-            name=name, entrypoint=raw["entrypoint"], description=raw.get("description", ""),
-            tags=tuple(raw.get("tags") or ()), cron=schedules[0]["cron"] if schedules else None,
+            name=name,
+            entrypoint=raw["entrypoint"],
+            description=raw.get("description", ""),
+            tags=tuple(raw.get("tags") or ()),
+            cron=schedules[0]["cron"] if schedules else None,
             trigger=EventTrigger.from_yaml(triggers[0]) if triggers else None,
-            concurrency_limit=raw.get("concurrency_limit"), parameters=dict(raw.get("parameters") or {}),
+            concurrency_limit=raw.get("concurrency_limit"),
+            parameters=dict(raw.get("parameters") or {}),
         )
 
     @property

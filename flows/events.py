@@ -20,8 +20,12 @@ NOMINATION_FORWARDED = "thidua.nomination.forwarded"
 NOMINATION_REJECTED = "thidua.nomination.rejected"
 NOMINATION_RETURNED = "thidua.nomination.returned"
 # a council meeting's outcome for a dossier → its event
-OUTCOME_EVENTS = {"conferred": NOMINATION_CONFERRED, "forwarded": NOMINATION_FORWARDED,
-                  "rejected": NOMINATION_REJECTED, "returned": NOMINATION_RETURNED}
+OUTCOME_EVENTS = {
+    "conferred": NOMINATION_CONFERRED,
+    "forwarded": NOMINATION_FORWARDED,
+    "rejected": NOMINATION_REJECTED,
+    "returned": NOMINATION_RETURNED,
+}
 # one event per batch
 INTAKE_RECEIVED = "thidua.intake.received"
 COUNCIL_DECIDED = "thidua.council.decided"  # the trigger of `receive-forwarded` (prefect.yaml)
@@ -44,13 +48,19 @@ def nomination_resource(code: str, nominee: str | None = None) -> dict[str, str]
 
 
 def unit_related(code: str, name: str, role: str = "unit") -> dict[str, str]:
-    return {"prefect.resource.id": f"{UNIT}{code}", "prefect.resource.role": role,
-            "prefect.resource.name": name}
+    return {
+        "prefect.resource.id": f"{UNIT}{code}",
+        "prefect.resource.role": role,
+        "prefect.resource.name": name,
+    }
 
 
 def award_related(award: str) -> dict[str, str]:
-    return {"prefect.resource.id": f"{AWARD}{award}", "prefect.resource.role": "award-form",
-            "prefect.resource.name": catalogue().forms[award].name}
+    return {
+        "prefect.resource.id": f"{AWARD}{award}",
+        "prefect.resource.role": "award-form",
+        "prefect.resource.name": catalogue().forms[award].name,
+    }
 
 
 def emit_nomination_events(event: str, items: Iterable[dict]) -> int:
@@ -67,7 +77,12 @@ def emit_nomination_events(event: str, items: Iterable[dict]) -> int:
     return count
 
 
-def emit_batch_event(event: str, *, resource_id: str, name: str, payload: dict,
-                     related: Iterable[dict[str, str]] = ()) -> None:
-    emit_event(event=event, resource={"prefect.resource.id": resource_id, "prefect.resource.name": name},
-               related=list(related), payload=payload)
+def emit_batch_event(
+    event: str, *, resource_id: str, name: str, payload: dict, related: Iterable[dict[str, str]] = ()
+) -> None:
+    emit_event(
+        event=event,
+        resource={"prefect.resource.id": resource_id, "prefect.resource.name": name},
+        related=list(related),
+        payload=payload,
+    )

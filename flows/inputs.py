@@ -29,8 +29,9 @@ _CHOICES_SCHEMA: dict[str, JsonValue] = {"enum": list(CHOICES)}
 
 # «Hình thức thấp hơn» is free text (the CLI resumes with form codes, an official types a name): the
 # form's short name, full name or code all work; a dropdown (Literal) would refuse the CLI's codes.
-LOWER_AWARDS = {key: f.code for f in catalogue().forms.values()
-                for key in (fold(f.short), fold(f.name), f.code)}
+LOWER_AWARDS = {
+    key: f.code for f in catalogue().forms.values() for key in (fold(f.short), fold(f.name), f.code)
+}
 LOWER_AWARD_HELP = ", ".join(f"«{f.short}»" for f in sorted(catalogue().forms.values(), key=lambda f: f.rank))
 
 
@@ -60,24 +61,38 @@ class AgendaDecision(BaseModel):
     nominee: str = Field(default="", title="Đối tượng", description="Để đối chiếu, không cần sửa.")
     award_name: str = Field(default="", title="Hình thức đề nghị", description="Để đối chiếu, không cần sửa.")
     decision: str = Field(
-        default=Decision.approve.label, title="Quyết định", json_schema_extra=_CHOICES_SCHEMA,
+        default=Decision.approve.label,
+        title="Quyết định",
+        json_schema_extra=_CHOICES_SCHEMA,
         description="Thông qua: trình cấp trên, hoặc khen thưởng nếu Hội đồng có thẩm quyền. "
-                    "Không thông qua: ghi lý do. Trả lại bổ sung: ghi nội dung cần bổ sung. "
-                    "Khen mức thấp hơn: chọn hình thức thấp hơn.",
+        "Không thông qua: ghi lý do. Trả lại bổ sung: ghi nội dung cần bổ sung. "
+        "Khen mức thấp hơn: chọn hình thức thấp hơn.",
     )
     lower_award: str = Field(
-        default="", title="Hình thức thấp hơn",
-        description="Chỉ ghi khi quyết định «Khen mức thấp hơn», một trong: " + LOWER_AWARD_HELP
-                    + "; hình thức phải thuộc thẩm quyền Hội đồng này.",
+        default="",
+        title="Hình thức thấp hơn",
+        description="Chỉ ghi khi quyết định «Khen mức thấp hơn», một trong: "
+        + LOWER_AWARD_HELP
+        + "; hình thức phải thuộc thẩm quyền Hội đồng này.",
     )
-    votes_for: int = Field(default=0, ge=0, title="Số phiếu đồng ý",
-                           description="Thông qua mà để 0 cả ba ô phiếu: tính là mọi thành viên dự họp đồng ý.")
+    votes_for: int = Field(
+        default=0,
+        ge=0,
+        title="Số phiếu đồng ý",
+        description="Thông qua mà để 0 cả ba ô phiếu: tính là mọi thành viên dự họp đồng ý.",
+    )
     votes_against: int = Field(default=0, ge=0, title="Số phiếu không đồng ý")
     votes_abstain: int = Field(default=0, ge=0, title="Số phiếu không biểu quyết")
-    note: str = Field(default="", title="Lý do / nội dung cần bổ sung / ghi chú",
-                      description="Bắt buộc khi không thông qua hoặc trả lại bổ sung.")
-    problems: str = Field(default="", title="Lỗi cần sửa",
-                          description="Hệ thống ghi lỗi của lần gửi trước ở đây; sửa các ô trên, ô này không cần sửa.")
+    note: str = Field(
+        default="",
+        title="Lý do / nội dung cần bổ sung / ghi chú",
+        description="Bắt buộc khi không thông qua hoặc trả lại bổ sung.",
+    )
+    problems: str = Field(
+        default="",
+        title="Lỗi cần sửa",
+        description="Hệ thống ghi lỗi của lần gửi trước ở đây; sửa các ô trên, ô này không cần sửa.",
+    )
 
     @field_validator("decision")
     @classmethod
@@ -92,13 +107,26 @@ class MeetingDecisions(RunInput):
 
     model_config = ConfigDict(title=FORM_TITLE)
 
-    meeting_date: date = Field(title="Ngày họp", description="Ngày Hội đồng họp; cũng là ngày của quyết định khen thưởng.")
-    members_present: int = Field(default=0, ge=0, title="Số thành viên dự họp",
-                                 description="Sửa nếu có thành viên vắng mặt (thành viên vắng gửi phiếu bằng văn bản).")
-    decision_series: str = Field(default="QĐ-UBND", title="Ký hiệu quyết định khen thưởng",
-                                 description="Ví dụ QĐ-UBND; số quyết định sẽ là «số/ký hiệu».")
-    first_decision_number: int = Field(default=1, ge=1, title="Số quyết định đầu tiên",
-                                       description="Mỗi hình thức khen thưởng được quyết định một số, bắt đầu từ số này.")
+    meeting_date: date = Field(
+        title="Ngày họp", description="Ngày Hội đồng họp; cũng là ngày của quyết định khen thưởng."
+    )
+    members_present: int = Field(
+        default=0,
+        ge=0,
+        title="Số thành viên dự họp",
+        description="Sửa nếu có thành viên vắng mặt (thành viên vắng gửi phiếu bằng văn bản).",
+    )
+    decision_series: str = Field(
+        default="QĐ-UBND",
+        title="Ký hiệu quyết định khen thưởng",
+        description="Ví dụ QĐ-UBND; số quyết định sẽ là «số/ký hiệu».",
+    )
+    first_decision_number: int = Field(
+        default=1,
+        ge=1,
+        title="Số quyết định đầu tiên",
+        description="Mỗi hình thức khen thưởng được quyết định một số, bắt đầu từ số này.",
+    )
     secretary: str = Field(default="", title="Thư ký phiên họp")
     agenda_items: list[AgendaDecision] = Field(title="Quyết định cho từng hồ sơ", description=HOW_TO)
 
@@ -126,13 +154,23 @@ class MeetingDecisions(RunInput):
         """What was submitted, as `Minutes` data not yet validated (the model reads the decisions' labels):
         the meeting's one check reports the model's refusals together with its own."""
         return {
-            "meeting_date": self.meeting_date, "members_present": self.members_present,
-            "decision_series": self.decision_series, "first_decision_number": self.first_decision_number,
+            "meeting_date": self.meeting_date,
+            "members_present": self.members_present,
+            "decision_series": self.decision_series,
+            "first_decision_number": self.first_decision_number,
             "secretary": self.secretary,
-            "decisions": [{"code": i.code, "decision": i.decision,
-                           "lower_award": lower_award_code(i.lower_award), "votes_for": i.votes_for,
-                           "votes_against": i.votes_against, "votes_abstain": i.votes_abstain, "note": i.note}
-                          for i in self.agenda_items],
+            "decisions": [
+                {
+                    "code": i.code,
+                    "decision": i.decision,
+                    "lower_award": lower_award_code(i.lower_award),
+                    "votes_for": i.votes_for,
+                    "votes_against": i.votes_against,
+                    "votes_abstain": i.votes_abstain,
+                    "note": i.note,
+                }
+                for i in self.agenda_items
+            ],
         }
 
     def to_minutes(self) -> Minutes:
@@ -142,12 +180,23 @@ class MeetingDecisions(RunInput):
     def run_input(cls, minutes: Minutes) -> dict[str, Any]:
         """The form's values for minutes in hand (what the CLI resumes a waiting meeting with)."""
         return {
-            "meeting_date": minutes.meeting_date.isoformat(), "members_present": minutes.members_present,
-            "decision_series": minutes.decision_series, "first_decision_number": minutes.first_decision_number,
+            "meeting_date": minutes.meeting_date.isoformat(),
+            "members_present": minutes.members_present,
+            "decision_series": minutes.decision_series,
+            "first_decision_number": minutes.first_decision_number,
             "secretary": minutes.secretary,
-            "agenda_items": [{"code": d.code, "decision": d.decision.label, "lower_award": d.lower_award,
-                              "votes_for": d.votes_for, "votes_against": d.votes_against,
-                              "votes_abstain": d.votes_abstain, "note": d.note} for d in minutes.decisions],
+            "agenda_items": [
+                {
+                    "code": d.code,
+                    "decision": d.decision.label,
+                    "lower_award": d.lower_award,
+                    "votes_for": d.votes_for,
+                    "votes_against": d.votes_against,
+                    "votes_abstain": d.votes_abstain,
+                    "note": d.note,
+                }
+                for d in minutes.decisions
+            ],
         }
 
 
@@ -159,9 +208,11 @@ LIST_ITEMS_MAX = 9
 def _agenda_line(number: int, item: dict, *, as_text: bool = False) -> str:
     due = fmt_date(date.fromisoformat(item["due_on"])) if item.get("due_on") else "—"
     marker = f"{number}\\." if as_text else f"{number}."
-    return (f"{marker} **{item['code']}** — {item.get('nominee', '')} — "
-            f"{item.get('award_name') or item.get('award', '')} — đề nghị: {item.get('origin_unit') or '—'} "
-            f"— hạn xét {due}")
+    return (
+        f"{marker} **{item['code']}** — {item.get('nominee', '')} — "
+        f"{item.get('award_name') or item.get('award', '')} — đề nghị: {item.get('origin_unit') or '—'} "
+        f"— hạn xét {due}"
+    )
 
 
 def _blocks(lines: list[str]) -> str:
@@ -175,21 +226,32 @@ def agenda_markdown(*, council: str, agenda: list[dict], problems: Sequence[str]
     due date, then how to fill the form (and, after a refused attempt, what to correct)."""
     lines = [f"## Chương trình họp — {council}"]
     if problems:
-        lines += ["**Biên bản chưa hợp lệ, chưa áp dụng gì. Xin sửa rồi gửi lại:**"] + [f"- {p}" for p in problems]
+        lines += ["**Biên bản chưa hợp lệ, chưa áp dụng gì. Xin sửa rồi gửi lại:**"] + [
+            f"- {p}" for p in problems
+        ]
     as_text = len(agenda) > LIST_ITEMS_MAX
-    lines += [_agenda_line(n, a, as_text=as_text) for n, a in enumerate(agenda, start=1)] \
-        or ["_Không có hồ sơ nào chờ xét._"]
+    lines += [_agenda_line(n, a, as_text=as_text) for n, a in enumerate(agenda, start=1)] or [
+        "_Không có hồ sơ nào chờ xét._"
+    ]
     return _blocks([*lines, HOW_TO])
 
 
 def initial_form(*, agenda: list[dict], meeting_date: date, series: str, members: int) -> dict:
     """The form's starting values: every item «Thông qua» with no votes yet, every member present."""
     return {
-        "meeting_date": meeting_date, "members_present": members, "decision_series": series,
+        "meeting_date": meeting_date,
+        "members_present": members,
+        "decision_series": series,
         "first_decision_number": 1,
-        "agenda_items": [{"code": a["code"], "nominee": a["nominee"],
-                          "award_name": a.get("award_name") or a.get("award", ""), "decision": Decision.approve.label}
-                         for a in agenda],
+        "agenda_items": [
+            {
+                "code": a["code"],
+                "nominee": a["nominee"],
+                "award_name": a.get("award_name") or a.get("award", ""),
+                "decision": Decision.approve.label,
+            }
+            for a in agenda
+        ],
     }
 
 
@@ -206,11 +268,25 @@ def refill_form(*, agenda: list[dict], submitted: MeetingDecisions, problems: Se
         beside = [str(p) for p in problems if getattr(p, "code", None) == a["code"]]
         if item is None and position < len(sent) and sent[position].code.strip().upper() not in codes:
             item = sent[position]  # its code was edited: keep what was typed on that card
-            beside = [f"mã hồ sơ đã bị sửa thành «{item.code}»; đã đặt lại mã {a['code']}, xin xem lại rồi gửi"]
+            beside = [
+                f"mã hồ sơ đã bị sửa thành «{item.code}»; đã đặt lại mã {a['code']}, xin xem lại rồi gửi"
+            ]
         typed = item.model_dump(exclude={"code", "nominee", "award_name", "problems"}) if item else {}
-        items.append({"code": a["code"], "nominee": a["nominee"],
-                      "award_name": a.get("award_name") or a.get("award", ""), "decision": Decision.approve.label,
-                      **typed, "problems": "; ".join(beside)})
-    return {"meeting_date": submitted.meeting_date, "members_present": submitted.members_present,
-            "decision_series": submitted.decision_series, "first_decision_number": submitted.first_decision_number,
-            "secretary": submitted.secretary, "agenda_items": items}
+        items.append(
+            {
+                "code": a["code"],
+                "nominee": a["nominee"],
+                "award_name": a.get("award_name") or a.get("award", ""),
+                "decision": Decision.approve.label,
+                **typed,
+                "problems": "; ".join(beside),
+            }
+        )
+    return {
+        "meeting_date": submitted.meeting_date,
+        "members_present": submitted.members_present,
+        "decision_series": submitted.decision_series,
+        "first_decision_number": submitted.first_decision_number,
+        "secretary": submitted.secretary,
+        "agenda_items": items,
+    }

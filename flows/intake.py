@@ -46,47 +46,70 @@ def intake_parameters(*, rows: list[tuple[int, dict]], source: str = "") -> dict
     return staging.parameters("rows", payload, kind=ROWS_KIND, label=source)
 
 
-def intake_batch(*, session: Session, rows: list[tuple[int, dict]], source: str = "", actor: str = "",
-                 received_on: date | None = None) -> IntakeResult:
+def intake_batch(
+    *,
+    session: Session,
+    rows: list[tuple[int, dict]],
+    source: str = "",
+    actor: str = "",
+    received_on: date | None = None,
+) -> IntakeResult:
     """The intake use case: screen and store the batch, and queue a letter to each council that receives
     dossiers (none for a batch received before); raises BatchRefused, storing nothing. The flow and
     every path without the service call this, in one transaction of the caller's."""
     hierarchy = Hierarchy.load(session)
-    result = take_in(session=session, rows=rows, source=source, actor=actor, received_on=received_on,
-                     hierarchy=hierarchy)
+    result = take_in(
+        session=session, rows=rows, source=source, actor=actor, received_on=received_on, hierarchy=hierarchy
+    )
     if result.replayed:
         return result
-    units = [(n["code"], hierarchy.by_code[n["unit_code"]].id) for n in result.nominations if "unit_code" in n]
-    digests = council_digests(session=session, hierarchy=hierarchy, by_unit=group_by_unit(units),
-                              ref=f"intake-{result.batch_key}")
+    units = [
+        (n["code"], hierarchy.by_code[n["unit_code"]].id) for n in result.nominations if "unit_code" in n
+    ]
+    digests = council_digests(
+        session=session, hierarchy=hierarchy, by_unit=group_by_unit(units), ref=f"intake-{result.batch_key}"
+    )
     result.letters = len(enqueue_many(session=session, items=digests).created)
     return result
 
 
 def numbered(rows: list[dict]) -> list[tuple[int, dict]]:
     """Flow-parameter rows (each with its file row as "row") as (row number, fields)."""
-    return [(int(r.get("row", i + 2)), {k: v for k, v in r.items() if k != "row"}) for i, r in enumerate(rows)]
+    return [
+        (int(r.get("row", i + 2)), {k: v for k, v in r.items() if k != "row"}) for i, r in enumerate(rows)
+    ]
 
 
-def screen_store_and_queue(*, rows: list[dict] | None = None, rows_ref: str | None = None, source: str = "",
-                           actor: str = "", received_on: date | None = None) -> IntakeResult | IntakeRefused:
+def screen_store_and_queue(
+    *,
+    rows: list[dict] | None = None,
+    rows_ref: str | None = None,
+    source: str = "",
+    actor: str = "",
+    received_on: date | None = None,
+) -> IntakeResult | IntakeRefused:
     """`intake_batch` in its own transaction, on the rows or on those staged under `rows_ref`; a
     refused batch is returned as data."""
     try:
         with session_scope() as session:
             raw = staged_rows(session=session, key=rows_ref) if rows_ref is not None else rows or []
-            return intake_batch(session=session, rows=numbered(raw), source=source, actor=actor,
-                                received_on=received_on)
+            return intake_batch(
+                session=session, rows=numbered(raw), source=source, actor=actor, received_on=received_on
+            )
     except BatchRefused as exc:
         return exc.refusal
 
 
 @task(name="screen-and-store")
-async def screen_and_store(rows: list[dict] | None, rows_ref: str | None, source: str, actor: str,
-                           received_on: date | None) -> IntakeResult | IntakeRefused:
+async def screen_and_store(
+    rows: list[dict] | None, rows_ref: str | None, source: str, actor: str, received_on: date | None
+) -> IntakeResult | IntakeRefused:
     """Check every row against the rules and store the batch, or refuse it whole (as data, not an error)."""
-    return await to_thread.run_sync(lambda: screen_store_and_queue(
-        rows=rows, rows_ref=rows_ref, source=source, actor=actor, received_on=received_on))
+    return await to_thread.run_sync(
+        lambda: screen_store_and_queue(
+            rows=rows, rows_ref=rows_ref, source=source, actor=actor, received_on=received_on
+        )
+    )
 
 
 @task(name="emit-events")
@@ -94,17 +117,28 @@ def emit_events(result: IntakeResult) -> int:
     """One event per accepted dossier, and one for the batch."""
     if result.replayed:
         return 0
-    count = emit_nomination_events(NOMINATION_SUBMITTED, [
-        {**n, "payload": {"status": n["status"], "due_on": n["due_on"]}} for n in result.nominations])
-    emit_batch_event(INTAKE_RECEIVED, resource_id=f"{BATCH}{result.batch_key}",
-                     name=f"Lô hồ sơ {result.batch_key[:15]}",
-                     payload={"count": count, "codes": [n["code"] for n in result.nominations][:1000]})
+    count = emit_nomination_events(
+        NOMINATION_SUBMITTED,
+        [{**n, "payload": {"status": n["status"], "due_on": n["due_on"]}} for n in result.nominations],
+    )
+    emit_batch_event(
+        INTAKE_RECEIVED,
+        resource_id=f"{BATCH}{result.batch_key}",
+        name=f"Lô hồ sơ {result.batch_key[:15]}",
+        payload={"count": count, "codes": [n["code"] for n in result.nominations][:1000]},
+    )
     return count
 
 
 @flow(name="intake", flow_run_name=intake_run_name, log_prints=False)
-async def intake(rows: list[dict] | None = None, source: str = "", actor: str = "", received_on: date | None = None,
-                 deliver: bool = True, rows_ref: str | None = None) -> dict | State:
+async def intake(
+    rows: list[dict] | None = None,
+    source: str = "",
+    actor: str = "",
+    received_on: date | None = None,
+    deliver: bool = True,
+    rows_ref: str | None = None,
+) -> dict | State:
     """Take in a batch of nominations (the rows, or `rows_ref` naming rows staged in the app database):
     screen, store, announce, and tell the receiving councils. Returns an `IntakeResult` as JSON; a
     refused batch ends Completed, named Refused, with an `IntakeRefused` as JSON (flows/refusal.py)."""
@@ -116,24 +150,42 @@ async def intake(rows: list[dict] | None = None, source: str = "", actor: str = 
         errors = result.errors
         await acreate_table_artifact(
             key="intake-refused",
-            table=[{"Dòng": e.row or "", "Cột": HEADERS_VI.get(e.column or "", e.column or ""), "Lỗi": e.message}
-                   for e in errors[:1000]],
-            description=f"Tệp «{source}» bị từ chối: {len(errors)} lỗi, không lưu dòng nào")
+            table=[
+                {"Dòng": e.row or "", "Cột": HEADERS_VI.get(e.column or "", e.column or ""), "Lỗi": e.message}
+                for e in errors[:1000]
+            ],
+            description=f"Tệp «{source}» bị từ chối: {len(errors)} lỗi, không lưu dòng nào",
+        )
         logger.info("intake %s refused: %d errors", source, len(errors))
-        return refused(f"Tệp «{source}» bị từ chối: {len(errors)} lỗi, không lưu dòng nào; "
-                       + "; ".join(str(e) for e in errors[:20]), result.model_dump(mode="json"))
+        return refused(
+            f"Tệp «{source}» bị từ chối: {len(errors)} lỗi, không lưu dòng nào; "
+            + "; ".join(str(e) for e in errors[:20]),
+            result.model_dump(mode="json"),
+        )
     emit_events(quote(result))  # type: ignore[call-overload]  # quoted: not searched for futures (5,000 dossiers: ~5 s)
-    logger.info("intake %s: %d nominations (%s)", result.batch_key, len(result.nominations),
-                "replayed" if result.replayed else "new")
+    logger.info(
+        "intake %s: %d nominations (%s)",
+        result.batch_key,
+        len(result.nominations),
+        "replayed" if result.replayed else "new",
+    )
     await acreate_table_artifact(
         key="intake-last-batch",
-        table=[{"Mã hồ sơ": n["code"], "Đối tượng": n["nominee"], "Hình thức": n["award"],
-                "Đơn vị": n.get("unit", ""), "Hạn xét": fmt_date(date.fromisoformat(n["due_on"])) if n["due_on"] else ""}
-               for n in result.nominations[:500]],
+        table=[
+            {
+                "Mã hồ sơ": n["code"],
+                "Đối tượng": n["nominee"],
+                "Hình thức": n["award"],
+                "Đơn vị": n.get("unit", ""),
+                "Hạn xét": fmt_date(date.fromisoformat(n["due_on"])) if n["due_on"] else "",
+            }
+            for n in result.nominations[:500]
+        ],
         description=f"Lô {source or result.batch_key[:15]}: {len(result.nominations)} hồ sơ",
     )
     if deliver and result.letters:
         from flows.delivery import deliver_mail
+
         await deliver_mail()
     return result.model_dump(mode="json")
 
@@ -167,8 +219,12 @@ def resubmit_dossiers(*, session: Session, codes: list[str], on: date, actor: st
         by_unit.setdefault(n.current_unit_id, []).append(n.code)
     if problems:
         raise ValueError("; ".join(problems))
-    digests = council_digests(session=session, hierarchy=hierarchy, by_unit=by_unit,
-                              ref=f"resubmit-{on.isoformat()}-{'-'.join(sorted(done))[:80]}")
+    digests = council_digests(
+        session=session,
+        hierarchy=hierarchy,
+        by_unit=by_unit,
+        ref=f"resubmit-{on.isoformat()}-{'-'.join(sorted(done))[:80]}",
+    )
     return ResubmitResult(resubmitted=done, letters=len(enqueue_many(session=session, items=digests).created))
 
 
@@ -185,5 +241,6 @@ async def resubmit(codes: list[str], on: date | None = None, actor: str = "", de
     result = await to_thread.run_sync(lambda: _resubmit_in_transaction(codes=codes, on=day, actor=actor))
     if deliver and result.letters:
         from flows.delivery import deliver_mail
+
         await deliver_mail()
     return result.model_dump(mode="json")

@@ -65,7 +65,9 @@ def find_place(ref: str, on: date | None = None) -> Place | None:
     key = fold(ref)
     keys = {key} | {f"{word} {key}" for word in FOLDED_LEVEL_WORDS}
     with session_scope() as session:
-        units = list(session.scalars(select(Unit).where(or_(col(Unit.code) == ref, col(Unit.name_key).in_(keys)))))
+        units = list(
+            session.scalars(select(Unit).where(or_(col(Unit.code) == ref, col(Unit.name_key).in_(keys))))
+        )
         if not units:
             return None
         exact = [u for u in units if u.code == ref]

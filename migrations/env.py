@@ -45,9 +45,14 @@ def _render_item(type_: str, obj, autogen_context):
 
 
 def _run(connection) -> None:
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      compare_type=True, render_item=_render_item,
-                      include_object=include_object)
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        render_as_batch=True,
+        compare_type=True,
+        render_item=_render_item,
+        include_object=include_object,
+    )
     with context.begin_transaction():
         context.run_migrations()
 

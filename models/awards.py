@@ -142,10 +142,7 @@ def _vote(raw: dict) -> VoteRule:
 def catalogue(path: Path = DATA) -> Catalogue:
     """Load the catalogue once per process."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    forms = {
-        code: AwardForm(code=code, **dict(spec.items()))
-        for code, spec in raw["forms"].items()
-    }
+    forms = {code: AwardForm(code=code, **dict(spec.items())) for code, spec in raw["forms"].items()}
     rule_sets = []
     for rs in raw["rule_sets"]:
         default_vote = _vote(rs["vote"])

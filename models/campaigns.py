@@ -50,7 +50,12 @@ CAMPAIGNS = (NTM_2021_2025,)
 def ensure_campaigns(*, session: Session) -> list[Campaign]:
     """Create the known campaigns if missing (idempotent)."""
     # INSERT … ON CONFLICT DO NOTHING: two first runs at once (two workers) must not both insert.
-    session.execute(insert_for(session)(Campaign).on_conflict_do_nothing(index_elements=["code"]),
-                    [{**spec.model_dump(), "created_at": utcnow()} for spec in CAMPAIGNS])
-    rows = {c.code: c for c in session.exec(select(Campaign).where(col(Campaign.code).in_([s.code for s in CAMPAIGNS])))}
+    session.execute(
+        insert_for(session)(Campaign).on_conflict_do_nothing(index_elements=["code"]),
+        [{**spec.model_dump(), "created_at": utcnow()} for spec in CAMPAIGNS],
+    )
+    rows = {
+        c.code: c
+        for c in session.exec(select(Campaign).where(col(Campaign.code).in_([s.code for s in CAMPAIGNS])))
+    }
     return [rows[spec.code] for spec in CAMPAIGNS]

@@ -37,13 +37,22 @@ logger = logging.getLogger(__name__)
 TARGETS = Path(__file__).parent / "data" / "targets.yaml"
 CENTRAL = "Trung ương"
 # Columns of the pipeline table, in the order a dossier meets them.
-STATUS_COLUMNS = (Status.submitted, Status.under_review, Status.forwarded, Status.returned, Status.frozen,
-                  Status.conferred, Status.rejected, Status.withdrawn)
+STATUS_COLUMNS = (
+    Status.submitted,
+    Status.under_review,
+    Status.forwarded,
+    Status.returned,
+    Status.frozen,
+    Status.conferred,
+    Status.rejected,
+    Status.withdrawn,
+)
 IN_PROGRESS = frozenset({Status.submitted, Status.under_review, Status.forwarded, Status.frozen})
 MAX_CODES_LISTED = 20
 
 
 # --- provinces ------------------------------------------------------------------------------------
+
 
 def home_province(hierarchy: Hierarchy, unit_id: int) -> UnitRef | None:
     """The province a unit lies in (itself for a province); None for the central bodies."""
@@ -63,10 +72,15 @@ def province_label(province: UnitRef | None) -> str:
 
 
 def _province_order(province: UnitRef | None) -> tuple:
-    return (province is None, fold(province.name) if province else "", province.valid_from if province else date.min)
+    return (
+        province is None,
+        fold(province.name) if province else "",
+        province.valid_from if province else date.min,
+    )
 
 
 # --- nominations by province, level and status ----------------------------------------------------
+
 
 @dataclass
 class PipelineRow:
@@ -84,10 +98,16 @@ class PipelineRow:
 
 def pipeline_by_province(*, session: Session, hierarchy: Hierarchy) -> list[PipelineRow]:
     """Dossiers per province of origin and level now holding them, with a count per status."""
-    stmt = (select(col(Nomination.origin_unit_id), col(Nomination.current_unit_id), col(Nomination.status),
-                   func.count())
-            .where(col(Nomination.status) != Status.draft)
-            .group_by(col(Nomination.origin_unit_id), col(Nomination.current_unit_id), col(Nomination.status)))
+    stmt = (
+        select(
+            col(Nomination.origin_unit_id),
+            col(Nomination.current_unit_id),
+            col(Nomination.status),
+            func.count(),
+        )
+        .where(col(Nomination.status) != Status.draft)
+        .group_by(col(Nomination.origin_unit_id), col(Nomination.current_unit_id), col(Nomination.status))
+    )
     rows: dict[tuple[str | None, Level], tuple[UnitRef | None, PipelineRow]] = {}
     for origin, current, status, count in session.execute(stmt):
         province = home_province(hierarchy, origin)
@@ -102,15 +122,29 @@ def pipeline_by_province(*, session: Session, hierarchy: Hierarchy) -> list[Pipe
 
 def pipeline_table(rows: list[PipelineRow]) -> list[dict]:
     """The artifact's rows (Vietnamese headers), with a last row for the whole country."""
-    table = [{"Tỉnh/thành phố": r.province, "Cấp đang giữ hồ sơ": r.level.label,
-              **{STATUS_LABELS[s]: r.counts[s] for s in STATUS_COLUMNS}, "Tổng": r.total} for r in rows]
+    table = [
+        {
+            "Tỉnh/thành phố": r.province,
+            "Cấp đang giữ hồ sơ": r.level.label,
+            **{STATUS_LABELS[s]: r.counts[s] for s in STATUS_COLUMNS},
+            "Tổng": r.total,
+        }
+        for r in rows
+    ]
     total: Counter = sum((r.counts for r in rows), Counter())
-    table.append({"Tỉnh/thành phố": "Tổng cộng", "Cấp đang giữ hồ sơ": "",
-                  **{STATUS_LABELS[s]: total[s] for s in STATUS_COLUMNS}, "Tổng": sum(total.values())})
+    table.append(
+        {
+            "Tỉnh/thành phố": "Tổng cộng",
+            "Cấp đang giữ hồ sơ": "",
+            **{STATUS_LABELS[s]: total[s] for s in STATUS_COLUMNS},
+            "Tổng": sum(total.values()),
+        }
+    )
     return table
 
 
 # --- overdue reviews ------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class OverdueItem:
@@ -142,9 +176,13 @@ def overdue_reviews(*, session: Session, hierarchy: Hierarchy, today: date) -> l
     """
     from models.nominations import Nominee
 
-    stmt = (select(col(Nomination.code), col(Nominee.name), col(Nomination.current_unit_id), col(Nomination.due_on))
-            .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
-            .where(col(Nomination.status).in_([s.value for s in AGENDA]), col(Nomination.due_on) < today))
+    stmt = (
+        select(
+            col(Nomination.code), col(Nominee.name), col(Nomination.current_unit_id), col(Nomination.due_on)
+        )
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.status).in_([s.value for s in AGENDA]), col(Nomination.due_on) < today)
+    )
     by_unit: dict[int, list[OverdueItem]] = defaultdict(list)
     for code, nominee, unit_id, due_on in session.execute(stmt):
         days = working_days_between(due_on, today)
@@ -154,8 +192,11 @@ def overdue_reviews(*, session: Session, hierarchy: Hierarchy, today: date) -> l
     for unit_id, items in by_unit.items():
         unit = hierarchy.get(unit_id)
         items.sort(key=lambda i: (-i.days_overdue, i.code))
-        out.append(OverdueUnit(unit.code, unit.name, province_label(home_province(hierarchy, unit_id)), unit.level,
-                               items))
+        out.append(
+            OverdueUnit(
+                unit.code, unit.name, province_label(home_province(hierarchy, unit_id)), unit.level, items
+            )
+        )
     out.sort(key=lambda u: (-u.days_max, -len(u.items), u.unit_code))
     return out
 
@@ -167,13 +208,22 @@ def overdue_table(units: list[OverdueUnit]) -> list[dict]:
         listed = ", ".join(f"{i.code} ({i.days_overdue} ngày)" for i in u.items[:MAX_CODES_LISTED])
         if len(u.items) > MAX_CODES_LISTED:
             listed += f", … và {len(u.items) - MAX_CODES_LISTED} hồ sơ khác"
-        table.append({"Đơn vị đang xét": u.unit, "Tỉnh/thành phố": u.province, "Cấp": u.level.label,
-                      "Số hồ sơ quá hạn": len(u.items), "Quá hạn nhiều nhất (ngày làm việc)": u.days_max,
-                      "Hạn xét sớm nhất": fmt_date(min(i.due_on for i in u.items)), "Hồ sơ (số ngày quá hạn)": listed})
+        table.append(
+            {
+                "Đơn vị đang xét": u.unit,
+                "Tỉnh/thành phố": u.province,
+                "Cấp": u.level.label,
+                "Số hồ sơ quá hạn": len(u.items),
+                "Quá hạn nhiều nhất (ngày làm việc)": u.days_max,
+                "Hạn xét sớm nhất": fmt_date(min(i.due_on for i in u.items)),
+                "Hồ sơ (số ngày quá hạn)": listed,
+            }
+        )
     return table
 
 
 # --- the yearly report (báo cáo năm) --------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class FilingProgress:
@@ -201,14 +251,20 @@ def report_filing(*, session: Session, year: int) -> FilingProgress | None:
     except ReportRefused as exc:
         logger.info("no yearly report to follow in %d: %s", year, exc)
         return None
-    missing = tuple(f"{s.obligation.unit_name} ({s.province})" if s.province else s.obligation.unit_name
-                    for s in statuses if not s.filed)
+    missing = tuple(
+        f"{s.obligation.unit_name} ({s.province})" if s.province else s.obligation.unit_name
+        for s in statuses
+        if not s.filed
+    )
     due_on = spec.due_date(year)
     assert due_on is not None  # filing_status refuses a year without one
-    return FilingProgress(year, spec.short_title(year), due_on, len(statuses) - len(missing), len(statuses), missing)
+    return FilingProgress(
+        year, spec.short_title(year), due_on, len(statuses) - len(missing), len(statuses), missing
+    )
 
 
 # --- the campaign's summary and the provinces' targets --------------------------------------------
+
 
 class Target(BaseModel):
     """One figure a province's plan aims for by 2025."""
@@ -223,7 +279,9 @@ class Target(BaseModel):
 
     def describe(self) -> str:
         """'82 xã (87,2%)', '80%'."""
-        text = f"{_number(self.value)}{self.unit}" if self.unit == "%" else f"{_number(self.value)} {self.unit}"
+        text = (
+            f"{_number(self.value)}{self.unit}" if self.unit == "%" else f"{_number(self.value)} {self.unit}"
+        )
         if self.share is not None:
             text += f" ({_number(self.share)}%)"
         return text
@@ -286,8 +344,9 @@ class CampaignSummary:
         return sum(n for _, n in self.conferred_by_form)
 
 
-def campaign_summary(*, session: Session, hierarchy: Hierarchy, campaign_code: str = NTM_2021_2025.code
-                     ) -> CampaignSummary:
+def campaign_summary(
+    *, session: Session, hierarchy: Hierarchy, campaign_code: str = NTM_2021_2025.code
+) -> CampaignSummary:
     """What the campaign has conferred (by the form actually awarded), rejected and returned, by province."""
     campaign = session.scalars(select(Campaign).where(col(Campaign.code) == campaign_code)).first()
     name, basis = (campaign.name, campaign.legal_basis) if campaign else (campaign_code, "")
@@ -296,11 +355,20 @@ def campaign_summary(*, session: Session, hierarchy: Hierarchy, campaign_code: s
     totals: Counter = Counter()
     tallies: dict[str | None, tuple[UnitRef | None, Tally]] = {}
     if campaign is not None:
-        stmt = (select(col(Nomination.origin_unit_id), col(Nomination.status),
-                       func.coalesce(Nomination.awarded_code, Nomination.award_code), func.count())
-                .where(col(Nomination.campaign_id) == campaign.id, col(Nomination.status) != Status.draft)
-                .group_by(col(Nomination.origin_unit_id), col(Nomination.status),
-                          func.coalesce(Nomination.awarded_code, Nomination.award_code)))
+        stmt = (
+            select(
+                col(Nomination.origin_unit_id),
+                col(Nomination.status),
+                func.coalesce(Nomination.awarded_code, Nomination.award_code),
+                func.count(),
+            )
+            .where(col(Nomination.campaign_id) == campaign.id, col(Nomination.status) != Status.draft)
+            .group_by(
+                col(Nomination.origin_unit_id),
+                col(Nomination.status),
+                func.coalesce(Nomination.awarded_code, Nomination.award_code),
+            )
+        )
         for origin, status, form, count in session.execute(stmt):
             status = Status(status)
             totals[status] += count
@@ -316,7 +384,9 @@ def campaign_summary(*, session: Session, hierarchy: Hierarchy, campaign_code: s
     plans = []
     for plan in province_plans():
         units = [c for c in (plan.province, *plan.successors) if c in hierarchy.by_code]
-        plans.append((plan, [by_code.get(c) or Tally(c, province_label(hierarchy.by_code[c])) for c in units]))
+        plans.append(
+            (plan, [by_code.get(c) or Tally(c, province_label(hierarchy.by_code[c])) for c in units])
+        )
     conferred = sorted(((forms[c], n) for c, n in by_form.items() if c in forms), key=lambda fn: fn[0].rank)
     return CampaignSummary(name, basis, conferred, totals, provinces, plans)
 
@@ -331,30 +401,61 @@ def campaign_markdown(summary: CampaignSummary, *, as_of: date) -> str:
     lines = [f"# Phong trào «{summary.name}»", ""]
     if summary.legal_basis:
         lines.append(f"Căn cứ: {summary.legal_basis}. ")
-    lines += [f"Số liệu đến ngày {fmt_date(as_of)}.", "", "## Kết quả khen thưởng", "",
-              _row("Hình thức khen thưởng", "Số đã khen"), "| --- | ---: |"]
+    lines += [
+        f"Số liệu đến ngày {fmt_date(as_of)}.",
+        "",
+        "## Kết quả khen thưởng",
+        "",
+        _row("Hình thức khen thưởng", "Số đã khen"),
+        "| --- | ---: |",
+    ]
     lines += [_row(form.name, n) for form, n in summary.conferred_by_form] or [_row("_(chưa có)_", 0)]
-    lines += [_row("**Cộng**", f"**{summary.conferred}**"), "",
-              f"- Không khen thưởng: **{t[Status.rejected]}**",
-              f"- Trả lại để bổ sung (đang chờ đơn vị bổ sung): **{t[Status.returned]}**",
-              f"- Đang xét hoặc đang trình cấp trên: **{sum(t[s] for s in IN_PROGRESS)}**",
-              f"- Tổng số hồ sơ của phong trào: **{sum(t.values())}**", "",
-              "## Theo tỉnh, thành phố (nơi đề nghị)", "",
-              _row("Tỉnh/thành phố", "Hồ sơ", "Đã khen", "Không khen", "Trả lại", "Đang xét"),
-              "| --- | ---: | ---: | ---: | ---: | ---: |"]
-    lines += [_row(p.name, p.total, p.counts[Status.conferred], p.counts[Status.rejected], p.counts[Status.returned],
-                   p.in_progress) for p in summary.provinces] or [_row("_(chưa có hồ sơ)_", 0, 0, 0, 0, 0)]
+    lines += [
+        _row("**Cộng**", f"**{summary.conferred}**"),
+        "",
+        f"- Không khen thưởng: **{t[Status.rejected]}**",
+        f"- Trả lại để bổ sung (đang chờ đơn vị bổ sung): **{t[Status.returned]}**",
+        f"- Đang xét hoặc đang trình cấp trên: **{sum(t[s] for s in IN_PROGRESS)}**",
+        f"- Tổng số hồ sơ của phong trào: **{sum(t.values())}**",
+        "",
+        "## Theo tỉnh, thành phố (nơi đề nghị)",
+        "",
+        _row("Tỉnh/thành phố", "Hồ sơ", "Đã khen", "Không khen", "Trả lại", "Đang xét"),
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    lines += [
+        _row(
+            p.name,
+            p.total,
+            p.counts[Status.conferred],
+            p.counts[Status.rejected],
+            p.counts[Status.returned],
+            p.in_progress,
+        )
+        for p in summary.provinces
+    ] or [_row("_(chưa có hồ sơ)_", 0, 0, 0, 0, 0)]
     if summary.plans:
-        lines += ["", "## Chỉ tiêu đến năm 2025 theo kế hoạch của các tỉnh", "",
-                  "Hệ thống chưa theo dõi việc công nhận xã, huyện đạt chuẩn; chỉ tiêu ghi để Hội đồng đối chiếu "
-                  "với kết quả khen thưởng của tỉnh."]
+        lines += [
+            "",
+            "## Chỉ tiêu đến năm 2025 theo kế hoạch của các tỉnh",
+            "",
+            "Hệ thống chưa theo dõi việc công nhận xã, huyện đạt chuẩn; chỉ tiêu ghi để Hội đồng đối chiếu "
+            "với kết quả khen thưởng của tỉnh.",
+        ]
     for plan, tallies in summary.plans:
-        lines += ["", f"### {plan.issuer.removeprefix('Ủy ban nhân dân ')} — {plan.plan} ngày {fmt_date(plan.issued_on)}",
-                  "", f"_{plan.title}_", ""]
+        lines += [
+            "",
+            f"### {plan.issuer.removeprefix('Ủy ban nhân dân ')} — {plan.plan} ngày {fmt_date(plan.issued_on)}",
+            "",
+            f"_{plan.title}_",
+            "",
+        ]
         for tally in tallies:
-            lines.append(f"- Hồ sơ của {tally.name}: **{tally.total}**, đã khen **{tally.counts[Status.conferred]}**, "
-                         f"không khen {tally.counts[Status.rejected]}, trả lại {tally.counts[Status.returned]}, "
-                         f"đang xét {tally.in_progress}")
+            lines.append(
+                f"- Hồ sơ của {tally.name}: **{tally.total}**, đã khen **{tally.counts[Status.conferred]}**, "
+                f"không khen {tally.counts[Status.rejected]}, trả lại {tally.counts[Status.returned]}, "
+                f"đang xét {tally.in_progress}"
+            )
         if not tallies:
             lines.append("- Chưa có đơn vị này trong hệ thống.")
         lines += ["", _row("Chỉ tiêu", "Mục tiêu đến 2025", "Ghi chú"), "| --- | --- | --- |"]

@@ -114,8 +114,14 @@ def enum_type(enum_cls: type) -> Any:
     so adding a value later needs no database-specific migration."""
     from sqlalchemy import Enum as SAEnum
 
-    return SAEnum(enum_cls, values_callable=lambda e: [m.value for m in e], native_enum=False,
-                  create_constraint=False, length=40, validate_strings=True)
+    return SAEnum(
+        enum_cls,
+        values_callable=lambda e: [m.value for m in e],
+        native_enum=False,
+        create_constraint=False,
+        length=40,
+        validate_strings=True,
+    )
 
 
 def insert_for(session: Session) -> Any:

@@ -159,13 +159,18 @@ def ensure_deadlines(
         if campaign is None:
             raise ValueError(f"deadline {spec.code}: unknown campaign {spec.campaign!r}")
         values: dict[str, Any] = {
-            "campaign_id": campaign.id, "name": spec.name, "recurrence": spec.recurrence,
-            "legal_basis": spec.legal_basis, "spec": spec.model_dump(mode="json", by_alias=True),
+            "campaign_id": campaign.id,
+            "name": spec.name,
+            "recurrence": spec.recurrence,
+            "legal_basis": spec.legal_basis,
+            "spec": spec.model_dump(mode="json", by_alias=True),
         }
         row = rows.get(spec.code)
         if row is None:  # made race-free: a second first run at once finds it made, and updates it
-            session.execute(insert_for(session)(Deadline).on_conflict_do_nothing(index_elements=["code"]),
-                            [{"code": spec.code, **values, "created_at": utcnow(), "updated_at": utcnow()}])
+            session.execute(
+                insert_for(session)(Deadline).on_conflict_do_nothing(index_elements=["code"]),
+                [{"code": spec.code, **values, "created_at": utcnow(), "updated_at": utcnow()}],
+            )
             row = rows[spec.code] = session.exec(select(Deadline).where(Deadline.code == spec.code)).one()
         if any(getattr(row, k) != v for k, v in values.items()):
             for key, value in values.items():
@@ -193,6 +198,8 @@ class Report(SQLModel, table=True):
     sequence: int = Field(default=0, description="0 the report, 1, 2… its amendments (bổ sung)")
     amendment_of: int | None = Field(default=None, foreign_key="report.id", description="the original filing")
     filed_on: date = Field(description="the day the report was received (Asia/Ho_Chi_Minh)")
-    filed_at: datetime = Field(sa_column=Column(UTCDateTime, nullable=False), description="when it was recorded")
+    filed_at: datetime = Field(
+        sa_column=Column(UTCDateTime, nullable=False), description="when it was recorded"
+    )
     filed_by: str = Field(default="", max_length=200)
     file_name: str = Field(default="", max_length=255)

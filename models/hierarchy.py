@@ -90,8 +90,10 @@ class Hierarchy:
         Units are reference data that change rarely and only by adding rows (a structural change
         ends a row and starts a new one), so the row count and the highest id tell whether the cached
         tree is still the database's; `invalidate()` covers edits in place (sample reloads)."""
-        stamp = (str(session.get_bind().engine.url),
-                 *session.execute(select(func.count(col(Unit.id)), func.max(col(Unit.id)))).one())
+        stamp = (
+            str(session.get_bind().engine.url),
+            *session.execute(select(func.count(col(Unit.id)), func.max(col(Unit.id)))).one(),
+        )
         cached = _CACHE.get(stamp[0])
         if cached is not None and cached[0] == stamp:
             return cached[1]
@@ -105,9 +107,22 @@ class Hierarchy:
 
     @classmethod
     def _read(cls, session: Session) -> Hierarchy:
-        columns = (Unit.id, Unit.code, Unit.name, Unit.level, Unit.parent_id, Unit.province_id, Unit.successor_id,
-                   Unit.valid_from, Unit.valid_to, Unit.name_key,
-                   Unit.email, Unit.head_name, Unit.head_email, Unit.ntm_office_email)
+        columns = (
+            Unit.id,
+            Unit.code,
+            Unit.name,
+            Unit.level,
+            Unit.parent_id,
+            Unit.province_id,
+            Unit.successor_id,
+            Unit.valid_from,
+            Unit.valid_to,
+            Unit.name_key,
+            Unit.email,
+            Unit.head_name,
+            Unit.head_email,
+            Unit.ntm_office_email,
+        )
         rows = session.execute(select(*(col(c) for c in columns))).all()
         return cls([UnitRef(r[0], r[1], r[2], Level(r[3]), *r[4:]) for r in rows])
 
@@ -131,7 +146,9 @@ class Hierarchy:
         if text in self.by_code:
             return self.by_code[text]
         key = fold(text)
-        candidates = self.by_name.get(key) or self.by_name.get(strip_level_word(key, FOLDED_LEVEL_WORDS)) or []
+        candidates = (
+            self.by_name.get(key) or self.by_name.get(strip_level_word(key, FOLDED_LEVEL_WORDS)) or []
+        )
         if on is not None:
             dated = [u for u in candidates if u.valid_on(on)]
             if not dated and candidates:
@@ -142,7 +159,11 @@ class Hierarchy:
             raise UnitNotFound(f"không tìm thấy đơn vị «{text}»")
         if len(candidates) > 1:
             # "Cẩm Thành" typed with its diacritics is not "Cam Thành": let the exact spelling decide.
-            exact = [u for u in candidates if _exact_key(text) in (_exact_key(u.name), _exact_key(u.name, bare=True))]
+            exact = [
+                u
+                for u in candidates
+                if _exact_key(text) in (_exact_key(u.name), _exact_key(u.name, bare=True))
+            ]
             if len(exact) == 1:
                 return exact[0]
             names = "; ".join(f"{self.describe(u)} [mã {u.code}]" for u in candidates)

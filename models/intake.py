@@ -141,7 +141,9 @@ class RowError:
     def __str__(self) -> str:
         if not self.row:  # the batch as a whole (row 0)
             return self.message
-        where = f"dòng {self.row}" + (f", cột «{HEADERS_VI.get(self.column, self.column)}»" if self.column else "")
+        where = f"dòng {self.row}" + (
+            f", cột «{HEADERS_VI.get(self.column, self.column)}»" if self.column else ""
+        )
         return f"{where}: {self.message}"
 
 
@@ -190,8 +192,10 @@ def parse_rows(rows: list[tuple[int, dict]]) -> tuple[list[tuple[int, Nomination
                 if err["type"] == "missing":
                     message = "thiếu dữ liệu"
                 elif err["type"] == "string_too_long":
-                    message = (f"dài {number_vi(len(err['input']))} ký tự, vượt quá giới hạn "
-                               f"{number_vi(err['ctx']['max_length'])} ký tự")
+                    message = (
+                        f"dài {number_vi(len(err['input']))} ký tự, vượt quá giới hạn "
+                        f"{number_vi(err['ctx']['max_length'])} ký tự"
+                    )
                 errors.append(RowError(number, column, message))
     return good, errors
 
@@ -201,7 +205,11 @@ def _campaigns(session: Session) -> dict[str, Campaign]:
 
 
 def screen(
-    *, session: Session, rows: list[tuple[int, NominationRow]], hierarchy: Hierarchy, today: date | None = None
+    *,
+    session: Session,
+    rows: list[tuple[int, NominationRow]],
+    hierarchy: Hierarchy,
+    today: date | None = None,
 ) -> Screening:
     """Check every rule an intake can check (DOMAIN.md, "Standards the software can check at intake")."""
     today = today or today_vn()
@@ -219,10 +227,16 @@ def screen(
         if campaign is None:
             err("campaign", f"phong trào «{row.campaign}» không có trong hệ thống")
         elif not campaign.accepts_from <= row.submitted_on <= campaign.accepts_until:
-            err("submitted_on", f"ngày hồ sơ {fmt_date(row.submitted_on)} nằm ngoài thời gian xét khen thưởng của "
-                f"phong trào «{campaign.name}» ({fmt_date(campaign.accepts_from)}–{fmt_date(campaign.accepts_until)})")
+            err(
+                "submitted_on",
+                f"ngày hồ sơ {fmt_date(row.submitted_on)} nằm ngoài thời gian xét khen thưởng của "
+                f"phong trào «{campaign.name}» ({fmt_date(campaign.accepts_from)}–{fmt_date(campaign.accepts_until)})",
+            )
         if row.submitted_on > today:
-            err("submitted_on", f"ngày hồ sơ {fmt_date(row.submitted_on)} chưa đến (hôm nay {fmt_date(today)})")
+            err(
+                "submitted_on",
+                f"ngày hồ sơ {fmt_date(row.submitted_on)} chưa đến (hôm nay {fmt_date(today)})",
+            )
 
         unit = None
         try:
@@ -236,7 +250,9 @@ def screen(
             known = ", ".join(cat.forms)
             err("award", f"hình thức «{row.award}» không có trong danh mục ({known})")
         elif rule_set is None:
-            err("submitted_on", f"không có quy định khen thưởng áp dụng cho ngày {fmt_date(row.submitted_on)}")
+            err(
+                "submitted_on", f"không có quy định khen thưởng áp dụng cho ngày {fmt_date(row.submitted_on)}"
+            )
         elif form.code not in rule_set.rules:
             last = cat.last_day_of(form.code)
             since = f" sau {fmt_date(last)}" if last else ""
@@ -245,13 +261,19 @@ def screen(
             allowed = ", ".join(k.label for k in NomineeKind if k in form.kinds)
             err("kind", f"«{form.name}» chỉ dành cho {allowed}; «{row.nominee}» là {row.kind.label}")
         elif form.min_movement_years and campaign and campaign.years < form.min_movement_years:
-            err("award", f"«{form.name}» chỉ xét khi tổng kết phong trào từ {form.min_movement_years} năm trở lên "
-                f"({form.min_movement_years_basis})")
+            err(
+                "award",
+                f"«{form.name}» chỉ xét khi tổng kết phong trào từ {form.min_movement_years} năm trở lên "
+                f"({form.min_movement_years_basis})",
+            )
 
         chain: list[UnitRef] = []
         if unit is not None and form is not None and len(out.errors) == errors_before:
             if unit.level.rank > form.authority.rank:
-                err("award", f"«{form.name}» do {form.authority.label} quyết định, không đề nghị từ {unit.name}")
+                err(
+                    "award",
+                    f"«{form.name}» do {form.authority.label} quyết định, không đề nghị từ {unit.name}",
+                )
             else:
                 try:
                     chain = hierarchy.chain(unit.id, form.authority)
@@ -260,15 +282,13 @@ def screen(
 
         if len(out.errors) == errors_before:
             assert unit and form and rule_set and campaign
-            candidates.append(
-                Screened(number, row, unit, form, rule_set, campaign, chain, fold(row.nominee))
-            )
+            candidates.append(Screened(number, row, unit, form, rule_set, campaign, chain, fold(row.nominee)))
     _screen_nominees(session=session, candidates=candidates, out=out)
     return out
 
 
 def _screen_nominees(*, session: Session, candidates: list[Screened], out: Screening) -> None:
-    """"One achievement, one award": no second dossier for a nominee pending or awarded in the campaign;
+    """ "One achievement, one award": no second dossier for a nominee pending or awarded in the campaign;
     frozen nominees are held. Names compare without case or diacritics."""
     seen: dict[tuple, int] = {}
     existing = _existing_nominees(session, {c.name_key for c in candidates})
@@ -277,26 +297,43 @@ def _screen_nominees(*, session: Session, candidates: list[Screened], out: Scree
         identity = (cand.unit.id, cand.data.kind, cand.name_key)
         nominee = existing.get(identity)
         if identity in seen:
-            out.errors.append(RowError(cand.row, "nominee", f"«{cand.data.nominee}» trùng với dòng {seen[identity]} "
-                                       "trong cùng tệp (mỗi thành tích chỉ đề nghị một hình thức)"))
+            out.errors.append(
+                RowError(
+                    cand.row,
+                    "nominee",
+                    f"«{cand.data.nominee}» trùng với dòng {seen[identity]} "
+                    "trong cùng tệp (mỗi thành tích chỉ đề nghị một hình thức)",
+                )
+            )
             continue
         seen[identity] = cand.row
         if nominee is not None and nominee.frozen:
-            out.errors.append(RowError(cand.row, "nominee", f"«{nominee.name}» đang tạm dừng xét khen thưởng "
-                                       f"({nominee.frozen_reason or 'đang bị kỷ luật, điều tra hoặc khiếu nại'})"))
+            out.errors.append(
+                RowError(
+                    cand.row,
+                    "nominee",
+                    f"«{nominee.name}» đang tạm dừng xét khen thưởng "
+                    f"({nominee.frozen_reason or 'đang bị kỷ luật, điều tra hoặc khiếu nại'})",
+                )
+            )
             continue
         clash = blocking.get((nominee.id, cand.campaign.id)) if nominee is not None else None
         if nominee is not None and clash is not None:
             code, status = clash
-            out.errors.append(RowError(cand.row, "nominee", f"«{nominee.name}» đã có hồ sơ {code} "
-                                       f"({Status(status).label}) trong phong trào này"))
+            out.errors.append(
+                RowError(
+                    cand.row,
+                    "nominee",
+                    f"«{nominee.name}» đã có hồ sơ {code} ({Status(status).label}) trong phong trào này",
+                )
+            )
             continue
         out.accepted.append(cand)
 
 
 def _chunks(items: list, size: int = 500):
     for i in range(0, len(items), size):
-        yield items[i:i + size]
+        yield items[i : i + size]
 
 
 def _existing_nominees(session: Session, name_keys: set[str]) -> dict[tuple, Nominee]:
@@ -310,8 +347,12 @@ def _existing_nominees(session: Session, name_keys: set[str]) -> dict[tuple, Nom
 def _blocking_nominations(session: Session, nominee_ids: list[int]) -> dict[tuple, tuple[str, str]]:
     found: dict[tuple, tuple[str, str]] = {}
     for chunk in _chunks(nominee_ids):
-        stmt = select(col(Nomination.nominee_id), col(Nomination.campaign_id), col(Nomination.code),
-                      col(Nomination.status)).where(
+        stmt = select(
+            col(Nomination.nominee_id),
+            col(Nomination.campaign_id),
+            col(Nomination.code),
+            col(Nomination.status),
+        ).where(
             col(Nomination.nominee_id).in_(chunk), col(Nomination.status).in_([s.value for s in BLOCKS_NEW])
         )
         for nominee_id, campaign_id, code, status in session.execute(stmt):
@@ -340,9 +381,14 @@ def allocate_codes(*, session: Session, year: int, count: int) -> list[str]:
     """Reserve `count` consecutive codes HS<year>-NNNNNN: one UPDATE takes the block (the row made first if missing)."""
     name = f"nomination:{year}"
     # The year's first batches may come at once (two workers): make the counter race-free, then take a block.
-    session.execute(insert_for(session)(CodeCounter).values(name=name, value=0)
-                    .on_conflict_do_nothing(index_elements=["name"]))
-    stmt = update(CodeCounter).where(col(CodeCounter.name) == name).values(value=col(CodeCounter.value) + count)
+    session.execute(
+        insert_for(session)(CodeCounter)
+        .values(name=name, value=0)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    stmt = (
+        update(CodeCounter).where(col(CodeCounter.name) == name).values(value=col(CodeCounter.value) + count)
+    )
     last = session.execute(stmt.returning(col(CodeCounter.value))).scalar_one()
     return [f"HS{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
 
@@ -381,17 +427,31 @@ class IntakeRefused(BaseModel):
 
 
 def store(
-    *, session: Session, accepted: list[Screened], key: str, source: str = "", actor: str = "",
+    *,
+    session: Session,
+    accepted: list[Screened],
+    key: str,
+    source: str = "",
+    actor: str = "",
     received_on: date | None = None,
 ) -> IntakeResult:
     """Store a screened batch in one go; a batch already stored under `key` is returned, not stored again."""
     received_on = received_on or today_vn()
     # The batch's key is claimed first, race-free: the same file sent twice at once (two clicks, two
     # workers) stores it once, and the later one waits for the first, then answers "already received".
-    batch_id = session.execute(insert_for(session)(IntakeBatch).values(
-        key=key, source=source[:SOURCE_MAX], actor=actor[:ACTOR_MAX], rows=len(accepted), received_on=received_on,
-        created_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["key"]).returning(IntakeBatch.id)).scalar_one_or_none()
+    batch_id = session.execute(
+        insert_for(session)(IntakeBatch)
+        .values(
+            key=key,
+            source=source[:SOURCE_MAX],
+            actor=actor[:ACTOR_MAX],
+            rows=len(accepted),
+            received_on=received_on,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(IntakeBatch.id)
+    ).scalar_one_or_none()
     if batch_id is None:
         prior = session.scalars(select(IntakeBatch).where(col(IntakeBatch.key) == key)).one()
         return _replayed(session=session, key=key, batch=prior)
@@ -402,25 +462,60 @@ def store(
     rows = []
     for cand, code in zip(accepted, codes, strict=True):
         days = cand.rule_set.review_days[cand.unit.level]
-        rows.append({
-            "code": code, "campaign_id": cand.campaign.id,
-            "nominee_id": nominee_ids[(cand.unit.id, cand.data.kind, cand.name_key)], "batch_id": batch_id,
-            "award_code": cand.form.code, "rule_set": cand.rule_set.code, "achievement": cand.data.achievement,
-            "submitted_on": cand.data.submitted_on, "origin_unit_id": cand.unit.id, "current_unit_id": cand.unit.id,
-            "status": Status.submitted, "received_on": received_on,
-            "due_on": add_working_days(received_on, days), "version": 1, "created_at": now, "updated_at": now,
-        })
+        rows.append(
+            {
+                "code": code,
+                "campaign_id": cand.campaign.id,
+                "nominee_id": nominee_ids[(cand.unit.id, cand.data.kind, cand.name_key)],
+                "batch_id": batch_id,
+                "award_code": cand.form.code,
+                "rule_set": cand.rule_set.code,
+                "achievement": cand.data.achievement,
+                "submitted_on": cand.data.submitted_on,
+                "origin_unit_id": cand.unit.id,
+                "current_unit_id": cand.unit.id,
+                "status": Status.submitted,
+                "received_on": received_on,
+                "due_on": add_working_days(received_on, days),
+                "version": 1,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
     ids = _insert_returning_ids(session, Nomination, rows, ("code",)) if rows else []
-    session.connection().execute(_table(NominationStep).insert(), [
-        {"nomination_id": nid, "action": Action.submit, "from_status": None, "to_status": Status.submitted,
-         "unit_id": r["origin_unit_id"], "to_unit_id": r["origin_unit_id"], "actor": actor[:ACTOR_MAX],
-         "note": source[:NOTE_MAX], "on_date": received_on, "idempotency_key": None, "created_at": now}
-        for nid, r in zip(ids, rows, strict=True)
-    ] if rows else [])
+    session.connection().execute(
+        _table(NominationStep).insert(),
+        [
+            {
+                "nomination_id": nid,
+                "action": Action.submit,
+                "from_status": None,
+                "to_status": Status.submitted,
+                "unit_id": r["origin_unit_id"],
+                "to_unit_id": r["origin_unit_id"],
+                "actor": actor[:ACTOR_MAX],
+                "note": source[:NOTE_MAX],
+                "on_date": received_on,
+                "idempotency_key": None,
+                "created_at": now,
+            }
+            for nid, r in zip(ids, rows, strict=True)
+        ]
+        if rows
+        else [],
+    )
     out: list[TakenIn] = [
-        {"code": r["code"], "nominee": c.data.nominee, "kind": c.data.kind.value, "unit": c.unit.name,
-         "unit_code": c.unit.code, "award": c.form.code, "status": Status.submitted.value,
-         "due_on": r["due_on"].isoformat(), "chain": [u.public() for u in c.chain]}
+        {
+            "code": r["code"],
+            "nominee": c.data.nominee,
+            "kind": c.data.kind.value,
+            "unit": c.unit.name,
+            "unit_code": c.unit.code,
+            "award": c.form.code,
+            "status": Status.submitted.value,
+            "due_on": r["due_on"].isoformat(),
+            "chain": [u.public() for u in c.chain],
+        }
         for r, c in zip(rows, accepted, strict=True)
     ]
     return IntakeResult(batch_key=key, replayed=False, nominations=out)
@@ -445,16 +540,28 @@ def _insert_returning_ids(session: Session, model: type, rows: list[dict], key: 
 
 
 def _upsert_nominees(session: Session, accepted: list[Screened]) -> dict[tuple, int]:
-    ids = {k: n.id for k, n in _existing_nominees(session, {c.name_key for c in accepted}).items() if n.id is not None}
+    ids = {
+        k: n.id
+        for k, n in _existing_nominees(session, {c.name_key for c in accepted}).items()
+        if n.id is not None
+    }
     missing: dict[tuple, dict] = {}
     now = utcnow()
     for c in accepted:
         identity = (c.unit.id, c.data.kind, c.name_key)
         if identity not in ids and identity not in missing:
-            missing[identity] = {"name": c.data.nominee, "name_key": c.name_key, "kind": c.data.kind,
-                                 "unit_id": c.unit.id, "frozen": False, "created_at": now}
+            missing[identity] = {
+                "name": c.data.nominee,
+                "name_key": c.name_key,
+                "kind": c.data.kind,
+                "unit_id": c.unit.id,
+                "frozen": False,
+                "created_at": now,
+            }
     if missing:
-        new_ids = _insert_returning_ids(session, Nominee, list(missing.values()), ("unit_id", "kind", "name_key"))
+        new_ids = _insert_returning_ids(
+            session, Nominee, list(missing.values()), ("unit_id", "kind", "name_key")
+        )
         ids.update(zip(missing.keys(), new_ids, strict=True))
     return ids
 
@@ -462,27 +569,49 @@ def _upsert_nominees(session: Session, accepted: list[Screened]) -> dict[tuple, 
 def _replayed(*, session: Session, key: str, batch: IntakeBatch) -> IntakeResult:
     """A batch received before, as it was stored."""
     assert batch.id is not None
-    return IntakeResult(batch_key=key, replayed=True, nominations=batch_nominations(session=session, batch_id=batch.id))
+    return IntakeResult(
+        batch_key=key, replayed=True, nominations=batch_nominations(session=session, batch_id=batch.id)
+    )
 
 
 def batch_nominations(*, session: Session, batch_id: int) -> list[TakenIn]:
     stmt = (
-        select(col(Nomination.code), col(Nominee.name), col(Nominee.kind), col(Nomination.origin_unit_id),
-               col(Nomination.award_code), col(Nomination.status), col(Nomination.due_on))
+        select(
+            col(Nomination.code),
+            col(Nominee.name),
+            col(Nominee.kind),
+            col(Nomination.origin_unit_id),
+            col(Nomination.award_code),
+            col(Nomination.status),
+            col(Nomination.due_on),
+        )
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
         .where(col(Nomination.batch_id) == batch_id)
         .order_by(col(Nomination.id))
     )
     return [
-        {"code": code, "nominee": name, "kind": kind, "unit_id": unit_id, "award": award, "status": status,
-         "due_on": due.isoformat() if due else None}
+        {
+            "code": code,
+            "nominee": name,
+            "kind": kind,
+            "unit_id": unit_id,
+            "award": award,
+            "status": status,
+            "due_on": due.isoformat() if due else None,
+        }
         for code, name, kind, unit_id, award, status, due in session.execute(stmt)
     ]
 
 
 def take_in(
-    *, session: Session, rows: list[tuple[int, dict]], source: str = "", actor: str = "",
-    received_on: date | None = None, hierarchy: Hierarchy | None = None, key: str | None = None,
+    *,
+    session: Session,
+    rows: list[tuple[int, dict]],
+    source: str = "",
+    actor: str = "",
+    received_on: date | None = None,
+    hierarchy: Hierarchy | None = None,
+    key: str | None = None,
     max_rows: int | None = None,
 ) -> IntakeResult:
     """Parse, screen and store a batch; raise BatchRefused listing every error, storing nothing.
@@ -500,12 +629,21 @@ def take_in(
         errors.append(RowError(0, None, "tệp không có dòng dữ liệu nào"))
     latest = latest_date()
     if received_on is not None and received_on > latest:
-        errors.append(RowError(0, None, f"ngày tiếp nhận {fmt_date(received_on)} chưa đến "
-                               f"(muộn nhất {fmt_date(latest)})"))
+        errors.append(
+            RowError(
+                0, None, f"ngày tiếp nhận {fmt_date(received_on)} chưa đến (muộn nhất {fmt_date(latest)})"
+            )
+        )
     hierarchy = hierarchy or Hierarchy.load(session)
     screening = screen(session=session, rows=parsed, hierarchy=hierarchy, today=received_on)
     errors.extend(screening.errors)
     if errors:
         raise BatchRefused(sorted(errors, key=lambda e: (e.row, e.column or "")))
-    return store(session=session, accepted=screening.accepted, key=key, source=source, actor=actor,
-                 received_on=received_on)
+    return store(
+        session=session,
+        accepted=screening.accepted,
+        key=key,
+        source=source,
+        actor=actor,
+        received_on=received_on,
+    )

@@ -116,9 +116,13 @@ DECISION_LABELS = {
 }
 # What secretaries write besides the labels and the codes.
 _DECISION_WORDS: dict[str, Decision] = {
-    **{fold(d.label): d for d in Decision}, **{fold(d.value): d for d in Decision},
-    "dong y": Decision.approve, "khong khen thuong": Decision.reject, "tra lai": Decision.return_for_completion,
-    "tra lai de bo sung": Decision.return_for_completion, "award lower": Decision.award_lower,
+    **{fold(d.label): d for d in Decision},
+    **{fold(d.value): d for d in Decision},
+    "dong y": Decision.approve,
+    "khong khen thuong": Decision.reject,
+    "tra lai": Decision.return_for_completion,
+    "tra lai de bo sung": Decision.return_for_completion,
+    "award lower": Decision.award_lower,
     "khen hinh thuc thap hon": Decision.award_lower,
 }
 
@@ -146,8 +150,12 @@ OUTCOME_LABELS = {
     Outcome.rejected: "không khen thưởng",
     Outcome.returned: "trả lại bổ sung",
 }
-_OUTCOME_OF_ACTION = {Action.confer: Outcome.conferred, Action.forward: Outcome.forwarded,
-                      Action.reject: Outcome.rejected, Action.return_: Outcome.returned}
+_OUTCOME_OF_ACTION = {
+    Action.confer: Outcome.conferred,
+    Action.forward: Outcome.forwarded,
+    Action.reject: Outcome.rejected,
+    Action.return_: Outcome.returned,
+}
 
 
 # Dates of a meeting and of its decisions may run a few days ahead (minutes typed before the meeting),
@@ -161,7 +169,9 @@ MAX_MEMBERS = 1_000
 # VARCHAR(200), Council.decision_series VARCHAR(40); a decision number "<number>/<series>" fits
 # NominationStep.decision_number VARCHAR(60) with six digits.
 MAX_FIRST_NUMBER = 999_999
-HIDDEN_CHARACTERS = "có ký tự ẩn hoặc ký tự điều khiển (xuống dòng, tab, khoảng trắng không độ rộng…), không được phép"
+HIDDEN_CHARACTERS = (
+    "có ký tự ẩn hoặc ký tự điều khiển (xuống dòng, tab, khoảng trắng không độ rộng…), không được phép"
+)
 
 
 def _one_line(value: object) -> str:
@@ -238,8 +248,10 @@ class Minutes(BaseModel):
     @classmethod
     def _not_in_the_future(cls, value: date) -> date:
         if value > latest_meeting_date():
-            raise ValueError(f"ngày {fmt_date(value)} còn ở tương lai (quá {MAX_DAYS_AHEAD} ngày sau hôm nay); "
-                             "ngày họp cũng là ngày của quyết định khen thưởng")
+            raise ValueError(
+                f"ngày {fmt_date(value)} còn ở tương lai (quá {MAX_DAYS_AHEAD} ngày sau hôm nay); "
+                "ngày họp cũng là ngày của quyết định khen thưởng"
+            )
         return value
 
     @field_validator("decision_series")
@@ -278,10 +290,16 @@ _ERROR_WORDS = {
     "string_too_long": "dài quá {max_length} ký tự",
     "greater_than_equal": "phải từ {ge} trở lên",
     "less_than_equal": "không được lớn hơn {le}",
-    "int_parsing": "phải là số nguyên", "int_from_float": "phải là số nguyên", "int_type": "phải là số nguyên",
-    "date_parsing": "ngày không hợp lệ (dd/mm/yyyy)", "date_from_datetime_parsing": "ngày không hợp lệ (dd/mm/yyyy)",
-    "date_from_datetime_inexact": "ngày không hợp lệ (dd/mm/yyyy)", "date_type": "ngày không hợp lệ (dd/mm/yyyy)",
-    "missing": "còn trống", "string_type": "phải là chữ", "list_type": "phải là danh sách",
+    "int_parsing": "phải là số nguyên",
+    "int_from_float": "phải là số nguyên",
+    "int_type": "phải là số nguyên",
+    "date_parsing": "ngày không hợp lệ (dd/mm/yyyy)",
+    "date_from_datetime_parsing": "ngày không hợp lệ (dd/mm/yyyy)",
+    "date_from_datetime_inexact": "ngày không hợp lệ (dd/mm/yyyy)",
+    "date_type": "ngày không hợp lệ (dd/mm/yyyy)",
+    "missing": "còn trống",
+    "string_type": "phải là chữ",
+    "list_type": "phải là danh sách",
 }
 
 
@@ -291,8 +309,9 @@ def _field_title(model: type[BaseModel], name: str) -> str:
     return title[:1].lower() + title[1:]
 
 
-def field_problems(error: ValidationError, data: Mapping[str, Any],
-                   item_label: Callable[[int], str] | None = None) -> list[Problem]:
+def field_problems(
+    error: ValidationError, data: Mapping[str, Any], item_label: Callable[[int], str] | None = None
+) -> list[Problem]:
     """The model's refusals in words: «hồ sơ HS2026-000001, lý do / ghi chú: dài quá 4000 ký tự».
 
     `item_label(index)` names a decision (the CLI says «dòng 7» for a file's row); by default its code."""
@@ -301,11 +320,21 @@ def field_problems(error: ValidationError, data: Mapping[str, Any],
     problems = []
     for err in error.errors():
         loc = err["loc"]
-        words = _ERROR_WORDS.get(err["type"], err["msg"].removeprefix("Value error, ")).format(**err.get("ctx", {}))
+        words = _ERROR_WORDS.get(err["type"], err["msg"].removeprefix("Value error, ")).format(
+            **err.get("ctx", {})
+        )
         if loc[:1] == ("decisions",) and len(loc) > 1 and isinstance(loc[1], int):
-            raw = decisions[loc[1]] if loc[1] < len(decisions) and isinstance(decisions[loc[1]], Mapping) else {}
+            raw = (
+                decisions[loc[1]]
+                if loc[1] < len(decisions) and isinstance(decisions[loc[1]], Mapping)
+                else {}
+            )
             code = str(raw.get("code") or "").strip().upper() or None
-            label = item_label(loc[1]) if item_label else (f"hồ sơ {code}" if code else f"quyết định thứ {loc[1] + 1}")
+            label = (
+                item_label(loc[1])
+                if item_label
+                else (f"hồ sơ {code}" if code else f"quyết định thứ {loc[1] + 1}")
+            )
             where = f", {_field_title(ItemDecision, str(loc[2]))}" if len(loc) > 2 else ""
             problems.append(Problem(f"{label}{where}: {words}", code))
         elif loc:
@@ -325,9 +354,15 @@ class AgendaItem:
     due_on: date | None
 
     def public(self) -> dict:
-        return {"code": self.code, "version": self.version, "nominee": self.nominee, "award": self.award,
-                "award_name": catalogue().forms[self.award].name, "origin_unit": self.origin_unit,
-                "due_on": self.due_on.isoformat() if self.due_on else None}
+        return {
+            "code": self.code,
+            "version": self.version,
+            "nominee": self.nominee,
+            "award": self.award,
+            "award_name": catalogue().forms[self.award].name,
+            "origin_unit": self.origin_unit,
+            "due_on": self.due_on.isoformat() if self.due_on else None,
+        }
 
 
 def council_of(*, session: Session, unit_id: int) -> tuple[Council, list[CouncilMember]]:
@@ -338,15 +373,19 @@ def council_of(*, session: Session, unit_id: int) -> tuple[Council, list[Council
     return council, members
 
 
-def receive_pending(*, session: Session, unit_id: int, hierarchy: Hierarchy, on: date, actor: str) -> list[str]:
+def receive_pending(
+    *, session: Session, unit_id: int, hierarchy: Hierarchy, on: date, actor: str
+) -> list[str]:
     """Open the review of every dossier forwarded to the unit and not yet received; returns the codes this
     call received. Idempotent, and exact under a race: a dossier another run received first (a meeting
     opening while `receive-forwarded` runs) is that run's to report, so each receipt has one event."""
-    waiting = list(session.scalars(
-        select(Nomination).where(col(Nomination.current_unit_id) == unit_id,
-                                 col(Nomination.status) == Status.forwarded)
-        .order_by(col(Nomination.id))
-    ))
+    waiting = list(
+        session.scalars(
+            select(Nomination)
+            .where(col(Nomination.current_unit_id) == unit_id, col(Nomination.status) == Status.forwarded)
+            .order_by(col(Nomination.id))
+        )
+    )
     received = []
     for nomination in waiting:
         act = Act(actor, on, unit_id=unit_id, key=f"receive:{nomination.code}:{unit_id}")
@@ -365,14 +404,24 @@ def build_agenda(*, session: Session, unit_id: int, hierarchy: Hierarchy) -> lis
     from models.nominations import Nominee
 
     stmt = (
-        select(col(Nomination.code), col(Nomination.version), col(Nominee.name), col(Nomination.award_code),
-               col(Nomination.origin_unit_id), col(Nomination.due_on))
+        select(
+            col(Nomination.code),
+            col(Nomination.version),
+            col(Nominee.name),
+            col(Nomination.award_code),
+            col(Nomination.origin_unit_id),
+            col(Nomination.due_on),
+        )
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
-        .where(col(Nomination.current_unit_id) == unit_id, col(Nomination.status).in_([s.value for s in AGENDA]))
+        .where(
+            col(Nomination.current_unit_id) == unit_id, col(Nomination.status).in_([s.value for s in AGENDA])
+        )
         .order_by(col(Nomination.due_on), col(Nomination.id))
     )
-    return [AgendaItem(code, version, name, award, hierarchy.get(origin).name, due)
-            for code, version, name, award, origin, due in session.execute(stmt)]
+    return [
+        AgendaItem(code, version, name, award, hierarchy.get(origin).name, due)
+        for code, version, name, award, origin, due in session.execute(stmt)
+    ]
 
 
 class MeetingRefused(ValueError):
@@ -390,25 +439,42 @@ class MeetingAlreadyOpen(MeetingRefused):
         super().__init__(
             f"{council.name} đang có phiên họp #{meeting.id} (mở ngày {fmt_date(meeting.opened_on)}, "
             f"{len(meeting.agenda)} hồ sơ) chờ quyết định: ghi biên bản vào phiên đó (`thidua meeting decide`) "
-            "hoặc hủy phiên đó (`thidua meeting cancel`) rồi mở phiên mới")
+            "hoặc hủy phiên đó (`thidua meeting cancel`) rồi mở phiên mới"
+        )
 
 
 class MeetingClosed(MeetingRefused):
     def __init__(self, meeting: Meeting):
         why = meeting.summary.get("cancelled") if meeting.status == MeetingStatus.cancelled else None
-        super().__init__(f"phiên họp #{meeting.id} đã {'hủy' if why is not None else 'kết thúc'}"
-                         + (f" ({why})" if why else "") + ", không nhận thêm quyết định")
+        super().__init__(
+            f"phiên họp #{meeting.id} đã {'hủy' if why is not None else 'kết thúc'}"
+            + (f" ({why})" if why else "")
+            + ", không nhận thêm quyết định"
+        )
 
 
 def _lock_council(session: Session, council_id: int) -> None:
     """Take the council's row for this transaction (a row lock on PostgreSQL, the write lock on SQLite):
     two meetings of one council opening at once then open one after the other and see each other."""
-    session.execute(update(Council).where(col(Council.id) == council_id).values(id=col(Council.id))
-                    .execution_options(synchronize_session=False))
+    session.execute(
+        update(Council)
+        .where(col(Council.id) == council_id)
+        .values(id=col(Council.id))
+        .execution_options(synchronize_session=False)
+    )
 
 
-def open_meeting(*, session: Session, unit_id: int, key: str, hierarchy: Hierarchy, on: date,
-                 flow_run_id: str | None = None, actor: str = "", received: list[str] | None = None) -> Meeting:
+def open_meeting(
+    *,
+    session: Session,
+    unit_id: int,
+    key: str,
+    hierarchy: Hierarchy,
+    on: date,
+    flow_run_id: str | None = None,
+    actor: str = "",
+    received: list[str] | None = None,
+) -> Meeting:
     """Open (or find again, by key) a meeting and fix its agenda; `received`, if given, collects the codes
     of the forwarded dossiers this opening received.
 
@@ -425,32 +491,44 @@ def open_meeting(*, session: Session, unit_id: int, key: str, hierarchy: Hierarc
     for other in open_meetings_of(session=session, unit_id=unit_id):
         if waits or other.waits_for_decisions:
             raise MeetingAlreadyOpen(other, council)
-    codes = receive_pending(session=session, unit_id=unit_id, hierarchy=hierarchy, on=on, actor=actor or council.name)
+    codes = receive_pending(
+        session=session, unit_id=unit_id, hierarchy=hierarchy, on=on, actor=actor or council.name
+    )
     if received is not None:
         received.extend(codes)
     agenda = build_agenda(session=session, unit_id=unit_id, hierarchy=hierarchy)
     if not agenda:
         raise NothingToDecide(council)
-    meeting = Meeting(key=key, unit_id=unit_id, council_id=saved_id(council), flow_run_id=flow_run_id, opened_on=on,
-                      agenda=[a.public() for a in agenda])
+    meeting = Meeting(
+        key=key,
+        unit_id=unit_id,
+        council_id=saved_id(council),
+        flow_run_id=flow_run_id,
+        opened_on=on,
+        agenda=[a.public() for a in agenda],
+    )
     session.add(meeting)
     session.flush()
     return meeting
 
 
 def open_meetings_of(*, session: Session, unit_id: int) -> list[Meeting]:
-    return list(session.scalars(
-        select(Meeting).where(col(Meeting.unit_id) == unit_id, col(Meeting.status) == MeetingStatus.open)
-        .order_by(col(Meeting.id).desc())
-    ))
+    return list(
+        session.scalars(
+            select(Meeting)
+            .where(col(Meeting.unit_id) == unit_id, col(Meeting.status) == MeetingStatus.open)
+            .order_by(col(Meeting.id).desc())
+        )
+    )
 
 
 def open_meeting_of(*, session: Session, unit_id: int) -> Meeting | None:
     return next(iter(open_meetings_of(session=session, unit_id=unit_id)), None)
 
 
-def cancel_meeting(*, session: Session, meeting_id: int, reason: str,
-                   problems: Sequence[str] | None = None) -> bool:
+def cancel_meeting(
+    *, session: Session, meeting_id: int, reason: str, problems: Sequence[str] | None = None
+) -> bool:
     """Close an open meeting without applying anything (its dossiers wait for the next meeting); False if
     it was no longer open (applied or cancelled meanwhile: the update is conditional on `open`).
 
@@ -459,13 +537,24 @@ def cancel_meeting(*, session: Session, meeting_id: int, reason: str,
     meeting = session.get(Meeting, meeting_id)
     if meeting is None:
         return False
-    values: dict[str, Any] = {"status": MeetingStatus.cancelled,
-                              "summary": {**meeting.summary, "cancelled": reason, "problems": list(problems or [])}}
+    values: dict[str, Any] = {
+        "status": MeetingStatus.cancelled,
+        "summary": {**meeting.summary, "cancelled": reason, "problems": list(problems or [])},
+    }
     if not meeting.waits_for_decisions:
         values["key"] = f"{meeting.key}:cancelled:{meeting.id}"
-    done = cast("CursorResult[Any]", session.execute(update(Meeting).where(col(Meeting.id) == meeting_id,
-                                                 col(Meeting.status) == MeetingStatus.open)
-                           .values(**values).execution_options(synchronize_session=False))).rowcount == 1
+    done = (
+        cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(Meeting)
+                .where(col(Meeting.id) == meeting_id, col(Meeting.status) == MeetingStatus.open)
+                .values(**values)
+                .execution_options(synchronize_session=False)
+            ),
+        ).rowcount
+        == 1
+    )
     session.refresh(meeting)
     return done
 
@@ -474,15 +563,25 @@ def note_refused_attempt(*, session: Session, meeting_id: int, attempt: int, pro
     """Keep the problems of a refused form on the meeting (the CLI and the portal read them there); False
     if this attempt was noted already (the run, resumed, replays its earlier attempts from the top)."""
     meeting = session.get(Meeting, meeting_id)
-    if meeting is None or meeting.status != MeetingStatus.open or meeting.summary.get("attempt", 0) >= attempt:
+    if (
+        meeting is None
+        or meeting.status != MeetingStatus.open
+        or meeting.summary.get("attempt", 0) >= attempt
+    ):
         return False
     meeting.summary = {**meeting.summary, "attempt": attempt, "problems": list(problems)}
     session.add(meeting)
     return True
 
 
-def check_minutes(*, session: Session, meeting: Meeting, minutes: Minutes | Mapping[str, Any], hierarchy: Hierarchy,
-                  item_label: Callable[[int], str] | None = None) -> list[Problem]:
+def check_minutes(
+    *,
+    session: Session,
+    meeting: Meeting,
+    minutes: Minutes | Mapping[str, Any],
+    hierarchy: Hierarchy,
+    item_label: Callable[[int], str] | None = None,
+) -> list[Problem]:
     """Every problem with the minutes, in words a secretary understands; empty when they can be applied.
 
     Minutes as submitted (a form's or a file's values) are validated by the `Minutes` model here, and its
@@ -491,8 +590,13 @@ def check_minutes(*, session: Session, meeting: Meeting, minutes: Minutes | Mapp
     return checked_minutes(session, meeting, minutes, hierarchy, item_label)[1]
 
 
-def checked_minutes(session: Session, meeting: Meeting, minutes: Minutes | Mapping[str, Any], hierarchy: Hierarchy,
-                    item_label: Callable[[int], str] | None = None) -> tuple[Minutes | None, list[Problem]]:
+def checked_minutes(
+    session: Session,
+    meeting: Meeting,
+    minutes: Minutes | Mapping[str, Any],
+    hierarchy: Hierarchy,
+    item_label: Callable[[int], str] | None = None,
+) -> tuple[Minutes | None, list[Problem]]:
     """`check_minutes`, with the minutes as the model read them (None if it refused them)."""
     if isinstance(minutes, Minutes):
         return minutes, _check_meeting(session, meeting, minutes, hierarchy)
@@ -503,13 +607,16 @@ def checked_minutes(session: Session, meeting: Meeting, minutes: Minutes | Mappi
         members = len(council_of(session=session, unit_id=meeting.unit_id)[1])
         checkable, bad_codes = _checkable_part(exc, minutes, opened_on=meeting.opened_on, members=members)
         if checkable is not None:
-            problems += [p for p in _check_meeting(session, meeting, checkable, hierarchy) if p.code not in bad_codes]
+            problems += [
+                p for p in _check_meeting(session, meeting, checkable, hierarchy) if p.code not in bad_codes
+            ]
         return None, problems
     return read, _check_meeting(session, meeting, read, hierarchy)
 
 
-def parse_minutes(data: Mapping[str, Any],
-                  item_label: Callable[[int], str] | None = None) -> tuple[Minutes | None, list[Problem]]:
+def parse_minutes(
+    data: Mapping[str, Any], item_label: Callable[[int], str] | None = None
+) -> tuple[Minutes | None, list[Problem]]:
     """Minutes as submitted, read by the model alone (the meeting not open yet), or its refusals in words."""
     try:
         return Minutes.model_validate(data), []
@@ -517,22 +624,36 @@ def parse_minutes(data: Mapping[str, Any],
         return None, field_problems(exc, data, item_label)
 
 
-def _checkable_part(error: ValidationError, data: Mapping[str, Any], *, opened_on: date,
-                    members: int) -> tuple[Minutes | None, set[str | None]]:
+def _checkable_part(
+    error: ValidationError, data: Mapping[str, Any], *, opened_on: date, members: int
+) -> tuple[Minutes | None, set[str | None]]:
     """What the model accepted, for the meeting's checks: refused decisions left out (their codes are
     returned, so they are not also called missing), refused meeting fields replaced by neutral values."""
     locs = [e["loc"] for e in error.errors()]
-    bad_items = {loc[1] for loc in locs if loc[:1] == ("decisions",) and len(loc) > 1 and isinstance(loc[1], int)}
+    bad_items = {
+        loc[1] for loc in locs if loc[:1] == ("decisions",) and len(loc) > 1 and isinstance(loc[1], int)
+    }
     bad_fields = {loc[0] for loc in locs if loc and not (loc[0] == "decisions" and len(loc) > 1)}
     decisions = data.get("decisions")
     if "decisions" in bad_fields or not isinstance(decisions, list):
         return None, set()
-    neutral = {"meeting_date": opened_on, "members_present": members, "decision_series": "QĐ",
-               "first_decision_number": 1, "secretary": ""}
-    kept = {**data, **{name: neutral[name] for name in bad_fields if name in neutral},
-            "decisions": [d for i, d in enumerate(decisions) if i not in bad_items]}
-    bad_codes = {str(d.get("code") or "").strip().upper() or None for i, d in enumerate(decisions)
-                 if i in bad_items and isinstance(d, Mapping)}
+    neutral = {
+        "meeting_date": opened_on,
+        "members_present": members,
+        "decision_series": "QĐ",
+        "first_decision_number": 1,
+        "secretary": "",
+    }
+    kept = {
+        **data,
+        **{name: neutral[name] for name in bad_fields if name in neutral},
+        "decisions": [d for i, d in enumerate(decisions) if i not in bad_items],
+    }
+    bad_codes = {
+        str(d.get("code") or "").strip().upper() or None
+        for i, d in enumerate(decisions)
+        if i in bad_items and isinstance(d, Mapping)
+    }
     try:
         return Minutes.model_validate(kept), bad_codes
     except ValidationError:
@@ -552,26 +673,43 @@ class _Sitting:
     nominations: dict[str, Nomination]
 
 
-def _check_meeting(session: Session, meeting: Meeting, minutes: Minutes, hierarchy: Hierarchy) -> list[Problem]:
+def _check_meeting(
+    session: Session, meeting: Meeting, minutes: Minutes, hierarchy: Hierarchy
+) -> list[Problem]:
     """The meeting's facts, then each decision: on the agenda, still waiting here, and sound for its kind."""
     named = [d.code.upper() for d in minutes.decisions]
     sitting = _Sitting(
-        meeting, minutes, hierarchy, hierarchy.get(meeting.unit_id),
+        meeting,
+        minutes,
+        hierarchy,
+        hierarchy.get(meeting.unit_id),
         members=len(council_of(session=session, unit_id=meeting.unit_id)[1]),
         agenda={a["code"] for a in meeting.agenda},
-        nominations={n.code: n for n in session.scalars(select(Nomination).where(col(Nomination.code).in_(named)))},
+        nominations={
+            n.code: n for n in session.scalars(select(Nomination).where(col(Nomination.code).in_(named)))
+        },
     )
     problems = [Problem(text) for text in _meeting_problems(sitting)]
     seen: set[str] = set()
     for d in minutes.decisions:
         code = d.code.upper()
-        texts = [f"hồ sơ {code}: có hai quyết định cho cùng một hồ sơ"] if code in seen else _item_problems(sitting, d)
+        texts = (
+            [f"hồ sơ {code}: có hai quyết định cho cùng một hồ sơ"]
+            if code in seen
+            else _item_problems(sitting, d)
+        )
         seen.add(code)
         problems += [Problem(text, code) for text in texts]
     if meeting.waits_for_decisions:
         # The agenda was fixed and shown when the meeting opened: each item needs its decision here.
-        problems += [Problem(f"hồ sơ {code}: chưa có quyết định (mỗi hồ sơ trong chương trình họp cần một quyết "
-                             "định)", code) for code in meeting_codes(meeting) if code not in seen]
+        problems += [
+            Problem(
+                f"hồ sơ {code}: chưa có quyết định (mỗi hồ sơ trong chương trình họp cần một quyết định)",
+                code,
+            )
+            for code in meeting_codes(meeting)
+            if code not in seen
+        ]
     return problems
 
 
@@ -584,11 +722,14 @@ def _meeting_problems(s: _Sitting) -> list[str]:
     if s.meeting.status != MeetingStatus.open:
         problems.append(str(MeetingClosed(s.meeting)))
     if s.minutes.members_present > s.members:
-        problems.append(f"số thành viên dự họp ({s.minutes.members_present}) lớn hơn số thành viên Hội đồng "
-                        f"({s.members})")
+        problems.append(
+            f"số thành viên dự họp ({s.minutes.members_present}) lớn hơn số thành viên Hội đồng ({s.members})"
+        )
     if s.minutes.meeting_date < years_before(s.meeting.opened_on, 1):
-        problems.append(f"ngày họp {fmt_date(s.minutes.meeting_date)} không hợp lý (hơn một năm trước ngày "
-                        f"mở phiên họp {fmt_date(s.meeting.opened_on)})")
+        problems.append(
+            f"ngày họp {fmt_date(s.minutes.meeting_date)} không hợp lý (hơn một năm trước ngày "
+            f"mở phiên họp {fmt_date(s.meeting.opened_on)})"
+        )
     return problems
 
 
@@ -599,16 +740,22 @@ def _item_problems(s: _Sitting, d: ItemDecision) -> list[str]:
     if d.code.upper() not in s.agenda:
         if n is not None and n.current_unit_id != s.meeting.unit_id:
             where = s.hierarchy.get(n.current_unit_id).name
-            return [f"{label} không thuộc Hội đồng {s.unit.name} (đang ở {where}), không có trong chương trình họp"]
+            return [
+                f"{label} không thuộc Hội đồng {s.unit.name} (đang ở {where}), không có trong chương trình họp"
+            ]
         hint = " (không sửa mã hồ sơ, không thêm thẻ)" if s.meeting.waits_for_decisions else ""
         return [f"{label} không có trong chương trình họp{hint}"]
     if n is None or n.status not in AGENDA or n.current_unit_id != s.meeting.unit_id:
         return [f"{label} không còn chờ Hội đồng {s.unit.name} xét (đã được xử lý ở nơi khác)"]
     problems = []
     if d.recorded_votes > s.minutes.members_present:
-        problems.append(f"tổng số phiếu ({d.recorded_votes}) vượt số thành viên dự họp ({s.minutes.members_present})")
+        problems.append(
+            f"tổng số phiếu ({d.recorded_votes}) vượt số thành viên dự họp ({s.minutes.members_present})"
+        )
     if d.deadline is not None and d.deadline < s.minutes.meeting_date:
-        problems.append(f"hạn bổ sung {fmt_date(d.deadline)} trước ngày họp {fmt_date(s.minutes.meeting_date)}")
+        problems.append(
+            f"hạn bổ sung {fmt_date(d.deadline)} trước ngày họp {fmt_date(s.minutes.meeting_date)}"
+        )
     problems += _DECISION_CHECKS[d.decision](s, d, n)
     return [f"{label}: {p}" for p in problems]
 
@@ -626,7 +773,9 @@ def _check_lower_award(s: _Sitting, d: ItemDecision, n: Nomination) -> list[str]
     if lower.rank >= form.rank:
         problems.append(f"«{lower.name}» không thấp hơn hình thức đề nghị «{form.name}»")
     if lower.authority != s.unit.level:
-        problems.append(f"«{lower.name}» do {lower.authority.label} quyết định, không phải {s.unit.level.label}")
+        problems.append(
+            f"«{lower.name}» do {lower.authority.label} quyết định, không phải {s.unit.level.label}"
+        )
     rule_set = cat.rule_set(n.rule_set)
     if lower.code not in rule_set.rules:
         problems.append(f"«{lower.name}» không áp dụng theo {rule_set.legal_basis}")
@@ -639,8 +788,10 @@ def _vote_problems(s: _Sitting, d: ItemDecision, n: Nomination, form: AwardForm)
     present = s.minutes.members_present
     if rule is None or rule.vote.passes(votes_for=d.votes_for, present=present, members=s.members):
         return []
-    return [f"{d.votes_for} phiếu đồng ý chưa đạt yêu cầu «{rule.vote.describe()}» "
-            f"({s.members} thành viên, {present} dự họp) — {rule.vote_basis}"]
+    return [
+        f"{d.votes_for} phiếu đồng ý chưa đạt yêu cầu «{rule.vote.describe()}» "
+        f"({s.members} thành viên, {present} dự họp) — {rule.vote_basis}"
+    ]
 
 
 def _check_rejection(s: _Sitting, d: ItemDecision, n: Nomination) -> list[str]:
@@ -701,15 +852,21 @@ class MeetingRefusal(BaseModel):
         return getattr(self, name)
 
 
-def applied_result(*, session: Session, meeting: Meeting, hierarchy: Hierarchy, unit: str = "",
-                   letters: int | None = None) -> MeetingApplied:
+def applied_result(
+    *, session: Session, meeting: Meeting, hierarchy: Hierarchy, unit: str = "", letters: int | None = None
+) -> MeetingApplied:
     """An applied meeting as its run reports it (also rebuilt later, from its steps and summary)."""
     result = outcome_of(session=session, meeting=meeting)
     return MeetingApplied(
-        meeting_id=result.meeting_id, counts=result.counts(), decisions=result.outcomes,
-        forwarded_to=sorted({hierarchy.get(u).code for u in result.forwarded_to.values()}), letters=letters,
+        meeting_id=result.meeting_id,
+        counts=result.counts(),
+        decisions=result.outcomes,
+        forwarded_to=sorted({hierarchy.get(u).code for u in result.forwarded_to.values()}),
+        letters=letters,
         decision_numbers=meeting.summary.get("decision_numbers", {}),
-        meeting_date=meeting.meeting_date or meeting.opened_on, unit=unit)
+        meeting_date=meeting.meeting_date or meeting.opened_on,
+        unit=unit,
+    )
 
 
 class MinutesRefused(ValueError):
@@ -718,8 +875,14 @@ class MinutesRefused(ValueError):
         super().__init__("biên bản chưa hợp lệ:\n" + "\n".join(f"- {p}" for p in problems))
 
 
-def apply_minutes(*, session: Session, meeting: Meeting, minutes: Minutes | Mapping[str, Any], hierarchy: Hierarchy,
-                  actor: str = "") -> MeetingResult:
+def apply_minutes(
+    *,
+    session: Session,
+    meeting: Meeting,
+    minutes: Minutes | Mapping[str, Any],
+    hierarchy: Hierarchy,
+    actor: str = "",
+) -> MeetingResult:
     """Check the minutes (as `check_minutes`: once, in the transaction that applies them) and apply the
     whole meeting; the caller commits once. Items left out of the minutes stay on the agenda."""
     checked, problems = checked_minutes(session, meeting, minutes, hierarchy)
@@ -734,16 +897,28 @@ def apply_minutes(*, session: Session, meeting: Meeting, minutes: Minutes | Mapp
     actor = actor or minutes.secretary or council.name
     for d in minutes.decisions:
         n = by_code[d.code.upper()]
-        act = Act(actor, minutes.meeting_date, unit_id=meeting.unit_id, key=f"meeting:{meeting.id}:{n.code}",
-                  note=d.note)
+        act = Act(
+            actor,
+            minutes.meeting_date,
+            unit_id=meeting.unit_id,
+            key=f"meeting:{meeting.id}:{n.code}",
+            note=d.note,
+        )
         votes = Votes(d.votes_for, d.votes_against, d.votes_abstain, minutes.members_present)
         if d.decision.awards:
             lower = d.lower_award if d.decision == Decision.award_lower else None
             form = catalogue().forms[lower or n.award_code]
             if hierarchy.get(n.current_unit_id).level == form.authority:
-                nm.confer(session=session, nomination=n, hierarchy=hierarchy, act=act, votes=votes,
-                          award_code=lower, decision_number=decision_numbers[form.code],
-                          decision_date=minutes.meeting_date)
+                nm.confer(
+                    session=session,
+                    nomination=n,
+                    hierarchy=hierarchy,
+                    act=act,
+                    votes=votes,
+                    award_code=lower,
+                    decision_number=decision_numbers[form.code],
+                    decision_date=minutes.meeting_date,
+                )
                 result.outcomes[n.code] = Outcome.conferred
             else:
                 nm.forward(session=session, nomination=n, hierarchy=hierarchy, act=act, votes=votes)
@@ -758,9 +933,12 @@ def apply_minutes(*, session: Session, meeting: Meeting, minutes: Minutes | Mapp
     meeting.status = MeetingStatus.applied
     meeting.meeting_date = minutes.meeting_date
     meeting.applied_at = utcnow()
-    meeting.summary = {"counts": {str(k): v for k, v in result.counts().items()}, "decision_numbers": decision_numbers,
-                       "members_present": minutes.members_present,
-                       "forwarded_to": sorted({hierarchy.get(u).code for u in result.forwarded_to.values()})}
+    meeting.summary = {
+        "counts": {str(k): v for k, v in result.counts().items()},
+        "decision_numbers": decision_numbers,
+        "members_present": minutes.members_present,
+        "forwarded_to": sorted({hierarchy.get(u).code for u in result.forwarded_to.values()}),
+    }
     session.add(meeting)
     session.flush()
     return result
@@ -777,8 +955,15 @@ def _decision_numbers(session: Session, minutes: Minutes, level: Level) -> dict[
     """One commendation decision per award form conferred at this meeting, numbered from the series."""
     cat = catalogue()
     approved = {d.code.upper(): d for d in minutes.decisions if d.decision.awards}
-    rows = session.execute(select(col(Nomination.code), col(Nomination.award_code))
-                           .where(col(Nomination.code).in_(list(approved)))).tuples().all()
+    rows = (
+        session.execute(
+            select(col(Nomination.code), col(Nomination.award_code)).where(
+                col(Nomination.code).in_(list(approved))
+            )
+        )
+        .tuples()
+        .all()
+    )
     proposed: dict[str, str] = dict(rows)
     conferred = set()
     for code, d in approved.items():
@@ -786,12 +971,18 @@ def _decision_numbers(session: Session, minutes: Minutes, level: Level) -> dict[
         if form in cat.forms and cat.forms[form].authority == level:
             conferred.add(form)
     ordered = sorted(conferred, key=lambda c: cat.forms[c].rank)
-    return {code: f"{minutes.first_decision_number + i}/{minutes.decision_series}" for i, code in enumerate(ordered)}
+    return {
+        code: f"{minutes.first_decision_number + i}/{minutes.decision_series}"
+        for i, code in enumerate(ordered)
+    }
 
 
 def meetings_applied(*, session: Session, unit_id: int) -> int:
-    return session.execute(select(func.count()).select_from(Meeting).where(
-        col(Meeting.unit_id) == unit_id, col(Meeting.status) == MeetingStatus.applied)).scalar_one()
+    return session.execute(
+        select(func.count())
+        .select_from(Meeting)
+        .where(col(Meeting.unit_id) == unit_id, col(Meeting.status) == MeetingStatus.applied)
+    ).scalar_one()
 
 
 def outcome_of(*, session: Session, meeting: Meeting) -> MeetingResult:
@@ -800,7 +991,9 @@ def outcome_of(*, session: Session, meeting: Meeting) -> MeetingResult:
 
     result = MeetingResult(saved_id(meeting), meeting.unit_id)
     rows = session.execute(
-        select(col(NominationStep.idempotency_key), col(NominationStep.action), col(NominationStep.to_unit_id))
+        select(
+            col(NominationStep.idempotency_key), col(NominationStep.action), col(NominationStep.to_unit_id)
+        )
         .where(col(NominationStep.idempotency_key).like(f"meeting:{meeting.id}:%"))
         .order_by(col(NominationStep.id))
     ).all()
@@ -832,15 +1025,25 @@ def hold_frozen_nominees(*, session: Session, unit_id: int, on: date) -> list[st
     """Screening at a receiving level: a nominee frozen since the dossier left is held, not decided."""
     from models.nominations import Nominee
 
-    rows = list(session.scalars(
-        select(Nomination).join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
-        .where(col(Nomination.current_unit_id) == unit_id, col(Nomination.status).in_([s.value for s in AGENDA]),
-               col(Nominee.frozen).is_(True))
-    ))
+    rows = list(
+        session.scalars(
+            select(Nomination)
+            .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+            .where(
+                col(Nomination.current_unit_id) == unit_id,
+                col(Nomination.status).in_([s.value for s in AGENDA]),
+                col(Nominee.frozen).is_(True),
+            )
+        )
+    )
     for n in rows:
         nominee = session.get(Nominee, n.nominee_id)
-        reason = (nominee.frozen_reason if nominee else None) or \
-            "đối tượng đang bị xem xét kỷ luật, điều tra hoặc khiếu nại"
-        nm.freeze(session=session, nomination=n, act=Act("receive-forwarded", on, unit_id=unit_id,
-                                                         key=f"hold:{n.code}:{unit_id}", note=reason))
+        reason = (
+            nominee.frozen_reason if nominee else None
+        ) or "đối tượng đang bị xem xét kỷ luật, điều tra hoặc khiếu nại"
+        nm.freeze(
+            session=session,
+            nomination=n,
+            act=Act("receive-forwarded", on, unit_id=unit_id, key=f"hold:{n.code}:{unit_id}", note=reason),
+        )
     return [n.code for n in rows]

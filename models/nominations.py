@@ -148,8 +148,9 @@ class Nomination(SQLModel, table=True):
     origin_unit_id: int = Field(foreign_key="unit.id", description="the proposing unit")
     current_unit_id: int = Field(foreign_key="unit.id")
     status: Status = Field(default=Status.submitted, sa_type=enum_type(Status))
-    held_status: Status | None = Field(default=None, sa_type=enum_type(Status),
-                                       description="status to restore on unfreeze")
+    held_status: Status | None = Field(
+        default=None, sa_type=enum_type(Status), description="status to restore on unfreeze"
+    )
     received_on: date | None = None
     due_on: date | None = None
     paused_on: date | None = None
@@ -178,7 +179,9 @@ class NominationStep(SQLModel, table=True):
     action: Action = Field(sa_type=enum_type(Action))
     from_status: Status | None = Field(default=None, sa_type=enum_type(Status))
     to_status: Status = Field(sa_type=enum_type(Status))
-    unit_id: int | None = Field(default=None, foreign_key="unit.id", description="the council's unit that acted")
+    unit_id: int | None = Field(
+        default=None, foreign_key="unit.id", description="the council's unit that acted"
+    )
     to_unit_id: int | None = Field(default=None, foreign_key="unit.id")
     actor: str = Field(default="", max_length=200)
     votes_for: int | None = None
@@ -214,8 +217,10 @@ class Votes:
 
     def step_fields(self) -> dict:
         return {
-            "votes_for": self.for_, "votes_against": self.against,
-            "votes_abstain": self.abstain, "members_present": self.present,
+            "votes_for": self.for_,
+            "votes_against": self.against,
+            "votes_abstain": self.abstain,
+            "members_present": self.present,
         }
 
 
@@ -245,8 +250,15 @@ def _replayed(*, session: Session, nomination: Nomination, act: Act) -> bool:
 
 
 def _apply(
-    *, session: Session, nomination: Nomination, act: Act, action: Action, allowed: frozenset[Status],
-    to_status: Status, changes: dict | None = None, step: dict | None = None,
+    *,
+    session: Session,
+    nomination: Nomination,
+    act: Act,
+    action: Action,
+    allowed: frozenset[Status],
+    to_status: Status,
+    changes: dict | None = None,
+    step: dict | None = None,
 ) -> Nomination:
     """The one way a nomination changes: check, compare-and-set on version, write one step."""
     if _replayed(session=session, nomination=nomination, act=act):
@@ -256,7 +268,12 @@ def _apply(
             f"hồ sơ {nomination.code} đang ở trạng thái «{nomination.status.label}», "
             f"không thể {ACTION_VERBS[action]}"
         )
-    values = {"status": to_status, "version": nomination.version + 1, "updated_at": utcnow(), **(changes or {})}
+    values = {
+        "status": to_status,
+        "version": nomination.version + 1,
+        "updated_at": utcnow(),
+        **(changes or {}),
+    }
     assert nomination.id is not None  # a nomination that changes state has been flushed
     result = session.exec(
         update(Nomination)
@@ -273,9 +290,16 @@ def _apply(
         )
     session.add(
         NominationStep(
-            nomination_id=nomination.id, action=action, from_status=nomination.status, to_status=to_status,
+            nomination_id=nomination.id,
+            action=action,
+            from_status=nomination.status,
+            to_status=to_status,
             unit_id=act.unit_id if act.unit_id is not None else nomination.current_unit_id,
-            actor=act.actor, note=act.note, on_date=act.on, idempotency_key=act.key, **(step or {}),
+            actor=act.actor,
+            note=act.note,
+            on_date=act.on,
+            idempotency_key=act.key,
+            **(step or {}),
         )
     )
     for name, value in values.items():
@@ -311,8 +335,12 @@ def receive(*, session: Session, nomination: Nomination, hierarchy: Hierarchy, a
     level = hierarchy.get(nomination.current_unit_id).level
     due = review_due(nomination=nomination, level=level, received_on=act.on)
     return _apply(
-        session=session, nomination=nomination, act=act, action=Action.receive,
-        allowed=frozenset({Status.forwarded}), to_status=Status.under_review,
+        session=session,
+        nomination=nomination,
+        act=act,
+        action=Action.receive,
+        allowed=frozenset({Status.forwarded}),
+        to_status=Status.under_review,
         changes={"received_on": act.on, "due_on": due},
     )
 
@@ -330,7 +358,11 @@ def forward(
             f"quyết định «{nomination.form.name}», không trình lên nữa"
         )
     return _apply(
-        session=session, nomination=nomination, act=act, action=Action.forward, allowed=AGENDA,
+        session=session,
+        nomination=nomination,
+        act=act,
+        action=Action.forward,
+        allowed=AGENDA,
         to_status=Status.forwarded,
         changes={"current_unit_id": target.id, "due_on": None, "received_on": None},
         step={"to_unit_id": target.id, **(votes.step_fields() if votes else {})},
@@ -338,8 +370,15 @@ def forward(
 
 
 def confer(
-    *, session: Session, nomination: Nomination, hierarchy: Hierarchy, act: Act, decision_number: str,
-    decision_date: date, votes: Votes | None = None, award_code: str | None = None,
+    *,
+    session: Session,
+    nomination: Nomination,
+    hierarchy: Hierarchy,
+    act: Act,
+    decision_number: str,
+    decision_date: date,
+    votes: Votes | None = None,
+    award_code: str | None = None,
 ) -> Nomination:
     """Approve at the authority: the commendation decision (quyết định khen thưởng)."""
     if _replayed(session=session, nomination=nomination, act=act):
@@ -362,12 +401,24 @@ def confer(
     if not decision_number.strip():
         raise TransitionError(f"hồ sơ {nomination.code}: thiếu số quyết định khen thưởng")
     return _apply(
-        session=session, nomination=nomination, act=act, action=Action.confer, allowed=AGENDA,
+        session=session,
+        nomination=nomination,
+        act=act,
+        action=Action.confer,
+        allowed=AGENDA,
         to_status=Status.conferred,
-        changes={"awarded_code": form.code, "decision_number": decision_number, "decision_date": decision_date,
-                 "due_on": None},
-        step={"decision_number": decision_number, "decision_date": decision_date, "award_code": form.code,
-              **(votes.step_fields() if votes else {})},
+        changes={
+            "awarded_code": form.code,
+            "decision_number": decision_number,
+            "decision_date": decision_date,
+            "due_on": None,
+        },
+        step={
+            "decision_number": decision_number,
+            "decision_date": decision_date,
+            "award_code": form.code,
+            **(votes.step_fields() if votes else {}),
+        },
     )
 
 
@@ -376,8 +427,13 @@ def reject(*, session: Session, nomination: Nomination, act: Act, votes: Votes |
     if not act.note.strip():
         raise TransitionError(f"hồ sơ {nomination.code}: phải ghi rõ lý do không khen thưởng")
     return _apply(
-        session=session, nomination=nomination, act=act, action=Action.reject, allowed=AGENDA,
-        to_status=Status.rejected, changes={"due_on": None},
+        session=session,
+        nomination=nomination,
+        act=act,
+        action=Action.reject,
+        allowed=AGENDA,
+        to_status=Status.rejected,
+        changes={"due_on": None},
         step=votes.step_fields() if votes else None,
     )
 
@@ -391,8 +447,13 @@ def return_for_completion(
     if deadline is None:
         deadline = add_working_days(act.on, catalogue().rule_set(nomination.rule_set).return_days)
     return _apply(
-        session=session, nomination=nomination, act=act, action=Action.return_, allowed=AGENDA,
-        to_status=Status.returned, changes={"paused_on": act.on, "return_deadline": deadline},
+        session=session,
+        nomination=nomination,
+        act=act,
+        action=Action.return_,
+        allowed=AGENDA,
+        to_status=Status.returned,
+        changes={"paused_on": act.on, "return_deadline": deadline},
         step={"deadline": deadline},
     )
 
@@ -403,8 +464,12 @@ def resubmit(*, session: Session, nomination: Nomination, act: Act) -> Nominatio
     if due is not None and nomination.paused_on is not None:
         due = resume_due_date(due_on=due, paused_on=nomination.paused_on, resumed_on=act.on)
     return _apply(
-        session=session, nomination=nomination, act=act, action=Action.resubmit,
-        allowed=frozenset({Status.returned}), to_status=Status.under_review,
+        session=session,
+        nomination=nomination,
+        act=act,
+        action=Action.resubmit,
+        allowed=frozenset({Status.returned}),
+        to_status=Status.under_review,
         changes={"paused_on": None, "return_deadline": None, "due_on": due},
     )
 
@@ -412,8 +477,13 @@ def resubmit(*, session: Session, nomination: Nomination, act: Act) -> Nominatio
 def withdraw(*, session: Session, nomination: Nomination, act: Act) -> Nomination:
     """The proposer withdraws the dossier (final)."""
     return _apply(
-        session=session, nomination=nomination, act=act, action=Action.withdraw,
-        allowed=PENDING - {Status.frozen}, to_status=Status.withdrawn, changes={"due_on": None},
+        session=session,
+        nomination=nomination,
+        act=act,
+        action=Action.withdraw,
+        allowed=PENDING - {Status.frozen},
+        to_status=Status.withdrawn,
+        changes={"due_on": None},
     )
 
 
@@ -422,8 +492,13 @@ def freeze(*, session: Session, nomination: Nomination, act: Act) -> Nomination:
     if not act.note.strip():
         raise TransitionError(f"hồ sơ {nomination.code}: phải ghi rõ lý do tạm dừng xét")
     return _apply(
-        session=session, nomination=nomination, act=act, action=Action.freeze,
-        allowed=PENDING - {Status.frozen}, to_status=Status.frozen, changes={"held_status": nomination.status},
+        session=session,
+        nomination=nomination,
+        act=act,
+        action=Action.freeze,
+        allowed=PENDING - {Status.frozen},
+        to_status=Status.frozen,
+        changes={"held_status": nomination.status},
     )
 
 
@@ -431,15 +506,21 @@ def unfreeze(*, session: Session, nomination: Nomination, act: Act) -> Nominatio
     """Release a held dossier to where it was."""
     back = nomination.held_status or Status.under_review
     return _apply(
-        session=session, nomination=nomination, act=act, action=Action.unfreeze,
-        allowed=frozenset({Status.frozen}), to_status=back, changes={"held_status": None},
+        session=session,
+        nomination=nomination,
+        act=act,
+        action=Action.unfreeze,
+        allowed=frozenset({Status.frozen}),
+        to_status=back,
+        changes={"held_status": None},
     )
 
 
 def steps_of(*, session: Session, nomination_id: int) -> list[NominationStep]:
     return list(
         session.exec(
-            select(NominationStep).where(col(NominationStep.nomination_id) == nomination_id)
+            select(NominationStep)
+            .where(col(NominationStep.nomination_id) == nomination_id)
             .order_by(col(NominationStep.id))
         )
     )

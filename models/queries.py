@@ -86,8 +86,12 @@ def _step_public(step: NominationStep, hierarchy: Hierarchy) -> dict:
         "unit": unit.public() if unit else None,
         "to_unit": to_unit.public() if to_unit else None,
         "actor": step.actor,
-        "votes": None if step.votes_for is None else {
-            "for": step.votes_for, "against": step.votes_against, "abstain": step.votes_abstain,
+        "votes": None
+        if step.votes_for is None
+        else {
+            "for": step.votes_for,
+            "against": step.votes_against,
+            "abstain": step.votes_abstain,
             "present": step.members_present,
         },
         "note": step.note,
@@ -100,25 +104,50 @@ def _step_public(step: NominationStep, hierarchy: Hierarchy) -> dict:
     }
 
 
-def inbox(*, session: Session, unit_id: int, hierarchy: Hierarchy, statuses: Iterable[Status] = AGENDA) -> list[dict]:
+def inbox(
+    *, session: Session, unit_id: int, hierarchy: Hierarchy, statuses: Iterable[Status] = AGENDA
+) -> list[dict]:
     """What waits for a council: its agenda, oldest due first."""
     stmt = (
-        select(col(Nomination.code), col(Nominee.name), col(Nominee.kind), col(Nomination.award_code),
-               col(Nomination.origin_unit_id), col(Nomination.status), col(Nomination.received_on),
-               col(Nomination.due_on), col(Nomination.submitted_on), col(Nomination.achievement))
+        select(
+            col(Nomination.code),
+            col(Nominee.name),
+            col(Nominee.kind),
+            col(Nomination.award_code),
+            col(Nomination.origin_unit_id),
+            col(Nomination.status),
+            col(Nomination.received_on),
+            col(Nomination.due_on),
+            col(Nomination.submitted_on),
+            col(Nomination.achievement),
+        )
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
-        .where(col(Nomination.current_unit_id) == unit_id, col(Nomination.status).in_([s.value for s in statuses]))
+        .where(
+            col(Nomination.current_unit_id) == unit_id,
+            col(Nomination.status).in_([s.value for s in statuses]),
+        )
         .order_by(col(Nomination.due_on), col(Nomination.id))
     )
     forms = catalogue().forms
     out = []
-    for code, name, kind, award, origin, status, received, due, submitted, achievement in session.execute(stmt):
-        out.append({
-            "code": code, "nominee": name, "kind": kind, "award": award, "award_name": forms[award].name,
-            "origin_unit": hierarchy.get(origin).name, "status": status,
-            "received_on": _iso(received), "due_on": _iso(due), "submitted_on": _iso(submitted),
-            "achievement": achievement,
-        })
+    for code, name, kind, award, origin, status, received, due, submitted, achievement in session.execute(
+        stmt
+    ):
+        out.append(
+            {
+                "code": code,
+                "nominee": name,
+                "kind": kind,
+                "award": award,
+                "award_name": forms[award].name,
+                "origin_unit": hierarchy.get(origin).name,
+                "status": status,
+                "received_on": _iso(received),
+                "due_on": _iso(due),
+                "submitted_on": _iso(submitted),
+                "achievement": achievement,
+            }
+        )
     return out
 
 

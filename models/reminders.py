@@ -146,7 +146,9 @@ class Policy:
 # ---------------------------------------------------------------- schedules (pure, per due date)
 
 
-def report_schedule(*, due: date, policy: Policy, opens_on: date | None = None) -> list[tuple[ReminderKind, int, date]]:
+def report_schedule(
+    *, due: date, policy: Policy, opens_on: date | None = None
+) -> list[tuple[ReminderKind, int, date]]:
     """(kind, step, day) of every item of a report due on `due`: offsets (moved back to a working day,
     never before the window opens), then the escalation steps in working days."""
     out = []
@@ -204,21 +206,42 @@ class Plan:
 
 
 def _report_item(
-    ob: ReportingObligation, spec: DeadlineSpec, kind: ReminderKind, step: int, day: date, to: Recipient | None
+    ob: ReportingObligation,
+    spec: DeadlineSpec,
+    kind: ReminderKind,
+    step: int,
+    day: date,
+    to: Recipient | None,
 ) -> ReminderItem | None:
     if to is None:
         return None
     return ReminderItem(
-        key=f"{kind.value}:{spec.code}:{ob.unit_code}:{ob.year}:{step}", kind=kind, scheduled_on=day,
-        recipient=to, unit_id=ob.unit_id, unit_code=ob.unit_code, unit_name=ob.unit_name,
-        province_id=ob.province_id, obligation_id=ob.uid, title=f"{spec.short_title(ob.year)} (gửi {ob.submit_to})",
-        due_on=ob.due_on, step=step, deadline=spec.code, year=ob.year,
+        key=f"{kind.value}:{spec.code}:{ob.unit_code}:{ob.year}:{step}",
+        kind=kind,
+        scheduled_on=day,
+        recipient=to,
+        unit_id=ob.unit_id,
+        unit_code=ob.unit_code,
+        unit_name=ob.unit_name,
+        province_id=ob.province_id,
+        obligation_id=ob.uid,
+        title=f"{spec.short_title(ob.year)} (gửi {ob.submit_to})",
+        due_on=ob.due_on,
+        step=step,
+        deadline=spec.code,
+        year=ob.year,
     )
 
 
 def report_items(
-    *, specs: Sequence[DeadlineSpec], directory: Hierarchy, filed: Mapping[tuple[str, int, int], date],
-    since: date, today: date, policy: Policy, plan: Plan | None = None,
+    *,
+    specs: Sequence[DeadlineSpec],
+    directory: Hierarchy,
+    filed: Mapping[tuple[str, int, int], date],
+    since: date,
+    today: date,
+    policy: Policy,
+    plan: Plan | None = None,
 ) -> Plan:
     """Items scheduled in [since, today] for the reports still owed (`filed`: the reports recorded so far,
     (deadline, unit id, year) → day filed)."""
@@ -227,8 +250,11 @@ def report_items(
         for year in spec.years(since.year - 1, today.year + 1):
             due = spec.due_date(year)
             assert due is not None
-            items = [(k, s, d) for k, s, d in report_schedule(due=due, policy=policy, opens_on=spec.opens(year))
-                     if in_window(d, since=since, today=today)]
+            items = [
+                (k, s, d)
+                for k, s, d in report_schedule(due=due, policy=policy, opens_on=spec.opens(year))
+                if in_window(d, since=since, today=today)
+            ]
             if not items:
                 continue
             plan.occurrences.append((spec.code, year))
@@ -238,7 +264,9 @@ def report_items(
                 unit = directory.by_id[ob.unit_id]
                 for kind, step, day in items:
                     if kind is ReminderKind.report_due:
-                        plan.add(_report_item(ob, spec, kind, step, day, _office(unit)), kind, ob.unit_code, ob.uid)
+                        plan.add(
+                            _report_item(ob, spec, kind, step, day, _office(unit)), kind, ob.unit_code, ob.uid
+                        )
                         continue
                     plan.add(_report_item(ob, spec, kind, step, day, _head(unit)), kind, ob.unit_code, ob.uid)
                     if step == policy.last_escalation:
@@ -276,17 +304,28 @@ class OpenReview:
         return f"review:{self.code}:{self.unit_code}"
 
 
-def _review_item(r: OpenReview, kind: ReminderKind, step: int, day: date, to: Recipient | None) -> ReminderItem | None:
+def _review_item(
+    r: OpenReview, kind: ReminderKind, step: int, day: date, to: Recipient | None
+) -> ReminderItem | None:
     if to is None:
         return None
     key = f"{kind.value}:{r.code}:{r.unit_code}:{r.due_on.isoformat()}"
     if kind is not ReminderKind.review_due:
         key += f":{step}"
     return ReminderItem(
-        key=key, kind=kind, scheduled_on=day, recipient=to, unit_id=r.unit_id, unit_code=r.unit_code,
-        unit_name=r.council_name, province_id=r.province_id, obligation_id=r.uid,
-        title=f"Hồ sơ {r.code} – {r.nominee} ({r.award_form}, {r.proposing_unit} đề nghị)", due_on=r.due_on,
-        step=step, nomination_id=r.nomination_id,
+        key=key,
+        kind=kind,
+        scheduled_on=day,
+        recipient=to,
+        unit_id=r.unit_id,
+        unit_code=r.unit_code,
+        unit_name=r.council_name,
+        province_id=r.province_id,
+        obligation_id=r.uid,
+        title=f"Hồ sơ {r.code} – {r.nominee} ({r.award_form}, {r.proposing_unit} đề nghị)",
+        due_on=r.due_on,
+        step=step,
+        nomination_id=r.nomination_id,
     )
 
 
@@ -305,7 +344,10 @@ def review_items(
             day = add_working_days(r.due_on, k)
             if not in_window(day, since=since, today=today):
                 continue
-            for kind, to in ((ReminderKind.review_overdue, r.chair), (ReminderKind.review_escalation, r.superior_office)):
+            for kind, to in (
+                (ReminderKind.review_overdue, r.chair),
+                (ReminderKind.review_escalation, r.superior_office),
+            ):
                 if kind is ReminderKind.review_escalation and to is None:
                     continue  # the top of the chain has no superior council: nobody to escalate to
                 plan.add(_review_item(r, kind, k, day, to), kind, r.unit_code, r.uid)
@@ -314,16 +356,23 @@ def review_items(
 
 def _chunks(items: Sequence[int], size: int = 500) -> Iterable[list[int]]:
     for start in range(0, len(items), size):
-        yield list(items[start:start + size])
+        yield list(items[start : start + size])
 
 
 def open_reviews(*, session: Session, directory: Hierarchy) -> list[OpenReview]:
     """The dossiers on a council's agenda with a due date, with the addresses of that council's standing
     office and chair and of the superior council's standing office."""
     rows = session.execute(
-        select(col(Nomination.id), col(Nomination.code), col(Nominee.name), col(Nomination.award_code),
-               col(Nomination.origin_unit_id), col(Nomination.current_unit_id), col(Nomination.due_on),
-               col(Nomination.received_on))
+        select(
+            col(Nomination.id),
+            col(Nomination.code),
+            col(Nominee.name),
+            col(Nomination.award_code),
+            col(Nomination.origin_unit_id),
+            col(Nomination.current_unit_id),
+            col(Nomination.due_on),
+            col(Nomination.received_on),
+        )
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
         .where(col(Nomination.status).in_(list(AGENDA)), col(Nomination.due_on).is_not(None))
         .order_by(Nomination.code)
@@ -334,12 +383,17 @@ def open_reviews(*, session: Session, directory: Hierarchy) -> list[OpenReview]:
     parents = {u.parent_id for u in (directory.get(i) for i in units) if u is not None and u.parent_id}
     councils: dict[int, Council] = {}
     for chunk in _chunks(sorted(units | parents)):
-        councils.update((c.unit_id, c) for c in session.execute(select(Council).where(col(Council.unit_id).in_(chunk))).scalars())
+        councils.update(
+            (c.unit_id, c)
+            for c in session.execute(select(Council).where(col(Council.unit_id).in_(chunk))).scalars()
+        )
     chairs: dict[int, CouncilMember] = {}
     for chunk in _chunks(sorted(c.id for c in councils.values() if c.id is not None)):
-        for m in session.execute(select(CouncilMember).where(
-                col(CouncilMember.council_id).in_(chunk), col(CouncilMember.role) == MemberRole.chair)
-                .order_by(col(CouncilMember.id))).scalars():
+        for m in session.execute(
+            select(CouncilMember)
+            .where(col(CouncilMember.council_id).in_(chunk), col(CouncilMember.role) == MemberRole.chair)
+            .order_by(col(CouncilMember.id))
+        ).scalars():
             chairs.setdefault(m.council_id, m)
     forms = catalogue().forms
     out = []
@@ -350,26 +404,47 @@ def open_reviews(*, session: Session, directory: Hierarchy) -> list[OpenReview]:
         superior = councils.get(parent.id) if parent is not None else None
         chair = chairs.get(council.id) if council is not None and council.id is not None else None
         origin = directory.get(origin_id)
-        out.append(OpenReview(
-            nomination_id=nid, code=code, nominee=nominee, award_form=forms[award].name if award in forms else award,
-            proposing_unit=origin.name if origin else "", unit_id=unit_id, unit_code=unit.code,
-            council_name=council.name if council else f"Hội đồng Thi đua – Khen thưởng {unit.name}",
-            province_id=unit.province_id, due_on=due, received_on=received,
-            office=Recipient(council.office_email, f"Thường trực {council.name}") if council else None,
-            chair=Recipient(chair.email, f"{chair.name} – Chủ tịch {council.name}") if chair and council else None,
-            superior_office=Recipient(superior.office_email, f"Thường trực {superior.name}") if superior else None,
-        ))
+        out.append(
+            OpenReview(
+                nomination_id=nid,
+                code=code,
+                nominee=nominee,
+                award_form=forms[award].name if award in forms else award,
+                proposing_unit=origin.name if origin else "",
+                unit_id=unit_id,
+                unit_code=unit.code,
+                council_name=council.name if council else f"Hội đồng Thi đua – Khen thưởng {unit.name}",
+                province_id=unit.province_id,
+                due_on=due,
+                received_on=received,
+                office=Recipient(council.office_email, f"Thường trực {council.name}") if council else None,
+                chair=Recipient(chair.email, f"{chair.name} – Chủ tịch {council.name}")
+                if chair and council
+                else None,
+                superior_office=Recipient(superior.office_email, f"Thường trực {superior.name}")
+                if superior
+                else None,
+            )
+        )
     return out
 
 
 def due_items(
-    *, specs: Sequence[DeadlineSpec], directory: Hierarchy, filed: Mapping[tuple[str, int, int], date],
-    reviews: Iterable[OpenReview], since: date, today: date, policy: Policy,
+    *,
+    specs: Sequence[DeadlineSpec],
+    directory: Hierarchy,
+    filed: Mapping[tuple[str, int, int], date],
+    reviews: Iterable[OpenReview],
+    since: date,
+    today: date,
+    policy: Policy,
 ) -> Plan:
     """Everything scheduled in [since, today] that is still owed on `today` (pure)."""
     if since > today:
         raise ValueError(f"since {since} is after today {today}")
-    plan = report_items(specs=specs, directory=directory, filed=filed, since=since, today=today, policy=policy)
+    plan = report_items(
+        specs=specs, directory=directory, filed=filed, since=since, today=today, policy=policy
+    )
     return review_items(reviews=reviews, since=since, today=today, policy=policy, plan=plan)
 
 
@@ -409,8 +484,12 @@ def already_sent(*, session: Session, keys: Iterable[str]) -> set[str]:
     keys = list(dict.fromkeys(keys))
     found: set[str] = set()
     for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        found.update(session.execute(select(col(ReminderNotice.key)).where(col(ReminderNotice.key).in_(chunk))).scalars())
+        chunk = keys[start : start + 500]
+        found.update(
+            session.execute(
+                select(col(ReminderNotice.key)).where(col(ReminderNotice.key).in_(chunk))
+            ).scalars()
+        )
     return found
 
 
@@ -426,7 +505,11 @@ def unsent(*, session: Session, items: Sequence[ReminderItem]) -> list[ReminderI
 
 
 def record(
-    *, session: Session, items: Sequence[ReminderItem], sent_on: date, digest_of: Mapping[str, str],
+    *,
+    session: Session,
+    items: Sequence[ReminderItem],
+    sent_on: date,
+    digest_of: Mapping[str, str],
     deadline_ids: Mapping[str, int],
 ) -> set[str]:
     """Write the ledger rows, `digest_of` giving each item's key its letter (INSERT … ON CONFLICT DO
@@ -437,10 +520,18 @@ def record(
     now = utcnow()
     rows = [
         {
-            "key": n.key, "kind": n.kind.value, "recipient": n.recipient.email, "unit_id": n.unit_id,
+            "key": n.key,
+            "kind": n.kind.value,
+            "recipient": n.recipient.email,
+            "unit_id": n.unit_id,
             "deadline_id": deadline_ids.get(n.deadline) if n.deadline else None,
-            "nomination_id": n.nomination_id, "year": n.year, "due_on": n.due_on, "scheduled_on": n.scheduled_on,
-            "sent_on": sent_on, "digest_key": digest_of[n.key], "created_at": now,
+            "nomination_id": n.nomination_id,
+            "year": n.year,
+            "due_on": n.due_on,
+            "scheduled_on": n.scheduled_on,
+            "sent_on": sent_on,
+            "digest_key": digest_of[n.key],
+            "created_at": now,
         }
         for n in items
     ]
@@ -448,5 +539,5 @@ def record(
     stmt = insert_for(session)(table).on_conflict_do_nothing(index_elements=["key"]).returning(table.c.key)
     inserted: set[str] = set()
     for start in range(0, len(rows), 2000):
-        inserted.update(session.execute(stmt, rows[start:start + 2000]).scalars())
+        inserted.update(session.execute(stmt, rows[start : start + 2000]).scalars())
     return inserted

@@ -72,19 +72,31 @@ def expand_obligations(*, spec: DeadlineSpec, year: int, directory: Hierarchy) -
     levels = spec.levels_on(due)
     provinces: set[int] | None = None
     if spec.provinces:
-        provinces = {u.id for u in directory.by_level.get(Level.province, [])
-                     if u.code in spec.provinces and u.valid_on(due)}
+        provinces = {
+            u.id
+            for u in directory.by_level.get(Level.province, [])
+            if u.code in spec.provinces and u.valid_on(due)
+        }
     out = []
     for level in sorted(levels, key=lambda lv: lv.rank):
         for unit in directory.by_level.get(level, []):
             if not unit.valid_on(due) or (provinces is not None and unit.province_id not in provinces):
                 continue
             name, address = receiver(spec, unit, directory)
-            out.append(ReportingObligation(
-                deadline=spec.code, year=year, due_on=due, opens_on=spec.opens(year), unit_id=unit.id,
-                unit_code=unit.code, unit_name=unit.name, province_id=unit.province_id,
-                submit_to=name, submit_to_email=address,
-            ))
+            out.append(
+                ReportingObligation(
+                    deadline=spec.code,
+                    year=year,
+                    due_on=due,
+                    opens_on=spec.opens(year),
+                    unit_id=unit.id,
+                    unit_code=unit.code,
+                    unit_name=unit.name,
+                    province_id=unit.province_id,
+                    submit_to=name,
+                    submit_to_email=address,
+                )
+            )
     return out
 
 
@@ -156,42 +168,64 @@ def _bound_unit(
 
 
 def file_report(
-    *, session: Session, unit: str, year: int, deadline: str, filed_by: str = "", file_name: str = "",
-    on: date | None = None, today: date | None = None, hierarchy: Hierarchy | None = None,
+    *,
+    session: Session,
+    unit: str,
+    year: int,
+    deadline: str,
+    filed_by: str = "",
+    file_name: str = "",
+    on: date | None = None,
+    today: date | None = None,
+    hierarchy: Hierarchy | None = None,
 ) -> Filing:
     """Record that `unit` filed the `year` report of `deadline` (on `on`, default today); the caller
     commits. A second filing becomes an amendment of the first. Raises ReportRefused."""
     today = today or today_vn()
     on = on or today
     if year > today.year:
-        raise ReportRefused(f"không thể nộp báo cáo cho năm {year}: năm này chưa đến (hôm nay {fmt_date(today)})")
+        raise ReportRefused(
+            f"không thể nộp báo cáo cho năm {year}: năm này chưa đến (hôm nay {fmt_date(today)})"
+        )
     if on > today:
         raise ReportRefused(f"ngày nộp {fmt_date(on)} ở sau hôm nay ({fmt_date(today)})")
     row, spec = _deadline(session, deadline)
     due = spec.due_date(year)
     if due is None:
-        span = f"năm {spec.due_on.year}" if spec.due_on else f"từ năm {spec.first_year}" + (
-            f" đến năm {spec.last_year}" if spec.last_year else "")
+        span = (
+            f"năm {spec.due_on.year}"
+            if spec.due_on
+            else f"từ năm {spec.first_year}" + (f" đến năm {spec.last_year}" if spec.last_year else "")
+        )
         raise ReportRefused(f"«{spec.short_title(year)}» không có hạn nộp năm {year} (chỉ {span})")
     hierarchy = hierarchy or Hierarchy.load(session)
     unit_row, obligation = _bound_unit(ref=unit, spec=spec, year=year, due=due, hierarchy=hierarchy)
     # Filed today: the moment it is recorded; filed on an earlier day: the start of that day (VN).
     filed_at = utcnow() if on == today else datetime.combine(on, time(0, 0), VN).astimezone(UTC)
     prior = session.exec(
-        select(Report).where(Report.deadline_id == row.id, Report.unit_id == unit_row.id, Report.year == year)
+        select(Report)
+        .where(Report.deadline_id == row.id, Report.unit_id == unit_row.id, Report.year == year)
         .order_by(col(Report.sequence))
     ).all()
     assert row.id is not None and unit_row.id is not None
     report = Report(
-        deadline_id=row.id, unit_id=unit_row.id, year=year, sequence=len(prior),
-        amendment_of=prior[0].id if prior else None, filed_on=on, filed_at=filed_at,
-        filed_by=filed_by.strip()[:200], file_name=file_name.strip()[:255],
+        deadline_id=row.id,
+        unit_id=unit_row.id,
+        year=year,
+        sequence=len(prior),
+        amendment_of=prior[0].id if prior else None,
+        filed_on=on,
+        filed_at=filed_at,
+        filed_by=filed_by.strip()[:200],
+        file_name=file_name.strip()[:255],
     )
     session.add(report)
     try:
         session.flush()
     except IntegrityError:  # the unique (deadline, unit, year, sequence): another filing won the number
-        raise ReportRefused(f"{unit_row.name} vừa được ghi nhận nộp báo cáo ở nơi khác; hãy thử lại") from None
+        raise ReportRefused(
+            f"{unit_row.name} vừa được ghi nhận nộp báo cáo ở nơi khác; hãy thử lại"
+        ) from None
     return Filing(report=report, unit=unit_row, amendment=bool(prior), obligation=obligation)
 
 
@@ -217,17 +251,26 @@ class FilingStatus:
 
     def public(self) -> dict:
         return {
-            "unit_code": self.obligation.unit_code, "unit_name": self.obligation.unit_name,
-            "province": self.province, "province_code": self.province_code,
-            "due_on": self.obligation.due_on.isoformat(), "filed": self.filed,
+            "unit_code": self.obligation.unit_code,
+            "unit_name": self.obligation.unit_name,
+            "province": self.province,
+            "province_code": self.province_code,
+            "due_on": self.obligation.due_on.isoformat(),
+            "filed": self.filed,
             "filed_on": self.filed_on.isoformat() if self.filed_on else None,
             "filed_at": self.filed_at.isoformat() if self.filed_at else None,
-            "filed_by": self.filed_by, "file_name": self.file_name, "amendments": self.amendments,
+            "filed_by": self.filed_by,
+            "file_name": self.file_name,
+            "amendments": self.amendments,
         }
 
 
 def filing_status(
-    *, session: Session, year: int, deadline: str, province: str | None = None,
+    *,
+    session: Session,
+    year: int,
+    deadline: str,
+    province: str | None = None,
     hierarchy: Hierarchy | None = None,
 ) -> tuple[DeadlineSpec, list[FilingStatus]]:
     """Every unit bound by the `year` occurrence (optionally in one province), filed or not."""
@@ -256,11 +299,17 @@ def filing_status(
         filings = by_unit.get(o.unit_id, [])
         first = filings[0] if filings else None
         prov = hierarchy.get(o.province_id)
-        out.append(FilingStatus(
-            obligation=o, province=prov.name if prov else "", province_code=prov.code if prov else "",
-            filed_on=first.filed_on if first else None, filed_at=first.filed_at if first else None,
-            filed_by=first.filed_by if first else "", file_name=first.file_name if first else "",
-            amendments=max(0, len(filings) - 1),
-        ))
+        out.append(
+            FilingStatus(
+                obligation=o,
+                province=prov.name if prov else "",
+                province_code=prov.code if prov else "",
+                filed_on=first.filed_on if first else None,
+                filed_at=first.filed_at if first else None,
+                filed_by=first.filed_by if first else "",
+                file_name=first.file_name if first else "",
+                amendments=max(0, len(filings) - 1),
+            )
+        )
     out.sort(key=lambda s: (s.province_code, s.obligation.unit_code))
     return spec, out

@@ -47,7 +47,9 @@ def _clean(value: Any) -> Any:
 
 def _example_address(value: str | None) -> str | None:
     if value is not None and not is_example_address(value):
-        raise ValueError(f"{value!r} is not a valid address on an example domain ({', '.join(EXAMPLE_DOMAINS)})")
+        raise ValueError(
+            f"{value!r} is not a valid address on an example domain ({', '.join(EXAMPLE_DOMAINS)})"
+        )
     return value
 
 
@@ -98,7 +100,14 @@ class SampleUnit(UnitBase):
     council: SampleCouncil | None = None
 
     _nfc = field_validator(
-        "code", "name", "email", "head_name", "head_email", "parent", "successor", "ntm_office_email",
+        "code",
+        "name",
+        "email",
+        "head_name",
+        "head_email",
+        "parent",
+        "successor",
+        "ntm_office_email",
         mode="before",
     )(_clean)
     _example = field_validator("email", "head_email", "ntm_office_email")(_example_address)
@@ -170,9 +179,15 @@ def _assign(row: Any, values: dict[str, Any]) -> bool:
 
 
 COUNT_KEYS = (
-    "units", "units_created", "units_updated",
-    "councils", "councils_created", "councils_updated",
-    "members", "members_created", "members_updated",
+    "units",
+    "units_created",
+    "units_updated",
+    "councils",
+    "councils_created",
+    "councils_updated",
+    "members",
+    "members_created",
+    "members_updated",
 )
 
 

@@ -20,8 +20,9 @@ def _default_data_dir() -> Path:
 
 class Settings(BaseSettings):
     # hide_input_in_errors: a refused setting must never echo its value (passwords, URLs with passwords)
-    model_config = SettingsConfigDict(env_prefix="THIDUA_", env_file=".env", extra="ignore",
-                                      hide_input_in_errors=True)
+    model_config = SettingsConfigDict(
+        env_prefix="THIDUA_", env_file=".env", extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["development", "production"] = "development"
     data_dir: Path = Field(default_factory=_default_data_dir)
@@ -71,10 +72,14 @@ class Settings(BaseSettings):
     def _refuse_unsafe_production(self) -> Settings:
         if self.env == "production":
             if self.effective_database_url.startswith("sqlite"):
-                raise ValueError("THIDUA_ENV=production cần THIDUA_DATABASE_URL trỏ tới PostgreSQL, không dùng SQLite")
+                raise ValueError(
+                    "THIDUA_ENV=production cần THIDUA_DATABASE_URL trỏ tới PostgreSQL, không dùng SQLite"
+                )
             if self.smtp_username and self.smtp_security == "none":
-                raise ValueError("THIDUA_ENV=production: tài khoản SMTP (THIDUA_SMTP_USERNAME) không được gửi khi "
-                                 "chưa mã hóa; đặt THIDUA_SMTP_SECURITY=starttls hoặc ssl")
+                raise ValueError(
+                    "THIDUA_ENV=production: tài khoản SMTP (THIDUA_SMTP_USERNAME) không được gửi khi "
+                    "chưa mã hóa; đặt THIDUA_SMTP_SECURITY=starttls hoặc ssl"
+                )
         return self
 
 

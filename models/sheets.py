@@ -67,8 +67,13 @@ class Limits:
         from models.settings import get_settings
 
         s = get_settings()
-        return cls(max_rows=s.file_max_rows, max_bytes=s.file_max_bytes, xlsx_max_entries=s.xlsx_max_entries,
-                   xlsx_max_unpacked_bytes=s.xlsx_max_unpacked_bytes, xlsx_max_ratio=s.xlsx_max_ratio)
+        return cls(
+            max_rows=s.file_max_rows,
+            max_bytes=s.file_max_bytes,
+            xlsx_max_entries=s.xlsx_max_entries,
+            xlsx_max_unpacked_bytes=s.xlsx_max_unpacked_bytes,
+            xlsx_max_ratio=s.xlsx_max_ratio,
+        )
 
 
 def number_vi(value: int) -> str:
@@ -77,7 +82,9 @@ def number_vi(value: int) -> str:
 
 
 def _size(nbytes: int) -> str:
-    return f"{number_vi(nbytes)} byte" if nbytes < 1 << 20 else f"{nbytes / (1 << 20):.1f} MB".replace(".", ",")
+    return (
+        f"{number_vi(nbytes)} byte" if nbytes < 1 << 20 else f"{nbytes / (1 << 20):.1f} MB".replace(".", ",")
+    )
 
 
 def _shown(text: object, limit: int = 60) -> str:
@@ -87,11 +94,14 @@ def _shown(text: object, limit: int = 60) -> str:
 
 
 def too_many_rows(limit: int) -> str:
-    return (f"có hơn {number_vi(limit)} dòng dữ liệu; mỗi tệp tối đa {number_vi(limit)} dòng "
-            "(THIDUA_FILE_MAX_ROWS), hãy chia thành nhiều tệp")
+    return (
+        f"có hơn {number_vi(limit)} dòng dữ liệu; mỗi tệp tối đa {number_vi(limit)} dòng "
+        "(THIDUA_FILE_MAX_ROWS), hãy chia thành nhiều tệp"
+    )
 
 
 # --- the file itself ---------------------------------------------------------------------------------
+
 
 def _check_regular(info: os.stat_result, max_bytes: int) -> None:
     mode = info.st_mode
@@ -102,8 +112,9 @@ def _check_regular(info: os.stat_result, max_bytes: int) -> None:
     if not stat.S_ISREG(mode):
         raise FileRefused("không phải tệp thông thường (thiết bị hoặc socket)")
     if info.st_size > max_bytes:
-        raise FileRefused(f"dung lượng {_size(info.st_size)} vượt quá giới hạn {_size(max_bytes)} "
-                          "(THIDUA_FILE_MAX_BYTES)")
+        raise FileRefused(
+            f"dung lượng {_size(info.st_size)} vượt quá giới hạn {_size(max_bytes)} (THIDUA_FILE_MAX_BYTES)"
+        )
 
 
 def read_bytes(path: Path, *, max_bytes: int) -> bytes:
@@ -129,6 +140,7 @@ def read_bytes(path: Path, *, max_bytes: int) -> bytes:
 
 # --- tables ------------------------------------------------------------------------------------------
 
+
 def _header_map(columns: Sequence[str], labels: dict[str, str]) -> dict[str, str]:
     """Folded header text → column name; both the English column name and the Vietnamese label work."""
     out = {}
@@ -140,8 +152,9 @@ def _header_map(columns: Sequence[str], labels: dict[str, str]) -> dict[str, str
     return out
 
 
-def _map_headers(raw_headers: list, columns: Sequence[str], labels: dict[str, str],
-                 required: Sequence[str]) -> list[str | None]:
+def _map_headers(
+    raw_headers: list, columns: Sequence[str], labels: dict[str, str], required: Sequence[str]
+) -> list[str | None]:
     mapping = _header_map(columns, labels)
     names = [mapping.get(fold(str(h if h is not None else ""))) for h in raw_headers]
     unknown = [str(h) for h, n in zip(raw_headers, names, strict=True) if n is None and str(h or "").strip()]
@@ -173,8 +186,14 @@ def _blank(value: object) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _table(rows: Iterator[Sequence], columns: Sequence[str], labels: dict[str, str], required: Sequence[str],
-           limits: Limits, first_row: int = 1) -> list[tuple[int, dict]]:
+def _table(
+    rows: Iterator[Sequence],
+    columns: Sequence[str],
+    labels: dict[str, str],
+    required: Sequence[str],
+    limits: Limits,
+    first_row: int = 1,
+) -> list[tuple[int, dict]]:
     """Header row, then records; blank rows skipped; at most `limits.max_rows` records."""
     header = next(rows, None)
     if header is None:
@@ -190,7 +209,9 @@ def _table(rows: Iterator[Sequence], columns: Sequence[str], labels: dict[str, s
     last_row = first_row + 2 * limits.max_rows
     for number, values in enumerate(rows, start=first_row + 1):
         if number > last_row:
-            raise FileRefused(f"có hơn {number_vi(last_row)} dòng (kể cả dòng trống); " + too_many_rows(limits.max_rows))
+            raise FileRefused(
+                f"có hơn {number_vi(last_row)} dòng (kể cả dòng trống); " + too_many_rows(limits.max_rows)
+            )
         values = tuple(values[:width])
         if all(_blank(v) for v in values):
             continue
@@ -200,8 +221,9 @@ def _table(rows: Iterator[Sequence], columns: Sequence[str], labels: dict[str, s
     return out
 
 
-def _guarded(rows: Iterable[Sequence], errors: tuple[type[BaseException], ...],
-             problem: Callable[[BaseException], str]) -> Iterator[Sequence]:
+def _guarded(
+    rows: Iterable[Sequence], errors: tuple[type[BaseException], ...], problem: Callable[[BaseException], str]
+) -> Iterator[Sequence]:
     """Rows from a parser; its errors become a FileRefused naming the row it was reading."""
     source = iter(rows)
     row = 0
@@ -218,8 +240,15 @@ def _guarded(rows: Iterable[Sequence], errors: tuple[type[BaseException], ...],
 
 # --- readers -----------------------------------------------------------------------------------------
 
-def read_rows(path: Path, *, columns: Sequence[str], labels: dict[str, str], required: Sequence[str],
-              limits: Limits | None = None) -> list[tuple[int, dict]]:
+
+def read_rows(
+    path: Path,
+    *,
+    columns: Sequence[str],
+    labels: dict[str, str],
+    required: Sequence[str],
+    limits: Limits | None = None,
+) -> list[tuple[int, dict]]:
     """Read a CSV, XLSX or JSON file of rows, or refuse it (FileRefused names the file, and the row)."""
     limits = limits or Limits.from_settings()
     path = Path(path)
@@ -238,8 +267,10 @@ def _decode(data: bytes, kind: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise FileRefused(f"tệp {kind} không phải mã UTF-8 (byte lỗi ở vị trí {exc.start}); "
-                          "hãy lưu lại với mã hóa UTF-8", row=data.count(b"\n", 0, exc.start) + 1) from None
+        raise FileRefused(
+            f"tệp {kind} không phải mã UTF-8 (byte lỗi ở vị trí {exc.start}); hãy lưu lại với mã hóa UTF-8",
+            row=data.count(b"\n", 0, exc.start) + 1,
+        ) from None
 
 
 _CSV_PROBLEMS = {
@@ -272,8 +303,10 @@ def _inspect_archive(data: bytes, limits: Limits) -> None:
     # Counting directory signatures first: zipfile builds an object per member, so a 30 MB file of
     # empty members would cost hundreds of MB before any count could be checked.
     if data.count(_CENTRAL_DIRECTORY) > limits.xlsx_max_entries:
-        raise FileRefused(f"tệp Excel có hơn {number_vi(limits.xlsx_max_entries)} thành phần; không phải bảng "
-                          "tính thông thường (THIDUA_XLSX_MAX_ENTRIES)")
+        raise FileRefused(
+            f"tệp Excel có hơn {number_vi(limits.xlsx_max_entries)} thành phần; không phải bảng "
+            "tính thông thường (THIDUA_XLSX_MAX_ENTRIES)"
+        )
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             members = archive.infolist()
@@ -283,15 +316,20 @@ def _inspect_archive(data: bytes, limits: Limits) -> None:
     for member in members:
         total += member.file_size
         if total > limits.xlsx_max_unpacked_bytes:
-            raise FileRefused(f"tệp Excel giải nén ra hơn {_size(limits.xlsx_max_unpacked_bytes)} "
-                              f"(thành phần «{_shown(member.filename)}»); không đọc tệp này "
-                              "(THIDUA_XLSX_MAX_UNPACKED_BYTES)")
-        if (member.file_size > RATIO_CHECKED_FROM_BYTES
-                and member.file_size > limits.xlsx_max_ratio * max(member.compress_size, 1)):
+            raise FileRefused(
+                f"tệp Excel giải nén ra hơn {_size(limits.xlsx_max_unpacked_bytes)} "
+                f"(thành phần «{_shown(member.filename)}»); không đọc tệp này "
+                "(THIDUA_XLSX_MAX_UNPACKED_BYTES)"
+            )
+        if member.file_size > RATIO_CHECKED_FROM_BYTES and member.file_size > limits.xlsx_max_ratio * max(
+            member.compress_size, 1
+        ):
             ratio = member.file_size // max(member.compress_size, 1)
-            raise FileRefused(f"tệp Excel nén bất thường: thành phần «{_shown(member.filename)}» nở gấp "
-                              f"{number_vi(ratio)} lần (giới hạn {limits.xlsx_max_ratio}); có thể là tệp độc hại, "
-                              "không đọc (THIDUA_XLSX_MAX_RATIO)")
+            raise FileRefused(
+                f"tệp Excel nén bất thường: thành phần «{_shown(member.filename)}» nở gấp "
+                f"{number_vi(ratio)} lần (giới hạn {limits.xlsx_max_ratio}); có thể là tệp độc hại, "
+                "không đọc (THIDUA_XLSX_MAX_RATIO)"
+            )
 
 
 def _xlsx_problem(exc: BaseException) -> str:
@@ -315,7 +353,9 @@ def _read_xlsx(data: bytes, columns, labels, required, limits: Limits) -> list[t
         sheet = sheets[0]
         if hasattr(sheet, "reset_dimensions"):
             sheet.reset_dimensions()  # the size a sheet claims is not trusted: rows are read as they come
-        rows = _guarded(sheet.iter_rows(values_only=True, max_col=XLSX_MAX_COLUMNS), (Exception,), _xlsx_problem)
+        rows = _guarded(
+            sheet.iter_rows(values_only=True, max_col=XLSX_MAX_COLUMNS), (Exception,), _xlsx_problem
+        )
         return _table(rows, columns, labels, required, limits)
     except FileRefused:
         raise
@@ -349,15 +389,27 @@ def _read_json(data: bytes, columns, labels, required, limits: Limits) -> list[t
 
 
 _READERS: dict[str, Callable[..., list[tuple[int, dict]]]] = {
-    ".csv": _read_csv, ".xlsx": _read_xlsx, ".xlsm": _read_xlsx, ".json": _read_json,
+    ".csv": _read_csv,
+    ".xlsx": _read_xlsx,
+    ".xlsm": _read_xlsx,
+    ".json": _read_json,
 }
 
 
 # --- templates ---------------------------------------------------------------------------------------
 
-def write_template(path: Path, *, columns: Sequence[str], labels: dict[str, str], title: str,
-                   example: dict | None = None, notes: Sequence[str] = (), rows: Iterable[Sequence] = (),
-                   overwrite: bool = False) -> Path:
+
+def write_template(
+    path: Path,
+    *,
+    columns: Sequence[str],
+    labels: dict[str, str],
+    title: str,
+    example: dict | None = None,
+    notes: Sequence[str] = (),
+    rows: Iterable[Sequence] = (),
+    overwrite: bool = False,
+) -> Path:
     """An XLSX with Vietnamese headers (the column names in a comment) for officials to fill, and any
     `rows` already filled in. An existing file is never replaced unless `overwrite` (FileRefused)."""
     from openpyxl import Workbook
@@ -388,7 +440,9 @@ def write_template(path: Path, *, columns: Sequence[str], labels: dict[str, str]
     except FileExistsError:
         raise FileRefused("đã có tệp hoặc thư mục này; không ghi đè", file=path.name) from None
     except OSError as exc:
-        raise FileRefused(f"không ghi được tệp ({exc.strerror or type(exc).__name__})", file=path.name) from None
+        raise FileRefused(
+            f"không ghi được tệp ({exc.strerror or type(exc).__name__})", file=path.name
+        ) from None
     with os.fdopen(fd, "wb") as handle:
         if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
             raise FileRefused("không phải tệp thông thường; không ghi", file=path.name)

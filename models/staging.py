@@ -35,7 +35,9 @@ class StagedPayload(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(max_length=120, description="given by the caller (minutes_key) or the payload's hash")
     kind: str = Field(max_length=40, description="what the payload is: minutes, intake-rows")
-    label: str = Field(default="", max_length=200, description="for people: the council's unit, the file's name")
+    label: str = Field(
+        default="", max_length=200, description="for people: the council's unit, the file's name"
+    )
     body: Any = Field(default=None, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime()))
 
@@ -51,23 +53,33 @@ def stage(*, session: Session, kind: str, body: Any, label: str = "", key: str |
     if key is None:
         canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         key = f"{kind}:{hashlib.sha256(canonical.encode('utf-8')).hexdigest()[:40]}"
-    session.execute(insert_for(session)(StagedPayload).values(
-        key=key, kind=kind, label=label[:200], body=body, created_at=utcnow(),
-    ).on_conflict_do_nothing(index_elements=["key"]))
+    session.execute(
+        insert_for(session)(StagedPayload)
+        .values(
+            key=key,
+            kind=kind,
+            label=label[:200],
+            body=body,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+    )
     return key
 
 
 def staged(*, session: Session, key: str, kind: str) -> Any:
     """The payload kept under `key`; LookupError if there is none of that kind."""
-    body = session.scalars(select(col(StagedPayload.body)).where(col(StagedPayload.key) == key,
-                                                                 col(StagedPayload.kind) == kind)).first()
+    body = session.scalars(
+        select(col(StagedPayload.body)).where(col(StagedPayload.key) == key, col(StagedPayload.kind) == kind)
+    ).first()
     if body is None:
         raise LookupError(key)
     return body
 
 
-def parameters(name: str, value: Any, *, kind: str, label: str = "", key: str | None = None,
-               budget: int = INLINE_BYTES) -> dict[str, Any]:
+def parameters(
+    name: str, value: Any, *, kind: str, label: str = "", key: str | None = None, budget: int = INLINE_BYTES
+) -> dict[str, Any]:
     """`{name: value}` while it fits a flow-run parameter, else `{name_ref: key}` with the value staged."""
     if parameter_size(value) <= budget:
         return {name: value}

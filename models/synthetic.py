@@ -53,22 +53,136 @@ SHAPES: dict[Shape, ShapeSpec] = {
 
 # Real stems of Vietnamese place names: synthetic names read (and fold) like real ones.
 STEMS = (
-    "Tân Phú", "An Bình", "Phú Lộc", "Hòa Bình", "Thạch Thành", "Cẩm Thủy", "Vĩnh Lộc", "Đông Hưng",
-    "Nghĩa Đàn", "Quảng Điền", "Hương Sơn", "Triệu Phong", "Gio Linh", "Đăk Hà", "Ba Tri", "Giồng Trôm",
-    "Mỏ Cày", "Châu Thành", "Long Hồ", "Bình Minh", "Yên Định", "Thọ Xuân", "Ngọc Lặc", "Như Xuân",
-    "Đức Phổ", "Sơn Tịnh", "Tư Nghĩa", "Kon Rẫy", "Sa Thầy", "Cam Lộ", "Hải Lăng", "Lệ Thủy", "Bố Trạch",
-    "Phong Điền", "A Lưới", "Nam Đông", "Phú Vang", "Thuận An", "Kim Sơn", "Yên Mô", "Gia Viễn",
-    "Tiên Lãng", "Thủy Nguyên", "Đồng Hỷ", "Phú Bình", "Lục Ngạn", "Hiệp Hòa", "Tam Dương", "Bắc Sơn",
-    "Văn Quan", "Mường Khương", "Bảo Thắng", "Sìn Hồ", "Than Uyên", "Mộc Châu", "Quỳnh Nhai",
-    "Đại Lộc", "Duy Xuyên", "Tuy Phước", "Hoài Nhơn", "Krông Pắc", "Ea Súp", "Đức Trọng", "Cát Tiên",
-    "Tân Uyên", "Cần Giờ", "Củ Chi", "Bến Lức", "Cai Lậy", "Chợ Gạo", "Tam Nông", "Tịnh Biên",
-    "Vĩnh Thạnh", "Phong Điền", "U Minh", "Năm Căn", "Đầm Dơi", "Hồng Dân", "Mỹ Xuyên", "Trà Cú",
+    "Tân Phú",
+    "An Bình",
+    "Phú Lộc",
+    "Hòa Bình",
+    "Thạch Thành",
+    "Cẩm Thủy",
+    "Vĩnh Lộc",
+    "Đông Hưng",
+    "Nghĩa Đàn",
+    "Quảng Điền",
+    "Hương Sơn",
+    "Triệu Phong",
+    "Gio Linh",
+    "Đăk Hà",
+    "Ba Tri",
+    "Giồng Trôm",
+    "Mỏ Cày",
+    "Châu Thành",
+    "Long Hồ",
+    "Bình Minh",
+    "Yên Định",
+    "Thọ Xuân",
+    "Ngọc Lặc",
+    "Như Xuân",
+    "Đức Phổ",
+    "Sơn Tịnh",
+    "Tư Nghĩa",
+    "Kon Rẫy",
+    "Sa Thầy",
+    "Cam Lộ",
+    "Hải Lăng",
+    "Lệ Thủy",
+    "Bố Trạch",
+    "Phong Điền",
+    "A Lưới",
+    "Nam Đông",
+    "Phú Vang",
+    "Thuận An",
+    "Kim Sơn",
+    "Yên Mô",
+    "Gia Viễn",
+    "Tiên Lãng",
+    "Thủy Nguyên",
+    "Đồng Hỷ",
+    "Phú Bình",
+    "Lục Ngạn",
+    "Hiệp Hòa",
+    "Tam Dương",
+    "Bắc Sơn",
+    "Văn Quan",
+    "Mường Khương",
+    "Bảo Thắng",
+    "Sìn Hồ",
+    "Than Uyên",
+    "Mộc Châu",
+    "Quỳnh Nhai",
+    "Đại Lộc",
+    "Duy Xuyên",
+    "Tuy Phước",
+    "Hoài Nhơn",
+    "Krông Pắc",
+    "Ea Súp",
+    "Đức Trọng",
+    "Cát Tiên",
+    "Tân Uyên",
+    "Cần Giờ",
+    "Củ Chi",
+    "Bến Lức",
+    "Cai Lậy",
+    "Chợ Gạo",
+    "Tam Nông",
+    "Tịnh Biên",
+    "Vĩnh Thạnh",
+    "Phong Điền",
+    "U Minh",
+    "Năm Căn",
+    "Đầm Dơi",
+    "Hồng Dân",
+    "Mỹ Xuyên",
+    "Trà Cú",
 )
-SURNAMES = ("Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ", "Hồ",
-            "Ngô", "Dương", "Lý", "Trịnh", "Đinh", "Mai", "Cao", "Hà")
+SURNAMES = (
+    "Nguyễn",
+    "Trần",
+    "Lê",
+    "Phạm",
+    "Hoàng",
+    "Phan",
+    "Vũ",
+    "Võ",
+    "Đặng",
+    "Bùi",
+    "Đỗ",
+    "Hồ",
+    "Ngô",
+    "Dương",
+    "Lý",
+    "Trịnh",
+    "Đinh",
+    "Mai",
+    "Cao",
+    "Hà",
+)
 MIDDLES = ("Văn", "Thị", "Đình", "Hữu", "Minh", "Quang", "Ngọc", "Thanh", "Xuân", "Đức", "Thu", "Công")
-GIVEN = ("Hùng", "Lan", "Hương", "Dũng", "Tuấn", "Hà", "Thủy", "Sơn", "Hải", "Long", "Nam", "Bình",
-         "Cường", "Phương", "Hạnh", "Thắng", "Trung", "Khánh", "Nga", "Thảo", "Hợp", "Yến", "Tâm", "Vinh")
+GIVEN = (
+    "Hùng",
+    "Lan",
+    "Hương",
+    "Dũng",
+    "Tuấn",
+    "Hà",
+    "Thủy",
+    "Sơn",
+    "Hải",
+    "Long",
+    "Nam",
+    "Bình",
+    "Cường",
+    "Phương",
+    "Hạnh",
+    "Thắng",
+    "Trung",
+    "Khánh",
+    "Nga",
+    "Thảo",
+    "Hợp",
+    "Yến",
+    "Tâm",
+    "Vinh",
+)
 
 
 def generate_national(
@@ -116,15 +230,28 @@ def _generate(
         unit_domain = f"{label}.{domain}"
         heads[code] = (head, unit_domain)
         return {
-            "code": code, "name": name, "name_key": fold(name), "level": level, **span,
-            "email": f"vanphong@{unit_domain}", "head_name": head, "head_email": f"chutich@{unit_domain}",
-            "parent_id": links.get("parent_id"), "province_id": links.get("province_id"),
+            "code": code,
+            "name": name,
+            "name_key": fold(name),
+            "level": level,
+            **span,
+            "email": f"vanphong@{unit_domain}",
+            "head_name": head,
+            "head_email": f"chutich@{unit_domain}",
+            "parent_id": links.get("parent_id"),
+            "province_id": links.get("province_id"),
             "successor_id": None,
         }
 
     width = len(str(n_comm))
     provinces = [
-        row(f"{prefix}p{i:02d}", f"tỉnh {rng.choice(STEMS)} {i:02d}", Level.province, f"p{i:02d}", parent_id=moha_id)
+        row(
+            f"{prefix}p{i:02d}",
+            f"tỉnh {rng.choice(STEMS)} {i:02d}",
+            Level.province,
+            f"p{i:02d}",
+            parent_id=moha_id,
+        )
         for i in range(1, n_prov + 1)
     ]
     _bulk(session, Unit, provinces)
@@ -144,10 +271,16 @@ def _generate(
         for p_code, n in zip(sorted(province_ids), _spread(n_dist, n_prov, rng), strict=True):
             for _ in range(n):
                 number += 1
-                districts.append(row(
-                    f"{p_code}.d{number:03d}", f"huyện {rng.choice(STEMS)} {number:03d}", Level.district,
-                    f"d{number:03d}", parent_id=province_ids[p_code], province_id=province_ids[p_code],
-                ))
+                districts.append(
+                    row(
+                        f"{p_code}.d{number:03d}",
+                        f"huyện {rng.choice(STEMS)} {number:03d}",
+                        Level.district,
+                        f"d{number:03d}",
+                        parent_id=province_ids[p_code],
+                        province_id=province_ids[p_code],
+                    )
+                )
         _bulk(session, Unit, districts)
         district_ids = _ids(session, prefix, Level.district)
         parents = [(d["code"], district_ids[d["code"]], d["province_id"]) for d in districts]
@@ -156,24 +289,40 @@ def _generate(
 
     communes = []
     number = 0
-    for (parent_code, parent_id, province_id), n in zip(parents, _spread(n_comm, len(parents), rng), strict=True):
+    for (parent_code, parent_id, province_id), n in zip(
+        parents, _spread(n_comm, len(parents), rng), strict=True
+    ):
         for _ in range(n):
             number += 1
             label = f"c{number:0{width}d}"
-            communes.append(row(
-                f"{parent_code}.{label}", f"xã {rng.choice(STEMS)} {number:0{width}d}", Level.commune, label,
-                parent_id=parent_id, province_id=province_id,
-            ))
+            communes.append(
+                row(
+                    f"{parent_code}.{label}",
+                    f"xã {rng.choice(STEMS)} {number:0{width}d}",
+                    Level.commune,
+                    label,
+                    parent_id=parent_id,
+                    province_id=province_id,
+                )
+            )
     _bulk(session, Unit, communes)
 
-    unit_ids = _by_code(session.exec(select(col(Unit.code), col(Unit.id)).where(col(Unit.code).startswith(prefix))))
-    _bulk(session, Council, [
-        {
-            "unit_id": unit_ids[u["code"]], "name": f"{COUNCIL} {u['name']}",
-            "office_email": f"tdkt@{heads[u['code']][1]}", "decision_series": "QĐ-UBND",
-        }
-        for u in (*provinces, *districts, *communes)
-    ])
+    unit_ids = _by_code(
+        session.exec(select(col(Unit.code), col(Unit.id)).where(col(Unit.code).startswith(prefix)))
+    )
+    _bulk(
+        session,
+        Council,
+        [
+            {
+                "unit_id": unit_ids[u["code"]],
+                "name": f"{COUNCIL} {u['name']}",
+                "office_email": f"tdkt@{heads[u['code']][1]}",
+                "decision_series": "QĐ-UBND",
+            }
+            for u in (*provinces, *districts, *communes)
+        ],
+    )
     council_of = _by_code(
         session.exec(
             select(col(Unit.code), col(Council.id))
@@ -191,12 +340,22 @@ def _members(
 ) -> Iterable[dict[str, Any]]:
     for code, council_id in council_of.items():
         head, unit_domain = heads[code]
-        yield {"council_id": council_id, "name": head, "email": f"chutich@{unit_domain}",
-               "role": MemberRole.chair, "created_at": now}
+        yield {
+            "council_id": council_id,
+            "name": head,
+            "email": f"chutich@{unit_domain}",
+            "role": MemberRole.chair,
+            "created_at": now,
+        }
         names = rng.choices(_PEOPLE, k=COUNCIL_SIZE - 1)
         for k, name in enumerate(names, start=2):
-            yield {"council_id": council_id, "name": name, "email": f"uv{k}@{unit_domain}",
-                   "role": MemberRole.standing if k == 2 else MemberRole.member, "created_at": now}
+            yield {
+                "council_id": council_id,
+                "name": name,
+                "email": f"uv{k}@{unit_domain}",
+                "role": MemberRole.standing if k == 2 else MemberRole.member,
+                "created_at": now,
+            }
 
 
 def link_shapes(*, session: Session) -> int:
@@ -227,7 +386,8 @@ def link_shapes(*, session: Session) -> int:
     old_provinces = [unit_id for unit_id, level, _, _ in old if level == Level.province]
     new_provinces = [unit_id for unit_id, level, _ in new if level == Level.province]
     province_successor = {
-        pid: new_provinces[i * len(new_provinces) // len(old_provinces)] for i, pid in enumerate(old_provinces)
+        pid: new_provinces[i * len(new_provinces) // len(old_provinces)]
+        for i, pid in enumerate(old_provinces)
     }
     new_communes: dict[int, list[int]] = {}
     for unit_id, level, province_id in new:
@@ -247,12 +407,16 @@ def link_shapes(*, session: Session) -> int:
             successor[old_id] = targets[k * len(targets) // len(olds)]
     pending = [
         {"b_id": unit_id, "b_successor": successor[unit_id]}
-        for unit_id, _, _, successor_id in old if successor_id is None
+        for unit_id, _, _, successor_id in old
+        if successor_id is None
     ]
     if pending:
         # On the connection, not the session: one executemany, no ORM bulk-update bookkeeping.
-        statement = (update(Unit).where(col(Unit.id) == bindparam("b_id"))
-                     .values(successor_id=bindparam("b_successor")))
+        statement = (
+            update(Unit)
+            .where(col(Unit.id) == bindparam("b_id"))
+            .values(successor_id=bindparam("b_successor"))
+        )
         session.connection().execute(statement, pending)
     return len(pending)
 
@@ -275,7 +439,9 @@ def _bulk(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
     if not isinstance(raw, PsycopgConnection):  # COPY FROM STDIN is psycopg 3's, the driver the app pins
         raise TypeError(f"bulk COPY needs psycopg 3, not {type(raw).__name__}")
     with raw.cursor() as cursor:
-        with cursor.copy(f"COPY {connection.dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN") as copy:
+        with cursor.copy(
+            f"COPY {connection.dialect.identifier_preparer.format_table(table)} ({names}) FROM STDIN"
+        ) as copy:
             copy.write("".join("\t".join(_copy_text(row[c]) for c in columns) + "\n" for row in rows))
 
 
@@ -320,9 +486,13 @@ def _by_code(rows: Iterable[tuple[str, int | None]]) -> dict[str, int]:
 
 
 def _ids(session: Session, prefix: str, level: Level) -> dict[str, int]:
-    return _by_code(session.exec(
-        select(col(Unit.code), col(Unit.id)).where(col(Unit.code).startswith(prefix), col(Unit.level) == level)
-    ))
+    return _by_code(
+        session.exec(
+            select(col(Unit.code), col(Unit.id)).where(
+                col(Unit.code).startswith(prefix), col(Unit.level) == level
+            )
+        )
+    )
 
 
 def _count(session: Session, prefix: str) -> int:
@@ -332,15 +502,20 @@ def _count(session: Session, prefix: str) -> int:
 def _counts(session: Session, prefix: str) -> dict[str, int]:
     by_level = dict(
         session.exec(
-            select(col(Unit.level), func.count()).where(col(Unit.code).startswith(prefix)).group_by(col(Unit.level))
+            select(col(Unit.level), func.count())
+            .where(col(Unit.code).startswith(prefix))
+            .group_by(col(Unit.level))
         ).all()
     )
     councils = session.exec(
-        select(func.count()).select_from(Council).join(Unit, col(Unit.id) == col(Council.unit_id))
+        select(func.count())
+        .select_from(Council)
+        .join(Unit, col(Unit.id) == col(Council.unit_id))
         .where(col(Unit.code).startswith(prefix))
     ).one()
     members = session.exec(
-        select(func.count()).select_from(CouncilMember)
+        select(func.count())
+        .select_from(CouncilMember)
         .join(Council, col(Council.id) == col(CouncilMember.council_id))
         .join(Unit, col(Unit.id) == col(Council.unit_id))
         .where(col(Unit.code).startswith(prefix))

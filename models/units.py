@@ -60,7 +60,7 @@ def strip_level_word(name: str, words: tuple[str, ...] = LEVEL_WORDS) -> str:
     """'xã Cẩm Thành' → 'Cẩm Thành'; pass FOLDED_LEVEL_WORDS for a folded key ('xa cam thanh')."""
     for word in words:
         if name.startswith(word + " "):
-            return name[len(word) + 1:]
+            return name[len(word) + 1 :]
     return name
 
 
@@ -98,7 +98,8 @@ class UnitBase(Dated, SQLModel):
     head_name: str | None = Field(default=None, max_length=200, description="the unit's head (Chủ tịch UBND)")
     head_email: str | None = Field(default=None, max_length=254)
     ntm_office_email: str | None = Field(
-        default=None, max_length=254,
+        default=None,
+        max_length=254,
         description="provinces: Văn phòng Điều phối nông thôn mới, which receives the yearly NTM reports",
     )
 
@@ -114,7 +115,9 @@ class Unit(UnitBase, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name_key: str = Field(max_length=200, description="folded name for look-ups without diacritics")
     parent_id: int | None = Field(default=None, foreign_key="unit.id")
-    province_id: int | None = Field(default=None, foreign_key="unit.id", description="the province it lies in")
+    province_id: int | None = Field(
+        default=None, foreign_key="unit.id", description="the province it lies in"
+    )
     successor_id: int | None = Field(default=None, foreign_key="unit.id")
 
 

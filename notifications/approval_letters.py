@@ -46,7 +46,10 @@ def council_digest(
     forms = catalogue().forms
     rows = session.execute(
         select(
-            col(Nomination.code), col(Nominee.name), col(Nomination.award_code), col(Nomination.origin_unit_id),
+            col(Nomination.code),
+            col(Nominee.name),
+            col(Nomination.award_code),
+            col(Nomination.origin_unit_id),
             col(Nomination.due_on),
         )
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
@@ -85,8 +88,9 @@ def council_digests(
     return [i for i in items if i is not None]
 
 
-def outcome_letters(*, session: Session, hierarchy: Hierarchy, meeting: Meeting,
-                    outcome: MeetingResult) -> list[MailItem]:
+def outcome_letters(
+    *, session: Session, hierarchy: Hierarchy, meeting: Meeting, outcome: MeetingResult
+) -> list[MailItem]:
     """A meeting's decisions, told to each unit that proposed dossiers (its office): one letter per
     proposer per meeting — the detailed letter when it had one dossier, a table of results when several."""
     codes = list(outcome.outcomes)
@@ -96,12 +100,20 @@ def outcome_letters(*, session: Session, hierarchy: Hierarchy, meeting: Meeting,
     if council is None:
         raise LookupError(f"phiên họp #{meeting.id}: không tìm thấy Hội đồng")
     rows = session.execute(
-        select(Nomination, col(Nominee.name)).join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
-        .where(col(Nomination.code).in_(codes)).order_by(col(Nomination.id))
+        select(Nomination, col(Nominee.name))
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.code).in_(codes))
+        .order_by(col(Nomination.id))
     ).all()
-    notes: dict[str | None, str] = dict(session.execute(
-        select(col(NominationStep.idempotency_key), col(NominationStep.note))
-        .where(col(NominationStep.idempotency_key).in_([f"meeting:{meeting.id}:{c}" for c in codes]))).tuples().all())
+    notes: dict[str | None, str] = dict(
+        session.execute(
+            select(col(NominationStep.idempotency_key), col(NominationStep.note)).where(
+                col(NominationStep.idempotency_key).in_([f"meeting:{meeting.id}:{c}" for c in codes])
+            )
+        )
+        .tuples()
+        .all()
+    )
     by_origin: dict[int, list[tuple[Nomination, str]]] = defaultdict(list)
     for n, nominee in rows:
         by_origin[n.origin_unit_id].append((n, nominee))
@@ -114,17 +126,44 @@ def outcome_letters(*, session: Session, hierarchy: Hierarchy, meeting: Meeting,
             continue
         if len(items) == 1:
             n, nominee = items[0]
-            template, ctx = _single_outcome(session, hierarchy, council, outcome, n, nominee, decided_on,
-                                            notes.get(f"meeting:{meeting.id}:{n.code}") or "")
+            template, ctx = _single_outcome(
+                session,
+                hierarchy,
+                council,
+                outcome,
+                n,
+                nominee,
+                decided_on,
+                notes.get(f"meeting:{meeting.id}:{n.code}") or "",
+            )
             key = f"outcome:{meeting.id}:{n.code}"
         else:
             template, key = "outcome_digest", f"outcome:{meeting.id}:{origin.code}"
             ctx = OutcomeDigest(
-                signed_by=standing_office(council), council_name=council.name, decided_on=decided_on,
-                outcomes=[_outcome_line(session, hierarchy, outcome, n, nominee,
-                                        notes.get(f"meeting:{meeting.id}:{n.code}") or "") for n, nominee in items])
-        letters.append(MailItem(key=key, to_email=origin.email, to_name=f"Ủy ban nhân dân {origin.name}",
-                                template=template, context=ctx))
+                signed_by=standing_office(council),
+                council_name=council.name,
+                decided_on=decided_on,
+                outcomes=[
+                    _outcome_line(
+                        session,
+                        hierarchy,
+                        outcome,
+                        n,
+                        nominee,
+                        notes.get(f"meeting:{meeting.id}:{n.code}") or "",
+                    )
+                    for n, nominee in items
+                ],
+            )
+        letters.append(
+            MailItem(
+                key=key,
+                to_email=origin.email,
+                to_name=f"Ủy ban nhân dân {origin.name}",
+                template=template,
+                context=ctx,
+            )
+        )
     return letters
 
 
@@ -132,7 +171,11 @@ def _outcome_line(session, hierarchy, outcome, n, nominee, note) -> OutcomeLine:
     forms = catalogue().forms
     kind = outcome.outcomes[n.code]
     if kind == Outcome.conferred:
-        lower = f"khen {forms[n.awarded_code].name}; " if n.awarded_code and n.awarded_code != n.award_code else ""
+        lower = (
+            f"khen {forms[n.awarded_code].name}; "
+            if n.awarded_code and n.awarded_code != n.award_code
+            else ""
+        )
         result, detail = f"Khen thưởng, Quyết định số {n.decision_number}", lower + note
     elif kind == Outcome.forwarded:
         target = _council(session, n.current_unit_id)
@@ -142,27 +185,41 @@ def _outcome_line(session, hierarchy, outcome, n, nominee, note) -> OutcomeLine:
     else:
         due = n.return_deadline.strftime("%d/%m/%Y") if n.return_deadline else ""
         result, detail = f"Trả lại để bổ sung (hạn {due})", note
-    return OutcomeLine(code=n.code, nominee=nominee, award_form=forms[n.award_code].name, result=result,
-                       detail=detail)
+    return OutcomeLine(
+        code=n.code, nominee=nominee, award_form=forms[n.award_code].name, result=result, detail=detail
+    )
 
 
 def _single_outcome(session, hierarchy, council, outcome, n, nominee, decided_on, note):
     forms = catalogue().forms
-    base = {"signed_by": standing_office(council), "council_name": council.name, "code": n.code,
-            "nominee": nominee, "award_form": forms[n.award_code].name, "decided_on": decided_on}
+    base = {
+        "signed_by": standing_office(council),
+        "council_name": council.name,
+        "code": n.code,
+        "nominee": nominee,
+        "award_form": forms[n.award_code].name,
+        "decided_on": decided_on,
+    }
     kind = outcome.outcomes[n.code]
     if kind == Outcome.conferred:
         return "outcome_conferred", OutcomeConferred(
-            **base, decision_number=n.decision_number or "", decision_date=n.decision_date or decided_on,
-            conferred_form=forms[n.awarded_code].name if n.awarded_code and n.awarded_code != n.award_code else None)
+            **base,
+            decision_number=n.decision_number or "",
+            decision_date=n.decision_date or decided_on,
+            conferred_form=forms[n.awarded_code].name
+            if n.awarded_code and n.awarded_code != n.award_code
+            else None,
+        )
     if kind == Outcome.forwarded:
         target = _council(session, n.current_unit_id)
         return "outcome_forwarded", OutcomeForwarded(
-            **base, forwarded_to=target.name if target else hierarchy.get(n.current_unit_id).name)
+            **base, forwarded_to=target.name if target else hierarchy.get(n.current_unit_id).name
+        )
     if kind == Outcome.rejected:
         return "outcome_rejected", OutcomeRejected(**base, reasons=_lines(note))
-    return "outcome_returned", OutcomeReturned(**base, to_complete=_lines(note),
-                                               complete_by=n.return_deadline or decided_on)
+    return "outcome_returned", OutcomeReturned(
+        **base, to_complete=_lines(note), complete_by=n.return_deadline or decided_on
+    )
 
 
 def _lines(note: str) -> list[str]:

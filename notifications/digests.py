@@ -27,13 +27,18 @@ MAX_NAME = 200
 
 _SECTION_ORDER = {kind: i for i, kind in enumerate(DIGEST_LABELS)}
 _SEVERITY = {
-    ReminderKind.report_due: 0, ReminderKind.review_due: 0,
-    ReminderKind.report_overdue: 1, ReminderKind.review_overdue: 1,
-    ReminderKind.report_escalation: 1, ReminderKind.review_escalation: 1,
+    ReminderKind.report_due: 0,
+    ReminderKind.review_due: 0,
+    ReminderKind.report_overdue: 1,
+    ReminderKind.review_overdue: 1,
+    ReminderKind.report_escalation: 1,
+    ReminderKind.review_escalation: 1,
 }
 
 
-_OVERDUE = {kind: "review_overdue" if kind.name.startswith("review") else "report_overdue" for kind in ReminderKind}
+_OVERDUE = {
+    kind: "review_overdue" if kind.name.startswith("review") else "report_overdue" for kind in ReminderKind
+}
 
 
 def digest_key(address: str, day: date, n: int = 1) -> str:
@@ -73,7 +78,9 @@ def group_by_recipient(items: Iterable[ReminderItem]) -> tuple[list[Digest], lis
 def taken_keys(*, session: Session, day: date) -> set[str]:
     """The digest keys already in the outbox for `day` (a second run that day must not reuse them)."""
     pattern = f"{DIGEST_PREFIX}:%:{day.isoformat()}%"
-    return set(session.execute(select(col(OutboxMessage.key)).where(col(OutboxMessage.key).like(pattern))).scalars())
+    return set(
+        session.execute(select(col(OutboxMessage.key)).where(col(OutboxMessage.key).like(pattern))).scalars()
+    )
 
 
 def assign_keys(digests: Sequence[Digest], *, day: date, taken: set[str]) -> None:
@@ -91,11 +98,19 @@ def entries(items: Iterable[ReminderItem], *, day: date) -> list[DigestEntry]:
     best: dict[str, ReminderItem] = {}
     for n in items:
         current = best.get(n.obligation_id)
-        if current is None or (_SEVERITY[n.kind], n.scheduled_on) > (_SEVERITY[current.kind], current.scheduled_on):
+        if current is None or (_SEVERITY[n.kind], n.scheduled_on) > (
+            _SEVERITY[current.kind],
+            current.scheduled_on,
+        ):
             best[n.obligation_id] = n
     out = [
-        DigestEntry(kind=cast(DigestKind, _OVERDUE[n.kind] if day > n.due_on else n.kind.digest_kind),
-                    obligation_id=n.obligation_id, title=n.title, unit_name=n.unit_name, due_date=n.due_on)
+        DigestEntry(
+            kind=cast(DigestKind, _OVERDUE[n.kind] if day > n.due_on else n.kind.digest_kind),
+            obligation_id=n.obligation_id,
+            title=n.title,
+            unit_name=n.unit_name,
+            due_date=n.due_on,
+        )
         for n in best.values()
     ]
     out.sort(key=lambda e: (_SECTION_ORDER[e.kind], e.due_date, e.unit_name, e.title))

@@ -29,11 +29,11 @@ from notifications.outbox import DEFAULT_LEASE, DeliveryAttempt, OutboxMessage, 
 CONNECT_TRIES = 3  # per connection, before the server is taken for down in this run
 
 
-
 def _id(message: OutboxMessage) -> int:
     """A claimed message's id (claimed messages are stored rows: the id is always set)."""
     assert message.id is not None
     return message.id
+
 
 class DeliveryFailure(BaseModel):
     """A letter the server refused for good (no body, no secrets)."""

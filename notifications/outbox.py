@@ -154,7 +154,7 @@ def registered_addresses(*, session: Session, among: Iterable[str] | None = None
     wanted = sorted({a.strip().lower() for a in among if a})
     found: set[str] = set()
     for start in range(0, len(wanted), 500):
-        rows = session.execute(_registry_query(wanted[start:start + 500])).scalars()
+        rows = session.execute(_registry_query(wanted[start : start + 500])).scalars()
         found.update(a.strip().lower() for a in rows if a)
     return found
 
@@ -251,7 +251,9 @@ def _existing_keys(*, session: Session, keys: list[str]) -> set[str]:
     found: set[str] = set()
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
-        found.update(session.execute(select(col(OutboxMessage.key)).where(col(OutboxMessage.key).in_(chunk))).scalars())
+        found.update(
+            session.execute(select(col(OutboxMessage.key)).where(col(OutboxMessage.key).in_(chunk))).scalars()
+        )
     return found
 
 
@@ -293,8 +295,11 @@ def enqueue_many(*, session: Session, items: Iterable[MailItem]) -> QueuedBatch:
         batch.setdefault(item.key, item)
     if not batch:
         return QueuedBatch(created=[], existing=[])
-    candidates = {form for item in batch.values()
-                  for form in (item.to_email.strip().lower(), normalize_address(item.to_email).lower())}
+    candidates = {
+        form
+        for item in batch.values()
+        for form in (item.to_email.strip().lower(), normalize_address(item.to_email).lower())
+    }
     registry = registered_addresses(session=session, among=candidates)
     for item in batch.values():
         if not {item.to_email.strip().lower(), normalize_address(item.to_email).lower()} & registry:
@@ -374,7 +379,9 @@ def claim_due(
             )
             .execution_options(synchronize_session=False)
         )
-        stmt = select(OutboxMessage).where(col(OutboxMessage.claim_token) == token, col(OutboxMessage.id).in_(ids))
+        stmt = select(OutboxMessage).where(
+            col(OutboxMessage.claim_token) == token, col(OutboxMessage.id).in_(ids)
+        )
         claimed = list(
             session.execute(
                 stmt.order_by(col(OutboxMessage.id)).execution_options(populate_existing=True)
@@ -431,7 +438,9 @@ _SETTLE = {
 }
 
 
-def settle(*, session: Session, token: str, tried: Sequence[DeliveryAttempt], now: datetime | None = None) -> int:
+def settle(
+    *, session: Session, token: str, tried: Sequence[DeliveryAttempt], now: datetime | None = None
+) -> int:
     """Record how attempts ended, in bulk (no commit); returns how many rows this deliverer still held.
 
     A row whose claim was lost (lease expired and another deliverer took it) is left alone."""

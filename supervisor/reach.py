@@ -40,8 +40,10 @@ def connect() -> dict | None:
     Call before Prefect is imported. An explicit PREFECT_API_URL wins (workers, remote servers)."""
     info = running_instance()
     if os.environ.get("PREFECT_API_URL"):
-        return info or {"api_url": os.environ["PREFECT_API_URL"],
-                        "ui_url": os.environ["PREFECT_API_URL"].removesuffix("/api")}
+        return info or {
+            "api_url": os.environ["PREFECT_API_URL"],
+            "ui_url": os.environ["PREFECT_API_URL"].removesuffix("/api"),
+        }
     if info is None:
         return None
     os.environ["PREFECT_API_URL"] = info["api_url"]
@@ -76,9 +78,12 @@ def reach(need: Need, *, why: str = "") -> dict | None:
     if info is not None:
         return info
     if need is Need.deployment:
-        raise fail("dịch vụ chưa chạy: " + (f"{why} cần" if why else "lệnh này cần")
-                   + " «thidua up» (máy chủ Prefect và các deployment); hãy chạy «thidua up» ở một cửa sổ khác "
-                   "rồi thử lại")
+        raise fail(
+            "dịch vụ chưa chạy: "
+            + (f"{why} cần" if why else "lệnh này cần")
+            + " «thidua up» (máy chủ Prefect và các deployment); hãy chạy «thidua up» ở một cửa sổ khác "
+            "rồi thử lại"
+        )
     from prefect.settings import PREFECT_API_URL
 
     if not PREFECT_API_URL.value():  # nor a Prefect profile or test harness naming a server
@@ -86,8 +91,10 @@ def reach(need: Need, *, why: str = "") -> dict | None:
         # own logs there (telemetry errors, "database is locked" noise).
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
-        say("Dịch vụ chưa chạy (thidua up): lệnh này dùng một máy chủ Prefect tạm (có thể mất vài chục giây); "
-            "thư chưa gửi được sẽ chờ trong hộp thư đi đến khi dịch vụ chạy.")
+        say(
+            "Dịch vụ chưa chạy (thidua up): lệnh này dùng một máy chủ Prefect tạm (có thể mất vài chục giây); "
+            "thư chưa gửi được sẽ chờ trong hộp thư đi đến khi dịch vụ chạy."
+        )
     return None
 
 

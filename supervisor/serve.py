@@ -59,8 +59,12 @@ async def serve(*, ready_file: Path | None, api_timeout: float) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m supervisor.serve", description=__doc__.splitlines()[0])
-    parser.add_argument("--ready-file", type=Path, help="write this JSON file once every deployment is registered")
-    parser.add_argument("--api-timeout", type=float, default=120.0, help="seconds to wait for the Prefect API")
+    parser.add_argument(
+        "--ready-file", type=Path, help="write this JSON file once every deployment is registered"
+    )
+    parser.add_argument(
+        "--api-timeout", type=float, default=120.0, help="seconds to wait for the Prefect API"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per API request drowns the runs' logs

@@ -65,6 +65,7 @@ class Interrupted(Exception):
 
 # --- where a running `thidua up` is -------------------------------------------------------------
 
+
 def pid_alive(pid: Any) -> bool:
     """True while a process with this PID exists."""
     if not isinstance(pid, int) or pid <= 0:
@@ -99,6 +100,7 @@ def running_api_url(data_dir: Path | None = None) -> str | None:
 
 # --- start-up checks ------------------------------------------------------------------------------
 
+
 @contextlib.contextmanager
 def instance_lock(data_dir: Path, *, prefect_port: int, sink_port: int | None) -> Iterator[None]:
     """Hold `<data_dir>/up.lock` while running; the kernel drops it even if this process is killed."""
@@ -110,8 +112,10 @@ def instance_lock(data_dir: Path, *, prefect_port: int, sink_port: int | None) -
         except BlockingIOError:
             raise UpError(_already_running_message(data_dir, fd)) from None
         os.ftruncate(fd, 0)
-        os.write(fd, json.dumps({"pid": os.getpid(), "prefect_port": prefect_port,
-                                 "sink_port": sink_port}).encode())
+        os.write(
+            fd,
+            json.dumps({"pid": os.getpid(), "prefect_port": prefect_port, "sink_port": sink_port}).encode(),
+        )
         (data_dir / UP_FILE).unlink(missing_ok=True)  # left by a killed run: its PID may be reused
         yield
     finally:
@@ -126,9 +130,11 @@ def _already_running_message(data_dir: Path, fd: int) -> str:
     pid = holder.get("pid")
     where = f" (PID {pid}, Prefect cổng {holder.get('prefect_port')})" if pid_alive(pid) else ""
     url = running_api_url(data_dir)
-    return (f"«thidua up» đang chạy với thư mục dữ liệu {data_dir}{where}"
-            + (f"; giao diện tại {url.removesuffix('/api')}" if url else "")
-            + ". Dừng tiến trình đó (Ctrl-C) trước, hoặc dùng THIDUA_DATA_DIR khác.")
+    return (
+        f"«thidua up» đang chạy với thư mục dữ liệu {data_dir}{where}"
+        + (f"; giao diện tại {url.removesuffix('/api')}" if url else "")
+        + ". Dừng tiến trình đó (Ctrl-C) trước, hoặc dùng THIDUA_DATA_DIR khác."
+    )
 
 
 def port_in_use(port: int, host: str = HOST) -> bool:
@@ -147,8 +153,10 @@ def _check_ports(ports: dict[str, int]) -> None:
         raise UpError(f"các cổng phải khác nhau: {', '.join(f'{k} {v}' for k, v in ports.items())}")
     for option, port in ports.items():
         if port_in_use(port):
-            raise UpError(f"cổng {port} trên {HOST} đang được dùng (một «thidua up» hay máy chủ Prefect khác?); "
-                          f"chọn cổng khác bằng {option}.")
+            raise UpError(
+                f"cổng {port} trên {HOST} đang được dùng (một «thidua up» hay máy chủ Prefect khác?); "
+                f"chọn cổng khác bằng {option}."
+            )
 
 
 def _parse_auth(auth: str | None) -> str | None:
@@ -158,7 +166,9 @@ def _parse_auth(auth: str | None) -> str | None:
     if not (user and sep and password):
         raise UpError("--auth (hoặc THIDUA_UI_AUTH) phải có dạng TÊN:MẬT_KHẨU.")
     if not auth.isascii():  # Prefect 3.8.8 answers 500 to every request (hmac.compare_digest on str)
-        raise UpError("--auth (hoặc THIDUA_UI_AUTH): tên và mật khẩu chỉ dùng chữ không dấu, số và ký hiệu ASCII.")
+        raise UpError(
+            "--auth (hoặc THIDUA_UI_AUTH): tên và mật khẩu chỉ dùng chữ không dấu, số và ký hiệu ASCII."
+        )
     return auth
 
 
@@ -184,8 +194,10 @@ def refuse_secret_on_argv(option: str, value: str | None, *, env: str | None, fi
             raise UpError(f"{option}: URL không hợp lệ (dạng postgresql+psycopg://TÊN@MÁY/CSDL)") from None
     if leaked:
         where = f"đặt {env} trong môi trường hoặc tệp .env, hoặc " if env else ""
-        raise UpError(f"{option}: không nhận mật khẩu trên dòng lệnh (mọi người dùng máy này đều thấy qua `ps`); "
-                      f"{where}ghi vào một tệp chỉ bạn đọc được và dùng {file_option} TỆP")
+        raise UpError(
+            f"{option}: không nhận mật khẩu trên dòng lệnh (mọi người dùng máy này đều thấy qua `ps`); "
+            f"{where}ghi vào một tệp chỉ bạn đọc được và dùng {file_option} TỆP"
+        )
 
 
 def read_secret_file(path: Path, option: str) -> str:
@@ -201,6 +213,7 @@ def read_secret_file(path: Path, option: str) -> str:
 
 
 # --- child processes ------------------------------------------------------------------------------
+
 
 @dataclass
 class Child:
@@ -221,7 +234,9 @@ class Child:
             try:
                 self.process.wait(grace)
             except subprocess.TimeoutExpired:
-                logger.warning("%s (pid %d) ignored SIGTERM for %.0f s; killing it", self.name, self.pid, grace)
+                logger.warning(
+                    "%s (pid %d) ignored SIGTERM for %.0f s; killing it", self.name, self.pid, grace
+                )
         _signal_group(self.pid, signal.SIGKILL)  # the leader's own children, if any outlived it
         self.process.wait()
 
@@ -252,22 +267,35 @@ def _spawn(name: str, cmd: list[str], *, env: dict[str, str], log_dir: Path) -> 
         out.write(f"\n=== {datetime.now(UTC).isoformat()} {' '.join(cmd)}\n".encode())
         out.flush()
         # cwd: `-m supervisor.serve` must find this checkout's `flows`, not one in the operator's directory
-        process = subprocess.Popen(cmd, env=env, cwd=PROJECT_ROOT, stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT, start_new_session=True, preexec_fn=_die_with_parent)
+        process = subprocess.Popen(
+            cmd,
+            env=env,
+            cwd=PROJECT_ROOT,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_die_with_parent,
+        )
     return Child(name, process, log)
 
 
-def _wait_until(ready: Callable[[], bool], *, child: Child, timeout: float, stop: threading.Event,
-                what: str) -> None:
+def _wait_until(
+    ready: Callable[[], bool], *, child: Child, timeout: float, stop: threading.Event, what: str
+) -> None:
     deadline = time.monotonic() + timeout
     while not ready():
         if stop.is_set():
             raise Interrupted
         if child.process.poll() is not None:
-            raise UpError(f"{what} dừng bất thường (mã {child.process.returncode}); "
-                          f"nhật ký {child.log}:\n{child.tail()}")
+            raise UpError(
+                f"{what} dừng bất thường (mã {child.process.returncode}); "
+                f"nhật ký {child.log}:\n{child.tail()}"
+            )
         if time.monotonic() > deadline:
-            raise UpError(f"{what} chưa sẵn sàng sau {timeout:.0f} giây; nhật ký {child.log}:\n{child.tail()}")
+            raise UpError(
+                f"{what} chưa sẵn sàng sau {timeout:.0f} giây; nhật ký {child.log}:\n{child.tail()}"
+            )
         stop.wait(0.2)
 
 
@@ -280,6 +308,7 @@ def _health_ok(api_url: str) -> bool:
 
 
 # --- the app database -----------------------------------------------------------------------------
+
 
 def prepare_database(*, load_sample: bool) -> dict[str, int] | None:
     """Upgrade the app database; load the sample hierarchy if it has no unit yet. Returns what was loaded."""
@@ -306,6 +335,7 @@ def prepare_database(*, load_sample: bool) -> dict[str, int] | None:
 
 
 # --- the whole thing ------------------------------------------------------------------------------
+
 
 @dataclass
 class Options:
@@ -351,7 +381,9 @@ def run(options: Options, *, stop: threading.Event) -> int:
     api_url = f"http://{HOST}:{options.port}/api"
     running = Running()
     secure_folder(data_dir, deep=True)  # a folder left by an older version or another umask
-    with instance_lock(data_dir, prefect_port=options.port, sink_port=options.sink_port if use_sink else None):
+    with instance_lock(
+        data_dir, prefect_port=options.port, sink_port=options.sink_port if use_sink else None
+    ):
         _check_ports(ports)
         log_dir = data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -359,26 +391,60 @@ def run(options: Options, *, stop: threading.Event) -> int:
         prefect_home.mkdir(parents=True, exist_ok=True)
         ready_file = data_dir / SERVE_READY_FILE
         ready_file.unlink(missing_ok=True)
-        env = _child_env(settings, data_dir=data_dir, api_url=api_url, auth=auth, use_sink=use_sink,
-                         sink_port=options.sink_port)
+        env = _child_env(
+            settings,
+            data_dir=data_dir,
+            api_url=api_url,
+            auth=auth,
+            use_sink=use_sink,
+            sink_port=options.sink_port,
+        )
         try:
-            server = _spawn("prefect-server", [sys.executable, "-m", "prefect", "server", "start", "--host", HOST,
-                                               "--port", str(options.port)],
-                            env=_server_env(env, api_url=api_url, auth=auth, prefect_db=options.prefect_db),
-                            log_dir=log_dir)
+            server = _spawn(
+                "prefect-server",
+                [
+                    sys.executable,
+                    "-m",
+                    "prefect",
+                    "server",
+                    "start",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(options.port),
+                ],
+                env=_server_env(env, api_url=api_url, auth=auth, prefect_db=options.prefect_db),
+                log_dir=log_dir,
+            )
             running.children.append(server)
             # serve imports the flows (seconds) while the server boots; it waits for the API itself
-            running.children.append(_spawn("serve", [sys.executable, "-m", "supervisor.serve", "--ready-file",
-                                                     str(ready_file)], env=env, log_dir=log_dir))
+            running.children.append(
+                _spawn(
+                    "serve",
+                    [sys.executable, "-m", "supervisor.serve", "--ready-file", str(ready_file)],
+                    env=env,
+                    log_dir=log_dir,
+                )
+            )
             if use_sink:
                 from notifications.sink import start_sink
 
                 running.sink = start_sink(host=HOST, port=options.sink_port, maildir=settings.maildir)
             loaded = prepare_database(load_sample=options.sample)
-            _wait_until(lambda: _health_ok(api_url), child=server, timeout=SERVER_START_TIMEOUT, stop=stop,
-                        what="Máy chủ Prefect")
-            _wait_until(ready_file.exists, child=running.children[1], timeout=SERVE_START_TIMEOUT, stop=stop,
-                        what="Tiến trình phục vụ deployment (supervisor.serve)")
+            _wait_until(
+                lambda: _health_ok(api_url),
+                child=server,
+                timeout=SERVER_START_TIMEOUT,
+                stop=stop,
+                what="Máy chủ Prefect",
+            )
+            _wait_until(
+                ready_file.exists,
+                child=running.children[1],
+                timeout=SERVE_START_TIMEOUT,
+                stop=stop,
+                what="Tiến trình phục vụ deployment (supervisor.serve)",
+            )
             served = json.loads(ready_file.read_text(encoding="utf-8"))
             info = {
                 "pid": os.getpid(),
@@ -393,7 +459,9 @@ def run(options: Options, *, stop: threading.Event) -> int:
                 "maildir": str(settings.maildir) if running.sink is not None else None,
                 "smtp": f"{env['THIDUA_SMTP_HOST']}:{env['THIDUA_SMTP_PORT']}",
                 "database_url": safe_url(settings.effective_database_url),
-                "prefect_database_url": safe_url(options.prefect_db or f"sqlite:///{settings.prefect_home / 'prefect.db'}"),
+                "prefect_database_url": safe_url(
+                    options.prefect_db or f"sqlite:///{settings.prefect_home / 'prefect.db'}"
+                ),
                 "children": {c.name: c.pid for c in running.children},
                 "deployments": served["deployments"],
                 "logs": str(log_dir),
@@ -402,8 +470,15 @@ def run(options: Options, *, stop: threading.Event) -> int:
             _print_banner(info, auth=auth, loaded=loaded)
             while not stop.wait(0.5):
                 if dead := running.first_dead():
-                    err_console.print(text("[bold red]Lỗi:[/] {} (PID {}) đã dừng bất thường (mã {}); nhật ký {}:",
-                                           dead.name, dead.pid, dead.process.returncode, dead.log))
+                    err_console.print(
+                        text(
+                            "[bold red]Lỗi:[/] {} (PID {}) đã dừng bất thường (mã {}); nhật ký {}:",
+                            dead.name,
+                            dead.pid,
+                            dead.process.returncode,
+                            dead.log,
+                        )
+                    )
                     err_console.print(dead.tail())
                     return 1
             console.print("Đang dừng…")
@@ -438,8 +513,9 @@ def settings_env(settings: Settings) -> dict[str, str]:
     return env
 
 
-def _child_env(settings: Settings, *, data_dir: Path, api_url: str, auth: str | None, use_sink: bool,
-               sink_port: int) -> dict[str, str]:
+def _child_env(
+    settings: Settings, *, data_dir: Path, api_url: str, auth: str | None, use_sink: bool, sink_port: int
+) -> dict[str, str]:
     """Environment of every child: the app's settings made explicit, and the Prefect client's. Secrets go
     to the children this way, never on their command lines."""
     env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_KEY", "PREFECT_API_AUTH_STRING")}
@@ -465,10 +541,15 @@ def _child_env(settings: Settings, *, data_dir: Path, api_url: str, auth: str | 
     return env
 
 
-def _server_env(env: dict[str, str], *, api_url: str, auth: str | None, prefect_db: str | None) -> dict[str, str]:
+def _server_env(
+    env: dict[str, str], *, api_url: str, auth: str | None, prefect_db: str | None
+) -> dict[str, str]:
     # Prefect's own records stay in SQLite under PREFECT_HOME unless --prefect-db says otherwise.
-    server = {k: v for k, v in env.items()
-              if k not in ("PREFECT_SERVER_API_AUTH_STRING", "PREFECT_API_DATABASE_CONNECTION_URL")}
+    server = {
+        k: v
+        for k, v in env.items()
+        if k not in ("PREFECT_SERVER_API_AUTH_STRING", "PREFECT_API_DATABASE_CONNECTION_URL")
+    }
     # Behind a reverse proxy the browser reaches the API at the proxy's address: the operator's
     # PREFECT_SERVER_UI_API_URL (e.g. https://thidua.tinh.gov.vn/api) wins over the local one.
     ui_api_url = os.environ.get("PREFECT_SERVER_UI_API_URL") or api_url
@@ -478,7 +559,9 @@ def _server_env(env: dict[str, str], *, api_url: str, auth: str | None, prefect_
     if prefect_db:
         server["PREFECT_API_DATABASE_CONNECTION_URL"] = prefect_db
     else:
-        server.setdefault("PREFECT_SERVER_DATABASE_TIMEOUT", SQLITE_PATIENCE["PREFECT_SERVER_DATABASE_TIMEOUT"])
+        server.setdefault(
+            "PREFECT_SERVER_DATABASE_TIMEOUT", SQLITE_PATIENCE["PREFECT_SERVER_DATABASE_TIMEOUT"]
+        )
     return server
 
 
@@ -491,46 +574,96 @@ def _print_banner(info: dict[str, Any], *, auth: str | None, loaded: dict[str, i
     console.print(text("  Giao diện Prefect: [bold]{}[/]{}", info["ui_url"], login))
     console.print(f"  API Prefect:       {info['api_url']}")
     if info["maildir"]:
-        console.print(text("  Thư bắt được:      {} (SMTP {}:{}; xem bằng [bold]thidua mail ls[/])",
-                           info["maildir"], HOST, info["sink_port"]))
+        console.print(
+            text(
+                "  Thư bắt được:      {} (SMTP {}:{}; xem bằng [bold]thidua mail ls[/])",
+                info["maildir"],
+                HOST,
+                info["sink_port"],
+            )
+        )
     else:
         console.print(f"  Thư gửi qua:       {info['smtp']}")
-    console.print(f"  Cơ sở dữ liệu:     {info['database_url']} (của Prefect: {info['prefect_database_url']})")
+    console.print(
+        f"  Cơ sở dữ liệu:     {info['database_url']} (của Prefect: {info['prefect_database_url']})"
+    )
     console.print(f"  Deployment:        {', '.join(info['deployments'])}")
     console.print(f"  Nhật ký:           {info['logs']}")
     console.print("Nhấn Ctrl-C để dừng.")
 
 
 def up(
-    port: Annotated[int | None, typer.Option("--port", help="cổng máy chủ Prefect (mặc định THIDUA_PREFECT_PORT, 4200)")] = None,
-    sink_port: Annotated[int | None, typer.Option("--sink-port", help="cổng hộp thư thử nghiệm SMTP (mặc định 8025)")] = None,
-    auth_file: Annotated[Path | None, typer.Option(
-        "--auth-file", metavar="TỆP", help="bật xác thực cơ bản cho giao diện và API Prefect: tệp chứa "
-        "TÊN:MẬT_KHẨU (hoặc đặt THIDUA_UI_AUTH trong môi trường / tệp .env)")] = None,
-    postgres: Annotated[str | None, typer.Option(
-        "--postgres", metavar="URL", help="cơ sở dữ liệu PostgreSQL của ứng dụng, không kèm mật khẩu "
-        "(mật khẩu: THIDUA_DATABASE_URL, ~/.pgpass hoặc --postgres-file)")] = None,
-    postgres_file: Annotated[Path | None, typer.Option(
-        "--postgres-file", metavar="TỆP", help="tệp chứa URL PostgreSQL của ứng dụng (có thể kèm mật khẩu)")] = None,
-    prefect_db: Annotated[str | None, typer.Option(
-        "--prefect-db", metavar="URL", help="cơ sở dữ liệu riêng của Prefect (mặc định SQLite), không kèm mật khẩu")] = None,
-    prefect_db_file: Annotated[Path | None, typer.Option(
-        "--prefect-db-file", metavar="TỆP", help="tệp chứa URL cơ sở dữ liệu của Prefect (có thể kèm mật khẩu)")] = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="cổng máy chủ Prefect (mặc định THIDUA_PREFECT_PORT, 4200)")
+    ] = None,
+    sink_port: Annotated[
+        int | None, typer.Option("--sink-port", help="cổng hộp thư thử nghiệm SMTP (mặc định 8025)")
+    ] = None,
+    auth_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--auth-file",
+            metavar="TỆP",
+            help="bật xác thực cơ bản cho giao diện và API Prefect: tệp chứa "
+            "TÊN:MẬT_KHẨU (hoặc đặt THIDUA_UI_AUTH trong môi trường / tệp .env)",
+        ),
+    ] = None,
+    postgres: Annotated[
+        str | None,
+        typer.Option(
+            "--postgres",
+            metavar="URL",
+            help="cơ sở dữ liệu PostgreSQL của ứng dụng, không kèm mật khẩu "
+            "(mật khẩu: THIDUA_DATABASE_URL, ~/.pgpass hoặc --postgres-file)",
+        ),
+    ] = None,
+    postgres_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--postgres-file",
+            metavar="TỆP",
+            help="tệp chứa URL PostgreSQL của ứng dụng (có thể kèm mật khẩu)",
+        ),
+    ] = None,
+    prefect_db: Annotated[
+        str | None,
+        typer.Option(
+            "--prefect-db",
+            metavar="URL",
+            help="cơ sở dữ liệu riêng của Prefect (mặc định SQLite), không kèm mật khẩu",
+        ),
+    ] = None,
+    prefect_db_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--prefect-db-file",
+            metavar="TỆP",
+            help="tệp chứa URL cơ sở dữ liệu của Prefect (có thể kèm mật khẩu)",
+        ),
+    ] = None,
     no_sample: Annotated[bool, typer.Option("--no-sample", help="không nạp dữ liệu mẫu lần đầu")] = False,
-    auth: Annotated[str | None, typer.Option("--auth", hidden=True, help="bị từ chối: dùng --auth-file")] = None,
+    auth: Annotated[
+        str | None, typer.Option("--auth", hidden=True, help="bị từ chối: dùng --auth-file")
+    ] = None,
 ) -> None:
     """Chạy toàn bộ dịch vụ trên máy này: máy chủ Prefect và giao diện, hộp thư thử nghiệm, mọi deployment."""
     try:
         refuse_secret_on_argv("--auth", auth, env="THIDUA_UI_AUTH", file_option="--auth-file")
-        refuse_secret_on_argv("--postgres", postgres, env="THIDUA_DATABASE_URL", file_option="--postgres-file")
+        refuse_secret_on_argv(
+            "--postgres", postgres, env="THIDUA_DATABASE_URL", file_option="--postgres-file"
+        )
         refuse_secret_on_argv("--prefect-db", prefect_db, env=None, file_option="--prefect-db-file")
         settings = get_settings()
         options = Options(
-            port=port or settings.prefect_port, sink_port=sink_port or settings.sink_port,
+            port=port or settings.prefect_port,
+            sink_port=sink_port or settings.sink_port,
             auth=read_secret_file(auth_file, "--auth-file") if auth_file else None,
             postgres=read_secret_file(postgres_file, "--postgres-file") if postgres_file else postgres,
-            prefect_db=read_secret_file(prefect_db_file, "--prefect-db-file") if prefect_db_file else prefect_db,
-            sample=not no_sample)
+            prefect_db=read_secret_file(prefect_db_file, "--prefect-db-file")
+            if prefect_db_file
+            else prefect_db,
+            sample=not no_sample,
+        )
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: stop.set())

@@ -19,8 +19,15 @@ pytestmark = pytest.mark.bench
 
 def _bench(name: str, *args: str) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "THIDUA_"))}
-    done = subprocess.run([sys.executable, f"bench/{name}.py", *args], cwd=ROOT, env=env, capture_output=True,
-                          text=True, timeout=420, stdin=subprocess.DEVNULL)
+    done = subprocess.run(
+        [sys.executable, f"bench/{name}.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=420,
+        stdin=subprocess.DEVNULL,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     assert len(lines) > 2, done.stdout  # a readable table before the JSON
@@ -42,5 +49,7 @@ def test_mail_benchmark_delivers_each_letter_once() -> None:
 
 def test_reminder_benchmark_sends_a_day_once() -> None:
     figures = _bench("reminders", "--size", "400", "--limit-sample", "100")
-    assert figures["letters"] > 0 and figures["sent"] == figures["letters"] == figures["sink_unique_message_ids"]
+    assert (
+        figures["letters"] > 0 and figures["sent"] == figures["letters"] == figures["sink_unique_message_ids"]
+    )
     assert figures["second_run_sent"] == 0 and figures["second_run_items"] == 0

@@ -26,9 +26,14 @@ import pytest
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists():
-    pytest.skip("headless Chromium is not installed (/usr/bin/chromium; `apt-get install -y chromium`, as .ci/run "
-                "does)", allow_module_level=True)
-sync_api = pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed (dev extra)")
+    pytest.skip(
+        "headless Chromium is not installed (/usr/bin/chromium; `apt-get install -y chromium`, as .ci/run "
+        "does)",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package is not installed (dev extra)"
+)
 
 # The `thidua up` fixture (and its PostgreSQL app database in that pass) of tests/test_up.py, shared.
 from tests.test_up import AUTH, Up, app_database, running  # noqa: E402, F401
@@ -37,23 +42,56 @@ pytestmark = [pytest.mark.browser, pytest.mark.e2e]
 
 T = TypeVar("T")
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "browser"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 UI_TIMEOUT_MS = 30_000
 RUN_TIMEOUT = 120.0
 CAM_THACH = "thanh-hoa.cam-thach-2025"  # xã Cẩm Thạch, Thanh Hóa (two-tier, from 1/7/2025)
 ROWS = [
-    {"row": 2, "nominee": "Nguyễn Văn An", "kind": "cá nhân", "unit": CAM_THACH, "award": "bang-khen-tinh",
-     "campaign": "ntm-2021-2025", "achievement": "Hiến 300 m² đất mở rộng đường liên thôn", "submitted_on": "02/03/2026"},
-    {"row": 3, "nominee": "Lê Thị Bình", "kind": "cá nhân", "unit": CAM_THACH, "award": "giay-khen-xa",
-     "campaign": "ntm-2021-2025", "achievement": "Góp công xây nhà văn hóa thôn", "submitted_on": "02/03/2026"},
-    {"row": 4, "nominee": "Thôn Cẩm Hoa", "kind": "tập thể", "unit": CAM_THACH, "award": "co-thi-dua-tinh",
-     "campaign": "ntm-2021-2025", "achievement": "Thôn nông thôn mới kiểu mẫu", "submitted_on": "02/03/2026"},
+    {
+        "row": 2,
+        "nominee": "Nguyễn Văn An",
+        "kind": "cá nhân",
+        "unit": CAM_THACH,
+        "award": "bang-khen-tinh",
+        "campaign": "ntm-2021-2025",
+        "achievement": "Hiến 300 m² đất mở rộng đường liên thôn",
+        "submitted_on": "02/03/2026",
+    },
+    {
+        "row": 3,
+        "nominee": "Lê Thị Bình",
+        "kind": "cá nhân",
+        "unit": CAM_THACH,
+        "award": "giay-khen-xa",
+        "campaign": "ntm-2021-2025",
+        "achievement": "Góp công xây nhà văn hóa thôn",
+        "submitted_on": "02/03/2026",
+    },
+    {
+        "row": 4,
+        "nominee": "Thôn Cẩm Hoa",
+        "kind": "tập thể",
+        "unit": CAM_THACH,
+        "award": "co-thi-dua-tinh",
+        "campaign": "ntm-2021-2025",
+        "achievement": "Thôn nông thôn mới kiểu mẫu",
+        "submitted_on": "02/03/2026",
+    },
 ]
 RETURN_NOTE = "Bổ sung báo cáo thành tích có xác nhận của UBND xã"
 
 
 # --- helpers ----------------------------------------------------------------------------------------
+
 
 def _api(up: Up, coroutine_function: Callable[[], Coroutine[Any, Any, T]]) -> T:
     """Run a Prefect client coroutine against the running instance, with its credentials.
@@ -146,7 +184,10 @@ def _wait_for_state(up: Up, run_id: Any, done: Callable[[Any], bool], timeout: f
 
 # --- access ---------------------------------------------------------------------------------------
 
-def test_with_auth_the_ui_asks_for_credentials_and_the_api_refuses_without_them(running: Up, page: Any) -> None:  # noqa: F811
+
+def test_with_auth_the_ui_asks_for_credentials_and_the_api_refuses_without_them(
+    running: Up, page: Any
+) -> None:  # noqa: F811
     page.goto(f"{running.info['ui_url']}/runs")
     page.wait_for_url(re.compile(r"/login\?redirect="))
     prompt = page.get_by_placeholder("admin:pass")
@@ -158,13 +199,19 @@ def test_with_auth_the_ui_asks_for_credentials_and_the_api_refuses_without_them(
     assert "/login" in page.url
     _shot(page, "02-login-refused")
     assert httpx.post(f"{running.api_url}/flow_runs/filter", json={}, timeout=10).status_code == 401
-    assert httpx.post(f"{running.api_url}/flow_runs/filter", json={}, auth=AUTH, timeout=10).status_code == 200
+    assert (
+        httpx.post(f"{running.api_url}/flow_runs/filter", json={}, auth=AUTH, timeout=10).status_code == 200
+    )
 
 
 # --- the meeting ----------------------------------------------------------------------------------
 
-def test_a_council_decides_its_agenda_in_the_ui_form(running: Up, app_database: str | None,  # noqa: F811
-                                                     page: Any) -> None:
+
+def test_a_council_decides_its_agenda_in_the_ui_form(
+    running: Up,
+    app_database: str | None,  # noqa: F811
+    page: Any,
+) -> None:
     from sqlalchemy import select
 
     from models.clock import today_vn
@@ -180,8 +227,11 @@ def test_a_council_decides_its_agenda_in_the_ui_form(running: Up, app_database: 
         from prefect.deployments import run_deployment
 
         # deliver=False: the letters stay in the outbox for deliver-mail (every 5 minutes); not this test's concern
-        return await run_deployment("intake/intake", timeout=RUN_TIMEOUT,
-                                    parameters={"rows": ROWS, "source": "thu-nghiem-giao-dien", "deliver": False})
+        return await run_deployment(
+            "intake/intake",
+            timeout=RUN_TIMEOUT,
+            parameters={"rows": ROWS, "source": "thu-nghiem-giao-dien", "deliver": False},
+        )
 
     intake_run = _api(running, take_in)
     assert intake_run.state.is_completed(), f"{intake_run.state}\n{_serve_log(running)}"
@@ -193,11 +243,14 @@ def test_a_council_decides_its_agenda_in_the_ui_form(running: Up, app_database: 
     async def open_meeting() -> Any:
         from prefect.deployments import run_deployment
 
-        return await run_deployment("council-meeting/council-meeting", timeout=0,
-                                    parameters={"unit": CAM_THACH, "deliver": False})
+        return await run_deployment(
+            "council-meeting/council-meeting", timeout=0, parameters={"unit": CAM_THACH, "deliver": False}
+        )
 
     meeting_run = _api(running, open_meeting)
-    meeting_run = _wait_for_state(running, meeting_run.id, lambda s: s.is_paused() or s.is_final(), RUN_TIMEOUT)
+    meeting_run = _wait_for_state(
+        running, meeting_run.id, lambda s: s.is_paused() or s.is_final(), RUN_TIMEOUT
+    )
     assert meeting_run.state.is_paused(), f"{meeting_run.state}\n{_serve_log(running)}"
     assert meeting_run.name == f"meeting-cam-thach-{today_vn().isoformat()}"
     assert {"tinh:thanh-hoa", "cap:commune"} <= set(meeting_run.tags)
@@ -233,7 +286,9 @@ def test_a_council_decides_its_agenda_in_the_ui_form(running: Up, app_database: 
     assert cards.count() == len(ROWS)
     for nominee, code in codes.items():  # the agenda reads before the fields: code, nominee, form, unit, due
         sync_api.expect(dialog.get_by_text(re.compile(rf"{code}.*{nominee}")).first).to_be_visible()
-    sync_api.expect(_property(page, dialog, "Quyết định cho từng hồ sơ").get_by_text("hạn xét").first).to_be_visible()
+    sync_api.expect(
+        _property(page, dialog, "Quyết định cho từng hồ sơ").get_by_text("hạn xét").first
+    ).to_be_visible()
     _shot(page, "04-resume-form")
     members_field = _property(page, dialog, "Số thành viên dự họp").locator("input")
     members = int(members_field.input_value())
@@ -271,9 +326,15 @@ def test_a_council_decides_its_agenda_in_the_ui_form(running: Up, app_database: 
     session, engine = _app_session(running, app_database)
     try:
         units = {u.id: u for u in session.scalars(select(Unit))}
-        rows = {n.code: n for n in session.scalars(select(Nomination).where(Nomination.code.in_(codes.values())))}
-        steps = {code: session.scalars(select(NominationStep).where(NominationStep.nomination_id == n.id)
-                                       .order_by(NominationStep.id)).all() for code, n in rows.items()}
+        rows = {
+            n.code: n for n in session.scalars(select(Nomination).where(Nomination.code.in_(codes.values())))
+        }
+        steps = {
+            code: session.scalars(
+                select(NominationStep).where(NominationStep.nomination_id == n.id).order_by(NominationStep.id)
+            ).all()
+            for code, n in rows.items()
+        }
         meeting = session.scalars(select(Meeting).where(Meeting.flow_run_id == str(meeting_run.id))).one()
     finally:
         session.close()
@@ -298,9 +359,16 @@ def test_a_council_decides_its_agenda_in_the_ui_form(running: Up, app_database: 
         from prefect.client.orchestration import get_client
         from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
-        keys = ["pipeline-by-province", "campaign-summary", "overdue-reviews", f"report-filing-{today_vn().year}"]
+        keys = [
+            "pipeline-by-province",
+            "campaign-summary",
+            "overdue-reviews",
+            f"report-filing-{today_vn().year}",
+        ]
         async with get_client() as client:
-            found = await client.read_latest_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys)))
+            found = await client.read_latest_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=keys))
+            )
         return {a.key: a for a in found}
 
     artifacts = _api(running, latest)

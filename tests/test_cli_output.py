@@ -32,8 +32,15 @@ def _invoke(*args: str):
 
 
 def _row(nominee: str, award: str = "giay-khen-xa") -> dict:
-    return {"nominee": nominee, "kind": "cá nhân", "unit": UNIT, "award": award, "campaign": "ntm-2021-2025",
-            "achievement": "Hiến đất làm đường thôn", "submitted_on": "02/03/2026"}
+    return {
+        "nominee": nominee,
+        "kind": "cá nhân",
+        "unit": UNIT,
+        "award": award,
+        "campaign": "ntm-2021-2025",
+        "achievement": "Hiến đất làm đường thôn",
+        "submitted_on": "02/03/2026",
+    }
 
 
 def _nominate(tmp_path: Path, rows: list[dict]):
@@ -44,12 +51,14 @@ def _nominate(tmp_path: Path, rows: list[dict]):
 
 def _code_of(session, name: str) -> str:
     session.expire_all()
-    return session.scalars(select(Nomination.code).join(Nominee, Nominee.id == Nomination.nominee_id)
-                           .where(Nominee.name == name)).one()
+    return session.scalars(
+        select(Nomination.code).join(Nominee, Nominee.id == Nomination.nominee_id).where(Nominee.name == name)
+    ).one()
 
 
-def test_names_that_look_like_markup_are_printed_literally(prefect_api, session, sample, smtp_env,
-                                                           tmp_path) -> None:
+def test_names_that_look_like_markup_are_printed_literally(
+    prefect_api, session, sample, smtp_env, tmp_path
+) -> None:
     nominated = _nominate(tmp_path, [_row(name) for name in MARKUP_NAMES])
     assert nominated.exit_code == 0, nominated.output
     inbox = _invoke("inbox", "cam thach")
@@ -76,14 +85,19 @@ def test_the_consoles_never_send_data_as_markup_emoji_or_control_codes() -> None
     console.print("[red]không phải màu[/red]")
     printed = re.sub(r"\x1b\[[0-9;]*m", "", out.getvalue())  # the consoles' own colours (SGR) aside
     assert "\x1b" not in printed and "\\x1b]8;;http://evil.example" in printed
-    assert "[/b] :smile:" in printed and "[link=http://x]y[/link]" in printed and "[red]không phải màu[/red]" in printed
+    assert (
+        "[/b] :smile:" in printed
+        and "[link=http://x]y[/link]" in printed
+        and "[red]không phải màu[/red]" in printed
+    )
     assert "😄" not in printed
 
 
 def _members(session, unit_id: int) -> int:
     council = session.scalars(select(Council).where(Council.unit_id == unit_id)).one()
-    return session.execute(select(func.count()).select_from(CouncilMember)
-                           .where(CouncilMember.council_id == council.id)).scalar_one()
+    return session.execute(
+        select(func.count()).select_from(CouncilMember).where(CouncilMember.council_id == council.id)
+    ).scalar_one()
 
 
 def test_status_and_meeting_show_speak_vietnamese(prefect_api, session, sample, smtp_env, tmp_path) -> None:
@@ -96,9 +110,14 @@ def test_status_and_meeting_show_speak_vietnamese(prefect_api, session, sample, 
     dong, tay = _code_of(session, "Nguyễn Văn Đông"), _code_of(session, "Trần Thị Tây")
     unit = sample.resolve(UNIT)
     members = _members(session, unit.id)
-    minutes = Minutes(meeting_date=date(2026, 11, 25), members_present=members, decision_series="QĐ-UBND",
-                      first_decision_number=7, secretary="Thư ký",
-                      decisions=[{"code": c, "decision": "approve", "votes_for": members} for c in (dong, tay)])
+    minutes = Minutes(
+        meeting_date=date(2026, 11, 25),
+        members_present=members,
+        decision_series="QĐ-UBND",
+        first_decision_number=7,
+        secretary="Thư ký",
+        decisions=[{"code": c, "decision": "approve", "votes_for": members} for c in (dong, tay)],
+    )
     asyncio.run(council_meeting(unit=UNIT, minutes=minutes, on=date(2026, 11, 25)))
 
     conferred = _invoke("status", dong)
@@ -118,8 +137,10 @@ def test_status_and_meeting_show_speak_vietnamese(prefect_api, session, sample, 
     assert as_json[0]["summary"]["counts"] == {"conferred": 1, "forwarded": 1}  # scripts keep the codes
 
 
-@pytest.mark.parametrize(("today", "overdue"), [("20/11/2026", None), ("30/11/2026", None),
-                                                ("05/12/2026", "quá hạn 5 ngày, chưa nộp")])
+@pytest.mark.parametrize(
+    ("today", "overdue"),
+    [("20/11/2026", None), ("30/11/2026", None), ("05/12/2026", "quá hạn 5 ngày, chưa nộp")],
+)
 def test_report_status_marks_units_overdue_after_the_due_date(session, sample, today, overdue) -> None:
     filed = _invoke("report", "submit", "cam thach", "--year", "2026", "--on", "20/11/2026")
     assert filed.exit_code == 0, filed.output

@@ -23,29 +23,59 @@ PREFECT_LOG_LINE = re.compile(r"^\d\d:\d\d:\d\d\.\d{3} \| ", re.MULTILINE)  # Pr
 def _env(data_dir: Path, **extra: str) -> dict[str, str]:
     """A fresh data folder, no Prefect server named anywhere, Prefect's default log level, and mail
     pointed at a closed port (never at someone else's sink)."""
-    env = up_env(data_dir) | {"PREFECT_HOME": str(data_dir.parent / "prefect-home"), "PREFECT_LOGGING_LEVEL": "INFO",
-                              "THIDUA_SMTP_PORT": str(free_ports(1)[0])}
+    env = up_env(data_dir) | {
+        "PREFECT_HOME": str(data_dir.parent / "prefect-home"),
+        "PREFECT_LOGGING_LEVEL": "INFO",
+        "THIDUA_SMTP_PORT": str(free_ports(1)[0]),
+    }
     env.pop("PREFECT_PROFILE", None)
     return env | extra
 
 
 def _thidua(env: dict[str, str], *args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([*thidua_command(), *args], env=env, cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*thidua_command(), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _lines(text: str) -> list[str]:
     return [line for line in text.splitlines() if line.strip()]
 
 
-@pytest.mark.parametrize(("settings", "named"), [
-    ({"THIDUA_ENV": "production", "THIDUA_SMTP_USERNAME": "thuky", "THIDUA_SMTP_PASSWORD": SECRET,
-      "THIDUA_UI_AUTH": f"thuky:{SECRET}"}, ["THIDUA_DATABASE_URL"]),
-    ({"THIDUA_ENV": "production", "THIDUA_DATABASE_URL": f"postgresql+psycopg://thidua:{SECRET}@db/thidua",
-      "THIDUA_SMTP_USERNAME": "thuky", "THIDUA_SMTP_PASSWORD": SECRET}, ["THIDUA_SMTP_SECURITY"]),
-    ({"THIDUA_SMTP_PORT": SECRET, "THIDUA_SMTP_SECURITY": SECRET, "THIDUA_UI_AUTH": f"thuky:{SECRET}"},
-     ["THIDUA_SMTP_PORT", "THIDUA_SMTP_SECURITY"]),
-], ids=["production-sqlite", "production-smtp-without-tls", "malformed"])
+@pytest.mark.parametrize(
+    ("settings", "named"),
+    [
+        (
+            {
+                "THIDUA_ENV": "production",
+                "THIDUA_SMTP_USERNAME": "thuky",
+                "THIDUA_SMTP_PASSWORD": SECRET,
+                "THIDUA_UI_AUTH": f"thuky:{SECRET}",
+            },
+            ["THIDUA_DATABASE_URL"],
+        ),
+        (
+            {
+                "THIDUA_ENV": "production",
+                "THIDUA_DATABASE_URL": f"postgresql+psycopg://thidua:{SECRET}@db/thidua",
+                "THIDUA_SMTP_USERNAME": "thuky",
+                "THIDUA_SMTP_PASSWORD": SECRET,
+            },
+            ["THIDUA_SMTP_SECURITY"],
+        ),
+        (
+            {"THIDUA_SMTP_PORT": SECRET, "THIDUA_SMTP_SECURITY": SECRET, "THIDUA_UI_AUTH": f"thuky:{SECRET}"},
+            ["THIDUA_SMTP_PORT", "THIDUA_SMTP_SECURITY"],
+        ),
+    ],
+    ids=["production-sqlite", "production-smtp-without-tls", "malformed"],
+)
 @pytest.mark.parametrize("source", ["environment", "dotenv"])
 def test_a_refused_setting_is_one_line_without_its_value(tmp_path: Path, settings, named, source) -> None:
     env = _env(tmp_path / "data")
@@ -84,20 +114,35 @@ def test_without_the_service_flows_run_on_a_temporary_server_and_the_rest_refuse
         assert prepared.returncode == 0, prepared.stderr
 
     # a flow run to completion: the intake flow on Prefect's temporary server, which queues the letters
-    rows = [{"nominee": name, "kind": "cá nhân", "unit": UNIT, "award": "giay-khen-xa", "campaign": "ntm-2021-2025",
-             "achievement": "Hiến đất làm đường thôn", "submitted_on": "02/03/2026"}
-            for name in ("Nguyễn Văn Đông", "Trần Thị Tây")]
+    rows = [
+        {
+            "nominee": name,
+            "kind": "cá nhân",
+            "unit": UNIT,
+            "award": "giay-khen-xa",
+            "campaign": "ntm-2021-2025",
+            "achievement": "Hiến đất làm đường thôn",
+            "submitted_on": "02/03/2026",
+        }
+        for name in ("Nguyễn Văn Đông", "Trần Thị Tây")
+    ]
     (tmp_path / "ho-so.json").write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
-    nominated = _thidua(env, "nominate", str(tmp_path / "ho-so.json"), "--received", "23/11/2026", cwd=tmp_path)
+    nominated = _thidua(
+        env, "nominate", str(tmp_path / "ho-so.json"), "--received", "23/11/2026", cwd=tmp_path
+    )
     assert nominated.returncode == 0, nominated.stderr
     (said,) = _lines(nominated.stderr)  # one line: the service is down, a temporary server is used
     assert "Dịch vụ chưa chạy" in said and "máy chủ Prefect tạm" in said and "hộp thư đi" in said
     for output in (nominated.stdout, nominated.stderr):
-        assert "INFO" not in output and "Traceback" not in output and not PREFECT_LOG_LINE.search(output), output
+        assert "INFO" not in output and "Traceback" not in output and not PREFECT_LOG_LINE.search(output), (
+            output
+        )
     assert "Đã tiếp nhận 2 hồ sơ" in nominated.stdout
     with sqlite3.connect(data_dir / "thidua.db") as db:
         letters = db.execute("SELECT status FROM outbox_message WHERE category LIKE 'council%'").fetchall()
-    assert letters and {status for (status,) in letters} == {"pending"}, letters  # queued, waiting for the service
+    assert letters and {status for (status,) in letters} == {"pending"}, (
+        letters
+    )  # queued, waiting for the service
     log = (data_dir / "logs" / "cli.log").read_text(encoding="utf-8")
     assert "INFO prefect.flow_runs" in log and "intake" in log
 

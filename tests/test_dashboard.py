@@ -26,9 +26,15 @@ GIO_LINH = "quang-tri-2025.gio-linh-2025"  # xã Gio Linh, tỉnh Quảng Trị 
 
 def _row(n: int, unit: str, award: str, on: str, name: str | None = None) -> tuple[int, dict]:
     collective = award.startswith("co-thi-dua")
-    return n, {"nominee": name or f"{'Thôn' if collective else 'Nguyễn Văn'} {award} {n}",
-               "kind": "tập thể" if collective else "cá nhân", "unit": unit, "award": award,
-               "campaign": "ntm-2021-2025", "achievement": "Đóng góp xây dựng nông thôn mới", "submitted_on": on}
+    return n, {
+        "nominee": name or f"{'Thôn' if collective else 'Nguyễn Văn'} {award} {n}",
+        "kind": "tập thể" if collective else "cá nhân",
+        "unit": unit,
+        "award": award,
+        "campaign": "ntm-2021-2025",
+        "achievement": "Đóng góp xây dựng nông thôn mới",
+        "submitted_on": on,
+    }
 
 
 def _take_in(session, rows: list[tuple[int, dict]], received_on: date = RECEIVED) -> dict[str, str]:
@@ -43,9 +49,15 @@ def _take_in(session, rows: list[tuple[int, dict]], received_on: date = RECEIVED
 def _hold_meeting(session, hierarchy, unit_code: str, decisions: list[dict], day: date) -> None:
     unit = hierarchy.by_code[unit_code]
     _, members = council_of(session=session, unit_id=unit.id)
-    meeting = open_meeting(session=session, unit_id=unit.id, key=f"test:{unit_code}:{day}", hierarchy=hierarchy, on=day)
-    minutes = Minutes(meeting_date=day, members_present=len(members), decision_series="QĐ-UBND",
-                      decisions=[{"votes_for": len(members)} | d for d in decisions])
+    meeting = open_meeting(
+        session=session, unit_id=unit.id, key=f"test:{unit_code}:{day}", hierarchy=hierarchy, on=day
+    )
+    minutes = Minutes(
+        meeting_date=day,
+        members_present=len(members),
+        decision_series="QĐ-UBND",
+        decisions=[{"votes_for": len(members)} | d for d in decisions],
+    )
     apply_minutes(session=session, meeting=meeting, minutes=minutes, hierarchy=hierarchy)
     session.commit()
 
@@ -55,22 +67,34 @@ def decided(session, sample) -> dict[str, str]:
     """Cẩm Thạch's council decided four dossiers; one 2022 dossier of Cẩm Thành and one of Gio Linh wait.
 
     Returns the codes of Cẩm Thạch's dossiers by award form, and `waiting` → the Gio Linh one."""
-    rows = [_row(2, CAM_THACH, "giay-khen-xa", "02/03/2026"), _row(3, CAM_THACH, "bang-khen-tinh", "02/03/2026"),
-            _row(4, CAM_THACH, "bang-khen-ttg", "02/03/2026"), _row(5, CAM_THACH, "co-thi-dua-tinh", "02/03/2026"),
-            _row(6, CAM_THANH, "bang-khen-tinh", "15/06/2022"), _row(7, GIO_LINH, "giay-khen-xa", "10/09/2025")]
+    rows = [
+        _row(2, CAM_THACH, "giay-khen-xa", "02/03/2026"),
+        _row(3, CAM_THACH, "bang-khen-tinh", "02/03/2026"),
+        _row(4, CAM_THACH, "bang-khen-ttg", "02/03/2026"),
+        _row(5, CAM_THACH, "co-thi-dua-tinh", "02/03/2026"),
+        _row(6, CAM_THANH, "bang-khen-tinh", "15/06/2022"),
+        _row(7, GIO_LINH, "giay-khen-xa", "10/09/2025"),
+    ]
     by_nominee = _take_in(session, rows)
     codes = {r["award"]: by_nominee[r["nominee"]] for _, r in rows[:4]}
     codes["waiting"] = by_nominee[rows[5][1]["nominee"]]
-    _hold_meeting(session, sample, CAM_THACH, [
-        {"code": codes["giay-khen-xa"], "decision": "approve"},
-        {"code": codes["bang-khen-tinh"], "decision": "approve"},
-        {"code": codes["bang-khen-ttg"], "decision": "reject", "note": "Thành tích chưa tiêu biểu"},
-        {"code": codes["co-thi-dua-tinh"], "decision": "return", "note": "Bổ sung báo cáo thành tích"},
-    ], day=date(2026, 11, 10))
+    _hold_meeting(
+        session,
+        sample,
+        CAM_THACH,
+        [
+            {"code": codes["giay-khen-xa"], "decision": "approve"},
+            {"code": codes["bang-khen-tinh"], "decision": "approve"},
+            {"code": codes["bang-khen-ttg"], "decision": "reject", "note": "Thành tích chưa tiêu biểu"},
+            {"code": codes["co-thi-dua-tinh"], "decision": "return", "note": "Bổ sung báo cáo thành tích"},
+        ],
+        day=date(2026, 11, 10),
+    )
     return codes
 
 
 # --- the pipeline by province, level and status ---------------------------------------------------
+
 
 def test_pipeline_counts_each_province_by_the_level_holding_its_dossiers(session, sample, decided) -> None:
     rows = dash.pipeline_by_province(session=session, hierarchy=sample)
@@ -81,9 +105,19 @@ def test_pipeline_counts_each_province_by_the_level_holding_its_dossiers(session
         ("tỉnh Thanh Hóa", Level.province): {"forwarded": 1},
     }
     table = dash.pipeline_table(rows)
-    assert list(table[0]) == ["Tỉnh/thành phố", "Cấp đang giữ hồ sơ", "đã nộp", "đang xét", "đã trình cấp trên",
-                              "trả lại để bổ sung", "tạm dừng xét", "đã khen thưởng", "không khen thưởng", "đã rút",
-                              "Tổng"]
+    assert list(table[0]) == [
+        "Tỉnh/thành phố",
+        "Cấp đang giữ hồ sơ",
+        "đã nộp",
+        "đang xét",
+        "đã trình cấp trên",
+        "trả lại để bổ sung",
+        "tạm dừng xét",
+        "đã khen thưởng",
+        "không khen thưởng",
+        "đã rút",
+        "Tổng",
+    ]
     assert table[1]["Tỉnh/thành phố"] == "tỉnh Thanh Hóa" and table[1]["Cấp đang giữ hồ sơ"] == "cấp xã"
     assert table[-1]["Tỉnh/thành phố"] == "Tổng cộng" and table[-1]["Tổng"] == 6
     assert table[-1]["đã khen thưởng"] == 1 and table[-1]["đã trình cấp trên"] == 1
@@ -91,25 +125,46 @@ def test_pipeline_counts_each_province_by_the_level_holding_its_dossiers(session
 
 def test_pipeline_of_an_empty_database_is_only_the_total_row(session, sample) -> None:
     assert dash.pipeline_table(dash.pipeline_by_province(session=session, hierarchy=sample)) == [
-        {"Tỉnh/thành phố": "Tổng cộng", "Cấp đang giữ hồ sơ": "", **dict.fromkeys(
-            ["đã nộp", "đang xét", "đã trình cấp trên", "trả lại để bổ sung", "tạm dừng xét", "đã khen thưởng",
-             "không khen thưởng", "đã rút"], 0), "Tổng": 0}]
+        {
+            "Tỉnh/thành phố": "Tổng cộng",
+            "Cấp đang giữ hồ sơ": "",
+            **dict.fromkeys(
+                [
+                    "đã nộp",
+                    "đang xét",
+                    "đã trình cấp trên",
+                    "trả lại để bổ sung",
+                    "tạm dừng xét",
+                    "đã khen thưởng",
+                    "không khen thưởng",
+                    "đã rút",
+                ],
+                0,
+            ),
+            "Tổng": 0,
+        }
+    ]
 
 
 # --- overdue reviews, in working days -------------------------------------------------------------
+
 
 def _due_dates(session) -> dict[str, date | None]:
     session.expire_all()
     return {n.code: n.due_on for n in session.scalars(select(Nomination))}
 
 
-@pytest.mark.parametrize(("offset", "expected_days"), [
-    (0, None),  # on the due date itself: not late yet
-    (1, 1),  # the next working day
-    (3, 3),
-])
-def test_overdue_reviews_count_working_days_after_the_due_date(session, sample, decided, offset,
-                                                               expected_days) -> None:
+@pytest.mark.parametrize(
+    ("offset", "expected_days"),
+    [
+        (0, None),  # on the due date itself: not late yet
+        (1, 1),  # the next working day
+        (3, 3),
+    ],
+)
+def test_overdue_reviews_count_working_days_after_the_due_date(
+    session, sample, decided, offset, expected_days
+) -> None:
     from models.calendar import add_working_days
 
     waiting = decided["bang-khen-tinh"]  # at the province, forwarded and not yet received: no due date
@@ -138,13 +193,21 @@ def test_overdue_reviews_skip_weekends_and_holidays(session, sample, decided) ->
     table = dash.overdue_table(units)
     assert {r["Đơn vị đang xét"] for r in table} == {"xã Cẩm Thành", "xã Gio Linh"}
     first = table[0]
-    assert set(first) == {"Đơn vị đang xét", "Tỉnh/thành phố", "Cấp", "Số hồ sơ quá hạn",
-                          "Quá hạn nhiều nhất (ngày làm việc)", "Hạn xét sớm nhất", "Hồ sơ (số ngày quá hạn)"}
+    assert set(first) == {
+        "Đơn vị đang xét",
+        "Tỉnh/thành phố",
+        "Cấp",
+        "Số hồ sơ quá hạn",
+        "Quá hạn nhiều nhất (ngày làm việc)",
+        "Hạn xét sớm nhất",
+        "Hồ sơ (số ngày quá hạn)",
+    }
     assert re.fullmatch(r"\d{2}/\d{2}/\d{4}", first["Hạn xét sớm nhất"])
     assert "ngày)" in first["Hồ sơ (số ngày quá hạn)"]
 
 
 # --- the yearly report ----------------------------------------------------------------------------
+
 
 def test_report_filing_counts_the_units_bound_to_the_yearly_report(session, sample) -> None:
     from models.deadlines import YEARLY_REPORT
@@ -153,10 +216,22 @@ def test_report_filing_counts_the_units_bound_to_the_yearly_report(session, samp
     before = dash.report_filing(session=session, year=2026)
     assert before.filed == 0 and before.expected > 0 and before.due_on == date(2026, 11, 30)
     assert "xã Cẩm Thạch (tỉnh Thanh Hóa)" in before.missing
-    file_report(session=session, unit=CAM_THACH, year=2026, deadline=YEARLY_REPORT, on=date(2026, 11, 20),
-                today=date(2026, 11, 23))
-    file_report(session=session, unit=CAM_THACH, year=2026, deadline=YEARLY_REPORT, on=date(2026, 11, 21),
-                today=date(2026, 11, 23))  # an amendment counts once
+    file_report(
+        session=session,
+        unit=CAM_THACH,
+        year=2026,
+        deadline=YEARLY_REPORT,
+        on=date(2026, 11, 20),
+        today=date(2026, 11, 23),
+    )
+    file_report(
+        session=session,
+        unit=CAM_THACH,
+        year=2026,
+        deadline=YEARLY_REPORT,
+        on=date(2026, 11, 21),
+        today=date(2026, 11, 23),
+    )  # an amendment counts once
     session.commit()
     after = dash.report_filing(session=session, year=2026)
     assert (after.filed, after.expected) == (1, before.expected)
@@ -186,11 +261,15 @@ def test_filing_progress_percent() -> None:
 
 # --- the campaign's summary and the provinces' targets --------------------------------------------
 
+
 def test_campaign_summary_counts_outcomes_by_form_and_province(session, sample, decided) -> None:
     summary = dash.campaign_summary(session=session, hierarchy=sample)
     assert [(f.code, n) for f, n in summary.conferred_by_form] == [("giay-khen-xa", 1)]
     assert summary.totals[Status.rejected] == 1 and summary.totals[Status.returned] == 1
-    assert {t.name: t.total for t in summary.provinces} == {"tỉnh Quảng Trị (từ 01/07/2025)": 1, "tỉnh Thanh Hóa": 5}
+    assert {t.name: t.total for t in summary.provinces} == {
+        "tỉnh Quảng Trị (từ 01/07/2025)": 1,
+        "tỉnh Thanh Hóa": 5,
+    }
     markdown = dash.campaign_markdown(summary, as_of=date(2026, 11, 28))
     assert "| Giấy khen của Chủ tịch UBND xã | 1 |" in markdown
     assert "- Không khen thưởng: **1**" in markdown
@@ -201,7 +280,7 @@ def test_campaign_summary_counts_outcomes_by_form_and_province(session, sample, 
     assert "| Xã đạt chuẩn nông thôn mới (ít nhất) | 82 xã (87,2%) |" in markdown
     assert "| Xã đạt chuẩn nông thôn mới nâng cao | 34 xã (40,2%) |" in markdown
     assert "| Xã đạt chuẩn nông thôn mới kiểu mẫu | 9 xã (11%) |" in markdown
-    quang_tri = markdown[markdown.index("### tỉnh Quảng Trị"):]
+    quang_tri = markdown[markdown.index("### tỉnh Quảng Trị") :]
     assert "- Hồ sơ của tỉnh Quảng Trị (từ 01/07/2025): **1**" in quang_tri
     assert "@" not in markdown  # no addresses, ever
 
@@ -219,6 +298,7 @@ def test_targets_name_the_seeds_plans_and_provinces_of_the_sample(sample) -> Non
 
 # --- the flow: artifacts, run names and tags, events -----------------------------------------------
 
+
 def _rows_for_flow(unit: str, awards: list[str], on: str) -> list[dict]:
     return [_row(i + 2, unit, a, on)[1] | {"row": i + 2} for i, a in enumerate(awards)]
 
@@ -228,7 +308,9 @@ async def _artifact(key: str) -> Any:
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
     async with get_client() as client:
-        found = await client.read_latest_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+        found = await client.read_latest_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )
     assert found, f"no artifact {key}"
     return found[0]
 
@@ -239,15 +321,23 @@ async def _runs(flow_name: str) -> list:
     from prefect.client.schemas.sorting import FlowRunSort
 
     async with get_client() as client:
-        return await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])),
-                                           sort=FlowRunSort.START_TIME_DESC)
+        return await client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])), sort=FlowRunSort.START_TIME_DESC
+        )
 
 
-def test_dashboard_flow_publishes_its_artifacts_under_stable_keys(prefect_api, session, sample, decided) -> None:
+def test_dashboard_flow_publishes_its_artifacts_under_stable_keys(
+    prefect_api, session, sample, decided
+) -> None:
     from flows.dashboard import dashboard
 
     result = asyncio.run(dashboard(on=date(2026, 11, 28)))
-    assert result["artifacts"] == ["pipeline-by-province", "overdue-reviews", "report-filing-2026", "campaign-summary"]
+    assert result["artifacts"] == [
+        "pipeline-by-province",
+        "overdue-reviews",
+        "report-filing-2026",
+        "campaign-summary",
+    ]
     assert result["nominations"] == 6 and result["conferred"] == 1
     pipeline = asyncio.run(_artifact("pipeline-by-province"))
     assert pipeline.type == "table"
@@ -267,15 +357,22 @@ def test_dashboard_flow_publishes_its_artifacts_under_stable_keys(prefect_api, s
     assert runs[0].name.startswith("dashboard-")
 
 
-def test_meeting_and_intake_runs_are_named_and_tagged_by_province_and_level(prefect_api, session, sample,
-                                                                           monkeypatch) -> None:
+def test_meeting_and_intake_runs_are_named_and_tagged_by_province_and_level(
+    prefect_api, session, sample, monkeypatch
+) -> None:
     from flows.council import council_meeting
     from flows.intake import intake
 
     received = date(2026, 11, 22)
-    result = asyncio.run(intake(rows=_rows_for_flow(GIO_LINH, ["giay-khen-xa"], "10/09/2025")
-                                + _rows_for_flow(CAM_THACH, ["bang-khen-tinh"], "02/03/2026"),
-                                source="test", received_on=received, deliver=False))
+    result = asyncio.run(
+        intake(
+            rows=_rows_for_flow(GIO_LINH, ["giay-khen-xa"], "10/09/2025")
+            + _rows_for_flow(CAM_THACH, ["bang-khen-tinh"], "02/03/2026"),
+            source="test",
+            received_on=received,
+            deliver=False,
+        )
+    )
     codes = {n["award"]: n["code"] for n in result["nominations"]}
     intake_run = asyncio.run(_runs("intake"))[0]
     assert intake_run.name == "intake-quang-tri-2026-11-22"
@@ -283,8 +380,11 @@ def test_meeting_and_intake_runs_are_named_and_tagged_by_province_and_level(pref
 
     unit = sample.by_code[CAM_THACH]
     _, members = council_of(session=session, unit_id=unit.id)
-    minutes = Minutes(meeting_date=date(2026, 11, 28), members_present=len(members), decisions=[
-        {"code": codes["bang-khen-tinh"], "decision": "approve", "votes_for": len(members)}])
+    minutes = Minutes(
+        meeting_date=date(2026, 11, 28),
+        members_present=len(members),
+        decisions=[{"code": codes["bang-khen-tinh"], "decision": "approve", "votes_for": len(members)}],
+    )
     asyncio.run(council_meeting(unit=CAM_THACH, minutes=minutes, on=date(2026, 11, 28), deliver=False))
     meeting_run = asyncio.run(_runs("council-meeting"))[0]
     assert meeting_run.name == "meeting-cam-thach-2026-11-28"
@@ -294,13 +394,16 @@ def test_meeting_and_intake_runs_are_named_and_tagged_by_province_and_level(pref
     assert dashboard_run.parent_task_run_id is not None and dashboard_run.state.is_completed()
 
 
-@pytest.mark.parametrize(("ref", "on", "expected"), [
-    ("thanh-hoa.cam-thuy", date(2022, 6, 15), ("cam-thuy", Level.district, "thanh-hoa")),
-    ("Cẩm Thủy", date(2026, 11, 28), ("cam-thuy", Level.commune, "thanh-hoa")),  # the commune of 1/7/2025
-    ("cam thach", None, ("cam-thach", Level.commune, "thanh-hoa")),
-    ("hue", None, ("hue", Level.province, "hue")),
-    ("central.thu-tuong", None, ("thu-tuong-chinh-phu", Level.prime_minister, None)),
-])
+@pytest.mark.parametrize(
+    ("ref", "on", "expected"),
+    [
+        ("thanh-hoa.cam-thuy", date(2022, 6, 15), ("cam-thuy", Level.district, "thanh-hoa")),
+        ("Cẩm Thủy", date(2026, 11, 28), ("cam-thuy", Level.commune, "thanh-hoa")),  # the commune of 1/7/2025
+        ("cam thach", None, ("cam-thach", Level.commune, "thanh-hoa")),
+        ("hue", None, ("hue", Level.province, "hue")),
+        ("central.thu-tuong", None, ("thu-tuong-chinh-phu", Level.prime_minister, None)),
+    ],
+)
 def test_units_are_found_for_names_and_tags(session, sample, ref, on, expected) -> None:
     from flows.naming import find_place, tags_of
 
@@ -318,14 +421,26 @@ def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session
     from flows.intake import intake
 
     day = date(2026, 11, 24)
-    started = datetime.now(UTC)  # codes repeat across tests (a fresh app database each), events do not go away
-    result = asyncio.run(intake(rows=_rows_for_flow(CAM_THACH, ["bang-khen-tinh"], "02/03/2026"),
-                                source="test-events", received_on=day, deliver=False))
+    started = datetime.now(
+        UTC
+    )  # codes repeat across tests (a fresh app database each), events do not go away
+    result = asyncio.run(
+        intake(
+            rows=_rows_for_flow(CAM_THACH, ["bang-khen-tinh"], "02/03/2026"),
+            source="test-events",
+            received_on=day,
+            deliver=False,
+        )
+    )
     code = result["nominations"][0]["code"]
     for unit_code in (CAM_THACH, "thanh-hoa"):
         _, members = council_of(session=session, unit_id=sample.by_code[unit_code].id)
-        minutes = Minutes(meeting_date=day, members_present=len(members), first_decision_number=7,
-                          decisions=[{"code": code, "decision": "approve", "votes_for": len(members)}])
+        minutes = Minutes(
+            meeting_date=day,
+            members_present=len(members),
+            first_decision_number=7,
+            decisions=[{"code": code, "decision": "approve", "votes_for": len(members)}],
+        )
         meeting = asyncio.run(council_meeting(unit=unit_code, minutes=minutes, on=day, deliver=False))
         if meeting["counts"].get("forwarded"):
             asyncio.run(receive_forwarded(meeting_id=meeting["meeting_id"], on=day, deliver=False))
@@ -333,8 +448,10 @@ def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session
     async def read() -> list:
         from prefect.client.orchestration import get_client
 
-        wanted = EventFilter(resource=EventResourceFilter(id=[f"thidua.nomination.{code}"]),
-                             occurred=EventOccurredFilter(since=started))
+        wanted = EventFilter(
+            resource=EventResourceFilter(id=[f"thidua.nomination.{code}"]),
+            occurred=EventOccurredFilter(since=started),
+        )
         deadline = time.monotonic() + 30
         async with get_client() as client:
             while True:
@@ -344,11 +461,19 @@ def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session
                 await asyncio.sleep(0.5)
 
     events = asyncio.run(read())
-    assert [e.event for e in events] == ["thidua.nomination.submitted", "thidua.nomination.forwarded",
-                                         "thidua.nomination.received", "thidua.nomination.conferred"]
+    assert [e.event for e in events] == [
+        "thidua.nomination.submitted",
+        "thidua.nomination.forwarded",
+        "thidua.nomination.received",
+        "thidua.nomination.conferred",
+    ]
     units = [next(r.id for r in e.related if r.role == "unit") for e in events]
-    assert units == ["thidua.unit." + CAM_THACH, "thidua.unit.thanh-hoa", "thidua.unit.thanh-hoa",
-                     "thidua.unit.thanh-hoa"]
+    assert units == [
+        "thidua.unit." + CAM_THACH,
+        "thidua.unit.thanh-hoa",
+        "thidua.unit.thanh-hoa",
+        "thidua.unit.thanh-hoa",
+    ]
     assert all(any(r.id == "thidua.award.bang-khen-tinh" for r in e.related) for e in events)
     assert events[-1].payload["decision_number"] == "7/QĐ-UBND"
     assert events[0].resource.name.startswith(code)
@@ -356,12 +481,44 @@ def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session
 
 # --- the meeting form ----------------------------------------------------------------------------
 
-AGENDA = [{"code": "HS2026-000001", "version": 1, "nominee": "Nguyễn Văn An", "award": "bang-khen-tinh",
-           "award_name": "Bằng khen của Chủ tịch UBND tỉnh", "origin_unit": "xã Cẩm Thạch", "due_on": "2026-12-07"},
-          {"code": "HS2026-000002", "version": 1, "nominee": "Thôn Cẩm Hoa", "award": "co-thi-dua-tinh",
-           "award_name": "Cờ thi đua của UBND tỉnh", "origin_unit": "xã Cẩm Thạch", "due_on": None}]
-JSON_SCHEMA_WORDS = {"items", "type", "properties", "required", "enum", "format", "default", "title",
-                     "description", "definitions", "$ref", "allOf", "anyOf", "oneOf", "minimum", "maximum"}
+AGENDA = [
+    {
+        "code": "HS2026-000001",
+        "version": 1,
+        "nominee": "Nguyễn Văn An",
+        "award": "bang-khen-tinh",
+        "award_name": "Bằng khen của Chủ tịch UBND tỉnh",
+        "origin_unit": "xã Cẩm Thạch",
+        "due_on": "2026-12-07",
+    },
+    {
+        "code": "HS2026-000002",
+        "version": 1,
+        "nominee": "Thôn Cẩm Hoa",
+        "award": "co-thi-dua-tinh",
+        "award_name": "Cờ thi đua của UBND tỉnh",
+        "origin_unit": "xã Cẩm Thạch",
+        "due_on": None,
+    },
+]
+JSON_SCHEMA_WORDS = {
+    "items",
+    "type",
+    "properties",
+    "required",
+    "enum",
+    "format",
+    "default",
+    "title",
+    "description",
+    "definitions",
+    "$ref",
+    "allOf",
+    "anyOf",
+    "oneOf",
+    "minimum",
+    "maximum",
+}
 
 
 def _form():
@@ -369,7 +526,8 @@ def _form():
 
     return MeetingDecisions.with_initial_data(
         description=agenda_markdown(council="Hội đồng Thi đua – Khen thưởng xã Cẩm Thạch", agenda=AGENDA),
-        **initial_form(agenda=AGENDA, meeting_date=date(2026, 11, 28), series="QĐ-UBND", members=7))
+        **initial_form(agenda=AGENDA, meeting_date=date(2026, 11, 28), series="QĐ-UBND", members=7),
+    )
 
 
 def _schema(model) -> dict:
@@ -382,14 +540,22 @@ def test_the_form_keeps_vietnamese_titles_and_sensible_defaults() -> None:
     schema = _schema(_form())
     top = schema["properties"]
     assert {k: v["title"] for k, v in top.items()} == {
-        "meeting_date": "Ngày họp", "members_present": "Số thành viên dự họp",
-        "decision_series": "Ký hiệu quyết định khen thưởng", "first_decision_number": "Số quyết định đầu tiên",
-        "secretary": "Thư ký phiên họp", "agenda_items": "Quyết định cho từng hồ sơ"}
+        "meeting_date": "Ngày họp",
+        "members_present": "Số thành viên dự họp",
+        "decision_series": "Ký hiệu quyết định khen thưởng",
+        "first_decision_number": "Số quyết định đầu tiên",
+        "secretary": "Thư ký phiên họp",
+        "agenda_items": "Quyết định cho từng hồ sơ",
+    }
     assert top["members_present"]["default"] == 7 and top["members_present"]["minimum"] == 0
     assert top["meeting_date"]["default"] == "2026-11-28"
     first, second = top["agenda_items"]["default"]
-    assert first == {"code": "HS2026-000001", "nominee": "Nguyễn Văn An",
-                     "award_name": "Bằng khen của Chủ tịch UBND tỉnh", "decision": "Thông qua"}
+    assert first == {
+        "code": "HS2026-000001",
+        "nominee": "Nguyễn Văn An",
+        "award_name": "Bằng khen của Chủ tịch UBND tỉnh",
+        "decision": "Thông qua",
+    }
     assert second["award_name"] == "Cờ thi đua của UBND tỉnh"
     assert "votes_for" not in first  # the card starts at 0: the council counts its own votes
     item = schema["definitions"]["AgendaDecision"]["properties"]
@@ -403,10 +569,14 @@ def test_the_agenda_is_in_the_description_and_in_the_list_field() -> None:
     description = form._description
     field = _schema(form)["properties"]["agenda_items"]["description"]
     for text in (description, field):
-        assert "1. **HS2026-000001** — Nguyễn Văn An — Bằng khen của Chủ tịch UBND tỉnh — đề nghị: xã Cẩm Thạch " \
-               "— hạn xét 07/12/2026" in text
-        assert "\n\n2. **HS2026-000002** — Thôn Cẩm Hoa — Cờ thi đua của UBND tỉnh — đề nghị: xã Cẩm Thạch " \
-               "— hạn xét —\n\n" in text  # blank lines: the default UI joins single line breaks
+        assert (
+            "1. **HS2026-000001** — Nguyễn Văn An — Bằng khen của Chủ tịch UBND tỉnh — đề nghị: xã Cẩm Thạch "
+            "— hạn xét 07/12/2026" in text
+        )
+        assert (
+            "\n\n2. **HS2026-000002** — Thôn Cẩm Hoa — Cờ thi đua của UBND tỉnh — đề nghị: xã Cẩm Thạch "
+            "— hạn xét —\n\n" in text
+        )  # blank lines: the default UI joins single line breaks
         assert "|" not in text  # the default UI shows a markdown table as raw pipes
 
 
@@ -416,10 +586,14 @@ def test_a_refused_attempt_shows_its_problems_above_the_agenda() -> None:
     problems = ["hồ sơ HS2026-000001: không thông qua thì phải ghi rõ lý do"]
     form = MeetingDecisions.with_initial_data(
         description=agenda_markdown(council="Hội đồng xã", agenda=AGENDA, problems=problems),
-        **initial_form(agenda=AGENDA, meeting_date=date(2026, 11, 28), series="QĐ-UBND", members=7))
+        **initial_form(agenda=AGENDA, meeting_date=date(2026, 11, 28), series="QĐ-UBND", members=7),
+    )
     field = _schema(form)["properties"]["agenda_items"]["description"]
-    assert field.index("Biên bản chưa hợp lệ") < field.index("- hồ sơ HS2026-000001: không thông qua") \
+    assert (
+        field.index("Biên bản chưa hợp lệ")
+        < field.index("- hồ sơ HS2026-000001: không thông qua")
         < field.index("1. **HS2026-000001**")
+    )
 
 
 def test_no_field_is_named_like_a_json_schema_keyword() -> None:
@@ -433,7 +607,11 @@ def test_submitted_form_becomes_minutes() -> None:
 
     values = initial_form(agenda=AGENDA, meeting_date=date(2026, 11, 28), series="QĐ-UBND", members=7)
     values["agenda_items"][0] |= {"votes_for": 6, "votes_abstain": 1}
-    values["agenda_items"][1] |= {"decision": "Khen mức thấp hơn", "lower_award": "Bằng khen tỉnh", "votes_for": 5}
+    values["agenda_items"][1] |= {
+        "decision": "Khen mức thấp hơn",
+        "lower_award": "Bằng khen tỉnh",
+        "votes_for": 5,
+    }
     minutes = _form()(**values).to_minutes()
     first, second = minutes.decisions
     assert (first.decision, first.lower_award, first.votes_for, first.votes_abstain) == ("approve", "", 6, 1)
@@ -442,10 +620,17 @@ def test_submitted_form_becomes_minutes() -> None:
         _form()(**(values | {"members_present": -1}))
 
 
-@pytest.mark.parametrize(("typed", "code"), [
-    ("Bằng khen tỉnh", "bang-khen-tinh"), ("bang khen tinh", "bang-khen-tinh"), ("bang-khen-tinh", "bang-khen-tinh"),
-    ("Giấy khen của Chủ tịch UBND xã", "giay-khen-xa"), ("", ""), ("bang-khen-xyz", "bang-khen-xyz"),
-])
+@pytest.mark.parametrize(
+    ("typed", "code"),
+    [
+        ("Bằng khen tỉnh", "bang-khen-tinh"),
+        ("bang khen tinh", "bang-khen-tinh"),
+        ("bang-khen-tinh", "bang-khen-tinh"),
+        ("Giấy khen của Chủ tịch UBND xã", "giay-khen-xa"),
+        ("", ""),
+        ("bang-khen-xyz", "bang-khen-xyz"),
+    ],
+)
 def test_lower_award_is_read_from_a_name_or_a_code(typed: str, code: str) -> None:
     from flows.inputs import lower_award_code
 
@@ -456,13 +641,36 @@ def test_the_form_takes_what_the_cli_sends_when_it_resumes_a_meeting() -> None:
     """`thidua meeting decide` resumes with decision words and form codes (cli/meetings.py)."""
     from models.meetings import DECISION_LABELS
 
-    run_input = {"meeting_date": "2026-11-28", "members_present": 7, "decision_series": "QĐ-UBND",
-                 "first_decision_number": 3, "secretary": "",
-                 "agenda_items": [{"code": "HS2026-000001", "decision": DECISION_LABELS["approve"], "lower_award": "",
-                                   "votes_for": 7, "votes_against": 0, "votes_abstain": 0, "note": ""},
-                                  {"code": "HS2026-000002", "decision": DECISION_LABELS["award-lower"],
-                                   "lower_award": "bang-khen-tinh", "votes_for": 6, "votes_against": 1,
-                                   "votes_abstain": 0, "note": ""}]}
+    run_input = {
+        "meeting_date": "2026-11-28",
+        "members_present": 7,
+        "decision_series": "QĐ-UBND",
+        "first_decision_number": 3,
+        "secretary": "",
+        "agenda_items": [
+            {
+                "code": "HS2026-000001",
+                "decision": DECISION_LABELS["approve"],
+                "lower_award": "",
+                "votes_for": 7,
+                "votes_against": 0,
+                "votes_abstain": 0,
+                "note": "",
+            },
+            {
+                "code": "HS2026-000002",
+                "decision": DECISION_LABELS["award-lower"],
+                "lower_award": "bang-khen-tinh",
+                "votes_for": 6,
+                "votes_against": 1,
+                "votes_abstain": 0,
+                "note": "",
+            },
+        ],
+    }
     assert "enum" not in _schema(_form())["definitions"]["AgendaDecision"]["properties"]["lower_award"]
     minutes = _form()(**run_input).to_minutes()
-    assert [(d.decision, d.lower_award) for d in minutes.decisions] == [("approve", ""), ("award-lower", "bang-khen-tinh")]
+    assert [(d.decision, d.lower_award) for d in minutes.decisions] == [
+        ("approve", ""),
+        ("award-lower", "bang-khen-tinh"),
+    ]

@@ -31,18 +31,40 @@ START, END = date(2026, 11, 1), date(2026, 12, 10)
 # The default offsets (14, 7, 3, 1, 0 days before) and escalations (1, 3, 5 working days after) for
 # 30/11/2026, worked out by hand: 29/11 is a Sunday, so the 1-day reminder moves back to Friday 27/11,
 # together with the 3-day one; 24/11 (Ngày Văn hóa Việt Nam) is a holiday inside the window.
-REMINDERS = {date(2026, 11, 16): (14,), date(2026, 11, 23): (7,), date(2026, 11, 27): (3, 1), date(2026, 11, 30): (0,)}
+REMINDERS = {
+    date(2026, 11, 16): (14,),
+    date(2026, 11, 23): (7,),
+    date(2026, 11, 27): (3, 1),
+    date(2026, 11, 30): (0,),
+}
 ESCALATIONS = {date(2026, 12, 1): 1, date(2026, 12, 3): 3, date(2026, 12, 7): 5}
 
 COMMUNES_2026 = {
-    "thanh-hoa": ["thanh-hoa.bien-thuong-2025", "thanh-hoa.cam-thach-2025", "thanh-hoa.cam-thuy-2025",
-                  "thanh-hoa.cam-tu-2025", "thanh-hoa.tay-do-2025"],
-    "quang-tri-2025": ["quang-tri-2025.cam-lo-2025", "quang-tri-2025.cua-viet-2025", "quang-tri-2025.gio-linh-2025",
-                       "quang-tri-2025.hieu-giang-2025"],
-    "vinh-long-2025": ["vinh-long-2025.ba-tri-2025", "vinh-long-2025.bao-thanh-2025", "vinh-long-2025.giao-long-2025",
-                       "vinh-long-2025.phu-tuc-2025"],
-    "quang-ngai-2025": ["quang-ngai-2025.dak-ha-2025", "quang-ngai-2025.dak-to-2025", "quang-ngai-2025.dak-ui-2025",
-                        "quang-ngai-2025.kon-dao-2025"],
+    "thanh-hoa": [
+        "thanh-hoa.bien-thuong-2025",
+        "thanh-hoa.cam-thach-2025",
+        "thanh-hoa.cam-thuy-2025",
+        "thanh-hoa.cam-tu-2025",
+        "thanh-hoa.tay-do-2025",
+    ],
+    "quang-tri-2025": [
+        "quang-tri-2025.cam-lo-2025",
+        "quang-tri-2025.cua-viet-2025",
+        "quang-tri-2025.gio-linh-2025",
+        "quang-tri-2025.hieu-giang-2025",
+    ],
+    "vinh-long-2025": [
+        "vinh-long-2025.ba-tri-2025",
+        "vinh-long-2025.bao-thanh-2025",
+        "vinh-long-2025.giao-long-2025",
+        "vinh-long-2025.phu-tuc-2025",
+    ],
+    "quang-ngai-2025": [
+        "quang-ngai-2025.dak-ha-2025",
+        "quang-ngai-2025.dak-to-2025",
+        "quang-ngai-2025.dak-ui-2025",
+        "quang-ngai-2025.kon-dao-2025",
+    ],
     "hue": ["hue.dan-dien-2025", "hue.phu-vang-2025", "hue.phu-vinh-2025", "hue.quang-dien-2025"],
 }
 ALL_COMMUNES = sorted(c for cs in COMMUNES_2026.values() for c in cs)
@@ -73,8 +95,15 @@ def run_day(day: date, since: date | None = None) -> dict:
 def file_due(session, day: date) -> None:
     for code, on in FILINGS.items():
         if on == day:
-            file_report(session=session, unit=code, year=YEAR, deadline=YEARLY_REPORT, on=day, today=day,
-                        filed_by="Văn thư")
+            file_report(
+                session=session,
+                unit=code,
+                year=YEAR,
+                deadline=YEARLY_REPORT,
+                on=day,
+                today=day,
+                filed_by="Văn thư",
+            )
     session.commit()
 
 
@@ -93,8 +122,13 @@ def contacts(session):
     return Hierarchy.load(session)
 
 
-def expected_reports(directory: Hierarchy, filings: dict[str, date], *, only: set[date] | None = None,
-                     catch_up: dict[date, date] | None = None) -> set[tuple[date, str, str]]:
+def expected_reports(
+    directory: Hierarchy,
+    filings: dict[str, date],
+    *,
+    only: set[date] | None = None,
+    catch_up: dict[date, date] | None = None,
+) -> set[tuple[date, str, str]]:
     """The report items by hand: reminders to the office, escalations to the head, the last to the
     province's head too — for units that had not filed by the day of the run that sends them."""
     catch_up = catch_up or {}
@@ -106,13 +140,17 @@ def expected_reports(directory: Hierarchy, filings: dict[str, date], *, only: se
         for day, steps in REMINDERS.items():
             sent = catch_up.get(day, day)
             if (filed is None or filed > sent) and (only is None or day in only):
-                out |= {(sent, unit.email, f"report-reminder:{YEARLY_REPORT}:{code}:{YEAR}:{s}") for s in steps}
+                out |= {
+                    (sent, unit.email, f"report-reminder:{YEARLY_REPORT}:{code}:{YEAR}:{s}") for s in steps
+                }
         for day, k in ESCALATIONS.items():
             sent = catch_up.get(day, day)
             if (filed is None or filed > sent) and (only is None or day in only):
                 out.add((sent, unit.head_email, f"report-overdue:{YEARLY_REPORT}:{code}:{YEAR}:{k}"))
                 if k == 5:
-                    out.add((sent, province.head_email, f"report-escalation:{YEARLY_REPORT}:{code}:{YEAR}:{k}"))
+                    out.add(
+                        (sent, province.head_email, f"report-escalation:{YEARLY_REPORT}:{code}:{YEAR}:{k}")
+                    )
     return out
 
 
@@ -125,7 +163,10 @@ def test_deadlines_file_names_campaign_and_legal_basis(session, sample) -> None:
     assert "1872/QĐ-UBND" in specs[YEARLY_REPORT].legal_basis
     assert specs["kon-tum-ke-hoach-tinh-2022"].due_date(2022) == date(2022, 7, 15)
     assert specs["kon-tum-ke-hoach-huyen-2022"].due_date(2022) == date(2022, 7, 31)
-    assert all("2017/KH-UBND" in specs[c].legal_basis for c in ("kon-tum-ke-hoach-tinh-2022", "kon-tum-ke-hoach-huyen-2022"))
+    assert all(
+        "2017/KH-UBND" in specs[c].legal_basis
+        for c in ("kon-tum-ke-hoach-tinh-2022", "kon-tum-ke-hoach-huyen-2022")
+    )
     final = specs["ntm-tong-ket-2025"]
     assert final.opens_on and final.due_on and final.opens_on < final.due_on and not final.confirmed
     first = ensure_deadlines(session=session)
@@ -136,31 +177,61 @@ def test_deadlines_file_names_campaign_and_legal_basis(session, sample) -> None:
     assert all(r.to_spec() == specs[r.code] for r in again.values())
 
 
-@pytest.mark.parametrize("entry", [
-    {"recurrence": "yearly", "month": 4, "day": 31},
-    {"recurrence": "yearly", "month": 11},
-    {"recurrence": "once"},
-    {"recurrence": "once", "due_on": "2022-07-15", "opens_on": "2022-08-01"},
-    {"recurrence": "yearly", "month": 11, "day": 30, "binds": []},
-])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        {"recurrence": "yearly", "month": 4, "day": 31},
+        {"recurrence": "yearly", "month": 11},
+        {"recurrence": "once"},
+        {"recurrence": "once", "due_on": "2022-07-15", "opens_on": "2022-08-01"},
+        {"recurrence": "yearly", "month": 11, "day": 30, "binds": []},
+    ],
+)
 def test_a_malformed_deadline_is_refused(entry: dict) -> None:
-    base = {"code": "x", "campaign": "ntm-2021-2025", "name": "X", "short_name": "X", "submit_to": "parent",
-            "binds": [{"level": "commune"}], "legal_basis": "Y"}
+    base = {
+        "code": "x",
+        "campaign": "ntm-2021-2025",
+        "name": "X",
+        "short_name": "X",
+        "submit_to": "parent",
+        "binds": [{"level": "commune"}],
+        "legal_basis": "Y",
+    }
     with pytest.raises(ValueError):
         DeadlineSpec.model_validate({**base, **entry})
 
 
-@pytest.mark.parametrize(("code", "year", "expected"), [
-    # the hierarchy as it stood on the due date: districts in 2024, communes of the two-tier shape in 2026
-    (YEARLY_REPORT, 2024, ["ben-tre.ba-tri", "ben-tre.chau-thanh", "kon-tum.dak-ha", "kon-tum.dak-to",
-                           "quang-tri.cam-lo", "quang-tri.gio-linh", "thanh-hoa.cam-thuy", "thanh-hoa.vinh-loc",
-                           "thua-thien-hue.phu-vang", "thua-thien-hue.quang-dien"]),
-    (YEARLY_REPORT, 2026, ALL_COMMUNES),
-    ("kon-tum-ke-hoach-tinh-2022", 2022, ["kon-tum"]),
-    ("kon-tum-ke-hoach-huyen-2022", 2022, ["kon-tum.dak-ha", "kon-tum.dak-to"]),
-    ("ntm-tong-ket-2025", 2025, ["hue", "quang-ngai-2025", "quang-tri-2025", "thanh-hoa", "vinh-long-2025"]),
-    ("kon-tum-ke-hoach-huyen-2022", 2023, []),
-])
+@pytest.mark.parametrize(
+    ("code", "year", "expected"),
+    [
+        # the hierarchy as it stood on the due date: districts in 2024, communes of the two-tier shape in 2026
+        (
+            YEARLY_REPORT,
+            2024,
+            [
+                "ben-tre.ba-tri",
+                "ben-tre.chau-thanh",
+                "kon-tum.dak-ha",
+                "kon-tum.dak-to",
+                "quang-tri.cam-lo",
+                "quang-tri.gio-linh",
+                "thanh-hoa.cam-thuy",
+                "thanh-hoa.vinh-loc",
+                "thua-thien-hue.phu-vang",
+                "thua-thien-hue.quang-dien",
+            ],
+        ),
+        (YEARLY_REPORT, 2026, ALL_COMMUNES),
+        ("kon-tum-ke-hoach-tinh-2022", 2022, ["kon-tum"]),
+        ("kon-tum-ke-hoach-huyen-2022", 2022, ["kon-tum.dak-ha", "kon-tum.dak-to"]),
+        (
+            "ntm-tong-ket-2025",
+            2025,
+            ["hue", "quang-ngai-2025", "quang-tri-2025", "thanh-hoa", "vinh-long-2025"],
+        ),
+        ("kon-tum-ke-hoach-huyen-2022", 2023, []),
+    ],
+)
 def test_obligations_bind_the_units_of_that_year(session, sample, code, year, expected) -> None:
     spec = {s.code: s for s in load_deadlines()}[code]
     obligations = expand_obligations(spec=spec, year=year, directory=contacts(session))
@@ -177,26 +248,54 @@ def test_the_report_goes_to_the_provinces_ntm_office(session, sample) -> None:
 # ---------------------------------------------------------------- schedules: weekends, holidays, year boundary
 
 
-@pytest.mark.parametrize(("due", "offsets", "expected"), [
-    (DUE, (14, 7, 3, 1, 0), [(14, date(2026, 11, 16)), (7, date(2026, 11, 23)), (3, date(2026, 11, 27)),
-                             (1, date(2026, 11, 27)), (0, date(2026, 11, 30))]),
-    (DUE, (6,), [(6, date(2026, 11, 23))]),  # 24/11/2026 is Ngày Văn hóa Việt Nam: the day before
-    (date(2022, 7, 31), (14, 7, 3, 1, 0), [(14, date(2022, 7, 15)), (7, date(2022, 7, 22)), (3, date(2022, 7, 28)),
-                                           (1, date(2022, 7, 29)), (0, date(2022, 7, 29))]),  # due on a Sunday
-    (date(2025, 11, 30), (1, 0), [(1, date(2025, 11, 28)), (0, date(2025, 11, 28))]),  # Sunday again
-    (date(2027, 1, 5), (7, 4), [(7, date(2026, 12, 29)), (4, date(2026, 12, 31))]),  # 1/1/2027 off, 2/1 Saturday
-])
+@pytest.mark.parametrize(
+    ("due", "offsets", "expected"),
+    [
+        (
+            DUE,
+            (14, 7, 3, 1, 0),
+            [
+                (14, date(2026, 11, 16)),
+                (7, date(2026, 11, 23)),
+                (3, date(2026, 11, 27)),
+                (1, date(2026, 11, 27)),
+                (0, date(2026, 11, 30)),
+            ],
+        ),
+        (DUE, (6,), [(6, date(2026, 11, 23))]),  # 24/11/2026 is Ngày Văn hóa Việt Nam: the day before
+        (
+            date(2022, 7, 31),
+            (14, 7, 3, 1, 0),
+            [
+                (14, date(2022, 7, 15)),
+                (7, date(2022, 7, 22)),
+                (3, date(2022, 7, 28)),
+                (1, date(2022, 7, 29)),
+                (0, date(2022, 7, 29)),
+            ],
+        ),  # due on a Sunday
+        (date(2025, 11, 30), (1, 0), [(1, date(2025, 11, 28)), (0, date(2025, 11, 28))]),  # Sunday again
+        (
+            date(2027, 1, 5),
+            (7, 4),
+            [(7, date(2026, 12, 29)), (4, date(2026, 12, 31))],
+        ),  # 1/1/2027 off, 2/1 Saturday
+    ],
+)
 def test_reminders_before_a_day_off_move_to_the_working_day_before(due, offsets, expected) -> None:
     schedule = report_schedule(due=due, policy=Policy(offsets=offsets, escalation_days=(1,)))
     assert [(s, d) for k, s, d in schedule if k is ReminderKind.report_due] == expected
 
 
-@pytest.mark.parametrize(("due", "expected"), [
-    (DUE, [date(2026, 12, 1), date(2026, 12, 3), date(2026, 12, 7)]),
-    (date(2022, 7, 31), [date(2022, 8, 1), date(2022, 8, 3), date(2022, 8, 5)]),  # counted from a Sunday
-    (date(2026, 11, 20), [date(2026, 11, 23), date(2026, 11, 26), date(2026, 11, 30)]),  # over 24/11
-    (date(2026, 12, 31), [date(2027, 1, 4), date(2027, 1, 6), date(2027, 1, 8)]),  # over New Year
-])
+@pytest.mark.parametrize(
+    ("due", "expected"),
+    [
+        (DUE, [date(2026, 12, 1), date(2026, 12, 3), date(2026, 12, 7)]),
+        (date(2022, 7, 31), [date(2022, 8, 1), date(2022, 8, 3), date(2022, 8, 5)]),  # counted from a Sunday
+        (date(2026, 11, 20), [date(2026, 11, 23), date(2026, 11, 26), date(2026, 11, 30)]),  # over 24/11
+        (date(2026, 12, 31), [date(2027, 1, 4), date(2027, 1, 6), date(2027, 1, 8)]),  # over New Year
+    ],
+)
 def test_escalations_count_working_days_after_the_due_date(due, expected) -> None:
     schedule = report_schedule(due=due, policy=Policy())
     assert [d for k, _, d in schedule if k is ReminderKind.report_overdue] == expected
@@ -205,18 +304,47 @@ def test_escalations_count_working_days_after_the_due_date(due, expected) -> Non
 def test_a_yearly_deadline_across_the_year_boundary(session, sample) -> None:
     """A plan due 5 January: reminders in December of the year before, escalations in January; a
     report due 31 December escalates into the next year."""
-    base = {"campaign": "ntm-2021-2025", "recurrence": "yearly", "submit_to": "ntm_office", "legal_basis": "thử",
-            "binds": [{"level": "commune", "from": "2025-07-01"}], "provinces": ["hue"]}
-    january = DeadlineSpec.model_validate({**base, "code": "ke-hoach-nam", "name": "Kế hoạch năm {year}",
-                                           "short_name": "Kế hoạch năm {year}", "day": 5, "month": 1})
-    december = DeadlineSpec.model_validate({**base, "code": "tong-hop-nam", "name": "Tổng hợp năm {year}",
-                                            "short_name": "Tổng hợp năm {year}", "day": 31, "month": 12})
+    base = {
+        "campaign": "ntm-2021-2025",
+        "recurrence": "yearly",
+        "submit_to": "ntm_office",
+        "legal_basis": "thử",
+        "binds": [{"level": "commune", "from": "2025-07-01"}],
+        "provinces": ["hue"],
+    }
+    january = DeadlineSpec.model_validate(
+        {
+            **base,
+            "code": "ke-hoach-nam",
+            "name": "Kế hoạch năm {year}",
+            "short_name": "Kế hoạch năm {year}",
+            "day": 5,
+            "month": 1,
+        }
+    )
+    december = DeadlineSpec.model_validate(
+        {
+            **base,
+            "code": "tong-hop-nam",
+            "name": "Tổng hợp năm {year}",
+            "short_name": "Tổng hợp năm {year}",
+            "day": 31,
+            "month": 12,
+        }
+    )
     directory = contacts(session)
     policy = Policy(offsets=(7, 0), escalation_days=(1,))
     seen: dict[date, set[str]] = {}
     for day in days(date(2026, 12, 20), date(2027, 1, 10)):
-        plan = due_items(specs=[january, december], directory=directory, filed={}, reviews=[], since=day, today=day,
-                           policy=policy)
+        plan = due_items(
+            specs=[january, december],
+            directory=directory,
+            filed={},
+            reviews=[],
+            since=day,
+            today=day,
+            policy=policy,
+        )
         if plan.items:
             seen[day] = {f"{n.deadline}:{n.year}:{n.step}:{n.kind.value}" for n in plan.items}
     assert seen == {
@@ -227,8 +355,15 @@ def test_a_yearly_deadline_across_the_year_boundary(session, sample) -> None:
         date(2027, 1, 5): {"ke-hoach-nam:2027:0:report-reminder"},
         date(2027, 1, 6): {"ke-hoach-nam:2027:1:report-overdue", "ke-hoach-nam:2027:1:report-escalation"},
     }  # with one escalation step, it is also the last: the superior hears at once
-    on_the_fifth = due_items(specs=[january], directory=directory, filed={}, reviews=[], since=date(2027, 1, 5),
-                               today=date(2027, 1, 5), policy=policy)
+    on_the_fifth = due_items(
+        specs=[january],
+        directory=directory,
+        filed={},
+        reviews=[],
+        since=date(2027, 1, 5),
+        today=date(2027, 1, 5),
+        policy=policy,
+    )
     assert sorted(n.unit_code for n in on_the_fifth.items) == COMMUNES_2026["hue"]
 
 
@@ -242,25 +377,45 @@ def test_offsets_and_escalations_come_from_the_settings(session, sample, monkeyp
     for day in days():
         run_day(day)
     sent = {(d, k.split(":")[0], k.rsplit(":", 1)[1]) for d, _, k in ledger(session)}
-    assert sent == {(date(2026, 11, 23), "report-reminder", "6"), (date(2026, 12, 2), "report-overdue", "2"),
-                    (date(2026, 12, 2), "report-escalation", "2")}
+    assert sent == {
+        (date(2026, 11, 23), "report-reminder", "6"),
+        (date(2026, 12, 2), "report-overdue", "2"),
+        (date(2026, 12, 2), "report-escalation", "2"),
+    }
 
 
 def test_review_due_soon_counts_working_days_over_the_holiday() -> None:
     policy = Policy()
-    assert review_due_day(due=date(2026, 11, 26), received_on=date(2026, 11, 12), policy=policy) == date(2026, 11, 23)
+    assert review_due_day(due=date(2026, 11, 26), received_on=date(2026, 11, 12), policy=policy) == date(
+        2026, 11, 23
+    )
     assert review_due_day(due=date(2026, 11, 27), received_on=None, policy=policy) == date(2026, 11, 25)
-    assert review_due_day(due=date(2026, 11, 27), received_on=date(2026, 11, 26), policy=policy) == date(2026, 11, 26)
+    assert review_due_day(due=date(2026, 11, 27), received_on=date(2026, 11, 26), policy=policy) == date(
+        2026, 11, 26
+    )
 
 
 # ---------------------------------------------------------------- reports: filing and bad input
 
 
 def test_a_second_filing_is_an_amendment_not_a_duplicate(session, sample) -> None:
-    first = file_report(session=session, unit="cam thach", year=YEAR, deadline=YEARLY_REPORT,
-                        on=date(2026, 11, 20), today=date(2026, 11, 23), file_name="bao-cao-2026.pdf")
-    second = file_report(session=session, unit="thanh-hoa.cam-thach-2025", year=YEAR, deadline=YEARLY_REPORT,
-                         today=date(2026, 11, 23), filed_by="Nguyễn Thị Hoa")
+    first = file_report(
+        session=session,
+        unit="cam thach",
+        year=YEAR,
+        deadline=YEARLY_REPORT,
+        on=date(2026, 11, 20),
+        today=date(2026, 11, 23),
+        file_name="bao-cao-2026.pdf",
+    )
+    second = file_report(
+        session=session,
+        unit="thanh-hoa.cam-thach-2025",
+        year=YEAR,
+        deadline=YEARLY_REPORT,
+        today=date(2026, 11, 23),
+        filed_by="Nguyễn Thị Hoa",
+    )
     session.commit()
     assert not first.amendment and second.amendment
     assert (first.report.sequence, second.report.sequence) == (0, 1)
@@ -271,22 +426,36 @@ def test_a_second_filing_is_an_amendment_not_a_duplicate(session, sample) -> Non
 
     _, rows = filing_status(session=session, year=YEAR, deadline=YEARLY_REPORT, province="thanh hoa")
     cam_thach = next(r for r in rows if r.obligation.unit_code == "thanh-hoa.cam-thach-2025")
-    assert (cam_thach.filed_on, cam_thach.amendments, cam_thach.file_name) == (date(2026, 11, 20), 1, "bao-cao-2026.pdf")
+    assert (cam_thach.filed_on, cam_thach.amendments, cam_thach.file_name) == (
+        date(2026, 11, 20),
+        1,
+        "bao-cao-2026.pdf",
+    )
     assert sum(r.filed for r in rows) == 1 and len(rows) == 5
 
 
-@pytest.mark.parametrize(("unit", "year", "on", "message"), [
-    ("xã Không Tồn Tại", 2026, None, "không tìm thấy đơn vị «xã Không Tồn Tại»"),
-    ("cam thach", 2027, None, "năm 2027: năm này chưa đến"),
-    ("cam thach", 2026, date(2026, 11, 24), "ở sau hôm nay"),
-    ("thanh-hoa.cam-thuy.cam-thanh", 2026, None, "đơn vị kế tục là xã Cẩm Thạch (thanh-hoa.cam-thach-2025)"),
-    ("thanh-hoa", 2026, None, "chỉ áp dụng cho cấp xã"),
-    ("thanh-hoa.cam-thach-2025", 2024, None, "không phải nộp «Báo cáo phong trào năm 2024»"),
-    ("cam thach", 2021, None, "không có hạn nộp năm 2021"),
-])
+@pytest.mark.parametrize(
+    ("unit", "year", "on", "message"),
+    [
+        ("xã Không Tồn Tại", 2026, None, "không tìm thấy đơn vị «xã Không Tồn Tại»"),
+        ("cam thach", 2027, None, "năm 2027: năm này chưa đến"),
+        ("cam thach", 2026, date(2026, 11, 24), "ở sau hôm nay"),
+        (
+            "thanh-hoa.cam-thuy.cam-thanh",
+            2026,
+            None,
+            "đơn vị kế tục là xã Cẩm Thạch (thanh-hoa.cam-thach-2025)",
+        ),
+        ("thanh-hoa", 2026, None, "chỉ áp dụng cho cấp xã"),
+        ("thanh-hoa.cam-thach-2025", 2024, None, "không phải nộp «Báo cáo phong trào năm 2024»"),
+        ("cam thach", 2021, None, "không có hạn nộp năm 2021"),
+    ],
+)
 def test_bad_filings_are_refused_in_vietnamese(session, sample, unit, year, on, message) -> None:
     with pytest.raises(ReportRefused, match=re.escape(message)):
-        file_report(session=session, unit=unit, year=year, deadline=YEARLY_REPORT, on=on, today=date(2026, 11, 23))
+        file_report(
+            session=session, unit=unit, year=year, deadline=YEARLY_REPORT, on=on, today=date(2026, 11, 23)
+        )
     assert session.scalars(select(Report)).all() == []
 
 
@@ -299,16 +468,27 @@ def _cli() -> typer.Typer:
     return app
 
 
-@pytest.mark.parametrize(("args", "code", "message"), [
-    (["report", "submit", "cam thach", "--year", "2026", "--on", "31/11/2026"], 2, "ngày «31/11/2026» không hợp lệ"),
-    (["report", "submit", "cam thach", "--year", "2026", "--on", "2026/11/20"], 2, "cần dạng dd/mm/yyyy"),
-    (["report", "submit", "không có", "--year", "2026"], 1, "không tìm thấy đơn vị"),
-    (["report", "submit", "cam thach", "--year", "2999"], 1, "năm này chưa đến"),
-    (["report", "submit", "cam thach", "--year", "2026", "--file", "/nope/bc.pdf"], 2, "không tìm thấy tệp"),
-    (["report", "status", "--year", "2026", "--province", "cam thach"], 1, "không phải là tỉnh"),
-    (["remind", "--today", "32/11/2026"], 2, "ngày «32/11/2026» không hợp lệ"),
-    (["remind", "--today", "01/12/2026", "--since", "02/12/2026"], 2, "ở sau --today"),
-])
+@pytest.mark.parametrize(
+    ("args", "code", "message"),
+    [
+        (
+            ["report", "submit", "cam thach", "--year", "2026", "--on", "31/11/2026"],
+            2,
+            "ngày «31/11/2026» không hợp lệ",
+        ),
+        (["report", "submit", "cam thach", "--year", "2026", "--on", "2026/11/20"], 2, "cần dạng dd/mm/yyyy"),
+        (["report", "submit", "không có", "--year", "2026"], 1, "không tìm thấy đơn vị"),
+        (["report", "submit", "cam thach", "--year", "2999"], 1, "năm này chưa đến"),
+        (
+            ["report", "submit", "cam thach", "--year", "2026", "--file", "/nope/bc.pdf"],
+            2,
+            "không tìm thấy tệp",
+        ),
+        (["report", "status", "--year", "2026", "--province", "cam thach"], 1, "không phải là tỉnh"),
+        (["remind", "--today", "32/11/2026"], 2, "ngày «32/11/2026» không hợp lệ"),
+        (["remind", "--today", "01/12/2026", "--since", "02/12/2026"], 2, "ở sau --today"),
+    ],
+)
 def test_cli_bad_input(session, sample, args, code, message) -> None:
     result = CliRunner().invoke(_cli(), args, env={"COLUMNS": "200"})
     assert result.exit_code == code, result.output
@@ -319,8 +499,23 @@ def test_cli_submit_twice_then_status(session, sample, tmp_path) -> None:
     report = tmp_path / "Báo cáo 2026.pdf"
     report.write_bytes(b"%PDF")
     runner, app = CliRunner(), _cli()
-    first = runner.invoke(app, ["report", "submit", "xã Cẩm Thạch", "--year", "2026", "--on", "20/11/2026",
-                                "--file", str(report), "--by", "Nguyễn Văn An"], env={"COLUMNS": "200"})
+    first = runner.invoke(
+        app,
+        [
+            "report",
+            "submit",
+            "xã Cẩm Thạch",
+            "--year",
+            "2026",
+            "--on",
+            "20/11/2026",
+            "--file",
+            str(report),
+            "--by",
+            "Nguyễn Văn An",
+        ],
+        env={"COLUMNS": "200"},
+    )
     assert first.exit_code == 0, first.output
     assert "nộp ngày 20/11/2026, hạn 30/11/2026 — đúng hạn" in first.output
     second = runner.invoke(app, ["report", "submit", "thanh-hoa.cam-thach-2025", "--year", "2026", "--json"])
@@ -331,8 +526,13 @@ def test_cli_submit_twice_then_status(session, sample, tmp_path) -> None:
     assert rows["thanh-hoa.cam-thach-2025"]["amendments"] == 1
     assert rows["thanh-hoa.cam-thach-2025"]["file_name"] == "Báo cáo 2026.pdf"
     assert rows["thanh-hoa.cam-thach-2025"]["filed_at"].endswith("+00:00")
-    assert rows["hue.phu-vinh-2025"]["filed_at"] is None and rows["hue.phu-vinh-2025"]["province"] == "thành phố Huế"
-    table = runner.invoke(app, ["report", "status", "--year", "2026", "--province", "thanh hoa"], env={"COLUMNS": "200"})
+    assert (
+        rows["hue.phu-vinh-2025"]["filed_at"] is None
+        and rows["hue.phu-vinh-2025"]["province"] == "thành phố Huế"
+    )
+    table = runner.invoke(
+        app, ["report", "status", "--year", "2026", "--province", "thanh hoa"], env={"COLUMNS": "200"}
+    )
     assert table.exit_code == 0 and "1/5 đơn vị đã nộp" in table.output and "chưa nộp" in table.output
 
 
@@ -343,19 +543,46 @@ def test_cli_submit_twice_then_status(session, sample, tmp_path) -> None:
 def reviews(session, sample) -> dict[str, str]:
     """Two dossiers at xã Cẩm Tú's council, due 26/11/2026: one stays on the agenda, one goes back to
     the proposer for completion on 20/11 (its clock stops: never reminded)."""
-    result = take_in(session=session, hierarchy=sample, received_on=date(2026, 11, 12), rows=[
-        (2, {"nominee": "Nguyễn Văn Bình", "kind": "cá nhân", "unit": "thanh-hoa.cam-tu-2025", "award": "giay-khen-xa",
-             "submitted_on": "10/11/2026"}),
-        (3, {"nominee": "Thôn Cẩm Hưng", "kind": "tập thể", "unit": "thanh-hoa.cam-tu-2025", "award": "giay-khen-xa",
-             "submitted_on": "10/11/2026"}),
-    ])
+    result = take_in(
+        session=session,
+        hierarchy=sample,
+        received_on=date(2026, 11, 12),
+        rows=[
+            (
+                2,
+                {
+                    "nominee": "Nguyễn Văn Bình",
+                    "kind": "cá nhân",
+                    "unit": "thanh-hoa.cam-tu-2025",
+                    "award": "giay-khen-xa",
+                    "submitted_on": "10/11/2026",
+                },
+            ),
+            (
+                3,
+                {
+                    "nominee": "Thôn Cẩm Hưng",
+                    "kind": "tập thể",
+                    "unit": "thanh-hoa.cam-tu-2025",
+                    "award": "giay-khen-xa",
+                    "submitted_on": "10/11/2026",
+                },
+            ),
+        ],
+    )
     codes = [n["code"] for n in result.nominations]
-    session.execute(update(nm.Nomination).where(nm.Nomination.code.in_(codes))
-                    .values(due_on=date(2026, 11, 26), received_on=date(2026, 11, 12)))
+    session.execute(
+        update(nm.Nomination)
+        .where(nm.Nomination.code.in_(codes))
+        .values(due_on=date(2026, 11, 26), received_on=date(2026, 11, 12))
+    )
     session.commit()
     returned = nm.by_code(session=session, code=codes[1])
-    nm.return_for_completion(session=session, nomination=returned, act=nm.Act(
-        actor="thư ký", on=date(2026, 11, 20), note="Bổ sung biên bản họp thôn"))
+    nm.return_for_completion(
+        session=session,
+        nomination=returned,
+        act=nm.Act(actor="thư ký", on=date(2026, 11, 20), note="Bổ sung biên bản họp thôn"),
+    )
     session.commit()
     return {"open": codes[0], "returned": codes[1]}
 
@@ -369,8 +596,10 @@ def expected_reviews(directory: Hierarchy, code: str) -> set[tuple[date, str, st
     superior = "bantdkt@snv.thanhhoa.example.gov.vn"
     out = {(date(2026, 11, 23), office, f"review-due:{code}:{unit}:2026-11-26")}
     for day, k in ((date(2026, 11, 27), 1), (date(2026, 12, 1), 3), (date(2026, 12, 3), 5)):
-        out |= {(day, chair, f"review-overdue:{code}:{unit}:2026-11-26:{k}"),
-                (day, superior, f"review-escalation:{code}:{unit}:2026-11-26:{k}")}
+        out |= {
+            (day, chair, f"review-overdue:{code}:{unit}:2026-11-26:{k}"),
+            (day, superior, f"review-escalation:{code}:{unit}:2026-11-26:{k}"),
+        }
     return out
 
 
@@ -432,9 +661,13 @@ def test_missed_days_are_caught_up_once(session, sample, reviews) -> None:
             run_day(day)
     got = ledger(session)
     catch_up = {d: date(2026, 12, 1) for d in skipped}
-    assert got == (expected_reports(directory, FILINGS, catch_up=catch_up)
-                   | {(catch_up.get(d, d), r, k) for d, r, k in expected_reviews(directory, reviews["open"])})
-    assert not any("thanh-hoa.cam-thuy-2025" in key for d, _, key in got if d == date(2026, 12, 1))  # filed 30/11
+    assert got == (
+        expected_reports(directory, FILINGS, catch_up=catch_up)
+        | {(catch_up.get(d, d), r, k) for d, r, k in expected_reviews(directory, reviews["open"])}
+    )
+    assert not any(
+        "thanh-hoa.cam-thuy-2025" in key for d, _, key in got if d == date(2026, 12, 1)
+    )  # filed 30/11
     office = directory.by_code["hue.dan-dien-2025"].email
     [tuesday] = [m for m in letters(session) if m.key == f"deadline-digest:{office}:2026-12-01"]
     assert "Báo cáo quá hạn (1)" in tuesday.text_body and "sắp đến hạn" not in tuesday.text_body
@@ -448,15 +681,20 @@ def test_a_gap_longer_than_the_window_needs_since(session, sample) -> None:
     first = run_day(date(2026, 12, 1))
     keys = {k for _, _, k in ledger(session)}
     assert not any(k.endswith(":14") or k.endswith(":7") for k in keys)
-    assert first["items"] == len(expected_reports(directory, {}, only={date(2026, 11, 27), date(2026, 11, 30),
-                                                                        date(2026, 12, 1)}))
+    assert first["items"] == len(
+        expected_reports(directory, {}, only={date(2026, 11, 27), date(2026, 11, 30), date(2026, 12, 1)})
+    )
     second = run_day(date(2026, 12, 1), since=date(2026, 11, 10))
     assert second["items"] == 2 * len(ALL_COMMUNES)  # the 14- and 7-day reminders, nothing else
     assert second["letters"] == len(ALL_COMMUNES)  # a follow-up letter to each office…
-    assert all(m.key.endswith(":2") for m in letters(session)[-second["letters"]:])  # …keyed apart from the first
+    assert all(
+        m.key.endswith(":2") for m in letters(session)[-second["letters"] :]
+    )  # …keyed apart from the first
     assert run_day(date(2026, 12, 1), since=date(2026, 11, 10))["items"] == 0
     assert {(d, r, k) for d, r, k in ledger(session)} == {
-        (date(2026, 12, 1), r, k) for _, r, k in expected_reports(directory, {}, only={*REMINDERS, date(2026, 12, 1)})}
+        (date(2026, 12, 1), r, k)
+        for _, r, k in expected_reports(directory, {}, only={*REMINDERS, date(2026, 12, 1)})
+    }
 
 
 def test_2024_reminds_the_districts_of_2024(session, sample) -> None:
@@ -465,9 +703,18 @@ def test_2024_reminds_the_districts_of_2024(session, sample) -> None:
     run_day(date(2024, 11, 29), since=date(2024, 11, 29))
     got = ledger(session)
     units = {k.split(":")[2] for _, _, k in got}
-    assert units == {"ben-tre.ba-tri", "ben-tre.chau-thanh", "kon-tum.dak-ha", "kon-tum.dak-to", "quang-tri.cam-lo",
-                     "quang-tri.gio-linh", "thanh-hoa.cam-thuy", "thanh-hoa.vinh-loc", "thua-thien-hue.phu-vang",
-                     "thua-thien-hue.quang-dien"}
+    assert units == {
+        "ben-tre.ba-tri",
+        "ben-tre.chau-thanh",
+        "kon-tum.dak-ha",
+        "kon-tum.dak-to",
+        "quang-tri.cam-lo",
+        "quang-tri.gio-linh",
+        "thanh-hoa.cam-thuy",
+        "thanh-hoa.vinh-loc",
+        "thua-thien-hue.phu-vang",
+        "thua-thien-hue.quang-dien",
+    }
     assert {k.rsplit(":", 1)[1] for _, _, k in got} == {"1", "0"}
 
 
@@ -482,14 +729,22 @@ def test_kon_tum_plans_of_july_2022(session, sample) -> None:
         if f"{kind}:{deadline}:{step}" not in sent[day_sent]:
             sent[day_sent] = sorted([*sent[day_sent], f"{kind}:{deadline}:{step}"])
     assert sent[date(2022, 7, 1)] == ["report-reminder:kon-tum-ke-hoach-tinh-2022:14"]
-    assert sent[date(2022, 7, 15)] == ["report-reminder:kon-tum-ke-hoach-huyen-2022:14",
-                                       "report-reminder:kon-tum-ke-hoach-tinh-2022:0"]
-    assert sent[date(2022, 7, 29)] == ["report-reminder:kon-tum-ke-hoach-huyen-2022:0",
-                                       "report-reminder:kon-tum-ke-hoach-huyen-2022:1"]
-    assert sent[date(2022, 8, 5)] == ["report-escalation:kon-tum-ke-hoach-huyen-2022:5",
-                                      "report-overdue:kon-tum-ke-hoach-huyen-2022:5"]
+    assert sent[date(2022, 7, 15)] == [
+        "report-reminder:kon-tum-ke-hoach-huyen-2022:14",
+        "report-reminder:kon-tum-ke-hoach-tinh-2022:0",
+    ]
+    assert sent[date(2022, 7, 29)] == [
+        "report-reminder:kon-tum-ke-hoach-huyen-2022:0",
+        "report-reminder:kon-tum-ke-hoach-huyen-2022:1",
+    ]
+    assert sent[date(2022, 8, 5)] == [
+        "report-escalation:kon-tum-ke-hoach-huyen-2022:5",
+        "report-overdue:kon-tum-ke-hoach-huyen-2022:5",
+    ]
     province_head = contacts(session).by_code["kon-tum"].head_email
-    assert {r for d, r, k in ledger(session) if k.startswith("report-escalation:kon-tum-ke-hoach-huyen")} == {province_head}
+    assert {r for d, r, k in ledger(session) if k.startswith("report-escalation:kon-tum-ke-hoach-huyen")} == {
+        province_head
+    }
 
 
 # ---------------------------------------------------------------- the flow, end to end
@@ -502,13 +757,18 @@ def _artifact(key: str):
     async def read():
         async with get_client() as client:
             found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), limit=1, sort="CREATED_DESC")
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+                limit=1,
+                sort="CREATED_DESC",
+            )
             return found[0] if found else None
 
     return asyncio.run(read())
 
 
-def test_the_flow_over_the_simulated_calendar_delivers_over_smtp(prefect_api, session, sample, reviews, smtp_env) -> None:
+def test_the_flow_over_the_simulated_calendar_delivers_over_smtp(
+    prefect_api, session, sample, reviews, smtp_env
+) -> None:
     from flows.deadlines import ARTIFACT_KEY, deadline_reminders
 
     directory = contacts(session)
@@ -531,9 +791,15 @@ def test_the_flow_over_the_simulated_calendar_delivers_over_smtp(prefect_api, se
     assert again["letters"] == 0 and len(smtp_env.captured) == len(captured)
     table = _artifact(ARTIFACT_KEY)
     text = json.dumps(json.loads(table.data), ensure_ascii=False)
-    assert "Người nhận được nhắc" in text and "tỉnh Thanh Hóa" in text and "Còn nợ «Báo cáo phong trào năm 2026»" in text
+    assert (
+        "Người nhận được nhắc" in text
+        and "tỉnh Thanh Hóa" in text
+        and "Còn nợ «Báo cáo phong trào năm 2026»" in text
+    )
     progress = _artifact(f"report-filing-{YEAR}")
-    assert progress.type == "progress" and float(progress.data) == pytest.approx(100 * len(FILINGS) / len(ALL_COMMUNES), abs=0.1)
+    assert progress.type == "progress" and float(progress.data) == pytest.approx(
+        100 * len(FILINGS) / len(ALL_COMMUNES), abs=0.1
+    )
 
 
 def test_remind_command_runs_the_flow(prefect_api, session, sample, smtp_env) -> None:
@@ -541,6 +807,8 @@ def test_remind_command_runs_the_flow(prefect_api, session, sample, smtp_env) ->
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["letters"] == len(ALL_COMMUNES) and data["delivery"]["sent"] == len(ALL_COMMUNES)
-    table = CliRunner().invoke(_cli(), ["remind", "--today", "16/11/2026", "--no-deliver"], env={"COLUMNS": "200"})
+    table = CliRunner().invoke(
+        _cli(), ["remind", "--today", "16/11/2026", "--no-deliver"], env={"COLUMNS": "200"}
+    )
     assert table.exit_code == 0 and "Nhắc hạn ngày 16/11/2026" in table.output
     assert len(smtp_env.captured) == len(ALL_COMMUNES)

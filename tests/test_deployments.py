@@ -55,7 +55,8 @@ def test_yaml_matches_module(prefect_yaml: dict[str, Any], spec: DeploymentSpec)
     assert declared.get("concurrency_limit") == spec.concurrency_limit
     assert declared["work_pool"]["name"] == WORK_POOL
     assert [(s["cron"], s["timezone"]) for s in declared["schedules"]] == (
-        [(spec.cron, TIMEZONE)] if spec.cron else [])
+        [(spec.cron, TIMEZONE)] if spec.cron else []
+    )
     assert [DeploymentEventTrigger.model_validate(t) for t in declared.get("triggers", [])] == spec.triggers()
 
 
@@ -70,8 +71,11 @@ def test_scheduled_or_triggered_flow_gets_every_required_parameter(spec: Deploym
     """Nobody fills a form for these runs: what the flow requires must come from the declaration."""
     flow = spec.load()
     given = set(spec.parameters) | set(spec.trigger.parameters if spec.trigger else ())
-    required = {name for name, p in inspect.signature(flow.fn).parameters.items()
-                if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+    required = {
+        name
+        for name, p in inspect.signature(flow.fn).parameters.items()
+        if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+    }
     assert required <= given
 
 
@@ -82,7 +86,9 @@ def test_entrypoint_names_the_module_file() -> None:
         assert spec.function == function
 
 
-@pytest.mark.parametrize("entrypoint", ["flows/no_such_module.py:nothing", "flows/deployments.py:no_such_flow"])
+@pytest.mark.parametrize(
+    "entrypoint", ["flows/no_such_module.py:nothing", "flows/deployments.py:no_such_flow"]
+)
 def test_an_entrypoint_that_names_no_flow_is_an_error(entrypoint: str) -> None:
     spec = DeploymentSpec(name="missing", entrypoint=entrypoint, description="")
     with pytest.raises((ModuleNotFoundError, AttributeError)):
@@ -94,13 +100,22 @@ def test_receive_forwarded_starts_on_the_event_a_meeting_emits() -> None:
     assert trigger is not None and trigger.event == COUNCIL_DECIDED
 
 
-@pytest.mark.parametrize("change", [
-    {"schedules": [{"cron": "0 8 * * *", "timezone": "UTC"}]},
-    {"schedules": [{"cron": "0 8 * * *", "timezone": TIMEZONE}, {"cron": "0 9 * * *", "timezone": TIMEZONE}]},
-    {"schedules": [{"interval": 3600}]},
-    {"enforce_parameter_schema": False},
-    {"triggers": [{"type": "event", "name": "two", "expect": ["a", "b"]}]},
-], ids=["timezone", "two-schedules", "interval", "no-schema", "two-events"])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"schedules": [{"cron": "0 8 * * *", "timezone": "UTC"}]},
+        {
+            "schedules": [
+                {"cron": "0 8 * * *", "timezone": TIMEZONE},
+                {"cron": "0 9 * * *", "timezone": TIMEZONE},
+            ]
+        },
+        {"schedules": [{"interval": 3600}]},
+        {"enforce_parameter_schema": False},
+        {"triggers": [{"type": "event", "name": "two", "expect": ["a", "b"]}]},
+    ],
+    ids=["timezone", "two-schedules", "interval", "no-schema", "two-events"],
+)
 def test_a_declaration_serve_cannot_honour_is_refused(tmp_path: Path, change: dict[str, Any]) -> None:
     """`thidua up` must serve what `prefect deploy` would deploy, or refuse to start: never drop a part."""
     raw = yaml.safe_load(PREFECT_YAML.read_text(encoding="utf-8"))
@@ -117,5 +132,8 @@ def test_templated_trigger_parameters_survive_prefect_validation() -> None:
 
     for spec in DEPLOYMENTS:
         if spec.trigger:
-            RunDeployment(source="selected", deployment_id="00000000-0000-0000-0000-000000000000",
-                          parameters=dict(spec.trigger.parameters))
+            RunDeployment(
+                source="selected",
+                deployment_id="00000000-0000-0000-0000-000000000000",
+                parameters=dict(spec.trigger.parameters),
+            )

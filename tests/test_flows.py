@@ -21,22 +21,37 @@ FORMS_2026 = sorted(set(catalogue().forms) - {"giay-khen-huyen"})
 
 
 def _rows(unit: str, on: str, forms: list[str]) -> list[dict]:
-    return [{"row": i + 2, "nominee": f"{'Tập thể thôn' if 'co-thi-dua' in f else 'Nguyễn Văn'} {f}",
-             "kind": "tập thể" if "co-thi-dua" in f else "cá nhân", "unit": unit, "award": f,
-             "campaign": "ntm-2021-2025", "achievement": "Đóng góp xây dựng nông thôn mới", "submitted_on": on}
-            for i, f in enumerate(forms)]
+    return [
+        {
+            "row": i + 2,
+            "nominee": f"{'Tập thể thôn' if 'co-thi-dua' in f else 'Nguyễn Văn'} {f}",
+            "kind": "tập thể" if "co-thi-dua" in f else "cá nhân",
+            "unit": unit,
+            "award": f,
+            "campaign": "ntm-2021-2025",
+            "achievement": "Đóng góp xây dựng nông thôn mới",
+            "submitted_on": on,
+        }
+        for i, f in enumerate(forms)
+    ]
 
 
 def _members(session, unit_id: int) -> int:
     council = session.scalars(select(Council).where(Council.unit_id == unit_id)).one()
-    return session.execute(select(func.count()).select_from(CouncilMember)
-                           .where(CouncilMember.council_id == council.id)).scalar_one()
+    return session.execute(
+        select(func.count()).select_from(CouncilMember).where(CouncilMember.council_id == council.id)
+    ).scalar_one()
 
 
 def _approve_all(session, unit_id: int, codes: list[str], day: date) -> Minutes:
     members = _members(session, unit_id)
-    return Minutes(meeting_date=day, members_present=members, decision_series="QĐ-UBND", first_decision_number=15,
-                   decisions=[{"code": c, "decision": "approve", "votes_for": members} for c in codes])
+    return Minutes(
+        meeting_date=day,
+        members_present=members,
+        decision_series="QĐ-UBND",
+        first_decision_number=15,
+        decisions=[{"code": c, "decision": "approve", "votes_for": members} for c in codes],
+    )
 
 
 def _pending(session) -> dict[int, list[str]]:
@@ -58,20 +73,44 @@ def _run_chain(session, sample) -> list[dict]:
             break
         for unit_id, codes in sorted(pending.items()):
             unit = sample.get(unit_id)
-            result = asyncio.run(council_meeting(unit=unit.code, minutes=_approve_all(session, unit_id, codes, RECEIVED),
-                                                 on=RECEIVED))
+            result = asyncio.run(
+                council_meeting(
+                    unit=unit.code, minutes=_approve_all(session, unit_id, codes, RECEIVED), on=RECEIVED
+                )
+            )
             results.append(result)
             asyncio.run(receive_forwarded(meeting_id=result["meeting_id"], on=RECEIVED))
     return results
 
 
-@pytest.mark.parametrize(("unit", "on", "forms", "levels"), [
-    ("thanh-hoa.cam-thuy.cam-thanh", "15/06/2022", FORMS_2022, ["commune", "district", "province", "central/moha",
-                                                                 "central/prime_minister", "central/president"]),
-    ("cam thach", "02/03/2026", FORMS_2026, ["commune", "province", "central/moha", "central/prime_minister",
-                                             "central/president"]),
-], ids=["2022-with-district", "2026-two-tier"])
-def test_every_award_form_climbs_to_its_authority(prefect_api, session, sample, smtp_env, unit, on, forms, levels):
+@pytest.mark.parametrize(
+    ("unit", "on", "forms", "levels"),
+    [
+        (
+            "thanh-hoa.cam-thuy.cam-thanh",
+            "15/06/2022",
+            FORMS_2022,
+            [
+                "commune",
+                "district",
+                "province",
+                "central/moha",
+                "central/prime_minister",
+                "central/president",
+            ],
+        ),
+        (
+            "cam thach",
+            "02/03/2026",
+            FORMS_2026,
+            ["commune", "province", "central/moha", "central/prime_minister", "central/president"],
+        ),
+    ],
+    ids=["2022-with-district", "2026-two-tier"],
+)
+def test_every_award_form_climbs_to_its_authority(
+    prefect_api, session, sample, smtp_env, unit, on, forms, levels
+):
     from flows.intake import intake
 
     intake_result = asyncio.run(intake(rows=_rows(unit, on, forms), source="test", received_on=RECEIVED))
@@ -82,10 +121,11 @@ def test_every_award_form_climbs_to_its_authority(prefect_api, session, sample, 
         form = catalogue().forms[n.award_code]
         assert n.status == Status.conferred, (n.code, n.status)
         assert sample.get(n.current_unit_id).level == form.authority
-        steps = session.scalars(select(NominationStep).where(NominationStep.nomination_id == n.id)
-                                .order_by(NominationStep.id)).all()
+        steps = session.scalars(
+            select(NominationStep).where(NominationStep.nomination_id == n.id).order_by(NominationStep.id)
+        ).all()
         path = [sample.get(s.unit_id).level.value for s in steps if s.action.value in ("forward", "confer")]
-        assert path == levels[:levels.index(form.authority.value) + 1], n.award_code
+        assert path == levels[: levels.index(form.authority.value) + 1], n.award_code
         assert n.decision_number and n.decision_number.endswith("/QĐ-UBND")
     # every council was told of its new items once, every proposer of every decision once
     ids = smtp_env.message_ids()
@@ -93,7 +133,9 @@ def test_every_award_form_climbs_to_its_authority(prefect_api, session, sample, 
     # one letter of results per meeting to the one proposing commune, listing every decision
     from notifications.outbox import OutboxMessage
 
-    outcome_letters = session.scalars(select(OutboxMessage).where(OutboxMessage.category.like("outcome_%"))).all()
+    outcome_letters = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.category.like("outcome_%"))
+    ).all()
     assert len(outcome_letters) == len(meetings) == len(levels)
     assert all(m.status == "sent" for m in outcome_letters)
     digests = [m for m in outcome_letters if m.category == "outcome_digest"]
@@ -104,16 +146,26 @@ def test_refused_minutes_change_nothing(prefect_api, session, sample, smtp_env):
     from flows.council import council_meeting
     from flows.intake import intake
 
-    asyncio.run(intake(rows=_rows("cam thach", "02/03/2026", ["giay-khen-xa", "co-thi-dua-tinh"]), received_on=RECEIVED))
+    asyncio.run(
+        intake(
+            rows=_rows("cam thach", "02/03/2026", ["giay-khen-xa", "co-thi-dua-tinh"]), received_on=RECEIVED
+        )
+    )
     codes = _pending(session)
-    (unit_id, items), = codes.items()
+    ((unit_id, items),) = codes.items()
     members = _members(session, unit_id)
-    bad = Minutes(meeting_date=RECEIVED, members_present=members + 3, decisions=[
-        {"code": items[0], "decision": "reject", "votes_for": 1},
-        {"code": "HS2026-999999", "decision": "approve"},
-        {"code": items[1], "decision": "award-lower", "lower_award": "bang-khen-xyz"},
-    ])
-    state = asyncio.run(council_meeting(unit=sample.get(unit_id).code, minutes=bad, on=RECEIVED, return_state=True))
+    bad = Minutes(
+        meeting_date=RECEIVED,
+        members_present=members + 3,
+        decisions=[
+            {"code": items[0], "decision": "reject", "votes_for": 1},
+            {"code": "HS2026-999999", "decision": "approve"},
+            {"code": items[1], "decision": "award-lower", "lower_award": "bang-khen-xyz"},
+        ],
+    )
+    state = asyncio.run(
+        council_meeting(unit=sample.get(unit_id).code, minutes=bad, on=RECEIVED, return_state=True)
+    )
     assert is_refused(state)  # issue 11: a refusal is a Completed state named Refused, not Failed
     problems = state.message
     for expected in ("lớn hơn số thành viên", "phải ghi rõ lý do", "HS2026-999999", "bang-khen-xyz"):
@@ -123,13 +175,18 @@ def test_refused_minutes_change_nothing(prefect_api, session, sample, smtp_env):
     assert session.execute(select(func.count()).select_from(NominationStep)).scalar_one() == 2
 
 
-def test_a_meeting_rerun_after_it_applied_changes_nothing_and_sends_nothing_twice(prefect_api, session, sample,
-                                                                                 smtp_env):
+def test_a_meeting_rerun_after_it_applied_changes_nothing_and_sends_nothing_twice(
+    prefect_api, session, sample, smtp_env
+):
     from flows.council import council_meeting
     from flows.intake import intake
 
-    asyncio.run(intake(rows=_rows("cam thach", "02/03/2026", ["giay-khen-xa", "bang-khen-tinh"]), received_on=RECEIVED))
-    (unit_id, codes), = _pending(session).items()
+    asyncio.run(
+        intake(
+            rows=_rows("cam thach", "02/03/2026", ["giay-khen-xa", "bang-khen-tinh"]), received_on=RECEIVED
+        )
+    )
+    ((unit_id, codes),) = _pending(session).items()
     minutes = _approve_all(session, unit_id, codes, RECEIVED)
     first = asyncio.run(council_meeting(unit=sample.get(unit_id).code, minutes=minutes, on=RECEIVED))
     steps = session.execute(select(func.count()).select_from(NominationStep)).scalar_one()
@@ -146,11 +203,14 @@ def test_two_meetings_racing_on_one_nomination_exactly_one_wins(prefect_api, ses
     from flows.intake import intake
 
     asyncio.run(intake(rows=_rows("cam thach", "02/03/2026", ["bang-khen-tinh"]), received_on=RECEIVED))
-    (unit_id, codes), = _pending(session).items()
+    ((unit_id, codes),) = _pending(session).items()
     code = sample.get(unit_id).code
     approve = _approve_all(session, unit_id, codes, RECEIVED)
-    reject = Minutes(meeting_date=RECEIVED, members_present=approve.members_present,
-                     decisions=[{"code": codes[0], "decision": "reject", "note": "Thành tích chưa tiêu biểu"}])
+    reject = Minutes(
+        meeting_date=RECEIVED,
+        members_present=approve.members_present,
+        decisions=[{"code": codes[0], "decision": "reject", "note": "Thành tích chưa tiêu biểu"}],
+    )
 
     async def race():
         return await asyncio.gather(
@@ -159,7 +219,10 @@ def test_two_meetings_racing_on_one_nomination_exactly_one_wins(prefect_api, ses
         )
 
     states = asyncio.run(race())
-    assert sorted(is_refused(s) for s in states) == [False, True]  # issue 11: the loser is refused, not failed
+    assert sorted(is_refused(s) for s in states) == [
+        False,
+        True,
+    ]  # issue 11: the loser is refused, not failed
     assert all(s.is_completed() for s in states)
     loser = next(s for s in states if is_refused(s))
     # the loser either lost the compare-and-set, or opened after the winner and found the dossier
@@ -169,12 +232,15 @@ def test_two_meetings_racing_on_one_nomination_exactly_one_wins(prefect_api, ses
     session.expire_all()
     n = session.scalars(select(Nomination)).one()
     assert n.status in (Status.forwarded, Status.rejected)
-    decided = session.scalars(select(NominationStep).where(NominationStep.action.in_(["forward", "reject"]))).all()
+    decided = session.scalars(
+        select(NominationStep).where(NominationStep.action.in_(["forward", "reject"]))
+    ).all()
     assert len(decided) == 1
 
 
-def test_minutes_too_large_for_a_parameter_go_by_reference_and_apply_once(prefect_api, session, sample, smtp_env,
-                                                                            monkeypatch):
+def test_minutes_too_large_for_a_parameter_go_by_reference_and_apply_once(
+    prefect_api, session, sample, smtp_env, monkeypatch
+):
     # A national council's minutes (10,000 decisions ≈ 1.4 MB) exceed Prefect's 512 KiB for parameters;
     # here the threshold is lowered so two decisions already travel through the app database.
     import flows.council as council
@@ -183,8 +249,12 @@ def test_minutes_too_large_for_a_parameter_go_by_reference_and_apply_once(prefec
     from models.staging import StagedPayload
 
     monkeypatch.setattr(council, "INLINE_MINUTES_BYTES", 10)
-    asyncio.run(intake(rows=_rows("cam thach", "02/03/2026", ["giay-khen-xa", "bang-khen-tinh"]), received_on=RECEIVED))
-    (unit_id, codes), = _pending(session).items()
+    asyncio.run(
+        intake(
+            rows=_rows("cam thach", "02/03/2026", ["giay-khen-xa", "bang-khen-tinh"]), received_on=RECEIVED
+        )
+    )
+    ((unit_id, codes),) = _pending(session).items()
     unit = sample.get(unit_id).code
     minutes = _approve_all(session, unit_id, codes, RECEIVED)
     parameters = council.minutes_parameters(unit=unit, minutes=minutes)
@@ -197,6 +267,7 @@ def test_minutes_too_large_for_a_parameter_go_by_reference_and_apply_once(prefec
     session.expire_all()
     assert session.get(Meeting, first["meeting_id"]).key == parameters["minutes_ref"]
     assert session.execute(select(func.count()).select_from(StagedPayload)).scalar_one() == 1
-    state = asyncio.run(council.council_meeting(unit=unit, minutes_ref="minutes:unknown", on=RECEIVED,
-                                                return_state=True))
+    state = asyncio.run(
+        council.council_meeting(unit=unit, minutes_ref="minutes:unknown", on=RECEIVED, return_state=True)
+    )
     assert state.is_failed() and "không tìm thấy biên bản" in str(state.message)

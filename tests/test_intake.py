@@ -19,8 +19,15 @@ RECEIVED = date(2026, 11, 23)
 
 
 def _row(**over) -> dict:
-    base = {"nominee": "Nguyễn Văn An", "kind": "cá nhân", "unit": "cam thach", "award": "bang-khen-tinh",
-            "campaign": "ntm-2021-2025", "achievement": "Hiến 200 m² đất làm đường", "submitted_on": "02/03/2026"}
+    base = {
+        "nominee": "Nguyễn Văn An",
+        "kind": "cá nhân",
+        "unit": "cam thach",
+        "award": "bang-khen-tinh",
+        "campaign": "ntm-2021-2025",
+        "achievement": "Hiến 200 m² đất làm đường",
+        "submitted_on": "02/03/2026",
+    }
     return {**base, **over}
 
 
@@ -35,21 +42,37 @@ def _refused(session, sample, rows) -> list[str]:
     return [str(e) for e in info.value.errors]
 
 
-@pytest.mark.parametrize(("row", "expected"), [
-    (_row(kind="cá nhân", award="co-thi-dua-tinh"), "chỉ dành cho tập thể"),
-    (_row(kind="doanh nghiệp", award="bang-khen-ttg"), "chỉ dành cho cá nhân, tập thể, hộ gia đình"),
-    (_row(award="giay-khen-huyen"), "không còn áp dụng sau 30/06/2025"),
-    (_row(unit="xã Không Tồn Tại"), "không tìm thấy đơn vị"),
-    (_row(award="bang-khen-bo"), "không có trong danh mục"),
-    (_row(campaign="ntm-1999"), "phong trào «ntm-1999» không có"),
-    (_row(submitted_on="01/01/2020"), "nằm ngoài thời gian xét khen thưởng"),
-    (_row(submitted_on="01/01/2027"), "chưa đến"),
-    (_row(submitted_on="2026-13-45"), "không hợp lệ"),
-    (_row(kind="đoàn thể"), "phải là một trong"),
-    (_row(nominee=""), "không được để trống"),
-    (_row(nominee="Nguyễn\r\nBcc: x@y.z"), "ký tự điều khiển"),
-], ids=["kind", "kind-ttg", "form-gone", "unit", "form", "campaign", "outside", "future", "date", "kind-word",
-        "empty", "control"])
+@pytest.mark.parametrize(
+    ("row", "expected"),
+    [
+        (_row(kind="cá nhân", award="co-thi-dua-tinh"), "chỉ dành cho tập thể"),
+        (_row(kind="doanh nghiệp", award="bang-khen-ttg"), "chỉ dành cho cá nhân, tập thể, hộ gia đình"),
+        (_row(award="giay-khen-huyen"), "không còn áp dụng sau 30/06/2025"),
+        (_row(unit="xã Không Tồn Tại"), "không tìm thấy đơn vị"),
+        (_row(award="bang-khen-bo"), "không có trong danh mục"),
+        (_row(campaign="ntm-1999"), "phong trào «ntm-1999» không có"),
+        (_row(submitted_on="01/01/2020"), "nằm ngoài thời gian xét khen thưởng"),
+        (_row(submitted_on="01/01/2027"), "chưa đến"),
+        (_row(submitted_on="2026-13-45"), "không hợp lệ"),
+        (_row(kind="đoàn thể"), "phải là một trong"),
+        (_row(nominee=""), "không được để trống"),
+        (_row(nominee="Nguyễn\r\nBcc: x@y.z"), "ký tự điều khiển"),
+    ],
+    ids=[
+        "kind",
+        "kind-ttg",
+        "form-gone",
+        "unit",
+        "form",
+        "campaign",
+        "outside",
+        "future",
+        "date",
+        "kind-word",
+        "empty",
+        "control",
+    ],
+)
 def test_each_screening_rule(session, sample, row, expected) -> None:
     errors = _refused(session, sample, [row])
     assert any(expected in e and e.startswith("dòng 2") for e in errors), errors
@@ -61,13 +84,17 @@ def test_same_nominee_without_case_or_diacritics_is_refused(session, sample) -> 
     session.commit()
     errors = _refused(session, sample, [_row(nominee="NGUYEN VAN  AN", award="giay-khen-xa")])
     assert "đã có hồ sơ HS2026-000001" in errors[0]
-    errors = _refused(session, sample, [_row(nominee="Lê Thị Hoa"), _row(nominee="le thi hoa", award="giay-khen-xa")])
+    errors = _refused(
+        session, sample, [_row(nominee="Lê Thị Hoa"), _row(nominee="le thi hoa", award="giay-khen-xa")]
+    )
     assert "trùng với dòng 2" in errors[0]
     assert _count(session) == 1
 
 
 def test_frozen_nominee_is_held(session, sample) -> None:
-    take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=[(2, _row(nominee="Phạm Văn Cường"))])
+    take_in(
+        session=session, hierarchy=sample, received_on=RECEIVED, rows=[(2, _row(nominee="Phạm Văn Cường"))]
+    )
     nominee = session.scalars(select(Nominee)).one()
     nominee.frozen, nominee.frozen_reason = True, "đang bị thanh tra"
     session.execute(Nomination.__table__.update().values(status="rejected"))
@@ -94,6 +121,7 @@ def test_the_same_file_twice_is_stored_once(session, sample) -> None:
 
 # --- files ---------------------------------------------------------------------------------------
 
+
 def _read(path: Path) -> list[tuple[int, dict]]:
     return read_rows(path, columns=COLUMNS, labels=HEADERS_VI, required=COLUMNS[:4] + ("submitted_on",))
 
@@ -101,23 +129,43 @@ def _read(path: Path) -> list[tuple[int, dict]]:
 def test_csv_with_vietnamese_headers_and_bom(tmp_path) -> None:
     path = tmp_path / "hs.csv"
     header = ",".join(HEADERS_VI[c] for c in COLUMNS)
-    path.write_text("\ufeff" + header + "\nNguyễn Văn An,cá nhân,cam thach,bang-khen-tinh,ntm-2021-2025,x,02/03/2026\n",
-                    encoding="utf-8")
+    path.write_text(
+        "\ufeff" + header + "\nNguyễn Văn An,cá nhân,cam thach,bang-khen-tinh,ntm-2021-2025,x,02/03/2026\n",
+        encoding="utf-8",
+    )
     rows = _read(path)
-    assert rows == [(2, {"nominee": "Nguyễn Văn An", "kind": "cá nhân", "unit": "cam thach", "award": "bang-khen-tinh",
-                         "campaign": "ntm-2021-2025", "achievement": "x", "submitted_on": "02/03/2026"})]
+    assert rows == [
+        (
+            2,
+            {
+                "nominee": "Nguyễn Văn An",
+                "kind": "cá nhân",
+                "unit": "cam thach",
+                "award": "bang-khen-tinh",
+                "campaign": "ntm-2021-2025",
+                "achievement": "x",
+                "submitted_on": "02/03/2026",
+            },
+        )
+    ]
 
 
-@pytest.mark.parametrize(("name", "content", "expected"), [
-    ("wrong.csv", b"ten,loai\nA,B\n", "cột không nhận ra"),
-    ("latin1.csv", "nominee,kind,unit,award,submitted_on\nNguy\xean,ca nhan,x,y,01/01/2026\n".encode("latin-1"),
-     "không phải mã UTF-8"),
-    ("fake.xlsx", b"this is not a spreadsheet", "không phải tệp Excel"),
-    ("broken.json", b'[{"nominee": "A",', "sai cú pháp"),
-    ("obj.json", b'{"a": 1}', "danh sách"),
-    ("empty.csv", b"", "tệp trống"),
-    ("notes.txt", b"hello", "không phải CSV, XLSX hoặc JSON"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "expected"),
+    [
+        ("wrong.csv", b"ten,loai\nA,B\n", "cột không nhận ra"),
+        (
+            "latin1.csv",
+            "nominee,kind,unit,award,submitted_on\nNguy\xean,ca nhan,x,y,01/01/2026\n".encode("latin-1"),
+            "không phải mã UTF-8",
+        ),
+        ("fake.xlsx", b"this is not a spreadsheet", "không phải tệp Excel"),
+        ("broken.json", b'[{"nominee": "A",', "sai cú pháp"),
+        ("obj.json", b'{"a": 1}', "danh sách"),
+        ("empty.csv", b"", "tệp trống"),
+        ("notes.txt", b"hello", "không phải CSV, XLSX hoặc JSON"),
+    ],
+)
 def test_malformed_files_are_refused_with_a_reason(tmp_path, name, content, expected) -> None:
     path = tmp_path / name
     path.write_bytes(content)
@@ -133,7 +181,9 @@ def test_xlsx_template_round_trip(tmp_path) -> None:
     path = write_template(tmp_path / "mau.xlsx", columns=COLUMNS, labels=HEADERS_VI, title="Hồ sơ")
     wb = load_workbook(path)
     ws = wb.worksheets[0]
-    ws.append(["Trần Thị Bình", "cá nhân", "cam thach", "giay-khen-xa", "ntm-2021-2025", "x", date(2026, 3, 2)])
+    ws.append(
+        ["Trần Thị Bình", "cá nhân", "cam thach", "giay-khen-xa", "ntm-2021-2025", "x", date(2026, 3, 2)]
+    )
     wb.save(path)
     rows = _read(path)
     assert rows[0][0] == 2 and rows[0][1]["submitted_on"] == date(2026, 3, 2)
@@ -144,7 +194,9 @@ def test_cli_nominate_refuses_a_bad_file_and_stores_nothing(session, sample, tmp
     from cli.app import app
 
     path = tmp_path / "hs.json"
-    path.write_text(json.dumps([_row(), _row(nominee="X", unit="nowhere")], ensure_ascii=False), encoding="utf-8")
+    path.write_text(
+        json.dumps([_row(), _row(nominee="X", unit="nowhere")], ensure_ascii=False), encoding="utf-8"
+    )
     result = CliRunner().invoke(app, ["nominate", str(path), "--json", "--received", "23/11/2026"])
     assert result.exit_code == 1
     body = json.loads(result.stdout)
@@ -157,9 +209,12 @@ def test_cli_nominate_status_and_inbox_json(session, sample, tmp_path) -> None:
     from cli.app import app
 
     path = tmp_path / "hs.json"
-    path.write_text(json.dumps([_row(award="bang-khen-ttg", submitted_on="15/06/2022", unit="Cẩm Thành")],
-                               ensure_ascii=False),
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            [_row(award="bang-khen-ttg", submitted_on="15/06/2022", unit="Cẩm Thành")], ensure_ascii=False
+        ),
+        encoding="utf-8",
+    )
     runner = CliRunner()
     out = runner.invoke(app, ["nominate", str(path), "--json", "--received", "23/11/2026"])
     assert out.exit_code == 0, out.output
@@ -168,8 +223,13 @@ def test_cli_nominate_status_and_inbox_json(session, sample, tmp_path) -> None:
     code = nominated[0]["code"]
     st = json.loads(runner.invoke(app, ["status", code, "--json"]).stdout)
     assert st["code"] == code and st["status"] == "submitted"
-    assert [u["level"] for u in st["chain"]] == ["commune", "district", "province", "central/moha",
-                                                  "central/prime_minister"]
+    assert [u["level"] for u in st["chain"]] == [
+        "commune",
+        "district",
+        "province",
+        "central/moha",
+        "central/prime_minister",
+    ]
     assert st["steps"][0]["action"] == "submit" and "Cẩm Thành" in st["current_unit"]["name"]
     box = json.loads(runner.invoke(app, ["inbox", "Cẩm Thành", "--on", "15/06/2022", "--json"]).stdout)
     assert [b["code"] for b in box] == [code] and box[0]["due_on"] == "2026-12-08"

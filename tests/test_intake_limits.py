@@ -32,8 +32,15 @@ GOOD_LINE = "Nguyễn Văn An,cá nhân,cam thach,bang-khen-tinh,ntm-2021-2025,H
 
 
 def _row(**over) -> dict:
-    base = {"nominee": "Nguyễn Văn An", "kind": "cá nhân", "unit": "cam thach", "award": "bang-khen-tinh",
-            "campaign": "ntm-2021-2025", "achievement": "Hiến 200 m² đất làm đường", "submitted_on": "02/03/2026"}
+    base = {
+        "nominee": "Nguyễn Văn An",
+        "kind": "cá nhân",
+        "unit": "cam thach",
+        "award": "bang-khen-tinh",
+        "campaign": "ntm-2021-2025",
+        "achievement": "Hiến 200 m² đất làm đường",
+        "submitted_on": "02/03/2026",
+    }
     return {**base, **over}
 
 
@@ -59,14 +66,17 @@ def _xlsx(sheet_xml: bytes | None = None, member: str = "xl/worksheets/sheet1.xm
     if sheet_xml is None:
         return template.getvalue()
     out = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(template.getvalue())) as src, \
-            zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+    with (
+        zipfile.ZipFile(io.BytesIO(template.getvalue())) as src,
+        zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
         for info in src.infolist():
             dst.writestr(info.filename, sheet_xml if info.filename == member else src.read(info.filename))
     return out.getvalue()
 
 
 # --- what is not a regular file ------------------------------------------------------------------
+
 
 def test_a_directory_is_refused_at_once(tmp_path) -> None:
     folder = tmp_path / "ho-so.csv"
@@ -115,6 +125,7 @@ def test_a_file_over_the_size_cap_is_refused_before_it_is_read(tmp_path, monkeyp
 
 # --- rows --------------------------------------------------------------------------------------------
 
+
 def test_a_file_of_more_than_20000_rows_is_refused(tmp_path) -> None:
     path = tmp_path / "qua-nhieu.csv"
     path.write_text(HEADER + "\n" + (GOOD_LINE + "\n") * 20_001, encoding="utf-8")
@@ -136,7 +147,9 @@ def test_the_row_cap_is_a_setting_and_holds_for_every_format(tmp_path, monkeypat
     if suffix == ".json":
         path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     elif suffix == ".csv":
-        path.write_text(HEADER + "\n" + "".join(",".join(r[c] for c in COLUMNS) + "\n" for r in rows), encoding="utf-8")
+        path.write_text(
+            HEADER + "\n" + "".join(",".join(r[c] for c in COLUMNS) + "\n" for r in rows), encoding="utf-8"
+        )
     else:
         wb = Workbook()
         wb.active.append(list(COLUMNS))
@@ -158,11 +171,13 @@ def test_a_batch_over_the_row_cap_is_refused_before_it_is_screened(session, samp
     with pytest.raises(BatchRefused) as info:
         take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=rows, max_rows=5)
     assert [str(e) for e in info.value.errors] == [
-        "có hơn 5 dòng dữ liệu; mỗi tệp tối đa 5 dòng (THIDUA_FILE_MAX_ROWS), hãy chia thành nhiều tệp"]
+        "có hơn 5 dòng dữ liệu; mỗi tệp tối đa 5 dòng (THIDUA_FILE_MAX_ROWS), hãy chia thành nhiều tệp"
+    ]
     assert _count(session) == 0
 
 
 # --- parsers ------------------------------------------------------------------------------------------
+
 
 def test_a_csv_field_over_the_csv_limit_is_refused_with_its_row(tmp_path) -> None:
     path = tmp_path / "dai.csv"
@@ -173,16 +188,25 @@ def test_a_csv_field_over_the_csv_limit_is_refused_with_its_row(tmp_path) -> Non
     assert str(info.value) == "tệp «dai.csv», dòng 3: tệp CSV sai định dạng: có ô dài quá 131.072 ký tự"
 
 
-@pytest.mark.parametrize(("sheet", "member"), [
-    (b"<worksheet xmlns='http://schemas.openxmlformats.org/spreadsheetml/2006/main'><sheetData><row r='1'>",
-     "xl/worksheets/sheet1.xml"),
-    (b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>"
-     b"<!ENTITY c '&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;'>]><worksheet xmlns='http://schemas.openxmlformats.org/"
-     b"spreadsheetml/2006/main'><sheetData><row r='1'><c r='A1' t='inlineStr'><is><t>&c;</t></is></c></row>"
-     b"</sheetData></worksheet>", "xl/worksheets/sheet1.xml"),
-    (b"not xml at all", "xl/workbook.xml"),
-    (b"<Types/>", "[Content_Types].xml"),
-], ids=["truncated-sheet", "entity-expansion", "broken-workbook", "empty-content-types"])
+@pytest.mark.parametrize(
+    ("sheet", "member"),
+    [
+        (
+            b"<worksheet xmlns='http://schemas.openxmlformats.org/spreadsheetml/2006/main'><sheetData><row r='1'>",
+            "xl/worksheets/sheet1.xml",
+        ),
+        (
+            b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaaaaaaaa'><!ENTITY b '&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;'>"
+            b"<!ENTITY c '&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;'>]><worksheet xmlns='http://schemas.openxmlformats.org/"
+            b"spreadsheetml/2006/main'><sheetData><row r='1'><c r='A1' t='inlineStr'><is><t>&c;</t></is></c></row>"
+            b"</sheetData></worksheet>",
+            "xl/worksheets/sheet1.xml",
+        ),
+        (b"not xml at all", "xl/workbook.xml"),
+        (b"<Types/>", "[Content_Types].xml"),
+    ],
+    ids=["truncated-sheet", "entity-expansion", "broken-workbook", "empty-content-types"],
+)
 def test_a_damaged_or_hostile_xlsx_is_refused_with_a_message(tmp_path, sheet, member) -> None:
     path = tmp_path / "hong.xlsx"
     path.write_bytes(_xlsx(sheet, member))
@@ -198,12 +222,16 @@ def test_defusedxml_guards_openpyxl() -> None:
     assert openpyxl.xml.DEFUSEDXML
 
 
-@pytest.mark.parametrize(("content", "expected"), [
-    (b"[" * 100_000, "lồng nhau quá sâu"),
-    (b'[{"nominee": ' + b"9" * 5000 + b"}]", "số quá lớn"),
-    (b"\xef\xbb\xbf" + json.dumps([_row()], ensure_ascii=False).encode(), None),  # a BOM is fine
-    (b'[{"nominee": "A"}]\n' + b"\xff", "không phải mã UTF-8"),
-], ids=["deep", "huge-int", "bom", "not-utf8"])
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"[" * 100_000, "lồng nhau quá sâu"),
+        (b'[{"nominee": ' + b"9" * 5000 + b"}]", "số quá lớn"),
+        (b"\xef\xbb\xbf" + json.dumps([_row()], ensure_ascii=False).encode(), None),  # a BOM is fine
+        (b'[{"nominee": "A"}]\n' + b"\xff", "không phải mã UTF-8"),
+    ],
+    ids=["deep", "huge-int", "bom", "not-utf8"],
+)
 def test_json_parser_errors_are_refusals(tmp_path, content, expected) -> None:
     path = tmp_path / "hs.json"
     path.write_bytes(content)
@@ -247,8 +275,10 @@ def zip_bomb(tmp_path_factory) -> Path:
     Built in a second, not by deflating a gigabyte: after a full flush a deflate block depends on its
     input only, so one compressed megabyte of "A" repeated 1,024 times is the gigabyte's stream."""
     path = tmp_path_factory.mktemp("bomb") / "bom.xlsx"
-    prefix = (b"<worksheet xmlns='http://schemas.openxmlformats.org/spreadsheetml/2006/main'><sheetData>"
-              b"<row r='1'><c r='A1' t='inlineStr'><is><t>")
+    prefix = (
+        b"<worksheet xmlns='http://schemas.openxmlformats.org/spreadsheetml/2006/main'><sheetData>"
+        b"<row r='1'><c r='A1' t='inlineStr'><is><t>"
+    )
     suffix = b"</t></is></c></row></sheetData></worksheet>"
     chunk, times = b"A" * (1 << 20), 1024
     deflate = zlib.compressobj(9, zlib.DEFLATED, -15)
@@ -285,13 +315,21 @@ def test_an_xlsx_zip_bomb_is_refused_within_2_s_and_100_mb(zip_bomb: Path) -> No
 
         resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
 
-    done = subprocess.run([sys.executable, "-c", ZIP_BOMB_CHILD, str(zip_bomb)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=120, preexec_fn=limit_memory)
+    done = subprocess.run(
+        [sys.executable, "-c", ZIP_BOMB_CHILD, str(zip_bomb)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit_memory,
+    )
     assert done.returncode == 0, done.stderr
     figures, outcome = done.stdout.strip().splitlines()[-2:]
     elapsed, cpu, peak, rss_growth = (float(x) for x in figures.split())
-    print(f"zip bomb: {elapsed:.3f} s wall, {cpu:.3f} s CPU, tracemalloc peak {peak / 2**20:.1f} MB, "
-          f"max RSS grew {rss_growth / 2**20:.1f} MB; {outcome}")
+    print(
+        f"zip bomb: {elapsed:.3f} s wall, {cpu:.3f} s CPU, tracemalloc peak {peak / 2**20:.1f} MB, "
+        f"max RSS grew {rss_growth / 2**20:.1f} MB; {outcome}"
+    )
     assert outcome.startswith("refused: tệp «bom.xlsx»: tệp Excel"), outcome
     assert elapsed < 2 and cpu < 2
     assert peak < 100 * 2**20 and rss_growth < 100 * 2**20
@@ -300,8 +338,11 @@ def test_an_xlsx_zip_bomb_is_refused_within_2_s_and_100_mb(zip_bomb: Path) -> No
 def test_an_xlsx_member_compressed_beyond_any_spreadsheet_is_refused(tmp_path) -> None:
     # 20 MB of one letter: under the size limits, but no worksheet compresses 1,000 times
     ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-    sheet = (f"<worksheet xmlns='{ns}'><sheetData><row r='1'><c r='A1' t='inlineStr'><is><t>".encode()
-             + b"A" * (20 << 20) + b"</t></is></c></row></sheetData></worksheet>")
+    sheet = (
+        f"<worksheet xmlns='{ns}'><sheetData><row r='1'><c r='A1' t='inlineStr'><is><t>".encode()
+        + b"A" * (20 << 20)
+        + b"</t></is></c></row></sheetData></worksheet>"
+    )
     path = tmp_path / "nen.xlsx"
     path.write_bytes(_xlsx(sheet))
     with pytest.raises(FileRefused, match="nén bất thường.*nở gấp"):
@@ -319,11 +360,15 @@ def test_an_xlsx_with_too_many_members_is_refused(tmp_path) -> None:
 
 def test_a_sheet_claiming_a_million_rows_or_columns_costs_nothing(tmp_path) -> None:
     ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
-    cells = "".join(f"<c r='{chr(65 + i)}1' t='inlineStr'><is><t>{HEADERS_VI[c]}</t></is></c>"
-                    for i, c in enumerate(COLUMNS))
-    sheet = (f"<worksheet xmlns='{ns}'><dimension ref='A1:XFD1048576'/><sheetData><row r='1'>{cells}</row>"
-             f"<row r='1048576'><c r='XFD1048576' t='inlineStr'><is><t>x</t></is></c></row>"
-             f"</sheetData></worksheet>").encode()
+    cells = "".join(
+        f"<c r='{chr(65 + i)}1' t='inlineStr'><is><t>{HEADERS_VI[c]}</t></is></c>"
+        for i, c in enumerate(COLUMNS)
+    )
+    sheet = (
+        f"<worksheet xmlns='{ns}'><dimension ref='A1:XFD1048576'/><sheetData><row r='1'>{cells}</row>"
+        f"<row r='1048576'><c r='XFD1048576' t='inlineStr'><is><t>x</t></is></c></row>"
+        f"</sheetData></worksheet>"
+    ).encode()
     path = tmp_path / "rong.xlsx"
     path.write_bytes(_xlsx(sheet))
     with pytest.raises(FileRefused, match="kể cả dòng trống"):
@@ -332,25 +377,39 @@ def test_a_sheet_claiming_a_million_rows_or_columns_costs_nothing(tmp_path) -> N
 
 # --- fields against their columns (SQLite and PostgreSQL) ---------------------------------------------
 
-@pytest.mark.parametrize(("column", "length", "limit"), [
-    ("achievement", 130_000, 4000), ("achievement", 4001, 4000), ("nominee", 301, 300), ("unit", 201, 200),
-    ("award", 41, 40), ("campaign", 61, 60),
-])
+
+@pytest.mark.parametrize(
+    ("column", "length", "limit"),
+    [
+        ("achievement", 130_000, 4000),
+        ("achievement", 4001, 4000),
+        ("nominee", 301, 300),
+        ("unit", 201, 200),
+        ("award", 41, 40),
+        ("campaign", 61, 60),
+    ],
+)
 def test_an_over_long_field_is_refused_with_a_message(session, sample, column, length, limit) -> None:
     rows = [(2, _row(nominee="Trần Văn Bình")), (3, _row(**{column: "ư" * length}))]
     with pytest.raises(BatchRefused) as info:
         take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=rows)
     session.rollback()
-    expected = (f"dòng 3, cột «{HEADERS_VI[column]}»: dài {number_vi(length)} ký tự, vượt quá giới hạn "
-                f"{number_vi(limit)} ký tự")
+    expected = (
+        f"dòng 3, cột «{HEADERS_VI[column]}»: dài {number_vi(length)} ký tự, vượt quá giới hạn "
+        f"{number_vi(limit)} ký tự"
+    )
     assert expected in [str(e) for e in info.value.errors]
     assert _count(session) == 0
 
 
 def test_fields_as_long_as_their_columns_are_stored(session, sample) -> None:
     name = "Nguyễn " + "ư" * 293
-    take_in(session=session, hierarchy=sample, received_on=RECEIVED,
-            rows=[(2, _row(nominee=name, achievement="ữ" * 4000))])
+    take_in(
+        session=session,
+        hierarchy=sample,
+        received_on=RECEIVED,
+        rows=[(2, _row(nominee=name, achievement="ữ" * 4000))],
+    )
     session.commit()
     stored = session.scalars(select(Nomination)).one()
     assert len(stored.achievement) == 4000
@@ -378,15 +437,19 @@ def test_a_received_date_in_the_future_is_refused(session, sample) -> None:
 
 # --- the same file twice at once -----------------------------------------------------------------------
 
+
 def test_two_nominate_of_the_same_file_at_once_store_it_once(prefect_api, db_url, session, sample) -> None:
     # prefect_api: the three threads of this one process share the session's Prefect server (two real
     # `nominate` are two processes, each with its own temporary server; threads would race to start one)
     from cli.nominations import run_intake
     from tests.threads import at_once
 
-    rows = list(enumerate([_row(nominee=f"Người thứ {i}", award="giay-khen-xa") for i in range(300)], start=2))
-    results, errors = at_once(lambda: run_intake(rows=rows, source="hs.csv", actor="", received_on=RECEIVED),
-                              threads=3, timeout=120)
+    rows = list(
+        enumerate([_row(nominee=f"Người thứ {i}", award="giay-khen-xa") for i in range(300)], start=2)
+    )
+    results, errors = at_once(
+        lambda: run_intake(rows=rows, source="hs.csv", actor="", received_on=RECEIVED), threads=3, timeout=120
+    )
     assert not errors, errors
     assert sorted(r.replayed for r in results) == [False, True, True]
     codes = {tuple(n["code"] for n in r.nominations) for r in results}
@@ -406,6 +469,7 @@ def test_the_cli_says_already_received_for_the_same_file(session, sample, tmp_pa
 
 
 # --- templates ------------------------------------------------------------------------------------------
+
 
 def test_nominate_template_never_overwrites_without_force(tmp_path) -> None:
     from cli.app import app
@@ -435,7 +499,9 @@ def test_meeting_template_never_overwrites_without_force(session, sample, tmp_pa
     assert path.read_bytes() == b"minutes typed by hand"
     take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=[(2, _row())])
     session.commit()
-    forced = runner.invoke(app, ["meeting", "decide", "cam thach", "--template", "--file", str(path), "--force"])
+    forced = runner.invoke(
+        app, ["meeting", "decide", "cam thach", "--template", "--file", str(path), "--force"]
+    )
     assert forced.exit_code == 0, forced.output
     from openpyxl import load_workbook
 

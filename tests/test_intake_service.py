@@ -37,10 +37,18 @@ def _csv(path: Path, rows: list[dict]) -> Path:
 
 
 def _rows(count: int) -> list[dict]:
-    return [{"nominee": f"Nguyễn Thị Hồng Nhung {i:05d}", "kind": "cá nhân", "unit": "cam thach",
-             "award": "giay-khen-xa", "campaign": "ntm-2021-2025",
-             "achievement": "Tích cực hiến đất và góp công xây dựng đường giao thông nông thôn và nhà văn hóa thôn",
-             "submitted_on": "02/03/2026"} for i in range(count)]
+    return [
+        {
+            "nominee": f"Nguyễn Thị Hồng Nhung {i:05d}",
+            "kind": "cá nhân",
+            "unit": "cam thach",
+            "award": "giay-khen-xa",
+            "campaign": "ntm-2021-2025",
+            "achievement": "Tích cực hiến đất và góp công xây dựng đường giao thông nông thôn và nhà văn hóa thôn",
+            "submitted_on": "02/03/2026",
+        }
+        for i in range(count)
+    ]
 
 
 def _flow_run(flow_run_id):
@@ -60,14 +68,19 @@ def _last_intake_run():
 
     async def read():
         async with get_client() as client:
-            runs = await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["intake"])),
-                                               sort=FlowRunSort.START_TIME_DESC, limit=1)
+            runs = await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["intake"])),
+                sort=FlowRunSort.START_TIME_DESC,
+                limit=1,
+            )
             return runs[0]
 
     return asyncio.run(read())
 
 
-def test_a_5000_row_file_goes_through_the_running_service(service, session, sample, smtp_env, tmp_path) -> None:
+def test_a_5000_row_file_goes_through_the_running_service(
+    service, session, sample, smtp_env, tmp_path
+) -> None:
     from cli.app import app
     from models.staging import StagedPayload
 
@@ -82,7 +95,9 @@ def test_a_5000_row_file_goes_through_the_running_service(service, session, samp
     run = _last_intake_run()
     assert set(run.parameters) >= {"rows_ref"} and run.parameters.get("rows") is None
     assert run.state.is_completed() and run.name.startswith("intake-thanh-hoa-")
-    staged = session.scalars(select(StagedPayload).where(StagedPayload.key == run.parameters["rows_ref"])).one()
+    staged = session.scalars(
+        select(StagedPayload).where(StagedPayload.key == run.parameters["rows_ref"])
+    ).one()
     assert staged.kind == "intake-rows" and staged.label == "ho-so-5000.csv" and len(staged.body) == 5000
     again = CliRunner().invoke(app, ["nominate", str(path), "--json", "--received", "23/11/2026"])
     assert again.exit_code == 0 and len(json.loads(again.stdout)) == 5000
@@ -93,19 +108,27 @@ def test_a_refused_batch_ends_refused_not_failed(prefect_api, session, sample, s
     from flows.intake import intake
     from flows.refusal import is_refused
 
-    rows = [{"row": 2, **_rows(1)[0], "unit": "xã Không Có"}, {"row": 3, **_rows(2)[1], "achievement": "x" * 5000}]
+    rows = [
+        {"row": 2, **_rows(1)[0], "unit": "xã Không Có"},
+        {"row": 3, **_rows(2)[1], "achievement": "x" * 5000},
+    ]
     state = asyncio.run(intake(rows=rows, source="sai.csv", received_on=RECEIVED, return_state=True))
     assert state.is_completed() and not state.is_failed() and state.name == "Refused" and is_refused(state)
     assert "Tệp «sai.csv» bị từ chối: 2 lỗi" in state.message
     result = state.result()
-    assert result["refused"] and {(e["row"], e["column"]) for e in result["errors"]} == {(2, "unit"), (3, "achievement")}
+    assert result["refused"] and {(e["row"], e["column"]) for e in result["errors"]} == {
+        (2, "unit"),
+        (3, "achievement"),
+    }
     assert all(not e["message"].startswith("dòng") for e in result["errors"])
     assert session.execute(select(func.count()).select_from(Nomination)).scalar_one() == 0
     server_state = _flow_run(state.state_details.flow_run_id).state
     assert server_state.is_completed() and server_state.name == "Refused"
 
 
-def test_the_cli_reports_a_refusal_from_the_service_row_by_row(service, session, sample, smtp_env, tmp_path) -> None:
+def test_the_cli_reports_a_refusal_from_the_service_row_by_row(
+    service, session, sample, smtp_env, tmp_path
+) -> None:
     from cli.app import app
 
     rows = _rows(3)
@@ -118,12 +141,16 @@ def test_the_cli_reports_a_refusal_from_the_service_row_by_row(service, session,
     assert body["errors"][0]["message"] == "không tìm thấy đơn vị «xã: Không: Có»"
     assert "Traceback" not in out.output
     human = CliRunner().invoke(app, ["nominate", str(path), "--received", "23/11/2026"])
-    assert human.exit_code == 1 and "dòng 3, cột «Đơn vị đề nghị»: không tìm thấy đơn vị «xã: Không: Có»" in human.stderr
+    assert (
+        human.exit_code == 1
+        and "dòng 3, cột «Đơn vị đề nghị»: không tìm thấy đơn vị «xã: Không: Có»" in human.stderr
+    )
     assert session.execute(select(func.count()).select_from(Nomination)).scalar_one() == 0
 
 
 def test_intake_with_the_service_down_queues_the_letters_the_service_delivers(
-        prefect_api, session, sample, smtp_env, tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    prefect_api, session, sample, smtp_env, tmp_path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Without `thidua up` (no service to reach: the flow runs in the command's own process) and with
     the mail server down, `nominate` stores the dossiers and queues one letter to each receiving
     council; once the mail server is back, the service's next delivery sends each of them once."""

@@ -19,19 +19,41 @@ pytestmark = pytest.mark.e2e
 
 UNIT = "thanh-hoa.cam-thach-2025"
 ROWS = [
-    {"nominee": "Nguyễn Văn Đông", "kind": "cá nhân", "unit": UNIT, "award": "giay-khen-xa",
-     "campaign": "ntm-2021-2025", "achievement": "Hiến đất làm đường", "submitted_on": "02/03/2026"},
-    {"nominee": "Trần Thị Tây", "kind": "cá nhân", "unit": UNIT, "award": "bang-khen-tinh",
-     "campaign": "ntm-2021-2025", "achievement": "Góp công xây kênh mương", "submitted_on": "02/03/2026"},
+    {
+        "nominee": "Nguyễn Văn Đông",
+        "kind": "cá nhân",
+        "unit": UNIT,
+        "award": "giay-khen-xa",
+        "campaign": "ntm-2021-2025",
+        "achievement": "Hiến đất làm đường",
+        "submitted_on": "02/03/2026",
+    },
+    {
+        "nominee": "Trần Thị Tây",
+        "kind": "cá nhân",
+        "unit": UNIT,
+        "award": "bang-khen-tinh",
+        "campaign": "ntm-2021-2025",
+        "achievement": "Góp công xây kênh mương",
+        "submitted_on": "02/03/2026",
+    },
 ]
 
 
-def _thidua(up: Up, database_url: str | None, *args: str, timeout: float = 240) -> subprocess.CompletedProcess:
+def _thidua(
+    up: Up, database_url: str | None, *args: str, timeout: float = 240
+) -> subprocess.CompletedProcess:
     env = up_env(up.data_dir) | {"THIDUA_UI_AUTH": ":".join(AUTH)}
     if database_url:
         env["THIDUA_DATABASE_URL"] = database_url
-    return subprocess.run([*thidua_command(), *args], env=env, capture_output=True, text=True, timeout=timeout,
-                          stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [*thidua_command(), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 def _state(up: Up, run_id: str):
@@ -63,8 +85,11 @@ def _minutes(path: Path, rows: list[list[str]]) -> Path:
     return path
 
 
-def test_a_meeting_suspended_then_resumed_from_a_minutes_file(running: Up, app_database: str | None,  # noqa: F811
-                                                              tmp_path: Path) -> None:
+def test_a_meeting_suspended_then_resumed_from_a_minutes_file(
+    running: Up,
+    app_database: str | None,  # noqa: F811
+    tmp_path: Path,
+) -> None:
     nominations = tmp_path / "ho-so.json"
     nominations.write_text(json.dumps(ROWS, ensure_ascii=False), encoding="utf-8")
     out = _thidua(running, app_database, "nominate", str(nominations), "--json")
@@ -81,9 +106,14 @@ def test_a_meeting_suspended_then_resumed_from_a_minutes_file(running: Up, app_d
         time.sleep(1)
 
     dong, tay = codes["Nguyễn Văn Đông"], codes["Trần Thị Tây"]
-    bad = _minutes(tmp_path / "sai.csv", [[dong, "không thông qua", "", "2", "5", "0", ""],
-                                          ["HS2099-000001", "thông qua", "", "7", "0", "0", ""],
-                                          [tay, "thông qua", "", "40", "0", "0", ""]])
+    bad = _minutes(
+        tmp_path / "sai.csv",
+        [
+            [dong, "không thông qua", "", "2", "5", "0", ""],
+            ["HS2099-000001", "thông qua", "", "7", "0", "0", ""],
+            [tay, "thông qua", "", "40", "0", "0", ""],
+        ],
+    )
     refused = _thidua(running, app_database, "meeting", "decide", UNIT, "--file", str(bad), "--json")
     assert refused.returncode == 1
     problems = json.loads(refused.stdout)["problems"]
@@ -93,8 +123,13 @@ def test_a_meeting_suspended_then_resumed_from_a_minutes_file(running: Up, app_d
     assert set(_statuses(running, app_database).values()) == {"submitted"}
     assert _state(running, meeting["flow_run_id"]).is_paused(), "refused minutes leave the run suspended"
 
-    good = _minutes(tmp_path / "bien-ban.csv", [[dong, "không thông qua", "", "1", "6", "0", "Chưa tiêu biểu"],
-                                                [tay, "thông qua", "", "7", "0", "0", ""]])
+    good = _minutes(
+        tmp_path / "bien-ban.csv",
+        [
+            [dong, "không thông qua", "", "1", "6", "0", "Chưa tiêu biểu"],
+            [tay, "thông qua", "", "7", "0", "0", ""],
+        ],
+    )
     applied = _thidua(running, app_database, "meeting", "decide", UNIT, "--file", str(good), "--json")
     assert applied.returncode == 0, applied.stderr + applied.stdout
     assert json.loads(applied.stdout)["counts"] == {"rejected": 1, "forwarded": 1}
@@ -109,6 +144,7 @@ def test_a_meeting_suspended_then_resumed_from_a_minutes_file(running: Up, app_d
 # --- issue 11: meetings never hang on a dead run; the form as a secretary uses it -------------------------
 # Each test uses its own commune, so they share this module's `thidua up` without seeing each other's dossiers.
 
+
 def _api(up: Up, coroutine_function):
     from prefect.settings import PREFECT_API_AUTH_STRING, PREFECT_API_URL, temporary_settings
 
@@ -117,10 +153,18 @@ def _api(up: Up, coroutine_function):
 
 
 def _nominate(up: Up, database_url: str | None, tmp_path: Path, unit: str, awards: list[str]) -> list[str]:
-    rows = [{"nominee": f"{'Thôn' if a.startswith('co-') else 'Nguyễn Văn'} {unit.split('.')[-1]} {i}",
-             "kind": "tập thể" if a.startswith("co-") else "cá nhân", "unit": unit, "award": a,
-             "campaign": "ntm-2021-2025", "achievement": "Góp công xây dựng nông thôn mới", "submitted_on": "02/03/2026"}
-            for i, a in enumerate(awards)]
+    rows = [
+        {
+            "nominee": f"{'Thôn' if a.startswith('co-') else 'Nguyễn Văn'} {unit.split('.')[-1]} {i}",
+            "kind": "tập thể" if a.startswith("co-") else "cá nhân",
+            "unit": unit,
+            "award": a,
+            "campaign": "ntm-2021-2025",
+            "achievement": "Góp công xây dựng nông thôn mới",
+            "submitted_on": "02/03/2026",
+        }
+        for i, a in enumerate(awards)
+    ]
     path = tmp_path / f"ho-so-{unit}.json"
     path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
     out = _thidua(up, database_url, "nominate", str(path), "--json")
@@ -148,22 +192,50 @@ def _wait_state(up: Up, run_id: str, done, what: str, timeout: float = 120):
 
 
 def test_refused_minutes_of_a_held_meeting_leave_nothing_open_and_the_corrected_ones_apply(
-        running: Up, app_database: str | None, tmp_path: Path) -> None:  # noqa: F811
+    running: Up, app_database: str | None, tmp_path: Path
+) -> None:  # noqa: F811
     unit = "thanh-hoa.cam-thuy-2025"  # xã Cẩm Thủy, 7 council members
     flag, certificate = _nominate(running, app_database, tmp_path, unit, ["co-thi-dua-tinh", "giay-khen-xa"])
-    short = _minutes(tmp_path / "thieu.csv", [[flag, "thông qua", "", "5", "2", "0", ""],  # 5 of 7: short of 80 %
-                                              [certificate, "thông qua", "", "7", "0", "0", ""]])
-    refused = _thidua(running, app_database, "meeting", "decide", unit, "--date", "27/11/2026", "--file", str(short),
-                      "--json")
+    short = _minutes(
+        tmp_path / "thieu.csv",
+        [
+            [flag, "thông qua", "", "5", "2", "0", ""],  # 5 of 7: short of 80 %
+            [certificate, "thông qua", "", "7", "0", "0", ""],
+        ],
+    )
+    refused = _thidua(
+        running,
+        app_database,
+        "meeting",
+        "decide",
+        unit,
+        "--date",
+        "27/11/2026",
+        "--file",
+        str(short),
+        "--json",
+    )
     assert refused.returncode == 1, refused.stderr
     problems = json.loads(refused.stdout)["problems"]
     assert len(problems) == 1 and flag in problems[0] and "chưa đạt" in problems[0]
     assert "Traceback" not in refused.stderr
     assert [m["status"] for m in _meetings(running, app_database, unit)] == ["cancelled"]  # nothing left open
-    right = _minutes(tmp_path / "dung.csv", [[flag, "thông qua", "", "6", "1", "0", ""],
-                                             [certificate, "thông qua", "", "7", "0", "0", ""]])
-    applied = _thidua(running, app_database, "meeting", "decide", unit, "--date", "27/11/2026", "--file", str(right),
-                      "--json")
+    right = _minutes(
+        tmp_path / "dung.csv",
+        [[flag, "thông qua", "", "6", "1", "0", ""], [certificate, "thông qua", "", "7", "0", "0", ""]],
+    )
+    applied = _thidua(
+        running,
+        app_database,
+        "meeting",
+        "decide",
+        unit,
+        "--date",
+        "27/11/2026",
+        "--file",
+        str(right),
+        "--json",
+    )
     assert applied.returncode == 0, applied.stderr + applied.stdout
     assert json.loads(applied.stdout)["counts"] == {"forwarded": 1, "conferred": 1}
     assert [m["status"] for m in _meetings(running, app_database, unit)] == ["cancelled", "applied"]
@@ -178,17 +250,20 @@ def test_nothing_waiting_opens_no_meeting(running: Up, app_database: str | None)
 
 
 def test_one_meeting_at_a_time_and_a_cancelled_or_deleted_run_closes_its_meeting(
-        running: Up, app_database: str | None, tmp_path: Path) -> None:  # noqa: F811
+    running: Up, app_database: str | None, tmp_path: Path
+) -> None:  # noqa: F811
     from prefect.states import Cancelling
 
     unit = "thanh-hoa.cam-tu-2025"  # xã Cẩm Tú
-    code, = _nominate(running, app_database, tmp_path, unit, ["giay-khen-xa"])
+    (code,) = _nominate(running, app_database, tmp_path, unit, ["giay-khen-xa"])
 
     def open_and_wait() -> dict:
         opened = _thidua(running, app_database, "meeting", "open", unit, "--json")
         assert opened.returncode == 0, opened.stderr
         meeting = json.loads(opened.stdout)
-        _wait_state(running, meeting["flow_run_id"], lambda s: s.is_paused(), "the meeting run never suspended")
+        _wait_state(
+            running, meeting["flow_run_id"], lambda s: s.is_paused(), "the meeting run never suspended"
+        )
         return meeting
 
     first = open_and_wait()
@@ -202,7 +277,9 @@ def test_one_meeting_at_a_time_and_a_cancelled_or_deleted_run_closes_its_meeting
             await client.set_flow_run_state(first["flow_run_id"], Cancelling())
 
     _api(running, cancel_in_the_ui)
-    _wait_state(running, first["flow_run_id"], lambda s: s.is_cancelled(), "the suspended run was not cancelled")
+    _wait_state(
+        running, first["flow_run_id"], lambda s: s.is_cancelled(), "the suspended run was not cancelled"
+    )
     second = open_and_wait()  # the council is not held by the cancelled run
     assert second["meeting_id"] != first["meeting_id"] and [a["code"] for a in second["agenda"]] == [code]
 
@@ -223,7 +300,9 @@ def test_one_meeting_at_a_time_and_a_cancelled_or_deleted_run_closes_its_meeting
     cancelled = _thidua(running, app_database, "meeting", "cancel", unit, "--json")  # the operator's command
     assert cancelled.returncode == 0, cancelled.stderr
     assert json.loads(cancelled.stdout)["cancelled"] == [third["meeting_id"]]
-    _wait_state(running, third["flow_run_id"], lambda s: s.is_cancelled(), "meeting cancel left the run suspended")
+    _wait_state(
+        running, third["flow_run_id"], lambda s: s.is_cancelled(), "meeting cancel left the run suspended"
+    )
     assert {m["status"] for m in _meetings(running, app_database, unit)} == {"cancelled"}
     assert _statuses(running, app_database)[code] == "submitted"  # the dossier waits for the next meeting
     nothing = _thidua(running, app_database, "meeting", "cancel", unit)
@@ -231,11 +310,14 @@ def test_one_meeting_at_a_time_and_a_cancelled_or_deleted_run_closes_its_meeting
 
 
 def test_a_refused_form_comes_back_filled_and_the_applied_meeting_clears_its_problems(
-        running: Up, app_database: str | None, tmp_path: Path) -> None:  # noqa: F811
+    running: Up, app_database: str | None, tmp_path: Path
+) -> None:  # noqa: F811
     from prefect.flow_runs import aresume_flow_run
 
     unit = "thanh-hoa.tay-do-2025"  # xã Tây Đô
-    forwarded, conferred = _nominate(running, app_database, tmp_path, unit, ["bang-khen-tinh", "giay-khen-xa"])
+    forwarded, conferred = _nominate(
+        running, app_database, tmp_path, unit, ["bang-khen-tinh", "giay-khen-xa"]
+    )
     opened = _thidua(running, app_database, "meeting", "open", unit, "--json")
     assert opened.returncode == 0, opened.stderr
     meeting = json.loads(opened.stdout)
@@ -255,26 +337,45 @@ def test_a_refused_form_comes_back_filled_and_the_applied_meeting_clears_its_pro
             if what == "form":
                 return json.loads(await client.read_flow_run_input(run_id, key))["properties"]
             if what == "logs":
-                return await client.read_logs(log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id])))
-            artifacts = await client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])))
+                return await client.read_logs(
+                    log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[run_id]))
+                )
+            artifacts = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+            )
             return max(artifacts, key=lambda a: a.created).data if artifacts else None
 
-    suspended_logs = [log for log in _api(running, lambda: read("logs")) if "Finished in state Suspended" in log.message]
+    suspended_logs = [
+        log for log in _api(running, lambda: read("logs")) if "Finished in state Suspended" in log.message
+    ]
     assert suspended_logs and all(log.level == logging.INFO for log in suspended_logs)  # not a red ERROR
 
     # the secretary submits in the UI: no reason for a rejection, a card deleted, a hidden character
     first_form = _api(running, lambda: read("form", state.state_details.run_input_keyset["schema"]))
     card = next(i for i in first_form["agenda_items"]["default"] if i["code"] == forwarded)
-    _api(running, lambda: aresume_flow_run(run_id, run_input={
-        "meeting_date": first_form["meeting_date"]["default"], "members_present": 7,
-        "decision_series": "QĐ\u200b-UBND", "first_decision_number": 3, "secretary": "Lê Thư Ký",
-        "agenda_items": [card | {"decision": "Không thông qua", "votes_for": 2, "votes_against": 5}]}))
+    _api(
+        running,
+        lambda: aresume_flow_run(
+            run_id,
+            run_input={
+                "meeting_date": first_form["meeting_date"]["default"],
+                "members_present": 7,
+                "decision_series": "QĐ\u200b-UBND",
+                "first_decision_number": 3,
+                "secretary": "Lê Thư Ký",
+                "agenda_items": [card | {"decision": "Không thông qua", "votes_for": 2, "votes_against": 5}],
+            },
+        ),
+    )
     deadline = time.monotonic() + 120
     while (state := _state(running, run_id)).state_details.pause_key != "decisions-1":
         assert time.monotonic() < deadline, f"the refused form was not offered again: {state}"
         time.sleep(1)
     again = _api(running, lambda: read("form", state.state_details.run_input_keyset["schema"]))
-    assert again["decision_series"]["default"] == "QĐ\u200b-UBND" and again["secretary"]["default"] == "Lê Thư Ký"
+    assert (
+        again["decision_series"]["default"] == "QĐ\u200b-UBND"
+        and again["secretary"]["default"] == "Lê Thư Ký"
+    )
     assert again["first_decision_number"]["default"] == 3
     refilled = {i["code"]: i for i in again["agenda_items"]["default"]}
     assert list(refilled) == [a["code"] for a in meeting["agenda"]]  # the deleted card is back, in its place
@@ -284,12 +385,19 @@ def test_a_refused_form_comes_back_filled_and_the_applied_meeting_clears_its_pro
     assert "ký hiệu quyết định: có ký tự ẩn" in again["agenda_items"]["description"]
     assert "chưa hợp lệ" in _api(running, lambda: read("artifact", problems_key))
 
-    right = _minutes(tmp_path / "tay-do.csv", [[forwarded, "thông qua", "", "", "", "", ""],  # everyone present
-                                               [conferred, "thông qua", "", "7", "0", "0", ""]])
+    right = _minutes(
+        tmp_path / "tay-do.csv",
+        [
+            [forwarded, "thông qua", "", "", "", "", ""],  # everyone present
+            [conferred, "thông qua", "", "7", "0", "0", ""],
+        ],
+    )
     applied = _thidua(running, app_database, "meeting", "decide", unit, "--file", str(right), "--json")
     assert applied.returncode == 0, applied.stderr + applied.stdout
     assert json.loads(applied.stdout)["counts"] == {"forwarded": 1, "conferred": 1}
-    assert _wait_state(running, run_id, lambda s: s.is_final(), "the resumed run did not finish").is_completed()
+    assert _wait_state(
+        running, run_id, lambda s: s.is_final(), "the resumed run did not finish"
+    ).is_completed()
     assert "Biên bản đã áp dụng" in _api(running, lambda: read("artifact", problems_key))
 
     # the decided event starts receive-forwarded once; its dossier is received once, with one event
@@ -300,14 +408,21 @@ def test_a_refused_form_comes_back_filled_and_the_applied_meeting_clears_its_pro
 
         async with get_client() as client:
             runs = await client.read_flow_runs(
-                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["receive-forwarded"])))
-            events = await client.read_events(filter=EventFilter(
-                event=EventNameFilter(name=["thidua.nomination.received"]),
-                resource=EventResourceFilter(id=[f"thidua.nomination.{forwarded}"])), limit=50)
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=["receive-forwarded"]))
+            )
+            events = await client.read_events(
+                filter=EventFilter(
+                    event=EventNameFilter(name=["thidua.nomination.received"]),
+                    resource=EventResourceFilter(id=[f"thidua.nomination.{forwarded}"]),
+                ),
+                limit=50,
+            )
         return [r for r in runs if r.parameters.get("meeting_id") == meeting["meeting_id"]], events.events
 
     deadline = time.monotonic() + 120
-    while not ((found := _api(running, receipts))[0] and all(r.state.is_final() for r in found[0]) and found[1]):
+    while not (
+        (found := _api(running, receipts))[0] and all(r.state.is_final() for r in found[0]) and found[1]
+    ):
         assert time.monotonic() < deadline, f"no receipt of {forwarded} within 120 s: {found}"
         time.sleep(1)
     time.sleep(12)  # longer than the runner's poll: a second run or event would have shown by now

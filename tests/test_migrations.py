@@ -34,7 +34,6 @@ def test_upgrade_from_empty_matches_the_models(tmp_path) -> None:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
-
 def test_stored_minutes_move_into_staged_payloads_and_back(tmp_path) -> None:
     # 0003: one table for every staged flow input; minutes staged before it are still found by key
     from alembic import command
@@ -53,21 +52,32 @@ def test_stored_minutes_move_into_staged_payloads_and_back(tmp_path) -> None:
             step(cfg, revision)
 
     migrate(command.upgrade, "0002")
-    body = ('{"meeting_date": "2026-11-23", "members_present": 7, "decision_series": "QĐ-UBND", '
-            '"first_decision_number": 1, "decisions": [{"code": "HS2026-000001", "decision": "approve", '
-            '"votes_for": 7}]}')
+    body = (
+        '{"meeting_date": "2026-11-23", "members_present": 7, "decision_series": "QĐ-UBND", '
+        '"first_decision_number": 1, "decisions": [{"code": "HS2026-000001", "decision": "approve", '
+        '"votes_for": 7}]}'
+    )
     with engine.begin() as conn:
-        conn.execute(text("INSERT INTO stored_minutes (key, unit_code, body, created_at) "
-                          "VALUES ('minutes:abc', 'thanh-hoa.cam-thach-2025', :body, '2026-11-23 01:00:00')"),
-                     {"body": body})
+        conn.execute(
+            text(
+                "INSERT INTO stored_minutes (key, unit_code, body, created_at) "
+                "VALUES ('minutes:abc', 'thanh-hoa.cam-thach-2025', :body, '2026-11-23 01:00:00')"
+            ),
+            {"body": body},
+        )
     migrate(command.upgrade, "head")
     from sqlmodel import Session
 
     with Session(engine) as session:
         staged = session.query(StagedPayload).one()
-        assert (staged.key, staged.kind, staged.label) == ("minutes:abc", "minutes", "thanh-hoa.cam-thach-2025")
+        assert (staged.key, staged.kind, staged.label) == (
+            "minutes:abc",
+            "minutes",
+            "thanh-hoa.cam-thach-2025",
+        )
         assert stored_minutes(session=session, key="minutes:abc").decisions[0].code == "HS2026-000001"
     migrate(command.downgrade, "0002")
     with engine.connect() as conn:
         assert conn.execute(text("SELECT key, unit_code FROM stored_minutes")).all() == [
-            ("minutes:abc", "thanh-hoa.cam-thach-2025")]
+            ("minutes:abc", "thanh-hoa.cam-thach-2025")
+        ]

@@ -74,15 +74,23 @@ def test_cam_thanh_2022_prime_minister_certificate(sample_hierarchy) -> None:
     start = sample.resolve("Cẩm Thành", on=DAYS["2022"])
     names = [u.name for u in sample.chain(start.id, Level.prime_minister)]
     assert [u.level for u in sample.chain(start.id, Level.prime_minister)] == [
-        Level.commune, Level.district, Level.province, Level.moha, Level.prime_minister]
+        Level.commune,
+        Level.district,
+        Level.province,
+        Level.moha,
+        Level.prime_minister,
+    ]
     assert "Cẩm Thủy" in names[1] and "Thanh Hóa" in names[2]
 
 
 def test_thanh_hoa_commune_2026_skips_the_district(sample_hierarchy) -> None:
     sample = sample_hierarchy
     province = sample.resolve("thanh hoa", on=DAYS["2026"])
-    commune = next(u for u in sample.by_id.values()
-                   if u.level == Level.commune and u.parent_id == province.id and u.valid_on(DAYS["2026"]))
+    commune = next(
+        u
+        for u in sample.by_id.values()
+        if u.level == Level.commune and u.parent_id == province.id and u.valid_on(DAYS["2026"])
+    )
     levels = [u.level for u in sample.chain(commune.id, Level.prime_minister)]
     assert levels == [Level.commune, Level.province, Level.moha, Level.prime_minister]
     with pytest.raises(NoRoute):
@@ -101,12 +109,17 @@ def test_names_resolve_without_diacritics_and_ambiguity_lists_candidates(sample_
     from models.hierarchy import AmbiguousUnit, UnitNotFound
 
     assert sample.resolve("CẨM THÀNH", on=DAYS["2022"]).code == "thanh-hoa.cam-thuy.cam-thanh"
-    assert sample.resolve("xã cẩm thủy", on=DAYS["2026"]).code == sample.resolve("cam thuy", on=DAYS["2026"]).code
+    assert (
+        sample.resolve("xã cẩm thủy", on=DAYS["2026"]).code
+        == sample.resolve("cam thuy", on=DAYS["2026"]).code
+    )
     # xã Cẩm Thành (Thanh Hóa) and xã Cam Thành (Quảng Trị) fold to the same key: without diacritics the
     # name is ambiguous, and the error names every candidate with its code.
     with pytest.raises(AmbiguousUnit) as info:
         sample.resolve("cam thanh", on=DAYS["2022"])
-    assert "thanh-hoa.cam-thuy.cam-thanh" in str(info.value) and "quang-tri.cam-lo.cam-thanh" in str(info.value)
+    assert "thanh-hoa.cam-thuy.cam-thanh" in str(info.value) and "quang-tri.cam-lo.cam-thanh" in str(
+        info.value
+    )
     with pytest.raises(UnitNotFound, match="không tồn tại vào ngày 02/03/2026"):
         sample.resolve("Cẩm Thành", on=DAYS["2026"])
     with pytest.raises(UnitNotFound):

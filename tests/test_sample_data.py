@@ -66,9 +66,12 @@ def test_sample_loads_twice_without_duplicates(session: Session):
     assert first["units_created"] == first["units"] == len(read_sample())
     assert first["members_created"] == first["members"]
     assert {k: v for k, v in second.items() if k.endswith(("_created", "_updated"))} == {
-        "units_created": 0, "units_updated": 0,
-        "councils_created": 0, "councils_updated": 0,
-        "members_created": 0, "members_updated": 0,
+        "units_created": 0,
+        "units_updated": 0,
+        "councils_created": 0,
+        "councils_updated": 0,
+        "members_created": 0,
+        "members_updated": 0,
     }
     assert session.exec(select(func.count()).select_from(Unit)).one() == first["units"]
     assert session.exec(select(func.count()).select_from(Council)).one() == first["councils"]
@@ -106,9 +109,9 @@ def test_every_parent_covers_the_whole_life_of_its_child(sample: dict[str, Unit]
             continue
         parent = by_id[child.parent_id]
         assert parent.valid_from <= child.valid_from, child.code
-        assert parent.valid_to is None or (child.valid_to is not None and parent.valid_to >= child.valid_to), (
-            child.code
-        )
+        assert parent.valid_to is None or (
+            child.valid_to is not None and parent.valid_to >= child.valid_to
+        ), child.code
         assert parent.level.rank > child.level.rank, child.code
 
 
@@ -120,11 +123,18 @@ def test_cam_thanh_climbs_district_province_moha_pm_president_in_2022(sample: di
 
     assert cam_thanh.name == "xã Cẩm Thành" and cam_thanh.valid_on(IN_2022)
     assert [u.name for u in chain] == [
-        "huyện Cẩm Thủy", "tỉnh Thanh Hóa", "Bộ Nội vụ (Ban Thi đua – Khen thưởng Trung ương)",
-        "Thủ tướng Chính phủ", "Chủ tịch nước",
+        "huyện Cẩm Thủy",
+        "tỉnh Thanh Hóa",
+        "Bộ Nội vụ (Ban Thi đua – Khen thưởng Trung ương)",
+        "Thủ tướng Chính phủ",
+        "Chủ tịch nước",
     ]
     assert [u.level for u in chain] == [
-        Level.district, Level.province, Level.moha, Level.prime_minister, Level.president,
+        Level.district,
+        Level.province,
+        Level.moha,
+        Level.prime_minister,
+        Level.president,
     ]
     assert all(u.valid_on(IN_2022) for u in chain)
 
@@ -158,14 +168,24 @@ def test_each_2022_province_has_two_districts_and_three_communes(sample: dict[st
     districts = Counter(u.parent_id for u in on if u.level == Level.district)
     communes = Counter(u.province_id for u in on if u.level == Level.commune)
 
-    assert sorted(provinces.values()) == sorted([
-        "tỉnh Quảng Trị", "tỉnh Bến Tre", "tỉnh Kon Tum", "tỉnh Thừa Thiên Huế", "tỉnh Thanh Hóa",
-    ])
+    assert sorted(provinces.values()) == sorted(
+        [
+            "tỉnh Quảng Trị",
+            "tỉnh Bến Tre",
+            "tỉnh Kon Tum",
+            "tỉnh Thừa Thiên Huế",
+            "tỉnh Thanh Hóa",
+        ]
+    )
     for province_id, name in provinces.items():
         assert districts[province_id] >= 2, name
         assert communes[province_id] >= 3, name
-    assert {u.name for u in on if u.level == Level.commune and u.parent_id == sample["thanh-hoa.cam-thuy"].id} >= {
-        "xã Cẩm Thành", "xã Cẩm Liên", "xã Cẩm Bình",
+    assert {
+        u.name for u in on if u.level == Level.commune and u.parent_id == sample["thanh-hoa.cam-thuy"].id
+    } >= {
+        "xã Cẩm Thành",
+        "xã Cẩm Liên",
+        "xã Cẩm Bình",
     }
 
 
@@ -174,9 +194,15 @@ def test_each_2025_province_has_three_communes_directly_under_it(sample: dict[st
     provinces = {u.id: u.name for u in on if u.level == Level.province}
     communes = Counter(u.parent_id for u in on if u.level == Level.commune)
 
-    assert sorted(provinces.values()) == sorted([
-        "tỉnh Quảng Trị", "tỉnh Vĩnh Long", "tỉnh Quảng Ngãi", "thành phố Huế", "tỉnh Thanh Hóa",
-    ])
+    assert sorted(provinces.values()) == sorted(
+        [
+            "tỉnh Quảng Trị",
+            "tỉnh Vĩnh Long",
+            "tỉnh Quảng Ngãi",
+            "thành phố Huế",
+            "tỉnh Thanh Hóa",
+        ]
+    )
     assert not [u for u in on if u.level == Level.district]
     for province_id, name in provinces.items():
         assert communes[province_id] >= 3, name
@@ -248,7 +274,10 @@ def test_each_unit_has_a_council_chaired_by_its_head(session: Session, sample: d
         assert council.decision_series == SERIES[unit.level], unit.code
         if unit.level.rank <= Level.province.rank:
             assert council.name == f"Hội đồng Thi đua – Khen thưởng {unit.name}"
-    assert councils[sample["thanh-hoa.cam-thuy.cam-thanh"].id].name == "Hội đồng Thi đua – Khen thưởng xã Cẩm Thành"
+    assert (
+        councils[sample["thanh-hoa.cam-thuy.cam-thanh"].id].name
+        == "Hội đồng Thi đua – Khen thưởng xã Cẩm Thành"
+    )
 
 
 def test_every_address_is_valid_and_on_an_example_domain(session: Session, sample: dict[str, Unit]):
@@ -289,8 +318,14 @@ def _expected(shape: str, scale: float) -> dict[str, int]:
     districts = max(spec.provinces, round(spec.districts * scale)) if spec.districts else 0
     communes = max(districts or spec.provinces, round(spec.communes * scale))
     units = spec.provinces + districts + communes
-    return {"provinces": spec.provinces, "districts": districts, "communes": communes, "units": units,
-            "councils": units, "members": units * 7}
+    return {
+        "provinces": spec.provinces,
+        "districts": districts,
+        "communes": communes,
+        "units": units,
+        "councils": units,
+        "members": units * 7,
+    }
 
 
 @pytest.mark.parametrize("shape", ["2022", "2025"])
@@ -321,7 +356,9 @@ def test_synthetic_units_form_a_valid_tree_up_to_the_president(session: Session,
         parent = chain[0]
         assert parent.valid_from <= unit.valid_from
         assert parent.valid_to is None or (unit.valid_to is not None and parent.valid_to >= unit.valid_to)
-        province = unit if unit.level == Level.province else next(a for a in chain if a.level == Level.province)
+        province = (
+            unit if unit.level == Level.province else next(a for a in chain if a.level == Level.province)
+        )
         assert unit.province_id == province.id
     for day in _boundaries(units.values()):
         seen = Counter((u.parent_id, u.name_key) for u in units.values() if u.valid_on(day))
@@ -344,7 +381,9 @@ def test_synthetic_shapes_share_the_central_bodies_with_the_sample(session: Sess
     central = session.exec(select(Unit).where(Unit.code.startswith("central."))).all()
     assert len(central) == 3
     moha = next(u for u in central if u.level == Level.moha)
-    provinces = session.exec(select(Unit).where(Unit.code.startswith("syn."), Unit.level == Level.province)).all()
+    provinces = session.exec(
+        select(Unit).where(Unit.code.startswith("syn."), Unit.level == Level.province)
+    ).all()
     assert {p.parent_id for p in provinces} == {moha.id}
 
 
@@ -374,7 +413,11 @@ def test_full_national_2022_shape(session: Session):
     elapsed = time.perf_counter() - started
 
     assert {k: counts[k] for k in ("provinces", "districts", "communes", "councils", "members")} == {
-        "provinces": 63, "districts": 705, "communes": 10_599, "councils": 11_367, "members": 79_569,
+        "provinces": 63,
+        "districts": 705,
+        "communes": 10_599,
+        "councils": 11_367,
+        "members": 79_569,
     }
     # A few seconds on a laptop; the bound only catches a fall back to row-by-row inserts.
     assert elapsed < 60, f"national 2022 shape took {elapsed:.1f}s"

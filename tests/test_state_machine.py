@@ -19,11 +19,23 @@ from models.nominations import Act, Conflict, Nomination, NominationStep, Status
 RECEIVED = date(2026, 11, 23)
 
 
-def _submit(session, hierarchy, *, award: str, on: str = "02/03/2026", name: str = "Nguyễn Văn An",
-            kind: str = "cá nhân", unit: str | None = None) -> Nomination:
+def _submit(
+    session,
+    hierarchy,
+    *,
+    award: str,
+    on: str = "02/03/2026",
+    name: str = "Nguyễn Văn An",
+    kind: str = "cá nhân",
+    unit: str | None = None,
+) -> Nomination:
     unit = unit or ("Cẩm Thành" if on.endswith("2022") else "cam thach")
-    result = take_in(session=session, hierarchy=hierarchy, received_on=RECEIVED, rows=[
-        (2, {"nominee": name, "kind": kind, "unit": unit, "award": award, "submitted_on": on})])
+    result = take_in(
+        session=session,
+        hierarchy=hierarchy,
+        received_on=RECEIVED,
+        rows=[(2, {"nominee": name, "kind": kind, "unit": unit, "award": award, "submitted_on": on})],
+    )
     session.commit()
     return nm.by_code(session=session, code=result.nominations[0]["code"])
 
@@ -36,23 +48,45 @@ def test_the_whole_chain_to_the_prime_minister(session, sample) -> None:
     n = _submit(session, sample, award="bang-khen-ttg", on="15/06/2022")
     visited = [sample.get(n.current_unit_id).level]
     while sample.get(n.current_unit_id).level != catalogue().forms["bang-khen-ttg"].authority:
-        nm.forward(session=session, nomination=n, hierarchy=sample, act=Act("hđ", RECEIVED), votes=Votes(7, 0, 0, 7))
+        nm.forward(
+            session=session, nomination=n, hierarchy=sample, act=Act("hđ", RECEIVED), votes=Votes(7, 0, 0, 7)
+        )
         nm.receive(session=session, nomination=n, hierarchy=sample, act=Act("vp", RECEIVED))
         visited.append(sample.get(n.current_unit_id).level)
-    nm.confer(session=session, nomination=n, hierarchy=sample, act=Act("hđ", RECEIVED),
-              decision_number="15/QĐ-TTg", decision_date=RECEIVED)
+    nm.confer(
+        session=session,
+        nomination=n,
+        hierarchy=sample,
+        act=Act("hđ", RECEIVED),
+        decision_number="15/QĐ-TTg",
+        decision_date=RECEIVED,
+    )
     session.commit()
-    assert [v.value for v in visited] == ["commune", "district", "province", "central/moha", "central/prime_minister"]
+    assert [v.value for v in visited] == [
+        "commune",
+        "district",
+        "province",
+        "central/moha",
+        "central/prime_minister",
+    ]
     assert n.status == Status.conferred and n.decision_number == "15/QĐ-TTg"
     # submit + (forward, receive) × 4 + confer
-    assert [s.action.value for s in _steps(session, n)] == ["submit"] + ["forward", "receive"] * 4 + ["confer"]
+    assert [s.action.value for s in _steps(session, n)] == ["submit"] + ["forward", "receive"] * 4 + [
+        "confer"
+    ]
 
 
 def test_confer_below_the_authority_is_refused(session, sample) -> None:
     n = _submit(session, sample, award="bang-khen-tinh")
     with pytest.raises(TransitionError, match="không có thẩm quyền"):
-        nm.confer(session=session, nomination=n, hierarchy=sample, act=Act("x", RECEIVED),
-                  decision_number="1/QĐ-UBND", decision_date=RECEIVED)
+        nm.confer(
+            session=session,
+            nomination=n,
+            hierarchy=sample,
+            act=Act("x", RECEIVED),
+            decision_number="1/QĐ-UBND",
+            decision_date=RECEIVED,
+        )
     assert len(_steps(session, n)) == 1
 
 
@@ -67,13 +101,27 @@ def test_award_lower_at_its_own_authority(session, sample) -> None:
     nm.forward(session=session, nomination=n, hierarchy=sample, act=Act("x", RECEIVED))
     nm.receive(session=session, nomination=n, hierarchy=sample, act=Act("x", RECEIVED))
     assert sample.get(n.current_unit_id).level.value == "province"
-    nm.confer(session=session, nomination=n, hierarchy=sample, act=Act("x", RECEIVED), award_code="bang-khen-tinh",
-              decision_number="120/QĐ-UBND", decision_date=RECEIVED)
+    nm.confer(
+        session=session,
+        nomination=n,
+        hierarchy=sample,
+        act=Act("x", RECEIVED),
+        award_code="bang-khen-tinh",
+        decision_number="120/QĐ-UBND",
+        decision_date=RECEIVED,
+    )
     assert n.awarded_code == "bang-khen-tinh" and n.award_code == "bang-khen-ttg"
     m = _submit(session, sample, award="bang-khen-tinh", name="Trần Thị Bình")
     with pytest.raises(TransitionError, match="cao hơn"):
-        nm.confer(session=session, nomination=m, hierarchy=sample, act=Act("x", RECEIVED), award_code="bang-khen-ttg",
-                  decision_number="1/QĐ", decision_date=RECEIVED)
+        nm.confer(
+            session=session,
+            nomination=m,
+            hierarchy=sample,
+            act=Act("x", RECEIVED),
+            award_code="bang-khen-ttg",
+            decision_number="1/QĐ",
+            decision_date=RECEIVED,
+        )
 
 
 def test_return_stops_the_clock_and_resubmit_resumes_it(session, sample) -> None:
@@ -82,7 +130,9 @@ def test_return_stops_the_clock_and_resubmit_resumes_it(session, sample) -> None
     n = _submit(session, sample, award="giay-khen-xa")
     due = n.due_on
     left = working_days_between(date(2026, 11, 25), due)
-    nm.return_for_completion(session=session, nomination=n, act=Act("x", date(2026, 11, 25), note="Bổ sung báo cáo"))
+    nm.return_for_completion(
+        session=session, nomination=n, act=Act("x", date(2026, 11, 25), note="Bổ sung báo cáo")
+    )
     assert n.status == Status.returned and n.paused_on == date(2026, 11, 25) and n.return_deadline
     nm.resubmit(session=session, nomination=n, act=Act("y", date(2026, 12, 7)))
     assert n.status == Status.under_review
@@ -130,18 +180,31 @@ def test_a_replayed_transition_changes_nothing(session, sample) -> None:
 
 
 _NAMES = itertools.count(1)
-ACTIONS = ["forward", "receive", "confer", "reject", "return", "resubmit", "withdraw", "freeze", "unfreeze", "replay"]
+ACTIONS = [
+    "forward",
+    "receive",
+    "confer",
+    "reject",
+    "return",
+    "resubmit",
+    "withdraw",
+    "freeze",
+    "unfreeze",
+    "replay",
+]
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(award=st.sampled_from(sorted(catalogue().forms)), on=st.sampled_from(["15/06/2022", "02/03/2026"]),
-       script=st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=14))
+@given(
+    award=st.sampled_from(sorted(catalogue().forms)),
+    on=st.sampled_from(["15/06/2022", "02/03/2026"]),
+    script=st.lists(st.sampled_from(ACTIONS), min_size=1, max_size=14),
+)
 def test_random_transitions_keep_the_invariants(session, sample, award, on, script) -> None:
     form = catalogue().forms[award]
     kind = "tập thể" if "individual" not in form.kinds else "cá nhân"
     try:
-        n = _submit(session, sample, award=award, on=on, kind=kind,
-                    name=f"Đối tượng {next(_NAMES)}")
+        n = _submit(session, sample, award=award, on=on, kind=kind, name=f"Đối tượng {next(_NAMES)}")
     except Exception as exc:  # giấy khen huyện after 1/7/2025 is refused at intake
         assert award == "giay-khen-huyen" and on.endswith("2026"), exc
         return
@@ -153,7 +216,12 @@ def test_random_transitions_keep_the_invariants(session, sample, award, on, scri
         try:
             if action == "replay" and last_act is not None:
                 fn, kwargs = last_act
-                fn(session=session, nomination=n, act=kwargs["act"], **{k: v for k, v in kwargs.items() if k != "act"})
+                fn(
+                    session=session,
+                    nomination=n,
+                    act=kwargs["act"],
+                    **{k: v for k, v in kwargs.items() if k != "act"},
+                )
                 assert (n.status, n.current_unit_id, n.version) == before, "a replay changes nothing"
                 continue
             fn, kwargs = _call(action, sample, act)

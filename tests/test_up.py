@@ -57,8 +57,6 @@ class Up:
         return self.output.read_text(encoding="utf-8", errors="replace")
 
 
-
-
 def thidua_command() -> list[str]:
     script = Path(sys.executable).with_name("thidua")
     return [str(script)] if script.exists() else [sys.executable, "-m", "cli.app"]
@@ -66,8 +64,12 @@ def thidua_command() -> list[str]:
 
 def up_env(data_dir: Path) -> dict[str, str]:
     """The test session's environment, minus anything that would point `thidua up` elsewhere."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PREFECT_API_", "THIDUA_SMTP_")) and k not in {"THIDUA_DATABASE_URL", "THIDUA_UI_AUTH"}}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PREFECT_API_", "THIDUA_SMTP_"))
+        and k not in {"THIDUA_DATABASE_URL", "THIDUA_UI_AUTH"}
+    }
     env["THIDUA_DATA_DIR"] = str(data_dir)
     return env
 
@@ -105,15 +107,24 @@ def running(tmp_path_factory: pytest.TempPathFactory, app_database: str | None) 
     base = tmp_path_factory.mktemp("up")
     data_dir = base / "data"
     port, sink_port = free_ports(2)
-    cmd = [*thidua_command(), "up", "--port", str(port), "--sink-port", str(sink_port),
-           "--auth-file", str(_secret_file(base / "auth", ":".join(AUTH)))]  # never a password on argv
+    cmd = [
+        *thidua_command(),
+        "up",
+        "--port",
+        str(port),
+        "--sink-port",
+        str(sink_port),
+        "--auth-file",
+        str(_secret_file(base / "auth", ":".join(AUTH))),
+    ]  # never a password on argv
     if app_database:
         cmd += ["--postgres-file", str(_secret_file(base / "postgres-url", app_database))]
     output = base / "up.out"
     started = time.monotonic()
     with output.open("wb") as out:
-        process = subprocess.Popen(cmd, env=up_env(data_dir), stdin=subprocess.DEVNULL, stdout=out,
-                                   stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            cmd, env=up_env(data_dir), stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT
+        )
     up = Up(process, data_dir, port, sink_port, output, {})
     try:
         while not (data_dir / UP_FILE).exists():
@@ -121,8 +132,10 @@ def running(tmp_path_factory: pytest.TempPathFactory, app_database: str | None) 
             assert time.monotonic() - started < START_TIMEOUT, f"thidua up not ready:\n{up.log()}"
             time.sleep(0.25)
         up.info = json.loads((data_dir / UP_FILE).read_text(encoding="utf-8"))
-        print(f"thidua up ready in {time.monotonic() - started:.1f} s "
-              f"(its own figure: {up.info['startup_seconds']} s)")
+        print(
+            f"thidua up ready in {time.monotonic() - started:.1f} s "
+            f"(its own figure: {up.info['startup_seconds']} s)"
+        )
         yield up
     finally:
         if process.poll() is None:
@@ -163,7 +176,8 @@ def test_every_written_flow_is_served_with_its_schedule_and_trigger(running: Up)
 
         async with get_client() as client:
             deployments = await client.read_deployments(
-                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[s.name for s in written])))
+                deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[s.name for s in written]))
+            )
             automations = await client.read_automations()
         return {d.name: d for d in deployments}, {a.name: a for a in automations}
 
@@ -174,7 +188,8 @@ def test_every_written_flow_is_served_with_its_schedule_and_trigger(running: Up)
         assert not deployment.paused
         assert deployment.enforce_parameter_schema
         assert [(s.schedule.cron, s.schedule.timezone) for s in deployment.schedules] == (
-            [(spec.cron, TIMEZONE)] if spec.cron else [])
+            [(spec.cron, TIMEZONE)] if spec.cron else []
+        )
         if spec.concurrency_limit:
             assert deployment.global_concurrency_limit.limit == spec.concurrency_limit
         if spec.trigger:
@@ -187,7 +202,9 @@ def test_every_written_flow_is_served_with_its_schedule_and_trigger(running: Up)
 def test_decided_event_starts_receive_forwarded_with_the_meeting_id(running: Up) -> None:
     """The trigger's Jinja template hands the event's payload to the flow, keeping its type."""
     spec = _served(running)["receive-forwarded"]
-    meeting_id = 900_000 + os.getpid() % 100_000  # no such meeting: the run itself will fail, and that is fine
+    meeting_id = (
+        900_000 + os.getpid() % 100_000
+    )  # no such meeting: the run itself will fail, and that is fine
 
     async def emit_and_find() -> dict[str, Any] | None:
         from prefect.client.orchestration import get_client
@@ -196,13 +213,19 @@ def test_decided_event_starts_receive_forwarded_with_the_meeting_id(running: Up)
         from prefect.events.clients import get_events_client
 
         async with get_events_client() as events:
-            await events.emit(Event(event=spec.trigger.event, resource={"prefect.resource.id": f"thidua.meeting.{meeting_id}"},
-                                    payload={"meeting_id": meeting_id}))
+            await events.emit(
+                Event(
+                    event=spec.trigger.event,
+                    resource={"prefect.resource.id": f"thidua.meeting.{meeting_id}"},
+                    payload={"meeting_id": meeting_id},
+                )
+            )
         deadline = time.monotonic() + 30
         async with get_client() as client:
             while time.monotonic() < deadline:
                 runs = await client.read_flow_runs(
-                    deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[spec.name])))
+                    deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[spec.name]))
+                )
                 for run in runs:
                     if run.parameters.get("meeting_id") == meeting_id:
                         return run.parameters
@@ -228,9 +251,15 @@ def test_ui_is_served_and_talks_to_this_api(running: Up) -> None:
 def test_api_refuses_a_client_without_credentials(running: Up) -> None:
     assert httpx.get(f"{running.api_url}/health", timeout=10).status_code == 200  # stays open by design
     assert httpx.post(f"{running.api_url}/deployments/filter", json={}, timeout=10).status_code == 401
-    assert httpx.post(f"{running.api_url}/deployments/filter", json={}, auth=("thuky", "sai"),
-                      timeout=10).status_code == 401
-    assert httpx.post(f"{running.api_url}/deployments/filter", json={}, auth=AUTH, timeout=10).status_code == 200
+    assert (
+        httpx.post(
+            f"{running.api_url}/deployments/filter", json={}, auth=("thuky", "sai"), timeout=10
+        ).status_code
+        == 401
+    )
+    assert (
+        httpx.post(f"{running.api_url}/deployments/filter", json={}, auth=AUTH, timeout=10).status_code == 200
+    )
     assert running.info["auth"] is True
     assert AUTH[1] not in (running.data_dir / UP_FILE).read_text(encoding="utf-8")
 
@@ -311,8 +340,9 @@ def test_no_password_on_any_command_line(running: Up, app_database: str | None) 
     """`ps` shows every local user the command lines of `thidua up` and its children: no secret there."""
     from sqlalchemy.engine import make_url
 
-    secrets = [AUTH[1]] + ([make_url(app_database).password] if app_database and make_url(app_database).password
-                           else [])
+    secrets = [AUTH[1]] + (
+        [make_url(app_database).password] if app_database and make_url(app_database).password else []
+    )
     processes = _descendants(running.process.pid)
     assert set(running.info["children"].values()) <= set(processes)
     for pid in processes:
@@ -320,7 +350,9 @@ def test_no_password_on_any_command_line(running: Up, app_database: str | None) 
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue  # ended meanwhile
-        assert not any(secret in cmdline for secret in secrets), f"a password on the command line of {pid}: {cmdline}"
+        assert not any(secret in cmdline for secret in secrets), (
+            f"a password on the command line of {pid}: {cmdline}"
+        )
 
 
 @e2e
@@ -346,22 +378,48 @@ def test_a_command_against_the_service_prints_no_prefect_logs(running: Up, app_d
     env = up_env(running.data_dir) | {"THIDUA_UI_AUTH": ":".join(AUTH), "PREFECT_LOGGING_LEVEL": "INFO"}
     if app_database:
         env["THIDUA_DATABASE_URL"] = app_database
-    result = subprocess.run([*thidua_command(), "remind", "--today", "16/11/2026", "--no-deliver"], env=env,
-                            capture_output=True, text=True, timeout=240, stdin=subprocess.DEVNULL)
+    result = subprocess.run(
+        [*thidua_command(), "remind", "--today", "16/11/2026", "--no-deliver"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
     assert result.returncode == 0, result.stderr
     assert "Nhắc hạn ngày 16/11/2026" in result.stdout
     assert result.stderr.strip() == "", result.stderr  # the service is running: nothing to say
     assert "INFO" not in result.stdout
     # a refused file: the official's list of errors, not the task's and flow's tracebacks
     bad = running.data_dir.parent / "sai.json"
-    bad.write_text(json.dumps([{"nominee": "Nguyễn Văn Đông", "kind": "cá nhân", "unit": "không có",
-                                "award": "giay-khen-xa", "submitted_on": "02/03/2026"}], ensure_ascii=False),
-                   encoding="utf-8")
-    refused = subprocess.run([*thidua_command(), "nominate", str(bad)], env=env, capture_output=True, text=True,
-                             timeout=240, stdin=subprocess.DEVNULL)
+    bad.write_text(
+        json.dumps(
+            [
+                {
+                    "nominee": "Nguyễn Văn Đông",
+                    "kind": "cá nhân",
+                    "unit": "không có",
+                    "award": "giay-khen-xa",
+                    "submitted_on": "02/03/2026",
+                }
+            ],
+            ensure_ascii=False,
+        ),
+        encoding="utf-8",
+    )
+    refused = subprocess.run(
+        [*thidua_command(), "nominate", str(bad)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        stdin=subprocess.DEVNULL,
+    )
     assert refused.returncode == 1, refused.stderr
     assert "bị từ chối" in refused.stderr and "dòng 1" in refused.stderr and "không có" in refused.stderr
-    assert "Traceback" not in refused.stderr and "INFO" not in refused.stderr and "ERROR" not in refused.stderr
+    assert (
+        "Traceback" not in refused.stderr and "INFO" not in refused.stderr and "ERROR" not in refused.stderr
+    )
     log = (running.data_dir / "logs" / "cli.log").read_text(encoding="utf-8")
     assert "prefect.flow_runs" in log and "Finished in state Completed" in log
     # the details stay available to operators: the run ended Refused (not Failed), with every error
@@ -371,13 +429,18 @@ def test_a_command_against_the_service_prints_no_prefect_logs(running: Up, app_d
 @e2e
 def test_secrets_on_the_command_line_are_refused(tmp_path: Path) -> None:
     secret = "mat-khau-9d1"
-    for args, alternative in ((["--auth", f"thuky:{secret}"], "--auth-file"),
-                              (["--postgres", f"postgresql+psycopg://thidua:{secret}@127.0.0.1:9/thidua"],
-                               "--postgres-file"),
-                              (["--prefect-db", f"postgresql+asyncpg://prefect:{secret}@127.0.0.1:9/prefect"],
-                               "--prefect-db-file")):
-        result = subprocess.run([*thidua_command(), "up", *args, "--port", str(free_ports(1)[0])],
-                                env=up_env(tmp_path / "data"), capture_output=True, text=True, timeout=120)
+    for args, alternative in (
+        (["--auth", f"thuky:{secret}"], "--auth-file"),
+        (["--postgres", f"postgresql+psycopg://thidua:{secret}@127.0.0.1:9/thidua"], "--postgres-file"),
+        (["--prefect-db", f"postgresql+asyncpg://prefect:{secret}@127.0.0.1:9/prefect"], "--prefect-db-file"),
+    ):
+        result = subprocess.run(
+            [*thidua_command(), "up", *args, "--port", str(free_ports(1)[0])],
+            env=up_env(tmp_path / "data"),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert result.returncode != 0
         assert "dòng lệnh" in result.stderr and alternative in result.stderr, result.stderr
         assert secret not in result.stdout + result.stderr
@@ -388,9 +451,13 @@ def test_secrets_on_the_command_line_are_refused(tmp_path: Path) -> None:
 @e2e
 def test_non_ascii_auth_is_refused(tmp_path: Path) -> None:
     """Prefect 3.8.8 compares the auth string with hmac.compare_digest on str: 500 on every request."""
-    result = subprocess.run([*thidua_command(), "up", "--port", str(free_ports(1)[0])],
-                            env=up_env(tmp_path / "data") | {"THIDUA_UI_AUTH": "thuky:mật-khẩu"},
-                            capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [*thidua_command(), "up", "--port", str(free_ports(1)[0])],
+        env=up_env(tmp_path / "data") | {"THIDUA_UI_AUTH": "thuky:mật-khẩu"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "không dấu" in result.stderr
     assert not (tmp_path / "data" / UP_FILE).exists()
@@ -399,8 +466,13 @@ def test_non_ascii_auth_is_refused(tmp_path: Path) -> None:
 @e2e
 def test_second_up_on_the_same_data_dir_refuses(running: Up) -> None:
     port, sink_port = free_ports(2)
-    result = subprocess.run([*thidua_command(), "up", "--port", str(port), "--sink-port", str(sink_port)],
-                            env=up_env(running.data_dir), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [*thidua_command(), "up", "--port", str(port), "--sink-port", str(sink_port)],
+        env=up_env(running.data_dir),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert "đang chạy" in result.stderr and str(running.process.pid) in result.stderr
     assert not port_in_use(port) and not port_in_use(sink_port)
@@ -408,8 +480,13 @@ def test_second_up_on_the_same_data_dir_refuses(running: Up) -> None:
 
 @e2e
 def test_up_on_a_busy_port_refuses(running: Up, tmp_path: Path) -> None:
-    result = subprocess.run([*thidua_command(), "up", "--port", str(running.port), "--sink-port", str(free_ports(1)[0])],
-                            env=up_env(tmp_path / "data"), capture_output=True, text=True, timeout=120)
+    result = subprocess.run(
+        [*thidua_command(), "up", "--port", str(running.port), "--sink-port", str(free_ports(1)[0])],
+        env=up_env(tmp_path / "data"),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode != 0
     assert f"cổng {running.port}" in result.stderr and "đang được dùng" in result.stderr
 
@@ -439,9 +516,12 @@ def test_sample_is_loaded_on_first_start_only(db_url: str, monkeypatch: pytest.M
 
 
 def test_running_api_url_ignores_a_dead_instance(tmp_path: Path) -> None:
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
-                          text=True, check=True)
-    (tmp_path / UP_FILE).write_text(json.dumps({"pid": int(dead.stdout), "api_url": "http://127.0.0.1:1/api"}))
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, check=True
+    )
+    (tmp_path / UP_FILE).write_text(
+        json.dumps({"pid": int(dead.stdout), "api_url": "http://127.0.0.1:1/api"})
+    )
     assert running_api_url(tmp_path) is None
     (tmp_path / UP_FILE).write_text(json.dumps({"pid": os.getpid(), "api_url": "http://127.0.0.1:1/api"}))
     assert running_api_url(tmp_path) == "http://127.0.0.1:1/api"
@@ -468,9 +548,17 @@ def test_embedded_prefect_server_is_patient_with_its_sqlite(monkeypatch: pytest.
     monkeypatch.delenv("PREFECT_SERVER_UI_API_URL", raising=False)
     embedded = _server_env({}, api_url="http://127.0.0.1:4200/api", auth=None, prefect_db=None)
     assert embedded["PREFECT_SERVER_DATABASE_TIMEOUT"] == SQLITE_PATIENCE["PREFECT_SERVER_DATABASE_TIMEOUT"]
-    operator = _server_env({"PREFECT_SERVER_DATABASE_TIMEOUT": "30"}, api_url="http://127.0.0.1:4200/api",
-                           auth=None, prefect_db=None)
+    operator = _server_env(
+        {"PREFECT_SERVER_DATABASE_TIMEOUT": "30"},
+        api_url="http://127.0.0.1:4200/api",
+        auth=None,
+        prefect_db=None,
+    )
     assert operator["PREFECT_SERVER_DATABASE_TIMEOUT"] == "30"
-    on_postgres = _server_env({}, api_url="http://127.0.0.1:4200/api", auth=None,
-                              prefect_db="postgresql+asyncpg://prefect@db/prefect")
+    on_postgres = _server_env(
+        {},
+        api_url="http://127.0.0.1:4200/api",
+        auth=None,
+        prefect_db="postgresql+asyncpg://prefect@db/prefect",
+    )
     assert "PREFECT_SERVER_DATABASE_TIMEOUT" not in on_postgres

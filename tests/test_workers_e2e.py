@@ -47,9 +47,11 @@ from tests.ports import free_ports
 BASE_URL = os.environ.get("THIDUA_TEST_DATABASE_URL", "")
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.skipif(not BASE_URL.startswith("postgresql"),
-                       reason="workers share the app database: needs PostgreSQL in THIDUA_TEST_DATABASE_URL "
-                              "(e.g. url=$(.ci/start-postgres); .ci/run sets it in its second pass)"),
+    pytest.mark.skipif(
+        not BASE_URL.startswith("postgresql"),
+        reason="workers share the app database: needs PostgreSQL in THIDUA_TEST_DATABASE_URL "
+        "(e.g. url=$(.ci/start-postgres); .ci/run sets it in its second pass)",
+    ),
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,18 +86,34 @@ class Cluster:
     def spawn(self, name: str, cmd: list[str], **env: str) -> subprocess.Popen:
         """A long-running child in its own session (so its group can be killed), output to a log."""
         with (self.logs / f"{name}.log").open("ab") as out:
-            process = subprocess.Popen(cmd, cwd=ROOT, env={**self.env, **env}, stdin=subprocess.DEVNULL,
-                                       stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+            process = subprocess.Popen(
+                cmd,
+                cwd=ROOT,
+                env={**self.env, **env},
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.processes[name] = process
         return process
 
     def run(self, name: str, cmd: list[str], timeout: float = 180, **env: str) -> str:
         """A command to completion (the operator's commands of docs/deployment.md); its output."""
         started = time.monotonic()
-        result = subprocess.run(cmd, cwd=ROOT, env={**self.env, **env}, capture_output=True, text=True,
-                                timeout=timeout, stdin=subprocess.DEVNULL)
+        result = subprocess.run(
+            cmd,
+            cwd=ROOT,
+            env={**self.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
         self.timings[name] = round(time.monotonic() - started, 1)
-        assert result.returncode == 0, f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        assert result.returncode == 0, (
+            f"{' '.join(cmd)} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}"
+        )
         return result.stdout
 
     def log(self, name: str, lines: int = 40) -> str:
@@ -116,8 +134,6 @@ def prefect_cli() -> list[str]:
 def thidua_cli() -> list[str]:
     script = Path(sys.executable).with_name("thidua")
     return [str(script)] if script.exists() else [sys.executable, "-m", "cli.app"]
-
-
 
 
 @contextlib.contextmanager
@@ -187,42 +203,65 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     suffix = uuid.uuid4().hex[:8]
     started = time.monotonic()
     with fresh_databases(BASE_URL, f"thidua_w_{suffix}", f"prefect_w_{suffix}") as (app_url, prefect_url):
-        prefect_port, = free_ports(1)
+        (prefect_port,) = free_ports(1)
         smtp = SmtpServer().start()
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("PREFECT_", "THIDUA_"))}
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "THIDUA_"))}
         env.update(
-            PREFECT_HOME=str(base / "prefect-home"), PREFECT_API_URL=f"http://{HOST}:{prefect_port}/api",
-            PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="INFO",
+            PREFECT_HOME=str(base / "prefect-home"),
+            PREFECT_API_URL=f"http://{HOST}:{prefect_port}/api",
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_LOGGING_LEVEL="INFO",
             PREFECT_WORKER_QUERY_SECONDS="2",  # the default 10 s poll dominates a short chain
-            THIDUA_DATABASE_URL=app_url, THIDUA_DATA_DIR=str(base / "data"),
-            THIDUA_SMTP_HOST=smtp.host, THIDUA_SMTP_PORT=str(smtp.port), THIDUA_SMTP_SECURITY="none",
+            THIDUA_DATABASE_URL=app_url,
+            THIDUA_DATA_DIR=str(base / "data"),
+            THIDUA_SMTP_HOST=smtp.host,
+            THIDUA_SMTP_PORT=str(smtp.port),
+            THIDUA_SMTP_SECURITY="none",
         )
         engine = create_engine(app_url)
         c = Cluster(app_url, prefect_port, smtp, env, logs, engine)
         try:
-            async_url = make_url(prefect_url).set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
-            c.spawn("server", [*prefect_cli(), "server", "start", "--host", HOST, "--port", str(prefect_port)],
-                    PREFECT_API_DATABASE_CONNECTION_URL=async_url,
-                    PREFECT_SERVER_UI_API_URL=f"http://{HOST}:{prefect_port}/api")
+            async_url = (
+                make_url(prefect_url)
+                .set(drivername="postgresql+asyncpg")
+                .render_as_string(hide_password=False)
+            )
+            c.spawn(
+                "server",
+                [*prefect_cli(), "server", "start", "--host", HOST, "--port", str(prefect_port)],
+                PREFECT_API_DATABASE_CONNECTION_URL=async_url,
+                PREFECT_SERVER_UI_API_URL=f"http://{HOST}:{prefect_port}/api",
+            )
             # the app database while the server boots
             c.run("db upgrade", [*thidua_cli(), "db", "upgrade"])
             _create_tables_not_migrated_yet(app_url)
             c.run("sample load", [*thidua_cli(), "sample", "load"])
-            _wait(lambda: _health(c.api_url) or c.processes["server"].poll() is not None,
-                  timeout=START_TIMEOUT, what="Prefect server on PostgreSQL")
+            _wait(
+                lambda: _health(c.api_url) or c.processes["server"].poll() is not None,
+                timeout=START_TIMEOUT,
+                what="Prefect server on PostgreSQL",
+            )
             assert c.processes["server"].poll() is None, c.log("server")
             c.timings["server ready"] = round(time.monotonic() - started, 1)
             c.run("work-pool create", [*prefect_cli(), "work-pool", "create", WORK_POOL, "--type", "process"])
             for name in ("w1", "w2"):  # they boot while the deployments are pushed
-                c.spawn(name, [*prefect_cli(), "worker", "start", "--pool", WORK_POOL, "--name", name],
-                        THIDUA_CODE_DIR=str(ROOT))
+                c.spawn(
+                    name,
+                    [*prefect_cli(), "worker", "start", "--pool", WORK_POOL, "--name", name],
+                    THIDUA_CODE_DIR=str(ROOT),
+                )
             # THIDUA_CODE_DIR unset here: the pull step's placeholder is resolved by each worker
             with ThreadPoolExecutor(2) as pool:
-                for done in [pool.submit(c.run, "deploy --all", [*prefect_cli(), "--no-prompt", "deploy", "--all"],
-                                         timeout=300),
-                             pool.submit(c.run, "automation create",
-                                         [*prefect_cli(), "automation", "create", "--from-file", "prefect.yaml"])]:
+                for done in [
+                    pool.submit(
+                        c.run, "deploy --all", [*prefect_cli(), "--no-prompt", "deploy", "--all"], timeout=300
+                    ),
+                    pool.submit(
+                        c.run,
+                        "automation create",
+                        [*prefect_cli(), "automation", "create", "--from-file", "prefect.yaml"],
+                    ),
+                ]:
                     done.result()
             c.timings["set-up"] = round(time.monotonic() - started, 1)
             yield c
@@ -255,6 +294,7 @@ def _create_tables_not_migrated_yet(url: str) -> None:
 
 # --- helpers over the app database and the API ---------------------------------------------------
 
+
 def pending_by_unit(engine: Engine) -> dict[str, list[str]]:
     """What waits for each council (forwarded dossiers are received when the meeting opens)."""
     from models.nominations import Nomination
@@ -262,8 +302,10 @@ def pending_by_unit(engine: Engine) -> dict[str, list[str]]:
 
     with Session(engine) as session:
         rows = session.execute(
-            select(Unit.code, Nomination.code).join(Unit, Unit.id == Nomination.current_unit_id)
-            .where(Nomination.status.in_(["submitted", "under_review", "forwarded"])).order_by(Nomination.code)
+            select(Unit.code, Nomination.code)
+            .join(Unit, Unit.id == Nomination.current_unit_id)
+            .where(Nomination.status.in_(["submitted", "under_review", "forwarded"]))
+            .order_by(Nomination.code)
         ).all()
     out: dict[str, list[str]] = {}
     for unit, code in rows:
@@ -278,15 +320,28 @@ def approve_all(engine: Engine, unit_code: str, codes: list[str]):
     with Session(engine) as session:
         unit_id = session.scalars(select(Unit.id).where(Unit.code == unit_code)).one()
         council, members = council_of(session=session, unit_id=unit_id)
-    return Minutes(meeting_date=RECEIVED, members_present=len(members), decision_series=council.decision_series,
-                   decisions=[{"code": c, "decision": "approve", "votes_for": len(members)} for c in codes])
+    return Minutes(
+        meeting_date=RECEIVED,
+        members_present=len(members),
+        decision_series=council.decision_series,
+        decisions=[{"code": c, "decision": "approve", "votes_for": len(members)} for c in codes],
+    )
 
 
 def intake_rows() -> list[dict]:
-    return [{"row": i + 2, "nominee": f"{'Thôn' if 'co-thi-dua' in f else 'Ông Lê Văn'} {f}",
-             "kind": "tập thể" if "co-thi-dua" in f else "cá nhân", "unit": "cam thach", "award": f,
-             "campaign": "ntm-2021-2025", "achievement": "Đóng góp xây dựng nông thôn mới",
-             "submitted_on": "02/03/2026"} for i, f in enumerate(FORMS)]
+    return [
+        {
+            "row": i + 2,
+            "nominee": f"{'Thôn' if 'co-thi-dua' in f else 'Ông Lê Văn'} {f}",
+            "kind": "tập thể" if "co-thi-dua" in f else "cá nhân",
+            "unit": "cam thach",
+            "award": f,
+            "campaign": "ntm-2021-2025",
+            "achievement": "Đóng góp xây dựng nông thôn mới",
+            "submitted_on": "02/03/2026",
+        }
+        for i, f in enumerate(FORMS)
+    ]
 
 
 async def _run(name: str, parameters: dict, timeout: float = RUN_TIMEOUT):
@@ -300,8 +355,9 @@ async def _active_runs() -> list:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateName
 
     async with get_client() as client:
-        return await client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            state=FlowRunFilterState(name=FlowRunFilterStateName(any_=ACTIVE))))
+        return await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(state=FlowRunFilterState(name=FlowRunFilterStateName(any_=ACTIVE)))
+        )
 
 
 def wait_idle(c: Cluster, timeout: float = RUN_TIMEOUT) -> None:
@@ -311,13 +367,15 @@ def wait_idle(c: Cluster, timeout: float = RUN_TIMEOUT) -> None:
 
 def hold_meeting(c: Cluster, unit: str, codes: list[str]) -> Any:
     minutes = approve_all(c.engine, unit, codes)
-    run = c.against(lambda: _run("council-meeting/council-meeting",
-                                 {"unit": unit, "minutes": minutes, "on": RECEIVED}))
+    run = c.against(
+        lambda: _run("council-meeting/council-meeting", {"unit": unit, "minutes": minutes, "on": RECEIVED})
+    )
     assert run.state.is_completed(), (unit, run.state)
     return run
 
 
 # --- the tests, in order --------------------------------------------------------------------------
+
 
 def test_deploy_all_registers_every_deployment_on_the_pool(cluster: Cluster) -> None:
     from flows.deployments import DEPLOYMENTS
@@ -332,21 +390,26 @@ def test_deploy_all_registers_every_deployment_on_the_pool(cluster: Cluster) -> 
     assert sorted(d.name for d in deployments) == sorted(s.name for s in DEPLOYMENTS)
     for d in deployments:
         assert d.work_pool_name == WORK_POOL
-        assert d.pull_steps == [{"prefect.deployments.steps.set_working_directory":
-                                 {"directory": "{{ $THIDUA_CODE_DIR }}"}}]  # resolved by each worker
+        assert d.pull_steps == [
+            {"prefect.deployments.steps.set_working_directory": {"directory": "{{ $THIDUA_CODE_DIR }}"}}
+        ]  # resolved by each worker
         assert d.job_variables["env"]["PREFECT_FLOWS_HEARTBEAT_FREQUENCY"] == "30"
     names = {a.name for a in automations}
-    assert {"thidua: silent run → crashed", "thidua: crashed run → run again",
-            "receive-forwarded on thidua.council.decided"} <= names
+    assert {
+        "thidua: silent run → crashed",
+        "thidua: crashed run → run again",
+        "receive-forwarded on thidua.council.decided",
+    } <= names
 
 
 def test_intake_and_the_commune_meeting_run_on_the_workers(cluster: Cluster) -> None:
     started = time.monotonic()
-    run = cluster.against(lambda: _run("intake/intake", {"rows": intake_rows(), "source": "e2e",
-                                                         "received_on": RECEIVED}))
+    run = cluster.against(
+        lambda: _run("intake/intake", {"rows": intake_rows(), "source": "e2e", "received_on": RECEIVED})
+    )
     assert run.state.is_completed(), run.state
     assert isinstance(run.parameters["received_on"], str)  # a date travels as ISO text, validated by schema
-    (unit, codes), = pending_by_unit(cluster.engine).items()
+    ((unit, codes),) = pending_by_unit(cluster.engine).items()
     meeting = hold_meeting(cluster, unit, codes)
     # the Minutes model travels as JSON (dates as ISO text), checked against the flow's schema
     assert meeting.parameters["minutes"]["decisions"][0]["code"] == codes[0]
@@ -357,13 +420,17 @@ def _blocked_in(engine: Engine) -> set[str]:
     """Tables whose writers wait, mid-transaction, for the outbox lock: `meeting` (a meeting applying)
     and `reminder_notice` (a reminder day recording its items)."""
     with engine.connect() as conn:
-        return set(conn.execute(text("""
+        return set(
+            conn.execute(
+                text("""
             SELECT c.relname FROM pg_locks l
             JOIN pg_class c ON c.oid = l.relation
             JOIN pg_stat_activity a ON a.pid = l.pid
             WHERE l.granted AND l.mode = 'RowExclusiveLock' AND a.wait_event_type = 'Lock'
               AND a.datname = current_database() AND c.relname IN ('meeting', 'reminder_notice')
-        """)).scalars())
+        """)
+            ).scalars()
+        )
 
 
 def test_a_killed_worker_mid_meeting_and_mid_reminder_day_is_recovered(cluster: Cluster) -> None:
@@ -371,7 +438,7 @@ def test_a_killed_worker_mid_meeting_and_mid_reminder_day_is_recovered(cluster: 
     day are inside their transactions (each waits on a lock this test holds on the outbox table)."""
     c = cluster
     wait_idle(c)
-    (unit, codes), = pending_by_unit(c.engine).items()
+    ((unit, codes),) = pending_by_unit(c.engine).items()
     assert unit == "thanh-hoa"
     minutes = approve_all(c.engine, unit, codes)
     w1, w2 = c.processes["w1"], c.processes["w2"]
@@ -381,21 +448,32 @@ def test_a_killed_worker_mid_meeting_and_mid_reminder_day_is_recovered(cluster: 
     lock.execute(text("LOCK TABLE outbox_message IN EXCLUSIVE MODE"))
     killed_at = None
     try:
+
         async def submit() -> list:
-            return [await _run("council-meeting/council-meeting", {"unit": unit, "minutes": minutes, "on": RECEIVED},
-                               timeout=0),
-                    await _run("deadline-reminders/deadline-reminders", {"today": RECEIVED}, timeout=0)]
+            return [
+                await _run(
+                    "council-meeting/council-meeting",
+                    {"unit": unit, "minutes": minutes, "on": RECEIVED},
+                    timeout=0,
+                ),
+                await _run("deadline-reminders/deadline-reminders", {"today": RECEIVED}, timeout=0),
+            ]
 
         meeting, reminders = c.against(submit)
-        _wait(lambda: _blocked_in(c.engine) == {"meeting", "reminder_notice"}, timeout=RUN_TIMEOUT,
-              what="meeting and reminder day inside their transactions")
+        _wait(
+            lambda: _blocked_in(c.engine) == {"meeting", "reminder_notice"},
+            timeout=RUN_TIMEOUT,
+            what="meeting and reminder day inside their transactions",
+        )
 
         async def pids() -> list[int]:
             from prefect.client.orchestration import get_client
 
             async with get_client() as client:
-                return [int(str((await client.read_flow_run(r.id)).infrastructure_pid).rsplit(":", 1)[-1])
-                        for r in (meeting, reminders)]
+                return [
+                    int(str((await client.read_flow_run(r.id)).infrastructure_pid).rsplit(":", 1)[-1])
+                    for r in (meeting, reminders)
+                ]
 
         run_pids = c.against(pids)
         assert set(run_pids) <= set(children_of(w1.pid)), (run_pids, children_of(w1.pid))
@@ -417,16 +495,19 @@ def test_a_killed_worker_mid_meeting_and_mid_reminder_day_is_recovered(cluster: 
             # Crashed is final too, but the automation moves it on within a second or two
             return runs if all(r.state.is_final() and not r.state.is_crashed() for r in runs) else None
 
-    runs = _wait(lambda: c.against(finished), timeout=RECOVERY_TIMEOUT, what="both runs re-run after the kill",
-                 every=2)
+    runs = _wait(
+        lambda: c.against(finished), timeout=RECOVERY_TIMEOUT, what="both runs re-run after the kill", every=2
+    )
     c.timings["kill → both re-runs completed"] = round(time.monotonic() - killed_at, 1)
 
     async def histories() -> list[list[str]]:
         from prefect.client.orchestration import get_client
 
         async with get_client() as client:
-            return [[s.name for s in sorted(await client.read_flow_run_states(r.id), key=lambda s: s.timestamp)]
-                    for r in runs]
+            return [
+                [s.name for s in sorted(await client.read_flow_run_states(r.id), key=lambda s: s.timestamp)]
+                for r in runs
+            ]
 
     for run, history in zip(runs, c.against(histories), strict=True):
         assert run.state.is_completed(), (run.name, run.state, c.log("w2"))
@@ -443,7 +524,7 @@ def test_the_chain_finishes_and_everything_happened_once(cluster: Cluster) -> No
     c = cluster
     wait_idle(c)
     for _ in ("central/moha", "central/prime_minister"):
-        (unit, codes), = pending_by_unit(c.engine).items()
+        ((unit, codes),) = pending_by_unit(c.engine).items()
         hold_meeting(c, unit, codes)
     assert pending_by_unit(c.engine) == {}
     wait_idle(c)  # the receive-forwarded runs the last meetings triggered
@@ -456,18 +537,25 @@ def test_the_chain_finishes_and_everything_happened_once(cluster: Cluster) -> No
         assert len(nominations) == len(FORMS)
         for n in nominations:
             assert n.status == "conferred", (n.code, n.status)
-            steps = session.scalars(select(NominationStep).where(NominationStep.nomination_id == n.id)
-                                    .order_by(NominationStep.id)).all()
+            steps = session.scalars(
+                select(NominationStep).where(NominationStep.nomination_id == n.id).order_by(NominationStep.id)
+            ).all()
             counted = Counter((s.action.value, s.unit_id) for s in steps)
             assert max(counted.values()) == 1, (n.award_code, counted)  # no step twice, crash or not
-            path = [hierarchy.get(s.unit_id).level.value for s in steps if s.action.value in ("forward", "confer")]
+            path = [
+                hierarchy.get(s.unit_id).level.value for s in steps if s.action.value in ("forward", "confer")
+            ]
             authority = CHAIN.index(hierarchy.get(n.current_unit_id).level.value)
-            assert path == CHAIN[:authority + 1], (n.award_code, path)
-        outbox = session.execute(select(OutboxMessage.status, OutboxMessage.message_id, OutboxMessage.category)).all()
+            assert path == CHAIN[: authority + 1], (n.award_code, path)
+        outbox = session.execute(
+            select(OutboxMessage.status, OutboxMessage.message_id, OutboxMessage.category)
+        ).all()
         ledger = session.execute(text("SELECT count(*), count(DISTINCT key) FROM reminder_notice")).one()
 
     assert {status for status, _, _ in outbox} == {"sent"}, Counter(status for status, _, _ in outbox)
-    assert REMINDER_TEMPLATE in {category for _, _, category in outbox}  # the recovered reminder day's letters
+    assert REMINDER_TEMPLATE in {
+        category for _, _, category in outbox
+    }  # the recovered reminder day's letters
     received = c.smtp.message_ids()
     assert max(received.values()) == 1, [m for m, n in received.items() if n > 1]  # each letter once
     assert set(received) == {message_id for _, message_id, _ in outbox}
@@ -484,16 +572,24 @@ async def run_figures() -> dict[str, Any]:
     from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateName
 
     async with get_client() as client:
-        runs = await client.read_flow_runs(flow_run_filter=FlowRunFilter(
-            state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Completed"]))))
+        runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(name=FlowRunFilterStateName(any_=["Completed"]))
+            )
+        )
     runs = [r for r in runs if r.deployment_id and r.start_time and r.end_time and r.expected_start_time]
     start = [(r.start_time - r.expected_start_time).total_seconds() for r in runs if r.run_count == 1]
     work = [(r.end_time - r.start_time).total_seconds() for r in runs if r.run_count == 1]
-    return {"deployment runs": len(runs), "median s to start": round(median(start), 1),
-            "median s running": round(median(work), 1)}
+    return {
+        "deployment runs": len(runs),
+        "median s to start": round(median(start), 1),
+        "median s running": round(median(work), 1),
+    }
 
 
-def test_the_reminder_day_is_safe_to_run_twice_at_once(cluster: Cluster, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_reminder_day_is_safe_to_run_twice_at_once(
+    cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Two reminder days for the same date in parallel (two workers, or the deployment's limit lifted):
     each item is recorded and sent by exactly one of them."""
     from flows.deadlines import plan_and_queue, window_start
@@ -504,10 +600,10 @@ def test_the_reminder_day_is_safe_to_run_twice_at_once(cluster: Cluster, monkeyp
     monkeypatch.setenv("THIDUA_DATABASE_URL", cluster.app_url)
     reset_settings()
     try:
-
         day = RECEIVED + timedelta(days=365)  # a day nothing was sent for yet
-        results, errors = at_once(lambda: plan_and_queue(day=day, since=window_start(day=day, since=None)),
-                                  threads=2, timeout=120)
+        results, errors = at_once(
+            lambda: plan_and_queue(day=day, since=window_start(day=day, since=None)), threads=2, timeout=120
+        )
         assert not errors, errors
         sent = [{s["key"] for s in r["sent"]} for r in results]
         assert sent[0] or sent[1]

@@ -142,10 +142,19 @@ def sample_context(template: str) -> dict[str, Any]:
             "council_name": "Hội đồng Thi đua – Khen thưởng tỉnh Thanh Hóa",
             "decided_on": date(2025, 11, 28),
             "outcomes": [
-                {"code": "TH-2025-0007", "nominee": "Bà Nguyễn Thị Hoa", "award_form": "Bằng khen của Chủ tịch UBND tỉnh",
-                 "result": "Khen thưởng, Quyết định số 125/QĐ-UBND"},
-                {"code": "TH-2025-0008", "nominee": "Thôn Tiến Thành <b>&</b>", "award_form": "Cờ thi đua của UBND tỉnh",
-                 "result": "Không khen thưởng", "detail": "Chưa đủ 80% phiếu đồng ý"},
+                {
+                    "code": "TH-2025-0007",
+                    "nominee": "Bà Nguyễn Thị Hoa",
+                    "award_form": "Bằng khen của Chủ tịch UBND tỉnh",
+                    "result": "Khen thưởng, Quyết định số 125/QĐ-UBND",
+                },
+                {
+                    "code": "TH-2025-0008",
+                    "nominee": "Thôn Tiến Thành <b>&</b>",
+                    "award_form": "Cờ thi đua của UBND tỉnh",
+                    "result": "Không khen thưởng",
+                    "detail": "Chưa đủ 80% phiếu đồng ý",
+                },
             ],
         },
         "review_due_soon": {
