@@ -187,7 +187,7 @@ def _wait_for_state(up: Up, run_id: Any, done: Callable[[Any], bool], timeout: f
 
 def test_with_auth_the_ui_asks_for_credentials_and_the_api_refuses_without_them(
     running: Up, page: Any
-) -> None:  # noqa: F811
+) -> None:
     page.goto(f"{running.info['ui_url']}/runs")
     page.wait_for_url(re.compile(r"/login\?redirect="))
     prompt = page.get_by_placeholder("admin:pass")
@@ -209,7 +209,7 @@ def test_with_auth_the_ui_asks_for_credentials_and_the_api_refuses_without_them(
 
 def test_a_council_decides_its_agenda_in_the_ui_form(
     running: Up,
-    app_database: str | None,  # noqa: F811
+    app_database: str | None,
     page: Any,
 ) -> None:
     from sqlalchemy import select

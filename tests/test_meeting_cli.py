@@ -87,7 +87,7 @@ def _minutes(path: Path, rows: list[list[str]]) -> Path:
 
 def test_a_meeting_suspended_then_resumed_from_a_minutes_file(
     running: Up,
-    app_database: str | None,  # noqa: F811
+    app_database: str | None,
     tmp_path: Path,
 ) -> None:
     nominations = tmp_path / "ho-so.json"
@@ -193,7 +193,7 @@ def _wait_state(up: Up, run_id: str, done, what: str, timeout: float = 120):
 
 def test_refused_minutes_of_a_held_meeting_leave_nothing_open_and_the_corrected_ones_apply(
     running: Up, app_database: str | None, tmp_path: Path
-) -> None:  # noqa: F811
+) -> None:
     unit = "thanh-hoa.cam-thuy-2025"  # xã Cẩm Thủy, 7 council members
     flag, certificate = _nominate(running, app_database, tmp_path, unit, ["co-thi-dua-tinh", "giay-khen-xa"])
     short = _minutes(
@@ -241,7 +241,7 @@ def test_refused_minutes_of_a_held_meeting_leave_nothing_open_and_the_corrected_
     assert [m["status"] for m in _meetings(running, app_database, unit)] == ["cancelled", "applied"]
 
 
-def test_nothing_waiting_opens_no_meeting(running: Up, app_database: str | None) -> None:  # noqa: F811
+def test_nothing_waiting_opens_no_meeting(running: Up, app_database: str | None) -> None:
     unit = "thanh-hoa.bien-thuong-2025"  # xã Biện Thượng: no dossier in this test module
     opened = _thidua(running, app_database, "meeting", "open", unit)
     assert opened.returncode == 1
@@ -251,7 +251,7 @@ def test_nothing_waiting_opens_no_meeting(running: Up, app_database: str | None)
 
 def test_one_meeting_at_a_time_and_a_cancelled_or_deleted_run_closes_its_meeting(
     running: Up, app_database: str | None, tmp_path: Path
-) -> None:  # noqa: F811
+) -> None:
     from prefect.states import Cancelling
 
     unit = "thanh-hoa.cam-tu-2025"  # xã Cẩm Tú
@@ -311,7 +311,7 @@ def test_one_meeting_at_a_time_and_a_cancelled_or_deleted_run_closes_its_meeting
 
 def test_a_refused_form_comes_back_filled_and_the_applied_meeting_clears_its_problems(
     running: Up, app_database: str | None, tmp_path: Path
-) -> None:  # noqa: F811
+) -> None:
     from prefect.flow_runs import aresume_flow_run
 
     unit = "thanh-hoa.tay-do-2025"  # xã Tây Đô
