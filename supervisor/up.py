@@ -37,6 +37,7 @@ import typer
 from pydantic import SecretStr
 
 from cli.common import PRIVATE_UMASK, DataConsole, secure_folder, text
+from cli.database import counts_line
 from models.settings import Settings, get_settings, reset_settings
 from supervisor.serve import PROJECT_ROOT, write_json_atomic
 
@@ -567,7 +568,7 @@ def _server_env(
 
 def _print_banner(info: dict[str, Any], *, auth: str | None, loaded: dict[str, int] | None) -> None:
     if loaded:
-        console.print("Đã nạp dữ liệu mẫu: " + ", ".join(f"{k}: {v}" for k, v in loaded.items()))
+        console.print("Đã nạp dữ liệu mẫu: " + counts_line(loaded))
     login = f" (đăng nhập: {auth.partition(':')[0]}:•••)" if auth else ""
     console.print()
     console.print(text("[bold green]thidua đã sẵn sàng[/] sau {} giây", info["startup_seconds"]))
