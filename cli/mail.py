@@ -222,7 +222,7 @@ def outbox(
         return
     console.print(
         "Hộp thư đi: "
-        + ", ".join(f"{STATUS_LABELS.get(status, status)} {counts.get(status, 0)}" for status in OutboxStatus)
+        + ", ".join(f"{name} {counts.get(name, 0)}" for name in (s.value for s in OutboxStatus))
     )
     table = Table()
     for column in ("Mã", "Người nhận", "Loại thư", "Trạng thái", "Lần gửi", "Thử lại lúc", "Lỗi gần nhất"):
