@@ -1,8 +1,10 @@
-"""What the benchmarks share: an isolated environment in a work folder, and a mail sink process."""
+"""What the benchmarks share: an isolated environment in a work folder, a mail sink process and its maildir."""
 
 from __future__ import annotations
 
+import json
 import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -38,3 +40,45 @@ def start_sink(*, maildir: Path) -> tuple[subprocess.Popen[str], int]:
     assert process.stdout is not None
     process.stdout.readline()  # "SMTP sink on …": listening
     return process, port
+
+
+def use_sink(port: int) -> None:
+    """Send the app's mail to the sink on `port` (settings are read again)."""
+    from models.settings import reset_settings
+
+    os.environ["THIDUA_SMTP_PORT"] = str(port)
+    reset_settings()
+
+
+def check_maildir(maildir: Path) -> tuple[int, int]:
+    """Letters the sink stored, and how many distinct Message-IDs they carry."""
+    from email import policy
+    from email.parser import BytesHeaderParser
+
+    parser = BytesHeaderParser(policy=policy.compat32)
+    ids = []
+    for path in (maildir / "new").iterdir():
+        with path.open("rb") as fp:
+            ids.append(parser.parse(fp)["Message-ID"])
+    return len(ids), len(set(ids))
+
+
+def harness_figures() -> dict[str, str]:
+    """Where a flow benchmark ran: the Prefect harness, the sink, the database and the machine."""
+    return {
+        "orchestration": "prefect_test_harness (temporary local Prefect API server)",
+        "sink": "aiosmtpd (notifications.sink, own process, Maildir) on 127.0.0.1",
+        "database": "SQLite (WAL) in a temporary folder",
+        "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
+    }
+
+
+def print_figures(title: str, figures: dict, rows: list[tuple[str, str, str]]) -> None:
+    """A table of (what, seconds, detail) under a title and the machine, then the figures as one JSON line."""
+    width = max(len(r[0]) for r in rows)
+    print(f"\n{title}")
+    print(f"{figures['machine']}\n")
+    for name, seconds, detail in rows:
+        print(f"  {name:<{width}}  {seconds:>9}  {detail}")
+    print()
+    print(json.dumps(figures, ensure_ascii=False))

@@ -15,9 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -29,7 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import isolated_environment, start_sink  # noqa: E402
+from common import check_maildir, harness_figures, isolated_environment, print_figures, start_sink, use_sink  # noqa: E402
 
 
 def _seed_registry(url: str, *, units: int) -> list[str]:
@@ -94,29 +91,14 @@ def _composed(url: str, *, count: int) -> list[tuple[str, bytes]]:
 
     from models.db import get_engine
     from models.settings import get_settings
-    from notifications.mime import compose, parse_sender
+    from notifications.mailer import letter_bytes
+    from notifications.mime import parse_sender
     from notifications.outbox import OutboxMessage
 
     sender = parse_sender(get_settings().mail_from)
     with Session(get_engine(url)) as session:
         rows = session.execute(select(OutboxMessage).order_by(OutboxMessage.id).limit(count)).scalars()
-        return [
-            (
-                row.to_email,
-                compose(
-                    sender=sender,
-                    to_name=row.to_name,
-                    to_email=row.to_email,
-                    subject=row.subject,
-                    text=row.text_body,
-                    html=row.html_body,
-                    message_id=row.message_id,
-                    date=row.created_at,
-                    attachments=row.attachment_files(),
-                ),
-            )
-            for row in rows
-        ]
+        return [(row.to_email, letter_bytes(row, sender=sender)) for row in rows]
 
 
 async def _bare_loop(*, port: int, letters: list[tuple[str, bytes]], connections: int) -> float:
@@ -135,18 +117,6 @@ async def _bare_loop(*, port: int, letters: list[tuple[str, bytes]], connections
     started = time.perf_counter()
     await asyncio.gather(*(one(chunk) for chunk in chunks))
     return len(letters) / (time.perf_counter() - started)
-
-
-def _check_maildir(maildir: Path) -> tuple[int, int]:
-    from email import policy
-    from email.parser import BytesHeaderParser
-
-    parser = BytesHeaderParser(policy=policy.compat32)
-    ids = []
-    for path in (maildir / "new").iterdir():
-        with path.open("rb") as fp:
-            ids.append(parser.parse(fp)["Message-ID"])
-    return len(ids), len(set(ids))
 
 
 def main() -> None:
@@ -182,10 +152,7 @@ def main() -> None:
 
         sink, port = start_sink(maildir=workdir / "mail")
         sinks.append(sink)
-        os.environ["THIDUA_SMTP_PORT"] = str(port)
-        from models.settings import reset_settings
-
-        reset_settings()
+        use_sink(port)
         from prefect.testing.utilities import prefect_test_harness
 
         started = time.perf_counter()
@@ -213,7 +180,7 @@ def main() -> None:
             ratio_to_limit=round(limit / first.rate, 2) if first.rate else None,  # type: ignore[operator]
             second_run_sent=second.sent,
         )
-        stored, unique = _check_maildir(workdir / "mail")
+        stored, unique = check_maildir(workdir / "mail")
         figures.update(sink_stored=stored, sink_unique_message_ids=unique)
     finally:
         for process in sinks:
@@ -221,10 +188,7 @@ def main() -> None:
             process.wait(timeout=10)
 
     figures.update(
-        orchestration="prefect_test_harness (temporary local Prefect API server)",
-        sink="aiosmtpd (notifications.sink, own process, Maildir) on 127.0.0.1",
-        database="SQLite (WAL) in a temporary folder",
-        machine=f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
+        harness_figures(),
         command=f"python bench/mail_delivery.py --size {args.size} --concurrency {args.concurrency}",
     )
     rows = [
@@ -251,13 +215,8 @@ def main() -> None:
         ("sink: stored / unique Message-IDs", "", f"{stored} / {unique}"),
         ("Prefect harness start", f"{figures['harness_start_s']} s", ""),
     ]
-    width = max(len(r[0]) for r in rows)
-    print(f"\nMail delivery benchmark — {args.size} letters, {figures['orchestration']}; {figures['sink']}")
-    print(f"{figures['machine']}\n")
-    for name, seconds, rate in rows:
-        print(f"  {name:<{width}}  {seconds:>9}  {rate}")
-    print()
-    print(json.dumps(figures, ensure_ascii=False))
+    title = f"Mail delivery benchmark — {args.size} letters, {figures['orchestration']}; {figures['sink']}"
+    print_figures(title, figures, rows)
 
 
 if __name__ == "__main__":

@@ -21,9 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
-import os
-import platform
 import sys
 import tempfile
 import time
@@ -34,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))  # mail_delivery's bare-SMTP loop, for the limit
 
-from common import isolated_environment, start_sink  # noqa: E402
+from common import check_maildir, harness_figures, isolated_environment, print_figures, start_sink, use_sink  # noqa: E402
 
 NATIONAL_BOUND = 705 + 10_599  # districts + communes of the 2022 shape
 
@@ -63,18 +60,6 @@ def _generate(url: str, *, size: int) -> dict[str, int]:
         counts = generate_national(session=session, shape="2022", scale=min(1.0, size / NATIONAL_BOUND))
         ensure_deadlines(session=session, specs=(*deadline_specs(), bench))
     return counts
-
-
-def _check_maildir(maildir: Path) -> tuple[int, int]:
-    from email import policy
-    from email.parser import BytesHeaderParser
-
-    parser = BytesHeaderParser(policy=policy.compat32)
-    ids = []
-    for path in (maildir / "new").iterdir():
-        with path.open("rb") as fp:
-            ids.append(parser.parse(fp)["Message-ID"])
-    return len(ids), len(set(ids))
 
 
 def main() -> None:
@@ -109,10 +94,7 @@ def main() -> None:
         figures["units"] = counts["units"]
 
         sink, port = start_sink(maildir=workdir / "mail")
-        os.environ["THIDUA_SMTP_PORT"] = str(port)
-        from models.settings import reset_settings
-
-        reset_settings()
+        use_sink(port)
         from prefect.testing.utilities import prefect_test_harness
 
         since = None if args.catch_up else day
@@ -144,7 +126,7 @@ def main() -> None:
         )
         figures["messages_per_s"] = round(figures["sent"] / figures["flow_run_s"])
         figures["items_per_s"] = round(first["items"] / figures["flow_run_s"])
-        stored, unique = _check_maildir(workdir / "mail")
+        stored, unique = check_maildir(workdir / "mail")
         figures.update(sink_stored=stored, sink_unique_message_ids=unique)
         if args.limit_sample:
             from mail_delivery import _bare_loop, _composed
@@ -167,10 +149,7 @@ def main() -> None:
             sink.wait(timeout=10)
 
     figures.update(
-        orchestration="prefect_test_harness (temporary local Prefect API server)",
-        sink="aiosmtpd (notifications.sink, own process, Maildir) on 127.0.0.1",
-        database="SQLite (WAL) in a temporary folder",
-        machine=f"{platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}",
+        harness_figures(),
         command=f"python bench/reminders.py --size {args.size} --day {args.day}"
         + (" --catch-up" if args.catch_up else "")
         + (f" --limit-sample {args.limit_sample}" if args.limit_sample != 2000 else ""),
@@ -213,16 +192,11 @@ def main() -> None:
                 f"{figures['bare_1conn_per_s']} letters/s (delivery at 1/{figures['ratio_to_limit']} of it)",
             )
         )
-    width = max(len(r[0]) for r in rows)
-    print(
-        f"\nReminder-day benchmark — {figures['bound_units']} units bound, day {args.day}; {figures['orchestration']}; "
+    title = (
+        f"Reminder-day benchmark — {figures['bound_units']} units bound, day {args.day}; {figures['orchestration']}; "
         f"{figures['sink']}"
     )
-    print(f"{figures['machine']}\n")
-    for name, seconds, detail in rows:
-        print(f"  {name:<{width}}  {seconds:>9}  {detail}")
-    print()
-    print(json.dumps(figures, ensure_ascii=False))
+    print_figures(title, figures, rows)
 
 
 if __name__ == "__main__":

@@ -82,27 +82,6 @@ def postgres(url: str | None, workdir: Path) -> Iterator[str]:
         shutil.rmtree(state, ignore_errors=True)
 
 
-@contextlib.contextmanager
-def databases(admin_url: str, *names: str) -> Iterator[list[str]]:
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for name in names:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield [make_url(admin_url).set(database=name).render_as_string(hide_password=False) for name in names]
-    finally:
-        from models.db import dispose_engines
-
-        dispose_engines()
-        with admin.connect() as conn:
-            for name in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def build_on(url: str) -> None:
     """The national 2022 hierarchy and the campaigns, as bench/surge.py's SQLite template has them."""
     from sqlmodel import Session
@@ -387,7 +366,12 @@ def with_workers(
     from notifications.sink import free_port
 
     suffix = uuid.uuid4().hex[:8]
-    with databases(admin_url, f"surge_app_{suffix}", f"surge_prefect_{suffix}") as (app_url, prefect_url):
+    from models.db import throwaway_databases
+
+    with throwaway_databases(admin_url, f"surge_app_{suffix}", f"surge_prefect_{suffix}") as (
+        app_url,
+        prefect_url,
+    ):
         t = time.perf_counter()
         build_on(app_url)
         setup = {"hierarchy_on_postgres_s": time.perf_counter() - t}

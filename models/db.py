@@ -91,6 +91,32 @@ def create_all_for_tests(url: str) -> None:
     metadata.create_all(engine)
 
 
+@contextmanager
+def throwaway_databases(admin_url: str, *names: str) -> Iterator[list[str]]:
+    """Empty PostgreSQL databases `names` on the server `admin_url` points at, for tests and benchmarks; yields
+    their URLs and drops them afterwards (a leftover of the same name is dropped first)."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+
+    def drop() -> None:
+        with admin.connect() as conn:
+            for name in names:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    drop()
+    with admin.connect() as conn:
+        for name in names:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield [make_url(admin_url).set(database=name).render_as_string(hide_password=False) for name in names]
+    finally:
+        dispose_engines()
+        drop()
+        admin.dispose()
+
+
 class UTCDateTime(TypeDecorator):
     """A timestamp that always comes back timezone-aware UTC (SQLite stores it naive, in UTC)."""
 

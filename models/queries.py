@@ -10,16 +10,7 @@ from sqlmodel import Session, col
 
 from models.awards import catalogue
 from models.hierarchy import Hierarchy, NoRoute
-from models.nominations import (
-    AGENDA,
-    FINAL,
-    Nomination,
-    NominationStep,
-    Nominee,
-    Status,
-    by_code,
-    steps_of,
-)
+from models.nominations import AGENDA, FINAL, Nomination, NominationStep, Nominee, Status, by_code, steps_of
 
 
 class NominationNotFound(LookupError):

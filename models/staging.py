@@ -55,13 +55,7 @@ def stage(*, session: Session, kind: str, body: Any, label: str = "", key: str |
         key = f"{kind}:{hashlib.sha256(canonical.encode('utf-8')).hexdigest()[:40]}"
     session.execute(
         insert_for(session)(StagedPayload)
-        .values(
-            key=key,
-            kind=kind,
-            label=label[:200],
-            body=body,
-            created_at=utcnow(),
-        )
+        .values(key=key, kind=kind, label=label[:200], body=body, created_at=utcnow())
         .on_conflict_do_nothing(index_elements=["key"])
     )
     return key

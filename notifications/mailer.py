@@ -15,6 +15,7 @@ import time
 import uuid
 from collections import deque
 from datetime import datetime, timedelta
+from email.headerregistry import Address
 
 import aiosmtplib
 from pydantic import BaseModel
@@ -33,6 +34,22 @@ def _id(message: OutboxMessage) -> int:
     """A claimed message's id (claimed messages are stored rows: the id is always set)."""
     assert message.id is not None
     return message.id
+
+
+def letter_bytes(message: OutboxMessage, *, sender: Address) -> bytes:
+    """The letter a queued message becomes on the wire."""
+    return compose(
+        sender=sender,
+        to_name=message.to_name,
+        to_email=message.to_email,
+        subject=message.subject,
+        text=message.text_body,
+        html=message.html_body,
+        message_id=message.message_id,
+        date=message.created_at,
+        attachments=message.attachment_files(),
+        extra_headers=[("X-Thidua-Category", message.category)],
+    )
 
 
 class DeliveryFailure(BaseModel):
@@ -254,22 +271,8 @@ class _Run:
                 except (aiosmtplib.SMTPException, OSError, TimeoutError):
                     client.close()
 
-    def raw(self, message: OutboxMessage) -> bytes:
-        return compose(
-            sender=self.sender,
-            to_name=message.to_name,
-            to_email=message.to_email,
-            subject=message.subject,
-            text=message.text_body,
-            html=message.html_body,
-            message_id=message.message_id,
-            date=message.created_at,
-            attachments=message.attachment_files(),
-            extra_headers=[("X-Thidua-Category", message.category)],
-        )
-
     async def send_one(self, slot: int, message: OutboxMessage) -> None:
-        raw = self.raw(message)
+        raw = letter_bytes(message, sender=self.sender)
         for attempt in (1, 2):  # a dropped connection is retried once at once, on a fresh one
             client = await self.connect(slot)
             try:

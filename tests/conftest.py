@@ -33,26 +33,16 @@ def _own_postgres_database_per_worker() -> None:
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     if not worker or not base.startswith("postgresql"):
         return
-    from sqlalchemy import create_engine, text
+    from contextlib import ExitStack
+
     from sqlalchemy.engine import make_url
 
-    url = make_url(base)
-    name = f"{url.database}_{worker}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    from models.db import throwaway_databases
 
-    def drop() -> None:
-        from models.db import dispose_engines
-
-        dispose_engines()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    atexit.register(drop)
-    os.environ["THIDUA_TEST_DATABASE_URL"] = url.set(database=name).render_as_string(hide_password=False)
+    stack = ExitStack()
+    (url,) = stack.enter_context(throwaway_databases(base, f"{make_url(base).database}_{worker}"))
+    atexit.register(stack.close)
+    os.environ["THIDUA_TEST_DATABASE_URL"] = url
 
 
 _own_postgres_database_per_worker()

@@ -208,9 +208,7 @@ def test_with_auth_the_ui_asks_for_credentials_and_the_api_refuses_without_them(
 
 
 def test_a_council_decides_its_agenda_in_the_ui_form(
-    running: Up,
-    app_database: str | None,
-    page: Any,
+    running: Up, app_database: str | None, page: Any
 ) -> None:
     from sqlalchemy import select
 

@@ -86,9 +86,7 @@ def _minutes(path: Path, rows: list[list[str]]) -> Path:
 
 
 def test_a_meeting_suspended_then_resumed_from_a_minutes_file(
-    running: Up,
-    app_database: str | None,
-    tmp_path: Path,
+    running: Up, app_database: str | None, tmp_path: Path
 ) -> None:
     nominations = tmp_path / "ho-so.json"
     nominations.write_text(json.dumps(ROWS, ensure_ascii=False), encoding="utf-8")

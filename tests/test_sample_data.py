@@ -169,24 +169,14 @@ def test_each_2022_province_has_two_districts_and_three_communes(sample: dict[st
     communes = Counter(u.province_id for u in on if u.level == Level.commune)
 
     assert sorted(provinces.values()) == sorted(
-        [
-            "tỉnh Quảng Trị",
-            "tỉnh Bến Tre",
-            "tỉnh Kon Tum",
-            "tỉnh Thừa Thiên Huế",
-            "tỉnh Thanh Hóa",
-        ]
+        ["tỉnh Quảng Trị", "tỉnh Bến Tre", "tỉnh Kon Tum", "tỉnh Thừa Thiên Huế", "tỉnh Thanh Hóa"]
     )
     for province_id, name in provinces.items():
         assert districts[province_id] >= 2, name
         assert communes[province_id] >= 3, name
     assert {
         u.name for u in on if u.level == Level.commune and u.parent_id == sample["thanh-hoa.cam-thuy"].id
-    } >= {
-        "xã Cẩm Thành",
-        "xã Cẩm Liên",
-        "xã Cẩm Bình",
-    }
+    } >= {"xã Cẩm Thành", "xã Cẩm Liên", "xã Cẩm Bình"}
 
 
 def test_each_2025_province_has_three_communes_directly_under_it(sample: dict[str, Unit]):
@@ -195,13 +185,7 @@ def test_each_2025_province_has_three_communes_directly_under_it(sample: dict[st
     communes = Counter(u.parent_id for u in on if u.level == Level.commune)
 
     assert sorted(provinces.values()) == sorted(
-        [
-            "tỉnh Quảng Trị",
-            "tỉnh Vĩnh Long",
-            "tỉnh Quảng Ngãi",
-            "thành phố Huế",
-            "tỉnh Thanh Hóa",
-        ]
+        ["tỉnh Quảng Trị", "tỉnh Vĩnh Long", "tỉnh Quảng Ngãi", "thành phố Huế", "tỉnh Thanh Hóa"]
     )
     assert not [u for u in on if u.level == Level.district]
     for province_id, name in provinces.items():

@@ -81,19 +81,10 @@ def app_database() -> Iterator[str | None]:
     if not base or not base.startswith("postgresql"):
         yield None
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
+    from models.db import throwaway_databases
 
-    name = f"thidua_up_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(base).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with throwaway_databases(base, f"thidua_up_{uuid.uuid4().hex[:8]}") as (url,):
+        yield url
 
 
 def _secret_file(path: Path, secret: str) -> Path:

@@ -40,6 +40,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
 from flows.deployments import WORK_POOL
+from models.db import throwaway_databases
 from notifications.digests import TEMPLATE as REMINDER_TEMPLATE
 from tests.fixtures_smtp import SmtpServer
 from tests.ports import free_ports
@@ -136,22 +137,6 @@ def thidua_cli() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "cli.app"]
 
 
-@contextlib.contextmanager
-def fresh_databases(base: str, *names: str) -> Iterator[list[str]]:
-    """Empty databases on the test server (the app's, Prefect's), dropped afterwards."""
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        for name in names:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield [make_url(base).set(database=name).render_as_string(hide_password=False) for name in names]
-    finally:
-        with admin.connect() as conn:
-            for name in names:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def _wait(check: Callable[[], Any], *, timeout: float, what: str, every: float = 0.5) -> Any:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -202,7 +187,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
     logs.mkdir()
     suffix = uuid.uuid4().hex[:8]
     started = time.monotonic()
-    with fresh_databases(BASE_URL, f"thidua_w_{suffix}", f"prefect_w_{suffix}") as (app_url, prefect_url):
+    with throwaway_databases(BASE_URL, f"thidua_w_{suffix}", f"prefect_w_{suffix}") as (app_url, prefect_url):
         (prefect_port,) = free_ports(1)
         smtp = SmtpServer().start()
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "THIDUA_"))}

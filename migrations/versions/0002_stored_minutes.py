@@ -5,9 +5,9 @@ Revises: 0001
 Create Date: 2026-12-02 10:45:00
 """
 
-import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+
+from migrations.tables import create_stored_minutes
 
 revision = "0002"
 down_revision = "0001"
@@ -16,16 +16,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "stored_minutes",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-        sa.Column("unit_code", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("body", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("key", name="uq_stored_minutes_key"),
-    )
+    create_stored_minutes()
 
 
 def downgrade() -> None:

@@ -10,6 +10,8 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
+from migrations.tables import create_stored_minutes
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -36,16 +38,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.create_table(
-        "stored_minutes",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-        sa.Column("unit_code", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("body", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("key", name="uq_stored_minutes_key"),
-    )
+    create_stored_minutes()
     op.execute(
         "INSERT INTO stored_minutes (key, unit_code, body, created_at) "
         "SELECT key, label, body, created_at FROM staged_payload WHERE kind = 'minutes'"
