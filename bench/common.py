@@ -7,7 +7,15 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Collection
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+    from models.meetings import Minutes
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,3 +90,43 @@ def print_figures(title: str, figures: dict, rows: list[tuple[str, str, str]]) -
         print(f"  {name:<{width}}  {seconds:>9}  {detail}")
     print()
     print(json.dumps(figures, ensure_ascii=False))
+
+
+def waiting_by_unit(engine: Engine, statuses: Collection[str]) -> dict[str, list[str]]:
+    """The codes of the dossiers in `statuses`, by the code of the unit that holds them (in code order)."""
+    from sqlalchemy import select
+    from sqlmodel import Session, col
+
+    from models.nominations import Nomination
+    from models.units import Unit
+
+    with Session(engine) as session:
+        rows = session.execute(
+            select(Unit.code, Nomination.code)
+            .join(Unit, col(Unit.id) == col(Nomination.current_unit_id))
+            .where(col(Nomination.status).in_(list(statuses)))
+            .order_by(col(Nomination.code))
+        ).all()
+    out: dict[str, list[str]] = {}
+    for unit, code in rows:
+        out.setdefault(unit, []).append(code)
+    return out
+
+
+def approve_all(engine: Engine, unit_code: str, codes: list[str], *, on: date) -> Minutes:
+    """Minutes of the unit's council meeting on `on` approving every one of `codes`, all members present."""
+    from sqlalchemy import select
+    from sqlmodel import Session
+
+    from models.meetings import Minutes, council_of
+    from models.units import Unit
+
+    with Session(engine) as session:
+        unit_id = session.scalars(select(Unit.id).where(Unit.code == unit_code)).one()
+        council, members = council_of(session=session, unit_id=unit_id)
+    return Minutes(
+        meeting_date=on,
+        members_present=len(members),
+        decision_series=council.decision_series,
+        decisions=[{"code": c, "decision": "approve", "votes_for": len(members)} for c in codes],
+    )

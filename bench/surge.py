@@ -25,7 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from common import start_sink  # noqa: E402
+import common  # noqa: E402
+from common import start_sink, waiting_by_unit  # noqa: E402
 
 RECEIVED = date(2026, 11, 23)
 SUBMITTED = "15/06/2022"
@@ -104,43 +105,16 @@ def batches(communes: list[str], size: int, seed: int = 11) -> list[list[dict]]:
 
 
 def pending_units(url: str) -> dict[str, list[str]]:
-    from sqlalchemy import select
-    from sqlmodel import Session
-
     from models.db import get_engine
-    from models.nominations import AGENDA, Nomination
-    from models.units import Unit
+    from models.nominations import AGENDA
 
-    with Session(get_engine(url)) as session:
-        rows = session.execute(
-            select(Unit.code, Nomination.code)
-            .join(Unit, Unit.id == Nomination.current_unit_id)
-            .where(Nomination.status.in_([s.value for s in AGENDA]))
-            .order_by(Nomination.id)
-        ).all()
-    out: dict[str, list[str]] = {}
-    for unit, code in rows:
-        out.setdefault(unit, []).append(code)
-    return out
+    return waiting_by_unit(get_engine(url), [s.value for s in AGENDA])
 
 
 def approve_all(url: str, unit_code: str, codes: list[str]):
-    from sqlalchemy import select
-    from sqlmodel import Session
-
     from models.db import get_engine
-    from models.meetings import Minutes, council_of
-    from models.units import Unit
 
-    with Session(get_engine(url)) as session:
-        unit_id = session.scalars(select(Unit.id).where(Unit.code == unit_code)).one()
-        council, members = council_of(session=session, unit_id=unit_id)
-    return Minutes(
-        meeting_date=RECEIVED,
-        members_present=len(members),
-        decision_series=council.decision_series,
-        decisions=[{"code": c, "decision": "approve", "votes_for": len(members)} for c in codes],
-    )
+    return common.approve_all(get_engine(url), unit_code, codes, on=RECEIVED)
 
 
 async def bounded(concurrency: int, jobs: list[Callable[[], Awaitable]]) -> list:

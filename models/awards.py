@@ -8,7 +8,6 @@ may get it, how many working days a level has to decide, and whether a vote pass
 from __future__ import annotations
 
 from datetime import date
-from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -16,28 +15,18 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict
 
+from models.labelled import LabelledEnum
 from models.units import Level
 
 DATA = Path(__file__).parent / "data" / "award_forms.yaml"
 
 
-class NomineeKind(StrEnum):
-    individual = "individual"
-    collective = "collective"
-    household = "household"
-    enterprise = "enterprise"
+class NomineeKind(LabelledEnum):
+    individual = "individual", "cá nhân"
+    collective = "collective", "tập thể"
+    household = "household", "hộ gia đình"
+    enterprise = "enterprise", "doanh nghiệp"
 
-    @property
-    def label(self) -> str:
-        return KIND_LABELS[self]
-
-
-KIND_LABELS = {
-    NomineeKind.individual: "cá nhân",
-    NomineeKind.collective: "tập thể",
-    NomineeKind.household: "hộ gia đình",
-    NomineeKind.enterprise: "doanh nghiệp",
-}
 
 # Accepted spellings in files filled in by officials (folded: no case, no diacritics).
 KIND_ALIASES = {

@@ -28,7 +28,7 @@ from models.calendar import working_days_between
 from models.campaigns import NTM_2021_2025, Campaign
 from models.clock import fmt_date
 from models.hierarchy import Hierarchy, UnitRef
-from models.nominations import AGENDA, STATUS_LABELS, Nomination, Status
+from models.nominations import AGENDA, Nomination, Status
 from models.text import fold
 from models.units import Level
 
@@ -126,7 +126,7 @@ def pipeline_table(rows: list[PipelineRow]) -> list[dict]:
         {
             "Tỉnh/thành phố": r.province,
             "Cấp đang giữ hồ sơ": r.level.label,
-            **{STATUS_LABELS[s]: r.counts[s] for s in STATUS_COLUMNS},
+            **{s.label: r.counts[s] for s in STATUS_COLUMNS},
             "Tổng": r.total,
         }
         for r in rows
@@ -136,7 +136,7 @@ def pipeline_table(rows: list[PipelineRow]) -> list[dict]:
         {
             "Tỉnh/thành phố": "Tổng cộng",
             "Cấp đang giữ hồ sơ": "",
-            **{STATUS_LABELS[s]: total[s] for s in STATUS_COLUMNS},
+            **{s.label: total[s] for s in STATUS_COLUMNS},
             "Tổng": sum(total.values()),
         }
     )

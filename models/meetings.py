@@ -33,6 +33,7 @@ from models.awards import AwardForm, catalogue
 from models.clock import fmt_date, today_vn, utcnow, years_before
 from models.db import UTCDateTime, enum_type
 from models.hierarchy import Hierarchy, UnitRef
+from models.labelled import LabelledEnum
 from models.nominations import AGENDA, Act, Action, Nomination, Status, Votes
 from models.staging import staged
 from models.text import fold, has_control_chars, nfc
@@ -81,18 +82,14 @@ def waiting_key(flow_run_id: str) -> str:
     return WAITING_KEY + flow_run_id
 
 
-class Decision(StrEnum):
+class Decision(LabelledEnum):
     """What the council chose for one agenda item (quyết định của Hội đồng); `label` is the word on the
     form and in the minutes file."""
 
-    approve = "approve"
-    reject = "reject"
-    return_for_completion = "return"
-    award_lower = "award-lower"
-
-    @property
-    def label(self) -> str:
-        return DECISION_LABELS[self]
+    approve = "approve", "Thông qua"
+    reject = "reject", "Không thông qua"
+    return_for_completion = "return", "Trả lại bổ sung"
+    award_lower = "award-lower", "Khen mức thấp hơn"
 
     @property
     def awards(self) -> bool:
@@ -108,12 +105,6 @@ class Decision(StrEnum):
         return _DECISION_WORDS[key]
 
 
-DECISION_LABELS = {
-    Decision.approve: "Thông qua",
-    Decision.reject: "Không thông qua",
-    Decision.return_for_completion: "Trả lại bổ sung",
-    Decision.award_lower: "Khen mức thấp hơn",
-}
 # What secretaries write besides the labels and the codes.
 _DECISION_WORDS: dict[str, Decision] = {
     **{fold(d.label): d for d in Decision},
@@ -127,29 +118,19 @@ _DECISION_WORDS: dict[str, Decision] = {
 }
 
 
-class Outcome(StrEnum):
+class Outcome(LabelledEnum):
     """What a meeting did with a dossier (kết quả xét), as its step recorded it."""
 
-    conferred = "conferred"
-    forwarded = "forwarded"
-    rejected = "rejected"
-    returned = "returned"
-
-    @property
-    def label(self) -> str:
-        return OUTCOME_LABELS[self]
+    conferred = "conferred", "khen thưởng"
+    forwarded = "forwarded", "trình cấp trên"
+    rejected = "rejected", "không khen thưởng"
+    returned = "returned", "trả lại bổ sung"
 
     @classmethod
     def of_action(cls, action: Action | str) -> Outcome:
         return _OUTCOME_OF_ACTION[Action(action)]
 
 
-OUTCOME_LABELS = {
-    Outcome.conferred: "khen thưởng",
-    Outcome.forwarded: "trình cấp trên",
-    Outcome.rejected: "không khen thưởng",
-    Outcome.returned: "trả lại bổ sung",
-}
 _OUTCOME_OF_ACTION = {
     Action.confer: Outcome.conferred,
     Action.forward: Outcome.forwarded,

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlalchemy import Column, Index, UniqueConstraint, update
 from sqlalchemy.orm.attributes import set_committed_value
@@ -21,36 +20,24 @@ from models.calendar import add_working_days, resume_due_date
 from models.clock import fmt_date, utcnow
 from models.db import UTCDateTime, enum_type
 from models.hierarchy import Hierarchy
+from models.labelled import LabelledEnum
 from models.units import Level
 
 
-class Status(StrEnum):
-    draft = "draft"
-    submitted = "submitted"  # at the proposing unit, on its council's agenda
-    under_review = "under_review"  # received at a higher level, on its council's agenda
-    forwarded = "forwarded"  # sent to `current_unit`, not yet received there
-    conferred = "conferred"
-    rejected = "rejected"
-    returned = "returned"  # back with the proposer for completion; the clock stops
-    withdrawn = "withdrawn"
-    frozen = "frozen"  # nominee under discipline, investigation or complaint: held, not decided
+class Status(LabelledEnum):
+    draft = "draft", "nháp"
+    submitted = "submitted", "đã nộp"  # at the proposing unit, on its council's agenda
+    under_review = "under_review", "đang xét"  # received at a higher level, on its council's agenda
+    forwarded = "forwarded", "đã trình cấp trên"  # sent to `current_unit`, not yet received there
+    conferred = "conferred", "đã khen thưởng"
+    rejected = "rejected", "không khen thưởng"
+    returned = "returned", "trả lại để bổ sung"  # back with the proposer for completion; the clock stops
+    withdrawn = "withdrawn", "đã rút"
+    frozen = (
+        "frozen",
+        "tạm dừng xét",
+    )  # nominee under discipline, investigation or complaint: held, not decided
 
-    @property
-    def label(self) -> str:
-        return STATUS_LABELS[self]
-
-
-STATUS_LABELS = {
-    Status.draft: "nháp",
-    Status.submitted: "đã nộp",
-    Status.under_review: "đang xét",
-    Status.forwarded: "đã trình cấp trên",
-    Status.conferred: "đã khen thưởng",
-    Status.rejected: "không khen thưởng",
-    Status.returned: "trả lại để bổ sung",
-    Status.withdrawn: "đã rút",
-    Status.frozen: "tạm dừng xét",
-}
 
 AGENDA = frozenset({Status.submitted, Status.under_review})
 PENDING = frozenset({Status.submitted, Status.under_review, Status.forwarded, Status.returned, Status.frozen})
@@ -58,35 +45,17 @@ FINAL = frozenset({Status.conferred, Status.rejected, Status.withdrawn})
 BLOCKS_NEW = PENDING | {Status.conferred}  # "one achievement, one award"
 
 
-class Action(StrEnum):
-    submit = "submit"
-    receive = "receive"
-    forward = "forward"
-    confer = "confer"
-    reject = "reject"
-    return_ = "return"
-    resubmit = "resubmit"
-    withdraw = "withdraw"
-    freeze = "freeze"
-    unfreeze = "unfreeze"
-
-    @property
-    def label(self) -> str:
-        return ACTION_LABELS[self]
-
-
-ACTION_LABELS = {
-    Action.submit: "nộp hồ sơ",
-    Action.receive: "tiếp nhận",
-    Action.forward: "trình cấp trên",
-    Action.confer: "khen thưởng",
-    Action.reject: "không khen thưởng",
-    Action.return_: "trả lại để bổ sung",
-    Action.resubmit: "nộp lại",
-    Action.withdraw: "rút hồ sơ",
-    Action.freeze: "tạm dừng xét",
-    Action.unfreeze: "xét tiếp",
-}
+class Action(LabelledEnum):
+    submit = "submit", "nộp hồ sơ"
+    receive = "receive", "tiếp nhận"
+    forward = "forward", "trình cấp trên"
+    confer = "confer", "khen thưởng"
+    reject = "reject", "không khen thưởng"
+    return_ = "return", "trả lại để bổ sung"
+    resubmit = "resubmit", "nộp lại"
+    withdraw = "withdraw", "rút hồ sơ"
+    freeze = "freeze", "tạm dừng xét"
+    unfreeze = "unfreeze", "xét tiếp"
 
 
 def _tz() -> Column:

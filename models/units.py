@@ -16,38 +16,26 @@ from sqlmodel import Field, SQLModel
 
 from models.clock import fmt_date, utcnow
 from models.db import UTCDateTime, enum_type
+from models.labelled import LabelledEnum
 from models.text import fold
 
 
-class Level(StrEnum):
+class Level(LabelledEnum):
     """Where a unit stands in the chain of councils, lowest first."""
 
-    commune = "commune"
-    district = "district"
-    province = "province"
-    moha = "central/moha"  # Bộ Nội vụ – Ban Thi đua – Khen thưởng Trung ương
-    prime_minister = "central/prime_minister"
-    president = "central/president"
+    commune = "commune", "cấp xã"
+    district = "district", "cấp huyện"
+    province = "province", "cấp tỉnh"
+    moha = "central/moha", "Bộ Nội vụ (Ban Thi đua – Khen thưởng Trung ương)"
+    prime_minister = "central/prime_minister", "Thủ tướng Chính phủ"
+    president = "central/president", "Chủ tịch nước"
 
     @property
     def rank(self) -> int:
         return _LEVEL_ORDER.index(self)
 
-    @property
-    def label(self) -> str:
-        return LEVEL_LABELS[self]
-
 
 _LEVEL_ORDER = list(Level)
-
-LEVEL_LABELS = {
-    Level.commune: "cấp xã",
-    Level.district: "cấp huyện",
-    Level.province: "cấp tỉnh",
-    Level.moha: "Bộ Nội vụ (Ban Thi đua – Khen thưởng Trung ương)",
-    Level.prime_minister: "Thủ tướng Chính phủ",
-    Level.president: "Chủ tịch nước",
-}
 
 
 # The words an official name starts with ("xã Cẩm Thành", "thành phố Huế"): a look-up by "Cẩm Thành"

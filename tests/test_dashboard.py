@@ -639,7 +639,7 @@ def test_lower_award_is_read_from_a_name_or_a_code(typed: str, code: str) -> Non
 
 def test_the_form_takes_what_the_cli_sends_when_it_resumes_a_meeting() -> None:
     """`thidua meeting decide` resumes with decision words and form codes (cli/meetings.py)."""
-    from models.meetings import DECISION_LABELS
+    from models.meetings import Decision
 
     run_input = {
         "meeting_date": "2026-11-28",
@@ -650,7 +650,7 @@ def test_the_form_takes_what_the_cli_sends_when_it_resumes_a_meeting() -> None:
         "agenda_items": [
             {
                 "code": "HS2026-000001",
-                "decision": DECISION_LABELS["approve"],
+                "decision": Decision("approve").label,
                 "lower_award": "",
                 "votes_for": 7,
                 "votes_against": 0,
@@ -659,7 +659,7 @@ def test_the_form_takes_what_the_cli_sends_when_it_resumes_a_meeting() -> None:
             },
             {
                 "code": "HS2026-000002",
-                "decision": DECISION_LABELS["award-lower"],
+                "decision": Decision("award-lower").label,
                 "lower_award": "bang-khen-tinh",
                 "votes_for": 6,
                 "votes_against": 1,

@@ -39,6 +39,8 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session
 
+from bench import common
+from bench.common import waiting_by_unit
 from flows.deployments import WORK_POOL
 from models.db import throwaway_databases
 from notifications.digests import TEMPLATE as REMINDER_TEMPLATE
@@ -282,35 +284,11 @@ def _create_tables_not_migrated_yet(url: str) -> None:
 
 def pending_by_unit(engine: Engine) -> dict[str, list[str]]:
     """What waits for each council (forwarded dossiers are received when the meeting opens)."""
-    from models.nominations import Nomination
-    from models.units import Unit
-
-    with Session(engine) as session:
-        rows = session.execute(
-            select(Unit.code, Nomination.code)
-            .join(Unit, Unit.id == Nomination.current_unit_id)
-            .where(Nomination.status.in_(["submitted", "under_review", "forwarded"]))
-            .order_by(Nomination.code)
-        ).all()
-    out: dict[str, list[str]] = {}
-    for unit, code in rows:
-        out.setdefault(unit, []).append(code)
-    return out
+    return waiting_by_unit(engine, ["submitted", "under_review", "forwarded"])
 
 
 def approve_all(engine: Engine, unit_code: str, codes: list[str]):
-    from models.meetings import Minutes, council_of
-    from models.units import Unit
-
-    with Session(engine) as session:
-        unit_id = session.scalars(select(Unit.id).where(Unit.code == unit_code)).one()
-        council, members = council_of(session=session, unit_id=unit_id)
-    return Minutes(
-        meeting_date=RECEIVED,
-        members_present=len(members),
-        decision_series=council.decision_series,
-        decisions=[{"code": c, "decision": "approve", "votes_for": len(members)} for c in codes],
-    )
+    return common.approve_all(engine, unit_code, codes, on=RECEIVED)
 
 
 def intake_rows() -> list[dict]:
