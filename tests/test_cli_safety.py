@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_up import free_ports, thidua_command, up_env
+from tests.test_up import free_ports, run_thidua, up_env
 
 SECRET = "mat-khau-bi-mat-93"
 UNIT = "thanh-hoa.cam-thach-2025"
@@ -33,15 +33,7 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
 
 
 def _thidua(env: dict[str, str], *args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [*thidua_command(), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_thidua(env, *args, cwd=cwd, timeout=timeout)
 
 
 def _lines(text: str) -> list[str]:

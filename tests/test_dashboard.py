@@ -24,6 +24,19 @@ CAM_THANH = "thanh-hoa.cam-thuy.cam-thanh"  # xã Cẩm Thành, huyện Cẩm Th
 GIO_LINH = "quang-tri-2025.gio-linh-2025"  # xã Gio Linh, tỉnh Quảng Trị (merged, from 1/7/2025)
 
 
+# the pipeline table's status columns, in order
+STATUS_COLUMN_WORDS = [
+    "đã nộp",
+    "đang xét",
+    "đã trình cấp trên",
+    "trả lại để bổ sung",
+    "tạm dừng xét",
+    "đã khen thưởng",
+    "không khen thưởng",
+    "đã rút",
+]
+
+
 def _row(n: int, unit: str, award: str, on: str, name: str | None = None) -> tuple[int, dict]:
     collective = award.startswith("co-thi-dua")
     return n, {
@@ -105,19 +118,7 @@ def test_pipeline_counts_each_province_by_the_level_holding_its_dossiers(session
         ("tỉnh Thanh Hóa", Level.province): {"forwarded": 1},
     }
     table = dash.pipeline_table(rows)
-    assert list(table[0]) == [
-        "Tỉnh/thành phố",
-        "Cấp đang giữ hồ sơ",
-        "đã nộp",
-        "đang xét",
-        "đã trình cấp trên",
-        "trả lại để bổ sung",
-        "tạm dừng xét",
-        "đã khen thưởng",
-        "không khen thưởng",
-        "đã rút",
-        "Tổng",
-    ]
+    assert list(table[0]) == ["Tỉnh/thành phố", "Cấp đang giữ hồ sơ", *STATUS_COLUMN_WORDS, "Tổng"]
     assert table[1]["Tỉnh/thành phố"] == "tỉnh Thanh Hóa" and table[1]["Cấp đang giữ hồ sơ"] == "cấp xã"
     assert table[-1]["Tỉnh/thành phố"] == "Tổng cộng" and table[-1]["Tổng"] == 6
     assert table[-1]["đã khen thưởng"] == 1 and table[-1]["đã trình cấp trên"] == 1
@@ -128,19 +129,7 @@ def test_pipeline_of_an_empty_database_is_only_the_total_row(session, sample) ->
         {
             "Tỉnh/thành phố": "Tổng cộng",
             "Cấp đang giữ hồ sơ": "",
-            **dict.fromkeys(
-                [
-                    "đã nộp",
-                    "đang xét",
-                    "đã trình cấp trên",
-                    "trả lại để bổ sung",
-                    "tạm dừng xét",
-                    "đã khen thưởng",
-                    "không khen thưởng",
-                    "đã rút",
-                ],
-                0,
-            ),
+            **dict.fromkeys(STATUS_COLUMN_WORDS, 0),
             "Tổng": 0,
         }
     ]

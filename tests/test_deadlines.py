@@ -23,6 +23,7 @@ from models.intake import take_in
 from models.reminders import Policy, ReminderKind, ReminderNotice, due_items, report_schedule, review_due_day
 from models.reports import ReportRefused, expand_obligations, file_report
 from notifications.outbox import OutboxMessage
+from tests.fixtures_prefect import latest_artifact
 
 YEAR = 2026
 DUE = date(2026, 11, 30)  # a Monday
@@ -67,6 +68,19 @@ COMMUNES_2026 = {
     ],
     "hue": ["hue.dan-dien-2025", "hue.phu-vang-2025", "hue.phu-vinh-2025", "hue.quang-dien-2025"],
 }
+# the districts that owed the yearly report in 2024 (before the two-tier shape of 1/7/2025)
+DISTRICTS_2024 = [
+    "ben-tre.ba-tri",
+    "ben-tre.chau-thanh",
+    "kon-tum.dak-ha",
+    "kon-tum.dak-to",
+    "quang-tri.cam-lo",
+    "quang-tri.gio-linh",
+    "thanh-hoa.cam-thuy",
+    "thanh-hoa.vinh-loc",
+    "thua-thien-hue.phu-vang",
+    "thua-thien-hue.quang-dien",
+]
 ALL_COMMUNES = sorted(c for cs in COMMUNES_2026.values() for c in cs)
 
 # Who files when (before that day's run); everyone else never files.
@@ -205,22 +219,7 @@ def test_a_malformed_deadline_is_refused(entry: dict) -> None:
     ("code", "year", "expected"),
     [
         # the hierarchy as it stood on the due date: districts in 2024, communes of the two-tier shape in 2026
-        (
-            YEARLY_REPORT,
-            2024,
-            [
-                "ben-tre.ba-tri",
-                "ben-tre.chau-thanh",
-                "kon-tum.dak-ha",
-                "kon-tum.dak-to",
-                "quang-tri.cam-lo",
-                "quang-tri.gio-linh",
-                "thanh-hoa.cam-thuy",
-                "thanh-hoa.vinh-loc",
-                "thua-thien-hue.phu-vang",
-                "thua-thien-hue.quang-dien",
-            ],
-        ),
+        (YEARLY_REPORT, 2024, DISTRICTS_2024),
         (YEARLY_REPORT, 2026, ALL_COMMUNES),
         ("kon-tum-ke-hoach-tinh-2022", 2022, ["kon-tum"]),
         ("kon-tum-ke-hoach-huyen-2022", 2022, ["kon-tum.dak-ha", "kon-tum.dak-to"]),
@@ -703,18 +702,7 @@ def test_2024_reminds_the_districts_of_2024(session, sample) -> None:
     run_day(date(2024, 11, 29), since=date(2024, 11, 29))
     got = ledger(session)
     units = {k.split(":")[2] for _, _, k in got}
-    assert units == {
-        "ben-tre.ba-tri",
-        "ben-tre.chau-thanh",
-        "kon-tum.dak-ha",
-        "kon-tum.dak-to",
-        "quang-tri.cam-lo",
-        "quang-tri.gio-linh",
-        "thanh-hoa.cam-thuy",
-        "thanh-hoa.vinh-loc",
-        "thua-thien-hue.phu-vang",
-        "thua-thien-hue.quang-dien",
-    }
+    assert units == set(DISTRICTS_2024)
     assert {k.rsplit(":", 1)[1] for _, _, k in got} == {"1", "0"}
 
 
@@ -750,22 +738,6 @@ def test_kon_tum_plans_of_july_2022(session, sample) -> None:
 # ---------------------------------------------------------------- the flow, end to end
 
 
-def _artifact(key: str):
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-    async def read():
-        async with get_client() as client:
-            found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-                limit=1,
-                sort="CREATED_DESC",
-            )
-            return found[0] if found else None
-
-    return asyncio.run(read())
-
-
 def test_the_flow_over_the_simulated_calendar_delivers_over_smtp(
     prefect_api, session, sample, reviews, smtp_env
 ) -> None:
@@ -789,14 +761,14 @@ def test_the_flow_over_the_simulated_calendar_delivers_over_smtp(
     # a second run the same day sends nothing
     again = asyncio.run(deadline_reminders(today=date(2026, 12, 7)))
     assert again["letters"] == 0 and len(smtp_env.captured) == len(captured)
-    table = _artifact(ARTIFACT_KEY)
+    table = latest_artifact(ARTIFACT_KEY)
     text = json.dumps(json.loads(table.data), ensure_ascii=False)
     assert (
         "Người nhận được nhắc" in text
         and "tỉnh Thanh Hóa" in text
         and "Còn nợ «Báo cáo phong trào năm 2026»" in text
     )
-    progress = _artifact(f"report-filing-{YEAR}")
+    progress = latest_artifact(f"report-filing-{YEAR}")
     assert progress.type == "progress" and float(progress.data) == pytest.approx(
         100 * len(FILINGS) / len(ALL_COMMUNES), abs=0.1
     )

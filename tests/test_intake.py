@@ -14,21 +14,9 @@ from typer.testing import CliRunner
 from models.intake import COLUMNS, HEADERS_VI, BatchRefused, take_in
 from models.nominations import Nomination, Nominee
 from models.sheets import FileRefused, read_rows
+from tests.rows import intake_row
 
 RECEIVED = date(2026, 11, 23)
-
-
-def _row(**over) -> dict:
-    base = {
-        "nominee": "Nguyễn Văn An",
-        "kind": "cá nhân",
-        "unit": "cam thach",
-        "award": "bang-khen-tinh",
-        "campaign": "ntm-2021-2025",
-        "achievement": "Hiến 200 m² đất làm đường",
-        "submitted_on": "02/03/2026",
-    }
-    return {**base, **over}
 
 
 def _count(session) -> int:
@@ -45,18 +33,21 @@ def _refused(session, sample, rows) -> list[str]:
 @pytest.mark.parametrize(
     ("row", "expected"),
     [
-        (_row(kind="cá nhân", award="co-thi-dua-tinh"), "chỉ dành cho tập thể"),
-        (_row(kind="doanh nghiệp", award="bang-khen-ttg"), "chỉ dành cho cá nhân, tập thể, hộ gia đình"),
-        (_row(award="giay-khen-huyen"), "không còn áp dụng sau 30/06/2025"),
-        (_row(unit="xã Không Tồn Tại"), "không tìm thấy đơn vị"),
-        (_row(award="bang-khen-bo"), "không có trong danh mục"),
-        (_row(campaign="ntm-1999"), "phong trào «ntm-1999» không có"),
-        (_row(submitted_on="01/01/2020"), "nằm ngoài thời gian xét khen thưởng"),
-        (_row(submitted_on="01/01/2027"), "chưa đến"),
-        (_row(submitted_on="2026-13-45"), "không hợp lệ"),
-        (_row(kind="đoàn thể"), "phải là một trong"),
-        (_row(nominee=""), "không được để trống"),
-        (_row(nominee="Nguyễn\r\nBcc: x@y.z"), "ký tự điều khiển"),
+        (intake_row(kind="cá nhân", award="co-thi-dua-tinh"), "chỉ dành cho tập thể"),
+        (
+            intake_row(kind="doanh nghiệp", award="bang-khen-ttg"),
+            "chỉ dành cho cá nhân, tập thể, hộ gia đình",
+        ),
+        (intake_row(award="giay-khen-huyen"), "không còn áp dụng sau 30/06/2025"),
+        (intake_row(unit="xã Không Tồn Tại"), "không tìm thấy đơn vị"),
+        (intake_row(award="bang-khen-bo"), "không có trong danh mục"),
+        (intake_row(campaign="ntm-1999"), "phong trào «ntm-1999» không có"),
+        (intake_row(submitted_on="01/01/2020"), "nằm ngoài thời gian xét khen thưởng"),
+        (intake_row(submitted_on="01/01/2027"), "chưa đến"),
+        (intake_row(submitted_on="2026-13-45"), "không hợp lệ"),
+        (intake_row(kind="đoàn thể"), "phải là một trong"),
+        (intake_row(nominee=""), "không được để trống"),
+        (intake_row(nominee="Nguyễn\r\nBcc: x@y.z"), "ký tự điều khiển"),
     ],
     ids=[
         "kind",
@@ -80,12 +71,14 @@ def test_each_screening_rule(session, sample, row, expected) -> None:
 
 
 def test_same_nominee_without_case_or_diacritics_is_refused(session, sample) -> None:
-    take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=[(2, _row())])
+    take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=[(2, intake_row())])
     session.commit()
-    errors = _refused(session, sample, [_row(nominee="NGUYEN VAN  AN", award="giay-khen-xa")])
+    errors = _refused(session, sample, [intake_row(nominee="NGUYEN VAN  AN", award="giay-khen-xa")])
     assert "đã có hồ sơ HS2026-000001" in errors[0]
     errors = _refused(
-        session, sample, [_row(nominee="Lê Thị Hoa"), _row(nominee="le thi hoa", award="giay-khen-xa")]
+        session,
+        sample,
+        [intake_row(nominee="Lê Thị Hoa"), intake_row(nominee="le thi hoa", award="giay-khen-xa")],
     )
     assert "trùng với dòng 2" in errors[0]
     assert _count(session) == 1
@@ -93,25 +86,34 @@ def test_same_nominee_without_case_or_diacritics_is_refused(session, sample) -> 
 
 def test_frozen_nominee_is_held(session, sample) -> None:
     take_in(
-        session=session, hierarchy=sample, received_on=RECEIVED, rows=[(2, _row(nominee="Phạm Văn Cường"))]
+        session=session,
+        hierarchy=sample,
+        received_on=RECEIVED,
+        rows=[(2, intake_row(nominee="Phạm Văn Cường"))],
     )
     nominee = session.scalars(select(Nominee)).one()
     nominee.frozen, nominee.frozen_reason = True, "đang bị thanh tra"
     session.execute(Nomination.__table__.update().values(status="rejected"))
     session.commit()
-    errors = _refused(session, sample, [_row(nominee="Phạm Văn Cường", achievement="đợt 2")])
+    errors = _refused(session, sample, [intake_row(nominee="Phạm Văn Cường", achievement="đợt 2")])
     assert "tạm dừng xét" in errors[0] and "thanh tra" in errors[0]
 
 
 def test_one_bad_row_refuses_the_whole_file_and_every_error_is_listed(session, sample) -> None:
-    rows = [_row(nominee=f"Người {i}") for i in range(5)] + [_row(unit="??"), _row(kind="xyz", nominee="B")]
+    rows = [intake_row(nominee=f"Người {i}") for i in range(5)] + [
+        intake_row(unit="??"),
+        intake_row(kind="xyz", nominee="B"),
+    ]
     errors = _refused(session, sample, rows)
     assert [e.split(",")[0] for e in errors] == ["dòng 7", "dòng 8"]
     assert _count(session) == 0
 
 
 def test_the_same_file_twice_is_stored_once(session, sample) -> None:
-    rows = [(2, _row()), (3, _row(nominee="Thôn Tiến Thành", kind="tập thể", award="co-thi-dua-tinh"))]
+    rows = [
+        (2, intake_row()),
+        (3, intake_row(nominee="Thôn Tiến Thành", kind="tập thể", award="co-thi-dua-tinh")),
+    ]
     first = take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=rows)
     session.commit()
     again = take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=rows)
@@ -195,7 +197,8 @@ def test_cli_nominate_refuses_a_bad_file_and_stores_nothing(session, sample, tmp
 
     path = tmp_path / "hs.json"
     path.write_text(
-        json.dumps([_row(), _row(nominee="X", unit="nowhere")], ensure_ascii=False), encoding="utf-8"
+        json.dumps([intake_row(), intake_row(nominee="X", unit="nowhere")], ensure_ascii=False),
+        encoding="utf-8",
     )
     result = CliRunner().invoke(app, ["nominate", str(path), "--json", "--received", "23/11/2026"])
     assert result.exit_code == 1
@@ -211,7 +214,8 @@ def test_cli_nominate_status_and_inbox_json(session, sample, tmp_path) -> None:
     path = tmp_path / "hs.json"
     path.write_text(
         json.dumps(
-            [_row(award="bang-khen-ttg", submitted_on="15/06/2022", unit="Cẩm Thành")], ensure_ascii=False
+            [intake_row(award="bang-khen-ttg", submitted_on="15/06/2022", unit="Cẩm Thành")],
+            ensure_ascii=False,
         ),
         encoding="utf-8",
     )

@@ -24,24 +24,12 @@ from typer.testing import CliRunner
 from models.intake import COLUMNS, HEADERS_VI, BatchRefused, take_in
 from models.nominations import IntakeBatch, Nomination
 from models.sheets import FileRefused, number_vi, read_rows, write_template
+from tests.rows import intake_row
 
 ROOT = Path(__file__).resolve().parents[1]
 RECEIVED = date(2026, 11, 23)
 HEADER = ",".join(HEADERS_VI[c] for c in COLUMNS)
 GOOD_LINE = "Nguyễn Văn An,cá nhân,cam thach,bang-khen-tinh,ntm-2021-2025,Hiến đất làm đường,02/03/2026"
-
-
-def _row(**over) -> dict:
-    base = {
-        "nominee": "Nguyễn Văn An",
-        "kind": "cá nhân",
-        "unit": "cam thach",
-        "award": "bang-khen-tinh",
-        "campaign": "ntm-2021-2025",
-        "achievement": "Hiến 200 m² đất làm đường",
-        "submitted_on": "02/03/2026",
-    }
-    return {**base, **over}
 
 
 def _read(path: Path) -> list[tuple[int, dict]]:
@@ -142,7 +130,7 @@ def test_the_row_cap_is_a_setting_and_holds_for_every_format(tmp_path, monkeypat
 
     from models.settings import reset_settings
 
-    rows = [_row(nominee=f"Người {i}") for i in range(11)]
+    rows = [intake_row(nominee=f"Người {i}") for i in range(11)]
     path = tmp_path / f"hs{suffix}"
     if suffix == ".json":
         path.write_text(json.dumps(rows, ensure_ascii=False), encoding="utf-8")
@@ -167,7 +155,7 @@ def test_the_row_cap_is_a_setting_and_holds_for_every_format(tmp_path, monkeypat
 
 
 def test_a_batch_over_the_row_cap_is_refused_before_it_is_screened(session, sample) -> None:
-    rows = list(enumerate([_row(nominee=f"Người {i}") for i in range(6)], start=2))
+    rows = list(enumerate([intake_row(nominee=f"Người {i}") for i in range(6)], start=2))
     with pytest.raises(BatchRefused) as info:
         take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=rows, max_rows=5)
     assert [str(e) for e in info.value.errors] == [
@@ -227,7 +215,7 @@ def test_defusedxml_guards_openpyxl() -> None:
     [
         (b"[" * 100_000, "lồng nhau quá sâu"),
         (b'[{"nominee": ' + b"9" * 5000 + b"}]", "số quá lớn"),
-        (b"\xef\xbb\xbf" + json.dumps([_row()], ensure_ascii=False).encode(), None),  # a BOM is fine
+        (b"\xef\xbb\xbf" + json.dumps([intake_row()], ensure_ascii=False).encode(), None),  # a BOM is fine
         (b'[{"nominee": "A"}]\n' + b"\xff", "không phải mã UTF-8"),
     ],
     ids=["deep", "huge-int", "bom", "not-utf8"],
@@ -390,7 +378,7 @@ def test_a_sheet_claiming_a_million_rows_or_columns_costs_nothing(tmp_path) -> N
     ],
 )
 def test_an_over_long_field_is_refused_with_a_message(session, sample, column, length, limit) -> None:
-    rows = [(2, _row(nominee="Trần Văn Bình")), (3, _row(**{column: "ư" * length}))]
+    rows = [(2, intake_row(nominee="Trần Văn Bình")), (3, intake_row(**{column: "ư" * length}))]
     with pytest.raises(BatchRefused) as info:
         take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=rows)
     session.rollback()
@@ -408,7 +396,7 @@ def test_fields_as_long_as_their_columns_are_stored(session, sample) -> None:
         session=session,
         hierarchy=sample,
         received_on=RECEIVED,
-        rows=[(2, _row(nominee=name, achievement="ữ" * 4000))],
+        rows=[(2, intake_row(nominee=name, achievement="ữ" * 4000))],
     )
     session.commit()
     stored = session.scalars(select(Nomination)).one()
@@ -429,7 +417,7 @@ def test_a_received_date_in_the_future_is_refused(session, sample) -> None:
 
     ahead = today_vn() + timedelta(days=3)
     with pytest.raises(BatchRefused) as info:
-        take_in(session=session, hierarchy=sample, received_on=ahead, rows=[(2, _row())])
+        take_in(session=session, hierarchy=sample, received_on=ahead, rows=[(2, intake_row())])
     assert any(f"ngày tiếp nhận {ahead:%d/%m/%Y} chưa đến" in str(e) for e in info.value.errors)
     assert latest_date(date(2028, 2, 28)) == date(2028, 2, 29)
     assert latest_date(date(2028, 2, 29)) == date(2028, 3, 1)
@@ -445,7 +433,7 @@ def test_two_nominate_of_the_same_file_at_once_store_it_once(prefect_api, db_url
     from tests.threads import at_once
 
     rows = list(
-        enumerate([_row(nominee=f"Người thứ {i}", award="giay-khen-xa") for i in range(300)], start=2)
+        enumerate([intake_row(nominee=f"Người thứ {i}", award="giay-khen-xa") for i in range(300)], start=2)
     )
     results, errors = at_once(
         lambda: run_intake(rows=rows, source="hs.csv", actor="", received_on=RECEIVED), threads=3, timeout=120
@@ -461,7 +449,7 @@ def test_the_cli_says_already_received_for_the_same_file(session, sample, tmp_pa
     from cli.app import app
 
     path = tmp_path / "hs.json"
-    path.write_text(json.dumps([_row()], ensure_ascii=False), encoding="utf-8")
+    path.write_text(json.dumps([intake_row()], ensure_ascii=False), encoding="utf-8")
     runner = CliRunner()
     assert runner.invoke(app, ["nominate", str(path), "--received", "23/11/2026"]).exit_code == 0
     again = runner.invoke(app, ["nominate", str(path), "--received", "23/11/2026"])
@@ -497,7 +485,7 @@ def test_meeting_template_never_overwrites_without_force(session, sample, tmp_pa
     refused = runner.invoke(app, ["meeting", "decide", "cam thach", "--template", "--file", str(path)])
     assert refused.exit_code == 2 and "đã có" in refused.stderr
     assert path.read_bytes() == b"minutes typed by hand"
-    take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=[(2, _row())])
+    take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=[(2, intake_row())])
     session.commit()
     forced = runner.invoke(
         app, ["meeting", "decide", "cam thach", "--template", "--file", str(path), "--force"]

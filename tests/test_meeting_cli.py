@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_up import AUTH, Up, app_database, running, thidua_command, up_env  # noqa: F401
+from tests.test_up import AUTH, Up, app_database, run_thidua, running, up_env  # noqa: F401
 
 pytestmark = pytest.mark.e2e
 
@@ -46,14 +46,7 @@ def _thidua(
     env = up_env(up.data_dir) | {"THIDUA_UI_AUTH": ":".join(AUTH)}
     if database_url:
         env["THIDUA_DATABASE_URL"] = database_url
-    return subprocess.run(
-        [*thidua_command(), *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
+    return run_thidua(env, *args, timeout=timeout)
 
 
 def _state(up: Up, run_id: str):
@@ -201,18 +194,12 @@ def test_refused_minutes_of_a_held_meeting_leave_nothing_open_and_the_corrected_
             [certificate, "thông qua", "", "7", "0", "0", ""],
         ],
     )
-    refused = _thidua(
-        running,
-        app_database,
-        "meeting",
-        "decide",
-        unit,
-        "--date",
-        "27/11/2026",
-        "--file",
-        str(short),
-        "--json",
-    )
+
+    def decide(minutes: Path) -> subprocess.CompletedProcess:
+        args = ("meeting", "decide", unit, "--date", "27/11/2026", "--json")
+        return _thidua(running, app_database, *args, "--file", str(minutes))
+
+    refused = decide(short)
     assert refused.returncode == 1, refused.stderr
     problems = json.loads(refused.stdout)["problems"]
     assert len(problems) == 1 and flag in problems[0] and "chưa đạt" in problems[0]
@@ -222,18 +209,7 @@ def test_refused_minutes_of_a_held_meeting_leave_nothing_open_and_the_corrected_
         tmp_path / "dung.csv",
         [[flag, "thông qua", "", "6", "1", "0", ""], [certificate, "thông qua", "", "7", "0", "0", ""]],
     )
-    applied = _thidua(
-        running,
-        app_database,
-        "meeting",
-        "decide",
-        unit,
-        "--date",
-        "27/11/2026",
-        "--file",
-        str(right),
-        "--json",
-    )
+    applied = decide(right)
     assert applied.returncode == 0, applied.stderr + applied.stdout
     assert json.loads(applied.stdout)["counts"] == {"forwarded": 1, "conferred": 1}
     assert [m["status"] for m in _meetings(running, app_database, unit)] == ["cancelled", "applied"]

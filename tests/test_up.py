@@ -62,6 +62,21 @@ def thidua_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "cli.app"]
 
 
+def run_thidua(
+    env: dict[str, str], *args: str, cwd: Path | None = None, timeout: float = 240
+) -> subprocess.CompletedProcess:
+    """`thidua <args>` as an official types it (no terminal input), its output captured."""
+    return subprocess.run(
+        [*thidua_command(), *args],
+        env=env,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def up_env(data_dir: Path) -> dict[str, str]:
     """The test session's environment, minus anything that would point `thidua up` elsewhere."""
     env = {
@@ -369,14 +384,7 @@ def test_a_command_against_the_service_prints_no_prefect_logs(running: Up, app_d
     env = up_env(running.data_dir) | {"THIDUA_UI_AUTH": ":".join(AUTH), "PREFECT_LOGGING_LEVEL": "INFO"}
     if app_database:
         env["THIDUA_DATABASE_URL"] = app_database
-    result = subprocess.run(
-        [*thidua_command(), "remind", "--today", "16/11/2026", "--no-deliver"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        stdin=subprocess.DEVNULL,
-    )
+    result = run_thidua(env, "remind", "--today", "16/11/2026", "--no-deliver")
     assert result.returncode == 0, result.stderr
     assert "Nhắc hạn ngày 16/11/2026" in result.stdout
     assert result.stderr.strip() == "", result.stderr  # the service is running: nothing to say
@@ -398,14 +406,7 @@ def test_a_command_against_the_service_prints_no_prefect_logs(running: Up, app_d
         ),
         encoding="utf-8",
     )
-    refused = subprocess.run(
-        [*thidua_command(), "nominate", str(bad)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=240,
-        stdin=subprocess.DEVNULL,
-    )
+    refused = run_thidua(env, "nominate", str(bad))
     assert refused.returncode == 1, refused.stderr
     assert "bị từ chối" in refused.stderr and "dòng 1" in refused.stderr and "không có" in refused.stderr
     assert (

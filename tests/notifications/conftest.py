@@ -10,6 +10,8 @@ from typing import Any
 
 import pytest
 
+from notifications.outbox import MailItem
+
 SIGNED_BY = "Thường trực Hội đồng Thi đua – Khen thưởng tỉnh Thanh Hóa"
 
 
@@ -95,6 +97,13 @@ def _nomination(i: int, **extra: Any) -> dict[str, Any]:
         "due_date": date(2025, 12, 15),
         **extra,
     }
+
+
+def sample_letter(key: str, to_email: str, to_name: str, template: str) -> MailItem:
+    """A letter of `template` with its sample context (below)."""
+    return MailItem(
+        key=key, to_email=to_email, to_name=to_name, template=template, context=sample_context(template)
+    )
 
 
 def sample_context(template: str) -> dict[str, Any]:

@@ -17,22 +17,16 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from models.clock import utcnow
-from notifications.outbox import MailItem, OutboxMessage, OutboxStatus, enqueue_many
+from notifications.outbox import OutboxMessage, OutboxStatus, enqueue_many
 from tests.fixtures_smtp import SMTP_PASSWORD, SMTP_USER, SmtpServer
-from tests.notifications.conftest import deliver, sample_context
+from tests.notifications.conftest import deliver, sample_letter
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _queue(session, registry, n: int, *, template: str = "outcome_forwarded") -> list[str]:
     items = [
-        MailItem(
-            key=f"{template}:{i}",
-            to_email=registry.commune(i % registry.communes),
-            to_name=f"UBND xã Số {i}",
-            template=template,
-            context=sample_context(template),
-        )
+        sample_letter(f"{template}:{i}", registry.commune(i % registry.communes), f"UBND xã Số {i}", template)
         for i in range(n)
     ]
     created = enqueue_many(session=session, items=items).created

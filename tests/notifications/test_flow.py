@@ -5,11 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-from notifications.outbox import MailItem, enqueue_many
-from tests.notifications.conftest import sample_context
+from notifications.outbox import enqueue_many
+from tests.fixtures_prefect import latest_artifact
+from tests.notifications.conftest import sample_letter
 
 
 def test_deliver_mail_flow_sends_and_publishes_the_tally(
@@ -21,13 +19,7 @@ def test_deliver_mail_flow_sends_and_publishes_the_tally(
     monkeypatch.setenv("THIDUA_SMTP_PASSWORD", "không-được-lộ")
     reset_settings()
     items = [
-        MailItem(
-            key=f"flow:{i}",
-            to_email=registry.commune(i),
-            to_name=f"UBND xã Số {i}",
-            template="outcome_returned",
-            context=sample_context("outcome_returned"),
-        )
+        sample_letter(f"flow:{i}", registry.commune(i), f"UBND xã Số {i}", "outcome_returned")
         for i in range(5)
     ]
     enqueue_many(session=session, items=items)
@@ -38,16 +30,8 @@ def test_deliver_mail_flow_sends_and_publishes_the_tally(
     assert (report.sent, report.failed) == (4, 1)
     assert len(smtp_env.captured) == 4
 
-    async def artifact():
-        async with get_client() as client:
-            found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[ARTIFACT_KEY])),
-                limit=1,
-                sort="CREATED_DESC",
-            )
-            return found[0]
-
-    latest = asyncio.run(artifact())
+    latest = latest_artifact(ARTIFACT_KEY)
+    assert latest is not None
     assert latest.type == "table"
     text = json.dumps(json.loads(latest.data), ensure_ascii=False)
     assert "Đã gửi" in text and "5.1.1 No such mailbox here" in text

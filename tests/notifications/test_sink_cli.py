@@ -10,9 +10,9 @@ from typer.testing import CliRunner
 from cli.mail import mail_app
 from models.clock import utcnow
 from models.settings import get_settings
-from notifications.outbox import MailItem, enqueue_many
+from notifications.outbox import enqueue_many
 from notifications.sink import start_sink
-from tests.notifications.conftest import deliver, sample_context
+from tests.notifications.conftest import deliver, sample_letter
 
 runner = CliRunner()
 
@@ -22,20 +22,8 @@ def test_sink_keeps_every_letter_and_the_cli_reads_them(session, db_url, registr
     sink = start_sink(host="127.0.0.1", port=0, maildir=maildir)
     try:
         items = [
-            MailItem(
-                key="a",
-                to_email=registry.commune_head,
-                to_name="Ông Nguyễn Văn Hùng",
-                template="report_reminder",
-                context=sample_context("report_reminder"),
-            ),
-            MailItem(
-                key="b",
-                to_email=registry.council_office,
-                to_name="Thường trực Hội đồng",
-                template="council_new_items",
-                context=sample_context("council_new_items"),
-            ),
+            sample_letter("a", registry.commune_head, "Ông Nguyễn Văn Hùng", "report_reminder"),
+            sample_letter("b", registry.council_office, "Thường trực Hội đồng", "council_new_items"),
         ]
         enqueue_many(session=session, items=items)
         session.commit()
@@ -81,16 +69,7 @@ def test_sink_keeps_every_letter_and_the_cli_reads_them(session, db_url, registr
 
 
 def test_outbox_command_shows_permanent_failures(session, db_url, registry, smtp_server):
-    items = [
-        MailItem(
-            key=f"k{i}",
-            to_email=registry.commune(i),
-            to_name=f"Xã {i}",
-            template="outcome_rejected",
-            context=sample_context("outcome_rejected"),
-        )
-        for i in range(3)
-    ]
+    items = [sample_letter(f"k{i}", registry.commune(i), f"Xã {i}", "outcome_rejected") for i in range(3)]
     enqueue_many(session=session, items=items)
     session.commit()
     smtp_server.handler.rcpt_replies[registry.commune(0)] = "550 5.1.1 Mailbox does not exist"
