@@ -282,23 +282,22 @@ async def breakdown(since: datetime) -> dict[str, float]:
         TaskRunFilterStartTime,
     )
 
+    async def every(read, **filters) -> list:
+        """All pages of a Prefect list call (200 a page)."""
+        found: list = []
+        while batch := await read(**filters, limit=200, offset=len(found)):
+            found += batch
+        return found
+
     async with get_client() as client:
-        flow_runs, task_runs, offset = [], [], 0
-        while batch := await client.read_flow_runs(
+        flow_runs = await every(
+            client.read_flow_runs,
             flow_run_filter=FlowRunFilter(start_time=FlowRunFilterStartTime(after_=since)),
-            limit=200,
-            offset=offset,
-        ):
-            flow_runs += batch
-            offset += len(batch)
-        offset = 0
-        while batch := await client.read_task_runs(
+        )
+        task_runs = await every(
+            client.read_task_runs,
             task_run_filter=TaskRunFilter(start_time=TaskRunFilterStartTime(after_=since)),
-            limit=200,
-            offset=offset,
-        ):
-            task_runs += batch
-            offset += len(batch)
+        )
     top = [r for r in flow_runs if r.parent_task_run_id is None and r.start_time and r.end_time]
     waiting = sum(
         max(0.0, (r.start_time - (r.expected_start_time or r.start_time)).total_seconds()) for r in top

@@ -34,7 +34,7 @@ from prefect.runtime import flow_run as current_run
 from prefect.settings import PREFECT_API_URL
 from prefect.states import Cancelling
 from pydantic import BaseModel, Field
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.exc import DataError
 from sqlmodel import Session, col
 
@@ -154,20 +154,26 @@ def open_or_find(
         )
 
 
-def _received_items(
-    session, hierarchy: Hierarchy, codes: list[str], payload: dict | None = None
-) -> list[dict]:
-    """The `thidua.nomination.received` event items for dossiers just received."""
-    rows = session.execute(
+def _dossier_rows(session: Session, codes: list[str], *more: Any) -> Sequence[Row]:
+    """Code, nominee, award and holding unit (then the columns `more`) of the dossiers `codes`, for event items."""
+    return session.execute(
         select(
             col(Nomination.code),
             col(Nominee.name),
             col(Nomination.award_code),
             col(Nomination.current_unit_id),
+            *more,
         )
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
         .where(col(Nomination.code).in_(codes))
     ).all()
+
+
+def _received_items(
+    session, hierarchy: Hierarchy, codes: list[str], payload: dict | None = None
+) -> list[dict]:
+    """The `thidua.nomination.received` event items for dossiers just received."""
+    rows = _dossier_rows(session, codes)
     return [
         {
             "code": code,
@@ -331,18 +337,9 @@ class Applied:
 
 
 def _event_items(session: Session, hierarchy: Hierarchy, outcome: mt.MeetingResult) -> list[dict]:
-    rows = session.execute(
-        select(
-            col(Nomination.code),
-            col(Nominee.name),
-            col(Nomination.award_code),
-            col(Nomination.current_unit_id),
-            col(Nomination.status),
-            col(Nomination.decision_number),
-        )
-        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
-        .where(col(Nomination.code).in_(list(outcome.outcomes)))
-    ).all()
+    rows = _dossier_rows(
+        session, list(outcome.outcomes), col(Nomination.status), col(Nomination.decision_number)
+    )
     out = []
     for code, name, award, unit_id, status, number in rows:
         unit = hierarchy.get(unit_id)

@@ -257,32 +257,15 @@ def _existing_keys(*, session: Session, keys: list[str]) -> set[str]:
     return found
 
 
-def enqueue(
-    *,
-    session: Session,
-    key: str,
-    to_email: str,
-    to_name: str,
-    template: str,
-    context: MailContext | dict[str, Any],
-    attachments: Sequence[Attachment] = (),
-) -> Queued:
-    """Render and store one letter under `key`; a key already queued is kept as it was (created=False).
+def enqueue(*, session: Session, item: MailItem) -> Queued:
+    """Render and store one letter under its key; a key already queued is kept as it was (created=False).
 
     Runs in the caller's transaction (no commit), so a letter is queued if and only if the change it
     reports is committed."""
-    item = MailItem(
-        key=key,
-        to_email=to_email,
-        to_name=to_name,
-        template=template,
-        context=context,
-        attachments=attachments,
-    )
-    if not is_registered(session=session, address=to_email):
-        _refuse_unknown(to_email)
+    if not is_registered(session=session, address=item.to_email):
+        _refuse_unknown(item.to_email)
     inserted = _insert_ignoring_duplicates(session=session, rows=[_row(item, now=utcnow())])
-    message = session.execute(select(OutboxMessage).where(col(OutboxMessage.key) == key)).scalar_one()
+    message = session.execute(select(OutboxMessage).where(col(OutboxMessage.key) == item.key)).scalar_one()
     return Queued(message=message, created=bool(inserted))
 
 

@@ -5,6 +5,7 @@ are stored in; two `nominate` of the same file at once store it once; templates 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -14,6 +15,7 @@ import sys
 import threading
 import zipfile
 import zlib
+from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from typer.testing import CliRunner
 
 from models.intake import COLUMNS, HEADERS_VI, BatchRefused, take_in
 from models.nominations import IntakeBatch, Nomination
+from models.settings import reset_settings
 from models.sheets import FileRefused, number_vi, read_rows, write_template
 from tests.rows import intake_row
 
@@ -30,6 +33,18 @@ ROOT = Path(__file__).resolve().parents[1]
 RECEIVED = date(2026, 11, 23)
 HEADER = ",".join(HEADERS_VI[c] for c in COLUMNS)
 GOOD_LINE = "Nguyễn Văn An,cá nhân,cam thach,bang-khen-tinh,ntm-2021-2025,Hiến đất làm đường,02/03/2026"
+
+
+@contextlib.contextmanager
+def _setting(monkeypatch, name: str, value: str) -> Iterator[None]:
+    """The app's settings with environment variable `name` set to `value`, restored afterwards."""
+    monkeypatch.setenv(name, value)
+    reset_settings()
+    try:
+        yield
+    finally:
+        monkeypatch.delenv(name)
+        reset_settings()
 
 
 def _read(path: Path) -> list[tuple[int, dict]]:
@@ -97,18 +112,11 @@ def _catch(call):
 
 
 def test_a_file_over_the_size_cap_is_refused_before_it_is_read(tmp_path, monkeypatch) -> None:
-    from models.settings import reset_settings
-
     path = tmp_path / "lon.csv"
     path.write_text(HEADER + "\n" + (GOOD_LINE + "\n") * 200, encoding="utf-8")
-    monkeypatch.setenv("THIDUA_FILE_MAX_BYTES", "4096")
-    reset_settings()
-    try:
+    with _setting(monkeypatch, "THIDUA_FILE_MAX_BYTES", "4096"):
         with pytest.raises(FileRefused, match="vượt quá giới hạn 4.096 byte"):
             _read(path)
-    finally:
-        monkeypatch.delenv("THIDUA_FILE_MAX_BYTES")
-        reset_settings()
 
 
 # --- rows --------------------------------------------------------------------------------------------
@@ -128,8 +136,6 @@ def test_a_file_of_more_than_20000_rows_is_refused(tmp_path) -> None:
 def test_the_row_cap_is_a_setting_and_holds_for_every_format(tmp_path, monkeypatch, suffix) -> None:
     from openpyxl import Workbook
 
-    from models.settings import reset_settings
-
     rows = [intake_row(nominee=f"Người {i}") for i in range(11)]
     path = tmp_path / f"hs{suffix}"
     if suffix == ".json":
@@ -144,14 +150,9 @@ def test_the_row_cap_is_a_setting_and_holds_for_every_format(tmp_path, monkeypat
         for r in rows:
             wb.active.append([r[c] for c in COLUMNS])
         wb.save(path)
-    monkeypatch.setenv("THIDUA_FILE_MAX_ROWS", "10")
-    reset_settings()
-    try:
+    with _setting(monkeypatch, "THIDUA_FILE_MAX_ROWS", "10"):
         with pytest.raises(FileRefused, match="hơn 10 dòng dữ liệu"):
             _read(path)
-    finally:
-        monkeypatch.delenv("THIDUA_FILE_MAX_ROWS")
-        reset_settings()
 
 
 def test_a_batch_over_the_row_cap_is_refused_before_it_is_screened(session, sample) -> None:

@@ -19,6 +19,21 @@ from models.nominations import Act, Conflict, Nomination, NominationStep, Status
 RECEIVED = date(2026, 11, 23)
 
 
+def _confer(
+    session, hierarchy, n: Nomination, number: str, *, award_code: str | None = None, by: str = "x"
+) -> None:
+    """The council confers on RECEIVED, under decision `number`."""
+    nm.confer(
+        session=session,
+        nomination=n,
+        hierarchy=hierarchy,
+        act=Act(by, RECEIVED),
+        award_code=award_code,
+        decision_number=number,
+        decision_date=RECEIVED,
+    )
+
+
 def _submit(
     session,
     hierarchy,
@@ -53,14 +68,7 @@ def test_the_whole_chain_to_the_prime_minister(session, sample) -> None:
         )
         nm.receive(session=session, nomination=n, hierarchy=sample, act=Act("vp", RECEIVED))
         visited.append(sample.get(n.current_unit_id).level)
-    nm.confer(
-        session=session,
-        nomination=n,
-        hierarchy=sample,
-        act=Act("hđ", RECEIVED),
-        decision_number="15/QĐ-TTg",
-        decision_date=RECEIVED,
-    )
+    _confer(session, sample, n, "15/QĐ-TTg", by="hđ")
     session.commit()
     assert [v.value for v in visited] == [
         "commune",
@@ -79,14 +87,7 @@ def test_the_whole_chain_to_the_prime_minister(session, sample) -> None:
 def test_confer_below_the_authority_is_refused(session, sample) -> None:
     n = _submit(session, sample, award="bang-khen-tinh")
     with pytest.raises(TransitionError, match="không có thẩm quyền"):
-        nm.confer(
-            session=session,
-            nomination=n,
-            hierarchy=sample,
-            act=Act("x", RECEIVED),
-            decision_number="1/QĐ-UBND",
-            decision_date=RECEIVED,
-        )
+        _confer(session, sample, n, "1/QĐ-UBND")
     assert len(_steps(session, n)) == 1
 
 
@@ -101,27 +102,11 @@ def test_award_lower_at_its_own_authority(session, sample) -> None:
     nm.forward(session=session, nomination=n, hierarchy=sample, act=Act("x", RECEIVED))
     nm.receive(session=session, nomination=n, hierarchy=sample, act=Act("x", RECEIVED))
     assert sample.get(n.current_unit_id).level.value == "province"
-    nm.confer(
-        session=session,
-        nomination=n,
-        hierarchy=sample,
-        act=Act("x", RECEIVED),
-        award_code="bang-khen-tinh",
-        decision_number="120/QĐ-UBND",
-        decision_date=RECEIVED,
-    )
+    _confer(session, sample, n, "120/QĐ-UBND", award_code="bang-khen-tinh")
     assert n.awarded_code == "bang-khen-tinh" and n.award_code == "bang-khen-ttg"
     m = _submit(session, sample, award="bang-khen-tinh", name="Trần Thị Bình")
     with pytest.raises(TransitionError, match="cao hơn"):
-        nm.confer(
-            session=session,
-            nomination=m,
-            hierarchy=sample,
-            act=Act("x", RECEIVED),
-            award_code="bang-khen-ttg",
-            decision_number="1/QĐ",
-            decision_date=RECEIVED,
-        )
+        _confer(session, sample, m, "1/QĐ", award_code="bang-khen-ttg")
 
 
 def test_return_stops_the_clock_and_resubmit_resumes_it(session, sample) -> None:

@@ -25,7 +25,7 @@ from notifications.outbox import (
     enqueue,
     enqueue_many,
 )
-from tests.notifications.conftest import deliver, sample_context
+from tests.notifications.conftest import deliver, sample_context, sample_letter
 
 
 def _reminder(registry, i: int, *, key: str | None = None) -> MailItem:
@@ -47,15 +47,14 @@ def _count(session, **where) -> int:
 
 
 def test_same_key_twice_is_stored_once_and_sent_once(session, db_url, registry, smtp_server):
-    args = {
-        "key": "council-notice:meeting-12:thuongtruc",
-        "to_email": registry.council_office,
-        "to_name": "Thường trực Hội đồng",
-        "template": "council_new_items",
-        "context": sample_context("council_new_items"),
-    }
-    first = enqueue(session=session, **args)
-    second = enqueue(session=session, **args)
+    letter = sample_letter(
+        "council-notice:meeting-12:thuongtruc",
+        registry.council_office,
+        "Thường trực Hội đồng",
+        "council_new_items",
+    )
+    first = enqueue(session=session, item=letter)
+    second = enqueue(session=session, item=letter)
     session.commit()
     assert first.created and not second.created
     assert first.message.id == second.message.id and first.message.message_id == second.message.message_id
@@ -77,14 +76,7 @@ def test_enqueue_is_part_of_the_callers_transaction(session, registry):
 
 def test_unknown_recipient_is_refused(session, registry):
     with pytest.raises(UnknownRecipient, match="không có trong danh bạ"):
-        enqueue(
-            session=session,
-            key="x",
-            to_email="someone@gmail.com",
-            to_name="A",
-            template="outcome_rejected",
-            context=sample_context("outcome_rejected"),
-        )
+        enqueue(session=session, item=sample_letter("x", "someone@gmail.com", "A", "outcome_rejected"))
     items = [_reminder(registry, 1), replace(_reminder(registry, 2), to_email="x@evil.example")]
     with pytest.raises(UnknownRecipient):
         enqueue_many(session=session, items=items)
@@ -92,28 +84,17 @@ def test_unknown_recipient_is_refused(session, registry):
 
 
 def test_registry_match_ignores_case(session, registry):
-    queued = enqueue(
-        session=session,
-        key="case",
-        to_email=registry.council_chair.upper().replace("@", "@"),
-        to_name="Bà Mai",
-        template="review_overdue",
-        context=sample_context("review_overdue"),
+    letter = sample_letter(
+        "case", registry.council_chair.upper().replace("@", "@"), "Bà Mai", "review_overdue"
     )
+    queued = enqueue(session=session, item=letter)
     assert queued.created
 
 
 @pytest.mark.parametrize("address", ["not-an-address", "a@b", "trailing@dot.vn.", "bộ@thanhhoa.gov.vn"])
 def test_invalid_addresses_are_refused(session, registry, address):
     with pytest.raises(InvalidAddress):
-        enqueue(
-            session=session,
-            key="bad",
-            to_email=address,
-            to_name="A",
-            template="outcome_rejected",
-            context=sample_context("outcome_rejected"),
-        )
+        enqueue(session=session, item=sample_letter("bad", address, "A", "outcome_rejected"))
 
 
 @pytest.mark.parametrize(

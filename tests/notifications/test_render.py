@@ -10,7 +10,7 @@ from jinja2.sandbox import SandboxedEnvironment
 
 from notifications.outbox import OutboxMessage, enqueue
 from notifications.render import TEMPLATES, _environment, calendar_attachment, calendar_reference, render
-from tests.notifications.conftest import SIGNED_BY, deliver, sample_context
+from tests.notifications.conftest import SIGNED_BY, deliver, sample_context, sample_letter
 
 DEADLINE_TEMPLATES = {
     "review_due_soon",
@@ -25,12 +25,7 @@ DEADLINE_TEMPLATES = {
 def test_every_template_arrives_readable(template, session, db_url, registry, smtp_server):
     recipient = "Ông Nguyễn Văn Hùng – Chủ tịch UBND xã Cẩm Thành"
     queued = enqueue(
-        session=session,
-        key=f"test:{template}",
-        to_email=registry.commune_head,
-        to_name=recipient,
-        template=template,
-        context=sample_context(template),
+        session=session, item=sample_letter(f"test:{template}", registry.commune_head, recipient, template)
     )
     session.commit()
     report = deliver(db_url, smtp_server.settings())
