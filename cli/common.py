@@ -19,7 +19,7 @@ import re
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -28,6 +28,9 @@ from rich.text import Text
 from typer.core import TyperGroup
 
 from models.clock import fmt_date, parse_date
+
+if TYPE_CHECKING:
+    from models.hierarchy import Hierarchy, UnitRef
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="in JSON cho script")]
 
@@ -71,6 +74,20 @@ def fail(message: str, code: int = 1) -> typer.Exit:
     """Print the error for the official and return the exit to raise."""
     err_console.print(text("[bold red]Lỗi:[/] {}", message))
     return typer.Exit(code)
+
+
+def find_unit(unit: str, on: date | None) -> tuple[UnitRef, Hierarchy]:
+    """The unit an official named (code or name, valid on `on`; any date when None) and the unit tree;
+    a unit that is not found or is ambiguous is a clear error."""
+    from models.db import session_scope
+    from models.hierarchy import AmbiguousUnit, Hierarchy, UnitNotFound
+
+    with session_scope() as session:
+        hierarchy = Hierarchy.load(session)
+    try:
+        return hierarchy.resolve(unit, on=on), hierarchy
+    except (UnitNotFound, AmbiguousUnit) as exc:
+        raise fail(str(exc)) from exc
 
 
 def info(message: str) -> None:

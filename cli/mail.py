@@ -22,13 +22,6 @@ from models.settings import get_settings
 
 mail_app = typer.Typer(help="Hộp thư thử nghiệm (thư đã bắt được) và hộp thư đi.", no_args_is_help=True)
 
-STATUS_LABELS = {
-    "pending": "chờ gửi",
-    "sending": "đang gửi",
-    "sent": "đã gửi",
-    "failed-permanent": "lỗi vĩnh viễn",
-}
-
 MaildirOption = Annotated[
     Path | None, typer.Option("--maildir", help="Thư mục Maildir (mặc định: <THIDUA_DATA_DIR>/mail)")
 ]
@@ -233,7 +226,7 @@ def outbox(
             str(r["id"]),
             r["to"],
             r["category"],
-            STATUS_LABELS.get(r["status"], r["status"]),
+            OutboxStatus(r["status"]).label,
             str(r["attempts"]),
             r["next_attempt_vn"] if r["status"] == OutboxStatus.pending else "",
             (r["last_error"] or "")[:120],

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 from rich.table import Table
 
-from cli.common import award_name, console, err_console, text
+from cli.common import award_name, console, err_console, find_unit, text
 from cli.common import emit_json as _emit_json
 from cli.common import fail as _fail
 from models.clock import fmt_date, parse_date, today_vn
@@ -47,15 +47,7 @@ MINUTES_HEADERS = {
 
 
 def _resolve(unit: str, on: date | None = None) -> tuple[UnitRef, Hierarchy]:
-    from models.db import session_scope
-    from models.hierarchy import AmbiguousUnit, Hierarchy, UnitNotFound
-
-    with session_scope() as session:
-        hierarchy = Hierarchy.load(session)
-        try:
-            return hierarchy.resolve(unit, on=on or today_vn()), hierarchy
-        except (UnitNotFound, AmbiguousUnit) as exc:
-            raise _fail(str(exc)) from exc
+    return find_unit(unit, on or today_vn())
 
 
 def read_minutes(

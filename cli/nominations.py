@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
-from cli.common import JsonOpt, award_name, console, date_option, err_console, iso_to_vn, text
+from cli.common import JsonOpt, award_name, console, date_option, err_console, find_unit, iso_to_vn, text
 from cli.common import emit_json as _emit_json
 from cli.common import fail as _fail
 from models.clock import today_vn
@@ -196,15 +196,10 @@ def inbox(
 ) -> None:
     """Hồ sơ đang chờ Hội đồng của đơn vị xét, kèm hạn xét."""
     from models.db import session_scope
-    from models.hierarchy import AmbiguousUnit, Hierarchy, UnitNotFound
     from models.queries import inbox as inbox_of
 
+    target, hierarchy = find_unit(unit, date_option(on) or today_vn())
     with session_scope() as session:
-        hierarchy = Hierarchy.load(session)
-        try:
-            target = hierarchy.resolve(unit, on=date_option(on) or today_vn())
-        except (UnitNotFound, AmbiguousUnit) as exc:
-            raise _fail(str(exc)) from exc
         items = inbox_of(session=session, unit_id=target.id, hierarchy=hierarchy)
     if json_out:
         _emit_json(items)
@@ -223,15 +218,7 @@ def units(
     json_out: JsonOpt = False,
 ) -> None:
     """Tìm đơn vị theo mã hoặc tên (không cần dấu)."""
-    from models.db import session_scope
-    from models.hierarchy import AmbiguousUnit, Hierarchy, UnitNotFound
-
-    with session_scope() as session:
-        hierarchy = Hierarchy.load(session)
-        try:
-            found = hierarchy.resolve(name, on=date_option(on))
-        except (UnitNotFound, AmbiguousUnit) as exc:
-            raise _fail(str(exc)) from exc
+    found, hierarchy = find_unit(name, date_option(on))
     chain = [u.public() for u in hierarchy.ancestors(found.id)]
     if json_out:
         _emit_json(

@@ -13,7 +13,6 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Literal, NamedTuple
 
@@ -36,6 +35,7 @@ from sqlmodel import Field, Session, SQLModel, col
 
 from models.clock import utcnow
 from models.db import UTCDateTime, insert_for
+from models.labelled import LabelledEnum
 from models.settings import get_settings
 from models.text import has_control_chars
 from models.units import Council, CouncilMember, Unit
@@ -47,11 +47,11 @@ BACKOFF_CAP = timedelta(hours=1)
 DEFAULT_LEASE = timedelta(minutes=10)
 
 
-class OutboxStatus(StrEnum):
-    pending = "pending"
-    sending = "sending"
-    sent = "sent"
-    failed = "failed-permanent"
+class OutboxStatus(LabelledEnum):
+    pending = "pending", "chờ gửi"
+    sending = "sending", "đang gửi"
+    sent = "sent", "đã gửi"
+    failed = "failed-permanent", "lỗi vĩnh viễn"
 
 
 class OutboxMessage(SQLModel, table=True):
