@@ -170,7 +170,7 @@ async def run_prefect(url: str, rows: list[list[dict]], concurrency: int, timer:
         runs += len(pending)
         timer.add("meetings", time.perf_counter() - t)
         t = time.perf_counter()
-        forwarded = [r["meeting_id"] for r in results if r["counts"].get("forwarded")]
+        forwarded = [r.meeting_id for r in results if r.counts.get("forwarded")]
         if forwarded:
             await receive_forwarded(meeting_ids=forwarded, on=RECEIVED, deliver=False)
             runs += 1

@@ -585,9 +585,6 @@ class Receipt(BaseModel):
     letters: int
     units: list[str]
 
-    def __getitem__(self, name: str) -> Any:
-        return getattr(self, name)
-
 
 def receive_from_meetings(meeting_ids: list[int], on: date) -> tuple[Receipt, list[dict]]:
     """Open the review at each level the meetings forwarded to; one digest per receiving council per batch.

@@ -817,9 +817,6 @@ class MeetingApplied(BaseModel):
     meeting_date: date
     unit: str = ""
 
-    def __getitem__(self, name: str) -> Any:
-        return getattr(self, name)
-
 
 class MeetingRefusal(BaseModel):
     """The data of a Refused `council-meeting` run (`flows/refusal.py`): nothing was applied."""
@@ -828,9 +825,6 @@ class MeetingRefusal(BaseModel):
     problems: list[str]
     meeting_id: int | None
     message: str
-
-    def __getitem__(self, name: str) -> Any:
-        return getattr(self, name)
 
 
 def applied_result(

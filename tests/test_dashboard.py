@@ -424,8 +424,8 @@ def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session
             decisions=[{"code": code, "decision": "approve", "votes_for": len(members)}],
         )
         meeting = asyncio.run(council_meeting(unit=unit_code, minutes=minutes, on=day, deliver=False))
-        if meeting["counts"].get("forwarded"):
-            asyncio.run(receive_forwarded(meeting_id=meeting["meeting_id"], on=day, deliver=False))
+        if meeting.counts.get("forwarded"):
+            asyncio.run(receive_forwarded(meeting_id=meeting.meeting_id, on=day, deliver=False))
 
     async def read() -> list:
         from prefect.client.orchestration import get_client

@@ -79,7 +79,7 @@ def _run_chain(session, sample) -> list[dict]:
                 )
             )
             results.append(result)
-            asyncio.run(receive_forwarded(meeting_id=result["meeting_id"], on=RECEIVED))
+            asyncio.run(receive_forwarded(meeting_id=result.meeting_id, on=RECEIVED))
     return results
 
 
@@ -192,8 +192,8 @@ def test_a_meeting_rerun_after_it_applied_changes_nothing_and_sends_nothing_twic
     steps = session.execute(select(func.count()).select_from(NominationStep)).scalar_one()
     sent = len(smtp_env.captured)
     again = asyncio.run(council_meeting(unit=sample.get(unit_id).code, minutes=minutes, on=RECEIVED))
-    assert again["meeting_id"] == first["meeting_id"] and again["counts"] == first["counts"]
-    assert again["letters"] == 0
+    assert again.meeting_id == first.meeting_id and again.counts == first.counts
+    assert again.letters == 0
     assert session.execute(select(func.count()).select_from(NominationStep)).scalar_one() == steps
     assert len(smtp_env.captured) == sent
 
@@ -261,11 +261,11 @@ def test_minutes_too_large_for_a_parameter_go_by_reference_and_apply_once(
     assert set(parameters) == {"minutes_ref"}
     assert council.minutes_parameters(unit=unit, minutes=minutes) == parameters  # stored once, same key
     first = asyncio.run(council.council_meeting(unit=unit, **parameters, on=RECEIVED))
-    assert first["counts"] == {"conferred": 1, "forwarded": 1}
+    assert first.counts == {"conferred": 1, "forwarded": 1}
     again = asyncio.run(council.council_meeting(unit=unit, **parameters, on=RECEIVED))
-    assert again["meeting_id"] == first["meeting_id"] and again["letters"] == 0
+    assert again.meeting_id == first.meeting_id and again.letters == 0
     session.expire_all()
-    assert session.get(Meeting, first["meeting_id"]).key == parameters["minutes_ref"]
+    assert session.get(Meeting, first.meeting_id).key == parameters["minutes_ref"]
     assert session.execute(select(func.count()).select_from(StagedPayload)).scalar_one() == 1
     state = asyncio.run(
         council.council_meeting(unit=unit, minutes_ref="minutes:unknown", on=RECEIVED, return_state=True)

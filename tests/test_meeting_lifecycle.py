@@ -360,10 +360,10 @@ def test_the_next_meeting_takes_over_from_a_meeting_whose_run_is_gone(prefect_ap
     session.commit()
     minutes = mt.Minutes(meeting_date=DAY, members_present=7, decisions=[{"code": code, "votes_for": 7}])
     result = asyncio.run(council_meeting(unit=UNIT, minutes=minutes, on=DAY, deliver=False, dashboard=False))
-    assert result["counts"] == {"conferred": 1}
+    assert result.counts == {"conferred": 1}
     assert [(m.id, m.status) for m in _meetings(session)] == [
         (stale.id, mt.MeetingStatus.cancelled),
-        (result["meeting_id"], mt.MeetingStatus.applied),
+        (result.meeting_id, mt.MeetingStatus.applied),
     ]
 
 
@@ -473,7 +473,7 @@ def test_each_forwarded_dossier_is_received_once_with_one_event(
             ),
         )
     )
-    assert commune["counts"] == {"forwarded": 2}
+    assert commune.counts == {"forwarded": 2}
     province = mt.Minutes(
         meeting_date=DAY, members_present=9, decisions=[{"code": c, "votes_for": 9} for c in codes]
     )
@@ -481,16 +481,14 @@ def test_each_forwarded_dossier_is_received_once_with_one_event(
     if first == "the next meeting":
         assert asyncio.run(
             council_meeting(unit="thanh-hoa", minutes=province, on=DAY, deliver=False, dashboard=False)
-        )["counts"] == {"conferred": 2}
+        ).counts == {"conferred": 2}
     for _ in range(2):  # the event's trigger, and a second start (a re-run, or a script calling it again)
-        receipts.append(
-            asyncio.run(receive_forwarded(meeting_id=commune["meeting_id"], on=DAY, deliver=False))
-        )
+        receipts.append(asyncio.run(receive_forwarded(meeting_id=commune.meeting_id, on=DAY, deliver=False)))
     if first == "receive-forwarded":
         assert asyncio.run(
             council_meeting(unit="thanh-hoa", minutes=province, on=DAY, deliver=False, dashboard=False)
-        )["counts"] == {"conferred": 2}
-    assert [sorted(r["received"]) for r in receipts] == (
+        ).counts == {"conferred": 2}
+    assert [sorted(r.received) for r in receipts] == (
         [sorted(codes), []] if first == "receive-forwarded" else [[], []]
     )
 
