@@ -3,6 +3,7 @@ command line, through the running service's flows."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, cast
@@ -17,7 +18,6 @@ from models.clock import fmt_date, parse_date, today_vn
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun, State
-    from sqlmodel import Session
 
     from models.hierarchy import Hierarchy, UnitRef
     from models.meetings import Meeting, MeetingApplied, Minutes
@@ -51,29 +51,18 @@ def _resolve(unit: str, on: date | None = None) -> tuple[UnitRef, Hierarchy]:
 
 
 def read_minutes(
-    path: Path,
-    *,
-    meeting_date: date,
-    present: int,
-    series: str,
-    first_number: int,
-    secretary: str = "",
-    session: Session | None = None,
-    meeting: Meeting | None = None,
-    hierarchy: Hierarchy | None = None,
-) -> tuple[Minutes | None, list[str]]:
-    """A minutes file (CSV/XLSX/JSON, one row per agenda item) → Minutes, or every problem at once: the
-    file's, the model's (each named by its row) and, for a meeting waiting for them, the meeting's.
-
-    A waiting meeting's run checks what it is resumed with again (anyone may resume it); checking here
-    first names each problem by its row and leaves the run waiting as it was."""
-    from models.meetings import checked_minutes, parse_minutes
+    path: Path, *, meeting_date: date, present: int, series: str, first_number: int, secretary: str = ""
+) -> tuple[Minutes | None, list[str], Callable[[int], str]]:
+    """A minutes file (CSV/XLSX/JSON, one row per agenda item) → Minutes, or every problem of the file and
+    of the model at once (each named by its row); with the function that names a decision by its row, for
+    the check against the meeting (`apply_and_queue`, in the transaction that applies the minutes)."""
+    from models.meetings import parse_minutes
     from models.sheets import FileRefused, read_rows
 
     try:
         rows = read_rows(path, columns=MINUTES_COLUMNS, labels=MINUTES_HEADERS, required=("code", "decision"))
     except FileRefused as exc:
-        return None, [str(exc)]
+        return None, [str(exc)], lambda index: f"mục {index + 1}"
     problems: list[str] = []
     numbers, decisions = [], []
     for number, raw in rows:
@@ -99,12 +88,9 @@ def read_minutes(
         code = str(decisions[index].get("code") or "").strip().upper()
         return f"dòng {numbers[index]}" + (f" (hồ sơ {code})" if code else "")
 
-    if meeting is not None and session is not None and hierarchy is not None:
-        minutes, found = checked_minutes(session, meeting, data, hierarchy, item_label=row)
-    else:  # the meeting opens in the flow, which checks the rest
-        minutes, found = parse_minutes(data, item_label=row)
+    minutes, found = parse_minutes(data, item_label=row)
     problems += found
-    return (None, problems) if problems or minutes is None else (minutes, [])
+    return (None, problems, row) if problems or minutes is None else (minutes, [], row)
 
 
 @meeting_app.command("open")
@@ -247,20 +233,16 @@ def meeting_decide(
                 raise _fail(f"{exc}{'' if force else ' (thêm --force để ghi đè)'}", 2) from None
             console.print(f"Đã ghi biên bản mẫu {file} ({len(agenda)} hồ sơ)")
             return
-        minutes, problems = read_minutes(
+        minutes, problems, row = read_minutes(
             file,
             meeting_date=day,
             present=len(members) if present is None else present,
             series=series or council.decision_series,
             first_number=number,
             secretary=secretary,
-            session=session,
-            meeting=waiting,
-            hierarchy=hierarchy,
         )
         meeting_id = waiting.id if waiting else None
         run_id = waiting.flow_run_id if waiting else None
-        attempt = waiting.summary.get("attempt", 0) if waiting else 0
     if problems or minutes is None:
         _report_problems(problems, json_out, waiting=meeting_id is not None)
         raise typer.Exit(1)
@@ -268,7 +250,7 @@ def meeting_decide(
         from supervisor.reach import Need, reach
 
         service = reach(Need.deployment, why="phiên họp đang mở (chờ quyết định)")
-        result = _resume(service, meeting_id, run_id, minutes, attempt, json_out)
+        result = _decide_waiting(service, meeting_id, run_id, target.code, minutes, row, json_out)
     else:
         from supervisor.reach import Need, reach, run
 
@@ -295,54 +277,47 @@ def meeting_decide(
     _report_result(target.name, result, json_out)
 
 
-def _resume(
-    info: dict | None, meeting_id: int, run_id: str, minutes: Minutes, attempt: int, json_out: bool
+def _decide_waiting(
+    info: dict | None,
+    meeting_id: int,
+    run_id: str,
+    unit_code: str,
+    minutes: Minutes,
+    row: Callable[[int], str],
+    json_out: bool,
 ) -> MeetingApplied:
-    """Resume the waiting run with the minutes; wait until the meeting applies, or is refused or closed."""
+    """Apply the minutes to the meeting its run waits with, then resume the run, which finds the meeting
+    applied and finishes (events, letters, dashboard). The minutes are checked once, in the transaction
+    that applies them (`apply_and_queue`); refused minutes change nothing and leave the run waiting."""
     from uuid import UUID
 
     from prefect.exceptions import NotPausedError
     from prefect.flow_runs import aresume_flow_run
 
+    from flows.council import Applied, apply_and_queue, read_state
     from flows.inputs import MeetingDecisions
-    from models.db import session_scope
-    from models.hierarchy import Hierarchy
-    from models.meetings import Meeting, MeetingStatus, applied_result
-    from supervisor.reach import run, run_ui_link, wait_for
+    from models.meetings import MeetingClosed
+    from supervisor.reach import run, run_ui_link
 
-    link = run_ui_link(info, run_id)
+    busy = (
+        f"phiên họp #{meeting_id} đang xử lý biên bản gửi trước; xem {run_ui_link(info, run_id)} "
+        "hoặc `thidua meeting show`"
+    )
+    state = run(read_state(run_id))
+    if state is None or not state.is_paused():
+        raise _fail(busy)
+    try:
+        applied = apply_and_queue(meeting_id, minutes, unit_code, item_label=row)
+    except (LookupError, MeetingClosed) as exc:
+        raise _fail(str(exc)) from None
+    if not isinstance(applied, Applied):
+        _report_problems([str(p) for p in applied], json_out, waiting=True)
+        raise typer.Exit(1)
     try:
         run(aresume_flow_run(UUID(run_id), run_input=MeetingDecisions.run_input(minutes)))
-    except NotPausedError:
-        raise _fail(
-            f"phiên họp #{meeting_id} đang xử lý biên bản gửi trước; xem {link} hoặc `thidua meeting show`"
-        ) from None
-
-    def settled() -> MeetingApplied | Meeting | None:
-        """The meeting's result once applied; the meeting itself once refused again or closed."""
-        with session_scope() as session:
-            m = session.get(Meeting, meeting_id)
-            if m is None:
-                raise _fail(f"không có phiên họp #{meeting_id}")
-            if m.status == MeetingStatus.applied:
-                hierarchy = Hierarchy.load(session)
-                return applied_result(
-                    session=session, meeting=m, hierarchy=hierarchy, unit=hierarchy.get(m.unit_id).code
-                )
-            if m.status == MeetingStatus.cancelled or m.summary.get("attempt", 0) > attempt:
-                return m
-            return None
-
-    result = cast("MeetingApplied | Meeting | None", wait_for(settled, timeout=180))  # mypy joins the union
-    if result is None:
-        raise _fail(f"đã gửi biên bản nhưng phiên họp chưa áp dụng xong; xem {link}")
-    if isinstance(result, Meeting):
-        closed = result.status == MeetingStatus.cancelled
-        if result.summary.get("problems"):
-            _report_problems(result.summary["problems"], json_out, waiting=not closed)
-            raise typer.Exit(1)
-        raise _fail(f"phiên họp #{meeting_id} đã hủy: {result.summary.get('cancelled', '')}")
-    return result
+    except NotPausedError:  # resumed meanwhile from elsewhere: that run finds the meeting applied
+        pass
+    return applied.result
 
 
 def _report_problems(problems: list[str], json_out: bool, *, waiting: bool) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -299,12 +299,16 @@ def note_refused(meeting_id: int, attempt: int, problems: Sequence[str]) -> bool
 
 
 def apply_and_queue(
-    meeting_id: int, minutes: mt.Minutes | Mapping[str, Any] | None, unit: str = ""
+    meeting_id: int,
+    minutes: mt.Minutes | Mapping[str, Any] | None,
+    unit: str = "",
+    item_label: Callable[[int], str] | None = None,
 ) -> Applied | list[mt.Problem]:
     """Check and apply the meeting (if not yet) and queue its letters, in one transaction; idempotent.
 
     Minutes that cannot apply change nothing and come back as their problems: this is the one check of
-    a submission (a form's values, a file's or a script's minutes), in the transaction that applies it."""
+    a submission (a form's values, a file's or a script's minutes), in the transaction that applies it.
+    `item_label` names a decision in the problems (the command line names a file's row)."""
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
         meeting = session.get(mt.Meeting, meeting_id, with_for_update=True)
@@ -316,7 +320,13 @@ def apply_and_queue(
             if minutes is None:
                 raise ValueError("phiên họp chưa có biên bản")
             try:
-                mt.apply_minutes(session=session, meeting=meeting, minutes=minutes, hierarchy=hierarchy)
+                mt.apply_minutes(
+                    session=session,
+                    meeting=meeting,
+                    minutes=minutes,
+                    hierarchy=hierarchy,
+                    item_label=item_label,
+                )
             except mt.MinutesRefused as exc:
                 return exc.problems
         outcome = mt.outcome_of(session=session, meeting=meeting)

@@ -857,10 +857,12 @@ def apply_minutes(
     minutes: Minutes | Mapping[str, Any],
     hierarchy: Hierarchy,
     actor: str = "",
+    item_label: Callable[[int], str] | None = None,
 ) -> MeetingResult:
     """Check the minutes (as `check_minutes`: once, in the transaction that applies them) and apply the
-    whole meeting; the caller commits once. Items left out of the minutes stay on the agenda."""
-    checked, problems = checked_minutes(session, meeting, minutes, hierarchy)
+    whole meeting; the caller commits once. Items left out of the minutes stay on the agenda.
+    `item_label` names a decision in the problems (as `field_problems`)."""
+    checked, problems = checked_minutes(session, meeting, minutes, hierarchy, item_label)
     if checked is None or problems:
         raise MinutesRefused(problems)
     minutes = checked
