@@ -388,8 +388,7 @@ def run(options: Options, *, stop: threading.Event) -> int:
         _check_ports(ports)
         log_dir = data_dir / "logs"
         log_dir.mkdir(parents=True, exist_ok=True)
-        prefect_home = settings.prefect_home
-        prefect_home.mkdir(parents=True, exist_ok=True)
+        settings.prefect_home.mkdir(parents=True, exist_ok=True)
         ready_file = data_dir / SERVE_READY_FILE
         ready_file.unlink(missing_ok=True)
         env = _child_env(
@@ -401,89 +400,28 @@ def run(options: Options, *, stop: threading.Event) -> int:
             sink_port=options.sink_port,
         )
         try:
-            server = _spawn(
-                "prefect-server",
-                [
-                    sys.executable,
-                    "-m",
-                    "prefect",
-                    "server",
-                    "start",
-                    "--host",
-                    HOST,
-                    "--port",
-                    str(options.port),
-                ],
-                env=_server_env(env, api_url=api_url, auth=auth, prefect_db=options.prefect_db),
-                log_dir=log_dir,
-            )
-            running.children.append(server)
-            # serve imports the flows (seconds) while the server boots; it waits for the API itself
-            running.children.append(
-                _spawn(
-                    "serve",
-                    [sys.executable, "-m", "supervisor.serve", "--ready-file", str(ready_file)],
-                    env=env,
-                    log_dir=log_dir,
-                )
+            _start_children(
+                running, options, env=env, api_url=api_url, auth=auth, log_dir=log_dir, ready_file=ready_file
             )
             if use_sink:
                 from notifications.sink import start_sink
 
                 running.sink = start_sink(host=HOST, port=options.sink_port, maildir=settings.maildir)
             loaded = prepare_database(load_sample=options.sample)
-            _wait_until(
-                lambda: _health_ok(api_url),
-                child=server,
-                timeout=SERVER_START_TIMEOUT,
-                stop=stop,
-                what="Máy chủ Prefect",
+            served = _wait_until_ready(running, api_url=api_url, ready_file=ready_file, stop=stop)
+            info = _up_info(
+                options,
+                settings,
+                running,
+                env=env,
+                api_url=api_url,
+                auth=auth,
+                served=served,
+                started=started,
             )
-            _wait_until(
-                ready_file.exists,
-                child=running.children[1],
-                timeout=SERVE_START_TIMEOUT,
-                stop=stop,
-                what="Tiến trình phục vụ deployment (supervisor.serve)",
-            )
-            served = json.loads(ready_file.read_text(encoding="utf-8"))
-            info = {
-                "pid": os.getpid(),
-                "started_at": datetime.now(UTC).isoformat(),
-                "startup_seconds": round(time.monotonic() - started, 1),
-                "data_dir": str(data_dir),
-                "api_url": api_url,
-                "ui_url": f"http://{HOST}:{options.port}",
-                "prefect_port": options.port,
-                "auth": auth is not None,
-                "sink_port": options.sink_port if running.sink is not None else None,
-                "maildir": str(settings.maildir) if running.sink is not None else None,
-                "smtp": f"{env['THIDUA_SMTP_HOST']}:{env['THIDUA_SMTP_PORT']}",
-                "database_url": safe_url(settings.effective_database_url),
-                "prefect_database_url": safe_url(
-                    options.prefect_db or f"sqlite:///{settings.prefect_home / 'prefect.db'}"
-                ),
-                "children": {c.name: c.pid for c in running.children},
-                "deployments": served["deployments"],
-                "logs": str(log_dir),
-            }
             write_json_atomic(data_dir / UP_FILE, info)
             _print_banner(info, auth=auth, loaded=loaded)
-            while not stop.wait(0.5):
-                if dead := running.first_dead():
-                    err_console.print(
-                        text(
-                            "[bold red]Lỗi:[/] {} (PID {}) đã dừng bất thường (mã {}); nhật ký {}:",
-                            dead.name,
-                            dead.pid,
-                            dead.process.returncode,
-                            dead.log,
-                        )
-                    )
-                    err_console.print(dead.tail())
-                    return 1
-            console.print("Đang dừng…")
-            return 0
+            return _watch(running, stop)
         except Interrupted:
             console.print("Đã nhận lệnh dừng trong khi khởi động; đang dừng…")
             return 130
@@ -491,6 +429,109 @@ def run(options: Options, *, stop: threading.Event) -> int:
             (data_dir / UP_FILE).unlink(missing_ok=True)
             running.stop()
             ready_file.unlink(missing_ok=True)
+
+
+def _start_children(
+    running: Running,
+    options: Options,
+    *,
+    env: dict[str, str],
+    api_url: str,
+    auth: str | None,
+    log_dir: Path,
+    ready_file: Path,
+) -> None:
+    """The Prefect server, then the process serving the deployments (it imports the flows, seconds, while
+    the server boots, and waits for the API itself)."""
+    command = [
+        sys.executable,
+        "-m",
+        "prefect",
+        "server",
+        "start",
+        "--host",
+        HOST,
+        "--port",
+        str(options.port),
+    ]
+    server_env = _server_env(env, api_url=api_url, auth=auth, prefect_db=options.prefect_db)
+    running.children.append(_spawn("prefect-server", command, env=server_env, log_dir=log_dir))
+    serve = [sys.executable, "-m", "supervisor.serve", "--ready-file", str(ready_file)]
+    running.children.append(_spawn("serve", serve, env=env, log_dir=log_dir))
+
+
+def _wait_until_ready(running: Running, *, api_url: str, ready_file: Path, stop: threading.Event) -> dict:
+    """Wait for the server's health, then for the serving process's ready file; returns what it serves."""
+    server, serve = running.children
+    _wait_until(
+        lambda: _health_ok(api_url),
+        child=server,
+        timeout=SERVER_START_TIMEOUT,
+        stop=stop,
+        what="Máy chủ Prefect",
+    )
+    _wait_until(
+        ready_file.exists,
+        child=serve,
+        timeout=SERVE_START_TIMEOUT,
+        stop=stop,
+        what="Tiến trình phục vụ deployment (supervisor.serve)",
+    )
+    return json.loads(ready_file.read_text(encoding="utf-8"))
+
+
+def _up_info(
+    options: Options,
+    settings: Settings,
+    running: Running,
+    *,
+    env: dict[str, str],
+    api_url: str,
+    auth: str | None,
+    served: dict,
+    started: float,
+) -> dict[str, Any]:
+    """What up.json says of the running service (read by `thidua` commands and `supervisor.reach`)."""
+    data_dir = settings.data_dir.resolve()
+    sink = running.sink is not None
+    prefect_db = options.prefect_db or f"sqlite:///{settings.prefect_home / 'prefect.db'}"
+    return {
+        "pid": os.getpid(),
+        "started_at": datetime.now(UTC).isoformat(),
+        "startup_seconds": round(time.monotonic() - started, 1),
+        "data_dir": str(data_dir),
+        "api_url": api_url,
+        "ui_url": f"http://{HOST}:{options.port}",
+        "prefect_port": options.port,
+        "auth": auth is not None,
+        "sink_port": options.sink_port if sink else None,
+        "maildir": str(settings.maildir) if sink else None,
+        "smtp": f"{env['THIDUA_SMTP_HOST']}:{env['THIDUA_SMTP_PORT']}",
+        "database_url": safe_url(settings.effective_database_url),
+        "prefect_database_url": safe_url(prefect_db),
+        "children": {c.name: c.pid for c in running.children},
+        "deployments": served["deployments"],
+        "logs": str(data_dir / "logs"),
+    }
+
+
+def _watch(running: Running, stop: threading.Event) -> int:
+    """Wait for `stop` (0) or for a child to die (1, with the end of its log)."""
+    while not stop.wait(0.5):
+        if dead := running.first_dead():
+            err_console.print(
+                text(
+                    "[bold red]Lỗi:[/] {} (PID {}) đã dừng bất thường (mã {}); nhật ký {}:",
+                    dead.name,
+                    dead.pid,
+                    dead.process.returncode,
+                    dead.log,
+                )
+            )
+            err_console.print(dead.tail())
+            return 1
+    console.print("Đang dừng…")
+    return 0
 
 
 # Measured in bench/surge.py: with Prefect's defaults (10 s lock timeout, 5 client retries) a surge of
