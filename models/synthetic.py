@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from enum import Enum
 from typing import Any, Literal
@@ -221,20 +221,37 @@ def _generate(
     n_prov = spec.provinces
     n_dist = max(n_prov, round(spec.districts * scale)) if spec.districts else 0
     n_comm = max(n_dist or n_prov, round(spec.communes * scale))
-    domain = f"syn{shape}.example.vn"
-    span = {"valid_from": spec.valid_from, "valid_to": spec.valid_to}
-    heads: dict[str, tuple[str, str]] = {}  # code → (head name, unit domain)
+    row = _UnitRows(rng, f"syn{shape}.example.vn", {"valid_from": spec.valid_from, "valid_to": spec.valid_to})
+    provinces, province_ids = _add_provinces(session, row, prefix, n_prov, moha_id)
+    # Parents of communes: districts (2022) or the provinces themselves (2025).
+    districts: list[dict[str, Any]] = []
+    if n_dist:
+        districts, parents = _add_districts(session, row, prefix, province_ids, n_dist)
+    else:
+        parents = [(code, province_ids[code], province_ids[code]) for code in sorted(province_ids)]
+    communes = _add_communes(session, row, parents, n_comm)
+    return _add_councils(session, prefix, [*provinces, *districts, *communes], row.heads, rng)
 
-    def row(code: str, name: str, level: Level, label: str, **links: Any) -> dict[str, Any]:
-        head = _person(rng)
-        unit_domain = f"{label}.{domain}"
-        heads[code] = (head, unit_domain)
+
+@dataclass
+class _UnitRows:
+    """Rows of one shape's synthetic units; remembers each unit's head and mail domain for its council."""
+
+    rng: random.Random
+    domain: str
+    span: dict[str, Any]
+    heads: dict[str, tuple[str, str]] = field(default_factory=dict)  # code → (head name, unit domain)
+
+    def __call__(self, code: str, name: str, level: Level, label: str, **links: Any) -> dict[str, Any]:
+        head = _person(self.rng)
+        unit_domain = f"{label}.{self.domain}"
+        self.heads[code] = (head, unit_domain)
         return {
             "code": code,
             "name": name,
             "name_key": fold(name),
             "level": level,
-            **span,
+            **self.span,
             "email": f"vanphong@{unit_domain}",
             "head_name": head,
             "head_email": f"chutich@{unit_domain}",
@@ -243,7 +260,12 @@ def _generate(
             "successor_id": None,
         }
 
-    width = len(str(n_comm))
+
+def _add_provinces(
+    session: Session, row: _UnitRows, prefix: str, n_prov: int, moha_id: int
+) -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """The provinces under MOHA, each its own province; returns their rows and their ids by code."""
+    rng = row.rng
     provinces = [
         row(
             f"{prefix}p{i:02d}",
@@ -261,32 +283,43 @@ def _generate(
         .values(province_id=col(Unit.id))
         .execution_options(synchronize_session=False)
     )
-    province_ids = _ids(session, prefix, Level.province)
+    return provinces, _ids(session, prefix, Level.province)
 
-    # Parents of communes: districts (2022) or the provinces themselves (2025).
-    parents: list[tuple[str, int, int]] = []  # (code, id, province id)
+
+def _add_districts(
+    session: Session, row: _UnitRows, prefix: str, province_ids: dict[str, int], n_dist: int
+) -> tuple[list[dict[str, Any]], list[tuple[str, int, int]]]:
+    """`n_dist` districts spread over the provinces; returns their rows and, for the communes, each one's
+    (code, id, province id)."""
+    rng = row.rng
     districts: list[dict[str, Any]] = []
-    if n_dist:
-        number = 0
-        for p_code, n in zip(sorted(province_ids), _spread(n_dist, n_prov, rng), strict=True):
-            for _ in range(n):
-                number += 1
-                districts.append(
-                    row(
-                        f"{p_code}.d{number:03d}",
-                        f"huyện {rng.choice(STEMS)} {number:03d}",
-                        Level.district,
-                        f"d{number:03d}",
-                        parent_id=province_ids[p_code],
-                        province_id=province_ids[p_code],
-                    )
+    number = 0
+    for p_code, n in zip(sorted(province_ids), _spread(n_dist, len(province_ids), rng), strict=True):
+        for _ in range(n):
+            number += 1
+            name = f"huyện {rng.choice(STEMS)} {number:03d}"
+            p_id = province_ids[p_code]
+            districts.append(
+                row(
+                    f"{p_code}.d{number:03d}",
+                    name,
+                    Level.district,
+                    f"d{number:03d}",
+                    parent_id=p_id,
+                    province_id=p_id,
                 )
-        _bulk(session, Unit, districts)
-        district_ids = _ids(session, prefix, Level.district)
-        parents = [(d["code"], district_ids[d["code"]], d["province_id"]) for d in districts]
-    else:
-        parents = [(code, province_ids[code], province_ids[code]) for code in sorted(province_ids)]
+            )
+    _bulk(session, Unit, districts)
+    district_ids = _ids(session, prefix, Level.district)
+    return districts, [(d["code"], district_ids[d["code"]], d["province_id"]) for d in districts]
 
+
+def _add_communes(
+    session: Session, row: _UnitRows, parents: list[tuple[str, int, int]], n_comm: int
+) -> list[dict[str, Any]]:
+    """`n_comm` communes spread over their parents (code, id, province id)."""
+    rng = row.rng
+    width = len(str(n_comm))
     communes = []
     number = 0
     for (parent_code, parent_id, province_id), n in zip(
@@ -295,10 +328,11 @@ def _generate(
         for _ in range(n):
             number += 1
             label = f"c{number:0{width}d}"
+            name = f"xã {rng.choice(STEMS)} {number:0{width}d}"
             communes.append(
                 row(
                     f"{parent_code}.{label}",
-                    f"xã {rng.choice(STEMS)} {number:0{width}d}",
+                    name,
                     Level.commune,
                     label,
                     parent_id=parent_id,
@@ -306,23 +340,30 @@ def _generate(
                 )
             )
     _bulk(session, Unit, communes)
+    return communes
 
+
+def _add_councils(
+    session: Session,
+    prefix: str,
+    units: list[dict[str, Any]],
+    heads: dict[str, tuple[str, str]],
+    rng: random.Random,
+) -> int:
+    """A council for each unit, with its members; returns how many units the shape has."""
     unit_ids = _by_code(
         session.exec(select(col(Unit.code), col(Unit.id)).where(col(Unit.code).startswith(prefix)))
     )
-    _bulk(
-        session,
-        Council,
-        [
-            {
-                "unit_id": unit_ids[u["code"]],
-                "name": f"{COUNCIL} {u['name']}",
-                "office_email": f"tdkt@{heads[u['code']][1]}",
-                "decision_series": "QĐ-UBND",
-            }
-            for u in (*provinces, *districts, *communes)
-        ],
-    )
+    councils = [
+        {
+            "unit_id": unit_ids[u["code"]],
+            "name": f"{COUNCIL} {u['name']}",
+            "office_email": f"tdkt@{heads[u['code']][1]}",
+            "decision_series": "QĐ-UBND",
+        }
+        for u in units
+    ]
+    _bulk(session, Council, councils)
     council_of = _by_code(
         session.exec(
             select(col(Unit.code), col(Council.id))
@@ -330,8 +371,7 @@ def _generate(
             .where(col(Unit.code).startswith(prefix))
         )
     )
-    now = utcnow()
-    _bulk(session, CouncilMember, list(_members(council_of, heads, rng, now)))
+    _bulk(session, CouncilMember, list(_members(council_of, heads, rng, utcnow())))
     return len(unit_ids)
 
 
