@@ -7,6 +7,7 @@ module reads it, checks it and upserts it by `code`, so loading it twice changes
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -198,12 +199,19 @@ def upsert_units(*, session: Session, units: list[SampleUnit] | tuple[SampleUnit
     are left alone (they may carry votes already cast).
     """
     counts: Counter[str] = Counter(units=len(units))
+    rows = _upsert_unit_rows(session, units, counts)
+    councils = _upsert_councils(session, units, rows, counts)
+    _upsert_members(session, units, rows, councils, counts)
+    return {key: counts[key] for key in COUNT_KEYS}
+
+
+def _upsert_unit_rows(session: Session, units: Sequence[SampleUnit], counts: Counter[str]) -> dict[str, Unit]:
+    """The units' rows by code, created or updated, then linked (parent, successor, province)."""
     by_code = {u.code: u for u in units}
     existing = {row.code: row for row in session.exec(select(Unit).where(col(Unit.code).in_(list(by_code))))}
     rows: dict[str, Unit] = {}
     created: set[str] = set()
     updated: set[str] = set()
-
     for spec in units:
         row = existing.get(spec.code)
         if row is None:
@@ -215,28 +223,38 @@ def upsert_units(*, session: Session, units: list[SampleUnit] | tuple[SampleUnit
         rows[spec.code] = row
     session.flush()
 
-    for spec in units:
-        row = rows[spec.code]
+    for spec in units:  # the links need every row's id
         province = _province_code(spec, by_code)
         links = {
             "parent_id": rows[spec.parent].id if spec.parent else None,
             "successor_id": rows[spec.successor].id if spec.successor else None,
             "province_id": rows[province].id if province else None,
         }
-        if _assign(row, links) and spec.code not in created:
+        if _assign(rows[spec.code], links) and spec.code not in created:
             updated.add(spec.code)
     counts["units_created"] = len(created)
     counts["units_updated"] = len(updated)
     session.flush()
+    return rows
 
+
+def _unit_id(rows: dict[str, Unit], spec: SampleUnit) -> int:
+    unit_id = rows[spec.code].id
+    assert unit_id is not None
+    return unit_id
+
+
+def _upsert_councils(
+    session: Session, units: Sequence[SampleUnit], rows: dict[str, Unit], counts: Counter[str]
+) -> dict[int, Council]:
+    """The councils of the units that have one, created or updated, by unit id."""
     unit_ids = [rows[s.code].id for s in units if s.council is not None]
     councils = {c.unit_id: c for c in session.exec(select(Council).where(col(Council.unit_id).in_(unit_ids)))}
     for spec in units:
         if spec.council is None:
             continue
         counts["councils"] += 1
-        unit_id = rows[spec.code].id
-        assert unit_id is not None
+        unit_id = _unit_id(rows, spec)
         values = spec.council.model_dump(exclude={"members"})
         council = councils.get(unit_id)
         if council is None:
@@ -247,7 +265,17 @@ def upsert_units(*, session: Session, units: list[SampleUnit] | tuple[SampleUnit
             counts["councils_updated"] += 1
         councils[unit_id] = council
     session.flush()
+    return councils
 
+
+def _upsert_members(
+    session: Session,
+    units: Sequence[SampleUnit],
+    rows: dict[str, Unit],
+    councils: dict[int, Council],
+    counts: Counter[str],
+) -> None:
+    """The councils' members, matched by email within their council: new ones added, known ones updated."""
     council_ids = [c.id for c in councils.values()]
     members: dict[tuple[int, str], CouncilMember] = {
         (m.council_id, m.email.lower()): m
@@ -258,9 +286,7 @@ def upsert_units(*, session: Session, units: list[SampleUnit] | tuple[SampleUnit
     for spec in units:
         if spec.council is None:
             continue
-        unit_id = rows[spec.code].id
-        assert unit_id is not None
-        council_id = councils[unit_id].id
+        council_id = councils[_unit_id(rows, spec)].id
         assert council_id is not None
         for member in spec.council.members:
             counts["members"] += 1
@@ -275,7 +301,6 @@ def upsert_units(*, session: Session, units: list[SampleUnit] | tuple[SampleUnit
         session.connection().execute(insert(CouncilMember), new_members)
         counts["members_created"] = len(new_members)
     session.flush()
-    return {key: counts[key] for key in COUNT_KEYS}
 
 
 def load_sample(*, session: Session, path: Path = DATA) -> dict[str, int]:
