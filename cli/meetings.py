@@ -18,6 +18,7 @@ from models.clock import fmt_date, parse_date, today_vn
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import FlowRun, State
+    from sqlmodel import Session
 
     from models.hierarchy import Hierarchy, UnitRef
     from models.meetings import Meeting, MeetingApplied, Minutes
@@ -195,43 +196,22 @@ def meeting_decide(
     json_out: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Ghi quyết định của Hội đồng từ biên bản: tiếp tục phiên họp đang mở, hoặc áp dụng biên bản của phiên đã họp."""
+    from models.db import session_scope
+    from models.meetings import council_of
     from supervisor.reach import connect, run
 
     info = connect()
-    try:
-        day = parse_date(meeting_date) if meeting_date else today_vn()
-    except ValueError as exc:
-        raise _fail(str(exc)) from exc
+    day = _meeting_day(meeting_date)
     target, hierarchy = _resolve(unit, on=day)
-    from models.db import session_scope
-    from models.meetings import council_of, open_meetings_of
-
     if info is not None:  # a meeting whose run ended or was deleted no longer holds the council
         from flows.council import settle_open_meetings
 
         run(settle_open_meetings(target.id))
     with session_scope() as session:
         council, members = council_of(session=session, unit_id=target.id)
-        waiting = next(
-            (
-                m
-                for m in open_meetings_of(session=session, unit_id=target.id)
-                if m.waits_for_decisions and m.flow_run_id
-            ),
-            None,
-        )
+        waiting = _waiting_meeting(session, target.id)
         if template:
-            from models.queries import inbox
-            from models.sheets import FileRefused
-
-            agenda = (
-                waiting.agenda if waiting else inbox(session=session, unit_id=target.id, hierarchy=hierarchy)
-            )
-            try:
-                _write_minutes_template(file, agenda, overwrite=force)
-            except FileRefused as exc:
-                raise _fail(f"{exc}{'' if force else ' (thêm --force để ghi đè)'}", 2) from None
-            console.print(f"Đã ghi biên bản mẫu {file} ({len(agenda)} hồ sơ)")
+            _write_template(session, file, waiting, target, hierarchy, force=force)
             return
         minutes, problems, row = read_minutes(
             file,
@@ -241,8 +221,7 @@ def meeting_decide(
             first_number=number,
             secretary=secretary,
         )
-        meeting_id = waiting.id if waiting else None
-        run_id = waiting.flow_run_id if waiting else None
+        meeting_id, run_id = (waiting.id, waiting.flow_run_id) if waiting else (None, None)
     if problems or minutes is None:
         _report_problems(problems, json_out, waiting=meeting_id is not None)
         raise typer.Exit(1)
@@ -252,29 +231,69 @@ def meeting_decide(
         service = reach(Need.deployment, why="phiên họp đang mở (chờ quyết định)")
         result = _decide_waiting(service, meeting_id, run_id, target.code, minutes, row, json_out)
     else:
-        from supervisor.reach import Need, reach, run
-
-        reach(Need.flow_run)
-        from flows.council import council_meeting, minutes_parameters
-        from flows.refusal import is_refused
-
-        state: State = run(
-            council_meeting(
-                unit=target.code,  # type: ignore[call-overload]  # Prefect's overloads
-                **minutes_parameters(unit=target.code, minutes=minutes),
-                on=day,
-                return_state=True,
-            )
-        )
-        if is_refused(state):
-            _report_problems(state.result().problems, json_out, waiting=False)
-            raise typer.Exit(1)
-        if not state.is_completed():
-            raise _fail(
-                f"phiên họp không áp dụng được ({state.name}): {(state.message or '').splitlines()[0][:300]}"
-            )
-        result = state.result()
+        result = _decide_in_a_new_run(target.code, minutes, day, json_out)
     _report_result(target.name, result, json_out)
+
+
+def _meeting_day(meeting_date: str | None) -> date:
+    try:
+        return parse_date(meeting_date) if meeting_date else today_vn()
+    except ValueError as exc:
+        raise _fail(str(exc)) from exc
+
+
+def _waiting_meeting(session: Session, unit_id: int) -> Meeting | None:
+    """The council's open meeting whose run waits for its decisions, if any."""
+    from models.meetings import open_meetings_of
+
+    meetings = open_meetings_of(session=session, unit_id=unit_id)
+    return next((m for m in meetings if m.waits_for_decisions and m.flow_run_id), None)
+
+
+def _write_template(
+    session: Session,
+    file: Path,
+    waiting: Meeting | None,
+    target: UnitRef,
+    hierarchy: Hierarchy,
+    *,
+    force: bool,
+) -> None:
+    """A minutes file to fill in: the waiting meeting's agenda, else what waits in the council's inbox."""
+    from models.queries import inbox
+    from models.sheets import FileRefused
+
+    agenda = waiting.agenda if waiting else inbox(session=session, unit_id=target.id, hierarchy=hierarchy)
+    try:
+        _write_minutes_template(file, agenda, overwrite=force)
+    except FileRefused as exc:
+        raise _fail(f"{exc}{'' if force else ' (thêm --force để ghi đè)'}", 2) from None
+    console.print(f"Đã ghi biên bản mẫu {file} ({len(agenda)} hồ sơ)")
+
+
+def _decide_in_a_new_run(unit_code: str, minutes: Minutes, day: date, json_out: bool) -> MeetingApplied:
+    """No meeting waits: a `council-meeting` run applies the minutes of a meeting already held."""
+    from flows.council import council_meeting, minutes_parameters
+    from flows.refusal import is_refused
+    from supervisor.reach import Need, reach, run
+
+    reach(Need.flow_run)
+    state: State = run(
+        council_meeting(
+            unit=unit_code,  # type: ignore[call-overload]  # Prefect's overloads
+            **minutes_parameters(unit=unit_code, minutes=minutes),
+            on=day,
+            return_state=True,
+        )
+    )
+    if is_refused(state):
+        _report_problems(state.result().problems, json_out, waiting=False)
+        raise typer.Exit(1)
+    if not state.is_completed():
+        raise _fail(
+            f"phiên họp không áp dụng được ({state.name}): {(state.message or '').splitlines()[0][:300]}"
+        )
+    return state.result()
 
 
 def _decide_waiting(
