@@ -326,7 +326,7 @@ def _decide_waiting(
     if state is None or not state.is_paused():
         raise _fail(busy)
     try:
-        applied = apply_and_queue(meeting_id, minutes, unit_code, item_label=row)
+        applied = apply_and_queue(meeting_id, minutes, unit_code, label=row)
     except (LookupError, MeetingClosed) as exc:
         raise _fail(str(exc)) from None
     if not isinstance(applied, Applied):

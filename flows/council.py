@@ -302,13 +302,13 @@ def apply_and_queue(
     meeting_id: int,
     minutes: mt.Minutes | Mapping[str, Any] | None,
     unit: str = "",
-    item_label: Callable[[int], str] | None = None,
+    label: Callable[[int], str] | None = None,
 ) -> Applied | list[mt.Problem]:
     """Check and apply the meeting (if not yet) and queue its letters, in one transaction; idempotent.
 
     Minutes that cannot apply change nothing and come back as their problems: this is the one check of
     a submission (a form's values, a file's or a script's minutes), in the transaction that applies it.
-    `item_label` names a decision in the problems (the command line names a file's row)."""
+    `label` names a decision in the problems (the command line names a file's row)."""
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
         meeting = session.get(mt.Meeting, meeting_id, with_for_update=True)
@@ -321,11 +321,7 @@ def apply_and_queue(
                 raise ValueError("phiên họp chưa có biên bản")
             try:
                 mt.apply_minutes(
-                    session=session,
-                    meeting=meeting,
-                    minutes=minutes,
-                    hierarchy=hierarchy,
-                    item_label=item_label,
+                    session=session, meeting=meeting, minutes=minutes, hierarchy=hierarchy, item_label=label
                 )
             except mt.MinutesRefused as exc:
                 return exc.problems
