@@ -98,6 +98,7 @@ class Opening(BaseModel):
     council: str = ""
     members: int = 0
     series: str = ""
+    refused_attempts: int = 0  # minutes refused while the meeting waited (the form's problems artifact)
 
 
 def open_or_find(
@@ -150,6 +151,7 @@ def open_or_find(
             council=council.name,
             members=len(members),
             series=council.decision_series,
+            refused_attempts=meeting.summary.get("attempt", 0),
             received=_received_items(session, hierarchy, received),
         )
 
@@ -447,6 +449,17 @@ def _problems_key(opening: Opening) -> str:
     return f"meeting-{opening.meeting_id}-problems"
 
 
+async def _problems_cleared(opening: Opening, attempts: int) -> None:
+    """The meeting applied after refused minutes: the last version of its problems artifact must not
+    still say "refused"."""
+    await acreate_markdown_artifact(
+        key=_problems_key(opening),
+        description="Các lỗi của biên bản vừa gửi: không còn",
+        markdown=f"## Biên bản đã áp dụng\n\nPhiên họp #{opening.meeting_id} của {opening.council} "
+        f"đã áp dụng; các lỗi của {attempts} lần gửi trước đã được sửa.",
+    )
+
+
 async def _decide_by_form(opening: Opening, on: date) -> Applied:
     """Suspend until the council's decisions arrive and apply them; refused input suspends again, the
     form filled with what was sent and each problem beside its item."""
@@ -463,13 +476,8 @@ async def _decide_by_form(opening: Opening, on: date) -> Applied:
         decisions = await asuspend_flow_run(wait_for_input=form, timeout=None, key=f"decisions-{attempt}")
         applied = await _apply(opening, decisions.minutes_data())
         if isinstance(applied, Applied):
-            if attempt:  # the last version of the problems artifact must not still say "refused"
-                await acreate_markdown_artifact(
-                    key=_problems_key(opening),
-                    description="Các lỗi của biên bản vừa gửi: không còn",
-                    markdown=f"## Biên bản đã áp dụng\n\nPhiên họp #{opening.meeting_id} của {opening.council} "
-                    f"đã áp dụng; các lỗi của {attempt} lần gửi trước đã được sửa.",
-                )
+            if attempt:
+                await _problems_cleared(opening, attempt)
             return applied
         problems = applied
         attempt += 1
@@ -546,6 +554,8 @@ async def council_meeting(
             if not isinstance(done, Applied):
                 return await _refuse(opening, "Biên bản chưa hợp lệ, chưa áp dụng gì", done)
             applied = done
+            if minutes is None and opening.refused_attempts:  # applied while it waited: `meeting decide`
+                await _problems_cleared(opening, opening.refused_attempts)
     except (Conflict, TransitionError, mt.MeetingRefused, OutboxError, DataError) as exc:
         # nothing was applied (one transaction); the council decides again at its next meeting
         return await _refuse(opening, "Không áp dụng được phiên họp", [str(exc).splitlines()[0]])
