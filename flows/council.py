@@ -26,6 +26,7 @@ from anyio import to_thread
 from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.objects import FlowRun, State, StateType
 from prefect.concurrency.asyncio import concurrency
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
@@ -98,7 +99,6 @@ class Opening(BaseModel):
     council: str = ""
     members: int = 0
     series: str = ""
-    refused_attempts: int = 0  # minutes refused while the meeting waited (the form's problems artifact)
 
 
 def open_or_find(
@@ -151,7 +151,6 @@ def open_or_find(
             council=council.name,
             members=len(members),
             series=council.decision_series,
-            refused_attempts=meeting.summary.get("attempt", 0),
             received=_received_items(session, hierarchy, received),
         )
 
@@ -449,15 +448,25 @@ def _problems_key(opening: Opening) -> str:
     return f"meeting-{opening.meeting_id}-problems"
 
 
-async def _problems_cleared(opening: Opening, attempts: int) -> None:
+async def _problems_cleared(opening: Opening, attempts: int | None = None) -> None:
     """The meeting applied after refused minutes: the last version of its problems artifact must not
-    still say "refused"."""
+    still say "refused". `attempts`: how many were refused (None: not known here)."""
+    earlier = f"{attempts} lần gửi trước" if attempts else "lần gửi trước"
     await acreate_markdown_artifact(
         key=_problems_key(opening),
         description="Các lỗi của biên bản vừa gửi: không còn",
         markdown=f"## Biên bản đã áp dụng\n\nPhiên họp #{opening.meeting_id} của {opening.council} "
-        f"đã áp dụng; các lỗi của {attempts} lần gửi trước đã được sửa.",
+        f"đã áp dụng; các lỗi của {earlier} đã được sửa.",
     )
+
+
+async def _had_problems(opening: Opening) -> bool:
+    """Whether the meeting's form was refused before (its problems artifact exists)."""
+    async with get_client() as client:
+        found = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[_problems_key(opening)])), limit=1
+        )
+    return bool(found)
 
 
 async def _decide_by_form(opening: Opening, on: date) -> Applied:
@@ -554,8 +563,8 @@ async def council_meeting(
             if not isinstance(done, Applied):
                 return await _refuse(opening, "Biên bản chưa hợp lệ, chưa áp dụng gì", done)
             applied = done
-            if minutes is None and opening.refused_attempts:  # applied while it waited: `meeting decide`
-                await _problems_cleared(opening, opening.refused_attempts)
+            if minutes is None and await _had_problems(opening):  # applied while it waited: `meeting decide`
+                await _problems_cleared(opening)
     except (Conflict, TransitionError, mt.MeetingRefused, OutboxError, DataError) as exc:
         # nothing was applied (one transaction); the council decides again at its next meeting
         return await _refuse(opening, "Không áp dụng được phiên họp", [str(exc).splitlines()[0]])
