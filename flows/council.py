@@ -448,9 +448,7 @@ async def _decide_by_form(opening: Opening, on: date) -> Applied:
     """Suspend until the council's decisions arrive and apply them; refused input suspends again, the
     form filled with what was sent and each problem beside its item."""
     problems: list[mt.Problem] = []
-    values = initial_form(
-        agenda=opening.agenda, meeting_date=on, series=opening.series, members=opening.members
-    )
+    values = initial_form(agenda=opening.agenda, meeting_date=on, members=opening.members)
     attempt = 0
     while True:
         form = MeetingDecisions.with_initial_data(
