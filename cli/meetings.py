@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 from rich.table import Table
 
-from cli.common import award_name, console, err_console, text
+from cli.common import console, err_console, text
 from cli.common import emit_json as _emit_json
 from cli.common import fail as _fail
 from models.clock import fmt_date, parse_date, today_vn
@@ -31,6 +31,9 @@ MINUTES_COLUMNS = (
     "votes_for",
     "votes_against",
     "votes_abstain",
+    "written_for",
+    "written_against",
+    "written_abstain",
     "note",
     "deadline",
 )
@@ -41,6 +44,9 @@ MINUTES_HEADERS = {
     "votes_for": "Đồng ý",
     "votes_against": "Không đồng ý",
     "votes_abstain": "Không biểu quyết",
+    "written_for": "Văn bản: đồng ý",
+    "written_against": "Văn bản: không đồng ý",
+    "written_abstain": "Văn bản: không biểu quyết",
     "note": "Lý do / nội dung bổ sung",
     "deadline": "Hạn bổ sung",
 }
@@ -63,8 +69,6 @@ def read_minutes(
     *,
     meeting_date: date,
     present: int,
-    series: str,
-    first_number: int,
     secretary: str = "",
     session: Session | None = None,
     meeting: Meeting | None = None,
@@ -97,8 +101,6 @@ def read_minutes(
     data = {
         "meeting_date": meeting_date,
         "members_present": present,
-        "decision_series": series,
-        "first_decision_number": first_number,
         "secretary": secretary,
         "decisions": decisions,
     }
@@ -207,8 +209,6 @@ def meeting_decide(
     file: Annotated[Path, typer.Option("--file", help="biên bản: CSV hoặc XLSX, mỗi dòng một hồ sơ")],
     meeting_date: Annotated[str | None, typer.Option("--date", help="ngày họp dd/mm/yyyy")] = None,
     present: Annotated[int | None, typer.Option(help="số thành viên dự họp (mặc định: tất cả)")] = None,
-    series: Annotated[str | None, typer.Option(help="ký hiệu quyết định, ví dụ QĐ-UBND")] = None,
-    number: Annotated[int, typer.Option(help="số quyết định đầu tiên")] = 1,
     secretary: Annotated[str, typer.Option(help="thư ký phiên họp")] = "",
     template: Annotated[
         bool, typer.Option("--template", help="ghi tệp biên bản mẫu (theo chương trình họp) rồi thoát")
@@ -259,8 +259,6 @@ def meeting_decide(
             file,
             meeting_date=day,
             present=len(members) if present is None else present,
-            series=series or council.decision_series,
-            first_number=number,
             secretary=secretary,
             session=session,
             meeting=waiting,
@@ -368,8 +366,11 @@ def _report_result(name: str, result: MeetingApplied, json_out: bool) -> None:
         _emit_json(result.model_dump(mode="json", exclude_none=True))
         return
     console.print(f"Đã áp dụng phiên họp #{result.meeting_id} của {name} — {counts_line(result.counts)}")
-    for form, number in result.decision_numbers.items():
-        console.print(f"  Quyết định {number}: {award_name(form)}")
+    if any(str(k) == "recommended" for k in result.counts):
+        console.print(
+            f"  Hồ sơ được đề nghị khen thưởng chờ quyết định của người đứng đầu: "
+            f"thidua decision issue ĐƠN_VỊ --meeting {result.meeting_id} --number SỐ/QĐ-UBND --date dd/mm/yyyy"
+        )
 
 
 MEETING_STATUS_LABELS = {"open": "đang chờ quyết định", "applied": "đã áp dụng", "cancelled": "đã hủy"}
@@ -396,8 +397,10 @@ def _write_minutes_template(path: Path, agenda: list[dict], *, overwrite: bool =
         notes=(
             "Quyết định: thông qua / không thông qua / trả lại bổ sung / khen mức thấp hơn.",
             "Không thông qua và trả lại phải ghi lý do / nội dung cần bổ sung.",
+            "Phiếu tại phiên họp (đồng ý / không đồng ý / không biểu quyết) và phiếu bằng văn bản của thành viên "
+            "vắng mặt ghi ở các cột riêng.",
         ),
-        rows=[[a["code"], "thông qua", "", None, None, None, "", None] for a in agenda],
+        rows=[[a["code"], "thông qua", "", None, None, None, None, None, None, "", None] for a in agenda],
         overwrite=overwrite,
     )
 

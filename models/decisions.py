@@ -129,6 +129,9 @@ class DecisionIssued(BaseModel):
     replayed: bool = Field(
         default=False, description="the same decision was recorded before: nothing changed"
     )
+    received: list[str] = Field(
+        default_factory=list, description="dossiers submitted to this central body, received by this call"
+    )
     letters: int | None = None
 
     def __getitem__(self, name: str) -> Any:
@@ -256,6 +259,13 @@ def issue_decision(*, session: Session, hierarchy: Hierarchy, request: DecisionR
         raise DecisionRefused([str(exc)]) from None
     if not unit.valid_on(request.decision_date):
         raise DecisionRefused([f"{unit.name} không tồn tại vào ngày {fmt_date(request.decision_date)}"])
+    received: list[str] = []
+    if unit.level in nm.CENTRAL:  # no meeting opens here to take in what was submitted: take it in now
+        from models.meetings import receive_pending
+
+        received = receive_pending(
+            session=session, unit_id=unit.id, hierarchy=hierarchy, on=request.decision_date, actor=unit.name
+        )
     codes, problems = _covered(session, request, unit)
     if problems:
         raise DecisionRefused(problems)
@@ -318,7 +328,9 @@ def issue_decision(*, session: Session, hierarchy: Hierarchy, request: DecisionR
     decision.items = items
     session.add(decision)
     session.flush()
-    return _issued(decision, unit, outcomes, forwarded)
+    issued = _issued(decision, unit, outcomes, forwarded)
+    issued.received = received
+    return issued
 
 
 def _apply_one(

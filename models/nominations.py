@@ -450,7 +450,7 @@ def form_problem(*, form: AwardForm, rule_set: str, kind: NomineeKind | None, le
         allowed = ", ".join(k.label for k in sorted(form.kinds))
         return f"«{form.name}» không tặng cho {kind.label} (chỉ tặng cho: {allowed})"
     if level != form.authority:
-        return f"«{form.name}» do {form.authority.label} quyết định, không phải {level.label}"
+        return f"«{form.name}» do {form.authority.label} quyết định, {level.label} không có thẩm quyền"
     return None
 
 
