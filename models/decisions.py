@@ -257,8 +257,8 @@ def issue_decision(*, session: Session, hierarchy: Hierarchy, request: DecisionR
         unit = hierarchy.resolve(request.unit, on=request.decision_date)
     except (UnitNotFound, AmbiguousUnit) as exc:
         raise DecisionRefused([str(exc)]) from None
-    if not unit.valid_on(request.decision_date):
-        raise DecisionRefused([f"{unit.name} không tồn tại vào ngày {fmt_date(request.decision_date)}"])
+    # A unit not valid on the decision's date (the 2025 changeover) is for the changeover's rules
+    # (issue 13 item 5, branch law-units), as for meetings.
     received: list[str] = []
     if unit.level in nm.CENTRAL:  # no meeting opens here to take in what was submitted: take it in now
         from models.meetings import receive_pending
