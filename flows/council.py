@@ -119,6 +119,8 @@ def open_or_find(
                 flow_run_id=flow_run_id,
                 received=received,
             )
+        except mt.CentralBodiesDoNotVote as exc:  # their step is the decision (flows/decisions.py)
+            return Opening(refused=str(exc), problems=[str(exc)], meeting_id=None)
         except mt.NothingToDecide as exc:
             problems = [str(exc)]
             if minutes is not None:  # say of each decision why, as the checks of an open meeting would
