@@ -138,7 +138,6 @@ def approve_all(url: str, unit_code: str, codes: list[str]):
     return Minutes(
         meeting_date=RECEIVED,
         members_present=len(members),
-        decision_series=council.decision_series,
         decisions=[{"code": c, "decision": "approve", "votes_for": len(members)} for c in codes],
     )
 
@@ -175,9 +174,19 @@ async def run_prefect(url: str, rows: list[list[dict]], concurrency: int, timer:
     )
     runs += len(rows)
     timer.add("intake", time.perf_counter() - t)
+    from flows.decisions import issue_decision
+
     levels = 0
     while pending := pending_units(url):
         levels += 1
+        t = time.perf_counter()
+        central = {u: c for u, c in pending.items() if u.startswith("central.")}
+        pending = {u: c for u, c in pending.items() if u not in central}
+        # no council vote at the centre: the Ministry submits, the Prime Minister decides (issue 13)
+        for u, codes in central.items():
+            await issue_decision(unit=u, codes=codes, decision_date=RECEIVED, auto_number=True, deliver=False)
+            runs += 1
+        timer.add("decisions", time.perf_counter() - t)
         t = time.perf_counter()
         minutes = {u: approve_all(url, u, codes) for u, codes in pending.items()}
         results = await bounded(
@@ -210,8 +219,10 @@ async def run_prefect(url: str, rows: list[list[dict]], concurrency: int, timer:
 
 def run_direct(url: str, rows: list[list[dict]], timer: Timer) -> dict:
     """The same domain work, calling the functions the flows call, without Prefect."""
-    from flows.council import apply_and_queue, open_or_find, receive_from_meetings
+    from flows.council import apply_and_queue, open_or_find, receive_at_units, receive_from_meetings
+    from flows.decisions import issue_and_queue
     from flows.intake import screen_store_and_queue
+    from models.decisions import DecisionRequest
     from models.meetings import minutes_key
     from notifications.mailer import deliver_due
 
@@ -225,6 +236,15 @@ def run_direct(url: str, rows: list[list[dict]], timer: Timer) -> dict:
         t = time.perf_counter()
         meeting_ids = []
         for u, codes in pending.items():
+            if u.startswith("central."):  # no council vote at the centre: its step is the decision
+                issued, _, _ = issue_and_queue(
+                    DecisionRequest(unit=u, codes=codes, decision_date=RECEIVED, auto_number=True)
+                )
+                if issued.forwarded_to:
+                    receive_at_units(
+                        sorted(set(issued.forwarded_to.values())), RECEIVED, f"d-{issued.decision_id}"
+                    )
+                continue
             minutes = approve_all(url, u, codes)
             opening = open_or_find(
                 unit=u, key=minutes_key(unit_code=u, minutes=minutes), on=RECEIVED, flow_run_id=None
