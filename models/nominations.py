@@ -55,6 +55,8 @@ STATUS_LABELS = {
 }
 
 AGENDA = frozenset({Status.submitted, Status.under_review})
+# what the current unit owes a step on, by its due date: its council's review, or its head's decision
+AWAITING = AGENDA | {Status.recommended}
 PENDING = frozenset(
     {
         Status.submitted,

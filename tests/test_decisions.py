@@ -385,3 +385,27 @@ def test_council_sizes_used_here(session, sample) -> None:
         council = session.scalars(select(Council).where(Council.unit_id == sample.by_code[unit].id)).one()
         members = session.scalars(select(CouncilMember).where(CouncilMember.council_id == council.id)).all()
         assert len(members) == size
+
+
+def test_the_heads_step_has_its_time_limit_and_is_reminded_like_a_review(session, sample) -> None:
+    from models.reminders import open_reviews
+
+    (code,) = _take_in(session, ["giay-khen-xa"])
+    _apply(session, sample, [{"code": code}])
+    (review,) = [r for r in open_reviews(session=session, directory=sample) if r.code == code]
+    assert review.due_on == add_working_days(MEETING_DAY, 5)  # decision_days: internal target (data)
+    assert review.office is not None  # the standing office prepares the decision for the head
+
+
+def test_a_conferral_without_the_councils_recommendation_is_refused(session, sample) -> None:
+    (code,) = _take_in(session, ["giay-khen-xa"])
+    n = nm.by_code(session=session, code=code)
+    with pytest.raises(nm.TransitionError, match="chưa đề nghị khen thưởng"):
+        nm.confer(
+            session=session,
+            nomination=n,
+            hierarchy=sample,
+            act=Act("x", SIGNED),
+            decision_number="1/QĐ-UBND",
+            decision_date=SIGNED,
+        )
