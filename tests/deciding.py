@@ -19,14 +19,7 @@ from models.nominations import AGENDA, Nomination, Status
 
 def decide_recommended(session: Session, hierarchy: Hierarchy, day: date) -> list[DecisionIssued]:
     """Every unit's head confers what its council recommended (numbers given by the system); commits."""
-    rows = session.execute(
-        select(col(Nomination.code), col(Nomination.current_unit_id)).where(
-            col(Nomination.status) == Status.recommended
-        )
-    ).all()
-    by_unit: dict[int, list[str]] = {}
-    for code, unit_id in rows:
-        by_unit.setdefault(unit_id, []).append(code)
+    by_unit = recommended_by_unit(session)
     issued = [
         issue_decision(
             session=session,
@@ -39,6 +32,26 @@ def decide_recommended(session: Session, hierarchy: Hierarchy, day: date) -> lis
     ]
     session.commit()
     return issued
+
+
+def recommended_by_unit(session: Session) -> dict[int, list[str]]:
+    """The codes each unit's council recommended, waiting for its head's decision."""
+    by_unit: dict[int, list[str]] = {}
+    for code, unit_id in session.execute(
+        select(col(Nomination.code), col(Nomination.current_unit_id)).where(
+            col(Nomination.status) == Status.recommended
+        )
+    ).all():
+        by_unit.setdefault(unit_id, []).append(code)
+    return by_unit
+
+
+def decisions_due(session: Session, hierarchy: Hierarchy) -> list[tuple[int, list[str]]]:
+    """(unit id, codes) of each decision to issue now: the heads' on what was recommended, then the
+    central bodies' decisions or submissions."""
+    calls = sorted(recommended_by_unit(session).items())
+    calls += [(u, group) for u, groups in central_groups(session, hierarchy).items() for group in groups]
+    return calls
 
 
 def central_groups(session: Session, hierarchy: Hierarchy) -> dict[int, list[list[str]]]:
@@ -68,17 +81,7 @@ def run_decisions(session: Session, hierarchy: Hierarchy, day: date) -> list[Dec
 
     session.expire_all()
     results = []
-    recommended = session.execute(
-        select(col(Nomination.code), col(Nomination.current_unit_id)).where(
-            col(Nomination.status) == Status.recommended
-        )
-    ).all()
-    by_unit: dict[int, list[str]] = {}
-    for code, unit_id in recommended:
-        by_unit.setdefault(unit_id, []).append(code)
-    calls = [(u, codes) for u, codes in sorted(by_unit.items())]
-    calls += [(u, group) for u, groups in central_groups(session, hierarchy).items() for group in groups]
-    for unit_id, codes in calls:
+    for unit_id, codes in decisions_due(session, hierarchy):
         result = asyncio.run(
             flow(unit=hierarchy.get(unit_id).code, codes=codes, decision_date=day, auto_number=True)
         )

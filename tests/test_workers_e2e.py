@@ -377,22 +377,11 @@ def issue_decisions(c: Cluster) -> int:
     """The heads' decisions (numbered by the system) on what councils recommended, and the central
     bodies' decisions or submissions on what waits there (issue 13); returns how many were issued."""
     from models.hierarchy import Hierarchy
-    from models.nominations import Nomination
-    from tests.deciding import central_groups
+    from tests.deciding import decisions_due
 
     with Session(c.engine) as session:
         hierarchy = Hierarchy.load(session)
-        recommended: dict[int, list[str]] = {}
-        for code, unit_id in session.execute(
-            select(Nomination.code, Nomination.current_unit_id).where(Nomination.status == "recommended")
-        ).all():
-            recommended.setdefault(unit_id, []).append(code)
-        calls = [(hierarchy.get(u).code, codes) for u, codes in sorted(recommended.items())]
-        calls += [
-            (hierarchy.get(u).code, group)
-            for u, groups in central_groups(session, hierarchy).items()
-            for group in groups
-        ]
+        calls = [(hierarchy.get(u).code, codes) for u, codes in decisions_due(session, hierarchy)]
     for unit, codes in calls:
         parameters = {"unit": unit, "codes": codes, "decision_date": RECEIVED, "auto_number": True}
         run = c.against(lambda parameters=parameters: _run("issue-decision/issue-decision", parameters))
