@@ -22,7 +22,7 @@ from models.decisions import AwardDecision, DecisionRefused, DecisionRequest, is
 from models.nominations import Act, Nomination, NominationStep, Status
 from models.units import Council, CouncilMember
 from notifications.approval_letters import decision_letters, outcome_letters
-from notifications.render import render
+from notifications.render import TEMPLATES, render
 
 COMMUNE = "thanh-hoa.cam-thach-2025"  # xã Cẩm Thạch: 7 council members
 PROVINCE = "thanh-hoa"  # 9 council members
@@ -409,3 +409,35 @@ def test_a_conferral_without_the_councils_recommendation_is_refused(session, sam
             decision_number="1/QĐ-UBND",
             decision_date=SIGNED,
         )
+
+
+# --- item 12: the letters' wording -----------------------------------------------------------------------
+
+# What the issue's review found in the letters, and what official texts write instead (docs/legal-sources.md §9).
+NOT_IN_LETTERS = (
+    "đã được khen thưởng",  # a dossier is not commended: the decision awards a person or a collective
+    "hạn chót",  # "thời hạn"
+    "Hôm nay là hạn chót",
+    "Thời hạn thẩm định được tính lại",  # the clock resumes, it does not restart
+    "«",
+    "»",
+    "vui lòng",
+    "Vui lòng",
+    "Đối tượng đề nghị",
+    "Đề nghị đồng chí",
+    "Đề nghị cấp trên",
+    "Thủ trưởng",
+)
+
+
+@pytest.mark.parametrize("template", sorted(TEMPLATES))
+def test_no_letter_uses_the_wording_the_review_found_wrong(template: str) -> None:
+    from tests.notifications.conftest import sample_context
+
+    letter = render(
+        template=template, context=sample_context(template), recipient_name="Văn phòng UBND xã Cẩm Thành"
+    )
+    for part in (letter.subject, letter.text, letter.html):
+        found = [phrase for phrase in NOT_IN_LETTERS if phrase in part]
+        assert not found, (template, found)
+    assert letter.text.startswith("Kính gửi: Văn phòng UBND xã Cẩm Thành\n")
