@@ -183,10 +183,19 @@ def status(code: str, json_out: JsonOpt = False) -> None:
             iso_to_vn(s["on_date"]),
             (s["unit"] or {}).get("name", ""),
             action,
-            f"{votes['for']}/{votes['against']}/{votes['abstain']}" if votes else "",
+            _votes_cell(votes),
             " ".join(x for x in (s["decision_number"] or "", s["note"]) if x),
         )
     console.print(table)
+
+
+def _votes_cell(votes: dict | None) -> str:
+    """'6/0/0' (for / against / abstain at the meeting), then '+ 3/0/0 bằng văn bản' for absent members."""
+    if not votes:
+        return ""
+    cell = f"{votes['for']}/{votes['against']}/{votes['abstain']}"
+    written = [votes.get(k) or 0 for k in ("written_for", "written_against", "written_abstain")]
+    return cell + (f" + {written[0]}/{written[1]}/{written[2]} bằng văn bản" if any(written) else "")
 
 
 def inbox(

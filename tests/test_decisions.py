@@ -258,6 +258,10 @@ def test_written_votes_count_toward_all_members_for_an_emulation_flag(
             present,
             9,
         )
+        from models.queries import nomination_status
+
+        shown = nomination_status(session=session, code=code)["steps"][-1]["votes"]
+        assert (shown["present"], shown["written_for"], shown["members"]) == (present, written_for, 9)
 
 
 def test_written_votes_cannot_exceed_the_absent_members(session, sample) -> None:
