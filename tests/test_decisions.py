@@ -445,3 +445,23 @@ def test_no_letter_uses_the_wording_the_review_found_wrong(template: str) -> Non
         found = [phrase for phrase in NOT_IN_LETTERS if phrase in part]
         assert not found, (template, found)
     assert letter.text.startswith("Kính gửi: Văn phòng UBND xã Cẩm Thành\n")
+
+
+def test_a_minutes_file_records_written_votes_apart_and_6_present_plus_3_written_pass_a_flag(
+    prefect_api, session, sample, smtp_env, tmp_path
+) -> None:
+    code = _flag_at_the_province(session, sample)
+    minutes = tmp_path / "bien-ban.csv"
+    header = (
+        "Mã hồ sơ,Quyết định,Đồng ý,Không đồng ý,Không biểu quyết,Văn bản: đồng ý,Văn bản: không đồng ý\n"
+    )
+    args = ("meeting", "decide", PROVINCE, "--date", "24/11/2026", "--present", "6", "--file", str(minutes))
+    minutes.write_text(header + f"{code},thông qua,6,0,0,0,0\n", encoding="utf-8")
+    refused, out = _cli(*args, "--json")
+    assert refused == 1 and "chưa đạt" in json.loads(out)["problems"][0], out
+    minutes.write_text(header + f"{code},thông qua,6,0,0,3,0\n", encoding="utf-8")
+    applied, out = _cli(*args, "--json")
+    assert applied == 0 and json.loads(out)["counts"] == {"recommended": 1}, out
+    session.expire_all()
+    step = _steps(session, code)[-1]
+    assert (step.votes_for, step.members_present, step.written_for, step.members_total) == (6, 6, 3, 9)
