@@ -203,9 +203,10 @@ def inbox(
     on: Annotated[str | None, typer.Option(help="ngày dd/mm/yyyy để xác định đơn vị")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Hồ sơ đang chờ Hội đồng của đơn vị xét, kèm hạn xét."""
+    """Hồ sơ đang chờ Hội đồng của đơn vị xét, hoặc chờ quyết định của người đứng đầu, kèm thời hạn."""
     from models.db import session_scope
     from models.hierarchy import AmbiguousUnit, Hierarchy, UnitNotFound
+    from models.nominations import AWAITING, Status
     from models.queries import inbox as inbox_of
 
     with session_scope() as session:
@@ -214,15 +215,22 @@ def inbox(
             target = hierarchy.resolve(unit, on=date_option(on) or today_vn())
         except (UnitNotFound, AmbiguousUnit) as exc:
             raise _fail(str(exc)) from exc
-        items = inbox_of(session=session, unit_id=target.id, hierarchy=hierarchy)
+        items = inbox_of(session=session, unit_id=target.id, hierarchy=hierarchy, statuses=AWAITING)
     if json_out:
         _emit_json(items)
         return
     table = Table(title=f"Hồ sơ chờ xét tại {hierarchy.describe(target)} ({len(items)})")
-    for col in ("Mã hồ sơ", "Đối tượng", "Hình thức", "Đơn vị đề nghị", "Hạn xét"):
+    for col in ("Mã hồ sơ", "Đối tượng", "Hình thức", "Đơn vị đề nghị", "Trạng thái", "Hạn"):
         table.add_column(col)
     for n in items:
-        table.add_row(n["code"], n["nominee"], n["award_name"], n["origin_unit"], iso_to_vn(n["due_on"]))
+        table.add_row(
+            n["code"],
+            n["nominee"],
+            n["award_name"],
+            n["origin_unit"],
+            Status(n["status"]).label,
+            iso_to_vn(n["due_on"]),
+        )
     console.print(table)
 
 

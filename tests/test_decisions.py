@@ -465,3 +465,14 @@ def test_a_minutes_file_records_written_votes_apart_and_6_present_plus_3_written
     session.expire_all()
     step = _steps(session, code)[-1]
     assert (step.votes_for, step.members_present, step.written_for, step.members_total) == (6, 6, 3, 9)
+
+
+def test_the_inbox_shows_what_waits_for_the_heads_decision(session, sample) -> None:
+    waiting, recommended = _take_in(session, ["giay-khen-xa", "giay-khen-xa"])
+    _apply(session, sample, [{"code": recommended}])
+    code, out = _cli("inbox", COMMUNE, "--json")
+    assert code == 0, out
+    assert {i["code"]: i["status"] for i in json.loads(out)} == {
+        waiting: "submitted",
+        recommended: "recommended",
+    }
