@@ -123,10 +123,9 @@ def approve_all(engine: Engine, unit_code: str, codes: list[str], *, on: date) -
 
     with Session(engine) as session:
         unit_id = session.scalars(select(Unit.id).where(Unit.code == unit_code)).one()
-        council, members = council_of(session=session, unit_id=unit_id)
+        _, members = council_of(session=session, unit_id=unit_id)
     return Minutes(
         meeting_date=on,
         members_present=len(members),
-        decision_series=council.decision_series,
         decisions=[{"code": c, "decision": "approve", "votes_for": len(members)} for c in codes],
     )

@@ -8,6 +8,7 @@ import typer
 
 from cli.common import ThiduaGroup, VerboseOpt
 from cli.database import db_app, sample_app
+from cli.decisions import decision_app
 from cli.demo import demo_command
 from cli.mail import mail_app
 from cli.meetings import meeting_app
@@ -39,6 +40,7 @@ app.command()(inbox)
 app.command()(units)
 app.command("up")(up)
 app.add_typer(meeting_app, name="meeting")
+app.add_typer(decision_app, name="decision")
 app.command("resubmit")(resubmit_command)
 app.command("demo")(demo_command)
 app.add_typer(mail_app, name="mail", help="Thư đã gửi / hộp thư thử nghiệm")

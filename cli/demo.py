@@ -2,8 +2,9 @@
 
 Submits a set of nominations at Cẩm Thành (one for every award form, a 2022-dated set that climbs
 through huyện Cẩm Thủy and a 2026-dated set from its successor xã Cẩm Thạch that does not), holds a
-meeting at each level with minutes (approvals, one rejection, one return and its resubmission) until
-each nomination is conferred at its own level, and prints every path.
+meeting at each level with minutes (approvals, one rejection, one return and its resubmission), records
+the head's decision on what a council recommended (central bodies decide or submit without a council
+vote) until each nomination is conferred at its own level, and prints every path.
 """
 
 from __future__ import annotations
@@ -23,7 +24,15 @@ from cli.meetings import _report_result
 from models.awards import catalogue
 from models.clock import today_vn
 from models.db import session_scope
-from models.meetings import Decision, ItemDecision, MeetingApplied, MeetingRefusal, Minutes, council_of
+from models.meetings import (
+    Decision,
+    ItemDecision,
+    MeetingApplied,
+    MeetingRefusal,
+    Minutes,
+    Outcome,
+    council_of,
+)
 from models.nominations import AGENDA, Nomination, Status
 
 if TYPE_CHECKING:
@@ -109,14 +118,13 @@ def pending_by_unit() -> dict[str, list[tuple[str, str]]]:
     return out
 
 
-def minutes_for(unit_code: str, items: list[tuple[str, str]], day: date, number: int) -> Minutes:
+def minutes_for(unit_code: str, items: list[tuple[str, str]], day: date) -> Minutes:
     """Sample minutes: everyone present and for, except the demo's one rejection and one return."""
     from models.hierarchy import Hierarchy
 
     with session_scope() as session:
         unit = Hierarchy.load(session).resolve(unit_code)
         council, members = council_of(session=session, unit_id=unit.id)
-        series = council.decision_series
     decisions = []
     for code, name in items:
         if name == REJECTED[0]:
@@ -138,8 +146,6 @@ def minutes_for(unit_code: str, items: list[tuple[str, str]], day: date, number:
     return Minutes(
         meeting_date=day,
         members_present=len(members),
-        decision_series=series,
-        first_decision_number=number,
         secretary="Thư ký Hội đồng",
         decisions=decisions,
     )
@@ -158,6 +164,35 @@ def _was_returned(code: str) -> bool:
             ).first()
             is not None
         )
+
+
+def central_documents(unit_code: str, items: list[tuple[str, str]]) -> list[list[str]]:
+    """A central body's documents for what waits there: the decision on the forms it confers, and the
+    submission (tờ trình) of the others to the level above — two documents, each with its number."""
+    from models.hierarchy import Hierarchy
+
+    with session_scope() as session:
+        level = Hierarchy.load(session).resolve(unit_code).level
+        awards = dict(
+            session.execute(
+                select(col(Nomination.code), col(Nomination.award_code)).where(
+                    col(Nomination.code).in_([c for c, _ in items])
+                )
+            )
+            .tuples()
+            .all()
+        )
+    forms = catalogue().forms
+    here = [c for c, _ in items if forms[awards[c]].authority == level]
+    above = [c for c, _ in items if forms[awards[c]].authority != level]
+    return [group for group in (here, above) if group]
+
+
+def is_central(unit_code: str) -> bool:
+    from models.hierarchy import CENTRAL, Hierarchy
+
+    with session_scope() as session:
+        return Hierarchy.load(session).resolve(unit_code).level in CENTRAL
 
 
 def unit_name(unit_code: str) -> str:
@@ -204,8 +239,10 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
 
     info = reach(Need.deployment, why="chạy thử")
     from flows.council import council_meeting
+    from flows.decisions import issue_decision
     from flows.intake import intake, resubmit
     from flows.refusal import is_refused
+    from models.decisions import DecisionIssued, DecisionRefusal
 
     day = today_vn()
     state: State = run(
@@ -215,7 +252,24 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
         raise _fail(state.message or "không tiếp nhận được hồ sơ mẫu")
     codes = [n["code"] for n in state.result()["nominations"]]
     console.print(f"Đã nộp {len(codes)} hồ sơ mẫu tại xã Cẩm Thành / xã Cẩm Thạch")
-    number, meetings = 1, 0
+    meetings, decisions = 0, 0
+
+    def decide(unit_code: str, **what: object) -> None:
+        """The head's decision (numbered by the system), as the registry records it."""
+        nonlocal decisions
+        issued = cast(
+            "DecisionIssued | DecisionRefusal",
+            run(issue_decision(unit=unit_code, decision_date=day, auto_number=True, **what)),  # type: ignore[call-overload]
+        )
+        if isinstance(issued, DecisionRefusal):
+            raise _fail(issued.message)
+        decisions += 1
+        if not json_out:
+            console.print(
+                f"{issued.kind.label.capitalize()} số {issued.number} của {issued.unit_name}: "
+                f"{len(issued.outcomes)} hồ sơ"
+            )
+
     for _ in range(12):
         if again := returned_codes():
             run(resubmit(codes=again, on=day, actor="UBND xã Cẩm Thạch"))
@@ -224,7 +278,11 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
         if not pending:
             break
         for unit_code, items in pending.items():
-            minutes = minutes_for(unit_code, items, day, number)
+            if is_central(unit_code):  # no council vote at the centre: the decision, or the submission
+                for group in central_documents(unit_code, items):
+                    decide(unit_code, codes=group)
+                continue
+            minutes = minutes_for(unit_code, items, day)
             # calling a flow returns its result: a Refused run's is its refusal
             result = cast(
                 "MeetingApplied | MeetingRefusal",
@@ -233,16 +291,21 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
             if isinstance(result, MeetingRefusal):  # the data of a Refused run
                 raise _fail(result.message)
             meetings += 1
-            number += max(1, len(result.decision_numbers))
+            if result.counts.get(Outcome.recommended):
+                decide(unit_code, meeting_id=result.meeting_id)
             # What it forwarded is received by `receive-forwarded`, which the meeting's event starts, or
             # by the next council's meeting if that opens first: once either way, one event each.
             _report_result(unit_name(unit_code), result, json_out=False) if not json_out else None
     statuses = paths(codes)
     problems = forms_conferred_where_expected(statuses)
     if json_out:
-        _emit_json({"meetings": meetings, "nominations": statuses, "problems": problems})
+        _emit_json(
+            {"meetings": meetings, "decisions": decisions, "nominations": statuses, "problems": problems}
+        )
     else:
-        table = Table(title=f"Đường đi của {len(statuses)} hồ sơ ({meetings} phiên họp)")
+        table = Table(
+            title=f"Đường đi của {len(statuses)} hồ sơ ({meetings} phiên họp, {decisions} quyết định/tờ trình)"
+        )
         for col in ("Mã", "Đối tượng", "Hình thức", "Đường đi", "Kết quả"):
             table.add_column(col)
         for s in statuses:

@@ -32,6 +32,9 @@ MINUTES_COLUMNS = (
     "votes_for",
     "votes_against",
     "votes_abstain",
+    "written_for",
+    "written_against",
+    "written_abstain",
     "note",
     "deadline",
 )
@@ -42,6 +45,9 @@ MINUTES_HEADERS = {
     "votes_for": "Đồng ý",
     "votes_against": "Không đồng ý",
     "votes_abstain": "Không biểu quyết",
+    "written_for": "Văn bản: đồng ý",
+    "written_against": "Văn bản: không đồng ý",
+    "written_abstain": "Văn bản: không biểu quyết",
     "note": "Lý do / nội dung bổ sung",
     "deadline": "Hạn bổ sung",
 }
@@ -52,7 +58,7 @@ def _resolve(unit: str, on: date | None = None) -> tuple[UnitRef, Hierarchy]:
 
 
 def read_minutes(
-    path: Path, *, meeting_date: date, present: int, series: str, first_number: int, secretary: str = ""
+    path: Path, *, meeting_date: date, present: int, secretary: str = ""
 ) -> tuple[Minutes | None, list[str], Callable[[int], str]]:
     """A minutes file (CSV/XLSX/JSON, one row per agenda item) → Minutes, or every problem of the file and
     of the model at once (each named by its row); with the function that names a decision by its row, for
@@ -79,8 +85,6 @@ def read_minutes(
     data = {
         "meeting_date": meeting_date,
         "members_present": present,
-        "decision_series": series,
-        "first_decision_number": first_number,
         "secretary": secretary,
         "decisions": decisions,
     }
@@ -186,8 +190,6 @@ def meeting_decide(
     file: Annotated[Path, typer.Option("--file", help="biên bản: CSV hoặc XLSX, mỗi dòng một hồ sơ")],
     meeting_date: Annotated[str | None, typer.Option("--date", help="ngày họp dd/mm/yyyy")] = None,
     present: Annotated[int | None, typer.Option(help="số thành viên dự họp (mặc định: tất cả)")] = None,
-    series: Annotated[str | None, typer.Option(help="ký hiệu quyết định, ví dụ QĐ-UBND")] = None,
-    number: Annotated[int, typer.Option(help="số quyết định đầu tiên")] = 1,
     secretary: Annotated[str, typer.Option(help="thư ký phiên họp")] = "",
     template: Annotated[
         bool, typer.Option("--template", help="ghi tệp biên bản mẫu (theo chương trình họp) rồi thoát")
@@ -217,8 +219,6 @@ def meeting_decide(
             file,
             meeting_date=day,
             present=len(members) if present is None else present,
-            series=series or council.decision_series,
-            first_number=number,
             secretary=secretary,
         )
         meeting_id, run_id = (waiting.id, waiting.flow_run_id) if waiting else (None, None)
@@ -354,8 +354,11 @@ def _report_result(name: str, result: MeetingApplied, json_out: bool) -> None:
         _emit_json(result.model_dump(mode="json", exclude_none=True))
         return
     console.print(f"Đã áp dụng phiên họp #{result.meeting_id} của {name} — {counts_line(result.counts)}")
-    for form, number in result.decision_numbers.items():
-        console.print(f"  Quyết định {number}: {award_name(form)}")
+    if any(str(k) == "recommended" for k in result.counts):
+        console.print(
+            f"  Hồ sơ được đề nghị khen thưởng chờ quyết định của người đứng đầu: "
+            f"thidua decision issue ĐƠN_VỊ --meeting {result.meeting_id} --number SỐ/QĐ-UBND --date dd/mm/yyyy"
+        )
 
 
 MEETING_STATUS_LABELS = {"open": "đang chờ quyết định", "applied": "đã áp dụng", "cancelled": "đã hủy"}
@@ -382,8 +385,10 @@ def _write_minutes_template(path: Path, agenda: list[dict], *, overwrite: bool =
         notes=(
             "Quyết định: thông qua / không thông qua / trả lại bổ sung / khen mức thấp hơn.",
             "Không thông qua và trả lại phải ghi lý do / nội dung cần bổ sung.",
+            "Phiếu tại phiên họp (đồng ý / không đồng ý / không biểu quyết) và phiếu bằng văn bản của thành viên "
+            "vắng mặt ghi ở các cột riêng.",
         ),
-        rows=[[a["code"], "thông qua", "", None, None, None, "", None] for a in agenda],
+        rows=[[a["code"], "thông qua", "", None, None, None, None, None, None, "", None] for a in agenda],
         overwrite=overwrite,
     )
 

@@ -183,10 +183,19 @@ def status(code: str, json_out: JsonOpt = False) -> None:
             iso_to_vn(s["on_date"]),
             (s["unit"] or {}).get("name", ""),
             action,
-            f"{votes['for']}/{votes['against']}/{votes['abstain']}" if votes else "",
+            _votes_cell(votes),
             " ".join(x for x in (s["decision_number"] or "", s["note"]) if x),
         )
     console.print(table)
+
+
+def _votes_cell(votes: dict | None) -> str:
+    """'6/0/0' (for / against / abstain at the meeting), then '+ 3/0/0 bằng văn bản' for absent members."""
+    if not votes:
+        return ""
+    cell = f"{votes['for']}/{votes['against']}/{votes['abstain']}"
+    written = [votes.get(k) or 0 for k in ("written_for", "written_against", "written_abstain")]
+    return cell + (f" + {written[0]}/{written[1]}/{written[2]} bằng văn bản" if any(written) else "")
 
 
 def inbox(
@@ -194,21 +203,29 @@ def inbox(
     on: Annotated[str | None, typer.Option(help="ngày dd/mm/yyyy để xác định đơn vị")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Hồ sơ đang chờ Hội đồng của đơn vị xét, kèm hạn xét."""
+    """Hồ sơ đang chờ Hội đồng của đơn vị xét, hoặc chờ quyết định của người đứng đầu, kèm thời hạn."""
     from models.db import session_scope
+    from models.nominations import AWAITING
     from models.queries import inbox as inbox_of
 
     target, hierarchy = find_unit(unit, date_option(on) or today_vn())
     with session_scope() as session:
-        items = inbox_of(session=session, unit_id=target.id, hierarchy=hierarchy)
+        items = inbox_of(session=session, unit_id=target.id, hierarchy=hierarchy, statuses=AWAITING)
     if json_out:
         _emit_json(items)
         return
     table = Table(title=f"Hồ sơ chờ xét tại {hierarchy.describe(target)} ({len(items)})")
-    for col in ("Mã hồ sơ", "Đối tượng", "Hình thức", "Đơn vị đề nghị", "Hạn xét"):
+    for col in ("Mã hồ sơ", "Đối tượng", "Hình thức", "Đơn vị đề nghị", "Trạng thái", "Hạn"):
         table.add_column(col)
     for n in items:
-        table.add_row(n["code"], n["nominee"], n["award_name"], n["origin_unit"], iso_to_vn(n["due_on"]))
+        table.add_row(
+            n["code"],
+            n["nominee"],
+            n["award_name"],
+            n["origin_unit"],
+            Status(n["status"]).label,
+            iso_to_vn(n["due_on"]),
+        )
     console.print(table)
 
 

@@ -120,6 +120,8 @@ def open_or_find(
                 flow_run_id=flow_run_id,
                 received=received,
             )
+        except mt.CentralBodiesDoNotVote as exc:  # their step is the decision (flows/decisions.py)
+            return Opening(refused=str(exc), problems=[str(exc)], meeting_id=None)
         except mt.NothingToDecide as exc:
             problems = [str(exc)]
             if minutes is not None:  # say of each decision why, as the checks of an open meeting would
@@ -133,14 +135,14 @@ def open_or_find(
                 refused=str(exc),
                 problems=problems,
                 meeting_id=None,
-                received=_received_items(session, hierarchy, received),
+                received=received_items(session, hierarchy, received),
             )
         except mt.MeetingAlreadyOpen as exc:
             return Opening(
                 refused=str(exc),
                 problems=[str(exc)],
                 meeting_id=exc.meeting.id,
-                received=_received_items(session, hierarchy, received),
+                received=received_items(session, hierarchy, received),
             )
         return Opening(
             meeting_id=meeting.id,
@@ -151,7 +153,7 @@ def open_or_find(
             council=council.name,
             members=len(members),
             series=council.decision_series,
-            received=_received_items(session, hierarchy, received),
+            received=received_items(session, hierarchy, received),
         )
 
 
@@ -170,7 +172,7 @@ def _dossier_rows(session: Session, codes: list[str], *more: Any) -> Sequence[Ro
     ).all()
 
 
-def _received_items(
+def received_items(
     session, hierarchy: Hierarchy, codes: list[str], payload: dict | None = None
 ) -> list[dict]:
     """The `thidua.nomination.received` event items for dossiers just received."""
@@ -332,7 +334,9 @@ def apply_and_queue(
         result = mt.applied_result(
             session=session, meeting=meeting, hierarchy=hierarchy, unit=unit, letters=len(queued.created)
         )
-        return Applied(result, _event_items(session, hierarchy, outcome))
+        return Applied(
+            result, event_items(session, hierarchy, outcome.outcomes, {"meeting_id": outcome.meeting_id})
+        )
 
 
 @dataclass
@@ -343,10 +347,11 @@ class Applied:
     events: list[dict]
 
 
-def _event_items(session: Session, hierarchy: Hierarchy, outcome: mt.MeetingResult) -> list[dict]:
-    rows = _dossier_rows(
-        session, list(outcome.outcomes), col(Nomination.status), col(Nomination.decision_number)
-    )
+def event_items(
+    session: Session, hierarchy: Hierarchy, outcomes: Mapping[str, mt.Outcome], extra: dict
+) -> list[dict]:
+    """The items of the dossiers' events after a meeting or a decision (`extra` joins each payload)."""
+    rows = _dossier_rows(session, list(outcomes), col(Nomination.status), col(Nomination.decision_number))
     out = []
     for code, name, award, unit_id, status, number in rows:
         unit = hierarchy.get(unit_id)
@@ -357,12 +362,8 @@ def _event_items(session: Session, hierarchy: Hierarchy, outcome: mt.MeetingResu
                 "award": award,
                 "unit_code": unit.code,
                 "unit": unit.name,
-                "outcome": outcome.outcomes[code],
-                "payload": {
-                    "status": str(status),
-                    "decision_number": number,
-                    "meeting_id": outcome.meeting_id,
-                },
+                "outcome": outcomes[code],
+                "payload": {"status": str(status), "decision_number": number, **extra},
             }
         )
     return out
@@ -473,9 +474,7 @@ async def _decide_by_form(opening: Opening, on: date) -> Applied:
     """Suspend until the council's decisions arrive and apply them; refused input suspends again, the
     form filled with what was sent and each problem beside its item."""
     problems: list[mt.Problem] = []
-    values = initial_form(
-        agenda=opening.agenda, meeting_date=on, series=opening.series, members=opening.members
-    )
+    values = initial_form(agenda=opening.agenda, meeting_date=on, members=opening.members)
     attempt = 0
     while True:
         form = MeetingDecisions.with_initial_data(
@@ -625,33 +624,52 @@ def receive_from_meetings(meeting_ids: list[int], on: date) -> tuple[Receipt, li
             if meeting is None:
                 raise LookupError(f"không có phiên họp #{meeting_id}")
             units.update(mt.outcome_of(session=session, meeting=meeting).forwarded_to.values())
-        by_unit: dict[int, list[str]] = {}
-        held = []
-        for unit_id in sorted(units):
-            codes = mt.receive_pending(
-                session=session, unit_id=unit_id, hierarchy=hierarchy, on=on, actor="receive-forwarded"
-            )
-            if codes:
-                by_unit[unit_id] = codes
-            held += mt.hold_frozen_nominees(session=session, unit_id=unit_id, on=on)
         ref = (
             "meeting-" + "-".join(map(str, sorted(meeting_ids)))
             if len(meeting_ids) <= 8
             else f"meetings-{min(meeting_ids)}-{max(meeting_ids)}-{len(meeting_ids)}"
         )
-        queued = enqueue_many(
-            session=session,
-            items=council_digests(session=session, hierarchy=hierarchy, by_unit=by_unit, ref=ref),
-        )
+        by_unit, held, queued = _receive(session, hierarchy, sorted(units), on, ref)
         received = [code for codes in by_unit.values() for code in codes]
         receipt = Receipt(
             meeting_ids=meeting_ids,
             received=received,
             held=held,
-            letters=len(queued.created),
+            letters=queued,
             units=[hierarchy.get(u).code for u in by_unit],
         )
-        return receipt, _received_items(session, hierarchy, received, {"meeting_ids": meeting_ids})
+        return receipt, received_items(session, hierarchy, received, {"meeting_ids": meeting_ids})
+
+
+def _receive(
+    session: Session, hierarchy: Hierarchy, units: list[int], on: date, ref: str
+) -> tuple[dict[int, list[str]], list[str], int]:
+    """Receive what waits at each unit, hold frozen nominees, queue one digest per council: the codes
+    received by unit, those held, and the number of letters queued."""
+    by_unit: dict[int, list[str]] = {}
+    held = []
+    for unit_id in units:
+        codes = mt.receive_pending(
+            session=session, unit_id=unit_id, hierarchy=hierarchy, on=on, actor="receive-forwarded"
+        )
+        if codes:
+            by_unit[unit_id] = codes
+        held += mt.hold_frozen_nominees(session=session, unit_id=unit_id, on=on)
+    queued = enqueue_many(
+        session=session,
+        items=council_digests(session=session, hierarchy=hierarchy, by_unit=by_unit, ref=ref),
+    )
+    return by_unit, held, len(queued.created)
+
+
+def receive_at_units(unit_ids: list[int], on: date, ref: str) -> tuple[int, list[dict]]:
+    """Open the review at these units of what was submitted to them outside a meeting (a central body's
+    submission); returns the letters queued and the items of the `received` events."""
+    with session_scope() as session:
+        hierarchy = Hierarchy.load(session)
+        by_unit, _, letters = _receive(session, hierarchy, unit_ids, on, ref)
+        received = [code for codes in by_unit.values() for code in codes]
+        return letters, received_items(session, hierarchy, received, {"ref": ref})
 
 
 @task(name="open-reviews")

@@ -15,12 +15,14 @@ from models.awards import catalogue
 # one event per dossier
 NOMINATION_SUBMITTED = "thidua.nomination.submitted"
 NOMINATION_RECEIVED = "thidua.nomination.received"  # its review opened at the next level
-NOMINATION_CONFERRED = "thidua.nomination.conferred"
+NOMINATION_RECOMMENDED = "thidua.nomination.recommended"  # the council recommends; the head decides
+NOMINATION_CONFERRED = "thidua.nomination.conferred"  # the head's decision
 NOMINATION_FORWARDED = "thidua.nomination.forwarded"
 NOMINATION_REJECTED = "thidua.nomination.rejected"
 NOMINATION_RETURNED = "thidua.nomination.returned"
-# a council meeting's outcome for a dossier → its event
+# a meeting's or a decision's outcome for a dossier → its event
 OUTCOME_EVENTS = {
+    "recommended": NOMINATION_RECOMMENDED,
     "conferred": NOMINATION_CONFERRED,
     "forwarded": NOMINATION_FORWARDED,
     "rejected": NOMINATION_REJECTED,

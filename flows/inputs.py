@@ -45,7 +45,8 @@ def lower_award_code(text: str) -> str:
 FORM_TITLE = "Biên bản họp Hội đồng Thi đua – Khen thưởng"
 HOW_TO = (
     "Mỗi thẻ dưới đây là một hồ sơ trong chương trình họp. Với từng hồ sơ: chọn **Quyết định**, ghi số "
-    "phiếu biểu quyết (thông qua mà để trống cả ba ô phiếu: tính là mọi thành viên dự họp đồng ý); khi không "
+    "phiếu biểu quyết tại phiên họp (thông qua mà để trống mọi ô phiếu: tính là mọi thành viên dự họp đồng ý) "
+    "và, riêng, phiếu bằng văn bản của thành viên vắng mặt; khi không "
     "thông qua hoặc trả lại, ghi lý do hay nội dung cần bổ sung. Không xóa thẻ, không thêm thẻ, không sửa mã "
     "hồ sơ. Bấm **Submit** để gửi biên bản; nếu biên bản chưa hợp lệ, phiên họp chờ lại với những gì đã ghi, "
     "lỗi ghi ở đầu mẫu và ở ô «Lỗi cần sửa» của từng hồ sơ."
@@ -64,7 +65,8 @@ class AgendaDecision(BaseModel):
         default=Decision.approve.label,
         title="Quyết định",
         json_schema_extra=_CHOICES_SCHEMA,
-        description="Thông qua: trình cấp trên, hoặc khen thưởng nếu Hội đồng có thẩm quyền. "
+        description="Thông qua: trình cấp trên khen thưởng, hoặc (ở cấp có thẩm quyền) đề nghị người đứng đầu "
+        "quyết định khen thưởng. "
         "Không thông qua: ghi lý do. Trả lại bổ sung: ghi nội dung cần bổ sung. "
         "Khen mức thấp hơn: chọn hình thức thấp hơn.",
     )
@@ -83,6 +85,14 @@ class AgendaDecision(BaseModel):
     )
     votes_against: int = Field(default=0, ge=0, title="Số phiếu không đồng ý")
     votes_abstain: int = Field(default=0, ge=0, title="Số phiếu không biểu quyết")
+    written_for: int = Field(
+        default=0,
+        ge=0,
+        title="Phiếu bằng văn bản: đồng ý",
+        description="Thành viên vắng mặt cho ý kiến bằng văn bản: ghi riêng, không gộp vào phiếu tại phiên họp.",
+    )
+    written_against: int = Field(default=0, ge=0, title="Phiếu bằng văn bản: không đồng ý")
+    written_abstain: int = Field(default=0, ge=0, title="Phiếu bằng văn bản: không biểu quyết")
     note: str = Field(
         default="",
         title="Lý do / nội dung cần bổ sung / ghi chú",
@@ -108,24 +118,14 @@ class MeetingDecisions(RunInput):
     model_config = ConfigDict(title=FORM_TITLE)
 
     meeting_date: date = Field(
-        title="Ngày họp", description="Ngày Hội đồng họp; cũng là ngày của quyết định khen thưởng."
+        title="Ngày họp",
+        description="Ngày Hội đồng họp. Quyết định khen thưởng do người đứng đầu ký sau, có số và ngày riêng.",
     )
     members_present: int = Field(
         default=0,
         ge=0,
         title="Số thành viên dự họp",
         description="Sửa nếu có thành viên vắng mặt (thành viên vắng gửi phiếu bằng văn bản).",
-    )
-    decision_series: str = Field(
-        default="QĐ-UBND",
-        title="Ký hiệu quyết định khen thưởng",
-        description="Ví dụ QĐ-UBND; số quyết định sẽ là «số/ký hiệu».",
-    )
-    first_decision_number: int = Field(
-        default=1,
-        ge=1,
-        title="Số quyết định đầu tiên",
-        description="Mỗi hình thức khen thưởng được quyết định một số, bắt đầu từ số này.",
     )
     secretary: str = Field(default="", title="Thư ký phiên họp")
     agenda_items: list[AgendaDecision] = Field(title="Quyết định cho từng hồ sơ", description=HOW_TO)
@@ -156,8 +156,6 @@ class MeetingDecisions(RunInput):
         return {
             "meeting_date": self.meeting_date,
             "members_present": self.members_present,
-            "decision_series": self.decision_series,
-            "first_decision_number": self.first_decision_number,
             "secretary": self.secretary,
             "decisions": [
                 {
@@ -167,6 +165,9 @@ class MeetingDecisions(RunInput):
                     "votes_for": i.votes_for,
                     "votes_against": i.votes_against,
                     "votes_abstain": i.votes_abstain,
+                    "written_for": i.written_for,
+                    "written_against": i.written_against,
+                    "written_abstain": i.written_abstain,
                     "note": i.note,
                 }
                 for i in self.agenda_items
@@ -182,8 +183,6 @@ class MeetingDecisions(RunInput):
         return {
             "meeting_date": minutes.meeting_date.isoformat(),
             "members_present": minutes.members_present,
-            "decision_series": minutes.decision_series,
-            "first_decision_number": minutes.first_decision_number,
             "secretary": minutes.secretary,
             "agenda_items": [
                 {
@@ -193,6 +192,9 @@ class MeetingDecisions(RunInput):
                     "votes_for": d.votes_for,
                     "votes_against": d.votes_against,
                     "votes_abstain": d.votes_abstain,
+                    "written_for": d.written_for,
+                    "written_against": d.written_against,
+                    "written_abstain": d.written_abstain,
                     "note": d.note,
                 }
                 for d in minutes.decisions
@@ -236,13 +238,11 @@ def agenda_markdown(*, council: str, agenda: list[dict], problems: Sequence[str]
     return _blocks([*lines, HOW_TO])
 
 
-def initial_form(*, agenda: list[dict], meeting_date: date, series: str, members: int) -> dict:
+def initial_form(*, agenda: list[dict], meeting_date: date, members: int) -> dict:
     """The form's starting values: every item «Thông qua» with no votes yet, every member present."""
     return {
         "meeting_date": meeting_date,
         "members_present": members,
-        "decision_series": series,
-        "first_decision_number": 1,
         "agenda_items": [
             {
                 "code": a["code"],
@@ -285,8 +285,6 @@ def refill_form(*, agenda: list[dict], submitted: MeetingDecisions, problems: Se
     return {
         "meeting_date": submitted.meeting_date,
         "members_present": submitted.members_present,
-        "decision_series": submitted.decision_series,
-        "first_decision_number": submitted.first_decision_number,
         "secretary": submitted.secretary,
         "agenda_items": items,
     }

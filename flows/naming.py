@@ -216,5 +216,15 @@ def receive_run_name() -> str:
     return f"receive-forwarded-{which}-{_run_day().isoformat()}"
 
 
+def decision_run_name() -> str:
+    """`decision-<unit>-<decision day>`; tags the run with the unit's province and level."""
+    unit_ref = str(_param("unit", "") or "")
+    day = _as_date(_param("decision_date")) or _run_day()
+    place = _safe_place(unit_ref, day)
+    if place is not None:
+        tag_current_run(tags_of([place]))
+    return f"decision-{place.slug if place else slug(unit_ref) or 'unit'}-{day.isoformat()}"
+
+
 def dashboard_run_name() -> str:
     return f"dashboard-{_run_day().isoformat()}"

@@ -63,15 +63,40 @@ class VoteRule(BaseModel):
     of: Literal["members", "present"]
     strictly_more: bool = False
 
-    def passes(self, *, votes_for: int, present: int, members: int) -> bool:
-        base = members if self.of == "members" else present
+    def passes(self, *, votes_for: int, present: int, members: int, written_for: int = 0) -> bool:
+        """Of all members, the written votes of absent members count with those cast at the meeting
+        (Decree 98/2023 Art. 30(7): "nếu thành viên Hội đồng vắng mặt thì lấy ý kiến bằng văn bản");
+        of those present, only the votes cast at the meeting count."""
+        if self.of == "members":
+            count, base = votes_for + written_for, members
+        else:
+            count, base = votes_for, present
         needed = self.ratio * base
-        return votes_for > needed if self.strictly_more else votes_for >= needed
+        return count > needed if self.strictly_more else count >= needed
 
     def describe(self) -> str:
         pct = f"{self.ratio * 100:g}%"
         whom = "tổng số thành viên Hội đồng" if self.of == "members" else "số thành viên dự họp"
         return f"{'trên' if self.strictly_more else 'ít nhất'} {pct} {whom} đồng ý"
+
+
+class QuorumRule(BaseModel):
+    """How many members must sit for a meeting's conclusions to stand (numerator/denominator of all)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    numerator: int
+    denominator: int
+    basis: str
+
+    def met(self, *, present: int, members: int) -> bool:
+        return present * self.denominator >= members * self.numerator
+
+    def needed(self, members: int) -> int:
+        return -(-members * self.numerator // self.denominator)
+
+    def describe(self) -> str:
+        return f"ít nhất {self.numerator}/{self.denominator} tổng số thành viên Hội đồng dự họp"
 
 
 class FormRule(BaseModel):
@@ -94,7 +119,9 @@ class RuleSet(BaseModel):
     effective_to: date | None
     rules: dict[str, FormRule]
     review_days: dict[Level, int]
+    decision_days: dict[Level, int]
     return_days: int
+    quorum: QuorumRule
 
     def applies_on(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
@@ -152,7 +179,9 @@ def catalogue(path: Path = DATA) -> Catalogue:
                 effective_to=rs["effective_to"],
                 rules=rules,
                 review_days={Level(k): int(v) for k, v in rs["review_days"].items()},
+                decision_days={Level(k): int(v) for k, v in rs["decision_days"].items()},
                 return_days=int(rs["return_days"]),
+                quorum=QuorumRule(**rs["quorum"]),
             )
         )
     rule_sets.sort(key=lambda r: r.effective_from)

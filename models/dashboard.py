@@ -28,7 +28,7 @@ from models.calendar import working_days_between
 from models.campaigns import NTM_2021_2025, Campaign
 from models.clock import fmt_date
 from models.hierarchy import Hierarchy, UnitRef
-from models.nominations import AGENDA, Nomination, Status
+from models.nominations import AGENDA, AWAITING, Nomination, Status
 from models.text import fold
 from models.units import Level
 
@@ -41,13 +41,16 @@ STATUS_COLUMNS = (
     Status.submitted,
     Status.under_review,
     Status.forwarded,
+    Status.recommended,
     Status.returned,
     Status.frozen,
     Status.conferred,
     Status.rejected,
     Status.withdrawn,
 )
-IN_PROGRESS = frozenset({Status.submitted, Status.under_review, Status.forwarded, Status.frozen})
+IN_PROGRESS = frozenset(
+    {Status.submitted, Status.under_review, Status.forwarded, Status.recommended, Status.frozen}
+)
 MAX_CODES_LISTED = 20
 
 
@@ -181,7 +184,7 @@ def overdue_reviews(*, session: Session, hierarchy: Hierarchy, today: date) -> l
             col(Nomination.code), col(Nominee.name), col(Nomination.current_unit_id), col(Nomination.due_on)
         )
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
-        .where(col(Nomination.status).in_([s.value for s in AGENDA]), col(Nomination.due_on) < today)
+        .where(col(Nomination.status).in_([s.value for s in AWAITING]), col(Nomination.due_on) < today)
     )
     by_unit: dict[int, list[OverdueItem]] = defaultdict(list)
     for code, nominee, unit_id, due_on in session.execute(stmt):

@@ -67,6 +67,7 @@ TABLE_MODULES = (
     "models.deadlines",
     "models.reminders",
     "models.meetings",
+    "models.decisions",
     "models.staging",
     "notifications.outbox",
 )

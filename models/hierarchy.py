@@ -33,6 +33,14 @@ class NoRoute(ValueError):
     """The award form's authority does not lie above the unit (e.g. no district after 1/7/2025)."""
 
 
+# Who signs for a central body: never "Thủ trưởng Chủ tịch nước".
+CENTRAL_HEADS = {
+    Level.moha: "Bộ trưởng Bộ Nội vụ",
+    Level.prime_minister: "Thủ tướng Chính phủ",
+    Level.president: "Chủ tịch nước",
+}
+
+
 @dataclass(frozen=True, slots=True)
 class UnitRef(Dated):
     """A unit as routing and reminders see it: its place in the tree and the addresses letters go to."""
@@ -63,7 +71,7 @@ class UnitRef(Dated):
     @property
     def head_title(self) -> str:
         """'Chủ tịch UBND xã Cẩm Thạch' (for a central body: the head of it)."""
-        return f"Thủ trưởng {self.name}" if self.level in CENTRAL else f"Chủ tịch UBND {self.name}"
+        return CENTRAL_HEADS.get(self.level, f"Chủ tịch UBND {self.name}")
 
 
 class Hierarchy:

@@ -15,7 +15,7 @@ from functools import lru_cache
 from typing import Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
-from sqlalchemy import Table, select, update
+from sqlalchemy import Table, select
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, col
 from typing_extensions import TypedDict
@@ -30,12 +30,12 @@ from models.hierarchy import AmbiguousUnit, Hierarchy, NoRoute, UnitNotFound, Un
 from models.nominations import (
     BLOCKS_NEW,
     Action,
-    CodeCounter,
     IntakeBatch,
     Nomination,
     NominationStep,
     Nominee,
     Status,
+    take_numbers,
 )
 from models.settings import get_settings
 from models.sheets import number_vi, too_many_rows
@@ -379,17 +379,8 @@ def batch_key(rows: list[tuple[int, dict]]) -> str:
 
 def allocate_codes(*, session: Session, year: int, count: int) -> list[str]:
     """Reserve `count` consecutive codes HS<year>-NNNNNN: one UPDATE takes the block (the row made first if missing)."""
-    name = f"nomination:{year}"
-    # The year's first batches may come at once (two workers): make the counter race-free, then take a block.
-    session.execute(
-        insert_for(session)(CodeCounter)
-        .values(name=name, value=0)
-        .on_conflict_do_nothing(index_elements=["name"])
-    )
-    stmt = (
-        update(CodeCounter).where(col(CodeCounter.name) == name).values(value=col(CodeCounter.value) + count)
-    )
-    last = session.execute(stmt.returning(col(CodeCounter.value))).scalar_one()
+    # The year's first batches may come at once (two workers): the counter is made race-free, then a block taken.
+    last = take_numbers(session=session, name=f"nomination:{year}", count=count)
     return [f"HS{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
 
 

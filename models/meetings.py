@@ -29,7 +29,7 @@ from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col
 
 from models import nominations as nm
-from models.awards import AwardForm, catalogue
+from models.awards import AwardForm, NomineeKind, catalogue
 from models.clock import fmt_date, today_vn, utcnow, years_before
 from models.db import UTCDateTime, enum_type
 from models.hierarchy import Hierarchy, UnitRef
@@ -37,7 +37,7 @@ from models.labelled import LabelledEnum
 from models.nominations import AGENDA, Act, Action, Nomination, Status, Votes
 from models.staging import staged
 from models.text import fold, has_control_chars, nfc
-from models.units import Council, CouncilMember, Level
+from models.units import Council, CouncilMember
 
 
 class MeetingStatus(StrEnum):
@@ -121,6 +121,7 @@ _DECISION_WORDS: dict[str, Decision] = {
 class Outcome(LabelledEnum):
     """What a meeting did with a dossier (kết quả xét), as its step recorded it."""
 
+    recommended = "recommended", "đề nghị khen thưởng, chờ quyết định"
     conferred = "conferred", "khen thưởng"
     forwarded = "forwarded", "trình cấp trên"
     rejected = "rejected", "không khen thưởng"
@@ -132,9 +133,11 @@ class Outcome(LabelledEnum):
 
 
 _OUTCOME_OF_ACTION = {
+    Action.recommend: Outcome.recommended,
     Action.confer: Outcome.conferred,
     Action.forward: Outcome.forwarded,
     Action.reject: Outcome.rejected,
+    Action.refuse: Outcome.rejected,
     Action.return_: Outcome.returned,
 }
 
@@ -147,9 +150,8 @@ MAX_DEADLINE_DAYS = 366
 # Far above any council, and keeps vote counts inside a 32-bit column.
 MAX_MEMBERS = 1_000
 # The columns minutes reach: Nomination.code VARCHAR(30), NominationStep.note VARCHAR(4000) and actor
-# VARCHAR(200), Council.decision_series VARCHAR(40); a decision number "<number>/<series>" fits
-# NominationStep.decision_number VARCHAR(60) with six digits.
-MAX_FIRST_NUMBER = 999_999
+# VARCHAR(200). A meeting allocates no decision number: the head's decision has its own
+# (models/decisions.py).
 HIDDEN_CHARACTERS = (
     "có ký tự ẩn hoặc ký tự điều khiển (xuống dòng, tab, khoảng trắng không độ rộng…), không được phép"
 )
@@ -192,6 +194,9 @@ class ItemDecision(BaseModel):
     votes_for: VoteCount = Field(default=0, title="Số phiếu đồng ý")
     votes_against: VoteCount = Field(default=0, title="Số phiếu không đồng ý")
     votes_abstain: VoteCount = Field(default=0, title="Số phiếu không biểu quyết")
+    written_for: VoteCount = Field(default=0, title="Phiếu bằng văn bản đồng ý")
+    written_against: VoteCount = Field(default=0, title="Phiếu bằng văn bản không đồng ý")
+    written_abstain: VoteCount = Field(default=0, title="Phiếu bằng văn bản không biểu quyết")
     note: FreeText = Field(default="", max_length=4000, title="Lý do / ghi chú")
     deadline: date | None = Field(default=None, title="Hạn bổ sung")
 
@@ -209,7 +214,13 @@ class ItemDecision(BaseModel):
 
     @property
     def recorded_votes(self) -> int:
+        """Votes cast at the meeting, by the members present."""
         return self.votes_for + self.votes_against + self.votes_abstain
+
+    @property
+    def written_votes(self) -> int:
+        """Written votes of absent members (lấy ý kiến bằng văn bản), recorded apart."""
+        return self.written_for + self.written_against + self.written_abstain
 
 
 class Minutes(BaseModel):
@@ -220,8 +231,6 @@ class Minutes(BaseModel):
 
     meeting_date: date = Field(title="Ngày họp")
     members_present: int = Field(ge=0, le=MAX_MEMBERS, title="Số thành viên dự họp")
-    decision_series: OneLine = Field(default="QĐ-UBND", max_length=40, title="Ký hiệu quyết định")
-    first_decision_number: int = Field(default=1, ge=1, le=MAX_FIRST_NUMBER, title="Số quyết định đầu tiên")
     decisions: list[ItemDecision] = Field(title="Các quyết định")
     secretary: OneLine = Field(default="", max_length=200, title="Thư ký phiên họp")
 
@@ -230,16 +239,8 @@ class Minutes(BaseModel):
     def _not_in_the_future(cls, value: date) -> date:
         if value > latest_meeting_date():
             raise ValueError(
-                f"ngày {fmt_date(value)} còn ở tương lai (quá {MAX_DAYS_AHEAD} ngày sau hôm nay); "
-                "ngày họp cũng là ngày của quyết định khen thưởng"
+                f"ngày {fmt_date(value)} còn ở tương lai (quá {MAX_DAYS_AHEAD} ngày sau hôm nay)"
             )
-        return value
-
-    @field_validator("decision_series")
-    @classmethod
-    def _series(cls, value: str) -> str:
-        if not value:
-            raise ValueError("thiếu ký hiệu số quyết định (ví dụ QĐ-UBND)")
         return value
 
     @model_validator(mode="after")
@@ -247,7 +248,7 @@ class Minutes(BaseModel):
         # An approval with no vote written down is the unanimous vote of those present: one forgotten
         # item must not cost the secretary an error per item.
         for d in self.decisions:
-            if d.decision.awards and d.recorded_votes == 0:
+            if d.decision.awards and d.recorded_votes == 0 and d.written_votes == 0:
                 d.votes_for = self.members_present
         return self
 
@@ -409,6 +410,14 @@ class MeetingRefused(ValueError):
     """A meeting that cannot open or go on; the message is for officials."""
 
 
+class CentralBodiesDoNotVote(MeetingRefused):
+    def __init__(self, name: str):
+        super().__init__(
+            f"{name} xét và quyết định không qua biểu quyết của Hội đồng: không mở phiên họp; "
+            "ghi quyết định (hoặc tờ trình) bằng `thidua decision issue`"
+        )
+
+
 class NothingToDecide(MeetingRefused):
     def __init__(self, council: Council):
         super().__init__(f"không có hồ sơ nào chờ {council.name} xét; chưa mở phiên họp")
@@ -467,6 +476,8 @@ def open_meeting(
     if existing is not None:
         return existing
     council, _ = council_of(session=session, unit_id=unit_id)
+    if hierarchy.get(unit_id).level in nm.CENTRAL:
+        raise CentralBodiesDoNotVote(hierarchy.get(unit_id).name)
     _lock_council(session, saved_id(council))
     waits = key.startswith(WAITING_KEY)
     for other in open_meetings_of(session=session, unit_id=unit_id):
@@ -618,13 +629,7 @@ def _checkable_part(
     decisions = data.get("decisions")
     if "decisions" in bad_fields or not isinstance(decisions, list):
         return None, set()
-    neutral = {
-        "meeting_date": opened_on,
-        "members_present": members,
-        "decision_series": "QĐ",
-        "first_decision_number": 1,
-        "secretary": "",
-    }
+    neutral = {"meeting_date": opened_on, "members_present": members, "secretary": ""}
     kept = {
         **data,
         **{name: neutral[name] for name in bad_fields if name in neutral},
@@ -652,12 +657,15 @@ class _Sitting:
     members: int
     agenda: set[str]
     nominations: dict[str, Nomination]
+    kinds: dict[str, NomineeKind] = field(default_factory=dict)
 
 
 def _check_meeting(
     session: Session, meeting: Meeting, minutes: Minutes, hierarchy: Hierarchy
 ) -> list[Problem]:
     """The meeting's facts, then each decision: on the agenda, still waiting here, and sound for its kind."""
+    from models.nominations import Nominee
+
     named = [d.code.upper() for d in minutes.decisions]
     sitting = _Sitting(
         meeting,
@@ -669,6 +677,15 @@ def _check_meeting(
         nominations={
             n.code: n for n in session.scalars(select(Nomination).where(col(Nomination.code).in_(named)))
         },
+        kinds=dict(
+            session.execute(
+                select(col(Nomination.code), col(Nominee.kind))
+                .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+                .where(col(Nomination.code).in_(named))
+            )
+            .tuples()
+            .all()
+        ),
     )
     problems = [Problem(text) for text in _meeting_problems(sitting)]
     seen: set[str] = set()
@@ -706,12 +723,27 @@ def _meeting_problems(s: _Sitting) -> list[str]:
         problems.append(
             f"số thành viên dự họp ({s.minutes.members_present}) lớn hơn số thành viên Hội đồng ({s.members})"
         )
+    problems += _quorum_problems(s)
     if s.minutes.meeting_date < years_before(s.meeting.opened_on, 1):
         problems.append(
             f"ngày họp {fmt_date(s.minutes.meeting_date)} không hợp lý (hơn một năm trước ngày "
             f"mở phiên họp {fmt_date(s.meeting.opened_on)})"
         )
     return problems
+
+
+def _quorum_problems(s: _Sitting) -> list[str]:
+    """The meeting's conclusions stand only with its quorum (the rule set in force on the meeting's date)."""
+    cat = catalogue()
+    rules = cat.rule_set_on(s.minutes.meeting_date) or cat.rule_sets[-1]
+    present = s.minutes.members_present
+    if present > s.members or rules.quorum.met(present=present, members=s.members):
+        return []
+    return [
+        f"Hội đồng chưa đủ số thành viên dự họp: {present}/{s.members} thành viên, cần "
+        f"{rules.quorum.describe()} ({rules.quorum.needed(s.members)} người) — {rules.quorum.basis}; "
+        "các kết luận của phiên họp chưa có giá trị"
+    ]
 
 
 def _item_problems(s: _Sitting, d: ItemDecision) -> list[str]:
@@ -733,6 +765,12 @@ def _item_problems(s: _Sitting, d: ItemDecision) -> list[str]:
         problems.append(
             f"tổng số phiếu ({d.recorded_votes}) vượt số thành viên dự họp ({s.minutes.members_present})"
         )
+    absent = max(s.members - s.minutes.members_present, 0)
+    if d.written_votes > absent:
+        problems.append(
+            f"số phiếu bằng văn bản ({d.written_votes}) vượt số thành viên vắng mặt ({absent}); "
+            "thành viên dự họp biểu quyết tại phiên họp"
+        )
     if d.deadline is not None and d.deadline < s.minutes.meeting_date:
         problems.append(
             f"hạn bổ sung {fmt_date(d.deadline)} trước ngày họp {fmt_date(s.minutes.meeting_date)}"
@@ -746,6 +784,8 @@ def _check_approval(s: _Sitting, d: ItemDecision, n: Nomination) -> list[str]:
 
 
 def _check_lower_award(s: _Sitting, d: ItemDecision, n: Nomination) -> list[str]:
+    """A lower form only from the catalogue, within the dossier's rule set, for its nominee's kind and
+    within this council's level (an individual never gets an emulation flag)."""
     cat = catalogue()
     form, lower = cat.forms[n.award_code], cat.forms.get(d.lower_award)
     if lower is None:
@@ -753,13 +793,9 @@ def _check_lower_award(s: _Sitting, d: ItemDecision, n: Nomination) -> list[str]
     problems = []
     if lower.rank >= form.rank:
         problems.append(f"«{lower.name}» không thấp hơn hình thức đề nghị «{form.name}»")
-    if lower.authority != s.unit.level:
-        problems.append(
-            f"«{lower.name}» do {lower.authority.label} quyết định, không phải {s.unit.level.label}"
-        )
-    rule_set = cat.rule_set(n.rule_set)
-    if lower.code not in rule_set.rules:
-        problems.append(f"«{lower.name}» không áp dụng theo {rule_set.legal_basis}")
+    problem = nm.form_problem(form=lower, rule_set=n.rule_set, kind=s.kinds.get(n.code), level=s.unit.level)
+    if problem:
+        problems.append(problem)
     return problems + _vote_problems(s, d, n, lower)
 
 
@@ -767,11 +803,15 @@ def _vote_problems(s: _Sitting, d: ItemDecision, n: Nomination, form: AwardForm)
     """An award needs the vote its rule asks for (e.g. 80 % of the members for the emulation flag)."""
     rule = catalogue().rule_set(n.rule_set).rules.get(form.code)
     present = s.minutes.members_present
-    if rule is None or rule.vote.passes(votes_for=d.votes_for, present=present, members=s.members):
+    if rule is None or rule.vote.passes(
+        votes_for=d.votes_for, written_for=d.written_for, present=present, members=s.members
+    ):
         return []
+    written = f" và {d.written_for} phiếu bằng văn bản" if d.written_for else ""
+    counted = "" if rule.vote.of == "members" or not d.written_for else " (phiếu bằng văn bản không tính)"
     return [
-        f"{d.votes_for} phiếu đồng ý chưa đạt yêu cầu «{rule.vote.describe()}» "
-        f"({s.members} thành viên, {present} dự họp) — {rule.vote_basis}"
+        f"{d.votes_for} phiếu đồng ý tại phiên họp{written} chưa đạt yêu cầu «{rule.vote.describe()}»"
+        f"{counted} ({s.members} thành viên, {present} dự họp) — {rule.vote_basis}"
     ]
 
 
@@ -813,7 +853,6 @@ class MeetingApplied(BaseModel):
     decisions: dict[str, Outcome] = Field(description="each dossier's outcome, by code")
     forwarded_to: list[str] = Field(description="codes of the units the meeting forwarded to")
     letters: int | None = Field(default=None, description="letters queued by this run (None: not known here)")
-    decision_numbers: dict[str, str] = Field(description="the commendation decision's number, by award form")
     meeting_date: date
     unit: str = ""
 
@@ -838,7 +877,6 @@ def applied_result(
         decisions=result.outcomes,
         forwarded_to=sorted({hierarchy.get(u).code for u in result.forwarded_to.values()}),
         letters=letters,
-        decision_numbers=meeting.summary.get("decision_numbers", {}),
         meeting_date=meeting.meeting_date or meeting.opened_on,
         unit=unit,
     )
@@ -868,7 +906,7 @@ def apply_minutes(
     minutes = checked
     council, _ = council_of(session=session, unit_id=meeting.unit_id)
     result = MeetingResult(saved_id(meeting), meeting.unit_id)
-    decision_numbers = _decision_numbers(session, minutes, hierarchy.get(meeting.unit_id).level)
+    members = len(council_of(session=session, unit_id=meeting.unit_id)[1])
     codes = [d.code.upper() for d in minutes.decisions]
     by_code = {n.code: n for n in session.scalars(select(Nomination).where(col(Nomination.code).in_(codes)))}
     actor = actor or minutes.secretary or council.name
@@ -881,22 +919,25 @@ def apply_minutes(
             key=f"meeting:{meeting.id}:{n.code}",
             note=d.note,
         )
-        votes = Votes(d.votes_for, d.votes_against, d.votes_abstain, minutes.members_present)
+        votes = Votes(
+            d.votes_for,
+            d.votes_against,
+            d.votes_abstain,
+            minutes.members_present,
+            written_for=d.written_for,
+            written_against=d.written_against,
+            written_abstain=d.written_abstain,
+            members=members,
+        )
         if d.decision.awards:
             lower = d.lower_award if d.decision == Decision.award_lower else None
             form = catalogue().forms[lower or n.award_code]
             if hierarchy.get(n.current_unit_id).level == form.authority:
-                nm.confer(
-                    session=session,
-                    nomination=n,
-                    hierarchy=hierarchy,
-                    act=act,
-                    votes=votes,
-                    award_code=lower,
-                    decision_number=decision_numbers[form.code],
-                    decision_date=minutes.meeting_date,
+                # the council advises; the head decides later, in a numbered decision (models/decisions.py)
+                nm.recommend(
+                    session=session, nomination=n, hierarchy=hierarchy, act=act, votes=votes, award_code=lower
                 )
-                result.outcomes[n.code] = Outcome.conferred
+                result.outcomes[n.code] = Outcome.recommended
             else:
                 nm.forward(session=session, nomination=n, hierarchy=hierarchy, act=act, votes=votes)
                 result.outcomes[n.code] = Outcome.forwarded
@@ -912,7 +953,6 @@ def apply_minutes(
     meeting.applied_at = utcnow()
     meeting.summary = {
         "counts": {str(k): v for k, v in result.counts().items()},
-        "decision_numbers": decision_numbers,
         "members_present": minutes.members_present,
         "forwarded_to": sorted({hierarchy.get(u).code for u in result.forwarded_to.values()}),
     }
@@ -926,32 +966,6 @@ def saved_id(row: Meeting | Council) -> int:
     if row.id is None:
         raise ValueError(f"{type(row).__name__} chưa được lưu")
     return row.id
-
-
-def _decision_numbers(session: Session, minutes: Minutes, level: Level) -> dict[str, str]:
-    """One commendation decision per award form conferred at this meeting, numbered from the series."""
-    cat = catalogue()
-    approved = {d.code.upper(): d for d in minutes.decisions if d.decision.awards}
-    rows = (
-        session.execute(
-            select(col(Nomination.code), col(Nomination.award_code)).where(
-                col(Nomination.code).in_(list(approved))
-            )
-        )
-        .tuples()
-        .all()
-    )
-    proposed: dict[str, str] = dict(rows)
-    conferred = set()
-    for code, d in approved.items():
-        form = d.lower_award if d.decision == Decision.award_lower else proposed.get(code)
-        if form in cat.forms and cat.forms[form].authority == level:
-            conferred.add(form)
-    ordered = sorted(conferred, key=lambda c: cat.forms[c].rank)
-    return {
-        code: f"{minutes.first_decision_number + i}/{minutes.decision_series}"
-        for i, code in enumerate(ordered)
-    }
 
 
 def meetings_applied(*, session: Session, unit_id: int) -> int:

@@ -19,7 +19,7 @@ from models.awards import AwardForm, NomineeKind, catalogue
 from models.calendar import add_working_days, resume_due_date
 from models.clock import fmt_date, utcnow
 from models.db import UTCDateTime, enum_type
-from models.hierarchy import Hierarchy
+from models.hierarchy import CENTRAL, Hierarchy
 from models.labelled import LabelledEnum
 from models.units import Level
 
@@ -29,18 +29,28 @@ class Status(LabelledEnum):
     submitted = "submitted", "đã nộp"  # at the proposing unit, on its council's agenda
     under_review = "under_review", "đang xét"  # received at a higher level, on its council's agenda
     forwarded = "forwarded", "đã trình cấp trên"  # sent to `current_unit`, not yet received there
+    recommended = "recommended", "chờ quyết định khen thưởng"  # the council recommended it to its head
     conferred = "conferred", "đã khen thưởng"
     rejected = "rejected", "không khen thưởng"
     returned = "returned", "trả lại để bổ sung"  # back with the proposer for completion; the clock stops
     withdrawn = "withdrawn", "đã rút"
-    frozen = (
-        "frozen",
-        "tạm dừng xét",
-    )  # nominee under discipline, investigation or complaint: held, not decided
+    # nominee under discipline, investigation or complaint: held, not decided
+    frozen = "frozen", "tạm dừng xét"
 
 
 AGENDA = frozenset({Status.submitted, Status.under_review})
-PENDING = frozenset({Status.submitted, Status.under_review, Status.forwarded, Status.returned, Status.frozen})
+# what the current unit owes a step on, by its due date: its council's review, or its head's decision
+AWAITING = AGENDA | {Status.recommended}
+PENDING = frozenset(
+    {
+        Status.submitted,
+        Status.under_review,
+        Status.forwarded,
+        Status.recommended,
+        Status.returned,
+        Status.frozen,
+    }
+)
 FINAL = frozenset({Status.conferred, Status.rejected, Status.withdrawn})
 BLOCKS_NEW = PENDING | {Status.conferred}  # "one achievement, one award"
 
@@ -49,8 +59,10 @@ class Action(LabelledEnum):
     submit = "submit", "nộp hồ sơ"
     receive = "receive", "tiếp nhận"
     forward = "forward", "trình cấp trên"
-    confer = "confer", "khen thưởng"
+    recommend = "recommend", "Hội đồng đề nghị khen thưởng"  # to the head of the deciding level
+    confer = "confer", "quyết định khen thưởng"  # the head's decision (quyết định khen thưởng)
     reject = "reject", "không khen thưởng"
+    refuse = "refuse", "quyết định không khen thưởng"  # the head decides not to award
     return_ = "return", "trả lại để bổ sung"
     resubmit = "resubmit", "nộp lại"
     withdraw = "withdraw", "rút hồ sơ"
@@ -157,6 +169,10 @@ class NominationStep(SQLModel, table=True):
     votes_against: int | None = None
     votes_abstain: int | None = None
     members_present: int | None = None
+    written_for: int | None = Field(default=None, description="written votes of absent members: for")
+    written_against: int | None = None
+    written_abstain: int | None = None
+    members_total: int | None = Field(default=None, description="the council's members on the day")
     note: str = Field(default="", max_length=4000)
     decision_number: str | None = Field(default=None, max_length=60)
     decision_date: date | None = None
@@ -177,12 +193,17 @@ class Conflict(RuntimeError):
 
 @dataclass(frozen=True)
 class Votes:
-    """Kết quả biểu quyết."""
+    """Kết quả biểu quyết: the votes of the members present, and apart from them the written votes of
+    absent members (lấy ý kiến bằng văn bản), which count toward a share "of all members"."""
 
     for_: int = 0
     against: int = 0
     abstain: int = 0
     present: int = 0
+    written_for: int = 0
+    written_against: int = 0
+    written_abstain: int = 0
+    members: int | None = None
 
     def step_fields(self) -> dict:
         return {
@@ -190,6 +211,10 @@ class Votes:
             "votes_against": self.against,
             "votes_abstain": self.abstain,
             "members_present": self.present,
+            "written_for": self.written_for,
+            "written_against": self.written_against,
+            "written_abstain": self.written_abstain,
+            "members_total": self.members,
         }
 
 
@@ -281,8 +306,10 @@ ACTION_VERBS = {
     Action.submit: "nộp",
     Action.receive: "tiếp nhận",
     Action.forward: "trình cấp trên",
+    Action.recommend: "đề nghị người đứng đầu khen thưởng",
     Action.confer: "quyết định khen thưởng",
     Action.reject: "không khen thưởng",
+    Action.refuse: "quyết định không khen thưởng",
     Action.return_: "trả lại để bổ sung",
     Action.resubmit: "nộp lại",
     Action.withdraw: "rút hồ sơ",
@@ -315,9 +342,16 @@ def receive(*, session: Session, nomination: Nomination, hierarchy: Hierarchy, a
 
 
 def forward(
-    *, session: Session, nomination: Nomination, hierarchy: Hierarchy, act: Act, votes: Votes | None = None
+    *,
+    session: Session,
+    nomination: Nomination,
+    hierarchy: Hierarchy,
+    act: Act,
+    votes: Votes | None = None,
+    document: tuple[str, date] | None = None,
 ) -> Nomination:
-    """Approve below the authority: propose to the next level (đề nghị cấp trên)."""
+    """Approve below the authority: submit to the next level (trình cấp trên khen thưởng); `document` is
+    the submission's number and date (tờ trình) where one is recorded (a central body's step)."""
     if _replayed(session=session, nomination=nomination, act=act):
         return nomination
     target = hierarchy.next_unit(nomination.current_unit_id, nomination.form.authority)
@@ -334,8 +368,95 @@ def forward(
         allowed=AGENDA,
         to_status=Status.forwarded,
         changes={"current_unit_id": target.id, "due_on": None, "received_on": None},
-        step={"to_unit_id": target.id, **(votes.step_fields() if votes else {})},
+        step={
+            "to_unit_id": target.id,
+            **(votes.step_fields() if votes else {}),
+            **({"decision_number": document[0], "decision_date": document[1]} if document else {}),
+        },
     )
+
+
+def decision_form(
+    *, session: Session, nomination: Nomination, hierarchy: Hierarchy, award_code: str | None = None
+) -> AwardForm:
+    """The form a council may recommend or a head confer here: in the catalogue and the dossier's rule
+    set, not above the form proposed, for the dossier's nominee kind, and within this unit's authority."""
+    cat = catalogue()
+    form = cat.forms.get(award_code or nomination.award_code)
+    if form is None:
+        raise TransitionError(f"hình thức khen thưởng «{award_code}» không có trong danh mục")
+    proposed = cat.forms[nomination.award_code]
+    if form.rank > proposed.rank:
+        raise TransitionError(
+            f"hồ sơ {nomination.code}: không thể khen «{form.name}» cao hơn hình thức đề nghị «{proposed.name}»"
+        )
+    problem = form_problem(
+        form=form,
+        rule_set=nomination.rule_set,
+        kind=_nominee_kind(session, nomination),
+        level=hierarchy.get(nomination.current_unit_id).level,
+    )
+    if problem:
+        raise TransitionError(f"hồ sơ {nomination.code}: {problem}")
+    return form
+
+
+def _nominee_kind(session: Session, nomination: Nomination) -> NomineeKind | None:
+    nominee = session.get(Nominee, nomination.nominee_id)
+    return nominee.kind if nominee is not None else None
+
+
+def form_problem(*, form: AwardForm, rule_set: str, kind: NomineeKind | None, level: Level) -> str | None:
+    """Why `form` cannot be given here (None if it can): it must be in the dossier's rule set, allowed
+    for the nominee's kind, and within the deciding unit's authority."""
+    rules = catalogue().rule_set(rule_set)
+    if form.code not in rules.rules:
+        return f"«{form.name}» không áp dụng theo {rules.legal_basis}"
+    if kind is not None and kind not in form.kinds:
+        allowed = ", ".join(k.label for k in sorted(form.kinds))
+        return f"«{form.name}» không tặng cho {kind.label} (chỉ tặng cho: {allowed})"
+    if level != form.authority:
+        return f"«{form.name}» do {form.authority.label} quyết định, {level.label} không có thẩm quyền"
+    return None
+
+
+def recommend(
+    *,
+    session: Session,
+    nomination: Nomination,
+    hierarchy: Hierarchy,
+    act: Act,
+    votes: Votes | None = None,
+    award_code: str | None = None,
+) -> Nomination:
+    """The council of the deciding level recommends the award (Hội đồng đề nghị khen thưởng); the
+    dossier waits for the head's decision, with its own time limit."""
+    if _replayed(session=session, nomination=nomination, act=act):
+        return nomination
+    form = decision_form(session=session, nomination=nomination, hierarchy=hierarchy, award_code=award_code)
+    level = hierarchy.get(nomination.current_unit_id).level
+    days = catalogue().rule_set(nomination.rule_set).decision_days.get(level)
+    return _apply(
+        session=session,
+        nomination=nomination,
+        act=act,
+        action=Action.recommend,
+        allowed=AGENDA,
+        to_status=Status.recommended,
+        changes={
+            "awarded_code": form.code,
+            "due_on": add_working_days(act.on, days) if days else None,
+            "received_on": act.on,
+        },
+        step={"award_code": form.code, **(votes.step_fields() if votes else {})},
+    )
+
+
+def _deciding_statuses(nomination: Nomination, hierarchy: Hierarchy) -> frozenset[Status]:
+    """A head decides on what the council recommended; a central body (Ministry of Home Affairs, Prime
+    Minister, President) decides on the dossier itself, without a council vote."""
+    level = hierarchy.get(nomination.current_unit_id).level
+    return AGENDA if level in CENTRAL else frozenset({Status.recommended})
 
 
 def confer(
@@ -349,32 +470,27 @@ def confer(
     votes: Votes | None = None,
     award_code: str | None = None,
 ) -> Nomination:
-    """Approve at the authority: the commendation decision (quyết định khen thưởng)."""
+    """The head's commendation decision (quyết định khen thưởng): after the council's recommendation, or
+    at a central body directly. The form is the one recommended unless `award_code` names another."""
     if _replayed(session=session, nomination=nomination, act=act):
         return nomination
-    cat = catalogue()
-    form = cat.forms.get(award_code or nomination.award_code)
-    if form is None:
-        raise TransitionError(f"hình thức khen thưởng «{award_code}» không có trong danh mục")
-    proposed = cat.forms[nomination.award_code]
-    if form.rank > proposed.rank:
-        raise TransitionError(
-            f"hồ sơ {nomination.code}: không thể khen «{form.name}» cao hơn hình thức đề nghị «{proposed.name}»"
-        )
-    unit = hierarchy.get(nomination.current_unit_id)
-    if unit.level != form.authority:
-        raise TransitionError(
-            f"hồ sơ {nomination.code}: «{form.name}» do {form.authority.label} quyết định, "
-            f"{unit.name} không có thẩm quyền"
-        )
+    if nomination.status == Status.recommended and award_code is None:
+        award_code = nomination.awarded_code
+    form = decision_form(session=session, nomination=nomination, hierarchy=hierarchy, award_code=award_code)
     if not decision_number.strip():
         raise TransitionError(f"hồ sơ {nomination.code}: thiếu số quyết định khen thưởng")
+    allowed = _deciding_statuses(nomination, hierarchy)
+    if nomination.status in AGENDA and nomination.status not in allowed:
+        raise TransitionError(
+            f"hồ sơ {nomination.code}: Hội đồng Thi đua – Khen thưởng chưa đề nghị khen thưởng; "
+            "người đứng đầu quyết định sau khi Hội đồng xét"
+        )
     return _apply(
         session=session,
         nomination=nomination,
         act=act,
         action=Action.confer,
-        allowed=AGENDA,
+        allowed=allowed,
         to_status=Status.conferred,
         changes={
             "awarded_code": form.code,
@@ -388,6 +504,32 @@ def confer(
             "award_code": form.code,
             **(votes.step_fields() if votes else {}),
         },
+    )
+
+
+def refuse(
+    *,
+    session: Session,
+    nomination: Nomination,
+    hierarchy: Hierarchy,
+    act: Act,
+    decision_number: str | None = None,
+    decision_date: date | None = None,
+) -> Nomination:
+    """The head decides not to award (không khen thưởng), with the reasons in `act.note`."""
+    if _replayed(session=session, nomination=nomination, act=act):
+        return nomination
+    if not act.note.strip():
+        raise TransitionError(f"hồ sơ {nomination.code}: phải ghi rõ lý do không khen thưởng")
+    return _apply(
+        session=session,
+        nomination=nomination,
+        act=act,
+        action=Action.refuse,
+        allowed=_deciding_statuses(nomination, hierarchy),
+        to_status=Status.rejected,
+        changes={"awarded_code": None, "due_on": None},
+        step={"decision_number": decision_number, "decision_date": decision_date},
     )
 
 
@@ -517,3 +659,18 @@ class CodeCounter(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=60)
     value: int = 0
+
+
+def take_numbers(*, session: Session, name: str, count: int) -> int:
+    """Take the next `count` numbers of counter `name` (made on first use, race-free); returns the last."""
+    from models.db import insert_for
+
+    session.execute(
+        insert_for(session)(CodeCounter)
+        .values(name=name, value=0)
+        .on_conflict_do_nothing(index_elements=["name"])
+    )
+    stmt = (
+        update(CodeCounter).where(col(CodeCounter.name) == name).values(value=col(CodeCounter.value) + count)
+    )
+    return int(session.execute(stmt.returning(col(CodeCounter.value))).scalar_one())

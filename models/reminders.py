@@ -39,7 +39,7 @@ from models.clock import utcnow
 from models.db import UTCDateTime, insert_for
 from models.deadlines import DeadlineSpec
 from models.hierarchy import Hierarchy, UnitRef
-from models.nominations import AGENDA, Nomination, Nominee
+from models.nominations import AWAITING, Nomination, Nominee
 from models.reports import ReportingObligation, expand_obligations
 from models.units import Council, CouncilMember, MemberRole
 
@@ -374,7 +374,7 @@ def open_reviews(*, session: Session, directory: Hierarchy) -> list[OpenReview]:
             col(Nomination.received_on),
         )
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
-        .where(col(Nomination.status).in_(list(AGENDA)), col(Nomination.due_on).is_not(None))
+        .where(col(Nomination.status).in_(list(AWAITING)), col(Nomination.due_on).is_not(None))
         .order_by(Nomination.code)
     ).all()
     if not rows:

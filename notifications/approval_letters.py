@@ -5,6 +5,8 @@ keys; the caller queues them in the same transaction as the change they report."
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import select
@@ -91,14 +93,72 @@ def council_digests(
 def outcome_letters(
     *, session: Session, hierarchy: Hierarchy, meeting: Meeting, outcome: MeetingResult
 ) -> list[MailItem]:
-    """A meeting's decisions, told to each unit that proposed dossiers (its office): one letter per
-    proposer per meeting — the detailed letter when it had one dossier, a table of results when several."""
-    codes = list(outcome.outcomes)
-    if not codes:
-        return []
+    """A meeting's results, told to each unit that proposed dossiers (its office): one letter per proposer
+    per meeting — the detailed letter when it had one dossier, a table of results when several. A
+    recommendation is not told here: the proposer hears of it with the head's decision."""
     council = session.get(Council, meeting.council_id)
     if council is None:
         raise LookupError(f"phiên họp #{meeting.id}: không tìm thấy Hội đồng")
+    told = {c: o for c, o in outcome.outcomes.items() if o != Outcome.recommended}
+    return _letters(
+        session,
+        hierarchy,
+        Told(
+            outcomes=told,
+            key=f"meeting:{meeting.id}",
+            ref=str(meeting.id),
+            council=council,
+            signed_by=standing_office(council),
+            decided_on=meeting.meeting_date or meeting.opened_on,
+        ),
+    )
+
+
+def decision_letters(*, session: Session, hierarchy: Hierarchy, decision_id: int) -> list[MailItem]:
+    """The head's decision, told to each proposer of the dossiers it covers (the awardees' letters go
+    out only now, never at the council's recommendation)."""
+    from models.decisions import decision_of
+
+    decision = decision_of(session=session, decision_id=decision_id)
+    unit = hierarchy.get(decision.unit_id)
+    council = _council(session, decision.unit_id)
+    if council is None:
+        raise LookupError(f"{unit.name}: không tìm thấy Hội đồng Thi đua – Khen thưởng")
+    return _letters(
+        session,
+        hierarchy,
+        Told(
+            outcomes={i["code"]: Outcome(i["outcome"]) for i in decision.items},
+            key=f"decision:{decision.id}",
+            ref=f"decision-{decision.id}",
+            council=council,
+            signed_by=unit.office_name,
+            decided_on=decision.decision_date,
+            decided_by=unit.head_title,
+            document=(decision.number, decision.decision_date),
+        ),
+    )
+
+
+@dataclass
+class Told:
+    """What one meeting or one decision tells the proposers: the outcome of each dossier, the key of
+    its steps (`<key>:<code>`), who signs the letters and, for a decision, who decided and its number."""
+
+    outcomes: Mapping[str, Outcome]
+    key: str
+    ref: str
+    council: Council
+    signed_by: str
+    decided_on: date
+    decided_by: str = ""
+    document: tuple[str, date] | None = None
+
+
+def _letters(session: Session, hierarchy: Hierarchy, told: Told) -> list[MailItem]:
+    codes = list(told.outcomes)
+    if not codes:
+        return []
     rows = session.execute(
         select(Nomination, col(Nominee.name))
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
@@ -108,7 +168,7 @@ def outcome_letters(
     notes: dict[str | None, str] = dict(
         session.execute(
             select(col(NominationStep.idempotency_key), col(NominationStep.note)).where(
-                col(NominationStep.idempotency_key).in_([f"meeting:{meeting.id}:{c}" for c in codes])
+                col(NominationStep.idempotency_key).in_([f"{told.key}:{c}" for c in codes])
             )
         )
         .tuples()
@@ -118,7 +178,6 @@ def outcome_letters(
     for n, nominee in rows:
         by_origin[n.origin_unit_id].append((n, nominee))
     origins = {u.id: u for u in session.scalars(select(Unit).where(col(Unit.id).in_(list(by_origin))))}
-    decided_on = meeting.meeting_date or meeting.opened_on
     letters = []
     for origin_id, items in by_origin.items():
         origin = origins[origin_id]
@@ -127,30 +186,19 @@ def outcome_letters(
         if len(items) == 1:
             n, nominee = items[0]
             template, ctx = _single_outcome(
-                session,
-                hierarchy,
-                council,
-                outcome,
-                n,
-                nominee,
-                decided_on,
-                notes.get(f"meeting:{meeting.id}:{n.code}") or "",
+                session, hierarchy, told, n, nominee, notes.get(f"{told.key}:{n.code}") or ""
             )
-            key = f"outcome:{meeting.id}:{n.code}"
+            key = f"outcome:{told.ref}:{n.code}"
         else:
-            template, key = "outcome_digest", f"outcome:{meeting.id}:{origin.code}"
+            template, key = "outcome_digest", f"outcome:{told.ref}:{origin.code}"
             ctx = OutcomeDigest(
-                signed_by=standing_office(council),
-                council_name=council.name,
-                decided_on=decided_on,
+                signed_by=told.signed_by,
+                council_name=told.council.name,
+                decided_on=told.decided_on,
+                decided_by=told.decided_by,
                 outcomes=[
                     _outcome_line(
-                        session,
-                        hierarchy,
-                        outcome,
-                        n,
-                        nominee,
-                        notes.get(f"meeting:{meeting.id}:{n.code}") or "",
+                        session, hierarchy, told, n, nominee, notes.get(f"{told.key}:{n.code}") or ""
                     )
                     for n, nominee in items
                 ],
@@ -167,58 +215,70 @@ def outcome_letters(
     return letters
 
 
-def _outcome_line(session, hierarchy, outcome, n, nominee, note) -> OutcomeLine:
+def _forwarded_to(session: Session, hierarchy: Hierarchy, n: Nomination) -> str:
+    target = hierarchy.get(n.current_unit_id)
+    return target.head_title
+
+
+def _outcome_line(session, hierarchy, told: Told, n, nominee, note) -> OutcomeLine:
     forms = catalogue().forms
-    kind = outcome.outcomes[n.code]
+    kind = told.outcomes[n.code]
     if kind == Outcome.conferred:
-        lower = (
-            f"khen {forms[n.awarded_code].name}; "
-            if n.awarded_code and n.awarded_code != n.award_code
-            else ""
-        )
-        result, detail = f"Khen thưởng, Quyết định số {n.decision_number}", lower + note
+        result = f"Tặng {forms[n.awarded_code or n.award_code].name}, Quyết định số {n.decision_number}"
+        detail = note
     elif kind == Outcome.forwarded:
-        target = _council(session, n.current_unit_id)
-        result, detail = "Đề nghị cấp trên", target.name if target else hierarchy.get(n.current_unit_id).name
+        result = f"Trình {_forwarded_to(session, hierarchy, n)} khen thưởng"
+        if told.document:
+            result += f" (Tờ trình số {told.document[0]} ngày {told.document[1].strftime('%d/%m/%Y')})"
+        detail = ""
     elif kind == Outcome.rejected:
         result, detail = "Không khen thưởng", note
     else:
         due = n.return_deadline.strftime("%d/%m/%Y") if n.return_deadline else ""
-        result, detail = f"Trả lại để bổ sung (hạn {due})", note
+        result, detail = f"Trả lại để bổ sung (thời hạn nộp lại {due})", note
     return OutcomeLine(
         code=n.code, nominee=nominee, award_form=forms[n.award_code].name, result=result, detail=detail
     )
 
 
-def _single_outcome(session, hierarchy, council, outcome, n, nominee, decided_on, note):
+def _single_outcome(session, hierarchy, told: Told, n, nominee, note):
     forms = catalogue().forms
     base = {
-        "signed_by": standing_office(council),
-        "council_name": council.name,
+        "signed_by": told.signed_by,
+        "council_name": told.council.name,
         "code": n.code,
         "nominee": nominee,
         "award_form": forms[n.award_code].name,
-        "decided_on": decided_on,
+        "decided_on": told.decided_on,
+        "decided_by": told.decided_by,
     }
-    kind = outcome.outcomes[n.code]
+    kind = told.outcomes[n.code]
     if kind == Outcome.conferred:
         return "outcome_conferred", OutcomeConferred(
             **base,
             decision_number=n.decision_number or "",
-            decision_date=n.decision_date or decided_on,
+            decision_date=n.decision_date or told.decided_on,
             conferred_form=forms[n.awarded_code].name
             if n.awarded_code and n.awarded_code != n.award_code
             else None,
         )
     if kind == Outcome.forwarded:
-        target = _council(session, n.current_unit_id)
         return "outcome_forwarded", OutcomeForwarded(
-            **base, forwarded_to=target.name if target else hierarchy.get(n.current_unit_id).name
+            **base,
+            forwarded_to=_forwarded_to(session, hierarchy, n),
+            submission_number=told.document[0] if told.document else None,
+            submission_date=told.document[1] if told.document else None,
         )
     if kind == Outcome.rejected:
-        return "outcome_rejected", OutcomeRejected(**base, reasons=_lines(note))
+        at_authority = hierarchy.get(n.current_unit_id).level == forms[n.award_code].authority
+        return "outcome_rejected", OutcomeRejected(
+            **base,
+            reasons=_lines(note),
+            decision_number=told.document[0] if told.document else None,
+            at_authority=at_authority,
+        )
     return "outcome_returned", OutcomeReturned(
-        **base, to_complete=_lines(note), complete_by=n.return_deadline or decided_on
+        **base, to_complete=_lines(note), complete_by=n.return_deadline or told.decided_on
     )
 
 

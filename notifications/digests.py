@@ -1,4 +1,4 @@
-"""The daily deadline digest (thư tổng hợp hạn chót): one letter per recipient per day listing every item
+"""The daily deadline digest (thư tổng hợp các thời hạn): one letter per recipient per day listing every item
 of that recipient — reports due or overdue, reviews due or overdue — with the due dates as an .ics.
 
 The letter's outbox key is `deadline-digest:<recipient>:<yyyy-mm-dd>`. Items are identified by their
@@ -22,7 +22,7 @@ from notifications.render import DIGEST_LABELS, DeadlineDigest, DigestEntry, Dig
 
 DIGEST_PREFIX = "deadline-digest"
 TEMPLATE = "deadline_digest"
-SIGNED_BY = "Hệ thống theo dõi thi đua, khen thưởng phong trào «Chung sức xây dựng nông thôn mới»"
+SIGNED_BY = "Hệ thống theo dõi thi đua, khen thưởng phong trào “Chung sức xây dựng nông thôn mới”"
 MAX_NAME = 200
 
 _SECTION_ORDER = {kind: i for i, kind in enumerate(DIGEST_LABELS)}

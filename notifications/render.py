@@ -105,17 +105,22 @@ class CouncilNewItems(MailContext):
 
 
 class OutcomeBase(MailContext):
-    """A council's decision on one nomination, told to the proposer."""
+    """A council's result or a head's decision on one nomination, told to the proposer."""
 
     council_name: str
     code: str
     nominee: str
     award_form: str
     decided_on: date
+    decided_by: str = Field(
+        default="", description="the head who decided (e.g. 'Chủ tịch UBND tỉnh Thanh Hóa'); '' for a meeting"
+    )
 
 
 class OutcomeForwarded(OutcomeBase):
-    forwarded_to: str = Field(description="the next level's council, e.g. 'Hội đồng TĐKT tỉnh Thanh Hóa'")
+    forwarded_to: str = Field(description="who decides above, e.g. 'Chủ tịch UBND tỉnh Thanh Hóa'")
+    submission_number: str | None = Field(default=None, description="the tờ trình's number, where recorded")
+    submission_date: date | None = None
 
 
 class OutcomeConferred(OutcomeBase):
@@ -126,6 +131,10 @@ class OutcomeConferred(OutcomeBase):
 
 class OutcomeRejected(OutcomeBase):
     reasons: list[str] = Field(min_length=1)
+    decision_number: str | None = Field(default=None, description="the head's document, if the head refused")
+    at_authority: bool = Field(
+        default=False, description="refused at the level that confers the form («không khen thưởng»)"
+    )
 
 
 class OutcomeReturned(OutcomeBase):
@@ -146,10 +155,11 @@ class OutcomeLine(BaseModel):
 
 
 class OutcomeDigest(MailContext):
-    """All decisions of one meeting on the dossiers of one proposer, in one letter."""
+    """All results of one meeting (or one head's decision) on the dossiers of one proposer, in one letter."""
 
     council_name: str
     decided_on: date
+    decided_by: str = Field(default="", description="the head who decided; '' for a meeting")
     outcomes: list[OutcomeLine] = Field(min_length=1)
 
 

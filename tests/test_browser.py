@@ -344,9 +344,9 @@ def test_a_council_decides_its_agenda_in_the_ui_form(
     assert (forward.votes_for, forward.votes_against, forward.members_present) == (present, 0, present)
     assert units[forward.unit_id].code == CAM_THACH and units[forward.to_unit_id].code == "thanh-hoa"
     assert forward.actor == "Trần Thị Thư"
-    conferred = rows[codes["Lê Thị Bình"]]  # the commune's own certificate: conferred at this meeting
-    assert conferred.status == Status.conferred and conferred.decision_number == "1/QĐ-UBND"
-    assert [s.action.value for s in steps[conferred.code]] == ["submit", "confer"]
+    conferred = rows[codes["Lê Thị Bình"]]  # the commune's own certificate: recommended to the chairman
+    assert conferred.status == Status.recommended and conferred.decision_number is None  # issue 13
+    assert [s.action.value for s in steps[conferred.code]] == ["submit", "recommend"]
     assert steps[conferred.code][-1].votes_for == present - 1 and steps[conferred.code][-1].votes_against == 1
     returned = rows[codes["Thôn Cẩm Hoa"]]
     assert returned.status == Status.returned and steps[returned.code][-1].note == RETURN_NOTE

@@ -113,8 +113,6 @@ def test_status_and_meeting_show_speak_vietnamese(prefect_api, session, sample, 
     minutes = Minutes(
         meeting_date=date(2026, 11, 25),
         members_present=members,
-        decision_series="QĐ-UBND",
-        first_decision_number=7,
         secretary="Thư ký",
         decisions=[{"code": c, "decision": "approve", "votes_for": members} for c in (dong, tay)],
     )
@@ -131,10 +129,14 @@ def test_status_and_meeting_show_speak_vietnamese(prefect_api, session, sample, 
     shown = _invoke("meeting", "show", "cam thach")
     assert shown.exit_code == 0, shown.output
     line = " ".join(shown.output.split())
-    assert "đã áp dụng" in line and "khen thưởng: 1" in line and "trình cấp trên: 1" in line
+    assert (
+        "đã áp dụng" in line
+        and "đề nghị khen thưởng, chờ quyết định: 1" in line
+        and "trình cấp trên: 1" in line
+    )
     assert "{" not in shown.output and "'" not in shown.output
     as_json = json.loads(_invoke("meeting", "show", "cam thach", "--json").stdout)
-    assert as_json[0]["summary"]["counts"] == {"conferred": 1, "forwarded": 1}  # scripts keep the codes
+    assert as_json[0]["summary"]["counts"] == {"recommended": 1, "forwarded": 1}  # scripts keep the codes
 
 
 @pytest.mark.parametrize(

@@ -29,6 +29,7 @@ STATUS_COLUMN_WORDS = [
     "đã nộp",
     "đang xét",
     "đã trình cấp trên",
+    "chờ quyết định khen thưởng",
     "trả lại để bổ sung",
     "tạm dừng xét",
     "đã khen thưởng",
@@ -68,7 +69,6 @@ def _hold_meeting(session, hierarchy, unit_code: str, decisions: list[dict], day
     minutes = Minutes(
         meeting_date=day,
         members_present=len(members),
-        decision_series="QĐ-UBND",
         decisions=[{"votes_for": len(members)} | d for d in decisions],
     )
     apply_minutes(session=session, meeting=meeting, minutes=minutes, hierarchy=hierarchy)
@@ -103,6 +103,10 @@ def decided(session, sample) -> dict[str, str]:
         ],
         day=date(2026, 11, 10),
     )
+    # the chairman's decision on what the council recommended (issue 13): the certificate is conferred
+    from tests.deciding import decide_recommended
+
+    decide_recommended(session, sample, date(2026, 11, 12))
     return codes
 
 
@@ -396,7 +400,7 @@ def test_units_are_found_for_names_and_tags(session, sample, ref, on, expected) 
 
 
 def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session, sample) -> None:
-    """bang-khen-tinh from xã Cẩm Thạch: submitted → forwarded → received → conferred, read back from the API."""
+    """bang-khen-tinh from xã Cẩm Thạch: submitted → forwarded → received → recommended → conferred (the head's decision), read back from the API."""
     from prefect.events.filters import EventFilter, EventOccurredFilter, EventResourceFilter
 
     from flows.council import council_meeting, receive_forwarded
@@ -420,12 +424,17 @@ def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session
         minutes = Minutes(
             meeting_date=day,
             members_present=len(members),
-            first_decision_number=7,
             decisions=[{"code": code, "decision": "approve", "votes_for": len(members)}],
         )
         meeting = asyncio.run(council_meeting(unit=unit_code, minutes=minutes, on=day, deliver=False))
         if meeting.counts.get("forwarded"):
             asyncio.run(receive_forwarded(meeting_id=meeting.meeting_id, on=day, deliver=False))
+    # the province's council recommends; the chairman's decision confers (issue 13)
+    from flows.decisions import issue_decision
+
+    asyncio.run(
+        issue_decision(unit="thanh-hoa", codes=[code], number="7/QĐ-UBND", decision_date=day, deliver=False)
+    )
 
     async def read() -> list:
         from prefect.client.orchestration import get_client
@@ -438,7 +447,7 @@ def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session
         async with get_client() as client:
             while True:
                 page = await client.read_events(filter=wanted, limit=50)
-                if len(page.events) >= 4 or time.monotonic() > deadline:
+                if len(page.events) >= 5 or time.monotonic() > deadline:
                     return sorted(page.events, key=lambda e: e.occurred)
                 await asyncio.sleep(0.5)
 
@@ -447,11 +456,13 @@ def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session
         "thidua.nomination.submitted",
         "thidua.nomination.forwarded",
         "thidua.nomination.received",
+        "thidua.nomination.recommended",
         "thidua.nomination.conferred",
     ]
     units = [next(r.id for r in e.related if r.role == "unit") for e in events]
     assert units == [
         "thidua.unit." + CAM_THACH,
+        "thidua.unit.thanh-hoa",
         "thidua.unit.thanh-hoa",
         "thidua.unit.thanh-hoa",
         "thidua.unit.thanh-hoa",
@@ -508,7 +519,7 @@ def _form():
 
     return MeetingDecisions.with_initial_data(
         description=agenda_markdown(council="Hội đồng Thi đua – Khen thưởng xã Cẩm Thạch", agenda=AGENDA),
-        **initial_form(agenda=AGENDA, meeting_date=date(2026, 11, 28), series="QĐ-UBND", members=7),
+        **initial_form(agenda=AGENDA, meeting_date=date(2026, 11, 28), members=7),
     )
 
 
@@ -524,8 +535,6 @@ def test_the_form_keeps_vietnamese_titles_and_sensible_defaults() -> None:
     assert {k: v["title"] for k, v in top.items()} == {
         "meeting_date": "Ngày họp",
         "members_present": "Số thành viên dự họp",
-        "decision_series": "Ký hiệu quyết định khen thưởng",
-        "first_decision_number": "Số quyết định đầu tiên",
         "secretary": "Thư ký phiên họp",
         "agenda_items": "Quyết định cho từng hồ sơ",
     }
@@ -568,7 +577,7 @@ def test_a_refused_attempt_shows_its_problems_above_the_agenda() -> None:
     problems = ["hồ sơ HS2026-000001: không thông qua thì phải ghi rõ lý do"]
     form = MeetingDecisions.with_initial_data(
         description=agenda_markdown(council="Hội đồng xã", agenda=AGENDA, problems=problems),
-        **initial_form(agenda=AGENDA, meeting_date=date(2026, 11, 28), series="QĐ-UBND", members=7),
+        **initial_form(agenda=AGENDA, meeting_date=date(2026, 11, 28), members=7),
     )
     field = _schema(form)["properties"]["agenda_items"]["description"]
     assert (
@@ -587,7 +596,7 @@ def test_no_field_is_named_like_a_json_schema_keyword() -> None:
 def test_submitted_form_becomes_minutes() -> None:
     from flows.inputs import initial_form
 
-    values = initial_form(agenda=AGENDA, meeting_date=date(2026, 11, 28), series="QĐ-UBND", members=7)
+    values = initial_form(agenda=AGENDA, meeting_date=date(2026, 11, 28), members=7)
     values["agenda_items"][0] |= {"votes_for": 6, "votes_abstain": 1}
     values["agenda_items"][1] |= {
         "decision": "Khen mức thấp hơn",
@@ -626,8 +635,6 @@ def test_the_form_takes_what_the_cli_sends_when_it_resumes_a_meeting() -> None:
     run_input = {
         "meeting_date": "2026-11-28",
         "members_present": 7,
-        "decision_series": "QĐ-UBND",
-        "first_decision_number": 3,
         "secretary": "",
         "agenda_items": [
             {

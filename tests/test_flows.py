@@ -48,8 +48,6 @@ def _approve_all(session, unit_id: int, codes: list[str], day: date) -> Minutes:
     return Minutes(
         meeting_date=day,
         members_present=members,
-        decision_series="QĐ-UBND",
-        first_decision_number=15,
         decisions=[{"code": c, "decision": "approve", "votes_for": members} for c in codes],
     )
 
@@ -62,14 +60,20 @@ def _pending(session) -> dict[int, list[str]]:
     return out
 
 
-def _run_chain(session, sample) -> list[dict]:
-    """Hold a meeting at every unit with work until nothing is pending; returns the meetings' results."""
+def _run_chain(session, sample) -> tuple[list[dict], list]:
+    """Hold a meeting at every local unit with work, then the heads' decisions on what was recommended and
+    the central bodies' decisions or submissions (no council vote there), until nothing is pending;
+    returns the meetings' results and the decisions."""
     from flows.council import council_meeting, receive_forwarded
+    from models.hierarchy import CENTRAL
+    from tests.deciding import run_decisions
 
-    results = []
+    results, decisions = [], []
     for _ in range(8):
-        pending = _pending(session)
-        if not pending:
+        pending = {u: c for u, c in _pending(session).items() if sample.get(u).level not in CENTRAL}
+        issued = run_decisions(session, sample, RECEIVED)  # what the previous round recommended or sent up
+        decisions += issued
+        if not pending and not issued:
             break
         for unit_id, codes in sorted(pending.items()):
             unit = sample.get(unit_id)
@@ -80,7 +84,7 @@ def _run_chain(session, sample) -> list[dict]:
             )
             results.append(result)
             asyncio.run(receive_forwarded(meeting_id=result.meeting_id, on=RECEIVED))
-    return results
+    return results, decisions
 
 
 @pytest.mark.parametrize(
@@ -115,7 +119,7 @@ def test_every_award_form_climbs_to_its_authority(
 
     intake_result = asyncio.run(intake(rows=_rows(unit, on, forms), source="test", received_on=RECEIVED))
     assert len(intake_result["nominations"]) == len(forms)
-    meetings = _run_chain(session, sample)
+    meetings, decisions = _run_chain(session, sample)
     session.expire_all()
     for n in session.scalars(select(Nomination)):
         form = catalogue().forms[n.award_code]
@@ -126,20 +130,26 @@ def test_every_award_form_climbs_to_its_authority(
         ).all()
         path = [sample.get(s.unit_id).level.value for s in steps if s.action.value in ("forward", "confer")]
         assert path == levels[: levels.index(form.authority.value) + 1], n.award_code
-        assert n.decision_number and n.decision_number.endswith("/QĐ-UBND")
+        # the head's decision: its own number in the unit's series, its own date (issue 13)
+        council = session.scalars(select(Council).where(Council.unit_id == n.current_unit_id)).one()
+        assert n.decision_number and n.decision_number.endswith("/" + council.decision_series)
+        assert steps[-1].action.value == "confer" and steps[-2].action.value in ("recommend", "receive")
     # every council was told of its new items once, every proposer of every decision once
     ids = smtp_env.message_ids()
     assert ids and max(ids.values()) == 1
-    # one letter of results per meeting to the one proposing commune, listing every decision
+    # one letter to the one proposing commune per meeting that sent dossiers up and per decision; a
+    # recommendation tells nobody until the head decides
     from notifications.outbox import OutboxMessage
 
     outcome_letters = session.scalars(
         select(OutboxMessage).where(OutboxMessage.category.like("outcome_%"))
     ).all()
-    assert len(outcome_letters) == len(meetings) == len(levels)
+    told_by_meetings = sum(1 for m in meetings if "forwarded" in m["counts"])
+    assert len(outcome_letters) == told_by_meetings + len(decisions)
+    assert len(meetings) == len([lv for lv in levels if not lv.startswith("central/")])
     assert all(m.status == "sent" for m in outcome_letters)
     digests = [m for m in outcome_letters if m.category == "outcome_digest"]
-    assert digests and all("Kết quả xét" in m.subject for m in digests)
+    assert digests and all("Kết quả" in m.subject for m in digests)
 
 
 def test_refused_minutes_change_nothing(prefect_api, session, sample, smtp_env):
@@ -261,7 +271,7 @@ def test_minutes_too_large_for_a_parameter_go_by_reference_and_apply_once(
     assert set(parameters) == {"minutes_ref"}
     assert council.minutes_parameters(unit=unit, minutes=minutes) == parameters  # stored once, same key
     first = asyncio.run(council.council_meeting(unit=unit, **parameters, on=RECEIVED))
-    assert first.counts == {"conferred": 1, "forwarded": 1}
+    assert first.counts == {"recommended": 1, "forwarded": 1}
     again = asyncio.run(council.council_meeting(unit=unit, **parameters, on=RECEIVED))
     assert again.meeting_id == first.meeting_id and again.letters == 0
     session.expire_all()

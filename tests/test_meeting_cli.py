@@ -211,7 +211,7 @@ def test_refused_minutes_of_a_held_meeting_leave_nothing_open_and_the_corrected_
     )
     applied = decide(right)
     assert applied.returncode == 0, applied.stderr + applied.stdout
-    assert json.loads(applied.stdout)["counts"] == {"forwarded": 1, "conferred": 1}
+    assert json.loads(applied.stdout)["counts"] == {"forwarded": 1, "recommended": 1}
     assert [m["status"] for m in _meetings(running, app_database, unit)] == ["cancelled", "applied"]
 
 
@@ -334,9 +334,7 @@ def test_a_refused_form_comes_back_filled_and_the_applied_meeting_clears_its_pro
             run_input={
                 "meeting_date": first_form["meeting_date"]["default"],
                 "members_present": 7,
-                "decision_series": "QĐ\u200b-UBND",
-                "first_decision_number": 3,
-                "secretary": "Lê Thư Ký",
+                "secretary": "Lê\u200bThư Ký",
                 "agenda_items": [card | {"decision": "Không thông qua", "votes_for": 2, "votes_against": 5}],
             },
         ),
@@ -346,17 +344,13 @@ def test_a_refused_form_comes_back_filled_and_the_applied_meeting_clears_its_pro
         assert time.monotonic() < deadline, f"the refused form was not offered again: {state}"
         time.sleep(1)
     again = _api(running, lambda: read("form", state.state_details.run_input_keyset["schema"]))
-    assert (
-        again["decision_series"]["default"] == "QĐ\u200b-UBND"
-        and again["secretary"]["default"] == "Lê Thư Ký"
-    )
-    assert again["first_decision_number"]["default"] == 3
+    assert again["secretary"]["default"] == "Lê\u200bThư Ký"
     refilled = {i["code"]: i for i in again["agenda_items"]["default"]}
     assert list(refilled) == [a["code"] for a in meeting["agenda"]]  # the deleted card is back, in its place
     assert refilled[forwarded]["decision"] == "Không thông qua" and refilled[forwarded]["votes_against"] == 5
     assert "phải ghi rõ lý do" in refilled[forwarded]["problems"]
     assert "chưa có quyết định" in refilled[conferred]["problems"]
-    assert "ký hiệu quyết định: có ký tự ẩn" in again["agenda_items"]["description"]
+    assert "thư ký phiên họp: có ký tự ẩn" in again["agenda_items"]["description"]
     assert "chưa hợp lệ" in _api(running, lambda: read("artifact", problems_key))
 
     right = _minutes(
@@ -368,7 +362,7 @@ def test_a_refused_form_comes_back_filled_and_the_applied_meeting_clears_its_pro
     )
     applied = _thidua(running, app_database, "meeting", "decide", unit, "--file", str(right), "--json")
     assert applied.returncode == 0, applied.stderr + applied.stdout
-    assert json.loads(applied.stdout)["counts"] == {"forwarded": 1, "conferred": 1}
+    assert json.loads(applied.stdout)["counts"] == {"forwarded": 1, "recommended": 1}
     assert _wait_state(
         running, run_id, lambda s: s.is_final(), "the resumed run did not finish"
     ).is_completed()

@@ -27,8 +27,6 @@ DAY = date(2026, 11, 24)
 BASE = {
     "meeting_date": DAY,
     "members_present": 7,
-    "decision_series": "QĐ-UBND",
-    "first_decision_number": 1,
     "secretary": "Trần Thị Thư",
     "decisions": [{"code": "HS2026-000001", "decision": "approve", "votes_for": 7}],
 }
@@ -83,14 +81,11 @@ def _open(session, sample, key: str, unit: str = UNIT, on: date = DAY) -> mt.Mee
 @pytest.mark.parametrize(
     ("field", "value", "expected"),
     [
-        ("decision_series", "QĐ\r\nUBND", "ký hiệu quyết định: có ký tự ẩn"),
-        ("decision_series", "QĐ\u200b-UBND", "ký hiệu quyết định: có ký tự ẩn"),
-        ("decision_series", "Q" * 41, "ký hiệu quyết định: dài quá 40 ký tự"),
-        ("decision_series", "  ", "thiếu ký hiệu số quyết định"),
+        ("secretary", "Trần\u200bThư", "thư ký phiên họp: có ký tự ẩn"),
         ("secretary", "x" * 201, "thư ký phiên họp: dài quá 200 ký tự"),
         ("secretary", "Trần\nThư", "thư ký phiên họp: có ký tự ẩn"),
         ("meeting_date", date(2099, 1, 1), "ngày họp: ngày 01/01/2099 còn ở tương lai"),
-        ("first_decision_number", 10_000_000, "số quyết định đầu tiên: không được lớn hơn 999999"),
+        ("written_for", -1, "hồ sơ HS2026-000001, phiếu bằng văn bản đồng ý: phải từ 0 trở lên"),
         ("members_present", -1, "số thành viên dự họp: phải từ 0 trở lên"),
         ("note", "x" * 4001, "hồ sơ HS2026-000001, lý do / ghi chú: dài quá 4000 ký tự"),
         ("note", "chưa\x00đủ", "hồ sơ HS2026-000001, lý do / ghi chú: có ký tự ẩn"),
@@ -133,7 +128,7 @@ def test_check_minutes_reports_the_models_problems_together_with_the_meetings(se
     flag, certificate, other = _take_in(session, ["co-thi-dua-tinh", "giay-khen-xa", "giay-khen-xa"])
     meeting = _open(session, sample, mt.waiting_key(str(uuid.uuid4())))
     submitted = BASE | {
-        "decision_series": "QĐ\u200b-UBND",
+        "secretary": "Trần\u200bThư",
         "decisions": [
             {
                 "code": flag,
@@ -146,7 +141,7 @@ def test_check_minutes_reports_the_models_problems_together_with_the_meetings(se
         ],
     }  # no reason given
     problems = mt.check_minutes(session=session, meeting=meeting, minutes=submitted, hierarchy=sample)
-    assert any(p.startswith("ký hiệu quyết định: có ký tự ẩn") and p.code is None for p in problems), problems
+    assert any(p.startswith("thư ký phiên họp: có ký tự ẩn") and p.code is None for p in problems), problems
     assert any(flag in p and "chưa đạt" in p and p.code == flag for p in problems), problems
     assert any("dài quá 4000 ký tự" in p and p.code == certificate for p in problems), problems
     assert any("phải ghi rõ lý do" in p and p.code == other for p in problems), problems
@@ -217,7 +212,7 @@ def test_a_refused_form_comes_back_filled_with_each_problem_beside_its_item() ->
 
     from flows.inputs import MeetingDecisions, agenda_markdown, initial_form, refill_form
 
-    values = initial_form(agenda=AGENDA, meeting_date=DAY, series="QĐ-UBND", members=7)
+    values = initial_form(agenda=AGENDA, meeting_date=DAY, members=7)
     first, second, _ = values["agenda_items"]
     sent = MeetingDecisions(
         **values
@@ -230,6 +225,7 @@ def test_a_refused_form_comes_back_filled_with_each_problem_beside_its_item() ->
                     "code": "HS2026-999999",
                     "votes_for": 6,
                     "votes_abstain": 1,
+                    "written_for": 2,
                     "note": "ý kiến",
                 },  # code edited
             ],
@@ -248,6 +244,7 @@ def test_a_refused_form_comes_back_filled_with_each_problem_beside_its_item() ->
     assert (one["decision"], one["votes_for"], one["votes_against"]) == ("Không thông qua", 1, 6)
     assert one["problems"] == "hồ sơ HS2026-000001: không thông qua thì phải ghi rõ lý do"
     assert (two["votes_for"], two["votes_abstain"], two["note"]) == (6, 1, "ý kiến")
+    assert two["written_for"] == 2  # written votes of absent members come back apart (issue 13)
     assert "HS2026-999999" in two["problems"] and "đã đặt lại mã HS2026-000002" in two["problems"]
     assert three["decision"] == "Thông qua" and "chưa có quyết định" in three["problems"]
     # what the UI receives: the same values as the form's defaults, the problems above the agenda too
@@ -360,7 +357,7 @@ def test_the_next_meeting_takes_over_from_a_meeting_whose_run_is_gone(prefect_ap
     session.commit()
     minutes = mt.Minutes(meeting_date=DAY, members_present=7, decisions=[{"code": code, "votes_for": 7}])
     result = asyncio.run(council_meeting(unit=UNIT, minutes=minutes, on=DAY, deliver=False, dashboard=False))
-    assert result.counts == {"conferred": 1}
+    assert result.counts == {"recommended": 1}  # the head decides later (issue 13)
     assert [(m.id, m.status) for m in _meetings(session)] == [
         (stale.id, mt.MeetingStatus.cancelled),
         (result.meeting_id, mt.MeetingStatus.applied),
@@ -418,7 +415,7 @@ def test_refused_minutes_then_corrected_ones_apply_without_the_service(
     )  # votes: all present
     code, out = _cli("meeting", "decide", UNIT, "--date", "24/11/2026", "--file", right, "--json")
     assert code == 0, out
-    assert json.loads(out)["counts"] == {"forwarded": 1, "conferred": 1}
+    assert json.loads(out)["counts"] == {"forwarded": 1, "recommended": 1}
     assert [m.status for m in _meetings(session)] == [mt.MeetingStatus.cancelled, mt.MeetingStatus.applied]
 
 
@@ -446,7 +443,7 @@ def test_a_failed_meeting_run_closes_its_meeting_and_the_next_one_applies(
     monkeypatch.undo()
     code, out = _cli("meeting", "decide", UNIT, "--date", "24/11/2026", "--file", minutes, "--json")
     assert code == 0, out
-    assert json.loads(out)["counts"] == {"conferred": 2}
+    assert json.loads(out)["counts"] == {"recommended": 2}
 
 
 @pytest.mark.parametrize("first", ["receive-forwarded", "the next meeting"])
@@ -481,13 +478,13 @@ def test_each_forwarded_dossier_is_received_once_with_one_event(
     if first == "the next meeting":
         assert asyncio.run(
             council_meeting(unit="thanh-hoa", minutes=province, on=DAY, deliver=False, dashboard=False)
-        ).counts == {"conferred": 2}
+        ).counts == {"recommended": 2}
     for _ in range(2):  # the event's trigger, and a second start (a re-run, or a script calling it again)
         receipts.append(asyncio.run(receive_forwarded(meeting_id=commune.meeting_id, on=DAY, deliver=False)))
     if first == "receive-forwarded":
         assert asyncio.run(
             council_meeting(unit="thanh-hoa", minutes=province, on=DAY, deliver=False, dashboard=False)
-        ).counts == {"conferred": 2}
+        ).counts == {"recommended": 2}
     assert [sorted(r.received) for r in receipts] == (
         [sorted(codes), []] if first == "receive-forwarded" else [[], []]
     )
@@ -511,7 +508,7 @@ def test_each_forwarded_dossier_is_received_once_with_one_event(
     session.expire_all()
     assert (
         session.execute(
-            select(func.count()).select_from(Nomination).where(Nomination.status == Status.conferred)
+            select(func.count()).select_from(Nomination).where(Nomination.status == Status.recommended)
         ).scalar_one()
         == 2
     )
@@ -542,7 +539,7 @@ def test_a_central_meeting_run_has_exactly_one_level_tag(prefect_api, session, s
     monkeypatch.setattr(supervisor.reach, "reach", lambda *_, **__: {"ui_url": ""})
     monkeypatch.setattr(prefect.deployments.flow_runs, "arun_deployment", run_here)
     code, _ = _cli("meeting", "open", "central.bo-noi-vu", "--wait", "30")
-    assert code == 1  # nothing waits for the Ministry's council: the run is refused, after it was named
+    assert code == 1  # the Ministry decides without a council vote: the run is refused, after it was named
 
     async def tags_of_run() -> list[str]:
         async with get_client() as client:

@@ -102,7 +102,18 @@ def test_award_lower_at_its_own_authority(session, sample) -> None:
     nm.forward(session=session, nomination=n, hierarchy=sample, act=Act("x", RECEIVED))
     nm.receive(session=session, nomination=n, hierarchy=sample, act=Act("x", RECEIVED))
     assert sample.get(n.current_unit_id).level.value == "province"
-    _confer(session, sample, n, "120/QĐ-UBND", award_code="bang-khen-tinh")
+    # the council recommends the lower form; the head's decision confers what was recommended (issue 13)
+    nm.recommend(
+        session=session, nomination=n, hierarchy=sample, act=Act("x", RECEIVED), award_code="bang-khen-tinh"
+    )
+    nm.confer(
+        session=session,
+        nomination=n,
+        hierarchy=sample,
+        act=Act("x", RECEIVED),
+        decision_number="120/QĐ-UBND",
+        decision_date=RECEIVED,
+    )
     assert n.awarded_code == "bang-khen-tinh" and n.award_code == "bang-khen-ttg"
     m = _submit(session, sample, award="bang-khen-tinh", name="Trần Thị Bình")
     with pytest.raises(TransitionError, match="cao hơn"):

@@ -54,7 +54,7 @@ def test_every_template_arrives_readable(template, session, db_url, registry, sm
         assert part.get_content_charset() == "utf-8"
         assert part["Content-Transfer-Encoding"] == "base64"
     text, markup = plain.get_content(), html.get_content()
-    assert text.startswith(f"Kính gửi: {recipient},")
+    assert text.startswith(f"Kính gửi: {recipient}\n")  # no comma (Decree 30/2020, Appendix I, II.9a)
     assert SIGNED_BY in text and SIGNED_BY in markup
     assert "Trân trọng" in text
     assert '<html lang="vi">' in markup

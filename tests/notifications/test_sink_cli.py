@@ -51,7 +51,7 @@ def test_sink_keeps_every_letter_and_the_cli_reads_them(session, db_url, registr
 
     shown = runner.invoke(mail_app, ["show", council_mail["id"], "--maildir", str(maildir)])
     assert shown.exit_code == 0
-    assert "Kính gửi: Thường trực Hội đồng," in shown.output and "Subject: [Thi đua" in shown.output
+    assert "Kính gửi: Thường trực Hội đồng\n" in shown.output and "Subject: [Thi đua" in shown.output
 
     # the other letter carries the .ics; `ls` orders by arrival, which is not fixed within one second
     (deadline_mail,) = [m for m in mails if m["id"] != council_mail["id"]]

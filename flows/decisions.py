@@ -1,0 +1,124 @@
+"""Flow `issue-decision` (quyết định khen thưởng): the registry records the head's decision.
+
+After the council of the deciding level recommends, its dossiers wait for the head's decision; the
+registry (văn thư) records it with its own number and date: the dossiers are conferred (or refused),
+and only then are the proposers' letters queued. At the centre there is no council vote: the Ministry
+of Home Affairs' submission to the Prime Minister, or the Prime Minister's to the President, is
+recorded the same way, and the level above takes the dossiers in at once.
+
+Thin: the logic is `models.decisions.issue_decision`; one transaction applies the decision with its
+letters. The same number recorded again changes nothing and queues nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+from anyio import to_thread
+from prefect import flow, get_run_logger, task
+from prefect.client.schemas.objects import State
+from pydantic import ValidationError
+
+from flows.council import event_items, receive_at_units, received_items
+from flows.events import NOMINATION_RECEIVED, OUTCOME_EVENTS, emit_nomination_events
+from flows.naming import decision_run_name
+from flows.refusal import refused
+from models import decisions as dc
+from models.clock import today_vn
+from models.db import session_scope
+from models.hierarchy import Hierarchy
+from models.nominations import Conflict, TransitionError
+from notifications.approval_letters import decision_letters
+from notifications.outbox import enqueue_many
+
+
+def issue_and_queue(request: dc.DecisionRequest) -> tuple[dc.DecisionIssued, list[dict], list[dict]]:
+    """Record the decision and queue its letters in one transaction; returns it with the items of its
+    dossiers' events and of the `received` events (dossiers a central body took in first)."""
+    with session_scope() as session:
+        hierarchy = Hierarchy.load(session)
+        issued = dc.issue_decision(session=session, hierarchy=hierarchy, request=request)
+        queued = enqueue_many(
+            session=session,
+            items=decision_letters(session=session, hierarchy=hierarchy, decision_id=issued.decision_id),
+        )
+        issued.letters = len(queued.created)
+        return (
+            issued,
+            event_items(session, hierarchy, issued.outcomes, {"decision": issued.number}),
+            received_items(session, hierarchy, issued.received, {"decision": issued.number}),
+        )
+
+
+@task(name="record-decision")
+async def record_task(request: dc.DecisionRequest) -> tuple[dc.DecisionIssued, list[dict], list[dict]]:
+    """Apply the head's decision to its dossiers, with the letters that report it."""
+    return await to_thread.run_sync(lambda: issue_and_queue(request))
+
+
+@flow(name="issue-decision", flow_run_name=decision_run_name, log_prints=False)
+async def issue_decision(
+    unit: str,
+    decision_date: date | None = None,
+    number: str = "",
+    meeting_id: int | None = None,
+    codes: list[str] | None = None,
+    refuse: bool = False,
+    reason: str = "",
+    auto_number: bool = False,
+    signer: str = "",
+    actor: str = "",
+    deliver: bool = True,
+) -> dc.DecisionIssued | State:
+    """The head decides: record the decision (number, date) on a meeting's recommended dossiers or on
+    listed codes, confer or refuse, tell the proposers; input that cannot apply ends it as Refused."""
+    try:
+        request = dc.DecisionRequest(
+            unit=unit,
+            number=number,
+            decision_date=decision_date or today_vn(),
+            meeting_id=meeting_id,
+            codes=codes or [],
+            refuse=refuse,
+            reason=reason,
+            auto_number=auto_number,
+            signer=signer,
+            actor=actor,
+        )
+    except ValidationError as exc:
+        problems = [str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()]
+        return _refusal(problems)
+    try:
+        issued, events, received = await record_task(request)
+    except (dc.DecisionRefused, TransitionError, Conflict) as exc:
+        problems = exc.problems if isinstance(exc, dc.DecisionRefused) else [str(exc)]
+        return _refusal(problems)
+    emit_nomination_events(NOMINATION_RECEIVED, received)
+    for outcome, event in OUTCOME_EVENTS.items():
+        emit_nomination_events(event, [i for i in events if i["outcome"] == outcome])
+    if issued.forwarded_to and not issued.replayed:
+        receipt, above = await to_thread.run_sync(
+            lambda: receive_at_units(
+                sorted(set(issued.forwarded_to.values())),
+                decision_date or today_vn(),
+                f"decision-{issued.decision_id}",
+            )
+        )
+        emit_nomination_events(NOMINATION_RECEIVED, above)
+        issued.letters = (issued.letters or 0) + receipt
+    get_run_logger().info(
+        "decision %s of %s recorded: %s",
+        issued.number,
+        issued.unit,
+        {k: str(v) for k, v in issued.outcomes.items()},
+    )
+    if deliver and issued.letters:
+        from flows.delivery import deliver_mail
+
+        await deliver_mail()
+    return issued
+
+
+def _refusal(problems: list[str]) -> State:
+    message = "Không ghi được quyết định, chưa áp dụng gì: " + "; ".join(problems)
+    return refused(message, dc.DecisionRefusal(problems=problems, message=message))

@@ -1,0 +1,422 @@
+"""The head's decision (quyết định khen thưởng): the step after the council's recommendation.
+
+The council of a deciding level only recommends (models/meetings.py); the head of the People's
+Committee decides, in a decision with its own number and date given by the registry (văn thư), or
+refuses (không khen thưởng). Central bodies hold no council vote: the Ministry of Home Affairs submits
+to the Prime Minister (its step is the submission, tờ trình, with its number and date), the Prime
+Minister decides or submits to the President, the President decides.
+
+One decision is one `AwardDecision` row (the unit, its number and date, the items it covers) and one
+step per dossier under the key `decision:<id>:<code>`: the same number issued again changes nothing,
+a number already used for other dossiers is refused. Plain functions: the caller commits.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, Field, model_validator
+from sqlalchemy import JSON, Column, UniqueConstraint, select
+from sqlmodel import Field as SQLField
+from sqlmodel import Session, SQLModel, col
+
+from models import nominations as nm
+from models.awards import catalogue
+from models.clock import fmt_date, today_vn, utcnow
+from models.db import UTCDateTime, enum_type
+from models.hierarchy import Hierarchy, UnitRef
+from models.meetings import MAX_DAYS_AHEAD, FreeText, Meeting, MeetingStatus, OneLine, Outcome
+from models.nominations import AGENDA, Act, Nomination, NominationStep, Status
+from models.units import Council
+
+
+class DecisionKind(StrEnum):
+    """What the document decides."""
+
+    confer = "confer"  # quyết định khen thưởng
+    refuse = "refuse"  # không khen thưởng
+    submit = "submit"  # a central body's submission to the level above (tờ trình)
+
+    @property
+    def label(self) -> str:
+        return DECISION_KIND_LABELS[self]
+
+
+DECISION_KIND_LABELS = {
+    DecisionKind.confer: "quyết định khen thưởng",
+    DecisionKind.refuse: "không khen thưởng",
+    DecisionKind.submit: "tờ trình cấp trên khen thưởng",
+}
+
+
+class AwardDecision(SQLModel, table=True):
+    """Quyết định khen thưởng (or không khen thưởng, or a central body's tờ trình) of one unit's head.
+
+    `items`: one entry per dossier, `{"code", "award_code", "outcome"}` (the form conferred or proposed)."""
+
+    __tablename__ = "award_decision"
+    __table_args__ = (UniqueConstraint("unit_id", "number", name="uq_award_decision_number"),)
+
+    id: int | None = SQLField(default=None, primary_key=True)
+    unit_id: int = SQLField(foreign_key="unit.id", description="the unit whose head signs")
+    number: str = SQLField(max_length=60, description="số quyết định, e.g. 123/QĐ-UBND")
+    decision_date: date = SQLField(description="the date it was signed, not the council's meeting date")
+    kind: DecisionKind = SQLField(sa_type=enum_type(DecisionKind))
+    signer: str = SQLField(
+        default="", max_length=200, description="capacity and name, optional (KT. CHỦ TỊCH…)"
+    )
+    meeting_id: int | None = SQLField(default=None, foreign_key="meeting.id")
+    items: list = SQLField(default_factory=list, sa_column=Column(JSON, nullable=False))
+    note: str = SQLField(default="", max_length=4000, description="the reasons of a refusal")
+    actor: str = SQLField(default="", max_length=200)
+    created_at: datetime = SQLField(default_factory=utcnow, sa_column=Column(UTCDateTime()))
+
+
+class DecisionRequest(BaseModel):
+    """What the registry records: which unit, the number and date, and what it covers (a meeting's
+    recommended items or listed codes)."""
+
+    unit: OneLine = Field(max_length=200, title="Đơn vị")
+    number: OneLine = Field(default="", max_length=60, title="Số quyết định")
+    decision_date: date = Field(title="Ngày quyết định")
+    meeting_id: int | None = Field(default=None, title="Phiên họp")
+    codes: list[OneLine] = Field(default_factory=list, title="Mã hồ sơ")
+    refuse: bool = Field(default=False, title="Không khen thưởng")
+    reason: FreeText = Field(default="", max_length=4000, title="Lý do")
+    auto_number: bool = Field(default=False, title="Tự cấp số")
+    signer: OneLine = Field(default="", max_length=200, title="Người ký")
+    actor: OneLine = Field(default="", max_length=200)
+
+    @model_validator(mode="after")
+    def _complete(self) -> DecisionRequest:
+        problems = []
+        if not self.number.strip() and not self.auto_number:
+            problems.append("thiếu số quyết định (ví dụ --number 123/QĐ-UBND), hoặc dùng --auto-number")
+        if self.number.strip() and self.auto_number:
+            problems.append("chỉ ghi số quyết định hoặc --auto-number, không cả hai")
+        if (self.meeting_id is None) == (not self.codes):
+            problems.append("ghi một phiên họp (--meeting N) hoặc các mã hồ sơ, không cả hai")
+        if self.refuse and not self.reason.strip():
+            problems.append("không khen thưởng thì phải ghi rõ lý do (--reason)")
+        if self.decision_date > today_vn() + timedelta(days=MAX_DAYS_AHEAD):
+            problems.append(f"ngày quyết định {fmt_date(self.decision_date)} còn ở tương lai")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+
+class DecisionRefused(ValueError):
+    """The decision cannot be recorded; nothing was applied. The problems are for officials."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__("; ".join(problems))
+
+
+class DecisionIssued(BaseModel):
+    """What `issue-decision` returns and `thidua decision issue --json` prints."""
+
+    decision_id: int
+    unit: str
+    unit_name: str
+    number: str
+    decision_date: date
+    kind: DecisionKind
+    outcomes: dict[str, Outcome] = Field(description="each dossier's outcome, by code")
+    forwarded_to: dict[str, int] = Field(default_factory=dict, description="unit id, by code (submissions)")
+    replayed: bool = Field(
+        default=False, description="the same decision was recorded before: nothing changed"
+    )
+    received: list[str] = Field(
+        default_factory=list, description="dossiers submitted to this central body, received by this call"
+    )
+    letters: int | None = None
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+class DecisionRefusal(BaseModel):
+    """The data of a Refused `issue-decision` run: nothing was applied."""
+
+    refused: bool = True
+    problems: list[str]
+    message: str
+
+    def __getitem__(self, name: str) -> Any:
+        return getattr(self, name)
+
+
+def next_number(*, session: Session, unit: UnitRef, year: int) -> str:
+    """The unit's next decision number in its series for the year (automatic numbering, for offices
+    that let the system number their decisions): '17/QĐ-UBND'."""
+    council = session.scalars(select(Council).where(col(Council.unit_id) == unit.id)).first()
+    series = council.decision_series if council is not None else "QĐ-UBND"
+    last = nm.take_numbers(session=session, name=f"decision:{unit.id}:{year}", count=1)
+    return f"{last}/{series}"
+
+
+def _covered(session: Session, request: DecisionRequest, unit: UnitRef) -> tuple[list[str], list[str]]:
+    """The codes the decision covers and the problems found naming them."""
+    if request.meeting_id is None:
+        return sorted({c.strip().upper() for c in request.codes}), []
+    meeting = session.get(Meeting, request.meeting_id)
+    if meeting is None:
+        return [], [f"không có phiên họp #{request.meeting_id}"]
+    if meeting.unit_id != unit.id:
+        return [], [f"phiên họp #{meeting.id} không phải của Hội đồng {unit.name}"]
+    if meeting.status != MeetingStatus.applied:
+        return [], [f"phiên họp #{meeting.id} chưa có kết quả (chưa ghi biên bản)"]
+    rows = session.execute(
+        select(col(NominationStep.idempotency_key)).where(
+            col(NominationStep.idempotency_key).like(f"meeting:{meeting.id}:%"),
+            col(NominationStep.action) == nm.Action.recommend,
+        )
+    ).scalars()
+    return sorted(key.rsplit(":", 1)[1] for key in rows), []
+
+
+def _existing(session: Session, unit: UnitRef, number: str) -> AwardDecision | None:
+    return session.scalars(
+        select(AwardDecision).where(
+            col(AwardDecision.unit_id) == unit.id, col(AwardDecision.number) == number
+        )
+    ).first()
+
+
+def _recommended_on(session: Session, nomination: Nomination) -> date | None:
+    step = session.scalars(
+        select(NominationStep)
+        .where(
+            col(NominationStep.nomination_id) == nomination.id,
+            col(NominationStep.action) == nm.Action.recommend,
+        )
+        .order_by(col(NominationStep.id).desc())
+    ).first()
+    return step.on_date if step is not None else None
+
+
+def _dossier_problem(
+    session: Session, hierarchy: Hierarchy, unit: UnitRef, n: Nomination | None, code: str, day: date
+) -> str | None:
+    """Why this dossier cannot be in this unit's decision (None if it can)."""
+    if n is None:
+        return f"không có hồ sơ {code}"
+    if n.current_unit_id != unit.id:
+        where = hierarchy.get(n.current_unit_id).name
+        return (
+            f"hồ sơ {code} đang ở {where}, không thuộc thẩm quyền quyết định của {unit.head_title}"
+            f" (trạng thái «{n.status.label}»)"
+        )
+    central = unit.level in nm.CENTRAL
+    if not central and n.status in AGENDA:
+        return (
+            f"hồ sơ {code}: Hội đồng Thi đua – Khen thưởng {unit.name} chưa xét (chưa có đề nghị khen thưởng); "
+            "người đứng đầu quyết định sau phiên họp"
+        )
+    if n.status != Status.recommended and not (central and n.status in AGENDA):
+        return f"hồ sơ {code} đang ở trạng thái «{n.status.label}», không chờ quyết định"
+    recommended_on = _recommended_on(session, n) if n.status == Status.recommended else None
+    if recommended_on is not None and day < recommended_on:
+        return (
+            f"hồ sơ {code}: ngày quyết định {fmt_date(day)} trước ngày Hội đồng đề nghị "
+            f"{fmt_date(recommended_on)}"
+        )
+    return None
+
+
+def _kind_for(request: DecisionRequest, unit: UnitRef, nominations: list[Nomination]) -> DecisionKind:
+    """Refusal, conferral, or (a central body below the form's authority) submission to the level above;
+    a conferral and a submission are different documents, never one number."""
+    if request.refuse:
+        return DecisionKind.refuse
+    forms = catalogue().forms
+    above = [n.code for n in nominations if forms[n.award_code].authority != unit.level]
+    if not above:
+        return DecisionKind.confer
+    if unit.level in nm.CENTRAL and len(above) == len(nominations):
+        return DecisionKind.submit
+    here = [n.code for n in nominations if n.code not in above]
+    raise DecisionRefused(
+        [
+            f"một văn bản không vừa quyết định khen thưởng ({', '.join(here)}) vừa trình cấp trên "
+            f"({', '.join(above)}); ghi thành hai văn bản, mỗi văn bản một số"
+        ]
+    )
+
+
+def issue_decision(*, session: Session, hierarchy: Hierarchy, request: DecisionRequest) -> DecisionIssued:
+    """Record the head's decision and apply it to every dossier it covers, all or nothing: confer
+    (or, at a central body below the authority, submit to the level above), or refuse. The caller
+    commits, together with the letters that report it."""
+    from models.hierarchy import AmbiguousUnit, UnitNotFound
+
+    try:
+        unit = hierarchy.resolve(request.unit, on=request.decision_date)
+    except (UnitNotFound, AmbiguousUnit) as exc:
+        raise DecisionRefused([str(exc)]) from None
+    # A unit not valid on the decision's date (the 2025 changeover) is for the changeover's rules
+    # (issue 13 item 5, branch law-units), as for meetings.
+    received: list[str] = []
+    if unit.level in nm.CENTRAL:  # no meeting opens here to take in what was submitted: take it in now
+        from models.meetings import receive_pending
+
+        received = receive_pending(
+            session=session, unit_id=unit.id, hierarchy=hierarchy, on=request.decision_date, actor=unit.name
+        )
+    codes, problems = _covered(session, request, unit)
+    if problems:
+        raise DecisionRefused(problems)
+    if not codes:
+        raise DecisionRefused(
+            [f"phiên họp #{request.meeting_id} không có hồ sơ nào được đề nghị khen thưởng"]
+        )
+    number = request.number.strip()
+    if number:
+        existing = _existing(session, unit, number)
+        if existing is not None:
+            return _replay(session, hierarchy, unit, existing, codes, request)
+    by_code = {n.code: n for n in session.scalars(select(Nomination).where(col(Nomination.code).in_(codes)))}
+    problems = [
+        p
+        for code in codes
+        if (p := _dossier_problem(session, hierarchy, unit, by_code.get(code), code, request.decision_date))
+    ]
+    if problems:
+        raise DecisionRefused(problems)
+    nominations = [by_code[c] for c in codes]
+    kind = _kind_for(request, unit, nominations)
+    if not number:
+        number = next_number(session=session, unit=unit, year=request.decision_date.year)
+    decision = AwardDecision(
+        unit_id=unit.id,
+        number=number,
+        decision_date=request.decision_date,
+        kind=kind,
+        signer=request.signer,
+        meeting_id=request.meeting_id,
+        note=request.reason,
+        actor=request.actor,
+    )
+    session.add(decision)
+    session.flush()
+    assert decision.id is not None
+    outcomes: dict[str, Outcome] = {}
+    forwarded: dict[str, int] = {}
+    items = []
+    for n in nominations:
+        act = Act(
+            request.actor or unit.head_title,
+            request.decision_date,
+            unit_id=unit.id,
+            key=f"decision:{decision.id}:{n.code}",
+            note=request.reason,
+        )
+        try:
+            outcome = _apply_one(session, hierarchy, unit, n, act, kind, number, request.decision_date)
+        except nm.TransitionError as exc:
+            problems.append(str(exc))
+            continue
+        outcomes[n.code] = outcome
+        if outcome == Outcome.forwarded:
+            forwarded[n.code] = n.current_unit_id
+        items.append({"code": n.code, "award_code": n.awarded_code or n.award_code, "outcome": outcome.value})
+    if problems:
+        raise DecisionRefused(problems)
+    decision.items = items
+    session.add(decision)
+    session.flush()
+    issued = _issued(decision, unit, outcomes, forwarded)
+    issued.received = received
+    return issued
+
+
+def _apply_one(
+    session: Session,
+    hierarchy: Hierarchy,
+    unit: UnitRef,
+    n: Nomination,
+    act: Act,
+    kind: DecisionKind,
+    number: str,
+    day: date,
+) -> Outcome:
+    if kind == DecisionKind.refuse:
+        nm.refuse(
+            session=session,
+            nomination=n,
+            hierarchy=hierarchy,
+            act=act,
+            decision_number=number,
+            decision_date=day,
+        )
+        return Outcome.rejected
+    if unit.level in nm.CENTRAL and catalogue().forms[n.award_code].authority != unit.level:
+        nm.forward(session=session, nomination=n, hierarchy=hierarchy, act=act, document=(number, day))
+        return Outcome.forwarded
+    nm.confer(
+        session=session, nomination=n, hierarchy=hierarchy, act=act, decision_number=number, decision_date=day
+    )
+    return Outcome.conferred
+
+
+def _issued(
+    decision: AwardDecision,
+    unit: UnitRef,
+    outcomes: dict[str, Outcome],
+    forwarded: dict[str, int],
+    replayed: bool = False,
+) -> DecisionIssued:
+    assert decision.id is not None
+    return DecisionIssued(
+        decision_id=decision.id,
+        unit=unit.code,
+        unit_name=unit.name,
+        number=decision.number,
+        decision_date=decision.decision_date,
+        kind=decision.kind,
+        outcomes=outcomes,
+        forwarded_to=forwarded,
+        replayed=replayed,
+    )
+
+
+def _replay(
+    session: Session,
+    hierarchy: Hierarchy,
+    unit: UnitRef,
+    existing: AwardDecision,
+    codes: list[str],
+    request: DecisionRequest,
+) -> DecisionIssued:
+    """The same number again: the same decision is a no-op; another use of the number is refused."""
+    recorded = sorted(i["code"] for i in existing.items)
+    kind = DecisionKind.refuse if request.refuse else None
+    if (
+        recorded == codes
+        and existing.decision_date == request.decision_date
+        and (kind is None or existing.kind == kind)
+    ):
+        outcomes = {i["code"]: Outcome(i["outcome"]) for i in existing.items}
+        forwarded = {
+            n.code: n.current_unit_id
+            for n in session.scalars(select(Nomination).where(col(Nomination.code).in_(codes)))
+            if outcomes.get(n.code) == Outcome.forwarded
+        }
+        return _issued(existing, unit, outcomes, forwarded, replayed=True)
+    raise DecisionRefused(
+        [
+            f"số {existing.number} của {unit.name} đã dùng cho quyết định ngày {fmt_date(existing.decision_date)} "
+            f"({len(recorded)} hồ sơ: {', '.join(recorded[:5])}{'…' if len(recorded) > 5 else ''}); "
+            "mỗi quyết định một số riêng"
+        ]
+    )
+
+
+def decision_of(*, session: Session, decision_id: int) -> AwardDecision:
+    decision = session.get(AwardDecision, decision_id)
+    if decision is None:
+        raise LookupError(f"không có quyết định #{decision_id}")
+    return decision
