@@ -144,10 +144,7 @@ def minutes_for(unit_code: str, items: list[tuple[str, str]], day: date) -> Minu
         else:
             decisions.append(ItemDecision(code=code, decision=Decision.approve, votes_for=len(members)))
     return Minutes(
-        meeting_date=day,
-        members_present=len(members),
-        secretary="Thư ký Hội đồng",
-        decisions=decisions,
+        meeting_date=day, members_present=len(members), secretary="Thư ký Hội đồng", decisions=decisions
     )
 
 

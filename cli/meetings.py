@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Annotated, cast
 import typer
 from rich.table import Table
 
-from cli.common import award_name, console, err_console, find_unit, text
+from cli.common import console, err_console, find_unit, text
 from cli.common import emit_json as _emit_json
 from cli.common import fail as _fail
 from models.clock import fmt_date, parse_date, today_vn
@@ -216,10 +216,7 @@ def meeting_decide(
             _write_template(session, file, waiting, target, hierarchy, force=force)
             return
         minutes, problems, row = read_minutes(
-            file,
-            meeting_date=day,
-            present=len(members) if present is None else present,
-            secretary=secretary,
+            file, meeting_date=day, present=len(members) if present is None else present, secretary=secretary
         )
         meeting_id, run_id = (waiting.id, waiting.flow_run_id) if waiting else (None, None)
     if problems or minutes is None:

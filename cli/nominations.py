@@ -205,7 +205,7 @@ def inbox(
 ) -> None:
     """Hồ sơ đang chờ Hội đồng của đơn vị xét, hoặc chờ quyết định của người đứng đầu, kèm thời hạn."""
     from models.db import session_scope
-    from models.nominations import AWAITING
+    from models.nominations import AWAITING, Status
     from models.queries import inbox as inbox_of
 
     target, hierarchy = find_unit(unit, date_option(on) or today_vn())

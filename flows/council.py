@@ -656,8 +656,7 @@ def _receive(
             by_unit[unit_id] = codes
         held += mt.hold_frozen_nominees(session=session, unit_id=unit_id, on=on)
     queued = enqueue_many(
-        session=session,
-        items=council_digests(session=session, hierarchy=hierarchy, by_unit=by_unit, ref=ref),
+        session=session, items=council_digests(session=session, hierarchy=hierarchy, by_unit=by_unit, ref=ref)
     )
     return by_unit, held, len(queued.created)
 

@@ -28,7 +28,7 @@ from models.calendar import working_days_between
 from models.campaigns import NTM_2021_2025, Campaign
 from models.clock import fmt_date
 from models.hierarchy import Hierarchy, UnitRef
-from models.nominations import AGENDA, AWAITING, Nomination, Status
+from models.nominations import AWAITING, Nomination, Status
 from models.text import fold
 from models.units import Level
 

@@ -144,7 +144,7 @@ def test_every_award_form_climbs_to_its_authority(
     outcome_letters = session.scalars(
         select(OutboxMessage).where(OutboxMessage.category.like("outcome_%"))
     ).all()
-    told_by_meetings = sum(1 for m in meetings if "forwarded" in m["counts"])
+    told_by_meetings = sum(1 for m in meetings if "forwarded" in m.counts)
     assert len(outcome_letters) == told_by_meetings + len(decisions)
     assert len(meetings) == len([lv for lv in levels if not lv.startswith("central/")])
     assert all(m.status == "sent" for m in outcome_letters)
