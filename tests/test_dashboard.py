@@ -414,10 +414,13 @@ def test_units_are_found_for_names_and_tags(session, sample, ref, on, expected) 
 
 
 def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session, sample) -> None:
-    """bang-khen-tinh from xã Cẩm Thạch: submitted → forwarded → received → conferred, read back from the API."""
-    from prefect.events.filters import EventFilter, EventOccurredFilter, EventResourceFilter
+    """bang-khen-tinh from xã Cẩm Thạch: submitted → forwarded → received → conferred, read back from the API
+    with the filter the UI's event feed sends for a resource (`any_resource`): the events are batched per
+    meeting, each dossier a related resource, and the trail is still whole."""
+    from prefect.events.filters import EventAnyResourceFilter, EventFilter, EventOccurredFilter
 
     from flows.council import council_meeting, receive_forwarded
+    from flows.events import dossiers_named
     from flows.intake import intake
 
     day = date(2026, 11, 24)
@@ -426,20 +429,20 @@ def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session
     )  # codes repeat across tests (a fresh app database each), events do not go away
     result = asyncio.run(
         intake(
-            rows=_rows_for_flow(CAM_THACH, ["bang-khen-tinh"], "02/03/2026"),
+            rows=_rows_for_flow(CAM_THACH, ["bang-khen-tinh", "bang-khen-tinh"], "02/03/2026"),
             source="test-events",
             received_on=day,
             deliver=False,
         )
     )
-    code = result["nominations"][0]["code"]
+    code, other = (n["code"] for n in result["nominations"])
     for unit_code in (CAM_THACH, "thanh-hoa"):
         _, members = council_of(session=session, unit_id=sample.by_code[unit_code].id)
         minutes = Minutes(
             meeting_date=day,
             members_present=len(members),
             first_decision_number=7,
-            decisions=[{"code": code, "decision": "approve", "votes_for": len(members)}],
+            decisions=[{"code": c, "decision": "approve", "votes_for": len(members)} for c in (code, other)],
         )
         meeting = asyncio.run(council_meeting(unit=unit_code, minutes=minutes, on=day, deliver=False))
         if meeting["counts"].get("forwarded"):
@@ -449,7 +452,7 @@ def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session
         from prefect.client.orchestration import get_client
 
         wanted = EventFilter(
-            resource=EventResourceFilter(id=[f"thidua.nomination.{code}"]),
+            any_resource=EventAnyResourceFilter(id=[f"thidua.nomination.{code}"]),
             occurred=EventOccurredFilter(since=started),
         )
         deadline = time.monotonic() + 30
@@ -475,8 +478,54 @@ def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session
         "thidua.unit.thanh-hoa",
     ]
     assert all(any(r.id == "thidua.award.bang-khen-tinh" for r in e.related) for e in events)
-    assert events[-1].payload["decision_number"] == "7/QĐ-UBND"
-    assert events[0].resource.name.startswith(code)
+    # one event per step for both dossiers of the batch and the meetings, each dossier's details in it
+    assert all(sorted(dossiers_named(e)) == sorted([code, other]) for e in events)
+    assert events[-1].payload["nominations"][code]["decision_number"] in ("7/QĐ-UBND", "8/QĐ-UBND")
+    named = next(r for r in events[0].related if r.id == f"thidua.nomination.{code}")
+    assert named.role == "nomination" and named.name.startswith(code)
+    assert events[0].resource.id.startswith("thidua.batch.")
+    assert events[-1].resource.id.startswith("thidua.meeting.")
+
+
+def test_a_large_step_is_split_into_events_within_prefects_related_limit(prefect_api) -> None:
+    """160 dossiers of one unit and award form: 3 events, none over 100 related resources, and any
+    one dossier is found by its own filter."""
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventAnyResourceFilter, EventFilter, EventOccurredFilter
+    from prefect.events.worker import EventsWorker
+
+    from flows.events import NOMINATIONS_PER_EVENT, dossiers_named, emit_nomination_events
+
+    started = datetime.now(UTC)
+    tag = f"T{time.time_ns()}"  # codes unique to this test: events outlive the app database
+    items = [
+        {"code": f"{tag}-{i:03d}", "nominee": f"Ông {i}", "award": "giay-khen-xa", "unit_code": CAM_THACH}
+        | {"unit": "xã Cẩm Thạch", "payload": {"n": i}}
+        for i in range(160)
+    ]
+    assert emit_nomination_events(
+        "thidua.nomination.submitted", items, resource_id=f"thidua.batch.{tag}", name=tag
+    ) == -(-160 // NOMINATIONS_PER_EVENT)
+    EventsWorker.drain_all()
+
+    async def read(code: str) -> list:
+        wanted = EventFilter(
+            any_resource=EventAnyResourceFilter(id=[f"thidua.nomination.{code}"]),
+            occurred=EventOccurredFilter(since=started),
+        )
+        deadline = time.monotonic() + 30
+        async with get_client() as client:
+            while not (page := await client.read_events(filter=wanted, limit=50)).events:
+                assert time.monotonic() < deadline, f"no event names {code}"
+                await asyncio.sleep(0.5)
+        return page.events
+
+    last = asyncio.run(read(f"{tag}-159"))
+    assert len(last) == 1 and len(last[0].related) <= 100
+    assert dossiers_named(last[0]) == [f"{tag}-{i:03d}" for i in range(150, 160)]
+    assert last[0].payload["nominations"][f"{tag}-159"] == {"n": 159}
+
+
 
 
 # --- the meeting form ----------------------------------------------------------------------------
