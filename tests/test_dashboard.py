@@ -389,9 +389,84 @@ def test_meeting_and_intake_runs_are_named_and_tagged_by_province_and_level(
     meeting_run = asyncio.run(_runs("council-meeting"))[0]
     assert meeting_run.name == "meeting-cam-thach-2026-11-28"
     assert {"tinh:thanh-hoa", "cap:commune"} <= set(meeting_run.tags)
-    # the meeting refreshed the dashboard as its subflow
-    dashboard_run = asyncio.run(_runs("dashboard"))[0]
-    assert dashboard_run.parent_task_run_id is not None and dashboard_run.state.is_completed()
+    # the meeting no longer runs the dashboard as its subflow (its deployment's trigger does, once a burst)
+    assert not [r for r in asyncio.run(_runs("dashboard")) if r.parent_task_run_id is not None]
+
+
+def test_a_burst_of_meetings_refreshes_the_dashboard_once_with_every_meeting_in_it(
+    prefect_api, session, sample
+) -> None:
+    """Three meetings back to back: the dashboard deployment's trigger from prefect.yaml (its quiet window
+    shortened to 10 s here) creates one run after the last of them, and that run's artifacts count all three."""
+    from dataclasses import replace
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        DeploymentFilter,
+        DeploymentFilterId,
+    )
+    from prefect.flow_engine import run_flow_async
+
+    from flows.council import council_meeting
+    from flows.dashboard import SUMMARY_KEY, dashboard
+    from flows.deployments import DEPLOYMENTS, build
+
+    spec = next(s for s in DEPLOYMENTS if s.name == "dashboard")
+    assert spec.trigger is not None and spec.trigger.quiet_s == 30
+    spec = replace(spec, cron=None, trigger=replace(spec.trigger, quiet_s=10))
+    deployment_id = asyncio.run(_apply(build(spec, dashboard)))
+    time.sleep(3)  # the triggers service loads the new automation
+    rows = [
+        _row(2, CAM_THACH, "giay-khen-xa", "02/03/2026")[1] | {"row": 2},
+        _row(3, CAM_THACH, "giay-khen-xa", "02/03/2026")[1] | {"row": 3},
+        _row(4, GIO_LINH, "giay-khen-xa", "10/09/2025")[1] | {"row": 4},
+    ]
+    taken = _take_in(session, [(r["row"], {k: v for k, v in r.items() if k != "row"}) for r in rows])
+    day = date(2026, 11, 10)
+    for unit, nominee in ((CAM_THACH, rows[0]), (GIO_LINH, rows[2]), (CAM_THACH, rows[1])):
+        _, members = council_of(session=session, unit_id=sample.by_code[unit].id)
+        minutes = Minutes(
+            meeting_date=day,
+            members_present=len(members),
+            decisions=[{"code": taken[nominee["nominee"]], "decision": "approve", "votes_for": len(members)}],
+        )
+        assert asyncio.run(council_meeting(unit=unit, minutes=minutes, on=day, deliver=False))["counts"] == {
+            "conferred": 1
+        }
+
+    async def triggered() -> list:
+        async with get_client() as client:
+            return await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+            )
+
+    deadline = time.monotonic() + 90
+    while not (runs := asyncio.run(triggered())):
+        assert time.monotonic() < deadline, "the burst of meetings started no dashboard run"
+        time.sleep(1)
+    time.sleep(15)  # longer than the window and the triggers' 5 s tick: a second run would show by now
+    runs = asyncio.run(triggered())
+    assert len(runs) == 1, [r.name for r in runs]
+
+    async def run_it() -> tuple[dict, list]:
+        result = await run_flow_async(dashboard, flow_run=runs[0], parameters=runs[0].parameters)
+        async with get_client() as client:
+            artifacts = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[runs[0].id]))
+            )
+            await client.delete_deployment(deployment_id)  # and its automation, for the tests after this one
+        return result, artifacts  # type: ignore[return-value]
+
+    result, artifacts = asyncio.run(run_it())
+    assert result["conferred"] == 3 and result["nominations"] == 3
+    summary = next(a for a in artifacts if a.key == SUMMARY_KEY)
+    assert "3 đã khen thưởng" in (summary.description or "")
+
+
+async def _apply(deployment: Any) -> Any:
+    return await (await deployment).aapply()
 
 
 @pytest.mark.parametrize(
@@ -524,8 +599,6 @@ def test_a_large_step_is_split_into_events_within_prefects_related_limit(prefect
     assert len(last) == 1 and len(last[0].related) <= 100
     assert dossiers_named(last[0]) == [f"{tag}-{i:03d}" for i in range(150, 160)]
     assert last[0].payload["nominations"][f"{tag}-159"] == {"n": 159}
-
-
 
 
 # --- the meeting form ----------------------------------------------------------------------------

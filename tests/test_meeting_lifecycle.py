@@ -454,7 +454,12 @@ def test_each_forwarded_dossier_is_received_once_with_one_event(
     prefect_api, session, sample, smtp_env, first: str
 ) -> None:
     from prefect.client.orchestration import get_client
-    from prefect.events.filters import EventAnyResourceFilter, EventFilter, EventNameFilter, EventOccurredFilter
+    from prefect.events.filters import (
+        EventAnyResourceFilter,
+        EventFilter,
+        EventNameFilter,
+        EventOccurredFilter,
+    )
 
     from flows.council import council_meeting, receive_forwarded
     from flows.events import dossiers_named
