@@ -14,29 +14,17 @@ from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.table import Table
-from sqlalchemy import select
-from sqlmodel import col
 
 from cli.common import console
 from cli.common import emit_json as _emit_json
 from cli.common import fail as _fail
 from cli.meetings import _report_result
-from models.awards import catalogue
 from models.clock import today_vn
-from models.db import session_scope
-from models.meetings import (
-    Decision,
-    ItemDecision,
-    MeetingApplied,
-    MeetingRefusal,
-    Minutes,
-    Outcome,
-    council_of,
-)
-from models.nominations import AGENDA, Nomination, Status
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the models (SQLAlchemy) load when the demo runs: every other `thidua` command skips them
     from prefect.client.schemas.objects import State
+
+    from models.meetings import MeetingApplied, Minutes
 
 UNIT_2022 = "thanh-hoa.cam-thuy.cam-thanh"
 UNIT_2026 = "thanh-hoa.cam-thach-2025"
@@ -101,8 +89,12 @@ def demo_rows() -> list[dict]:
 def pending_by_unit() -> dict[str, list[tuple[str, str]]]:
     """Unit code → [(nomination code, nominee)] of everything on a council's agenda, or forwarded to it
     (its meeting receives those when it opens)."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from models.db import session_scope
     from models.hierarchy import Hierarchy
-    from models.nominations import Nominee
+    from models.nominations import AGENDA, Nomination, Nominee, Status
 
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
@@ -120,7 +112,9 @@ def pending_by_unit() -> dict[str, list[tuple[str, str]]]:
 
 def minutes_for(unit_code: str, items: list[tuple[str, str]], day: date) -> Minutes:
     """Sample minutes: everyone present and for, except the demo's one rejection and one return."""
+    from models.db import session_scope
     from models.hierarchy import Hierarchy
+    from models.meetings import Decision, ItemDecision, Minutes, council_of
 
     with session_scope() as session:
         unit = Hierarchy.load(session).resolve(unit_code)
@@ -149,7 +143,11 @@ def minutes_for(unit_code: str, items: list[tuple[str, str]], day: date) -> Minu
 
 
 def _was_returned(code: str) -> bool:
-    from models.nominations import NominationStep
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from models.db import session_scope
+    from models.nominations import Nomination, NominationStep
 
     with session_scope() as session:
         n = session.scalars(select(Nomination).where(col(Nomination.code) == code)).one()
@@ -166,7 +164,13 @@ def _was_returned(code: str) -> bool:
 def central_documents(unit_code: str, items: list[tuple[str, str]]) -> list[list[str]]:
     """A central body's documents for what waits there: the decision on the forms it confers, and the
     submission (tờ trình) of the others to the level above — two documents, each with its number."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from models.awards import catalogue
+    from models.db import session_scope
     from models.hierarchy import Hierarchy
+    from models.nominations import Nomination
 
     with session_scope() as session:
         level = Hierarchy.load(session).resolve(unit_code).level
@@ -186,6 +190,7 @@ def central_documents(unit_code: str, items: list[tuple[str, str]]) -> list[list
 
 
 def is_central(unit_code: str) -> bool:
+    from models.db import session_scope
     from models.hierarchy import CENTRAL, Hierarchy
 
     with session_scope() as session:
@@ -194,6 +199,7 @@ def is_central(unit_code: str) -> bool:
 
 def unit_name(unit_code: str) -> str:
     """The unit's name (tên đơn vị) for its code, as the demo's report shows it."""
+    from models.db import session_scope
     from models.hierarchy import Hierarchy
 
     with session_scope() as session:
@@ -201,6 +207,12 @@ def unit_name(unit_code: str) -> str:
 
 
 def returned_codes() -> list[str]:
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from models.db import session_scope
+    from models.nominations import Nomination, Status
+
     with session_scope() as session:
         return list(
             session.scalars(select(col(Nomination.code)).where(col(Nomination.status) == Status.returned))
@@ -208,6 +220,7 @@ def returned_codes() -> list[str]:
 
 
 def paths(codes: list[str]) -> list[dict]:
+    from models.db import session_scope
     from models.queries import nomination_status
 
     with session_scope() as session:
@@ -216,6 +229,8 @@ def paths(codes: list[str]) -> list[dict]:
 
 def forms_conferred_where_expected(statuses: list[dict]) -> list[str]:
     """Problems, if any nomination did not end where its form is conferred (the demo checks itself)."""
+    from models.awards import catalogue
+
     problems = []
     for s in statuses:
         if s["nominee"] == REJECTED[0]:
@@ -240,6 +255,7 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
     from flows.intake import intake, resubmit
     from flows.refusal import is_refused
     from models.decisions import DecisionIssued, DecisionRefusal
+    from models.meetings import MeetingRefusal, Outcome
 
     day = today_vn()
     state: State = run(

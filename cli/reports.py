@@ -19,7 +19,6 @@ from cli.common import JsonOpt, console, date_option, text
 from cli.common import emit_json as _emit_json
 from cli.common import fail as _fail
 from models.clock import fmt_date, fmt_datetime, today_vn
-from models.deadlines import YEARLY_REPORT
 
 if TYPE_CHECKING:
     from prefect.client.schemas.objects import State
@@ -28,7 +27,10 @@ report_app = typer.Typer(
     help="Báo cáo định kỳ của phong trào: ghi nhận đơn vị đã nộp, theo dõi ai chưa nộp", no_args_is_help=True
 )
 
-DeadlineOpt = Annotated[str, typer.Option("--deadline", help="mã hạn báo cáo (models/data/deadlines.yaml)")]
+DeadlineOpt = Annotated[
+    str | None,
+    typer.Option("--deadline", help="mã hạn báo cáo (models/data/deadlines.yaml); mặc định: báo cáo năm"),
+]
 
 
 def _lateness(filed_on: date, due: date) -> str:
@@ -45,13 +47,15 @@ def submit(
     file: Annotated[Path | None, typer.Option("--file", help="tệp báo cáo đã nộp (chỉ ghi tên tệp)")] = None,
     by: Annotated[str, typer.Option("--by", help="người nộp")] = "",
     on: Annotated[str | None, typer.Option("--on", help="ngày nộp dd/mm/yyyy (mặc định hôm nay)")] = None,
-    deadline: DeadlineOpt = YEARLY_REPORT,
+    deadline: DeadlineOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Ghi nhận một đơn vị đã nộp báo cáo; nộp lần nữa trong cùng năm được ghi là bản bổ sung."""
     from models.db import session_scope
+    from models.deadlines import YEARLY_REPORT
     from models.reports import ReportRefused, file_report
 
+    deadline = deadline or YEARLY_REPORT
     filed_on = date_option(on, "--on")
     if file is not None and not file.is_file():
         raise _fail(f"không tìm thấy tệp «{file}»", 2)
@@ -113,7 +117,7 @@ def submit(
 def status(
     year: Annotated[int, typer.Option("--year", help="năm báo cáo, ví dụ 2026")],
     province: Annotated[str | None, typer.Option("--province", help="chỉ một tỉnh (mã hoặc tên)")] = None,
-    deadline: DeadlineOpt = YEARLY_REPORT,
+    deadline: DeadlineOpt = None,
     today: Annotated[
         str | None, typer.Option("--today", help="xét quá hạn theo ngày dd/mm/yyyy (mặc định hôm nay)")
     ] = None,
@@ -122,7 +126,10 @@ def status(
     """Đơn vị nào đã nộp, đơn vị nào chưa nộp báo cáo của một năm (và ai đã quá hạn)."""
     day = date_option(today, "--today") or today_vn()
     from models.db import session_scope
+    from models.deadlines import YEARLY_REPORT
     from models.reports import ReportRefused, filing_status
+
+    deadline = deadline or YEARLY_REPORT
 
     try:
         with session_scope() as session:

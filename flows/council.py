@@ -39,12 +39,12 @@ from sqlalchemy import Row, select
 from sqlalchemy.exc import DataError
 from sqlmodel import Session, col
 
-from flows.dashboard import refresh_after_meeting
 from flows.events import (
     COUNCIL_DECIDED,
     MEETING,
     NOMINATION_RECEIVED,
     OUTCOME_EVENTS,
+    RECEIPT,
     emit_batch_event,
     emit_nomination_events,
     unit_related,
@@ -546,7 +546,13 @@ async def council_meeting(
             else mt.waiting_key(str(run_id))
         )
     opening = await open_meeting_task(unit, key, on, run_id, minutes)
-    emit_nomination_events(NOMINATION_RECEIVED, opening.received)
+    meeting_resource = f"{MEETING}{opening.meeting_id}" if opening.meeting_id else f"{RECEIPT}{unit}"
+    emit_nomination_events(
+        NOMINATION_RECEIVED,
+        opening.received,
+        resource_id=meeting_resource,
+        name=f"Phiên họp #{opening.meeting_id}" if opening.meeting_id else f"Tiếp nhận tại {unit}",
+    )
     if opening.refused is not None:
         return _refusal(opening.meeting_id, "; ".join(opening.problems), opening.problems)
     if opening.status == mt.MeetingStatus.cancelled:
@@ -569,10 +575,16 @@ async def council_meeting(
         return await _refuse(opening, "Không áp dụng được phiên họp", [str(exc).splitlines()[0]])
     result = applied.result
     for outcome, event in OUTCOME_EVENTS.items():
-        emit_nomination_events(event, [i for i in applied.events if i["outcome"] == outcome])
+        emit_nomination_events(
+            event,
+            [i for i in applied.events if i["outcome"] == outcome],
+            resource_id=meeting_resource,
+            name=f"Phiên họp {opening.council}",
+            payload={"meeting_id": opening.meeting_id},
+        )
     emit_batch_event(
         COUNCIL_DECIDED,
-        resource_id=f"{MEETING}{opening.meeting_id}",
+        resource_id=meeting_resource,
         name=f"Phiên họp {opening.council}",
         related=[unit_related(opening.unit_code, opening.unit_name, role="council")],
         payload={
@@ -588,8 +600,8 @@ async def council_meeting(
         from flows.delivery import deliver_mail
 
         await deliver_mail()
-    if dashboard:
-        await refresh_after_meeting(result.meeting_id)
+    # `dashboard` is kept for callers: the dashboard is refreshed once a burst of meetings is over, by
+    # its deployment's trigger on COUNCIL_DECIDED (prefect.yaml), not by a subflow of every meeting.
     return result
 
 
@@ -689,7 +701,12 @@ async def receive_forwarded(
     Started by each `thidua.council.decided` event (`meeting_id`), or for a batch of meetings."""
     ids = sorted(set(meeting_ids or []) | ({meeting_id} if meeting_id is not None else set()))
     receipt, events = await receive_task(ids, on or today_vn())
-    emit_nomination_events(NOMINATION_RECEIVED, events)
+    emit_nomination_events(
+        NOMINATION_RECEIVED,
+        events,
+        resource_id=f"{RECEIPT}meeting-" + "-".join(map(str, ids[:8])) + ("-…" if len(ids) > 8 else ""),
+        name=f"Tiếp nhận hồ sơ từ {len(ids)} phiên họp",
+    )
     if deliver and receipt.letters:
         from flows.delivery import deliver_mail
 

@@ -1,6 +1,7 @@
 """Flow `dashboard` (bảng theo dõi): the operators' and councils' view, as Prefect artifacts.
 
-Hourly, and after every council meeting, it publishes under stable keys (the UI keeps each key's
+Hourly, and once after each burst of council meetings (its deployment's trigger in `prefect.yaml`
+waits until no `thidua.council.decided` has come for 30 s), it publishes under stable keys (the UI keeps each key's
 history): the dossiers by province, level and status (`pipeline-by-province`), the reviews past their
 due date in working days (`overdue-reviews`), this year's filing of the yearly report
 (`report-filing-<year>`) and the campaign's summary beside the provinces'
@@ -141,17 +142,3 @@ async def dashboard(on: date | None = None) -> dict:
         "overdue": sum(len(u.items) for u in figures.overdue),
         "conferred": figures.summary.conferred,
     }
-
-
-async def refresh_after_meeting(meeting_id: int) -> None:
-    """Run `dashboard` as a subflow, best effort: a meeting never fails because of its dashboard."""
-    logger = get_run_logger()
-    try:
-        state = await dashboard(return_state=True)
-    except Exception:
-        logger.warning("dashboard refresh after meeting %s failed", meeting_id, exc_info=True)
-        return
-    if not state.is_completed():
-        logger.warning(
-            "dashboard refresh after meeting %s ended %s: %s", meeting_id, state.type, state.message
-        )

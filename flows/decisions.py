@@ -20,7 +20,7 @@ from prefect.client.schemas.objects import State
 from pydantic import ValidationError
 
 from flows.council import event_items, receive_at_units, received_items
-from flows.events import NOMINATION_RECEIVED, OUTCOME_EVENTS, emit_nomination_events
+from flows.events import DECISION, NOMINATION_RECEIVED, OUTCOME_EVENTS, RECEIPT, emit_nomination_events
 from flows.naming import decision_run_name
 from flows.refusal import refused
 from models import decisions as dc
@@ -93,9 +93,15 @@ async def issue_decision(
     except (dc.DecisionRefused, TransitionError, Conflict) as exc:
         problems = exc.problems if isinstance(exc, dc.DecisionRefused) else [str(exc)]
         return _refusal(problems)
-    emit_nomination_events(NOMINATION_RECEIVED, received)
+    resource = {"resource_id": f"{DECISION}{issued.decision_id}", "name": f"Quyết định số {issued.number}"}
+    emit_nomination_events(NOMINATION_RECEIVED, received, **resource)
     for outcome, event in OUTCOME_EVENTS.items():
-        emit_nomination_events(event, [i for i in events if i["outcome"] == outcome])
+        emit_nomination_events(
+            event,
+            [i for i in events if i["outcome"] == outcome],
+            **resource,
+            payload={"decision": issued.number},
+        )
     if issued.forwarded_to and not issued.replayed:
         receipt, above = await to_thread.run_sync(
             lambda: receive_at_units(
@@ -104,7 +110,12 @@ async def issue_decision(
                 f"decision-{issued.decision_id}",
             )
         )
-        emit_nomination_events(NOMINATION_RECEIVED, above)
+        emit_nomination_events(
+            NOMINATION_RECEIVED,
+            above,
+            resource_id=f"{RECEIPT}decision-{issued.decision_id}",
+            name=f"Tiếp nhận hồ sơ trình theo văn bản số {issued.number}",
+        )
         issued.letters = (issued.letters or 0) + receipt
     get_run_logger().info(
         "decision %s of %s recorded: %s",

@@ -29,36 +29,63 @@ PREFECT_YAML = Path(__file__).resolve().parent.parent / "prefect.yaml"
 
 @dataclass(frozen=True)
 class EventTrigger:
-    """Start the deployment when `event` is emitted; `parameters` are Jinja templates over the event."""
+    """Start the deployment when `event` is emitted; `parameters` are Jinja templates over the event.
+
+    `quiet_s` makes it a debounce: one run once `event` has stopped coming for that many seconds (a
+    Proactive trigger whose `after` and `expect` are the same event: each event restarts the window)."""
 
     name: str
     event: str
     parameters: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
+    quiet_s: int | None = None
 
     @classmethod
     def from_yaml(cls, raw: Mapping[str, Any]) -> EventTrigger:
         expect = list(raw.get("expect") or [])
+        after = list(raw.get("after") or [])
         if raw.get("type") != "event" or len(expect) != 1 or not raw.get("enabled", True):
             raise ValueError(
                 f"prefect.yaml: trigger {raw.get('name')!r} must be one enabled event trigger "
                 f"expecting one event"
             )
+        quiet = raw.get("posture", "Reactive") == "Proactive"
+        if quiet and (after != expect or raw.get("threshold") != 1 or not raw.get("within")):
+            raise ValueError(
+                f"prefect.yaml: proactive trigger {raw.get('name')!r} must be a debounce: after == expect, "
+                "threshold 1, within N seconds"
+            )
+        if not quiet and after:
+            raise ValueError(f"prefect.yaml: trigger {raw.get('name')!r}: `after` only in a debounce")
         return cls(
             name=raw["name"],
             event=expect[0],
             parameters=dict(raw.get("parameters") or {}),
             description=raw.get("description", ""),
+            quiet_s=int(raw["within"]) if quiet else None,
         )
 
     def build(self) -> DeploymentEventTrigger:
+        from datetime import timedelta
+
         from prefect.events import DeploymentEventTrigger
 
+        if self.quiet_s is None:
+            return DeploymentEventTrigger(
+                name=self.name,
+                description=self.description,
+                expect={self.event},
+                parameters=dict(self.parameters),
+            )
         return DeploymentEventTrigger(
             name=self.name,
             description=self.description,
+            posture="Proactive",  # type: ignore[arg-type]
+            after={self.event},
             expect={self.event},
-            parameters=dict(self.parameters),
+            threshold=1,
+            within=timedelta(seconds=self.quiet_s),
+            parameters=dict(self.parameters) or None,
         )
 
 

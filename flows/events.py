@@ -1,7 +1,15 @@
 """Prefect events that trace a dossier from commune to conferral in the UI's event feed.
 
 Every event name and resource id thidua emits is written here, once: operators filter the feed by
-them and `prefect.yaml` starts `receive-forwarded` on COUNCIL_DECIDED.
+them and `prefect.yaml` starts `receive-forwarded` on COUNCIL_DECIDED (and refreshes the dashboard
+once a burst of them is over).
+
+A dossier's events are batched: one event per step, unit and award form in a batch or meeting, naming
+each dossier as a related resource (role `nomination`, id `thidua.nomination.<code>`) and carrying
+each one's details in `payload["nominations"][code]`. The UI's event feed filters by any resource of an
+event, related ones included, so filtering by `thidua.nomination.HS2026-000005` still lists that
+dossier's whole trail — at 1/75th of the events (each event costs the server a row and the resources
+Prefect attaches from the run: flow run, flow, deployment, tags).
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from prefect.events import emit_event
 
 from models.awards import catalogue
 
-# one event per dossier
+# one event per step, unit and award form of a batch or meeting, naming its dossiers (related, role "nomination")
 NOMINATION_SUBMITTED = "thidua.nomination.submitted"
 NOMINATION_RECEIVED = "thidua.nomination.received"  # its review opened at the next level
 NOMINATION_RECOMMENDED = "thidua.nomination.recommended"  # the council recommends; the head decides
@@ -38,7 +46,9 @@ NOMINATION = "thidua.nomination."
 UNIT = "thidua.unit."
 AWARD = "thidua.award."
 BATCH = "thidua.batch."
+RECEIPT = "thidua.receipt."
 MEETING = "thidua.meeting."
+DECISION = "thidua.decision."  # a head's decision (quyết định khen thưởng), by its row id
 REMINDER_DAY = "thidua.reminders."
 
 
@@ -65,17 +75,46 @@ def award_related(award: str) -> dict[str, str]:
     }
 
 
-def emit_nomination_events(event: str, items: Iterable[dict]) -> int:
-    """One event per dossier; each item has code, nominee, award, unit_code, unit (name) and a payload."""
-    count = 0
+# Prefect refuses an event with more than 100 related resources (PREFECT_EVENTS_MAXIMUM_RELATED_RESOURCES)
+# and trims what it attaches from the run context (flow run, flow, deployment, work pool, one per tag)
+# to fit: 75 dossiers + unit + award form leave room for those.
+NOMINATIONS_PER_EVENT = 75
+NOMINATION_ROLE = "nomination"
+
+
+def nomination_related(code: str, nominee: str | None = None) -> dict[str, str]:
+    return {**nomination_resource(code, nominee), "prefect.resource.role": NOMINATION_ROLE}
+
+
+def emit_nomination_events(
+    event: str, items: Iterable[dict], *, resource_id: str, name: str, payload: dict | None = None
+) -> int:
+    """The events of a step taken by dossiers of one batch or meeting: one per unit and award form (and
+    per NOMINATIONS_PER_EVENT dossiers), the batch or meeting as resource, each dossier a related
+    resource. Each item has code, nominee, award, unit_code, unit (name) and its payload. Returns the
+    number of events."""
+    groups: dict[tuple[str, str], list[dict]] = {}
     for item in items:
-        emit_event(
-            event=event,
-            resource=nomination_resource(item["code"], item.get("nominee")),
-            related=[unit_related(item["unit_code"], item["unit"]), award_related(item["award"])],
-            payload=item.get("payload") or {},
-        )
-        count += 1
+        groups.setdefault((item["unit_code"], item["award"]), []).append(item)
+    count = 0
+    for (unit_code, award), group in groups.items():
+        for start in range(0, len(group), NOMINATIONS_PER_EVENT):
+            chunk = group[start : start + NOMINATIONS_PER_EVENT]
+            emit_event(
+                event=event,
+                resource={"prefect.resource.id": resource_id, "prefect.resource.name": name},
+                related=[
+                    unit_related(unit_code, chunk[0]["unit"]),
+                    award_related(award),
+                    *(nomination_related(i["code"], i.get("nominee")) for i in chunk),
+                ],
+                payload={
+                    **(payload or {}),
+                    "count": len(chunk),
+                    "nominations": {i["code"]: i.get("payload") or {} for i in chunk},
+                },
+            )
+            count += 1
     return count
 
 
@@ -88,3 +127,12 @@ def emit_batch_event(
         related=list(related),
         payload=payload,
     )
+
+
+def dossiers_named(event: object) -> list[str]:
+    """The codes of the dossiers an event names (its related resources of role `nomination`)."""
+    return [
+        r.id.removeprefix(NOMINATION)
+        for r in getattr(event, "related", [])
+        if r.role == NOMINATION_ROLE and r.id.startswith(NOMINATION)
+    ]

@@ -8,7 +8,6 @@ from anyio import to_thread
 from prefect import flow, get_run_logger, task
 from prefect.artifacts import acreate_table_artifact
 from prefect.client.schemas.objects import State
-from prefect.utilities.annotations import quote
 from pydantic import BaseModel
 from sqlmodel import Session
 
@@ -112,22 +111,25 @@ async def screen_and_store(
     )
 
 
-@task(name="emit-events")
 def emit_events(result: IntakeResult) -> int:
-    """One event per accepted dossier, and one for the batch."""
+    """The `submitted` events of the accepted dossiers (batched, flows/events.py), and one for the batch;
+    a plain call, not a task: the events are the record, a task run would only add writes."""
     if result.replayed:
         return 0
-    count = emit_nomination_events(
+    resource_id, name = f"{BATCH}{result.batch_key}", f"Lô hồ sơ {result.batch_key[:15]}"
+    emit_nomination_events(
         NOMINATION_SUBMITTED,
         [{**n, "payload": {"status": n["status"], "due_on": n["due_on"]}} for n in result.nominations],
+        resource_id=resource_id,
+        name=name,
     )
     emit_batch_event(
         INTAKE_RECEIVED,
-        resource_id=f"{BATCH}{result.batch_key}",
-        name=f"Lô hồ sơ {result.batch_key[:15]}",
-        payload={"count": count, "codes": [n["code"] for n in result.nominations][:1000]},
+        resource_id=resource_id,
+        name=name,
+        payload={"count": len(result.nominations), "codes": [n["code"] for n in result.nominations][:1000]},
     )
-    return count
+    return len(result.nominations)
 
 
 @flow(name="intake", flow_run_name=intake_run_name, log_prints=False)
@@ -162,7 +164,7 @@ async def intake(
             + "; ".join(str(e) for e in errors[:20]),
             result.model_dump(mode="json"),
         )
-    emit_events(quote(result))  # type: ignore[call-overload]  # quoted: not searched for futures (5,000 dossiers: ~5 s)
+    emit_events(result)
     logger.info(
         "intake %s: %d nominations (%s)",
         result.batch_key,

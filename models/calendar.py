@@ -23,7 +23,6 @@ from enum import StrEnum
 from functools import cache
 from pathlib import Path
 
-import holidays
 import yaml
 
 OVERRIDES_FILE = Path(__file__).parent / "data" / "calendar_overrides.yaml"
@@ -90,6 +89,8 @@ def _check_year(year: int) -> None:
 def _working_ordinals(year: int) -> tuple[int, ...]:
     """The year's working days as sorted date ordinals (built once per year)."""
     _check_year(year)
+    import holidays  # its tables cost ~0.15 s to import: only when a year is first built
+
     official = holidays.country_holidays("VN", years=year)
     # Saturdays the package itself knows were worked; it keeps every year's in one set.
     worked_weekends = {d for d in official.weekend_workdays if d.year == year}

@@ -11,15 +11,16 @@ import base64
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import icalendar
-from icalendar import vText
-from jinja2 import FileSystemLoader, StrictUndefined, Template
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field
 
 from models.clock import fmt_date, fmt_datetime, utcnow
+
+if TYPE_CHECKING:  # imported when the first letter is rendered: a flow run that sends none never pays
+    import icalendar
+    from jinja2 import Template
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 TEMPLATE_DIR = Path(__file__).with_name("templates")
 CALENDAR_PRODID = "-//thidua//Thi dua - Khen thuong//VI"
@@ -291,6 +292,9 @@ def _days(n: int) -> str:
 
 @lru_cache(maxsize=2)
 def _environment(kind: Literal["txt", "html"]) -> ImmutableSandboxedEnvironment:
+    from jinja2 import FileSystemLoader, StrictUndefined
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
     env = ImmutableSandboxedEnvironment(
         loader=FileSystemLoader(TEMPLATE_DIR),
         autoescape=kind == "html",
@@ -365,6 +369,8 @@ def _fold(line: str) -> str:
 
 
 def _text_line(name: str, value: str) -> str:
+    from icalendar import vText
+
     return _fold(f"{name}:{vText(value).to_ical().decode('utf-8')}")
 
 
@@ -396,6 +402,8 @@ def calendar_attachment(*, events: list[CalendarEvent], filename: str = "han-cho
 
 def calendar_reference(*, events: list[CalendarEvent]) -> icalendar.Calendar:
     """The same calendar built through icalendar's object model (tests compare the two)."""
+    import icalendar
+
     cal = icalendar.Calendar()
     cal.add("prodid", CALENDAR_PRODID)
     cal.add("version", "2.0")

@@ -15,8 +15,6 @@ import os
 import time
 from pathlib import Path
 
-from flows.deployments import build_deployments
-
 logger = logging.getLogger("thidua.serve")
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +42,8 @@ async def wait_for_api(timeout: float) -> None:
 async def serve(*, ready_file: Path | None, api_timeout: float) -> None:
     """Register every deployment once the API answers, signal readiness, then poll for work until stopped."""
     from prefect.runner import Runner
+
+    from flows.deployments import build_deployments  # read here: `thidua` commands import this module
 
     deployments = await build_deployments()  # imports the flows while the server may still boot
     await wait_for_api(api_timeout)

@@ -375,9 +375,84 @@ def test_meeting_and_intake_runs_are_named_and_tagged_by_province_and_level(
     meeting_run = asyncio.run(_runs("council-meeting"))[0]
     assert meeting_run.name == "meeting-cam-thach-2026-11-28"
     assert {"tinh:thanh-hoa", "cap:commune"} <= set(meeting_run.tags)
-    # the meeting refreshed the dashboard as its subflow
-    dashboard_run = asyncio.run(_runs("dashboard"))[0]
-    assert dashboard_run.parent_task_run_id is not None and dashboard_run.state.is_completed()
+    # the meeting no longer runs the dashboard as its subflow (its deployment's trigger does, once a burst)
+    assert not [r for r in asyncio.run(_runs("dashboard")) if r.parent_task_run_id is not None]
+
+
+def test_a_burst_of_meetings_refreshes_the_dashboard_once_with_every_meeting_in_it(
+    prefect_api, session, sample
+) -> None:
+    """Three meetings back to back: the dashboard deployment's trigger from prefect.yaml (its quiet window
+    shortened to 10 s here) creates one run after the last of them, and that run's artifacts count all three."""
+    from dataclasses import replace
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        DeploymentFilter,
+        DeploymentFilterId,
+    )
+    from prefect.flow_engine import run_flow_async
+
+    from flows.council import council_meeting
+    from flows.dashboard import SUMMARY_KEY, dashboard
+    from flows.deployments import DEPLOYMENTS, build
+
+    spec = next(s for s in DEPLOYMENTS if s.name == "dashboard")
+    assert spec.trigger is not None and spec.trigger.quiet_s == 30
+    spec = replace(spec, cron=None, trigger=replace(spec.trigger, quiet_s=10))
+    deployment_id = asyncio.run(_apply(build(spec, dashboard)))
+    time.sleep(3)  # the triggers service loads the new automation
+    rows = [
+        _row(2, CAM_THACH, "giay-khen-xa", "02/03/2026")[1] | {"row": 2},
+        _row(3, CAM_THACH, "giay-khen-xa", "02/03/2026")[1] | {"row": 3},
+        _row(4, GIO_LINH, "giay-khen-xa", "10/09/2025")[1] | {"row": 4},
+    ]
+    taken = _take_in(session, [(r["row"], {k: v for k, v in r.items() if k != "row"}) for r in rows])
+    day = date(2026, 11, 10)
+    for unit, nominee in ((CAM_THACH, rows[0]), (GIO_LINH, rows[2]), (CAM_THACH, rows[1])):
+        _, members = council_of(session=session, unit_id=sample.by_code[unit].id)
+        minutes = Minutes(
+            meeting_date=day,
+            members_present=len(members),
+            decisions=[{"code": taken[nominee["nominee"]], "decision": "approve", "votes_for": len(members)}],
+        )
+        assert asyncio.run(council_meeting(unit=unit, minutes=minutes, on=day, deliver=False))["counts"] == {
+            "conferred": 1
+        }
+
+    async def triggered() -> list:
+        async with get_client() as client:
+            return await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+            )
+
+    deadline = time.monotonic() + 90
+    while not (runs := asyncio.run(triggered())):
+        assert time.monotonic() < deadline, "the burst of meetings started no dashboard run"
+        time.sleep(1)
+    time.sleep(15)  # longer than the window and the triggers' 5 s tick: a second run would show by now
+    runs = asyncio.run(triggered())
+    assert len(runs) == 1, [r.name for r in runs]
+
+    async def run_it() -> tuple[dict, list]:
+        result = await run_flow_async(dashboard, flow_run=runs[0], parameters=runs[0].parameters)
+        async with get_client() as client:
+            artifacts = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[runs[0].id]))
+            )
+            await client.delete_deployment(deployment_id)  # and its automation, for the tests after this one
+        return result, artifacts  # type: ignore[return-value]
+
+    result, artifacts = asyncio.run(run_it())
+    assert result["conferred"] == 3 and result["nominations"] == 3
+    summary = next(a for a in artifacts if a.key == SUMMARY_KEY)
+    assert "3 đã khen thưởng" in (summary.description or "")
+
+
+async def _apply(deployment: Any) -> Any:
+    return await (await deployment).aapply()
 
 
 @pytest.mark.parametrize(
@@ -400,10 +475,14 @@ def test_units_are_found_for_names_and_tags(session, sample, ref, on, expected) 
 
 
 def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session, sample) -> None:
-    """bang-khen-tinh from xã Cẩm Thạch: submitted → forwarded → received → recommended → conferred (the head's decision), read back from the API."""
-    from prefect.events.filters import EventFilter, EventOccurredFilter, EventResourceFilter
+    """bang-khen-tinh from xã Cẩm Thạch: submitted → forwarded → received → recommended → conferred (the
+    head's decision), read back from the API with the filter the UI's event feed sends for a resource
+    (`any_resource`): the events are batched per step, each dossier a related resource, and the trail is
+    still whole."""
+    from prefect.events.filters import EventAnyResourceFilter, EventFilter, EventOccurredFilter
 
     from flows.council import council_meeting, receive_forwarded
+    from flows.events import dossiers_named
     from flows.intake import intake
 
     day = date(2026, 11, 24)
@@ -412,19 +491,19 @@ def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session
     )  # codes repeat across tests (a fresh app database each), events do not go away
     result = asyncio.run(
         intake(
-            rows=_rows_for_flow(CAM_THACH, ["bang-khen-tinh"], "02/03/2026"),
+            rows=_rows_for_flow(CAM_THACH, ["bang-khen-tinh", "bang-khen-tinh"], "02/03/2026"),
             source="test-events",
             received_on=day,
             deliver=False,
         )
     )
-    code = result["nominations"][0]["code"]
+    code, other = (n["code"] for n in result["nominations"])
     for unit_code in (CAM_THACH, "thanh-hoa"):
         _, members = council_of(session=session, unit_id=sample.by_code[unit_code].id)
         minutes = Minutes(
             meeting_date=day,
             members_present=len(members),
-            decisions=[{"code": code, "decision": "approve", "votes_for": len(members)}],
+            decisions=[{"code": c, "decision": "approve", "votes_for": len(members)} for c in (code, other)],
         )
         meeting = asyncio.run(council_meeting(unit=unit_code, minutes=minutes, on=day, deliver=False))
         if meeting.counts.get("forwarded"):
@@ -433,14 +512,16 @@ def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session
     from flows.decisions import issue_decision
 
     asyncio.run(
-        issue_decision(unit="thanh-hoa", codes=[code], number="7/QĐ-UBND", decision_date=day, deliver=False)
+        issue_decision(
+            unit="thanh-hoa", codes=[code, other], number="7/QĐ-UBND", decision_date=day, deliver=False
+        )
     )
 
     async def read() -> list:
         from prefect.client.orchestration import get_client
 
         wanted = EventFilter(
-            resource=EventResourceFilter(id=[f"thidua.nomination.{code}"]),
+            any_resource=EventAnyResourceFilter(id=[f"thidua.nomination.{code}"]),
             occurred=EventOccurredFilter(since=started),
         )
         deadline = time.monotonic() + 30
@@ -468,8 +549,53 @@ def test_events_trace_one_dossier_from_commune_to_conferral(prefect_api, session
         "thidua.unit.thanh-hoa",
     ]
     assert all(any(r.id == "thidua.award.bang-khen-tinh" for r in e.related) for e in events)
-    assert events[-1].payload["decision_number"] == "7/QĐ-UBND"
-    assert events[0].resource.name.startswith(code)
+    # one event per step for both dossiers of the batch and the meetings, each dossier's details in it
+    assert all(sorted(dossiers_named(e)) == sorted([code, other]) for e in events)
+    assert events[-1].payload["nominations"][code]["decision_number"] == "7/QĐ-UBND"
+    named = next(r for r in events[0].related if r.id == f"thidua.nomination.{code}")
+    assert named.role == "nomination" and named.name.startswith(code)
+    assert events[0].resource.id.startswith("thidua.batch.")
+    assert events[-2].resource.id.startswith("thidua.meeting.")
+    assert events[-1].resource.id.startswith("thidua.decision.")
+
+
+def test_a_large_step_is_split_into_events_within_prefects_related_limit(prefect_api) -> None:
+    """160 dossiers of one unit and award form: 3 events, none over 100 related resources, and any
+    one dossier is found by its own filter."""
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventAnyResourceFilter, EventFilter, EventOccurredFilter
+    from prefect.events.worker import EventsWorker
+
+    from flows.events import NOMINATIONS_PER_EVENT, dossiers_named, emit_nomination_events
+
+    started = datetime.now(UTC)
+    tag = f"T{time.time_ns()}"  # codes unique to this test: events outlive the app database
+    items = [
+        {"code": f"{tag}-{i:03d}", "nominee": f"Ông {i}", "award": "giay-khen-xa", "unit_code": CAM_THACH}
+        | {"unit": "xã Cẩm Thạch", "payload": {"n": i}}
+        for i in range(160)
+    ]
+    assert emit_nomination_events(
+        "thidua.nomination.submitted", items, resource_id=f"thidua.batch.{tag}", name=tag
+    ) == -(-160 // NOMINATIONS_PER_EVENT)
+    EventsWorker.drain_all()
+
+    async def read(code: str) -> list:
+        wanted = EventFilter(
+            any_resource=EventAnyResourceFilter(id=[f"thidua.nomination.{code}"]),
+            occurred=EventOccurredFilter(since=started),
+        )
+        deadline = time.monotonic() + 30
+        async with get_client() as client:
+            while not (page := await client.read_events(filter=wanted, limit=50)).events:
+                assert time.monotonic() < deadline, f"no event names {code}"
+                await asyncio.sleep(0.5)
+        return page.events
+
+    last = asyncio.run(read(f"{tag}-159"))
+    assert len(last) == 1 and len(last[0].related) <= 100
+    assert dossiers_named(last[0]) == [f"{tag}-{i:03d}" for i in range(150, 160)]
+    assert last[0].payload["nominations"][f"{tag}-159"] == {"n": 159}
 
 
 # --- the meeting form ----------------------------------------------------------------------------

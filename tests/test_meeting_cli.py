@@ -372,7 +372,7 @@ def test_a_refused_form_comes_back_filled_and_the_applied_meeting_clears_its_pro
     async def receipts() -> tuple[list, list]:
         from prefect.client.orchestration import get_client
         from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
-        from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+        from prefect.events.filters import EventAnyResourceFilter, EventFilter, EventNameFilter
 
         async with get_client() as client:
             runs = await client.read_flow_runs(
@@ -381,7 +381,7 @@ def test_a_refused_form_comes_back_filled_and_the_applied_meeting_clears_its_pro
             events = await client.read_events(
                 filter=EventFilter(
                     event=EventNameFilter(name=["thidua.nomination.received"]),
-                    resource=EventResourceFilter(id=[f"thidua.nomination.{forwarded}"]),
+                    any_resource=EventAnyResourceFilter(id=[f"thidua.nomination.{forwarded}"]),
                 ),
                 limit=50,
             )
