@@ -93,13 +93,14 @@ async def issue_decision(
     except (dc.DecisionRefused, TransitionError, Conflict) as exc:
         problems = exc.problems if isinstance(exc, dc.DecisionRefused) else [str(exc)]
         return _refusal(problems)
-    resource = {"resource_id": f"{DECISION}{issued.decision_id}", "name": f"Quyết định số {issued.number}"}
-    emit_nomination_events(NOMINATION_RECEIVED, received, **resource)
+    resource_id, name = f"{DECISION}{issued.decision_id}", f"Quyết định số {issued.number}"
+    emit_nomination_events(NOMINATION_RECEIVED, received, resource_id=resource_id, name=name)
     for outcome, event in OUTCOME_EVENTS.items():
         emit_nomination_events(
             event,
             [i for i in events if i["outcome"] == outcome],
-            **resource,
+            resource_id=resource_id,
+            name=name,
             payload={"decision": issued.number},
         )
     if issued.forwarded_to and not issued.replayed:
