@@ -10,6 +10,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import typer
@@ -17,13 +18,26 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from models import nominations as nm
-from models.deadlines import YEARLY_REPORT, Deadline, DeadlineSpec, Report, ensure_deadlines, load_deadlines
+from models.deadlines import YEARLY_REPORT as QUANG_TRI_REPORT
+from models.deadlines import (
+    Deadline,
+    DeadlineSpec,
+    Report,
+    ensure_deadlines,
+    load_deadline_file,
+    load_deadlines,
+    read_deadline_file,
+)
 from models.hierarchy import Hierarchy
 from models.intake import take_in
 from models.reminders import Policy, ReminderKind, ReminderNotice, due_items, report_schedule, review_due_day
 from models.reports import ReportRefused, expand_obligations, file_report
 from notifications.outbox import OutboxMessage
 
+# The reminder mechanics run over a test plan that binds every province with no end year (the real 30/11
+# report, QUANG_TRI_REPORT, binds Quảng Trị's units only, until 2025): loaded as an operator would.
+TEST_PLAN = Path(__file__).parent / "data" / "deadlines_every_province.yaml"
+YEARLY_REPORT = "bao-cao-nam-mau"
 YEAR = 2026
 DUE = date(2026, 11, 30)  # a Monday
 START, END = date(2026, 11, 1), date(2026, 12, 10)
@@ -77,6 +91,18 @@ FILINGS = {
     "hue.phu-vinh-2025": date(2026, 12, 4),  # late: days 1 and 3
     "vinh-long-2025.ba-tri-2025": date(2026, 11, 2),  # before any reminder
 }
+
+
+@pytest.fixture
+def sample(sample, session):
+    """The sample tree, with the test plan loaded beside the built-in deadlines."""
+    load_deadline_file(session=session, path=TEST_PLAN)
+    session.commit()
+    return sample
+
+
+def all_specs() -> dict[str, DeadlineSpec]:
+    return {s.code: s for s in (*load_deadlines(), *read_deadline_file(TEST_PLAN))}
 
 
 def days(start: date = START, end: date = END):
@@ -159,8 +185,11 @@ def expected_reports(
 
 def test_deadlines_file_names_campaign_and_legal_basis(session, sample) -> None:
     specs = {s.code: s for s in load_deadlines()}
-    assert specs[YEARLY_REPORT].due_date(2026) == DUE and specs[YEARLY_REPORT].submit_to == "ntm_office"
-    assert "1872/QĐ-UBND" in specs[YEARLY_REPORT].legal_basis
+    quang_tri = specs[QUANG_TRI_REPORT]
+    assert quang_tri.due_date(2025) == date(2025, 11, 30) and quang_tri.submit_to == "ntm_office"
+    assert "1872/QĐ-UBND" in quang_tri.legal_basis and "VII.4" in quang_tri.legal_basis
+    # Quảng Trị's plan (2021–2025) sets it for Quảng Trị (and the merged province carrying it on), to 2025
+    assert quang_tri.provinces == ("quang-tri", "quang-tri-2025") and quang_tri.due_date(2026) is None
     assert specs["kon-tum-ke-hoach-tinh-2022"].due_date(2022) == date(2022, 7, 15)
     assert specs["kon-tum-ke-hoach-huyen-2022"].due_date(2022) == date(2022, 7, 31)
     assert all(
@@ -173,8 +202,9 @@ def test_deadlines_file_names_campaign_and_legal_basis(session, sample) -> None:
     session.commit()
     again = ensure_deadlines(session=session)
     assert {k: v.id for k, v in first.items()} == {k: v.id for k, v in again.items()}
-    assert len(session.scalars(select(Deadline)).all()) == len(specs)
-    assert all(r.to_spec() == specs[r.code] for r in again.values())
+    assert len(session.scalars(select(Deadline).where(Deadline.source == "built-in")).all()) == len(specs)
+    assert all(r.to_spec() == specs[r.code] for r in again.values() if r.source == "built-in")
+    assert again[YEARLY_REPORT].source == TEST_PLAN.name  # the operator's file: the built-in one leaves it
 
 
 @pytest.mark.parametrize(
@@ -233,13 +263,13 @@ def test_a_malformed_deadline_is_refused(entry: dict) -> None:
     ],
 )
 def test_obligations_bind_the_units_of_that_year(session, sample, code, year, expected) -> None:
-    spec = {s.code: s for s in load_deadlines()}[code]
+    spec = all_specs()[code]
     obligations = expand_obligations(spec=spec, year=year, directory=contacts(session))
     assert sorted(o.unit_code for o in obligations) == sorted(expected)
 
 
 def test_the_report_goes_to_the_provinces_ntm_office(session, sample) -> None:
-    spec = {s.code: s for s in load_deadlines()}[YEARLY_REPORT]
+    spec = all_specs()[YEARLY_REPORT]
     by_code = {o.unit_code: o for o in expand_obligations(spec=spec, year=2026, directory=contacts(session))}
     assert by_code["quang-tri-2025.cam-lo-2025"].submit_to_email == "vpdp.ntm@quangtri.example.gov.vn"
     assert by_code["thanh-hoa.cam-thach-2025"].submit_to == "Văn phòng Điều phối nông thôn mới tỉnh Thanh Hóa"
@@ -472,19 +502,19 @@ def _cli() -> typer.Typer:
     ("args", "code", "message"),
     [
         (
-            ["report", "submit", "cam thach", "--year", "2026", "--on", "31/11/2026"],
+            ["report", "submit", "cam thach", "--year", "2026", "--on", "31/11/2026", "--deadline", YEARLY_REPORT],
             2,
             "ngày «31/11/2026» không hợp lệ",
         ),
-        (["report", "submit", "cam thach", "--year", "2026", "--on", "2026/11/20"], 2, "cần dạng dd/mm/yyyy"),
-        (["report", "submit", "không có", "--year", "2026"], 1, "không tìm thấy đơn vị"),
-        (["report", "submit", "cam thach", "--year", "2999"], 1, "năm này chưa đến"),
+        (["report", "submit", "cam thach", "--year", "2026", "--on", "2026/11/20", "--deadline", YEARLY_REPORT], 2, "cần dạng dd/mm/yyyy"),
+        (["report", "submit", "không có", "--year", "2026", "--deadline", YEARLY_REPORT], 1, "không tìm thấy đơn vị"),
+        (["report", "submit", "cam thach", "--year", "2999", "--deadline", YEARLY_REPORT], 1, "năm này chưa đến"),
         (
             ["report", "submit", "cam thach", "--year", "2026", "--file", "/nope/bc.pdf"],
             2,
             "không tìm thấy tệp",
         ),
-        (["report", "status", "--year", "2026", "--province", "cam thach"], 1, "không phải là tỉnh"),
+        (["report", "status", "--year", "2026", "--province", "cam thach", "--deadline", YEARLY_REPORT], 1, "không phải là tỉnh"),
         (["remind", "--today", "32/11/2026"], 2, "ngày «32/11/2026» không hợp lệ"),
         (["remind", "--today", "01/12/2026", "--since", "02/12/2026"], 2, "ở sau --today"),
     ],
@@ -513,14 +543,16 @@ def test_cli_submit_twice_then_status(session, sample, tmp_path) -> None:
             str(report),
             "--by",
             "Nguyễn Văn An",
+            "--deadline",
+            YEARLY_REPORT,
         ],
         env={"COLUMNS": "200"},
     )
     assert first.exit_code == 0, first.output
     assert "nộp ngày 20/11/2026, hạn 30/11/2026 — đúng hạn" in first.output
-    second = runner.invoke(app, ["report", "submit", "thanh-hoa.cam-thach-2025", "--year", "2026", "--json"])
+    second = runner.invoke(app, ["report", "submit", "thanh-hoa.cam-thach-2025", "--year", "2026", "--json", "--deadline", YEARLY_REPORT])
     assert second.exit_code == 0 and json.loads(second.output)["amendment"] is True
-    status = runner.invoke(app, ["report", "status", "--year", "2026", "--json"])
+    status = runner.invoke(app, ["report", "status", "--year", "2026", "--json", "--deadline", YEARLY_REPORT])
     rows = {r["unit_code"]: r for r in json.loads(status.output)}
     assert set(rows) == set(ALL_COMMUNES)
     assert rows["thanh-hoa.cam-thach-2025"]["amendments"] == 1
@@ -531,7 +563,7 @@ def test_cli_submit_twice_then_status(session, sample, tmp_path) -> None:
         and rows["hue.phu-vinh-2025"]["province"] == "thành phố Huế"
     )
     table = runner.invoke(
-        app, ["report", "status", "--year", "2026", "--province", "thanh hoa"], env={"COLUMNS": "200"}
+        app, ["report", "status", "--year", "2026", "--province", "thanh hoa", "--deadline", YEARLY_REPORT], env={"COLUMNS": "200"}
     )
     assert table.exit_code == 0 and "1/5 đơn vị đã nộp" in table.output and "chưa nộp" in table.output
 
@@ -796,7 +828,7 @@ def test_the_flow_over_the_simulated_calendar_delivers_over_smtp(
         and "tỉnh Thanh Hóa" in text
         and "Còn nợ «Báo cáo phong trào năm 2026»" in text
     )
-    progress = _artifact(f"report-filing-{YEAR}")
+    progress = _artifact(f"report-filing-{YEARLY_REPORT}-{YEAR}")  # report-filing-<year>: Quảng Trị's
     assert progress.type == "progress" and float(progress.data) == pytest.approx(
         100 * len(FILINGS) / len(ALL_COMMUNES), abs=0.1
     )
