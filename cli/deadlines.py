@@ -22,7 +22,8 @@ from cli.common import fail as _fail
 from models.clock import fmt_date, today_vn
 
 deadlines_app = typer.Typer(
-    help="Thời hạn của kế hoạch từng tỉnh: nạp từ tệp (có căn cứ pháp lý), xem danh sách", no_args_is_help=True
+    help="Thời hạn của kế hoạch từng tỉnh: nạp từ tệp (có căn cứ pháp lý), xem danh sách",
+    no_args_is_help=True,
 )
 
 
@@ -105,7 +106,9 @@ def list_command(json_out: JsonOpt = False) -> None:
 
 
 def changeover_command(
-    on: Annotated[str, typer.Option("--date", help="ngày đầu tiên của đơn vị mới, dd/mm/yyyy (ví dụ 01/07/2025)")],
+    on: Annotated[
+        str, typer.Option("--date", help="ngày đầu tiên của đơn vị mới, dd/mm/yyyy (ví dụ 01/07/2025)")
+    ],
     dry_run: Annotated[bool, typer.Option("--dry-run", help="chỉ liệt kê, không chuyển")] = False,
     actor: Annotated[str, typer.Option(help="người thực hiện")] = "",
     json_out: JsonOpt = False,

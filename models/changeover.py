@@ -48,7 +48,7 @@ class ChangeoverSpec(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    on: date
+    starts: date
     name: str
     legal_basis: str
     transfer: str
@@ -64,17 +64,17 @@ def changeover_specs(path: Path = CHANGEOVER_FILE) -> tuple[ChangeoverSpec, ...]
     for spec in specs:
         for old, move in spec.forms.items():
             if old not in forms or move.to not in forms:
-                raise ValueError(f"{path.name}: {spec.on}: unknown form {old!r} or {move.to!r}")
+                raise ValueError(f"{path.name}: {spec.starts}: unknown form {old!r} or {move.to!r}")
     return specs
 
 
 def changeover_on(day: date) -> ChangeoverSpec:
     """The changeover of `day`; a day without one in the data still moves dossiers, with no form map."""
     for spec in changeover_specs():
-        if spec.on == day:
+        if spec.starts == day:
             return spec
     return ChangeoverSpec(
-        on=day,
+        starts=day,
         name="Sắp xếp đơn vị hành chính",
         legal_basis="",
         transfer="configurable: hồ sơ đang xét tại đơn vị đã kết thúc chuyển cho đơn vị kế tục",

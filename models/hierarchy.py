@@ -247,10 +247,10 @@ class Hierarchy:
         """`unit` if it exists on `day`; otherwise `UnitEnded`, naming its successor."""
         if unit.valid_on(day):
             return unit
-        successor = self.successor_on(unit, day) if unit.valid_to is not None and unit.valid_to < day else None
-        raise UnitEnded(
-            f"ngày {fmt_date(day)}: {self.ended_text(unit, day)}", unit, successor
+        successor = (
+            self.successor_on(unit, day) if unit.valid_to is not None and unit.valid_to < day else None
         )
+        raise UnitEnded(f"ngày {fmt_date(day)}: {self.ended_text(unit, day)}", unit, successor)
 
     def successor_on(self, unit: UnitRef, day: date) -> UnitRef | None:
         """The unit that carries on `unit` on `day` (following successors; None if none)."""

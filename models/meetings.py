@@ -486,7 +486,9 @@ def open_meeting(
     if existing is not None:
         return existing
     unit = hierarchy.get(unit_id)
-    if not unit.valid_on(on):  # an abolished unit's council no longer sits (its dossiers: `thidua changeover`)
+    if not unit.valid_on(
+        on
+    ):  # an abolished unit's council no longer sits (its dossiers: `thidua changeover`)
         raise MeetingRefused(f"không mở phiên họp: {hierarchy.ended_text(unit, on)}")
     council, _ = council_of(session=session, unit_id=unit_id)
     _lock_council(session, saved_id(council))
@@ -729,7 +731,9 @@ def _meeting_problems(s: _Sitting) -> list[str]:
             f"số thành viên dự họp ({s.minutes.members_present}) lớn hơn số thành viên Hội đồng ({s.members})"
         )
     if not s.unit.valid_on(s.minutes.meeting_date):
-        problems.append(f"ngày họp {fmt_date(s.minutes.meeting_date)}: {s.hierarchy.ended_text(s.unit, s.minutes.meeting_date)}")
+        problems.append(
+            f"ngày họp {fmt_date(s.minutes.meeting_date)}: {s.hierarchy.ended_text(s.unit, s.minutes.meeting_date)}"
+        )
     if s.minutes.meeting_date < years_before(s.meeting.opened_on, 1):
         problems.append(
             f"ngày họp {fmt_date(s.minutes.meeting_date)} không hợp lý (hơn một năm trước ngày "

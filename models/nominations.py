@@ -532,7 +532,9 @@ def unfreeze(*, session: Session, nomination: Nomination, act: Act) -> Nominatio
     )
 
 
-def transfer(*, session: Session, nomination: Nomination, act: Act, to_unit_id: int, award_code: str) -> Nomination:
+def transfer(
+    *, session: Session, nomination: Nomination, act: Act, to_unit_id: int, award_code: str
+) -> Nomination:
     """Chuyển hồ sơ sang đơn vị kế tục (models/changeover.py): same status, same clocks; the form is the
     one the law now gives that power to. The reasons and the basis go in `act.note`."""
     return _apply(

@@ -259,8 +259,6 @@ def report_items(
     (deadline, unit id, year) → day filed)."""
     plan = plan or Plan()
     for spec in specs:
-        if not spec.confirmed:  # shown to operators (dashboard, `thidua deadlines list`), never sent
-            continue
         for year in spec.years(since.year - 1, today.year + 1):
             due = spec.due_date(year)
             assert due is not None
@@ -272,6 +270,10 @@ def report_items(
             if not items:
                 continue
             plan.occurrences.append((spec.code, year))
+            if (
+                not spec.confirmed
+            ):  # shown to operators (the run's table, `thidua deadlines list`), never sent
+                continue
             for ob in expand_obligations(spec=spec, year=year, directory=directory):
                 if (spec.code, ob.unit_id, year) in filed:
                     continue

@@ -207,6 +207,158 @@ def test_deadlines_file_names_campaign_and_legal_basis(session, sample) -> None:
     assert again[YEARLY_REPORT].source == TEST_PLAN.name  # the operator's file: the built-in one leaves it
 
 
+def test_the_30_11_report_reminds_only_quang_tris_communes(session, sample) -> None:
+    """Issue 13 item 6: only Quảng Trị's plan (Decision 1872/QĐ-UBND, VII.4) sets the 30/11 report; it
+    ends with the plan (2025), and a late one is told to the NTM office that compiles the reports."""
+    directory = contacts(session)
+    built_in = [s for s in load_deadlines() if s.code == QUANG_TRI_REPORT]
+    plan = due_items(
+        specs=built_in,
+        directory=directory,
+        filed={},
+        reviews=[],
+        since=date(2025, 11, 16),
+        today=date(2025, 12, 8),
+        policy=Policy(),
+    )
+    owing = {n.unit_code for n in plan.items}
+    assert owing == {c for c in ALL_COMMUNES if c.startswith("quang-tri-2025.")} and owing
+    escalations = {n.recipient.email for n in plan.items if n.kind is ReminderKind.report_escalation}
+    assert escalations == {"vpdp.ntm@quangtri.example.gov.vn"}  # the receiver, not the provincial chairman
+    # 2024: Quảng Trị's districts of the time only
+    districts = due_items(
+        specs=built_in,
+        directory=directory,
+        filed={},
+        reviews=[],
+        since=date(2024, 11, 29),
+        today=date(2024, 11, 29),
+        policy=Policy(),
+    )
+    assert {n.unit_code for n in districts.items} == {"quang-tri.cam-lo", "quang-tri.gio-linh"}
+    # no 2026 occurrence: the plan ended with 2025
+    later = due_items(
+        specs=built_in,
+        directory=directory,
+        filed={},
+        reviews=[],
+        since=date(2026, 11, 1),
+        today=date(2026, 12, 10),
+        policy=Policy(),
+    )
+    assert later.items == [] and later.occurrences == []
+
+
+def test_an_unconfirmed_deadline_sends_nothing_but_is_shown(session, sample) -> None:
+    """Issue 13 item 7: `confirmed: false` (the final review's placeholder dates) sends no reminder and no
+    escalation; the run's table still lists who owes it, marked unconfirmed. Confirmed, it would send."""
+    from flows.deadlines import dashboard_rows, reminder_day
+
+    spec = next(s for s in load_deadlines() if s.code == "ntm-tong-ket-2025")
+    assert not spec.confirmed
+    kwargs = {
+        "directory": contacts(session),
+        "filed": {},
+        "reviews": [],
+        "since": date(2025, 10, 1),
+        "today": date(2025, 11, 10),
+    }
+    assert due_items(specs=[spec], policy=Policy(), **kwargs).items == []
+    confirmed = due_items(specs=[spec.model_copy(update={"confirmed": True})], policy=Policy(), **kwargs)
+    assert {n.kind for n in confirmed.items} >= {ReminderKind.report_due, ReminderKind.report_escalation}
+    for day in (date(2025, 10, 17), date(2025, 11, 7)):  # a reminder day and an escalation day
+        result = reminder_day(session=session, day=day, since=day)
+        assert not any("ntm-tong-ket-2025" in s.key for s in result.sent)
+        shown = [r for r in dashboard_rows(result) if "tổng kết" in r["Mục"]]
+        assert shown and all("chưa xác nhận, không gửi nhắc" in r["Mục"] for r in shown)
+    session.rollback()
+
+
+PROVINCE_FILE = """deadlines:
+  - code: thanh-hoa-bao-cao-quy
+    campaign: ntm-2021-2025
+    name: Báo cáo quý {year} của xã
+    short_name: Báo cáo quý {year}
+    recurrence: yearly
+    day: 15
+    month: 12
+    first_year: 2026
+    submit_to: province
+    provinces: [thanh-hoa]
+    binds:
+      - {level: commune, from: 2025-07-01}
+    confirmed: %s
+    legal_basis: "Kế hoạch số 99/KH-UBND ngày 02/01/2026 của UBND tỉnh Thanh Hóa, mục III.2"
+"""
+
+
+def test_deadlines_load_refuses_a_file_without_legal_basis(session, sample, tmp_path) -> None:
+    from cli.app import app
+
+    runner = CliRunner()
+    no_basis = tmp_path / "thieu-can-cu.yaml"
+    no_basis.write_text(
+        "\n".join(line for line in (PROVINCE_FILE % "true").splitlines() if "legal_basis" not in line),
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["deadlines", "load", str(no_basis)])
+    assert result.exit_code == 1
+    assert "chưa nạp gì" in result.output and "thiếu căn cứ pháp lý (legal_basis)" in result.output
+    assert "thanh-hoa-bao-cao-quy" in result.output
+    assert session.scalars(select(Deadline).where(Deadline.code == "thanh-hoa-bao-cao-quy")).first() is None
+    for body, message in (
+        ("deadlines: [\n  - {code: x", "không đúng định dạng YAML"),
+        ("!!python/object/apply:os.system ['true']", "không đúng định dạng YAML"),  # safe_load: no objects
+        ("x" * 300_000, "quá lớn"),
+        ("deadlines: []", "ít nhất một hạn"),
+        (
+            (PROVINCE_FILE % "true").replace("[thanh-hoa]", "[khong-co]"),
+            "không có tỉnh/thành phố mã: khong-co",
+        ),
+    ):
+        bad = tmp_path / "sai.yaml"
+        bad.write_text(body, encoding="utf-8")
+        refused = runner.invoke(app, ["deadlines", "load", str(bad)])
+        assert refused.exit_code == 1 and message in refused.output, refused.output
+
+
+def test_an_operator_loads_then_confirms_a_provinces_deadline(session, sample, tmp_path) -> None:
+    from cli.app import app
+    from flows.deadlines import reminder_day
+
+    runner, path = CliRunner(), tmp_path / "thanh-hoa.yaml"
+    path.write_text(PROVINCE_FILE % "false", encoding="utf-8")
+    loaded = runner.invoke(app, ["deadlines", "load", str(path)], env={"COLUMNS": "200"})
+    assert loaded.exit_code == 0 and "CHƯA XÁC NHẬN" in loaded.output, loaded.output
+    day = date(2026, 12, 1)  # the 14-day reminder
+    assert not any(
+        "thanh-hoa-bao-cao-quy" in s.key for s in reminder_day(session=session, day=day, since=day).sent
+    )
+    session.rollback()
+    path.write_text(PROVINCE_FILE % "true", encoding="utf-8")
+    assert runner.invoke(app, ["deadlines", "load", str(path)]).exit_code == 0
+    sent = {
+        s.key.split(":")[2]
+        for s in reminder_day(session=session, day=day, since=day).sent
+        if "thanh-hoa-bao-cao-quy" in s.key
+    }
+    assert sent == set(COMMUNES_2026["thanh-hoa"])  # Thanh Hóa's communes, nobody else
+    session.commit()
+    listed = json.loads(runner.invoke(app, ["deadlines", "list", "--json"]).output)
+    by_code = {d["code"]: d for d in listed}
+    assert (
+        by_code["thanh-hoa-bao-cao-quy"]["confirmed"] is True
+        and by_code["thanh-hoa-bao-cao-quy"]["source"] == path.name
+    )
+    assert by_code["ntm-tong-ket-2025"]["confirmed"] is False and by_code[QUANG_TRI_REPORT]["provinces"] == [
+        "quang-tri",
+        "quang-tri-2025",
+    ]
+    # the built-in file, applied again, leaves the operator's deadlines alone
+    ensure_deadlines(session=session)
+    assert ensure_deadlines(session=session)["thanh-hoa-bao-cao-quy"].to_spec().confirmed
+
+
 @pytest.mark.parametrize(
     "entry",
     [
@@ -502,19 +654,55 @@ def _cli() -> typer.Typer:
     ("args", "code", "message"),
     [
         (
-            ["report", "submit", "cam thach", "--year", "2026", "--on", "31/11/2026", "--deadline", YEARLY_REPORT],
+            [
+                "report",
+                "submit",
+                "cam thach",
+                "--year",
+                "2026",
+                "--on",
+                "31/11/2026",
+                "--deadline",
+                YEARLY_REPORT,
+            ],
             2,
             "ngày «31/11/2026» không hợp lệ",
         ),
-        (["report", "submit", "cam thach", "--year", "2026", "--on", "2026/11/20", "--deadline", YEARLY_REPORT], 2, "cần dạng dd/mm/yyyy"),
-        (["report", "submit", "không có", "--year", "2026", "--deadline", YEARLY_REPORT], 1, "không tìm thấy đơn vị"),
-        (["report", "submit", "cam thach", "--year", "2999", "--deadline", YEARLY_REPORT], 1, "năm này chưa đến"),
+        (
+            [
+                "report",
+                "submit",
+                "cam thach",
+                "--year",
+                "2026",
+                "--on",
+                "2026/11/20",
+                "--deadline",
+                YEARLY_REPORT,
+            ],
+            2,
+            "cần dạng dd/mm/yyyy",
+        ),
+        (
+            ["report", "submit", "không có", "--year", "2026", "--deadline", YEARLY_REPORT],
+            1,
+            "không tìm thấy đơn vị",
+        ),
+        (
+            ["report", "submit", "cam thach", "--year", "2999", "--deadline", YEARLY_REPORT],
+            1,
+            "năm này chưa đến",
+        ),
         (
             ["report", "submit", "cam thach", "--year", "2026", "--file", "/nope/bc.pdf"],
             2,
             "không tìm thấy tệp",
         ),
-        (["report", "status", "--year", "2026", "--province", "cam thach", "--deadline", YEARLY_REPORT], 1, "không phải là tỉnh"),
+        (
+            ["report", "status", "--year", "2026", "--province", "cam thach", "--deadline", YEARLY_REPORT],
+            1,
+            "không phải là tỉnh",
+        ),
         (["remind", "--today", "32/11/2026"], 2, "ngày «32/11/2026» không hợp lệ"),
         (["remind", "--today", "01/12/2026", "--since", "02/12/2026"], 2, "ở sau --today"),
     ],
@@ -550,7 +738,19 @@ def test_cli_submit_twice_then_status(session, sample, tmp_path) -> None:
     )
     assert first.exit_code == 0, first.output
     assert "nộp ngày 20/11/2026, hạn 30/11/2026 — đúng hạn" in first.output
-    second = runner.invoke(app, ["report", "submit", "thanh-hoa.cam-thach-2025", "--year", "2026", "--json", "--deadline", YEARLY_REPORT])
+    second = runner.invoke(
+        app,
+        [
+            "report",
+            "submit",
+            "thanh-hoa.cam-thach-2025",
+            "--year",
+            "2026",
+            "--json",
+            "--deadline",
+            YEARLY_REPORT,
+        ],
+    )
     assert second.exit_code == 0 and json.loads(second.output)["amendment"] is True
     status = runner.invoke(app, ["report", "status", "--year", "2026", "--json", "--deadline", YEARLY_REPORT])
     rows = {r["unit_code"]: r for r in json.loads(status.output)}
@@ -563,7 +763,9 @@ def test_cli_submit_twice_then_status(session, sample, tmp_path) -> None:
         and rows["hue.phu-vinh-2025"]["province"] == "thành phố Huế"
     )
     table = runner.invoke(
-        app, ["report", "status", "--year", "2026", "--province", "thanh hoa", "--deadline", YEARLY_REPORT], env={"COLUMNS": "200"}
+        app,
+        ["report", "status", "--year", "2026", "--province", "thanh hoa", "--deadline", YEARLY_REPORT],
+        env={"COLUMNS": "200"},
     )
     assert table.exit_code == 0 and "1/5 đơn vị đã nộp" in table.output and "chưa nộp" in table.output
 
