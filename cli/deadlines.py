@@ -9,7 +9,6 @@ next delivery.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
@@ -27,35 +26,6 @@ deadlines_app = typer.Typer(
 )
 
 
-def _next_due(spec, today: date) -> date | None:  # type: ignore[no-untyped-def]
-    for year in (today.year, today.year + 1):
-        due = spec.due_date(year)
-        if due is not None and due >= today:
-            return due
-    return None
-
-
-def _row(row, today: date) -> dict:  # type: ignore[no-untyped-def]
-    spec = row.to_spec()
-    due = _next_due(spec, today)
-    if spec.recurrence == "yearly":
-        years = f"{spec.first_year or ''}–{spec.last_year or ''}"
-        when = f"hằng năm {spec.day:02d}/{spec.month:02d} ({years})"
-    else:
-        when = fmt_date(spec.due_on)
-    return {
-        "code": spec.code,
-        "name": spec.name,
-        "when": when,
-        "next_due": due.isoformat() if due else None,
-        "provinces": list(spec.provinces),
-        "levels": sorted({b.level.value for b in spec.binds}),
-        "confirmed": spec.confirmed,
-        "legal_basis": spec.legal_basis,
-        "source": row.source,
-    }
-
-
 @deadlines_app.command("load")
 def load(
     file: Annotated[Path, typer.Argument(help="tệp YAML: «deadlines:» như models/data/deadlines.yaml")],
@@ -63,7 +33,7 @@ def load(
 ) -> None:
     """Nạp (thêm hoặc thay theo mã) các thời hạn của một tỉnh từ tệp; mỗi hạn phải có căn cứ pháp lý."""
     from models.db import session_scope
-    from models.deadlines import DeadlineFileRefused, load_deadline_file
+    from models.deadlines import DeadlineFileRefused, deadline_summary, load_deadline_file
     from models.hierarchy import Hierarchy
     from models.units import Level
 
@@ -71,7 +41,7 @@ def load(
         with session_scope() as session:
             provinces = {u.code for u in Hierarchy.load(session).by_level.get(Level.province, [])}
             rows = load_deadline_file(session=session, path=file, province_codes=provinces)
-            data = [_row(r, today_vn()) for r in rows]
+            data = [deadline_summary(r, today_vn()) for r in rows]
     except DeadlineFileRefused as exc:
         raise _fail(f"chưa nạp gì từ «{file}»:\n{exc}") from exc
     if json_out:
@@ -86,10 +56,10 @@ def load(
 def list_command(json_out: JsonOpt = False) -> None:
     """Mọi thời hạn (có sẵn và do tỉnh nạp): đơn vị phải nộp, tỉnh áp dụng, căn cứ, đã xác nhận chưa."""
     from models.db import session_scope
-    from models.deadlines import all_deadlines
+    from models.deadlines import all_deadlines, deadline_summary
 
     with session_scope() as session:
-        data = [_row(r, today_vn()) for r in all_deadlines(session=session)]
+        data = [deadline_summary(r, today_vn()) for r in all_deadlines(session=session)]
     if json_out:
         _emit_json(data)
         return

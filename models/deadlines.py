@@ -20,7 +20,7 @@ from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.campaigns import Campaign, ensure_campaigns
-from models.clock import utcnow
+from models.clock import fmt_date, utcnow
 from models.db import UTCDateTime, insert_for
 from models.units import Level
 
@@ -324,3 +324,51 @@ def all_deadlines(*, session: Session) -> list[Deadline]:
     """Every deadline, built-in and loaded, by code (the built-in file applied first)."""
     ensure_deadlines(session=session)
     return list(session.exec(select(Deadline).order_by(col(Deadline.code))))
+
+
+def next_due(spec: DeadlineSpec, today: date) -> date | None:
+    """The first due date on or after `today` (this year's or next year's), if any."""
+    for year in (today.year, today.year + 1):
+        due = spec.due_date(year)
+        if due is not None and due >= today:
+            return due
+    return None
+
+
+def deadline_summary(row: Deadline, today: date) -> dict[str, Any]:
+    """One deadline as operators read it (`thidua deadlines list`, the dashboard's `deadlines` table)."""
+    spec = row.to_spec()
+    due = next_due(spec, today)
+    if spec.recurrence == "yearly":
+        when = f"hằng năm {spec.day:02d}/{spec.month:02d} ({spec.first_year or ''}–{spec.last_year or ''})"
+    else:
+        when = fmt_date(spec.due_on)
+    return {
+        "code": spec.code,
+        "name": spec.name,
+        "when": when,
+        "next_due": due.isoformat() if due else None,
+        "provinces": list(spec.provinces),
+        "levels": sorted({b.level.value for b in spec.binds}),
+        "confirmed": spec.confirmed,
+        "legal_basis": spec.legal_basis,
+        "source": row.source,
+    }
+
+
+def deadlines_table(rows: list[Deadline], today: date) -> list[dict[str, str]]:
+    """The dashboard's table of deadlines: the unconfirmed ones shown as such (they send nothing)."""
+    out = []
+    for row in rows:
+        d = deadline_summary(row, today)
+        out.append(
+            {
+                "Thời hạn": d["name"].format(year=today.year),
+                "Ngày": d["when"],
+                "Hạn tới": fmt_date(date.fromisoformat(d["next_due"])) if d["next_due"] else "",
+                "Tỉnh áp dụng": ", ".join(d["provinces"]) or "mọi tỉnh",
+                "Xác nhận": "đã xác nhận" if d["confirmed"] else "chưa xác nhận — không gửi nhắc",
+                "Căn cứ": d["legal_basis"],
+            }
+        )
+    return out
