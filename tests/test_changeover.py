@@ -5,6 +5,7 @@ forwards nor confers, and a refusal names its successor. Then a simulated June�
 
 from __future__ import annotations
 
+import asyncio
 from datetime import date, timedelta
 
 import pytest
@@ -299,3 +300,23 @@ def test_a_simulated_june_to_august_2025(session, sample) -> None:
 
     for r in session.scalars(select(ReminderNotice)).all():
         assert sample.get(r.unit_id).valid_on(r.sent_on), (r.key, r.sent_on)
+
+
+@pytest.mark.parametrize("unit", [CAM_THUY, "huyện Cẩm Thủy"])
+def test_the_meeting_flow_of_an_abolished_unit_is_refused(prefect_api, session, sample, unit) -> None:
+    """The council-meeting run of huyện Cẩm Thủy on 15/7/2025 ends Refused, naming the successor; no meeting."""
+    from flows.council import council_meeting
+    from flows.refusal import is_refused
+
+    n = _submit(session, sample, award="giay-khen-huyen", name="Hồ Văn Chín")
+    _up_one(session, sample, n, date(2025, 6, 25))
+    day = date(2025, 7, 15)
+    minutes = mt.Minutes(meeting_date=day, members_present=7, decisions=[{"code": n.code, "votes_for": 7}])
+    state = asyncio.run(
+        council_meeting(unit=unit, minutes=minutes, on=day, deliver=False, dashboard=False, return_state=True)
+    )
+    assert is_refused(state), state
+    assert "chỉ tồn tại đến 30/06/2025" in state.message and "tỉnh Thanh Hóa" in state.message
+    assert session.scalars(select(mt.Meeting)).all() == []
+    session.refresh(n)
+    assert n.status == Status.under_review and n.decision_number is None
