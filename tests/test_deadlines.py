@@ -212,40 +212,28 @@ def test_the_30_11_report_reminds_only_quang_tris_communes(session, sample) -> N
     ends with the plan (2025), and a late one is told to the NTM office that compiles the reports."""
     directory = contacts(session)
     built_in = [s for s in load_deadlines() if s.code == QUANG_TRI_REPORT]
-    plan = due_items(
-        specs=built_in,
-        directory=directory,
-        filed={},
-        reviews=[],
-        since=date(2025, 11, 16),
-        today=date(2025, 12, 8),
-        policy=Policy(),
-    )
+
+    def planned(since: date, today: date):
+        return due_items(
+            specs=built_in,
+            directory=directory,
+            filed={},
+            reviews=[],
+            since=since,
+            today=today,
+            policy=Policy(),
+        )
+
+    plan = planned(date(2025, 11, 16), date(2025, 12, 8))
     owing = {n.unit_code for n in plan.items}
     assert owing == {c for c in ALL_COMMUNES if c.startswith("quang-tri-2025.")} and owing
     escalations = {n.recipient.email for n in plan.items if n.kind is ReminderKind.report_escalation}
     assert escalations == {"vpdp.ntm@quangtri.example.gov.vn"}  # the receiver, not the provincial chairman
     # 2024: Quảng Trị's districts of the time only
-    districts = due_items(
-        specs=built_in,
-        directory=directory,
-        filed={},
-        reviews=[],
-        since=date(2024, 11, 29),
-        today=date(2024, 11, 29),
-        policy=Policy(),
-    )
+    districts = planned(date(2024, 11, 29), date(2024, 11, 29))
     assert {n.unit_code for n in districts.items} == {"quang-tri.cam-lo", "quang-tri.gio-linh"}
     # no 2026 occurrence: the plan ended with 2025
-    later = due_items(
-        specs=built_in,
-        directory=directory,
-        filed={},
-        reviews=[],
-        since=date(2026, 11, 1),
-        today=date(2026, 12, 10),
-        policy=Policy(),
-    )
+    later = planned(date(2026, 11, 1), date(2026, 12, 10))
     assert later.items == [] and later.occurrences == []
 
 
@@ -641,6 +629,10 @@ def test_bad_filings_are_refused_in_vietnamese(session, sample, unit, year, on, 
     assert session.scalars(select(Report)).all() == []
 
 
+SUBMIT = ("report", "submit", "--deadline", YEARLY_REPORT)
+STATUS = ("report", "status", "--deadline", YEARLY_REPORT)
+
+
 def _cli() -> typer.Typer:
     from cli.reports import remind_command, report_app
 
@@ -654,52 +646,32 @@ def _cli() -> typer.Typer:
     ("args", "code", "message"),
     [
         (
-            [
-                "report",
-                "submit",
-                "cam thach",
-                "--year",
-                "2026",
-                "--on",
-                "31/11/2026",
-                "--deadline",
-                YEARLY_REPORT,
-            ],
+            [*SUBMIT, "cam thach", "--year", "2026", "--on", "31/11/2026"],
             2,
             "ngày «31/11/2026» không hợp lệ",
         ),
         (
-            [
-                "report",
-                "submit",
-                "cam thach",
-                "--year",
-                "2026",
-                "--on",
-                "2026/11/20",
-                "--deadline",
-                YEARLY_REPORT,
-            ],
+            [*SUBMIT, "cam thach", "--year", "2026", "--on", "2026/11/20"],
             2,
             "cần dạng dd/mm/yyyy",
         ),
         (
-            ["report", "submit", "không có", "--year", "2026", "--deadline", YEARLY_REPORT],
+            [*SUBMIT, "không có", "--year", "2026"],
             1,
             "không tìm thấy đơn vị",
         ),
         (
-            ["report", "submit", "cam thach", "--year", "2999", "--deadline", YEARLY_REPORT],
+            [*SUBMIT, "cam thach", "--year", "2999"],
             1,
             "năm này chưa đến",
         ),
         (
-            ["report", "submit", "cam thach", "--year", "2026", "--file", "/nope/bc.pdf"],
+            [*SUBMIT, "cam thach", "--year", "2026", "--file", "/nope/bc.pdf"],
             2,
             "không tìm thấy tệp",
         ),
         (
-            ["report", "status", "--year", "2026", "--province", "cam thach", "--deadline", YEARLY_REPORT],
+            [*STATUS, "--year", "2026", "--province", "cam thach"],
             1,
             "không phải là tỉnh",
         ),
