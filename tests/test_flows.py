@@ -62,7 +62,7 @@ def _pending(session) -> dict[int, list[str]]:
     return out
 
 
-def _run_chain(session, sample) -> list[dict]:
+def _run_chain(session, sample, day: date = RECEIVED) -> list[dict]:
     """Hold a meeting at every unit with work until nothing is pending; returns the meetings' results."""
     from flows.council import council_meeting, receive_forwarded
 
@@ -74,12 +74,10 @@ def _run_chain(session, sample) -> list[dict]:
         for unit_id, codes in sorted(pending.items()):
             unit = sample.get(unit_id)
             result = asyncio.run(
-                council_meeting(
-                    unit=unit.code, minutes=_approve_all(session, unit_id, codes, RECEIVED), on=RECEIVED
-                )
+                council_meeting(unit=unit.code, minutes=_approve_all(session, unit_id, codes, day), on=day)
             )
             results.append(result)
-            asyncio.run(receive_forwarded(meeting_id=result["meeting_id"], on=RECEIVED))
+            asyncio.run(receive_forwarded(meeting_id=result["meeting_id"], on=day))
     return results
 
 
@@ -113,9 +111,11 @@ def test_every_award_form_climbs_to_its_authority(
 ):
     from flows.intake import intake
 
-    intake_result = asyncio.run(intake(rows=_rows(unit, on, forms), source="test", received_on=RECEIVED))
+    # the 2022 chain sits in 2022: huyện Cẩm Thủy and xã Cẩm Thành no longer meet after 30/6/2025
+    day = date(2022, 11, 23) if on.endswith("2022") else RECEIVED
+    intake_result = asyncio.run(intake(rows=_rows(unit, on, forms), source="test", received_on=day))
     assert len(intake_result["nominations"]) == len(forms)
-    meetings = _run_chain(session, sample)
+    meetings = _run_chain(session, sample, day)
     session.expire_all()
     for n in session.scalars(select(Nomination)):
         form = catalogue().forms[n.award_code]
