@@ -8,6 +8,7 @@ import typer
 
 from cli.common import ThiduaGroup, VerboseOpt
 from cli.database import db_app, sample_app
+from cli.deadlines import changeover_command, deadlines_app
 from cli.decisions import decision_app
 from cli.demo import demo_command
 from cli.mail import mail_app
@@ -46,6 +47,8 @@ app.command("demo")(demo_command)
 app.add_typer(mail_app, name="mail", help="Thư đã gửi / hộp thư thử nghiệm")
 app.add_typer(report_app, name="report")
 app.command("remind")(remind_command)
+app.add_typer(deadlines_app, name="deadlines")
+app.command("changeover")(changeover_command)
 
 if __name__ == "__main__":
     app()

@@ -1,7 +1,8 @@
 """`thidua demo`: the whole chain on the sample data, through the running service's flows.
 
-Submits a set of nominations at Cẩm Thành (one for every award form, a 2022-dated set that climbs
-through huyện Cẩm Thủy and a 2026-dated set from its successor xã Cẩm Thạch that does not), holds a
+Submits a set of nominations at Cẩm Thành (one for every award form, a 2022-dated set and a 2026-dated
+set from its successor xã Cẩm Thạch); the 2022 set, pending when Cẩm Thành and huyện Cẩm Thủy ended on
+30/6/2025, is moved to xã Cẩm Thạch by the changeover of 1/7/2025 (Giấy khen huyện → Giấy khen xã), holds a
 meeting at each level with minutes (approvals, one rejection, one return and its resubmission), records
 the head's decision on what a council recommended (central bodies decide or submit without a council
 vote) until each nomination is conferred at its own level, and prints every path.
@@ -28,6 +29,7 @@ if TYPE_CHECKING:  # the models (SQLAlchemy) load when the demo runs: every othe
 
 UNIT_2022 = "thanh-hoa.cam-thuy.cam-thanh"
 UNIT_2026 = "thanh-hoa.cam-thach-2025"
+CHANGEOVER = date(2025, 7, 1)  # two-tier local government (models/data/changeover.yaml)
 
 NOMINEES = {
     "giay-khen-xa": ("Bà Nguyễn Thị Hoa", "cá nhân", "Vận động bà con hiến 300 m² đất mở rộng đường thôn"),
@@ -265,6 +267,13 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
         raise _fail(state.message or "không tiếp nhận được hồ sơ mẫu")
     codes = [n["code"] for n in state.result()["nominations"]]
     console.print(f"Đã nộp {len(codes)} hồ sơ mẫu tại xã Cẩm Thành / xã Cẩm Thạch")
+    if day >= CHANGEOVER:  # the 2022 units no longer sit: their dossiers go to the successors first
+        from models.changeover import changeover, changeover_summary
+        from models.db import session_scope
+
+        with session_scope() as session:
+            console.print(changeover_summary(changeover(session=session, on=CHANGEOVER, actor="thidua demo")))
+
     meetings, decisions = 0, 0
 
     def decide(unit_code: str, **what: object) -> None:

@@ -56,7 +56,7 @@ from models import meetings as mt
 from models import staging
 from models.clock import fmt_date, today_vn
 from models.db import session_scope
-from models.hierarchy import Hierarchy
+from models.hierarchy import Hierarchy, UnitEnded
 from models.nominations import Conflict, Nomination, Nominee, TransitionError
 from notifications.approval_letters import council_digests, outcome_letters
 from notifications.outbox import OutboxError, enqueue_many
@@ -107,7 +107,10 @@ def open_or_find(
     """Open the meeting (receiving what was forwarded, fixing the agenda) or find it again by key."""
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
-        target = hierarchy.resolve(unit, on=on)
+        try:
+            target = hierarchy.resolve(unit, on=on)
+        except UnitEnded as exc:  # a unit that no longer exists (or not yet) on that day does not sit
+            return Opening(refused=str(exc), problems=[str(exc)], meeting_id=None)
         council, members = mt.council_of(session=session, unit_id=target.id)
         received: list[str] = []
         try:
@@ -144,6 +147,8 @@ def open_or_find(
                 meeting_id=exc.meeting.id,
                 received=received_items(session, hierarchy, received),
             )
+        except mt.MeetingRefused as exc:
+            return Opening(refused=str(exc), problems=[str(exc)], meeting_id=None)
         return Opening(
             meeting_id=meeting.id,
             status=meeting.status,
@@ -371,7 +376,10 @@ def event_items(
 
 def _unit_id(unit: str, on: date) -> int:
     with session_scope() as session:
-        return Hierarchy.load(session).resolve(unit, on=on).id
+        try:
+            return Hierarchy.load(session).resolve(unit, on=on).id
+        except UnitEnded as exc:  # refused when the meeting opens; its old meetings may still be settled
+            return exc.unit.id
 
 
 @task(name="open-meeting")

@@ -4,8 +4,8 @@ Hourly, and once after each burst of council meetings (its deployment's trigger 
 waits until no `thidua.council.decided` has come for 30 s), it publishes under stable keys (the UI keeps each key's
 history): the dossiers by province, level and status (`pipeline-by-province`), the reviews past their
 due date in working days (`overdue-reviews`), this year's filing of the yearly report
-(`report-filing-<year>`) and the campaign's summary beside the provinces'
-targets (`campaign-summary`). The figures come from `models/dashboard.py`.
+(`report-filing-<year>`), every deadline with whether it is confirmed (`deadlines`: an unconfirmed one
+is shown but sends nothing) and the campaign's summary beside the provinces' targets (`campaign-summary`). The figures come from `models/dashboard.py`.
 """
 
 from __future__ import annotations
@@ -34,11 +34,13 @@ from models.dashboard import (
     report_filing,
 )
 from models.db import session_scope
+from models.deadlines import all_deadlines, deadlines_table
 from models.hierarchy import Hierarchy
 
 PIPELINE_KEY = "pipeline-by-province"
 OVERDUE_KEY = "overdue-reviews"
 SUMMARY_KEY = "campaign-summary"
+DEADLINES_KEY = "deadlines"
 MAX_MISSING_LISTED = 30
 
 
@@ -54,6 +56,7 @@ class Figures:
     summary: CampaignSummary
     filing: FilingProgress | None = None
     filing_problem: str | None = None  # why the filing could not be read, for the run's log
+    deadlines: list[dict[str, str]] | None = None
 
 
 def gather(today: date) -> Figures:
@@ -69,6 +72,7 @@ def gather(today: date) -> Figures:
     try:
         with session_scope() as session:
             figures.filing = report_filing(session=session, year=today.year)
+            figures.deadlines = deadlines_table(all_deadlines(session=session), today)
     except SQLAlchemyError as exc:  # e.g. a database whose migrations do not create the reports' tables yet
         figures.filing_problem = str(exc).splitlines()[0]
     return figures
@@ -115,6 +119,15 @@ async def publish(figures: Figures) -> list[str]:
             + (f"; chưa nộp: {missing}" if missing else ""),
         )
         keys.append(filing_key(f.year))
+    if figures.deadlines is not None:
+        unconfirmed = sum(1 for d in figures.deadlines if not d["Xác nhận"].startswith("đã"))
+        await acreate_table_artifact(
+            key=DEADLINES_KEY,
+            table=figures.deadlines,
+            description=f"Thời hạn của các kế hoạch: {len(figures.deadlines)} hạn, {unconfirmed} chưa xác nhận "
+            f"(không gửi nhắc), ngày {day}",
+        )
+        keys.append(DEADLINES_KEY)
     await acreate_markdown_artifact(
         key=SUMMARY_KEY,
         markdown=campaign_markdown(figures.summary, as_of=figures.today),

@@ -76,6 +76,7 @@ class Owing(BaseModel):
     bound: int
     filed: int
     owing: int
+    confirmed: bool = True  # False: the date is not confirmed yet, nobody is reminded
 
 
 class SentItem(BaseModel):
@@ -220,6 +221,7 @@ def _owing(
                     bound=bound,
                     filed=done,
                     owing=bound - done,
+                    confirmed=spec.confirmed,
                 )
             )
     return out
@@ -263,7 +265,9 @@ def dashboard_rows(result: ReminderDay) -> list[dict[str, str]]:
         )
     rows += [
         {
-            "Mục": f"Còn nợ «{o.title}» (hạn {fmt_date(o.due_on)})",
+            "Mục": f"Còn nợ «{o.title}» (hạn {fmt_date(o.due_on)}"
+            + ("" if o.confirmed else "; hạn chưa xác nhận, không gửi nhắc")
+            + ")",
             "Chi tiết": o.province,
             "Số lượng": f"{o.owing}/{o.bound}",
         }

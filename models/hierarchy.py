@@ -25,6 +25,16 @@ class UnitNotFound(LookupError):
     """No unit by that code or name (on that date)."""
 
 
+class UnitEnded(UnitNotFound):
+    """The unit exists but not on that date (ended by a structural change, or not yet formed); the
+    message names the unit that carries it on, when there is one."""
+
+    def __init__(self, message: str, unit: UnitRef, successor: UnitRef | None):
+        super().__init__(message)
+        self.unit = unit
+        self.successor = successor
+
+
 class AmbiguousUnit(LookupError):
     """A name that matches several units; the message lists them."""
 
@@ -152,16 +162,21 @@ class Hierarchy:
         """Find a unit by code or by name (without regard to case or diacritics), valid on `on`."""
         text = (ref or "").strip()
         if text in self.by_code:
-            return self.by_code[text]
+            found = self.by_code[text]
+            if on is not None:
+                self.require_valid(found, on)
+            return found
         key = fold(text)
         candidates = (
             self.by_name.get(key) or self.by_name.get(strip_level_word(key, FOLDED_LEVEL_WORDS)) or []
         )
         if on is not None:
             dated = [u for u in candidates if u.valid_on(on)]
+            if not dated and len(candidates) == 1:
+                self.require_valid(candidates[0], on)
             if not dated and candidates:
-                names = ", ".join(f"{u.name} ({u.code}, {u.span})" for u in candidates)
-                raise UnitNotFound(f"đơn vị «{text}» không tồn tại vào ngày {fmt_date(on)}; có: {names}")
+                names = ", ".join(self.ended_text(u, on) for u in candidates)
+                raise UnitNotFound(f"đơn vị «{text}» không tồn tại vào ngày {fmt_date(on)}: {names}")
             candidates = dated
         if not candidates:
             raise UnitNotFound(f"không tìm thấy đơn vị «{text}»")
@@ -222,6 +237,28 @@ class Hierarchy:
     def province_of(self, unit_id: int) -> UnitRef | None:
         unit = self.by_id[unit_id]
         return self.by_id.get(unit.province_id) if unit.province_id else None
+
+    def ended_text(self, unit: UnitRef, day: date) -> str:
+        """'xã Cẩm Thành (thanh-hoa.cam-thuy.cam-thanh) chỉ tồn tại đến 30/06/2025; đơn vị kế tục
+        từ 01/07/2025: xã Cẩm Thạch (thanh-hoa.cam-thach-2025)' — for a unit not valid on `day`."""
+        if unit.valid_to is not None and unit.valid_to < day:
+            text = f"{unit.name} ({unit.code}) chỉ tồn tại đến {fmt_date(unit.valid_to)}"
+            successor = self.successor_on(unit, day)
+            if successor is not None:
+                text += f"; đơn vị kế tục từ {fmt_date(successor.valid_from)}: {successor.name} ({successor.code})"
+            else:
+                text += "; không có đơn vị kế tục trong hệ thống"
+            return text
+        return f"{unit.name} ({unit.code}) chỉ có từ {fmt_date(unit.valid_from)}"
+
+    def require_valid(self, unit: UnitRef, day: date) -> UnitRef:
+        """`unit` if it exists on `day`; otherwise `UnitEnded`, naming its successor."""
+        if unit.valid_on(day):
+            return unit
+        successor = (
+            self.successor_on(unit, day) if unit.valid_to is not None and unit.valid_to < day else None
+        )
+        raise UnitEnded(f"ngày {fmt_date(day)}: {self.ended_text(unit, day)}", unit, successor)
 
     def successor_on(self, unit: UnitRef, day: date) -> UnitRef | None:
         """The unit that carries on `unit` on `day` (following successors; None if none)."""

@@ -475,6 +475,11 @@ def open_meeting(
     existing = session.scalars(select(Meeting).where(col(Meeting.key) == key)).first()
     if existing is not None:
         return existing
+    unit = hierarchy.get(unit_id)
+    if not unit.valid_on(
+        on
+    ):  # an abolished unit's council no longer sits (its dossiers: `thidua changeover`)
+        raise MeetingRefused(f"không mở phiên họp: {hierarchy.ended_text(unit, on)}")
     council, _ = council_of(session=session, unit_id=unit_id)
     if hierarchy.get(unit_id).level in nm.CENTRAL:
         raise CentralBodiesDoNotVote(hierarchy.get(unit_id).name)
@@ -724,6 +729,10 @@ def _meeting_problems(s: _Sitting) -> list[str]:
             f"số thành viên dự họp ({s.minutes.members_present}) lớn hơn số thành viên Hội đồng ({s.members})"
         )
     problems += _quorum_problems(s)
+    if not s.unit.valid_on(s.minutes.meeting_date):
+        problems.append(
+            f"ngày họp {fmt_date(s.minutes.meeting_date)}: {s.hierarchy.ended_text(s.unit, s.minutes.meeting_date)}"
+        )
     if s.minutes.meeting_date < years_before(s.meeting.opened_on, 1):
         problems.append(
             f"ngày họp {fmt_date(s.minutes.meeting_date)} không hợp lý (hơn một năm trước ngày "

@@ -19,7 +19,7 @@ from models.awards import AwardForm, NomineeKind, catalogue
 from models.calendar import add_working_days, resume_due_date
 from models.clock import fmt_date, utcnow
 from models.db import UTCDateTime, enum_type
-from models.hierarchy import CENTRAL, Hierarchy
+from models.hierarchy import CENTRAL, Hierarchy, UnitEnded
 from models.labelled import LabelledEnum
 from models.units import Level
 
@@ -68,6 +68,10 @@ class Action(LabelledEnum):
     withdraw = "withdraw", "rút hồ sơ"
     freeze = "freeze", "tạm dừng xét"
     unfreeze = "unfreeze", "xét tiếp"
+    transfer = (
+        "transfer",
+        "chuyển đơn vị kế tục",
+    )  # to the successor of a unit that ended (models/changeover.py)
 
 
 def _tz() -> Column:
@@ -315,6 +319,7 @@ ACTION_VERBS = {
     Action.withdraw: "rút hồ sơ",
     Action.freeze: "tạm dừng xét",
     Action.unfreeze: "tiếp tục xét",
+    Action.transfer: "chuyển sang đơn vị kế tục",
 }
 
 
@@ -354,7 +359,18 @@ def forward(
     the submission's number and date (tờ trình) where one is recorded (a central body's step)."""
     if _replayed(session=session, nomination=nomination, act=act):
         return nomination
+    # A unit that ended (the district level on 1/7/2025) neither decides nor receives: the dossier first
+    # goes to the successor (`thidua changeover`), whose chain is the one in force.
+    here = hierarchy.get(nomination.current_unit_id)
+    try:
+        hierarchy.require_valid(here, act.on)
+    except UnitEnded as exc:
+        raise TransitionError(f"hồ sơ {nomination.code}: không thể trình cấp trên — {exc}") from exc
     target = hierarchy.next_unit(nomination.current_unit_id, nomination.form.authority)
+    if target is not None and not target.valid_on(act.on):
+        raise TransitionError(
+            f"hồ sơ {nomination.code}: không thể trình {target.name} — {hierarchy.ended_text(target, act.on)}"
+        )
     if target is None:
         raise TransitionError(
             f"hồ sơ {nomination.code}: {hierarchy.get(nomination.current_unit_id).name} là cấp có thẩm quyền "
@@ -477,6 +493,9 @@ def confer(
     if nomination.status == Status.recommended and award_code is None:
         award_code = nomination.awarded_code
     form = decision_form(session=session, nomination=nomination, hierarchy=hierarchy, award_code=award_code)
+    unit = hierarchy.get(nomination.current_unit_id)
+    if not unit.valid_on(act.on):
+        raise TransitionError(f"hồ sơ {nomination.code}: {hierarchy.ended_text(unit, act.on)}")
     if not decision_number.strip():
         raise TransitionError(f"hồ sơ {nomination.code}: thiếu số quyết định khen thưởng")
     allowed = _deciding_statuses(nomination, hierarchy)
@@ -624,6 +643,23 @@ def unfreeze(*, session: Session, nomination: Nomination, act: Act) -> Nominatio
         allowed=frozenset({Status.frozen}),
         to_status=back,
         changes={"held_status": None},
+    )
+
+
+def transfer(
+    *, session: Session, nomination: Nomination, act: Act, to_unit_id: int, award_code: str
+) -> Nomination:
+    """Chuyển hồ sơ sang đơn vị kế tục (models/changeover.py): same status, same clocks; the form is the
+    one the law now gives that power to. The reasons and the basis go in `act.note`."""
+    return _apply(
+        session=session,
+        nomination=nomination,
+        act=act,
+        action=Action.transfer,
+        allowed=PENDING,
+        to_status=nomination.status,
+        changes={"current_unit_id": to_unit_id, "award_code": award_code},
+        step={"to_unit_id": to_unit_id, "award_code": award_code},
     )
 
 

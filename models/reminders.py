@@ -6,8 +6,9 @@ Every item has a scheduled day and an idempotency key:
 - a report owed: reminders at `offsets` calendar days before the due date, to the unit's office
   (`report-reminder:<deadline>:<unit>:<year>:<offset>`); a reminder day that is not a working day
   moves to the working day before. After the due date, at `escalation_days` working days late, the
-  unit's head (`report-overdue:…:<k>`), and at the last step also the superior unit's head
-  (`report-escalation:…:<k>`).
+  unit's head (`report-overdue:…:<k>`), and at the last step also the body the report is owed to or the
+  superior unit's head, as the deadline says (`escalate_to`; `report-escalation:…:<k>`). A deadline
+  marked `confirmed: false` sends nothing.
 - a review on a council's agenda: `review_window` working days before its due date, the council's
   standing office (`review-due:<nomination>:<unit>:<due>`); at each escalation step the council's
   chair (`review-overdue:…:<k>`) and the superior council's standing office (`review-escalation:…:<k>`).
@@ -233,6 +234,17 @@ def _report_item(
     )
 
 
+def _escalation_recipient(
+    spec: DeadlineSpec, ob: ReportingObligation, unit: UnitRef, directory: Hierarchy
+) -> Recipient | None:
+    """Who hears at the last step that a report is still missing, besides the unit's head: the body it
+    is owed to, or the head of the level above (`escalate_to`, data/deadlines.yaml)."""
+    if spec.escalate_to == "receiver":
+        return Recipient(ob.submit_to_email, ob.submit_to) if ob.submit_to_email else None
+    parent = directory.get(unit.parent_id)
+    return _head(parent) if parent is not None else None
+
+
 def report_items(
     *,
     specs: Sequence[DeadlineSpec],
@@ -258,6 +270,10 @@ def report_items(
             if not items:
                 continue
             plan.occurrences.append((spec.code, year))
+            if (
+                not spec.confirmed
+            ):  # shown to operators (the run's table, `thidua deadlines list`), never sent
+                continue
             for ob in expand_obligations(spec=spec, year=year, directory=directory):
                 if (spec.code, ob.unit_id, year) in filed:
                     continue
@@ -270,8 +286,7 @@ def report_items(
                         continue
                     plan.add(_report_item(ob, spec, kind, step, day, _head(unit)), kind, ob.unit_code, ob.uid)
                     if step == policy.last_escalation:
-                        parent = directory.get(unit.parent_id)
-                        to = _head(parent) if parent is not None else None
+                        to = _escalation_recipient(spec, ob, unit, directory)
                         esc = ReminderKind.report_escalation
                         plan.add(_report_item(ob, spec, esc, step, day, to), esc, ob.unit_code, ob.uid)
     return plan

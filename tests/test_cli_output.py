@@ -141,12 +141,13 @@ def test_status_and_meeting_show_speak_vietnamese(prefect_api, session, sample, 
 
 @pytest.mark.parametrize(
     ("today", "overdue"),
-    [("20/11/2026", None), ("30/11/2026", None), ("05/12/2026", "quá hạn 5 ngày, chưa nộp")],
+    [("20/11/2025", None), ("30/11/2025", None), ("05/12/2025", "quá hạn 5 ngày, chưa nộp")],
 )
 def test_report_status_marks_units_overdue_after_the_due_date(session, sample, today, overdue) -> None:
-    filed = _invoke("report", "submit", "cam thach", "--year", "2026", "--on", "20/11/2026")
+    # the 30/11 report is Quảng Trị's (Decision 1872/QĐ-UBND, VII.4), to 2025
+    filed = _invoke("report", "submit", "quang-tri-2025.cam-lo-2025", "--year", "2025", "--on", "20/11/2025")
     assert filed.exit_code == 0, filed.output
-    result = _invoke("report", "status", "--year", "2026", "--province", "thanh hoa", "--today", today)
+    result = _invoke("report", "status", "--year", "2025", "--province", "quang-tri-2025", "--today", today)
     assert result.exit_code == 0, result.output
     words = " ".join(result.output.split())
     assert "chưa nộp" in words and "đã nộp, đúng hạn" in words

@@ -206,24 +206,36 @@ def test_report_filing_counts_the_units_bound_to_the_yearly_report(session, samp
     from models.deadlines import YEARLY_REPORT
     from models.reports import file_report
 
-    before = dash.report_filing(session=session, year=2026)
-    assert before.filed == 0 and before.expected > 0 and before.due_on == date(2026, 11, 30)
-    assert "xã Cẩm Thạch (tỉnh Thanh Hóa)" in before.missing
-    for on in (date(2026, 11, 20), date(2026, 11, 21)):  # the second is an amendment: it counts once
-        file_report(
-            session=session,
-            unit=CAM_THACH,
-            year=2026,
-            deadline=YEARLY_REPORT,
-            on=on,
-            today=date(2026, 11, 23),
-        )
+    CAM_LO = "quang-tri-2025.cam-lo-2025"
+
+    before = dash.report_filing(session=session, year=2025)
+    assert before.filed == 0 and before.expected > 0 and before.due_on == date(2025, 11, 30)
+    assert "xã Cam Lộ (tỉnh Quảng Trị)" in before.missing
+    file_report(
+        session=session,
+        unit=CAM_LO,
+        year=2025,
+        deadline=YEARLY_REPORT,
+        on=date(2025, 11, 20),
+        today=date(2025, 11, 23),
+    )
+    file_report(
+        session=session,
+        unit=CAM_LO,
+        year=2025,
+        deadline=YEARLY_REPORT,
+        on=date(2025, 11, 21),
+        today=date(2025, 11, 23),
+    )  # an amendment counts once
     session.commit()
-    after = dash.report_filing(session=session, year=2026)
+    after = dash.report_filing(session=session, year=2025)
     assert (after.filed, after.expected) == (1, before.expected)
-    assert "xã Cẩm Thạch (tỉnh Thanh Hóa)" not in after.missing
+    assert "xã Cam Lộ (tỉnh Quảng Trị)" not in after.missing
     assert after.percent == round(100 / before.expected, 1)
     assert dash.report_filing(session=session, year=2021) is None  # the yearly report starts in 2022
+    # and binds Quảng Trị only, for its plan's years (Decision 1872/QĐ-UBND, VII.4): none in 2026
+    assert dash.report_filing(session=session, year=2026) is None
+    assert not any("Thanh Hóa" in m for m in before.missing)
 
 
 def test_without_the_reports_tables_the_other_figures_still_go_out(session, sample, decided) -> None:
@@ -235,7 +247,7 @@ def test_without_the_reports_tables_the_other_figures_still_go_out(session, samp
     for table in ("remindernotice", "report"):
         session.execute(text(f"DROP TABLE IF EXISTS {table}"))
     session.commit()
-    figures = gather(date(2026, 11, 28))
+    figures = gather(date(2025, 11, 28))  # Quảng Trị's yearly report is due on 30/11/2025
     assert figures.filing is None and "report" in figures.filing_problem
     assert sum(r.total for r in figures.pipeline) == 6 and figures.summary.conferred == 1
 
@@ -321,7 +333,7 @@ def test_dashboard_flow_publishes_its_artifacts_under_stable_keys(
     assert result["artifacts"] == [
         "pipeline-by-province",
         "overdue-reviews",
-        "report-filing-2026",
+        "deadlines",  # no yearly report in 2026: Quảng Trị's plan ended with 2025
         "campaign-summary",
     ]
     assert result["nominations"] == 6 and result["conferred"] == 1
@@ -334,9 +346,11 @@ def test_dashboard_flow_publishes_its_artifacts_under_stable_keys(
     assert by_place[("Tổng cộng", "")]["Tổng"] == 6
     overdue = asyncio.run(_artifact("overdue-reviews"))
     assert "ngày 28/11/2026" in overdue.description
-    filing = asyncio.run(_artifact("report-filing-2026"))
-    assert filing.type == "progress" and filing.data == 0.0
-    assert "đơn vị đã nộp (hạn 30/11/2026); chưa nộp: " in filing.description
+    deadlines = asyncio.run(_artifact("deadlines"))
+    rows = json.loads(deadlines.data) if isinstance(deadlines.data, str) else deadlines.data
+    shown = {r["Xác nhận"] for r in rows if "tổng kết" in r["Thời hạn"]}
+    assert shown == {"chưa xác nhận — không gửi nhắc"}  # shown to operators, never sent
+    assert "1 chưa xác nhận" in deadlines.description
     summary = asyncio.run(_artifact("campaign-summary"))
     assert summary.type == "markdown" and "82 xã (87,2%)" in summary.data
     runs = asyncio.run(_runs("dashboard"))

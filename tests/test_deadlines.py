@@ -10,6 +10,7 @@ import json
 import re
 from collections import Counter, defaultdict
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 import typer
@@ -17,7 +18,16 @@ from sqlalchemy import select, update
 from typer.testing import CliRunner
 
 from models import nominations as nm
-from models.deadlines import YEARLY_REPORT, Deadline, DeadlineSpec, Report, ensure_deadlines, load_deadlines
+from models.deadlines import YEARLY_REPORT as QUANG_TRI_REPORT
+from models.deadlines import (
+    Deadline,
+    DeadlineSpec,
+    Report,
+    ensure_deadlines,
+    load_deadline_file,
+    load_deadlines,
+    read_deadline_file,
+)
 from models.hierarchy import Hierarchy
 from models.intake import take_in
 from models.reminders import Policy, ReminderKind, ReminderNotice, due_items, report_schedule, review_due_day
@@ -25,6 +35,10 @@ from models.reports import ReportRefused, expand_obligations, file_report
 from notifications.outbox import OutboxMessage
 from tests.fixtures_prefect import latest_artifact
 
+# The reminder mechanics run over a test plan that binds every province with no end year (the real 30/11
+# report, QUANG_TRI_REPORT, binds Quảng Trị's units only, until 2025): loaded as an operator would.
+TEST_PLAN = Path(__file__).parent / "data" / "deadlines_every_province.yaml"
+YEARLY_REPORT = "bao-cao-nam-mau"
 YEAR = 2026
 DUE = date(2026, 11, 30)  # a Monday
 START, END = date(2026, 11, 1), date(2026, 12, 10)
@@ -91,6 +105,18 @@ FILINGS = {
     "hue.phu-vinh-2025": date(2026, 12, 4),  # late: days 1 and 3
     "vinh-long-2025.ba-tri-2025": date(2026, 11, 2),  # before any reminder
 }
+
+
+@pytest.fixture
+def sample(sample, session):
+    """The sample tree, with the test plan loaded beside the built-in deadlines."""
+    load_deadline_file(session=session, path=TEST_PLAN)
+    session.commit()
+    return sample
+
+
+def all_specs() -> dict[str, DeadlineSpec]:
+    return {s.code: s for s in (*load_deadlines(), *read_deadline_file(TEST_PLAN))}
 
 
 def days(start: date = START, end: date = END):
@@ -173,8 +199,11 @@ def expected_reports(
 
 def test_deadlines_file_names_campaign_and_legal_basis(session, sample) -> None:
     specs = {s.code: s for s in load_deadlines()}
-    assert specs[YEARLY_REPORT].due_date(2026) == DUE and specs[YEARLY_REPORT].submit_to == "ntm_office"
-    assert "1872/QĐ-UBND" in specs[YEARLY_REPORT].legal_basis
+    quang_tri = specs[QUANG_TRI_REPORT]
+    assert quang_tri.due_date(2025) == date(2025, 11, 30) and quang_tri.submit_to == "ntm_office"
+    assert "1872/QĐ-UBND" in quang_tri.legal_basis and "VII.4" in quang_tri.legal_basis
+    # Quảng Trị's plan (2021–2025) sets it for Quảng Trị (and the merged province carrying it on), to 2025
+    assert quang_tri.provinces == ("quang-tri", "quang-tri-2025") and quang_tri.due_date(2026) is None
     assert specs["kon-tum-ke-hoach-tinh-2022"].due_date(2022) == date(2022, 7, 15)
     assert specs["kon-tum-ke-hoach-huyen-2022"].due_date(2022) == date(2022, 7, 31)
     assert all(
@@ -187,8 +216,149 @@ def test_deadlines_file_names_campaign_and_legal_basis(session, sample) -> None:
     session.commit()
     again = ensure_deadlines(session=session)
     assert {k: v.id for k, v in first.items()} == {k: v.id for k, v in again.items()}
-    assert len(session.scalars(select(Deadline)).all()) == len(specs)
-    assert all(r.to_spec() == specs[r.code] for r in again.values())
+    assert len(session.scalars(select(Deadline).where(Deadline.source == "built-in")).all()) == len(specs)
+    assert all(r.to_spec() == specs[r.code] for r in again.values() if r.source == "built-in")
+    assert again[YEARLY_REPORT].source == TEST_PLAN.name  # the operator's file: the built-in one leaves it
+
+
+def test_the_30_11_report_reminds_only_quang_tris_communes(session, sample) -> None:
+    """Issue 13 item 6: only Quảng Trị's plan (Decision 1872/QĐ-UBND, VII.4) sets the 30/11 report; it
+    ends with the plan (2025), and a late one is told to the NTM office that compiles the reports."""
+    directory = contacts(session)
+    built_in = [s for s in load_deadlines() if s.code == QUANG_TRI_REPORT]
+
+    def planned(since: date, today: date):
+        return due_items(
+            specs=built_in,
+            directory=directory,
+            filed={},
+            reviews=[],
+            since=since,
+            today=today,
+            policy=Policy(),
+        )
+
+    plan = planned(date(2025, 11, 16), date(2025, 12, 8))
+    owing = {n.unit_code for n in plan.items}
+    assert owing == {c for c in ALL_COMMUNES if c.startswith("quang-tri-2025.")} and owing
+    escalations = {n.recipient.email for n in plan.items if n.kind is ReminderKind.report_escalation}
+    assert escalations == {"vpdp.ntm@quangtri.example.gov.vn"}  # the receiver, not the provincial chairman
+    # 2024: Quảng Trị's districts of the time only
+    districts = planned(date(2024, 11, 29), date(2024, 11, 29))
+    assert {n.unit_code for n in districts.items} == {"quang-tri.cam-lo", "quang-tri.gio-linh"}
+    # no 2026 occurrence: the plan ended with 2025
+    later = planned(date(2026, 11, 1), date(2026, 12, 10))
+    assert later.items == [] and later.occurrences == []
+
+
+def test_an_unconfirmed_deadline_sends_nothing_but_is_shown(session, sample) -> None:
+    """Issue 13 item 7: `confirmed: false` (the final review's placeholder dates) sends no reminder and no
+    escalation; the run's table still lists who owes it, marked unconfirmed. Confirmed, it would send."""
+    from flows.deadlines import dashboard_rows, reminder_day
+
+    spec = next(s for s in load_deadlines() if s.code == "ntm-tong-ket-2025")
+    assert not spec.confirmed
+    kwargs = {
+        "directory": contacts(session),
+        "filed": {},
+        "reviews": [],
+        "since": date(2025, 10, 1),
+        "today": date(2025, 11, 10),
+    }
+    assert due_items(specs=[spec], policy=Policy(), **kwargs).items == []
+    confirmed = due_items(specs=[spec.model_copy(update={"confirmed": True})], policy=Policy(), **kwargs)
+    assert {n.kind for n in confirmed.items} >= {ReminderKind.report_due, ReminderKind.report_escalation}
+    for day in (date(2025, 10, 17), date(2025, 11, 7)):  # a reminder day and an escalation day
+        result = reminder_day(session=session, day=day, since=day)
+        assert not any("ntm-tong-ket-2025" in s.key for s in result.sent)
+        shown = [r for r in dashboard_rows(result) if "tổng kết" in r["Mục"]]
+        assert shown and all("chưa xác nhận, không gửi nhắc" in r["Mục"] for r in shown)
+    session.rollback()
+
+
+PROVINCE_FILE = """deadlines:
+  - code: thanh-hoa-bao-cao-quy
+    campaign: ntm-2021-2025
+    name: Báo cáo quý {year} của xã
+    short_name: Báo cáo quý {year}
+    recurrence: yearly
+    day: 15
+    month: 12
+    first_year: 2026
+    submit_to: province
+    provinces: [thanh-hoa]
+    binds:
+      - {level: commune, from: 2025-07-01}
+    confirmed: %s
+    legal_basis: "Kế hoạch số 99/KH-UBND ngày 02/01/2026 của UBND tỉnh Thanh Hóa, mục III.2"
+"""
+
+
+def test_deadlines_load_refuses_a_file_without_legal_basis(session, sample, tmp_path) -> None:
+    from cli.app import app
+
+    runner = CliRunner()
+    no_basis = tmp_path / "thieu-can-cu.yaml"
+    no_basis.write_text(
+        "\n".join(line for line in (PROVINCE_FILE % "true").splitlines() if "legal_basis" not in line),
+        encoding="utf-8",
+    )
+    result = runner.invoke(app, ["deadlines", "load", str(no_basis)])
+    assert result.exit_code == 1
+    assert "chưa nạp gì" in result.output and "thiếu căn cứ pháp lý (legal_basis)" in result.output
+    assert "thanh-hoa-bao-cao-quy" in result.output
+    assert session.scalars(select(Deadline).where(Deadline.code == "thanh-hoa-bao-cao-quy")).first() is None
+    for body, message in (
+        ("deadlines: [\n  - {code: x", "không đúng định dạng YAML"),
+        ("!!python/object/apply:os.system ['true']", "không đúng định dạng YAML"),  # safe_load: no objects
+        ("x" * 300_000, "quá lớn"),
+        ("deadlines: []", "ít nhất một hạn"),
+        (
+            (PROVINCE_FILE % "true").replace("[thanh-hoa]", "[khong-co]"),
+            "không có tỉnh/thành phố mã: khong-co",
+        ),
+    ):
+        bad = tmp_path / "sai.yaml"
+        bad.write_text(body, encoding="utf-8")
+        refused = runner.invoke(app, ["deadlines", "load", str(bad)])
+        assert refused.exit_code == 1 and message in refused.output, refused.output
+
+
+def test_an_operator_loads_then_confirms_a_provinces_deadline(session, sample, tmp_path) -> None:
+    from cli.app import app
+    from flows.deadlines import reminder_day
+
+    runner, path = CliRunner(), tmp_path / "thanh-hoa.yaml"
+    path.write_text(PROVINCE_FILE % "false", encoding="utf-8")
+    loaded = runner.invoke(app, ["deadlines", "load", str(path)], env={"COLUMNS": "200"})
+    assert loaded.exit_code == 0 and "CHƯA XÁC NHẬN" in loaded.output, loaded.output
+    day = date(2026, 12, 1)  # the 14-day reminder
+    assert not any(
+        "thanh-hoa-bao-cao-quy" in s.key for s in reminder_day(session=session, day=day, since=day).sent
+    )
+    session.rollback()
+    path.write_text(PROVINCE_FILE % "true", encoding="utf-8")
+    assert runner.invoke(app, ["deadlines", "load", str(path)]).exit_code == 0
+    sent = {
+        s.key.split(":")[2]
+        for s in reminder_day(session=session, day=day, since=day).sent
+        if "thanh-hoa-bao-cao-quy" in s.key
+    }
+    assert sent == set(COMMUNES_2026["thanh-hoa"])  # Thanh Hóa's communes, nobody else
+    session.commit()
+    listed = json.loads(runner.invoke(app, ["deadlines", "list", "--json"]).output)
+    by_code = {d["code"]: d for d in listed}
+    assert (
+        by_code["thanh-hoa-bao-cao-quy"]["confirmed"] is True
+        and by_code["thanh-hoa-bao-cao-quy"]["source"] == path.name
+    )
+    assert by_code["ntm-tong-ket-2025"]["confirmed"] is False and by_code[QUANG_TRI_REPORT]["provinces"] == [
+        "quang-tri",
+        "quang-tri-2025",
+    ]
+    # the built-in file, applied again, leaves the operator's deadlines alone
+    ensure_deadlines(session=session)
+    assert ensure_deadlines(session=session)["thanh-hoa-bao-cao-quy"].to_spec().confirmed
 
 
 @pytest.mark.parametrize(
@@ -232,13 +402,13 @@ def test_a_malformed_deadline_is_refused(entry: dict) -> None:
     ],
 )
 def test_obligations_bind_the_units_of_that_year(session, sample, code, year, expected) -> None:
-    spec = {s.code: s for s in load_deadlines()}[code]
+    spec = all_specs()[code]
     obligations = expand_obligations(spec=spec, year=year, directory=contacts(session))
     assert sorted(o.unit_code for o in obligations) == sorted(expected)
 
 
 def test_the_report_goes_to_the_provinces_ntm_office(session, sample) -> None:
-    spec = {s.code: s for s in load_deadlines()}[YEARLY_REPORT]
+    spec = all_specs()[YEARLY_REPORT]
     by_code = {o.unit_code: o for o in expand_obligations(spec=spec, year=2026, directory=contacts(session))}
     assert by_code["quang-tri-2025.cam-lo-2025"].submit_to_email == "vpdp.ntm@quangtri.example.gov.vn"
     assert by_code["thanh-hoa.cam-thach-2025"].submit_to == "Văn phòng Điều phối nông thôn mới tỉnh Thanh Hóa"
@@ -458,6 +628,10 @@ def test_bad_filings_are_refused_in_vietnamese(session, sample, unit, year, on, 
     assert session.scalars(select(Report)).all() == []
 
 
+SUBMIT = ("report", "submit", "--deadline", YEARLY_REPORT)
+STATUS = ("report", "status", "--deadline", YEARLY_REPORT)
+
+
 def _cli() -> typer.Typer:
     from cli.reports import remind_command, report_app
 
@@ -470,20 +644,12 @@ def _cli() -> typer.Typer:
 @pytest.mark.parametrize(
     ("args", "code", "message"),
     [
-        (
-            ["report", "submit", "cam thach", "--year", "2026", "--on", "31/11/2026"],
-            2,
-            "ngày «31/11/2026» không hợp lệ",
-        ),
-        (["report", "submit", "cam thach", "--year", "2026", "--on", "2026/11/20"], 2, "cần dạng dd/mm/yyyy"),
-        (["report", "submit", "không có", "--year", "2026"], 1, "không tìm thấy đơn vị"),
-        (["report", "submit", "cam thach", "--year", "2999"], 1, "năm này chưa đến"),
-        (
-            ["report", "submit", "cam thach", "--year", "2026", "--file", "/nope/bc.pdf"],
-            2,
-            "không tìm thấy tệp",
-        ),
-        (["report", "status", "--year", "2026", "--province", "cam thach"], 1, "không phải là tỉnh"),
+        ([*SUBMIT, "cam thach", "--year", "2026", "--on", "31/11/2026"], 2, "ngày «31/11/2026» không hợp lệ"),
+        ([*SUBMIT, "cam thach", "--year", "2026", "--on", "2026/11/20"], 2, "cần dạng dd/mm/yyyy"),
+        ([*SUBMIT, "không có", "--year", "2026"], 1, "không tìm thấy đơn vị"),
+        ([*SUBMIT, "cam thach", "--year", "2999"], 1, "năm này chưa đến"),
+        ([*SUBMIT, "cam thach", "--year", "2026", "--file", "/nope/bc.pdf"], 2, "không tìm thấy tệp"),
+        ([*STATUS, "--year", "2026", "--province", "cam thach"], 1, "không phải là tỉnh"),
         (["remind", "--today", "32/11/2026"], 2, "ngày «32/11/2026» không hợp lệ"),
         (["remind", "--today", "01/12/2026", "--since", "02/12/2026"], 2, "ở sau --today"),
     ],
@@ -512,14 +678,28 @@ def test_cli_submit_twice_then_status(session, sample, tmp_path) -> None:
             str(report),
             "--by",
             "Nguyễn Văn An",
+            "--deadline",
+            YEARLY_REPORT,
         ],
         env={"COLUMNS": "200"},
     )
     assert first.exit_code == 0, first.output
     assert "nộp ngày 20/11/2026, hạn 30/11/2026 — đúng hạn" in first.output
-    second = runner.invoke(app, ["report", "submit", "thanh-hoa.cam-thach-2025", "--year", "2026", "--json"])
+    second = runner.invoke(
+        app,
+        [
+            "report",
+            "submit",
+            "thanh-hoa.cam-thach-2025",
+            "--year",
+            "2026",
+            "--json",
+            "--deadline",
+            YEARLY_REPORT,
+        ],
+    )
     assert second.exit_code == 0 and json.loads(second.output)["amendment"] is True
-    status = runner.invoke(app, ["report", "status", "--year", "2026", "--json"])
+    status = runner.invoke(app, ["report", "status", "--year", "2026", "--json", "--deadline", YEARLY_REPORT])
     rows = {r["unit_code"]: r for r in json.loads(status.output)}
     assert set(rows) == set(ALL_COMMUNES)
     assert rows["thanh-hoa.cam-thach-2025"]["amendments"] == 1
@@ -530,7 +710,9 @@ def test_cli_submit_twice_then_status(session, sample, tmp_path) -> None:
         and rows["hue.phu-vinh-2025"]["province"] == "thành phố Huế"
     )
     table = runner.invoke(
-        app, ["report", "status", "--year", "2026", "--province", "thanh hoa"], env={"COLUMNS": "200"}
+        app,
+        ["report", "status", "--year", "2026", "--province", "thanh hoa", "--deadline", YEARLY_REPORT],
+        env={"COLUMNS": "200"},
     )
     assert table.exit_code == 0 and "1/5 đơn vị đã nộp" in table.output and "chưa nộp" in table.output
 
@@ -768,7 +950,7 @@ def test_the_flow_over_the_simulated_calendar_delivers_over_smtp(
         and "tỉnh Thanh Hóa" in text
         and "Còn nợ «Báo cáo phong trào năm 2026»" in text
     )
-    progress = latest_artifact(f"report-filing-{YEAR}")
+    progress = latest_artifact(f"report-filing-{YEARLY_REPORT}-{YEAR}")  # report-filing-<year>: Quảng Trị's
     assert progress.type == "progress" and float(progress.data) == pytest.approx(
         100 * len(FILINGS) / len(ALL_COMMUNES), abs=0.1
     )

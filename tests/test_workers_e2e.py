@@ -223,6 +223,10 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             c.run("db upgrade", [*thidua_cli(), "db", "upgrade"])
             _create_tables_not_migrated_yet(app_url)
             c.run("sample load", [*thidua_cli(), "sample", "load"])
+            # a yearly report for every province in 2026–2027 (the real 30/11 one binds Quảng Trị, to 2025):
+            # the reminder days below need items to send
+            plan = Path(__file__).parent / "data" / "deadlines_every_province.yaml"
+            c.run("deadlines load", [*thidua_cli(), "deadlines", "load", str(plan)])
             _wait(
                 lambda: _health(c.api_url) or c.processes["server"].poll() is not None,
                 timeout=START_TIMEOUT,

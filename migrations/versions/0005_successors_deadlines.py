@@ -1,0 +1,36 @@
+"""deadlines loaded by operators: `deadline.source` (built-in, or the file an operator loaded it from),
+so the built-in file never overwrites a province's deadlines (issue 13, "Deadlines per plan")
+
+Units already carry their successor (`unit.successor_id`, 0001); the changeover's step is a new value of
+`nominationstep.action`, stored as text without a constraint (models/db.py `enum_type`): no DDL.
+
+Revision ID: 0005
+Revises: 0003
+Create Date: 2026-12-03 09:10:00
+"""
+
+import sqlalchemy as sa
+import sqlmodel
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("deadline") as batch:
+        batch.add_column(
+            sa.Column(
+                "source",
+                sqlmodel.sql.sqltypes.AutoString(length=300),
+                nullable=False,
+                server_default="built-in",
+            )
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("deadline") as batch:
+        batch.drop_column("source")
