@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal, NotRequired
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
@@ -47,7 +48,7 @@ from models.nominations import (
     Status,
 )
 from models.settings import get_settings
-from models.sheets import number_vi, too_many_rows
+from models.sheets import Limits, number_vi, read_rows, too_many_rows
 from models.text import fold, nfc
 from models.units import Unit
 
@@ -463,6 +464,19 @@ def _blocking_nominations(session: Session, nominee_ids: list[int]) -> dict[tupl
         for nominee_id, campaign_id, code, status in session.execute(stmt):
             found[(nominee_id, campaign_id)] = (code, status)
     return found
+
+
+def read_nomination_file(path: Path, *, limits: Limits | None = None) -> list[tuple[int, dict]]:
+    """The rows of a nomination file (CSV, XLSX, JSON) with this intake's columns, headers and synonyms;
+    files from before the optional columns read as they did (FileRefused otherwise)."""
+    return read_rows(
+        path,
+        columns=COLUMNS,
+        labels=HEADERS_VI,
+        required=REQUIRED_COLUMNS,
+        synonyms=HEADER_SYNONYMS,
+        limits=limits,
+    )
 
 
 ROWS_KIND = "intake-rows"  # a batch too large for a flow-run parameter, staged (models/staging.py)

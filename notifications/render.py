@@ -94,6 +94,8 @@ class NominationLine(BaseModel):
     award_form: str
     proposing_unit: str
     due_date: date = Field(description="the review's due date at the receiving level")
+    details: str = Field(default="", description="năm sinh, chức vụ, nơi công tác (models/namesakes.py)")
+    warnings: list[str] = Field(default_factory=list, description="e.g. a namesake in another unit")
 
 
 class CouncilNewItems(MailContext):
