@@ -295,5 +295,5 @@ def test_same_name_from_another_unit_warned_in_the_cli_and_its_json(session, sam
     shown = runner.invoke(app, ["nominate", str(path2), "--received", "23/11/2026"])
     assert shown.exit_code == 0, shown.output
     flat = " ".join(shown.stdout.split())
-    assert f"Lưu ý: hồ sơ" in flat and f"trùng tên với hồ sơ {first} của xã Cẩm Thạch" in flat
+    assert "Lưu ý: hồ sơ" in flat and f"trùng tên với hồ sơ {first} của xã Cẩm Thạch" in flat
     assert f"trùng tên với hồ sơ {taken['code']} của" in flat  # every earlier namesake is named
