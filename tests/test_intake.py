@@ -57,6 +57,13 @@ def _refused(session, sample, rows) -> list[str]:
         (_row(kind="đoàn thể"), "phải là một trong"),
         (_row(nominee=""), "không được để trống"),
         (_row(nominee="Nguyễn\r\nBcc: x@y.z"), "ký tự điều khiển"),
+        (_row(award="huan-chuong-ld-3", review_type="sơ kết"), "hồ sơ sơ kết không đủ điều kiện"),
+        (_row(award="huan-chuong-ld-3"), "cần ghi cột «Đợt xét khen thưởng»"),
+        (_row(review_type="cuối kỳ"), "phải là một trong: thường xuyên, chuyên đề, sơ kết, tổng kết"),
+        (
+            _row(review_type="tổng kết", submitted_on="15/06/2022", unit="Cẩm Thành"),
+            "không thể là hồ sơ tổng kết",
+        ),
     ],
     ids=[
         "kind",
@@ -71,6 +78,10 @@ def _refused(session, sample, rows) -> list[str]:
         "kind-word",
         "empty",
         "control",
+        "labour-order-mid-term",
+        "labour-order-no-review",
+        "review-word",
+        "final-review-too-early",
     ],
 )
 def test_each_screening_rule(session, sample, row, expected) -> None:
