@@ -7,6 +7,7 @@ from __future__ import annotations
 import typer
 
 from cli.common import ThiduaGroup, VerboseOpt
+from cli.consult import consult_app
 from cli.database import db_app, sample_app
 from cli.demo import demo_command
 from cli.mail import mail_app
@@ -44,6 +45,7 @@ app.command("demo")(demo_command)
 app.add_typer(mail_app, name="mail", help="Thư đã gửi / hộp thư thử nghiệm")
 app.add_typer(report_app, name="report")
 app.command("remind")(remind_command)
+app.add_typer(consult_app, name="consult")
 
 if __name__ == "__main__":
     app()

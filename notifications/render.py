@@ -259,6 +259,20 @@ class DeadlineDigest(MailContext):
         ]
 
 
+class ConsultationRequestLetter(MailContext):
+    """Văn bản lấy ý kiến hiệp y: a province asks a body (tax, social insurance…) about one dossier."""
+
+    council_name: str
+    body_name: str
+    code: str
+    nominee: str
+    details: str = ""
+    award_form: str
+    proposing_unit: str
+    due_date: date
+    legal_basis: str
+
+
 TEMPLATES: dict[str, type[MailContext]] = {
     "council_new_items": CouncilNewItems,
     "outcome_forwarded": OutcomeForwarded,
@@ -271,6 +285,7 @@ TEMPLATES: dict[str, type[MailContext]] = {
     "report_reminder": ReportReminder,
     "report_overdue": ReportOverdue,
     "deadline_digest": DeadlineDigest,
+    "consultation_request": ConsultationRequestLetter,
 }
 
 
