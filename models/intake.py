@@ -216,7 +216,7 @@ def _wrong_review(form: AwardForm, given: ReviewType | None) -> str:
     years = f" có thời gian từ {form.min_movement_years} năm trở lên" if form.min_movement_years else ""
     rule = f"«{form.name}» chỉ xét khi {wanted} phong trào{years} ({form.review_types_basis})"
     if given is None:
-        return f"cần ghi cột «{HEADERS_VI['review_type']}»: {rule}"
+        return f"chưa ghi đợt xét (thường xuyên, chuyên đề, sơ kết hoặc tổng kết); {rule}"
     return f"hồ sơ {given.label} không đủ điều kiện: {rule}"
 
 

@@ -108,7 +108,7 @@ def test_labour_order_at_the_final_review_is_accepted(session, sample) -> None:
     [
         (
             {"review_type": ""},
-            "cần ghi cột «Đợt xét khen thưởng»: «Huân chương Lao động hạng Ba» chỉ xét khi tổng kết",
+            "chưa ghi đợt xét (thường xuyên, chuyên đề, sơ kết hoặc tổng kết); «Huân chương Lao động hạng Ba» chỉ xét khi tổng kết",
         ),
         ({"review_type": "thường xuyên"}, "hồ sơ thường xuyên không đủ điều kiện"),
         (

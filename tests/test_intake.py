@@ -58,7 +58,7 @@ def _refused(session, sample, rows) -> list[str]:
         (_row(nominee=""), "không được để trống"),
         (_row(nominee="Nguyễn\r\nBcc: x@y.z"), "ký tự điều khiển"),
         (_row(award="huan-chuong-ld-3", review_type="sơ kết"), "hồ sơ sơ kết không đủ điều kiện"),
-        (_row(award="huan-chuong-ld-3"), "cần ghi cột «Đợt xét khen thưởng»"),
+        (_row(award="huan-chuong-ld-3"), "chưa ghi đợt xét (thường xuyên, chuyên đề, sơ kết hoặc tổng kết)"),
         (_row(review_type="cuối kỳ"), "phải là một trong: thường xuyên, chuyên đề, sơ kết, tổng kết"),
         (
             _row(review_type="tổng kết", submitted_on="15/06/2022", unit="Cẩm Thành"),
