@@ -133,3 +133,19 @@ def show_command(
         )
     console.print(table)
     console.print(data["reason"] or "Không còn chờ ý kiến hiệp y nào.")
+
+
+@consult_app.command("remind")
+def remind_command(
+    today: Annotated[str | None, typer.Option("--today", help="ngày dd/mm/yyyy (mặc định hôm nay)")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Nhắc (một lần) các cơ quan chưa trả lời hiệp y khi sắp hết thời hạn."""
+    from supervisor.reach import Need, reach, run
+
+    reach(Need.flow_run)
+    from flows.consultation import consultation_remind
+
+    result = _run(run(consultation_remind(today=date_option(today, "--today"), return_state=True)), json_out)
+    if not json_out:
+        console.print(f"Đã gửi {result['letters']} thư nhắc trả lời hiệp y")

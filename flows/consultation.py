@@ -8,7 +8,7 @@ from datetime import date
 from anyio import to_thread
 from prefect import flow
 from prefect.client.schemas.objects import State
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from flows.refusal import refused
@@ -26,6 +26,7 @@ class ConsultationResult(BaseModel):
 
     code: str
     asked: list[str] = []
+    reminded: list[str] = Field(default=[], description="CODE:body of each body reminded")
     answer: str | None = None
     returned: bool = False
     letters: int = 0
@@ -85,6 +86,20 @@ def record_answer(
     return ConsultationResult(code=nomination.code, answer=answer, returned=returned, letters=len(queued))
 
 
+def remind_bodies(*, session: Session, today: date) -> ConsultationResult:
+    """The use case: remind, once, each body whose answer is still awaited and whose limit is near."""
+    hierarchy = Hierarchy.load(session)
+    letters = [
+        letter
+        for req, nomination in hy.reminders_due(session=session, today=today)
+        for letter in request_letters(
+            session=session, hierarchy=hierarchy, nomination=nomination, requests=[req], reminder=True
+        )
+    ]
+    queued = enqueue_many(session=session, items=letters).created
+    return ConsultationResult(code="", reminded=[k.split(":", 1)[1] for k in queued], letters=len(queued))
+
+
 def _in_transaction(step, **kwargs) -> ConsultationResult | str:
     """The step in its own transaction; a refusal comes back as its message, nothing applied."""
     try:
@@ -130,4 +145,12 @@ async def consultation_answer(
     result = await to_thread.run_sync(
         lambda: _in_transaction(record_answer, code=code, body=body, objection=objection, on=day, actor=actor)
     )
+    return await _finish(result, deliver)
+
+
+@flow(name="consultation-remind", log_prints=False)
+async def consultation_remind(today: date | None = None, deliver: bool = True) -> dict | State:
+    """Remind the consulted bodies that have not answered as their limit nears (nhắc trả lời hiệp y)."""
+    day = today or today_vn()
+    result = await to_thread.run_sync(lambda: _in_transaction(remind_bodies, today=day))
     return await _finish(result, deliver)

@@ -44,6 +44,7 @@ class ConsultationRules(BaseModel):
     consulting_levels: frozenset[Level]
     answer_days: int
     answer_days_basis: str
+    remind_days: int
     legal_basis: str
     bodies: dict[str, Body]
     forms: dict[str, tuple[str, ...]]
@@ -64,6 +65,7 @@ def rules(path: Path = DATA) -> ConsultationRules:
         consulting_levels=frozenset(Level(x) for x in raw["consulting_levels"]),
         answer_days=int(raw["answer_days"]),
         answer_days_basis=raw["answer_days_basis"],
+        remind_days=int(raw["remind_days"]),
         legal_basis=raw["legal_basis"],
         bodies=bodies,
         forms={form: tuple(listed) for form, listed in raw["forms"].items()},
@@ -221,6 +223,24 @@ def held(*, session: Session, nomination_ids: list[int], today: date) -> dict[in
         text = f"{name} (hạn {fmt_date(r.due_on)})"
         out[r.nomination_id] = f"{out[r.nomination_id]}, {text}" if r.nomination_id in out else text
     return {n: f"đang chờ ý kiến hiệp y của {who}" for n, who in out.items()}
+
+
+def reminders_due(*, session: Session, today: date) -> list[tuple[ConsultationRequest, Nomination]]:
+    """Requests still unanswered whose time limit ends within `remind_days` working days (data): each
+    body is reminded once per request, by the caller's idempotency key."""
+    horizon = add_working_days(today, rules().remind_days)
+    rows = session.exec(
+        select(ConsultationRequest, Nomination)
+        .join(Nomination, col(Nomination.id) == col(ConsultationRequest.nomination_id))
+        .where(
+            col(ConsultationRequest.answer).is_(None),
+            col(ConsultationRequest.due_on) >= today,
+            col(ConsultationRequest.due_on) <= horizon,
+            col(Nomination.status).in_([s.value for s in AGENDA]),
+        )
+        .order_by(col(ConsultationRequest.id))
+    )
+    return [(r, n) for r, n in rows]
 
 
 def consultation_view(*, session: Session, nomination: Nomination, today: date) -> dict:

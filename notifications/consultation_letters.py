@@ -18,9 +18,15 @@ from notifications.render import ConsultationRequestLetter, OutcomeReturned
 
 
 def request_letters(
-    *, session: Session, hierarchy: Hierarchy, nomination: Nomination, requests: list[hy.ConsultationRequest]
+    *,
+    session: Session,
+    hierarchy: Hierarchy,
+    nomination: Nomination,
+    requests: list[hy.ConsultationRequest],
+    reminder: bool = False,
 ) -> list[MailItem]:
-    """One letter to each body newly asked about the dossier, signed by the consulting council's office."""
+    """One letter to each body newly asked about the dossier (or, `reminder`, reminded once of it), signed
+    by the consulting council's office."""
     if not requests:
         return []
     council = hy.council_of_unit(session=session, unit_id=nomination.current_unit_id)
@@ -37,7 +43,7 @@ def request_letters(
         body = hy.rules().bodies[req.body]
         letters.append(
             MailItem(
-                key=f"consultation-request:{nomination.code}:{req.body}",
+                key=f"consultation-{'reminder' if reminder else 'request'}:{nomination.code}:{req.body}",
                 to_email=body.email,
                 to_name=body.name,
                 template="consultation_request",
@@ -52,6 +58,7 @@ def request_letters(
                     proposing_unit=hierarchy.get(nomination.origin_unit_id).name,
                     due_date=req.due_on,
                     legal_basis=hy.rules().legal_basis,
+                    reminder=reminder,
                 ),
             )
         )

@@ -271,6 +271,7 @@ class ConsultationRequestLetter(MailContext):
     proposing_unit: str
     due_date: date
     legal_basis: str
+    reminder: bool = Field(default=False, description="a reminder of a request not yet answered")
 
 
 TEMPLATES: dict[str, type[MailContext]] = {

@@ -170,3 +170,20 @@ def test_cli_consult_request_answer_and_show(session, sample) -> None:
     assert nm.by_code(session=session, code=n.code).status == nm.Status.returned  # type: ignore[union-attr]
     refused = runner.invoke(app, ["consult", "answer", n.code, "--body", "khong-co", "--ok"])
     assert refused.exit_code == 1 and "chưa lấy ý kiến «khong-co»" in refused.output
+
+
+def test_a_body_that_has_not_answered_is_reminded_once_before_its_limit(session, sample) -> None:
+    from flows.consultation import remind_bodies
+
+    n = _at_province(session, sample)
+    request_consultation(session=session, code=n.code, on=AT_PROVINCE)  # limit 09/12/2026
+    assert remind_bodies(session=session, today=date(2026, 12, 1)).letters == 0  # not yet near
+    record_answer(session=session, code=n.code, body="thue", objection=None, on=date(2026, 12, 2))
+    first = remind_bodies(session=session, today=date(2026, 12, 4))
+    assert first.reminded == [f"{n.code}:bhxh"]
+    (letter,) = _letters(session, "consultation-reminder:")
+    assert letter.to_email == "bhxh@example.gov.vn" and letter.subject.startswith(
+        "[Thi đua – Khen thưởng] Nhắc lại:"
+    )
+    assert "chưa nhận được ý kiến hiệp y của Bảo hiểm xã hội tỉnh" in letter.text_body
+    assert remind_bodies(session=session, today=date(2026, 12, 7)).letters == 0  # once
