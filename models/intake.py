@@ -361,6 +361,8 @@ def screen(
             )
         elif form.review_types and row.review_type not in form.review_types:
             err("review_type", _wrong_review(form, row.review_type))
+        # A consistency check, not a rule of the law: the final review of a movement comes in its last year
+        # (the 2021–2025 movement: from 2025), so a dossier dated earlier cannot be one of it.
         if (
             campaign is not None
             and row.review_type == ReviewType.final
