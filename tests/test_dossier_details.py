@@ -297,31 +297,3 @@ def test_same_name_from_another_unit_warned_in_the_cli_and_its_json(session, sam
     flat = " ".join(shown.stdout.split())
     assert "Lưu ý: hồ sơ" in flat and f"trùng tên với hồ sơ {first} của xã Cẩm Thạch" in flat
     assert f"trùng tên với hồ sơ {taken['code']} của" in flat  # every earlier namesake is named
-
-
-def test_migration_0006_upgrades_and_downgrades(tmp_path) -> None:
-    from alembic import command
-    from sqlalchemy import inspect
-
-    from models.db import get_engine
-    from models.migrate import alembic_config
-
-    url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = get_engine(url)
-
-    def migrate(step, revision: str) -> None:
-        cfg = alembic_config(url)
-        with engine.begin() as connection:
-            cfg.attributes["connection"] = connection
-            step(cfg, revision)
-
-    migrate(command.upgrade, "0006")
-    with engine.connect() as conn:
-        columns = {c["name"] for c in inspect(conn).get_columns("nomination")}
-        assert {"review_type", "nominee_birth_year", "nominee_position", "nominee_workplace"} <= columns
-        assert "consultation_request" in inspect(conn).get_table_names()
-    migrate(command.downgrade, "0003")
-    with engine.connect() as conn:
-        assert "review_type" not in {c["name"] for c in inspect(conn).get_columns("nomination")}
-        assert "consultation_request" not in inspect(conn).get_table_names()
-    migrate(command.upgrade, "0006")
