@@ -31,7 +31,7 @@ def nominate(
     json_out: JsonOpt = False,
 ) -> None:
     """Nộp hồ sơ đề nghị khen thưởng từ tệp; tệp có dòng lỗi bị từ chối toàn bộ, liệt kê mọi lỗi theo dòng."""
-    from models.intake import COLUMNS, HEADERS_VI
+    from models.intake import FILE_COLUMNS, HEADERS_VI
     from models.sheets import FileRefused
 
     if template is not None:
@@ -40,7 +40,7 @@ def nominate(
         try:
             write_template(
                 template,
-                columns=COLUMNS,
+                columns=FILE_COLUMNS,
                 labels=HEADERS_VI,
                 title="Hồ sơ đề nghị khen thưởng",
                 notes=TEMPLATE_NOTES,

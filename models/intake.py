@@ -52,21 +52,12 @@ from models.sheets import Limits, number_vi, read_rows, too_many_rows
 from models.text import fold, nfc
 from models.units import Unit
 
-COLUMNS = (
-    "nominee",
-    "kind",
-    "unit",
-    "award",
-    "campaign",
-    "achievement",
-    "submitted_on",
-    "review_type",
-    "birth_year",
-    "position",
-    "workplace",
-)
-# Files from before the review type and the nominee's details still read: these are optional columns
-# (the review type is asked for by the rows whose form depends on it: review_types in award_forms.yaml).
+# The columns of a nomination file since the first template; then the dossier's details (issue 13), optional
+# so that files from before them still read (the review type is asked for by the rows whose form depends
+# on it: review_types in award_forms.yaml).
+COLUMNS = ("nominee", "kind", "unit", "award", "campaign", "achievement", "submitted_on")
+DETAIL_COLUMNS = ("review_type", "birth_year", "position", "workplace")
+FILE_COLUMNS = COLUMNS + DETAIL_COLUMNS
 REQUIRED_COLUMNS = ("nominee", "kind", "unit", "award", "submitted_on")
 HEADERS_VI = {
     "nominee": "Tên đối tượng",
@@ -473,7 +464,7 @@ def read_nomination_file(path: Path, *, limits: Limits | None = None) -> list[tu
     files from before the optional columns read as they did (FileRefused otherwise)."""
     return read_rows(
         path,
-        columns=COLUMNS,
+        columns=FILE_COLUMNS,
         labels=HEADERS_VI,
         required=REQUIRED_COLUMNS,
         synonyms=HEADER_SYNONYMS,
