@@ -7,6 +7,7 @@ from __future__ import annotations
 import typer
 
 from cli.common import ThiduaGroup, VerboseOpt
+from cli.consult import consult_app
 from cli.database import db_app, sample_app
 from cli.deadlines import changeover_command, deadlines_app
 from cli.decisions import decision_app
@@ -49,6 +50,7 @@ app.add_typer(report_app, name="report")
 app.command("remind")(remind_command)
 app.add_typer(deadlines_app, name="deadlines")
 app.command("changeover")(changeover_command)
+app.add_typer(consult_app, name="consult")
 
 if __name__ == "__main__":
     app()

@@ -1,6 +1,6 @@
 """`thidua demo`: the whole chain on the sample data, through the running service's flows.
 
-Submits a set of nominations at Cẩm Thành (one for every award form, a 2022-dated set and a 2026-dated
+Submits a set of nominations at Cẩm Thành (one for every award form the date allows, a 2022-dated set and a 2026-dated
 set from its successor xã Cẩm Thạch); the 2022 set, pending when Cẩm Thành and huyện Cẩm Thủy ended on
 30/6/2025, is moved to xã Cẩm Thạch by the changeover of 1/7/2025 (Giấy khen huyện → Giấy khen xã), holds a
 meeting at each level with minutes (approvals, one rejection, one return and its resubmission), records
@@ -62,6 +62,8 @@ def demo_rows() -> list[dict]:
         for form, (name, kind, achievement) in NOMINEES.items():
             if form == "giay-khen-huyen" and on.endswith("2026"):
                 continue  # no district certificate after 30/6/2025
+            if form == "huan-chuong-ld-3" and on.endswith("2022"):
+                continue  # only at the movement's final review, from 2025 (Law Art. 44(2))
             rows.append(
                 {
                     "nominee": name + suffix,
@@ -71,6 +73,7 @@ def demo_rows() -> list[dict]:
                     "campaign": "ntm-2021-2025",
                     "achievement": achievement,
                     "submitted_on": on,
+                    "review_type": "tổng kết" if on.endswith("2026") else "",
                 }
             )
     for name, kind, form, _ in (REJECTED, RETURNED):

@@ -31,7 +31,7 @@ def nominate(
     json_out: JsonOpt = False,
 ) -> None:
     """Nộp hồ sơ đề nghị khen thưởng từ tệp; tệp có dòng lỗi bị từ chối toàn bộ, liệt kê mọi lỗi theo dòng."""
-    from models.intake import COLUMNS, HEADERS_VI
+    from models.intake import FILE_COLUMNS, HEADERS_VI
     from models.sheets import FileRefused
 
     if template is not None:
@@ -40,7 +40,7 @@ def nominate(
         try:
             write_template(
                 template,
-                columns=COLUMNS,
+                columns=FILE_COLUMNS,
                 labels=HEADERS_VI,
                 title="Hồ sơ đề nghị khen thưởng",
                 notes=TEMPLATE_NOTES,
@@ -52,11 +52,10 @@ def nominate(
         return
     if file is None:
         raise _fail("cần chỉ ra tệp hồ sơ (hoặc --template TỆP để lấy tệp mẫu)", 2)
-    from models.intake import IntakeRefused
-    from models.sheets import read_rows
+    from models.intake import IntakeRefused, read_nomination_file
 
     try:
-        rows = read_rows(file, columns=COLUMNS, labels=HEADERS_VI, required=COLUMNS[:4] + ("submitted_on",))
+        rows = read_nomination_file(file)
     except FileRefused as exc:
         raise _fail(str(exc), 2) from None
     result = run_intake(rows=rows, source=file.name, actor=actor, received_on=date_option(received))
@@ -94,6 +93,9 @@ def nominate(
     console.print(table)
     if len(result.nominations) > 200:
         console.print(f"… và {len(result.nominations) - 200} hồ sơ khác")
+    for n in result.nominations:
+        for warning in n.get("warnings", []):
+            console.print(text("[yellow]Lưu ý:[/] hồ sơ {} «{}»: {}", n["code"], n["nominee"], warning))
 
 
 TEMPLATE_NOTES = (
@@ -105,6 +107,14 @@ TEMPLATE_NOTES = (
     "bang-khen-ttg, co-thi-dua-cp, huan-chuong-ld-3, huan-chuong-ld-2, huan-chuong-ld-1.",
     "Phong trào (campaign): mặc định ntm-2021-2025.",
     "Ngày hồ sơ (submitted_on): dd/mm/yyyy — quyết định quy định áp dụng và chuỗi đơn vị xét.",
+    "Đợt xét khen thưởng (review_type): thường xuyên, chuyên đề, sơ kết hoặc tổng kết. Bắt buộc với "
+    "Huân chương Lao động hạng Ba: chỉ xét khi tổng kết phong trào có thời gian từ 5 năm trở lên "
+    "(Luật Thi đua, Khen thưởng 2022, Điều 44 khoản 2); các hình thức khác có thể để trống.",
+    "Năm sinh (birth_year): chỉ ghi cho cá nhân, 4 chữ số, ví dụ 1970.",
+    "Chức vụ (position) và Nơi công tác (workplace): như trong danh sách đề nghị, ví dụ «Trưởng thôn», "
+    "«thôn Tiến Thành, xã Cẩm Thạch»; giúp Hội đồng phân biệt những người trùng tên.",
+    "Các cột Đợt xét khen thưởng, Năm sinh, Chức vụ, Nơi công tác có thể để trống hoặc bỏ đi (tệp theo "
+    "mẫu cũ vẫn được tiếp nhận), trừ Đợt xét khen thưởng ở những hồ sơ cần (xem trên).",
 )
 
 
@@ -165,6 +175,12 @@ def status(code: str, json_out: JsonOpt = False) -> None:
     console.print(
         text("Trạng thái: [bold]{}[/] tại {}{}", data["status_label"], data["current_unit"]["name"], due)
     )
+    if data.get("nominee_details"):
+        console.print(text("Đối tượng: {}", data["nominee_details"]))
+    if data.get("review_type"):
+        console.print(text("Đợt xét khen thưởng: {}", data["review_type_label"]))
+    for warning in data.get("warnings", []):
+        console.print(text("[yellow]Lưu ý:[/] {}", warning))
     if data.get("awarded") and data["awarded"] != data["award"]:
         console.print(f"Hình thức được khen: {award_name(data['awarded'])}")
     marks = {"passed": "✓", "here": "▶", "done": "■", "ahead": "·", "not-reached": "×", "unknown": "?"}

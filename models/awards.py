@@ -39,6 +39,33 @@ KIND_ALIASES = {
 }
 
 
+class ReviewType(LabelledEnum):
+    """Đợt xét khen thưởng: when in a movement the dossier is proposed (Law 06/2022/QH15 Art. 16(1): regular
+    or thematic emulation; Art. 17(5): mid-term and final reviews of a movement, with their awards)."""
+
+    regular = "thuong-xuyen", "thường xuyên"
+    thematic = "chuyen-de", "chuyên đề"
+    mid_term = "so-ket", "sơ kết"
+    final = "tong-ket", "tổng kết"
+
+
+# Accepted spellings in files (folded): the label with or without a leading word, and the code.
+REVIEW_TYPE_ALIASES = {
+    **{k.value: k for k in ReviewType},
+    **{k.value.replace("-", " "): k for k in ReviewType},
+    "thuong xuyen": ReviewType.regular,
+    "thi dua thuong xuyen": ReviewType.regular,
+    "chuyen de": ReviewType.thematic,
+    "theo chuyen de": ReviewType.thematic,
+    "thi dua theo chuyen de": ReviewType.thematic,
+    "so ket": ReviewType.mid_term,
+    "so ket phong trao": ReviewType.mid_term,
+    "tong ket": ReviewType.final,
+    "tong ket phong trao": ReviewType.final,
+    **{k.name.replace("_", "-"): k for k in ReviewType},
+}
+
+
 class AwardForm(BaseModel):
     """One award form of the catalogue."""
 
@@ -52,6 +79,9 @@ class AwardForm(BaseModel):
     kinds: frozenset[NomineeKind]
     min_movement_years: int | None = None
     min_movement_years_basis: str | None = None
+    # the reviews of a movement at which the form may be proposed (None: any); the basis beside it
+    review_types: frozenset[ReviewType] | None = None
+    review_types_basis: str | None = None
 
 
 class VoteRule(BaseModel):

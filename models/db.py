@@ -69,6 +69,7 @@ TABLE_MODULES = (
     "models.meetings",
     "models.decisions",
     "models.staging",
+    "models.consultation",
     "notifications.outbox",
 )
 

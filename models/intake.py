@@ -12,21 +12,31 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal, NotRequired
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from sqlalchemy import Table, select
 from sqlalchemy import inspect as sa_inspect
 from sqlmodel import Session, col
 from typing_extensions import TypedDict
 
 from models import staging
-from models.awards import KIND_ALIASES, AwardForm, NomineeKind, RuleSet, catalogue
+from models.awards import (
+    KIND_ALIASES,
+    REVIEW_TYPE_ALIASES,
+    AwardForm,
+    NomineeKind,
+    ReviewType,
+    RuleSet,
+    catalogue,
+)
 from models.calendar import add_working_days
 from models.campaigns import Campaign
 from models.clock import fmt_date, latest_date, parse_date, today_vn, utcnow
 from models.db import column_length, insert_for
 from models.hierarchy import AmbiguousUnit, Hierarchy, NoRoute, UnitNotFound, UnitRef
+from models.namesakes import Namesake, namesakes
 from models.nominations import (
     BLOCKS_NEW,
     Action,
@@ -38,11 +48,17 @@ from models.nominations import (
     take_numbers,
 )
 from models.settings import get_settings
-from models.sheets import number_vi, too_many_rows
+from models.sheets import Limits, number_vi, read_rows, too_many_rows
 from models.text import fold, nfc
 from models.units import Unit
 
+# The columns of a nomination file since the first template; then the dossier's details (issue 13), optional
+# so that files from before them still read (the review type is asked for by the rows whose form depends
+# on it: review_types in award_forms.yaml).
 COLUMNS = ("nominee", "kind", "unit", "award", "campaign", "achievement", "submitted_on")
+DETAIL_COLUMNS = ("review_type", "birth_year", "position", "workplace")
+FILE_COLUMNS = COLUMNS + DETAIL_COLUMNS
+REQUIRED_COLUMNS = ("nominee", "kind", "unit", "award", "submitted_on")
 HEADERS_VI = {
     "nominee": "Tên đối tượng",
     "kind": "Loại đối tượng",
@@ -51,6 +67,18 @@ HEADERS_VI = {
     "campaign": "Phong trào",
     "achievement": "Tóm tắt thành tích",
     "submitted_on": "Ngày hồ sơ",
+    "review_type": "Đợt xét khen thưởng",
+    "birth_year": "Năm sinh",
+    "position": "Chức vụ",
+    "workplace": "Nơi công tác",
+}
+# Other headers officials' lists use for the same columns (compared without case or diacritics).
+HEADER_SYNONYMS = {
+    "nominee": ("Họ và tên", "Họ tên", "Họ tên / tên tập thể"),
+    "review_type": ("Đợt xét", "Loại đợt xét", "Khen thưởng khi", "Sơ kết / tổng kết"),
+    "birth_year": ("Sinh năm", "Năm sinh (cá nhân)"),
+    "position": ("Chức vụ, nghề nghiệp", "Nghề nghiệp", "Chức danh"),
+    "workplace": ("Đơn vị công tác", "Nơi làm việc", "Nơi công tác, cư trú", "Nơi cư trú"),
 }
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 
@@ -68,6 +96,9 @@ NAME_KEY_MAX = column_length(Nominee, "name_key")
 SOURCE_MAX = column_length(IntakeBatch, "source")
 ACTOR_MAX = min(column_length(IntakeBatch, "actor"), column_length(NominationStep, "actor"))
 NOTE_MAX = column_length(NominationStep, "note")
+POSITION_MAX = column_length(Nomination, "nominee_position")
+WORKPLACE_MAX = column_length(Nomination, "nominee_workplace")
+EARLIEST_BIRTH_YEAR = 1900
 
 
 class NominationRow(BaseModel):
@@ -82,8 +113,14 @@ class NominationRow(BaseModel):
     campaign: str = Field(default="ntm-2021-2025", max_length=CAMPAIGN_MAX)
     achievement: str = Field(default="", max_length=ACHIEVEMENT_MAX)
     submitted_on: date
+    review_type: ReviewType | None = None
+    birth_year: int | None = None
+    position: str = Field(default="", max_length=POSITION_MAX)
+    workplace: str = Field(default="", max_length=WORKPLACE_MAX)
 
-    @field_validator("nominee", "unit", "award", "campaign", "achievement", mode="before")
+    @field_validator(
+        "nominee", "unit", "award", "campaign", "achievement", "position", "workplace", mode="before"
+    )
     @classmethod
     def _text(cls, value: Any) -> str:
         raw = "" if value is None else str(value)
@@ -114,6 +151,43 @@ class NominationRow(BaseModel):
             raise ValueError("phải là một trong: cá nhân, tập thể, hộ gia đình, doanh nghiệp")
         return KIND_ALIASES[key]
 
+    @field_validator("review_type", mode="before")
+    @classmethod
+    def _review_type(cls, value: Any) -> ReviewType | None:
+        text = "" if value is None else str(value)
+        if not text.strip():
+            return None
+        key = _kind_key(text) if len(text) <= DATE_TEXT_MAX else ""
+        if key not in REVIEW_TYPE_ALIASES:
+            raise ValueError("phải là một trong: thường xuyên, chuyên đề, sơ kết, tổng kết")
+        return REVIEW_TYPE_ALIASES[key]
+
+    @field_validator("birth_year", mode="before")
+    @classmethod
+    def _birth_year(cls, value: Any) -> int | None:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        text = str(value).strip()
+        if isinstance(value, bool) or not (len(text) == 4 and text.isdigit()):
+            raise ValueError("năm sinh phải là năm gồm 4 chữ số, ví dụ 1970")
+        return int(text)
+
+    @field_validator("birth_year")
+    @classmethod
+    def _birth_year_fits(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # kind and submitted_on come before in the row: checked already (absent here if they were wrong)
+        kind, day = info.data.get("kind"), info.data.get("submitted_on")
+        if value is None:
+            return None
+        if kind is not None and kind != NomineeKind.individual:
+            raise ValueError(f"năm sinh chỉ ghi cho cá nhân; đối tượng này là {kind.label}")
+        last = day.year if day else today_vn().year
+        if not EARLIEST_BIRTH_YEAR <= value <= last:
+            raise ValueError(
+                f"năm sinh {value} không hợp lệ (từ {EARLIEST_BIRTH_YEAR} đến {last}, năm của hồ sơ)"
+            )
+        return value
+
     @field_validator("submitted_on", mode="before")
     @classmethod
     def _date(cls, value: Any) -> date:
@@ -125,6 +199,16 @@ class NominationRow(BaseModel):
         if len(text) > DATE_TEXT_MAX:
             raise ValueError("ngày không hợp lệ, cần dạng dd/mm/yyyy")
         return parse_date(text)
+
+
+def _wrong_review(form: AwardForm, given: ReviewType | None) -> str:
+    """Why a dossier's review type does not fit its form (the form's review types are data)."""
+    wanted = " hoặc ".join(r.label for r in ReviewType if r in (form.review_types or ()))
+    years = f" có thời gian từ {form.min_movement_years} năm trở lên" if form.min_movement_years else ""
+    rule = f"«{form.name}» chỉ xét khi {wanted} phong trào{years} ({form.review_types_basis})"
+    if given is None:
+        return f"chưa ghi đợt xét (thường xuyên, chuyên đề, sơ kết hoặc tổng kết); {rule}"
+    return f"hồ sơ {given.label} không đủ điều kiện: {rule}"
 
 
 @lru_cache(maxsize=256)
@@ -266,6 +350,21 @@ def screen(
                 f"«{form.name}» chỉ xét khi tổng kết phong trào từ {form.min_movement_years} năm trở lên "
                 f"({form.min_movement_years_basis})",
             )
+        elif form.review_types and row.review_type not in form.review_types:
+            err("review_type", _wrong_review(form, row.review_type))
+        # A consistency check, not a rule of the law: the final review of a movement comes in its last year
+        # (the 2021–2025 movement: from 2025), so a dossier dated earlier cannot be one of it.
+        if (
+            campaign is not None
+            and row.review_type == ReviewType.final
+            and row.submitted_on < campaign.ends_on.replace(month=1, day=1)
+        ):
+            err(
+                "review_type",
+                f"tổng kết phong trào «{campaign.name}» ({campaign.starts_on.year}–{campaign.ends_on.year}) "
+                f"diễn ra từ năm {campaign.ends_on.year}; hồ sơ ngày {fmt_date(row.submitted_on)} "
+                "không thể là hồ sơ tổng kết",
+            )
 
         chain: list[UnitRef] = []
         if unit is not None and form is not None and len(out.errors) == errors_before:
@@ -360,6 +459,19 @@ def _blocking_nominations(session: Session, nominee_ids: list[int]) -> dict[tupl
     return found
 
 
+def read_nomination_file(path: Path, *, limits: Limits | None = None) -> list[tuple[int, dict]]:
+    """The rows of a nomination file (CSV, XLSX, JSON) with this intake's columns, headers and synonyms;
+    files from before the optional columns read as they did (FileRefused otherwise)."""
+    return read_rows(
+        path,
+        columns=FILE_COLUMNS,
+        labels=HEADERS_VI,
+        required=REQUIRED_COLUMNS,
+        synonyms=HEADER_SYNONYMS,
+        limits=limits,
+    )
+
+
 ROWS_KIND = "intake-rows"  # a batch too large for a flow-run parameter, staged (models/staging.py)
 
 
@@ -384,7 +496,19 @@ def allocate_codes(*, session: Session, year: int, count: int) -> list[str]:
     return [f"HS{year}-{n:06d}" for n in range(last - count + 1, last + 1)]
 
 
-class TakenIn(TypedDict):
+class NomineeDetails(TypedDict):
+    """What a dossier says of its nominee beyond the name, and the warnings it raised: another unit's
+    dossier for someone of the same name in the campaign (models/namesakes.py)."""
+
+    review_type: str | None
+    birth_year: int | None
+    position: str
+    workplace: str
+    warnings: list[str]
+    namesakes: list[dict[str, str]]
+
+
+class TakenIn(NomineeDetails):
     """One dossier of a batch as the intake reports it: a new one with its unit and route, one of a
     batch received before with its unit's id."""
 
@@ -463,6 +587,10 @@ def store(
                 "rule_set": cand.rule_set.code,
                 "achievement": cand.data.achievement,
                 "submitted_on": cand.data.submitted_on,
+                "review_type": cand.data.review_type,
+                "nominee_birth_year": cand.data.birth_year,
+                "nominee_position": cand.data.position,
+                "nominee_workplace": cand.data.workplace,
                 "origin_unit_id": cand.unit.id,
                 "current_unit_id": cand.unit.id,
                 "status": Status.submitted,
@@ -495,6 +623,7 @@ def store(
         if rows
         else [],
     )
+    same_name = namesakes(session=session, nomination_ids=ids)
     out: list[TakenIn] = [
         {
             "code": r["code"],
@@ -506,10 +635,36 @@ def store(
             "status": Status.submitted.value,
             "due_on": r["due_on"].isoformat(),
             "chain": [u.public() for u in c.chain],
+            **_details(
+                review_type=c.data.review_type,
+                birth_year=c.data.birth_year,
+                position=c.data.position,
+                workplace=c.data.workplace,
+                found=same_name.get(nid, []),
+            ),
         }
-        for r, c in zip(rows, accepted, strict=True)
+        for nid, r, c in zip(ids, rows, accepted, strict=True)
     ]
     return IntakeResult(batch_key=key, replayed=False, nominations=out)
+
+
+def _details(
+    *,
+    review_type: ReviewType | str | None,
+    birth_year: int | None,
+    position: str,
+    workplace: str,
+    found: list[Namesake],
+) -> NomineeDetails:
+    """The review type, the nominee's details and the namesake warnings of one dossier, as reported."""
+    return {
+        "review_type": ReviewType(review_type).value if review_type else None,
+        "birth_year": birth_year,
+        "position": position,
+        "workplace": workplace,
+        "warnings": [n.warning() for n in found],
+        "namesakes": [n.public() for n in found],
+    }
 
 
 def _table(model: type) -> Table:
@@ -568,6 +723,7 @@ def _replayed(*, session: Session, key: str, batch: IntakeBatch) -> IntakeResult
 def batch_nominations(*, session: Session, batch_id: int) -> list[TakenIn]:
     stmt = (
         select(
+            col(Nomination.id),
             col(Nomination.code),
             col(Nominee.name),
             col(Nominee.kind),
@@ -575,11 +731,17 @@ def batch_nominations(*, session: Session, batch_id: int) -> list[TakenIn]:
             col(Nomination.award_code),
             col(Nomination.status),
             col(Nomination.due_on),
+            col(Nomination.review_type),
+            col(Nomination.nominee_birth_year),
+            col(Nomination.nominee_position),
+            col(Nomination.nominee_workplace),
         )
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
         .where(col(Nomination.batch_id) == batch_id)
         .order_by(col(Nomination.id))
     )
+    rows = session.execute(stmt).all()
+    same_name = namesakes(session=session, nomination_ids=[r[0] for r in rows])
     return [
         {
             "code": code,
@@ -589,8 +751,15 @@ def batch_nominations(*, session: Session, batch_id: int) -> list[TakenIn]:
             "award": award,
             "status": status,
             "due_on": due.isoformat() if due else None,
+            **_details(
+                review_type=review,
+                birth_year=born,
+                position=position,
+                workplace=workplace,
+                found=same_name.get(nid, []),
+            ),
         }
-        for code, name, kind, unit_id, award, status, due in session.execute(stmt)
+        for nid, code, name, kind, unit_id, award, status, due, review, born, position, workplace in rows
     ]
 
 

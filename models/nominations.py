@@ -15,7 +15,7 @@ from sqlalchemy import Column, Index, UniqueConstraint, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models.awards import AwardForm, NomineeKind, catalogue
+from models.awards import AwardForm, NomineeKind, ReviewType, catalogue
 from models.calendar import add_working_days, resume_due_date
 from models.clock import fmt_date, utcnow
 from models.db import UTCDateTime, enum_type
@@ -130,6 +130,16 @@ class Nomination(SQLModel, table=True):
     rule_set: str = Field(max_length=40, description="rule set in force on submitted_on")
     achievement: str = Field(default="", max_length=4000)
     submitted_on: date = Field(description="the dossier's date: it decides rules and routing")
+    review_type: ReviewType | None = Field(
+        default=None,
+        sa_type=enum_type(ReviewType),
+        description="đợt xét: thường xuyên, chuyên đề, sơ kết, tổng kết",
+    )
+    # The nominee as the dossier's list gives them (năm sinh, chức vụ, nơi công tác): what tells two
+    # people of one name apart; kept on the dossier, as filed, since a position changes over the years.
+    nominee_birth_year: int | None = Field(default=None, description="individuals only")
+    nominee_position: str = Field(default="", max_length=300)
+    nominee_workplace: str = Field(default="", max_length=300)
     origin_unit_id: int = Field(foreign_key="unit.id", description="the proposing unit")
     current_unit_id: int = Field(foreign_key="unit.id")
     status: Status = Field(default=Status.submitted, sa_type=enum_type(Status))

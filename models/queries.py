@@ -10,6 +10,7 @@ from sqlmodel import Session, col
 
 from models.awards import catalogue
 from models.hierarchy import Hierarchy, NoRoute
+from models.namesakes import namesakes, nominee_details
 from models.nominations import AGENDA, FINAL, Nomination, NominationStep, Nominee, Status, by_code, steps_of
 
 
@@ -45,6 +46,20 @@ def nomination_status(*, session: Session, code: str, hierarchy: Hierarchy | Non
         "current_unit": current.public(),
         "origin_unit": hierarchy.get(nomination.origin_unit_id).public(),
         "submitted_on": nomination.submitted_on.isoformat(),
+        "review_type": nomination.review_type.value if nomination.review_type else None,
+        "review_type_label": nomination.review_type.label if nomination.review_type else None,
+        "birth_year": nomination.nominee_birth_year,
+        "position": nomination.nominee_position,
+        "workplace": nomination.nominee_workplace,
+        "nominee_details": nominee_details(
+            birth_year=nomination.nominee_birth_year,
+            position=nomination.nominee_position,
+            workplace=nomination.nominee_workplace,
+        ),
+        "warnings": [
+            n.warning()
+            for n in namesakes(session=session, nomination_ids=[nomination.id]).get(nomination.id, [])
+        ],
         "rule_set": nomination.rule_set,
         "due_on": nomination.due_on.isoformat() if nomination.due_on else None,
         "return_deadline": nomination.return_deadline.isoformat() if nomination.return_deadline else None,
@@ -115,6 +130,9 @@ def inbox(
             col(Nomination.due_on),
             col(Nomination.submitted_on),
             col(Nomination.achievement),
+            col(Nomination.nominee_birth_year),
+            col(Nomination.nominee_position),
+            col(Nomination.nominee_workplace),
         )
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
         .where(
@@ -125,9 +143,21 @@ def inbox(
     )
     forms = catalogue().forms
     out = []
-    for code, name, kind, award, origin, status, received, due, submitted, achievement in session.execute(
-        stmt
-    ):
+    for (
+        code,
+        name,
+        kind,
+        award,
+        origin,
+        status,
+        received,
+        due,
+        submitted,
+        achievement,
+        born,
+        position,
+        workplace,
+    ) in session.execute(stmt):
         out.append(
             {
                 "code": code,
@@ -141,6 +171,10 @@ def inbox(
                 "due_on": _iso(due),
                 "submitted_on": _iso(submitted),
                 "achievement": achievement,
+                "birth_year": born,
+                "position": position,
+                "workplace": workplace,
+                "nominee_details": nominee_details(birth_year=born, position=position, workplace=workplace),
             }
         )
     return out

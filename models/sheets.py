@@ -25,7 +25,7 @@ import json
 import os
 import stat
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -141,21 +141,30 @@ def read_bytes(path: Path, *, max_bytes: int) -> bytes:
 # --- tables ------------------------------------------------------------------------------------------
 
 
-def _header_map(columns: Sequence[str], labels: dict[str, str]) -> dict[str, str]:
-    """Folded header text → column name; both the English column name and the Vietnamese label work."""
+def _header_map(
+    columns: Sequence[str], labels: dict[str, str], synonyms: Mapping[str, Sequence[str]]
+) -> dict[str, str]:
+    """Folded header text → column name; the English column name, the Vietnamese label and any of the
+    column's other usual headers (`synonyms`) work."""
     out = {}
     for col in columns:
         out[fold(col)] = col
         out[fold(col.replace("_", " "))] = col
+        for other in synonyms.get(col, ()):
+            out[fold(other)] = col
         if col in labels:
             out[fold(labels[col])] = col
     return out
 
 
 def _map_headers(
-    raw_headers: list, columns: Sequence[str], labels: dict[str, str], required: Sequence[str]
+    raw_headers: list,
+    columns: Sequence[str],
+    labels: dict[str, str],
+    required: Sequence[str],
+    synonyms: Mapping[str, Sequence[str]] | None = None,
 ) -> list[str | None]:
-    mapping = _header_map(columns, labels)
+    mapping = _header_map(columns, labels, synonyms or {})
     names = [mapping.get(fold(str(h if h is not None else ""))) for h in raw_headers]
     unknown = [str(h) for h, n in zip(raw_headers, names, strict=True) if n is None and str(h or "").strip()]
     missing = [c for c in required if c not in names]
@@ -193,13 +202,14 @@ def _table(
     required: Sequence[str],
     limits: Limits,
     first_row: int = 1,
+    synonyms: Mapping[str, Sequence[str]] | None = None,
 ) -> list[tuple[int, dict]]:
     """Header row, then records; blank rows skipped; at most `limits.max_rows` records."""
     header = next(rows, None)
     if header is None:
         raise FileRefused("tệp trống, không có dòng tiêu đề")
     try:
-        names = _map_headers(list(header), columns, labels, required)
+        names = _map_headers(list(header), columns, labels, required, synonyms)
     except FileRefused as exc:
         exc.row = first_row or None  # the header row of a sheet; a JSON file has none
         raise
@@ -248,8 +258,10 @@ def read_rows(
     labels: dict[str, str],
     required: Sequence[str],
     limits: Limits | None = None,
+    synonyms: Mapping[str, Sequence[str]] | None = None,
 ) -> list[tuple[int, dict]]:
-    """Read a CSV, XLSX or JSON file of rows, or refuse it (FileRefused names the file, and the row)."""
+    """Read a CSV, XLSX or JSON file of rows, or refuse it (FileRefused names the file, and the row).
+    A column's header may be its name, its label, or one of its `synonyms`."""
     limits = limits or Limits.from_settings()
     path = Path(path)
     try:
@@ -257,7 +269,7 @@ def read_rows(
         reader = _READERS.get(path.suffix.lower())
         if reader is None:
             raise FileRefused("không phải CSV, XLSX hoặc JSON")
-        return reader(data, columns, labels, required, limits)
+        return reader(data, columns, labels, required, limits, synonyms)
     except FileRefused as exc:
         exc.file = exc.file or path.name
         raise
@@ -288,14 +300,16 @@ def _csv_problem(exc: BaseException) -> str:
     return "tệp CSV sai định dạng: " + (found or "không đọc được dòng này")
 
 
-def _read_csv(data: bytes, columns, labels, required, limits: Limits) -> list[tuple[int, dict]]:
+def _read_csv(
+    data: bytes, columns, labels, required, limits: Limits, synonyms=None
+) -> list[tuple[int, dict]]:
     text = _decode(data, "CSV")
     try:
         dialect: type[csv.Dialect] = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
     rows = _guarded(csv.reader(io.StringIO(text), dialect), (csv.Error,), _csv_problem)
-    return _table(rows, columns, labels, required, limits)
+    return _table(rows, columns, labels, required, limits, synonyms=synonyms)
 
 
 def _inspect_archive(data: bytes, limits: Limits) -> None:
@@ -336,7 +350,9 @@ def _xlsx_problem(exc: BaseException) -> str:
     return f"tệp Excel hỏng, không đọc được ({type(exc).__name__})"
 
 
-def _read_xlsx(data: bytes, columns, labels, required, limits: Limits) -> list[tuple[int, dict]]:
+def _read_xlsx(
+    data: bytes, columns, labels, required, limits: Limits, synonyms=None
+) -> list[tuple[int, dict]]:
     _inspect_archive(data, limits)
     from openpyxl import load_workbook
 
@@ -356,7 +372,7 @@ def _read_xlsx(data: bytes, columns, labels, required, limits: Limits) -> list[t
         rows = _guarded(
             sheet.iter_rows(values_only=True, max_col=XLSX_MAX_COLUMNS), (Exception,), _xlsx_problem
         )
-        return _table(rows, columns, labels, required, limits)
+        return _table(rows, columns, labels, required, limits, synonyms=synonyms)
     except FileRefused:
         raise
     except Exception as exc:
@@ -365,7 +381,9 @@ def _read_xlsx(data: bytes, columns, labels, required, limits: Limits) -> list[t
         workbook.close()
 
 
-def _read_json(data: bytes, columns, labels, required, limits: Limits) -> list[tuple[int, dict]]:
+def _read_json(
+    data: bytes, columns, labels, required, limits: Limits, synonyms=None
+) -> list[tuple[int, dict]]:
     text = _decode(data, "JSON")
     try:
         parsed = json.loads(text)
@@ -385,7 +403,9 @@ def _read_json(data: bytes, columns, labels, required, limits: Limits) -> list[t
         raise FileRefused(too_many_rows(limits.max_rows))
     headers = sorted({k for r in parsed for k in r}, key=lambda k: (k not in columns, k))
     table = [headers] + [[r.get(h) for h in headers] for r in parsed]
-    return _table(iter(table), columns, labels, required, limits, first_row=0)  # JSON rows count from 1
+    return _table(
+        iter(table), columns, labels, required, limits, first_row=0, synonyms=synonyms
+    )  # JSON rows count from 1
 
 
 _READERS: dict[str, Callable[..., list[tuple[int, dict]]]] = {

@@ -15,6 +15,7 @@ from sqlmodel import Session, col
 from models.awards import catalogue
 from models.hierarchy import Hierarchy
 from models.meetings import Meeting, MeetingResult, Outcome
+from models.namesakes import nominee_details, warnings_by_code
 from models.nominations import Nomination, NominationStep, Nominee
 from models.units import Council, Unit
 from notifications.outbox import MailItem
@@ -53,11 +54,15 @@ def council_digest(
             col(Nomination.award_code),
             col(Nomination.origin_unit_id),
             col(Nomination.due_on),
+            col(Nomination.nominee_birth_year),
+            col(Nomination.nominee_position),
+            col(Nomination.nominee_workplace),
         )
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
         .where(col(Nomination.code).in_(codes))
         .order_by(col(Nomination.due_on), col(Nomination.code))
     ).all()
+    warnings = warnings_by_code(session=session, codes=codes)
     lines = [
         NominationLine(
             code=c,
@@ -65,8 +70,10 @@ def council_digest(
             award_form=forms[a].name,
             proposing_unit=hierarchy.get(origin).name,
             due_date=due or date.today(),
+            details=nominee_details(birth_year=born, position=position, workplace=workplace),
+            warnings=warnings.get(c, []),
         )
-        for c, name, a, origin, due in rows
+        for c, name, a, origin, due, born, position, workplace in rows
     ]
     unit = hierarchy.get(unit_id)
     return MailItem(

@@ -148,11 +148,12 @@ def _registry_query(among: list[str] | None = None):
 def registered_addresses(*, session: Session, among: Iterable[str] | None = None) -> set[str]:
     """The addresses of the registry (units, their heads, councils' offices, council members), folded;
     with `among`, only those of them (a national registry holds ~100,000 addresses)."""
+    configured = _configured_addresses()
     if among is None:
         rows = session.execute(_registry_query()).scalars()
-        return {address.strip().lower() for address in rows if address}
+        return {address.strip().lower() for address in rows if address} | configured
     wanted = sorted({a.strip().lower() for a in among if a})
-    found: set[str] = set()
+    found: set[str] = configured & set(wanted)
     for start in range(0, len(wanted), 500):
         rows = session.execute(_registry_query(wanted[start : start + 500])).scalars()
         found.update(a.strip().lower() for a in rows if a)
@@ -160,9 +161,19 @@ def registered_addresses(*, session: Session, among: Iterable[str] | None = None
 
 
 def is_registered(*, session: Session, address: str) -> bool:
-    """True if the address belongs to a unit, a unit's head, a council office or a council member."""
+    """True if the address belongs to a unit, a unit's head, a council office or a council member, or is
+    configured in the data (a body consulted, models/data/consultation.yaml)."""
     candidates = sorted({address.strip().lower(), normalize_address(address).lower()})
+    if _configured_addresses() & set(candidates):
+        return True
     return session.execute(_registry_query(candidates)).first() is not None
+
+
+def _configured_addresses() -> set[str]:
+    """Addresses the law-as-data files name (the bodies a province consults: hiệp y), folded."""
+    from models.consultation import rules
+
+    return {body.email.strip().lower() for body in rules().bodies.values()}
 
 
 def _refuse_unknown(address: str) -> None:

@@ -95,6 +95,8 @@ class NominationLine(BaseModel):
     award_form: str
     proposing_unit: str
     due_date: date = Field(description="the review's due date at the receiving level")
+    details: str = Field(default="", description="năm sinh, chức vụ, nơi công tác (models/namesakes.py)")
+    warnings: list[str] = Field(default_factory=list, description="e.g. a namesake in another unit")
 
 
 class CouncilNewItems(MailContext):
@@ -268,6 +270,21 @@ class DeadlineDigest(MailContext):
         ]
 
 
+class ConsultationRequestLetter(MailContext):
+    """Văn bản lấy ý kiến hiệp y: a province asks a body (tax, social insurance…) about one dossier."""
+
+    council_name: str
+    body_name: str
+    code: str
+    nominee: str
+    details: str = ""
+    award_form: str
+    proposing_unit: str
+    due_date: date
+    legal_basis: str
+    reminder: bool = Field(default=False, description="a reminder of a request not yet answered")
+
+
 TEMPLATES: dict[str, type[MailContext]] = {
     "council_new_items": CouncilNewItems,
     "outcome_forwarded": OutcomeForwarded,
@@ -280,6 +297,7 @@ TEMPLATES: dict[str, type[MailContext]] = {
     "report_reminder": ReportReminder,
     "report_overdue": ReportOverdue,
     "deadline_digest": DeadlineDigest,
+    "consultation_request": ConsultationRequestLetter,
 }
 
 

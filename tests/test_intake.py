@@ -48,6 +48,16 @@ def _refused(session, sample, rows) -> list[str]:
         (intake_row(kind="đoàn thể"), "phải là một trong"),
         (intake_row(nominee=""), "không được để trống"),
         (intake_row(nominee="Nguyễn\r\nBcc: x@y.z"), "ký tự điều khiển"),
+        (intake_row(award="huan-chuong-ld-3", review_type="sơ kết"), "hồ sơ sơ kết không đủ điều kiện"),
+        (
+            intake_row(award="huan-chuong-ld-3"),
+            "chưa ghi đợt xét (thường xuyên, chuyên đề, sơ kết hoặc tổng kết)",
+        ),
+        (intake_row(review_type="cuối kỳ"), "phải là một trong: thường xuyên, chuyên đề, sơ kết, tổng kết"),
+        (
+            intake_row(review_type="tổng kết", submitted_on="15/06/2022", unit="Cẩm Thành"),
+            "không thể là hồ sơ tổng kết",
+        ),
     ],
     ids=[
         "kind",
@@ -62,6 +72,10 @@ def _refused(session, sample, rows) -> list[str]:
         "kind-word",
         "empty",
         "control",
+        "labour-order-mid-term",
+        "labour-order-no-review",
+        "review-word",
+        "final-review-too-early",
     ],
 )
 def test_each_screening_rule(session, sample, row, expected) -> None:

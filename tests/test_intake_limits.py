@@ -23,10 +23,10 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from models.intake import COLUMNS, HEADERS_VI, BatchRefused, take_in
+from models.intake import COLUMNS, HEADERS_VI, BatchRefused, read_nomination_file, take_in
 from models.nominations import IntakeBatch, Nomination
 from models.settings import reset_settings
-from models.sheets import FileRefused, number_vi, read_rows, write_template
+from models.sheets import FileRefused, number_vi, write_template
 from tests.rows import intake_row
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -48,7 +48,7 @@ def _setting(monkeypatch, name: str, value: str) -> Iterator[None]:
 
 
 def _read(path: Path) -> list[tuple[int, dict]]:
-    return read_rows(path, columns=COLUMNS, labels=HEADERS_VI, required=COLUMNS[:4] + ("submitted_on",))
+    return read_nomination_file(path)
 
 
 def _count(session, model=Nomination) -> int:

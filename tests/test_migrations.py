@@ -34,22 +34,28 @@ def test_upgrade_from_empty_matches_the_models(tmp_path) -> None:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
+def migrate_to(url: str, step, revision: str) -> None:
+    """Run an Alembic command (upgrade, downgrade) to `revision` on the database at `url`."""
+    from models.migrate import alembic_config
+
+    cfg = alembic_config(url)
+    with get_engine(url).begin() as connection:
+        cfg.attributes["connection"] = connection
+        step(cfg, revision)
+
+
 def test_stored_minutes_move_into_staged_payloads_and_back(tmp_path) -> None:
     # 0003: one table for every staged flow input; minutes staged before it are still found by key
     from alembic import command
 
     from models.meetings import stored_minutes
-    from models.migrate import alembic_config
     from models.staging import StagedPayload
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = get_engine(url)
 
     def migrate(step, revision: str) -> None:
-        cfg = alembic_config(url)
-        with engine.begin() as connection:
-            cfg.attributes["connection"] = connection
-            step(cfg, revision)
+        migrate_to(url, step, revision)
 
     migrate(command.upgrade, "0002")
     body = (
@@ -81,3 +87,20 @@ def test_stored_minutes_move_into_staged_payloads_and_back(tmp_path) -> None:
         assert conn.execute(text("SELECT key, unit_code FROM stored_minutes")).all() == [
             ("minutes:abc", "thanh-hoa.cam-thach-2025")
         ]
+
+
+def test_0006_dossier_details_up_and_down(tmp_path) -> None:
+    # 0006: the review type and the nominee's details on the dossier; the consultation requests
+    from alembic import command
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    migrate_to(url, command.upgrade, "0006")
+    with get_engine(url).connect() as conn:
+        columns = {c["name"] for c in inspect(conn).get_columns("nomination")}
+        assert {"review_type", "nominee_birth_year", "nominee_position", "nominee_workplace"} <= columns
+        assert "consultation_request" in inspect(conn).get_table_names()
+    migrate_to(url, command.downgrade, "0003")
+    with get_engine(url).connect() as conn:
+        assert "review_type" not in {c["name"] for c in inspect(conn).get_columns("nomination")}
+        assert "consultation_request" not in inspect(conn).get_table_names()
+    migrate_to(url, command.upgrade, "0006")

@@ -124,3 +124,97 @@ def test_names_resolve_without_diacritics_and_ambiguity_lists_candidates(sample_
         sample.resolve("Cẩm Thành", on=DAYS["2026"])
     with pytest.raises(UnitNotFound):
         sample.resolve("xã Không Có", on=DAYS["2022"])
+
+
+# --- the screening matrix with the review type (issue 13, item 8) ------------------------------------
+
+FORMS_YAML = Path(__file__).parents[1] / "models" / "data" / "award_forms.yaml"
+REVIEW_DAYS = {
+    "2023": date(2023, 9, 15),
+    "2026": date(2026, 3, 2),
+}  # the mid-term year; after the final review
+REVIEW_WORDS = {
+    None: "",
+    "thuong-xuyen": "thường xuyên",
+    "chuyen-de": "chuyên đề",
+    "so-ket": "sơ kết",
+    "tong-ket": "tổng kết",
+}
+KIND_WORDS = {
+    "individual": "cá nhân",
+    "collective": "tập thể",
+    "household": "hộ gia đình",
+    "enterprise": "doanh nghiệp",
+}
+
+
+def _expected_column(raw: dict, form: str, day: date, review: str | None, has_route: bool) -> str | None:
+    """The column a row is refused on (None: accepted), from the YAML alone: the form must be in the rule
+    set of the dossier's date and reachable; a form with review types needs one of them; a final review
+    (tổng kết) of the 2021–2025 movement is not before 2025."""
+    rule_set = next(
+        rs
+        for rs in raw["rule_sets"]
+        if rs["effective_from"] <= day and (rs["effective_to"] is None or day <= rs["effective_to"])
+    )
+    allowed = raw["forms"][form].get("review_types")
+    if form not in rule_set["forms"] or not has_route:
+        return "award"
+    if allowed and review not in allowed:
+        return "review_type"
+    if review == "tong-ket" and day.year < 2025:
+        return "review_type"
+    return None
+
+
+def test_screening_matrix_with_the_review_type(session, sample) -> None:
+    from models.intake import parse_rows, screen
+
+    raw = yaml.safe_load(FORMS_YAML.read_text(encoding="utf-8"))
+    units = _yaml_units()
+    cases, rows = {}, []
+    for label, day in REVIEW_DAYS.items():
+        for commune in _communes_on(units, day):
+            for form, spec in raw["forms"].items():
+                for review, word in REVIEW_WORDS.items():
+                    number = len(rows) + 2
+                    has_route = _expected_chain(units, commune, Level(spec["authority"])) is not None
+                    cases[number] = (
+                        form,
+                        label,
+                        commune,
+                        review,
+                        _expected_column(raw, form, day, review, has_route),
+                    )
+                    rows.append(
+                        (
+                            number,
+                            {
+                                "nominee": f"Người thứ {number}",
+                                "kind": KIND_WORDS[spec["kinds"][0]],
+                                "unit": commune,
+                                "award": form,
+                                "submitted_on": day.strftime("%d/%m/%Y"),
+                                "review_type": word,
+                            },
+                        )
+                    )
+    parsed, errors = parse_rows(rows)
+    assert errors == []
+    out = screen(session=session, rows=parsed, hierarchy=sample, today=date(2026, 11, 23))
+    refused: dict[int, set[str | None]] = {}
+    for e in out.errors:
+        refused.setdefault(e.row, set()).add(e.column)
+    accepted = {a.row for a in out.accepted}
+    assert accepted | set(refused) == set(cases) and not accepted & set(refused)
+    wrong = {
+        n: (case, refused.get(n))
+        for n, case in cases.items()
+        if (n in accepted) != (case[-1] is None) or (case[-1] is not None and case[-1] not in refused[n])
+    }
+    assert wrong == {}
+    # the case the issue names: Labour Order 3rd class at the 2023 mid-term review is refused
+    assert any(
+        c[:2] == ("huan-chuong-ld-3", "2023") and c[3] == "so-ket" and c[4] == "review_type"
+        for c in cases.values()
+    )

@@ -141,6 +141,15 @@ def sample_context(template: str) -> dict[str, Any]:
             **outcome,
             "reasons": ["Chưa đủ thời gian công tác", "Thiếu xác nhận của cơ quan thuế"],
         },
+        "consultation_request": {
+            **{k: v for k, v in outcome.items() if k != "decided_on"},
+            "body_name": "Thuế tỉnh",
+            "details": "sinh năm 1962; Nông dân",
+            "proposing_unit": "xã Cẩm Thạch",
+            "due_date": date(2025, 12, 4),
+            "legal_basis": "Luật Thi đua, Khen thưởng số 06/2022/QH15, Điều 84 khoản 3",
+            "reminder": True,
+        },
         "outcome_returned": {
             **outcome,
             "to_complete": ["Biên bản họp Hội đồng cấp xã", "Báo cáo thành tích có xác nhận"],
