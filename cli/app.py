@@ -9,6 +9,7 @@ import typer
 from cli.common import ThiduaGroup, VerboseOpt
 from cli.database import db_app, sample_app
 from cli.demo import demo_command
+from cli.documents import docs_app
 from cli.mail import mail_app
 from cli.meetings import meeting_app
 from cli.nominations import inbox, nominate, resubmit_command, status, units
@@ -44,6 +45,7 @@ app.command("demo")(demo_command)
 app.add_typer(mail_app, name="mail", help="Thư đã gửi / hộp thư thử nghiệm")
 app.add_typer(report_app, name="report")
 app.command("remind")(remind_command)
+app.add_typer(docs_app, name="docs")
 
 if __name__ == "__main__":
     app()

@@ -68,6 +68,7 @@ TABLE_MODULES = (
     "models.reminders",
     "models.meetings",
     "models.staging",
+    "models.documents",
     "notifications.outbox",
 )
 
