@@ -7,7 +7,7 @@ of Decree 30/2020/NĐ-CP; `render_*` makes the bytes (documents/render.py).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -500,7 +500,7 @@ def yearly_report_context(inp: YearlyReportInput) -> dict[str, Any]:
     }
 
 
-CONTEXTS = {
+CONTEXTS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "decision": decision_context,
     "submission": submission_context,
     "minutes": minutes_context,

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from docx import Document
+from docx.document import Document as DocxDocument
 from docx.enum.section import WD_ORIENT
 from docx.enum.table import WD_TABLE_ALIGNMENT
 from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_BREAK
@@ -56,7 +57,7 @@ def _fonts(rpr_owner) -> None:
         fonts.set(qn(attr), FONT)
 
 
-def _new_document() -> Document:
+def _new_document() -> DocxDocument:
     doc = Document()
     normal = doc.styles["Normal"]
     normal.font.name = FONT
@@ -293,7 +294,7 @@ def two_signatures(doc) -> None:
         _para(cell, "{{ " + name + " }}", bold=True)
 
 
-def decision() -> Document:
+def decision() -> DocxDocument:
     """Quyết định khen thưởng, with the list of awardees as its appendix."""
     doc = _new_document()
     letterhead(doc, "QĐ-UBND")
@@ -307,7 +308,7 @@ def decision() -> Document:
     return doc
 
 
-def submission() -> Document:
+def submission() -> DocxDocument:
     """Tờ trình đề nghị khen thưởng, with the list of nominees attached."""
     doc = _new_document()
     letterhead(doc, "TTr-UBND")
@@ -320,7 +321,7 @@ def submission() -> Document:
     return doc
 
 
-def minutes() -> Document:
+def minutes() -> DocxDocument:
     """Biên bản họp Hội đồng: who sat, the quorum, each dossier's tally and result."""
     doc = _new_document()
     letterhead(doc, "BB-HĐTĐKT")
@@ -366,7 +367,7 @@ def minutes() -> Document:
     return doc
 
 
-def yearly_report() -> Document:
+def yearly_report() -> DocxDocument:
     """Báo cáo năm: what the unit filed and the movement's figures for its area."""
     doc = _new_document()
     letterhead(doc, "BC-UBND")

@@ -487,3 +487,46 @@ def test_each_document_converts_to_pdf_with_its_number(papers, tmp_path: Path) -
         if doc.media_type == dm.DOCX:
             pdf = to_pdf(doc.content)
             assert pdf.startswith(b"%PDF")
+
+
+# --- the flow: papers made after the meeting applies, listed in its artifact ----------------------------
+
+
+def test_the_meeting_flow_makes_its_papers_and_lists_them_in_an_artifact(
+    prefect_api, session, sample
+) -> None:
+    import asyncio
+
+    from prefect import get_client
+
+    from flows.council import council_meeting
+
+    codes = _take_in(session, NOMINEES[:2])
+    minutes = mt.Minutes(
+        meeting_date=DAY,
+        members_present=7,
+        first_decision_number=77,
+        decisions=[{"code": c, "decision": "approve", "votes_for": 7} for c in codes],
+    )
+    result = asyncio.run(council_meeting(unit=UNIT, minutes=minutes, on=DAY, deliver=False, dashboard=False))
+    again = asyncio.run(council_meeting(unit=UNIT, minutes=minutes, on=DAY, deliver=False, dashboard=False))
+    assert again.meeting_id == result.meeting_id  # the same minutes: the same meeting, found by key
+    session.expire_all()
+    docs = dm.documents_of(session=session, meeting_id=result.meeting_id)
+    assert sorted(d.kind.value for d in docs) == ["decision", "minutes"]
+
+    async def artifact() -> str:
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=[f"documents-meeting-{result.meeting_id}"])
+                )
+            )
+            return str(found[0].data)
+
+    markdown = asyncio.run(artifact())
+    for doc in docs:
+        assert f"`thidua docs get {doc.id} -o {doc.file_name}`" in markdown
+    assert "77/QĐ-UBND" in markdown
