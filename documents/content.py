@@ -131,7 +131,6 @@ class DecisionInput(Frozen):
     number: str = Field(description="number and symbol, e.g. 123/QĐ-UBND")
     day: date
     signer: Signer = Signer()
-    award: str = Field(description="award form code conferred")
     rule_sets: tuple[str, ...] = Field(description="rule sets of the dossiers (by their dates)")
     campaign: Campaign
     council: str = Field(default="", description="the council whose minutes are cited")
@@ -318,8 +317,22 @@ def _minutes_cite(council: str, day: date | None, number: str) -> str:
     return f"Biên bản họp{numbered} {day_in_words(day) if day else ''} của {council}".replace("  ", " ")
 
 
+def _forms_of(rows: Sequence[ListRow]) -> list[str]:
+    forms = catalogue().forms
+    return sorted({r.award for r in rows}, key=lambda c: (forms[c].rank if c in forms else 99, c))
+
+
+def decision_summary(rows: Sequence[ListRow]) -> tuple[str, list[str]]:
+    """'Về việc tặng Bằng khen … và Cờ thi đua …' and the forms' codes, lowest first."""
+    forms = catalogue().forms
+    codes = _forms_of(rows)
+    names = [forms[c].name if c in forms else c for c in codes]
+    joined = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " và " + names[-1]
+    return f"Về việc tặng {joined}", codes
+
+
 def decision_context(inp: DecisionInput) -> dict[str, Any]:
-    form = catalogue().forms[inp.award]
+    forms = catalogue().forms
     cite = [*legal_bases(rule_sets=inp.rule_sets, day=inp.day), inp.campaign.legal_basis]
     if inp.council:
         cite.append(_minutes_cite(inp.council, inp.minutes_day, inp.minutes_number))
@@ -330,24 +343,38 @@ def decision_context(inp: DecisionInput) -> dict[str, Any]:
     elif bases:
         bases[-1] = bases[-1][:-1] + "."
     rows = list(inp.awardees)
+    summary, codes = decision_summary(rows)
+    given = [
+        f"{forms[c].name if c in forms else c} cho {counted([r for r in rows if r.award == c])}"
+        for c in codes
+    ]
     articles = [
         {
             "head": "Điều 1.",
             "text": nfc(
-                f"Tặng {form.name} cho {counted(rows)} (có danh sách kèm theo) đã có thành tích xuất sắc "
+                f"Tặng {'; '.join(given)} (có danh sách kèm theo) đã có thành tích xuất sắc "
                 f"trong Phong trào thi đua «{inp.campaign.name}»."
             ),
         }
     ]
-    cash = get_settings().document_cash_rewards.get(inp.award) or {}
-    amounts = [f"{k.label}: {money_vi(cash[k.value])}" for k in KIND_ORDER if k.value in cash]
-    if amounts:
+    rewards = get_settings().document_cash_rewards
+    cash = []
+    for c in codes:
+        amounts = [
+            f"{k.label}: {money_vi(rewards[c][k.value])}" for k in KIND_ORDER if k.value in rewards.get(c, {})
+        ]
+        if amounts:
+            cash.append(
+                f"kèm theo {forms[c].name if c in forms else c} là tiền thưởng ({'; '.join(amounts)} mỗi trường hợp)"
+            )
+    if cash:
         articles.append(
             {
                 "head": f"Điều {len(articles) + 1}.",
                 "text": nfc(
-                    f"Kèm theo {form.name} là tiền thưởng ({'; '.join(amounts)} mỗi trường hợp), "
-                    "chi từ quỹ thi đua, khen thưởng theo quy định."
+                    "; ".join(cash)[:1].upper()
+                    + "; ".join(cash)[1:]
+                    + ", chi từ quỹ thi đua, khen thưởng theo quy định."
                 ),
             }
         )
@@ -364,24 +391,22 @@ def decision_context(inp: DecisionInput) -> dict[str, Any]:
     )
     recipients = [f"- Như Điều {last};", *(f"- {r};" for r in inp.recipients), "- Lưu: VT."]
     return {
-        **_head(inp.body, inp.number, inp.day, "QUYẾT ĐỊNH", f"Về việc tặng {form.name}"),
+        **_head(inp.body, inp.number, inp.day, "QUYẾT ĐỊNH", summary),
         "author": upper(inp.body.head),
         "bases": bases,
         "articles": articles,
         "recipients": recipients,
         **_signature(inp.signer),
         "signer_body": inp.body.head,
-        "list_title": upper(form.name),
-        "groups": groups(rows, by_form=False),
+        "list_title": upper(summary.removeprefix("Về việc tặng ")),
+        "groups": groups(rows, by_form=len(codes) > 1),
         "list_total": f"Tổng cộng: {counted(rows)}.",
     }
 
 
 def submission_context(inp: SubmissionInput) -> dict[str, Any]:
     rows = list(inp.nominees)
-    forms = catalogue().forms
-    names = sorted({r.award for r in rows}, key=lambda c: forms[c].rank if c in forms else 99)
-    award_names = ", ".join(forms[c].name if c in forms else c for c in names)
+    award_names = decision_summary(rows)[0].removeprefix("Về việc tặng ")
     cite = [
         *legal_bases(rule_sets=inp.rule_sets, day=inp.day),
         inp.campaign.legal_basis,

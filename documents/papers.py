@@ -5,6 +5,7 @@ session and never commit; each document is stored once under the key of its fact
 
 from __future__ import annotations
 
+import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
@@ -24,6 +25,7 @@ from documents.content import (
     Signer,
     SubmissionInput,
     YearlyReportInput,
+    decision_summary,
     list_xlsx,
     render,
 )
@@ -35,7 +37,7 @@ from models.hierarchy import Hierarchy, UnitRef
 from models.meetings import Meeting, MeetingStatus, Outcome, council_of
 from models.nominations import Action, Nomination, NominationStep, Nominee, Status
 from models.text import slug
-from models.units import MemberRole
+from models.units import Council, MemberRole
 
 ROLE_LABELS = {
     MemberRole.chair: "Chủ tịch Hội đồng",
@@ -81,19 +83,23 @@ def _campaign(session: Session, campaign_id: int) -> Campaign:
     return Campaign(name=row.name, legal_basis=row.legal_basis)
 
 
-def _list_row(d: Decided, hierarchy: Hierarchy, campaign_code: str) -> ListRow:
-    origin = hierarchy.get(d.nomination.origin_unit_id)
+def _row_of(n: Nomination, nominee: Nominee, hierarchy: Hierarchy, campaign_code: str) -> ListRow:
+    origin = hierarchy.get(n.origin_unit_id)
     return ListRow(
-        code=d.nomination.code,
-        nominee=d.nominee.name,
-        kind=d.nominee.kind,
+        code=n.code,
+        nominee=nominee.name,
+        kind=nominee.kind,
         unit=origin.code,
         unit_name=origin.name,
-        award=d.step.award_code or d.nomination.award_code,
+        award=n.awarded_code or n.award_code,
         campaign=campaign_code,
-        achievement=d.nomination.achievement,
-        submitted_on=d.nomination.submitted_on,
+        achievement=n.achievement,
+        submitted_on=n.submitted_on,
     )
+
+
+def _list_row(d: Decided, hierarchy: Hierarchy, campaign_code: str) -> ListRow:
+    return _row_of(d.nomination, d.nominee, hierarchy, campaign_code)
 
 
 def _result(d: Decided, hierarchy: Hierarchy) -> str:
@@ -175,7 +181,6 @@ def documents_for_meeting(*, session: Session, meeting: Meeting, hierarchy: Hier
         render=minutes_paper,
     )
     out = [minutes_doc]
-    rule_sets = tuple(dict.fromkeys(d.nomination.rule_set for d in decided))
 
     forwarded: dict[int, list[Decided]] = defaultdict(list)
     conferred: dict[str, list[Decided]] = defaultdict(list)
@@ -211,7 +216,6 @@ def documents_for_meeting(*, session: Session, meeting: Meeting, hierarchy: Hier
                 minutes_doc,
                 campaign,
                 campaign_code,
-                rule_sets,
             )
         )
     return out
@@ -304,43 +308,128 @@ def _decision(
     minutes_doc: dm.Document,
     campaign: Campaign,
     campaign_code: str,
-    rule_sets: tuple[str, ...],
 ) -> dm.Document:
-    """One commendation decision (today: the meeting's conferral, numbered by the minutes' series)."""
-    day = items[0].step.decision_date or minutes_doc.issued_on
-    ids = [d.nomination.id for d in items if d.nomination.id is not None]
+    """Today's conferral by a meeting, numbered by the minutes' series: one decision per number."""
+    return _decision_paper(
+        session,
+        hierarchy,
+        unit=unit,
+        number=number,
+        day=items[0].step.decision_date or minutes_doc.issued_on,
+        dossiers=[(d.nomination, d.nominee) for d in items],
+        signer=signer_of(unit),
+        council=council,
+        minutes_doc=minutes_doc,
+        campaign=campaign,
+        campaign_code=campaign_code,
+        meeting_id=meeting.id,
+    )
+
+
+def parse_signer(text: str, unit: UnitRef) -> Signer:
+    """The signer as the registry writes it: 'KT. CHỦ TỊCH / PHÓ CHỦ TỊCH / Nguyễn Văn A' (capacity lines
+    in capitals, the name last); empty: the unit's head."""
+    parts = [p.strip() for p in re.split(r"[/\n]", text or "") if p.strip()]
+    if not parts:
+        return signer_of(unit)
+    capacity = tuple(p for p in parts if p == p.upper())
+    names = [p for p in parts if p != p.upper()]
+    return Signer(capacity=capacity or signer_of(unit).capacity, name=names[-1] if names else "")
+
+
+def documents_for_decision(
+    *,
+    session: Session,
+    hierarchy: Hierarchy,
+    unit_id: int,
+    number: str,
+    day: date,
+    codes: list[str],
+    signer: str = "",
+    meeting_id: int | None = None,
+) -> dm.Document:
+    """The commendation decision (quyết định khen thưởng kèm danh sách) of the head's decision step: its
+    number and date, the dossiers it confers, the signer as recorded; it cites the meeting's minutes and
+    the submission letters that brought the dossiers. Stored once per unit and number."""
+    unit = hierarchy.get(unit_id)
+    rows = session.execute(
+        select(Nomination, Nominee)
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.code).in_([c.strip().upper() for c in codes]))
+        .order_by(col(Nomination.id))
+    ).all()
+    if not rows:
+        raise LookupError(f"quyết định {number}: không có hồ sơ nào trong các mã đã ghi")
+    council = session.scalars(select(Council).where(col(Council.unit_id) == unit_id)).first()
+    minutes_doc = None
+    if meeting_id is not None:
+        meeting = session.get(Meeting, meeting_id)
+        if meeting is not None:
+            documents_for_meeting(session=session, meeting=meeting, hierarchy=hierarchy)
+            minutes_doc = dm.by_key(session=session, key=f"minutes:meeting:{meeting_id}")
+    first = rows[0][0]
+    campaign_row = session.get(CampaignRow, first.campaign_id)
+    return _decision_paper(
+        session,
+        hierarchy,
+        unit=unit,
+        number=number,
+        day=day,
+        dossiers=[(n, e) for n, e in rows],
+        signer=parse_signer(signer, unit),
+        council=council.name if council else "",
+        minutes_doc=minutes_doc,
+        campaign=_campaign(session, first.campaign_id),
+        campaign_code=campaign_row.code if campaign_row else "ntm-2021-2025",
+        meeting_id=meeting_id,
+    )
+
+
+def _decision_paper(
+    session: Session,
+    hierarchy: Hierarchy,
+    *,
+    unit: UnitRef,
+    number: str,
+    day: date,
+    dossiers: list[tuple[Nomination, Nominee]],
+    signer: Signer,
+    council: str,
+    minutes_doc: dm.Document | None,
+    campaign: Campaign,
+    campaign_code: str,
+    meeting_id: int | None,
+) -> dm.Document:
+    ids = [n.id for n, _ in dossiers if n.id is not None]
     letters = dm.submissions_for(session=session, nomination_ids=ids, to_unit_id=unit.id)
     cited = tuple(
         f"Tờ trình số {document_number(s.number)} {day_in_words(s.issued_on)} của Ủy ban nhân dân "
         f"{hierarchy.get(s.unit_id).name}"
         for s in letters
     )
-    award = items[0].step.award_code or items[0].nomination.award_code
+    rows = tuple(_row_of(n, e, hierarchy, campaign_code) for n, e in dossiers)
     inp = DecisionInput(
         body=body_of(unit),
         number=number,
         day=day,
-        signer=signer_of(unit),
-        award=award,
-        rule_sets=tuple(dict.fromkeys(d.nomination.rule_set for d in items)) or rule_sets,
+        signer=signer,
+        rule_sets=tuple(dict.fromkeys(n.rule_set for n, _ in dossiers)),
         campaign=campaign,
-        council=council,
-        minutes_day=minutes_doc.issued_on,
-        minutes_number=minutes_doc.number,
+        council=council if minutes_doc is not None else "",
+        minutes_day=minutes_doc.issued_on if minutes_doc else None,
+        minutes_number=minutes_doc.number if minutes_doc else "",
         submissions=cited,
-        proposer=f"Thường trực {council}",
-        awardees=tuple(_list_row(d, hierarchy, campaign_code) for d in items),
+        proposer=f"Thường trực {council}" if council else "",
+        awardees=rows,
         recipients=tuple(
             dict.fromkeys(
-                f"Ủy ban nhân dân {r.unit_name}"
-                for r in (_list_row(d, hierarchy, campaign_code) for d in items)
-                if r.unit_name and r.unit_name != unit.name
+                f"Ủy ban nhân dân {r.unit_name}" for r in rows if r.unit_name and r.unit_name != unit.name
             )
         ),
     )
 
     def paper() -> dm.Rendered:
-        title = f"Quyết định {document_number(number)} về việc tặng {catalogue().forms[award].name}"
+        title = f"Quyết định {document_number(number)} {decision_summary(rows)[0].lower()}"
         content = render("decision", inp, title=title)
         return dm.Rendered(
             content, title, f"quyet-dinh-{slug(number)}-{day:%Y%m%d}.docx", dm.DOCX, number, day
@@ -351,7 +440,7 @@ def _decision(
         key=f"decision:unit:{unit.id}:{number}:{day.isoformat()}",
         kind=dm.DocumentKind.decision,
         unit_id=unit.id,
-        meeting_id=meeting.id,
+        meeting_id=meeting_id,
         nomination_ids=ids,
         render=paper,
     )

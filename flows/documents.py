@@ -8,17 +8,20 @@ Word must never hold back the council's decisions. It is said in the artifact an
 
 from __future__ import annotations
 
+from datetime import date
+
 from anyio import to_thread
 from prefect import get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact
 from pydantic import BaseModel
 
-from documents.papers import documents_for_meeting
+from documents.papers import documents_for_decision, documents_for_meeting
 from documents.render import TemplateProblem
 from models.db import session_scope
 from models.documents import Document
 from models.hierarchy import Hierarchy
 from models.meetings import Meeting
+from models.text import slug
 
 
 class Paper(BaseModel):
@@ -54,14 +57,10 @@ def make_meeting_papers(meeting_id: int) -> list[Paper]:
         return [Paper.of(d) for d in docs]
 
 
-def papers_markdown(meeting_id: int, papers: list[Paper], problem: str | None = None) -> str:
-    lines = [f"## Văn bản của phiên họp #{meeting_id}", ""]
+def papers_markdown(of: str, papers: list[Paper], problem: str | None = None) -> str:
+    lines = [f"## Văn bản của {of}", ""]
     if problem:
-        lines += [
-            f"**Chưa tạo được văn bản:** {problem}",
-            "",
-            f"Sửa mẫu rồi chạy `thidua docs make --meeting {meeting_id}`.",
-        ]
+        lines += [f"**Chưa tạo được văn bản:** {problem}", "", "Sửa mẫu rồi chạy `thidua docs make`."]
         return "\n".join(lines)
     lines += [
         "| ID | Loại | Số, ký hiệu | Tên văn bản | Tệp | Lấy về |",
@@ -85,7 +84,46 @@ async def meeting_papers(meeting_id: int) -> list[Paper]:
         get_run_logger().warning("meeting %s: papers not made: %s", meeting_id, problem)
     await acreate_markdown_artifact(
         key=f"documents-meeting-{meeting_id}",
-        markdown=papers_markdown(meeting_id, papers, problem),
+        markdown=papers_markdown(f"phiên họp #{meeting_id}", papers, problem),
         description=f"Văn bản của phiên họp #{meeting_id}",
     )
     return papers
+
+
+def make_decision_paper(
+    unit: str, number: str, day: date, codes: list[str], signer: str = "", meeting_id: int | None = None
+) -> Paper:
+    """The decision's paper (quyết định kèm danh sách), made if missing, in one transaction."""
+    with session_scope() as session:
+        hierarchy = Hierarchy.load(session)
+        doc = documents_for_decision(
+            session=session,
+            hierarchy=hierarchy,
+            unit_id=hierarchy.resolve(unit, on=day).id,
+            number=number,
+            day=day,
+            codes=codes,
+            signer=signer,
+            meeting_id=meeting_id,
+        )
+        return Paper.of(doc)
+
+
+@task(name="decision-paper", retries=2, retry_delay_seconds=5)
+async def decision_paper(
+    unit: str, number: str, day: date, codes: list[str], signer: str = "", meeting_id: int | None = None
+) -> Paper | None:
+    """Make the head's decision as a paper (the decision step calls it once the decision is recorded)."""
+    try:
+        paper = await to_thread.run_sync(
+            lambda: make_decision_paper(unit, number, day, codes, signer, meeting_id)
+        )
+    except TemplateProblem as exc:
+        get_run_logger().warning("decision %s of %s: paper not made: %s", number, unit, exc)
+        return None
+    await acreate_markdown_artifact(
+        key=f"documents-decision-{slug(unit)}-{slug(number)}"[:100],
+        markdown=papers_markdown(f"quyết định {number}", [paper]),
+        description=f"Quyết định {number} của {unit}",
+    )
+    return paper

@@ -95,7 +95,6 @@ def _decision(rule_set: str, submitted_on: date, day: date, **extra) -> Decision
         number="123/QĐ-UBND",
         day=day,
         signer=Signer(capacity=("KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"), name="Đặng Tiến Hưng"),
-        award="bang-khen-tinh",
         rule_sets=(rule_set,),
         campaign=NTM,
         council="Hội đồng Thi đua – Khen thưởng tỉnh Thanh Hóa",
@@ -143,7 +142,7 @@ def test_a_configured_cash_reward_is_its_own_article(monkeypatch: pytest.MonkeyP
     finally:
         monkeypatch.delenv("THIDUA_DOCUMENT_CASH_REWARDS")
         reset_settings()
-    assert "Điều 2. Kèm theo Bằng khen của Chủ tịch UBND tỉnh là tiền thưởng" in text
+    assert "Điều 2. Kèm theo Bằng khen của Chủ tịch UBND tỉnh là tiền thưởng" in text, text
     assert "tập thể: 2.340.000 đồng; cá nhân: 1.170.000 đồng" in text
     assert "Điều 3. Quyết định này có hiệu lực" in text and "- Như Điều 3;" in text
 
@@ -530,3 +529,75 @@ def test_the_meeting_flow_makes_its_papers_and_lists_them_in_an_artifact(
     for doc in docs:
         assert f"`thidua docs get {doc.id} -o {doc.file_name}`" in markdown
     assert "77/QĐ-UBND" in markdown
+
+
+def test_the_decision_step_paper_covers_its_codes_forms_and_signer(session, sample) -> None:
+    """The head's decision step (its number, date, signer, codes) gets its paper: one form per article
+    line, the list by form and kind, the meeting's minutes cited; the same number again: the same row."""
+    from documents.papers import documents_for_decision, documents_for_meeting
+
+    codes = _take_in(
+        session,
+        [
+            ("Trần Thị Hoa", "cá nhân", "bang-khen-tinh", "Vận động nhân dân hiến 2 km đường"),
+            ("Thôn Đồng Tâm", "tập thể", "co-thi-dua-tinh", "Dẫn đầu phong trào"),
+        ],
+    )
+    commune = _meeting(
+        session, sample, [*codes, _take_in(session, [("Ai Đó", "cá nhân", "giay-khen-xa", "x")])[0]]
+    )
+    province = mt.open_meeting(
+        session=session,
+        unit_id=sample.by_code["thanh-hoa"].id,
+        key="minutes:province",
+        hierarchy=sample,
+        on=DAY,
+    )
+    mt.apply_minutes(
+        session=session,
+        meeting=province,
+        hierarchy=sample,
+        minutes={
+            "meeting_date": DAY,
+            "members_present": 9,
+            "first_decision_number": 500,
+            "decisions": [{"code": c, "decision": "approve", "votes_for": 9} for c in codes],
+        },
+    )
+    session.commit()
+    documents_for_meeting(session=session, meeting=commune, hierarchy=sample)  # its submission letter
+
+    def issue():
+        return documents_for_decision(
+            session=session,
+            hierarchy=sample,
+            unit_id=sample.by_code["thanh-hoa"].id,
+            number="1234/QĐ-UBND",
+            day=date(2026, 11, 30),
+            codes=codes,
+            signer="KT. CHỦ TỊCH / PHÓ CHỦ TỊCH / Đặng Tiến Hưng",
+            meeting_id=province.id,
+        )
+
+    doc, again = issue(), issue()
+    session.commit()
+    assert again.id == doc.id and again.sha256 == doc.sha256
+    text = docx_text(doc.content)
+    assert "Về việc tặng Bằng khen của Chủ tịch UBND tỉnh và Cờ thi đua của UBND tỉnh" in text
+    assert (
+        "Tặng Bằng khen của Chủ tịch UBND tỉnh cho 1 cá nhân; Cờ thi đua của UBND tỉnh cho 1 tập thể" in text
+    )
+    assert "KT. CHỦ TỊCH\nPHÓ CHỦ TỊCH" in text and "Đặng Tiến Hưng" in text
+    assert "Thanh Hóa, ngày 30 tháng 11 năm 2026" in text
+    assert "Căn cứ Biên bản họp số 01/BB-HĐTĐKT ngày 24 tháng 11 năm 2026 của Hội đồng Thi đua" in text
+    assert "Xét Tờ trình số 01/TTr-UBND ngày 24 tháng 11 năm 2026 của Ủy ban nhân dân xã Cẩm Thạch;" in text
+    assert "I. Bằng khen của Chủ tịch UBND tỉnh — Cá nhân (1)" in text
+    assert "II. Cờ thi đua của UBND tỉnh — Tập thể (1)" in text
+    assert sorted(d.kind.value for d in dm.documents_of(session=session, code=codes[0])) == [
+        "decision",
+        "decision",  # the meeting's own conferral today, and the decision step's paper
+        "minutes",
+        "minutes",
+        "nominee-list",
+        "submission",
+    ]
