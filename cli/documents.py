@@ -168,23 +168,40 @@ def make(
     report: Annotated[
         str | None, typer.Option("--report", help="báo cáo năm của đơn vị này (mã hoặc tên)")
     ] = None,
+    decision: Annotated[
+        str | None,
+        typer.Option("--decision", help="quyết định khen thưởng số này (ví dụ 123/QĐ-UBND) của --unit"),
+    ] = None,
+    unit: Annotated[str | None, typer.Option("--unit", help="đơn vị ra quyết định (với --decision)")] = None,
+    codes: Annotated[
+        list[str] | None, typer.Option("--code", help="mã hồ sơ trong quyết định (lặp lại)")
+    ] = None,
+    signer: Annotated[
+        str, typer.Option("--signer", help="người ký, ví dụ «KT. CHỦ TỊCH / PHÓ CHỦ TỊCH / Nguyễn Văn A»")
+    ] = "",
     year: Annotated[int | None, typer.Option("--year", help="năm của báo cáo (mặc định năm nay)")] = None,
     on: Annotated[str | None, typer.Option("--on", help="ngày văn bản dd/mm/yyyy (mặc định hôm nay)")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Tạo văn bản còn thiếu: của một phiên họp đã áp dụng, hoặc báo cáo năm của một đơn vị."""
+    """Tạo văn bản còn thiếu: của một phiên họp đã áp dụng, một quyết định khen thưởng, hoặc báo cáo năm."""
     from documents.papers import yearly_report
     from documents.render import TemplateProblem
-    from flows.documents import Paper, make_meeting_papers
+    from flows.documents import Paper, make_decision_paper, make_meeting_papers
     from models.db import session_scope
     from models.hierarchy import Hierarchy, UnitNotFound
 
-    if (meeting is None) == (report is None):
-        raise fail("cần đúng một trong: --meeting N hoặc --report ĐƠN_VỊ", 2)
+    if sum(x is not None for x in (meeting, report, decision)) != 1:
+        raise fail(
+            "cần đúng một trong: --meeting N, --decision SỐ (với --unit, --code) hoặc --report ĐƠN_VỊ", 2
+        )
+    if decision is not None and (unit is None or not codes):
+        raise fail("--decision cần --unit (đơn vị ra quyết định) và ít nhất một --code", 2)
     day = date_option(on, "--on") or today_vn()
     try:
         if meeting is not None:
             papers = make_meeting_papers(meeting)
+        elif decision is not None:
+            papers = [make_decision_paper(str(unit), decision, day, list(codes or []), signer, None)]
         else:
             with session_scope() as session:
                 doc = yearly_report(

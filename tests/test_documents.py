@@ -601,3 +601,42 @@ def test_the_decision_step_paper_covers_its_codes_forms_and_signer(session, samp
         "nominee-list",
         "submission",
     ]
+
+
+def test_docs_make_a_decision_paper_and_a_yearly_report_from_the_command_line(papers) -> None:
+    import json
+
+    from cli.app import app
+
+    _, codes, _ = papers
+    runner = CliRunner()
+    missing = runner.invoke(app, ["docs", "make", "--decision", "99/QĐ-UBND", "--code", codes[0]])
+    assert missing.exit_code == 2 and "--unit" in missing.output
+    made = runner.invoke(
+        app,
+        [
+            "docs",
+            "make",
+            "--decision",
+            "99/QĐ-UBND",
+            "--unit",
+            UNIT,
+            "--code",
+            codes[0],
+            "--code",
+            codes[1],
+            "--on",
+            "25/11/2026",
+            "--signer",
+            "KT. CHỦ TỊCH / PHÓ CHỦ TỊCH / Lê Văn Phó",
+            "--json",
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    (paper,) = json.loads(made.stdout)
+    assert paper["number"] == "99/QĐ-UBND" and paper["kind"] == "Quyết định khen thưởng"
+    report = runner.invoke(
+        app, ["docs", "make", "--report", UNIT, "--year", "2026", "--on", "30/11/2026", "--json"]
+    )
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)[0]["number"] == "1/BC-UBND"
