@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import re
+import struct
 import zipfile
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -45,6 +46,28 @@ def template_path(name: str, folder: Path | None = None) -> Path:
     raise TemplateProblem(f"không tìm thấy mẫu văn bản «{name}» (thư mục {folder or templates_folder()})")
 
 
+def fixed_zip_times(data: bytes) -> bytes:
+    """The same archive with every member's time set to 1980-01-01 in place (the bytes compressed once
+    are kept): python-docx stamps each member with the moment it saved."""
+    out = bytearray(data)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        offsets = [info.header_offset for info in archive.infolist()]
+        start = archive.start_dir  # type: ignore[attr-defined]
+    for offset in offsets:  # local file header: signature, version, flags, method, time, date
+        if out[offset : offset + 4] != b"PK\x03\x04":
+            return stable_zip(data)
+        out[offset + 10 : offset + 14] = _DOS_1980
+    position = start
+    while out[position : position + 4] == b"PK\x01\x02":  # central directory entries
+        out[position + 12 : position + 16] = _DOS_1980
+        name, extra, comment = struct.unpack("<HHH", out[position + 28 : position + 34])
+        position += 46 + name + extra + comment
+    return bytes(out)
+
+
+_DOS_1980 = struct.pack("<HH", 0, (1980 - 1980) << 9 | 1 << 5 | 1)
+
+
 def stable_zip(data: bytes) -> bytes:
     """The same archive with every member's timestamp and attributes fixed (reproducible bytes)."""
     out = io.BytesIO()
@@ -60,10 +83,49 @@ def stable_zip(data: bytes) -> bytes:
     return out.getvalue()
 
 
+class _CompiledOnce(SandboxedEnvironment):
+    """Compiles each template source once: docxtpl hands the same XML of a template to `from_string` on
+    every render, and compiling it is most of a render's cost."""
+
+    def __init__(self) -> None:
+        # StrictUndefined: a tag naming a field the data lacks is an error, never a silently empty line
+        super().__init__(autoescape=True, undefined=StrictUndefined)
+        self._compiled: dict[str, Any] = {}
+
+    def from_string(self, source, globals=None, template_class=None):  # type: ignore[no-untyped-def, override]
+        if globals is not None or template_class is not None or not isinstance(source, str):
+            return super().from_string(source, globals, template_class)
+        if source not in self._compiled:
+            if len(self._compiled) > 64:
+                self._compiled.clear()
+            self._compiled[source] = super().from_string(source)
+        return self._compiled[source]
+
+
+_TEMPLATE_CLASS = lru_cache(maxsize=1)(lambda: _template_class())
+
+
 @lru_cache(maxsize=1)
-def _environment() -> SandboxedEnvironment:
-    # StrictUndefined: a tag naming a field the data lacks is an error, never a silently empty line
-    return SandboxedEnvironment(autoescape=True, undefined=StrictUndefined)
+def _environment() -> _CompiledOnce:
+    return _CompiledOnce()
+
+
+# docxtpl's clean-up of a template's XML (tags split across runs joined) is the same for the same XML
+_PATCHED: dict[str, str] = {}
+
+
+def _template_class() -> type:
+    from docxtpl import DocxTemplate
+
+    class Template(DocxTemplate):
+        def patch_xml(self, src_xml: str) -> str:
+            if src_xml not in _PATCHED:
+                if len(_PATCHED) > 64:
+                    _PATCHED.clear()
+                _PATCHED[src_xml] = super().patch_xml(src_xml)
+            return _PATCHED[src_xml]
+
+    return Template
 
 
 @lru_cache(maxsize=32)
@@ -76,11 +138,10 @@ def render_docx(
     name: str, context: Mapping[str, Any], *, day: date, title: str, folder: Path | None = None
 ) -> bytes:
     """Render the DOCX template `name` with `context`; the same context gives the same bytes."""
-    from docxtpl import DocxTemplate
     from jinja2 import TemplateError
 
     path = template_path(name, folder)
-    template = DocxTemplate(io.BytesIO(_template_bytes(path, path.stat().st_mtime_ns)))
+    template = _TEMPLATE_CLASS()(io.BytesIO(_template_bytes(path, path.stat().st_mtime_ns)))
     try:
         template.render(dict(context), jinja_env=_environment(), autoescape=True)
     except TemplateError as exc:
@@ -95,7 +156,7 @@ def render_docx(
     props.revision = 1
     buffer = io.BytesIO()
     template.save(buffer)
-    return stable_zip(buffer.getvalue())
+    return fixed_zip_times(buffer.getvalue())
 
 
 def docx_text(data: bytes) -> str:
