@@ -171,8 +171,14 @@ def main() -> None:
     rows = [
         ("dossiers / meetings", f"{figures['dossiers']} / {figures['meetings']}"),
         ("documents (DOCX + XLSX)", f"{docs} in {docs_s:.2f} s → {figures['documents_per_s']}/s"),
-        ("same data as plain text", f"{floor_docs} in {floor_s:.2f} s → {figures['plain_documents_per_s']}/s"),
-        ("applying the meetings", f"{applying:.2f} s (papers add {figures['papers_share_of_apply_plus_papers']:.0%})"),
+        (
+            "same data as plain text",
+            f"{floor_docs} in {floor_s:.2f} s → {figures['plain_documents_per_s']}/s",
+        ),
+        (
+            "applying the meetings",
+            f"{applying:.2f} s (papers add {figures['papers_share_of_apply_plus_papers']:.0%})",
+        ),
         ("re-run (all found)", f"{again} in {again_s:.2f} s"),
     ]
     width = max(len(k) for k, _ in rows)

@@ -9,6 +9,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -44,6 +45,11 @@ ROLE_LABELS = {
     MemberRole.standing: "Ủy viên thường trực",
     MemberRole.member: "Ủy viên",
 }
+
+
+def _docx(kind: str, inp: Any, *, title: str, file_name: str) -> dm.Rendered:
+    """A DOCX paper as its row stores it (number and date from its input)."""
+    return dm.Rendered(render(kind, inp, title=title), title, file_name, dm.DOCX, inp.number, inp.day)
 
 
 def body_of(unit: UnitRef) -> Body:
@@ -165,10 +171,11 @@ def documents_for_meeting(*, session: Session, meeting: Meeting, hierarchy: Hier
                 for d in decided
             ),
         )
-        title = f"Biên bản họp {council.name} {day_in_words(day)}"
-        content = render("minutes", inp, title=title)
-        return dm.Rendered(
-            content, title, f"bien-ban-{slug(unit.name)}-{day:%Y%m%d}.docx", dm.DOCX, number, day
+        return _docx(
+            "minutes",
+            inp,
+            title=f"Biên bản họp {council.name} {day_in_words(day)}",
+            file_name=f"bien-ban-{slug(unit.name)}-{day:%Y%m%d}.docx",
         )
 
     minutes_doc = dm.ensure_document(
@@ -255,10 +262,11 @@ def _submission(
             minutes_number=minutes_doc.number,
             nominees=rows,
         )
-        title = f"Tờ trình {document_number(number)} đề nghị khen thưởng gửi {to.name}"
-        content = render("submission", inp, title=title)
-        return dm.Rendered(
-            content, title, f"to-trinh-{slug(unit.name)}-{day:%Y%m%d}-{to.code}.docx", dm.DOCX, number, day
+        return _docx(
+            "submission",
+            inp,
+            title=f"Tờ trình {document_number(number)} đề nghị khen thưởng gửi {to.name}",
+            file_name=f"to-trinh-{slug(unit.name)}-{day:%Y%m%d}-{to.code}.docx",
         )
 
     submission = dm.ensure_document(
@@ -429,10 +437,11 @@ def _decision_paper(
     )
 
     def paper() -> dm.Rendered:
-        title = f"Quyết định {document_number(number)} {decision_summary(rows)[0].lower()}"
-        content = render("decision", inp, title=title)
-        return dm.Rendered(
-            content, title, f"quyet-dinh-{slug(number)}-{day:%Y%m%d}.docx", dm.DOCX, number, day
+        return _docx(
+            "decision",
+            inp,
+            title=f"Quyết định {document_number(number)} {decision_summary(rows)[0].lower()}",
+            file_name=f"quyet-dinh-{slug(number)}-{day:%Y%m%d}.docx",
         )
 
     return dm.ensure_document(
@@ -505,14 +514,11 @@ def yearly_report(
                 for c in codes
             ),
         )
-        title = f"Báo cáo năm {year} của {unit.name}"
-        return dm.Rendered(
-            render("yearly_report", inp, title=title),
-            title,
-            f"bao-cao-{year}-{slug(unit.name)}.docx",
-            dm.DOCX,
-            number,
-            day,
+        return _docx(
+            "yearly_report",
+            inp,
+            title=f"Báo cáo năm {year} của {unit.name}",
+            file_name=f"bao-cao-{year}-{slug(unit.name)}.docx",
         )
 
     return dm.ensure_document(

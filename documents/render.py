@@ -194,21 +194,9 @@ def xlsx_bytes(
     *, columns: Sequence[str], labels: Mapping[str, str], rows: Sequence[Sequence[Any]], title: str, day: date
 ) -> bytes:
     """An XLSX of one sheet: the Vietnamese headers (the column names in a comment), then `rows`."""
-    from openpyxl import Workbook
-    from openpyxl.comments import Comment
-    from openpyxl.styles import Font
+    from models.sheets import workbook
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = title[:31]
-    ws.append([labels.get(c, c) for c in columns])
-    for i, column in enumerate(columns, start=1):
-        cell = ws.cell(row=1, column=i)
-        cell.font = Font(bold=True)
-        cell.comment = Comment(f"Tên cột: {column}", "thidua")
-        ws.column_dimensions[cell.column_letter].width = max(16, len(labels.get(column, column)) + 4)
-    for row in rows:
-        ws.append(list(row))
+    wb = workbook(columns=columns, labels=dict(labels), title=title, rows=rows)
     moment = datetime(day.year, day.month, day.day)
     wb.properties.created = wb.properties.modified = moment
     wb.properties.creator = wb.properties.lastModifiedBy = "thidua"

@@ -246,6 +246,29 @@ def _meeting(session, sample, codes: list[str]) -> mt.Meeting:
     return meeting
 
 
+def _province_meeting(session, sample, codes: list[str], *, first_number: int) -> mt.Meeting:
+    """The province's council approves what the commune forwarded (it confers: the province's forms)."""
+    province = mt.open_meeting(
+        session=session,
+        unit_id=sample.by_code["thanh-hoa"].id,
+        key="minutes:province",
+        hierarchy=sample,
+        on=DAY,
+    )
+    mt.apply_minutes(
+        session=session,
+        meeting=province,
+        hierarchy=sample,
+        minutes={
+            "meeting_date": DAY,
+            "members_present": 9,
+            "first_decision_number": first_number,
+            "decisions": [{"code": c, "decision": "approve", "votes_for": 9} for c in codes],
+        },
+    )
+    return province
+
+
 @pytest.fixture
 def papers(session, sample):
     from documents.papers import documents_for_meeting
@@ -397,24 +420,7 @@ def test_the_decision_cites_the_submission_that_brought_the_dossiers(session, sa
     )
     commune_docs = documents_for_meeting(session=session, meeting=commune, hierarchy=sample)
     (letter,) = _by_kind(commune_docs, dm.DocumentKind.submission)
-    province = mt.open_meeting(
-        session=session,
-        unit_id=sample.by_code["thanh-hoa"].id,
-        key="minutes:province",
-        hierarchy=sample,
-        on=DAY,
-    )
-    mt.apply_minutes(
-        session=session,
-        meeting=province,
-        hierarchy=sample,
-        minutes={
-            "meeting_date": DAY,
-            "members_present": 9,
-            "first_decision_number": 1234,
-            "decisions": [{"code": codes[0], "decision": "approve", "votes_for": 9}],
-        },
-    )
+    province = _province_meeting(session, sample, codes[:1], first_number=1234)
     docs = documents_for_meeting(session=session, meeting=province, hierarchy=sample)
     session.commit()
     (decision,) = _by_kind(docs, dm.DocumentKind.decision)
@@ -546,24 +552,7 @@ def test_the_decision_step_paper_covers_its_codes_forms_and_signer(session, samp
     commune = _meeting(
         session, sample, [*codes, _take_in(session, [("Ai Đó", "cá nhân", "giay-khen-xa", "x")])[0]]
     )
-    province = mt.open_meeting(
-        session=session,
-        unit_id=sample.by_code["thanh-hoa"].id,
-        key="minutes:province",
-        hierarchy=sample,
-        on=DAY,
-    )
-    mt.apply_minutes(
-        session=session,
-        meeting=province,
-        hierarchy=sample,
-        minutes={
-            "meeting_date": DAY,
-            "members_present": 9,
-            "first_decision_number": 500,
-            "decisions": [{"code": c, "decision": "approve", "votes_for": 9} for c in codes],
-        },
-    )
+    province = _province_meeting(session, sample, codes, first_number=500)
     session.commit()
     documents_for_meeting(session=session, meeting=commune, hierarchy=sample)  # its submission letter
 
