@@ -39,6 +39,7 @@ from models.meetings import Meeting, MeetingStatus, Outcome, council_of
 from models.nominations import Action, Nomination, NominationStep, Nominee, Status
 from models.text import slug
 from models.units import Council, MemberRole
+from notifications.render import Attachment
 
 ROLE_LABELS = {
     MemberRole.chair: "Chủ tịch Hội đồng",
@@ -528,3 +529,36 @@ def yearly_report(
         unit_id=unit.id,
         render=paper,
     )
+
+
+def decision_attachment(
+    *,
+    session: Session,
+    hierarchy: Hierarchy,
+    unit_id: int,
+    number: str,
+    day: date,
+    codes: list[str],
+    signer: str = "",
+    meeting_id: int | None = None,
+) -> Attachment | None:
+    """The decision as a DOCX attachment for the letters that announce it (made and stored if missing, in
+    a savepoint): a template that cannot render leaves the letters without it (None), never the
+    decision unrecorded. For the decision step's letters: `MailItem(…, attachments=(attachment,))`."""
+    from documents.render import TemplateProblem
+
+    try:
+        with session.begin_nested():
+            doc = documents_for_decision(
+                session=session,
+                hierarchy=hierarchy,
+                unit_id=unit_id,
+                number=number,
+                day=day,
+                codes=codes,
+                signer=signer,
+                meeting_id=meeting_id,
+            )
+    except TemplateProblem:
+        return None
+    return Attachment(filename=doc.file_name, content_type=doc.media_type, data=doc.content)

@@ -629,3 +629,37 @@ def test_docs_make_a_decision_paper_and_a_yearly_report_from_the_command_line(pa
     )
     assert report.exit_code == 0, report.output
     assert json.loads(report.stdout)[0]["number"] == "1/BC-UBND"
+
+
+def test_the_decision_travels_as_an_attachment_unless_its_template_is_broken(
+    papers, session, sample, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docx import Document
+
+    from documents.papers import decision_attachment
+    from models.settings import reset_settings
+
+    _, codes, _ = papers
+    args = {
+        "session": session,
+        "hierarchy": sample,
+        "unit_id": sample.by_code[UNIT].id,
+        "day": DAY,
+        "codes": codes[:3],
+    }
+    attachment = decision_attachment(number="88/QĐ-UBND", **args)
+    assert attachment is not None and attachment.filename.endswith(".docx")
+    assert "Số: 88/QĐ-UBND" in docx_text(attachment.data)
+    broken = Document(str(DEFAULT_TEMPLATES / "quyet-dinh-khen-thuong.docx"))
+    broken.add_paragraph("{{ khong_co }}")
+    broken.save(str(tmp_path / "quyet-dinh-khen-thuong.docx"))
+    monkeypatch.setenv("THIDUA_DOCUMENT_TEMPLATES", str(tmp_path))
+    reset_settings()
+    try:
+        assert decision_attachment(number="89/QĐ-UBND", **args) is None
+    finally:
+        monkeypatch.delenv("THIDUA_DOCUMENT_TEMPLATES")
+        reset_settings()
+    session.commit()  # the session is still usable: the failed paper was rolled back to its savepoint
+    numbers = [d.number for d in dm.documents_of(session=session, unit_id=sample.by_code[UNIT].id)]
+    assert "88/QĐ-UBND" in numbers and "89/QĐ-UBND" not in numbers
