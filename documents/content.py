@@ -84,6 +84,12 @@ class Body(Frozen):
             return "Bộ trưởng Bộ Nội vụ"
         return f"Chủ tịch Ủy ban nhân dân {self.name}"
 
+    @property
+    def addressee(self) -> str:
+        """Who a submission is addressed to: the head of a local committee; a central body by its name
+        ('Bộ Nội vụ (Ban Thi đua – Khen thưởng Trung ương)', 'Thủ tướng Chính phủ')."""
+        return unit_title(self.name) if self.is_central else self.head
+
     def issuer_lines(self) -> dict[str, str]:
         """The issuing body's lines at the top left (Decree 30, Appendix I, II.3)."""
         if self.is_central:
@@ -414,7 +420,7 @@ def submission_context(inp: SubmissionInput) -> dict[str, Any]:
     ]
     bases = _cite(cite)
     bases[-1] = bases[-1][:-1] + "."
-    to_head = inp.to.head
+    to_head = inp.to.addressee
     paragraphs = [
         nfc(
             f"{unit_title(inp.body.committee)} kính trình {to_head} xem xét, khen thưởng hoặc trình cấp có "
