@@ -119,7 +119,11 @@ def _result(d: Decided, hierarchy: Hierarchy) -> str:
         lower = " (mức thấp hơn đề nghị)" if d.step.award_code != d.nomination.award_code else ""
         return f"Thông qua, khen thưởng {award}{lower}, QĐ số {document_number(d.step.decision_number or '')}"
     reason = f": {d.step.note}" if d.step.note else ""
-    return ("Không thông qua" if outcome == Outcome.rejected else "Trả lại để bổ sung") + reason
+    if outcome == Outcome.rejected:
+        return "Không thông qua" + reason
+    if outcome == Outcome.returned:
+        return "Trả lại để bổ sung" + reason
+    return f"Thông qua ({outcome.label})"  # e.g. a recommendation that waits for the head's decision
 
 
 def _secretary(decided: list[Decided], council_name: str) -> str:
