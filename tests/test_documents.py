@@ -663,3 +663,31 @@ def test_the_decision_travels_as_an_attachment_unless_its_template_is_broken(
     session.commit()  # the session is still usable: the failed paper was rolled back to its savepoint
     numbers = [d.number for d in dm.documents_of(session=session, unit_id=sample.by_code[UNIT].id)]
     assert "88/QĐ-UBND" in numbers and "89/QĐ-UBND" not in numbers
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DEFAULT_TEMPLATES.glob("*.docx")))
+def test_each_template_has_the_page_and_fonts_of_decree_30(name: str) -> None:
+    from docx import Document
+    from docx.shared import Pt
+
+    doc = Document(str(DEFAULT_TEMPLATES / name))
+    section = doc.sections[0]
+    assert round(section.page_width.cm, 1) == 21.0 and round(section.page_height.cm, 1) == 29.7  # A4
+    assert 2.0 <= round(section.top_margin.cm, 2) <= 2.5 and 2.0 <= round(section.bottom_margin.cm, 2) <= 2.5
+    assert 3.0 <= round(section.left_margin.cm, 2) <= 3.5 and 1.5 <= round(section.right_margin.cm, 2) <= 2.0
+    assert doc.styles["Normal"].font.name == "Times New Roman"
+    assert Pt(13) <= doc.styles["Normal"].font.size <= Pt(14)
+    runs = {
+        r.text: r
+        for t in doc.tables
+        for row in t.rows
+        for c in row.cells
+        for p in c.paragraphs
+        for r in p.runs
+    }
+    title = runs["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"]
+    motto = runs["Độc lập - Tự do - Hạnh phúc"]
+    assert title.bold and Pt(12) <= title.font.size <= Pt(13)
+    assert motto.bold and Pt(13) <= motto.font.size <= Pt(14)
+    assert runs["{{ place_date }}"].italic and "Số: {{ number }}" in runs
+    assert section.different_first_page_header_footer  # page numbers from the second page
