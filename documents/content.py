@@ -187,6 +187,7 @@ class MinutesInput(Frozen):
     secretary: str
     campaign: Campaign
     items: tuple[MinutesItem, ...]
+    rule_set: str | None = Field(default=None, description="the rule set whose quorum applies")
 
 
 class Figure(Frozen):
@@ -239,7 +240,12 @@ def legal_bases(*, rule_sets: Sequence[str], day: date) -> list[str]:
     return found
 
 
-def quorum_rule() -> tuple[float, str]:
+def quorum_rule(rule_set: str | None = None) -> tuple[float, str]:
+    """The share of members a meeting needs, and its basis: the rule set's own where it has one (the
+    law as data, models/data/award_forms.yaml), else legal_bases.yaml's."""
+    own = getattr(catalogue().rule_set(rule_set), "quorum", None) if rule_set else None
+    if own is not None:
+        return own.numerator / own.denominator, str(own.basis)
     q = _bases_data()["quorum"]
     return float(q["ratio"]), str(q["basis"])
 
@@ -454,7 +460,7 @@ def submission_context(inp: SubmissionInput) -> dict[str, Any]:
 
 def minutes_context(inp: MinutesInput) -> dict[str, Any]:
     members = len(inp.members)
-    ratio, basis = quorum_rule()
+    ratio, basis = quorum_rule(inp.rule_set)
     share = inp.present / members if members else 0.0
     quorum = share >= ratio - 1e-9
     opening = [

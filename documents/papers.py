@@ -163,6 +163,7 @@ def documents_for_meeting(*, session: Session, meeting: Meeting, hierarchy: Hier
             chair=chair,
             secretary=_secretary(decided, council.name),
             campaign=campaign,
+            rule_set=decided[-1].nomination.rule_set,
             items=tuple(
                 MinutesItem(
                     code=d.nomination.code,
