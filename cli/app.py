@@ -12,6 +12,7 @@ from cli.database import db_app, sample_app
 from cli.deadlines import changeover_command, deadlines_app
 from cli.decisions import decision_app
 from cli.demo import demo_command
+from cli.documents import docs_app
 from cli.mail import mail_app
 from cli.meetings import meeting_app
 from cli.nominations import inbox, nominate, resubmit_command, status, units
@@ -51,6 +52,7 @@ app.command("remind")(remind_command)
 app.add_typer(deadlines_app, name="deadlines")
 app.command("changeover")(changeover_command)
 app.add_typer(consult_app, name="consult")
+app.add_typer(docs_app, name="docs")
 
 if __name__ == "__main__":
     app()

@@ -39,6 +39,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.exc import DataError
 from sqlmodel import Session, col
 
+from flows.documents import meeting_papers
 from flows.events import (
     COUNCIL_DECIDED,
     MEETING,
@@ -603,6 +604,7 @@ async def council_meeting(
         },
     )
     logger.info("meeting %s of %s applied: %s", opening.meeting_id, opening.unit_code, result.counts)
+    await meeting_papers(result.meeting_id)  # its papers (documents/): never fails the meeting
     # a re-run after a crash queues no new letter, but those of the killed run may still wait
     if deliver and (result.letters or (current_run.run_count or 0) > 1):
         from flows.delivery import deliver_mail

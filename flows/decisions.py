@@ -20,6 +20,7 @@ from prefect.client.schemas.objects import State
 from pydantic import ValidationError
 
 from flows.council import event_items, receive_at_units, received_items
+from flows.documents import decision_paper
 from flows.events import DECISION, NOMINATION_RECEIVED, OUTCOME_EVENTS, RECEIPT, emit_nomination_events
 from flows.naming import decision_run_name
 from flows.refusal import refused
@@ -27,6 +28,7 @@ from models import decisions as dc
 from models.clock import today_vn
 from models.db import session_scope
 from models.hierarchy import Hierarchy
+from models.meetings import Outcome
 from models.nominations import Conflict, TransitionError
 from notifications.approval_letters import decision_letters
 from notifications.outbox import enqueue_many
@@ -118,6 +120,9 @@ async def issue_decision(
             name=f"Tiếp nhận hồ sơ trình theo văn bản số {issued.number}",
         )
         issued.letters = (issued.letters or 0) + receipt
+    if issued.kind == dc.DecisionKind.confer:  # the decision as a paper (documents/): never fails the step
+        conferred = [code for code, outcome in issued.outcomes.items() if outcome == Outcome.conferred]
+        await decision_paper(issued.unit, issued.number, issued.decision_date, conferred, signer, meeting_id)
     get_run_logger().info(
         "decision %s of %s recorded: %s",
         issued.number,

@@ -70,6 +70,7 @@ TABLE_MODULES = (
     "models.decisions",
     "models.staging",
     "models.consultation",
+    "models.documents",
     "notifications.outbox",
 )
 

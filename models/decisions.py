@@ -134,9 +134,6 @@ class DecisionIssued(BaseModel):
     )
     letters: int | None = None
 
-    def __getitem__(self, name: str) -> Any:
-        return getattr(self, name)
-
 
 class DecisionRefusal(BaseModel):
     """The data of a Refused `issue-decision` run: nothing was applied."""

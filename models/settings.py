@@ -54,6 +54,12 @@ class Settings(BaseSettings):
     xlsx_max_unpacked_bytes: int = Field(default=128 * 2**20, gt=0)  # all members inflated, together
     xlsx_max_ratio: int = Field(default=100, gt=0)  # inflated size / packed size of any one member
 
+    # Documents (documents/): a province's own DOCX templates (files missing there fall back to the
+    # defaults), and the cash reward printed in a decision, by award form and nominee kind, in VND
+    # (e.g. {"giay-khen-xa": {"individual": 351000, "collective": 702000}}); a form not listed has none.
+    document_templates: Path | None = None
+    document_cash_rewards: dict[str, dict[str, int]] = {}
+
     @property
     def effective_database_url(self) -> str:
         if self.database_url:

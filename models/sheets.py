@@ -29,8 +29,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from models.text import fold, nfc
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 # Members this small may compress as well as they like: only a large inflated member is a danger.
 RATIO_CHECKED_FROM_BYTES = 1 << 20
@@ -419,8 +423,7 @@ _READERS: dict[str, Callable[..., list[tuple[int, dict]]]] = {
 # --- templates ---------------------------------------------------------------------------------------
 
 
-def write_template(
-    path: Path,
+def workbook(
     *,
     columns: Sequence[str],
     labels: dict[str, str],
@@ -428,10 +431,8 @@ def write_template(
     example: dict | None = None,
     notes: Sequence[str] = (),
     rows: Iterable[Sequence] = (),
-    overwrite: bool = False,
-) -> Path:
-    """An XLSX with Vietnamese headers (the column names in a comment) for officials to fill, and any
-    `rows` already filled in. An existing file is never replaced unless `overwrite` (FileRefused)."""
+) -> Workbook:
+    """A workbook with Vietnamese headers (the column names in a comment) and any `rows` filled in."""
     from openpyxl import Workbook
     from openpyxl.comments import Comment
     from openpyxl.styles import Font
@@ -453,6 +454,23 @@ def write_template(
         guide = wb.create_sheet("Hướng dẫn")
         for line in notes:
             guide.append([line])
+    return wb
+
+
+def write_template(
+    path: Path,
+    *,
+    columns: Sequence[str],
+    labels: dict[str, str],
+    title: str,
+    example: dict | None = None,
+    notes: Sequence[str] = (),
+    rows: Iterable[Sequence] = (),
+    overwrite: bool = False,
+) -> Path:
+    """An XLSX with Vietnamese headers (the column names in a comment) for officials to fill, and any
+    `rows` already filled in. An existing file is never replaced unless `overwrite` (FileRefused)."""
+    wb = workbook(columns=columns, labels=labels, title=title, example=example, notes=notes, rows=rows)
     path = Path(path)
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL) | _NONBLOCK
     try:

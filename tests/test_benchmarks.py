@@ -53,3 +53,10 @@ def test_reminder_benchmark_sends_a_day_once() -> None:
         figures["letters"] > 0 and figures["sent"] == figures["letters"] == figures["sink_unique_message_ids"]
     )
     assert figures["second_run_sent"] == 0 and figures["second_run_items"] == 0
+
+
+def test_documents_benchmark_makes_each_meetings_papers_once() -> None:
+    figures = _bench("documents", "--size", "80")
+    assert figures["meetings"] == 2 and figures["documents"] == 8  # minutes, letter, list, decision each
+    assert figures["rerun_documents"] == 8 and figures["documents_per_s"] > 0
+    assert figures["plain_documents_per_s"] > 0

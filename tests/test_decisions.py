@@ -360,7 +360,7 @@ def test_thidua_decision_issue_confers_a_meetings_recommendations_and_then_tells
     code, out = _cli(*args, "--meeting", str(meeting.id), "--json")
     assert code == 0, out
     result = json.loads(out)
-    assert result["outcomes"] == {a: "conferred", b: "conferred"} and result["letters"] == 1
+    assert result.outcomes == {a: "conferred", b: "conferred"} and result.letters == 1
     session.expire_all()
     (letter,) = session.scalars(select(OutboxMessage)).all()
     assert letter.category == "outcome_digest" and letter.status == "sent"

@@ -1,0 +1,569 @@
+"""The papers of the facts in the database: an applied meeting's minutes, its submission letters (with
+their XLSX lists) and its commendation decisions; a unit's yearly report. Plain functions that take a
+session and never commit; each document is stored once under the key of its fact (models/documents.py).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from documents.content import (
+    Body,
+    Campaign,
+    DecisionInput,
+    Figure,
+    FormFigure,
+    ListRow,
+    MinutesInput,
+    MinutesItem,
+    Signer,
+    SubmissionInput,
+    YearlyReportInput,
+    decision_summary,
+    list_xlsx,
+    render,
+)
+from documents.text import day_in_words, document_number
+from models import documents as dm
+from models.awards import catalogue
+from models.campaigns import Campaign as CampaignRow
+from models.hierarchy import Hierarchy, UnitRef
+from models.meetings import Meeting, MeetingStatus, Outcome, council_of
+from models.nominations import Action, Nomination, NominationStep, Nominee, Status
+from models.text import slug
+from models.units import Council, MemberRole
+from notifications.render import Attachment
+
+ROLE_LABELS = {
+    MemberRole.chair: "Chủ tịch Hội đồng",
+    MemberRole.standing: "Ủy viên thường trực",
+    MemberRole.member: "Ủy viên",
+}
+
+
+def _docx(kind: str, inp: Any, *, title: str, file_name: str) -> dm.Rendered:
+    """A DOCX paper as its row stores it (number and date from its input)."""
+    return dm.Rendered(render(kind, inp, title=title), title, file_name, dm.DOCX, inp.number, inp.day)
+
+
+def body_of(unit: UnitRef) -> Body:
+    return Body(name=unit.name, level=unit.level, code=unit.code)
+
+
+def signer_of(unit: UnitRef) -> Signer:
+    """The unit's head signs (his deputy signs 'KT.' when a province's registry edits the paper)."""
+    capacity = "THỦ TƯỚNG" if unit.level.value == "central/prime_minister" else "CHỦ TỊCH"
+    return Signer(capacity=(capacity,), name=unit.head_name or "")
+
+
+@dataclass
+class Decided:
+    """One dossier as the meeting decided it: the nomination, its nominee, the step the meeting wrote."""
+
+    nomination: Nomination
+    nominee: Nominee
+    step: NominationStep
+
+
+def _decided(session: Session, meeting: Meeting) -> list[Decided]:
+    rows = session.execute(
+        select(NominationStep, Nomination, Nominee)
+        .join(Nomination, col(Nomination.id) == col(NominationStep.nomination_id))
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(NominationStep.idempotency_key).like(f"meeting:{meeting.id}:%"))
+        .order_by(col(NominationStep.id))
+    ).all()
+    return [Decided(nomination=n, nominee=e, step=s) for s, n, e in rows]
+
+
+def _campaign(session: Session, campaign_id: int) -> Campaign:
+    row = session.get(CampaignRow, campaign_id)
+    if row is None:
+        raise LookupError(f"không có phong trào #{campaign_id}")
+    return Campaign(name=row.name, legal_basis=row.legal_basis)
+
+
+def _row_of(n: Nomination, nominee: Nominee, hierarchy: Hierarchy, campaign_code: str) -> ListRow:
+    origin = hierarchy.get(n.origin_unit_id)
+    return ListRow(
+        code=n.code,
+        nominee=nominee.name,
+        kind=nominee.kind,
+        unit=origin.code,
+        unit_name=origin.name,
+        award=n.awarded_code or n.award_code,
+        campaign=campaign_code,
+        achievement=n.achievement,
+        submitted_on=n.submitted_on,
+    )
+
+
+def _list_row(d: Decided, hierarchy: Hierarchy, campaign_code: str) -> ListRow:
+    return _row_of(d.nomination, d.nominee, hierarchy, campaign_code)
+
+
+def _result(d: Decided, hierarchy: Hierarchy) -> str:
+    outcome = Outcome.of_action(d.step.action)
+    forms = catalogue().forms
+    if outcome == Outcome.forwarded and d.step.to_unit_id is not None:
+        return f"Thông qua, trình {hierarchy.get(d.step.to_unit_id).name}"
+    if outcome == Outcome.conferred:
+        award = forms[d.step.award_code].short if d.step.award_code in forms else ""
+        lower = " (mức thấp hơn đề nghị)" if d.step.award_code != d.nomination.award_code else ""
+        return f"Thông qua, khen thưởng {award}{lower}, QĐ số {document_number(d.step.decision_number or '')}"
+    reason = f": {d.step.note}" if d.step.note else ""
+    if outcome == Outcome.rejected:
+        return "Không thông qua" + reason
+    if outcome == Outcome.returned:
+        return "Trả lại để bổ sung" + reason
+    return f"Thông qua ({outcome.label})"  # e.g. a recommendation that waits for the head's decision
+
+
+def _secretary(decided: list[Decided], council_name: str) -> str:
+    actor = next((d.step.actor for d in decided if d.step.actor), "")
+    return "" if actor in ("", council_name) else actor
+
+
+def documents_for_meeting(*, session: Session, meeting: Meeting, hierarchy: Hierarchy) -> list[dm.Document]:
+    """Every paper of an applied meeting: its minutes, one submission letter (and its XLSX list) per level
+    it forwarded to, one decision per decision number. A re-run finds them stored (same IDs)."""
+    if meeting.status != MeetingStatus.applied or meeting.id is None:
+        return []
+    decided = _decided(session, meeting)
+    if not decided:
+        return []
+    unit = hierarchy.get(meeting.unit_id)
+    council, members = council_of(session=session, unit_id=meeting.unit_id)
+    day = meeting.meeting_date or meeting.opened_on
+    campaign_row = session.get(CampaignRow, decided[0].nomination.campaign_id)
+    campaign_code = campaign_row.code if campaign_row else "ntm-2021-2025"
+    campaign = _campaign(session, decided[0].nomination.campaign_id)
+    forms = catalogue().forms
+    ids = [d.nomination.id for d in decided if d.nomination.id is not None]
+
+    def minutes_paper() -> dm.Rendered:
+        number = (
+            f"{dm.next_number(session=session, unit_id=unit.id, year=day.year, symbol='BB-HĐTĐKT')}/BB-HĐTĐKT"
+        )
+        chair = next((m.name for m in members if m.role == MemberRole.chair), "")
+        inp = MinutesInput(
+            body=body_of(unit),
+            council=council.name,
+            number=number,
+            day=day,
+            members=tuple((m.name, ROLE_LABELS[m.role]) for m in members),
+            present=int(meeting.summary.get("members_present") or 0),
+            chair=chair,
+            secretary=_secretary(decided, council.name),
+            campaign=campaign,
+            rule_set=decided[-1].nomination.rule_set,
+            items=tuple(
+                MinutesItem(
+                    code=d.nomination.code,
+                    nominee=d.nominee.name,
+                    award=forms[d.nomination.award_code].short,
+                    votes_for=d.step.votes_for,
+                    votes_against=d.step.votes_against,
+                    votes_abstain=d.step.votes_abstain,
+                    result=_result(d, hierarchy),
+                )
+                for d in decided
+            ),
+        )
+        return _docx(
+            "minutes",
+            inp,
+            title=f"Biên bản họp {council.name} {day_in_words(day)}",
+            file_name=f"bien-ban-{slug(unit.name)}-{day:%Y%m%d}.docx",
+        )
+
+    minutes_doc = dm.ensure_document(
+        session=session,
+        key=f"minutes:meeting:{meeting.id}",
+        kind=dm.DocumentKind.minutes,
+        unit_id=unit.id,
+        meeting_id=meeting.id,
+        nomination_ids=ids,
+        render=minutes_paper,
+    )
+    out = [minutes_doc]
+
+    forwarded: dict[int, list[Decided]] = defaultdict(list)
+    conferred: dict[str, list[Decided]] = defaultdict(list)
+    for d in decided:
+        if d.step.action == Action.forward and d.step.to_unit_id is not None:
+            forwarded[d.step.to_unit_id].append(d)
+        elif d.step.action == Action.confer and d.step.decision_number:
+            conferred[d.step.decision_number].append(d)
+
+    for to_unit_id, items in sorted(forwarded.items()):
+        out += _submission(
+            session,
+            hierarchy,
+            meeting,
+            unit,
+            to_unit_id,
+            items,
+            council.name,
+            minutes_doc,
+            campaign,
+            campaign_code,
+        )
+    for number, items in sorted(conferred.items()):
+        out.append(
+            _decision(
+                session,
+                hierarchy,
+                meeting,
+                unit,
+                number,
+                items,
+                council.name,
+                minutes_doc,
+                campaign,
+                campaign_code,
+            )
+        )
+    return out
+
+
+def _submission(
+    session: Session,
+    hierarchy: Hierarchy,
+    meeting: Meeting,
+    unit: UnitRef,
+    to_unit_id: int,
+    items: list[Decided],
+    council: str,
+    minutes_doc: dm.Document,
+    campaign: Campaign,
+    campaign_code: str,
+) -> list[dm.Document]:
+    """The submission letter to one level above, and the same list as XLSX in the intake's columns."""
+    to = hierarchy.get(to_unit_id)
+    day = minutes_doc.issued_on
+    rows = tuple(_list_row(d, hierarchy, campaign_code) for d in items)
+    ids = [d.nomination.id for d in items if d.nomination.id is not None]
+    symbol = body_of(unit).symbol("TTr")
+
+    def letter() -> dm.Rendered:
+        number = f"{dm.next_number(session=session, unit_id=unit.id, year=day.year, symbol=symbol)}/{symbol}"
+        inp = SubmissionInput(
+            body=body_of(unit),
+            to=body_of(to),
+            number=number,
+            day=day,
+            signer=signer_of(unit),
+            rule_sets=tuple(dict.fromkeys(d.nomination.rule_set for d in items)),
+            campaign=campaign,
+            council=council,
+            minutes_day=day,
+            minutes_number=minutes_doc.number,
+            nominees=rows,
+        )
+        return _docx(
+            "submission",
+            inp,
+            title=f"Tờ trình {document_number(number)} đề nghị khen thưởng gửi {to.name}",
+            file_name=f"to-trinh-{slug(unit.name)}-{day:%Y%m%d}-{to.code}.docx",
+        )
+
+    submission = dm.ensure_document(
+        session=session,
+        key=f"submission:meeting:{meeting.id}:to:{to_unit_id}",
+        kind=dm.DocumentKind.submission,
+        unit_id=unit.id,
+        meeting_id=meeting.id,
+        to_unit_id=to_unit_id,
+        nomination_ids=ids,
+        render=letter,
+    )
+
+    def sheet() -> dm.Rendered:
+        title = f"Danh sách kèm theo Tờ trình {document_number(submission.number)}"
+        content = list_xlsx(rows, day=day)
+        return dm.Rendered(
+            content,
+            title,
+            f"danh-sach-{slug(unit.name)}-{day:%Y%m%d}-{to.code}.xlsx",
+            dm.XLSX,
+            submission.number,
+            day,
+        )
+
+    listed = dm.ensure_document(
+        session=session,
+        key=f"list:meeting:{meeting.id}:to:{to_unit_id}",
+        kind=dm.DocumentKind.nominee_list,
+        unit_id=unit.id,
+        meeting_id=meeting.id,
+        to_unit_id=to_unit_id,
+        nomination_ids=ids,
+        render=sheet,
+    )
+    return [submission, listed]
+
+
+def _decision(
+    session: Session,
+    hierarchy: Hierarchy,
+    meeting: Meeting,
+    unit: UnitRef,
+    number: str,
+    items: list[Decided],
+    council: str,
+    minutes_doc: dm.Document,
+    campaign: Campaign,
+    campaign_code: str,
+) -> dm.Document:
+    """Today's conferral by a meeting, numbered by the minutes' series: one decision per number."""
+    return _decision_paper(
+        session,
+        hierarchy,
+        unit=unit,
+        number=number,
+        day=items[0].step.decision_date or minutes_doc.issued_on,
+        dossiers=[(d.nomination, d.nominee) for d in items],
+        signer=signer_of(unit),
+        council=council,
+        minutes_doc=minutes_doc,
+        campaign=campaign,
+        campaign_code=campaign_code,
+        meeting_id=meeting.id,
+    )
+
+
+def parse_signer(text: str, unit: UnitRef) -> Signer:
+    """The signer as the registry writes it: 'KT. CHỦ TỊCH / PHÓ CHỦ TỊCH / Nguyễn Văn A' (capacity lines
+    in capitals, the name last); empty: the unit's head."""
+    parts = [p.strip() for p in re.split(r"[/\n]", text or "") if p.strip()]
+    if not parts:
+        return signer_of(unit)
+    capacity = tuple(p for p in parts if p == p.upper())
+    names = [p for p in parts if p != p.upper()]
+    return Signer(capacity=capacity or signer_of(unit).capacity, name=names[-1] if names else "")
+
+
+def documents_for_decision(
+    *,
+    session: Session,
+    hierarchy: Hierarchy,
+    unit_id: int,
+    number: str,
+    day: date,
+    codes: list[str],
+    signer: str = "",
+    meeting_id: int | None = None,
+) -> dm.Document:
+    """The commendation decision (quyết định khen thưởng kèm danh sách) of the head's decision step: its
+    number and date, the dossiers it confers, the signer as recorded; it cites the meeting's minutes and
+    the submission letters that brought the dossiers. Stored once per unit and number."""
+    unit = hierarchy.get(unit_id)
+    rows = session.execute(
+        select(Nomination, Nominee)
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(col(Nomination.code).in_([c.strip().upper() for c in codes]))
+        .order_by(col(Nomination.id))
+    ).all()
+    if not rows:
+        raise LookupError(f"quyết định {number}: không có hồ sơ nào trong các mã đã ghi")
+    council = session.scalars(select(Council).where(col(Council.unit_id) == unit_id)).first()
+    minutes_doc = None
+    if meeting_id is not None:
+        meeting = session.get(Meeting, meeting_id)
+        if meeting is not None:
+            documents_for_meeting(session=session, meeting=meeting, hierarchy=hierarchy)
+            minutes_doc = dm.by_key(session=session, key=f"minutes:meeting:{meeting_id}")
+    first = rows[0][0]
+    campaign_row = session.get(CampaignRow, first.campaign_id)
+    return _decision_paper(
+        session,
+        hierarchy,
+        unit=unit,
+        number=number,
+        day=day,
+        dossiers=[(n, e) for n, e in rows],
+        signer=parse_signer(signer, unit),
+        council=council.name if council else "",
+        minutes_doc=minutes_doc,
+        campaign=_campaign(session, first.campaign_id),
+        campaign_code=campaign_row.code if campaign_row else "ntm-2021-2025",
+        meeting_id=meeting_id,
+    )
+
+
+def _decision_paper(
+    session: Session,
+    hierarchy: Hierarchy,
+    *,
+    unit: UnitRef,
+    number: str,
+    day: date,
+    dossiers: list[tuple[Nomination, Nominee]],
+    signer: Signer,
+    council: str,
+    minutes_doc: dm.Document | None,
+    campaign: Campaign,
+    campaign_code: str,
+    meeting_id: int | None,
+) -> dm.Document:
+    ids = [n.id for n, _ in dossiers if n.id is not None]
+    letters = dm.submissions_for(session=session, nomination_ids=ids, to_unit_id=unit.id)
+    cited = tuple(
+        f"Tờ trình số {document_number(s.number)} {day_in_words(s.issued_on)} của Ủy ban nhân dân "
+        f"{hierarchy.get(s.unit_id).name}"
+        for s in letters
+    )
+    rows = tuple(_row_of(n, e, hierarchy, campaign_code) for n, e in dossiers)
+    inp = DecisionInput(
+        body=body_of(unit),
+        number=number,
+        day=day,
+        signer=signer,
+        rule_sets=tuple(dict.fromkeys(n.rule_set for n, _ in dossiers)),
+        campaign=campaign,
+        council=council if minutes_doc is not None else "",
+        minutes_day=minutes_doc.issued_on if minutes_doc else None,
+        minutes_number=minutes_doc.number if minutes_doc else "",
+        submissions=cited,
+        proposer=f"Thường trực {council}" if council else "",
+        awardees=rows,
+        recipients=tuple(
+            dict.fromkeys(
+                f"Ủy ban nhân dân {r.unit_name}" for r in rows if r.unit_name and r.unit_name != unit.name
+            )
+        ),
+    )
+
+    def paper() -> dm.Rendered:
+        return _docx(
+            "decision",
+            inp,
+            title=f"Quyết định {document_number(number)} {decision_summary(rows)[0].lower()}",
+            file_name=f"quyet-dinh-{slug(number)}-{day:%Y%m%d}.docx",
+        )
+
+    return dm.ensure_document(
+        session=session,
+        key=f"decision:unit:{unit.id}:{number}:{day.isoformat()}",
+        kind=dm.DocumentKind.decision,
+        unit_id=unit.id,
+        meeting_id=meeting_id,
+        nomination_ids=ids,
+        render=paper,
+    )
+
+
+def yearly_report(
+    *, session: Session, hierarchy: Hierarchy, unit_code: str, year: int, day: date
+) -> dm.Document:
+    """The yearly report summary of a unit: the dossiers its area filed in `year` and what became of them."""
+    unit = hierarchy.resolve(unit_code, on=day)
+    area = {unit.id} | {
+        u.id for u in hierarchy.by_id.values() if unit.id in {a.id for a in hierarchy.ancestors(u.id)}
+    }
+    stmt = (
+        select(col(Nomination.status), col(Nomination.award_code), col(Nomination.awarded_code), func.count())
+        .where(
+            col(Nomination.origin_unit_id).in_(area),
+            col(Nomination.submitted_on) >= date(year, 1, 1),
+            col(Nomination.submitted_on) <= date(year, 12, 31),
+        )
+        .group_by(col(Nomination.status), col(Nomination.award_code), col(Nomination.awarded_code))
+    )
+    by_status: Counter = Counter()
+    proposed: Counter = Counter()
+    awarded: Counter = Counter()
+    for status, award, awarded_code, count in session.execute(stmt):
+        by_status[Status(status)] += count
+        proposed[award] += count
+        if Status(status) == Status.conferred:
+            awarded[awarded_code or award] += count
+    forms = catalogue().forms
+    figures = (
+        Figure(label="Hồ sơ đề nghị khen thưởng trong năm", value=sum(by_status.values())),
+        *(Figure(label=f"— {s.label}", value=by_status[s]) for s in Status if by_status[s]),
+    )
+    codes = sorted(set(proposed) | set(awarded), key=lambda c: forms[c].rank if c in forms else 99)
+    campaign_row = session.scalars(select(CampaignRow).order_by(col(CampaignRow.id))).first()
+    campaign = Campaign(
+        name=campaign_row.name if campaign_row else "Cả nước chung sức xây dựng nông thôn mới",
+        legal_basis=campaign_row.legal_basis if campaign_row else "",
+    )
+    province = hierarchy.province_of(unit.id)
+    symbol = body_of(unit).symbol("BC")
+
+    def paper() -> dm.Rendered:
+        number = f"{dm.next_number(session=session, unit_id=unit.id, year=day.year, symbol=symbol)}/{symbol}"
+        inp = YearlyReportInput(
+            body=body_of(unit),
+            to=f"Văn phòng Điều phối nông thôn mới {province.name}"
+            if province
+            else "Văn phòng Điều phối nông thôn mới",
+            number=number,
+            day=day,
+            year=year,
+            signer=signer_of(unit),
+            campaign=campaign,
+            figures=figures,
+            forms=tuple(
+                FormFigure(
+                    name=forms[c].name if c in forms else c, proposed=proposed[c], conferred=awarded[c]
+                )
+                for c in codes
+            ),
+        )
+        return _docx(
+            "yearly_report",
+            inp,
+            title=f"Báo cáo năm {year} của {unit.name}",
+            file_name=f"bao-cao-{year}-{slug(unit.name)}.docx",
+        )
+
+    return dm.ensure_document(
+        session=session,
+        key=f"yearly-report:{unit.id}:{year}:{day.isoformat()}",
+        kind=dm.DocumentKind.yearly_report,
+        unit_id=unit.id,
+        render=paper,
+    )
+
+
+def decision_attachment(
+    *,
+    session: Session,
+    hierarchy: Hierarchy,
+    unit_id: int,
+    number: str,
+    day: date,
+    codes: list[str],
+    signer: str = "",
+    meeting_id: int | None = None,
+) -> Attachment | None:
+    """The decision as a DOCX attachment for the letters that announce it (made and stored if missing, in
+    a savepoint): a template that cannot render leaves the letters without it (None), never the
+    decision unrecorded. For the decision step's letters: `MailItem(…, attachments=(attachment,))`."""
+    from documents.render import TemplateProblem
+
+    try:
+        with session.begin_nested():
+            doc = documents_for_decision(
+                session=session,
+                hierarchy=hierarchy,
+                unit_id=unit_id,
+                number=number,
+                day=day,
+                codes=codes,
+                signer=signer,
+                meeting_id=meeting_id,
+            )
+    except TemplateProblem:
+        return None
+    return Attachment(filename=doc.file_name, content_type=doc.media_type, data=doc.content)

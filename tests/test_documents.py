@@ -1,0 +1,686 @@
+"""The papers councils sign (issue 14): each kind rendered from the sample data and read back with
+python-docx, the XLSX list taken in unchanged by the intake of the level above, one document per fact
+(same hash, same ID on a re-run), the templates reproducible and overridable, and `thidua docs`."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from typer.testing import CliRunner
+
+from documents.content import Body, Campaign, DecisionInput, ListRow, Signer, render
+from documents.render import DEFAULT_TEMPLATES, LEFTOVER_TAG, docx_text
+from documents.text import day_in_words, document_number, place_and_date, unit_title
+from models import documents as dm
+from models import meetings as mt
+from models.awards import NomineeKind
+from models.nominations import Nomination, Status
+from models.units import Level
+
+UNIT = "thanh-hoa.cam-thach-2025"  # xã Cẩm Thạch (from 1/7/2025), parent: tỉnh Thanh Hóa
+DAY = date(2026, 11, 24)
+NTM = Campaign(
+    name="Cả nước chung sức xây dựng nông thôn mới giai đoạn 2021–2025",
+    legal_basis="Quyết định số 587/QĐ-TTg ngày 18/5/2022 của Thủ tướng Chính phủ",
+)
+NOMINEES = [
+    ("Nguyễn Văn An", "cá nhân", "giay-khen-xa", "Hiến 300 m² đất & góp công làm đường <liên thôn>"),
+    ("Thôn Đồng Tâm", "tập thể", "giay-khen-xa", "Hoàn thành tiêu chí thôn nông thôn mới kiểu mẫu"),
+    ("Hộ ông Lê Văn Bình", "hộ gia đình", "giay-khen-xa", "Góp 50 triệu đồng xây nhà văn hóa"),
+    ("Trần Thị Hoa", "cá nhân", "bang-khen-tinh", "Vận động nhân dân hiến 2 km đường"),
+    ("Hợp tác xã Cẩm Tâm", "tập thể", "bang-khen-tinh", "Liên kết tiêu thụ nông sản cho 300 hộ"),
+]
+
+
+# --- Vietnamese text ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("day", "words"),
+    [
+        (date(2025, 10, 15), "ngày 15 tháng 10 năm 2025"),
+        (date(2025, 2, 5), "ngày 05 tháng 02 năm 2025"),  # day < 10 and months 1, 2: a leading zero
+        (date(2026, 1, 1), "ngày 01 tháng 01 năm 2026"),
+        (date(2026, 3, 9), "ngày 09 tháng 3 năm 2026"),
+    ],
+)
+def test_dates_are_written_in_words_as_decree_30_writes_them(day: date, words: str) -> None:
+    assert day_in_words(day) == words
+
+
+def test_place_date_number_and_unit_names_as_documents_write_them() -> None:
+    assert place_and_date("Cẩm Thạch", date(2025, 10, 15)) == "Cẩm Thạch, ngày 15 tháng 10 năm 2025"
+    assert document_number("5/QĐ-UBND") == "05/QĐ-UBND"
+    assert document_number("123/QĐ-UBND") == "123/QĐ-UBND"
+    assert unit_title("xã cẩm thạch") == "Xã Cẩm Thạch"
+    assert unit_title("thành phố huế") == "Thành phố Huế"
+    decomposed = "xa\u0303 Câ\u0309m Tha\u0323ch"  # NFD, as some keyboards type it
+    assert unit_title(decomposed) == "Xã Cẩm Thạch"
+    assert Body(name=decomposed, level=Level.commune).issuer_lines()["issuer_2"] == "XÃ CẨM THẠCH"
+
+
+# --- the renderer from a plain typed input (what the decision step calls) ------------------------------
+
+
+def _decision(rule_set: str, submitted_on: date, day: date, **extra) -> DecisionInput:
+    rows = tuple(
+        ListRow(
+            code=f"HS{submitted_on.year}-{i:06d}",
+            nominee=name,
+            kind=NomineeKind.individual if kind == "cá nhân" else NomineeKind.collective,
+            unit=UNIT,
+            unit_name="xã Cẩm Thạch",
+            award="bang-khen-tinh",
+            achievement=achievement,
+            submitted_on=submitted_on,
+        )
+        for i, (name, kind, _, achievement) in enumerate(NOMINEES[3:], start=1)
+    )
+    return DecisionInput(
+        body=Body(name="tỉnh Thanh Hóa", level=Level.province),
+        number="123/QĐ-UBND",
+        day=day,
+        signer=Signer(capacity=("KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"), name="Đặng Tiến Hưng"),
+        rule_sets=(rule_set,),
+        campaign=NTM,
+        council="Hội đồng Thi đua – Khen thưởng tỉnh Thanh Hóa",
+        minutes_day=day,
+        minutes_number="7/BB-HĐTĐKT",
+        awardees=rows,
+        **extra,
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule_set", "submitted_on", "day", "cited", "not_cited"),
+    [
+        ("nd-98-2023", date(2024, 3, 2), date(2024, 10, 15), "Nghị định số 98/2023/NĐ-CP", "152/2025/NĐ-CP"),
+        ("nd-152-2025", date(2026, 3, 2), date(2026, 10, 15), "Nghị định số 152/2025/NĐ-CP", "98/2023/NĐ-CP"),
+    ],
+)
+def test_a_decision_cites_the_decree_of_its_dossiers_rule_set(
+    rule_set: str, submitted_on: date, day: date, cited: str, not_cited: str
+) -> None:
+    text = docx_text(render("decision", _decision(rule_set, submitted_on, day), title="QĐ"))
+    bases = [line for line in text.splitlines() if line.startswith(("Căn cứ", "Xét", "Theo đề nghị"))]
+    assert any(cited in b for b in bases), bases
+    assert not any(not_cited in b for b in bases)
+    assert any("Luật Thi đua, khen thưởng số 06/2022/QH15" in b for b in bases)
+    assert any("587/QĐ-TTg" in b for b in bases)  # the movement's plan
+    assert any("Biên bản họp số 07/BB-HĐTĐKT" in b for b in bases)  # the council's minutes
+    assert bases[-1].endswith(".") and all(b.endswith(";") for b in bases[:-1])
+    assert "Số: 123/QĐ-UBND" in text
+    assert f"Thanh Hóa, {day_in_words(day)}" in text
+    assert "KT. CHỦ TỊCH\nPHÓ CHỦ TỊCH" in text
+    assert "Điều 1. Tặng Bằng khen của Chủ tịch UBND tỉnh cho 1 tập thể và 1 cá nhân" in text
+    assert not LEFTOVER_TAG.search(text)
+
+
+def test_a_configured_cash_reward_is_its_own_article(monkeypatch: pytest.MonkeyPatch) -> None:
+    from models.settings import reset_settings
+
+    monkeypatch.setenv(
+        "THIDUA_DOCUMENT_CASH_REWARDS", '{"bang-khen-tinh": {"individual": 1170000, "collective": 2340000}}'
+    )
+    reset_settings()
+    try:
+        text = docx_text(render("decision", _decision("nd-152-2025", date(2026, 3, 2), DAY), title="QĐ"))
+    finally:
+        monkeypatch.delenv("THIDUA_DOCUMENT_CASH_REWARDS")
+        reset_settings()
+    assert "Điều 2. Kèm theo Bằng khen của Chủ tịch UBND tỉnh là tiền thưởng" in text, text
+    assert "tập thể: 2.340.000 đồng; cá nhân: 1.170.000 đồng" in text
+    assert "Điều 3. Quyết định này có hiệu lực" in text and "- Như Điều 3;" in text
+
+
+def test_the_same_input_renders_to_the_same_bytes() -> None:
+    inp = _decision("nd-152-2025", date(2026, 3, 2), DAY)
+    first, second = render("decision", inp, title="QĐ"), render("decision", inp, title="QĐ")
+    assert hashlib.sha256(first).hexdigest() == hashlib.sha256(second).hexdigest()
+
+
+def test_the_default_templates_are_what_the_script_builds(tmp_path: Path) -> None:
+    from documents.make_templates import build
+
+    for path in build(tmp_path):
+        assert path.read_bytes() == (DEFAULT_TEMPLATES / path.name).read_bytes(), path.name
+
+
+def test_a_province_template_overrides_the_default_and_a_broken_one_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docx import Document
+
+    from documents.render import TemplateProblem
+    from models.settings import reset_settings
+
+    own = tmp_path / "mau-tinh"
+    own.mkdir()
+    doc = Document(str(DEFAULT_TEMPLATES / "quyet-dinh-khen-thuong.docx"))
+    doc.add_paragraph("Mẫu riêng của tỉnh Thanh Hóa")
+    doc.save(str(own / "quyet-dinh-khen-thuong.docx"))
+    monkeypatch.setenv("THIDUA_DOCUMENT_TEMPLATES", str(own))
+    reset_settings()
+    try:
+        inp = _decision("nd-152-2025", date(2026, 3, 2), DAY)
+        assert "Mẫu riêng của tỉnh Thanh Hóa" in docx_text(render("decision", inp, title="QĐ"))
+        # the other kinds fall back to the defaults
+        broken = Document(str(DEFAULT_TEMPLATES / "quyet-dinh-khen-thuong.docx"))
+        broken.add_paragraph("{{ so_quyet_dinh_khong_co }}")
+        broken.save(str(own / "quyet-dinh-khen-thuong.docx"))
+        with pytest.raises(TemplateProblem, match="quyet-dinh-khen-thuong.docx"):
+            render("decision", inp, title="QĐ")
+    finally:
+        monkeypatch.delenv("THIDUA_DOCUMENT_TEMPLATES")
+        reset_settings()
+
+
+# --- from the sample data: a meeting's minutes, submission letter and list, decision ------------------
+
+
+def _take_in(session, nominees=NOMINEES, unit: str = UNIT, on: str = "02/03/2026") -> list[str]:
+    from models.intake import take_in
+
+    rows = [
+        (
+            i + 2,
+            {
+                "nominee": name,
+                "kind": kind,
+                "unit": unit,
+                "award": award,
+                "campaign": "ntm-2021-2025",
+                "achievement": achievement,
+                "submitted_on": on,
+            },
+        )
+        for i, (name, kind, award, achievement) in enumerate(nominees)
+    ]
+    result = take_in(session=session, rows=rows, source="test", received_on=DAY)
+    session.commit()
+    return [n["code"] for n in result.nominations]
+
+
+def _meeting(session, sample, codes: list[str]) -> mt.Meeting:
+    meeting = mt.open_meeting(
+        session=session, unit_id=sample.by_code[UNIT].id, key="minutes:test", hierarchy=sample, on=DAY
+    )
+    decisions = [{"code": c, "decision": "approve", "votes_for": 6, "votes_against": 1} for c in codes[:-1]]
+    decisions.append(
+        {
+            "code": codes[-1],
+            "decision": "reject",
+            "votes_for": 2,
+            "votes_against": 5,
+            "note": "Chưa đủ tiêu chuẩn",
+        }
+    )
+    mt.apply_minutes(
+        session=session,
+        meeting=meeting,
+        hierarchy=sample,
+        minutes={
+            "meeting_date": DAY,
+            "members_present": 7,
+            "decision_series": "QĐ-UBND",
+            "first_decision_number": 41,
+            "secretary": "Trần Thị Thư",
+            "decisions": decisions,
+        },
+    )
+    session.commit()
+    return meeting
+
+
+def _province_meeting(session, sample, codes: list[str], *, first_number: int) -> mt.Meeting:
+    """The province's council approves what the commune forwarded (it confers: the province's forms)."""
+    province = mt.open_meeting(
+        session=session,
+        unit_id=sample.by_code["thanh-hoa"].id,
+        key="minutes:province",
+        hierarchy=sample,
+        on=DAY,
+    )
+    mt.apply_minutes(
+        session=session,
+        meeting=province,
+        hierarchy=sample,
+        minutes={
+            "meeting_date": DAY,
+            "members_present": 9,
+            "first_decision_number": first_number,
+            "decisions": [{"code": c, "decision": "approve", "votes_for": 9} for c in codes],
+        },
+    )
+    return province
+
+
+@pytest.fixture
+def papers(session, sample):
+    from documents.papers import documents_for_meeting
+
+    codes = _take_in(session)
+    meeting = _meeting(session, sample, codes)
+    docs = documents_for_meeting(session=session, meeting=meeting, hierarchy=sample)
+    session.commit()
+    return meeting, codes, docs
+
+
+def _by_kind(docs: list[dm.Document], kind: dm.DocumentKind) -> list[dm.Document]:
+    return [d for d in docs if d.kind == kind]
+
+
+def test_an_applied_meeting_has_its_minutes_a_submission_with_its_list_and_a_decision(papers) -> None:
+    _, _, docs = papers
+    kinds = sorted(d.kind.value for d in docs)
+    assert kinds == ["decision", "minutes", "nominee-list", "submission"]
+    for doc in docs:
+        assert doc.sha256 == hashlib.sha256(doc.content).hexdigest() and doc.size == len(doc.content)
+        if doc.media_type == dm.DOCX:
+            assert not LEFTOVER_TAG.search(docx_text(doc.content)), doc.title
+
+
+def test_the_minutes_record_attendance_quorum_and_each_tally(papers) -> None:
+    _, codes, docs = papers
+    (minutes,) = _by_kind(docs, dm.DocumentKind.minutes)
+    text = docx_text(minutes.content)
+    assert minutes.number == "1/BB-HĐTĐKT" and "Số: 01/BB-HĐTĐKT" in text
+    assert "Cẩm Thạch, ngày 24 tháng 11 năm 2026" in text
+    assert "HỘI ĐỒNG THI ĐUA – KHEN THƯỞNG" in text and "UBND XÃ CẨM THẠCH" in text
+    assert "có mặt 7 thành viên" in text and "đủ điều kiện tiến hành phiên họp" in text
+    assert "Trần Thị Thư" in text  # the secretary signs
+    from docx import Document
+
+    table = Document(io.BytesIO(minutes.content)).tables[-2]  # the results (the signatures come last)
+    rows = [[c.text for c in r.cells] for r in table.rows[1:]]
+    assert [r[1] for r in rows] == codes
+    assert rows[-1][4:7] == ["2", "5", "0"] and rows[-1][7] == "Không thông qua: Chưa đủ tiêu chuẩn"
+    assert rows[0][4:6] == ["6", "1"] and "QĐ số 41/QĐ-UBND" in rows[0][7]
+    assert rows[3][7] == "Thông qua, trình tỉnh Thanh Hóa"
+
+
+def test_the_submission_letter_lists_exactly_the_forwarded_dossiers_by_form_and_kind(papers, session) -> None:
+    _, codes, docs = papers
+    (letter,) = _by_kind(docs, dm.DocumentKind.submission)
+    text = docx_text(letter.content)
+    assert letter.number == "1/TTr-UBND" and "Số: 01/TTr-UBND" in text
+    assert "Kính gửi: Chủ tịch Ủy ban nhân dân tỉnh Thanh Hóa" in text
+    assert "Nghị định số 152/2025/NĐ-CP" in text
+    assert "Căn cứ Biên bản họp số 01/BB-HĐTĐKT ngày 24 tháng 11 năm 2026" in text
+    from docx import Document
+
+    table = Document(io.BytesIO(letter.content)).tables[-1]
+    names = [r.cells[1].text for r in table.rows[1:] if r.cells[0].text.isdigit()]
+    forwarded = list(
+        session.scalars(
+            select(Nomination.code).where(Nomination.code.in_(codes), Nomination.status == Status.forwarded)
+        )
+    )
+    assert len(forwarded) == 1  # the other bang-khen-tinh dossier was rejected
+    assert names == ["Trần Thị Hoa"]
+    groups = [r.cells[0].text for r in table.rows[1:] if not r.cells[0].text.isdigit()]
+    assert groups == ["I. Bằng khen của Chủ tịch UBND tỉnh — Cá nhân (1)"]
+
+
+def test_the_decision_lists_the_awardees_by_kind_with_its_number(papers) -> None:
+    _, _, docs = papers
+    (decision,) = _by_kind(docs, dm.DocumentKind.decision)
+    text = docx_text(decision.content)
+    assert decision.number == "41/QĐ-UBND" and "Số: 41/QĐ-UBND" in text
+    assert "CHỦ TỊCH ỦY BAN NHÂN DÂN XÃ CẨM THẠCH" in text
+    assert "Căn cứ Biên bản họp số 01/BB-HĐTĐKT" in text
+    assert "(Kèm theo Quyết định số 41/QĐ-UBND ngày 24 tháng 11 năm 2026" in text
+    from docx import Document
+
+    table = Document(io.BytesIO(decision.content)).tables[-1]
+    cells = [[c.text for c in r.cells] for r in table.rows[1:]]
+    assert [c[0] for c in cells if not c[0].isdigit()] == [
+        "I. Tập thể (1)",
+        "II. Cá nhân (1)",
+        "III. Hộ gia đình (1)",
+    ]
+    assert sorted(c[1] for c in cells if c[0].isdigit()) == sorted(
+        n for n, _, a, _ in NOMINEES if a == "giay-khen-xa"
+    )
+    assert "Hiến 300 m² đất & góp công làm đường <liên thôn>" in [c[3] for c in cells]  # escaped, not XML
+
+
+def test_rerunning_gives_the_same_documents_and_no_second_row(papers, session, sample) -> None:
+    from documents.papers import documents_for_meeting
+
+    meeting, _, docs = papers
+    again = documents_for_meeting(session=session, meeting=meeting, hierarchy=sample)
+    session.commit()
+    assert [(d.id, d.sha256) for d in again] == [(d.id, d.sha256) for d in docs]
+    assert session.scalar(select(func.count()).select_from(dm.Document)) == len(docs)
+    # and the bytes themselves are reproducible: rendered anew, the minutes hash the same
+    session.execute(dm.DocumentNomination.__table__.delete())
+    session.execute(dm.Document.__table__.delete())
+    session.execute(dm.CodeCounter.__table__.delete().where(dm.CodeCounter.name.like("doc:%")))
+    session.commit()
+    fresh = documents_for_meeting(session=session, meeting=meeting, hierarchy=sample)
+    assert sorted(d.sha256 for d in fresh) == sorted(d.sha256 for d in docs)
+
+
+def test_the_xlsx_list_is_taken_in_unchanged_by_the_intake_above(papers, tmp_path: Path, monkeypatch) -> None:
+    """The province takes the commune's list as it is: read with the intake's reader, screened, stored."""
+    from sqlmodel import Session
+
+    from models.campaigns import ensure_campaigns
+    from models.db import create_all_for_tests, get_engine
+    from models.hierarchy import Hierarchy
+    from models.intake import COLUMNS, HEADERS_VI, take_in
+    from models.sample import load_sample
+    from models.sheets import read_rows
+
+    _, _, docs = papers
+    (sheet,) = _by_kind(docs, dm.DocumentKind.nominee_list)
+    assert sheet.media_type == dm.XLSX and sheet.file_name.endswith(".xlsx")
+    path = tmp_path / sheet.file_name
+    path.write_bytes(sheet.content)
+    rows = read_rows(path, columns=COLUMNS, labels=HEADERS_VI, required=("nominee", "kind", "unit", "award"))
+    assert [r["nominee"] for _, r in rows] == ["Trần Thị Hoa"]
+    # the level above keeps its own database: a fresh one with the same units
+    other = f"sqlite:///{tmp_path / 'province.db'}"
+    create_all_for_tests(other)
+    with Session(get_engine(other), expire_on_commit=False) as province:
+        load_sample(session=province)
+        ensure_campaigns(session=province)
+        province.commit()
+        result = take_in(session=province, rows=rows, source=sheet.file_name, received_on=DAY)
+        province.commit()
+        stored = province.scalars(select(Nomination)).all()
+        hierarchy = Hierarchy.load(province)
+    assert result.nominations and len(stored) == 1
+    assert stored[0].award_code == "bang-khen-tinh" and stored[0].submitted_on == date(2026, 3, 2)
+    assert hierarchy.get(stored[0].origin_unit_id).code == UNIT
+
+
+def test_the_decision_cites_the_submission_that_brought_the_dossiers(session, sample) -> None:
+    """At the province, the decision on the commune's dossiers cites the commune's submission letter."""
+    from documents.papers import documents_for_meeting
+
+    codes = _take_in(session, [NOMINEES[3]])
+    commune = _meeting(
+        session, sample, [*codes, _take_in(session, [("Ai Đó", "cá nhân", "giay-khen-xa", "x")])[0]]
+    )
+    commune_docs = documents_for_meeting(session=session, meeting=commune, hierarchy=sample)
+    (letter,) = _by_kind(commune_docs, dm.DocumentKind.submission)
+    province = _province_meeting(session, sample, codes[:1], first_number=1234)
+    docs = documents_for_meeting(session=session, meeting=province, hierarchy=sample)
+    session.commit()
+    (decision,) = _by_kind(docs, dm.DocumentKind.decision)
+    text = docx_text(decision.content)
+    assert "Xét Tờ trình số 01/TTr-UBND ngày 24 tháng 11 năm 2026 của Ủy ban nhân dân xã Cẩm Thạch;" in text
+    assert "Số: 1234/QĐ-UBND" in text and "Thanh Hóa, ngày 24 tháng 11 năm 2026" in text
+    assert letter.number == "1/TTr-UBND"
+
+
+def test_the_yearly_report_counts_what_the_area_filed(session, sample) -> None:
+    from documents.papers import yearly_report
+
+    codes = _take_in(session)
+    _meeting(session, sample, codes)
+    doc = yearly_report(session=session, hierarchy=sample, unit_code=UNIT, year=2026, day=DAY)
+    again = yearly_report(session=session, hierarchy=sample, unit_code=UNIT, year=2026, day=DAY)
+    session.commit()
+    assert again.id == doc.id
+    text = docx_text(doc.content)
+    assert "Số: 01/BC-UBND" in text and "Kính gửi: Văn phòng Điều phối nông thôn mới tỉnh Thanh Hóa" in text
+    assert "Hồ sơ đề nghị khen thưởng trong năm\n5" in text
+    assert re.search(r"Giấy khen của Chủ tịch UBND xã\n3\n3", text)
+    assert not LEFTOVER_TAG.search(text)
+
+
+# --- the command line ---------------------------------------------------------------------------------
+
+
+def test_docs_ls_and_get_write_the_stored_bytes(papers, tmp_path: Path) -> None:
+    from cli.app import app
+
+    meeting, codes, docs = papers
+    runner = CliRunner()
+    listed = runner.invoke(app, ["docs", "ls", "--meeting", str(meeting.id), "--json"])
+    assert listed.exit_code == 0, listed.output
+    assert '"number": "41/QĐ-UBND"' in listed.output
+    by_code = runner.invoke(app, ["docs", "ls", codes[3], "--json"])
+    assert '"kind": "submission"' in by_code.output and '"kind": "decision"' not in by_code.output
+    by_unit = runner.invoke(app, ["docs", "ls", "--unit", "xã Cẩm Thạch"])
+    assert by_unit.exit_code == 0 and "Biên bản" in by_unit.output
+    (decision,) = _by_kind(docs, dm.DocumentKind.decision)
+    out = tmp_path / "qd.docx"
+    got = runner.invoke(app, ["docs", "get", str(decision.id), "-o", str(out)])
+    assert got.exit_code == 0, got.output
+    assert out.read_bytes() == decision.content
+    again = runner.invoke(app, ["docs", "get", str(decision.id), "-o", str(out)])
+    assert again.exit_code == 2 and "--force" in again.output
+    wrong = runner.invoke(app, ["docs", "get", str(decision.id), "-o", str(tmp_path / "qd.xlsx")])
+    assert wrong.exit_code == 2 and ".docx" in wrong.output
+
+
+@pytest.mark.skipif(shutil.which("soffice") is not None, reason="LibreOffice is installed: the PDF test runs")
+def test_a_pdf_without_libreoffice_is_refused_in_words(papers, tmp_path: Path) -> None:
+    from cli.app import app
+
+    _, _, docs = papers
+    (decision,) = _by_kind(docs, dm.DocumentKind.decision)
+    got = CliRunner().invoke(app, ["docs", "get", str(decision.id), "-o", str(tmp_path / "qd.pdf")])
+    assert got.exit_code == 2 and "LibreOffice" in got.output
+    assert not (tmp_path / "qd.pdf").exists()
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) is not installed here")
+def test_each_document_converts_to_pdf_with_its_number(papers, tmp_path: Path) -> None:  # pragma: no cover
+    from cli.documents import to_pdf
+
+    _, _, docs = papers
+    for doc in docs:
+        if doc.media_type == dm.DOCX:
+            pdf = to_pdf(doc.content)
+            assert pdf.startswith(b"%PDF")
+
+
+# --- the flow: papers made after the meeting applies, listed in its artifact ----------------------------
+
+
+def test_the_meeting_flow_makes_its_papers_and_lists_them_in_an_artifact(
+    prefect_api, session, sample
+) -> None:
+    import asyncio
+
+    from prefect import get_client
+
+    from flows.council import council_meeting
+
+    codes = _take_in(session, NOMINEES[:2])
+    minutes = mt.Minutes(
+        meeting_date=DAY,
+        members_present=7,
+        first_decision_number=77,
+        decisions=[{"code": c, "decision": "approve", "votes_for": 7} for c in codes],
+    )
+    result = asyncio.run(council_meeting(unit=UNIT, minutes=minutes, on=DAY, deliver=False, dashboard=False))
+    again = asyncio.run(council_meeting(unit=UNIT, minutes=minutes, on=DAY, deliver=False, dashboard=False))
+    assert again.meeting_id == result.meeting_id  # the same minutes: the same meeting, found by key
+    session.expire_all()
+    docs = dm.documents_of(session=session, meeting_id=result.meeting_id)
+    assert sorted(d.kind.value for d in docs) == ["decision", "minutes"]
+
+    async def artifact() -> str:
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(
+                    key=ArtifactFilterKey(any_=[f"documents-meeting-{result.meeting_id}"])
+                )
+            )
+            return str(found[0].data)
+
+    markdown = asyncio.run(artifact())
+    for doc in docs:
+        assert f"`thidua docs get {doc.id} -o {doc.file_name}`" in markdown
+    assert "77/QĐ-UBND" in markdown
+
+
+def test_the_decision_step_paper_covers_its_codes_forms_and_signer(session, sample) -> None:
+    """The head's decision step (its number, date, signer, codes) gets its paper: one form per article
+    line, the list by form and kind, the meeting's minutes cited; the same number again: the same row."""
+    from documents.papers import documents_for_decision, documents_for_meeting
+
+    codes = _take_in(
+        session,
+        [
+            ("Trần Thị Hoa", "cá nhân", "bang-khen-tinh", "Vận động nhân dân hiến 2 km đường"),
+            ("Thôn Đồng Tâm", "tập thể", "co-thi-dua-tinh", "Dẫn đầu phong trào"),
+        ],
+    )
+    commune = _meeting(
+        session, sample, [*codes, _take_in(session, [("Ai Đó", "cá nhân", "giay-khen-xa", "x")])[0]]
+    )
+    province = _province_meeting(session, sample, codes, first_number=500)
+    session.commit()
+    documents_for_meeting(session=session, meeting=commune, hierarchy=sample)  # its submission letter
+
+    def issue():
+        return documents_for_decision(
+            session=session,
+            hierarchy=sample,
+            unit_id=sample.by_code["thanh-hoa"].id,
+            number="1234/QĐ-UBND",
+            day=date(2026, 11, 30),
+            codes=codes,
+            signer="KT. CHỦ TỊCH / PHÓ CHỦ TỊCH / Đặng Tiến Hưng",
+            meeting_id=province.id,
+        )
+
+    doc, again = issue(), issue()
+    session.commit()
+    assert again.id == doc.id and again.sha256 == doc.sha256
+    text = docx_text(doc.content)
+    assert "Về việc tặng Bằng khen của Chủ tịch UBND tỉnh và Cờ thi đua của UBND tỉnh" in text
+    assert (
+        "Tặng Bằng khen của Chủ tịch UBND tỉnh cho 1 cá nhân; Cờ thi đua của UBND tỉnh cho 1 tập thể" in text
+    )
+    assert "KT. CHỦ TỊCH\nPHÓ CHỦ TỊCH" in text and "Đặng Tiến Hưng" in text
+    assert "Thanh Hóa, ngày 30 tháng 11 năm 2026" in text
+    assert "Căn cứ Biên bản họp số 01/BB-HĐTĐKT ngày 24 tháng 11 năm 2026 của Hội đồng Thi đua" in text
+    assert "Xét Tờ trình số 01/TTr-UBND ngày 24 tháng 11 năm 2026 của Ủy ban nhân dân xã Cẩm Thạch;" in text
+    assert "I. Bằng khen của Chủ tịch UBND tỉnh — Cá nhân (1)" in text
+    assert "II. Cờ thi đua của UBND tỉnh — Tập thể (1)" in text
+    assert sorted(d.kind.value for d in dm.documents_of(session=session, code=codes[0])) == [
+        "decision",
+        "decision",  # the meeting's own conferral today, and the decision step's paper
+        "minutes",
+        "minutes",
+        "nominee-list",
+        "submission",
+    ]
+
+
+def test_docs_make_a_decision_paper_and_a_yearly_report_from_the_command_line(papers) -> None:
+    import json
+
+    from cli.app import app
+
+    _, codes, _ = papers
+    runner = CliRunner()
+    missing = runner.invoke(app, ["docs", "make", "--decision", "99/QĐ-UBND", "--code", codes[0]])
+    assert missing.exit_code == 2 and "--unit" in missing.output
+    made = runner.invoke(
+        app,
+        [
+            "docs",
+            "make",
+            "--decision",
+            "99/QĐ-UBND",
+            "--unit",
+            UNIT,
+            "--code",
+            codes[0],
+            "--code",
+            codes[1],
+            "--on",
+            "25/11/2026",
+            "--signer",
+            "KT. CHỦ TỊCH / PHÓ CHỦ TỊCH / Lê Văn Phó",
+            "--json",
+        ],
+    )
+    assert made.exit_code == 0, made.output
+    (paper,) = json.loads(made.stdout)
+    assert paper["number"] == "99/QĐ-UBND" and paper["kind"] == "Quyết định khen thưởng"
+    report = runner.invoke(
+        app, ["docs", "make", "--report", UNIT, "--year", "2026", "--on", "30/11/2026", "--json"]
+    )
+    assert report.exit_code == 0, report.output
+    assert json.loads(report.stdout)[0]["number"] == "1/BC-UBND"
+
+
+def test_the_decision_travels_as_an_attachment_unless_its_template_is_broken(
+    papers, session, sample, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docx import Document
+
+    from documents.papers import decision_attachment
+    from models.settings import reset_settings
+
+    _, codes, _ = papers
+    args = {
+        "session": session,
+        "hierarchy": sample,
+        "unit_id": sample.by_code[UNIT].id,
+        "day": DAY,
+        "codes": codes[:3],
+    }
+    attachment = decision_attachment(number="88/QĐ-UBND", **args)
+    assert attachment is not None and attachment.filename.endswith(".docx")
+    assert "Số: 88/QĐ-UBND" in docx_text(attachment.data)
+    broken = Document(str(DEFAULT_TEMPLATES / "quyet-dinh-khen-thuong.docx"))
+    broken.add_paragraph("{{ khong_co }}")
+    broken.save(str(tmp_path / "quyet-dinh-khen-thuong.docx"))
+    monkeypatch.setenv("THIDUA_DOCUMENT_TEMPLATES", str(tmp_path))
+    reset_settings()
+    try:
+        assert decision_attachment(number="89/QĐ-UBND", **args) is None
+    finally:
+        monkeypatch.delenv("THIDUA_DOCUMENT_TEMPLATES")
+        reset_settings()
+    session.commit()  # the session is still usable: the failed paper was rolled back to its savepoint
+    numbers = [d.number for d in dm.documents_of(session=session, unit_id=sample.by_code[UNIT].id)]
+    assert "88/QĐ-UBND" in numbers and "89/QĐ-UBND" not in numbers
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in DEFAULT_TEMPLATES.glob("*.docx")))
+def test_each_template_has_the_page_and_fonts_of_decree_30(name: str) -> None:
+    from docx import Document
+    from docx.shared import Pt
+
+    doc = Document(str(DEFAULT_TEMPLATES / name))
+    section = doc.sections[0]
+    assert round(section.page_width.cm, 1) == 21.0 and round(section.page_height.cm, 1) == 29.7  # A4
+    assert 2.0 <= round(section.top_margin.cm, 2) <= 2.5 and 2.0 <= round(section.bottom_margin.cm, 2) <= 2.5
+    assert 3.0 <= round(section.left_margin.cm, 2) <= 3.5 and 1.5 <= round(section.right_margin.cm, 2) <= 2.0
+    assert doc.styles["Normal"].font.name == "Times New Roman"
+    assert Pt(13) <= doc.styles["Normal"].font.size <= Pt(14)
+    runs = {
+        r.text: r
+        for t in doc.tables
+        for row in t.rows
+        for c in row.cells
+        for p in c.paragraphs
+        for r in p.runs
+    }
+    title = runs["CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM"]
+    motto = runs["Độc lập - Tự do - Hạnh phúc"]
+    assert title.bold and Pt(12) <= title.font.size <= Pt(13)
+    assert motto.bold and Pt(13) <= motto.font.size <= Pt(14)
+    assert runs["{{ place_date }}"].italic and "Số: {{ number }}" in runs
+    assert section.different_first_page_header_footer  # page numbers from the second page
