@@ -13,6 +13,7 @@ from cli.mail import mail_app
 from cli.meetings import meeting_app
 from cli.nominations import inbox, nominate, resubmit_command, status, units
 from cli.reports import remind_command, report_app
+from cli.users import portal_command, users_app
 from supervisor.up import up
 
 app = typer.Typer(
@@ -44,6 +45,8 @@ app.command("demo")(demo_command)
 app.add_typer(mail_app, name="mail", help="Thư đã gửi / hộp thư thử nghiệm")
 app.add_typer(report_app, name="report")
 app.command("remind")(remind_command)
+app.add_typer(users_app, name="users")
+app.command("portal")(portal_command)
 
 if __name__ == "__main__":
     app()

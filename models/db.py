@@ -69,6 +69,8 @@ TABLE_MODULES = (
     "models.meetings",
     "models.staging",
     "notifications.outbox",
+    "models.accounts",
+    "models.portal",
 )
 
 
