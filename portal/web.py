@@ -854,6 +854,7 @@ def unit_addresses(session: Session, unit: UnitRef) -> list[str]:
     from models.units import Council, CouncilMember
 
     addresses = {a.lower() for a in (unit.email, unit.head_email, unit.ntm_office_email) if a}
+    addresses |= {e.lower() for e in session.scalars(select(col(Council.office_email)).where(col(Council.unit_id) == unit.id))}
     addresses |= {
         e.lower()
         for e in session.scalars(

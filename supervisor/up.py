@@ -301,8 +301,12 @@ def _wait_until(
 
 
 def _health_ok(api_url: str) -> bool:
+    return _page_ok(f"{api_url}/health")
+
+
+def _page_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
@@ -343,6 +347,7 @@ class Options:
     port: int
     sink_port: int
     auth: str | None = None
+    portal_port: int = 8000
     postgres: str | None = None
     prefect_db: str | None = None
     sample: bool = True
@@ -378,7 +383,11 @@ def run(options: Options, *, stop: threading.Event) -> int:
     auth = _parse_auth(options.auth or (settings.ui_auth.get_secret_value() if settings.ui_auth else None))
     # The sink stands in for a mail server only when mail would go to this machine anyway.
     use_sink = settings.smtp_host in LOOPBACK
-    ports = {"--port": options.port} | ({"--sink-port": options.sink_port} if use_sink else {})
+    ports = (
+        {"--port": options.port}
+        | ({"--sink-port": options.sink_port} if use_sink else {})
+        | {"--portal-port": options.portal_port}
+    )
     api_url = f"http://{HOST}:{options.port}/api"
     running = Running()
     secure_folder(data_dir, deep=True)  # a folder left by an older version or another umask
@@ -446,6 +455,32 @@ def run(options: Options, *, stop: threading.Event) -> int:
                 stop=stop,
                 what="Tiến trình phục vụ deployment (supervisor.serve)",
             )
+            # the council portal, once the database is upgraded (its tables) and the API answers
+            portal = _spawn(
+                "portal",
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "portal.web:app_factory",
+                    "--factory",
+                    "--host",
+                    HOST,
+                    "--port",
+                    str(options.portal_port),
+                ],
+                env=env,
+                log_dir=log_dir,
+            )
+            running.children.append(portal)
+            portal_url = f"http://{HOST}:{options.portal_port}"
+            _wait_until(
+                lambda: _page_ok(f"{portal_url}/login"),
+                child=portal,
+                timeout=SERVE_START_TIMEOUT,
+                stop=stop,
+                what="Cổng Hội đồng (portal)",
+            )
             served = json.loads(ready_file.read_text(encoding="utf-8"))
             info = {
                 "pid": os.getpid(),
@@ -454,6 +489,7 @@ def run(options: Options, *, stop: threading.Event) -> int:
                 "data_dir": str(data_dir),
                 "api_url": api_url,
                 "ui_url": f"http://{HOST}:{options.port}",
+                "portal_url": portal_url,
                 "prefect_port": options.port,
                 "auth": auth is not None,
                 "sink_port": options.sink_port if running.sink is not None else None,
@@ -574,6 +610,7 @@ def _print_banner(info: dict[str, Any], *, auth: str | None, loaded: dict[str, i
     console.print(text("[bold green]thidua đã sẵn sàng[/] sau {} giây", info["startup_seconds"]))
     console.print(text("  Giao diện Prefect: [bold]{}[/]{}", info["ui_url"], login))
     console.print(f"  API Prefect:       {info['api_url']}")
+    console.print(text("  Cổng Hội đồng:     [bold]{}[/] (tài khoản: thidua users add)", info["portal_url"]))
     if info["maildir"]:
         console.print(
             text(
@@ -643,6 +680,10 @@ def up(
         ),
     ] = None,
     no_sample: Annotated[bool, typer.Option("--no-sample", help="không nạp dữ liệu mẫu lần đầu")] = False,
+    portal_port: Annotated[
+        int | None,
+        typer.Option("--portal-port", help="cổng của cổng Hội đồng (mặc định THIDUA_PORTAL_PORT, 8000)"),
+    ] = None,
     auth: Annotated[
         str | None, typer.Option("--auth", hidden=True, help="bị từ chối: dùng --auth-file")
     ] = None,
@@ -664,6 +705,7 @@ def up(
             if prefect_db_file
             else prefect_db,
             sample=not no_sample,
+            portal_port=portal_port or settings.portal_port,
         )
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):
