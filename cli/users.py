@@ -13,7 +13,9 @@ from rich.table import Table
 
 from cli.common import JsonOpt, console, emit_json, fail
 
-users_app = typer.Typer(help="Tài khoản cổng Hội đồng (thư ký, chủ tịch, văn thư, cán bộ thi đua, quản trị)", no_args_is_help=True)
+users_app = typer.Typer(
+    help="Tài khoản cổng Hội đồng (thư ký, chủ tịch, văn thư, cán bộ thi đua, quản trị)", no_args_is_help=True
+)
 
 PasswordFileOpt = Annotated[
     Path | None,
@@ -84,8 +86,14 @@ def list_users(json_out: JsonOpt = False) -> None:
     table = Table(title=f"Tài khoản cổng Hội đồng ({len(rows)})")
     for c in ("Tên đăng nhập", "Họ tên", "Vai trò", "Đơn vị", "Tình trạng"):
         table.add_column(c)
-    for u, r in zip(users, rows, strict=True):
-        table.add_row(r["username"], r["name"], u.role.label, hierarchy.get(u.unit_id).name, "đã khóa" if u.disabled else "")
+    for u in users:
+        table.add_row(
+            u.username,
+            u.display_name,
+            u.role.label,
+            hierarchy.get(u.unit_id).name,
+            "đã khóa" if u.disabled else "",
+        )
     console.print(table)
 
 
@@ -98,7 +106,11 @@ def _set_disabled(username: str, disabled: bool) -> None:
         if user is None:
             raise fail(f"không có tài khoản «{username}»")
         accounts.set_disabled(session=session, user=user, disabled=disabled)
-    what = "đã khóa tài khoản; mọi phiên đăng nhập của tài khoản đã kết thúc" if disabled else "đã mở lại tài khoản"
+    what = (
+        "đã khóa tài khoản; mọi phiên đăng nhập của tài khoản đã kết thúc"
+        if disabled
+        else "đã mở lại tài khoản"
+    )
     console.print(f"{username}: {what}")
 
 
@@ -133,8 +145,12 @@ def reset(username: str, password_file: PasswordFileOpt = None) -> None:
 
 
 def portal_command(
-    port: Annotated[int | None, typer.Option("--port", help="cổng (mặc định THIDUA_PORTAL_PORT, 8000)")] = None,
-    host: Annotated[str, typer.Option("--host", help="địa chỉ lắng nghe (mặc định chỉ máy này)")] = "127.0.0.1",
+    port: Annotated[
+        int | None, typer.Option("--port", help="cổng (mặc định THIDUA_PORTAL_PORT, 8000)")
+    ] = None,
+    host: Annotated[
+        str, typer.Option("--host", help="địa chỉ lắng nghe (mặc định chỉ máy này)")
+    ] = "127.0.0.1",
 ) -> None:
     """Chạy riêng cổng Hội đồng (uvicorn), ví dụ sau một reverse proxy có TLS."""
     import uvicorn
@@ -147,4 +163,6 @@ def portal_command(
     console.print(f"Cổng Hội đồng: http://{host}:{port}")
     # proxy headers from 127.0.0.1 only (uvicorn's default): behind nginx on this machine the client's
     # address is the browser's, which the login throttling counts
-    uvicorn.run("portal.web:app_factory", factory=True, host=host, port=port, log_level="info", access_log=True)
+    uvicorn.run(
+        "portal.web:app_factory", factory=True, host=host, port=port, log_level="info", access_log=True
+    )

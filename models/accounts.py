@@ -297,10 +297,9 @@ def login(
     if until is not None:
         from models.clock import fmt_datetime
 
-        raise LoginRefused(
-            "đăng nhập tạm khóa vì sai mật khẩu nhiều lần; thử lại sau " + fmt_datetime(until)
-        )
+        raise LoginRefused("đăng nhập tạm khóa vì sai mật khẩu nhiều lần; thử lại sau " + fmt_datetime(until))
     user = by_username(session, name) if name else None
+    ok: bool
     try:
         ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -318,7 +317,12 @@ def login(
     csrf = secrets.token_urlsafe(32)
     session.add(
         PortalSession(
-            id=_digest(token), user_id=_id(user), csrf_token=csrf, address=address, created_at=now, last_seen=now
+            id=_digest(token),
+            user_id=_id(user),
+            csrf_token=csrf,
+            address=address,
+            created_at=now,
+            last_seen=now,
         )
     )
     session.flush()

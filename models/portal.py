@@ -52,7 +52,7 @@ def draft_of(session: Session, meeting_id: int) -> MinutesDraft | None:
 
 
 def save_draft(
-    *, session: Session, meeting_id: int, body: dict, problems: list[str], saved_by: str
+    *, session: Session, meeting_id: int, body: dict, problems: list, saved_by: str
 ) -> MinutesDraft:
     draft = draft_of(session, meeting_id) or MinutesDraft(meeting_id=meeting_id)
     draft.body, draft.problems, draft.saved_by = body, list(problems), saved_by
@@ -64,7 +64,9 @@ def save_draft(
     return draft
 
 
-def store_upload(*, session: Session, report_id: int, file_name: str, content: bytes, by: str) -> ReportUpload:
+def store_upload(
+    *, session: Session, report_id: int, file_name: str, content: bytes, by: str
+) -> ReportUpload:
     upload = ReportUpload(
         report_id=report_id,
         file_name=file_name[:255],

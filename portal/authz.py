@@ -48,11 +48,11 @@ class Route:
     method: str = "GET"
 
 
-S, C, R, O, A = Role.secretary, Role.chair, Role.registry, Role.operator, Role.admin
+S, C, R, OP, AD = Role.secretary, Role.chair, Role.registry, Role.operator, Role.admin
 BELOW, OWN, PROVINCE, ANY = Rule.own_unit_or_below, Rule.own_unit, Rule.province, Rule.any
 # what every council member reads: their unit and the units under it; operators their province
-READ = {S: BELOW, C: BELOW, R: BELOW, O: PROVINCE, A: ANY}
-EVERYONE = {S: ANY, C: ANY, R: ANY, O: ANY, A: ANY}
+READ = {S: BELOW, C: BELOW, R: BELOW, OP: PROVINCE, AD: ANY}
+EVERYONE = {S: ANY, C: ANY, R: ANY, OP: ANY, AD: ANY}
 
 ROUTES: dict[str, Route] = {
     "home": Route(Scope.user, EVERYONE),
@@ -64,17 +64,17 @@ ROUTES: dict[str, Route] = {
     "resubmit": Route(Scope.dossier_origin, {S: OWN}, "POST"),
     "nominate_form": Route(Scope.unit, {S: OWN}),
     "nominate": Route(Scope.unit, {S: OWN}, "POST"),
-    "nominate_template": Route(Scope.user, {S: ANY, O: ANY, A: ANY}),
+    "nominate_template": Route(Scope.user, {S: ANY, OP: ANY, AD: ANY}),
     "meetings": Route(Scope.unit, READ),
     "meeting_open": Route(Scope.unit, {S: OWN}, "POST"),
     "meeting": Route(Scope.meeting, READ),
     "minutes_save": Route(Scope.meeting, {S: OWN}, "POST"),
     "minutes_confirm": Route(Scope.meeting, {C: OWN}, "POST"),
-    "meeting_cancel": Route(Scope.meeting, {O: PROVINCE, A: ANY}, "POST"),
+    "meeting_cancel": Route(Scope.meeting, {OP: PROVINCE, AD: ANY}, "POST"),
     "letters": Route(Scope.unit, READ),
     "reports": Route(Scope.unit, READ),
     "report_file": Route(Scope.unit, {S: OWN}, "POST"),
-    "report_status": Route(Scope.user, {O: ANY, A: ANY}),
+    "report_status": Route(Scope.user, {OP: ANY, AD: ANY}),
 }
 
 

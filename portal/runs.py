@@ -13,7 +13,7 @@ FastAPI's thread pool (plain `def` routes).
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from uuid import UUID
 
 from supervisor.reach import connect, run, run_ui_link, wait_for
@@ -30,7 +30,9 @@ class ServiceDown(RuntimeError):
     """The action needs `thidua up` (a served deployment or a suspended run)."""
 
     def __init__(self) -> None:
-        super().__init__("dịch vụ chưa chạy (thidua up): chưa thể mở hoặc tiếp tục phiên họp; báo cán bộ vận hành")
+        super().__init__(
+            "dịch vụ chưa chạy (thidua up): chưa thể mở hoặc tiếp tục phiên họp; báo cán bộ vận hành"
+        )
 
 
 class RunFailed(RuntimeError):
@@ -59,7 +61,9 @@ def intake_rows(
     from models.intake import IntakeRefused, IntakeResult
 
     parameters = intake_parameters(rows=rows, source=source)
-    state: Any = run(intake(**parameters, source=source, actor=actor, received_on=received_on, return_state=True))
+    state: Any = run(
+        intake(**parameters, source=source, actor=actor, received_on=received_on, return_state=True)
+    )
     run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
     if is_refused(state):
         return IntakeRefused.model_validate(state.result()), run_id
@@ -121,7 +125,7 @@ def open_meeting(*, unit_code: str, unit_id: int) -> tuple[Meeting | None, str, 
             return (state.message or "") if is_refused(state) else f"phiên họp không mở được ({state.name})"
         return None
 
-    found = wait_for(opened, timeout=OPEN_WAIT, every=1.0)
+    found = cast("Meeting | str | None", wait_for(opened, timeout=OPEN_WAIT, every=1.0))
     if isinstance(found, str):
         return None, run_id, found
     return found, run_id, ""
@@ -162,7 +166,7 @@ def resume_meeting(*, meeting: Meeting, minutes: Minutes) -> MeetingApplied | li
                 return list(m.summary.get("problems") or ["biên bản chưa hợp lệ"])
         return None
 
-    result = wait_for(settled, timeout=RESUME_WAIT)
+    result = cast("MeetingApplied | list[str] | None", wait_for(settled, timeout=RESUME_WAIT))
     if result is None:
         raise RunFailed("đã gửi biên bản nhưng phiên họp chưa áp dụng xong; tải lại trang sau ít phút")
     return result

@@ -132,7 +132,9 @@ def _address(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
-def _targets(session: Session, viewer_unit: UnitRef, spec: authz.Route, request: Request, form: FormData | None):
+def _targets(
+    session: Session, viewer_unit: UnitRef, spec: authz.Route, request: Request, form: FormData | None
+):
     """The object of the route and its units; raises Denied(404) for an object that does not exist."""
     from models.meetings import Meeting
     from models.nominations import NominationStep, by_code
@@ -150,15 +152,17 @@ def _targets(session: Session, viewer_unit: UnitRef, spec: authz.Route, request:
         nomination = by_code(session=session, code=str(request.path_params.get("code", "")).upper())
         if nomination is None or nomination.id is None:
             raise Denied(404)
-        ids = {nomination.origin_unit_id}
+        ids: set[int | None] = {nomination.origin_unit_id}
         if spec.scope == authz.Scope.dossier:
             ids |= {nomination.current_unit_id}
             ids |= set(
                 session.scalars(
-                    select(col(NominationStep.unit_id)).where(col(NominationStep.nomination_id) == nomination.id)
+                    select(col(NominationStep.unit_id)).where(
+                        col(NominationStep.nomination_id) == nomination.id
+                    )
                 )
-            ) - {None}
-        units = [hierarchy.get(i) for i in ids]
+            )
+        units = [hierarchy.get(i) for i in ids if i is not None]
         return hierarchy.get(nomination.origin_unit_id), nomination, units
     try:
         meeting_id = int(request.path_params.get("meeting_id", ""))
@@ -179,7 +183,10 @@ def _check(request: Request, route: str, form: FormData | None) -> Viewer:
             raise NotLoggedIn
         user, row = found
         if form is not None and not secrets.compare_digest(str(form.get("csrf") or ""), row.csrf_token):
-            raise Denied(403, "Biểu mẫu đã cũ hoặc không hợp lệ (mã chống giả mạo không khớp); tải lại trang rồi làm lại.")
+            raise Denied(
+                403,
+                "Biểu mẫu đã cũ hoặc không hợp lệ (mã chống giả mạo không khớp); tải lại trang rồi làm lại.",
+            )
         hierarchy = Hierarchy.load(session)
         own = hierarchy.get(user.unit_id)
         target, obj, units = _targets(session, own, spec, request, form)
@@ -187,7 +194,9 @@ def _check(request: Request, route: str, form: FormData | None) -> Viewer:
         if status != 200:
             raise Denied(status)
         session.expunge_all()
-        return Viewer(user=user, unit=own, csrf=row.csrf_token, hierarchy=hierarchy, route=route, target=target, obj=obj)
+        return Viewer(
+            user=user, unit=own, csrf=row.csrf_token, hierarchy=hierarchy, route=route, target=target, obj=obj
+        )
 
 
 async def guard(request: Request) -> Viewer:
@@ -200,7 +209,9 @@ async def guard(request: Request) -> Viewer:
 router = APIRouter()
 
 
-def page(request: Request, name: str, viewer: Viewer | None, status_code: int = 200, **context: Any) -> HTMLResponse:
+def page(
+    request: Request, name: str, viewer: Viewer | None, status_code: int = 200, **context: Any
+) -> HTMLResponse:
     return templates.TemplateResponse(
         request,
         name,
@@ -216,7 +227,9 @@ def back_to(path: str) -> RedirectResponse:
 # --- login, logout, password ----------------------------------------------------------------------
 
 
-def _login_page(request: Request, *, error: str = "", username: str = "", status_code: int = 200) -> HTMLResponse:
+def _login_page(
+    request: Request, *, error: str = "", username: str = "", status_code: int = 200
+) -> HTMLResponse:
     token = secrets.token_urlsafe(32)
     response = page(
         request,
@@ -273,11 +286,17 @@ def login(
         accounts.logout(session=session, token=request.cookies.get(COOKIE))  # no session survives a login
         try:
             new = accounts.login(
-                session=session, username=username, password=password, address=_address(request), policy=_policy()
+                session=session,
+                username=username,
+                password=password,
+                address=_address(request),
+                policy=_policy(),
             )
         except accounts.LoginRefused as exc:
             session.commit()  # the failed attempt counts
-            return _login_page(request, error=f"Không đăng nhập được: {exc}.", username=username, status_code=401)
+            return _login_page(
+                request, error=f"Không đăng nhập được: {exc}.", username=username, status_code=401
+            )
     response = back_to(_safe_next(next))
     _set_cookie(response, COOKIE, new.token)
     response.delete_cookie(LOGIN_COOKIE, path="/")
@@ -348,7 +367,8 @@ def home(viewer: Viewer = Depends(guard)) -> Response:
 def _children(hierarchy: Hierarchy, unit: UnitRef) -> list[UnitRef]:
     today = today_vn()
     return sorted(
-        (u for u in hierarchy.by_id.values() if u.parent_id == unit.id and u.valid_on(today)), key=lambda u: u.name
+        (u for u in hierarchy.by_id.values() if u.parent_id == unit.id and u.valid_on(today)),
+        key=lambda u: u.name,
     )
 
 
@@ -366,9 +386,11 @@ def inbox(request: Request, viewer: Viewer = Depends(guard)) -> HTMLResponse:
     today = today_vn()
     unit = viewer.target
     with session_scope() as session:
-        items = [_due(i, today) for i in inbox_of(session=session, unit_id=unit.id, hierarchy=viewer.hierarchy)]
+        items = [
+            _due(i, today) for i in inbox_of(session=session, unit_id=unit.id, hierarchy=viewer.hierarchy)
+        ]
         rows = session.execute(
-            select(Nomination, Nominee.name)
+            select(Nomination, col(Nominee.name))
             .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
             .where(col(Nomination.origin_unit_id) == unit.id)
             .order_by(col(Nomination.id).desc())
@@ -429,7 +451,9 @@ def resubmit(request: Request, code: str, viewer: Viewer = Depends(guard)) -> Re
     try:
         done, run_id = runs.resubmit_codes(codes=[viewer.obj.code], actor=viewer.user.actor)
     except runs.RunFailed as exc:
-        return page(request, "message.html", viewer, status_code=400, title="Chưa nộp lại được", message=str(exc))
+        return page(
+            request, "message.html", viewer, status_code=400, title="Chưa nộp lại được", message=str(exc)
+        )
     return page(
         request,
         "message.html",
@@ -459,7 +483,11 @@ def nominate_template(viewer: Viewer = Depends(guard)) -> Response:
 
     folder = Path(tempfile.mkdtemp(prefix="thidua-portal-"))
     path = write_template(
-        folder / "mau-ho-so.xlsx", columns=COLUMNS, labels=HEADERS_VI, title="Hồ sơ đề nghị khen thưởng", notes=TEMPLATE_NOTES
+        folder / "mau-ho-so.xlsx",
+        columns=COLUMNS,
+        labels=HEADERS_VI,
+        title="Hồ sơ đề nghị khen thưởng",
+        notes=TEMPLATE_NOTES,
     )
     from starlette.background import BackgroundTask
 
@@ -529,7 +557,9 @@ def _unit_problems(rows: list[tuple[int, dict]], viewer: Viewer) -> list[dict]:
 
 
 @router.post("/nominate", name="nominate", response_class=HTMLResponse)
-def nominate(request: Request, viewer: Viewer = Depends(guard), file: UploadFile = File(None)) -> HTMLResponse:
+def nominate(
+    request: Request, viewer: Viewer = Depends(guard), file: UploadFile = File(None)
+) -> HTMLResponse:
     from models.intake import COLUMNS, HEADERS_VI, IntakeRefused
     from models.sheets import FileRefused, read_rows
     from portal import runs
@@ -540,7 +570,9 @@ def nominate(request: Request, viewer: Viewer = Depends(guard), file: UploadFile
         if isinstance(saved, str):
             return page(request, "nominate.html", viewer, status_code=400, file_error=saved)
         try:
-            rows = read_rows(saved, columns=COLUMNS, labels=HEADERS_VI, required=COLUMNS[:4] + ("submitted_on",))
+            rows = read_rows(
+                saved, columns=COLUMNS, labels=HEADERS_VI, required=COLUMNS[:4] + ("submitted_on",)
+            )
         except FileRefused as exc:
             return page(request, "nominate.html", viewer, status_code=400, file_error=str(exc))
     finally:
@@ -559,7 +591,9 @@ def nominate(request: Request, viewer: Viewer = Depends(guard), file: UploadFile
             {"row": e.row, "column": HEADERS_VI.get(e.column or "", e.column or ""), "message": e.message}
             for e in result.errors
         ]
-        return page(request, "nominate.html", viewer, status_code=400, errors=errors, file_name=name, run_link=link)
+        return page(
+            request, "nominate.html", viewer, status_code=400, errors=errors, file_name=name, run_link=link
+        )
     return page(request, "nominate.html", viewer, taken=result, file_name=name, run_link=link)
 
 
@@ -573,10 +607,15 @@ def meetings(request: Request, viewer: Viewer = Depends(guard), error: str = "")
 
     with session_scope() as session:
         rows = session.scalars(
-            select(Meeting).where(col(Meeting.unit_id) == viewer.target.id).order_by(col(Meeting.id).desc()).limit(100)
+            select(Meeting)
+            .where(col(Meeting.unit_id) == viewer.target.id)
+            .order_by(col(Meeting.id).desc())
+            .limit(100)
         ).all()
         waiting = len(inbox_of(session=session, unit_id=viewer.target.id, hierarchy=viewer.hierarchy))
-    return page(request, "meetings.html", viewer, meetings=rows, waiting=waiting, unit=viewer.target, error=error)
+    return page(
+        request, "meetings.html", viewer, meetings=rows, waiting=waiting, unit=viewer.target, error=error
+    )
 
 
 @router.post("/meetings/open", name="meeting_open", response_class=HTMLResponse)
@@ -587,7 +626,15 @@ def meeting_open(request: Request, viewer: Viewer = Depends(guard)) -> Response:
     try:
         meeting, run_id, why = runs.open_meeting(unit_code=viewer.target.code, unit_id=viewer.target.id)
     except (runs.ServiceDown, MeetingRefused, runs.RunFailed) as exc:
-        return page(request, "message.html", viewer, status_code=409, title="Chưa mở được phiên họp", message=str(exc), back="/meetings")
+        return page(
+            request,
+            "message.html",
+            viewer,
+            status_code=409,
+            title="Chưa mở được phiên họp",
+            message=str(exc),
+            back="/meetings",
+        )
     if meeting is None:
         return page(
             request,
@@ -606,7 +653,7 @@ def _meeting_steps(session: Session, meeting_id: int) -> list[dict]:
     from models.nominations import Nomination, NominationStep
 
     rows = session.execute(
-        select(NominationStep, Nomination.code)
+        select(NominationStep, col(Nomination.code))
         .join(Nomination, col(Nomination.id) == col(NominationStep.nomination_id))
         .where(col(NominationStep.idempotency_key).startswith(f"meeting:{meeting_id}:"))
         .order_by(col(NominationStep.id))
@@ -625,7 +672,15 @@ def _meeting_steps(session: Session, meeting_id: int) -> list[dict]:
     ]
 
 
-GRID_FIELDS = ("decision", "votes_for", "votes_against", "votes_abstain", "votes_written", "lower_award", "note")
+GRID_FIELDS = (
+    "decision",
+    "votes_for",
+    "votes_against",
+    "votes_abstain",
+    "votes_written",
+    "lower_award",
+    "note",
+)
 
 
 def _written_votes_supported() -> bool:
@@ -644,7 +699,15 @@ def _grid_start(meeting: Any, members: int) -> dict:
         "decision_series": "",
         "first_decision_number": "1",
         "rows": {
-            a["code"]: {"decision": Decision.approve.label, "votes_for": "", "votes_against": "", "votes_abstain": "", "votes_written": "", "lower_award": "", "note": ""}
+            a["code"]: {
+                "decision": Decision.approve.label,
+                "votes_for": "",
+                "votes_against": "",
+                "votes_abstain": "",
+                "votes_written": "",
+                "lower_award": "",
+                "note": "",
+            }
             for a in meeting.agenda
         },
     }
@@ -667,7 +730,7 @@ def _meeting_view(request: Request, viewer: Viewer, status_code: int = 200, **ex
     if problems is None:
         problems = draft.problems if draft else []
     by_code: dict[str, list[str]] = {}
-    general = []
+    general: list[str] = []
     for code, text in problems:
         (by_code.setdefault(code, []) if code else general).append(text)
     editable = meeting.status == MeetingStatus.open and meeting.waits_for_decisions
@@ -702,21 +765,27 @@ def _typed_grid(form: FormData, meeting: Any) -> dict:
     from models.meetings import Decision
 
     body: dict[str, Any] = {
-        k: str(form.get(k) or "").strip() for k in ("meeting_date", "members_present", "decision_series", "first_decision_number")
+        k: str(form.get(k) or "").strip()
+        for k in ("meeting_date", "members_present", "decision_series", "first_decision_number")
     }
     rows = {}
     for a in meeting.agenda:
         code = a["code"]
         rows[code] = {f: str(form.get(f"{f}:{code}") or "").strip() for f in GRID_FIELDS}
     if form.get("action") == "approve_all":
-        votes = {f: str(form.get(f"all_{f}") or "").strip() for f in ("votes_for", "votes_against", "votes_abstain", "votes_written")}
+        votes = {
+            f: str(form.get(f"all_{f}") or "").strip()
+            for f in ("votes_for", "votes_against", "votes_abstain", "votes_written")
+        }
         for r in rows.values():
             r.update(decision=Decision.approve.label, **votes)
     body["rows"] = rows
     return body
 
 
-def _number(value: str, what: str, problems: list[tuple[str | None, str]], code: str | None = None) -> int | None:
+def _number(
+    value: str, what: str, problems: list[tuple[str | None, str]], code: str | None = None
+) -> int | None:
     if value == "":
         return None
     try:
@@ -742,7 +811,12 @@ def _minutes_data(body: dict, secretary: str) -> tuple[dict, list[tuple[str | No
         item: dict[str, Any] = {"code": code, "decision": r["decision"], "note": r["note"]}
         if r["lower_award"]:
             item["lower_award"] = lower_award_code(r["lower_award"])
-        for f, what in (("votes_for", "Đồng ý"), ("votes_against", "Không đồng ý"), ("votes_abstain", "Không biểu quyết"), ("votes_written", "Phiếu bằng văn bản")):
+        for f, what in (
+            ("votes_for", "Đồng ý"),
+            ("votes_against", "Không đồng ý"),
+            ("votes_abstain", "Không biểu quyết"),
+            ("votes_written", "Phiếu bằng văn bản"),
+        ):
             n = _number(r.get(f, ""), what, problems, code)
             if n is not None and (f != "votes_written" or written):
                 item[f] = n
@@ -751,14 +825,22 @@ def _minutes_data(body: dict, secretary: str) -> tuple[dict, list[tuple[str | No
         "meeting_date": day,
         "members_present": _number(body["members_present"], "Số thành viên dự họp", problems) or 0,
         "decision_series": body["decision_series"],
-        "first_decision_number": _number(body["first_decision_number"], "Số quyết định đầu tiên", problems) or 1,
+        "first_decision_number": _number(body["first_decision_number"], "Số quyết định đầu tiên", problems)
+        or 1,
         "secretary": secretary[:200],
         "decisions": decisions,
     }
     return data, problems
 
 
-def _check_grid(meeting: Any, body: dict, secretary: str, hierarchy: Hierarchy) -> tuple[Any, list[tuple[str | None, str]]]:
+def _stored(problems: list[tuple[str | None, str]]) -> list:
+    """Problems as the draft keeps them (JSON): [code or null, text]."""
+    return [[code, text] for code, text in problems]
+
+
+def _check_grid(
+    meeting: Any, body: dict, secretary: str, hierarchy: Hierarchy
+) -> tuple[Any, list[tuple[str | None, str]]]:
     from models.meetings import checked_minutes
 
     data, problems = _minutes_data(body, secretary)
@@ -784,13 +866,26 @@ def _minutes_save(request: Request, viewer: Viewer, form: FormData) -> HTMLRespo
     body = _typed_grid(form, meeting)
     _, problems = _check_grid(meeting, body, viewer.user.actor, viewer.hierarchy)
     with session_scope() as session:
-        save_draft(session=session, meeting_id=meeting.id, body=body, problems=[list(p) for p in problems], saved_by=viewer.user.actor)
+        save_draft(
+            session=session,
+            meeting_id=meeting.id,
+            body=body,
+            problems=_stored(problems),
+            saved_by=viewer.user.actor,
+        )
     notice = (
         "Biên bản chưa hợp lệ, chưa áp dụng gì: xem lỗi ở từng dòng; những gì đã nhập được giữ nguyên."
         if problems
         else "Đã lưu biên bản; chờ Chủ tịch Hội đồng xác nhận."
     )
-    return _meeting_view(request, viewer, status_code=400 if problems else 200, body=body, problems=[list(p) for p in problems], notice=notice)
+    return _meeting_view(
+        request,
+        viewer,
+        status_code=400 if problems else 200,
+        body=body,
+        problems=_stored(problems),
+        notice=notice,
+    )
 
 
 @router.post("/meetings/{meeting_id}/confirm", name="minutes_confirm", response_class=HTMLResponse)
@@ -808,16 +903,32 @@ def minutes_confirm(request: Request, meeting_id: int, viewer: Viewer = Depends(
     minutes, problems = _check_grid(meeting, draft.body, actor, viewer.hierarchy)
     if minutes is None:
         with session_scope() as session:
-            save_draft(session=session, meeting_id=meeting.id, body=draft.body, problems=[list(p) for p in problems], saved_by=draft.saved_by)
-        return _meeting_view(request, viewer, status_code=400, notice="Biên bản chưa hợp lệ, chưa áp dụng gì.")
+            save_draft(
+                session=session,
+                meeting_id=meeting.id,
+                body=draft.body,
+                problems=_stored(problems),
+                saved_by=draft.saved_by,
+            )
+        return _meeting_view(
+            request, viewer, status_code=400, notice="Biên bản chưa hợp lệ, chưa áp dụng gì."
+        )
     try:
         outcome = runs.resume_meeting(meeting=meeting, minutes=minutes)
     except (runs.ServiceDown, runs.RunFailed) as exc:
         return _meeting_view(request, viewer, status_code=409, notice=str(exc))
     if isinstance(outcome, list):
         with session_scope() as session:
-            save_draft(session=session, meeting_id=meeting.id, body=draft.body, problems=[[None, p] for p in outcome], saved_by=draft.saved_by)
-        return _meeting_view(request, viewer, status_code=400, notice="Phiên họp không nhận biên bản; xem lỗi.")
+            save_draft(
+                session=session,
+                meeting_id=meeting.id,
+                body=draft.body,
+                problems=_stored([(None, p) for p in outcome]),
+                saved_by=draft.saved_by,
+            )
+        return _meeting_view(
+            request, viewer, status_code=400, notice="Phiên họp không nhận biên bản; xem lỗi."
+        )
     with session_scope() as session:
         from models.meetings import Meeting
 
@@ -835,14 +946,18 @@ def meeting_cancel(request: Request, meeting_id: int, viewer: Viewer = Depends(g
 
     meeting = viewer.obj
     done = runs.cancel_meeting(
-        meeting_id=meeting.id, run_id=meeting.flow_run_id, reason=f"hủy trên cổng Hội đồng bởi {viewer.user.actor}"
+        meeting_id=meeting.id,
+        run_id=meeting.flow_run_id,
+        reason=f"hủy trên cổng Hội đồng bởi {viewer.user.actor}",
     )
     return page(
         request,
         "message.html",
         viewer,
         title="Đã hủy phiên họp" if done else "Phiên họp không còn mở",
-        message="Không áp dụng gì; các hồ sơ chờ phiên họp sau." if done else "Phiên họp đã kết thúc trước đó.",
+        message="Không áp dụng gì; các hồ sơ chờ phiên họp sau."
+        if done
+        else "Phiên họp đã kết thúc trước đó.",
         back=f"/meetings/{meeting.id}",
     )
 
@@ -854,7 +969,10 @@ def unit_addresses(session: Session, unit: UnitRef) -> list[str]:
     from models.units import Council, CouncilMember
 
     addresses = {a.lower() for a in (unit.email, unit.head_email, unit.ntm_office_email) if a}
-    addresses |= {e.lower() for e in session.scalars(select(col(Council.office_email)).where(col(Council.unit_id) == unit.id))}
+    addresses |= {
+        e.lower()
+        for e in session.scalars(select(col(Council.office_email)).where(col(Council.unit_id) == unit.id))
+    }
     addresses |= {
         e.lower()
         for e in session.scalars(
@@ -889,7 +1007,9 @@ def _year(value: str | None) -> int:
 
 
 @router.get("/reports", name="reports", response_class=HTMLResponse)
-def reports(request: Request, viewer: Viewer = Depends(guard), error: str = "", done: str = "") -> HTMLResponse:
+def reports(
+    request: Request, viewer: Viewer = Depends(guard), error: str = "", done: str = ""
+) -> HTMLResponse:
     from models.deadlines import YEARLY_REPORT, Deadline, Report
     from models.portal import uploads_of
 
@@ -901,7 +1021,17 @@ def reports(request: Request, viewer: Viewer = Depends(guard), error: str = "", 
             .order_by(col(Report.year).desc(), col(Report.sequence))
         ).all()
         uploads = uploads_of(session, [r.id for r in rows if r.id is not None])
-    return page(request, "reports.html", viewer, reports=rows, uploads=uploads, unit=viewer.target, year=today_vn().year, error=error, done=done)
+    return page(
+        request,
+        "reports.html",
+        viewer,
+        reports=rows,
+        uploads=uploads,
+        unit=viewer.target,
+        year=today_vn().year,
+        error=error,
+        done=done,
+    )
 
 
 @router.post("/reports", name="report_file", response_class=HTMLResponse)
@@ -931,11 +1061,19 @@ def report_file(
                 hierarchy=viewer.hierarchy,
             )
             assert filing.report.id is not None
-            upload = store_upload(session=session, report_id=filing.report.id, file_name=name, content=content, by=viewer.user.actor)
+            upload = store_upload(
+                session=session,
+                report_id=filing.report.id,
+                file_name=name,
+                content=content,
+                by=viewer.user.actor,
+            )
     except ReportRefused as exc:
         return reports(request, viewer, error=str(exc))
     what = "bản bổ sung" if filing.amendment else "báo cáo"
-    return reports(request, viewer, done=f"Đã nhận {what} năm {_year(year)}: {name} (SHA-256 {upload.sha256[:16]}…)")
+    return reports(
+        request, viewer, done=f"Đã nhận {what} năm {_year(year)}: {name} (SHA-256 {upload.sha256[:16]}…)"
+    )
 
 
 @router.get("/reports/status", name="report_status", response_class=HTMLResponse)
@@ -945,7 +1083,8 @@ def report_status(request: Request, viewer: Viewer = Depends(guard), year: str =
 
     y = _year(year)
     province = authz.province_of(viewer.hierarchy, viewer.unit)
-    error, rows, spec = "", [], None
+    error, spec = "", None
+    rows: list = []
     try:
         with session_scope() as session:
             spec, rows = filing_status(
@@ -958,14 +1097,26 @@ def report_status(request: Request, viewer: Viewer = Depends(guard), year: str =
     except ReportRefused as exc:
         error = str(exc)
     filed = sum(1 for r in rows if r.filed)
-    return page(request, "report_status.html", viewer, rows=rows, year=y, spec=spec, error=error, filed=filed, province=province)
+    return page(
+        request,
+        "report_status.html",
+        viewer,
+        rows=rows,
+        year=y,
+        spec=spec,
+        error=error,
+        filed=filed,
+        province=province,
+    )
 
 
 # --- the application --------------------------------------------------------------------------------
 
 
 def create_app() -> FastAPI:
-    app = FastAPI(title="Cổng Hội đồng Thi đua – Khen thưởng", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="Cổng Hội đồng Thi đua – Khen thưởng", docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
     app.include_router(router)
 
@@ -980,15 +1131,31 @@ def create_app() -> FastAPI:
     async def _denied(request: Request, exc: Denied) -> Response:
         titles = {403: "Không có quyền", 404: "Không tìm thấy"}
         message = exc.message or (
-            "Tài khoản của bạn không làm được việc này." if exc.status == 403 else "Không có trang hoặc hồ sơ này."
+            "Tài khoản của bạn không làm được việc này."
+            if exc.status == 403
+            else "Không có trang hoặc hồ sơ này."
         )
-        return page(request, "message.html", None, status_code=exc.status, title=titles.get(exc.status, "Lỗi"), message=message)
+        return page(
+            request,
+            "message.html",
+            None,
+            status_code=exc.status,
+            title=titles.get(exc.status, "Lỗi"),
+            message=message,
+        )
 
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
-        return page(request, "message.html", None, status_code=exc.status_code, title="Không tìm thấy" if exc.status_code == 404 else "Lỗi", message="Không có trang này." if exc.status_code == 404 else str(exc.detail))
+        return page(
+            request,
+            "message.html",
+            None,
+            status_code=exc.status_code,
+            title="Không tìm thấy" if exc.status_code == 404 else "Lỗi",
+            message="Không có trang này." if exc.status_code == 404 else str(exc.detail),
+        )
 
     return SecurityHeaders(app)  # type: ignore[return-value]
 

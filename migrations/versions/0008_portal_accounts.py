@@ -9,7 +9,6 @@ import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-
 revision = "0008"
 down_revision = "0003"
 branch_labels = None
@@ -25,10 +24,21 @@ def upgrade() -> None:
         sa.Column("username", _str(length=64), nullable=False),
         sa.Column("display_name", _str(length=200), nullable=False),
         sa.Column("unit_id", sa.Integer(), nullable=False),
-        sa.Column("role", sa.Enum(
-            "secretary", "chair", "registry", "operator", "admin",
-            name="role", native_enum=False, create_constraint=False, length=40,
-        ), nullable=False),
+        sa.Column(
+            "role",
+            sa.Enum(
+                "secretary",
+                "chair",
+                "registry",
+                "operator",
+                "admin",
+                name="role",
+                native_enum=False,
+                create_constraint=False,
+                length=40,
+            ),
+            nullable=False,
+        ),
         sa.Column("password_hash", _str(length=255), nullable=False),
         sa.Column("disabled", sa.Boolean(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),

@@ -71,16 +71,24 @@ def build_world(tmp: Path) -> World:
         ensure_campaigns(session=s)
         s.commit()
         for unit, name in ((A, "Nguyễn Văn An"), (B, "Lê Thị Bình"), (OTHER, "Hồ Văn Cảnh")):
-            result = intake_batch(session=s, rows=[(2, row(unit, name)), (3, row(unit, name + " Hai"))], source="seed")
+            result = intake_batch(
+                session=s, rows=[(2, row(unit, name)), (3, row(unit, name + " Hai"))], source="seed"
+            )
             world.codes[unit] = result.nominations[0]["code"]
         hierarchy = Hierarchy.load(s)
         for unit in (A, OTHER):
             m = open_meeting(
-                session=s, unit_id=hierarchy.by_code[unit].id, key=waiting_key(f"run-{unit}"), hierarchy=hierarchy, on=today_vn()
+                session=s,
+                unit_id=hierarchy.by_code[unit].id,
+                key=waiting_key(f"run-{unit}"),
+                hierarchy=hierarchy,
+                on=today_vn(),
             )
             world.meetings[unit] = m.id
         for username, (role, unit, name) in USERS.items():
-            accounts.add_user(session=s, username=username, unit=unit, role=role, password=PASSWORD, display_name=name)
+            accounts.add_user(
+                session=s, username=username, unit=unit, role=role, password=PASSWORD, display_name=name
+            )
         s.commit()
     return world
 
@@ -124,7 +132,9 @@ def login(username: str, password: str = PASSWORD):
     """A TestClient logged in as `username`; returns (client, csrf token of the session)."""
     c = client()
     form = c.get("/login")
-    r = c.post("/login", data={"username": username, "password": password, "csrf": csrf_of(form.text), "next": "/"})
+    r = c.post(
+        "/login", data={"username": username, "password": password, "csrf": csrf_of(form.text), "next": "/"}
+    )
     assert r.status_code == 303, r.text
     page = c.get("/password")
     assert page.status_code == 200

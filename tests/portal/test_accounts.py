@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from tests.portal.conftest import A, PASSWORD, client, csrf_of, login
+from tests.portal.conftest import PASSWORD, A, client, csrf_of, login
 
 
 def test_a_password_is_stored_as_an_argon2_hash_only(world) -> None:
@@ -38,7 +38,9 @@ def test_login_sets_a_hardened_cookie_and_pages_carry_security_headers(world) ->
     assert "<script>" not in form.text  # no inline script anywhere (the CSP would block it)
     r = c.post("/login", data={"username": "tk.a", "password": PASSWORD, "csrf": csrf_of(form.text)})
     assert r.status_code == 303
-    cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("thidua_session="))
+    cookie = next(
+        v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("thidua_session=")
+    )
     assert "HttpOnly" in cookie and "SameSite=lax" in cookie and "Secure" not in cookie
     assert c.get("/inbox").status_code == 200
 
@@ -52,7 +54,9 @@ def test_the_cookie_is_secure_when_the_portal_is_behind_tls(world, monkeypatch) 
         c = client("https://testserver")  # a Secure cookie comes back over TLS only
         form = c.get("/login")
         r = c.post("/login", data={"username": "tk.a", "password": PASSWORD, "csrf": csrf_of(form.text)})
-        cookie = next(v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("thidua_session="))
+        cookie = next(
+            v for k, v in r.headers.multi_items() if k == "set-cookie" and v.startswith("thidua_session=")
+        )
         assert "Secure" in cookie
     finally:
         monkeypatch.delenv("THIDUA_PORTAL_TLS")
@@ -144,7 +148,10 @@ def test_an_account_locks_after_repeated_failures_and_the_page_says_so(world) ->
     c = client()
     for _ in range(limit):
         form = c.get("/login")
-        r = c.post("/login", data={"username": "hay.quen", "password": "sai-mat-khau-123", "csrf": csrf_of(form.text)})
+        r = c.post(
+            "/login",
+            data={"username": "hay.quen", "password": "sai-mat-khau-123", "csrf": csrf_of(form.text)},
+        )
         assert r.status_code == 401 and "tạm khóa" not in r.text.split("<main>")[1].split("Sai mật khẩu")[0]
     form = c.get("/login")
     r = c.post("/login", data={"username": "hay.quen", "password": PASSWORD, "csrf": csrf_of(form.text)})
@@ -163,10 +170,14 @@ def test_an_address_locks_after_failures_across_accounts(world) -> None:
     with session_scope() as s:
         for i in range(3):
             with pytest.raises(accounts.LoginRefused):
-                accounts.login(session=s, username=f"khong-co-{i}", password="x", address="10.9.9.9", policy=policy)
+                accounts.login(
+                    session=s, username=f"khong-co-{i}", password="x", address="10.9.9.9", policy=policy
+                )
         with pytest.raises(accounts.LoginRefused, match="tạm khóa"):
             accounts.login(session=s, username="tk.b", password=PASSWORD, address="10.9.9.9", policy=policy)
-        assert accounts.login(session=s, username="tk.b", password=PASSWORD, address="10.9.9.8", policy=policy)
+        assert accounts.login(
+            session=s, username="tk.b", password=PASSWORD, address="10.9.9.8", policy=policy
+        )
 
 
 def test_idle_and_absolute_expiry(world) -> None:
@@ -179,15 +190,29 @@ def test_idle_and_absolute_expiry(world) -> None:
     policy = accounts.Policy(idle=timedelta(minutes=30), absolute=timedelta(hours=12))
     now = utcnow()
     with session_scope() as s:
-        new = accounts.login(session=s, username="tk.b", password=PASSWORD, address="1.1.1.1", policy=policy, now=now)
+        new = accounts.login(
+            session=s, username="tk.b", password=PASSWORD, address="1.1.1.1", policy=policy, now=now
+        )
         assert accounts.current(session=s, token=new.token, policy=policy, now=now + timedelta(minutes=29))
         assert accounts.current(session=s, token=new.token, policy=policy, now=now + timedelta(minutes=58))
-        assert accounts.current(session=s, token=new.token, policy=policy, now=now + timedelta(minutes=90)) is None
-        new = accounts.login(session=s, username="tk.b", password=PASSWORD, address="1.1.1.1", policy=policy, now=now)
+        assert (
+            accounts.current(session=s, token=new.token, policy=policy, now=now + timedelta(minutes=90))
+            is None
+        )
+        new = accounts.login(
+            session=s, username="tk.b", password=PASSWORD, address="1.1.1.1", policy=policy, now=now
+        )
         for minutes in range(20, 12 * 60, 20):  # active all day: still ends at 12 h
-            alive = accounts.current(session=s, token=new.token, policy=policy, now=now + timedelta(minutes=minutes))
+            alive = accounts.current(
+                session=s, token=new.token, policy=policy, now=now + timedelta(minutes=minutes)
+            )
             assert alive is not None
-        assert accounts.current(session=s, token=new.token, policy=policy, now=now + timedelta(hours=12, minutes=5)) is None
+        assert (
+            accounts.current(
+                session=s, token=new.token, policy=policy, now=now + timedelta(hours=12, minutes=5)
+            )
+            is None
+        )
 
 
 def test_changing_the_password_ends_other_sessions_and_never_shows_it(world, caplog) -> None:
@@ -219,10 +244,16 @@ def test_users_add_takes_the_password_from_a_file_or_prompt_never_argv(world, tm
     secret = tmp_path / "mk.txt"
     secret.write_text("mat-khau-tu-tep-2026\n")
     runner = CliRunner()
-    r = runner.invoke(app, ["users", "add", "tu.tep", "--unit", A, "--role", "chair", "--password-file", str(secret)])
+    r = runner.invoke(
+        app, ["users", "add", "tu.tep", "--unit", A, "--role", "chair", "--password-file", str(secret)]
+    )
     assert r.exit_code == 0, r.output
     login("tu.tep", "mat-khau-tu-tep-2026")
-    r = runner.invoke(app, ["users", "add", "hoi.mk", "--unit", A, "--role", "chair"], input="mat-khau-hoi-2026\nmat-khau-hoi-2026\n")
+    r = runner.invoke(
+        app,
+        ["users", "add", "hoi.mk", "--unit", A, "--role", "chair"],
+        input="mat-khau-hoi-2026\nmat-khau-hoi-2026\n",
+    )
     assert r.exit_code == 0, r.output
     assert "mat-khau-hoi-2026" not in r.output
     login("hoi.mk", "mat-khau-hoi-2026")

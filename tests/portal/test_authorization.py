@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from portal.authz import ROUTES, Scope, decide
-from tests.portal.conftest import A, B, OTHER, PROVINCE, USERS, login
+from tests.portal.conftest import OTHER, PROVINCE, USERS, A, B, login
 
 OBJECT_UNITS = (A, B, PROVINCE, OTHER)
 
@@ -84,7 +84,9 @@ def test_route_role_matrix(world, prefect_api, route: str, username: str, unit: 
         pytest.skip(f"{unit} has no such object in the world")
     method, url, data = asked
     target = hierarchy.by_code[unit or user_unit]
-    expected = decide(route, Role(role_name), user_unit=hierarchy.by_code[user_unit], targets=[target], hierarchy=hierarchy)
+    expected = decide(
+        route, Role(role_name), user_unit=hierarchy.by_code[user_unit], targets=[target], hierarchy=hierarchy
+    )
     files = {"file": ("bao-cao.txt", b"bao cao")} if route == "report_file" else None
     r = c.request(method, url, data=data, files=files) if method == "POST" else c.get(url)
     if expected == 200 and route == "logout":
@@ -92,7 +94,9 @@ def test_route_role_matrix(world, prefect_api, route: str, username: str, unit: 
         assert c.get("/inbox").status_code == 303
     elif expected == 200:
         assert r.status_code not in (403, 404) and r.status_code < 500, (r.status_code, r.text[:500])
-        assert not r.headers.get("location", "").startswith("/login"), "an allowed request was sent to the login"
+        assert not r.headers.get("location", "").startswith("/login"), (
+            "an allowed request was sent to the login"
+        )
     else:
         assert r.status_code == expected, (r.status_code, r.text[:300])
         if expected == 404 and unit:
@@ -107,7 +111,9 @@ def test_the_matrix_covers_every_route_of_the_app() -> None:
     for r in router.routes:
         if getattr(r, "name", None) in ROUTES:
             assert ROUTES[r.name].method in r.methods, r.name
-            assert any(d.call.__name__ == "guard" for d in r.dependant.dependencies), f"{r.name} is not guarded"
+            assert any(d.call.__name__ == "guard" for d in r.dependant.dependencies), (
+                f"{r.name} is not guarded"
+            )
 
 
 def test_what_each_person_sees(world) -> None:
@@ -131,4 +137,6 @@ def test_what_each_person_sees(world) -> None:
     assert province.get(f"/dossiers/{a}").status_code == 200
     assert a in province.get(f"/inbox?unit={A}").text
     # read-only below: the province's secretary cannot act for the commune
-    assert province.post("/meetings/open", data={"csrf": _clients["tk.tinh"][1], "unit": A}).status_code == 404
+    assert (
+        province.post("/meetings/open", data={"csrf": _clients["tk.tinh"][1], "unit": A}).status_code == 404
+    )

@@ -8,7 +8,7 @@ import csv
 import hashlib
 import io
 
-from tests.portal.conftest import A, B, PROVINCE, login, row
+from tests.portal.conftest import PROVINCE, A, B, login, row
 
 
 def _csv(rows: list[dict]) -> bytes:
@@ -29,7 +29,9 @@ def _count(world, model) -> int:
         return int(s.scalar(select(func.count()).select_from(model)) or 0)
 
 
-def test_a_file_with_a_bad_row_is_refused_whole_then_the_fixed_file_goes_through_intake(world, prefect_api) -> None:
+def test_a_file_with_a_bad_row_is_refused_whole_then_the_fixed_file_goes_through_intake(
+    world, prefect_api
+) -> None:
     from sqlmodel import Session, select
 
     from models.db import get_engine
@@ -41,7 +43,7 @@ def test_a_file_with_a_bad_row_is_refused_whole_then_the_fixed_file_goes_through
     r = c.post("/nominate", data={"csrf": csrf}, files={"file": ("ds.csv", _csv(bad), "text/csv")})
     assert r.status_code == 400
     assert "bị từ chối" in r.text and "không lưu dòng nào" in r.text
-    assert "<td class=\"num\">3</td>" in r.text  # the bad row named by its number in the sheet
+    assert '<td class="num">3</td>' in r.text  # the bad row named by its number in the sheet
     assert _count(world, Nomination) == before
     other_unit = [row(A, "Phạm Văn Dũng"), row(B, "Ngô Văn Phúc")]
     r = c.post("/nominate", data={"csrf": csrf}, files={"file": ("ds.csv", _csv(other_unit), "text/csv")})
@@ -63,7 +65,9 @@ def test_a_file_with_a_bad_row_is_refused_whole_then_the_fixed_file_goes_through
 def test_only_a_secretary_submits_and_the_template_downloads(world) -> None:
     op, csrf = login("vh.tinh")
     assert op.get("/nominate").status_code == 403
-    r = op.post("/nominate", data={"csrf": csrf}, files={"file": ("ds.csv", _csv([row(A, "X Y")]), "text/csv")})
+    r = op.post(
+        "/nominate", data={"csrf": csrf}, files={"file": ("ds.csv", _csv([row(A, "X Y")]), "text/csv")}
+    )
     assert r.status_code == 403
     c, _ = login("tk.a")
     t = c.get("/nominate/mau-ho-so.xlsx")
@@ -73,7 +77,9 @@ def test_only_a_secretary_submits_and_the_template_downloads(world) -> None:
 
 def test_a_wrong_file_type_is_refused_in_words(world) -> None:
     c, csrf = login("tk.a")
-    r = c.post("/nominate", data={"csrf": csrf}, files={"file": ("ds.exe", b"MZ", "application/octet-stream")})
+    r = c.post(
+        "/nominate", data={"csrf": csrf}, files={"file": ("ds.exe", b"MZ", "application/octet-stream")}
+    )
     assert r.status_code == 400 and "không đúng loại" in r.text
 
 
@@ -157,7 +163,9 @@ def test_a_yearly_report_is_stored_with_its_hash_and_a_second_is_an_amendment(wo
     body = "Báo cáo tổng kết phong trào năm 2025".encode()
     r = c.post("/reports", data={"csrf": csrf, "year": "2025"}, files={"file": ("bao-cao-2025.pdf", body)})
     assert r.status_code == 200 and "Đã nhận báo cáo năm 2025" in r.text, r.text
-    r = c.post("/reports", data={"csrf": csrf, "year": "2025"}, files={"file": ("bao-cao-2025-bs.pdf", b"v2")})
+    r = c.post(
+        "/reports", data={"csrf": csrf, "year": "2025"}, files={"file": ("bao-cao-2025-bs.pdf", b"v2")}
+    )
     assert "Đã nhận bản bổ sung năm 2025" in r.text
     with Session(get_engine(world.url)) as s:
         stored = s.exec(select(ReportUpload).where(ReportUpload.file_name == "bao-cao-2025.pdf")).one()
