@@ -75,6 +75,7 @@ ROUTES: dict[str, Route] = {
     "reports": Route(Scope.unit, READ),
     "report_file": Route(Scope.unit, {S: OWN}, "POST"),
     "report_status": Route(Scope.user, {OP: ANY, AD: ANY}),
+    "summary": Route(Scope.user, EVERYONE),  # the user's province (everything for an admin)
 }
 
 

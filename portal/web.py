@@ -29,6 +29,7 @@ from sqlmodel import Session, col
 from starlette.datastructures import FormData
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from cli.common import award_name
 from models import accounts
 from models.accounts import PortalUser, Role
 from models.calendar import working_days_between
@@ -57,6 +58,7 @@ SECURITY_HEADERS = [
 templates = Jinja2Templates(directory=str(HERE / "templates"))
 templates.env.filters["vn_date"] = lambda v: fmt_date(date.fromisoformat(v) if isinstance(v, str) else v)
 templates.env.filters["vn_time"] = fmt_datetime
+templates.env.filters["award"] = award_name
 
 
 class SecurityHeaders:
@@ -683,11 +685,32 @@ GRID_FIELDS = (
 )
 
 
+WRITTEN = ("written_for", "written_against", "written_abstain")
+
+
 def _written_votes_supported() -> bool:
-    """The minutes carry written votes only once the meeting's input model has them (branch law-decisions)."""
+    """The minutes carry written votes (absent members' ballots) only once the meeting's model has them
+    (branch law-decisions: written_for / written_against / written_abstain); until then the grid keeps
+    the column in the draft and sends nothing of it."""
     from models.meetings import ItemDecision
 
-    return "votes_written" in ItemDecision.model_fields
+    return all(f in ItemDecision.model_fields for f in WRITTEN)
+
+
+def _written(text: str, problems: list[tuple[str | None, str]], code: str) -> dict[str, int]:
+    """The written-votes cell: «2» (two written votes in favour) or «2/1/0» (for/against/abstain)."""
+    if not text.strip():
+        return {}
+    parts = [p.strip() for p in text.split("/")]
+    if len(parts) > 3 or not all(p.isdigit() for p in parts):
+        problems.append(
+            (
+                code,
+                f"Phiếu bằng văn bản: «{text}» phải là một số, hoặc ba số dạng đồng ý/không/không biểu quyết",
+            )
+        )
+        return {}
+    return {f: int(p) for f, p in zip(WRITTEN, parts, strict=False)}
 
 
 def _grid_start(meeting: Any, members: int) -> dict:
@@ -815,11 +838,13 @@ def _minutes_data(body: dict, secretary: str) -> tuple[dict, list[tuple[str | No
             ("votes_for", "Đồng ý"),
             ("votes_against", "Không đồng ý"),
             ("votes_abstain", "Không biểu quyết"),
-            ("votes_written", "Phiếu bằng văn bản"),
         ):
             n = _number(r.get(f, ""), what, problems, code)
-            if n is not None and (f != "votes_written" or written):
+            if n is not None:
                 item[f] = n
+        ballots = _written(r.get("votes_written", ""), problems, code)
+        if written:
+            item.update(ballots)
         decisions.append(item)
     data = {
         "meeting_date": day,
@@ -1108,6 +1133,79 @@ def report_status(request: Request, viewer: Viewer = Depends(guard), year: str =
         filed=filed,
         province=province,
     )
+
+
+# --- Tổng hợp ---------------------------------------------------------------------------------------
+
+
+def area_figures(*, session: Session, hierarchy: Hierarchy, area: UnitRef | None, today: date) -> dict:
+    """The movement's figures for a province (None: the whole country), from the dashboard's functions."""
+    from models.awards import catalogue
+    from models.dashboard import home_province, overdue_reviews, pipeline_by_province, province_plans
+    from models.deadlines import YEARLY_REPORT
+    from models.nominations import Nomination, Status
+    from models.reports import ReportRefused, filing_status
+
+    def inside(unit_id: int) -> bool:
+        if area is None:
+            return True
+        province = home_province(hierarchy, unit_id)
+        return province is not None and province.id == area.id
+
+    pipeline: Counter = Counter()
+    by_level: dict[str, Counter] = {}
+    for r in pipeline_by_province(session=session, hierarchy=hierarchy):
+        if area is None or r.province_code == area.code:
+            pipeline.update(r.counts)
+            by_level.setdefault(r.level.label, Counter()).update(r.counts)
+    conferred: Counter = Counter()
+    rows = session.execute(
+        select(
+            col(Nomination.origin_unit_id),
+            col(Nomination.awarded_code),
+            col(Nomination.award_code),
+        ).where(col(Nomination.status) == Status.conferred)
+    )
+    forms = catalogue().forms
+    for origin, awarded, proposed in rows:
+        if inside(origin):
+            conferred[awarded or proposed] += 1
+    by_form = sorted(((forms[c], n) for c, n in conferred.items() if c in forms), key=lambda fn: fn[0].rank)
+    try:
+        _, statuses = filing_status(
+            session=session,
+            year=today.year,
+            deadline=YEARLY_REPORT,
+            province=area.code if area else None,
+            hierarchy=hierarchy,
+        )
+        filing: tuple[int, int] | None = (sum(1 for x in statuses if x.filed), len(statuses))
+    except ReportRefused:
+        filing = None
+    overdue = [
+        u
+        for u in overdue_reviews(session=session, hierarchy=hierarchy, today=today)
+        if area is None or u.province == area.name
+    ]
+    plan = next(
+        (p for p in province_plans() if area is not None and area.code in (p.province, *p.successors)), None
+    )
+    return {
+        "pipeline": [(s.label, pipeline[s]) for s in Status if pipeline[s]],
+        "by_level": by_level,
+        "conferred": [(f.name, n) for f, n in by_form],
+        "filing": filing,
+        "overdue": [(u.unit, len(u.items)) for u in overdue],
+        "plan": plan,
+    }
+
+
+@router.get("/summary", name="summary", response_class=HTMLResponse)
+def summary(request: Request, viewer: Viewer = Depends(guard)) -> HTMLResponse:
+    area = None if viewer.user.role == Role.admin else authz.province_of(viewer.hierarchy, viewer.unit)
+    with session_scope() as session:
+        figures = area_figures(session=session, hierarchy=viewer.hierarchy, area=area, today=today_vn())
+    return page(request, "summary.html", viewer, area=area, **figures)
 
 
 # --- the application --------------------------------------------------------------------------------

@@ -60,6 +60,7 @@ def request_for(route: str, unit: str | None, world, csrf: str):
         "reports": ("GET", f"/reports{q}", None),
         "report_file": ("POST", "/reports", {**post, "year": "2025"}),
         "report_status": ("GET", "/reports/status", None),
+        "summary": ("GET", "/summary", None),
     }
     return table[route]
 

@@ -119,6 +119,7 @@ def test_minutes_with_a_wrong_row_are_refused_per_row_with_the_input_kept(world)
         f"decision:{second}": "Thông qua",
         f"votes_for:{second}": "sáu",  # not a number
         f"note:{second}": "ghi chú giữ nguyên",
+        f"votes_written:{second}": "hai",  # written ballots: a number or for/against/abstain
     }
     r = c.post(f"/meetings/{meeting_id}/minutes", data=form)
     assert r.status_code == 400
@@ -126,6 +127,7 @@ def test_minutes_with_a_wrong_row_are_refused_per_row_with_the_input_kept(world)
     assert 'class="bad"' in r.text
     assert "ghi chú giữ nguyên" in r.text and 'value="sáu"' in r.text  # what was typed is kept
     assert "Ngày họp" in r.text
+    assert "Phiếu bằng văn bản: «hai»" in r.text and 'value="hai"' in r.text
     with Session(get_engine(world.url)) as s:
         assert s.get(Meeting, meeting_id).status == MeetingStatus.open  # type: ignore[union-attr]
     # the common case: approve everything with the same votes; the draft then waits for the chair
@@ -189,3 +191,16 @@ def test_letters_show_what_was_sent_to_the_unit(world) -> None:
     province, _ = login("tk.tinh")
     assert province.get(f"/letters?unit={A}").status_code == 200
     assert province.get(f"/letters?unit={PROVINCE}").status_code == 200
+
+
+def test_the_summary_draws_the_areas_figures_as_svg_with_tables(world) -> None:
+    op, _ = login("vh.tinh")
+    page = op.get("/summary")
+    assert page.status_code == 200
+    assert "Tổng hợp phong trào — tỉnh Thanh Hóa" in page.text
+    assert page.text.count("<svg") == 4 and "<rect" in page.text
+    assert (
+        "Hồ sơ theo trạng thái" in page.text and "đã nộp" in page.text
+    )  # the statuses of the seeded dossiers
+    other, _ = login("vh.qt")
+    assert "Thanh Hóa" not in other.get("/summary").text.split("<main>")[1]
