@@ -40,6 +40,7 @@ class World:
 
 
 def row(unit: str, nominee: str, award: str = "giay-khen-xa") -> dict:
+    """One nomination row of a file, as an official fills the template."""
     return {
         "nominee": nominee,
         "kind": "cá nhân",
@@ -109,6 +110,18 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         yield build_world(tmp)
     dispose_engines()
     reset_settings()
+
+
+def csv_bytes(rows: list[dict]) -> bytes:
+    """Rows as a CSV file's bytes (the headers the first row's keys)."""
+    import csv
+    import io
+
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode("utf-8")
 
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')

@@ -7,17 +7,15 @@ every page go to test-artifacts/portal/ (1366×768, and a phone's 390×844 for t
 
 from __future__ import annotations
 
-import csv
-import io
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, sync_api  # skips without Chromium/playwright
+from tests.portal.conftest import csv_bytes, row
+from tests.test_browser import browser, sync_api  # noqa: F401  (skips without Chromium/playwright)
 from tests.test_up import Up, app_database, running, thidua_command, up_env  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.e2e]
@@ -29,24 +27,11 @@ PASSWORD = "mat-khau-cong-2026"
 TIMEOUT_MS = 90_000
 
 
-def _row(nominee: str, award: str = "bang-khen-tinh", unit: str = A) -> dict:
-    return {
-        "nominee": nominee,
-        "kind": "cá nhân",
-        "unit": unit,
-        "award": award,
-        "campaign": "ntm-2021-2025",
-        "achievement": "Hiến 300 m² đất mở rộng đường liên thôn",
-        "submitted_on": "02/03/2026",
-    }
+def _row(nominee: str, award: str = "bang-khen-tinh") -> dict:
+    return row(A, nominee, award)
 
 
-def _csv(rows: list[dict]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8")
+_csv = csv_bytes
 
 
 def _thidua(up: Up, database: str | None, *args: str) -> subprocess.CompletedProcess:
@@ -87,17 +72,6 @@ def accounts(running: Up, app_database: str | None, tmp_path_factory: pytest.Tem
     return users
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_api.sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
-
-
 def _page(browser: Any, width: int = 1366, height: int = 768) -> Any:
     context = browser.new_context(viewport={"width": width, "height": height}, locale="vi-VN")
     context.set_default_timeout(TIMEOUT_MS)
@@ -105,6 +79,7 @@ def _page(browser: Any, width: int = 1366, height: int = 768) -> Any:
 
 
 def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
@@ -152,7 +127,7 @@ def test_two_communes_and_their_province_in_the_browser(running: Up, app_databas
     _shot(a, "06-ho-so-cho-xet")
 
     # --- the meeting: opened from the council-meeting deployment, minutes as a grid with a written vote
-    a.get_by_role("link", name="Phiên họp").click()
+    a.get_by_role("link", name="Phiên họp", exact=True).click()
     _shot(a, "07-phien-hop")
     a.get_by_role("button", name="Mở phiên họp").click()
     expect(a.get_by_role("heading", name="Phiên họp #")).to_be_visible()
@@ -168,9 +143,9 @@ def test_two_communes_and_their_province_in_the_browser(running: Up, app_databas
     a.goto(f"{url}/dossiers/{code}")
     expect(a.get_by_role("heading", name=code)).to_be_visible()
     _shot(a, "10-ho-so")
-    a.get_by_role("link", name="Thư").click()
+    a.get_by_role("link", name="Thư", exact=True).click()
     _shot(a, "11-thu")
-    a.get_by_role("link", name="Báo cáo").click()
+    a.get_by_role("link", name="Báo cáo", exact=True).click()
     a.set_input_files(
         "input[name=file]",
         {"name": "bao-cao-2025.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 bao cao"},
@@ -218,6 +193,9 @@ def test_two_communes_and_their_province_in_the_browser(running: Up, app_databas
     op.goto(meeting_url)
     expect(op.get_by_text("Lượt chạy Prefect")).to_be_visible()  # operators get the run's link
     _shot(op, "19-phien-hop-van-hanh")
+    op.get_by_role("link", name="Tổng hợp", exact=True).click()
+    expect(op.locator("svg").first).to_be_visible()
+    _shot(op, "21-tong-hop")
 
     # --- secretary B sees none of it, and is out at the next click once disabled
     b = _page(browser)

@@ -4,19 +4,11 @@ input kept, yearly reports stored with their hash, letters as sent, Vietnamese e
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 
-from tests.portal.conftest import PROVINCE, A, B, login, row
+from tests.portal.conftest import PROVINCE, A, B, csv_bytes, login, row
 
-
-def _csv(rows: list[dict]) -> bytes:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]))
-    writer.writeheader()
-    writer.writerows(rows)
-    return out.getvalue().encode("utf-8")
+_csv = csv_bytes
 
 
 def _count(world, model) -> int:
