@@ -53,3 +53,10 @@ def test_reminder_benchmark_sends_a_day_once() -> None:
         figures["letters"] > 0 and figures["sent"] == figures["letters"] == figures["sink_unique_message_ids"]
     )
     assert figures["second_run_sent"] == 0 and figures["second_run_items"] == 0
+
+
+def test_portal_benchmark_serves_every_page_without_error() -> None:
+    figures = _bench("portal_load", "--users", "3", "--seconds", "5", "--size", "200")
+    assert figures["errors"] == 0 and figures["requests"] > 3 * 3
+    assert {"login", "inbox", "dossier", "meeting"} <= set(figures["pages"])
+    assert figures["pages"]["inbox"]["floor_p50_ms"] > 0
