@@ -876,12 +876,12 @@ def _check_grid(
 
 
 @router.post("/meetings/{meeting_id}/minutes", name="minutes_save", response_class=HTMLResponse)
-async def minutes_save(request: Request, meeting_id: int, viewer: Viewer = Depends(guard)) -> HTMLResponse:
+async def minutes_save(request: Request, meeting_id: int, viewer: Viewer = Depends(guard)) -> Response:
     form = await request.form()
     return await run_in_threadpool(_minutes_save, request, viewer, form)
 
 
-def _minutes_save(request: Request, viewer: Viewer, form: FormData) -> HTMLResponse:
+def _minutes_save(request: Request, viewer: Viewer, form: FormData) -> Response:
     from models.meetings import MeetingStatus
     from models.portal import save_draft
 
@@ -898,18 +898,15 @@ def _minutes_save(request: Request, viewer: Viewer, form: FormData) -> HTMLRespo
             problems=_stored(problems),
             saved_by=viewer.user.actor,
         )
-    notice = (
-        "Biên bản chưa hợp lệ, chưa áp dụng gì: xem lỗi ở từng dòng; những gì đã nhập được giữ nguyên."
-        if problems
-        else "Đã lưu biên bản; chờ Chủ tịch Hội đồng xác nhận."
-    )
+    if not problems:  # saved and valid: back to the meeting's page (a reload sends nothing twice)
+        return back_to(f"/meetings/{meeting.id}")
     return _meeting_view(
         request,
         viewer,
-        status_code=400 if problems else 200,
+        status_code=400,
         body=body,
         problems=_stored(problems),
-        notice=notice,
+        notice="Biên bản chưa hợp lệ, chưa áp dụng gì: xem lỗi ở từng dòng; những gì đã nhập được giữ nguyên.",
     )
 
 
@@ -1211,6 +1208,14 @@ def summary(request: Request, viewer: Viewer = Depends(guard)) -> HTMLResponse:
 # --- the application --------------------------------------------------------------------------------
 
 
+HTTP_MESSAGES = {
+    404: "Không có trang này.",
+    405: "Trang này không nhận yêu cầu kiểu này; hãy mở lại từ trình đơn.",
+    413: "Tệp quá lớn.",
+    422: "Biểu mẫu thiếu hoặc sai dữ liệu; tải lại trang rồi làm lại.",
+}
+
+
 def create_app() -> FastAPI:
     app = FastAPI(
         title="Cổng Hội đồng Thi đua – Khen thưởng", docs_url=None, redoc_url=None, openapi_url=None
@@ -1252,7 +1257,7 @@ def create_app() -> FastAPI:
             None,
             status_code=exc.status_code,
             title="Không tìm thấy" if exc.status_code == 404 else "Lỗi",
-            message="Không có trang này." if exc.status_code == 404 else str(exc.detail),
+            message=HTTP_MESSAGES.get(exc.status_code, "Yêu cầu không thực hiện được."),
         )
 
     return SecurityHeaders(app)  # type: ignore[return-value]

@@ -131,6 +131,7 @@ def test_two_communes_and_their_province_in_the_browser(running: Up, app_databas
     _shot(a, "07-phien-hop")
     a.get_by_role("button", name="Mở phiên họp").click()
     expect(a.get_by_role("heading", name="Phiên họp #")).to_be_visible()
+    meeting_url = a.url
     members = a.locator("input[name=members_present]").input_value()
     a.locator("input[name=all_votes_for]").fill(members)
     a.locator("input[name=all_votes_written]").fill("1")
@@ -139,7 +140,7 @@ def test_two_communes_and_their_province_in_the_browser(running: Up, app_databas
     expect(a.get_by_text("chờ Chủ tịch Hội đồng xác nhận")).to_be_visible()
     expect(a.get_by_role("button", name="Xác nhận biên bản và áp dụng")).to_have_count(0)
     _shot(a, "09-bien-ban-da-luu")
-    meeting_url = a.url
+    assert a.url == meeting_url  # saved: back on the meeting's page
     a.goto(f"{url}/dossiers/{code}")
     expect(a.get_by_role("heading", name=code)).to_be_visible()
     _shot(a, "10-ho-so")

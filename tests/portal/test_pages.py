@@ -135,7 +135,8 @@ def test_minutes_with_a_wrong_row_are_refused_per_row_with_the_input_kept(world)
         "all_votes_written": "1",
     }
     r = c.post(f"/meetings/{meeting_id}/minutes", data=ok)
-    assert r.status_code == 200, r.text
+    assert r.status_code == 303 and r.headers["location"] == f"/meetings/{meeting_id}", r.text
+    r = c.get(r.headers["location"])
     assert "chờ Chủ tịch Hội đồng xác nhận" in r.text
     assert "Xác nhận biên bản" not in r.text  # the secretary does not confirm
     chair, chair_csrf = login("ct.a")
