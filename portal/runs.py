@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from models.intake import IntakeRefused, IntakeResult
     from models.meetings import Meeting, MeetingApplied, Minutes
 
-OPEN_WAIT = 60.0  # seconds a page waits for the meeting run to fix its agenda
+OPEN_WAIT = 90.0  # seconds a page waits for the meeting run to fix its agenda (then: "reload later")
 RESUME_WAIT = 120.0
 
 
