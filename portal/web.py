@@ -1265,7 +1265,15 @@ def create_app() -> FastAPI:
 
 def app_factory() -> ASGIApp:
     """For uvicorn (`thidua portal`): connect to the running service's Prefect API first."""
+    import logging.config
+
+    from uvicorn.config import LOGGING_CONFIG
+
     from portal.runs import service
 
     service()
+    import flows.council  # noqa: F401  Prefect configures logging when imported: before uvicorn's comes back
+    import flows.intake  # noqa: F401
+
+    logging.config.dictConfig(LOGGING_CONFIG)  # the access log (paths and status codes, never bodies)
     return create_app()

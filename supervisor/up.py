@@ -469,7 +469,7 @@ def run(options: Options, *, stop: threading.Event) -> int:
                     "--port",
                     str(options.portal_port),
                 ],
-                env=env,
+                env=env | {"PYTHONUNBUFFERED": "1"},  # its access log reaches portal.log as it happens
                 log_dir=log_dir,
             )
             running.children.append(portal)
