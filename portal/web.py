@@ -366,18 +366,30 @@ def home(viewer: Viewer = Depends(guard)) -> Response:
     return back_to("/inbox")
 
 
+_CHILDREN: dict[tuple[int, date], dict[int, list[UnitRef]]] = {}
+
+
 def _children(hierarchy: Hierarchy, unit: UnitRef) -> list[UnitRef]:
+    """The units directly under `unit` today, by name (an index built once per loaded tree and day)."""
     today = today_vn()
-    return sorted(
-        (u for u in hierarchy.by_id.values() if u.parent_id == unit.id and u.valid_on(today)),
-        key=lambda u: u.name,
-    )
+    key = (id(hierarchy), today)
+    if key not in _CHILDREN:
+        _CHILDREN.clear()
+        index: dict[int, list[UnitRef]] = {}
+        for u in sorted(hierarchy.by_id.values(), key=lambda u: u.name):
+            if u.parent_id is not None and u.valid_on(today):
+                index.setdefault(u.parent_id, []).append(u)
+        _CHILDREN[key] = index
+    return _CHILDREN[key].get(unit.id, [])
 
 
 def _due(item: dict, today: date) -> dict:
     due = date.fromisoformat(item["due_on"]) if item.get("due_on") else None
     left = working_days_between(today, due) if due else None
     return {**item, "due": fmt_date(due), "left": left, "overdue": left is not None and left < 0}
+
+
+PROPOSED_SHOWN = 200  # the latest dossiers a unit proposed, on its inbox page
 
 
 @router.get("/inbox", name="inbox", response_class=HTMLResponse)
@@ -391,26 +403,31 @@ def inbox(request: Request, viewer: Viewer = Depends(guard)) -> HTMLResponse:
         items = [
             _due(i, today) for i in inbox_of(session=session, unit_id=unit.id, hierarchy=viewer.hierarchy)
         ]
-        rows = session.execute(
-            select(Nomination, col(Nominee.name))
+        rows = session.execute(  # the columns the page shows, not whole rows
+            select(
+                col(Nomination.code),
+                col(Nominee.name),
+                col(Nomination.status),
+                col(Nomination.current_unit_id),
+                col(Nomination.return_deadline),
+            )
             .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
             .where(col(Nomination.origin_unit_id) == unit.id)
             .order_by(col(Nomination.id).desc())
-            .limit(300)
+            .limit(PROPOSED_SHOWN)
         ).all()
     forms = Counter(i["award_name"] for i in items)
     proposed = [
         {
-            "code": n.code,
+            "code": code,
             "nominee": name,
-            "award": n.award_code,
-            "status": n.status,
-            "status_label": n.status.label,
-            "where": viewer.hierarchy.get(n.current_unit_id).name,
-            "return_deadline": fmt_date(n.return_deadline),
-            "overdue": n.return_deadline is not None and n.return_deadline < today,
+            "status": Status(status),
+            "status_label": Status(status).label,
+            "where": viewer.hierarchy.get(current).name,
+            "return_deadline": fmt_date(deadline),
+            "overdue": deadline is not None and deadline < today,
         }
-        for n, name in rows
+        for code, name, status, current, deadline in rows
     ]
     returned = [p for p in proposed if p["status"] == Status.returned]
     return page(
