@@ -17,6 +17,7 @@ from cli.mail import mail_app
 from cli.meetings import meeting_app
 from cli.nominations import inbox, nominate, resubmit_command, status, units
 from cli.reports import remind_command, report_app
+from cli.users import portal_command, users_app
 from supervisor.up import up
 
 app = typer.Typer(
@@ -53,6 +54,8 @@ app.add_typer(deadlines_app, name="deadlines")
 app.command("changeover")(changeover_command)
 app.add_typer(consult_app, name="consult")
 app.add_typer(docs_app, name="docs")
+app.add_typer(users_app, name="users")
+app.command("portal")(portal_command)
 
 if __name__ == "__main__":
     app()

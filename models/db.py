@@ -72,6 +72,8 @@ TABLE_MODULES = (
     "models.consultation",
     "models.documents",
     "notifications.outbox",
+    "models.accounts",
+    "models.portal",
 )
 
 

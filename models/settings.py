@@ -44,6 +44,15 @@ class Settings(BaseSettings):
     sink_port: int = 8025
     ui_auth: SecretStr | None = None  # "user:password" for the Prefect server's basic auth
 
+    # the council portal (`thidua portal`, started by `thidua up`)
+    portal_port: int = 8000
+    portal_tls: bool = False  # behind a TLS reverse proxy: the session cookie gets `Secure`
+    portal_idle_minutes: int = Field(default=30, gt=0)
+    portal_absolute_hours: int = Field(default=12, gt=0)
+    portal_lockout_failures: int = Field(default=5, gt=0)  # per account
+    portal_lockout_address_failures: int = Field(default=20, gt=0)  # per address
+    portal_lockout_minutes: int = Field(default=15, gt=0)
+
     reminder_offsets: list[int] = [14, 7, 3, 1, 0]
     escalation_days: list[int] = [1, 3, 5]
 

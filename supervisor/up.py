@@ -301,8 +301,12 @@ def _wait_until(
 
 
 def _health_ok(api_url: str) -> bool:
+    return _page_ok(f"{api_url}/health")
+
+
+def _page_ok(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{api_url}/health", timeout=2) as response:
+        with urllib.request.urlopen(url, timeout=2) as response:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
@@ -343,6 +347,7 @@ class Options:
     port: int
     sink_port: int
     auth: str | None = None
+    portal_port: int = 8000
     postgres: str | None = None
     prefect_db: str | None = None
     sample: bool = True
@@ -378,7 +383,11 @@ def run(options: Options, *, stop: threading.Event) -> int:
     auth = _parse_auth(options.auth or (settings.ui_auth.get_secret_value() if settings.ui_auth else None))
     # The sink stands in for a mail server only when mail would go to this machine anyway.
     use_sink = settings.smtp_host in LOOPBACK
-    ports = {"--port": options.port} | ({"--sink-port": options.sink_port} if use_sink else {})
+    ports = (
+        {"--port": options.port}
+        | ({"--sink-port": options.sink_port} if use_sink else {})
+        | {"--portal-port": options.portal_port}
+    )
     api_url = f"http://{HOST}:{options.port}/api"
     running = Running()
     secure_folder(data_dir, deep=True)  # a folder left by an older version or another umask
@@ -409,6 +418,7 @@ def run(options: Options, *, stop: threading.Event) -> int:
                 running.sink = start_sink(host=HOST, port=options.sink_port, maildir=settings.maildir)
             loaded = prepare_database(load_sample=options.sample)
             served = _wait_until_ready(running, api_url=api_url, ready_file=ready_file, stop=stop)
+            _start_portal(running, options, env=env, log_dir=log_dir, stop=stop)
             info = _up_info(
                 options,
                 settings,
@@ -480,6 +490,33 @@ def _wait_until_ready(running: Running, *, api_url: str, ready_file: Path, stop:
     return json.loads(ready_file.read_text(encoding="utf-8"))
 
 
+def _start_portal(
+    running: Running, options: Options, *, env: dict[str, str], log_dir: Path, stop: threading.Event
+) -> None:
+    """The council portal, once the database is upgraded (its tables) and the API answers."""
+    command = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "portal.web:app_factory",
+        "--factory",
+        "--host",
+        HOST,
+        "--port",
+        str(options.portal_port),
+    ]
+    # unbuffered: its access log reaches portal.log as it happens
+    portal = _spawn("portal", command, env=env | {"PYTHONUNBUFFERED": "1"}, log_dir=log_dir)
+    running.children.append(portal)
+    _wait_until(
+        lambda: _page_ok(f"http://{HOST}:{options.portal_port}/login"),
+        child=portal,
+        timeout=SERVE_START_TIMEOUT,
+        stop=stop,
+        what="Cổng Hội đồng (portal)",
+    )
+
+
 def _up_info(
     options: Options,
     settings: Settings,
@@ -502,6 +539,7 @@ def _up_info(
         "data_dir": str(data_dir),
         "api_url": api_url,
         "ui_url": f"http://{HOST}:{options.port}",
+        "portal_url": f"http://{HOST}:{options.portal_port}",
         "prefect_port": options.port,
         "auth": auth is not None,
         "sink_port": options.sink_port if sink else None,
@@ -615,6 +653,7 @@ def _print_banner(info: dict[str, Any], *, auth: str | None, loaded: dict[str, i
     console.print(text("[bold green]thidua đã sẵn sàng[/] sau {} giây", info["startup_seconds"]))
     console.print(text("  Giao diện Prefect: [bold]{}[/]{}", info["ui_url"], login))
     console.print(f"  API Prefect:       {info['api_url']}")
+    console.print(text("  Cổng Hội đồng:     [bold]{}[/] (tài khoản: thidua users add)", info["portal_url"]))
     if info["maildir"]:
         console.print(
             text(
@@ -684,6 +723,10 @@ def up(
         ),
     ] = None,
     no_sample: Annotated[bool, typer.Option("--no-sample", help="không nạp dữ liệu mẫu lần đầu")] = False,
+    portal_port: Annotated[
+        int | None,
+        typer.Option("--portal-port", help="cổng của cổng Hội đồng (mặc định THIDUA_PORTAL_PORT, 8000)"),
+    ] = None,
     auth: Annotated[
         str | None, typer.Option("--auth", hidden=True, help="bị từ chối: dùng --auth-file")
     ] = None,
@@ -705,6 +748,7 @@ def up(
             if prefect_db_file
             else prefect_db,
             sample=not no_sample,
+            portal_port=portal_port or settings.portal_port,
         )
         stop = threading.Event()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -60,3 +60,10 @@ def test_documents_benchmark_makes_each_meetings_papers_once() -> None:
     assert figures["meetings"] == 2 and figures["documents"] == 8  # minutes, letter, list, decision each
     assert figures["rerun_documents"] == 8 and figures["documents_per_s"] > 0
     assert figures["plain_documents_per_s"] > 0
+
+
+def test_portal_benchmark_serves_every_page_without_error() -> None:
+    figures = _bench("portal_load", "--users", "3", "--seconds", "5", "--size", "200")
+    assert figures["errors"] == 0 and figures["requests"] > 3 * 3
+    assert {"login", "inbox", "dossier", "meeting"} <= set(figures["pages"])
+    assert figures["pages"]["inbox"]["floor_p50_ms"] > 0

@@ -86,6 +86,7 @@ def up_env(data_dir: Path) -> dict[str, str]:
         and k not in {"THIDUA_DATABASE_URL", "THIDUA_UI_AUTH"}
     }
     env["THIDUA_DATA_DIR"] = str(data_dir)
+    env["THIDUA_PORTAL_PORT"] = str(free_ports(1)[0])  # never the default 8000 another test may hold
     return env
 
 
@@ -488,7 +489,7 @@ def test_up_on_a_busy_port_refuses(running: Up, tmp_path: Path) -> None:
 @e2e
 def test_sigterm_stops_every_child_and_frees_the_ports(running: Up) -> None:
     children = running.info["children"]
-    assert set(children) == {"prefect-server", "serve"}
+    assert set(children) == {"prefect-server", "serve", "portal"}
     running.process.send_signal(signal.SIGTERM)
     assert running.process.wait(STOP_TIMEOUT) == 0, running.log()
     assert {name: pid for name, pid in children.items() if pid_alive(pid)} == {}

@@ -5,7 +5,7 @@ Units already carry their successor (`unit.successor_id`, 0001); the changeover'
 `nominationstep.action`, stored as text without a constraint (models/db.py `enum_type`): no DDL.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-12-03 09:10:00
 """
 

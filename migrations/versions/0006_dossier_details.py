@@ -2,7 +2,7 @@
 consultation requests (hiệp y) and their answers
 
 Revision ID: 0006
-Revises: 0003
+Revises: 0005
 Create Date: 2026-12-03 09:10:00
 """
 

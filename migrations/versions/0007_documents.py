@@ -2,7 +2,7 @@
 with their bytes and a content hash, and the dossiers each records
 
 Revision ID: 0007
-Revises: 0003
+Revises: 0006
 Create Date: 2026-12-03 09:30:00
 """
 

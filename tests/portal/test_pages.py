@@ -1,0 +1,199 @@
+"""The pages doing their work: a nomination file through the `intake` flow on the session's Prefect test
+API (as `thidua nominate`), refused files storing nothing, the minutes grid checked per row with the
+input kept, yearly reports stored with their hash, letters as sent, Vietnamese everywhere."""
+
+from __future__ import annotations
+
+import hashlib
+
+from tests.portal.conftest import PROVINCE, A, B, csv_bytes, login, row
+
+_csv = csv_bytes
+
+
+def _count(world, model) -> int:
+    from sqlalchemy import func, select
+    from sqlmodel import Session
+
+    from models.db import get_engine
+
+    with Session(get_engine(world.url)) as s:
+        return int(s.scalar(select(func.count()).select_from(model)) or 0)
+
+
+def test_a_file_with_a_bad_row_is_refused_whole_then_the_fixed_file_goes_through_intake(
+    world, prefect_api
+) -> None:
+    from sqlmodel import Session, select
+
+    from models.db import get_engine
+    from models.nominations import IntakeBatch, Nomination, NominationStep
+
+    c, csrf = login("tk.a")
+    before = _count(world, Nomination)
+    bad = [row(A, "Phạm Văn Dũng"), row(A, "Đỗ Thị Én", award="khong-co-hinh-thuc-nay")]
+    r = c.post("/nominate", data={"csrf": csrf}, files={"file": ("ds.csv", _csv(bad), "text/csv")})
+    assert r.status_code == 400
+    assert "bị từ chối" in r.text and "không lưu dòng nào" in r.text
+    assert '<td class="num">3</td>' in r.text  # the bad row named by its number in the sheet
+    assert _count(world, Nomination) == before
+    other_unit = [row(A, "Phạm Văn Dũng"), row(B, "Ngô Văn Phúc")]
+    r = c.post("/nominate", data={"csrf": csrf}, files={"file": ("ds.csv", _csv(other_unit), "text/csv")})
+    assert r.status_code == 400 and "không phải đơn vị của bạn" in r.text
+    assert _count(world, Nomination) == before
+    good = [row(A, "Phạm Văn Dũng"), row(A, "Đỗ Thị Én")]
+    r = c.post("/nominate", data={"csrf": csrf}, files={"file": ("ds.csv", _csv(good), "text/csv")})
+    assert r.status_code == 200, r.text
+    assert "Đã tiếp nhận 2 hồ sơ" in r.text
+    assert "Lượt chạy Prefect" not in r.text  # the run's link is for operators only
+    assert _count(world, Nomination) == before + 2
+    with Session(get_engine(world.url)) as s:
+        batch = s.exec(select(IntakeBatch).order_by(IntakeBatch.id.desc())).first()  # type: ignore[union-attr]
+        assert batch is not None and batch.actor == "Nguyễn Thư Ký A (tk.a)" and batch.source == "ds.csv"
+        steps = s.exec(select(NominationStep).where(NominationStep.action == "submit")).all()
+        assert any(st.actor == "Nguyễn Thư Ký A (tk.a)" for st in steps)
+
+
+def test_only_a_secretary_submits_and_the_template_downloads(world) -> None:
+    op, csrf = login("vh.tinh")
+    assert op.get("/nominate").status_code == 403
+    r = op.post(
+        "/nominate", data={"csrf": csrf}, files={"file": ("ds.csv", _csv([row(A, "X Y")]), "text/csv")}
+    )
+    assert r.status_code == 403
+    c, _ = login("tk.a")
+    t = c.get("/nominate/mau-ho-so.xlsx")
+    assert t.status_code == 200 and t.content[:2] == b"PK"
+    assert "attachment" in t.headers["content-disposition"]
+
+
+def test_a_wrong_file_type_is_refused_in_words(world) -> None:
+    c, csrf = login("tk.a")
+    r = c.post(
+        "/nominate", data={"csrf": csrf}, files={"file": ("ds.exe", b"MZ", "application/octet-stream")}
+    )
+    assert r.status_code == 400 and "không đúng loại" in r.text
+
+
+def test_the_inbox_shows_due_dates_in_working_days_and_counts_by_form(world) -> None:
+    c, _ = login("tk.a")
+    page = c.get("/inbox").text
+    assert "Hồ sơ chờ xét — xã Cẩm Thạch" in page
+    assert "ngày làm việc" in page
+    assert "Giấy khen" in page  # counts by form
+    assert world.codes[A] in page
+
+
+def test_minutes_with_a_wrong_row_are_refused_per_row_with_the_input_kept(world) -> None:
+    from sqlmodel import Session
+
+    from models.db import get_engine
+    from models.meetings import Meeting, MeetingStatus
+
+    meeting_id = world.meetings[A]
+    c, csrf = login("tk.a")
+    page = c.get(f"/meetings/{meeting_id}")
+    assert page.status_code == 200 and "Biên bản họp" in page.text
+    with Session(get_engine(world.url)) as s:
+        agenda = s.get(Meeting, meeting_id).agenda  # type: ignore[union-attr]
+    first, second = agenda[0]["code"], agenda[1]["code"]
+    form = {
+        "csrf": csrf,
+        "action": "save",
+        "meeting_date": "",  # refused: no date
+        "members_present": "7",
+        "decision_series": "QĐ-UBND",
+        "first_decision_number": "12",
+        f"decision:{first}": "Không thông qua",  # a rejection needs its reason
+        f"votes_for:{first}": "1",
+        f"votes_against:{first}": "6",
+        f"note:{first}": "",
+        f"decision:{second}": "Thông qua",
+        f"votes_for:{second}": "sáu",  # not a number
+        f"note:{second}": "ghi chú giữ nguyên",
+        f"votes_written:{second}": "hai",  # written ballots: a number or for/against/abstain
+    }
+    r = c.post(f"/meetings/{meeting_id}/minutes", data=form)
+    assert r.status_code == 400
+    assert "chưa áp dụng gì" in r.text
+    assert 'class="bad"' in r.text
+    assert "ghi chú giữ nguyên" in r.text and 'value="sáu"' in r.text  # what was typed is kept
+    assert "Ngày họp" in r.text
+    assert "Phiếu bằng văn bản: «hai»" in r.text and 'value="hai"' in r.text
+    with Session(get_engine(world.url)) as s:
+        assert s.get(Meeting, meeting_id).status == MeetingStatus.open  # type: ignore[union-attr]
+    # the common case: approve everything with the same votes; the draft then waits for the chair
+    ok = {
+        "csrf": csrf,
+        "action": "approve_all",
+        "meeting_date": "01/12/2026",
+        "members_present": "7",
+        "decision_series": "QĐ-UBND",
+        "first_decision_number": "12",
+        "all_votes_for": "6",
+        "all_votes_against": "1",
+        "all_votes_written": "1",
+    }
+    r = c.post(f"/meetings/{meeting_id}/minutes", data=ok)
+    assert r.status_code == 303 and r.headers["location"] == f"/meetings/{meeting_id}", r.text
+    r = c.get(r.headers["location"])
+    assert "chờ Chủ tịch Hội đồng xác nhận" in r.text
+    assert "Xác nhận biên bản" not in r.text  # the secretary does not confirm
+    chair, chair_csrf = login("ct.a")
+    page = chair.get(f"/meetings/{meeting_id}").text
+    assert "Xác nhận biên bản và áp dụng" in page
+    r = chair.post(f"/meetings/{meeting_id}/confirm", data={"csrf": chair_csrf})
+    assert r.status_code == 409 and "dịch vụ chưa chạy" in r.text  # resuming needs the running service
+    with Session(get_engine(world.url)) as s:
+        assert s.get(Meeting, meeting_id).status == MeetingStatus.open  # type: ignore[union-attr]
+
+
+def test_a_yearly_report_is_stored_with_its_hash_and_a_second_is_an_amendment(world) -> None:
+    from sqlmodel import Session, select
+
+    from models.db import get_engine
+    from models.portal import ReportUpload
+
+    c, csrf = login("tk.b")
+    body = "Báo cáo tổng kết phong trào năm 2025".encode()
+    r = c.post("/reports", data={"csrf": csrf, "year": "2025"}, files={"file": ("bao-cao-2025.pdf", body)})
+    assert r.status_code == 200 and "Đã nhận báo cáo năm 2025" in r.text, r.text
+    r = c.post(
+        "/reports", data={"csrf": csrf, "year": "2025"}, files={"file": ("bao-cao-2025-bs.pdf", b"v2")}
+    )
+    assert "Đã nhận bản bổ sung năm 2025" in r.text
+    with Session(get_engine(world.url)) as s:
+        stored = s.exec(select(ReportUpload).where(ReportUpload.file_name == "bao-cao-2025.pdf")).one()
+    assert stored.sha256 == hashlib.sha256(body).hexdigest() and stored.content == body
+    assert stored.uploaded_by == "Trần Thư Ký B (tk.b)"
+    op, _ = login("vh.tinh")
+    status = op.get("/reports/status?year=2025")
+    assert status.status_code == 200
+    assert "xã Tây Đô" in status.text and "chưa nộp" in status.text  # B filed, others owe
+    sec, _ = login("tk.a")
+    assert sec.get("/reports/status?year=2025").status_code == 403
+
+
+def test_letters_show_what_was_sent_to_the_unit(world) -> None:
+    c, _ = login("tk.a")
+    page = c.get("/letters")
+    assert page.status_code == 200 and "Thư gửi xã Cẩm Thạch" in page.text
+    assert "<details" in page.text  # the intake queued the council's digest
+    other, _ = login("tk.b")
+    assert world.codes[A] not in other.get("/letters").text
+    province, _ = login("tk.tinh")
+    assert province.get(f"/letters?unit={A}").status_code == 200
+    assert province.get(f"/letters?unit={PROVINCE}").status_code == 200
+
+
+def test_the_summary_draws_the_areas_figures_as_svg_with_tables(world) -> None:
+    op, _ = login("vh.tinh")
+    page = op.get("/summary")
+    assert page.status_code == 200
+    assert "Tổng hợp phong trào — tỉnh Thanh Hóa" in page.text
+    assert page.text.count("<svg") == 4 and "<rect" in page.text
+    assert (
+        "Hồ sơ theo trạng thái" in page.text and "đã nộp" in page.text
+    )  # the statuses of the seeded dossiers
+    other, _ = login("vh.qt")
+    assert "Thanh Hóa" not in other.get("/summary").text.split("<main>")[1]
