@@ -102,3 +102,34 @@ def sample_hierarchy(tmp_path_factory: pytest.TempPathFactory):
         load_sample(session=s)
         s.commit()
         return Hierarchy.load(s)
+
+
+# Test modules that reach the app database by THIDUA_TEST_DATABASE_URL themselves (e.g. through `thidua up`)
+# rather than through the `db_url` fixture.
+_READ_THE_DATABASE_URL = {
+    "test_browser.py",
+    "test_meeting_cli.py",
+    "test_migrations.py",
+    "test_up.py",
+    "test_workers_e2e.py",
+    "test_outbox.py",
+    "test_browser_portal.py",
+}
+
+
+def _uses_the_app_database(item: pytest.Item) -> bool:
+    used = {"db_url", "world"} & set(getattr(item, "fixturenames", ()))  # world: the portal tests' database
+    return bool(used) or item.path.name in _READ_THE_DATABASE_URL
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With THIDUA_TEST_DATABASE_ONLY=1 (CI's PostgreSQL pass) run only the tests that use the app
+    database: the others (benchmarks on their own SQLite, file parsers, the calendar, Prefect's own UI)
+    do exactly the same whatever the app database is, and ran in the SQLite pass already."""
+    if os.environ.get("THIDUA_TEST_DATABASE_ONLY") != "1" or not os.environ.get("THIDUA_TEST_DATABASE_URL"):
+        return
+    kept = [item for item in items if _uses_the_app_database(item)]
+    deselected = [item for item in items if not _uses_the_app_database(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept

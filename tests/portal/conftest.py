@@ -7,6 +7,8 @@ opened at A and at the other commune."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -52,7 +54,7 @@ def row(unit: str, nominee: str, award: str = "giay-khen-xa") -> dict:
     }
 
 
-def build_world(tmp: Path) -> World:
+def build_world(url: str) -> World:
     from sqlmodel import Session
 
     from flows.intake import intake_batch
@@ -64,7 +66,6 @@ def build_world(tmp: Path) -> World:
     from models.meetings import open_meeting, waiting_key
     from models.sample import load_sample
 
-    url = f"sqlite:///{tmp / 'portal.db'}"
     create_all_for_tests(url)
     world = World(url)
     with Session(get_engine(url), expire_on_commit=False) as s:
@@ -94,6 +95,22 @@ def build_world(tmp: Path) -> World:
     return world
 
 
+@contextlib.contextmanager
+def _app_database(tmp: Path) -> Iterator[str]:
+    """The world's app database: SQLite in `tmp`, or a throwaway PostgreSQL database next to
+    THIDUA_TEST_DATABASE_URL's when that names one."""
+    base = os.environ.get("THIDUA_TEST_DATABASE_URL", "")
+    if not base.startswith("postgresql"):
+        yield f"sqlite:///{tmp / 'portal.db'}"
+        return
+    from sqlalchemy.engine import make_url
+
+    from models.db import throwaway_databases
+
+    with throwaway_databases(base, f"{make_url(base).database}_{tmp.name}") as (url,):
+        yield url
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from models.db import dispose_engines
@@ -101,14 +118,16 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     from models.settings import reset_settings
 
     tmp = tmp_path_factory.mktemp("portal")
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("THIDUA_DATABASE_URL", f"sqlite:///{tmp / 'portal.db'}")
+    with contextlib.ExitStack() as stack:
+        mp = stack.enter_context(pytest.MonkeyPatch.context())
+        url = stack.enter_context(_app_database(tmp))
+        mp.setenv("THIDUA_DATABASE_URL", url)
         mp.setenv("THIDUA_DATA_DIR", str(tmp / "data"))
         mp.delenv("PREFECT_API_URL", raising=False)
         reset_settings()
         Hierarchy.invalidate()
-        yield build_world(tmp)
-    dispose_engines()
+        yield build_world(url)
+        dispose_engines()
     reset_settings()
 
 
