@@ -320,3 +320,26 @@ def test_the_meeting_flow_of_an_abolished_unit_is_refused(prefect_api, session, 
     assert session.scalars(select(mt.Meeting)).all() == []
     session.refresh(n)
     assert n.status == Status.under_review and n.decision_number is None
+
+
+def test_a_decision_of_an_ended_unit_is_refused_naming_its_successor(session, sample) -> None:
+    """Issue 13: a decision by a unit not valid on its date — huyện Cẩm Thủy's head on 15/7/2025 —
+    is refused and names the successor; the same head decided in June."""
+    from models.decisions import DecisionRefused, DecisionRequest, issue_decision
+
+    n = _submit(session, sample, award="giay-khen-huyen", name="Lê Thị Tám")
+    _up_one(session, sample, n, date(2025, 6, 23))
+    nm.recommend(
+        session=session, nomination=n, hierarchy=sample, act=Act("hđ", date(2025, 6, 24)), votes=Votes(7, 0, 0, 7)
+    )
+    session.commit()
+    july = DecisionRequest(unit=CAM_THUY, number="9/QĐ-UBND", decision_date=date(2025, 7, 15), codes=[n.code])
+    with pytest.raises(DecisionRefused) as refused:
+        issue_decision(session=session, hierarchy=sample, request=july)
+    (problem,) = refused.value.problems
+    assert problem.startswith("không ghi được quyết định ngày 15/07/2025: huyện Cẩm Thủy (thanh-hoa.cam-thuy)")
+    assert "chỉ tồn tại đến 30/06/2025; đơn vị kế tục từ 01/07/2025: tỉnh Thanh Hóa (thanh-hoa)" in problem
+    session.rollback()
+    assert n.status == Status.recommended
+    june = DecisionRequest(unit=CAM_THUY, number="8/QĐ-UBND", decision_date=date(2025, 6, 27), codes=[n.code])
+    assert issue_decision(session=session, hierarchy=sample, request=june).outcomes == {n.code: "conferred"}

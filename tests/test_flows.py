@@ -31,6 +31,7 @@ def _rows(unit: str, on: str, forms: list[str]) -> list[dict]:
             "campaign": "ntm-2021-2025",
             "achievement": "Đóng góp xây dựng nông thôn mới",
             "submitted_on": on,
+            "review_type": "tổng kết",
         }
         for i, f in enumerate(forms)
     ]
@@ -66,7 +67,7 @@ def _run_chain(session, sample, day: date = RECEIVED) -> tuple[list, list]:
     returns the meetings' results and the decisions."""
     from flows.council import council_meeting, receive_forwarded
     from models.hierarchy import CENTRAL
-    from tests.deciding import run_decisions
+    from tests.deciding import consult_all, run_decisions
 
     results, decisions = [], []
     for _ in range(8):
@@ -75,6 +76,7 @@ def _run_chain(session, sample, day: date = RECEIVED) -> tuple[list, list]:
         decisions += issued
         if not pending and not issued:
             break
+        consult_all(session, sample, day)  # hiệp y before the province forwards a state-level award
         for unit_id, codes in sorted(pending.items()):
             unit = sample.get(unit_id)
             result = asyncio.run(
