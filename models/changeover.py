@@ -205,7 +205,6 @@ def changeover(
     successor, mapping the forms the law moved; one `transfer` step each (no commit)."""
     hierarchy = hierarchy or Hierarchy.load(session)
     spec = changeover_on(on)
-    forms = catalogue().forms
     result = ChangeoverResult(on=on)
     for n in pending_at_ended_units(session=session, on=on, forms=set(spec.forms)):
         moved = move_to_successor(

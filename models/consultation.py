@@ -182,9 +182,7 @@ def forwarding_problem(
     assert nomination.id is not None
     asked = {
         r.body: r
-        for r in requests_of(
-            session=session, nomination_id=nomination.id, unit_id=nomination.current_unit_id
-        )
+        for r in requests_of(session=session, nomination_id=nomination.id, unit_id=nomination.current_unit_id)
     }
     missing = [b.name for b in bodies if b.code not in asked]
     if missing:

@@ -218,9 +218,12 @@ def _province_minutes(session, sample, n: nm.Nomination, day: date, decision: di
 def test_a_meeting_may_not_forward_a_state_level_award_before_the_bodies_answer(session, sample) -> None:
     n = _at_province(session, sample)
     (problem,) = _province_minutes(session, sample, n, AT_PROVINCE)
-    assert problem.startswith(
-        f"hồ sơ {n.code}: chưa lấy ý kiến hiệp y của Thuế tỉnh, Bảo hiểm xã hội tỉnh, chưa trình cấp trên"
-    ) and problem.code == n.code
+    assert (
+        problem.startswith(
+            f"hồ sơ {n.code}: chưa lấy ý kiến hiệp y của Thuế tỉnh, Bảo hiểm xã hội tỉnh, chưa trình cấp trên"
+        )
+        and problem.code == n.code
+    )
     assert f"thidua consult request {n.code}" in problem
     request_consultation(session=session, code=n.code, on=AT_PROVINCE)
     record_answer(session=session, code=n.code, body="thue", objection=None, on=date(2026, 11, 30))
@@ -231,9 +234,16 @@ def test_a_meeting_may_not_forward_a_state_level_award_before_the_bodies_answer(
         "trên được trước khi các cơ quan trả lời hoặc hết thời hạn trả lời"
     )
     # a lower form the province confers itself needs no consultation
-    assert _province_minutes(
-        session, sample, n, date(2026, 12, 1), {"decision": "award-lower", "lower_award": "bang-khen-tinh"}
-    ) == []
+    assert (
+        _province_minutes(
+            session,
+            sample,
+            n,
+            date(2026, 12, 1),
+            {"decision": "award-lower", "lower_award": "bang-khen-tinh"},
+        )
+        == []
+    )
     # the limit passed: the dossier goes on without that answer; or every body answered
     assert _province_minutes(session, sample, n, date(2026, 12, 10)) == []
     record_answer(session=session, code=n.code, body="bhxh", objection=None, on=date(2026, 12, 1))

@@ -18,7 +18,9 @@ def upgrade() -> None:
     with op.batch_alter_table("consultation_request") as batch:
         batch.add_column(sa.Column("round_no", sa.Integer(), nullable=False, server_default="0"))
         batch.drop_constraint("uq_consultation_body", type_="unique")
-        batch.create_unique_constraint("uq_consultation_body_round", ["nomination_id", "unit_id", "body", "round_no"])
+        batch.create_unique_constraint(
+            "uq_consultation_body_round", ["nomination_id", "unit_id", "body", "round_no"]
+        )
 
 
 def downgrade() -> None:
