@@ -45,6 +45,7 @@ def _take_in(session, awards: list[str], *, kinds: list[str] | None = None, unit
                 "campaign": "ntm-2021-2025",
                 "achievement": "Đóng góp xây dựng nông thôn mới",
                 "submitted_on": "02/03/2026",
+                **({"review_type": "tổng kết"} if catalogue().forms[a].review_types else {}),
             },
         )
         for i, (a, k) in enumerate(zip(awards, kinds, strict=True))
