@@ -76,6 +76,7 @@ def record_answer(
                 body=body,
                 reason=req.answer_note,
                 on=on,
+                round_suffix=hy.round_suffix(req),
             )
         ]
         if returned

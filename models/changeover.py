@@ -152,6 +152,52 @@ def pending_at_ended_units(*, session: Session, on: date, forms: set[str]) -> li
     )
 
 
+def spec_in_force(day: date) -> ChangeoverSpec:
+    """The latest changeover begun on or before `day` (its form map still applies to late dossiers)."""
+    begun = [s for s in changeover_specs() if s.starts <= day]
+    return max(begun, key=lambda s: s.starts) if begun else changeover_on(day)
+
+
+def move_to_successor(
+    *,
+    session: Session,
+    hierarchy: Hierarchy,
+    nomination: Nomination,
+    on: date,
+    spec: ChangeoverSpec,
+    actor: str,
+    key: str,
+    dry_run: bool = False,
+) -> Moved | str:
+    """Move one dossier to where it belongs on `on` (its unit ended), mapping a form the law moved; one
+    `transfer` step (no commit). Returns what moved, or why it could not."""
+    forms = catalogue().forms
+    n = nomination
+    move = spec.forms.get(n.award_code)
+    form_code = move.to if move else n.award_code
+    target, why = destination(nomination=n, hierarchy=hierarchy, on=on, form_code=form_code)
+    if target is None:
+        return why
+    here = hierarchy.get(n.current_unit_id)
+    moved = Moved(n.code, n.status.value, here.code, target.code, target.id, n.award_code, form_code)
+    if dry_run:
+        return moved
+    note = f"{spec.name}: {hierarchy.ended_text(here, on)}" if not here.valid_on(on) else spec.name
+    note += f". Chuyển hồ sơ cho {target.name} ({spec.transfer})"
+    if move:
+        note += (
+            f". Hình thức «{forms[n.award_code].name}» chuyển thành «{forms[form_code].name}» ({move.basis})"
+        )
+    transfer(
+        session=session,
+        nomination=n,
+        act=Act(actor=actor, on=on, unit_id=here.id, key=key, note=note[:4000]),
+        to_unit_id=target.id,
+        award_code=form_code,
+    )
+    return moved
+
+
 def changeover(
     *, session: Session, on: date, actor: str = "", dry_run: bool = False, hierarchy: Hierarchy | None = None
 ) -> ChangeoverResult:
@@ -159,38 +205,22 @@ def changeover(
     successor, mapping the forms the law moved; one `transfer` step each (no commit)."""
     hierarchy = hierarchy or Hierarchy.load(session)
     spec = changeover_on(on)
-    forms = catalogue().forms
     result = ChangeoverResult(on=on)
     for n in pending_at_ended_units(session=session, on=on, forms=set(spec.forms)):
-        move = spec.forms.get(n.award_code)
-        form_code = move.to if move else n.award_code
-        target, why = destination(nomination=n, hierarchy=hierarchy, on=on, form_code=form_code)
-        if target is None:
-            result.stuck.append((n.code, why))
-            continue
-        here = hierarchy.get(n.current_unit_id)
-        result.moved.append(
-            Moved(n.code, n.status.value, here.code, target.code, target.id, n.award_code, form_code)
-        )
-        if dry_run:
-            continue
-        note = f"{spec.name}: {hierarchy.ended_text(here, on)}" if not here.valid_on(on) else spec.name
-        note += f". Chuyển hồ sơ cho {target.name} ({spec.transfer})"
-        if move:
-            note += f". Hình thức «{forms[n.award_code].name}» chuyển thành «{forms[form_code].name}» ({move.basis})"
-        transfer(
+        moved = move_to_successor(
             session=session,
+            hierarchy=hierarchy,
             nomination=n,
-            act=Act(
-                actor=actor or "thidua changeover",
-                on=on,
-                unit_id=here.id,
-                key=f"changeover:{on.isoformat()}:{n.code}",
-                note=note[:4000],
-            ),
-            to_unit_id=target.id,
-            award_code=form_code,
+            on=on,
+            spec=spec,
+            actor=actor or "thidua changeover",
+            key=f"changeover:{on.isoformat()}:{n.code}",
+            dry_run=dry_run,
         )
+        if isinstance(moved, str):
+            result.stuck.append((n.code, moved))
+        else:
+            result.moved.append(moved)
     if not dry_run and result.moved:
         result.letters = _letters(session=session, hierarchy=hierarchy, result=result)
     return result

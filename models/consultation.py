@@ -15,14 +15,24 @@ from pathlib import Path
 
 import yaml
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Column, UniqueConstraint
+from sqlalchemy import Column, UniqueConstraint, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models.awards import catalogue
 from models.calendar import add_working_days
 from models.clock import fmt_date, utcnow
 from models.db import UTCDateTime, enum_type
 from models.hierarchy import Hierarchy
-from models.nominations import AGENDA, Act, Nomination, Nominee, TransitionError, return_for_completion
+from models.nominations import (
+    AGENDA,
+    Act,
+    Action,
+    Nomination,
+    NominationStep,
+    Nominee,
+    TransitionError,
+    return_for_completion,
+)
 from models.units import Council, Level
 
 DATA = Path(__file__).parent / "data" / "consultation.yaml"
@@ -56,6 +66,11 @@ class ConsultationRules(BaseModel):
 @lru_cache
 def rules(path: Path = DATA) -> ConsultationRules:
     """Load the consultation rules once per process."""
+    return load_rules(path)
+
+
+def load_rules(path: Path) -> ConsultationRules:
+    """Read the consultation rules from a file (checked: every body a form names is defined)."""
     raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     bodies = {code: Body(code=code, **spec) for code, spec in raw["bodies"].items()}
     unknown = {b for listed in raw["forms"].values() for b in listed} - set(bodies)
@@ -85,10 +100,17 @@ class ConsultationRequest(SQLModel, table=True):
     """One body asked about one dossier (văn bản lấy ý kiến hiệp y) and its answer."""
 
     __tablename__ = "consultation_request"
-    __table_args__ = (UniqueConstraint("nomination_id", "body", name="uq_consultation_body"),)
+    __table_args__ = (
+        UniqueConstraint("nomination_id", "unit_id", "body", "round_no", name="uq_consultation_body_round"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     nomination_id: int = Field(foreign_key="nomination.id", index=True)
+    round_no: int = Field(
+        default=0,
+        description="the dossier's returns before this request: a returned and resubmitted dossier is "
+        "consulted again, in a new round",
+    )
     unit_id: int = Field(foreign_key="unit.id", description="the unit that consults (the province)")
     body: str = Field(max_length=40)
     requested_on: date
@@ -100,23 +122,87 @@ class ConsultationRequest(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
 
 
-def requests_of(*, session: Session, nomination_id: int) -> list[ConsultationRequest]:
-    return list(
+def rounds_of(*, session: Session, nomination_ids: list[int]) -> dict[int, int]:
+    """Each dossier's consultation round: how many times it has been returned (a returned and resubmitted
+    dossier is consulted again; the answers of an earlier round no longer count)."""
+    if not nomination_ids:
+        return {}
+    counts = dict(
         session.exec(
-            select(ConsultationRequest)
-            .where(col(ConsultationRequest.nomination_id) == nomination_id)
-            .order_by(col(ConsultationRequest.id))
-        )
+            select(col(NominationStep.nomination_id), func.count())
+            .where(
+                col(NominationStep.nomination_id).in_(nomination_ids),
+                col(NominationStep.action) == Action.return_,
+            )
+            .group_by(col(NominationStep.nomination_id))
+        ).all()
     )
+    return {n: int(counts.get(n, 0)) for n in nomination_ids}
 
 
-def bodies_to_consult(*, nomination: Nomination, hierarchy: Hierarchy) -> list[Body]:
-    """The bodies the dossier's current unit must ask before forwarding it (none below the province,
-    none for a form the province confers itself)."""
+def requests_of(
+    *, session: Session, nomination_id: int, every_round: bool = False, unit_id: int | None = None
+) -> list[ConsultationRequest]:
+    """The dossier's requests of its current round (`every_round`: all of them, oldest first), those of
+    one consulting unit if `unit_id` is given."""
+    query = select(ConsultationRequest).where(col(ConsultationRequest.nomination_id) == nomination_id)
+    if unit_id is not None:
+        query = query.where(col(ConsultationRequest.unit_id) == unit_id)
+    if not every_round:
+        current = rounds_of(session=session, nomination_ids=[nomination_id])[nomination_id]
+        query = query.where(col(ConsultationRequest.round_no) == current)
+    return list(session.exec(query.order_by(col(ConsultationRequest.id))))
+
+
+def round_suffix(req: ConsultationRequest) -> str:
+    """What tells a later round's letters and steps from the first's (idempotency keys)."""
+    return f":{req.round_no}" if req.round_no else ""
+
+
+def bodies_to_consult(
+    *, nomination: Nomination, hierarchy: Hierarchy, form_code: str | None = None
+) -> list[Body]:
+    """The bodies the dossier's current unit must ask before forwarding it with `form_code` (default: the
+    form proposed); none below the province, none for a form the province confers itself."""
     unit = hierarchy.get(nomination.current_unit_id)
-    if unit.level not in rules().consulting_levels or nomination.form.authority == unit.level:
+    code = form_code or nomination.award_code
+    if unit.level not in rules().consulting_levels or catalogue().forms[code].authority == unit.level:
         return []
-    return rules().bodies_for(nomination.award_code)
+    return rules().bodies_for(code)
+
+
+def forwarding_problem(
+    *, session: Session, nomination: Nomination, hierarchy: Hierarchy, on: date, form_code: str | None = None
+) -> str | None:
+    """Why the dossier may not be forwarded (trình cấp trên) with `form_code` on `on`, naming the bodies
+    not yet asked or not yet answered within their time limit; None when it may."""
+    bodies = bodies_to_consult(nomination=nomination, hierarchy=hierarchy, form_code=form_code)
+    if not bodies:
+        return None
+    assert nomination.id is not None
+    asked = {
+        r.body: r
+        for r in requests_of(session=session, nomination_id=nomination.id, unit_id=nomination.current_unit_id)
+    }
+    missing = [b.name for b in bodies if b.code not in asked]
+    if missing:
+        returned = rounds_of(session=session, nomination_ids=[nomination.id])[nomination.id]
+        again = " (hồ sơ đã bị trả lại và nộp lại: lấy ý kiến lại)" if returned else ""
+        return (
+            f"chưa lấy ý kiến hiệp y của {', '.join(missing)}{again}, chưa trình cấp trên được — "
+            f"{rules().legal_basis} (thidua consult request {nomination.code})"
+        )
+    waiting = [
+        f"{b.name} (hạn {fmt_date(r.due_on)})"
+        for b in bodies
+        if (r := asked[b.code]).answer is None and r.due_on >= on
+    ]
+    if waiting:
+        return (
+            f"đang chờ ý kiến hiệp y của {', '.join(waiting)}; chưa trình cấp trên được trước khi các "
+            "cơ quan trả lời hoặc hết thời hạn trả lời"
+        )
+    return None
 
 
 def request(
@@ -135,11 +221,16 @@ def request(
             f"hồ sơ {nomination.code} đang ở trạng thái «{nomination.status.label}», không lấy ý kiến hiệp y"
         )
     assert nomination.id is not None
-    asked = {r.body for r in requests_of(session=session, nomination_id=nomination.id)}
+    asked = {
+        r.body
+        for r in requests_of(session=session, nomination_id=nomination.id, unit_id=nomination.current_unit_id)
+    }
+    current = rounds_of(session=session, nomination_ids=[nomination.id])[nomination.id]
     due = add_working_days(on, rules().answer_days)
     new = [
         ConsultationRequest(
             nomination_id=nomination.id,
+            round_no=current,
             unit_id=nomination.current_unit_id,
             body=b.code,
             requested_on=on,
@@ -160,7 +251,8 @@ def answer(
     """Record a body's answer (agreement, or an objection with its reason); the same answer again changes
     nothing. An objection returns the dossier to the proposer, the reason in the step's note."""
     assert nomination.id is not None
-    found = {r.body: r for r in requests_of(session=session, nomination_id=nomination.id)}
+    # the body's latest request (of the current round, or the one whose objection returned the dossier)
+    found = {r.body: r for r in requests_of(session=session, nomination_id=nomination.id, every_round=True)}
     req = found.get(body)
     if req is None:
         asked = ", ".join(found) or "chưa gửi văn bản lấy ý kiến nào"
@@ -186,7 +278,7 @@ def answer(
             act=Act(
                 actor or rules().bodies[body].name,
                 on,
-                key=f"consultation-objection:{nomination.code}:{body}",
+                key=f"consultation-objection:{nomination.code}:{body}{round_suffix(req)}",
                 note=objection_note(body=body, reason=note),
             ),
         )
@@ -203,6 +295,7 @@ def held(*, session: Session, nomination_ids: list[int], today: date) -> dict[in
     out: dict[int, str] = {}
     if not nomination_ids:
         return out
+    current = rounds_of(session=session, nomination_ids=nomination_ids)
     waiting = session.exec(
         select(ConsultationRequest)
         .where(
@@ -213,6 +306,8 @@ def held(*, session: Session, nomination_ids: list[int], today: date) -> dict[in
         .order_by(col(ConsultationRequest.id))
     )
     for r in waiting:
+        if r.round_no != current[r.nomination_id]:
+            continue
         name = rules().bodies[r.body].name
         text = f"{name} (hạn {fmt_date(r.due_on)})"
         out[r.nomination_id] = f"{out[r.nomination_id]}, {text}" if r.nomination_id in out else text
@@ -234,7 +329,9 @@ def reminders_due(*, session: Session, today: date) -> list[tuple[ConsultationRe
         )
         .order_by(col(ConsultationRequest.id))
     )
-    return [(r, n) for r, n in rows]
+    found = [(r, n) for r, n in rows]
+    current = rounds_of(session=session, nomination_ids=sorted({r.nomination_id for r, _ in found}))
+    return [(r, n) for r, n in found if r.round_no == current[r.nomination_id]]
 
 
 def consultation_view(*, session: Session, nomination: Nomination, today: date) -> dict:

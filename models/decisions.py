@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel, col
 from models import nominations as nm
 from models.awards import catalogue
 from models.clock import fmt_date, today_vn, utcnow
+from models.consultation import forwarding_problem
 from models.db import UTCDateTime, enum_type
 from models.hierarchy import Hierarchy, UnitRef
 from models.meetings import MAX_DAYS_AHEAD, FreeText, Meeting, MeetingStatus, OneLine, Outcome
@@ -196,7 +197,13 @@ def _recommended_on(session: Session, nomination: Nomination) -> date | None:
 
 
 def _dossier_problem(
-    session: Session, hierarchy: Hierarchy, unit: UnitRef, n: Nomination | None, code: str, day: date
+    session: Session,
+    hierarchy: Hierarchy,
+    unit: UnitRef,
+    n: Nomination | None,
+    code: str,
+    day: date,
+    refuse: bool = False,
 ) -> str | None:
     """Why this dossier cannot be in this unit's decision (None if it can)."""
     if n is None:
@@ -215,6 +222,10 @@ def _dossier_problem(
         )
     if n.status != Status.recommended and not (central and n.status in AGENDA):
         return f"hồ sơ {code} đang ở trạng thái «{n.status.label}», không chờ quyết định"
+    if central and catalogue().forms[n.award_code].authority != unit.level and not refuse:
+        problem = forwarding_problem(session=session, nomination=n, hierarchy=hierarchy, on=day)
+        if problem:
+            return f"hồ sơ {code}: {problem}"
     recommended_on = _recommended_on(session, n) if n.status == Status.recommended else None
     if recommended_on is not None and day < recommended_on:
         return (
@@ -248,14 +259,21 @@ def issue_decision(*, session: Session, hierarchy: Hierarchy, request: DecisionR
     """Record the head's decision and apply it to every dossier it covers, all or nothing: confer
     (or, at a central body below the authority, submit to the level above), or refuse. The caller
     commits, together with the letters that report it."""
-    from models.hierarchy import AmbiguousUnit, UnitNotFound
+    from models.hierarchy import AmbiguousUnit, UnitEnded, UnitNotFound
 
     try:
         unit = hierarchy.resolve(request.unit, on=request.decision_date)
+    except UnitEnded as exc:
+        # the 2025 changeover: an ended unit's head no longer decides; its dossiers go to the successor
+        raise DecisionRefused(
+            [
+                f"không ghi được quyết định ngày {fmt_date(request.decision_date)}: "
+                f"{hierarchy.ended_text(exc.unit, request.decision_date)}"
+                + ("; hồ sơ đang chờ chuyển sang đơn vị kế tục (thidua changeover)" if exc.successor else "")
+            ]
+        ) from None
     except (UnitNotFound, AmbiguousUnit) as exc:
         raise DecisionRefused([str(exc)]) from None
-    # A unit not valid on the decision's date (the 2025 changeover) is for the changeover's rules
-    # (issue 13 item 5, branch law-units), as for meetings.
     received: list[str] = []
     if unit.level in nm.CENTRAL:  # no meeting opens here to take in what was submitted: take it in now
         from models.meetings import receive_pending
@@ -279,7 +297,11 @@ def issue_decision(*, session: Session, hierarchy: Hierarchy, request: DecisionR
     problems = [
         p
         for code in codes
-        if (p := _dossier_problem(session, hierarchy, unit, by_code.get(code), code, request.decision_date))
+        if (
+            p := _dossier_problem(
+                session, hierarchy, unit, by_code.get(code), code, request.decision_date, request.refuse
+            )
+        )
     ]
     if problems:
         raise DecisionRefused(problems)

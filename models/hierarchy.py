@@ -8,7 +8,7 @@ chain a dictionary walk instead of a query.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import overload
 
 from sqlalchemy import func, select
@@ -245,7 +245,8 @@ class Hierarchy:
             text = f"{unit.name} ({unit.code}) chỉ tồn tại đến {fmt_date(unit.valid_to)}"
             successor = self.successor_on(unit, day)
             if successor is not None:
-                text += f"; đơn vị kế tục từ {fmt_date(successor.valid_from)}: {successor.name} ({successor.code})"
+                since = max(successor.valid_from, unit.valid_to + timedelta(days=1))  # a province: since 1900
+                text += f"; đơn vị kế tục từ {fmt_date(since)}: {successor.name} ({successor.code})"
             else:
                 text += "; không có đơn vị kế tục trong hệ thống"
             return text

@@ -623,6 +623,12 @@ def store(
         if rows
         else [],
     )
+    _to_successors(
+        session,
+        [nid for nid, c in zip(ids, accepted, strict=True) if not c.unit.valid_on(received_on)],
+        received_on=received_on,
+        actor=actor,
+    )
     same_name = namesakes(session=session, nomination_ids=ids)
     out: list[TakenIn] = [
         {
@@ -646,6 +652,33 @@ def store(
         for nid, r, c in zip(ids, rows, accepted, strict=True)
     ]
     return IntakeResult(batch_key=key, replayed=False, nominations=out)
+
+
+def _to_successors(session: Session, ids: list[int], *, received_on: date, actor: str) -> None:
+    """A dossier dated before its unit ended but received after (a June 2025 dossier of a commune
+    abolished on 1/7/2025) goes at once to the successor, as the changeover moves pending dossiers:
+    one `transfer` step naming the successor, the form mapped where the law moved the power."""
+    if not ids:
+        return
+    from models.changeover import move_to_successor, spec_in_force
+    from models.hierarchy import Hierarchy
+
+    hierarchy = Hierarchy.load(session)
+    spec = spec_in_force(received_on)
+    for nid in ids:
+        n = session.get(Nomination, nid)
+        assert n is not None
+        why = move_to_successor(
+            session=session,
+            hierarchy=hierarchy,
+            nomination=n,
+            on=received_on,
+            spec=spec,
+            actor=actor or "tiếp nhận hồ sơ",
+            key=f"intake-successor:{n.code}",
+        )
+        if isinstance(why, str):
+            raise ValueError(f"hồ sơ {n.code}: {why}")
 
 
 def _details(

@@ -31,6 +31,7 @@ from sqlmodel import Session, SQLModel, col
 from models import nominations as nm
 from models.awards import AwardForm, NomineeKind, catalogue
 from models.clock import fmt_date, today_vn, utcnow, years_before
+from models.consultation import forwarding_problem
 from models.db import UTCDateTime, enum_type
 from models.hierarchy import Hierarchy, UnitRef
 from models.labelled import LabelledEnum
@@ -663,6 +664,7 @@ class _Sitting:
     agenda: set[str]
     nominations: dict[str, Nomination]
     kinds: dict[str, NomineeKind] = field(default_factory=dict)
+    session: Session | None = None
 
 
 def _check_meeting(
@@ -691,6 +693,7 @@ def _check_meeting(
             .tuples()
             .all()
         ),
+        session=session,
     )
     problems = [Problem(text) for text in _meeting_problems(sitting)]
     seen: set[str] = set()
@@ -785,7 +788,22 @@ def _item_problems(s: _Sitting, d: ItemDecision) -> list[str]:
             f"hạn bổ sung {fmt_date(d.deadline)} trước ngày họp {fmt_date(s.minutes.meeting_date)}"
         )
     problems += _DECISION_CHECKS[d.decision](s, d, n)
+    problems += _consultation_problems(s, d, n)
     return [f"{label}: {p}" for p in problems]
+
+
+def _consultation_problems(s: _Sitting, d: ItemDecision, n: Nomination) -> list[str]:
+    """A state-level award goes up from a consulting level only after consultation (hiệp y): every body
+    asked, and each answered or its time limit passed (models/consultation.py)."""
+    if not d.decision.awards or s.session is None:
+        return []
+    form = catalogue().forms.get(d.lower_award if d.decision == Decision.award_lower else n.award_code)
+    if form is None or form.authority == s.unit.level:
+        return []
+    problem = forwarding_problem(
+        session=s.session, nomination=n, hierarchy=s.hierarchy, on=s.minutes.meeting_date, form_code=form.code
+    )
+    return [problem] if problem else []
 
 
 def _check_approval(s: _Sitting, d: ItemDecision, n: Nomination) -> list[str]:

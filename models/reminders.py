@@ -40,7 +40,7 @@ from models.clock import utcnow
 from models.db import UTCDateTime, insert_for
 from models.deadlines import DeadlineSpec
 from models.hierarchy import Hierarchy, UnitRef
-from models.nominations import AWAITING, Nomination, Nominee
+from models.nominations import AWAITING, Nomination, Nominee, Status
 from models.reports import ReportingObligation, expand_obligations
 from models.units import Council, CouncilMember, MemberRole
 
@@ -100,6 +100,7 @@ class ReminderItem:
     deadline: str | None = None
     year: int | None = None
     nomination_id: int | None = None
+    decision: bool = False  # the head's decision is awaited (the council recommended), not the review
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,6 +314,7 @@ class OpenReview:
     office: Recipient | None
     chair: Recipient | None
     superior_office: Recipient | None
+    decision: bool = False  # waiting for the head's decision (recommended), not the council's review
 
     @property
     def uid(self) -> str:
@@ -341,6 +343,7 @@ def _review_item(
         due_on=r.due_on,
         step=step,
         nomination_id=r.nomination_id,
+        decision=r.decision,
     )
 
 
@@ -387,6 +390,7 @@ def open_reviews(*, session: Session, directory: Hierarchy) -> list[OpenReview]:
             col(Nomination.current_unit_id),
             col(Nomination.due_on),
             col(Nomination.received_on),
+            col(Nomination.status),
         )
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
         .where(col(Nomination.status).in_(list(AWAITING)), col(Nomination.due_on).is_not(None))
@@ -412,7 +416,7 @@ def open_reviews(*, session: Session, directory: Hierarchy) -> list[OpenReview]:
             chairs.setdefault(m.council_id, m)
     forms = catalogue().forms
     out = []
-    for nid, code, nominee, award, origin_id, unit_id, due, received in rows:
+    for nid, code, nominee, award, origin_id, unit_id, due, received, status in rows:
         unit = directory.by_id[unit_id]
         council = councils.get(unit_id)
         parent = directory.get(unit.parent_id)
@@ -439,6 +443,7 @@ def open_reviews(*, session: Session, directory: Hierarchy) -> list[OpenReview]:
                 superior_office=Recipient(superior.office_email, f"Thường trực {superior.name}")
                 if superior
                 else None,
+                decision=status == Status.recommended,
             )
         )
     return out

@@ -43,7 +43,8 @@ def request_letters(
         body = hy.rules().bodies[req.body]
         letters.append(
             MailItem(
-                key=f"consultation-{'reminder' if reminder else 'request'}:{nomination.code}:{req.body}",
+                key=f"consultation-{'reminder' if reminder else 'request'}:{nomination.code}:{req.body}"
+                f"{hy.round_suffix(req)}",
                 to_email=body.email,
                 to_name=body.name,
                 template="consultation_request",
@@ -66,9 +67,17 @@ def request_letters(
 
 
 def objection_letter(
-    *, session: Session, hierarchy: Hierarchy, nomination: Nomination, body: str, reason: str, on: date
+    *,
+    session: Session,
+    hierarchy: Hierarchy,
+    nomination: Nomination,
+    body: str,
+    reason: str,
+    on: date,
+    round_suffix: str = "",
 ) -> MailItem | None:
-    """The dossier returned to its proposer because a consulted body objected, with the reason."""
+    """The dossier returned to its proposer because a consulted body objected, with the reason
+    (`round_suffix`: the consultation round's, models.consultation.round_suffix)."""
     origin = hierarchy.get(nomination.origin_unit_id)
     if not origin.email:
         return None
@@ -76,7 +85,7 @@ def objection_letter(
     unit = hierarchy.get(nomination.current_unit_id)
     council_name = council.name if council else f"Hội đồng Thi đua – Khen thưởng {unit.name}"
     return MailItem(
-        key=f"consultation-objection:{nomination.code}:{body}",
+        key=f"consultation-objection:{nomination.code}:{body}{round_suffix}",
         to_email=origin.email,
         to_name=f"Ủy ban nhân dân {origin.name}",
         template="outcome_returned",

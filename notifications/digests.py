@@ -41,6 +41,15 @@ _OVERDUE = {
 }
 
 
+def _digest_kind(item: ReminderItem, day: date) -> DigestKind:
+    """The item's section: a dossier waiting for its head's decision has the decision's time limit
+    (thời hạn ban hành quyết định khen thưởng), not the review's."""
+    kind = _OVERDUE[item.kind] if day > item.due_on else item.kind.digest_kind
+    if item.decision:
+        kind = kind.replace("review_", "decision_")
+    return cast(DigestKind, kind)
+
+
 def digest_key(address: str, day: date, n: int = 1) -> str:
     base = f"{DIGEST_PREFIX}:{address.lower()}:{day.isoformat()}"
     return base if n == 1 else f"{base}:{n}"
@@ -105,7 +114,7 @@ def entries(items: Iterable[ReminderItem], *, day: date) -> list[DigestEntry]:
             best[n.obligation_id] = n
     out = [
         DigestEntry(
-            kind=cast(DigestKind, _OVERDUE[n.kind] if day > n.due_on else n.kind.digest_kind),
+            kind=_digest_kind(n, day),
             obligation_id=n.obligation_id,
             title=n.title,
             unit_name=n.unit_name,

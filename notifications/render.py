@@ -234,13 +234,18 @@ class ReportOverdue(ReportNotice):
     escalation: bool = Field(default=False, description="sent to the superior unit, not the unit's head")
 
 
-DigestKind = Literal["report_due", "report_overdue", "review_due", "review_overdue"]
+DigestKind = Literal[
+    "report_due", "report_overdue", "review_due", "review_overdue", "decision_due", "decision_overdue"
+]
 
 DIGEST_LABELS: dict[str, str] = {
     "report_due": "Báo cáo sắp đến hạn",
     "report_overdue": "Báo cáo quá hạn",
     "review_due": "Hồ sơ sắp đến hạn thẩm định",
     "review_overdue": "Hồ sơ quá hạn thẩm định",
+    # the head's decision after the council recommended (models/decisions.py): its own time limit
+    "decision_due": "Hồ sơ sắp đến thời hạn ban hành quyết định khen thưởng",
+    "decision_overdue": "Hồ sơ quá thời hạn ban hành quyết định khen thưởng",
 }
 
 
@@ -266,7 +271,7 @@ class DeadlineDigest(MailContext):
         return [
             CalendarEvent(uid=e.obligation_id, day=e.due_date, summary=f"{DIGEST_LABELS[e.kind]}: {e.title}")
             for e in self.entries
-            if e.kind in ("report_due", "review_due")
+            if e.kind in ("report_due", "review_due", "decision_due")
         ]
 
 

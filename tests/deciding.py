@@ -89,3 +89,21 @@ def run_decisions(session: Session, hierarchy: Hierarchy, day: date) -> list[Dec
         results.append(result)
     session.expire_all()
     return results
+
+
+def consult_all(session: Session, hierarchy: Hierarchy, day: date) -> list[str]:
+    """Every dossier waiting at a consulting level for a state-level award: ask the bodies its form needs
+    and record that each agreed (hiệp y), so its council may forward it; commits; returns the codes."""
+    from flows.consultation import record_answer, request_consultation
+    from models.consultation import bodies_to_consult
+
+    done = []
+    for n in session.scalars(select(Nomination).where(col(Nomination.status).in_(list(AGENDA)))).all():
+        if not bodies_to_consult(nomination=n, hierarchy=hierarchy):
+            continue
+        asked = request_consultation(session=session, code=n.code, on=day).asked
+        for body in asked:
+            record_answer(session=session, code=n.code, body=body, objection=None, on=day)
+        done.append(n.code)
+    session.commit()
+    return done

@@ -122,9 +122,18 @@ def test_the_form_map_cites_its_basis() -> None:
 def test_a_dossier_of_june_is_not_forwarded_to_the_abolished_district(session, sample) -> None:
     """Issue 13 item 5: Giấy khen huyện dated 20/6/2025, forwarded on 15/7/2025 to huyện Cẩm Thủy."""
     n = _submit(session, sample, award="giay-khen-huyen", name="Trần Thị Bốn", received=date(2025, 7, 15))
-    with pytest.raises(TransitionError) as refused:
-        nm.forward(session=session, nomination=n, hierarchy=sample, act=Act("hđ", date(2025, 7, 15)))
-    assert "xã Cẩm Thạch (thanh-hoa.cam-thach-2025)" in str(refused.value)
+    # received after xã Cẩm Thành ended: placed at once at xã Cẩm Thạch, its successor, the form mapped
+    assert (
+        sample.get(n.current_unit_id).code == CAM_THACH and n.origin_unit_id == sample.by_code[CAM_THANH].id
+    )
+    assert n.award_code == "giay-khen-xa" and n.status == Status.submitted
+    submit, moved = _steps(session, n)
+    assert (submit.action, moved.action) == (Action.submit, Action.transfer)
+    assert "xã Cẩm Thành (thanh-hoa.cam-thuy.cam-thanh) chỉ tồn tại đến 30/06/2025" in moved.note
+    assert "xã Cẩm Thạch (thanh-hoa.cam-thach-2025)" in moved.note and moved.on_date == date(2025, 7, 15)
+    # the successor's council decides it: never forwarded to huyện Cẩm Thủy
+    with pytest.raises(TransitionError):
+        nm.forward(session=session, nomination=n, hierarchy=sample, act=Act("hđ", date(2025, 7, 16)))
     session.rollback()
     # at the district since June: neither forwarded on nor conferred there after 30/6/2025
     there = _submit(session, sample, award="giay-khen-huyen", name="Trần Thị Năm")
@@ -320,3 +329,32 @@ def test_the_meeting_flow_of_an_abolished_unit_is_refused(prefect_api, session, 
     assert session.scalars(select(mt.Meeting)).all() == []
     session.refresh(n)
     assert n.status == Status.under_review and n.decision_number is None
+
+
+def test_a_decision_of_an_ended_unit_is_refused_naming_its_successor(session, sample) -> None:
+    """Issue 13: a decision by a unit not valid on its date — huyện Cẩm Thủy's head on 15/7/2025 —
+    is refused and names the successor; the same head decided in June."""
+    from models.decisions import DecisionRefused, DecisionRequest, issue_decision
+
+    n = _submit(session, sample, award="giay-khen-huyen", name="Lê Thị Tám")
+    _up_one(session, sample, n, date(2025, 6, 23))
+    nm.recommend(
+        session=session,
+        nomination=n,
+        hierarchy=sample,
+        act=Act("hđ", date(2025, 6, 24)),
+        votes=Votes(7, 0, 0, 7),
+    )
+    session.commit()
+    july = DecisionRequest(unit=CAM_THUY, number="9/QĐ-UBND", decision_date=date(2025, 7, 15), codes=[n.code])
+    with pytest.raises(DecisionRefused) as refused:
+        issue_decision(session=session, hierarchy=sample, request=july)
+    (problem,) = refused.value.problems
+    assert problem.startswith(
+        "không ghi được quyết định ngày 15/07/2025: huyện Cẩm Thủy (thanh-hoa.cam-thuy)"
+    )
+    assert "chỉ tồn tại đến 30/06/2025; đơn vị kế tục từ 01/07/2025: tỉnh Thanh Hóa (thanh-hoa)" in problem
+    session.rollback()
+    assert n.status == Status.recommended
+    june = DecisionRequest(unit=CAM_THUY, number="8/QĐ-UBND", decision_date=date(2025, 6, 27), codes=[n.code])
+    assert issue_decision(session=session, hierarchy=sample, request=june).outcomes == {n.code: "conferred"}

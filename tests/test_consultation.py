@@ -187,3 +187,125 @@ def test_a_body_that_has_not_answered_is_reminded_once_before_its_limit(session,
     )
     assert "chưa nhận được ý kiến hiệp y của Bảo hiểm xã hội tỉnh" in letter.text_body
     assert remind_bodies(session=session, today=date(2026, 12, 7)).letters == 0  # once
+
+
+# --- the consultation holds forwarding (issue 13) -----------------------------------------------------
+
+
+def _province_minutes(session, sample, n: nm.Nomination, day: date, decision: dict | None = None) -> list:
+    """The problems the province council's minutes approving (and so forwarding) the dossier would have."""
+    import uuid
+
+    from models import meetings as mt
+
+    meeting = mt.open_meeting(
+        session=session,
+        unit_id=sample.by_code["thanh-hoa"].id,
+        key=f"minutes:{uuid.uuid4()}",
+        hierarchy=sample,
+        on=day,
+    )
+    minutes = {
+        "meeting_date": day,
+        "members_present": 9,
+        "decisions": [{"code": n.code, "decision": "approve", **(decision or {})}],
+    }
+    problems = mt.check_minutes(session=session, meeting=meeting, minutes=minutes, hierarchy=sample)
+    session.rollback()
+    return problems
+
+
+def test_a_meeting_may_not_forward_a_state_level_award_before_the_bodies_answer(session, sample) -> None:
+    n = _at_province(session, sample)
+    (problem,) = _province_minutes(session, sample, n, AT_PROVINCE)
+    assert (
+        problem.startswith(
+            f"hồ sơ {n.code}: chưa lấy ý kiến hiệp y của Thuế tỉnh, Bảo hiểm xã hội tỉnh, chưa trình cấp trên"
+        )
+        and problem.code == n.code
+    )
+    assert f"thidua consult request {n.code}" in problem
+    request_consultation(session=session, code=n.code, on=AT_PROVINCE)
+    record_answer(session=session, code=n.code, body="thue", objection=None, on=date(2026, 11, 30))
+    session.commit()
+    (problem,) = _province_minutes(session, sample, n, date(2026, 12, 1))
+    assert problem == (
+        f"hồ sơ {n.code}: đang chờ ý kiến hiệp y của Bảo hiểm xã hội tỉnh (hạn 09/12/2026); chưa trình cấp "
+        "trên được trước khi các cơ quan trả lời hoặc hết thời hạn trả lời"
+    )
+    # a lower form the province confers itself needs no consultation
+    assert (
+        _province_minutes(
+            session,
+            sample,
+            n,
+            date(2026, 12, 1),
+            {"decision": "award-lower", "lower_award": "bang-khen-tinh"},
+        )
+        == []
+    )
+    # the limit passed: the dossier goes on without that answer; or every body answered
+    assert _province_minutes(session, sample, n, date(2026, 12, 10)) == []
+    record_answer(session=session, code=n.code, body="bhxh", objection=None, on=date(2026, 12, 1))
+    session.commit()
+    assert _province_minutes(session, sample, n, date(2026, 12, 1)) == []
+
+
+def test_a_returned_and_resubmitted_dossier_is_consulted_again(session, sample) -> None:
+    n = _at_province(session, sample)
+    request_consultation(session=session, code=n.code, on=AT_PROVINCE)
+    record_answer(session=session, code=n.code, body="bhxh", objection=None, on=date(2026, 11, 26))
+    record_answer(session=session, code=n.code, body="thue", objection="Còn nợ thuế", on=date(2026, 11, 27))
+    nm.resubmit(session=session, nomination=n, act=nm.Act("xã Cẩm Thạch", date(2026, 12, 2)))
+    session.commit()
+    (problem,) = _province_minutes(session, sample, n, date(2026, 12, 2))
+    assert "chưa lấy ý kiến hiệp y của Thuế tỉnh, Bảo hiểm xã hội tỉnh (hồ sơ đã bị trả lại" in problem
+    again = request_consultation(session=session, code=n.code, on=date(2026, 12, 2))
+    session.commit()
+    assert again.asked == ["thue", "bhxh"] and again.letters == 2
+    assert len(_letters(session, "consultation-request:")) == 4
+    assert n.id is not None
+    assert hy.held(session=session, nomination_ids=[n.id], today=date(2026, 12, 2))[n.id].startswith(
+        "đang chờ ý kiến hiệp y của Thuế tỉnh (hạn 16/12/2026)"
+    )
+    # the same body may object again in the new round: a new step and a new letter
+    second = record_answer(
+        session=session, code=n.code, body="thue", objection="Vẫn còn nợ thuế", on=date(2026, 12, 3)
+    )
+    session.commit()
+    assert second.returned and second.letters == 1
+    assert len(_letters(session, "consultation-objection:")) == 2
+    assert len(hy.requests_of(session=session, nomination_id=n.id, every_round=True)) == 4
+
+
+def test_a_central_submission_is_held_where_the_data_makes_the_body_consult(
+    session, sample, monkeypatch, tmp_path
+) -> None:
+    """Ministries consult too where the data says so (consulting_levels): the Ministry of Home Affairs'
+    submission to the Prime Minister waits for the bodies."""
+    from models.decisions import DecisionRefused, DecisionRequest, issue_decision
+
+    data = hy.DATA.read_text(encoding="utf-8").replace(
+        "consulting_levels: [province]", "consulting_levels: [province, central/moha]"
+    )
+    (tmp_path / "consultation.yaml").write_text(data, encoding="utf-8")
+    monkeypatch.setattr(hy, "rules", lambda: hy.load_rules(tmp_path / "consultation.yaml"))
+    n = _at_province(session, sample)
+    request_consultation(session=session, code=n.code, on=AT_PROVINCE)
+    for body in ("thue", "bhxh"):
+        record_answer(session=session, code=n.code, body=body, objection=None, on=AT_PROVINCE)
+    nm.forward(session=session, nomination=n, hierarchy=sample, act=nm.Act("tỉnh", AT_PROVINCE))
+    nm.receive(session=session, nomination=n, hierarchy=sample, act=nm.Act("Bộ Nội vụ", AT_PROVINCE))
+    session.commit()
+    request = DecisionRequest(
+        unit="central.bo-noi-vu", number="45/TTr-BNV", decision_date=date(2026, 11, 30), codes=[n.code]
+    )
+    with pytest.raises(DecisionRefused, match="chưa lấy ý kiến hiệp y của Thuế tỉnh, Bảo hiểm xã hội tỉnh"):
+        # the province's consultation is the province's: the Ministry asks for itself
+        issue_decision(session=session, hierarchy=sample, request=request)
+    session.rollback()
+    request_consultation(session=session, code=n.code, on=date(2026, 11, 30))
+    for body in ("thue", "bhxh"):
+        record_answer(session=session, code=n.code, body=body, objection=None, on=date(2026, 11, 30))
+    issued = issue_decision(session=session, hierarchy=sample, request=request)
+    assert issued.kind == "submit"

@@ -45,6 +45,7 @@ def _take_in(session, awards: list[str], *, kinds: list[str] | None = None, unit
                 "campaign": "ntm-2021-2025",
                 "achievement": "Đóng góp xây dựng nông thôn mới",
                 "submitted_on": "02/03/2026",
+                **({"review_type": "tổng kết"} if catalogue().forms[a].review_types else {}),
             },
         )
         for i, (a, k) in enumerate(zip(awards, kinds, strict=True))
@@ -476,3 +477,26 @@ def test_the_inbox_shows_what_waits_for_the_heads_decision(session, sample) -> N
         waiting: "submitted",
         recommended: "recommended",
     }
+
+
+def test_the_heads_step_is_reminded_in_its_own_words(session, sample) -> None:
+    """The decision step's reminder speaks of the time limit to issue the award decision, not of the
+    council's review (hạn thẩm định)."""
+    from flows.deadlines import reminder_day
+    from notifications.outbox import OutboxMessage
+
+    (code,) = _take_in(session, ["giay-khen-xa"])
+    _apply(session, sample, [{"code": code}])
+    due = add_working_days(MEETING_DAY, 5)
+    reminder_day(session=session, day=due, since=MEETING_DAY)
+    session.commit()
+    (digest,) = [m for m in session.scalars(select(OutboxMessage)) if code in m.text_body]
+    body = digest.text_body
+    assert f"Hồ sơ sắp đến thời hạn ban hành quyết định khen thưởng (1):\n  - Hồ sơ {code} –" in body
+    assert "thẩm định" not in body
+    reminder_day(session=session, day=add_working_days(due, 1), since=due)
+    session.commit()
+    overdue = [m for m in session.scalars(select(OutboxMessage)) if code in m.text_body and m.id != digest.id]
+    assert overdue and all(
+        "Hồ sơ quá thời hạn ban hành quyết định khen thưởng (1):" in m.text_body for m in overdue
+    )

@@ -291,6 +291,17 @@ def pending_by_unit(engine: Engine) -> dict[str, list[str]]:
     return waiting_by_unit(engine, ["submitted", "under_review", "forwarded"])
 
 
+def consult_every_body(engine: Engine) -> None:
+    """Each body the province must consult is asked and agrees (models/consultation.py)."""
+    from sqlmodel import Session
+
+    from models.hierarchy import Hierarchy
+    from tests.deciding import consult_all
+
+    with Session(engine) as session:
+        consult_all(session, Hierarchy.load(session), RECEIVED)
+
+
 def approve_all(engine: Engine, unit_code: str, codes: list[str]):
     return common.approve_all(engine, unit_code, codes, on=RECEIVED)
 
@@ -423,6 +434,7 @@ def test_a_killed_worker_mid_meeting_and_mid_reminder_day_is_recovered(cluster: 
     wait_idle(c)
     ((unit, codes),) = pending_by_unit(c.engine).items()
     assert unit == "thanh-hoa"
+    consult_every_body(c.engine)  # hiệp y: the province forwards state-level awards only after it
     minutes = approve_all(c.engine, unit, codes)
     w1, w2 = c.processes["w1"], c.processes["w2"]
     os.kill(w2.pid, signal.SIGSTOP)  # so w1 takes both runs

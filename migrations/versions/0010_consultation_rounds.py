@@ -1,0 +1,35 @@
+"""consultation: a round per return, so a returned and resubmitted dossier is consulted again
+
+Revision ID: 0010
+Revises: 0008
+Create Date: 2026-12-03 10:30:00
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("consultation_request") as batch:
+        batch.add_column(sa.Column("round_no", sa.Integer(), nullable=False, server_default="0"))
+        batch.drop_constraint("uq_consultation_body", type_="unique")
+        batch.create_unique_constraint(
+            "uq_consultation_body_round", ["nomination_id", "unit_id", "body", "round_no"]
+        )
+
+
+def downgrade() -> None:
+    # Later requests (later rounds, other consulting units) are dropped: the old schema holds one per body.
+    op.execute(
+        "DELETE FROM consultation_request WHERE id NOT IN "
+        "(SELECT MIN(id) FROM consultation_request GROUP BY nomination_id, body)"
+    )
+    with op.batch_alter_table("consultation_request") as batch:
+        batch.drop_constraint("uq_consultation_body_round", type_="unique")
+        batch.create_unique_constraint("uq_consultation_body", ["nomination_id", "body"])
+        batch.drop_column("round_no")
