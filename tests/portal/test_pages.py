@@ -102,8 +102,6 @@ def test_minutes_with_a_wrong_row_are_refused_per_row_with_the_input_kept(world)
         "action": "save",
         "meeting_date": "",  # refused: no date
         "members_present": "7",
-        "decision_series": "QĐ-UBND",
-        "first_decision_number": "12",
         f"decision:{first}": "Không thông qua",  # a rejection needs its reason
         f"votes_for:{first}": "1",
         f"votes_against:{first}": "6",
@@ -128,8 +126,6 @@ def test_minutes_with_a_wrong_row_are_refused_per_row_with_the_input_kept(world)
         "action": "approve_all",
         "meeting_date": "01/12/2026",
         "members_present": "7",
-        "decision_series": "QĐ-UBND",
-        "first_decision_number": "12",
         "all_votes_for": "6",
         "all_votes_against": "1",
         "all_votes_written": "1",
