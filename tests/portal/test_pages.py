@@ -125,8 +125,8 @@ def test_minutes_with_a_wrong_row_are_refused_per_row_with_the_input_kept(world)
         "csrf": csrf,
         "action": "approve_all",
         "meeting_date": "01/12/2026",
-        "members_present": "7",
-        "all_votes_for": "6",
+        "members_present": "6",  # one of the 7 members absent: their written ballot
+        "all_votes_for": "5",
         "all_votes_against": "1",
         "all_votes_written": "1",
     }
