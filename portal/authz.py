@@ -71,6 +71,7 @@ ROUTES: dict[str, Route] = {
     "meeting_open": Route(Scope.unit, {S: OWN}, "POST"),
     "meeting": Route(Scope.meeting, READ),
     "minutes_save": Route(Scope.meeting, {S: OWN}, "POST"),
+    "minutes_upload": Route(Scope.meeting, {S: OWN}, "POST"),  # the minutes sheet into the grid
     "minutes_confirm": Route(Scope.meeting, {C: OWN}, "POST"),
     "meeting_cancel": Route(Scope.meeting, {OP: PROVINCE, AD: ANY}, "POST"),
     "decisions": Route(Scope.unit, READ),  # what waits for the head's decision

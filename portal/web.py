@@ -27,6 +27,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlmodel import Session, col
 from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cli.common import award_name
@@ -894,13 +895,23 @@ async def minutes_save(request: Request, meeting_id: int, viewer: Viewer = Depen
 
 def _minutes_save(request: Request, viewer: Viewer, form: FormData) -> Response:
     from models.meetings import MeetingStatus
-    from models.portal import save_draft
 
     meeting = viewer.obj
     if meeting.status != MeetingStatus.open or not meeting.waits_for_decisions:
         return _meeting_view(request, viewer, status_code=409, notice="Phiên họp này không còn chờ biên bản.")
-    body = _typed_grid(form, meeting)
-    _, problems = _check_grid(meeting, body, viewer.user.actor, viewer.hierarchy)
+    return _save_checked(request, viewer, _typed_grid(form, meeting), [])
+
+
+def _save_checked(
+    request: Request, viewer: Viewer, body: dict, problems: list[tuple[str | None, str]]
+) -> Response:
+    """Save the grid as the draft with its problems (typed rows or a sheet): valid, back to the meeting's
+    page; otherwise the page with every problem on its row and the input kept. Nothing is applied."""
+    from models.portal import save_draft
+
+    meeting = viewer.obj
+    _, found = _check_grid(meeting, body, viewer.user.actor, viewer.hierarchy)
+    problems = problems + found
     with session_scope() as session:
         save_draft(
             session=session,
@@ -919,6 +930,90 @@ def _minutes_save(request: Request, viewer: Viewer, form: FormData) -> Response:
         problems=_stored(problems),
         notice="Biên bản chưa hợp lệ, chưa áp dụng gì: xem lỗi ở từng dòng; những gì đã nhập được giữ nguyên.",
     )
+
+
+MINUTES_SUFFIXES = (".csv", ".xlsx")
+
+
+def _sheet_rows(rows: list[tuple[int, dict]], body: dict) -> list[tuple[str | None, str]]:
+    """A minutes sheet's rows (as `thidua meeting decide --file` reads them) typed into the grid `body`;
+    returns what does not fit the agenda. Cells are kept as written: the one check reads them."""
+    from models.meetings import Decision
+
+    problems: list[tuple[str | None, str]] = []
+
+    def cell(raw: dict, key: str) -> str:
+        value = raw.get(key)
+        return "" if value is None else str(value).strip()
+
+    for number, raw in rows:
+        code = cell(raw, "code").upper()
+        if code not in body["rows"]:
+            problems.append((None, f"dòng {number}: hồ sơ «{code}» không có trong chương trình họp"))
+            continue
+        try:
+            decision = Decision.read(cell(raw, "decision")).label
+        except ValueError:
+            decision = cell(raw, "decision")
+            problems.append((code, f"dòng {number}: quyết định «{decision}» không đọc được"))
+        written = [cell(raw, f) or "0" for f in WRITTEN]
+        body["rows"][code] = {
+            "decision": decision,
+            "votes_for": cell(raw, "votes_for"),
+            "votes_against": cell(raw, "votes_against"),
+            "votes_abstain": cell(raw, "votes_abstain"),
+            "votes_written": "/".join(written) if any(w != "0" for w in written) else "",
+            "lower_award": cell(raw, "lower_award"),
+            "note": cell(raw, "note"),
+        }
+    return problems
+
+
+@router.post("/meetings/{meeting_id}/minutes/file", name="minutes_upload", response_class=HTMLResponse)
+async def minutes_upload(request: Request, meeting_id: int, viewer: Viewer = Depends(guard)) -> Response:
+    form = await request.form()
+    return await run_in_threadpool(_minutes_upload, request, viewer, form)
+
+
+def _minutes_upload(request: Request, viewer: Viewer, form: FormData) -> Response:
+    """The minutes sheet (CSV/XLSX, the file `thidua meeting decide --file` reads) into the grid: saved as
+    the draft, checked as typed rows are, nothing applied."""
+    from cli.meetings import MINUTES_COLUMNS, MINUTES_HEADERS
+    from models.meetings import MeetingStatus, council_of
+    from models.portal import draft_of
+    from models.sheets import FileRefused, read_rows
+
+    meeting = viewer.obj
+    if meeting.status != MeetingStatus.open or not meeting.waits_for_decisions:
+        return _meeting_view(request, viewer, status_code=409, notice="Phiên họp này không còn chờ biên bản.")
+    upload = form.get("file")
+    folder = Path(tempfile.mkdtemp(prefix="thidua-portal-"))
+    try:
+        saved = (
+            _saved_upload(upload, folder, MINUTES_SUFFIXES)
+            if isinstance(upload, StarletteUploadFile)
+            else "chưa chọn tệp"
+        )
+        if isinstance(saved, str):
+            return _meeting_view(request, viewer, status_code=400, notice=f"Chưa đọc tệp biên bản: {saved}.")
+        try:
+            rows = read_rows(
+                saved, columns=MINUTES_COLUMNS, labels=MINUTES_HEADERS, required=("code", "decision")
+            )
+        except FileRefused as exc:
+            return _meeting_view(request, viewer, status_code=400, notice=f"Chưa đọc tệp biên bản: {exc}")
+    finally:
+        _remove(folder)
+    with session_scope() as session:
+        draft = draft_of(session, meeting.id)
+        _, members = council_of(session=session, unit_id=meeting.unit_id)
+    body = dict(draft.body) if draft else _grid_start(meeting, len(members))
+    for k in ("meeting_date", "members_present"):
+        if form.get(k):
+            body[k] = str(form.get(k)).strip()
+    body["rows"] = {code: dict(r) for code, r in body["rows"].items()}
+    sheet_problems = _sheet_rows(rows, body)
+    return _save_checked(request, viewer, body, sheet_problems)
 
 
 @router.post("/meetings/{meeting_id}/confirm", name="minutes_confirm", response_class=HTMLResponse)

@@ -55,6 +55,7 @@ def request_for(route: str, unit: str | None, world, csrf: str):
         "meeting_open": ("POST", "/meetings/open", post),
         "meeting": ("GET", f"/meetings/{meeting}", None) if meeting else None,
         "minutes_save": ("POST", f"/meetings/{meeting}/minutes", {"csrf": csrf}) if meeting else None,
+        "minutes_upload": ("POST", f"/meetings/{meeting}/minutes/file", {"csrf": csrf}) if meeting else None,
         "minutes_confirm": ("POST", f"/meetings/{meeting}/confirm", {"csrf": csrf}) if meeting else None,
         "meeting_cancel": ("POST", f"/meetings/{meeting}/cancel", {"csrf": csrf}) if meeting else None,
         "decisions": ("GET", f"/decisions{q}", None),

@@ -1,6 +1,6 @@
 """The Quyết định page in headless Chromium (1366×768) against the portal served by uvicorn on
 127.0.0.1, on the test world (tests/portal/conftest.py) and the session's Prefect test API: the registry
-of xã Cẩm Thạch sees the dossiers its council recommended, types a wrong number (refused, input kept),
+of xã Cẩm Thạch (after its secretary's grid was saved as she typed) sees the dossiers its council recommended, types a wrong number (refused, input kept),
 then records the decision with automatic numbering and downloads its DOCX. Screenshots go to
 test-artifacts/portal/ (decisions-*.png)."""
 
@@ -50,15 +50,47 @@ def _shot(page: Any, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
 
 
-def test_the_registry_records_the_heads_decision_in_the_browser(world, served, browser) -> None:  # noqa: F811
-    codes = _recommend_at_a(world)
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN", accept_downloads=True)
+def test_the_minutes_grid_is_saved_as_the_secretary_types(world, served, browser) -> None:  # noqa: F811
+    """portal.js (no inline script: the CSP allows none) saves the draft a second after the last key."""
+    from sqlmodel import Session
+
+    from models.db import get_engine
+    from models.meetings import Meeting
+    from models.portal import draft_of
+
+    meeting_id = world.meetings["thanh-hoa.cam-thach-2025"]
+    with Session(get_engine(world.url)) as s:
+        code = s.get(Meeting, meeting_id).agenda[0]["code"]  # type: ignore[union-attr]
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN")
     context.set_default_timeout(90_000)
     page = context.new_page()
-    page.goto(f"{served}/login")
-    page.get_by_label("Tên đăng nhập").fill("vt.a")
+    _login(page, served, "tk.a")
+    page.goto(f"{served}/meetings/{meeting_id}")
+    page.locator(f"textarea[name='note:{code}']").fill("Thôn tiêu biểu, đề nghị khen")
+    page.get_by_text("Đã lưu nháp lúc").wait_for()
+    _shot(page, "meeting-draft-saved")
+    with Session(get_engine(world.url)) as s:
+        draft = draft_of(s, meeting_id)
+        assert draft is not None and draft.body["rows"][code]["note"] == "Thôn tiêu biểu, đề nghị khen"
+    context.close()
+
+
+def _login(page: Any, url: str, username: str) -> None:
+    page.goto(f"{url}/login")
+    page.get_by_label("Tên đăng nhập").fill(username)
     page.get_by_label("Mật khẩu").fill(PASSWORD)
     page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(f"{url}/**")
+
+
+def test_the_registry_records_the_heads_decision_in_the_browser(world, served, browser) -> None:  # noqa: F811
+    codes = _recommend_at_a(world)
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 768}, locale="vi-VN", accept_downloads=True
+    )
+    context.set_default_timeout(90_000)
+    page = context.new_page()
+    _login(page, served, "vt.a")
     page.get_by_role("link", name="Quyết định").first.click()
     page.wait_for_url("**/decisions")
     for code in codes:
