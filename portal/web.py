@@ -542,7 +542,7 @@ def _remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _saved_upload(upload: UploadFile, folder: Path, suffixes: tuple[str, ...]) -> Path | str:
+def _saved_upload(upload: StarletteUploadFile, folder: Path, suffixes: tuple[str, ...]) -> Path | str:
     """The upload written to a private temporary file (the readers take paths), or why it is refused."""
     from models.settings import get_settings
 
