@@ -36,7 +36,13 @@ document.addEventListener("submit", function (event) {
       })
       .catch(function () { if (state) state.textContent = "Chưa lưu được nháp (mất kết nối)"; });
   }
+  var sent = false;
+  form.addEventListener("submit", function () {  // the button's own save (or "approve all") wins
+    sent = true;
+    if (timer) clearTimeout(timer);
+  });
   form.addEventListener("input", function () {
+    if (sent) return;
     if (timer) clearTimeout(timer);
     if (state) state.textContent = "Đang nhập…";
     timer = setTimeout(save, 1000);
