@@ -149,8 +149,6 @@ async def secretary(
                 "action": "approve_all",
                 "meeting_date": "",
                 "members_present": "7",
-                "decision_series": "QĐ-UBND",
-                "first_decision_number": "1",
                 "all_votes_for": "7",
             }
             await timed("minutes", "POST", f"/meetings/{user['meeting']}/minutes", data=data)

@@ -13,6 +13,7 @@ a number already used for other dossiers is refused. Plain functions: the caller
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -75,6 +76,21 @@ class AwardDecision(SQLModel, table=True):
     created_at: datetime = SQLField(default_factory=utcnow, sa_column=Column(UTCDateTime()))
 
 
+# số/ký hiệu as Decree 30/2020 writes it: the number, a slash, the symbol (QĐ-UBND, TTr-BNV, QĐ-TTg…)
+NUMBER = re.compile(r"^(\d{1,7})/([^\W\d_][\w.]*(?:-[\w.]+)*)$")
+
+
+def number_problem(number: str) -> str | None:
+    """Why `number` is not a document number «số/ký hiệu» (None when it is one)."""
+    found = NUMBER.match(number.strip())
+    if found is None or int(found.group(1)) == 0:
+        return (
+            f"số quyết định «{number.strip()}» không đúng dạng số/ký hiệu (ví dụ 123/QĐ-UBND): "
+            "một số, dấu «/», rồi ký hiệu văn bản"
+        )
+    return None
+
+
 class DecisionRequest(BaseModel):
     """What the registry records: which unit, the number and date, and what it covers (a meeting's
     recommended items or listed codes)."""
@@ -97,6 +113,8 @@ class DecisionRequest(BaseModel):
             problems.append("thiếu số quyết định (ví dụ --number 123/QĐ-UBND), hoặc dùng --auto-number")
         if self.number.strip() and self.auto_number:
             problems.append("chỉ ghi số quyết định hoặc --auto-number, không cả hai")
+        elif self.number.strip() and (wrong := number_problem(self.number)):
+            problems.append(wrong)
         if (self.meeting_id is None) == (not self.codes):
             problems.append("ghi một phiên họp (--meeting N) hoặc các mã hồ sơ, không cả hai")
         if self.refuse and not self.reason.strip():
@@ -167,13 +185,18 @@ def _covered(session: Session, request: DecisionRequest, unit: UnitRef) -> tuple
         return [], [f"phiên họp #{meeting.id} không phải của Hội đồng {unit.name}"]
     if meeting.status != MeetingStatus.applied:
         return [], [f"phiên họp #{meeting.id} chưa có kết quả (chưa ghi biên bản)"]
+    return recommended_at(session=session, meeting_id=request.meeting_id), []
+
+
+def recommended_at(*, session: Session, meeting_id: int) -> list[str]:
+    """The codes a meeting recommended (all that a decision «on the meeting» covers), sorted."""
     rows = session.execute(
         select(col(NominationStep.idempotency_key)).where(
-            col(NominationStep.idempotency_key).like(f"meeting:{meeting.id}:%"),
+            col(NominationStep.idempotency_key).like(f"meeting:{meeting_id}:%"),
             col(NominationStep.action) == nm.Action.recommend,
         )
     ).scalars()
-    return sorted(key.rsplit(":", 1)[1] for key in rows), []
+    return sorted(key.rsplit(":", 1)[1] for key in rows)
 
 
 def _existing(session: Session, unit: UnitRef, number: str) -> AwardDecision | None:
@@ -439,3 +462,51 @@ def decision_of(*, session: Session, decision_id: int) -> AwardDecision:
     if decision is None:
         raise LookupError(f"không có quyết định #{decision_id}")
     return decision
+
+
+def awaiting_decision(*, session: Session, unit: UnitRef, hierarchy: Hierarchy) -> list[dict]:
+    """What waits for the head's decision at `unit`, grouped by the meeting that recommended it (oldest
+    first; a central body's dossiers, decided without a council, are one group with no meeting):
+    `{"meeting_id", "meeting_date", "items": [...]}`, each item as the inbox shows it plus the form the
+    council recommended, the date it did and the whole group's codes (`all` of a meeting: the decision
+    then cites its minutes)."""
+    from models.queries import inbox
+
+    central = unit.level in nm.CENTRAL
+    statuses = AGENDA | {Status.forwarded} if central else frozenset({Status.recommended})
+    items = inbox(session=session, unit_id=unit.id, hierarchy=hierarchy, statuses=statuses)
+    forms = catalogue().forms
+    steps = {}
+    if not central and items:
+        rows = session.execute(
+            select(NominationStep, col(Nomination.code))
+            .join(Nomination, col(Nomination.id) == col(NominationStep.nomination_id))
+            .where(
+                col(Nomination.code).in_([i["code"] for i in items]),
+                col(NominationStep.action) == nm.Action.recommend,
+            )
+            .order_by(col(NominationStep.id))
+        ).all()
+        steps = {code: step for step, code in rows}  # the latest recommendation of each
+    groups: dict[int | None, dict] = {}
+    for item in items:
+        step = steps.get(item["code"])
+        key = step.idempotency_key or "" if step is not None else ""
+        meeting_id = int(key.split(":")[1]) if key.startswith("meeting:") else None
+        group = groups.setdefault(
+            meeting_id,
+            {"meeting_id": meeting_id, "meeting_date": step.on_date if step else None, "items": []},
+        )
+        recommended = (step.award_code if step else None) or item["award"]
+        group["items"].append(
+            {
+                **item,
+                "recommended": recommended,
+                "recommended_name": forms[recommended].name if recommended in forms else recommended,
+                "recommended_on": step.on_date if step else None,
+                "votes": step.votes_for if step else None,
+                "written": step.written_for if step else None,
+                "present": step.members_present if step else None,
+            }
+        )
+    return sorted(groups.values(), key=lambda g: (g["meeting_date"] or date.max, g["meeting_id"] or 0))

@@ -4,7 +4,8 @@
 A route names the object it acts on (`scope`): nothing but the user (`user`), a unit (`unit`, from the
 `unit` query or form field, the user's own by default), a dossier (`dossier`: every unit it belongs to —
 where it was proposed, where it is, where it stepped; `dossier-origin`: its proposing unit only) or a
-meeting (`meeting`: its council's unit). The role's rule must hold for one of the object's units:
+meeting (`meeting`: its council's unit) or a document (`document`: the unit that issued it and, for a
+submission, the unit it was sent to). The role's rule must hold for one of the object's units:
 
 - `own-unit`: the user's unit itself;
 - `own-unit-or-below`: the user's unit or a unit under it (a district or province reads its communes);
@@ -39,6 +40,7 @@ class Scope(StrEnum):
     dossier = "dossier"
     dossier_origin = "dossier-origin"
     meeting = "meeting"
+    document = "document"
 
 
 @dataclass(frozen=True)
@@ -69,8 +71,12 @@ ROUTES: dict[str, Route] = {
     "meeting_open": Route(Scope.unit, {S: OWN}, "POST"),
     "meeting": Route(Scope.meeting, READ),
     "minutes_save": Route(Scope.meeting, {S: OWN}, "POST"),
+    "minutes_upload": Route(Scope.meeting, {S: OWN}, "POST"),  # the minutes sheet into the grid
     "minutes_confirm": Route(Scope.meeting, {C: OWN}, "POST"),
     "meeting_cancel": Route(Scope.meeting, {OP: PROVINCE, AD: ANY}, "POST"),
+    "decisions": Route(Scope.unit, READ),  # what waits for the head's decision
+    "decision_issue": Route(Scope.unit, {R: OWN}, "POST"),  # the registry records it
+    "document": Route(Scope.document, READ),  # a paper's download
     "letters": Route(Scope.unit, READ),
     "reports": Route(Scope.unit, READ),
     "report_file": Route(Scope.unit, {S: OWN}, "POST"),

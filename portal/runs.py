@@ -4,7 +4,9 @@
   `thidua nominate` does with the service up); `resubmit` likewise;
 - a meeting → the `council-meeting` deployment (`arun_deployment`, as `thidua meeting open`), which
   fixes the agenda and suspends; the chair's confirmation resumes that run with the minutes
-  (`aresume_flow_run`, as `thidua meeting decide`); an operator's cancel is `thidua meeting cancel`'s.
+  (`aresume_flow_run`, as `thidua meeting decide`); an operator's cancel is `thidua meeting cancel`'s;
+- the head's decision → the `issue-decision` flow, run in this process against the service's Prefect
+  API (as `thidua decision issue`).
 
 These functions block (they run flows to completion or wait for a run): the pages call them from
 FastAPI's thread pool (plain `def` routes).
@@ -19,6 +21,7 @@ from uuid import UUID
 from supervisor.reach import connect, run, run_ui_link, wait_for
 
 if TYPE_CHECKING:
+    from models.decisions import DecisionIssued
     from models.intake import IntakeRefused, IntakeResult
     from models.meetings import Meeting, MeetingApplied, Minutes
 
@@ -80,6 +83,23 @@ def resubmit_codes(*, codes: list[str], actor: str) -> tuple[list[str], str | No
     if not state.is_completed():
         raise RunFailed(state.message or "không nộp lại được")
     return ResubmitResult.model_validate(state.result()).resubmitted, str(state.state_details.flow_run_id)
+
+
+def issue_decision(**parameters: Any) -> tuple[DecisionIssued | list[str], str | None]:
+    """The `issue-decision` flow with `parameters` (as `thidua decision issue`); returns what it recorded,
+    or the problems that refused it (nothing applied), and its run's id."""
+    service()
+    from flows.decisions import issue_decision as flow
+    from flows.refusal import is_refused
+    from models.decisions import DecisionIssued
+
+    state: Any = run(flow(**parameters, return_state=True))
+    run_id = str(state.state_details.flow_run_id) if state.state_details.flow_run_id else None
+    if is_refused(state):
+        return list(state.result().problems), run_id
+    if not state.is_completed():
+        raise RunFailed(state.message or "không ghi được quyết định")
+    return DecisionIssued.model_validate(state.result()), run_id
 
 
 def open_meeting(*, unit_code: str, unit_id: int) -> tuple[Meeting | None, str, str]:

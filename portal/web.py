@@ -27,6 +27,7 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
 from sqlmodel import Session, col
 from starlette.datastructures import FormData
+from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from cli.common import award_name
@@ -35,6 +36,7 @@ from models.accounts import PortalUser, Role
 from models.calendar import working_days_between
 from models.clock import fmt_date, fmt_datetime, parse_date, today_vn
 from models.db import session_scope
+from models.hierarchy import CENTRAL as CENTRAL_LEVELS
 from models.hierarchy import Hierarchy, UnitRef
 from portal import authz
 
@@ -166,6 +168,21 @@ def _targets(
             )
         units = [hierarchy.get(i) for i in ids if i is not None]
         return hierarchy.get(nomination.origin_unit_id), nomination, units
+    if spec.scope == authz.Scope.document:
+        from models.documents import Document
+
+        try:
+            doc_id = int(request.path_params.get("doc_id", ""))
+        except ValueError:
+            raise Denied(404) from None
+        found = session.execute(
+            select(col(Document.unit_id), col(Document.to_unit_id)).where(col(Document.id) == doc_id)
+        ).first()
+        if found is None:
+            raise Denied(404)
+        issuer, to_unit = found
+        units = [hierarchy.get(issuer)] + ([hierarchy.get(to_unit)] if to_unit is not None else [])
+        return units[0], doc_id, units
     try:
         meeting_id = int(request.path_params.get("meeting_id", ""))
     except ValueError:
@@ -456,11 +473,12 @@ def dossier(request: Request, code: str, viewer: Viewer = Depends(guard)) -> HTM
             .where(col(OutboxMessage.text_body).contains(viewer.obj.code))
             .order_by(col(OutboxMessage.id))
         ).all()
+        papers = _shown_papers(viewer, _papers(session, code=viewer.obj.code))
     from models.nominations import Action
 
     for s in data["steps"]:
         s["action_label"] = Action(s["action"]).label
-    return page(request, "dossier.html", viewer, d=data, letters=letters, origin=viewer.target)
+    return page(request, "dossier.html", viewer, d=data, letters=letters, origin=viewer.target, papers=papers)
 
 
 @router.post("/dossiers/{code}/resubmit", name="resubmit")
@@ -524,7 +542,7 @@ def _remove(folder: Path) -> None:
     shutil.rmtree(folder, ignore_errors=True)
 
 
-def _saved_upload(upload: UploadFile, folder: Path, suffixes: tuple[str, ...]) -> Path | str:
+def _saved_upload(upload: StarletteUploadFile, folder: Path, suffixes: tuple[str, ...]) -> Path | str:
     """The upload written to a private temporary file (the readers take paths), or why it is refused."""
     from models.settings import get_settings
 
@@ -705,15 +723,6 @@ GRID_FIELDS = (
 WRITTEN = ("written_for", "written_against", "written_abstain")
 
 
-def _written_votes_supported() -> bool:
-    """The minutes carry written votes (absent members' ballots) only once the meeting's model has them
-    (branch law-decisions: written_for / written_against / written_abstain); until then the grid keeps
-    the column in the draft and sends nothing of it."""
-    from models.meetings import ItemDecision
-
-    return all(f in ItemDecision.model_fields for f in WRITTEN)
-
-
 def _written(text: str, problems: list[tuple[str | None, str]], code: str) -> dict[str, int]:
     """The written-votes cell: «2» (two written votes in favour) or «2/1/0» (for/against/abstain)."""
     if not text.strip():
@@ -736,8 +745,6 @@ def _grid_start(meeting: Any, members: int) -> dict:
     return {
         "meeting_date": fmt_date(today_vn()),
         "members_present": str(members),
-        "decision_series": "",
-        "first_decision_number": "1",
         "rows": {
             a["code"]: {
                 "decision": Decision.approve.label,
@@ -764,8 +771,6 @@ def _meeting_view(request: Request, viewer: Viewer, status_code: int = 200, **ex
         draft = draft_of(session, meeting.id)
         steps = _meeting_steps(session, meeting.id)
     body = extra.pop("body", None) or (draft.body if draft else None) or _grid_start(meeting, len(members))
-    if not body.get("decision_series"):
-        body["decision_series"] = council.decision_series
     problems = extra.pop("problems", None)
     if problems is None:
         problems = draft.problems if draft else []
@@ -789,7 +794,6 @@ def _meeting_view(request: Request, viewer: Viewer, status_code: int = 200, **ex
         steps=steps,
         editable=editable,
         choices=[d.label for d in Decision],
-        written_supported=_written_votes_supported(),
         run_link=run_link(meeting.flow_run_id) if viewer.is_operator else "",
         **extra,
     )
@@ -804,10 +808,7 @@ def _typed_grid(form: FormData, meeting: Any) -> dict:
     """What the secretary typed, as typed (kept whatever its problems)."""
     from models.meetings import Decision
 
-    body: dict[str, Any] = {
-        k: str(form.get(k) or "").strip()
-        for k in ("meeting_date", "members_present", "decision_series", "first_decision_number")
-    }
+    body: dict[str, Any] = {k: str(form.get(k) or "").strip() for k in ("meeting_date", "members_present")}
     rows = {}
     for a in meeting.agenda:
         code = a["code"]
@@ -846,7 +847,6 @@ def _minutes_data(body: dict, secretary: str) -> tuple[dict, list[tuple[str | No
         problems.append((None, f"Ngày họp: {exc}"))
         day = today_vn()
     decisions = []
-    written = _written_votes_supported()
     for code, r in body["rows"].items():
         item: dict[str, Any] = {"code": code, "decision": r["decision"], "note": r["note"]}
         if r["lower_award"]:
@@ -859,16 +859,11 @@ def _minutes_data(body: dict, secretary: str) -> tuple[dict, list[tuple[str | No
             n = _number(r.get(f, ""), what, problems, code)
             if n is not None:
                 item[f] = n
-        ballots = _written(r.get("votes_written", ""), problems, code)
-        if written:
-            item.update(ballots)
+        item.update(_written(r.get("votes_written", ""), problems, code))  # absent members' ballots
         decisions.append(item)
     data = {
         "meeting_date": day,
         "members_present": _number(body["members_present"], "Số thành viên dự họp", problems) or 0,
-        "decision_series": body["decision_series"],
-        "first_decision_number": _number(body["first_decision_number"], "Số quyết định đầu tiên", problems)
-        or 1,
         "secretary": secretary[:200],
         "decisions": decisions,
     }
@@ -900,13 +895,23 @@ async def minutes_save(request: Request, meeting_id: int, viewer: Viewer = Depen
 
 def _minutes_save(request: Request, viewer: Viewer, form: FormData) -> Response:
     from models.meetings import MeetingStatus
-    from models.portal import save_draft
 
     meeting = viewer.obj
     if meeting.status != MeetingStatus.open or not meeting.waits_for_decisions:
         return _meeting_view(request, viewer, status_code=409, notice="Phiên họp này không còn chờ biên bản.")
-    body = _typed_grid(form, meeting)
-    _, problems = _check_grid(meeting, body, viewer.user.actor, viewer.hierarchy)
+    return _save_checked(request, viewer, _typed_grid(form, meeting), [])
+
+
+def _save_checked(
+    request: Request, viewer: Viewer, body: dict, problems: list[tuple[str | None, str]]
+) -> Response:
+    """Save the grid as the draft with its problems (typed rows or a sheet): valid, back to the meeting's
+    page; otherwise the page with every problem on its row and the input kept. Nothing is applied."""
+    from models.portal import save_draft
+
+    meeting = viewer.obj
+    _, found = _check_grid(meeting, body, viewer.user.actor, viewer.hierarchy)
+    problems = problems + found
     with session_scope() as session:
         save_draft(
             session=session,
@@ -925,6 +930,90 @@ def _minutes_save(request: Request, viewer: Viewer, form: FormData) -> Response:
         problems=_stored(problems),
         notice="Biên bản chưa hợp lệ, chưa áp dụng gì: xem lỗi ở từng dòng; những gì đã nhập được giữ nguyên.",
     )
+
+
+MINUTES_SUFFIXES = (".csv", ".xlsx")
+
+
+def _sheet_rows(rows: list[tuple[int, dict]], body: dict) -> list[tuple[str | None, str]]:
+    """A minutes sheet's rows (as `thidua meeting decide --file` reads them) typed into the grid `body`;
+    returns what does not fit the agenda. Cells are kept as written: the one check reads them."""
+    from models.meetings import Decision
+
+    problems: list[tuple[str | None, str]] = []
+
+    def cell(raw: dict, key: str) -> str:
+        value = raw.get(key)
+        return "" if value is None else str(value).strip()
+
+    for number, raw in rows:
+        code = cell(raw, "code").upper()
+        if code not in body["rows"]:
+            problems.append((None, f"dòng {number}: hồ sơ «{code}» không có trong chương trình họp"))
+            continue
+        try:
+            decision = Decision.read(cell(raw, "decision")).label
+        except ValueError:
+            decision = cell(raw, "decision")
+            problems.append((code, f"dòng {number}: quyết định «{decision}» không đọc được"))
+        written = [cell(raw, f) or "0" for f in WRITTEN]
+        body["rows"][code] = {
+            "decision": decision,
+            "votes_for": cell(raw, "votes_for"),
+            "votes_against": cell(raw, "votes_against"),
+            "votes_abstain": cell(raw, "votes_abstain"),
+            "votes_written": "/".join(written) if any(w != "0" for w in written) else "",
+            "lower_award": cell(raw, "lower_award"),
+            "note": cell(raw, "note"),
+        }
+    return problems
+
+
+@router.post("/meetings/{meeting_id}/minutes/file", name="minutes_upload", response_class=HTMLResponse)
+async def minutes_upload(request: Request, meeting_id: int, viewer: Viewer = Depends(guard)) -> Response:
+    form = await request.form()
+    return await run_in_threadpool(_minutes_upload, request, viewer, form)
+
+
+def _minutes_upload(request: Request, viewer: Viewer, form: FormData) -> Response:
+    """The minutes sheet (CSV/XLSX, the file `thidua meeting decide --file` reads) into the grid: saved as
+    the draft, checked as typed rows are, nothing applied."""
+    from cli.meetings import MINUTES_COLUMNS, MINUTES_HEADERS
+    from models.meetings import MeetingStatus, council_of
+    from models.portal import draft_of
+    from models.sheets import FileRefused, read_rows
+
+    meeting = viewer.obj
+    if meeting.status != MeetingStatus.open or not meeting.waits_for_decisions:
+        return _meeting_view(request, viewer, status_code=409, notice="Phiên họp này không còn chờ biên bản.")
+    upload = form.get("file")
+    folder = Path(tempfile.mkdtemp(prefix="thidua-portal-"))
+    try:
+        saved = (
+            _saved_upload(upload, folder, MINUTES_SUFFIXES)
+            if isinstance(upload, StarletteUploadFile)
+            else "chưa chọn tệp"
+        )
+        if isinstance(saved, str):
+            return _meeting_view(request, viewer, status_code=400, notice=f"Chưa đọc tệp biên bản: {saved}.")
+        try:
+            rows = read_rows(
+                saved, columns=MINUTES_COLUMNS, labels=MINUTES_HEADERS, required=("code", "decision")
+            )
+        except FileRefused as exc:
+            return _meeting_view(request, viewer, status_code=400, notice=f"Chưa đọc tệp biên bản: {exc}")
+    finally:
+        _remove(folder)
+    with session_scope() as session:
+        draft = draft_of(session, meeting.id)
+        _, members = council_of(session=session, unit_id=meeting.unit_id)
+    body = dict(draft.body) if draft else _grid_start(meeting, len(members))
+    for k in ("meeting_date", "members_present"):
+        if form.get(k):
+            body[k] = str(form.get(k)).strip()
+    body["rows"] = {code: dict(r) for code, r in body["rows"].items()}
+    sheet_problems = _sheet_rows(rows, body)
+    return _save_checked(request, viewer, body, sheet_problems)
 
 
 @router.post("/meetings/{meeting_id}/confirm", name="minutes_confirm", response_class=HTMLResponse)
@@ -999,6 +1088,195 @@ def meeting_cancel(request: Request, meeting_id: int, viewer: Viewer = Depends(g
         else "Phiên họp đã kết thúc trước đó.",
         back=f"/meetings/{meeting.id}",
     )
+
+
+# --- Quyết định (the head's decision, recorded by the registry) -------------------------------------
+
+
+def _papers(session: Session, *, code: str | None = None, decision: tuple[int, str] | None = None) -> list:
+    """The stored papers recording a dossier, or a unit's decision by its number: their columns, never
+    their bytes (id, kind, number, date, title, file name, issuing unit id), oldest first."""
+    from models.documents import Document, DocumentKind, DocumentNomination
+    from models.nominations import Nomination
+
+    stmt = select(
+        col(Document.id),
+        col(Document.kind),
+        col(Document.number),
+        col(Document.issued_on),
+        col(Document.title),
+        col(Document.file_name),
+        col(Document.unit_id),
+        col(Document.to_unit_id),
+    )
+    if code is not None:
+        stmt = (
+            stmt.join(DocumentNomination, col(DocumentNomination.document_id) == col(Document.id))
+            .join(Nomination, col(Nomination.id) == col(DocumentNomination.nomination_id))
+            .where(col(Nomination.code) == code)
+        )
+    if decision is not None:
+        stmt = stmt.where(
+            col(Document.unit_id) == decision[0],
+            col(Document.kind) == DocumentKind.decision,
+            col(Document.number) == decision[1],
+        )
+    return list(session.execute(stmt.order_by(col(Document.id))).all())
+
+
+def _shown_papers(viewer: Viewer, rows: list) -> list[dict]:
+    """Papers as a page lists them: a download link only where the table lets this user have the file."""
+    from models.documents import DocumentKind
+
+    out = []
+    for doc_id, kind, number, issued_on, title, file_name, unit_id, to_unit_id in rows:
+        units = [viewer.hierarchy.get(unit_id)] + ([viewer.hierarchy.get(to_unit_id)] if to_unit_id else [])
+        out.append(
+            {
+                "id": doc_id,
+                "kind": DocumentKind(kind).label,
+                "number": number,
+                "issued_on": fmt_date(issued_on),
+                "title": title,
+                "file_name": file_name,
+                "unit": units[0].name,
+                "link": f"/documents/{doc_id}" if any(viewer.can("document", u) for u in units) else "",
+            }
+        )
+    return out
+
+
+DECISION_FIELDS = ("number", "auto_number", "decision_date", "signer", "action", "reason")
+
+
+def _decisions_view(
+    request: Request,
+    viewer: Viewer,
+    status_code: int = 200,
+    *,
+    typed: dict | None = None,
+    ticked: list[str] | None = None,
+    **extra: Any,
+) -> HTMLResponse:
+    from models.decisions import AwardDecision, awaiting_decision
+
+    unit = viewer.target
+    with session_scope() as session:
+        groups = awaiting_decision(session=session, unit=unit, hierarchy=viewer.hierarchy)
+        recent = session.scalars(
+            select(AwardDecision)
+            .where(col(AwardDecision.unit_id) == unit.id)
+            .order_by(col(AwardDecision.id).desc())
+            .limit(50)
+        ).all()
+        papers = {d.id: _shown_papers(viewer, _papers(session, decision=(unit.id, d.number))) for d in recent}
+    form = {
+        "number": "",
+        "auto_number": "",
+        "decision_date": fmt_date(today_vn()),
+        "signer": "",
+        "action": "confer",
+        "reason": "",
+        **(typed or {}),
+    }
+    return page(
+        request,
+        "decisions.html",
+        viewer,
+        status_code=status_code,
+        unit=unit,
+        groups=groups,
+        waiting=sum(len(g["items"]) for g in groups),
+        central=unit.level in CENTRAL_LEVELS,
+        recent=recent,
+        papers=papers,
+        form=form,
+        ticked=set(ticked or []),
+        **extra,
+    )
+
+
+@router.get("/decisions", name="decisions", response_class=HTMLResponse)
+def decisions(request: Request, viewer: Viewer = Depends(guard)) -> HTMLResponse:
+    return _decisions_view(request, viewer)
+
+
+@router.post("/decisions", name="decision_issue", response_class=HTMLResponse)
+async def decision_issue(request: Request, viewer: Viewer = Depends(guard)) -> HTMLResponse:
+    form = await request.form()
+    return await run_in_threadpool(_decision_issue, request, viewer, form)
+
+
+def _decision_request(viewer: Viewer, typed: dict, ticked: list[str]) -> tuple[dict, list[str]]:
+    """The typed form as the `issue-decision` flow's parameters, and what cannot even be read. The
+    ticked dossiers of one whole meeting go as that meeting (the decision then cites its minutes)."""
+    from models.decisions import awaiting_decision, recommended_at
+
+    problems = []
+    try:
+        day: date | None = parse_date(typed["decision_date"])
+    except ValueError as exc:
+        problems.append(f"Ngày quyết định: {exc}")
+        day = None
+    if not ticked:
+        problems.append("chưa chọn hồ sơ nào: đánh dấu các hồ sơ mà quyết định này ghi")
+    whole = None
+    with session_scope() as session:
+        groups = awaiting_decision(session=session, unit=viewer.target, hierarchy=viewer.hierarchy)
+        for g in groups:  # every dossier the meeting recommended, all still waiting, and nothing else
+            if (
+                g["meeting_id"] is not None
+                and recommended_at(session=session, meeting_id=g["meeting_id"]) == ticked
+            ):
+                whole = g["meeting_id"]
+    refuse = typed["action"] == "refuse"
+    parameters = {
+        "unit": viewer.target.code,
+        "decision_date": day,
+        "number": typed["number"],
+        "meeting_id": whole,
+        "codes": [] if whole is not None else ticked,
+        "refuse": refuse,
+        "reason": typed["reason"] if refuse else "",
+        "auto_number": bool(typed["auto_number"]),
+        "signer": typed["signer"],
+        "actor": viewer.user.actor,
+    }
+    return parameters, problems
+
+
+def _decision_issue(request: Request, viewer: Viewer, form: FormData) -> HTMLResponse:
+    from portal import runs
+
+    typed = {f: str(form.get(f) or "").strip() for f in DECISION_FIELDS}
+    ticked = sorted({str(c).strip().upper() for c in form.getlist("code") if str(c).strip()})
+    parameters, problems = _decision_request(viewer, typed, ticked)
+    if problems:
+        return _decisions_view(request, viewer, 400, typed=typed, ticked=ticked, problems=problems)
+    try:
+        outcome, run_id = runs.issue_decision(**parameters)
+    except runs.RunFailed as exc:
+        return _decisions_view(request, viewer, 500, typed=typed, ticked=ticked, problems=[str(exc)])
+    link = runs.run_link(run_id) if viewer.is_operator else ""
+    if isinstance(outcome, list):
+        return _decisions_view(
+            request, viewer, 400, typed=typed, ticked=ticked, problems=outcome, run_link=link
+        )
+    return _decisions_view(request, viewer, issued=outcome, run_link=link)
+
+
+@router.get("/documents/{doc_id}", name="document")
+def document(doc_id: int, viewer: Viewer = Depends(guard)) -> Response:
+    """A stored paper as it was stored (DOCX, XLSX), as `thidua docs get` writes it."""
+    from models.documents import Document
+
+    with session_scope() as session:
+        doc = session.get(Document, viewer.obj)
+        assert doc is not None  # the guard found it
+        content, media_type, name = doc.content, doc.media_type, doc.file_name
+    ascii_name = name.encode("ascii", "ignore").decode().replace('"', "") or "van-ban"
+    disposition = f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{quote(name)}"
+    return Response(content, media_type=media_type, headers={"content-disposition": disposition})
 
 
 # --- Thư, Báo cáo -----------------------------------------------------------------------------------

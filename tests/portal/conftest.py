@@ -3,7 +3,8 @@ hierarchy, real accounts (Argon2) and, where an action starts a flow, the sessio
 
 Two communes of Thanh Hóa (xã Cẩm Thạch = A, xã Tây Đô = B), their province, and a commune of another
 province (Quảng Trị); a dossier proposed by each of A, B and the other province's commune, and a meeting
-opened at A and at the other commune."""
+opened at A and at the other commune; a paper (the yearly report's DOCX) issued by each of A, B, the
+province and the other commune, for the downloads."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ USERS = {
     "tk.a": ("secretary", A, "Nguyễn Thư Ký A"),
     "ct.a": ("chair", A, "Lê Chủ Tịch A"),
     "vt.a": ("registry", A, "Văn Thư A"),
+    "vt.tinh": ("registry", PROVINCE, "Văn Thư Tỉnh"),
     "tk.b": ("secretary", B, "Trần Thư Ký B"),
     "tk.tinh": ("secretary", PROVINCE, "Thư Ký Tỉnh"),
     "vh.tinh": ("operator", PROVINCE, "Cán Bộ Thi Đua Tỉnh"),
@@ -39,6 +41,7 @@ class World:
     url: str
     codes: dict[str, str] = field(default_factory=dict)  # unit code → a dossier it proposed
     meetings: dict[str, int] = field(default_factory=dict)  # unit code → its open meeting
+    documents: dict[str, int] = field(default_factory=dict)  # unit code → a paper it issued
 
 
 def row(unit: str, nominee: str, award: str = "giay-khen-xa") -> dict:
@@ -87,6 +90,11 @@ def build_world(url: str) -> World:
                 on=today_vn(),
             )
             world.meetings[unit] = m.id
+        from documents.papers import yearly_report
+
+        for unit in (A, B, PROVINCE, OTHER):
+            doc = yearly_report(session=s, hierarchy=hierarchy, unit_code=unit, year=2025, day=today_vn())
+            world.documents[unit] = doc.id
         for username, (role, unit, name) in USERS.items():
             accounts.add_user(
                 session=s, username=username, unit=unit, role=role, password=PASSWORD, display_name=name

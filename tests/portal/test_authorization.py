@@ -37,6 +37,7 @@ def request_for(route: str, unit: str | None, world, csrf: str):
     """(method, url, form data, files) that asks `route` about `unit`'s object; None if it has none."""
     code = world.codes.get(unit or "")
     meeting = world.meetings.get(unit or "")
+    document = world.documents.get(unit or "")
     post = {"csrf": csrf, **({"unit": unit} if unit else {})}
     q = f"?unit={unit}" if unit else ""
     table = {
@@ -54,8 +55,16 @@ def request_for(route: str, unit: str | None, world, csrf: str):
         "meeting_open": ("POST", "/meetings/open", post),
         "meeting": ("GET", f"/meetings/{meeting}", None) if meeting else None,
         "minutes_save": ("POST", f"/meetings/{meeting}/minutes", {"csrf": csrf}) if meeting else None,
+        "minutes_upload": ("POST", f"/meetings/{meeting}/minutes/file", {"csrf": csrf}) if meeting else None,
         "minutes_confirm": ("POST", f"/meetings/{meeting}/confirm", {"csrf": csrf}) if meeting else None,
         "meeting_cancel": ("POST", f"/meetings/{meeting}/cancel", {"csrf": csrf}) if meeting else None,
+        "decisions": ("GET", f"/decisions{q}", None),
+        "decision_issue": (
+            "POST",
+            "/decisions",
+            {**post, "number": "1/QĐ-UBND", "decision_date": "01/12/2026"},
+        ),
+        "document": ("GET", f"/documents/{document}", None) if document else None,
         "letters": ("GET", f"/letters{q}", None),
         "reports": ("GET", f"/reports{q}", None),
         "report_file": ("POST", "/reports", {**post, "year": "2025"}),
@@ -102,6 +111,7 @@ def test_route_role_matrix(world, prefect_api, route: str, username: str, unit: 
         assert r.status_code == expected, (r.status_code, r.text[:300])
         if expected == 404 and unit:
             assert (world.codes.get(unit) or "@@") not in r.text  # never the other council's data
+            assert not r.content.startswith(b"PK")  # nor its papers
 
 
 def test_the_matrix_covers_every_route_of_the_app() -> None:

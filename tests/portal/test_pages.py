@@ -102,8 +102,6 @@ def test_minutes_with_a_wrong_row_are_refused_per_row_with_the_input_kept(world)
         "action": "save",
         "meeting_date": "",  # refused: no date
         "members_present": "7",
-        "decision_series": "QĐ-UBND",
-        "first_decision_number": "12",
         f"decision:{first}": "Không thông qua",  # a rejection needs its reason
         f"votes_for:{first}": "1",
         f"votes_against:{first}": "6",
@@ -127,10 +125,8 @@ def test_minutes_with_a_wrong_row_are_refused_per_row_with_the_input_kept(world)
         "csrf": csrf,
         "action": "approve_all",
         "meeting_date": "01/12/2026",
-        "members_present": "7",
-        "decision_series": "QĐ-UBND",
-        "first_decision_number": "12",
-        "all_votes_for": "6",
+        "members_present": "6",  # one of the 7 members absent: their written ballot
+        "all_votes_for": "5",
         "all_votes_against": "1",
         "all_votes_written": "1",
     }
@@ -145,6 +141,55 @@ def test_minutes_with_a_wrong_row_are_refused_per_row_with_the_input_kept(world)
     r = chair.post(f"/meetings/{meeting_id}/confirm", data={"csrf": chair_csrf})
     assert r.status_code == 409 and "dịch vụ chưa chạy" in r.text  # resuming needs the running service
     with Session(get_engine(world.url)) as s:
+        assert s.get(Meeting, meeting_id).status == MeetingStatus.open  # type: ignore[union-attr]
+
+
+def test_a_minutes_sheet_goes_into_the_grid_checked_per_row_with_nothing_applied(world) -> None:
+    """The file `thidua meeting decide --file` reads, uploaded into the grid: saved as the draft, every
+    problem on its row (or named by the sheet's row when it names no agenda item), nothing applied."""
+    from sqlmodel import Session
+
+    from models.db import get_engine
+    from models.meetings import Meeting, MeetingStatus
+    from models.portal import draft_of
+
+    meeting_id = world.meetings[A]
+    with Session(get_engine(world.url)) as s:
+        agenda = s.get(Meeting, meeting_id).agenda  # type: ignore[union-attr]
+    first, second = agenda[0]["code"], agenda[1]["code"]
+    header = (
+        "Mã hồ sơ,Quyết định,Đồng ý,Không đồng ý,Không biểu quyết,Văn bản: đồng ý,Lý do / nội dung bổ sung\n"
+    )
+    bad = (
+        header
+        + f"{first},thông qua,5,1,0,1,\n{second},không thông qua,1,5,0,0,\nHS2099-999999,thông qua,6,0,0,0,\n"
+    )
+    c, csrf = login("tk.a")
+    form = {"csrf": csrf, "meeting_date": "01/12/2026", "members_present": "6"}
+    r = c.post(
+        f"/meetings/{meeting_id}/minutes/file",
+        data=form,
+        files={"file": ("bien-ban.csv", bad.encode(), "text/csv")},
+    )
+    assert r.status_code == 400, r.text[-1500:]
+    assert "dòng 4: hồ sơ «HS2099-999999» không có trong chương trình họp" in r.text
+    assert "không thông qua thì phải ghi rõ lý do" in r.text
+    assert f'name="votes_written:{first}" value="1/0/0"' in r.text  # the sheet's cells, in the grid
+    good = header + f"{first},thông qua,5,1,0,1,\n{second},không thông qua,1,5,0,0,chưa tiêu biểu\n"
+    r = c.post(
+        f"/meetings/{meeting_id}/minutes/file", data=form, files={"file": ("bien-ban.xlsx", b"not a sheet")}
+    )
+    assert r.status_code == 400 and "Chưa đọc tệp biên bản" in r.text
+    r = c.post(
+        f"/meetings/{meeting_id}/minutes/file",
+        data=form,
+        files={"file": ("bien-ban.csv", good.encode(), "text/csv")},
+    )
+    assert r.status_code == 303, r.text[-1500:]
+    with Session(get_engine(world.url)) as s:
+        draft = draft_of(s, meeting_id)
+        assert draft is not None and draft.ready and draft.saved_by == "Nguyễn Thư Ký A (tk.a)"
+        assert draft.body["rows"][second]["note"] == "chưa tiêu biểu"
         assert s.get(Meeting, meeting_id).status == MeetingStatus.open  # type: ignore[union-attr]
 
 

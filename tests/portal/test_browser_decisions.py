@@ -1,0 +1,116 @@
+"""The Quyết định page in headless Chromium (1366×768) against the portal served by uvicorn on
+127.0.0.1, on the test world (tests/portal/conftest.py) and the session's Prefect test API: the registry
+of xã Cẩm Thạch (after its secretary's grid was saved as she typed) sees the dossiers its council recommended, types a wrong number (refused, input kept),
+then records the decision with automatic numbering and downloads its DOCX. Screenshots go to
+test-artifacts/portal/ (decisions-*.png)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.portal.conftest import PASSWORD
+from tests.portal.test_decisions_page import _recommend_at_a
+from tests.test_browser import browser, sync_api  # noqa: F401  (skips without Chromium/playwright)
+
+pytestmark = [pytest.mark.browser]
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
+
+
+@pytest.fixture(scope="module")
+def served(world, prefect_api) -> Iterator[str]:
+    import uvicorn
+
+    from portal.web import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert server.started, "the portal did not start"
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _shot(page: Any, name: str) -> None:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=False)
+
+
+def test_the_minutes_grid_is_saved_as_the_secretary_types(world, served, browser) -> None:  # noqa: F811
+    """portal.js (no inline script: the CSP allows none) saves the draft a second after the last key."""
+    from sqlmodel import Session
+
+    from models.db import get_engine
+    from models.meetings import Meeting
+    from models.portal import draft_of
+
+    meeting_id = world.meetings["thanh-hoa.cam-thach-2025"]
+    with Session(get_engine(world.url)) as s:
+        code = s.get(Meeting, meeting_id).agenda[0]["code"]  # type: ignore[union-attr]
+    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN")
+    context.set_default_timeout(90_000)
+    page = context.new_page()
+    _login(page, served, "tk.a")
+    page.goto(f"{served}/meetings/{meeting_id}")
+    page.locator(f"textarea[name='note:{code}']").fill("Thôn tiêu biểu, đề nghị khen")
+    page.get_by_text("Đã lưu nháp lúc").wait_for()
+    _shot(page, "meeting-draft-saved")
+    with Session(get_engine(world.url)) as s:
+        draft = draft_of(s, meeting_id)
+        assert draft is not None and draft.body["rows"][code]["note"] == "Thôn tiêu biểu, đề nghị khen"
+    context.close()
+
+
+def _login(page: Any, url: str, username: str) -> None:
+    page.goto(f"{url}/login")
+    page.get_by_label("Tên đăng nhập").fill(username)
+    page.get_by_label("Mật khẩu").fill(PASSWORD)
+    page.get_by_role("button", name="Đăng nhập").click()
+    page.wait_for_url(f"{url}/**")
+
+
+def test_the_registry_records_the_heads_decision_in_the_browser(world, served, browser) -> None:  # noqa: F811
+    codes = _recommend_at_a(world)
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 768}, locale="vi-VN", accept_downloads=True
+    )
+    context.set_default_timeout(90_000)
+    page = context.new_page()
+    _login(page, served, "vt.a")
+    page.get_by_role("link", name="Quyết định").first.click()
+    page.wait_for_url("**/decisions")
+    for code in codes:
+        assert page.locator(f"input[name=code][value='{code}']").is_checked()
+    page.locator("input[name=number]").fill("123")
+    page.locator("input[name=signer]").fill("KT. CHỦ TỊCH – PHÓ CHỦ TỊCH")
+    _shot(page, "decisions")
+    page.get_by_role("button", name="Ghi quyết định").click()
+    problem = page.get_by_role("alert")
+    assert "không đúng dạng số/ký hiệu" in problem.inner_text()
+    assert page.locator("input[name=number]").input_value() == "123"  # kept
+    _shot(page, "decisions-problem")
+    page.locator("input[name=number]").fill("")
+    page.locator("input[name=auto_number]").check()
+    page.get_by_role("button", name="Ghi quyết định").click()
+    result = page.get_by_role("status")
+    assert "Đã ghi quyết định khen thưởng số" in result.inner_text()
+    _shot(page, "decisions-issued")
+    with page.expect_download() as download:
+        result.locator("a[download]").first.click()
+    assert download.value.suggested_filename.endswith(".docx")
+    assert Path(download.value.path()).read_bytes()[:2] == b"PK"
+    context.close()
