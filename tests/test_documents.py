@@ -340,6 +340,44 @@ def test_the_minutes_record_attendance_quorum_and_each_tally(papers) -> None:
     assert rows[3][7] == "Thông qua, trình tỉnh Thanh Hóa"
 
 
+def test_the_minutes_show_the_written_votes_of_absent_members(session, sample) -> None:
+    """Absent members who voted in writing (lấy ý kiến bằng văn bản): their votes stand in the minutes
+    beside the dossier, apart from the votes cast at the meeting."""
+    from docx import Document
+
+    from documents.papers import documents_for_meeting
+
+    codes = _take_in(session, NOMINEES[:2])
+    _, members = mt.council_of(session=session, unit_id=sample.by_code[UNIT].id)
+    present = len(members) - 2
+    meeting = mt.open_meeting(
+        session=session, unit_id=sample.by_code[UNIT].id, key="minutes:written", hierarchy=sample, on=DAY
+    )
+    mt.apply_minutes(
+        session=session,
+        meeting=meeting,
+        hierarchy=sample,
+        minutes={
+            "meeting_date": DAY,
+            "members_present": present,
+            "decisions": [
+                {"code": codes[0], "votes_for": present, "written_for": 1, "written_against": 1},
+                {"code": codes[1], "votes_for": present},
+            ],
+        },
+    )
+    (minutes,) = documents_for_meeting(session=session, meeting=meeting, hierarchy=sample)
+    session.commit()
+    text = docx_text(minutes.content)
+    assert f"có mặt {present} thành viên, vắng 2 thành viên (ý kiến bằng văn bản" in text
+    rows = [[c.text for c in r.cells] for r in Document(io.BytesIO(minutes.content)).tables[-2].rows[1:]]
+    assert rows[0][4] == str(present)  # the votes at the meeting, apart from the written ones
+    assert rows[0][7].endswith(
+        "; ý kiến bằng văn bản của thành viên vắng mặt: 1 đồng ý, 1 không đồng ý, 0 không biểu quyết"
+    )
+    assert "bằng văn bản" not in rows[1][7]
+
+
 def test_the_submission_letter_lists_exactly_the_forwarded_dossiers_by_form_and_kind(papers, session) -> None:
     _, codes, docs = papers
     (letter,) = _by_kind(docs, dm.DocumentKind.submission)
