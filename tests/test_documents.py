@@ -208,10 +208,16 @@ def _take_in(session, nominees=NOMINEES, unit: str = UNIT, on: str = "02/03/2026
     return [n["code"] for n in result.nominations]
 
 
-def _meeting(session, sample, codes: list[str]) -> mt.Meeting:
+def _applied(session, sample, key: str, minutes: dict, unit: str = UNIT) -> mt.Meeting:
+    """A meeting of `unit`'s council opened and its minutes applied (not committed)."""
     meeting = mt.open_meeting(
-        session=session, unit_id=sample.by_code[UNIT].id, key="minutes:test", hierarchy=sample, on=DAY
+        session=session, unit_id=sample.by_code[unit].id, key=key, hierarchy=sample, on=DAY
     )
+    mt.apply_minutes(session=session, meeting=meeting, hierarchy=sample, minutes=minutes)
+    return meeting
+
+
+def _meeting(session, sample, codes: list[str]) -> mt.Meeting:
     decisions = [{"code": c, "decision": "approve", "votes_for": 6, "votes_against": 1} for c in codes[:-1]]
     decisions.append(
         {
@@ -222,17 +228,8 @@ def _meeting(session, sample, codes: list[str]) -> mt.Meeting:
             "note": "Chưa đủ tiêu chuẩn",
         }
     )
-    mt.apply_minutes(
-        session=session,
-        meeting=meeting,
-        hierarchy=sample,
-        minutes={
-            "meeting_date": DAY,
-            "members_present": 7,
-            "secretary": "Trần Thị Thư",
-            "decisions": decisions,
-        },
-    )
+    minutes = {"meeting_date": DAY, "members_present": 7, "secretary": "Trần Thị Thư", "decisions": decisions}
+    meeting = _applied(session, sample, "minutes:test", minutes)
     session.commit()
     return meeting
 
@@ -240,24 +237,9 @@ def _meeting(session, sample, codes: list[str]) -> mt.Meeting:
 def _province_meeting(session, sample, codes: list[str]) -> mt.Meeting:
     """The province's council approves what the commune forwarded (it recommends: the province's forms,
     for its head's decision)."""
-    province = mt.open_meeting(
-        session=session,
-        unit_id=sample.by_code["thanh-hoa"].id,
-        key="minutes:province",
-        hierarchy=sample,
-        on=DAY,
-    )
-    mt.apply_minutes(
-        session=session,
-        meeting=province,
-        hierarchy=sample,
-        minutes={
-            "meeting_date": DAY,
-            "members_present": 9,
-            "decisions": [{"code": c, "decision": "approve", "votes_for": 9} for c in codes],
-        },
-    )
-    return province
+    decisions = [{"code": c, "decision": "approve", "votes_for": 9} for c in codes]
+    minutes = {"meeting_date": DAY, "members_present": 9, "decisions": decisions}
+    return _applied(session, sample, "minutes:province", minutes, unit="thanh-hoa")
 
 
 def _decide(
@@ -350,22 +332,12 @@ def test_the_minutes_show_the_written_votes_of_absent_members(session, sample) -
     codes = _take_in(session, NOMINEES[:2])
     _, members = mt.council_of(session=session, unit_id=sample.by_code[UNIT].id)
     present = len(members) - 2
-    meeting = mt.open_meeting(
-        session=session, unit_id=sample.by_code[UNIT].id, key="minutes:written", hierarchy=sample, on=DAY
-    )
-    mt.apply_minutes(
-        session=session,
-        meeting=meeting,
-        hierarchy=sample,
-        minutes={
-            "meeting_date": DAY,
-            "members_present": present,
-            "decisions": [
-                {"code": codes[0], "votes_for": present, "written_for": 1, "written_against": 1},
-                {"code": codes[1], "votes_for": present},
-            ],
-        },
-    )
+    decisions = [
+        {"code": codes[0], "votes_for": present, "written_for": 1, "written_against": 1},
+        {"code": codes[1], "votes_for": present},
+    ]
+    minutes = {"meeting_date": DAY, "members_present": present, "decisions": decisions}
+    meeting = _applied(session, sample, "minutes:written", minutes)
     (minutes,) = documents_for_meeting(session=session, meeting=meeting, hierarchy=sample)
     session.commit()
     text = docx_text(minutes.content)
