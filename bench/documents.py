@@ -1,6 +1,6 @@
-"""The papers of a final review: N dossiers decided in N/40 council meetings (half conferred at the
-commune, half forwarded to the province) → per meeting its minutes, a submission letter with its XLSX
-list, and a decision with its appendix. Documents per second, against the same pipeline writing the
+"""The papers of a final review: N dossiers decided in N/40 council meetings (half recommended at the
+commune and conferred by its head's decision, half forwarded to the province) → per meeting its minutes
+and a submission letter with its XLSX list, and per head's decision the quyết định with its appendix. Documents per second, against the same pipeline writing the
 same data as plain text (the floor), and the share they add to applying the meetings, in the same run.
 
     python bench/documents.py [--size 10000]
@@ -29,6 +29,7 @@ from models import documents as dm
 from models import meetings as mt
 from models.campaigns import ensure_campaigns
 from models.db import all_metadata, get_engine
+from models.decisions import AwardDecision, DecisionKind, DecisionRequest, issue_decision
 from models.hierarchy import Hierarchy
 from models.intake import take_in
 from models.nominations import CodeCounter
@@ -58,10 +59,11 @@ def _setup(url: str) -> tuple[Hierarchy, list[int]]:
     return hierarchy, sorted(communes)
 
 
-def _meetings(url: str, hierarchy: Hierarchy, communes: list[int], size: int) -> tuple[list[int], float]:
-    """Take in and decide `size` dossiers, PER_MEETING a meeting; returns the meetings and the seconds
-    spent applying them (the surge's own work, which the papers add to)."""
-    meetings, applying = [], 0.0
+def _meetings(url: str, hierarchy: Hierarchy, communes: list[int], size: int) -> tuple[list[int], float, int]:
+    """Take in and decide `size` dossiers, PER_MEETING a meeting, each meeting followed by its head's
+    decision on what it recommended; returns the meetings and the seconds spent applying them and the
+    decisions (the surge's own work, which the papers add to)."""
+    meetings, applying, decisions = [], 0.0, 0
     for m in range(max(1, size // PER_MEETING)):
         unit = hierarchy.get(communes[m % len(communes)])
         rows = [
@@ -93,18 +95,26 @@ def _meetings(url: str, hierarchy: Hierarchy, communes: list[int], size: int) ->
                 minutes={
                     "meeting_date": DAY,
                     "members_present": 5,
-                    "first_decision_number": 100 + m,
                     "decisions": [{"code": n["code"], "decision": "approve"} for n in taken.nominations],
                 },
             )
+            issued = issue_decision(
+                session=session,
+                hierarchy=hierarchy,
+                request=DecisionRequest(
+                    unit=unit.code, decision_date=DAY, meeting_id=meeting.id, auto_number=True
+                ),
+            )
             session.commit()
             applying += time.perf_counter() - started
+            decisions += issued.kind == DecisionKind.confer
             meetings.append(mt.saved_id(meeting))
-    return meetings, applying
+    return meetings, applying, decisions
 
 
 def _papers(url: str, hierarchy: Hierarchy, meetings: list[int]) -> tuple[int, float, int]:
-    """Make every meeting's papers; returns (documents, seconds, bytes)."""
+    """Make every meeting's papers and every decision's (as the decision step does); returns
+    (documents, seconds, bytes)."""
     count = size = 0
     started = time.perf_counter()
     with Session(get_engine(url), expire_on_commit=False) as session:
@@ -112,6 +122,24 @@ def _papers(url: str, hierarchy: Hierarchy, meetings: list[int]) -> tuple[int, f
             meeting = session.get(mt.Meeting, meeting_id)
             assert meeting is not None
             docs = papers.documents_for_meeting(session=session, meeting=meeting, hierarchy=hierarchy)
+            for decision in session.scalars(
+                select(AwardDecision).where(
+                    col(AwardDecision.meeting_id) == meeting_id,
+                    col(AwardDecision.kind) == DecisionKind.confer,
+                )
+            ):
+                docs.append(
+                    papers.documents_for_decision(
+                        session=session,
+                        hierarchy=hierarchy,
+                        unit_id=decision.unit_id,
+                        number=decision.number,
+                        day=decision.decision_date,
+                        codes=[i["code"] for i in decision.items],
+                        signer=decision.signer,
+                        meeting_id=meeting_id,
+                    )
+                )
             session.commit()
             count += len(docs)
             size += sum(d.size for d in docs)
@@ -136,12 +164,14 @@ def _plain_list(rows, *, day: date, title: str = "") -> bytes:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=10_000, help="dossiers (meetings: size/40)")
+    parser.add_argument(
+        "--size", type=int, default=10_000, help="dossiers (meetings and decisions: size/40 each)"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="thidua-bench-docs-") as tmp:
         url = isolated_environment(Path(tmp))
         hierarchy, communes = _setup(url)
-        meetings, applying = _meetings(url, hierarchy, communes, args.size)
+        meetings, applying, decisions = _meetings(url, hierarchy, communes, args.size)
         # the floor first: the same pipeline (queries, numbering, storing) writing plain text
         real_render, real_list = papers.render, papers.list_xlsx
         papers.render, papers.list_xlsx = _plain_text, _plain_list  # type: ignore[assignment]
@@ -156,27 +186,28 @@ def main() -> None:
         "bench": "documents",
         "dossiers": len(meetings) * PER_MEETING,
         "meetings": len(meetings),
+        "decisions": decisions,  # the heads' decisions on what the meetings recommended
         "documents": docs,
         "documents_per_s": round(docs / docs_s, 1),
         "docx_kb_mean": round(docs_bytes / docs / 1024, 1),
         "plain_documents_per_s": round(floor_docs / floor_s, 1),
         "plain_kb_mean": round(floor_bytes / floor_docs / 1024, 1),
         "slowdown_vs_plain": round(docs_s / floor_s, 1),
-        "apply_meetings_s": round(applying, 2),
+        "apply_meetings_and_decisions_s": round(applying, 2),
         "papers_s": round(docs_s, 2),
         "papers_share_of_apply_plus_papers": round(docs_s / (applying + docs_s), 3),
         "rerun_s": round(again_s, 2),
         "rerun_documents": again,
     }
     rows = [
-        ("dossiers / meetings", f"{figures['dossiers']} / {figures['meetings']}"),
+        ("dossiers / meetings / decisions", f"{figures['dossiers']} / {figures['meetings']} / {decisions}"),
         ("documents (DOCX + XLSX)", f"{docs} in {docs_s:.2f} s → {figures['documents_per_s']}/s"),
         (
             "same data as plain text",
             f"{floor_docs} in {floor_s:.2f} s → {figures['plain_documents_per_s']}/s",
         ),
         (
-            "applying the meetings",
+            "applying the meetings and decisions",
             f"{applying:.2f} s (papers add {figures['papers_share_of_apply_plus_papers']:.0%})",
         ),
         ("re-run (all found)", f"{again} in {again_s:.2f} s"),

@@ -171,7 +171,14 @@ class MinutesItem(Frozen):
     votes_for: int | None
     votes_against: int | None
     votes_abstain: int | None
+    written: tuple[int | None, int | None, int | None] = Field(
+        default=(None, None, None), description="written votes of absent members: for, against, abstain"
+    )
     result: str
+
+    @property
+    def written_votes(self) -> int:
+        return sum(v or 0 for v in self.written)
 
 
 class MinutesInput(Frozen):
@@ -458,11 +465,27 @@ def submission_context(inp: SubmissionInput) -> dict[str, Any]:
     }
 
 
+def _written(item: MinutesItem) -> str:
+    """'; ý kiến bằng văn bản: 2 đồng ý, 0 không đồng ý, 0 không biểu quyết' (empty without any)."""
+    if not item.written_votes:
+        return ""
+    for_, against, abstain = (v or 0 for v in item.written)
+    return (
+        f"; ý kiến bằng văn bản của thành viên vắng mặt: {for_} đồng ý, {against} không đồng ý, "
+        f"{abstain} không biểu quyết"
+    )
+
+
 def minutes_context(inp: MinutesInput) -> dict[str, Any]:
     members = len(inp.members)
     ratio, basis = quorum_rule(inp.rule_set)
     share = inp.present / members if members else 0.0
     quorum = share >= ratio - 1e-9
+    written_note = (
+        " (ý kiến bằng văn bản của thành viên vắng mặt ghi tại kết quả từng hồ sơ)"
+        if any(item.written_votes for item in inp.items)
+        else ""
+    )
     opening = [
         nfc(
             f"Hôm nay, {day_in_words(inp.day)}, tại trụ sở {inp.body.committee}, {inp.council} họp xét đề nghị "
@@ -473,7 +496,7 @@ def minutes_context(inp: MinutesInput) -> dict[str, Any]:
     attendance = [
         nfc(
             f"Hội đồng có {members} thành viên; có mặt {inp.present} thành viên, vắng {members - inp.present} "
-            f"thành viên (ý kiến bằng văn bản của thành viên vắng mặt, nếu có, được tính vào kết quả). "
+            f"thành viên{written_note}. "
             f"Số thành viên có mặt đạt {round(share * 100)}% tổng số thành viên: "
             + ("đủ" if quorum else "KHÔNG đủ")
             + f" điều kiện tiến hành phiên họp theo {basis}."
@@ -488,7 +511,7 @@ def minutes_context(inp: MinutesInput) -> dict[str, Any]:
             "votes_for": "" if item.votes_for is None else item.votes_for,
             "votes_against": "" if item.votes_against is None else item.votes_against,
             "votes_abstain": "" if item.votes_abstain is None else item.votes_abstain,
-            "result": nfc(item.result),
+            "result": nfc(item.result + _written(item)),
         }
         for i, item in enumerate(inp.items, start=1)
     ]

@@ -1,5 +1,5 @@
-"""The papers of the facts in the database: an applied meeting's minutes, its submission letters (with
-their XLSX lists) and its commendation decisions; a unit's yearly report. Plain functions that take a
+"""The papers of the facts in the database: an applied meeting's minutes and its submission letters (with
+their XLSX lists); the head's commendation decision (made by the decision step); a unit's yearly report. Plain functions that take a
 session and never commit; each document is stored once under the key of its fact (models/documents.py).
 """
 
@@ -109,21 +109,25 @@ def _list_row(d: Decided, hierarchy: Hierarchy, campaign_code: str) -> ListRow:
     return _row_of(d.nomination, d.nominee, hierarchy, campaign_code)
 
 
-def _result(d: Decided, hierarchy: Hierarchy) -> str:
+def _result(d: Decided, hierarchy: Hierarchy, head: str) -> str:
     outcome = Outcome.of_action(d.step.action)
     forms = catalogue().forms
+    award = forms[d.step.award_code].short if d.step.award_code in forms else ""
+    lower = (
+        " (mức thấp hơn đề nghị)"
+        if d.step.award_code and d.step.award_code != d.nomination.award_code
+        else ""
+    )
     if outcome == Outcome.forwarded and d.step.to_unit_id is not None:
         return f"Thông qua, trình {hierarchy.get(d.step.to_unit_id).name}"
-    if outcome == Outcome.conferred:
-        award = forms[d.step.award_code].short if d.step.award_code in forms else ""
-        lower = " (mức thấp hơn đề nghị)" if d.step.award_code != d.nomination.award_code else ""
+    if outcome == Outcome.recommended:  # the head decides later, in a numbered decision of its own
+        return f"Thông qua, đề nghị {head} khen thưởng {award}{lower}"
+    if outcome == Outcome.conferred:  # a meeting's conferral recorded before the decision step (issue 13)
         return f"Thông qua, khen thưởng {award}{lower}, QĐ số {document_number(d.step.decision_number or '')}"
     reason = f": {d.step.note}" if d.step.note else ""
     if outcome == Outcome.rejected:
         return "Không thông qua" + reason
-    if outcome == Outcome.returned:
-        return "Trả lại để bổ sung" + reason
-    return f"Thông qua ({outcome.label})"  # e.g. a recommendation that waits for the head's decision
+    return "Trả lại để bổ sung" + reason
 
 
 def _secretary(decided: list[Decided], council_name: str) -> str:
@@ -132,8 +136,9 @@ def _secretary(decided: list[Decided], council_name: str) -> str:
 
 
 def documents_for_meeting(*, session: Session, meeting: Meeting, hierarchy: Hierarchy) -> list[dm.Document]:
-    """Every paper of an applied meeting: its minutes, one submission letter (and its XLSX list) per level
-    it forwarded to, one decision per decision number. A re-run finds them stored (same IDs)."""
+    """Every paper of an applied meeting: its minutes, and one submission letter (and its XLSX list) per
+    level it forwarded to. What it recommended gets its quyết định from the head's decision step
+    (`documents_for_decision`), not from the meeting. A re-run finds them stored (same IDs)."""
     if meeting.status != MeetingStatus.applied or meeting.id is None:
         return []
     decided = _decided(session, meeting)
@@ -172,7 +177,8 @@ def documents_for_meeting(*, session: Session, meeting: Meeting, hierarchy: Hier
                     votes_for=d.step.votes_for,
                     votes_against=d.step.votes_against,
                     votes_abstain=d.step.votes_abstain,
-                    result=_result(d, hierarchy),
+                    written=(d.step.written_for, d.step.written_against, d.step.written_abstain),
+                    result=_result(d, hierarchy, unit.head_title),
                 )
                 for d in decided
             ),
@@ -196,13 +202,9 @@ def documents_for_meeting(*, session: Session, meeting: Meeting, hierarchy: Hier
     out = [minutes_doc]
 
     forwarded: dict[int, list[Decided]] = defaultdict(list)
-    conferred: dict[str, list[Decided]] = defaultdict(list)
     for d in decided:
         if d.step.action == Action.forward and d.step.to_unit_id is not None:
             forwarded[d.step.to_unit_id].append(d)
-        elif d.step.action == Action.confer and d.step.decision_number:
-            conferred[d.step.decision_number].append(d)
-
     for to_unit_id, items in sorted(forwarded.items()):
         out += _submission(
             session,
@@ -215,21 +217,6 @@ def documents_for_meeting(*, session: Session, meeting: Meeting, hierarchy: Hier
             minutes_doc,
             campaign,
             campaign_code,
-        )
-    for number, items in sorted(conferred.items()):
-        out.append(
-            _decision(
-                session,
-                hierarchy,
-                meeting,
-                unit,
-                number,
-                items,
-                council.name,
-                minutes_doc,
-                campaign,
-                campaign_code,
-            )
         )
     return out
 
@@ -309,35 +296,6 @@ def _submission(
         render=sheet,
     )
     return [submission, listed]
-
-
-def _decision(
-    session: Session,
-    hierarchy: Hierarchy,
-    meeting: Meeting,
-    unit: UnitRef,
-    number: str,
-    items: list[Decided],
-    council: str,
-    minutes_doc: dm.Document,
-    campaign: Campaign,
-    campaign_code: str,
-) -> dm.Document:
-    """Today's conferral by a meeting, numbered by the minutes' series: one decision per number."""
-    return _decision_paper(
-        session,
-        hierarchy,
-        unit=unit,
-        number=number,
-        day=items[0].step.decision_date or minutes_doc.issued_on,
-        dossiers=[(d.nomination, d.nominee) for d in items],
-        signer=signer_of(unit),
-        council=council,
-        minutes_doc=minutes_doc,
-        campaign=campaign,
-        campaign_code=campaign_code,
-        meeting_id=meeting.id,
-    )
 
 
 def parse_signer(text: str, unit: UnitRef) -> Signer:

@@ -1,5 +1,6 @@
-"""The papers of a council meeting (văn bản), made after its decisions are applied, and their listing as
-the meeting's Prefect artifact (`documents-meeting-<id>`).
+"""The papers of a council meeting (văn bản: minutes, submission letters and lists), made after its
+decisions are applied, and their listing as the meeting's Prefect artifact (`documents-meeting-<id>`);
+the head's quyết định, made by the decision step (`documents-decision-<unit>-<number>`).
 
 The papers are made in a transaction of their own, after the meeting's: a template a province broke in
 Word must never hold back the council's decisions. It is said in the artifact and the run's log, and
@@ -75,7 +76,8 @@ def papers_markdown(of: str, papers: list[Paper], problem: str | None = None) ->
 
 @task(name="meeting-papers")
 async def meeting_papers(meeting_id: int) -> list[Paper]:
-    """Make the minutes, submission letters, lists and decisions of an applied meeting; list them.
+    """Make the minutes, submission letters and lists of an applied meeting; list them (its recommended
+    dossiers get their quyết định from the decision step: `decision_paper`).
 
     Whatever goes wrong here is said in the artifact and the log, never raised: the meeting is applied."""
     problem = None

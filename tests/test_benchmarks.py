@@ -57,7 +57,8 @@ def test_reminder_benchmark_sends_a_day_once() -> None:
 
 def test_documents_benchmark_makes_each_meetings_papers_once() -> None:
     figures = _bench("documents", "--size", "80")
-    assert figures["meetings"] == 2 and figures["documents"] == 8  # minutes, letter, list, decision each
+    assert figures["meetings"] == 2 and figures["decisions"] == 2  # each meeting, then its head's decision
+    assert figures["documents"] == 8  # per meeting its minutes, letter and list; per decision its paper
     assert figures["rerun_documents"] == 8 and figures["documents_per_s"] > 0
     assert figures["plain_documents_per_s"] > 0
 

@@ -208,10 +208,16 @@ def _take_in(session, nominees=NOMINEES, unit: str = UNIT, on: str = "02/03/2026
     return [n["code"] for n in result.nominations]
 
 
-def _meeting(session, sample, codes: list[str]) -> mt.Meeting:
+def _applied(session, sample, key: str, minutes: dict, unit: str = UNIT) -> mt.Meeting:
+    """A meeting of `unit`'s council opened and its minutes applied (not committed)."""
     meeting = mt.open_meeting(
-        session=session, unit_id=sample.by_code[UNIT].id, key="minutes:test", hierarchy=sample, on=DAY
+        session=session, unit_id=sample.by_code[unit].id, key=key, hierarchy=sample, on=DAY
     )
+    mt.apply_minutes(session=session, meeting=meeting, hierarchy=sample, minutes=minutes)
+    return meeting
+
+
+def _meeting(session, sample, codes: list[str]) -> mt.Meeting:
     decisions = [{"code": c, "decision": "approve", "votes_for": 6, "votes_against": 1} for c in codes[:-1]]
     decisions.append(
         {
@@ -222,55 +228,61 @@ def _meeting(session, sample, codes: list[str]) -> mt.Meeting:
             "note": "Chưa đủ tiêu chuẩn",
         }
     )
-    mt.apply_minutes(
-        session=session,
-        meeting=meeting,
-        hierarchy=sample,
-        minutes={
-            "meeting_date": DAY,
-            "members_present": 7,
-            "decision_series": "QĐ-UBND",
-            "first_decision_number": 41,
-            "secretary": "Trần Thị Thư",
-            "decisions": decisions,
-        },
-    )
+    minutes = {"meeting_date": DAY, "members_present": 7, "secretary": "Trần Thị Thư", "decisions": decisions}
+    meeting = _applied(session, sample, "minutes:test", minutes)
     session.commit()
     return meeting
 
 
-def _province_meeting(session, sample, codes: list[str], *, first_number: int) -> mt.Meeting:
-    """The province's council approves what the commune forwarded (it confers: the province's forms)."""
-    province = mt.open_meeting(
+def _province_meeting(session, sample, codes: list[str]) -> mt.Meeting:
+    """The province's council approves what the commune forwarded (it recommends: the province's forms,
+    for its head's decision)."""
+    decisions = [{"code": c, "decision": "approve", "votes_for": 9} for c in codes]
+    minutes = {"meeting_date": DAY, "members_present": 9, "decisions": decisions}
+    return _applied(session, sample, "minutes:province", minutes, unit="thanh-hoa")
+
+
+def _decide(
+    session, sample, meeting: mt.Meeting, number: str, day: date = DAY, signer: str = ""
+) -> dm.Document:
+    """The head's decision step on what the meeting recommended (models/decisions.py, as the
+    `issue-decision` flow records it), and its paper as the flow makes it (documents_for_decision)."""
+    from documents.papers import documents_for_decision
+    from models.decisions import DecisionRequest, issue_decision
+
+    unit = sample.get(meeting.unit_id)
+    issued = issue_decision(
         session=session,
-        unit_id=sample.by_code["thanh-hoa"].id,
-        key="minutes:province",
         hierarchy=sample,
-        on=DAY,
+        request=DecisionRequest(
+            unit=unit.code, number=number, decision_date=day, meeting_id=meeting.id, signer=signer
+        ),
     )
-    mt.apply_minutes(
+    doc = documents_for_decision(
         session=session,
-        meeting=province,
         hierarchy=sample,
-        minutes={
-            "meeting_date": DAY,
-            "members_present": 9,
-            "first_decision_number": first_number,
-            "decisions": [{"code": c, "decision": "approve", "votes_for": 9} for c in codes],
-        },
+        unit_id=unit.id,
+        number=issued.number,
+        day=issued.decision_date,
+        codes=[c for c, o in issued.outcomes.items() if o == mt.Outcome.conferred],
+        signer=signer,
+        meeting_id=meeting.id,
     )
-    return province
+    session.commit()
+    return doc
 
 
 @pytest.fixture
 def papers(session, sample):
+    """The commune's meeting (minutes, and a submission with its list for what it forwards) and its
+    head's decision on what the meeting recommended, numbered 41/QĐ-UBND."""
     from documents.papers import documents_for_meeting
 
     codes = _take_in(session)
     meeting = _meeting(session, sample, codes)
     docs = documents_for_meeting(session=session, meeting=meeting, hierarchy=sample)
     session.commit()
-    return meeting, codes, docs
+    return meeting, codes, [*docs, _decide(session, sample, meeting, "41/QĐ-UBND")]
 
 
 def _by_kind(docs: list[dm.Document], kind: dm.DocumentKind) -> list[dm.Document]:
@@ -302,8 +314,40 @@ def test_the_minutes_record_attendance_quorum_and_each_tally(papers) -> None:
     rows = [[c.text for c in r.cells] for r in table.rows[1:]]
     assert [r[1] for r in rows] == codes
     assert rows[-1][4:7] == ["2", "5", "0"] and rows[-1][7] == "Không thông qua: Chưa đủ tiêu chuẩn"
-    assert rows[0][4:6] == ["6", "1"] and "QĐ số 41/QĐ-UBND" in rows[0][7]
+    # the council recommends; the head's decision (its own number) is not the minutes' to record
+    assert rows[0][4:6] == ["6", "1"]
+    assert rows[0][7] == "Thông qua, đề nghị Chủ tịch UBND xã Cẩm Thạch khen thưởng Giấy khen xã"
+    assert not any("QĐ" in r[7] for r in rows)
+    assert "bằng văn bản" not in text  # no written vote in these minutes
     assert rows[3][7] == "Thông qua, trình tỉnh Thanh Hóa"
+
+
+def test_the_minutes_show_the_written_votes_of_absent_members(session, sample) -> None:
+    """Absent members who voted in writing (lấy ý kiến bằng văn bản): their votes stand in the minutes
+    beside the dossier, apart from the votes cast at the meeting."""
+    from docx import Document
+
+    from documents.papers import documents_for_meeting
+
+    codes = _take_in(session, NOMINEES[:2])
+    _, members = mt.council_of(session=session, unit_id=sample.by_code[UNIT].id)
+    present = len(members) - 2
+    decisions = [
+        {"code": codes[0], "votes_for": present, "written_for": 1, "written_against": 1},
+        {"code": codes[1], "votes_for": present},
+    ]
+    minutes = {"meeting_date": DAY, "members_present": present, "decisions": decisions}
+    meeting = _applied(session, sample, "minutes:written", minutes)
+    (minutes,) = documents_for_meeting(session=session, meeting=meeting, hierarchy=sample)
+    session.commit()
+    text = docx_text(minutes.content)
+    assert f"có mặt {present} thành viên, vắng 2 thành viên (ý kiến bằng văn bản" in text
+    rows = [[c.text for c in r.cells] for r in Document(io.BytesIO(minutes.content)).tables[-2].rows[1:]]
+    assert rows[0][4] == str(present)  # the votes at the meeting, apart from the written ones
+    assert rows[0][7].endswith(
+        "; ý kiến bằng văn bản của thành viên vắng mặt: 1 đồng ý, 1 không đồng ý, 0 không biểu quyết"
+    )
+    assert "bằng văn bản" not in rows[1][7]
 
 
 def test_the_submission_letter_lists_exactly_the_forwarded_dossiers_by_form_and_kind(papers, session) -> None:
@@ -334,6 +378,7 @@ def test_the_decision_lists_the_awardees_by_kind_with_its_number(papers) -> None
     (decision,) = _by_kind(docs, dm.DocumentKind.decision)
     text = docx_text(decision.content)
     assert decision.number == "41/QĐ-UBND" and "Số: 41/QĐ-UBND" in text
+    assert decision.issued_on == DAY and "Cẩm Thạch, ngày 24 tháng 11 năm 2026" in text
     assert "CHỦ TỊCH ỦY BAN NHÂN DÂN XÃ CẨM THẠCH" in text
     assert "Căn cứ Biên bản họp số 01/BB-HĐTĐKT" in text
     assert "(Kèm theo Quyết định số 41/QĐ-UBND ngày 24 tháng 11 năm 2026" in text
@@ -356,7 +401,10 @@ def test_rerunning_gives_the_same_documents_and_no_second_row(papers, session, s
     from documents.papers import documents_for_meeting
 
     meeting, _, docs = papers
-    again = documents_for_meeting(session=session, meeting=meeting, hierarchy=sample)
+    again = [
+        *documents_for_meeting(session=session, meeting=meeting, hierarchy=sample),
+        _decide(session, sample, meeting, "41/QĐ-UBND"),  # the same decision recorded again: a no-op
+    ]
     session.commit()
     assert [(d.id, d.sha256) for d in again] == [(d.id, d.sha256) for d in docs]
     assert session.scalar(select(func.count()).select_from(dm.Document)) == len(docs)
@@ -365,7 +413,10 @@ def test_rerunning_gives_the_same_documents_and_no_second_row(papers, session, s
     session.execute(dm.Document.__table__.delete())
     session.execute(dm.CodeCounter.__table__.delete().where(dm.CodeCounter.name.like("doc:%")))
     session.commit()
-    fresh = documents_for_meeting(session=session, meeting=meeting, hierarchy=sample)
+    fresh = [
+        *documents_for_meeting(session=session, meeting=meeting, hierarchy=sample),
+        _decide(session, sample, meeting, "41/QĐ-UBND"),
+    ]
     assert sorted(d.sha256 for d in fresh) == sorted(d.sha256 for d in docs)
 
 
@@ -413,10 +464,11 @@ def test_the_decision_cites_the_submission_that_brought_the_dossiers(session, sa
     )
     commune_docs = documents_for_meeting(session=session, meeting=commune, hierarchy=sample)
     (letter,) = _by_kind(commune_docs, dm.DocumentKind.submission)
-    province = _province_meeting(session, sample, codes[:1], first_number=1234)
+    province = _province_meeting(session, sample, codes[:1])
     docs = documents_for_meeting(session=session, meeting=province, hierarchy=sample)
     session.commit()
-    (decision,) = _by_kind(docs, dm.DocumentKind.decision)
+    assert sorted(d.kind.value for d in docs) == ["minutes"]  # it recommends: no paper of its own besides
+    decision = _decide(session, sample, province, "1234/QĐ-UBND")
     text = docx_text(decision.content)
     assert "Xét Tờ trình số 01/TTr-UBND ngày 24 tháng 11 năm 2026 của Ủy ban nhân dân xã Cẩm Thạch;" in text
     assert "Số: 1234/QĐ-UBND" in text and "Thanh Hóa, ngày 24 tháng 11 năm 2026" in text
@@ -427,7 +479,7 @@ def test_the_yearly_report_counts_what_the_area_filed(session, sample) -> None:
     from documents.papers import yearly_report
 
     codes = _take_in(session)
-    _meeting(session, sample, codes)
+    _decide(session, sample, _meeting(session, sample, codes), "41/QĐ-UBND")  # the head confers 3
     doc = yearly_report(session=session, hierarchy=sample, unit_code=UNIT, year=2026, day=DAY)
     again = yearly_report(session=session, hierarchy=sample, unit_code=UNIT, year=2026, day=DAY)
     session.commit()
@@ -493,47 +545,67 @@ def test_each_document_converts_to_pdf_with_its_number(papers, tmp_path: Path) -
 def test_the_meeting_flow_makes_its_papers_and_lists_them_in_an_artifact(
     prefect_api, session, sample
 ) -> None:
+    """The meeting's flow makes its minutes (it recommends, so no decision of its own); the decision
+    step's flow makes the head's quyết định; each lists its papers in an artifact; re-runs make nothing."""
     import asyncio
 
     from prefect import get_client
 
     from flows.council import council_meeting
+    from flows.decisions import issue_decision
+    from models.decisions import DecisionIssued
+    from models.text import slug
 
     codes = _take_in(session, NOMINEES[:2])
     minutes = mt.Minutes(
         meeting_date=DAY,
         members_present=7,
-        first_decision_number=77,
         decisions=[{"code": c, "decision": "approve", "votes_for": 7} for c in codes],
     )
     result = asyncio.run(council_meeting(unit=UNIT, minutes=minutes, on=DAY, deliver=False, dashboard=False))
     again = asyncio.run(council_meeting(unit=UNIT, minutes=minutes, on=DAY, deliver=False, dashboard=False))
     assert again.meeting_id == result.meeting_id  # the same minutes: the same meeting, found by key
     session.expire_all()
+    (minutes_doc,) = dm.documents_of(session=session, meeting_id=result.meeting_id)
+    assert minutes_doc.kind == dm.DocumentKind.minutes
+
+    def decide() -> DecisionIssued:
+        issued = asyncio.run(
+            issue_decision(
+                unit=UNIT, number="77/QĐ-UBND", decision_date=DAY, meeting_id=result.meeting_id, deliver=False
+            )
+        )
+        assert isinstance(issued, DecisionIssued), issued
+        return issued
+
+    first, replayed = decide(), decide()
+    assert sorted(first.outcomes) == sorted(codes) and replayed.replayed
+    session.expire_all()
     docs = dm.documents_of(session=session, meeting_id=result.meeting_id)
     assert sorted(d.kind.value for d in docs) == ["decision", "minutes"]
+    (decision,) = _by_kind(docs, dm.DocumentKind.decision)
+    assert decision.number == "77/QĐ-UBND"
 
-    async def artifact() -> str:
+    async def artifact(key: str) -> str:
         from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
         async with get_client() as client:
             found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(
-                    key=ArtifactFilterKey(any_=[f"documents-meeting-{result.meeting_id}"])
-                )
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
             )
             return str(found[0].data)
 
-    markdown = asyncio.run(artifact())
-    for doc in docs:
+    meeting_md = asyncio.run(artifact(f"documents-meeting-{result.meeting_id}"))
+    decision_md = asyncio.run(artifact(f"documents-decision-{slug(UNIT)}-{slug('77/QĐ-UBND')}"[:100]))
+    for doc, markdown in ((minutes_doc, meeting_md), (decision, decision_md)):
         assert f"`thidua docs get {doc.id} -o {doc.file_name}`" in markdown
-    assert "77/QĐ-UBND" in markdown
+    assert "77/QĐ-UBND" in decision_md and "QĐ-UBND" not in meeting_md
 
 
 def test_the_decision_step_paper_covers_its_codes_forms_and_signer(session, sample) -> None:
     """The head's decision step (its number, date, signer, codes) gets its paper: one form per article
     line, the list by form and kind, the meeting's minutes cited; the same number again: the same row."""
-    from documents.papers import documents_for_decision, documents_for_meeting
+    from documents.papers import documents_for_meeting
 
     codes = _take_in(
         session,
@@ -545,25 +617,22 @@ def test_the_decision_step_paper_covers_its_codes_forms_and_signer(session, samp
     commune = _meeting(
         session, sample, [*codes, _take_in(session, [("Ai Đó", "cá nhân", "giay-khen-xa", "x")])[0]]
     )
-    province = _province_meeting(session, sample, codes, first_number=500)
+    province = _province_meeting(session, sample, codes)
     session.commit()
     documents_for_meeting(session=session, meeting=commune, hierarchy=sample)  # its submission letter
 
-    def issue():
-        return documents_for_decision(
-            session=session,
-            hierarchy=sample,
-            unit_id=sample.by_code["thanh-hoa"].id,
-            number="1234/QĐ-UBND",
-            day=date(2026, 11, 30),
-            codes=codes,
-            signer="KT. CHỦ TỊCH / PHÓ CHỦ TỊCH / Đặng Tiến Hưng",
-            meeting_id=province.id,
-        )
+    def issue() -> dm.Document:  # the head's decision, six days after the meeting, signed by a deputy
+        signer = "KT. CHỦ TỊCH / PHÓ CHỦ TỊCH / Đặng Tiến Hưng"
+        return _decide(session, sample, province, "1234/QĐ-UBND", date(2026, 11, 30), signer=signer)
 
     doc, again = issue(), issue()
     session.commit()
     assert again.id == doc.id and again.sha256 == doc.sha256
+    assert doc.number == "1234/QĐ-UBND" and doc.meeting_id == province.id
+    assert session.scalars(select(Nomination.status).where(Nomination.code.in_(codes))).all() == [
+        Status.conferred,
+        Status.conferred,
+    ]
     text = docx_text(doc.content)
     assert "Về việc tặng Bằng khen của Chủ tịch UBND tỉnh và Cờ thi đua của UBND tỉnh" in text
     assert (
@@ -576,9 +645,8 @@ def test_the_decision_step_paper_covers_its_codes_forms_and_signer(session, samp
     assert "I. Bằng khen của Chủ tịch UBND tỉnh — Cá nhân (1)" in text
     assert "II. Cờ thi đua của UBND tỉnh — Tập thể (1)" in text
     assert sorted(d.kind.value for d in dm.documents_of(session=session, code=codes[0])) == [
-        "decision",
-        "decision",  # the meeting's own conferral today, and the decision step's paper
-        "minutes",
+        "decision",  # the decision step's paper only: a meeting confers nothing
+        "minutes",  # the commune's and the province's
         "minutes",
         "nominee-list",
         "submission",
