@@ -28,7 +28,7 @@ from sqlmodel import Session, col
 from models.awards import catalogue
 from models.clock import fmt_date
 from models.hierarchy import Hierarchy, NoRoute, UnitRef
-from models.nominations import PENDING, Act, Nomination, transfer
+from models.nominations import PENDING, Act, Nomination, Status, transfer
 from models.units import Unit
 
 CHANGEOVER_FILE = Path(__file__).parent / "data" / "changeover.yaml"
@@ -194,6 +194,7 @@ def move_to_successor(
         act=Act(actor=actor, on=on, unit_id=here.id, key=key, note=note[:4000]),
         to_unit_id=target.id,
         award_code=form_code,
+        awarded_code=_mapped(spec, n.awarded_code) if n.status == Status.recommended else None,
     )
     return moved
 
@@ -224,6 +225,14 @@ def changeover(
     if not dry_run and result.moved:
         result.letters = _letters(session=session, hierarchy=hierarchy, result=result)
     return result
+
+
+def _mapped(spec: ChangeoverSpec, code: str | None) -> str | None:
+    """A recommended form, mapped as the law moved its power (None: nothing recommended)."""
+    if code is None:
+        return None
+    move = spec.forms.get(code)
+    return move.to if move else code
 
 
 def _letters(*, session: Session, hierarchy: Hierarchy, result: ChangeoverResult) -> int:

@@ -657,10 +657,20 @@ def unfreeze(*, session: Session, nomination: Nomination, act: Act) -> Nominatio
 
 
 def transfer(
-    *, session: Session, nomination: Nomination, act: Act, to_unit_id: int, award_code: str
+    *,
+    session: Session,
+    nomination: Nomination,
+    act: Act,
+    to_unit_id: int,
+    award_code: str,
+    awarded_code: str | None = None,
 ) -> Nomination:
     """Chuyển hồ sơ sang đơn vị kế tục (models/changeover.py): same status, same clocks; the form is the
-    one the law now gives that power to. The reasons and the basis go in `act.note`."""
+    one the law now gives that power to, and so is a recommended form (`awarded_code`, for a dossier a
+    council recommended and whose head has not decided yet). The reasons and the basis go in `act.note`."""
+    changes: dict[str, object] = {"current_unit_id": to_unit_id, "award_code": award_code}
+    if awarded_code is not None:
+        changes["awarded_code"] = awarded_code
     return _apply(
         session=session,
         nomination=nomination,
@@ -668,7 +678,7 @@ def transfer(
         action=Action.transfer,
         allowed=PENDING,
         to_status=nomination.status,
-        changes={"current_unit_id": to_unit_id, "award_code": award_code},
+        changes=changes,
         step={"to_unit_id": to_unit_id, "award_code": award_code},
     )
 

@@ -48,6 +48,25 @@ def _up_one(session, hierarchy, n: Nomination, on: date) -> None:
     session.commit()
 
 
+def _decide(session, hierarchy, n: Nomination, on: date, number: str) -> None:
+    """The deciding level since issue 13: its council recommends, then its head decides."""
+    _recommend(session, hierarchy, n, on)
+    nm.confer(
+        session=session,
+        nomination=n,
+        hierarchy=hierarchy,
+        act=Act("ct", on, key=f"confer:{n.code}"),
+        decision_number=number,
+        decision_date=on,
+    )
+
+
+def _recommend(session, hierarchy, n: Nomination, on: date) -> None:
+    nm.recommend(
+        session=session, nomination=n, hierarchy=hierarchy, act=Act("hđ", on), votes=Votes(7, 0, 0, 7)
+    )
+
+
 def _steps(session, n: Nomination) -> list[NominationStep]:
     return nm.steps_of(session=session, nomination_id=n.id)
 
@@ -56,10 +75,16 @@ def test_the_changeover_moves_pending_dossiers_to_the_successor(session, sample)
     at_commune = _submit(session, sample, award="giay-khen-huyen", name="Lê Văn Một")
     at_district = _submit(session, sample, award="giay-khen-huyen", name="Lê Văn Hai")
     to_province = _submit(session, sample, award="bang-khen-tinh", name="Lê Văn Ba")
-    for n in (at_district, to_province):
+    recommended = _submit(session, sample, award="giay-khen-huyen", name="Lê Văn Tư")
+    for n in (at_district, to_province, recommended):
         _up_one(session, sample, n, date(2025, 6, 25))
     assert {sample.get(n.current_unit_id).code for n in (at_district, to_province)} == {CAM_THUY}
-    clocks = {n.code: (n.received_on, n.due_on) for n in (at_commune, at_district, to_province)}
+    # the district council recommended in June; its chairman had not decided by 30/6/2025
+    _recommend(session, sample, recommended, date(2025, 6, 27))
+    session.commit()
+    assert recommended.status == Status.recommended and recommended.due_on is not None
+    everyone = (at_commune, at_district, to_province, recommended)
+    clocks = {n.code: (n.received_on, n.due_on) for n in everyone}
 
     result = changeover(session=session, on=CHANGEOVER, actor="Văn phòng UBND tỉnh")
     session.commit()
@@ -69,8 +94,9 @@ def test_the_changeover_moves_pending_dossiers_to_the_successor(session, sample)
         at_commune.code: (CAM_THACH, "giay-khen-xa"),  # the commune chairman now confers it
         at_district.code: (CAM_THACH, "giay-khen-xa"),
         to_province.code: ("thanh-hoa", "bang-khen-tinh"),  # past the commune already: to the province
+        recommended.code: (CAM_THACH, "giay-khen-xa"),  # recommended: its head's decision moves too
     }
-    for n in (at_commune, at_district, to_province):
+    for n in everyone:
         session.refresh(n)
         assert (n.received_on, n.due_on) == clocks[n.code]  # the clocks are kept
         last = _steps(session, n)[-1]
@@ -78,6 +104,7 @@ def test_the_changeover_moves_pending_dossiers_to_the_successor(session, sample)
         assert sample.get(last.unit_id).code in (CAM_THANH, CAM_THUY) and last.to_unit_id == n.current_unit_id
         assert "đơn vị kế tục" in last.note and "30/06/2025" in last.note
     assert at_commune.status == Status.submitted and at_district.status == Status.under_review
+    assert recommended.status == Status.recommended and recommended.awarded_code == "giay-khen-xa"
     assert "Nghị định số 129/2025/NĐ-CP" in _steps(session, at_commune)[-1].note
     # one letter to each receiving council's standing office
     letters = session.scalars(
@@ -96,17 +123,21 @@ def test_the_changeover_moves_pending_dossiers_to_the_successor(session, sample)
     assert again.moved == [] and again.letters == 0
     assert len(session.scalars(select(NominationStep)).all()) == len(steps)
 
-    # the moved Giấy khen is decided where the power now lies
+    # the moved Giấy khen is decided where the power now lies: the commune's council recommends, its
+    # chairman decides; the one recommended before the changeover needs only the chairman's decision
     n = at_district
+    _decide(session, sample, n, date(2025, 7, 20), "12/QĐ-UBND")
+    assert n.status == Status.conferred and n.awarded_code == "giay-khen-xa"
     nm.confer(
         session=session,
-        nomination=n,
+        nomination=recommended,
         hierarchy=sample,
-        act=Act("hđ", date(2025, 7, 20)),
-        decision_number="12/QĐ-UBND",
+        act=Act("ct", date(2025, 7, 20)),
+        decision_number="13/QĐ-UBND",
         decision_date=date(2025, 7, 20),
     )
-    assert n.status == Status.conferred and n.awarded_code == "giay-khen-xa"
+    assert recommended.status == Status.conferred and recommended.awarded_code == "giay-khen-xa"
+    assert sample.get(recommended.current_unit_id).code == CAM_THACH
 
 
 def test_the_form_map_cites_its_basis() -> None:
@@ -253,6 +284,20 @@ def test_a_simulated_june_to_august_2025(session, sample) -> None:
         if day >= CHANGEOVER:
             changeover(session=session, on=CHANGEOVER, actor="hằng ngày")
             session.commit()
+        if day.weekday() < 5:  # the heads decide, on a working day after, what their councils recommended
+            for code in codes:
+                n = nm.by_code(session=session, code=code)
+                assert n is not None
+                if n.status == Status.recommended and sample.get(n.current_unit_id).valid_on(day):
+                    nm.confer(
+                        session=session,
+                        nomination=n,
+                        hierarchy=sample,
+                        act=Act("ct", day),
+                        decision_number=f"{len(codes)}/QĐ-UBND",
+                        decision_date=day,
+                    )
+            session.commit()
         if day.weekday() < 5 and day.day % 7 == 3:  # the councils sit now and then
             for code in codes:
                 n = nm.by_code(session=session, code=code)
@@ -261,14 +306,7 @@ def test_a_simulated_june_to_august_2025(session, sample) -> None:
                 if n.status not in nm.AGENDA or not here.valid_on(day):
                     continue
                 if here.level == n.form.authority:
-                    nm.confer(
-                        session=session,
-                        nomination=n,
-                        hierarchy=sample,
-                        act=Act("hđ", day),
-                        decision_number=f"{len(codes)}/QĐ-UBND",
-                        decision_date=day,
-                    )
+                    _recommend(session, sample, n, day)
                 else:
                     _up_one(session, sample, n, day)
             session.commit()
@@ -296,7 +334,7 @@ def test_a_simulated_june_to_august_2025(session, sample) -> None:
     }
     steps = session.scalars(select(NominationStep)).all()
     for s in steps:
-        if s.action in (Action.forward, Action.receive, Action.confer):
+        if s.action in (Action.forward, Action.receive, Action.recommend, Action.confer):
             assert sample.get(s.unit_id).valid_on(s.on_date), (s.action, s.unit_id, s.on_date)
         # (a dossier dated in June and received on 15/7 is taken in at its proposing unit, Cẩm Thành, as dated;
         # the changeover moves it the same day)

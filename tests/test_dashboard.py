@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from models import dashboard as dash
-from models.meetings import Minutes, apply_minutes, council_of, open_meeting
+from models.meetings import Minutes, Outcome, apply_minutes, council_of, open_meeting
 from models.nominations import Nomination, Status
 from models.units import Level
 
@@ -412,6 +412,7 @@ def test_a_burst_of_meetings_refreshes_the_dashboard_once_with_every_meeting_in_
     from flows.council import council_meeting
     from flows.dashboard import SUMMARY_KEY, dashboard
     from flows.deployments import DEPLOYMENTS, build
+    from tests.deciding import decide_recommended
 
     spec = next(s for s in DEPLOYMENTS if s.name == "dashboard")
     assert spec.trigger is not None and spec.trigger.quiet_s == 30
@@ -432,9 +433,9 @@ def test_a_burst_of_meetings_refreshes_the_dashboard_once_with_every_meeting_in_
             members_present=len(members),
             decisions=[{"code": taken[nominee["nominee"]], "decision": "approve", "votes_for": len(members)}],
         )
-        assert asyncio.run(council_meeting(unit=unit, minutes=minutes, on=day, deliver=False))["counts"] == {
-            "conferred": 1
-        }
+        applied = asyncio.run(council_meeting(unit=unit, minutes=minutes, on=day, deliver=False))
+        assert applied.counts == {Outcome.recommended: 1}  # a council recommends; its head decides (issue 13)
+    decide_recommended(session, sample, day)
 
     async def triggered() -> list:
         async with get_client() as client:

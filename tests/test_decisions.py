@@ -23,6 +23,7 @@ from models.nominations import Act, Nomination, NominationStep, Status
 from models.units import Council, CouncilMember
 from notifications.approval_letters import decision_letters, outcome_letters
 from notifications.render import TEMPLATES, render
+from tests.rows import review_type_for
 
 COMMUNE = "thanh-hoa.cam-thach-2025"  # xã Cẩm Thạch: 7 council members
 PROVINCE = "thanh-hoa"  # 9 council members
@@ -45,7 +46,7 @@ def _take_in(session, awards: list[str], *, kinds: list[str] | None = None, unit
                 "campaign": "ntm-2021-2025",
                 "achievement": "Đóng góp xây dựng nông thôn mới",
                 "submitted_on": "02/03/2026",
-                **({"review_type": "tổng kết"} if catalogue().forms[a].review_types else {}),
+                "review_type": review_type_for(a),
             },
         )
         for i, (a, k) in enumerate(zip(awards, kinds, strict=True))
@@ -361,7 +362,7 @@ def test_thidua_decision_issue_confers_a_meetings_recommendations_and_then_tells
     code, out = _cli(*args, "--meeting", str(meeting.id), "--json")
     assert code == 0, out
     result = json.loads(out)
-    assert result.outcomes == {a: "conferred", b: "conferred"} and result.letters == 1
+    assert result["outcomes"] == {a: "conferred", b: "conferred"} and result["letters"] == 1
     session.expire_all()
     (letter,) = session.scalars(select(OutboxMessage)).all()
     assert letter.category == "outcome_digest" and letter.status == "sent"
