@@ -39,7 +39,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.exc import DataError
 from sqlmodel import Session, col
 
-from flows.documents import meeting_papers
+from flows.paperwork import meeting_papers
 from flows.events import (
     COUNCIL_DECIDED,
     MEETING,
