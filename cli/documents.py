@@ -186,7 +186,7 @@ def make(
     """Tạo văn bản còn thiếu: của một phiên họp đã áp dụng, một quyết định khen thưởng, hoặc báo cáo năm."""
     from documents.papers import yearly_report
     from documents.render import TemplateProblem
-    from flows.documents import Paper, make_decision_paper, make_meeting_papers
+    from flows.paperwork import Paper, make_decision_paper, make_meeting_papers
     from models.db import session_scope
     from models.hierarchy import Hierarchy, UnitNotFound
 

@@ -39,7 +39,6 @@ from sqlalchemy import Row, select
 from sqlalchemy.exc import DataError
 from sqlmodel import Session, col
 
-from flows.documents import meeting_papers
 from flows.events import (
     COUNCIL_DECIDED,
     MEETING,
@@ -52,6 +51,7 @@ from flows.events import (
 )
 from flows.inputs import MeetingDecisions, agenda_markdown, initial_form, refill_form
 from flows.naming import meeting_run_name, receive_run_name, unit_slug
+from flows.paperwork import meeting_papers
 from flows.refusal import refused
 from models import meetings as mt
 from models import staging

@@ -20,9 +20,9 @@ from prefect.client.schemas.objects import State
 from pydantic import ValidationError
 
 from flows.council import event_items, receive_at_units, received_items
-from flows.documents import decision_paper
 from flows.events import DECISION, NOMINATION_RECEIVED, OUTCOME_EVENTS, RECEIPT, emit_nomination_events
 from flows.naming import decision_run_name
+from flows.paperwork import decision_paper
 from flows.refusal import refused
 from models import decisions as dc
 from models.clock import today_vn

@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from models.clock import VN, fmt_date, today_vn, utcnow
-from models.deadlines import Deadline, DeadlineSpec, Report, ensure_deadlines
+from models.deadlines import YEARLY_REPORT, Deadline, DeadlineSpec, Report, all_deadlines, ensure_deadlines
 from models.hierarchy import CENTRAL, AmbiguousUnit, Hierarchy, UnitNotFound, UnitRef
 from models.units import Level
 
@@ -135,6 +135,21 @@ def _deadline(session: Session, code: str) -> tuple[Deadline, DeadlineSpec]:
     if row is None:
         raise ReportRefused(f"không có hạn báo cáo «{code}»; có: {', '.join(sorted(rows))}")
     return row, row.to_spec()
+
+
+def yearly_report(*, session: Session, year: int, province: UnitRef | None = None) -> str:
+    """The code of the yearly report the plans set for `year`, of `province`'s plan when given (None: any
+    province's). Deadlines are per plan: the built-in ntm-bao-cao-nam binds Quảng Trị only, until 2025;
+    another province's report is the one its operator loaded (`thidua deadlines load`). YEARLY_REPORT when
+    no plan sets one, so that the refusal names it."""
+    codes = [
+        row.code
+        for row in all_deadlines(session=session)
+        if row.recurrence == "yearly"
+        and (spec := row.to_spec()).due_date(year) is not None
+        and (province is None or spec.binds_province(province.code))
+    ]
+    return YEARLY_REPORT if YEARLY_REPORT in codes or not codes else codes[0]
 
 
 def _bound_unit(

@@ -1327,14 +1327,14 @@ def _year(value: str | None) -> int:
 def reports(
     request: Request, viewer: Viewer = Depends(guard), error: str = "", done: str = ""
 ) -> HTMLResponse:
-    from models.deadlines import YEARLY_REPORT, Deadline, Report
+    from models.deadlines import Deadline, Report
     from models.portal import uploads_of
 
     with session_scope() as session:
         rows = session.scalars(
             select(Report)
             .join(Deadline, col(Deadline.id) == col(Report.deadline_id))
-            .where(col(Report.unit_id) == viewer.target.id, col(Deadline.code) == YEARLY_REPORT)
+            .where(col(Report.unit_id) == viewer.target.id, col(Deadline.recurrence) == "yearly")
             .order_by(col(Report.year).desc(), col(Report.sequence))
         ).all()
         uploads = uploads_of(session, [r.id for r in rows if r.id is not None])
@@ -1355,9 +1355,8 @@ def reports(
 def report_file(
     request: Request, viewer: Viewer = Depends(guard), year: str = Form(""), file: UploadFile = File(None)
 ) -> Response:
-    from models.deadlines import YEARLY_REPORT
     from models.portal import store_upload
-    from models.reports import ReportRefused, file_report
+    from models.reports import ReportRefused, file_report, yearly_report
     from models.settings import get_settings
 
     if file is None or not file.filename:
@@ -1372,7 +1371,11 @@ def report_file(
                 session=session,
                 unit=viewer.target.code,
                 year=_year(year),
-                deadline=YEARLY_REPORT,
+                deadline=yearly_report(
+                    session=session,
+                    year=_year(year),
+                    province=authz.province_of(viewer.hierarchy, viewer.target),
+                ),
                 filed_by=viewer.user.actor,
                 file_name=name,
                 hierarchy=viewer.hierarchy,
@@ -1395,8 +1398,7 @@ def report_file(
 
 @router.get("/reports/status", name="report_status", response_class=HTMLResponse)
 def report_status(request: Request, viewer: Viewer = Depends(guard), year: str = "") -> HTMLResponse:
-    from models.deadlines import YEARLY_REPORT
-    from models.reports import ReportRefused, filing_status
+    from models.reports import ReportRefused, filing_status, yearly_report
 
     y = _year(year)
     province = authz.province_of(viewer.hierarchy, viewer.unit)
@@ -1404,11 +1406,12 @@ def report_status(request: Request, viewer: Viewer = Depends(guard), year: str =
     rows: list = []
     try:
         with session_scope() as session:
+            area = province if province and viewer.user.role != Role.admin else None
             spec, rows = filing_status(
                 session=session,
                 year=y,
-                deadline=YEARLY_REPORT,
-                province=province.code if province and viewer.user.role != Role.admin else None,
+                deadline=yearly_report(session=session, year=y, province=area),
+                province=area.code if area else None,
                 hierarchy=viewer.hierarchy,
             )
     except ReportRefused as exc:
@@ -1434,9 +1437,8 @@ def area_figures(*, session: Session, hierarchy: Hierarchy, area: UnitRef | None
     """The movement's figures for a province (None: the whole country), from the dashboard's functions."""
     from models.awards import catalogue
     from models.dashboard import home_province, overdue_reviews, pipeline_by_province, province_plans
-    from models.deadlines import YEARLY_REPORT
     from models.nominations import Nomination, Status
-    from models.reports import ReportRefused, filing_status
+    from models.reports import ReportRefused, filing_status, yearly_report
 
     def inside(unit_id: int) -> bool:
         if area is None:
@@ -1465,7 +1467,7 @@ def area_figures(*, session: Session, hierarchy: Hierarchy, area: UnitRef | None
         _, statuses = filing_status(
             session=session,
             year=today.year,
-            deadline=YEARLY_REPORT,
+            deadline=yearly_report(session=session, year=today.year, province=area),
             province=area.code if area else None,
             hierarchy=hierarchy,
         )

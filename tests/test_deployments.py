@@ -137,3 +137,21 @@ def test_templated_trigger_parameters_survive_prefect_validation() -> None:
                 deployment_id="00000000-0000-0000-0000-000000000000",
                 parameters=dict(spec.trigger.parameters),
             )
+
+
+def test_each_entrypoint_loads_the_way_a_flow_run_process_loads_it() -> None:
+    """A flow run's process loads its entrypoint as a script, flows/ first on sys.path: a module there named like a
+    top-level package (flows/documents.py) would stand in for it and crash every run. A fresh interpreter, as
+    the run's, where nothing is imported yet; no placeholder flow (Prefect's fallback hides the error)."""
+    import subprocess
+    import sys
+
+    load = "import sys\nfrom prefect.flows import load_flow_from_entrypoint\nfor e in sys.argv[1:]: load_flow_from_entrypoint(e, use_placeholder_flow=False)"
+    done = subprocess.run(
+        [sys.executable, "-c", load, *(s.entrypoint for s in DEPLOYMENTS)],
+        cwd=PREFECT_YAML.parent,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]

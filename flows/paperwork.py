@@ -5,6 +5,9 @@ the head's quyết định, made by the decision step (`documents-decision-<unit
 The papers are made in a transaction of their own, after the meeting's: a template a province broke in
 Word must never hold back the council's decisions. It is said in the artifact and the run's log, and
 `thidua docs make --meeting N` makes them once the template is mended. A re-run makes nothing twice.
+
+Named paperwork, never documents: Prefect loads an entrypoint (flows/council.py) as a script with flows/
+first on sys.path, so a flows/documents.py would stand in for the documents package and crash the run.
 """
 
 from __future__ import annotations
