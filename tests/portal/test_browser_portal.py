@@ -69,6 +69,10 @@ def accounts(running: Up, app_database: str | None, tmp_path_factory: pytest.Tem
             str(secret),
         )
         assert r.returncode == 0, r.stderr
+    # a yearly report for every province (the real 30/11 one binds Quảng Trị, to 2025): the Báo cáo page files it
+    plan = Path(__file__).parent.parent / "data" / "deadlines_every_province.yaml"
+    r = _thidua(running, app_database, "deadlines", "load", str(plan))
+    assert r.returncode == 0, r.stderr
     return users
 
 
