@@ -30,7 +30,7 @@ from models.nominations import Action, Nomination, NominationStep, Nominee, Stat
 from models.synthetic import generate_national
 from models.units import Level
 
-RECEIVED = date(2026, 11, 23)
+RECEIVED = date(2022, 6, 20)  # in 2022, while the 2022 hierarchy stands (later: its successors)
 STAMP = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # timestamps of the baseline's rows
 SUBMITTED = "15/06/2022"
 FIRST = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Huỳnh", "Phan", "Vũ", "Võ", "Đặng", "Bùi", "Đỗ"]

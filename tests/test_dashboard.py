@@ -184,7 +184,8 @@ def test_overdue_reviews_skip_weekends_and_holidays(session, sample, decided) ->
             assert item.days_overdue < (far - item.due_on).days * 5 // 7 + 1
     assert {i.code for u in units for i in u.items} == {n.code for n in pending}
     table = dash.overdue_table(units)
-    assert {r["Đơn vị đang xét"] for r in table} == {"xã Cẩm Thành", "xã Gio Linh"}
+    # the 2022 Cẩm Thành dossier, received after 1/7/2025, is reviewed by its successor xã Cẩm Thạch (issue 13)
+    assert {r["Đơn vị đang xét"] for r in table} == {"xã Cẩm Thạch", "xã Gio Linh"}
     first = table[0]
     assert set(first) == {
         "Đơn vị đang xét",

@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from models import nominations as nm
 from models.awards import ReviewType, catalogue
+from models.clock import parse_date
 from models.intake import BatchRefused, take_in
 from models.nominations import Act, Conflict, Nomination, NominationStep, Status, TransitionError, Votes
 from tests.rows import review_type_for
@@ -58,7 +59,8 @@ def _submit(
     result = take_in(
         session=session,
         hierarchy=hierarchy,
-        received_on=RECEIVED,
+        # a 2022 dossier is received in 2022, while its commune exists (later it would go to the successor)
+        received_on=parse_date(on) if on.endswith("2022") else RECEIVED,
         rows=[(2, row | {"review_type": review_type_for(award)})],
     )
     session.commit()
