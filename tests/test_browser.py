@@ -352,7 +352,7 @@ def test_a_council_decides_its_agenda_in_the_ui_form(
     assert returned.status == Status.returned and steps[returned.code][-1].note == RETURN_NOTE
     assert meeting.status == MeetingStatus.applied and meeting.summary["members_present"] == present
 
-    # 5. the meeting refreshed the dashboard: the artifacts show the new counts
+    # 5. the dashboard, refreshed after the meeting, shows the new counts
     async def latest() -> dict[str, Any]:
         from prefect.client.orchestration import get_client
         from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
@@ -369,13 +369,22 @@ def test_a_council_decides_its_agenda_in_the_ui_form(
             )
         return {a.key: a for a in found}
 
-    artifacts = _api(running, latest)
+    def pipeline() -> tuple[dict, dict]:
+        artifacts = _api(running, latest)
+        data = artifacts["pipeline-by-province"].data if "pipeline-by-province" in artifacts else "[]"
+        rows = json.loads(data) if isinstance(data, str) else data
+        return artifacts, {(r["Tỉnh/thành phố"], r["Cấp đang giữ hồ sơ"]): r for r in rows}
+
+    # the dashboard runs once the burst of meetings is over (a 30 s quiet window, prefect.yaml)
+    deadline = time.monotonic() + 180
+    artifacts, place = pipeline()
+    while place.get(("tỉnh Thanh Hóa", "cấp xã"), {}).get("chờ quyết định khen thưởng") != 1:
+        assert time.monotonic() < deadline, f"the dashboard did not show the meeting: {place}"
+        time.sleep(3)
+        artifacts, place = pipeline()
     assert {"pipeline-by-province", "campaign-summary", "overdue-reviews", "deadlines"} <= set(artifacts)
     assert artifacts["deadlines"].type == "table" and "chưa xác nhận" in artifacts["deadlines"].description
-    table = artifacts["pipeline-by-province"].data
-    table = json.loads(table) if isinstance(table, str) else table
-    place = {(r["Tỉnh/thành phố"], r["Cấp đang giữ hồ sơ"]): r for r in table}
-    assert place[("tỉnh Thanh Hóa", "cấp xã")]["đã khen thưởng"] == 1
+    assert place[("tỉnh Thanh Hóa", "cấp xã")]["đã khen thưởng"] == 0  # the chairman decides later (issue 13)
     assert place[("tỉnh Thanh Hóa", "cấp xã")]["trả lại để bổ sung"] == 1
     assert place[("tỉnh Thanh Hóa", "cấp tỉnh")]["Tổng"] == 1
     assert place[("Tổng cộng", "")]["Tổng"] == len(ROWS)
