@@ -389,7 +389,8 @@ def test_a_council_decides_its_agenda_in_the_ui_form(
     assert place[("tỉnh Thanh Hóa", "cấp tỉnh")]["Tổng"] == 1
     assert place[("Tổng cộng", "")]["Tổng"] == len(ROWS)
     summary = artifacts["campaign-summary"].data
-    assert "| Giấy khen của Chủ tịch UBND xã | 1 |" in summary
+    assert "| _(chưa có)_ | 0 |" in summary  # nothing is conferred until the chairman's decision
+    assert "- Hội đồng đã đề nghị, chờ người đứng đầu quyết định: **1**" in summary
     assert "- Trả lại để bổ sung (đang chờ đơn vị bổ sung): **1**" in summary
     page.goto(f"{running.info['ui_url']}/artifacts/artifact/{artifacts['pipeline-by-province'].latest_id}")
     sync_api.expect(page.get_by_text("Tổng cộng")).to_be_visible()  # the table's last row

@@ -245,7 +245,7 @@ def test_without_the_reports_tables_the_other_figures_still_go_out(session, samp
 
     from flows.dashboard import gather
 
-    for table in ("remindernotice", "report"):
+    for table in ("portal_report_upload", "remindernotice", "report"):  # the portal's uploads came later
         session.execute(text(f"DROP TABLE IF EXISTS {table}"))
     session.commit()
     figures = gather(date(2025, 11, 28))  # Quảng Trị's yearly report is due on 30/11/2025
@@ -273,6 +273,12 @@ def test_campaign_summary_counts_outcomes_by_form_and_province(session, sample, 
     assert "| Giấy khen của Chủ tịch UBND xã | 1 |" in markdown
     assert "- Không khen thưởng: **1**" in markdown
     assert "- Trả lại để bổ sung (đang chờ đơn vị bổ sung): **1**" in markdown
+    waiting = summary.totals[Status.recommended]
+    assert f"- Hội đồng đã đề nghị, chờ người đứng đầu quyết định: **{waiting}**" in markdown
+    assert (
+        f"- Đang xét hoặc đang trình cấp trên: **{sum(summary.totals[s] for s in dash.IN_PROGRESS) - waiting}**"
+        in markdown
+    )
     assert "Số liệu đến ngày 28/11/2026." in markdown
     # the seeds' targets, with their plans' numbers, beside what the app knows of the province
     assert "### tỉnh Thừa Thiên Huế — 425/KH-UBND ngày 08/11/2022" in markdown
