@@ -625,7 +625,7 @@ def store(
     )
     _to_successors(
         session,
-        [nid for nid, c in zip(ids, accepted, strict=True) if not c.unit.valid_on(received_on)],
+        [(nid, c.row) for nid, c in zip(ids, accepted, strict=True) if not c.unit.valid_on(received_on)],
         received_on=received_on,
         actor=actor,
     )
@@ -654,18 +654,22 @@ def store(
     return IntakeResult(batch_key=key, replayed=False, nominations=out)
 
 
-def _to_successors(session: Session, ids: list[int], *, received_on: date, actor: str) -> None:
+def _to_successors(session: Session, stored: list[tuple[int, int]], *, received_on: date, actor: str) -> None:
     """A dossier dated before its unit ended but received after (a June 2025 dossier of a commune
     abolished on 1/7/2025) goes at once to the successor, as the changeover moves pending dossiers:
-    one `transfer` step naming the successor, the form mapped where the law moved the power."""
-    if not ids:
+    one `transfer` step naming the successor, the form mapped where the law moved the power.
+
+    `stored` holds (dossier id, file row). A dossier with nowhere to go refuses the batch (BatchRefused,
+    row by row): the caller's transaction is rolled back, so nothing of it is stored."""
+    if not stored:
         return
     from models.changeover import move_to_successor, spec_in_force
     from models.hierarchy import Hierarchy
 
     hierarchy = Hierarchy.load(session)
     spec = spec_in_force(received_on)
-    for nid in ids:
+    nowhere: list[RowError] = []
+    for nid, row in stored:
         n = session.get(Nomination, nid)
         assert n is not None
         why = move_to_successor(
@@ -678,7 +682,9 @@ def _to_successors(session: Session, ids: list[int], *, received_on: date, actor
             key=f"intake-successor:{n.code}",
         )
         if isinstance(why, str):
-            raise ValueError(f"hồ sơ {n.code}: {why}")
+            nowhere.append(RowError(row, "unit", why))
+    if nowhere:
+        raise BatchRefused(nowhere)
 
 
 def _details(

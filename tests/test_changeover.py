@@ -396,3 +396,44 @@ def test_a_decision_of_an_ended_unit_is_refused_naming_its_successor(session, sa
     assert n.status == Status.recommended
     june = DecisionRequest(unit=CAM_THUY, number="8/QĐ-UBND", decision_date=date(2025, 6, 27), codes=[n.code])
     assert issue_decision(session=session, hierarchy=sample, request=june).outcomes == {n.code: "conferred"}
+
+
+def test_a_late_dossier_of_an_ended_unit_without_successor_is_refused_and_nothing_is_stored(
+    session, sample
+) -> None:
+    """A June 2025 dossier received after its commune ended, when the records name no successor: the batch
+    is refused on that row (not an internal error), and no part of it is stored."""
+    from sqlmodel import select
+
+    from models.text import fold
+    from models.units import Level, Unit
+
+    district = sample.by_code[CAM_THUY]
+    session.add(
+        Unit(
+            code="thanh-hoa.cam-thuy.xa-cu",
+            name="xã Cẩm Cũ",
+            name_key=fold("xã Cẩm Cũ"),
+            level=Level.commune,
+            valid_to=date(2025, 6, 30),
+            parent_id=district.id,
+            province_id=sample.by_code["thanh-hoa"].id,
+        )
+    )
+    session.commit()
+    row = {"nominee": "Lò Văn Chín", "kind": "cá nhân", "award": "giay-khen-xa", "submitted_on": "20/06/2025"}
+    with pytest.raises(BatchRefused) as refused:
+        take_in(
+            session=session,
+            received_on=date(2025, 7, 15),
+            rows=[
+                (2, {**row, "nominee": "Hà Thị Mười", "unit": CAM_THANH}),
+                (3, {**row, "unit": "thanh-hoa.cam-thuy.xa-cu"}),
+            ],
+        )
+    session.rollback()
+    (error,) = refused.value.errors
+    assert (error.row, error.column) == (3, "unit")
+    assert "30/06/2025" in error.message and "không xác định được nơi nhận hồ sơ" in error.message
+    stored = session.scalars(select(Nomination.code)).all()
+    assert stored == []  # the good row 2 was not kept either: a batch is taken whole or not at all
