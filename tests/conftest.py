@@ -105,9 +105,10 @@ def sample_hierarchy(tmp_path_factory: pytest.TempPathFactory):
 
 
 # Test modules that reach the app database by THIDUA_TEST_DATABASE_URL themselves (e.g. through `thidua up`)
-# rather than through the `db_url` fixture.
+# rather than through the `db_url` fixture. Not tests/test_browser.py: its subject is Prefect's own UI (the
+# form, the auth, the artifacts), whatever the app database; the same meeting's flows on PostgreSQL are
+# test_meeting_cli's and test_workers_e2e's, and the portal's browser test runs there too.
 _READ_THE_DATABASE_URL = {
-    "test_browser.py",
     "test_meeting_cli.py",
     "test_migrations.py",
     "test_up.py",

@@ -588,10 +588,13 @@ def test_the_meeting_flow_makes_its_papers_and_lists_them_in_an_artifact(
 
     async def artifact(key: str) -> str:
         from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+        from prefect.client.schemas.sorting import ArtifactSort
 
-        async with get_client() as client:
+        async with get_client() as client:  # the latest: the test server outlives this test's meeting #1
             found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+                sort=ArtifactSort.CREATED_DESC,
+                limit=1,
             )
             return str(found[0].data)
 
