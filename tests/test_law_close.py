@@ -254,15 +254,7 @@ def test_the_labour_order_is_refused_for_a_movement_shorter_than_five_years(sess
 def _at_moha(session, sample, award: str = "bang-khen-ttg", *, on: date = ARRIVED) -> Nomination:
     name = f"Nguyễn Văn {award}"
     (code,) = _take_in(
-        session,
-        [
-            {
-                "nominee": name,
-                "kind": "cá nhân",
-                "award": award,
-                "review_type": review_type_for(award),
-            }
-        ],
+        session, [{"nominee": name, "kind": "cá nhân", "award": award, "review_type": review_type_for(award)}]
     )
     n = nm.by_code(session=session, code=code)
     assert n is not None
@@ -296,7 +288,9 @@ def test_the_check_is_reminded_before_and_escalated_once_after_apart_from_the_re
     kinds = [(i.kind, i.step) for i in plan.items]
     due_soon = [i for i in plan.items if i.kind is ReminderKind.review_due]
     overdue = [i for i in plan.items if i.kind is ReminderKind.review_overdue]
-    assert len(due_soon) + len(plan.unreachable) >= 1, kinds
+    assert plan.unreachable == [] and len(due_soon) == 1 and due_soon[0].recipient == check.office, kinds
+    assert due_soon[0].scheduled_on < check.due_on
+    assert [i.recipient for i in overdue] == [check.chair]
     for item in plan.items:
         assert item.key.split(":")[1] == "check" and item.title.startswith("Kiểm tra tính đầy đủ")
     # the first escalation step only (after it the dossier is appraised as complete, on its own clock)
