@@ -444,3 +444,48 @@ def test_a_provincial_decision_has_no_copies_limit(session, sample) -> None:
     raw = catalogue().rule_set("nd-152-2025")
     assert set(raw.copies_days) == {nm.Level.prime_minister, nm.Level.president}
     assert set(raw.check_days) == {nm.Level.moha}
+
+
+# --- the commands ------------------------------------------------------------------------------------------
+
+
+def test_the_return_and_copies_commands(session, sample) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from cli.app import app
+
+    runner = CliRunner()
+    n = _at_moha(session, sample, "huan-chuong-ld-3")
+    late = runner.invoke(
+        app,
+        [
+            "decision",
+            "return",
+            MOHA,
+            n.code,
+            "--reason",
+            "Thiếu báo cáo thành tích",
+            "--date",
+            "02/12/2026",
+            "--json",
+        ],
+    )
+    assert late.exit_code == 0, late.output
+    assert json.loads(late.stdout)["late"] is True and json.loads(late.stdout)["time_limit"] == "2026-12-01"
+    session.expire_all()
+    assert nm.by_code(session=session, code=n.code).status == Status.returned
+    no_reason = runner.invoke(app, ["decision", "return", MOHA, n.code, "--date", "03/12/2026"])
+    assert no_reason.exit_code == 1 and "phải ghi rõ nội dung cần bổ sung" in no_reason.output
+    refused = runner.invoke(
+        app, ["decision", "return", MOHA, n.code, "--reason", "x", "--date", "03/12/2026"]
+    )
+    assert refused.exit_code == 1 and "trạng thái «" in refused.output
+
+    _, decision_id = _decided_by_the_prime_minister(session, sample)
+    overdue = runner.invoke(app, ["decision", "copies", "--date", "31/12/2026"], env={"COLUMNS": "200"})
+    assert overdue.exit_code == 1, overdue.output
+    assert "120/QĐ-TTg" in overdue.output and "chưa gửi được" in overdue.output
+    early = runner.invoke(app, ["decision", "copies", "--date", "02/12/2026"])
+    assert early.exit_code == 0 and "đúng thời hạn" in early.output
