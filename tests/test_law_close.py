@@ -19,7 +19,7 @@ from models.awards import DATA, NOMINEE_KINDS, Catalogue, NomineeKind, catalogue
 from models.calendar import add_working_days
 from models.clock import VN
 from models.decisions import DecisionRequest, copies_late, issue_decision, return_incomplete
-from models.nominations import Act, Nomination, Nominee, Status
+from models.nominations import Act, Nomination, NominationStep, Nominee, Status
 from models.reminders import Policy, ReminderKind, open_reviews, review_items
 from tests.rows import review_type_for
 
@@ -298,69 +298,41 @@ def test_the_check_is_reminded_before_and_escalated_once_after_apart_from_the_re
     assert all(i.scheduled_on == add_working_days(check.due_on, policy.escalation_days[0]) for i in overdue)
 
 
-def test_a_return_within_the_five_days_is_on_time_and_one_after_is_recorded_late(session, sample) -> None:
-    on_time = _at_moha(session, sample)
+def _return(session, sample, code: str, on: date, reason: str = "Thiếu báo cáo thành tích") -> Nomination:
     returned = return_incomplete(
-        session=session,
-        hierarchy=sample,
-        unit=MOHA,
-        code=on_time.code,
-        on=date(2026, 12, 1),
-        reason="Thiếu xác nhận của cơ quan thuế",
-        actor="Vụ Thi đua",
+        session=session, hierarchy=sample, unit=MOHA, code=code, on=on, reason=reason, actor="Vụ Thi đua"
     )
     session.commit()
+    return returned
+
+
+def _last_step(session, n: Nomination) -> NominationStep:
+    assert n.id is not None
+    return nm.steps_of(session=session, nomination_id=n.id)[-1]
+
+
+def test_a_return_within_the_five_days_is_on_time_and_one_after_is_recorded_late(session, sample) -> None:
+    returned = _return(session, sample, _at_moha(session, sample).code, date(2026, 12, 1))
     assert returned.status == Status.returned
-    step = nm.steps_of(session=session, nomination_id=returned.id)[-1]
+    step = _last_step(session, returned)
     assert step.action == nm.Action.return_ and step.missed_on is None
     assert not _checks(session, sample, returned.code)  # returned: the check is done
 
-    late = _at_moha(session, sample, "huan-chuong-ld-3")
-    returned = return_incomplete(
-        session=session,
-        hierarchy=sample,
-        unit=MOHA,
-        code=late.code,
-        on=date(2026, 12, 2),
-        reason="Thiếu báo cáo thành tích",
-        actor="Vụ Thi đua",
-    )
-    session.commit()
-    step = nm.steps_of(session=session, nomination_id=returned.id)[-1]
+    late = _return(session, sample, _at_moha(session, sample, "huan-chuong-ld-3").code, date(2026, 12, 2))
+    step = _last_step(session, late)
     assert step.missed_on == date(2026, 12, 1)
     assert "quá thời hạn trả lại hồ sơ chưa đầy đủ (01/12/2026)" in nm.describe_step(step, sample)
-    # the same return again changes nothing
-    again = return_incomplete(
-        session=session,
-        hierarchy=sample,
-        unit=MOHA,
-        code=late.code,
-        on=date(2026, 12, 2),
-        reason="Thiếu báo cáo thành tích",
-        actor="Vụ Thi đua",
-    )
-    assert again.version == returned.version
+    again = _return(session, sample, late.code, date(2026, 12, 2))  # the same return again changes nothing
+    assert again.version == late.version and _last_step(session, again).id == step.id
 
 
 def test_a_resubmitted_dossier_is_not_timed_again(session, sample) -> None:
-    n = _at_moha(session, sample)
-    return_incomplete(
-        session=session, hierarchy=sample, unit=MOHA, code=n.code, on=ARRIVED, reason="Thiếu", actor="v"
-    )
+    n = _return(session, sample, _at_moha(session, sample).code, ARRIVED)
     nm.resubmit(session=session, nomination=n, act=Act("xã", date(2026, 12, 10)))
     session.commit()
     assert not _checks(session, sample, n.code)
-    return_incomplete(
-        session=session,
-        hierarchy=sample,
-        unit=MOHA,
-        code=n.code,
-        on=date(2026, 12, 20),
-        reason="Còn thiếu",
-        actor="v",
-    )
-    session.commit()
-    assert nm.steps_of(session=session, nomination_id=n.id)[-1].missed_on is None
+    again = _return(session, sample, n.code, date(2026, 12, 20), "Còn thiếu")
+    assert again.status == Status.returned and _last_step(session, again).missed_on is None
 
 
 def test_below_the_centre_a_return_is_the_councils_and_a_return_needs_its_reason(session, sample) -> None:
