@@ -115,6 +115,8 @@ def decision_return(
     from models.decisions import return_incomplete
     from models.hierarchy import Hierarchy
     from models.nominations import TransitionError, steps_of
+    from notifications.approval_letters import central_return_letters
+    from notifications.outbox import enqueue_many
 
     day = date_option(on, "--date") or today_vn()
     with session_scope() as session:
@@ -133,6 +135,10 @@ def decision_return(
             raise fail(str(exc)) from exc
         assert n.id is not None
         step = steps_of(session=session, nomination_id=n.id)[-1]
+        letters = central_return_letters(
+            session=session, hierarchy=hierarchy, unit_id=n.current_unit_id, on=day, codes=[n.code]
+        )
+        enqueue_many(session=session, items=letters)
         late = step.missed_on
         result = {
             "code": n.code,
@@ -140,11 +146,14 @@ def decision_return(
             "deadline": n.return_deadline.isoformat() if n.return_deadline else None,
             "late": late is not None,
             "time_limit": late.isoformat() if late else None,
+            "letters": len(letters),
         }
     if json_out:
         emit_json(result)
         return
-    console.print(f"Đã trả lại hồ sơ {code} ngày {fmt_date(day)} để bổ sung.")
+    console.print(
+        f"Đã trả lại hồ sơ {code} ngày {fmt_date(day)} để bổ sung; {len(letters)} văn bản gửi đơn vị đề nghị."
+    )
     if late is not None:
         err_console.print(
             text(

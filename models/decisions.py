@@ -516,6 +516,12 @@ def awaiting_decision(*, session: Session, unit: UnitRef, hierarchy: Hierarchy) 
 # ---------------------------------------------------------------- the Ministry of Home Affairs' time limits
 
 
+def central_return_key(unit_id: int, on: date) -> str:
+    """The key of a central body's returns of one day; a dossier's step adds `:<code>` (its return letter,
+    notifications.approval_letters.central_return_letters, reads the step's note by it)."""
+    return f"central-return:{unit_id}:{on.isoformat()}"
+
+
 def return_incomplete(
     *, session: Session, hierarchy: Hierarchy, unit: str, code: str, on: date, reason: str, actor: str
 ) -> Nomination:
@@ -547,9 +553,8 @@ def return_incomplete(
             hierarchy=hierarchy,
             act=Act(actor, on, unit_id=here.id, key=f"receive:{nomination.code}:{here.id}"),
         )
-    act = Act(
-        actor, on, unit_id=here.id, key=f"return:{nomination.code}:{here.id}:{on.isoformat()}", note=reason
-    )
+    key = f"{central_return_key(here.id, on)}:{nomination.code}"  # the return letter reads its note by it
+    act = Act(actor, on, unit_id=here.id, key=key, note=reason)
     return nm.return_for_completion(session=session, nomination=nomination, act=act)
 
 

@@ -147,6 +147,31 @@ def decision_letters(*, session: Session, hierarchy: Hierarchy, decision_id: int
     )
 
 
+def central_return_letters(
+    *, session: Session, hierarchy: Hierarchy, unit_id: int, on: date, codes: list[str]
+) -> list[MailItem]:
+    """A central body's written return of incomplete dossiers (models.decisions.return_incomplete), told to
+    each proposer with what to complete and by when; its steps are keyed `central-return:<unit>:<day>:<code>`."""
+    from models.decisions import central_return_key
+
+    unit = hierarchy.get(unit_id)
+    council = _council(session, unit_id)
+    if council is None:
+        raise LookupError(f"{unit.name}: không tìm thấy Hội đồng Thi đua – Khen thưởng")
+    return _letters(
+        session,
+        hierarchy,
+        Told(
+            outcomes=dict.fromkeys(codes, Outcome.returned),
+            key=central_return_key(unit_id, on),
+            ref=f"central-return-{unit_id}-{on.isoformat()}",
+            council=council,
+            signed_by=unit.office_name,
+            decided_on=on,
+        ),
+    )
+
+
 @dataclass
 class Told:
     """What one meeting or one decision tells the proposers: the outcome of each dossier, the key of

@@ -446,8 +446,16 @@ def test_the_return_and_copies_commands(session, sample) -> None:
     )
     assert late.exit_code == 0, late.output
     assert json.loads(late.stdout)["late"] is True and json.loads(late.stdout)["time_limit"] == "2026-12-01"
+    assert json.loads(late.stdout)["letters"] == 1
     session.expire_all()
     assert nm.by_code(session=session, code=n.code).status == Status.returned
+    from notifications.outbox import OutboxMessage
+
+    (letter,) = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.key.startswith("outcome:central-return-"))
+    )
+    assert letter.to_email == sample.get(n.origin_unit_id).email
+    assert "Thiếu báo cáo thành tích" in letter.text_body and n.code in letter.text_body
     no_reason = runner.invoke(app, ["decision", "return", MOHA, n.code, "--date", "03/12/2026"])
     assert no_reason.exit_code == 1 and "phải ghi rõ nội dung cần bổ sung" in no_reason.output
     refused = runner.invoke(
