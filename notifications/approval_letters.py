@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from models.awards import catalogue
-from models.hierarchy import Hierarchy
+from models.hierarchy import Hierarchy, UnitRef
 from models.meetings import Meeting, MeetingResult, Outcome
 from models.namesakes import nominee_details, warnings_by_code
 from models.nominations import Nomination, NominationStep, Nominee
@@ -127,10 +127,7 @@ def decision_letters(*, session: Session, hierarchy: Hierarchy, decision_id: int
     from models.decisions import decision_of
 
     decision = decision_of(session=session, decision_id=decision_id)
-    unit = hierarchy.get(decision.unit_id)
-    council = _council(session, decision.unit_id)
-    if council is None:
-        raise LookupError(f"{unit.name}: không tìm thấy Hội đồng Thi đua – Khen thưởng")
+    unit, council = _unit_and_council(session, hierarchy, decision.unit_id)
     return _letters(
         session,
         hierarchy,
@@ -147,6 +144,14 @@ def decision_letters(*, session: Session, hierarchy: Hierarchy, decision_id: int
     )
 
 
+def _unit_and_council(session: Session, hierarchy: Hierarchy, unit_id: int) -> tuple[UnitRef, Council]:
+    unit = hierarchy.get(unit_id)
+    council = _council(session, unit_id)
+    if council is None:
+        raise LookupError(f"{unit.name}: không tìm thấy Hội đồng Thi đua – Khen thưởng")
+    return unit, council
+
+
 def central_return_letters(
     *, session: Session, hierarchy: Hierarchy, unit_id: int, on: date, codes: list[str]
 ) -> list[MailItem]:
@@ -154,10 +159,7 @@ def central_return_letters(
     each proposer with what to complete and by when; its steps are keyed `central-return:<unit>:<day>:<code>`."""
     from models.decisions import central_return_key
 
-    unit = hierarchy.get(unit_id)
-    council = _council(session, unit_id)
-    if council is None:
-        raise LookupError(f"{unit.name}: không tìm thấy Hội đồng Thi đua – Khen thưởng")
+    unit, council = _unit_and_council(session, hierarchy, unit_id)
     return _letters(
         session,
         hierarchy,
