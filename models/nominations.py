@@ -366,6 +366,8 @@ def arrived_on(*, session: Session, nomination: Nomination) -> date | None:
 def check_missed(*, session: Session, nomination: Nomination, level: Level, on: date) -> date | None:
     """The completeness check's limit, when a return on `on` comes after it: the first check after the
     dossier reached this level (a resubmitted dossier is not timed again)."""
+    if level not in catalogue().rule_set(nomination.rule_set).check_days:
+        return None  # most levels: no query
     arrived = arrived_on(session=session, nomination=nomination)
     due = check_due(nomination=nomination, level=level, received_on=arrived) if arrived else None
     if due is None or on <= due:
