@@ -97,3 +97,99 @@ def decision_issue(
             n = by_code(session=session, code=code)
             form = award_name(n.awarded_code or n.award_code) if n else ""
             console.print(f"  {code}: {Outcome(outcome).label} — {form}")
+
+
+@decision_app.command("return")
+def decision_return(
+    unit: str,
+    code: Annotated[str, typer.Argument(help="mã hồ sơ")],
+    reason: Annotated[str, typer.Option("--reason", help="nội dung cần bổ sung")] = "",
+    on: Annotated[str | None, typer.Option("--date", help="ngày văn bản trả lại dd/mm/yyyy")] = None,
+    actor: Annotated[str, typer.Option(help="người thực hiện")] = "",
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Cơ quan trung ương (Bộ Nội vụ) trả lại hồ sơ chưa đầy đủ bằng văn bản; quá 5 ngày làm việc kể từ khi
+    nhận hồ sơ thì việc trả lại được ghi là quá thời hạn."""
+    from models.clock import fmt_date, today_vn
+    from models.db import session_scope
+    from models.decisions import return_incomplete
+    from models.hierarchy import Hierarchy
+    from models.nominations import TransitionError, steps_of
+    from notifications.approval_letters import central_return_letters
+    from notifications.outbox import enqueue_many
+
+    day = date_option(on, "--date") or today_vn()
+    with session_scope() as session:
+        hierarchy = Hierarchy.load(session)
+        try:
+            n = return_incomplete(
+                session=session,
+                hierarchy=hierarchy,
+                unit=unit,
+                code=code,
+                on=day,
+                reason=reason,
+                actor=actor or "thidua decision return",
+            )
+        except TransitionError as exc:
+            raise fail(str(exc)) from exc
+        assert n.id is not None
+        step = steps_of(session=session, nomination_id=n.id)[-1]
+        letters = central_return_letters(
+            session=session, hierarchy=hierarchy, unit_id=n.current_unit_id, on=day, codes=[n.code]
+        )
+        enqueue_many(session=session, items=letters)
+        late = step.missed_on
+        result = {
+            "code": n.code,
+            "returned_on": day.isoformat(),
+            "deadline": n.return_deadline.isoformat() if n.return_deadline else None,
+            "late": late is not None,
+            "time_limit": late.isoformat() if late else None,
+            "letters": len(letters),
+        }
+    if json_out:
+        emit_json(result)
+        return
+    console.print(
+        f"Đã trả lại hồ sơ {code} ngày {fmt_date(day)} để bổ sung; {len(letters)} văn bản gửi đơn vị đề nghị."
+    )
+    if late is not None:
+        err_console.print(
+            text(
+                "[yellow]{}[/]",
+                f"Quá thời hạn trả lại hồ sơ chưa đầy đủ (hạn {fmt_date(late)}): đã ghi nhận.",
+            )
+        )
+
+
+@decision_app.command("copies")
+def decision_copies(
+    on: Annotated[str | None, typer.Option("--date", help="ngày xét, dd/mm/yyyy (mặc định: hôm nay)")] = None,
+    json_out: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Các quyết định của Thủ tướng Chính phủ, Chủ tịch nước mà bản sao (thư thông báo cho đơn vị đề nghị)
+    chưa được gửi trong 10 ngày làm việc kể từ ngày ký. Mã thoát 1 khi có quyết định quá hạn."""
+    from rich.table import Table
+
+    from models.clock import fmt_date, today_vn
+    from models.db import session_scope
+    from models.decisions import copies_late
+    from models.hierarchy import Hierarchy
+
+    day = date_option(on, "--date") or today_vn()
+    with session_scope() as session:
+        late = copies_late(session=session, hierarchy=Hierarchy.load(session), today=day)
+    if json_out:
+        emit_json([c.model_dump(mode="json") for c in late])
+    elif not late:
+        console.print(f"Đến ngày {fmt_date(day)}, mọi bản sao quyết định đã được gửi đúng thời hạn.")
+    else:
+        table = Table("Quyết định", "Ngày ký", "Của", "Hạn gửi bản sao", "Đơn vị đề nghị chưa nhận đúng hạn")
+        for c in late:
+            table.add_row(
+                c.number, fmt_date(c.decision_date), c.unit_name, fmt_date(c.due_on), "\n".join(c.proposers)
+            )
+        console.print(table)
+    if late:
+        raise typer.Exit(1)

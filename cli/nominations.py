@@ -100,8 +100,8 @@ def nominate(
 
 TEMPLATE_NOTES = (
     "Mỗi dòng một hồ sơ. Các cột:",
-    "Tên đối tượng (nominee): họ tên cá nhân hoặc tên tập thể, hộ gia đình, doanh nghiệp.",
-    "Loại đối tượng (kind): cá nhân, tập thể, hộ gia đình hoặc doanh nghiệp.",
+    "Tên đối tượng (nominee): họ tên cá nhân hoặc tên tập thể (kể cả doanh nghiệp, hợp tác xã), hộ gia đình.",
+    "Loại đối tượng (kind): cá nhân, tập thể hoặc hộ gia đình (ghi «doanh nghiệp» được hiểu là tập thể).",
     "Đơn vị đề nghị (unit): tên hoặc mã đơn vị, ví dụ «xã Cẩm Thành» hoặc «thanh-hoa.cam-thanh».",
     "Hình thức khen thưởng (award): giay-khen-xa, giay-khen-huyen, bang-khen-tinh, co-thi-dua-tinh, "
     "bang-khen-ttg, co-thi-dua-cp, huan-chuong-ld-3, huan-chuong-ld-2, huan-chuong-ld-1.",

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 
 from models.labelled import LabelledEnum
 from models.units import Level
@@ -22,20 +22,30 @@ DATA = Path(__file__).parent / "data" / "award_forms.yaml"
 
 
 class NomineeKind(LabelledEnum):
+    """Đối tượng khen thưởng: the Law knows three (Law 06/2022/QH15 Art. 2: "cá nhân, tập thể, hộ gia
+    đình"). An enterprise or a cooperative is a collective (tập thể), not a kind of its own."""
+
     individual = "individual", "cá nhân"
     collective = "collective", "tập thể"
     household = "household", "hộ gia đình"
+    # NOT a kind: kept only because documents/content.py (owned by another branch) still names it in its
+    # KIND_ORDER. No input maps to it (KIND_ALIASES), the catalogue refuses it in a form's kinds, and
+    # migration 0011 turned the stored ones into collectives. Delete it together with that line.
     enterprise = "enterprise", "doanh nghiệp"
 
 
-# Accepted spellings in files filled in by officials (folded: no case, no diacritics).
+NOMINEE_KINDS = (NomineeKind.individual, NomineeKind.collective, NomineeKind.household)
+
+# Accepted spellings in files filled in by officials (folded: no case, no diacritics). A row that says
+# "doanh nghiệp" (or the old code "enterprise") is a collective: files written before the change still load.
 KIND_ALIASES = {
     "ca nhan": NomineeKind.individual,
     "tap the": NomineeKind.collective,
     "ho gia dinh": NomineeKind.household,
     "ho": NomineeKind.household,
-    "doanh nghiep": NomineeKind.enterprise,
-    **{k.value: k for k in NomineeKind},
+    **{k.value: k for k in NOMINEE_KINDS},
+    "doanh nghiep": NomineeKind.collective,
+    "enterprise": NomineeKind.collective,
 }
 
 
@@ -82,6 +92,17 @@ class AwardForm(BaseModel):
     # the reviews of a movement at which the form may be proposed (None: any); the basis beside it
     review_types: frozenset[ReviewType] | None = None
     review_types_basis: str | None = None
+
+    @field_validator("kinds")
+    @classmethod
+    def _kinds_of_the_law(cls, value: frozenset[NomineeKind]) -> frozenset[NomineeKind]:
+        wrong = sorted(k.value for k in value if k not in NOMINEE_KINDS)
+        if wrong:
+            raise ValueError(
+                f"{', '.join(wrong)}: không phải đối tượng khen thưởng (Luật Thi đua, khen thưởng 2022 Điều 2: "
+                "cá nhân, tập thể, hộ gia đình; doanh nghiệp là tập thể)"
+            )
+        return value
 
 
 class VoteRule(BaseModel):
@@ -152,6 +173,10 @@ class RuleSet(BaseModel):
     decision_days: dict[Level, int]
     return_days: int
     quorum: QuorumRule
+    # working days a level has, from receipt, to return an incomplete dossier in writing (the Ministry of
+    # Home Affairs: 5); and, after a head's decision, to send its copies to the proposers (10)
+    check_days: dict[Level, int] = {}
+    copies_days: dict[Level, int] = {}
 
     def applies_on(self, day: date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
@@ -211,6 +236,8 @@ def catalogue(path: Path = DATA) -> Catalogue:
                 review_days={Level(k): int(v) for k, v in rs["review_days"].items()},
                 decision_days={Level(k): int(v) for k, v in rs["decision_days"].items()},
                 return_days=int(rs["return_days"]),
+                check_days={Level(k): int(v) for k, v in (rs.get("check_days") or {}).items()},
+                copies_days={Level(k): int(v) for k, v in (rs.get("copies_days") or {}).items()},
                 quorum=QuorumRule(**rs["quorum"]),
             )
         )

@@ -25,6 +25,7 @@ from sqlmodel import Session, SQLModel, col
 
 from models import nominations as nm
 from models.awards import catalogue
+from models.calendar import add_working_days
 from models.clock import fmt_date, today_vn, utcnow
 from models.consultation import forwarding_problem
 from models.db import UTCDateTime, enum_type
@@ -510,3 +511,149 @@ def awaiting_decision(*, session: Session, unit: UnitRef, hierarchy: Hierarchy) 
             }
         )
     return sorted(groups.values(), key=lambda g: (g["meeting_date"] or date.max, g["meeting_id"] or 0))
+
+
+# ---------------------------------------------------------------- the Ministry of Home Affairs' time limits
+
+
+def central_return_key(unit_id: int, on: date) -> str:
+    """The key of a central body's returns of one day; a dossier's step adds `:<code>` (its return letter,
+    notifications.approval_letters.central_return_letters, reads the step's note by it)."""
+    return f"central-return:{unit_id}:{on.isoformat()}"
+
+
+def return_incomplete(
+    *, session: Session, hierarchy: Hierarchy, unit: str, code: str, on: date, reason: str, actor: str
+) -> Nomination:
+    """A central body (the Ministry of Home Affairs) returns an incomplete dossier in writing, with what to
+    complete (`reason`). It has `check_days` working days from the dossier's arrival (data/award_forms.yaml):
+    a return after them is still recorded, marked late (the step's `missed_on`). Below the centre a council
+    returns dossiers at its meeting. Idempotent per dossier, unit and day; the caller commits."""
+    from models.hierarchy import AmbiguousUnit, UnitEnded, UnitNotFound
+
+    try:
+        here = hierarchy.resolve(unit, on=on)
+    except (UnitNotFound, AmbiguousUnit, UnitEnded) as exc:
+        raise nm.TransitionError(str(exc)) from None
+    if here.level not in nm.CENTRAL:
+        raise nm.TransitionError(
+            f"{here.name}: Hội đồng Thi đua – Khen thưởng trả lại hồ sơ tại phiên họp (thidua meeting decide)"
+        )
+    nomination = nm.by_code(session=session, code=code)
+    if nomination is None:
+        raise nm.TransitionError(f"không tìm thấy hồ sơ {code}")
+    if nomination.current_unit_id != here.id:
+        raise nm.TransitionError(f"hồ sơ {nomination.code} không ở {here.name}")
+    if not reason.strip():
+        raise nm.TransitionError(f"hồ sơ {nomination.code}: phải ghi rõ nội dung cần bổ sung")
+    if nomination.status == Status.forwarded:  # no meeting takes it in at the centre: take it in now
+        nm.receive(
+            session=session,
+            nomination=nomination,
+            hierarchy=hierarchy,
+            act=Act(actor, on, unit_id=here.id, key=f"receive:{nomination.code}:{here.id}"),
+        )
+    key = f"{central_return_key(here.id, on)}:{nomination.code}"  # the return letter reads its note by it
+    act = Act(actor, on, unit_id=here.id, key=key, note=reason)
+    return nm.return_for_completion(session=session, nomination=nomination, act=act)
+
+
+class CopiesLate(BaseModel):
+    """A head's decision whose copies (the letters to the proposers) were not delivered within `copies_days`
+    working days of its date: each proposer not reached in time, with what happened to its letter."""
+
+    decision_id: int
+    number: str
+    decision_date: date
+    unit_name: str
+    due_on: date
+    proposers: list[str]
+
+
+def copies_due(*, session: Session, decision: AwardDecision, level: Any) -> date | None:
+    """decision date + `copies_days` of its dossiers' rule set at the deciding level (None: no such limit)."""
+    codes = [i["code"] for i in decision.items]
+    rule_set = session.scalars(
+        select(col(Nomination.rule_set)).where(col(Nomination.code).in_(codes))
+    ).first()
+    days = catalogue().rule_set(rule_set).copies_days.get(level) if rule_set else None
+    return add_working_days(decision.decision_date, days) if days else None
+
+
+def copies_late(*, session: Session, hierarchy: Hierarchy, today: date) -> list[CopiesLate]:
+    """The decisions (khen thưởng or không khen thưởng) whose copies are overdue on `today`: some proposer
+    has no letter delivered by the due date (outbox: sent, on or before it, Vietnamese time)."""
+    from models.clock import VN
+    from notifications.outbox import OutboxMessage, OutboxStatus
+
+    levels = {lv for rs in catalogue().rule_sets for lv in rs.copies_days}
+    units = [u.id for u in hierarchy.by_id.values() if u.level in levels]
+    if not units:
+        return []
+    decisions = session.scalars(
+        select(AwardDecision)
+        .where(
+            col(AwardDecision.unit_id).in_(units),
+            col(AwardDecision.kind).in_([DecisionKind.confer, DecisionKind.refuse]),
+        )
+        .order_by(col(AwardDecision.decision_date), col(AwardDecision.id))
+    ).all()
+    out = []
+    for d in decisions:
+        unit = hierarchy.get(d.unit_id)
+        due = copies_due(session=session, decision=d, level=unit.level)
+        if due is None or today <= due:
+            continue
+        codes = [i["code"] for i in d.items]
+        origin_of = dict(
+            session.execute(
+                select(col(Nomination.code), col(Nomination.origin_unit_id)).where(
+                    col(Nomination.code).in_(codes)
+                )
+            )
+            .tuples()
+            .all()
+        )
+        prefix = f"outcome:decision-{d.id}:"
+        letters = session.scalars(
+            select(OutboxMessage).where(col(OutboxMessage.key).startswith(prefix))
+        ).all()
+        by_origin: dict[int, list[OutboxMessage]] = {}
+        for m in letters:
+            tail = m.key[len(prefix) :]
+            origin = origin_of.get(tail)
+            if origin is None:  # a table of results to one proposer: keyed by its unit code
+                ref = hierarchy.by_code.get(tail)
+                origin = ref.id if ref is not None else None
+            if origin is not None:
+                by_origin.setdefault(origin, []).append(m)
+        missing = []
+        for origin in sorted(set(origin_of.values())):
+            ref = hierarchy.get(origin)
+            sent = [
+                m.sent_at.astimezone(VN).date()
+                for m in by_origin.get(origin, [])
+                if m.status == OutboxStatus.sent and m.sent_at is not None
+            ]
+            if sent and min(sent) <= due:
+                continue
+            if sent:
+                missing.append(f"{ref.name}: gửi muộn ngày {fmt_date(min(sent))}")
+            elif by_origin.get(origin):
+                missing.append(f"{ref.name}: chưa gửi được")
+            elif not ref.email:
+                missing.append(f"{ref.name}: chưa có thư (đơn vị không có địa chỉ thư)")
+            else:
+                missing.append(f"{ref.name}: chưa có thư")
+        if missing:
+            out.append(
+                CopiesLate(
+                    decision_id=d.id or 0,
+                    number=d.number,
+                    decision_date=d.decision_date,
+                    unit_name=unit.name,
+                    due_on=due,
+                    proposers=missing,
+                )
+            )
+    return out

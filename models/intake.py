@@ -148,7 +148,9 @@ class NominationRow(BaseModel):
     def _kind(cls, value: Any) -> NomineeKind:
         key = _kind_key(str(value or ""))
         if key not in KIND_ALIASES:
-            raise ValueError("phải là một trong: cá nhân, tập thể, hộ gia đình, doanh nghiệp")
+            raise ValueError(
+                "phải là một trong: cá nhân, tập thể (doanh nghiệp, hợp tác xã là tập thể), hộ gia đình"
+            )
         return KIND_ALIASES[key]
 
     @field_validator("review_type", mode="before")
@@ -347,7 +349,8 @@ def screen(
         elif form.min_movement_years and campaign and campaign.years < form.min_movement_years:
             err(
                 "award",
-                f"«{form.name}» chỉ xét khi tổng kết phong trào từ {form.min_movement_years} năm trở lên "
+                f"«{form.name}» chỉ xét khi sơ kết, tổng kết phong trào thi đua có thời gian thực hiện từ "
+                f"{form.min_movement_years} năm trở lên; phong trào «{campaign.name}» có {campaign.years} năm "
                 f"({form.min_movement_years_basis})",
             )
         elif form.review_types and row.review_type not in form.review_types:

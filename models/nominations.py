@@ -79,7 +79,7 @@ def _tz() -> Column:
 
 
 class Nominee(SQLModel, table=True):
-    """Đối tượng được đề nghị khen thưởng: a person, collective, household or enterprise."""
+    """Đối tượng được đề nghị khen thưởng: a person, collective (an enterprise is one) or household."""
 
     __table_args__ = (
         UniqueConstraint("unit_id", "kind", "name_key", name="uq_nominee_identity"),
@@ -193,6 +193,9 @@ class NominationStep(SQLModel, table=True):
     award_code: str | None = Field(default=None, max_length=40)
     on_date: date | None = Field(default=None, description="the official date of the step")
     deadline: date | None = Field(default=None, description="for a return: when the completed dossier is due")
+    missed_on: date | None = Field(
+        default=None, description="the time limit this step came after (MOHA: return an incomplete dossier)"
+    )
     idempotency_key: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_column=_tz())
 
@@ -337,6 +340,46 @@ def review_due(*, nomination: Nomination, level: Level, received_on: date) -> da
     """Due date of a level's review: N working days after receipt, N from the dossier's rule set."""
     days = catalogue().rule_set(nomination.rule_set).review_days[level]
     return add_working_days(received_on, days)
+
+
+def check_due(*, nomination: Nomination, level: Level, received_on: date) -> date | None:
+    """The day by which a level with a completeness check (the Ministry of Home Affairs: 5 working days,
+    `check_days`) must return an incomplete dossier in writing; None where the level has no such limit."""
+    days = catalogue().rule_set(nomination.rule_set).check_days.get(level)
+    return add_working_days(received_on, days) if days else None
+
+
+def arrived_on(*, session: Session, nomination: Nomination) -> date | None:
+    """The day the dossier reached the unit it is at: its last step into that unit (forwarded, transferred),
+    else the day it was received there."""
+    step = session.exec(
+        select(NominationStep)
+        .where(
+            NominationStep.nomination_id == nomination.id,
+            NominationStep.to_unit_id == nomination.current_unit_id,
+        )
+        .order_by(col(NominationStep.id).desc())
+    ).first()
+    return (step.on_date if step is not None else None) or nomination.received_on
+
+
+def check_missed(*, session: Session, nomination: Nomination, level: Level, on: date) -> date | None:
+    """The completeness check's limit, when a return on `on` comes after it: the first check after the
+    dossier reached this level (a resubmitted dossier is not timed again)."""
+    if level not in catalogue().rule_set(nomination.rule_set).check_days:
+        return None  # most levels: no query
+    arrived = arrived_on(session=session, nomination=nomination)
+    due = check_due(nomination=nomination, level=level, received_on=arrived) if arrived else None
+    if due is None or on <= due:
+        return None
+    resubmitted = session.exec(
+        select(NominationStep.id).where(
+            NominationStep.nomination_id == nomination.id,
+            NominationStep.action == Action.resubmit,
+            NominationStep.unit_id == nomination.current_unit_id,
+        )
+    ).first()
+    return None if resubmitted is not None else due
 
 
 def receive(*, session: Session, nomination: Nomination, hierarchy: Hierarchy, act: Act) -> Nomination:
@@ -586,6 +629,12 @@ def return_for_completion(
         raise TransitionError(f"hồ sơ {nomination.code}: phải ghi rõ nội dung cần bổ sung")
     if deadline is None:
         deadline = add_working_days(act.on, catalogue().rule_set(nomination.rule_set).return_days)
+    from models.units import Unit
+
+    unit = session.get(Unit, nomination.current_unit_id)
+    missed = (
+        check_missed(session=session, nomination=nomination, level=unit.level, on=act.on) if unit else None
+    )
     return _apply(
         session=session,
         nomination=nomination,
@@ -594,7 +643,7 @@ def return_for_completion(
         allowed=AGENDA,
         to_status=Status.returned,
         changes={"paused_on": act.on, "return_deadline": deadline},
-        step={"deadline": deadline},
+        step={"deadline": deadline, "missed_on": missed},
     )
 
 
@@ -705,6 +754,8 @@ def describe_step(step: NominationStep, hierarchy: Hierarchy) -> str:
         text += f" → {hierarchy.get(step.to_unit_id).name}"
     if step.decision_number:
         text += f" (QĐ {step.decision_number})"
+    if step.missed_on:
+        text += f" — quá thời hạn trả lại hồ sơ chưa đầy đủ ({fmt_date(step.missed_on)})"
     return text
 
 

@@ -315,10 +315,11 @@ class OpenReview:
     chair: Recipient | None
     superior_office: Recipient | None
     decision: bool = False  # waiting for the head's decision (recommended), not the council's review
+    check: bool = False  # the completeness check (return an incomplete dossier in writing), not the review
 
     @property
     def uid(self) -> str:
-        return f"review:{self.code}:{self.unit_code}"
+        return f"{'check' if self.check else 'review'}:{self.code}:{self.unit_code}"
 
 
 def _review_item(
@@ -326,9 +327,12 @@ def _review_item(
 ) -> ReminderItem | None:
     if to is None:
         return None
-    key = f"{kind.value}:{r.code}:{r.unit_code}:{r.due_on.isoformat()}"
+    key = f"{kind.value}:{'check:' if r.check else ''}{r.code}:{r.unit_code}:{r.due_on.isoformat()}"
     if kind is not ReminderKind.review_due:
         key += f":{step}"
+    title = f"Hồ sơ {r.code} – {r.nominee} ({r.award_form}, {r.proposing_unit} đề nghị)"
+    if r.check:
+        title = f"Kiểm tra tính đầy đủ, trả lại bằng văn bản nếu chưa đầy đủ: {title}"
     return ReminderItem(
         key=key,
         kind=kind,
@@ -339,7 +343,7 @@ def _review_item(
         unit_name=r.council_name,
         province_id=r.province_id,
         obligation_id=r.uid,
-        title=f"Hồ sơ {r.code} – {r.nominee} ({r.award_form}, {r.proposing_unit} đề nghị)",
+        title=title,
         due_on=r.due_on,
         step=step,
         nomination_id=r.nomination_id,
@@ -351,14 +355,16 @@ def review_items(
     *, reviews: Iterable[OpenReview], since: date, today: date, policy: Policy, plan: Plan | None = None
 ) -> Plan:
     """Items for the open reviews: due soon to the standing office, overdue to the chair and the
-    superior council's standing office."""
+    superior council's standing office. A completeness check gets the first escalation step only: after
+    it the dossier is being appraised as complete, which its own review clock times."""
     plan = plan or Plan()
     for r in reviews:
         soon = review_due_day(due=r.due_on, received_on=r.received_on, policy=policy)
         if in_window(soon, since=since, today=today):
             kind = ReminderKind.review_due
             plan.add(_review_item(r, kind, policy.review_window, soon, r.office), kind, r.unit_code, r.uid)
-        for k in sorted(set(policy.escalation_days)):
+        steps = sorted(set(policy.escalation_days))
+        for k in steps[:1] if r.check else steps:
             day = add_working_days(r.due_on, k)
             if not in_window(day, since=since, today=today):
                 continue
@@ -377,10 +383,74 @@ def _chunks(items: Sequence[int], size: int = 500) -> Iterable[list[int]]:
         yield list(items[start : start + size])
 
 
+def _open_checks(session: Session, directory: Hierarchy) -> list[tuple]:
+    """The dossiers at a level with a completeness check (the Ministry of Home Affairs, `check_days`) that it
+    has neither returned nor acted on: rows shaped as `open_reviews` reads them, due = arrival + the days.
+    A dossier resubmitted there is not timed again (models.nominations.check_missed)."""
+    from models.nominations import Action, NominationStep, check_due
+
+    levels = {lv for rs in catalogue().rule_sets for lv in rs.check_days}
+    units = [u.id for u in directory.by_id.values() if u.level in levels]
+    if not units:
+        return []
+    found = session.execute(
+        select(Nomination, col(Nominee.name))
+        .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+        .where(
+            col(Nomination.current_unit_id).in_(units),
+            col(Nomination.status).in_([Status.forwarded, Status.under_review]),
+        )
+        .order_by(Nomination.code)
+    ).all()
+    if not found:
+        return []
+    arrivals: dict[tuple[int, int], date] = {}
+    resubmitted: set[tuple[int, int]] = set()
+    ids = [n.id for n, _ in found if n.id is not None]
+    for chunk in _chunks(ids):
+        for nid, to_unit, unit_id, action, on in session.execute(
+            select(
+                col(NominationStep.nomination_id),
+                col(NominationStep.to_unit_id),
+                col(NominationStep.unit_id),
+                col(NominationStep.action),
+                col(NominationStep.on_date),
+            )
+            .where(col(NominationStep.nomination_id).in_(chunk))
+            .order_by(col(NominationStep.id))
+        ):
+            if to_unit is not None and on is not None:
+                arrivals[(nid, to_unit)] = on  # the last one wins
+            if action == Action.resubmit and unit_id is not None:
+                resubmitted.add((nid, unit_id))
+    rows = []
+    for n, nominee in found:
+        key = (n.id, n.current_unit_id)
+        arrived = arrivals.get(key) or n.received_on
+        if arrived is None or key in resubmitted:
+            continue
+        due = check_due(nomination=n, level=directory.by_id[n.current_unit_id].level, received_on=arrived)
+        if due is not None:
+            rows.append(
+                (
+                    n.id,
+                    n.code,
+                    nominee,
+                    n.award_code,
+                    n.origin_unit_id,
+                    n.current_unit_id,
+                    due,
+                    arrived,
+                    "check",
+                )
+            )
+    return rows
+
+
 def open_reviews(*, session: Session, directory: Hierarchy) -> list[OpenReview]:
-    """The dossiers on a council's agenda with a due date, with the addresses of that council's standing
-    office and chair and of the superior council's standing office."""
-    rows = session.execute(
+    """The dossiers on a council's agenda with a due date, and those awaiting a completeness check, with the
+    addresses of that council's standing office and chair and of the superior council's standing office."""
+    found = session.execute(
         select(
             col(Nomination.id),
             col(Nomination.code),
@@ -396,6 +466,7 @@ def open_reviews(*, session: Session, directory: Hierarchy) -> list[OpenReview]:
         .where(col(Nomination.status).in_(list(AWAITING)), col(Nomination.due_on).is_not(None))
         .order_by(Nomination.code)
     ).all()
+    rows: list[Any] = [*found, *_open_checks(session, directory)]
     if not rows:
         return []
     units = {r[5] for r in rows}
@@ -444,6 +515,7 @@ def open_reviews(*, session: Session, directory: Hierarchy) -> list[OpenReview]:
                 if superior
                 else None,
                 decision=status == Status.recommended,
+                check=status == "check",
             )
         )
     return out

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from models.awards import catalogue
-from models.hierarchy import Hierarchy
+from models.hierarchy import Hierarchy, UnitRef
 from models.meetings import Meeting, MeetingResult, Outcome
 from models.namesakes import nominee_details, warnings_by_code
 from models.nominations import Nomination, NominationStep, Nominee
@@ -127,10 +127,7 @@ def decision_letters(*, session: Session, hierarchy: Hierarchy, decision_id: int
     from models.decisions import decision_of
 
     decision = decision_of(session=session, decision_id=decision_id)
-    unit = hierarchy.get(decision.unit_id)
-    council = _council(session, decision.unit_id)
-    if council is None:
-        raise LookupError(f"{unit.name}: không tìm thấy Hội đồng Thi đua – Khen thưởng")
+    unit, council = _unit_and_council(session, hierarchy, decision.unit_id)
     return _letters(
         session,
         hierarchy,
@@ -143,6 +140,36 @@ def decision_letters(*, session: Session, hierarchy: Hierarchy, decision_id: int
             decided_on=decision.decision_date,
             decided_by=unit.head_title,
             document=(decision.number, decision.decision_date),
+        ),
+    )
+
+
+def _unit_and_council(session: Session, hierarchy: Hierarchy, unit_id: int) -> tuple[UnitRef, Council]:
+    unit = hierarchy.get(unit_id)
+    council = _council(session, unit_id)
+    if council is None:
+        raise LookupError(f"{unit.name}: không tìm thấy Hội đồng Thi đua – Khen thưởng")
+    return unit, council
+
+
+def central_return_letters(
+    *, session: Session, hierarchy: Hierarchy, unit_id: int, on: date, codes: list[str]
+) -> list[MailItem]:
+    """A central body's written return of incomplete dossiers (models.decisions.return_incomplete), told to
+    each proposer with what to complete and by when; its steps are keyed `central-return:<unit>:<day>:<code>`."""
+    from models.decisions import central_return_key
+
+    unit, council = _unit_and_council(session, hierarchy, unit_id)
+    return _letters(
+        session,
+        hierarchy,
+        Told(
+            outcomes=dict.fromkeys(codes, Outcome.returned),
+            key=central_return_key(unit_id, on),
+            ref=f"central-return-{unit_id}-{on.isoformat()}",
+            council=council,
+            signed_by=unit.office_name,
+            decided_on=on,
         ),
     )
 

@@ -78,13 +78,11 @@ LABOUR_ORDER_2023_MID_TERM = _row(
 )
 
 
-def test_labour_order_for_a_farmer_is_refused_at_the_2023_mid_term_review(session, sample) -> None:
-    # the movement 2021–2025 is 5 years long, but the award belongs to its final review (tổng kết)
-    errors = _errors(session, sample, [LABOUR_ORDER_2023_MID_TERM])
-    assert len(errors) == 1, errors
-    assert errors[0].startswith("dòng 2, cột «Đợt xét khen thưởng»: hồ sơ sơ kết không đủ điều kiện")
-    assert "chỉ xét khi tổng kết phong trào có thời gian từ 5 năm trở lên" in errors[0]
-    assert "Điều 44 khoản 2" in errors[0]
+def test_labour_order_for_a_farmer_at_the_2023_mid_term_review_is_accepted(session, sample) -> None:
+    # Law Art. 44(2)(a): "được bình xét khi sơ kết, tổng kết phong trào thi đua … có thời gian thực hiện từ
+    # 05 năm trở lên" — the 2021–2025 movement is 5 years long, and a sơ kết may propose the award
+    result = _take(session, sample, [LABOUR_ORDER_2023_MID_TERM])
+    assert _stored(session, result.nominations[0]["code"]).review_type == ReviewType.mid_term
 
 
 def test_labour_order_at_the_final_review_is_accepted(session, sample) -> None:
@@ -108,7 +106,7 @@ def test_labour_order_at_the_final_review_is_accepted(session, sample) -> None:
     [
         (
             {"review_type": ""},
-            "chưa ghi đợt xét (thường xuyên, chuyên đề, sơ kết hoặc tổng kết); «Huân chương Lao động hạng Ba» chỉ xét khi tổng kết",
+            "chưa ghi đợt xét (thường xuyên, chuyên đề, sơ kết hoặc tổng kết); «Huân chương Lao động hạng Ba» chỉ xét khi sơ kết hoặc tổng kết",
         ),
         ({"review_type": "thường xuyên"}, "hồ sơ thường xuyên không đủ điều kiện"),
         (

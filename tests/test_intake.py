@@ -34,10 +34,7 @@ def _refused(session, sample, rows) -> list[str]:
     ("row", "expected"),
     [
         (intake_row(kind="cá nhân", award="co-thi-dua-tinh"), "chỉ dành cho tập thể"),
-        (
-            intake_row(kind="doanh nghiệp", award="bang-khen-ttg"),
-            "chỉ dành cho cá nhân, tập thể, hộ gia đình",
-        ),
+        (intake_row(kind="hộ gia đình", award="huan-chuong-ld-3"), "chỉ dành cho cá nhân, tập thể"),
         (intake_row(award="giay-khen-huyen"), "không còn áp dụng sau 30/06/2025"),
         (intake_row(unit="xã Không Tồn Tại"), "không tìm thấy đơn vị"),
         (intake_row(award="bang-khen-bo"), "không có trong danh mục"),
@@ -48,7 +45,7 @@ def _refused(session, sample, rows) -> list[str]:
         (intake_row(kind="đoàn thể"), "phải là một trong"),
         (intake_row(nominee=""), "không được để trống"),
         (intake_row(nominee="Nguyễn\r\nBcc: x@y.z"), "ký tự điều khiển"),
-        (intake_row(award="huan-chuong-ld-3", review_type="sơ kết"), "hồ sơ sơ kết không đủ điều kiện"),
+        (intake_row(award="huan-chuong-ld-3", review_type="chuyên đề"), "hồ sơ chuyên đề không đủ điều kiện"),
         (
             intake_row(award="huan-chuong-ld-3"),
             "chưa ghi đợt xét (thường xuyên, chuyên đề, sơ kết hoặc tổng kết)",

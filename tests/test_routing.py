@@ -140,12 +140,7 @@ REVIEW_WORDS = {
     "so-ket": "sơ kết",
     "tong-ket": "tổng kết",
 }
-KIND_WORDS = {
-    "individual": "cá nhân",
-    "collective": "tập thể",
-    "household": "hộ gia đình",
-    "enterprise": "doanh nghiệp",
-}
+KIND_WORDS = {"individual": "cá nhân", "collective": "tập thể", "household": "hộ gia đình"}
 
 
 def _expected_column(raw: dict, form: str, day: date, review: str | None, has_route: bool) -> str | None:
@@ -213,8 +208,12 @@ def test_screening_matrix_with_the_review_type(session, sample) -> None:
         if (n in accepted) != (case[-1] is None) or (case[-1] is not None and case[-1] not in refused[n])
     }
     assert wrong == {}
-    # the case the issue names: Labour Order 3rd class at the 2023 mid-term review is refused
+    # Labour Order 3rd class (Law Art. 44(2)(a)): at a sơ kết, 2023 included, as at a tổng kết; not at a
+    # regular or thematic review
     assert any(
-        c[:2] == ("huan-chuong-ld-3", "2023") and c[3] == "so-ket" and c[4] == "review_type"
+        c[:2] == ("huan-chuong-ld-3", "2023") and c[3] == "so-ket" and c[4] is None for c in cases.values()
+    )
+    assert any(
+        c[:2] == ("huan-chuong-ld-3", "2023") and c[3] == "thuong-xuyen" and c[4] == "review_type"
         for c in cases.values()
     )
