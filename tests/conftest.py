@@ -123,10 +123,34 @@ def _uses_the_app_database(item: pytest.Item) -> bool:
     return bool(used) or item.path.name in _READ_THE_DATABASE_URL
 
 
+# The longest modules, longest first (pytest --durations, CI's runs on 2 cores): scripts/test runs files on
+# two workers in collection order (`--dist loadfile --no-loadscope-reorder`), so starting these first keeps
+# one worker from beginning a 10-minute module when the other is nearly done.
+_LONGEST_FIRST = (
+    "test_workers_e2e.py",
+    "test_meeting_cli.py",
+    "test_browser.py",
+    "test_browser_portal.py",
+    "test_up.py",
+    "test_meeting_lifecycle.py",
+    "test_intake_service.py",
+    "test_flows.py",
+    "test_dashboard.py",
+    "test_deadlines.py",
+    "test_files_property.py",
+    "test_cli_output.py",
+    "test_authorization.py",
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """With THIDUA_TEST_DATABASE_ONLY=1 (CI's PostgreSQL pass) run only the tests that use the app
+    """The longest modules first (see _LONGEST_FIRST; the order within a module is kept).
+
+    With THIDUA_TEST_DATABASE_ONLY=1 (CI's PostgreSQL pass) run only the tests that use the app
     database: the others (benchmarks on their own SQLite, file parsers, the calendar, Prefect's own UI)
     do exactly the same whatever the app database is, and ran in the SQLite pass already."""
+    rank = {name: i for i, name in enumerate(_LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: the rest keep their order
     if os.environ.get("THIDUA_TEST_DATABASE_ONLY") != "1" or not os.environ.get("THIDUA_TEST_DATABASE_URL"):
         return
     kept = [item for item in items if _uses_the_app_database(item)]
