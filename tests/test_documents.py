@@ -543,18 +543,23 @@ def test_each_document_converts_to_pdf_with_its_number(papers, tmp_path: Path) -
 
 
 def test_the_meeting_flow_makes_its_papers_and_lists_them_in_an_artifact(
-    prefect_api, session, sample
+    prefect_api, session, sample, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The meeting's flow makes its minutes (it recommends, so no decision of its own); the decision
-    step's flow makes the head's quyết định; each lists its papers in an artifact; re-runs make nothing."""
+    step's flow makes the head's quyết định; each lists its papers in an artifact, the meeting's listing
+    every paper (its decision too) with the command and, the portal's address set, its download link;
+    re-runs make nothing."""
     import asyncio
-
-    from prefect import get_client
 
     from flows.council import council_meeting
     from flows.decisions import issue_decision
     from models.decisions import DecisionIssued
+    from models.settings import reset_settings
     from models.text import slug
+    from tests.fixtures_prefect import latest_artifact
+
+    monkeypatch.setenv("THIDUA_PORTAL_URL", "https://thidua.thanhhoa.gov.vn/")
+    reset_settings()
 
     codes = _take_in(session, NOMINEES[:2])
     minutes = mt.Minutes(
@@ -586,20 +591,17 @@ def test_the_meeting_flow_makes_its_papers_and_lists_them_in_an_artifact(
     (decision,) = _by_kind(docs, dm.DocumentKind.decision)
     assert decision.number == "77/QĐ-UBND"
 
-    async def artifact(key: str) -> str:
-        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+    def artifact(key: str) -> str:
+        found = latest_artifact(key)
+        assert found is not None, key
+        return str(found.data)
 
-        async with get_client() as client:
-            found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
-            )
-            return str(found[0].data)
-
-    meeting_md = asyncio.run(artifact(f"documents-meeting-{result.meeting_id}"))
-    decision_md = asyncio.run(artifact(f"documents-decision-{slug(UNIT)}-{slug('77/QĐ-UBND')}"[:100]))
-    for doc, markdown in ((minutes_doc, meeting_md), (decision, decision_md)):
+    meeting_md = artifact(f"documents-meeting-{result.meeting_id}")
+    decision_md = artifact(f"documents-decision-{slug(UNIT)}-{slug('77/QĐ-UBND')}"[:100])
+    for doc, markdown in ((minutes_doc, meeting_md), (decision, meeting_md), (decision, decision_md)):
         assert f"`thidua docs get {doc.id} -o {doc.file_name}`" in markdown
-    assert "77/QĐ-UBND" in decision_md and "QĐ-UBND" not in meeting_md
+        assert f"[{doc.file_name}](https://thidua.thanhhoa.gov.vn/documents/{doc.id})" in markdown
+    assert "| 77/QĐ-UBND |" in meeting_md and "| Biên bản họp Hội đồng |" in meeting_md
 
 
 def test_the_decision_step_paper_covers_its_codes_forms_and_signer(session, sample) -> None:
