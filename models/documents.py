@@ -216,4 +216,4 @@ def submissions_by_code(
         stmt = stmt.where(col(Document.meeting_id) == meeting_id)
     if to_unit_id is not None:
         stmt = stmt.where(col(Document.to_unit_id) == to_unit_id)
-    return {code: doc for code, doc in session.execute(stmt.order_by(col(Document.id))).tuples()}
+    return dict(session.execute(stmt.order_by(col(Document.id))).tuples().all())

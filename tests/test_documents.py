@@ -771,6 +771,7 @@ def test_the_proposers_letter_carries_the_decision_once_also_when_the_mail_is_re
     from models.clock import utcnow
     from models.decisions import DecisionRequest
     from notifications.outbox import OutboxMessage
+    from tests.fixtures_smtp import busy_the_first_time
     from tests.notifications.conftest import deliver
 
     codes = _take_in(session)
@@ -787,16 +788,7 @@ def test_the_proposers_letter_carries_the_decision_once_also_when_the_mail_is_re
     ]
     assert decision.number == "42/QĐ-UBND" and decision.file_name.endswith(".docx")
 
-    tried: set[bytes] = set()
-
-    def busy_the_first_time(data: bytes) -> str | None:
-        message_id = next(line for line in data.split(b"\r\n") if line.startswith(b"Message-ID:"))
-        if message_id in tried:
-            return None
-        tried.add(message_id)
-        return "451 4.3.0 busy, try again later"
-
-    smtp_server.handler.data_reply = busy_the_first_time
+    smtp_server.handler.data_reply = busy_the_first_time()
     first = deliver(db_url, smtp_server.settings())
     assert (first.sent, first.retried) == (0, 1) and smtp_server.captured == []
     second = deliver(db_url, smtp_server.settings(), now=utcnow() + timedelta(minutes=2))
