@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +21,9 @@ from models.clock import VN, fmt_date, today_vn, utcnow
 from models.deadlines import YEARLY_REPORT, Deadline, DeadlineSpec, Report, all_deadlines, ensure_deadlines
 from models.hierarchy import CENTRAL, AmbiguousUnit, Hierarchy, UnitNotFound, UnitRef
 from models.units import Level
+
+if TYPE_CHECKING:
+    from models.documents import Document
 
 
 class ReportRefused(ValueError):
@@ -254,7 +258,7 @@ def file_report(
 
 def _yearly_paper(
     session: Session, hierarchy: Hierarchy, spec: DeadlineSpec, unit: UnitRef, year: int, on: date
-):
+) -> Document | None:
     """A yearly report's filing makes its summary paper (báo cáo năm, documents/), dated the filing day:
     the same day again finds the same paper (same ID, same hash); a template that cannot render leaves
     the filing recorded without it (`thidua docs make --report` once mended)."""
