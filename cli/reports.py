@@ -88,6 +88,7 @@ def submit(
         "sequence": report.sequence,
         "amendment_of": report.amendment_of,
         "submit_to": ob.submit_to,
+        "document_id": filing.document_id,
     }
     if json_out:
         _emit_json(data)

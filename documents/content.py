@@ -49,7 +49,7 @@ BODY_SYMBOL = {
     Level.prime_minister: "TTg",
     Level.president: "CTN",
 }
-KIND_ORDER = (NomineeKind.collective, NomineeKind.enterprise, NomineeKind.individual, NomineeKind.household)
+KIND_ORDER = (NomineeKind.collective, NomineeKind.individual, NomineeKind.household)
 ROMAN = ("I", "II", "III", "IV", "V", "VI", "VII", "VIII", "IX", "X", "XI", "XII")
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -40,6 +41,8 @@ from models.nominations import Action, Nomination, NominationStep, Nominee, Stat
 from models.text import slug
 from models.units import Council, MemberRole
 from notifications.render import Attachment
+
+T = TypeVar("T")
 
 ROLE_LABELS = {
     MemberRole.chair: "Chủ tịch Hội đồng",
@@ -423,7 +426,15 @@ def yearly_report(
     *, session: Session, hierarchy: Hierarchy, unit_code: str, year: int, day: date
 ) -> dm.Document:
     """The yearly report summary of a unit: the dossiers its area filed in `year` and what became of them."""
-    unit = hierarchy.resolve(unit_code, on=day)
+    return yearly_report_of(
+        session=session, hierarchy=hierarchy, unit=hierarchy.resolve(unit_code, on=day), year=year, day=day
+    )
+
+
+def yearly_report_of(
+    *, session: Session, hierarchy: Hierarchy, unit: UnitRef, year: int, day: date
+) -> dm.Document:
+    """`yearly_report` of a unit already resolved (a filing's: the unit bound on the report's due date)."""
     area = {unit.id} | {
         u.id for u in hierarchy.by_id.values() if unit.id in {a.id for a in hierarchy.ancestors(u.id)}
     }
@@ -494,6 +505,29 @@ def yearly_report(
     )
 
 
+def if_renderable(session: Session, make: Callable[[], T]) -> T | None:
+    """`make()` in a savepoint: a template a province broke in Word (TemplateProblem) rolls back only
+    the paper and gives None, never the fact it records (the meeting, the decision, the filing)."""
+    from documents.render import TemplateProblem
+
+    try:
+        with session.begin_nested():
+            return make()
+    except TemplateProblem:
+        return None
+
+
+def meeting_papers_now(*, session: Session, meeting: Meeting, hierarchy: Hierarchy) -> list[dm.Document]:
+    """The meeting's papers made in its own transaction, so the letters queued with it cite the tờ
+    trình's number and date; none if a template cannot render (`thidua docs make --meeting N` later)."""
+    return (
+        if_renderable(
+            session, lambda: documents_for_meeting(session=session, meeting=meeting, hierarchy=hierarchy)
+        )
+        or []
+    )
+
+
 def decision_attachment(
     *,
     session: Session,
@@ -507,21 +541,20 @@ def decision_attachment(
 ) -> Attachment | None:
     """The decision as a DOCX attachment for the letters that announce it (made and stored if missing, in
     a savepoint): a template that cannot render leaves the letters without it (None), never the
-    decision unrecorded. For the decision step's letters: `MailItem(…, attachments=(attachment,))`."""
-    from documents.render import TemplateProblem
-
-    try:
-        with session.begin_nested():
-            doc = documents_for_decision(
-                session=session,
-                hierarchy=hierarchy,
-                unit_id=unit_id,
-                number=number,
-                day=day,
-                codes=codes,
-                signer=signer,
-                meeting_id=meeting_id,
-            )
-    except TemplateProblem:
+    decision unrecorded. The decision step's letters carry it (notifications/approval_letters.py)."""
+    doc = if_renderable(
+        session,
+        lambda: documents_for_decision(
+            session=session,
+            hierarchy=hierarchy,
+            unit_id=unit_id,
+            number=number,
+            day=day,
+            codes=codes,
+            signer=signer,
+            meeting_id=meeting_id,
+        ),
+    )
+    if doc is None:
         return None
     return Attachment(filename=doc.file_name, content_type=doc.media_type, data=doc.content)

@@ -39,6 +39,7 @@ from sqlalchemy import Row, select
 from sqlalchemy.exc import DataError
 from sqlmodel import Session, col
 
+from documents.papers import meeting_papers_now
 from flows.events import (
     COUNCIL_DECIDED,
     MEETING,
@@ -335,6 +336,9 @@ def apply_and_queue(
             except mt.MinutesRefused as exc:
                 return exc.problems
         outcome = mt.outcome_of(session=session, meeting=meeting)
+        # its papers with it (a savepoint; a broken template only leaves them out): the letters to the
+        # proposers and the level above cite the tờ trình's number and date
+        meeting_papers_now(session=session, meeting=meeting, hierarchy=hierarchy)
         letters = outcome_letters(session=session, hierarchy=hierarchy, meeting=meeting, outcome=outcome)
         queued = enqueue_many(session=session, items=letters)
         result = mt.applied_result(

@@ -2,9 +2,13 @@
 decisions are applied, and their listing as the meeting's Prefect artifact (`documents-meeting-<id>`);
 the head's quyết định, made by the decision step (`documents-decision-<unit>-<number>`).
 
-The papers are made in a transaction of their own, after the meeting's: a template a province broke in
-Word must never hold back the council's decisions. It is said in the artifact and the run's log, and
-`thidua docs make --meeting N` makes them once the template is mended. A re-run makes nothing twice.
+The meeting's papers are made in its own transaction, in a savepoint (`documents.papers.meeting_papers_now`),
+so the letters queued with it cite the tờ trình's number; a template a province broke in Word never holds
+back the council's decisions: the papers are tried again here, in a transaction of their own, and a
+failure is said in the artifact and the run's log (`thidua docs make --meeting N` once the template is
+mended). A re-run makes nothing twice. Each paper is listed with its `thidua docs get` command and, when
+THIDUA_PORTAL_URL is set, a link to its download page on the portal; the decision on a meeting's
+recommendations joins the meeting's listing.
 
 Named paperwork, never documents: Prefect loads an entrypoint (flows/council.py) as a script with flows/
 first on sys.path, so a flows/documents.py would stand in for the documents package and crash the run.
@@ -22,9 +26,10 @@ from pydantic import BaseModel
 from documents.papers import documents_for_decision, documents_for_meeting
 from documents.render import TemplateProblem
 from models.db import session_scope
-from models.documents import Document
+from models.documents import Document, documents_of
 from models.hierarchy import Hierarchy
 from models.meetings import Meeting
+from models.settings import get_settings
 from models.text import slug
 
 
@@ -52,13 +57,20 @@ class Paper(BaseModel):
 
 
 def make_meeting_papers(meeting_id: int) -> list[Paper]:
-    """The meeting's papers, made if missing, in one transaction."""
+    """The meeting's papers, made if missing (the meeting's transaction made them unless a template
+    failed), in one transaction; with the decision on its recommendations once the head has decided."""
     with session_scope() as session:
         meeting = session.get(Meeting, meeting_id)
         if meeting is None:
             raise LookupError(f"không có phiên họp #{meeting_id}")
-        docs = documents_for_meeting(session=session, meeting=meeting, hierarchy=Hierarchy.load(session))
-        return [Paper.of(d) for d in docs]
+        documents_for_meeting(session=session, meeting=meeting, hierarchy=Hierarchy.load(session))
+        return [Paper.of(d) for d in documents_of(session=session, meeting_id=meeting_id)]
+
+
+def download_link(paper: Paper) -> str:
+    """The paper's download page on the portal (markdown), when the portal's address is set."""
+    base = (get_settings().portal_url or "").rstrip("/")
+    return f"[{paper.file_name}]({base}/documents/{paper.id})" if base else ""
 
 
 def papers_markdown(of: str, papers: list[Paper], problem: str | None = None) -> str:
@@ -66,15 +78,25 @@ def papers_markdown(of: str, papers: list[Paper], problem: str | None = None) ->
     if problem:
         lines += [f"**Chưa tạo được văn bản:** {problem}", "", "Sửa mẫu rồi chạy `thidua docs make`."]
         return "\n".join(lines)
+    portal = bool(get_settings().portal_url)
     lines += [
-        "| ID | Loại | Số, ký hiệu | Tên văn bản | Tệp | Lấy về |",
-        "| --- | --- | --- | --- | --- | --- |",
+        "| ID | Loại | Số, ký hiệu | Tên văn bản | Tệp | Lấy về |" + (" Tải từ cổng |" if portal else ""),
+        "| --- | --- | --- | --- | --- | --- |" + (" --- |" if portal else ""),
     ]
     lines += [
         f"| {p.id} | {p.kind} | {p.number} | {p.title} | {p.file_name} | `thidua docs get {p.id} -o {p.file_name}` |"
+        + (f" {download_link(p)} |" if portal else "")
         for p in papers
     ]
     return "\n".join(lines)
+
+
+async def publish_meeting_papers(meeting_id: int, papers: list[Paper], problem: str | None = None) -> None:
+    await acreate_markdown_artifact(
+        key=f"documents-meeting-{meeting_id}",
+        markdown=papers_markdown(f"phiên họp #{meeting_id}", papers, problem),
+        description=f"Văn bản của phiên họp #{meeting_id}",
+    )
 
 
 @task(name="meeting-papers")
@@ -92,11 +114,7 @@ async def meeting_papers(meeting_id: int) -> list[Paper]:
     except Exception as exc:  # a bug or a database hiccup: the papers can be made later, the decisions stand
         papers, problem = [], f"lỗi khi tạo văn bản ({type(exc).__name__}); xem nhật ký của lượt chạy"
         get_run_logger().exception("meeting %s: papers not made", meeting_id)
-    await acreate_markdown_artifact(
-        key=f"documents-meeting-{meeting_id}",
-        markdown=papers_markdown(f"phiên họp #{meeting_id}", papers, problem),
-        description=f"Văn bản của phiên họp #{meeting_id}",
-    )
+    await publish_meeting_papers(meeting_id, papers, problem)
     return papers
 
 
@@ -136,4 +154,12 @@ async def decision_paper(
         markdown=papers_markdown(f"quyết định {number}", [paper]),
         description=f"Quyết định {number} của {unit}",
     )
+    if meeting_id is not None:  # the meeting's listing, its decision added (a new version of its artifact)
+        await publish_meeting_papers(meeting_id, await to_thread.run_sync(lambda: listed(meeting_id)))
     return paper
+
+
+def listed(meeting_id: int) -> list[Paper]:
+    """Every stored paper of the meeting (its own and its decision's), oldest first."""
+    with session_scope() as session:
+        return [Paper.of(d) for d in documents_of(session=session, meeting_id=meeting_id)]

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
@@ -28,10 +28,6 @@ class NomineeKind(LabelledEnum):
     individual = "individual", "cá nhân"
     collective = "collective", "tập thể"
     household = "household", "hộ gia đình"
-    # NOT a kind: kept only because documents/content.py (owned by another branch) still names it in its
-    # KIND_ORDER. No input maps to it (KIND_ALIASES), the catalogue refuses it in a form's kinds, and
-    # migration 0011 turned the stored ones into collectives. Delete it together with that line.
-    enterprise = "enterprise", "doanh nghiệp"
 
 
 NOMINEE_KINDS = (NomineeKind.individual, NomineeKind.collective, NomineeKind.household)
@@ -93,10 +89,11 @@ class AwardForm(BaseModel):
     review_types: frozenset[ReviewType] | None = None
     review_types_basis: str | None = None
 
-    @field_validator("kinds")
+    @field_validator("kinds", mode="before")
     @classmethod
-    def _kinds_of_the_law(cls, value: frozenset[NomineeKind]) -> frozenset[NomineeKind]:
-        wrong = sorted(k.value for k in value if k not in NOMINEE_KINDS)
+    def _kinds_of_the_law(cls, value: Any) -> Any:
+        known = {k.value for k in NOMINEE_KINDS}
+        wrong = sorted(str(getattr(k, "value", k)) for k in value if str(getattr(k, "value", k)) not in known)
         if wrong:
             raise ValueError(
                 f"{', '.join(wrong)}: không phải đối tượng khen thưởng (Luật Thi đua, khen thưởng 2022 Điều 2: "

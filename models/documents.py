@@ -197,3 +197,23 @@ def submissions_for(*, session: Session, nomination_ids: list[int], to_unit_id: 
         .order_by(col(Document.id))
     )
     return list(session.scalars(stmt))
+
+
+def submissions_by_code(
+    *, session: Session, codes: list[str], meeting_id: int | None = None, to_unit_id: int | None = None
+) -> dict[str, Document]:
+    """The submission letter (tờ trình) that carries each dossier (by code): of one meeting, or to one
+    level; the latest where there are several. Codes no letter carries are left out."""
+    if not codes:
+        return {}
+    stmt = (
+        select(col(Nomination.code), Document)
+        .join(DocumentNomination, col(DocumentNomination.document_id) == col(Document.id))
+        .join(Nomination, col(Nomination.id) == col(DocumentNomination.nomination_id))
+        .where(col(Document.kind) == DocumentKind.submission, col(Nomination.code).in_(codes))
+    )
+    if meeting_id is not None:
+        stmt = stmt.where(col(Document.meeting_id) == meeting_id)
+    if to_unit_id is not None:
+        stmt = stmt.where(col(Document.to_unit_id) == to_unit_id)
+    return dict(session.execute(stmt.order_by(col(Document.id))).tuples().all())

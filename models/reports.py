@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +21,9 @@ from models.clock import VN, fmt_date, today_vn, utcnow
 from models.deadlines import YEARLY_REPORT, Deadline, DeadlineSpec, Report, all_deadlines, ensure_deadlines
 from models.hierarchy import CENTRAL, AmbiguousUnit, Hierarchy, UnitNotFound, UnitRef
 from models.units import Level
+
+if TYPE_CHECKING:
+    from models.documents import Document
 
 
 class ReportRefused(ValueError):
@@ -127,6 +131,7 @@ class Filing:
     unit: UnitRef
     amendment: bool
     obligation: ReportingObligation
+    document_id: int | None = None  # the yearly report's paper (documents/), when its template rendered
 
 
 def _deadline(session: Session, code: str) -> tuple[Deadline, DeadlineSpec]:
@@ -241,7 +246,29 @@ def file_report(
         raise ReportRefused(
             f"{unit_row.name} vừa được ghi nhận nộp báo cáo ở nơi khác; hãy thử lại"
         ) from None
-    return Filing(report=report, unit=unit_row, amendment=bool(prior), obligation=obligation)
+    paper = _yearly_paper(session, hierarchy, spec, unit_row, year, on)
+    return Filing(
+        report=report,
+        unit=unit_row,
+        amendment=bool(prior),
+        obligation=obligation,
+        document_id=paper.id if paper is not None else None,
+    )
+
+
+def _yearly_paper(
+    session: Session, hierarchy: Hierarchy, spec: DeadlineSpec, unit: UnitRef, year: int, on: date
+) -> Document | None:
+    """A yearly report's filing makes its summary paper (báo cáo năm, documents/), dated the filing day:
+    the same day again finds the same paper (same ID, same hash); a template that cannot render leaves
+    the filing recorded without it (`thidua docs make --report` once mended)."""
+    if spec.recurrence != "yearly":
+        return None
+    from documents.papers import if_renderable, yearly_report_of
+
+    return if_renderable(
+        session, lambda: yearly_report_of(session=session, hierarchy=hierarchy, unit=unit, year=year, day=on)
+    )
 
 
 # ---------------------------------------------------------------- status

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     portal_lockout_failures: int = Field(default=5, gt=0)  # per account
     portal_lockout_address_failures: int = Field(default=20, gt=0)  # per address
     portal_lockout_minutes: int = Field(default=15, gt=0)
+    # the portal's address as officials reach it (e.g. https://thidua.thanhhoa.gov.vn): artifacts link
+    # each paper to its download page there; unset, they give the `thidua docs get` command only
+    portal_url: str | None = None
 
     reminder_offsets: list[int] = [14, 7, 3, 1, 0]
     escalation_days: list[int] = [1, 3, 5]

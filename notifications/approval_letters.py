@@ -6,20 +6,25 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from documents.text import document_number
+from models import documents as dm
 from models.awards import catalogue
-from models.hierarchy import Hierarchy, UnitRef
+from models.clock import fmt_date
+from models.decisions import AwardDecision, DecisionKind, decision_of
+from models.hierarchy import CENTRAL, Hierarchy, UnitRef
 from models.meetings import Meeting, MeetingResult, Outcome
 from models.namesakes import nominee_details, warnings_by_code
-from models.nominations import Nomination, NominationStep, Nominee
+from models.nominations import Action, Nomination, NominationStep, Nominee
 from models.units import Council, Unit
 from notifications.outbox import MailItem
 from notifications.render import (
+    Attachment,
     CouncilNewItems,
     NominationLine,
     OutcomeConferred,
@@ -63,6 +68,7 @@ def council_digest(
         .order_by(col(Nomination.due_on), col(Nomination.code))
     ).all()
     warnings = warnings_by_code(session=session, codes=codes)
+    cited = _submissions_to(session, hierarchy, unit_id, codes)
     lines = [
         NominationLine(
             code=c,
@@ -72,6 +78,7 @@ def council_digest(
             due_date=due or date.today(),
             details=nominee_details(birth_year=born, position=position, workplace=workplace),
             warnings=warnings.get(c, []),
+            submission=cited.get(c, ""),
         )
         for c, name, a, origin, due, born, position, workplace in rows
     ]
@@ -85,6 +92,45 @@ def council_digest(
             signed_by="Hệ thống theo dõi thi đua, khen thưởng", council_name=council.name, agenda_items=lines
         ),
     )
+
+
+def submission_ref(number: str, day: date) -> str:
+    """'Tờ trình số 05/TTr-UBND ngày 24/11/2026', as the letters of the level above cite it."""
+    return f"Tờ trình số {document_number(number)} ngày {fmt_date(day)}"
+
+
+def _submissions_to(session: Session, hierarchy: Hierarchy, unit_id: int, codes: list[str]) -> dict[str, str]:
+    """The tờ trình that brought each dossier to `unit_id`, with its issuer: a council's letter (documents/)
+    or a central body's submission recorded by the decision step."""
+    found = {
+        code: (doc.number, doc.issued_on, doc.unit_id)
+        for code, doc in dm.submissions_by_code(session=session, codes=codes, to_unit_id=unit_id).items()
+    }
+    steps = session.execute(
+        select(
+            col(Nomination.code),
+            col(NominationStep.decision_number),
+            col(NominationStep.decision_date),
+            col(NominationStep.unit_id),
+        )
+        .join(Nomination, col(Nomination.id) == col(NominationStep.nomination_id))
+        .where(
+            col(Nomination.code).in_([c for c in codes if c not in found]),
+            col(NominationStep.action) == Action.forward,
+            col(NominationStep.to_unit_id) == unit_id,
+            col(NominationStep.decision_number).is_not(None),
+        )
+        .order_by(col(NominationStep.id).desc())
+    ).all()
+    for code, number, day, from_unit in steps:
+        if number and day and from_unit is not None:
+            found.setdefault(code, (number, day, from_unit))
+    out = {}
+    for code, (number, day, from_unit) in found.items():
+        issuer = hierarchy.get(from_unit)
+        by = issuer.name if issuer.level in CENTRAL else f"UBND {issuer.name}"
+        out[code] = f"{submission_ref(number, day)} của {by}"
+    return out
 
 
 def council_digests(
@@ -107,6 +153,8 @@ def outcome_letters(
     if council is None:
         raise LookupError(f"phiên họp #{meeting.id}: không tìm thấy Hội đồng")
     told = {c: o for c, o in outcome.outcomes.items() if o != Outcome.recommended}
+    forwarded = [c for c, o in told.items() if o == Outcome.forwarded]
+    letters = dm.submissions_by_code(session=session, codes=forwarded, meeting_id=meeting.id)
     return _letters(
         session,
         hierarchy,
@@ -117,6 +165,7 @@ def outcome_letters(
             council=council,
             signed_by=standing_office(council),
             decided_on=meeting.meeting_date or meeting.opened_on,
+            submissions={c: (d.number, d.issued_on) for c, d in letters.items()},
         ),
     )
 
@@ -124,8 +173,6 @@ def outcome_letters(
 def decision_letters(*, session: Session, hierarchy: Hierarchy, decision_id: int) -> list[MailItem]:
     """The head's decision, told to each proposer of the dossiers it covers (the awardees' letters go
     out only now, never at the council's recommendation)."""
-    from models.decisions import decision_of
-
     decision = decision_of(session=session, decision_id=decision_id)
     unit, council = _unit_and_council(session, hierarchy, decision.unit_id)
     return _letters(
@@ -140,6 +187,7 @@ def decision_letters(*, session: Session, hierarchy: Hierarchy, decision_id: int
             decided_on=decision.decision_date,
             decided_by=unit.head_title,
             document=(decision.number, decision.decision_date),
+            attachments=_decision_file(session, hierarchy, decision),
         ),
     )
 
@@ -174,6 +222,27 @@ def central_return_letters(
     )
 
 
+def _decision_file(session: Session, hierarchy: Hierarchy, decision: AwardDecision) -> tuple[Attachment, ...]:
+    """A conferral's quyết định (the stored DOCX, made now if missing) for its letters; none for a refusal
+    or a submission, nor when the province's template cannot render (the letters go without it)."""
+    from documents.papers import decision_attachment
+
+    if decision.kind != DecisionKind.confer:
+        return ()
+    conferred = [i["code"] for i in decision.items if i["outcome"] == Outcome.conferred.value]
+    attachment = decision_attachment(
+        session=session,
+        hierarchy=hierarchy,
+        unit_id=decision.unit_id,
+        number=decision.number,
+        day=decision.decision_date,
+        codes=conferred,
+        signer=decision.signer,
+        meeting_id=decision.meeting_id,
+    )
+    return (attachment,) if attachment is not None else ()
+
+
 @dataclass
 class Told:
     """What one meeting or one decision tells the proposers: the outcome of each dossier, the key of
@@ -187,6 +256,13 @@ class Told:
     decided_on: date
     decided_by: str = ""
     document: tuple[str, date] | None = None
+    attachments: tuple[Attachment, ...] = ()
+    submissions: Mapping[str, tuple[str, date]] = field(default_factory=dict)
+
+    def submission(self, code: str) -> tuple[str, date] | None:
+        """The tờ trình that carries a forwarded dossier: the decision's own document (a central body's
+        submission) or the meeting's letter to the level above."""
+        return self.document or self.submissions.get(code)
 
 
 def _letters(session: Session, hierarchy: Hierarchy, told: Told) -> list[MailItem]:
@@ -244,6 +320,7 @@ def _letters(session: Session, hierarchy: Hierarchy, told: Told) -> list[MailIte
                 to_name=f"Ủy ban nhân dân {origin.name}",
                 template=template,
                 context=ctx,
+                attachments=told.attachments,
             )
         )
     return letters
@@ -262,8 +339,8 @@ def _outcome_line(session, hierarchy, told: Told, n, nominee, note) -> OutcomeLi
         detail = note
     elif kind == Outcome.forwarded:
         result = f"Trình {_forwarded_to(session, hierarchy, n)} khen thưởng"
-        if told.document:
-            result += f" (Tờ trình số {told.document[0]} ngày {told.document[1].strftime('%d/%m/%Y')})"
+        if submission := told.submission(n.code):
+            result += f" ({submission_ref(*submission)})"
         detail = ""
     elif kind == Outcome.rejected:
         result, detail = "Không khen thưởng", note
@@ -300,8 +377,10 @@ def _single_outcome(session, hierarchy, told: Told, n, nominee, note):
         return "outcome_forwarded", OutcomeForwarded(
             **base,
             forwarded_to=_forwarded_to(session, hierarchy, n),
-            submission_number=told.document[0] if told.document else None,
-            submission_date=told.document[1] if told.document else None,
+            submission_number=document_number(submission[0])
+            if (submission := told.submission(n.code))
+            else None,
+            submission_date=submission[1] if submission else None,
         )
     if kind == Outcome.rejected:
         at_authority = hierarchy.get(n.current_unit_id).level == forms[n.award_code].authority

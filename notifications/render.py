@@ -97,6 +97,10 @@ class NominationLine(BaseModel):
     due_date: date = Field(description="the review's due date at the receiving level")
     details: str = Field(default="", description="năm sinh, chức vụ, nơi công tác (models/namesakes.py)")
     warnings: list[str] = Field(default_factory=list, description="e.g. a namesake in another unit")
+    submission: str = Field(
+        default="",
+        description="the tờ trình that brought it: 'Tờ trình số 05/TTr-UBND ngày 24/11/2026 của …'",
+    )
 
 
 class CouncilNewItems(MailContext):

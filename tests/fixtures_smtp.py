@@ -83,6 +83,20 @@ class CapturingHandler:
         return "250 2.0.0 OK"
 
 
+def busy_the_first_time(reply: str = "451 4.3.0 busy, try again later") -> Callable[[bytes], str | None]:
+    """A `data_reply` that refuses each letter's first try (a temporary failure), then accepts it."""
+    seen: set[bytes] = set()
+
+    def answer(data: bytes) -> str | None:
+        message_id = next(line for line in data.split(b"\r\n") if line.startswith(b"Message-ID:"))
+        if message_id in seen:
+            return None
+        seen.add(message_id)
+        return reply
+
+    return answer
+
+
 class SmtpServer:
     """A real SMTP server on 127.0.0.1 that a test can stop (connection refused) and start again."""
 

@@ -21,7 +21,7 @@ from models.calendar import add_working_days
 from models.decisions import AwardDecision, DecisionRefused, DecisionRequest, issue_decision
 from models.nominations import Act, Nomination, NominationStep, Status
 from models.units import Council, CouncilMember
-from notifications.approval_letters import decision_letters, outcome_letters
+from notifications.approval_letters import council_digest, decision_letters, outcome_letters
 from notifications.render import TEMPLATES, render
 from tests.rows import review_type_for
 
@@ -207,6 +207,11 @@ def test_central_bodies_decide_without_a_council_vote(session, sample) -> None:
     (letter,) = decision_letters(session=session, hierarchy=sample, decision_id=moha.decision_id)
     text = render(template=letter.template, context=letter.context, recipient_name=letter.to_name).text
     assert "trình Thủ tướng Chính phủ khen thưởng tại Tờ trình số 45/TTr-BNV ngày 30/11/2026" in text
+    pm_unit = sample.by_code["central.thu-tuong"].id  # the receipt letter there cites the submission
+    receipt = council_digest(session=session, hierarchy=sample, unit_id=pm_unit, codes=[code], ref="t")
+    assert receipt is not None
+    text = render(template=receipt.template, context=receipt.context, recipient_name=receipt.to_name).text
+    assert "- Theo: Tờ trình số 45/TTr-BNV ngày 30/11/2026 của Bộ Nội vụ" in text
     pm = _issue(session, sample, unit="central.thu-tuong", number="12/TTr-TTg", codes=[code])
     assert pm.received == [code]  # taken in by the decision itself: no meeting opens at the centre
     (letter,) = decision_letters(session=session, hierarchy=sample, decision_id=pm.decision_id)

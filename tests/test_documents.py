@@ -543,18 +543,23 @@ def test_each_document_converts_to_pdf_with_its_number(papers, tmp_path: Path) -
 
 
 def test_the_meeting_flow_makes_its_papers_and_lists_them_in_an_artifact(
-    prefect_api, session, sample
+    prefect_api, session, sample, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The meeting's flow makes its minutes (it recommends, so no decision of its own); the decision
-    step's flow makes the head's quyết định; each lists its papers in an artifact; re-runs make nothing."""
+    step's flow makes the head's quyết định; each lists its papers in an artifact, the meeting's listing
+    every paper (its decision too) with the command and, the portal's address set, its download link;
+    re-runs make nothing."""
     import asyncio
-
-    from prefect import get_client
 
     from flows.council import council_meeting
     from flows.decisions import issue_decision
     from models.decisions import DecisionIssued
+    from models.settings import reset_settings
     from models.text import slug
+    from tests.fixtures_prefect import latest_artifact
+
+    monkeypatch.setenv("THIDUA_PORTAL_URL", "https://thidua.thanhhoa.gov.vn/")
+    reset_settings()
 
     codes = _take_in(session, NOMINEES[:2])
     minutes = mt.Minutes(
@@ -586,23 +591,17 @@ def test_the_meeting_flow_makes_its_papers_and_lists_them_in_an_artifact(
     (decision,) = _by_kind(docs, dm.DocumentKind.decision)
     assert decision.number == "77/QĐ-UBND"
 
-    async def artifact(key: str) -> str:
-        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-        from prefect.client.schemas.sorting import ArtifactSort
+    def artifact(key: str) -> str:
+        found = latest_artifact(key)
+        assert found is not None, key
+        return str(found.data)
 
-        async with get_client() as client:  # the latest: the test server outlives this test's meeting #1
-            found = await client.read_artifacts(
-                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-                sort=ArtifactSort.CREATED_DESC,
-                limit=1,
-            )
-            return str(found[0].data)
-
-    meeting_md = asyncio.run(artifact(f"documents-meeting-{result.meeting_id}"))
-    decision_md = asyncio.run(artifact(f"documents-decision-{slug(UNIT)}-{slug('77/QĐ-UBND')}"[:100]))
-    for doc, markdown in ((minutes_doc, meeting_md), (decision, decision_md)):
+    meeting_md = artifact(f"documents-meeting-{result.meeting_id}")
+    decision_md = artifact(f"documents-decision-{slug(UNIT)}-{slug('77/QĐ-UBND')}"[:100])
+    for doc, markdown in ((minutes_doc, meeting_md), (decision, meeting_md), (decision, decision_md)):
         assert f"`thidua docs get {doc.id} -o {doc.file_name}`" in markdown
-    assert "77/QĐ-UBND" in decision_md and "QĐ-UBND" not in meeting_md
+        assert f"[{doc.file_name}](https://thidua.thanhhoa.gov.vn/documents/{doc.id})" in markdown
+    assert "| 77/QĐ-UBND |" in meeting_md and "| Biên bản họp Hội đồng |" in meeting_md
 
 
 def test_the_decision_step_paper_covers_its_codes_forms_and_signer(session, sample) -> None:
@@ -755,3 +754,192 @@ def test_each_template_has_the_page_and_fonts_of_decree_30(name: str) -> None:
     assert motto.bold and Pt(13) <= motto.font.size <= Pt(14)
     assert runs["{{ place_date }}"].italic and "Số: {{ number }}" in runs
     assert section.different_first_page_header_footer  # page numbers from the second page
+
+
+# --- the papers travel with the letters (issue 14: attachment, citations) -----------------------------
+
+
+def test_the_proposers_letter_carries_the_decision_once_also_when_the_mail_is_retried(
+    session, sample, db_url, smtp_server
+) -> None:
+    """The head's conferral is told to the proposer with the stored quyết định attached (its bytes, its
+    file name), exactly once; the server refuses the first try (451) and the retry sends what the
+    outbox stored; recording the same decision again queues nothing."""
+    from datetime import timedelta
+
+    from flows.decisions import issue_and_queue
+    from models.clock import utcnow
+    from models.decisions import DecisionRequest
+    from notifications.outbox import OutboxMessage
+    from tests.fixtures_smtp import busy_the_first_time
+    from tests.notifications.conftest import deliver
+
+    codes = _take_in(session)
+    meeting = _meeting(session, sample, codes)  # recommends the commune's forms, forwards the province's
+    request = DecisionRequest(unit=UNIT, number="42/QĐ-UBND", decision_date=DAY, meeting_id=meeting.id)
+    issued, _, _ = issue_and_queue(request)
+    replayed, _, _ = issue_and_queue(request)
+    assert issued.letters == 1 and replayed.replayed and replayed.letters == 0
+    session.expire_all()
+    (decision,) = [
+        d
+        for d in dm.documents_of(session=session, meeting_id=meeting.id)
+        if d.kind == dm.DocumentKind.decision
+    ]
+    assert decision.number == "42/QĐ-UBND" and decision.file_name.endswith(".docx")
+
+    smtp_server.handler.data_reply = busy_the_first_time()
+    first = deliver(db_url, smtp_server.settings())
+    assert (first.sent, first.retried) == (0, 1) and smtp_server.captured == []
+    second = deliver(db_url, smtp_server.settings(), now=utcnow() + timedelta(minutes=2))
+    assert (second.sent, second.retried) == (1, 0)
+    (letter,) = smtp_server.captured
+    files = list(letter.message.iter_attachments())
+    assert [f.get_filename() for f in files] == [decision.file_name]
+    data = files[0].get_content()
+    assert hashlib.sha256(data).hexdigest() == decision.sha256
+    assert files[0].get_content_type() == dm.DOCX
+    assert "Số: 42/QĐ-UBND" in docx_text(data)
+    (row,) = session.scalars(select(OutboxMessage)).all()
+    assert len(row.attachments) == 1 and row.attempts == 2
+
+
+def test_a_refusal_goes_without_an_attachment(session, sample) -> None:
+    """Only a conferral has a quyết định khen thưởng to attach: a refusal's letter carries none."""
+    from flows.decisions import issue_and_queue
+    from models.decisions import DecisionRequest
+    from notifications.outbox import OutboxMessage
+
+    codes = _take_in(session, NOMINEES[:1])
+    decisions = [{"code": codes[0], "decision": "approve", "votes_for": 7}]
+    _applied(
+        session, sample, "minutes:one", {"meeting_date": DAY, "members_present": 7, "decisions": decisions}
+    )
+    session.commit()
+    request = DecisionRequest(
+        unit=UNIT,
+        number="43/QĐ-UBND",
+        decision_date=DAY,
+        codes=codes,
+        refuse=True,
+        reason="Chưa đủ tiêu chuẩn",
+    )
+    issued, _, _ = issue_and_queue(request)
+    assert issued.letters == 1
+    session.expire_all()
+    (row,) = session.scalars(select(OutboxMessage)).all()
+    assert row.attachments == [] and "quyết định không khen thưởng" in row.text_body
+
+
+def _forwarding_meeting(session, sample, key: str) -> tuple[int, str]:
+    """A commune meeting applied as the flow applies it (apply_and_queue: one transaction with its
+    letters): a Giấy khen recommended to the commune's head, a provincial Bằng khen forwarded."""
+    from flows.council import Applied, apply_and_queue
+
+    local, provincial = _take_in(session, [NOMINEES[0], NOMINEES[3]])
+    meeting = mt.open_meeting(
+        session=session, unit_id=sample.by_code[UNIT].id, key=key, hierarchy=sample, on=DAY
+    )
+    session.commit()
+    decisions = [{"code": c, "decision": "approve", "votes_for": 7} for c in (local, provincial)]
+    applied = apply_and_queue(
+        mt.saved_id(meeting), {"meeting_date": DAY, "members_present": 7, "decisions": decisions}
+    )
+    assert isinstance(applied, Applied), applied
+    return mt.saved_id(meeting), provincial
+
+
+def test_the_letters_of_a_forwarding_cite_the_submissions_number_and_date(session, sample) -> None:
+    """The meeting's tờ trình is numbered in the meeting's own transaction: the proposer's letter
+    («Trình … khen thưởng») and the province council's receipt letter cite «Tờ trình số …/TTr-… ngày
+    dd/mm/yyyy»; the papers flow finds the same documents afterwards."""
+    from documents.papers import documents_for_meeting
+    from flows.council import receive_from_meetings
+    from notifications.outbox import OutboxMessage
+
+    meeting_id, provincial = _forwarding_meeting(session, sample, "minutes:cite")
+    session.expire_all()
+    (letter,) = dm.documents_of(session=session, meeting_id=meeting_id)[1:2]
+    assert letter.kind == dm.DocumentKind.submission and letter.number == "1/TTr-UBND"
+    cited = "Tờ trình số 01/TTr-UBND ngày 24/11/2026"
+    (told,) = session.scalars(select(OutboxMessage)).all()
+    assert told.category == "outcome_forwarded" and provincial in told.subject
+    assert f"khen thưởng tại {cited} đối với" in told.text_body and cited in told.html_body
+
+    receipt, _ = receive_from_meetings([meeting_id], DAY)
+    assert receipt.received == [provincial] and receipt.letters == 1
+    session.expire_all()
+    (digest,) = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.category == "council_new_items")
+    ).all()
+    assert f"- Theo: {cited} của UBND xã Cẩm Thạch" in digest.text_body
+    assert f"Theo {cited} của UBND xã Cẩm Thạch" in digest.html_body
+    again = documents_for_meeting(
+        session=session, meeting=session.get(mt.Meeting, meeting_id), hierarchy=sample
+    )
+    assert [d.id for d in again] == [d.id for d in dm.documents_of(session=session, meeting_id=meeting_id)]
+
+
+def test_a_broken_submission_template_leaves_the_meeting_applied_and_its_letters_uncited(
+    session, sample, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from docx import Document
+
+    from models.nominations import Nomination
+    from models.settings import reset_settings
+    from notifications.outbox import OutboxMessage
+
+    broken = Document(str(DEFAULT_TEMPLATES / "to-trinh-de-nghi-khen-thuong.docx"))
+    broken.add_paragraph("{{ khong_co }}")
+    broken.save(str(tmp_path / "to-trinh-de-nghi-khen-thuong.docx"))
+    monkeypatch.setenv("THIDUA_DOCUMENT_TEMPLATES", str(tmp_path))
+    reset_settings()
+    meeting_id, provincial = _forwarding_meeting(session, sample, "minutes:broken")
+    session.expire_all()
+    assert (
+        session.scalars(select(Nomination.status).where(Nomination.code == provincial)).one()
+        == Status.forwarded
+    )
+    assert dm.documents_of(session=session, meeting_id=meeting_id) == []  # all or none: its savepoint
+    (told,) = session.scalars(select(OutboxMessage)).all()
+    assert "Tờ trình số" not in told.text_body and "đã thống nhất trình" in told.text_body
+
+
+def test_filing_the_yearly_report_makes_its_paper_once(session, sample) -> None:
+    """Recording a yearly report's filing (the command line and the portal both record it through
+    file_report) makes the unit's báo cáo năm: a second filing the same day (an amendment) finds the same
+    paper (same ID, same hash); a deadline that is not yearly makes none."""
+    import json
+
+    from cli.app import app
+    from models.deadlines import YEARLY_REPORT
+    from models.reports import file_report
+
+    cam_lo = "quang-tri-2025.cam-lo-2025"  # the built-in 30/11 report binds Quảng Trị's communes in 2025
+    first = file_report(
+        session=session,
+        unit=cam_lo,
+        year=2025,
+        deadline=YEARLY_REPORT,
+        on=date(2025, 11, 20),
+        today=date(2025, 11, 23),
+    )
+    session.commit()
+    assert first.document_id is not None
+    doc = session.get(dm.Document, first.document_id)
+    assert doc is not None and doc.kind == dm.DocumentKind.yearly_report
+    assert doc.unit_id == sample.by_code[cam_lo].id and doc.issued_on == date(2025, 11, 20)
+    text = docx_text(doc.content)
+    assert "Số: 01/BC-UBND" in text and "Cam Lộ, ngày 20 tháng 11 năm 2025" in text
+    assert "Kính gửi: Văn phòng Điều phối nông thôn mới tỉnh Quảng Trị" in text
+    assert not LEFTOVER_TAG.search(text)
+
+    again = CliRunner().invoke(
+        app, ["report", "submit", cam_lo, "--year", "2025", "--on", "20/11/2025", "--json"]
+    )
+    assert again.exit_code == 0, again.output
+    filed = json.loads(again.stdout)
+    assert filed["amendment"] and filed["document_id"] == doc.id
+    session.expire_all()
+    (only,) = dm.documents_of(session=session, unit_id=doc.unit_id)
+    assert (only.id, only.sha256) == (doc.id, hashlib.sha256(only.content).hexdigest())

@@ -102,8 +102,9 @@ def test_every_time_limit_figure_is_commented_with_its_kind() -> None:
 
 
 def test_no_form_allows_an_enterprise_and_the_catalogue_refuses_one(tmp_path) -> None:
-    assert all(NomineeKind.enterprise not in f.kinds for f in catalogue().forms.values())
-    assert NomineeKind.enterprise not in NOMINEE_KINDS
+    assert "enterprise" not in {k.value for k in NomineeKind}  # the Law knows three kinds (Art. 2)
+    assert all(f.kinds <= set(NomineeKind) for f in catalogue().forms.values())
+    assert set(NOMINEE_KINDS) == set(NomineeKind)
     raw = yaml.safe_load(DATA.read_text(encoding="utf-8"))
     raw["forms"]["bang-khen-tinh"]["kinds"].append("enterprise")
     bad = tmp_path / "award_forms.yaml"

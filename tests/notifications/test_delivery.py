@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from models.clock import utcnow
 from notifications.outbox import OutboxMessage, OutboxStatus, enqueue_many
-from tests.fixtures_smtp import SMTP_PASSWORD, SMTP_USER, SmtpServer
+from tests.fixtures_smtp import SMTP_PASSWORD, SMTP_USER, SmtpServer, busy_the_first_time
 from tests.notifications.conftest import deliver, sample_letter
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,16 +73,9 @@ def test_connection_dropped_mid_batch_reconnects(session, db_url, registry, smtp
 
 def test_temporary_refusal_then_success(session, db_url, registry, smtp_server):
     _queue(session, registry, 10)
-    seen: set[bytes] = set()
-
-    def first_time_busy(data: bytes) -> str | None:
-        message_id = next(line for line in data.split(b"\r\n") if line.startswith(b"Message-ID:"))
-        if message_id in seen:
-            return None
-        seen.add(message_id)
-        return "451 4.3.0 Hệ thống bận, thử lại sau".encode().decode("ascii", "replace")
-
-    smtp_server.handler.data_reply = first_time_busy
+    smtp_server.handler.data_reply = busy_the_first_time(
+        "451 4.3.0 Hệ thống bận, thử lại sau".encode().decode("ascii", "replace")
+    )
     report = deliver(db_url, smtp_server.settings())
     assert (report.sent, report.retried) == (0, 10)
     assert all(r.status == OutboxStatus.pending and r.smtp_response.startswith("451") for r in _rows(session))
