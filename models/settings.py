@@ -52,6 +52,12 @@ class Settings(BaseSettings):
     portal_lockout_failures: int = Field(default=5, gt=0)  # per account
     portal_lockout_address_failures: int = Field(default=20, gt=0)  # per address
     portal_lockout_minutes: int = Field(default=15, gt=0)
+    # Argon2id cost of a password (OWASP's recommended m=19 MiB, t=2, p=1: about 30 ms of one core; the
+    # library's default, 64 MiB x 3 passes x 4 lanes, took 0.2-0.4 s of both cores of a 2-core server and
+    # stalled every page while 50 officials logged in). Stored hashes are redone at their next login.
+    portal_argon2_time_cost: int = Field(default=2, ge=1)
+    portal_argon2_memory_kib: int = Field(default=19_456, ge=8_192)
+    portal_argon2_parallelism: int = Field(default=1, ge=1)
 
     reminder_offsets: list[int] = [14, 7, 3, 1, 0]
     escalation_days: list[int] = [1, 3, 5]
