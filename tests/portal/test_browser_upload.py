@@ -1,6 +1,6 @@
 """Nộp hồ sơ in headless Chromium against the portal app (uvicorn on 127.0.0.1, the portal world's
 SQLite database): with JavaScript a file is sent with XMLHttpRequest and a progress bar and text follow
-the upload (the upload is slowed to 1 MB/s so the bar is seen moving), then the server's answer replaces
+the upload (the upload is slowed to 0.5 MB/s so the bar is seen moving), then the server's answer replaces
 the page; without JavaScript the same form is posted as a plain HTML form and answers the same. The file
 names another unit's dossier, so it is refused by the portal before any flow runs (no Prefect needed)."""
 
@@ -49,6 +49,7 @@ def portal_url(world) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def chromium() -> Iterator[Any]:
+    sync_api.expect.set_options(timeout=TIMEOUT_MS)  # a loaded machine reads a large file slowly
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
@@ -71,8 +72,8 @@ def _logged_in(chromium: Any, url: str, *, javascript: bool) -> Any:
     return page
 
 
-def _big_file(rows: int = 2500) -> bytes:
-    """About 3 MB: A's dossiers with a long account of achievements, and one row of B's."""
+def _big_file(rows: int = 1500) -> bytes:
+    """About 2 MB: A's dossiers with a long account of achievements, and one row of B's."""
     long = "Hiến đất, góp công làm đường giao thông nông thôn và nhà văn hóa thôn. " * 15
     data = [{**row(A, f"Người Số {i:04d}"), "achievement": long} for i in range(rows)]
     data.append({**row(B, "Người Xã Khác"), "achievement": long})
@@ -88,10 +89,10 @@ def test_a_large_file_shows_its_upload_progress_then_the_answer(world, portal_ur
     cdp.send("Network.enable")
     cdp.send(
         "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 1024 * 1024},
+        {"offline": False, "latency": 0, "downloadThroughput": -1, "uploadThroughput": 512 * 1024},
     )
     content = _big_file()
-    assert len(content) > 2 * 2**20
+    assert len(content) > 3 * 2**19
     page.set_input_files(
         "input[name=file]", {"name": "danh-sach-lon.csv", "mimeType": "text/csv", "buffer": content}
     )
