@@ -199,6 +199,21 @@ def floor(users: list[dict], seconds: float) -> dict[str, list[float]]:
     return times
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children still running (the uvicorn workers):
+    what the portal cost, whatever else the machine was doing."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's id
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return 0.0
@@ -289,7 +304,9 @@ def main() -> None:
         for _ in range(args.workers):  # warm-up (templates, holiday tables, hierarchy cache): not measured
             asyncio.run(load(base, users[:1], 1.0))
         load_before = os.getloadavg()
+        cpu_before = cpu_seconds(server.pid)
         times, errors, elapsed, ends = asyncio.run(load(base, users, args.seconds, args.think))
+        server_cpu = cpu_seconds(server.pid) - cpu_before
         load_after = os.getloadavg()
     finally:
         server.terminate()
@@ -334,6 +351,8 @@ def main() -> None:
         "argon2": argon2,
         "python": sys.version.split()[0],
     }
+    cpu_ms = round(1000 * server_cpu / max(total, 1), 1)
+    print(f"portal CPU: {server_cpu:.1f} s for {total} requests, {cpu_ms} ms a request (logins included)")
     print(
         f"reads p95 {pct(reads, 95):.1f} ms (all), {pct(steady, 95):.1f} ms once all had logged in "
         f"({len(steady)} reads); ran with {ran}"
@@ -348,6 +367,7 @@ def main() -> None:
                 "rps": round(total / elapsed, 1),
                 "reads_p95_ms": round(pct(reads, 95), 1),
                 "reads_after_logins_p95_ms": round(pct(steady, 95), 1),
+                "portal_cpu_ms_per_request": cpu_ms,
                 "ran_with": ran,
                 "errors": len(errors),
                 "pages": figures,

@@ -308,9 +308,9 @@ def login_form(request: Request) -> HTMLResponse:
     return _login_page(request)
 
 
-# Logins verify an Argon2 hash, deliberately costly: they wait for one of these places (half the cores)
+# Logins verify an Argon2 hash, deliberately costly: they wait for one of these places (one a core)
 # instead of taking every thread and core from the pages of people already logged in.
-LOGINS_AT_ONCE = max(1, (os.cpu_count() or 2) // 2)
+LOGINS_AT_ONCE = os.cpu_count() or 2
 _login_places: anyio.CapacityLimiter | None = None
 
 
@@ -477,9 +477,7 @@ def inbox(request: Request, viewer: Viewer = Depends(guard)) -> HTMLResponse:
                 col(Nomination.current_unit_id),
             )
             .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
-            .where(
-                col(Nomination.origin_unit_id) == unit.id, col(Nomination.status) != Status.returned
-            )
+            .where(col(Nomination.origin_unit_id) == unit.id, col(Nomination.status) != Status.returned)
             .order_by(col(Nomination.id).desc())
             .limit(PROPOSED_SHOWN)
         ).all()
@@ -492,9 +490,7 @@ def inbox(request: Request, viewer: Viewer = Depends(guard)) -> HTMLResponse:
                 col(Nomination.return_deadline),
             )
             .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
-            .where(
-                col(Nomination.origin_unit_id) == unit.id, col(Nomination.status) == Status.returned
-            )
+            .where(col(Nomination.origin_unit_id) == unit.id, col(Nomination.status) == Status.returned)
             .order_by(col(Nomination.return_deadline), col(Nomination.id))
         ).all()
     forms = Counter(i["award_name"] for i in items)
