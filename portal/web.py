@@ -1629,13 +1629,21 @@ PRELOAD = (
 
 
 def _preload() -> None:
-    """Import the routes' modules and compile every template, before the first request."""
+    """Import the routes' modules, compile every template and read the unit tree (each process of
+    `thidua portal --workers N` does), before the first request."""
     import importlib
+
+    from sqlalchemy.exc import SQLAlchemyError
 
     for name in PRELOAD:
         importlib.import_module(name)
     for name in templates.env.list_templates(extensions=["html"]):
         templates.env.get_template(name)
+    try:
+        with session_scope() as session:
+            Hierarchy.load(session)
+    except SQLAlchemyError:  # no database yet (it is migrated after): the first page reads the tree
+        pass
 
 
 def create_app() -> FastAPI:

@@ -6,17 +6,14 @@ names another unit's dossier, so it is refused by the portal before any flow run
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.portal.conftest import PASSWORD, A, B, csv_bytes, row
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, sync_api  # noqa: F401  (skips without Chromium)
+from tests.portal.conftest import PASSWORD, A, B, csv_bytes, row, serve_portal
+from tests.test_browser import browser, sync_api  # noqa: F401  (skips without Chromium/playwright)
 
 pytestmark = [pytest.mark.browser]
 
@@ -26,40 +23,12 @@ TIMEOUT_MS = 60_000
 
 @pytest.fixture(scope="module")
 def portal_url(world) -> Iterator[str]:
-    import uvicorn
-
-    from portal.web import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = int(s.getsockname()[1])
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 60
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert server.started, "the portal did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(15)
+    with serve_portal() as url:
+        yield url
 
 
-@pytest.fixture(scope="module")
-def chromium() -> Iterator[Any]:
-    sync_api.expect.set_options(timeout=TIMEOUT_MS)  # a loaded machine reads a large file slowly
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-def _logged_in(chromium: Any, url: str, *, javascript: bool) -> Any:
-    context = chromium.new_context(
+def _logged_in(browser: Any, url: str, *, javascript: bool) -> Any:
+    context = browser.new_context(
         viewport={"width": 1366, "height": 768}, locale="vi-VN", java_script_enabled=javascript
     )
     context.set_default_timeout(TIMEOUT_MS)
@@ -80,9 +49,9 @@ def _big_file(rows: int = 1500) -> bytes:
     return csv_bytes(data)
 
 
-def test_a_large_file_shows_its_upload_progress_then_the_answer(world, portal_url, chromium) -> None:
+def test_a_large_file_shows_its_upload_progress_then_the_answer(world, portal_url, browser) -> None:  # noqa: F811
     expect = sync_api.expect
-    page = _logged_in(chromium, portal_url, javascript=True)
+    page = _logged_in(browser, portal_url, javascript=True)
     sent: list[tuple[str, str]] = []
     page.on("request", lambda r: sent.append((r.resource_type, r.url)) if r.method == "POST" else None)
     cdp = page.context.new_cdp_session(page)
@@ -108,14 +77,14 @@ def test_a_large_file_shows_its_upload_progress_then_the_answer(world, portal_ur
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "03b-nop-ho-so-dang-gui.png"), full_page=True)
     # then the server's answer replaces the page: the row of another unit, nothing stored
-    expect(page.get_by_text("bị từ chối — 1 lỗi, không lưu dòng nào")).to_be_visible()
+    expect(page.get_by_text("bị từ chối — 1 lỗi, không lưu dòng nào")).to_be_visible(timeout=TIMEOUT_MS)
     expect(page.get_by_text("không phải đơn vị của bạn")).to_be_visible()
     assert ("xhr", f"{portal_url}/nominate") in sent
 
 
-def test_without_javascript_the_form_is_posted_as_it_is(world, portal_url, chromium) -> None:
+def test_without_javascript_the_form_is_posted_as_it_is(world, portal_url, browser) -> None:  # noqa: F811
     expect = sync_api.expect
-    page = _logged_in(chromium, portal_url, javascript=False)
+    page = _logged_in(browser, portal_url, javascript=False)
     sent: list[tuple[str, str]] = []
     page.on("request", lambda r: sent.append((r.resource_type, r.url)) if r.method == "POST" else None)
     page.set_input_files(
