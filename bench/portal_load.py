@@ -3,9 +3,13 @@ each logging in, reading its inbox and dossiers and saving the minutes of its op
 national-size database (the 2025 hierarchy, SIZE dossiers in flight). Beside it, the same pages'
 database reads alone (the floor), in the same run.
 
-    python bench/portal_load.py [--users 50] [--seconds 60] [--size 10000]
+    python bench/portal_load.py [--users 50] [--seconds 60] [--size 10000] [--workers 2] [--think 0]
 
-Prints requests per second and p50/p95/p99 latency per page, then one line of JSON.
+Each secretary clicks again as soon as a page arrives (`--think 0`, the default: a stress test, not 50
+people, whose latency is users / throughput) or after a pause of `--think` seconds on average (people
+reading the page). Prints what it ran with (portal processes, Argon2 costs, cores, load average before
+and after), requests per second and p50/p95/p99 latency per page, logins apart from reads, then one line
+of JSON.
 """
 
 from __future__ import annotations
@@ -121,15 +125,28 @@ def build(url: str, size: int, users: int) -> list[dict]:
 
 
 async def secretary(
-    client, user: dict, until: float, times: dict[str, list[float]], errors: list[str]
+    client,
+    user: dict,
+    until: float,
+    times: dict[str, list[float]],
+    errors: list[str],
+    think: float = 0,
+    ends: dict[str, list[float]] | None = None,
 ) -> None:
+    ends = ends if ends is not None else defaultdict(list)
+
     async def timed(page: str, method: str, url: str, **kw):
         started = time.perf_counter()
         r = await client.request(method, url, **kw)
         times[page].append(time.perf_counter() - started)
+        ends[page].append(time.perf_counter())
         if r.status_code >= 400 and not (page == "minutes" and r.status_code == 400):
             errors.append(f"{page} {r.status_code}")
+        if think:
+            await asyncio.sleep(rnd.uniform(0.5, 1.5) * think)
         return r
+
+    rnd = random.Random(user["username"])
 
     form = await timed("login page", "GET", "/login")
     token = CSRF.search(form.text).group(1)  # type: ignore[union-attr]
@@ -138,7 +155,6 @@ async def secretary(
     )
     page = await timed("inbox", "GET", "/inbox")
     csrf = CSRF.search(page.text).group(1)  # type: ignore[union-attr]
-    rnd = random.Random(user["username"])
     while time.perf_counter() < until:
         await timed("inbox", "GET", "/inbox")
         await timed("dossier", "GET", f"/dossiers/{rnd.choice(user['codes'])}")
@@ -183,6 +199,21 @@ def floor(users: list[dict], seconds: float) -> dict[str, list[float]]:
     return times
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and its children still running (the uvicorn workers):
+    what the portal cost, whatever else the machine was doing."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(stat.parent.name) == pid or int(fields[1]) == pid:  # fields[1]: the parent's id
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
+
+
 def pct(values: list[float], p: float) -> float:
     if not values:
         return 0.0
@@ -191,23 +222,25 @@ def pct(values: list[float], p: float) -> float:
 
 
 async def load(
-    base: str, users: list[dict], seconds: float
-) -> tuple[dict[str, list[float]], list[str], float]:
+    base: str, users: list[dict], seconds: float, think: float = 0
+) -> tuple[dict[str, list[float]], list[str], float, dict[str, list[float]]]:
+    """Latencies per page, errors, elapsed seconds, and when each request ended (perf_counter)."""
     import httpx
 
     times: dict[str, list[float]] = defaultdict(list)
+    ends: dict[str, list[float]] = defaultdict(list)
     errors: list[str] = []
     until = time.perf_counter() + seconds
     started = time.perf_counter()
     clients = [httpx.AsyncClient(base_url=base, timeout=60, follow_redirects=False) for _ in users]
     try:
         await asyncio.gather(
-            *(secretary(c, u, until, times, errors) for c, u in zip(clients, users, strict=True))
+            *(secretary(c, u, until, times, errors, think, ends) for c, u in zip(clients, users, strict=True))
         )
     finally:
         for c in clients:
             await c.aclose()
-    return times, errors, time.perf_counter() - started
+    return times, errors, time.perf_counter() - started, ends
 
 
 def main() -> None:
@@ -215,6 +248,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=1, help="portal processes (thidua portal --workers)")
+    parser.add_argument("--think", type=float, default=0, help="mean pause between clicks, seconds")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="thidua-bench-portal-"))
     url = f"sqlite:///{folder / 'bench.db'}"
@@ -223,6 +258,14 @@ def main() -> None:
         THIDUA_DATA_DIR=str(folder / "data"),
         THIDUA_PORTAL_LOCKOUT_ADDRESS_FAILURES="100000",
     )
+    from models.settings import get_settings
+
+    s = get_settings()
+    argon2 = {
+        "time_cost": s.portal_argon2_time_cost,
+        "memory_kib": s.portal_argon2_memory_kib,
+        "parallelism": s.portal_argon2_parallelism,
+    }
     started = time.perf_counter()
     users = build(url, args.size, args.users)
     setup = time.perf_counter() - started
@@ -242,6 +285,8 @@ def main() -> None:
             "--log-level",
             "warning",
             "--no-access-log",
+            "--workers",
+            str(args.workers),
         ],
         cwd=ROOT,
         env=env,
@@ -256,12 +301,22 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        asyncio.run(load(base, users[:1], 1.0))  # warm-up (holiday tables, hierarchy cache): not measured
-        times, errors, elapsed = asyncio.run(load(base, users, args.seconds))
+        for _ in range(args.workers):  # warm-up (templates, holiday tables, hierarchy cache): not measured
+            asyncio.run(load(base, users[:1], 1.0))
+        load_before = os.getloadavg()
+        cpu_before = cpu_seconds(server.pid)
+        times, errors, elapsed, ends = asyncio.run(load(base, users, args.seconds, args.think))
+        server_cpu = cpu_seconds(server.pid) - cpu_before
+        load_after = os.getloadavg()
     finally:
         server.terminate()
         server.wait(15)
-    bare = floor(users, min(args.seconds, 20))
+    try:
+        bare = floor(users, min(args.seconds, 20))
+    finally:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)  # the national-size database: rebuilt every run
     total = sum(len(v) for v in times.values())
     print(
         f"{'page':<12} {'requests':>9} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} | floor p50 / p95 ms"
@@ -282,8 +337,31 @@ def main() -> None:
         print(
             f"{page:<12} {len(values):>9} {len(values) / elapsed:>7.1f} {pct(values, 50):>8.1f} {pct(values, 95):>8.1f} {pct(values, 99):>8.1f} | {floor_text}"
         )
-    print(f"errors: {len(errors)} {sorted(set(errors))[:5]}; setup {setup:.0f} s; cpus {os.cpu_count()}")
+    print(f"errors: {len(errors)} {sorted(set(errors))[:5]}; setup {setup:.0f} s")
     reads = [v for p, vs in times.items() if p in ("inbox", "dossier", "meeting") for v in vs]
+    # reads once every secretary has logged in (the Argon2 burst of 50 logins is over)
+    logged_in = max(ends.get("login", [0.0]))
+    steady = [
+        v
+        for p in ("inbox", "dossier", "meeting")
+        for v, end in zip(times.get(p, []), ends.get(p, []), strict=True)
+        if end - v > logged_in
+    ]
+    ran = {
+        "workers": args.workers,
+        "think_s": args.think,
+        "cpus": os.cpu_count(),
+        "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in load_after],
+        "argon2": argon2,
+        "python": sys.version.split()[0],
+    }
+    cpu_ms = round(1000 * server_cpu / max(total, 1), 1)
+    print(f"portal CPU: {server_cpu:.1f} s for {total} requests, {cpu_ms} ms a request (logins included)")
+    print(
+        f"reads p95 {pct(reads, 95):.1f} ms (all), {pct(steady, 95):.1f} ms once all had logged in "
+        f"({len(steady)} reads); ran with {ran}"
+    )
     print(
         json.dumps(
             {
@@ -293,6 +371,9 @@ def main() -> None:
                 "requests": total,
                 "rps": round(total / elapsed, 1),
                 "reads_p95_ms": round(pct(reads, 95), 1),
+                "reads_after_logins_p95_ms": round(pct(steady, 95), 1),
+                "portal_cpu_ms_per_request": cpu_ms,
+                "ran_with": ran,
                 "errors": len(errors),
                 "pages": figures,
                 "mean_read_ms": round(statistics.mean(reads) * 1000, 1) if reads else 0,

@@ -151,6 +151,15 @@ def portal_command(
     host: Annotated[
         str, typer.Option("--host", help="địa chỉ lắng nghe (mặc định chỉ máy này)")
     ] = "127.0.0.1",
+    workers: Annotated[
+        int,
+        typer.Option(
+            "--workers",
+            min=1,
+            help="số tiến trình phục vụ (phiên đăng nhập lưu trong cơ sở dữ liệu nên dùng chung được); "
+            "nên bằng số lõi CPU",
+        ),
+    ] = 1,
 ) -> None:
     """Chạy riêng cổng Hội đồng (uvicorn), ví dụ sau một reverse proxy có TLS."""
     import uvicorn
@@ -160,9 +169,17 @@ def portal_command(
 
     upgrade()
     port = port or get_settings().portal_port
-    console.print(f"Cổng Hội đồng: http://{host}:{port}")
+    console.print(
+        f"Cổng Hội đồng: http://{host}:{port}" + (f" ({workers} tiến trình)" if workers > 1 else "")
+    )
     # proxy headers from 127.0.0.1 only (uvicorn's default): behind nginx on this machine the client's
     # address is the browser's, which the login throttling counts
     uvicorn.run(
-        "portal.web:app_factory", factory=True, host=host, port=port, log_level="info", access_log=True
+        "portal.web:app_factory",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level="info",
+        access_log=True,
     )

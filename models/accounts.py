@@ -13,6 +13,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import lru_cache
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -133,13 +134,32 @@ class Policy:
         )
 
 
-_hasher = PasswordHasher()
-# A hash to verify against when the user does not exist: the answer takes as long either way.
-_DUMMY_HASH = _hasher.hash(secrets.token_urlsafe(16))
+@lru_cache(maxsize=4)
+def _hasher_for(time_cost: int, memory_kib: int, parallelism: int) -> tuple[PasswordHasher, str]:
+    """The hasher for these costs, and a hash to verify against when the user does not exist (the answer
+    takes as long either way)."""
+    hasher = PasswordHasher(time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism)
+    return hasher, hasher.hash(secrets.token_urlsafe(16))
+
+
+def _hasher() -> tuple[PasswordHasher, str]:
+    from models.settings import get_settings
+
+    s = get_settings()
+    return _hasher_for(s.portal_argon2_time_cost, s.portal_argon2_memory_kib, s.portal_argon2_parallelism)
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher()[0].hash(password)
+
+
+def password_matches(stored_hash: str | None, password: str) -> bool:
+    """Whether `password` is the one behind `stored_hash` (None: no such user, checked as long anyway)."""
+    hasher, dummy = _hasher()
+    try:
+        return hasher.verify(stored_hash or dummy, password) and bool(stored_hash)
+    except (VerificationError, InvalidHashError):
+        return False
 
 
 def check_new_password(password: str, *, username: str = "") -> None:
@@ -299,18 +319,14 @@ def login(
 
         raise LoginRefused("đăng nhập tạm khóa vì sai mật khẩu nhiều lần; thử lại sau " + fmt_datetime(until))
     user = by_username(session, name) if name else None
-    ok: bool
-    try:
-        ok = _hasher.verify(user.password_hash if user else _DUMMY_HASH, password)
-    except (VerificationError, InvalidHashError):
-        ok = False
+    ok = password_matches(user.password_hash if user else None, password)
     ok = ok and user is not None and not user.disabled
     session.add(LoginAttempt(username=name, address=address, ok=ok, at=now))
     if not ok or user is None:
         session.flush()
         return_to = "tên đăng nhập hoặc mật khẩu không đúng, hoặc tài khoản đã bị khóa"
         raise LoginRefused(return_to)
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hasher()[0].check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
         session.add(user)
     token = secrets.token_urlsafe(32)

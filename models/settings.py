@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     # the portal's address as officials reach it (e.g. https://thidua.thanhhoa.gov.vn): artifacts link
     # each paper to its download page there; unset, they give the `thidua docs get` command only
     portal_url: str | None = None
+    # Argon2id cost of a password (OWASP's recommended m=19 MiB, t=2, p=1: about 30 ms of one core; the
+    # library's default, 64 MiB x 3 passes x 4 lanes, took 0.2-0.4 s of both cores of a 2-core server and
+    # stalled every page while 50 officials logged in). Stored hashes are redone at their next login.
+    portal_argon2_time_cost: int = Field(default=2, ge=1)
+    portal_argon2_memory_kib: int = Field(default=19_456, ge=8_192)
+    portal_argon2_parallelism: int = Field(default=1, ge=1)
 
     reminder_offsets: list[int] = [14, 7, 3, 1, 0]
     escalation_days: list[int] = [1, 3, 5]

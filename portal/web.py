@@ -10,6 +10,7 @@ Reads go to the app database; changes go through the Prefect flows (portal/runs.
 
 from __future__ import annotations
 
+import os
 import secrets
 import tempfile
 from collections import Counter
@@ -19,7 +20,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, FastAPI, File, Form, Request, UploadFile
+import anyio
+import anyio.to_thread
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -58,6 +61,7 @@ SECURITY_HEADERS = [
 ]
 
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+templates.env.auto_reload = False  # compiled once per process (see `_preload`), never re-read per request
 templates.env.filters["vn_date"] = lambda v: fmt_date(date.fromisoformat(v) if isinstance(v, str) else v)
 templates.env.filters["vn_time"] = fmt_datetime
 templates.env.filters["award"] = award_name
@@ -137,13 +141,17 @@ def _address(request: Request) -> str:
 
 
 def _targets(
-    session: Session, viewer_unit: UnitRef, spec: authz.Route, request: Request, form: FormData | None
+    session: Session,
+    hierarchy: Hierarchy,
+    viewer_unit: UnitRef,
+    spec: authz.Route,
+    request: Request,
+    form: FormData | None,
 ):
     """The object of the route and its units; raises Denied(404) for an object that does not exist."""
     from models.meetings import Meeting
     from models.nominations import NominationStep, by_code
 
-    hierarchy = Hierarchy.load(session)
     if spec.scope == authz.Scope.user:
         return viewer_unit, None, [viewer_unit]
     if spec.scope == authz.Scope.unit:
@@ -208,7 +216,7 @@ def _check(request: Request, route: str, form: FormData | None) -> Viewer:
             )
         hierarchy = Hierarchy.load(session)
         own = hierarchy.get(user.unit_id)
-        target, obj, units = _targets(session, own, spec, request, form)
+        target, obj, units = _targets(session, hierarchy, own, spec, request, form)
         status = authz.decide(route, user.role, user_unit=own, targets=units, hierarchy=hierarchy)
         if status != 200:
             raise Denied(status)
@@ -218,10 +226,22 @@ def _check(request: Request, route: str, form: FormData | None) -> Viewer:
         )
 
 
+def _logged_in(request: Request) -> None:
+    """Raises NotLoggedIn unless the cookie names a live session."""
+    with session_scope() as session:
+        if accounts.current(session=session, token=request.cookies.get(COOKIE), policy=_policy()) is None:
+            raise NotLoggedIn
+
+
 async def guard(request: Request) -> Viewer:
-    """The one dependency of every route: session, CSRF on POST, the route × role table."""
+    """The one dependency of every route: session, CSRF on POST, the route × role table.
+
+    A POST's body (an upload, perhaps large) is read only once the cookie is known to be a live session."""
     route = request.scope["route"].name
-    form = await request.form() if request.method == "POST" else None
+    form = None
+    if request.method == "POST":
+        await run_in_threadpool(_logged_in, request)
+        form = await request.form()
     return await run_in_threadpool(_check, request, route, form)
 
 
@@ -288,14 +308,29 @@ def login_form(request: Request) -> HTMLResponse:
     return _login_page(request)
 
 
+# Logins verify an Argon2 hash, deliberately costly: they wait for one of these places (one a core)
+# instead of taking every thread and core from the pages of people already logged in.
+LOGINS_AT_ONCE = os.cpu_count() or 2
+_login_places: anyio.CapacityLimiter | None = None
+
+
 @router.post("/login", name="login")
-def login(
+async def login(
     request: Request,
     username: str = Form(""),
     password: str = Form(""),
     csrf: str = Form(""),
     next: str = Form("/"),
 ) -> Response:
+    global _login_places
+    if _login_places is None:
+        _login_places = anyio.CapacityLimiter(LOGINS_AT_ONCE)
+    return await anyio.to_thread.run_sync(
+        _login, request, username, password, csrf, next, limiter=_login_places
+    )
+
+
+def _login(request: Request, username: str, password: str, csrf: str, next: str) -> Response:
     expected = request.cookies.get(LOGIN_COOKIE, "")
     if not expected or not secrets.compare_digest(csrf, expected):
         return _login_page(
@@ -344,16 +379,11 @@ def change_password(
     new: str = Form(""),
     again: str = Form(""),
 ) -> Response:
-    from argon2 import PasswordHasher
-    from argon2.exceptions import InvalidHashError, VerificationError
-
     error = ""
     with session_scope() as session:
         user = session.get(PortalUser, viewer.user.id)
         assert user is not None
-        try:
-            PasswordHasher().verify(user.password_hash, current)
-        except (VerificationError, InvalidHashError):
+        if not accounts.password_matches(user.password_hash, current):
             error = "mật khẩu hiện tại không đúng"
         if not error and new != again:
             error = "hai lần nhập mật khẩu mới không khớp"
@@ -409,6 +439,25 @@ def _due(item: dict, today: date) -> dict:
 PROPOSED_SHOWN = 200  # the latest dossiers a unit proposed, on its inbox page
 
 
+def returned_item(
+    *, code: str, nominee: str, where: str, returned_on: date | None, deadline: date | None, today: date
+) -> dict:
+    """A dossier returned for completion (trả lại để bổ sung), as the inbox lists it: its completion
+    deadline (hạn bổ sung) with the working days left or overdue; without a deadline (older returns), the
+    day it was returned and the working days since."""
+    left = working_days_between(today, deadline) if deadline else None
+    return {
+        "code": code,
+        "nominee": nominee,
+        "where": where,
+        "returned_on": fmt_date(returned_on),
+        "return_deadline": fmt_date(deadline),
+        "left": left,
+        "overdue": left is not None and left < 0,
+        "since": working_days_between(returned_on, today) if returned_on and not deadline else None,
+    }
+
+
 @router.get("/inbox", name="inbox", response_class=HTMLResponse)
 def inbox(request: Request, viewer: Viewer = Depends(guard)) -> HTMLResponse:
     from models.nominations import Nomination, Nominee, Status
@@ -426,27 +475,45 @@ def inbox(request: Request, viewer: Viewer = Depends(guard)) -> HTMLResponse:
                 col(Nominee.name),
                 col(Nomination.status),
                 col(Nomination.current_unit_id),
+            )
+            .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
+            .where(col(Nomination.origin_unit_id) == unit.id, col(Nomination.status) != Status.returned)
+            .order_by(col(Nomination.id).desc())
+            .limit(PROPOSED_SHOWN)
+        ).all()
+        returned_rows = session.execute(  # every one, however old: the unit owes each a completion
+            select(
+                col(Nomination.code),
+                col(Nominee.name),
+                col(Nomination.current_unit_id),
+                col(Nomination.paused_on),
                 col(Nomination.return_deadline),
             )
             .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
-            .where(col(Nomination.origin_unit_id) == unit.id)
-            .order_by(col(Nomination.id).desc())
-            .limit(PROPOSED_SHOWN)
+            .where(col(Nomination.origin_unit_id) == unit.id, col(Nomination.status) == Status.returned)
+            .order_by(col(Nomination.return_deadline), col(Nomination.id))
         ).all()
     forms = Counter(i["award_name"] for i in items)
     proposed = [
         {
             "code": code,
             "nominee": name,
-            "status": Status(status),
             "status_label": Status(status).label,
             "where": viewer.hierarchy.get(current).name,
-            "return_deadline": fmt_date(deadline),
-            "overdue": deadline is not None and deadline < today,
         }
-        for code, name, status, current, deadline in rows
+        for code, name, status, current in rows
     ]
-    returned = [p for p in proposed if p["status"] == Status.returned]
+    returned = [
+        returned_item(
+            code=code,
+            nominee=name,
+            where=viewer.hierarchy.get(current).name,
+            returned_on=paused,
+            deadline=deadline,
+            today=today,
+        )
+        for code, name, current, paused, deadline in returned_rows
+    ]
     return page(
         request,
         "inbox.html",
@@ -456,7 +523,7 @@ def inbox(request: Request, viewer: Viewer = Depends(guard)) -> HTMLResponse:
         forms=sorted(forms.items()),
         overdue=sum(1 for i in items if i["overdue"]),
         returned=returned,
-        proposed=[p for p in proposed if p["status"] != Status.returned],
+        proposed=proposed,
         below=_children(viewer.hierarchy, unit) if unit.id == viewer.unit.id or viewer.can("inbox") else [],
     )
 
@@ -593,10 +660,22 @@ def _unit_problems(rows: list[tuple[int, dict]], viewer: Viewer) -> list[dict]:
     return problems
 
 
+def _form_file(form: FormData, name: str = "file") -> StarletteUploadFile | None:
+    value = form.get(name)
+    return value if isinstance(value, StarletteUploadFile) else None
+
+
+# The upload routes read their form themselves (not as FastAPI File/Form parameters, which are parsed
+# before any dependency): `guard` reads the body only once the session is known to be live.
+
+
 @router.post("/nominate", name="nominate", response_class=HTMLResponse)
-def nominate(
-    request: Request, viewer: Viewer = Depends(guard), file: UploadFile = File(None)
-) -> HTMLResponse:
+async def nominate(request: Request, viewer: Viewer = Depends(guard)) -> HTMLResponse:
+    form = await request.form()  # already read by guard (cached)
+    return await run_in_threadpool(_nominate, request, viewer, _form_file(form))
+
+
+def _nominate(request: Request, viewer: Viewer, file: StarletteUploadFile | None) -> HTMLResponse:
     from models.intake import COLUMNS, HEADERS_VI, IntakeRefused
     from models.sheets import FileRefused, read_rows
     from portal import runs
@@ -717,6 +796,7 @@ GRID_FIELDS = (
     "votes_written",
     "lower_award",
     "note",
+    "deadline",  # hạn bổ sung: for a dossier returned for completion (dd/mm/yyyy; empty: the rule's days)
 )
 
 
@@ -754,6 +834,7 @@ def _grid_start(meeting: Any, members: int) -> dict:
                 "votes_written": "",
                 "lower_award": "",
                 "note": "",
+                "deadline": "",
             }
             for a in meeting.agenda
         },
@@ -860,6 +941,11 @@ def _minutes_data(body: dict, secretary: str) -> tuple[dict, list[tuple[str | No
             if n is not None:
                 item[f] = n
         item.update(_written(r.get("votes_written", ""), problems, code))  # absent members' ballots
+        if r.get("deadline"):
+            try:
+                item["deadline"] = parse_date(r["deadline"])
+            except ValueError as exc:
+                problems.append((code, f"Hạn bổ sung: {exc}"))
         decisions.append(item)
     data = {
         "meeting_date": day,
@@ -965,6 +1051,9 @@ def _sheet_rows(rows: list[tuple[int, dict]], body: dict) -> list[tuple[str | No
             "votes_written": "/".join(written) if any(w != "0" for w in written) else "",
             "lower_award": cell(raw, "lower_award"),
             "note": cell(raw, "note"),
+            "deadline": fmt_date(raw["deadline"])
+            if isinstance(raw.get("deadline"), date)
+            else cell(raw, "deadline"),
         }
     return problems
 
@@ -1352,9 +1441,14 @@ def reports(
 
 
 @router.post("/reports", name="report_file", response_class=HTMLResponse)
-def report_file(
-    request: Request, viewer: Viewer = Depends(guard), year: str = Form(""), file: UploadFile = File(None)
-) -> Response:
+async def report_file(request: Request, viewer: Viewer = Depends(guard)) -> Response:
+    form = await request.form()  # already read by guard (cached)
+    return await run_in_threadpool(
+        _report_file, request, viewer, str(form.get("year") or ""), _form_file(form)
+    )
+
+
+def _report_file(request: Request, viewer: Viewer, year: str, file: StarletteUploadFile | None) -> Response:
     from models.portal import store_upload
     from models.reports import ReportRefused, file_report, yearly_report
     from models.settings import get_settings
@@ -1511,7 +1605,49 @@ HTTP_MESSAGES = {
 }
 
 
+# What the routes import lazily (to keep `thidua --help` quick), imported when the app is made: the first
+# request that needed Prefect (a minutes grid's check) used to import it under the GIL, stalling every
+# page of the process for 3-11 s.
+PRELOAD = (
+    "cli.meetings",
+    "cli.nominations",
+    "flows.inputs",
+    "models.dashboard",
+    "models.decisions",
+    "models.documents",
+    "models.intake",
+    "models.meetings",
+    "models.portal",
+    "models.queries",
+    "models.reports",
+    "models.sheets",
+    "notifications.outbox",
+    "portal.runs",
+    "prefect.deployments.flow_runs",
+    "prefect.flow_runs",
+)
+
+
+def _preload() -> None:
+    """Import the routes' modules, compile every template and read the unit tree (each process of
+    `thidua portal --workers N` does), before the first request."""
+    import importlib
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    for name in PRELOAD:
+        importlib.import_module(name)
+    for name in templates.env.list_templates(extensions=["html"]):
+        templates.env.get_template(name)
+    try:
+        with session_scope() as session:
+            Hierarchy.load(session)
+    except SQLAlchemyError:  # no database yet (it is migrated after): the first page reads the tree
+        pass
+
+
 def create_app() -> FastAPI:
+    _preload()
     app = FastAPI(
         title="Cổng Hội đồng Thi đua – Khen thưởng", docs_url=None, redoc_url=None, openapi_url=None
     )

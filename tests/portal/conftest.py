@@ -185,3 +185,34 @@ def login(username: str, password: str = PASSWORD):
     page = c.get("/password")
     assert page.status_code == 200
     return c, csrf_of(page.text)
+
+
+@contextlib.contextmanager
+def serve_portal() -> Iterator[str]:
+    """The portal app served by uvicorn on 127.0.0.1 (a thread of this process, the world's database);
+    yields its URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from portal.web import create_app
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = int(s.getsockname()[1])
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started, "the portal did not start"
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)

@@ -71,6 +71,53 @@ def test_without_a_session_every_page_sends_to_the_login(world) -> None:
     assert c.get("/inbox").status_code == 303
 
 
+def test_a_post_without_a_session_is_sent_to_the_login_before_its_body_is_read(world) -> None:
+    """An upload (or any POST) from someone not logged in is not parsed: a body that cannot be read as
+    a form would answer 400 if it were; it is answered with the login page's address instead."""
+    c = client()
+    garbage = b"--x\r\nContent-Disposition: form-data; name=file; filename=a.csv\r\n" + b"x" * 2**20
+    for path in ("/nominate", "/reports", f"/meetings/{world.meetings[A]}/minutes/file"):
+        r = c.post(path, content=garbage, headers={"content-type": "multipart/form-data; boundary=x"})
+        assert r.status_code == 303 and r.headers["location"].startswith("/login"), (path, r.status_code)
+    c2, _ = login("tk.a")  # logged in, the same body is read, and refused as a form
+    r = c2.post("/nominate", content=garbage, headers={"content-type": "multipart/form-data; boundary=x"})
+    assert r.status_code == 400
+
+
+def test_argon2_costs_follow_the_settings_and_an_old_hash_is_redone_at_login(world, monkeypatch) -> None:
+    from argon2 import PasswordHasher
+    from sqlmodel import Session
+
+    from models import accounts
+    from models.accounts import by_username
+    from models.db import get_engine
+    from models.settings import reset_settings
+
+    with Session(get_engine(world.url)) as s:
+        user = by_username(s, "vt.tinh")
+        assert user is not None
+        assert user.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")  # OWASP's, the default
+        user.password_hash = PasswordHasher().hash(PASSWORD)  # the library's default (64 MiB, t=3, p=4)
+        s.add(user)
+        s.commit()
+    login("vt.tinh")  # the old hash still lets its owner in, and is redone with today's costs
+    with Session(get_engine(world.url)) as s:
+        user = by_username(s, "vt.tinh")
+        assert user is not None and user.password_hash.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    monkeypatch.setenv("THIDUA_PORTAL_ARGON2_TIME_COST", "3")
+    reset_settings()
+    try:
+        stronger = accounts.hash_password("mot-mat-khau-khac-2026")
+        assert stronger.startswith("$argon2id$v=19$m=19456,t=3,p=1$")
+        assert accounts.password_matches(stronger, "mot-mat-khau-khac-2026")
+        assert not accounts.password_matches(stronger, "sai")
+        assert not accounts.password_matches(None, "mot-mat-khau-khac-2026")
+        assert not accounts.password_matches("", "mot-mat-khau-khac-2026")
+    finally:
+        monkeypatch.delenv("THIDUA_PORTAL_ARGON2_TIME_COST")
+        reset_settings()
+
+
 def test_a_session_id_set_before_login_is_never_the_one_after(world) -> None:
     """Fixation: whatever session cookie the browser brings, login issues a new one and the old dies."""
     c, _ = login("tk.a")

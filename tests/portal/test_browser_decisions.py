@@ -6,16 +6,13 @@ test-artifacts/portal/ (decisions-*.png)."""
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.portal.conftest import PASSWORD
+from tests.portal.conftest import PASSWORD, serve_portal
 from tests.portal.test_decisions_page import _recommend_at_a
 from tests.test_browser import browser, sync_api  # noqa: F401  (skips without Chromium/playwright)
 
@@ -26,23 +23,8 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts" / "portal"
 
 @pytest.fixture(scope="module")
 def served(world, prefect_api) -> Iterator[str]:
-    import uvicorn
-
-    from portal.web import create_app
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert server.started, "the portal did not start"
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_portal() as url:
+        yield url
 
 
 def _shot(page: Any, name: str) -> None:

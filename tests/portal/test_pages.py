@@ -242,3 +242,121 @@ def test_the_summary_draws_the_areas_figures_as_svg_with_tables(world) -> None:
     )  # the statuses of the seeded dossiers
     other, _ = login("vh.qt")
     assert "Thanh Hóa" not in other.get("/summary").text.split("<main>")[1]
+
+
+def test_returned_dossiers_show_their_completion_deadline_or_the_days_since_return(world) -> None:
+    """Hồ sơ chờ xét: a dossier returned for completion shows its «Hạn bổ sung» with the working days
+    left (overdue in red); one returned without a deadline shows the day it came back and the working
+    days since. Every returned one is listed, however many newer dossiers the unit proposed."""
+    from datetime import timedelta
+
+    from sqlmodel import Session
+
+    from flows.intake import intake_batch
+    from models.calendar import add_working_days, working_days_between
+    from models.clock import fmt_date, today_vn
+    from models.db import get_engine
+    from models.nominations import Act, by_code, return_for_completion
+    from portal.web import PROPOSED_SHOWN
+
+    today = today_vn()
+    with Session(get_engine(world.url), expire_on_commit=False) as s:
+        result = intake_batch(
+            session=s,
+            rows=[(2, row(A, "Phạm Văn Hạn")), (3, row(A, "Vũ Thị Trễ")), (4, row(A, "Đỗ Văn Cũ"))],
+            source="returned-test",
+        )
+        codes = [n["code"] for n in result.nominations]
+        due, late, old = (by_code(session=s, code=c) for c in codes)
+        returned_on = today - timedelta(days=20)
+        deadline = add_working_days(today, 5)
+        for n, d in ((due, deadline), (late, today - timedelta(days=10)), (old, None)):
+            assert n is not None
+            act = Act("Hội đồng xã", returned_on, unit_id=n.current_unit_id, note="Bổ sung bản thành tích")
+            return_for_completion(session=s, nomination=n, act=act, deadline=d)
+        assert old is not None
+        old.return_deadline = None  # returned before deadlines were kept
+        s.add(old)
+        s.commit()
+        # many newer dossiers: the returned ones are not pushed off the page
+        intake_batch(
+            session=s,
+            rows=[(i + 2, row(A, f"Người Mới {i:03d}")) for i in range(PROPOSED_SHOWN + 5)],
+            source="newer",
+        )
+        s.commit()
+    c, _ = login("tk.a")
+    page = c.get("/inbox").text
+    section = page[page.index("chờ bổ sung</h2>") : page.index("đã đề nghị</h2>")]
+    rows = {
+        code: section[section.index(code) : section.index("</tr>", section.index(code))] for code in codes
+    }
+    assert fmt_date(deadline) in rows[codes[0]]
+    assert f"{working_days_between(today, deadline)} ngày làm việc" in rows[codes[0]]
+    assert "quá hạn" not in rows[codes[0]]
+    assert "quá hạn" in rows[codes[1]]
+    late_row = section[section.rfind("<tr", 0, section.index(codes[1])) :]
+    assert late_row.startswith('<tr class="overdue"')
+    assert "không ghi hạn" in rows[codes[2]]
+    assert fmt_date(returned_on) in rows[codes[2]]
+    since = working_days_between(returned_on, today)
+    assert f"đã {since} ngày làm việc từ khi trả lại" in rows[codes[2]]
+    assert "3</strong> hồ sơ bị trả lại chờ bổ sung" in page
+
+
+def test_the_minutes_grid_takes_a_completion_deadline_for_a_returned_dossier(world) -> None:
+    """«Hạn bổ sung» in the grid (and in the minutes sheet, as `thidua meeting decide --file` reads it):
+    a date that cannot be read is shown on its row with the input kept; a good one is kept in the draft
+    and goes into the minutes the chair confirms."""
+    from sqlmodel import Session
+
+    from models.db import get_engine
+    from models.meetings import Meeting, MeetingStatus
+    from models.portal import draft_of
+    from portal.web import _minutes_data
+
+    meeting_id = world.meetings[A]
+    with Session(get_engine(world.url)) as s:
+        agenda = s.get(Meeting, meeting_id).agenda  # type: ignore[union-attr]
+    first, second = agenda[0]["code"], agenda[1]["code"]
+    c, csrf = login("tk.a")
+    assert 'name="deadline:' in c.get(f"/meetings/{meeting_id}").text
+    form = {
+        "csrf": csrf,
+        "action": "save",
+        "meeting_date": "01/12/2026",
+        "members_present": "6",
+        f"decision:{first}": "Trả lại bổ sung",
+        f"note:{first}": "Bổ sung bản thành tích có xác nhận",
+        f"deadline:{first}": "31/02/2027",
+        f"decision:{second}": "Thông qua",
+        f"votes_for:{second}": "6",
+    }
+    r = c.post(f"/meetings/{meeting_id}/minutes", data=form)
+    assert r.status_code == 400
+    assert "Hạn bổ sung: ngày «31/02/2027» không hợp lệ" in r.text
+    assert f'name="deadline:{first}" value="31/02/2027"' in r.text
+    r = c.post(f"/meetings/{meeting_id}/minutes", data={**form, f"deadline:{first}": "15/01/2027"})
+    assert r.status_code == 303, r.text[-1500:]
+    with Session(get_engine(world.url)) as s:
+        draft = draft_of(s, meeting_id)
+        assert draft is not None and draft.ready
+        assert draft.body["rows"][first]["deadline"] == "15/01/2027"
+        data, problems = _minutes_data(draft.body, "x")
+        assert not problems
+        assert {d["code"]: d.get("deadline") for d in data["decisions"]}[first].isoformat() == "2027-01-15"
+        assert s.get(Meeting, meeting_id).status == MeetingStatus.open  # type: ignore[union-attr]
+    # the same column in the minutes sheet lands in the grid
+    sheet = (
+        "Mã hồ sơ,Quyết định,Đồng ý,Lý do / nội dung bổ sung,Hạn bổ sung\n"
+        f"{first},trả lại bổ sung,,Bổ sung bản thành tích,20/01/2027\n{second},thông qua,6,,\n"
+    )
+    r = c.post(
+        f"/meetings/{meeting_id}/minutes/file",
+        data={"csrf": csrf, "meeting_date": "01/12/2026", "members_present": "6"},
+        files={"file": ("bien-ban.csv", sheet.encode(), "text/csv")},
+    )
+    assert r.status_code == 303, r.text[-1500:]
+    with Session(get_engine(world.url)) as s:
+        draft = draft_of(s, meeting_id)
+        assert draft is not None and draft.body["rows"][first]["deadline"] == "20/01/2027"
