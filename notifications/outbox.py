@@ -62,6 +62,7 @@ class OutboxMessage(SQLModel, table=True):
         UniqueConstraint("key", name="uq_outbox_message_key"),
         Index("ix_outbox_message_due", "status", "next_attempt_at"),
         Index("ix_outbox_message_claim", "claim_token"),
+        Index("ix_outbox_message_to", "to_email"),  # a unit's letters (the portal's Thư and dossier pages)
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -11,6 +11,7 @@ Reads go to the app database; changes go through the Prefect flows (portal/runs.
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import tempfile
 from collections import Counter
@@ -531,21 +532,47 @@ def inbox(request: Request, viewer: Viewer = Depends(guard)) -> HTMLResponse:
 @router.get("/dossiers/{code}", name="dossier", response_class=HTMLResponse)
 def dossier(request: Request, code: str, viewer: Viewer = Depends(guard)) -> HTMLResponse:
     from models.queries import nomination_status
-    from notifications.outbox import OutboxMessage
 
     with session_scope() as session:
         data = nomination_status(session=session, code=viewer.obj.code, hierarchy=viewer.hierarchy)
-        letters = session.scalars(
-            select(OutboxMessage)
-            .where(col(OutboxMessage.text_body).contains(viewer.obj.code))
-            .order_by(col(OutboxMessage.id))
-        ).all()
+        letters = _letters_about(session, viewer)
         papers = _shown_papers(viewer, _papers(session, code=viewer.obj.code))
     from models.nominations import Action
 
     for s in data["steps"]:
         s["action_label"] = Action(s["action"]).label
     return page(request, "dossier.html", viewer, d=data, letters=letters, origin=viewer.target, papers=papers)
+
+
+def _letters_about(session: Session, viewer: Viewer) -> list[Any]:
+    """The letters about the viewer's dossier that the viewer may read: those sent to a unit on its way
+    (where it came from and each council it passed) whose letters the viewer may open (the `letters` rule),
+    naming its code as a whole word. A council's digest to another unit lists other units' dossiers, so
+    a letter is never shown for its text alone."""
+    from models.nominations import NominationStep
+    from notifications.outbox import OutboxMessage
+
+    n = viewer.obj
+    on_its_way = {n.origin_unit_id, n.current_unit_id}
+    for unit_id, to_unit_id in session.execute(
+        select(col(NominationStep.unit_id), col(NominationStep.to_unit_id)).where(
+            col(NominationStep.nomination_id) == n.id
+        )
+    ):
+        on_its_way |= {unit_id, to_unit_id}
+    readable = [
+        u for u in (viewer.hierarchy.get(i) for i in on_its_way if i is not None) if viewer.can("letters", u)
+    ]
+    addresses = sorted({a for u in readable for a in unit_addresses(session, u)})
+    if not addresses:
+        return []
+    whole_code = re.compile(rf"(?<![\w-]){re.escape(n.code)}(?![\w-])")
+    found = session.scalars(
+        select(OutboxMessage)
+        .where(col(OutboxMessage.to_email).in_(addresses), col(OutboxMessage.text_body).contains(n.code))
+        .order_by(col(OutboxMessage.id))
+    ).all()
+    return [m for m in found if whole_code.search(m.text_body)]
 
 
 @router.post("/dossiers/{code}/resubmit", name="resubmit")

@@ -360,3 +360,44 @@ def test_the_minutes_grid_takes_a_completion_deadline_for_a_returned_dossier(wor
     with Session(get_engine(world.url)) as s:
         draft = draft_of(s, meeting_id)
         assert draft is not None and draft.body["rows"][first]["deadline"] == "20/01/2027"
+
+
+def test_a_dossier_shows_only_the_letters_about_it_that_the_viewer_may_read(world) -> None:
+    """A letter to another unit that names the dossier (a digest, a namesake warning) stays with that unit,
+    and a code is matched whole: the dossier page used to list every letter whose text contained the code."""
+    from sqlmodel import Session
+
+    from models.db import get_engine
+    from models.hierarchy import Hierarchy
+    from notifications.outbox import OutboxMessage
+    from portal.web import unit_addresses
+
+    code = world.codes[A]
+    with Session(get_engine(world.url)) as s:
+        hierarchy = Hierarchy.load(s)
+        to_a = unit_addresses(s, hierarchy.by_code[A])[0]
+        to_b = unit_addresses(s, hierarchy.by_code[B])[0]
+        for key, to, body in (
+            ("to-a", to_a, f"Hồ sơ {code} đã được tiếp nhận."),
+            ("to-b", to_b, f"Cùng tên với hồ sơ {code} của xã Cẩm Thạch: thư riêng của xã Tây Đô."),
+            ("to-a-other", to_a, f"Hồ sơ {code}7 là một hồ sơ khác."),
+        ):
+            s.add(
+                OutboxMessage(
+                    key=f"test-letters-about:{key}",
+                    category="test",
+                    to_email=to,
+                    subject=f"Thư thử {key}",
+                    text_body=body,
+                    html_body=f"<p>{body}</p>",
+                    message_id=f"<{key}@thidua.test>",
+                )
+            )
+        s.commit()
+    for username in ("tk.a", "vh.tinh"):
+        c, _ = login(username)
+        page = c.get(f"/dossiers/{code}")
+        assert page.status_code == 200
+        assert "Thư thử to-a " in page.text, username
+        assert "Thư thử to-b" not in page.text and "thư riêng của xã Tây Đô" not in page.text, username
+        assert "Thư thử to-a-other" not in page.text, username
