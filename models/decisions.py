@@ -30,7 +30,7 @@ from models.clock import fmt_date, today_vn, utcnow
 from models.consultation import forwarding_problem
 from models.db import UTCDateTime, enum_type
 from models.hierarchy import Hierarchy, UnitRef
-from models.meetings import MAX_DAYS_AHEAD, FreeText, Meeting, MeetingStatus, OneLine, Outcome
+from models.meetings import MAX_DAYS_AHEAD, FreeText, Meeting, MeetingStatus, OneLine, Outcome, step_keys
 from models.nominations import AGENDA, Act, Nomination, NominationStep, Status
 from models.units import Council
 
@@ -191,9 +191,12 @@ def _covered(session: Session, request: DecisionRequest, unit: UnitRef) -> tuple
 
 def recommended_at(*, session: Session, meeting_id: int) -> list[str]:
     """The codes a meeting recommended (all that a decision «on the meeting» covers), sorted."""
+    meeting = session.get(Meeting, meeting_id)
+    if meeting is None:
+        return []
     rows = session.execute(
         select(col(NominationStep.idempotency_key)).where(
-            col(NominationStep.idempotency_key).like(f"meeting:{meeting_id}:%"),
+            col(NominationStep.idempotency_key).in_(step_keys(meeting)),
             col(NominationStep.action) == nm.Action.recommend,
         )
     ).scalars()

@@ -943,7 +943,7 @@ def apply_minutes(
             actor,
             minutes.meeting_date,
             unit_id=meeting.unit_id,
-            key=f"meeting:{meeting.id}:{n.code}",
+            key=f"meeting:{meeting.id}:{n.code}",  # step_keys() finds them again
             note=d.note,
         )
         votes = Votes(
@@ -1003,6 +1003,12 @@ def meetings_applied(*, session: Session, unit_id: int) -> int:
     ).scalar_one()
 
 
+def step_keys(meeting: Meeting) -> list[str]:
+    """The idempotency keys of the steps a meeting's decisions made, one per agenda item: found through the
+    unique index, where `LIKE 'meeting:N:%'` scans every step of the country."""
+    return [f"meeting:{saved_id(meeting)}:{code}" for code in meeting_codes(meeting)]
+
+
 def outcome_of(*, session: Session, meeting: Meeting) -> MeetingResult:
     """What an applied meeting did, rebuilt from its steps (so a re-run can finish telling people)."""
     from models.nominations import NominationStep
@@ -1012,7 +1018,7 @@ def outcome_of(*, session: Session, meeting: Meeting) -> MeetingResult:
         select(
             col(NominationStep.idempotency_key), col(NominationStep.action), col(NominationStep.to_unit_id)
         )
-        .where(col(NominationStep.idempotency_key).like(f"meeting:{meeting.id}:%"))
+        .where(col(NominationStep.idempotency_key).in_(step_keys(meeting)))
         .order_by(col(NominationStep.id))
     ).all()
     for key, action, to_unit in rows:
