@@ -5,6 +5,7 @@ session and never commit; each document is stored once under the key of its fact
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -41,6 +42,8 @@ from models.nominations import Action, Nomination, NominationStep, Nominee, Stat
 from models.text import slug
 from models.units import Council, MemberRole
 from notifications.render import Attachment
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -507,13 +510,19 @@ def yearly_report_of(
 
 def if_renderable(session: Session, make: Callable[[], T]) -> T | None:
     """`make()` in a savepoint: a template a province broke in Word (TemplateProblem) rolls back only
-    the paper and gives None, never the fact it records (the meeting, the decision, the filing)."""
+    the paper and gives None, never the fact it records (the meeting, the decision, the filing). Any other
+    failure does the same, logged with its traceback: papers can be made again later (`thidua docs make`),
+    a council's decisions must not wait for them."""
     from documents.render import TemplateProblem
 
     try:
         with session.begin_nested():
             return make()
-    except TemplateProblem:
+    except TemplateProblem as exc:
+        log.warning("văn bản chưa lập được: %s", exc)
+        return None
+    except Exception:
+        log.exception("văn bản chưa lập được (lập lại sau bằng `thidua docs make`)")
         return None
 
 

@@ -943,3 +943,26 @@ def test_filing_the_yearly_report_makes_its_paper_once(session, sample) -> None:
     session.expire_all()
     (only,) = dm.documents_of(session=session, unit_id=doc.unit_id)
     assert (only.id, only.sha256) == (doc.id, hashlib.sha256(only.content).hexdigest())
+
+
+def test_a_failure_while_making_the_papers_leaves_the_meeting_applied(
+    session, sample, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not only a broken template: whatever fails while the papers are made (a bug, a full disk) rolls back
+    the papers alone, says so in the log, and the council's decisions stand."""
+    import documents.papers as papers
+    from models.nominations import Nomination
+
+    def fails(**_: object) -> list:
+        raise RuntimeError("ổ đĩa đầy")
+
+    monkeypatch.setattr(papers, "documents_for_meeting", fails)
+    with caplog.at_level("ERROR", logger="documents.papers"):
+        meeting_id, provincial = _forwarding_meeting(session, sample, "minutes:papers-fail")
+    session.expire_all()
+    assert (
+        session.scalars(select(Nomination.status).where(Nomination.code == provincial)).one()
+        == Status.forwarded
+    )
+    assert dm.documents_of(session=session, meeting_id=meeting_id) == []
+    assert "thidua docs make" in caplog.text and "ổ đĩa đầy" in caplog.text
