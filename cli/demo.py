@@ -115,6 +115,46 @@ def pending_by_unit() -> dict[str, list[tuple[str, str]]]:
     return out
 
 
+def consult_first(unit_code: str, items: list[tuple[str, str]], day: date) -> list[str]:
+    """Before a province forwards a state-level award it asks the bodies its plan names (hiệp y): receive
+    what was forwarded to it (as its meeting would on opening, with the same events), ask each body and,
+    in this tour, record that each has no objection. Returns the codes consulted (none below the province,
+    nor for what the province confers itself)."""
+    from flows.consultation import consultation_answer, consultation_request
+    from flows.council import receive_at_units
+    from flows.events import NOMINATION_RECEIVED, RECEIPT, emit_nomination_events
+    from models.consultation import bodies_to_consult
+    from models.db import session_scope
+    from models.hierarchy import Hierarchy
+    from models.nominations import by_code
+    from supervisor.reach import run
+
+    with session_scope() as session:
+        hierarchy = Hierarchy.load(session)
+        unit_id = hierarchy.by_code[unit_code].id
+        need: dict[str, list[str]] = {}
+        for code, _ in items:
+            nomination = by_code(session=session, code=code)
+            if nomination is not None and (
+                bodies := bodies_to_consult(nomination=nomination, hierarchy=hierarchy)
+            ):
+                need[code] = [b.code for b in bodies]
+    if not need:
+        return []
+    _, received = receive_at_units([unit_id], day, f"demo-{unit_code}")
+    emit_nomination_events(
+        NOMINATION_RECEIVED,
+        received,
+        resource_id=f"{RECEIPT}demo-{unit_code}",
+        name="Tiếp nhận hồ sơ (chạy thử)",
+    )
+    for code, asked in need.items():
+        run(consultation_request(code=code, on=day, actor="thidua demo"))
+        for body in asked:
+            run(consultation_answer(code=code, body=body, on=day, actor="thidua demo"))
+    return sorted(need)
+
+
 def minutes_for(unit_code: str, items: list[tuple[str, str]], day: date) -> Minutes:
     """Sample minutes: everyone present and for, except the demo's one rejection and one return."""
     from models.db import session_scope
@@ -307,6 +347,10 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
                 for group in central_documents(unit_code, items):
                     decide(unit_code, codes=group)
                 continue
+            if consulted := consult_first(unit_code, items, day):
+                console.print(
+                    f"{unit_name(unit_code)} lấy ý kiến hiệp y (các cơ quan đồng ý): {', '.join(consulted)}"
+                )
             minutes = minutes_for(unit_code, items, day)
             # calling a flow returns its result: a Refused run's is its refusal
             result = cast(

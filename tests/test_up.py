@@ -459,6 +459,22 @@ def test_non_ascii_auth_is_refused(tmp_path: Path) -> None:
 
 
 @e2e
+def test_the_readmes_tour_runs_every_dossier_to_its_end(running: Up, app_database: str | None) -> None:
+    """`thidua demo` (README): intake, the 1/7/2025 changeover, a meeting at each level, the province's
+    consultation (hiệp y) before it forwards a state-level award, and the heads' decisions, to the end."""
+    env = up_env(running.data_dir) | {"THIDUA_UI_AUTH": ":".join(AUTH)}
+    if app_database:
+        env["THIDUA_DATABASE_URL"] = app_database
+    result = run_thidua(env, "demo", "--json", timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    tour = json.loads(result.stdout[result.stdout.index("{") :])
+    assert tour["problems"] == []
+    assert tour["meetings"] >= 3 and tour["decisions"] >= 2
+    statuses = {n["status"] for n in tour["nominations"]}
+    assert "conferred" in statuses and statuses <= {"conferred", "rejected"}, statuses
+
+
+@e2e
 def test_second_up_on_the_same_data_dir_refuses(running: Up) -> None:
     port, sink_port = free_ports(2)
     result = subprocess.run(
