@@ -31,21 +31,13 @@ def nominate(
     json_out: JsonOpt = False,
 ) -> None:
     """Nộp hồ sơ đề nghị khen thưởng từ tệp; tệp có dòng lỗi bị từ chối toàn bộ, liệt kê mọi lỗi theo dòng."""
-    from models.intake import FILE_COLUMNS, HEADERS_VI
     from models.sheets import FileRefused
 
     if template is not None:
-        from models.sheets import write_template
+        from models.intake import write_nomination_template
 
         try:
-            write_template(
-                template,
-                columns=FILE_COLUMNS,
-                labels=HEADERS_VI,
-                title="Hồ sơ đề nghị khen thưởng",
-                notes=TEMPLATE_NOTES,
-                overwrite=force,
-            )
+            write_nomination_template(template, overwrite=force)
         except FileRefused as exc:
             raise _fail(f"{exc}{'' if force else ' (thêm --force để ghi đè)'}", 2) from None
         console.print(f"Đã ghi tệp mẫu {template}")
@@ -96,26 +88,6 @@ def nominate(
     for n in result.nominations:
         for warning in n.get("warnings", []):
             console.print(text("[yellow]Lưu ý:[/] hồ sơ {} «{}»: {}", n["code"], n["nominee"], warning))
-
-
-TEMPLATE_NOTES = (
-    "Mỗi dòng một hồ sơ. Các cột:",
-    "Tên đối tượng (nominee): họ tên cá nhân hoặc tên tập thể (kể cả doanh nghiệp, hợp tác xã), hộ gia đình.",
-    "Loại đối tượng (kind): cá nhân, tập thể hoặc hộ gia đình (ghi «doanh nghiệp» được hiểu là tập thể).",
-    "Đơn vị đề nghị (unit): tên hoặc mã đơn vị, ví dụ «xã Cẩm Thành» hoặc «thanh-hoa.cam-thanh».",
-    "Hình thức khen thưởng (award): giay-khen-xa, giay-khen-huyen, bang-khen-tinh, co-thi-dua-tinh, "
-    "bang-khen-ttg, co-thi-dua-cp, huan-chuong-ld-3, huan-chuong-ld-2, huan-chuong-ld-1.",
-    "Phong trào (campaign): mặc định ntm-2021-2025.",
-    "Ngày hồ sơ (submitted_on): dd/mm/yyyy — quyết định quy định áp dụng và chuỗi đơn vị xét.",
-    "Đợt xét khen thưởng (review_type): thường xuyên, chuyên đề, sơ kết hoặc tổng kết. Bắt buộc với "
-    "Huân chương Lao động hạng Ba: chỉ xét khi tổng kết phong trào có thời gian từ 5 năm trở lên "
-    "(Luật Thi đua, Khen thưởng 2022, Điều 44 khoản 2); các hình thức khác có thể để trống.",
-    "Năm sinh (birth_year): chỉ ghi cho cá nhân, 4 chữ số, ví dụ 1970.",
-    "Chức vụ (position) và Nơi công tác (workplace): như trong danh sách đề nghị, ví dụ «Trưởng thôn», "
-    "«thôn Tiến Thành, xã Cẩm Thạch»; giúp Hội đồng phân biệt những người trùng tên.",
-    "Các cột Đợt xét khen thưởng, Năm sinh, Chức vụ, Nơi công tác có thể để trống hoặc bỏ đi (tệp theo "
-    "mẫu cũ vẫn được tiếp nhận), trừ Đợt xét khen thưởng ở những hồ sơ cần (xem trên).",
-)
 
 
 def run_intake(

@@ -7,6 +7,7 @@ of Decree 30/2020/NĐ-CP; `render_*` makes the bytes (documents/render.py).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from functools import lru_cache
@@ -252,9 +253,39 @@ def quorum_rule(rule_set: str | None = None) -> tuple[float, str]:
     law as data, models/data/award_forms.yaml), else legal_bases.yaml's."""
     own = getattr(catalogue().rule_set(rule_set), "quorum", None) if rule_set else None
     if own is not None:
-        return own.numerator / own.denominator, str(own.basis)
+        return own.numerator / own.denominator, cited_basis(str(own.basis))
     q = _bases_data()["quorum"]
-    return float(q["ratio"]), str(q["basis"])
+    return float(q["ratio"]), cited_basis(str(q["basis"]))
+
+
+# Remarks that the law-as-data carries for operators, never printed in a paper: "(cấu hình được)",
+# "configurable", an analogy ("tương tự …"), a source not found, a pointer to our docs.
+_INTERNAL = re.compile(
+    r"configurable|cấu hình|tương tự|không tìm được|docs/|thực tiễn|internal|thường:", re.IGNORECASE
+)
+_PAREN = re.compile(r"\s*\(([^()]*)\)")
+QUORUM_FALLBACK = "Quy chế hoạt động của Hội đồng Thi đua – Khen thưởng"
+
+
+def cited_basis(text: str, fallback: str = QUORUM_FALLBACK) -> str:
+    """The legal basis as a paper cites it: the clauses of the data's `basis` that cite a text, without the
+    remarks for operators ("Quy chế hoạt động của Hội đồng (cấu hình được); tương tự Nghị định 98/2023/NĐ-CP
+    Điều 47" → "Quy chế hoạt động của Hội đồng"); `fallback` when nothing citable is left."""
+    clauses = []
+    for clause in nfc(text).split(";"):
+        clause = _PAREN.sub(lambda m: "" if _INTERNAL.search(m.group(1)) else m.group(0), clause).strip()
+        if clause and not _INTERNAL.search(clause):
+            clauses.append(clause)
+    return "; ".join(clauses) or fallback
+
+
+def person_name(actor: str) -> str:
+    """A person as a paper names them: the name only. A step's actor «Nguyễn Thị Thư (tk.camthach);
+    xác nhận: Lê Văn Chủ (ct.camthach)» → «Nguyễn Thị Thư» (the one who recorded; the login names stay
+    in the stored step, never in a paper). A bare login (no space in it) names nobody: ''."""
+    first = nfc(actor).split(";")[0]
+    name = re.sub(r"\s*\([^()]*\)\s*$", "", first).strip()
+    return name if " " in name else ""
 
 
 def _cite(texts: Sequence[str]) -> list[str]:
@@ -491,7 +522,7 @@ def minutes_context(inp: MinutesInput) -> dict[str, Any]:
             f"Hôm nay, {day_in_words(inp.day)}, tại trụ sở {inp.body.committee}, {inp.council} họp xét đề nghị "
             f"khen thưởng trong Phong trào thi đua «{inp.campaign.name}»."
         ),
-        f"Chủ trì: {inp.chair or '…'}, Chủ tịch Hội đồng. Thư ký: {inp.secretary or '…'}.",
+        f"Chủ trì: {nfc(inp.chair) or '…'}, Chủ tịch Hội đồng. Thư ký: {person_name(inp.secretary) or '…'}.",
     ]
     attendance = [
         nfc(
@@ -530,7 +561,7 @@ def minutes_context(inp: MinutesInput) -> dict[str, Any]:
         "results": results,
         "closing": closing,
         "chair": nfc(inp.chair),
-        "secretary": nfc(inp.secretary),
+        "secretary": person_name(inp.secretary),
     }
 
 

@@ -32,14 +32,14 @@ from documents.content import (
     list_xlsx,
     render,
 )
-from documents.text import day_in_words, document_number
+from documents.text import day_in_words, document_number, upper
 from models import documents as dm
 from models.awards import catalogue
 from models.campaigns import Campaign as CampaignRow
 from models.hierarchy import Hierarchy, UnitRef
 from models.meetings import Meeting, MeetingStatus, Outcome, council_of
 from models.nominations import Action, Nomination, NominationStep, Nominee, Status
-from models.text import slug
+from models.text import nfc, slug
 from models.units import Council, MemberRole
 from notifications.render import Attachment
 
@@ -57,6 +57,16 @@ ROLE_LABELS = {
 def _docx(kind: str, inp: Any, *, title: str, file_name: str) -> dm.Rendered:
     """A DOCX paper as its row stores it (number and date from its input)."""
     return dm.Rendered(render(kind, inp, title=title), title, file_name, dm.DOCX, inp.number, inp.day)
+
+
+def paper_file_name(
+    kind: str, unit: UnitRef, day: date, number: str, *rest: str, suffix: str = "docx"
+) -> str:
+    """A paper's file name, unique per fact: its kind, unit, day and its own number (numbers are unique per
+    unit, series and year), e.g. 'bien-ban-xa-cam-thach-20261203-so-2-bb-hdtdkt.docx' — two meetings of
+    a unit on one day no longer share one name."""
+    parts = [kind, slug(unit.name), f"{day:%Y%m%d}", f"so-{slug(number)}", *(slug(r) for r in rest)]
+    return "-".join(p for p in parts if p) + f".{suffix}"
 
 
 def body_of(unit: UnitRef) -> Body:
@@ -193,7 +203,7 @@ def documents_for_meeting(*, session: Session, meeting: Meeting, hierarchy: Hier
             "minutes",
             inp,
             title=f"Biên bản họp {council.name} {day_in_words(day)}",
-            file_name=f"bien-ban-{slug(unit.name)}-{day:%Y%m%d}.docx",
+            file_name=paper_file_name("bien-ban", unit, day, number),
         )
 
     minutes_doc = dm.ensure_document(
@@ -265,7 +275,7 @@ def _submission(
             "submission",
             inp,
             title=f"Tờ trình {document_number(number)} đề nghị khen thưởng gửi {to.name}",
-            file_name=f"to-trinh-{slug(unit.name)}-{day:%Y%m%d}-{to.code}.docx",
+            file_name=paper_file_name("to-trinh", unit, day, number, to.code),
         )
 
     submission = dm.ensure_document(
@@ -285,7 +295,7 @@ def _submission(
         return dm.Rendered(
             content,
             title,
-            f"danh-sach-{slug(unit.name)}-{day:%Y%m%d}-{to.code}.xlsx",
+            paper_file_name("danh-sach", unit, day, submission.number, to.code, suffix="xlsx"),
             dm.XLSX,
             submission.number,
             day,
@@ -304,15 +314,46 @@ def _submission(
     return [submission, listed]
 
 
+# A capacity line (Decree 30, Appendix I, II.8): "KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH", "TM. ỦY BAN NHÂN DÂN",
+# "THỦ TƯỚNG"…; the rest of what the registry types is the signer's name.
+_CAPACITY = re.compile(
+    r"^(?:(?:KT|TM|TL|TUQ|Q)\.\s*)?(?:PHÓ\s+)?(?:CHỦ\s+TỊCH|THỦ\s+TƯỚNG|BỘ\s+TRƯỞNG|THỨ\s+TRƯỞNG"
+    r"|ỦY\s+BAN\s+NHÂN\s+DÂN|CHÁNH\s+VĂN\s+PHÒNG|GIÁM\s+ĐỐC)(?!\w)"
+)
+_DELEGATED = re.compile(r"^(?:KT|TM|TL|TUQ|Q)\.")
+_SIGNER_PARTS = re.compile(r"\s*(?:[/\n;,]|\s[–—-]\s|:)\s*")
+
+
 def parse_signer(text: str, unit: UnitRef) -> Signer:
-    """The signer as the registry writes it: 'KT. CHỦ TỊCH / PHÓ CHỦ TỊCH / Nguyễn Văn A' (capacity lines
-    in capitals, the name last); empty: the unit's head."""
-    parts = [p.strip() for p in re.split(r"[/\n]", text or "") if p.strip()]
-    if not parts:
-        return signer_of(unit)
-    capacity = tuple(p for p in parts if p == p.upper())
-    names = [p for p in parts if p != p.upper()]
-    return Signer(capacity=capacity or signer_of(unit).capacity, name=names[-1] if names else "")
+    """The signer as the registry writes it: 'KT. CHỦ TỊCH / PHÓ CHỦ TỊCH / Nguyễn Văn A', also on one
+    line with dashes ('KT. CHỦ TỊCH – PHÓ CHỦ TỊCH – Nguyễn Văn A') or a capacity before the name
+    ('CHỦ TỊCH – Lê Văn Hải', 'Phó Chủ tịch Lê Văn Hải'): capacity lines in capitals, each once, the
+    name last. A deputy without 'KT.' signs for the head ('KT. CHỦ TỊCH' first); empty: the unit's head.
+    The paper never prints the capacity twice, nor a capacity as the name."""
+    head = signer_of(unit)
+    capacity: list[str] = []
+    names: list[str] = []
+    for part in _SIGNER_PARTS.split(nfc(text or "")):
+        rest, matched = part.strip(" -–—"), False
+        while (match := _CAPACITY.match(upper(rest))) is not None:
+            capacity.append(upper(rest[: match.end()]))
+            rest, matched = rest[match.end() :].strip(" -–—"), True
+        if rest and rest == rest.upper() and (matched or _DELEGATED.match(rest)):
+            if matched:  # 'CHỦ TỊCH HỘI ĐỒNG': the rest of a capacity line in capitals
+                capacity[-1] = f"{capacity[-1]} {rest}"
+            else:
+                capacity.append(rest)
+        elif rest:
+            names.append(rest)
+    capacity = list(dict.fromkeys(c for c in capacity if c))
+    if capacity and capacity[0].startswith("PHÓ ") and not any(c.startswith("KT.") for c in capacity):
+        capacity.insert(0, f"KT. {capacity[0].removeprefix('PHÓ ')}")
+    if not capacity and not names:
+        return head
+    deputy = any(_DELEGATED.match(c) for c in capacity)  # the head's name is not the deputy's
+    return Signer(
+        capacity=tuple(capacity) or head.capacity, name=names[-1] if names else ("" if deputy else head.name)
+    )
 
 
 def documents_for_decision(
@@ -411,7 +452,7 @@ def _decision_paper(
             "decision",
             inp,
             title=f"Quyết định {document_number(number)} {decision_summary(rows)[0].lower()}",
-            file_name=f"quyet-dinh-{slug(number)}-{day:%Y%m%d}.docx",
+            file_name=paper_file_name("quyet-dinh", unit, day, number),
         )
 
     return dm.ensure_document(
@@ -496,7 +537,7 @@ def yearly_report_of(
             "yearly_report",
             inp,
             title=f"Báo cáo năm {year} của {unit.name}",
-            file_name=f"bao-cao-{year}-{slug(unit.name)}.docx",
+            file_name=paper_file_name(f"bao-cao-{year}", unit, day, number),
         )
 
     return dm.ensure_document(

@@ -77,7 +77,7 @@ def changeover_on(day: date) -> ChangeoverSpec:
         starts=day,
         name="Sắp xếp đơn vị hành chính",
         legal_basis="",
-        transfer="configurable: hồ sơ đang xét tại đơn vị đã kết thúc chuyển cho đơn vị kế tục",
+        transfer="hồ sơ đang xét tại đơn vị đã kết thúc chuyển cho đơn vị kế tục, giữ nguyên thời hạn xét",
     )
 
 
@@ -158,6 +158,16 @@ def spec_in_force(day: date) -> ChangeoverSpec:
     return max(begun, key=lambda s: s.starts) if begun else changeover_on(day)
 
 
+def transfer_note(*, spec: ChangeoverSpec, here: UnitRef, target: UnitRef, on: date) -> str:
+    """The step's note as officials read it (the dossier's page, the letters): unit names, not codes,
+    in Vietnamese only. 'Chính quyền địa phương hai cấp (…): xã Cẩm Thành kết thúc hoạt động ngày
+    30/06/2025. Chuyển hồ sơ cho xã Cẩm Thạch (hồ sơ đang xét … giữ nguyên thời hạn xét)'."""
+    note = spec.name
+    if here.valid_to is not None and here.valid_to < on:
+        note += f": {here.name} kết thúc hoạt động ngày {fmt_date(here.valid_to)}"
+    return f"{note}. Chuyển hồ sơ cho {target.name} ({spec.transfer})"
+
+
 def move_to_successor(
     *,
     session: Session,
@@ -182,8 +192,7 @@ def move_to_successor(
     moved = Moved(n.code, n.status.value, here.code, target.code, target.id, n.award_code, form_code)
     if dry_run:
         return moved
-    note = f"{spec.name}: {hierarchy.ended_text(here, on)}" if not here.valid_on(on) else spec.name
-    note += f". Chuyển hồ sơ cho {target.name} ({spec.transfer})"
+    note = transfer_note(spec=spec, here=here, target=target, on=on)
     if move:
         note += (
             f". Hình thức «{forms[n.award_code].name}» chuyển thành «{forms[form_code].name}» ({move.basis})"

@@ -26,6 +26,7 @@ from models.awards import (
     KIND_ALIASES,
     REVIEW_TYPE_ALIASES,
     AwardForm,
+    Catalogue,
     NomineeKind,
     ReviewType,
     RuleSet,
@@ -213,6 +214,23 @@ def _wrong_review(form: AwardForm, given: ReviewType | None) -> str:
     return f"hồ sơ {given.label} không đủ điều kiện: {rule}"
 
 
+def award_index(cat: Catalogue | None = None) -> dict[str, AwardForm]:
+    """Every form by the folded spellings a row may give it: code, Vietnamese name, short name."""
+    forms = (cat or catalogue()).forms.values()
+    return {
+        **{fold(f.short): f for f in forms},
+        **{fold(f.name): f for f in forms},
+        **{fold(f.code): f for f in forms},
+    }
+
+
+def award_form(text: str, index: dict[str, AwardForm] | None = None) -> AwardForm | None:
+    """The award form a row names: its code (giay-khen-xa) or its Vietnamese name as the portal shows it
+    («Giấy khen của Chủ tịch UBND xã», also «giay khen cua chu tich ubnd xa»: without case or diacritics),
+    or its short name («Giấy khen xã»). None if it names no form."""
+    return (index if index is not None else award_index()).get(fold(text))
+
+
 @lru_cache(maxsize=256)
 def _kind_key(text: str) -> str:
     return fold(text)
@@ -300,6 +318,7 @@ def screen(
     """Check every rule an intake can check (DOMAIN.md, "Standards the software can check at intake")."""
     today = today or today_vn()
     cat = catalogue()
+    forms_by_key = award_index(cat)
     campaigns = _campaigns(session)
     out = Screening()
     candidates: list[Screened] = []
@@ -330,11 +349,11 @@ def screen(
         except (UnitNotFound, AmbiguousUnit) as exc:
             err("unit", str(exc))
 
-        form = cat.form(row.award)
+        form = award_form(row.award, forms_by_key)
         rule_set = cat.rule_set_on(row.submitted_on)
         if form is None:
-            known = ", ".join(cat.forms)
-            err("award", f"hình thức «{row.award}» không có trong danh mục ({known})")
+            known = ", ".join(f"{f.name} ({f.code})" for f in cat.forms.values())
+            err("award", f"hình thức «{row.award}» không có trong danh mục: {known}")
         elif rule_set is None:
             err(
                 "submitted_on", f"không có quy định khen thưởng áp dụng cho ngày {fmt_date(row.submitted_on)}"
@@ -848,4 +867,50 @@ def take_in(
         source=source,
         actor=actor,
         received_on=received_on,
+    )
+
+
+# --- the template officials fill in (`thidua nominate --template`, the portal's «Tải tệp mẫu») ----------
+
+# The guide's example unit: one that exists today (xã Cẩm Thành ended on 30/6/2025; its successor is it).
+EXAMPLE_UNIT = ("xã Cẩm Thạch", "thanh-hoa.cam-thach-2025")
+TEMPLATE_TITLE = "Hồ sơ đề nghị khen thưởng"
+
+
+def template_notes() -> tuple[str, ...]:
+    """The «Hướng dẫn» sheet: one line per column of the template (FILE_COLUMNS, in their order)."""
+    forms = catalogue().forms.values()
+    return (
+        "Mỗi dòng một hồ sơ. Các cột:",
+        "Tên đối tượng (nominee): họ tên cá nhân hoặc tên tập thể (kể cả doanh nghiệp, hợp tác xã), hộ gia đình.",
+        "Loại đối tượng (kind): cá nhân, tập thể hoặc hộ gia đình (ghi «doanh nghiệp» được hiểu là tập thể).",
+        f"Đơn vị đề nghị (unit): tên hoặc mã đơn vị, ví dụ «{EXAMPLE_UNIT[0]}» hoặc «{EXAMPLE_UNIT[1]}».",
+        "Hình thức khen thưởng (award): tên hình thức (không phân biệt chữ hoa, có dấu hay không dấu) hoặc "
+        "mã của nó: " + "; ".join(f"{f.name} ({f.code})" for f in forms) + ".",
+        "Phong trào (campaign): mặc định ntm-2021-2025.",
+        "Tóm tắt thành tích (achievement): thành tích đề nghị khen thưởng, ngắn gọn.",
+        "Ngày hồ sơ (submitted_on): dd/mm/yyyy — quyết định quy định áp dụng và chuỗi đơn vị xét.",
+        "Đợt xét khen thưởng (review_type): thường xuyên, chuyên đề, sơ kết hoặc tổng kết. Bắt buộc với "
+        "Huân chương Lao động hạng Ba: chỉ xét khi tổng kết phong trào có thời gian từ 5 năm trở lên "
+        "(Luật Thi đua, Khen thưởng 2022, Điều 44 khoản 2); các hình thức khác có thể để trống.",
+        "Năm sinh (birth_year): chỉ ghi cho cá nhân, 4 chữ số, ví dụ 1970.",
+        "Chức vụ (position) và Nơi công tác (workplace): như trong danh sách đề nghị, ví dụ «Trưởng thôn», "
+        f"«thôn Tiến Thành, {EXAMPLE_UNIT[0]}»; giúp Hội đồng phân biệt những người trùng tên.",
+        "Các cột Đợt xét khen thưởng, Năm sinh, Chức vụ, Nơi công tác có thể để trống hoặc bỏ đi (tệp theo "
+        "mẫu cũ vẫn được tiếp nhận), trừ Đợt xét khen thưởng ở những hồ sơ cần (xem trên).",
+    )
+
+
+def write_nomination_template(path: Path, *, overwrite: bool = False) -> Path:
+    """The empty nomination template: every column the intake reads (the optional ones too, as its guide
+    describes them) and the «Hướng dẫn» sheet. Never over an existing file unless `overwrite`."""
+    from models.sheets import write_template
+
+    return write_template(
+        path,
+        columns=FILE_COLUMNS,
+        labels=HEADERS_VI,
+        title=TEMPLATE_TITLE,
+        notes=template_notes(),
+        overwrite=overwrite,
     )

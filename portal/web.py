@@ -608,18 +608,10 @@ def nominate_form(request: Request, viewer: Viewer = Depends(guard)) -> HTMLResp
 
 @router.get("/nominate/mau-ho-so.xlsx", name="nominate_template")
 def nominate_template(viewer: Viewer = Depends(guard)) -> Response:
-    from cli.nominations import TEMPLATE_NOTES
-    from models.intake import COLUMNS, HEADERS_VI
-    from models.sheets import write_template
+    from models.intake import write_nomination_template
 
     folder = Path(tempfile.mkdtemp(prefix="thidua-portal-"))
-    path = write_template(
-        folder / "mau-ho-so.xlsx",
-        columns=COLUMNS,
-        labels=HEADERS_VI,
-        title="Hồ sơ đề nghị khen thưởng",
-        notes=TEMPLATE_NOTES,
-    )
+    path = write_nomination_template(folder / "mau-ho-so.xlsx")
     from starlette.background import BackgroundTask
 
     return FileResponse(

@@ -966,3 +966,93 @@ def test_a_failure_while_making_the_papers_leaves_the_meeting_applied(
     )
     assert dm.documents_of(session=session, meeting_id=meeting_id) == []
     assert "thidua docs make" in caplog.text and "ổ đĩa đầy" in caplog.text
+
+
+# --- trial defects 6: what a paper prints for officials ------------------------------------------------
+
+
+def test_the_minutes_name_people_without_login_and_cite_only_the_legal_basis(session, sample) -> None:
+    """Confirmed in the portal, a step's actor is «Nguyễn Thị Thư (tk.camthach); xác nhận: Lê Văn Chủ
+    (ct.camthach)»: the paper names the secretary by her name only (the step keeps what it stored), and
+    the quorum sentence cites the council's regulation, not the data's remarks for operators. Two
+    meetings of a unit on one day have papers of different file names."""
+    from documents.papers import documents_for_meeting
+    from models.nominations import NominationStep
+
+    actor = "Nguyễn Thị Thư (tk.camthach); xác nhận: Lê Văn Chủ (ct.camthach)"
+    files = []
+    for key, name in (("minutes:one", "Lê Thị Một"), ("minutes:two", "Lê Thị Hai")):
+        (code,) = _take_in(session, [(name, "cá nhân", "giay-khen-xa", "x")])
+        decisions = [{"code": code, "decision": "approve", "votes_for": 7}]
+        meeting = mt.open_meeting(
+            session=session, unit_id=sample.by_code[UNIT].id, key=key, hierarchy=sample, on=DAY
+        )
+        minutes = {"meeting_date": DAY, "members_present": 7, "decisions": decisions}
+        mt.apply_minutes(session=session, meeting=meeting, hierarchy=sample, minutes=minutes, actor=actor)
+        (doc,) = documents_for_meeting(session=session, meeting=meeting, hierarchy=sample)
+        session.commit()
+        files.append(doc.file_name)
+        text = docx_text(doc.content)
+        assert "Thư ký: Nguyễn Thị Thư." in text and "Nguyễn Thị Thư" in text.split("THƯ KÝ")[-1]
+        assert "tk.camthach" not in text and "ct.camthach" not in text and "xác nhận:" not in text
+        assert "điều kiện tiến hành phiên họp theo Quy chế hoạt động của Hội đồng." in text
+        assert "cấu hình" not in text and "tương tự" not in text and "configurable" not in text
+    assert session.scalars(select(NominationStep.actor).where(NominationStep.actor == actor)).first() == actor
+    assert files[0] != files[1] and all(f.startswith("bien-ban-xa-cam-thach-20261124-so-") for f in files)
+
+
+@pytest.mark.parametrize(
+    ("typed", "capacity", "name"),
+    [
+        ("", ("CHỦ TỊCH",), "Đỗ Minh Tuấn"),
+        ("CHỦ TỊCH – Lê Văn Hải", ("CHỦ TỊCH",), "Lê Văn Hải"),
+        ("KT. CHỦ TỊCH – PHÓ CHỦ TỊCH – Lê Văn Hải", ("KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"), "Lê Văn Hải"),
+        ("KT. CHỦ TỊCH / PHÓ CHỦ TỊCH / Lê Văn Hải", ("KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"), "Lê Văn Hải"),
+        ("Phó Chủ tịch Lê Văn Hải", ("KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"), "Lê Văn Hải"),
+        ("KT. CHỦ TỊCH – PHÓ CHỦ TỊCH", ("KT. CHỦ TỊCH", "PHÓ CHỦ TỊCH"), ""),  # never the head's name
+        ("CHỦ TỊCH / CHỦ TỊCH – Lê Văn Hải", ("CHỦ TỊCH",), "Lê Văn Hải"),
+        ("Lê Văn Hải", ("CHỦ TỊCH",), "Lê Văn Hải"),
+    ],
+)
+def test_a_signer_typed_with_its_capacity_is_read_as_capacity_and_name(typed, capacity, name) -> None:
+    from documents.papers import parse_signer
+    from models.hierarchy import UnitRef
+
+    unit = UnitRef(
+        id=1,
+        code="t",
+        name="tỉnh Thanh Hóa",
+        level=Level.province,
+        parent_id=None,
+        province_id=None,
+        successor_id=None,
+        valid_from=date(1900, 1, 1),
+        valid_to=None,
+        name_key="t",
+        head_name="Đỗ Minh Tuấn",
+    )
+    signer = parse_signer(typed, unit)
+    assert (signer.capacity, signer.name) == (capacity, name)
+
+
+def test_the_decision_prints_the_capacity_once_when_the_signer_is_typed_with_it(session, sample) -> None:
+    """The decision form's placeholder reads like «KT. CHỦ TỊCH – PHÓ CHỦ TỊCH»; typed «CHỦ TỊCH – Lê
+    Văn Hải» the paper printed «CHỦ TỊCH» then «CHỦ TỊCH – Lê Văn Hải»."""
+    codes = _take_in(session, [("Trần Văn Ký", "cá nhân", "giay-khen-xa", "x")])
+    meeting = _applied(
+        session,
+        sample,
+        "minutes:signer",
+        {
+            "meeting_date": DAY,
+            "members_present": 7,
+            "decisions": [{"code": codes[0], "decision": "approve", "votes_for": 7}],
+        },
+    )
+    session.commit()
+    doc = _decide(session, sample, meeting, "52/QĐ-UBND", signer="CHỦ TỊCH – Lê Văn Hải")
+    text = docx_text(doc.content)
+    assert "CHỦ TỊCH – Lê Văn Hải" not in text and text.count("Lê Văn Hải") == 1
+    tail = text.split("Lưu: VT.")[-1]
+    assert tail.count("CHỦ TỊCH") == 1 and "Lê Văn Hải" in tail
+    assert doc.file_name == "quyet-dinh-xa-cam-thach-20261124-so-52-qd-ubnd.docx"

@@ -274,3 +274,78 @@ def test_the_years_first_batches_at_once_get_disjoint_codes(db_url: str) -> None
     assert not errors, errors
     codes = sorted(c for block in got for c in block)
     assert codes == [f"HS2031-{n:06d}" for n in range(1, 201)]
+
+
+# --- trial defect 5: the award form's name, the template's columns and its guide ------------------------
+
+
+def test_the_award_form_is_taken_by_its_vietnamese_name_without_case_or_diacritics(session, sample) -> None:
+    """The portal shows «Giấy khen của Chủ tịch UBND xã»; a file with that name (or typed without marks or
+    capitals) is the same dossier as one with the code giay-khen-xa; an unknown name lists the forms."""
+    rows = [
+        intake_row(nominee="Lê Thị Một", award="Giấy khen của Chủ tịch UBND xã"),
+        intake_row(nominee="Lê Thị Hai", award="giay khen cua chu tich ubnd xa"),
+        intake_row(nominee="Lê Thị Ba", award="BẰNG KHEN CỦA CHỦ TỊCH UBND TỈNH"),
+        intake_row(nominee="Lê Thị Bốn", award="giay-khen-xa"),
+    ]
+    result = take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=list(enumerate(rows, 2)))
+    session.commit()
+    assert [n["award"] for n in result.nominations] == [
+        "giay-khen-xa",
+        "giay-khen-xa",
+        "bang-khen-tinh",
+        "giay-khen-xa",
+    ]
+    (error,) = _refused(session, sample, [intake_row(nominee="Lê Thị Năm", award="Giấy khen của Bộ")])
+    assert "«Giấy khen của Bộ» không có trong danh mục" in error
+    assert "Giấy khen của Chủ tịch UBND xã (giay-khen-xa)" in error
+
+
+def test_the_template_has_every_column_its_guide_describes_and_a_unit_that_exists(
+    session, sample, tmp_path
+) -> None:
+    """`thidua nominate --template` and the portal's «mau-ho-so.xlsx» (both write_nomination_template): the
+    optional columns (Đợt xét, Năm sinh, Chức vụ, Nơi công tác) are in the sheet as the guide says, the
+    guide's example unit exists today, and a row filled in as the guide says is taken in."""
+    from openpyxl import load_workbook
+
+    from models.clock import today_vn
+    from models.intake import EXAMPLE_UNIT, FILE_COLUMNS, read_nomination_file, write_nomination_template
+
+    path = write_nomination_template(tmp_path / "mau.xlsx")
+    wb = load_workbook(path)
+    ws, guide = wb.worksheets
+    headers = [c.value for c in ws[1]]
+    assert headers == [HEADERS_VI[c] for c in FILE_COLUMNS]
+    assert {"Đợt xét khen thưởng", "Năm sinh", "Chức vụ", "Nơi công tác"} <= set(headers)
+    lines = [r[0].value for r in guide.iter_rows()]
+    for column in FILE_COLUMNS:  # every column of the sheet is explained, and only those
+        assert any(f"({column})" in line for line in lines), column
+    assert not any("Cẩm Thành" in line or "cam-thanh" in line for line in lines)
+    name, code = EXAMPLE_UNIT
+    assert f"«{name}» hoặc «{code}»" in "\n".join(lines)
+    for ref in (name, code):
+        assert sample.resolve(ref, on=today_vn()).code == code
+    assert any("Giấy khen của Chủ tịch UBND xã (giay-khen-xa)" in line for line in lines)
+
+    ws.append(
+        [
+            "Trần Thị Bình",
+            "cá nhân",
+            name,
+            "Giấy khen của Chủ tịch UBND xã",
+            "ntm-2021-2025",
+            "x",
+            "02/03/2026",
+            "thường xuyên",
+            1970,
+            "Trưởng thôn",
+            f"thôn Tiến Thành, {name}",
+        ]
+    )
+    wb.save(path)
+    rows = read_nomination_file(path)
+    result = take_in(session=session, hierarchy=sample, received_on=RECEIVED, rows=rows)
+    (taken,) = result.nominations
+    assert taken["award"] == "giay-khen-xa" and taken["birth_year"] == 1970
+    assert taken["position"] == "Trưởng thôn"
