@@ -659,23 +659,43 @@ def _saved_upload(upload: StarletteUploadFile, folder: Path, suffixes: tuple[str
 
 
 def _unit_problems(rows: list[tuple[int, dict]], viewer: Viewer) -> list[dict]:
-    """Rows whose unit is not the user's: nobody submits for another unit."""
-    from models.hierarchy import AmbiguousUnit, UnitNotFound
+    """Rows whose unit is not the user's: nobody submits for another unit. A row's unit is resolved the
+    way the intake resolves it (by code or name, on the row's date); a name that could still be another
+    unit (no readable date, or several units of that name on it) is refused on its row."""
+    from models.hierarchy import AmbiguousUnit, UnitNotFound, UnitRef
+    from models.intake import NominationRow
 
     today = today_vn()
+    hierarchy = viewer.hierarchy
+
+    def ours(unit: UnitRef) -> bool:
+        now = hierarchy.successor_on(unit, today)
+        return unit.id == viewer.unit.id or (now is not None and now.id == viewer.unit.id)
+
     problems = []
     for number, raw in rows:
         ref = str(raw.get("unit") or "").strip()
         if not ref:
             continue  # the flow names the missing unit
         try:
-            found = viewer.hierarchy.resolve(ref)
-        except AmbiguousUnit:
-            continue
+            day = NominationRow._date(raw.get("submitted_on"))
+        except ValueError:
+            day = None  # the flow names the bad date; the unit must be ours whatever the date
+        try:
+            found = hierarchy.resolve(ref, on=day)
         except UnitNotFound:
             continue  # the flow names it, with the dossier's date
-        now = viewer.hierarchy.successor_on(found, today)
-        if found.id != viewer.unit.id and (now is None or now.id != viewer.unit.id):
+        except AmbiguousUnit:
+            problems.append(
+                {
+                    "row": number,
+                    "column": "Đơn vị đề nghị",
+                    "message": f"tên đơn vị «{ref}» trùng với nhiều đơn vị; ghi mã đơn vị "
+                    f"{viewer.unit.code} ({viewer.unit.name}) để nộp hồ sơ của đơn vị mình",
+                }
+            )
+            continue
+        if not ours(found):
             problems.append(
                 {
                     "row": number,
