@@ -45,6 +45,7 @@ from models.hierarchy import Hierarchy, UnitRef
 from portal import authz
 
 HERE = Path(__file__).resolve().parent
+DMY = re.compile(r"\d{1,2}/\d{1,2}/\d{4}")
 COOKIE = "thidua_session"
 LOGIN_COOKIE = "thidua_login"
 
@@ -66,6 +67,14 @@ templates.env.auto_reload = False  # compiled once per process (see `_preload`),
 templates.env.filters["vn_date"] = lambda v: fmt_date(date.fromisoformat(v) if isinstance(v, str) else v)
 templates.env.filters["vn_time"] = fmt_datetime
 templates.env.filters["award"] = award_name
+templates.env.filters["outcome"] = lambda v: _outcome_label(str(v))
+
+
+def _outcome_label(value: str) -> str:
+    """«khen thưởng» for `conferred`: a meeting's outcome as officials read it."""
+    from models.meetings import Outcome
+
+    return next((o.label for o in Outcome if o.value == value), value)
 
 
 class SecurityHeaders:
@@ -989,7 +998,9 @@ def _minutes_data(body: dict, secretary: str) -> tuple[dict, list[tuple[str | No
                 item[f] = n
         item.update(_written(r.get("votes_written", ""), problems, code))  # absent members' ballots
         if r.get("deadline"):
-            try:
+            try:  # the grid says dd/mm/yyyy: another form (2026-12-20) is refused, never read otherwise
+                if not DMY.fullmatch(r["deadline"].strip()):
+                    raise ValueError(f"ngày «{r['deadline'].strip()}» không hợp lệ, cần dạng dd/mm/yyyy")
                 item["deadline"] = parse_date(r["deadline"])
             except ValueError as exc:
                 problems.append((code, f"Hạn bổ sung: {exc}"))

@@ -336,6 +336,11 @@ def test_the_minutes_grid_takes_a_completion_deadline_for_a_returned_dossier(wor
     assert r.status_code == 400
     assert "Hạn bổ sung: ngày «31/02/2027» không hợp lệ" in r.text
     assert f'name="deadline:{first}" value="31/02/2027"' in r.text
+    # a date in another form than dd/mm/yyyy is refused on its row, never read as something else
+    r = c.post(f"/meetings/{meeting_id}/minutes", data={**form, f"deadline:{first}": "2026-12-20"})
+    assert r.status_code == 400
+    assert "Hạn bổ sung: ngày «2026-12-20» không hợp lệ, cần dạng dd/mm/yyyy" in r.text
+    assert f'name="deadline:{first}" value="2026-12-20"' in r.text
     r = c.post(f"/meetings/{meeting_id}/minutes", data={**form, f"deadline:{first}": "15/01/2027"})
     assert r.status_code == 303, r.text[-1500:]
     with Session(get_engine(world.url)) as s:
@@ -401,3 +406,17 @@ def test_a_dossier_shows_only_the_letters_about_it_that_the_viewer_may_read(worl
         assert "Thư thử to-a " in page.text, username
         assert "Thư thử to-b" not in page.text and "thư riêng của xã Tây Đô" not in page.text, username
         assert "Thư thử to-a-other" not in page.text, username
+
+
+def test_a_meetings_result_reads_in_vietnamese(world) -> None:
+    """Phiên họp, column Kết quả: every outcome by its Vietnamese label (never `recommended: 3`)."""
+    from portal.web import templates
+
+    counts = {"recommended": 3, "conferred": 1, "forwarded": 2, "rejected": 1, "returned": 1}
+    text = templates.env.from_string(
+        "{% for k, v in counts.items() %}{{ k|outcome }}: {{ v }}; {% endfor %}"
+    ).render(counts=counts)
+    assert "recommended" not in text and "conferred" not in text
+    assert "đề nghị khen thưởng, chờ quyết định: 3" in text and "trả lại bổ sung: 1" in text
+    meetings = templates.env.loader.get_source(templates.env, "meetings.html")[0]  # type: ignore[union-attr]
+    assert "|outcome" in meetings
