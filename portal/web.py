@@ -1552,22 +1552,28 @@ def _report_file(request: Request, viewer: Viewer, year: str, file: StarletteUpl
 def report_status(request: Request, viewer: Viewer = Depends(guard), year: str = "") -> HTMLResponse:
     from models.reports import ReportRefused, filing_status, yearly_report
 
-    y = _year(year)
     province = authz.province_of(viewer.hierarchy, viewer.unit)
+    area = province if province and viewer.user.role != Role.admin else None
+    # the year asked for; without one (the operator's first page) the latest year that has a due date
+    years = [_year(year)] if year.strip() else list(range(today_vn().year, today_vn().year - 10, -1))
     error, spec = "", None
     rows: list = []
-    try:
-        with session_scope() as session:
-            area = province if province and viewer.user.role != Role.admin else None
-            spec, rows = filing_status(
-                session=session,
-                year=y,
-                deadline=yearly_report(session=session, year=y, province=area),
-                province=area.code if area else None,
-                hierarchy=viewer.hierarchy,
-            )
-    except ReportRefused as exc:
-        error = str(exc)
+    for y in years:
+        try:
+            with session_scope() as session:
+                spec, rows = filing_status(
+                    session=session,
+                    year=y,
+                    deadline=yearly_report(session=session, year=y, province=area),
+                    province=area.code if area else None,
+                    hierarchy=viewer.hierarchy,
+                )
+            error = ""
+            break
+        except ReportRefused as exc:
+            error = error or str(exc)  # none found: the refusal of the year asked for (or this year)
+    else:
+        y = years[0]
     filed = sum(1 for r in rows if r.filed)
     return page(
         request,

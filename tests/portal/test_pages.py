@@ -420,3 +420,35 @@ def test_a_meetings_result_reads_in_vietnamese(world) -> None:
     assert "đề nghị khen thưởng, chờ quyết định: 3" in text and "trả lại bổ sung: 1" in text
     meetings = templates.env.loader.get_source(templates.env, "meetings.html")[0]  # type: ignore[union-attr]
     assert "|outcome" in meetings
+
+
+def test_the_operators_first_page_is_the_latest_year_that_has_a_due_date(world) -> None:
+    """Without a year, Tình hình nộp báo cáo shows the latest year a plan sets a due date for (not an error
+    box for this year); a year asked for without one is still refused in words."""
+    from sqlmodel import Session, select
+
+    from models.clock import today_vn
+    from models.db import get_engine
+    from models.deadlines import Deadline
+
+    last = today_vn().year - 1
+    with Session(get_engine(world.url)) as s:
+        row = s.exec(select(Deadline).where(Deadline.code == "bao-cao-nam-mau")).one()
+        kept = dict(row.spec)
+        row.spec = {**kept, "last_year": last}  # the plan ends last year: nothing is due this year
+        s.add(row)
+        s.commit()
+    try:
+        op, _ = login("vh.tinh")
+        first = op.get(op.get("/").headers["location"])
+        assert first.status_code == 200
+        assert f"Tình hình nộp báo cáo năm {last}" in first.text
+        assert 'class="error"' not in first.text and "hạn nộp 30/11/" in first.text
+        asked = op.get(f"/reports/status?year={today_vn().year}")
+        assert 'class="error"' in asked.text and f"năm {today_vn().year}" in asked.text
+    finally:
+        with Session(get_engine(world.url)) as s:
+            row = s.exec(select(Deadline).where(Deadline.code == "bao-cao-nam-mau")).one()
+            row.spec = kept
+            s.add(row)
+            s.commit()
