@@ -7,11 +7,13 @@ test-artifacts/portal/ (decisions-*.png)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from models.clock import VN
 from tests.portal.conftest import PASSWORD, serve_portal
 from tests.portal.test_decisions_page import _recommend_at_a
 from tests.test_browser import browser, sync_api  # noqa: F401  (skips without Chromium/playwright)
@@ -43,13 +45,20 @@ def test_the_minutes_grid_is_saved_as_the_secretary_types(world, served, browser
     meeting_id = world.meetings["thanh-hoa.cam-thach-2025"]
     with Session(get_engine(world.url)) as s:
         code = s.get(Meeting, meeting_id).agenda[0]["code"]  # type: ignore[union-attr]
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN")
+    # a browser whose clock is set to New York: the draft's time is still Vietnam's, as the server's
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 768}, locale="vi-VN", timezone_id="America/New_York"
+    )
     context.set_default_timeout(90_000)
     page = context.new_page()
     _login(page, served, "tk.a")
     page.goto(f"{served}/meetings/{meeting_id}")
+    before = datetime.now(VN)
     page.locator(f"textarea[name='note:{code}']").fill("Thôn tiêu biểu, đề nghị khen")
     page.get_by_text("Đã lưu nháp lúc").wait_for()
+    saved = page.locator(".draft-state").inner_text()
+    after = datetime.now(VN)
+    assert any(f"lúc {t:%H:%M}" in saved for t in (before, after)), (saved, before, after)
     _shot(page, "meeting-draft-saved")
     with Session(get_engine(world.url)) as s:
         draft = draft_of(s, meeting_id)
