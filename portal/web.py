@@ -68,6 +68,19 @@ templates.env.filters["vn_date"] = lambda v: fmt_date(date.fromisoformat(v) if i
 templates.env.filters["vn_time"] = fmt_datetime
 templates.env.filters["award"] = award_name
 templates.env.filters["outcome"] = lambda v: _outcome_label(str(v))
+templates.env.filters["votes"] = lambda v: votes_text(v)
+
+
+def votes_text(votes: dict | None) -> str:
+    """A step's votes as the CLI prints them: «5/1/0 + 1/0/0 bằng văn bản (dự họp 6)» (for / against /
+    abstain of the members present, then the written votes of absent members when there are any)."""
+    if not votes:
+        return ""
+    text = f"{votes['for']}/{votes['against']}/{votes['abstain']}"
+    written = [votes.get(k) or 0 for k in ("written_for", "written_against", "written_abstain")]
+    if any(written):
+        text += f" + {written[0]}/{written[1]}/{written[2]} bằng văn bản"
+    return text + (f" (dự họp {votes['present']})" if votes.get("present") is not None else "")
 
 
 def _outcome_label(value: str) -> str:
@@ -834,8 +847,17 @@ def _meeting_steps(session: Session, meeting_id: int) -> list[dict]:
         {
             "code": code,
             "action": s.action.label,
-            "votes": f"{s.votes_for}/{s.votes_against}/{s.votes_abstain}" if s.votes_for is not None else "",
-            "present": s.members_present,
+            "votes": None
+            if s.votes_for is None
+            else {
+                "for": s.votes_for,
+                "against": s.votes_against,
+                "abstain": s.votes_abstain,
+                "present": s.members_present,
+                "written_for": s.written_for,
+                "written_against": s.written_against,
+                "written_abstain": s.written_abstain,
+            },
             "note": s.note,
             "decision_number": s.decision_number or "",
             "actor": s.actor,

@@ -261,6 +261,9 @@ def test_6_present_and_3_written_of_9_pass_a_provincial_flag_through_the_grid_an
             6,
             9,
         )
+    # the written votes are on the meeting's result and on the dossier's steps, as the CLI shows them
+    for url in (f"/meetings/{meeting_id}", f"/dossiers/{code}"):
+        assert "6/0/0 + 3/0/0 bằng văn bản (dự họp 6)" in sec.get(url).text, url
     # the province's registry decides the whole meeting: the decision is that meeting's
     reg, reg_csrf = login("vt.tinh")
     page = reg.get("/decisions").text
