@@ -138,6 +138,10 @@ def test_minutes_with_a_wrong_row_are_refused_per_row_with_the_input_kept(world)
     chair, chair_csrf = login("ct.a")
     page = chair.get(f"/meetings/{meeting_id}").text
     assert "Xác nhận biên bản và áp dụng" in page
+    # the chair reads the minutes (no grid to type in, no save or approve-all button) and confirms
+    assert "Thông qua tất cả" not in page and "Lưu và kiểm tra biên bản" not in page
+    assert f'name="votes_for:{first}"' not in page and "data-draft" not in page
+    assert "Ngày họp: <strong>01/12/2026</strong>" in page and "5 / 1 / 0" in page
     r = chair.post(f"/meetings/{meeting_id}/confirm", data={"csrf": chair_csrf})
     assert r.status_code == 409 and "dịch vụ chưa chạy" in r.text  # resuming needs the running service
     with Session(get_engine(world.url)) as s:
