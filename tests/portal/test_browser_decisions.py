@@ -105,3 +105,27 @@ def test_the_registry_records_the_heads_decision_in_the_browser(world, served, b
     assert download.value.suggested_filename.endswith(".docx")
     assert Path(download.value.path()).read_bytes()[:2] == b"PK"
     context.close()
+
+
+def test_a_meetings_tables_fit_a_phone(world, served, browser) -> None:  # noqa: F811
+    """At 390×844 the meeting's tables (its agenda, the decisions recorded) and the list of meetings read
+    as one card per row: nothing is cut off or needs a sideways scroll (the registry test applied A's)."""
+    meeting_id = world.meetings["thanh-hoa.cam-thach-2025"]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN")
+    context.set_default_timeout(90_000)
+    page = context.new_page()
+    _login(page, served, "tk.a")
+    for url in (f"{served}/meetings/{meeting_id}", f"{served}/meetings"):
+        page.goto(url)
+        assert page.locator("table.cards tbody tr").count() > 0, url
+        wide = page.evaluate(
+            """() => [...document.querySelectorAll('.scroll')]
+                .filter(e => e.scrollWidth > e.clientWidth + 1).length"""
+        )
+        right = page.evaluate(
+            "() => Math.max(...[...document.querySelectorAll('table.cards td')]"
+            ".map(td => td.getBoundingClientRect().right))"
+        )
+        assert wide == 0 and right <= 390, (url, wide, right)
+    _shot(page, "meetings-phone")
+    context.close()
