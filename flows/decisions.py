@@ -108,7 +108,7 @@ async def issue_decision(
             actor=actor,
         )
     except ValidationError as exc:
-        return _refusal(await to_thread.run_sync(lambda: _read_problems(exc, unit, number)))
+        return _refusal(await to_thread.run_sync(_read_problems, exc, unit, number))
     recorded = await record_task(request)
     if isinstance(recorded, list):
         return _refusal(recorded)

@@ -684,7 +684,7 @@ def _unit_problems(rows: list[tuple[int, dict]], viewer: Viewer) -> list[dict]:
     """Rows whose unit is not the user's: nobody submits for another unit. A row's unit is resolved the
     way the intake resolves it (by code or name, on the row's date); a name that could still be another
     unit (no readable date, or several units of that name on it) is refused on its row."""
-    from models.hierarchy import AmbiguousUnit, UnitNotFound, UnitRef
+    from models.hierarchy import AmbiguousUnit, UnitNotFound
     from models.intake import NominationRow
 
     today = today_vn()
