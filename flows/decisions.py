@@ -53,9 +53,29 @@ def issue_and_queue(request: dc.DecisionRequest) -> tuple[dc.DecisionIssued, lis
 
 
 @task(name="record-decision")
-async def record_task(request: dc.DecisionRequest) -> tuple[dc.DecisionIssued, list[dict], list[dict]]:
-    """Apply the head's decision to its dossiers, with the letters that report it."""
-    return await to_thread.run_sync(lambda: issue_and_queue(request))
+async def record_task(
+    request: dc.DecisionRequest,
+) -> tuple[dc.DecisionIssued, list[dict], list[dict]] | list[str]:
+    """Apply the head's decision to its dossiers, with the letters that report it; a decision that
+    cannot apply comes back as its problems (data: the task completes, nothing applied)."""
+
+    def record() -> tuple[dc.DecisionIssued, list[dict], list[dict]] | list[str]:
+        try:
+            return issue_and_queue(request)
+        except (dc.DecisionRefused, TransitionError, Conflict) as exc:
+            return exc.problems if isinstance(exc, dc.DecisionRefused) else [str(exc)]
+
+    return await to_thread.run_sync(record)
+
+
+def _read_problems(exc: ValidationError, unit: str, number: str) -> list[str]:
+    """What makes a request unreadable, and beside it a number already used (so a refusal names all)."""
+    problems = [str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()]
+    with session_scope() as session:
+        reused = dc.reused_number(
+            session=session, hierarchy=Hierarchy.load(session), unit=unit, number=number
+        )
+    return problems + ([reused] if reused else [])
 
 
 @flow(name="issue-decision", flow_run_name=decision_run_name, log_prints=False)
@@ -88,13 +108,11 @@ async def issue_decision(
             actor=actor,
         )
     except ValidationError as exc:
-        problems = [str(e["msg"]).removeprefix("Value error, ") for e in exc.errors()]
-        return _refusal(problems)
-    try:
-        issued, events, received = await record_task(request)
-    except (dc.DecisionRefused, TransitionError, Conflict) as exc:
-        problems = exc.problems if isinstance(exc, dc.DecisionRefused) else [str(exc)]
-        return _refusal(problems)
+        return _refusal(await to_thread.run_sync(_read_problems, exc, unit, number))
+    recorded = await record_task(request)
+    if isinstance(recorded, list):
+        return _refusal(recorded)
+    issued, events, received = recorded
     resource_id, name = f"{DECISION}{issued.decision_id}", f"Quyết định số {issued.number}"
     emit_nomination_events(NOMINATION_RECEIVED, received, resource_id=resource_id, name=name)
     for outcome, event in OUTCOME_EVENTS.items():

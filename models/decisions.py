@@ -316,12 +316,13 @@ def issue_decision(*, session: Session, hierarchy: Hierarchy, request: DecisionR
             [f"phiên họp #{request.meeting_id} không có hồ sơ nào được đề nghị khen thưởng"]
         )
     number = request.number.strip()
-    if number:
-        existing = _existing(session, unit, number)
-        if existing is not None:
-            return _replay(session, hierarchy, unit, existing, codes, request)
+    existing = _existing(session, unit, number) if number else None
+    if existing is not None:
+        if _same_decision(existing, codes, request):
+            return _replay(session, unit, existing, codes)
+        problems.append(_reused(existing, unit))  # refused, with every other problem found below
     by_code = {n.code: n for n in session.scalars(select(Nomination).where(col(Nomination.code).in_(codes)))}
-    problems = [
+    problems += [
         p
         for code in codes
         if (
@@ -429,36 +430,48 @@ def _issued(
     )
 
 
-def _replay(
-    session: Session,
-    hierarchy: Hierarchy,
-    unit: UnitRef,
-    existing: AwardDecision,
-    codes: list[str],
-    request: DecisionRequest,
-) -> DecisionIssued:
-    """The same number again: the same decision is a no-op; another use of the number is refused."""
-    recorded = sorted(i["code"] for i in existing.items)
+def _same_decision(existing: AwardDecision, codes: list[str], request: DecisionRequest) -> bool:
+    """The same number again for the same decision (its dossiers, date and kind): a no-op."""
     kind = DecisionKind.refuse if request.refuse else None
-    if (
-        recorded == codes
+    return (
+        sorted(i["code"] for i in existing.items) == codes
         and existing.decision_date == request.decision_date
         and (kind is None or existing.kind == kind)
-    ):
-        outcomes = {i["code"]: Outcome(i["outcome"]) for i in existing.items}
-        forwarded = {
-            n.code: n.current_unit_id
-            for n in session.scalars(select(Nomination).where(col(Nomination.code).in_(codes)))
-            if outcomes.get(n.code) == Outcome.forwarded
-        }
-        return _issued(existing, unit, outcomes, forwarded, replayed=True)
-    raise DecisionRefused(
-        [
-            f"số {existing.number} của {unit.name} đã dùng cho quyết định ngày {fmt_date(existing.decision_date)} "
-            f"({len(recorded)} hồ sơ: {', '.join(recorded[:5])}{'…' if len(recorded) > 5 else ''}); "
-            "mỗi quyết định một số riêng"
-        ]
     )
+
+
+def _replay(session: Session, unit: UnitRef, existing: AwardDecision, codes: list[str]) -> DecisionIssued:
+    """The same decision recorded again: what it did, changing nothing."""
+    outcomes = {i["code"]: Outcome(i["outcome"]) for i in existing.items}
+    forwarded = {
+        n.code: n.current_unit_id
+        for n in session.scalars(select(Nomination).where(col(Nomination.code).in_(codes)))
+        if outcomes.get(n.code) == Outcome.forwarded
+    }
+    return _issued(existing, unit, outcomes, forwarded, replayed=True)
+
+
+def _reused(existing: AwardDecision, unit: UnitRef) -> str:
+    """Another use of a number already recorded: refused, naming what it was used for."""
+    recorded = sorted(i["code"] for i in existing.items)
+    return (
+        f"số {existing.number} của {unit.name} đã dùng cho quyết định ngày {fmt_date(existing.decision_date)} "
+        f"({len(recorded)} hồ sơ: {', '.join(recorded[:5])}{'…' if len(recorded) > 5 else ''}); "
+        "mỗi quyết định một số riêng"
+    )
+
+
+def reused_number(*, session: Session, hierarchy: Hierarchy, unit: str, number: str) -> str | None:
+    """Why `number` cannot be another decision of `unit` (None: unused, or no such unit): listed beside
+    the problems of a request that cannot even be read, so that a refusal names them all."""
+    from models.hierarchy import AmbiguousUnit, UnitNotFound
+
+    try:
+        found = hierarchy.resolve(unit)
+    except (UnitNotFound, AmbiguousUnit):
+        return None
+    existing = _existing(session, found, number.strip()) if number.strip() else None
+    return _reused(existing, found) if existing is not None else None
 
 
 def decision_of(*, session: Session, decision_id: int) -> AwardDecision:

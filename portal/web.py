@@ -45,6 +45,7 @@ from models.hierarchy import Hierarchy, UnitRef
 from portal import authz
 
 HERE = Path(__file__).resolve().parent
+DMY = re.compile(r"\d{1,2}/\d{1,2}/\d{4}")
 COOKIE = "thidua_session"
 LOGIN_COOKIE = "thidua_login"
 
@@ -66,6 +67,27 @@ templates.env.auto_reload = False  # compiled once per process (see `_preload`),
 templates.env.filters["vn_date"] = lambda v: fmt_date(date.fromisoformat(v) if isinstance(v, str) else v)
 templates.env.filters["vn_time"] = fmt_datetime
 templates.env.filters["award"] = award_name
+templates.env.filters["outcome"] = lambda v: _outcome_label(str(v))
+templates.env.filters["votes"] = lambda v: votes_text(v)
+
+
+def votes_text(votes: dict | None) -> str:
+    """A step's votes as the CLI prints them: «5/1/0 + 1/0/0 bằng văn bản (dự họp 6)» (for / against /
+    abstain of the members present, then the written votes of absent members when there are any)."""
+    if not votes:
+        return ""
+    text = f"{votes['for']}/{votes['against']}/{votes['abstain']}"
+    written = [votes.get(k) or 0 for k in ("written_for", "written_against", "written_abstain")]
+    if any(written):
+        text += f" + {written[0]}/{written[1]}/{written[2]} bằng văn bản"
+    return text + (f" (dự họp {votes['present']})" if votes.get("present") is not None else "")
+
+
+def _outcome_label(value: str) -> str:
+    """«khen thưởng» for `conferred`: a meeting's outcome as officials read it."""
+    from models.meetings import Outcome
+
+    return next((o.label for o in Outcome if o.value == value), value)
 
 
 class SecurityHeaders:
@@ -651,23 +673,43 @@ def _saved_upload(upload: StarletteUploadFile, folder: Path, suffixes: tuple[str
 
 
 def _unit_problems(rows: list[tuple[int, dict]], viewer: Viewer) -> list[dict]:
-    """Rows whose unit is not the user's: nobody submits for another unit."""
+    """Rows whose unit is not the user's: nobody submits for another unit. A row's unit is resolved the
+    way the intake resolves it (by code or name, on the row's date); a name that could still be another
+    unit (no readable date, or several units of that name on it) is refused on its row."""
     from models.hierarchy import AmbiguousUnit, UnitNotFound
+    from models.intake import NominationRow
 
     today = today_vn()
+    hierarchy = viewer.hierarchy
+
+    def ours(unit: UnitRef) -> bool:
+        now = hierarchy.successor_on(unit, today)
+        return unit.id == viewer.unit.id or (now is not None and now.id == viewer.unit.id)
+
     problems = []
     for number, raw in rows:
         ref = str(raw.get("unit") or "").strip()
         if not ref:
             continue  # the flow names the missing unit
         try:
-            found = viewer.hierarchy.resolve(ref)
-        except AmbiguousUnit:
-            continue
+            day = NominationRow._date(raw.get("submitted_on"))
+        except ValueError:
+            day = None  # the flow names the bad date; the unit must be ours whatever the date
+        try:
+            found = hierarchy.resolve(ref, on=day)
         except UnitNotFound:
             continue  # the flow names it, with the dossier's date
-        now = viewer.hierarchy.successor_on(found, today)
-        if found.id != viewer.unit.id and (now is None or now.id != viewer.unit.id):
+        except AmbiguousUnit:
+            problems.append(
+                {
+                    "row": number,
+                    "column": "Đơn vị đề nghị",
+                    "message": f"tên đơn vị «{ref}» trùng với nhiều đơn vị; ghi mã đơn vị "
+                    f"{viewer.unit.code} ({viewer.unit.name}) để nộp hồ sơ của đơn vị mình",
+                }
+            )
+            continue
+        if not ours(found):
             problems.append(
                 {
                     "row": number,
@@ -797,8 +839,17 @@ def _meeting_steps(session: Session, meeting_id: int) -> list[dict]:
         {
             "code": code,
             "action": s.action.label,
-            "votes": f"{s.votes_for}/{s.votes_against}/{s.votes_abstain}" if s.votes_for is not None else "",
-            "present": s.members_present,
+            "votes": None
+            if s.votes_for is None
+            else {
+                "for": s.votes_for,
+                "against": s.votes_against,
+                "abstain": s.votes_abstain,
+                "present": s.members_present,
+                "written_for": s.written_for,
+                "written_against": s.written_against,
+                "written_abstain": s.written_abstain,
+            },
             "note": s.note,
             "decision_number": s.decision_number or "",
             "actor": s.actor,
@@ -961,7 +1012,9 @@ def _minutes_data(body: dict, secretary: str) -> tuple[dict, list[tuple[str | No
                 item[f] = n
         item.update(_written(r.get("votes_written", ""), problems, code))  # absent members' ballots
         if r.get("deadline"):
-            try:
+            try:  # the grid says dd/mm/yyyy: another form (2026-12-20) is refused, never read otherwise
+                if not DMY.fullmatch(r["deadline"].strip()):
+                    raise ValueError(f"ngày «{r['deadline'].strip()}» không hợp lệ, cần dạng dd/mm/yyyy")
                 item["deadline"] = parse_date(r["deadline"])
             except ValueError as exc:
                 problems.append((code, f"Hạn bổ sung: {exc}"))
@@ -1513,22 +1566,28 @@ def _report_file(request: Request, viewer: Viewer, year: str, file: StarletteUpl
 def report_status(request: Request, viewer: Viewer = Depends(guard), year: str = "") -> HTMLResponse:
     from models.reports import ReportRefused, filing_status, yearly_report
 
-    y = _year(year)
     province = authz.province_of(viewer.hierarchy, viewer.unit)
+    area = province if province and viewer.user.role != Role.admin else None
+    # the year asked for; without one (the operator's first page) the latest year that has a due date
+    years = [_year(year)] if year.strip() else list(range(today_vn().year, today_vn().year - 10, -1))
     error, spec = "", None
     rows: list = []
-    try:
-        with session_scope() as session:
-            area = province if province and viewer.user.role != Role.admin else None
-            spec, rows = filing_status(
-                session=session,
-                year=y,
-                deadline=yearly_report(session=session, year=y, province=area),
-                province=area.code if area else None,
-                hierarchy=viewer.hierarchy,
-            )
-    except ReportRefused as exc:
-        error = str(exc)
+    for y in years:
+        try:
+            with session_scope() as session:
+                spec, rows = filing_status(
+                    session=session,
+                    year=y,
+                    deadline=yearly_report(session=session, year=y, province=area),
+                    province=area.code if area else None,
+                    hierarchy=viewer.hierarchy,
+                )
+            error = ""
+            break
+        except ReportRefused as exc:
+            error = error or str(exc)  # none found: the refusal of the year asked for (or this year)
+    else:
+        y = years[0]
     filed = sum(1 for r in rows if r.filed)
     return page(
         request,

@@ -68,6 +68,17 @@ document.addEventListener("submit", function (event) {
   if (!form || !window.fetch || !window.FormData) return;
   var state = form.querySelector(".draft-state");
   var timer = null;
+  // the time in Vietnam, as the server writes every other time on the page (not the browser's zone)
+  function vnTime(now) {
+    try {
+      return new Intl.DateTimeFormat("en-GB", {
+        timeZone: "Asia/Ho_Chi_Minh", hour: "2-digit", minute: "2-digit", hour12: false
+      }).format(now);
+    } catch (e) {  // no time-zone data: Vietnam is UTC+7 all year
+      var vn = new Date(now.getTime() + 7 * 3600 * 1000);
+      return ("0" + vn.getUTCHours()).slice(-2) + ":" + ("0" + vn.getUTCMinutes()).slice(-2);
+    }
+  }
   function save() {
     var data = new FormData(form);
     data.set("action", "save");
@@ -76,8 +87,7 @@ document.addEventListener("submit", function (event) {
       .then(function (response) {
         if (!state) return;
         var ok = response.type === "opaqueredirect" || response.status === 303;
-        var now = new Date();
-        var hhmm = ("0" + now.getHours()).slice(-2) + ":" + ("0" + now.getMinutes()).slice(-2);
+        var hhmm = vnTime(new Date());
         state.textContent = ok
           ? "Đã lưu nháp lúc " + hhmm + " (hợp lệ)"
           : response.status === 400

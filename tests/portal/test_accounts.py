@@ -310,3 +310,15 @@ def test_users_add_takes_the_password_from_a_file_or_prompt_never_argv(world, tm
     assert r.exit_code != 0  # there is no such option
     r = runner.invoke(app, ["users", "list", "--json"])
     assert '"tu.tep"' in r.output and "argon2" not in r.output
+
+
+def test_the_login_page_has_an_icon_that_is_served(world) -> None:
+    """The browser asks for the page's icon: the link names one the portal serves (no 404 at login)."""
+    from tests.portal.conftest import client
+
+    c = client()
+    page = c.get("/login").text
+    assert '<link rel="icon" href="/static/favicon.svg"' in page
+    icon = c.get("/static/favicon.svg")
+    assert icon.status_code == 200 and icon.headers["content-type"].startswith("image/svg+xml")
+    assert icon.content.startswith(b"<svg")

@@ -151,3 +151,32 @@ def test_what_each_person_sees(world) -> None:
     assert (
         province.post("/meetings/open", data={"csrf": _clients["tk.tinh"][1], "unit": A}).status_code == 404
     )
+
+
+def test_a_name_another_unit_also_bears_files_nothing(world, prefect_api) -> None:
+    """«xã Cẩm Tú» names a commune before 1/7/2025 and another after it, neither of them A: the portal
+    resolves a row's unit as the intake does (on the row's date) and refuses the file, storing nothing;
+    without a readable date the name could be either, so it is refused asking for A's code."""
+    from sqlalchemy import func, select
+    from sqlmodel import Session
+
+    from models.db import get_engine
+    from models.nominations import Nomination
+    from tests.portal.conftest import csv_bytes, row
+
+    def stored() -> int:
+        with Session(get_engine(world.url)) as s:
+            return int(s.scalar(select(func.count()).select_from(Nomination)) or 0)
+
+    c, csrf = as_user("tk.a")
+    before = stored()
+    dated = [row(A, "Phạm Văn Dũng"), row("xã Cẩm Tú", "Ngô Văn Phúc")]
+    r = c.post("/nominate", data={"csrf": csrf}, files={"file": ("ds.csv", csv_bytes(dated), "text/csv")})
+    assert r.status_code == 400, r.text[:500]
+    assert "«xã Cẩm Tú» (xã Cẩm Tú) không phải đơn vị của bạn" in r.text
+    assert stored() == before
+    undated = [{**row("xã Cẩm Tú", "Ngô Văn Phúc"), "submitted_on": "hôm qua"}]
+    r = c.post("/nominate", data={"csrf": csrf}, files={"file": ("ds.csv", csv_bytes(undated), "text/csv")})
+    assert r.status_code == 400
+    assert f"tên đơn vị «xã Cẩm Tú» trùng với nhiều đơn vị; ghi mã đơn vị {A}" in r.text
+    assert stored() == before

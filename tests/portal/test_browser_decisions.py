@@ -7,11 +7,13 @@ test-artifacts/portal/ (decisions-*.png)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from models.clock import VN
 from tests.portal.conftest import PASSWORD, serve_portal
 from tests.portal.test_decisions_page import _recommend_at_a
 from tests.test_browser import browser, sync_api  # noqa: F401  (skips without Chromium/playwright)
@@ -43,13 +45,20 @@ def test_the_minutes_grid_is_saved_as_the_secretary_types(world, served, browser
     meeting_id = world.meetings["thanh-hoa.cam-thach-2025"]
     with Session(get_engine(world.url)) as s:
         code = s.get(Meeting, meeting_id).agenda[0]["code"]  # type: ignore[union-attr]
-    context = browser.new_context(viewport={"width": 1366, "height": 768}, locale="vi-VN")
+    # a browser whose clock is set to New York: the draft's time is still Vietnam's, as the server's
+    context = browser.new_context(
+        viewport={"width": 1366, "height": 768}, locale="vi-VN", timezone_id="America/New_York"
+    )
     context.set_default_timeout(90_000)
     page = context.new_page()
     _login(page, served, "tk.a")
     page.goto(f"{served}/meetings/{meeting_id}")
+    before = datetime.now(VN)
     page.locator(f"textarea[name='note:{code}']").fill("Thôn tiêu biểu, đề nghị khen")
     page.get_by_text("Đã lưu nháp lúc").wait_for()
+    saved = page.locator(".draft-state").inner_text()
+    after = datetime.now(VN)
+    assert any(f"lúc {t:%H:%M}" in saved for t in (before, after)), (saved, before, after)
     _shot(page, "meeting-draft-saved")
     with Session(get_engine(world.url)) as s:
         draft = draft_of(s, meeting_id)
@@ -95,4 +104,28 @@ def test_the_registry_records_the_heads_decision_in_the_browser(world, served, b
         result.locator("a[download]").first.click()
     assert download.value.suggested_filename.endswith(".docx")
     assert Path(download.value.path()).read_bytes()[:2] == b"PK"
+    context.close()
+
+
+def test_a_meetings_tables_fit_a_phone(world, served, browser) -> None:  # noqa: F811
+    """At 390×844 the meeting's tables (its agenda, the decisions recorded) and the list of meetings read
+    as one card per row: nothing is cut off or needs a sideways scroll (the registry test applied A's)."""
+    meeting_id = world.meetings["thanh-hoa.cam-thach-2025"]
+    context = browser.new_context(viewport={"width": 390, "height": 844}, locale="vi-VN")
+    context.set_default_timeout(90_000)
+    page = context.new_page()
+    _login(page, served, "tk.a")
+    for url in (f"{served}/meetings/{meeting_id}", f"{served}/meetings"):
+        page.goto(url)
+        assert page.locator("table.cards tbody tr").count() > 0, url
+        wide = page.evaluate(
+            """() => [...document.querySelectorAll('.scroll')]
+                .filter(e => e.scrollWidth > e.clientWidth + 1).length"""
+        )
+        right = page.evaluate(
+            "() => Math.max(...[...document.querySelectorAll('table.cards td')]"
+            ".map(td => td.getBoundingClientRect().right))"
+        )
+        assert wide == 0 and right <= 390, (url, wide, right)
+    _shot(page, "meetings-phone")
     context.close()

@@ -141,6 +141,21 @@ def test_the_head_refuses_one_confers_the_other_and_the_decision_downloads(
     )
     assert r.status_code == 400 and "số 4/QĐ-UBND của xã Cẩm Thạch đã dùng" in r.text, r.text[-1500:]
     assert 'value="4/QĐ-UBND"' in r.text and _status(world, second) == "recommended"
+    # a refusal reads as one: its run's task `record-decision` completed (no Failed task, no traceback)
+    assert _last_decision_tasks() == [("record-decision", "COMPLETED")]
+    # every problem is listed: the number taken and a date in the future, together
+    r = c.post(
+        "/decisions",
+        data={
+            "csrf": csrf,
+            "number": "4/QĐ-UBND",
+            "decision_date": "31/12/2099",
+            "action": "confer",
+            "code": [second],
+        },
+    )
+    assert r.status_code == 400 and "còn ở tương lai" in r.text, r.text[-1500:]
+    assert "số 4/QĐ-UBND của xã Cẩm Thạch đã dùng" in r.text and _status(world, second) == "recommended"
     # automatic numbering: the unit's next number in its series
     r = c.post(
         "/decisions",
@@ -169,6 +184,22 @@ def test_the_head_refuses_one_confers_the_other_and_the_decision_downloads(
     assert f'href="{link.group(1)}"' in page and "Quyết định khen thưởng" in page
     # nothing waits any more
     assert "Không có hồ sơ nào chờ quyết định" in c.get("/decisions").text
+
+
+def _last_decision_tasks() -> list[tuple[str, str]]:
+    """The task runs (name, state) of the latest `issue-decision` run, from the Prefect API."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowFilter, FlowFilterName, FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["issue-decision"])),
+            sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+            limit=1,
+        )
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[runs[0].id])))
+    return [(t.name.rsplit("-", 1)[0], t.state_type.value if t.state_type else "") for t in tasks]
 
 
 def _flag_at_the_province(world) -> tuple[str, int]:
@@ -261,6 +292,9 @@ def test_6_present_and_3_written_of_9_pass_a_provincial_flag_through_the_grid_an
             6,
             9,
         )
+    # the written votes are on the meeting's result and on the dossier's steps, as the CLI shows them
+    for url in (f"/meetings/{meeting_id}", f"/dossiers/{code}"):
+        assert "6/0/0 + 3/0/0 bằng văn bản (dự họp 6)" in sec.get(url).text, url
     # the province's registry decides the whole meeting: the decision is that meeting's
     reg, reg_csrf = login("vt.tinh")
     page = reg.get("/decisions").text

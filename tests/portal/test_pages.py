@@ -138,6 +138,10 @@ def test_minutes_with_a_wrong_row_are_refused_per_row_with_the_input_kept(world)
     chair, chair_csrf = login("ct.a")
     page = chair.get(f"/meetings/{meeting_id}").text
     assert "Xác nhận biên bản và áp dụng" in page
+    # the chair reads the minutes (no grid to type in, no save or approve-all button) and confirms
+    assert "Thông qua tất cả" not in page and "Lưu và kiểm tra biên bản" not in page
+    assert f'name="votes_for:{first}"' not in page and "data-draft" not in page
+    assert "Ngày họp: <strong>01/12/2026</strong>" in page and "5 / 1 / 0" in page
     r = chair.post(f"/meetings/{meeting_id}/confirm", data={"csrf": chair_csrf})
     assert r.status_code == 409 and "dịch vụ chưa chạy" in r.text  # resuming needs the running service
     with Session(get_engine(world.url)) as s:
@@ -336,6 +340,11 @@ def test_the_minutes_grid_takes_a_completion_deadline_for_a_returned_dossier(wor
     assert r.status_code == 400
     assert "Hạn bổ sung: ngày «31/02/2027» không hợp lệ" in r.text
     assert f'name="deadline:{first}" value="31/02/2027"' in r.text
+    # a date in another form than dd/mm/yyyy is refused on its row, never read as something else
+    r = c.post(f"/meetings/{meeting_id}/minutes", data={**form, f"deadline:{first}": "2026-12-20"})
+    assert r.status_code == 400
+    assert "Hạn bổ sung: ngày «2026-12-20» không hợp lệ, cần dạng dd/mm/yyyy" in r.text
+    assert f'name="deadline:{first}" value="2026-12-20"' in r.text
     r = c.post(f"/meetings/{meeting_id}/minutes", data={**form, f"deadline:{first}": "15/01/2027"})
     assert r.status_code == 303, r.text[-1500:]
     with Session(get_engine(world.url)) as s:
@@ -401,3 +410,49 @@ def test_a_dossier_shows_only_the_letters_about_it_that_the_viewer_may_read(worl
         assert "Thư thử to-a " in page.text, username
         assert "Thư thử to-b" not in page.text and "thư riêng của xã Tây Đô" not in page.text, username
         assert "Thư thử to-a-other" not in page.text, username
+
+
+def test_a_meetings_result_reads_in_vietnamese(world) -> None:
+    """Phiên họp, column Kết quả: every outcome by its Vietnamese label (never `recommended: 3`)."""
+    from portal.web import templates
+
+    counts = {"recommended": 3, "conferred": 1, "forwarded": 2, "rejected": 1, "returned": 1}
+    text = templates.env.from_string(
+        "{% for k, v in counts.items() %}{{ k|outcome }}: {{ v }}; {% endfor %}"
+    ).render(counts=counts)
+    assert "recommended" not in text and "conferred" not in text
+    assert "đề nghị khen thưởng, chờ quyết định: 3" in text and "trả lại bổ sung: 1" in text
+    meetings = templates.env.loader.get_source(templates.env, "meetings.html")[0]  # type: ignore[union-attr]
+    assert "|outcome" in meetings
+
+
+def test_the_operators_first_page_is_the_latest_year_that_has_a_due_date(world) -> None:
+    """Without a year, Tình hình nộp báo cáo shows the latest year a plan sets a due date for (not an error
+    box for this year); a year asked for without one is still refused in words."""
+    from sqlmodel import Session, select
+
+    from models.clock import today_vn
+    from models.db import get_engine
+    from models.deadlines import Deadline
+
+    last = today_vn().year - 1
+    with Session(get_engine(world.url)) as s:
+        row = s.exec(select(Deadline).where(Deadline.code == "bao-cao-nam-mau")).one()
+        kept = dict(row.spec)
+        row.spec = {**kept, "last_year": last}  # the plan ends last year: nothing is due this year
+        s.add(row)
+        s.commit()
+    try:
+        op, _ = login("vh.tinh")
+        first = op.get(op.get("/").headers["location"])
+        assert first.status_code == 200
+        assert f"Tình hình nộp báo cáo năm {last}" in first.text
+        assert 'class="error"' not in first.text and "hạn nộp 30/11/" in first.text
+        asked = op.get(f"/reports/status?year={today_vn().year}")
+        assert 'class="error"' in asked.text and f"năm {today_vn().year}" in asked.text
+    finally:
+        with Session(get_engine(world.url)) as s:
+            row = s.exec(select(Deadline).where(Deadline.code == "bao-cao-nam-mau")).one()
+            row.spec = kept
+            s.add(row)
+            s.commit()
