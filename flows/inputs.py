@@ -98,6 +98,11 @@ class AgendaDecision(BaseModel):
         title="Lý do / nội dung cần bổ sung / ghi chú",
         description="Bắt buộc khi không thông qua hoặc trả lại bổ sung.",
     )
+    deadline: date | None = Field(
+        default=None,
+        title="Hạn bổ sung",
+        description="Chỉ khi trả lại bổ sung; để trống thì theo thời hạn quy định.",
+    )
     problems: str = Field(
         default="",
         title="Lỗi cần sửa",
@@ -169,6 +174,7 @@ class MeetingDecisions(RunInput):
                     "written_against": i.written_against,
                     "written_abstain": i.written_abstain,
                     "note": i.note,
+                    "deadline": i.deadline,
                 }
                 for i in self.agenda_items
             ],
@@ -196,6 +202,7 @@ class MeetingDecisions(RunInput):
                     "written_against": d.written_against,
                     "written_abstain": d.written_abstain,
                     "note": d.note,
+                    "deadline": d.deadline.isoformat() if d.deadline else None,
                 }
                 for d in minutes.decisions
             ],

@@ -257,6 +257,31 @@ def test_a_refused_form_comes_back_filled_with_each_problem_beside_its_item() ->
     assert "không thông qua thì phải ghi rõ lý do" in schema["agenda_items"]["description"]
 
 
+def test_a_completion_deadline_survives_the_meeting_form() -> None:
+    """The form a waiting meeting is resumed with (the CLI's minutes file, the portal chair's confirmation)
+    carries a returned dossier's Hạn bổ sung: it was dropped, and the rule's default took its place."""
+    from flows.inputs import MeetingDecisions
+
+    minutes = mt.Minutes.model_validate(
+        {
+            "meeting_date": date(2026, 12, 3),
+            "members_present": 7,
+            "decisions": [
+                {
+                    "code": "HS2026-000001",
+                    "decision": "return",
+                    "note": "Bổ sung báo cáo thành tích",
+                    "deadline": date(2026, 12, 20),
+                },
+                {"code": "HS2026-000002", "decision": "approve"},
+            ],
+        }
+    )
+    values = MeetingDecisions.run_input(minutes)
+    again = mt.Minutes.model_validate(MeetingDecisions.model_validate(values).minutes_data())
+    assert [d.deadline for d in again.decisions] == [date(2026, 12, 20), None]
+
+
 def test_agenda_numbers_from_ten_items_on_are_text_the_ui_shows_whole() -> None:
     from flows.inputs import agenda_markdown
 
