@@ -82,6 +82,22 @@ def _chain_state(index: int, position: int | None, status: Status) -> str:
     return "ahead" if status not in FINAL else "not-reached"
 
 
+def votes_public(step: NominationStep) -> dict | None:
+    """A step's tally (members present and written votes of absent members), None for a step without a vote."""
+    if step.votes_for is None:
+        return None
+    return {
+        "for": step.votes_for,
+        "against": step.votes_against,
+        "abstain": step.votes_abstain,
+        "present": step.members_present,
+        "written_for": step.written_for,
+        "written_against": step.written_against,
+        "written_abstain": step.written_abstain,
+        "members": step.members_total,
+    }
+
+
 def _step_public(step: NominationStep, hierarchy: Hierarchy) -> dict:
     unit = hierarchy.by_id.get(step.unit_id) if step.unit_id else None
     to_unit = hierarchy.by_id.get(step.to_unit_id) if step.to_unit_id else None
@@ -92,18 +108,7 @@ def _step_public(step: NominationStep, hierarchy: Hierarchy) -> dict:
         "unit": unit.public() if unit else None,
         "to_unit": to_unit.public() if to_unit else None,
         "actor": step.actor,
-        "votes": None
-        if step.votes_for is None
-        else {
-            "for": step.votes_for,
-            "against": step.votes_against,
-            "abstain": step.votes_abstain,
-            "present": step.members_present,
-            "written_for": step.written_for,
-            "written_against": step.written_against,
-            "written_abstain": step.written_abstain,
-            "members": step.members_total,
-        },
+        "votes": votes_public(step),
         "note": step.note,
         "decision_number": step.decision_number,
         "decision_date": step.decision_date.isoformat() if step.decision_date else None,

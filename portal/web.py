@@ -826,30 +826,22 @@ def meeting_open(request: Request, viewer: Viewer = Depends(guard)) -> Response:
     return back_to(f"/meetings/{meeting.id}")
 
 
-def _meeting_steps(session: Session, meeting_id: int) -> list[dict]:
+def _meeting_steps(session: Session, meeting: Any) -> list[dict]:
+    from models.meetings import step_keys
     from models.nominations import Nomination, NominationStep
+    from models.queries import votes_public
 
     rows = session.execute(
         select(NominationStep, col(Nomination.code))
         .join(Nomination, col(Nomination.id) == col(NominationStep.nomination_id))
-        .where(col(NominationStep.idempotency_key).startswith(f"meeting:{meeting_id}:"))
+        .where(col(NominationStep.idempotency_key).in_(step_keys(meeting)))
         .order_by(col(NominationStep.id))
     ).all()
     return [
         {
             "code": code,
             "action": s.action.label,
-            "votes": None
-            if s.votes_for is None
-            else {
-                "for": s.votes_for,
-                "against": s.votes_against,
-                "abstain": s.votes_abstain,
-                "present": s.members_present,
-                "written_for": s.written_for,
-                "written_against": s.written_against,
-                "written_abstain": s.written_abstain,
-            },
+            "votes": votes_public(s),
             "note": s.note,
             "decision_number": s.decision_number or "",
             "actor": s.actor,
@@ -920,7 +912,7 @@ def _meeting_view(request: Request, viewer: Viewer, status_code: int = 200, **ex
     with session_scope() as session:
         council, members = council_of(session=session, unit_id=meeting.unit_id)
         draft = draft_of(session, meeting.id)
-        steps = _meeting_steps(session, meeting.id)
+        steps = _meeting_steps(session, meeting)
     body = extra.pop("body", None) or (draft.body if draft else None) or _grid_start(meeting, len(members))
     problems = extra.pop("problems", None)
     if problems is None:
