@@ -119,6 +119,8 @@ _READ_THE_DATABASE_URL = {
 
 
 def _uses_the_app_database(item: pytest.Item) -> bool:
+    if item.get_closest_marker("any_database"):  # marked: what it checks does not depend on the database
+        return False
     used = {"db_url", "world"} & set(getattr(item, "fixturenames", ()))  # world: the portal tests' database
     return bool(used) or item.path.name in _READ_THE_DATABASE_URL
 

@@ -215,6 +215,7 @@ def test_refused_minutes_of_a_held_meeting_leave_nothing_open_and_the_corrected_
     assert [m["status"] for m in _meetings(running, app_database, unit)] == ["cancelled", "applied"]
 
 
+@pytest.mark.any_database  # the refusal's words and the run's state; no row is written
 def test_nothing_waiting_opens_no_meeting(running: Up, app_database: str | None) -> None:
     unit = "thanh-hoa.bien-thuong-2025"  # xã Biện Thượng: no dossier in this test module
     opened = _thidua(running, app_database, "meeting", "open", unit)
@@ -283,6 +284,7 @@ def test_one_meeting_at_a_time_and_a_cancelled_or_deleted_run_closes_its_meeting
     assert nothing.returncode == 1 and "không có phiên họp nào đang mở" in _said(nothing)
 
 
+@pytest.mark.any_database  # the Prefect form's refill; applying minutes on PostgreSQL is tested beside it
 def test_a_refused_form_comes_back_filled_and_the_applied_meeting_clears_its_problems(
     running: Up, app_database: str | None, tmp_path: Path
 ) -> None:
