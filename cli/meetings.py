@@ -290,7 +290,30 @@ def _decide_in_a_new_run(unit_code: str, minutes: Minutes, day: date, json_out: 
         raise _fail(
             f"phiên họp không áp dụng được ({state.name}): {(state.message or '').splitlines()[0][:300]}"
         )
-    return state.result()
+    from prefect.exceptions import MissingResult
+
+    try:
+        return state.result()
+    except MissingResult:  # Prefect handed back the final state from its API, without its data (under load)
+        return applied_by_run(unit_code, str(state.state_details.flow_run_id))
+
+
+def applied_by_run(unit_code: str, flow_run_id: str) -> MeetingApplied:
+    """What a completed `council-meeting` run applied, read back from the app database (its meeting)."""
+    from sqlalchemy import select
+    from sqlmodel import col
+
+    from models.db import session_scope
+    from models.hierarchy import Hierarchy
+    from models.meetings import Meeting, applied_result
+
+    with session_scope() as session:
+        meeting = session.scalars(select(Meeting).where(col(Meeting.flow_run_id) == flow_run_id)).first()
+        if meeting is None:
+            raise _fail(f"phiên họp đã chạy xong; xem kết quả bằng `thidua meeting show {unit_code}`")
+        return applied_result(
+            session=session, meeting=meeting, hierarchy=Hierarchy.load(session), unit=unit_code
+        )
 
 
 def _decide_waiting(

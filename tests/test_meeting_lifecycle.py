@@ -469,6 +469,16 @@ def test_a_failed_meeting_run_closes_its_meeting_and_the_next_one_applies(
     code, out = _cli("meeting", "decide", UNIT, "--date", "24/11/2026", "--file", minutes, "--json")
     assert code == 0, out
     assert json.loads(out)["counts"] == {"recommended": 2}
+    # what the run applied, read back from the app database (when Prefect hands back a state without its
+    # data, cli/meetings.py reports the same from there)
+    from cli.meetings import applied_by_run
+
+    applied = next(m for m in _meetings(session) if m.status == mt.MeetingStatus.applied)
+    assert applied.flow_run_id is not None
+    again = applied_by_run(UNIT, applied.flow_run_id)
+    assert again.model_dump(mode="json", exclude={"letters", "unit"}) == {
+        k: v for k, v in json.loads(out).items() if k not in {"letters", "unit"}
+    }
 
 
 @pytest.mark.parametrize("first", ["receive-forwarded", "the next meeting"])
