@@ -1,7 +1,5 @@
 """initial schema
 
-Revision ID: 0001
-Revises:
 Create Date: 2026-11-23 20:36:57.494267
 """
 
@@ -11,8 +9,6 @@ from alembic import op
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 LEVELS = ("commune", "district", "province", "central/moha", "central/prime_minister", "central/president")
 NOMINEE_KINDS = ("individual", "collective", "household", "enterprise")

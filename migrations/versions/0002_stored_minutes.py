@@ -1,7 +1,5 @@
 """stored minutes: a council's minutes kept in the app database and passed to the meeting flow by key
 
-Revision ID: 0002
-Revises: 0001
 Create Date: 2026-12-02 10:45:00
 """
 
@@ -11,8 +9,6 @@ from migrations.tables import create_stored_minutes
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

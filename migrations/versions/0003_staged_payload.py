@@ -1,8 +1,6 @@
 """staged payloads: one table for every flow input too large for a Prefect parameter (minutes, intake rows);
 the stored minutes move into it
 
-Revision ID: 0003
-Revises: 0002
 Create Date: 2026-12-03 09:00:00
 """
 
@@ -14,8 +12,6 @@ from migrations.tables import create_stored_minutes
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,6 @@
 """the head's decision as its own step (award_decision), and the written votes of absent members and the
 council's size on each step
 
-Revision ID: 0004
-Revises: 0003
 Create Date: 2026-12-03 10:00:00
 """
 
@@ -12,8 +10,6 @@ from alembic import op
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 STEP_COLUMNS = ("written_for", "written_against", "written_abstain", "members_total")
 

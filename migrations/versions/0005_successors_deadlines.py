@@ -4,8 +4,6 @@ so the built-in file never overwrites a province's deadlines (issue 13, "Deadlin
 Units already carry their successor (`unit.successor_id`, 0001); the changeover's step is a new value of
 `nominationstep.action`, stored as text without a constraint (models/db.py `enum_type`): no DDL.
 
-Revision ID: 0005
-Revises: 0004
 Create Date: 2026-12-03 09:10:00
 """
 
@@ -15,8 +13,6 @@ from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

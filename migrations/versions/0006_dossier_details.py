@@ -1,8 +1,6 @@
 """dossier details: the review type (đợt xét) and the nominee's birth year, position and workplace;
 consultation requests (hiệp y) and their answers
 
-Revision ID: 0006
-Revises: 0005
 Create Date: 2026-12-03 09:10:00
 """
 
@@ -12,8 +10,6 @@ from alembic import op
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,8 +1,6 @@
 """documents: the papers councils sign (tờ trình, biên bản, quyết định, danh sách, báo cáo năm), stored
 with their bytes and a content hash, and the dossiers each records
 
-Revision ID: 0007
-Revises: 0006
 Create Date: 2026-12-03 09:30:00
 """
 
@@ -12,8 +10,6 @@ from alembic import op
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

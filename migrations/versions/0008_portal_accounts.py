@@ -1,7 +1,5 @@
 """portal: accounts, sessions, login attempts; minutes drafts and report files filed through the portal
 
-Revision ID: 0008
-Revises: 0007
 Create Date: 2026-12-03 09:30:00
 """
 
@@ -11,8 +9,6 @@ from alembic import op
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 _str = sqlmodel.sql.sqltypes.AutoString
 

@@ -1,7 +1,5 @@
 """consultation: a round per return, so a returned and resubmitted dossier is consulted again
 
-Revision ID: 0010
-Revises: 0008
 Create Date: 2026-12-03 10:30:00
 """
 
@@ -10,8 +8,6 @@ from alembic import op
 
 revision = "0010"
 down_revision = "0008"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -6,8 +6,6 @@
 - nominationstep.missed_on: the time limit a step came after (the Ministry of Home Affairs' 5 working days
   to return an incomplete dossier).
 
-Revision ID: 0011
-Revises: 0010
 Create Date: 2026-12-03 13:00:00
 """
 
@@ -16,8 +14,6 @@ from alembic import op
 
 revision = "0011"
 down_revision = "0010"
-branch_labels = None
-depends_on = None
 
 _TWIN = (
     "SELECT c.id FROM nominee c WHERE c.unit_id = nominee.unit_id AND c.kind = 'collective' "

@@ -1,7 +1,5 @@
 """the outbox indexed by recipient: a unit's letters are read by address (the portal's Thư and dossier pages)
 
-Revision ID: 0012
-Revises: 0011
 Create Date: 2026-12-03 13:45:00
 """
 
@@ -9,8 +7,6 @@ from alembic import op
 
 revision = "0012"
 down_revision = "0011"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
