@@ -5,25 +5,24 @@ Create Date: 2026-12-03 09:00:00
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
-from migrations.tables import create_stored_minutes
+from migrations.columns import id_column, json, string, timestamp
+from migrations.tables import create_stored_minutes, create_table
 
 revision = "0003"
 down_revision = "0002"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "staged_payload",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=120), nullable=False),
-        sa.Column("kind", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-        sa.Column("label", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("body", sa.JSON(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=True),
-        sa.PrimaryKeyConstraint("id"),
+        id_column(),
+        string("key", 120),
+        string("kind", 40),
+        string("label", 200),
+        json("body"),
+        timestamp("created_at", nullable=True),
         sa.UniqueConstraint("key", name="uq_staged_payload_key"),
     )
     op.execute(

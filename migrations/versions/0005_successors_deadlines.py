@@ -7,9 +7,9 @@ Units already carry their successor (`unit.successor_id`, 0001); the changeover'
 Create Date: 2026-12-03 09:10:00
 """
 
-import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+
+from migrations.columns import string
 
 revision = "0005"
 down_revision = "0004"
@@ -17,14 +17,7 @@ down_revision = "0004"
 
 def upgrade() -> None:
     with op.batch_alter_table("deadline") as batch:
-        batch.add_column(
-            sa.Column(
-                "source",
-                sqlmodel.sql.sqltypes.AutoString(length=300),
-                nullable=False,
-                server_default="built-in",
-            )
-        )
+        batch.add_column(string("source", 300, default="built-in"))
 
 
 def downgrade() -> None:

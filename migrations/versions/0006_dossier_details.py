@@ -5,83 +5,46 @@ Create Date: 2026-12-03 09:10:00
 """
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
+
+from migrations.columns import date, enum, foreign_key, id_column, integer, string, timestamp
+from migrations.tables import create_table, drop_table
 
 revision = "0006"
 down_revision = "0005"
 
+REVIEW_TYPES = ("thuong-xuyen", "chuyen-de", "so-ket", "tong-ket")
+
 
 def upgrade() -> None:
     with op.batch_alter_table("nomination") as batch:
-        batch.add_column(
-            sa.Column(
-                "review_type",
-                sa.Enum(
-                    "thuong-xuyen",
-                    "chuyen-de",
-                    "so-ket",
-                    "tong-ket",
-                    name="reviewtype",
-                    native_enum=False,
-                    create_constraint=False,
-                    length=40,
-                ),
-                nullable=True,
-            )
-        )
-        batch.add_column(sa.Column("nominee_birth_year", sa.Integer(), nullable=True))
-        batch.add_column(
-            sa.Column(
-                "nominee_position",
-                sqlmodel.sql.sqltypes.AutoString(length=300),
-                nullable=False,
-                server_default="",
-            )
-        )
-        batch.add_column(
-            sa.Column(
-                "nominee_workplace",
-                sqlmodel.sql.sqltypes.AutoString(length=300),
-                nullable=False,
-                server_default="",
-            )
-        )
+        batch.add_column(enum("review_type", REVIEW_TYPES, type_name="reviewtype", nullable=True))
+        batch.add_column(integer("nominee_birth_year", nullable=True))
+        for name in ("nominee_position", "nominee_workplace"):
+            batch.add_column(string(name, 300, default=""))
 
-    op.create_table(
+    create_table(
         "consultation_request",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("nomination_id", sa.Integer(), nullable=False),
-        sa.Column("unit_id", sa.Integer(), nullable=False),
-        sa.Column("body", sqlmodel.sql.sqltypes.AutoString(length=40), nullable=False),
-        sa.Column("requested_on", sa.Date(), nullable=False),
-        sa.Column("due_on", sa.Date(), nullable=False),
-        sa.Column(
-            "answer",
-            sa.Enum(
-                "agree", "objection", name="answer", native_enum=False, create_constraint=False, length=40
-            ),
-            nullable=True,
-        ),
-        sa.Column("answer_note", sqlmodel.sql.sqltypes.AutoString(length=2000), nullable=False),
-        sa.Column("answered_on", sa.Date(), nullable=True),
-        sa.Column("actor", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["nomination_id"], ["nomination.id"]),
-        sa.ForeignKeyConstraint(["unit_id"], ["unit.id"]),
-        sa.PrimaryKeyConstraint("id"),
+        id_column(),
+        integer("nomination_id"),
+        integer("unit_id"),
+        string("body", 40),
+        date("requested_on"),
+        date("due_on"),
+        enum("answer", ("agree", "objection"), type_name="answer", nullable=True),
+        string("answer_note", 2000),
+        date("answered_on", nullable=True),
+        string("actor", 200),
+        timestamp("created_at"),
+        foreign_key("nomination_id", "nomination"),
+        foreign_key("unit_id", "unit"),
         sa.UniqueConstraint("nomination_id", "body", name="uq_consultation_body"),
+        indexes={"ix_consultation_request_nomination_id": ["nomination_id"]},
     )
-    with op.batch_alter_table("consultation_request") as batch:
-        batch.create_index("ix_consultation_request_nomination_id", ["nomination_id"], unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("consultation_request") as batch:
-        batch.drop_index("ix_consultation_request_nomination_id")
-    op.drop_table("consultation_request")
+    drop_table("consultation_request", "ix_consultation_request_nomination_id")
     with op.batch_alter_table("nomination") as batch:
-        batch.drop_column("nominee_workplace")
-        batch.drop_column("nominee_position")
-        batch.drop_column("nominee_birth_year")
-        batch.drop_column("review_type")
+        for name in ("nominee_workplace", "nominee_position", "nominee_birth_year", "review_type"):
+            batch.drop_column(name)

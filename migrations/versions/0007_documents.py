@@ -5,53 +5,49 @@ Create Date: 2026-12-03 09:30:00
 """
 
 import sqlalchemy as sa
-import sqlmodel
-from alembic import op
+
+from migrations.columns import binary, date, foreign_key, id_column, integer, string, timestamp
+from migrations.tables import create_table, drop_table
 
 revision = "0007"
 down_revision = "0006"
 
 
 def upgrade() -> None:
-    op.create_table(
+    create_table(
         "document",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("key", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("kind", sa.String(length=40), nullable=False),
-        sa.Column("unit_id", sa.Integer(), nullable=False),
-        sa.Column("meeting_id", sa.Integer(), nullable=True),
-        sa.Column("to_unit_id", sa.Integer(), nullable=True),
-        sa.Column("number", sqlmodel.sql.sqltypes.AutoString(length=60), nullable=False),
-        sa.Column("issued_on", sa.Date(), nullable=False),
-        sa.Column("title", sqlmodel.sql.sqltypes.AutoString(length=300), nullable=False),
-        sa.Column("file_name", sqlmodel.sql.sqltypes.AutoString(length=200), nullable=False),
-        sa.Column("media_type", sqlmodel.sql.sqltypes.AutoString(length=100), nullable=False),
-        sa.Column("sha256", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("size", sa.Integer(), nullable=False),
-        sa.Column("content", sa.LargeBinary(), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["meeting_id"], ["meeting.id"]),
-        sa.ForeignKeyConstraint(["to_unit_id"], ["unit.id"]),
-        sa.ForeignKeyConstraint(["unit_id"], ["unit.id"]),
-        sa.PrimaryKeyConstraint("id"),
+        id_column(),
+        string("key", 200),
+        string("kind", 40),
+        integer("unit_id"),
+        integer("meeting_id", nullable=True),
+        integer("to_unit_id", nullable=True),
+        string("number", 60),
+        date("issued_on"),
+        string("title", 300),
+        string("file_name", 200),
+        string("media_type", 100),
+        string("sha256", 64),
+        integer("size"),
+        binary("content"),
+        timestamp("created_at"),
+        foreign_key("meeting_id", "meeting"),
+        foreign_key("to_unit_id", "unit"),
+        foreign_key("unit_id", "unit"),
         sa.UniqueConstraint("key", name="uq_document_key"),
+        indexes={"ix_document_meeting": ["meeting_id"], "ix_document_unit": ["unit_id", "kind"]},
     )
-    op.create_index("ix_document_meeting", "document", ["meeting_id"])
-    op.create_index("ix_document_unit", "document", ["unit_id", "kind"])
-    op.create_table(
+    create_table(
         "document_nomination",
-        sa.Column("document_id", sa.Integer(), nullable=False),
-        sa.Column("nomination_id", sa.Integer(), nullable=False),
-        sa.ForeignKeyConstraint(["document_id"], ["document.id"]),
-        sa.ForeignKeyConstraint(["nomination_id"], ["nomination.id"]),
+        integer("document_id"),
+        integer("nomination_id"),
+        foreign_key("document_id", "document"),
+        foreign_key("nomination_id", "nomination"),
         sa.PrimaryKeyConstraint("document_id", "nomination_id"),
+        indexes={"ix_document_nomination_nomination": ["nomination_id"]},
     )
-    op.create_index("ix_document_nomination_nomination", "document_nomination", ["nomination_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_document_nomination_nomination", table_name="document_nomination")
-    op.drop_table("document_nomination")
-    op.drop_index("ix_document_unit", table_name="document")
-    op.drop_index("ix_document_meeting", table_name="document")
-    op.drop_table("document")
+    drop_table("document_nomination", "ix_document_nomination_nomination")
+    drop_table("document", "ix_document_unit", "ix_document_meeting")

@@ -3,8 +3,9 @@
 Create Date: 2026-12-03 10:30:00
 """
 
-import sqlalchemy as sa
 from alembic import op
+
+from migrations.columns import integer
 
 revision = "0010"
 down_revision = "0008"
@@ -12,7 +13,7 @@ down_revision = "0008"
 
 def upgrade() -> None:
     with op.batch_alter_table("consultation_request") as batch:
-        batch.add_column(sa.Column("round_no", sa.Integer(), nullable=False, server_default="0"))
+        batch.add_column(integer("round_no", default="0"))
         batch.drop_constraint("uq_consultation_body", type_="unique")
         batch.create_unique_constraint(
             "uq_consultation_body_round", ["nomination_id", "unit_id", "body", "round_no"]

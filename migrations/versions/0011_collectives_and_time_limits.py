@@ -9,8 +9,9 @@
 Create Date: 2026-12-03 13:00:00
 """
 
-import sqlalchemy as sa
 from alembic import op
+
+from migrations.columns import date
 
 revision = "0011"
 down_revision = "0010"
@@ -33,7 +34,7 @@ def upgrade() -> None:
     op.execute(f"DELETE FROM nominee WHERE kind = 'enterprise' AND EXISTS ({_TWIN})")
     op.execute("UPDATE nominee SET kind = 'collective' WHERE kind = 'enterprise'")
     with op.batch_alter_table("nominationstep") as batch:
-        batch.add_column(sa.Column("missed_on", sa.Date(), nullable=True))
+        batch.add_column(date("missed_on", nullable=True))
 
 
 def downgrade() -> None:
