@@ -23,33 +23,14 @@ from migrations.tables import create_table, drop_table
 revision = "0001"
 down_revision = None
 
-LEVELS = ("commune", "district", "province", "central/moha", "central/prime_minister", "central/president")
-NOMINEE_KINDS = ("individual", "collective", "household", "enterprise")
-MEMBER_ROLES = ("chair", "standing", "member")
-MEETING_STATUSES = ("open", "applied", "cancelled")
-STATUSES = (
-    "draft",
-    "submitted",
-    "under_review",
-    "forwarded",
-    "conferred",
-    "rejected",
-    "returned",
-    "withdrawn",
-    "frozen",
-)
-ACTIONS = (
-    "submit",
-    "receive",
-    "forward",
-    "confer",
-    "reject",
-    "return",
-    "resubmit",
-    "withdraw",
-    "freeze",
-    "unfreeze",
-)
+# The values each enum column held at 0001: stored as text with no CHECK, they document a column and do not
+# constrain it.
+LEVELS = "commune district province central/moha central/prime_minister central/president".split()
+NOMINEE_KINDS = "individual collective household enterprise".split()
+MEMBER_ROLES = "chair standing member".split()
+MEETING_STATUSES = "open applied cancelled".split()
+STATUSES = "draft submitted under_review forwarded conferred rejected returned withdrawn frozen".split()
+ACTIONS = "submit receive forward confer reject return resubmit withdraw freeze unfreeze".split()
 
 
 def upgrade() -> None:
