@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from alembic import context
 from sqlalchemy import pool
 from sqlmodel import create_engine
@@ -19,9 +21,7 @@ def _url() -> str:
 
 
 def run_migrations_offline() -> None:
-    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True, render_as_batch=True)
-    with context.begin_transaction():
-        context.run_migrations()
+    _run(url=_url(), literal_binds=True)
 
 
 def run_migrations_online() -> None:
@@ -29,10 +29,10 @@ def run_migrations_online() -> None:
     if connectable is None:
         engine = create_engine(_url(), poolclass=pool.NullPool)
         with engine.connect() as connection:
-            _run(connection)
+            _run(connection=connection)
         engine.dispose()
     else:
-        _run(connectable)
+        _run(connection=connectable)
 
 
 def _render_item(type_: str, obj, autogen_context):
@@ -44,15 +44,11 @@ def _render_item(type_: str, obj, autogen_context):
     return False
 
 
-def _run(connection) -> None:
-    context.configure(
-        connection=connection,
-        target_metadata=target_metadata,
-        render_as_batch=True,
-        compare_type=True,
-        render_item=_render_item,
-        include_object=include_object,
-    )
+def _run(**where: Any) -> None:
+    """Run the migrations on `where` (a URL offline, a connection online), in batch mode as SQLite alters a table
+    by copying it. Autogenerate (online only) compares column types, Alembic's default, and uses the rest."""
+    autogenerate: dict[str, Any] = {"render_item": _render_item, "include_object": include_object}
+    context.configure(**where, target_metadata=target_metadata, render_as_batch=True, **autogenerate)
     with context.begin_transaction():
         context.run_migrations()
 
