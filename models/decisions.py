@@ -398,6 +398,12 @@ def _apply_one(
     return Outcome.conferred
 
 
+def _named(decision: AwardDecision) -> dict[str, Any]:
+    """How a result names a stored decision: its id, number and date."""
+    assert decision.id is not None
+    return {"decision_id": decision.id, "number": decision.number, "decision_date": decision.decision_date}
+
+
 def _issued(
     decision: AwardDecision,
     unit: UnitRef,
@@ -405,13 +411,10 @@ def _issued(
     forwarded: dict[str, int],
     replayed: bool = False,
 ) -> DecisionIssued:
-    assert decision.id is not None
     return DecisionIssued(
-        decision_id=decision.id,
+        **_named(decision),
         unit=unit.code,
         unit_name=unit.name,
-        number=decision.number,
-        decision_date=decision.decision_date,
         kind=decision.kind,
         outcomes=outcomes,
         forwarded_to=forwarded,
@@ -651,14 +654,5 @@ def copies_late(*, session: Session, hierarchy: Hierarchy, today: date) -> list[
             else:
                 missing.append(f"{ref.name}: chưa có thư")
         if missing:
-            out.append(
-                CopiesLate(
-                    decision_id=d.id or 0,
-                    number=d.number,
-                    decision_date=d.decision_date,
-                    unit_name=unit.name,
-                    due_on=due,
-                    proposers=missing,
-                )
-            )
+            out.append(CopiesLate(**_named(d), unit_name=unit.name, due_on=due, proposers=missing))
     return out
