@@ -8,7 +8,7 @@ idempotency key that is already recorded changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Column, Index, UniqueConstraint, update
@@ -215,16 +215,18 @@ class Votes:
     members: int | None = None
 
     def step_fields(self) -> dict:
-        return {
-            "votes_for": self.for_,
-            "votes_against": self.against,
-            "votes_abstain": self.abstain,
-            "members_present": self.present,
-            "written_for": self.written_for,
-            "written_against": self.written_against,
-            "written_abstain": self.written_abstain,
-            "members_total": self.members,
-        }
+        """The votes as the step's columns (NominationStep)."""
+        return {_STEP_COLUMNS.get(name, name): value for name, value in asdict(self).items()}
+
+
+# NominationStep's names for the fields of Votes named otherwise there (the written votes keep theirs).
+_STEP_COLUMNS = {
+    "for_": "votes_for",
+    "against": "votes_against",
+    "abstain": "votes_abstain",
+    "present": "members_present",
+    "members": "members_total",
+}
 
 
 @dataclass(frozen=True)
