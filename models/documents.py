@@ -26,6 +26,8 @@ from models.nominations import CodeCounter, Nomination
 
 
 class DocumentKind(LabelledEnum):
+    """Which paper a stored document is (loại văn bản); the label is its title as officials know it."""
+
     submission = "submission", "Tờ trình đề nghị khen thưởng"
     minutes = "minutes", "Biên bản họp Hội đồng"
     decision = "decision", "Quyết định khen thưởng"
