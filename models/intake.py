@@ -853,13 +853,9 @@ def take_in(
     errors.extend(screening.errors)
     if errors:
         raise BatchRefused(sorted(errors, key=lambda e: (e.row, e.column or "")))
+    accepted = screening.accepted
     return store(
-        session=session,
-        accepted=screening.accepted,
-        key=key,
-        source=source,
-        actor=actor,
-        received_on=received_on,
+        session=session, accepted=accepted, key=key, source=source, actor=actor, received_on=received_on
     )
 
 
