@@ -12,7 +12,6 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from functools import lru_cache
 
 from argon2 import PasswordHasher
@@ -23,28 +22,18 @@ from sqlmodel import Field, Session, SQLModel, col
 from models.clock import utcnow
 from models.db import UTCDateTime, enum_type
 from models.hierarchy import AmbiguousUnit, Hierarchy, UnitNotFound
+from models.labelled import LabelledEnum
 from models.text import nfc
 
 
-class Role(StrEnum):
-    secretary = "secretary"  # thư ký / thường trực Hội đồng: nộp hồ sơ, mở phiên họp, ghi biên bản, báo cáo
-    chair = "chair"  # chủ tịch Hội đồng: xác nhận biên bản
-    registry = "registry"  # văn thư: ghi số, ngày quyết định
-    operator = "operator"  # cơ quan thi đua của tỉnh: xem cả tỉnh, hủy phiên họp kẹt
-    admin = "admin"
+class Role(LabelledEnum):
+    # thư ký / thường trực Hội đồng: nộp hồ sơ, mở phiên họp, ghi biên bản, báo cáo
+    secretary = "secretary", "thư ký Hội đồng"
+    chair = "chair", "chủ tịch Hội đồng"  # xác nhận biên bản
+    registry = "registry", "văn thư"  # ghi số, ngày quyết định
+    operator = "operator", "cán bộ thi đua tỉnh"  # cơ quan thi đua của tỉnh: xem cả tỉnh, hủy phiên họp kẹt
+    admin = "admin", "quản trị"
 
-    @property
-    def label(self) -> str:
-        return ROLE_LABELS[self]
-
-
-ROLE_LABELS = {
-    Role.secretary: "thư ký Hội đồng",
-    Role.chair: "chủ tịch Hội đồng",
-    Role.registry: "văn thư",
-    Role.operator: "cán bộ thi đua tỉnh",
-    Role.admin: "quản trị",
-}
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 200

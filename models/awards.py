@@ -21,6 +21,12 @@ from models.units import Level
 DATA = Path(__file__).parent / "data" / "award_forms.yaml"
 
 
+class Frozen(BaseModel):
+    """The law as data: read from a file once, never changed after."""
+
+    model_config = ConfigDict(frozen=True)
+
+
 class NomineeKind(LabelledEnum):
     """Đối tượng khen thưởng: the Law knows three (Law 06/2022/QH15 Art. 2: "cá nhân, tập thể, hộ gia
     đình"). An enterprise or a cooperative is a collective (tập thể), not a kind of its own."""
@@ -72,10 +78,8 @@ REVIEW_TYPE_ALIASES = {
 }
 
 
-class AwardForm(BaseModel):
+class AwardForm(Frozen):
     """One award form of the catalogue."""
-
-    model_config = ConfigDict(frozen=True)
 
     code: str
     name: str
@@ -102,10 +106,8 @@ class AwardForm(BaseModel):
         return value
 
 
-class VoteRule(BaseModel):
+class VoteRule(Frozen):
     """The share of "for" votes a decision needs."""
-
-    model_config = ConfigDict(frozen=True)
 
     ratio: float
     of: Literal["members", "present"]
@@ -128,10 +130,8 @@ class VoteRule(BaseModel):
         return f"{'trên' if self.strictly_more else 'ít nhất'} {pct} {whom} đồng ý"
 
 
-class QuorumRule(BaseModel):
+class QuorumRule(Frozen):
     """How many members must sit for a meeting's conclusions to stand (numerator/denominator of all)."""
-
-    model_config = ConfigDict(frozen=True)
 
     numerator: int
     denominator: int
@@ -147,19 +147,15 @@ class QuorumRule(BaseModel):
         return f"ít nhất {self.numerator}/{self.denominator} tổng số thành viên Hội đồng dự họp"
 
 
-class FormRule(BaseModel):
+class FormRule(Frozen):
     """How a rule set treats one form."""
-
-    model_config = ConfigDict(frozen=True)
 
     form: AwardForm
     vote: VoteRule
     vote_basis: str
 
 
-class RuleSet(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class RuleSet(Frozen):
     code: str
     name: str
     legal_basis: str
@@ -179,10 +175,8 @@ class RuleSet(BaseModel):
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
 
 
-class Catalogue(BaseModel):
+class Catalogue(Frozen):
     """All award forms and every rule set."""
-
-    model_config = ConfigDict(frozen=True)
 
     forms: dict[str, AwardForm]
     rule_sets: tuple[RuleSet, ...]

@@ -168,21 +168,26 @@ def transfer_note(*, spec: ChangeoverSpec, here: UnitRef, target: UnitRef, on: d
     return f"{note}. Chuyển hồ sơ cho {target.name} ({spec.transfer})"
 
 
+@dataclass(frozen=True, slots=True)
+class Handover:
+    """What every dossier of one run is handed over under (chuyển giao hồ sơ): the day, the changeover
+    whose form map applies, who acts, the prefix of each move's idempotency key (the dossier's code
+    completes it), and whether the run only says what it would move."""
+
+    on: date
+    spec: ChangeoverSpec
+    actor: str
+    key: str
+    dry_run: bool = False
+
+
 def move_to_successor(
-    *,
-    session: Session,
-    hierarchy: Hierarchy,
-    nomination: Nomination,
-    on: date,
-    spec: ChangeoverSpec,
-    actor: str,
-    key: str,
-    dry_run: bool = False,
+    *, session: Session, hierarchy: Hierarchy, nomination: Nomination, run: Handover
 ) -> Moved | str:
-    """Move one dossier to where it belongs on `on` (its unit ended), mapping a form the law moved; one
-    `transfer` step (no commit). Returns what moved, or why it could not."""
+    """Move one dossier to where it belongs on `run.on` (its unit ended), mapping a form the law moved;
+    one `transfer` step (no commit). Returns what moved, or why it could not."""
     forms = catalogue().forms
-    n = nomination
+    n, on, spec = nomination, run.on, run.spec
     move = spec.forms.get(n.award_code)
     form_code = move.to if move else n.award_code
     target, why = destination(nomination=n, hierarchy=hierarchy, on=on, form_code=form_code)
@@ -190,7 +195,7 @@ def move_to_successor(
         return why
     here = hierarchy.get(n.current_unit_id)
     moved = Moved(n.code, n.status.value, here.code, target.code, target.id, n.award_code, form_code)
-    if dry_run:
+    if run.dry_run:
         return moved
     note = transfer_note(spec=spec, here=here, target=target, on=on)
     if move:
@@ -200,7 +205,7 @@ def move_to_successor(
     transfer(
         session=session,
         nomination=n,
-        act=Act(actor=actor, on=on, unit_id=here.id, key=key, note=note[:4000]),
+        act=Act(actor=run.actor, on=on, unit_id=here.id, key=f"{run.key}:{n.code}", note=note[:4000]),
         to_unit_id=target.id,
         award_code=form_code,
         awarded_code=_mapped(spec, n.awarded_code) if n.status == Status.recommended else None,
@@ -216,17 +221,10 @@ def changeover(
     hierarchy = hierarchy or Hierarchy.load(session)
     spec = changeover_on(on)
     result = ChangeoverResult(on=on)
+    key = f"changeover:{on.isoformat()}"
+    run = Handover(on=on, spec=spec, actor=actor or "thidua changeover", key=key, dry_run=dry_run)
     for n in pending_at_ended_units(session=session, on=on, forms=set(spec.forms)):
-        moved = move_to_successor(
-            session=session,
-            hierarchy=hierarchy,
-            nomination=n,
-            on=on,
-            spec=spec,
-            actor=actor or "thidua changeover",
-            key=f"changeover:{on.isoformat()}:{n.code}",
-            dry_run=dry_run,
-        )
+        moved = move_to_successor(session=session, hierarchy=hierarchy, nomination=n, run=run)
         if isinstance(moved, str):
             result.stuck.append((n.code, moved))
         else:

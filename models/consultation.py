@@ -14,11 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 
 import yaml
-from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Column, UniqueConstraint, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
-from models.awards import catalogue
+from models.awards import Frozen, catalogue
 from models.calendar import add_working_days
 from models.clock import fmt_date, utcnow
 from models.db import UTCDateTime, enum_type
@@ -38,19 +37,15 @@ from models.units import Council, Level
 DATA = Path(__file__).parent / "data" / "consultation.yaml"
 
 
-class Body(BaseModel):
+class Body(Frozen):
     """A body consulted (cơ quan được lấy ý kiến hiệp y): tax, social insurance, environment…"""
-
-    model_config = ConfigDict(frozen=True)
 
     code: str
     name: str
     email: str
 
 
-class ConsultationRules(BaseModel):
-    model_config = ConfigDict(frozen=True)
-
+class ConsultationRules(Frozen):
     consulting_levels: frozenset[Level]
     answer_days: int
     answer_days_basis: str

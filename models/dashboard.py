@@ -101,16 +101,8 @@ class PipelineRow:
 
 def pipeline_by_province(*, session: Session, hierarchy: Hierarchy) -> list[PipelineRow]:
     """Dossiers per province of origin and level now holding them, with a count per status."""
-    stmt = (
-        select(
-            col(Nomination.origin_unit_id),
-            col(Nomination.current_unit_id),
-            col(Nomination.status),
-            func.count(),
-        )
-        .where(col(Nomination.status) != Status.draft)
-        .group_by(col(Nomination.origin_unit_id), col(Nomination.current_unit_id), col(Nomination.status))
-    )
+    keys = (col(Nomination.origin_unit_id), col(Nomination.current_unit_id), col(Nomination.status))
+    stmt = select(*keys, func.count()).where(col(Nomination.status) != Status.draft).group_by(*keys)
     rows: dict[tuple[str | None, Level], tuple[UnitRef | None, PipelineRow]] = {}
     for origin, current, status, count in session.execute(stmt):
         province = home_province(hierarchy, origin)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field, model_validator
@@ -30,28 +29,18 @@ from models.clock import fmt_date, today_vn, utcnow
 from models.consultation import forwarding_problem
 from models.db import UTCDateTime, enum_type
 from models.hierarchy import Hierarchy, UnitRef
+from models.labelled import LabelledEnum
 from models.meetings import MAX_DAYS_AHEAD, FreeText, Meeting, MeetingStatus, OneLine, Outcome, step_keys
 from models.nominations import AGENDA, Act, Nomination, NominationStep, Status
 from models.units import Council
 
 
-class DecisionKind(StrEnum):
+class DecisionKind(LabelledEnum):
     """What the document decides."""
 
-    confer = "confer"  # quyết định khen thưởng
-    refuse = "refuse"  # không khen thưởng
-    submit = "submit"  # a central body's submission to the level above (tờ trình)
-
-    @property
-    def label(self) -> str:
-        return DECISION_KIND_LABELS[self]
-
-
-DECISION_KIND_LABELS = {
-    DecisionKind.confer: "quyết định khen thưởng",
-    DecisionKind.refuse: "không khen thưởng",
-    DecisionKind.submit: "tờ trình cấp trên khen thưởng",
-}
+    confer = "confer", "quyết định khen thưởng"
+    refuse = "refuse", "không khen thưởng"
+    submit = "submit", "tờ trình cấp trên khen thưởng"  # a central body's submission to the level above
 
 
 class AwardDecision(SQLModel, table=True):
@@ -409,6 +398,12 @@ def _apply_one(
     return Outcome.conferred
 
 
+def _named(decision: AwardDecision) -> dict[str, Any]:
+    """How a result names a stored decision: its id, number and date."""
+    assert decision.id is not None
+    return {"decision_id": decision.id, "number": decision.number, "decision_date": decision.decision_date}
+
+
 def _issued(
     decision: AwardDecision,
     unit: UnitRef,
@@ -416,13 +411,10 @@ def _issued(
     forwarded: dict[str, int],
     replayed: bool = False,
 ) -> DecisionIssued:
-    assert decision.id is not None
     return DecisionIssued(
-        decision_id=decision.id,
+        **_named(decision),
         unit=unit.code,
         unit_name=unit.name,
-        number=decision.number,
-        decision_date=decision.decision_date,
         kind=decision.kind,
         outcomes=outcomes,
         forwarded_to=forwarded,
@@ -662,14 +654,5 @@ def copies_late(*, session: Session, hierarchy: Hierarchy, today: date) -> list[
             else:
                 missing.append(f"{ref.name}: chưa có thư")
         if missing:
-            out.append(
-                CopiesLate(
-                    decision_id=d.id or 0,
-                    number=d.number,
-                    decision_date=d.decision_date,
-                    unit_name=unit.name,
-                    due_on=due,
-                    proposers=missing,
-                )
-            )
+            out.append(CopiesLate(**_named(d), unit_name=unit.name, due_on=due, proposers=missing))
     return out

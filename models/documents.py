@@ -15,35 +15,25 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from enum import StrEnum
 
 from sqlalchemy import Column, Index, LargeBinary, UniqueConstraint, update
 from sqlmodel import Field, Session, SQLModel, col, select
 
 from models.clock import utcnow
 from models.db import UTCDateTime, enum_type, insert_for
+from models.labelled import LabelledEnum
 from models.nominations import CodeCounter, Nomination
 
 
-class DocumentKind(StrEnum):
-    submission = "submission"  # Tờ trình đề nghị khen thưởng
-    minutes = "minutes"  # Biên bản họp Hội đồng
-    decision = "decision"  # Quyết định khen thưởng
-    nominee_list = "nominee-list"  # Danh sách đề nghị khen thưởng (XLSX)
-    yearly_report = "yearly-report"  # Báo cáo năm
+class DocumentKind(LabelledEnum):
+    """Which paper a stored document is (loại văn bản); the label is its title as officials know it."""
 
-    @property
-    def label(self) -> str:
-        return KIND_LABELS[self]
+    submission = "submission", "Tờ trình đề nghị khen thưởng"
+    minutes = "minutes", "Biên bản họp Hội đồng"
+    decision = "decision", "Quyết định khen thưởng"
+    nominee_list = "nominee-list", "Danh sách đề nghị khen thưởng (XLSX)"
+    yearly_report = "yearly-report", "Báo cáo năm"
 
-
-KIND_LABELS = {
-    DocumentKind.submission: "Tờ trình đề nghị khen thưởng",
-    DocumentKind.minutes: "Biên bản họp Hội đồng",
-    DocumentKind.decision: "Quyết định khen thưởng",
-    DocumentKind.nominee_list: "Danh sách đề nghị khen thưởng (XLSX)",
-    DocumentKind.yearly_report: "Báo cáo năm",
-}
 
 DOCX = "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

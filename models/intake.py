@@ -685,24 +685,17 @@ def _to_successors(session: Session, stored: list[tuple[int, int]], *, received_
     row by row): the caller's transaction is rolled back, so nothing of it is stored."""
     if not stored:
         return
-    from models.changeover import move_to_successor, spec_in_force
+    from models.changeover import Handover, move_to_successor, spec_in_force
     from models.hierarchy import Hierarchy
 
     hierarchy = Hierarchy.load(session)
     spec = spec_in_force(received_on)
+    run = Handover(on=received_on, spec=spec, actor=actor or "tiếp nhận hồ sơ", key="intake-successor")
     nowhere: list[RowError] = []
     for nid, row in stored:
         n = session.get(Nomination, nid)
         assert n is not None
-        why = move_to_successor(
-            session=session,
-            hierarchy=hierarchy,
-            nomination=n,
-            on=received_on,
-            spec=spec,
-            actor=actor or "tiếp nhận hồ sơ",
-            key=f"intake-successor:{n.code}",
-        )
+        why = move_to_successor(session=session, hierarchy=hierarchy, nomination=n, run=run)
         if isinstance(why, str):
             nowhere.append(RowError(row, "unit", why))
     if nowhere:
@@ -860,13 +853,9 @@ def take_in(
     errors.extend(screening.errors)
     if errors:
         raise BatchRefused(sorted(errors, key=lambda e: (e.row, e.column or "")))
+    accepted = screening.accepted
     return store(
-        session=session,
-        accepted=screening.accepted,
-        key=key,
-        source=source,
-        actor=actor,
-        received_on=received_on,
+        session=session, accepted=accepted, key=key, source=source, actor=actor, received_on=received_on
     )
 
 

@@ -46,12 +46,8 @@ class Namesake:
         )
 
     def public(self) -> dict:
-        return {
-            "code": self.code,
-            "nominee": self.nominee,
-            "unit": self.unit_name,
-            "unit_code": self.unit_code,
-        }
+        unit = {"unit": self.unit_name, "unit_code": self.unit_code}
+        return {"code": self.code, "nominee": self.nominee, **unit}
 
 
 def _chunks(items: list[int], size: int = 500) -> Iterator[list[int]]:

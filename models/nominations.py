@@ -8,7 +8,7 @@ idempotency key that is already recorded changes nothing.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date, datetime
 
 from sqlalchemy import Column, Index, UniqueConstraint, update
@@ -41,16 +41,8 @@ class Status(LabelledEnum):
 AGENDA = frozenset({Status.submitted, Status.under_review})
 # what the current unit owes a step on, by its due date: its council's review, or its head's decision
 AWAITING = AGENDA | {Status.recommended}
-PENDING = frozenset(
-    {
-        Status.submitted,
-        Status.under_review,
-        Status.forwarded,
-        Status.recommended,
-        Status.returned,
-        Status.frozen,
-    }
-)
+# not final yet: also in transit to the next level, back with the proposer, or held
+PENDING = AWAITING | {Status.forwarded, Status.returned, Status.frozen}
 FINAL = frozenset({Status.conferred, Status.rejected, Status.withdrawn})
 BLOCKS_NEW = PENDING | {Status.conferred}  # "one achievement, one award"
 
@@ -223,16 +215,18 @@ class Votes:
     members: int | None = None
 
     def step_fields(self) -> dict:
-        return {
-            "votes_for": self.for_,
-            "votes_against": self.against,
-            "votes_abstain": self.abstain,
-            "members_present": self.present,
-            "written_for": self.written_for,
-            "written_against": self.written_against,
-            "written_abstain": self.written_abstain,
-            "members_total": self.members,
-        }
+        """The votes as the step's columns (NominationStep)."""
+        return {_STEP_COLUMNS.get(name, name): value for name, value in asdict(self).items()}
+
+
+# NominationStep's names for the fields of Votes named otherwise there (the written votes keep theirs).
+_STEP_COLUMNS = {
+    "for_": "votes_for",
+    "against": "votes_against",
+    "abstain": "votes_abstain",
+    "present": "members_present",
+    "members": "members_total",
+}
 
 
 @dataclass(frozen=True)
@@ -260,20 +254,51 @@ def _replayed(*, session: Session, nomination: Nomination, act: Act) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class Move:
+    """Where an action may be taken from and the status it leaves the dossier in (None: as it stands)."""
+
+    allowed: frozenset[Status]
+    to_status: Status | None
+
+
+# The state machine in one place. Confer and refuse narrow `allowed` to the deciding level's statuses
+# (`_deciding_statuses`); unfreeze restores the status held before the freeze.
+MOVES: dict[Action, Move] = {
+    Action.receive: Move(frozenset({Status.forwarded}), Status.under_review),
+    Action.forward: Move(AGENDA, Status.forwarded),
+    Action.recommend: Move(AGENDA, Status.recommended),
+    Action.confer: Move(AWAITING, Status.conferred),
+    Action.reject: Move(AGENDA, Status.rejected),
+    Action.refuse: Move(AWAITING, Status.rejected),
+    Action.return_: Move(AGENDA, Status.returned),
+    Action.resubmit: Move(frozenset({Status.returned}), Status.under_review),
+    Action.withdraw: Move(PENDING - {Status.frozen}, Status.withdrawn),
+    Action.freeze: Move(PENDING - {Status.frozen}, Status.frozen),
+    Action.unfreeze: Move(frozenset({Status.frozen}), Status.under_review),
+    Action.transfer: Move(PENDING, None),
+}
+
+
 def _apply(
     *,
     session: Session,
     nomination: Nomination,
     act: Act,
     action: Action,
-    allowed: frozenset[Status],
-    to_status: Status,
     changes: dict | None = None,
     step: dict | None = None,
+    allowed: frozenset[Status] | None = None,
+    to_status: Status | None = None,
 ) -> Nomination:
-    """The one way a nomination changes: check, compare-and-set on version, write one step."""
+    """The one way a nomination changes: check, compare-and-set on version, write one step. `allowed` and
+    `to_status` default to the action's move in `MOVES`."""
     if _replayed(session=session, nomination=nomination, act=act):
         return nomination
+    move = MOVES[action]
+    allowed = move.allowed if allowed is None else allowed
+    if to_status is None:
+        to_status = nomination.status if move.to_status is None else move.to_status
     if nomination.status not in allowed:
         raise TransitionError(
             f"hồ sơ {nomination.code} đang ở trạng thái «{nomination.status.label}», "
@@ -388,15 +413,8 @@ def receive(*, session: Session, nomination: Nomination, hierarchy: Hierarchy, a
         return nomination
     level = hierarchy.get(nomination.current_unit_id).level
     due = review_due(nomination=nomination, level=level, received_on=act.on)
-    return _apply(
-        session=session,
-        nomination=nomination,
-        act=act,
-        action=Action.receive,
-        allowed=frozenset({Status.forwarded}),
-        to_status=Status.under_review,
-        changes={"received_on": act.on, "due_on": due},
-    )
+    changes = {"received_on": act.on, "due_on": due}
+    return _apply(session=session, nomination=nomination, act=act, action=Action.receive, changes=changes)
 
 
 def forward(
@@ -429,19 +447,14 @@ def forward(
             f"hồ sơ {nomination.code}: {hierarchy.get(nomination.current_unit_id).name} là cấp có thẩm quyền "
             f"quyết định «{nomination.form.name}», không trình lên nữa"
         )
+    changes = {"current_unit_id": target.id, "due_on": None, "received_on": None}
+    step = {
+        "to_unit_id": target.id,
+        **(votes.step_fields() if votes else {}),
+        **({"decision_number": document[0], "decision_date": document[1]} if document else {}),
+    }
     return _apply(
-        session=session,
-        nomination=nomination,
-        act=act,
-        action=Action.forward,
-        allowed=AGENDA,
-        to_status=Status.forwarded,
-        changes={"current_unit_id": target.id, "due_on": None, "received_on": None},
-        step={
-            "to_unit_id": target.id,
-            **(votes.step_fields() if votes else {}),
-            **({"decision_number": document[0], "decision_date": document[1]} if document else {}),
-        },
+        session=session, nomination=nomination, act=act, action=Action.forward, changes=changes, step=step
     )
 
 
@@ -505,19 +518,11 @@ def recommend(
     form = decision_form(session=session, nomination=nomination, hierarchy=hierarchy, award_code=award_code)
     level = hierarchy.get(nomination.current_unit_id).level
     days = catalogue().rule_set(nomination.rule_set).decision_days.get(level)
+    due = add_working_days(act.on, days) if days else None
+    changes = {"awarded_code": form.code, "due_on": due, "received_on": act.on}
+    step = {"award_code": form.code, **(votes.step_fields() if votes else {})}
     return _apply(
-        session=session,
-        nomination=nomination,
-        act=act,
-        action=Action.recommend,
-        allowed=AGENDA,
-        to_status=Status.recommended,
-        changes={
-            "awarded_code": form.code,
-            "due_on": add_working_days(act.on, days) if days else None,
-            "received_on": act.on,
-        },
-        step={"award_code": form.code, **(votes.step_fields() if votes else {})},
+        session=session, nomination=nomination, act=act, action=Action.recommend, changes=changes, step=step
     )
 
 
@@ -557,25 +562,17 @@ def confer(
             f"hồ sơ {nomination.code}: Hội đồng Thi đua – Khen thưởng chưa đề nghị khen thưởng; "
             "người đứng đầu quyết định sau khi Hội đồng xét"
         )
+    decision = {"decision_number": decision_number, "decision_date": decision_date}
+    changes = {"awarded_code": form.code, **decision, "due_on": None}
+    step = {**decision, "award_code": form.code, **(votes.step_fields() if votes else {})}
     return _apply(
         session=session,
         nomination=nomination,
         act=act,
         action=Action.confer,
+        changes=changes,
+        step=step,
         allowed=allowed,
-        to_status=Status.conferred,
-        changes={
-            "awarded_code": form.code,
-            "decision_number": decision_number,
-            "decision_date": decision_date,
-            "due_on": None,
-        },
-        step={
-            "decision_number": decision_number,
-            "decision_date": decision_date,
-            "award_code": form.code,
-            **(votes.step_fields() if votes else {}),
-        },
     )
 
 
@@ -598,10 +595,9 @@ def refuse(
         nomination=nomination,
         act=act,
         action=Action.refuse,
-        allowed=_deciding_statuses(nomination, hierarchy),
-        to_status=Status.rejected,
         changes={"awarded_code": None, "due_on": None},
         step={"decision_number": decision_number, "decision_date": decision_date},
+        allowed=_deciding_statuses(nomination, hierarchy),
     )
 
 
@@ -609,15 +605,14 @@ def reject(*, session: Session, nomination: Nomination, act: Act, votes: Votes |
     """Không khen thưởng: the reasons go in `act.note` and are required."""
     if not act.note.strip():
         raise TransitionError(f"hồ sơ {nomination.code}: phải ghi rõ lý do không khen thưởng")
+    step = votes.step_fields() if votes else None
     return _apply(
         session=session,
         nomination=nomination,
         act=act,
         action=Action.reject,
-        allowed=AGENDA,
-        to_status=Status.rejected,
         changes={"due_on": None},
-        step=votes.step_fields() if votes else None,
+        step=step,
     )
 
 
@@ -635,15 +630,10 @@ def return_for_completion(
     missed = (
         check_missed(session=session, nomination=nomination, level=unit.level, on=act.on) if unit else None
     )
+    changes = {"paused_on": act.on, "return_deadline": deadline}
+    step = {"deadline": deadline, "missed_on": missed}
     return _apply(
-        session=session,
-        nomination=nomination,
-        act=act,
-        action=Action.return_,
-        allowed=AGENDA,
-        to_status=Status.returned,
-        changes={"paused_on": act.on, "return_deadline": deadline},
-        step={"deadline": deadline, "missed_on": missed},
+        session=session, nomination=nomination, act=act, action=Action.return_, changes=changes, step=step
     )
 
 
@@ -652,27 +642,14 @@ def resubmit(*, session: Session, nomination: Nomination, act: Act) -> Nominatio
     due = nomination.due_on
     if due is not None and nomination.paused_on is not None:
         due = resume_due_date(due_on=due, paused_on=nomination.paused_on, resumed_on=act.on)
-    return _apply(
-        session=session,
-        nomination=nomination,
-        act=act,
-        action=Action.resubmit,
-        allowed=frozenset({Status.returned}),
-        to_status=Status.under_review,
-        changes={"paused_on": None, "return_deadline": None, "due_on": due},
-    )
+    changes = {"paused_on": None, "return_deadline": None, "due_on": due}
+    return _apply(session=session, nomination=nomination, act=act, action=Action.resubmit, changes=changes)
 
 
 def withdraw(*, session: Session, nomination: Nomination, act: Act) -> Nomination:
     """The proposer withdraws the dossier (final)."""
     return _apply(
-        session=session,
-        nomination=nomination,
-        act=act,
-        action=Action.withdraw,
-        allowed=PENDING - {Status.frozen},
-        to_status=Status.withdrawn,
-        changes={"due_on": None},
+        session=session, nomination=nomination, act=act, action=Action.withdraw, changes={"due_on": None}
     )
 
 
@@ -680,28 +657,21 @@ def freeze(*, session: Session, nomination: Nomination, act: Act) -> Nomination:
     """Hold a dossier whose nominee is under discipline, investigation or complaint."""
     if not act.note.strip():
         raise TransitionError(f"hồ sơ {nomination.code}: phải ghi rõ lý do tạm dừng xét")
-    return _apply(
-        session=session,
-        nomination=nomination,
-        act=act,
-        action=Action.freeze,
-        allowed=PENDING - {Status.frozen},
-        to_status=Status.frozen,
-        changes={"held_status": nomination.status},
-    )
+    changes = {"held_status": nomination.status}
+    return _apply(session=session, nomination=nomination, act=act, action=Action.freeze, changes=changes)
 
 
 def unfreeze(*, session: Session, nomination: Nomination, act: Act) -> Nomination:
     """Release a held dossier to where it was."""
-    back = nomination.held_status or Status.under_review
+    changes = {"held_status": None}
+    back = nomination.held_status  # None: MOVES' default, under review
     return _apply(
         session=session,
         nomination=nomination,
         act=act,
         action=Action.unfreeze,
-        allowed=frozenset({Status.frozen}),
+        changes=changes,
         to_status=back,
-        changes={"held_status": None},
     )
 
 
@@ -720,15 +690,9 @@ def transfer(
     changes: dict[str, object] = {"current_unit_id": to_unit_id, "award_code": award_code}
     if awarded_code is not None:
         changes["awarded_code"] = awarded_code
+    step = {"to_unit_id": to_unit_id, "award_code": award_code}
     return _apply(
-        session=session,
-        nomination=nomination,
-        act=act,
-        action=Action.transfer,
-        allowed=PENDING,
-        to_status=nomination.status,
-        changes=changes,
-        step={"to_unit_id": to_unit_id, "award_code": award_code},
+        session=session, nomination=nomination, act=act, action=Action.transfer, changes=changes, step=step
     )
 
 

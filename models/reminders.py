@@ -207,6 +207,28 @@ class Plan:
             self.items.append(item_or_none)
 
 
+# What an item copies from the report owed or the review open that it reminds of.
+_COPIED = ("unit_id", "unit_code", "province_id", "due_on")
+
+
+def _item(
+    of: ReportingObligation | OpenReview,
+    kind: ReminderKind,
+    step: int,
+    day: date,
+    to: Recipient | None,
+    **own: Any,
+) -> ReminderItem | None:
+    """The item of a report owed or a review open: the unit, due date and uid come from it, the rest (key,
+    title, unit name…) is the item's `own`; None when there is no one to send it to."""
+    if to is None:
+        return None
+    copied = {name: getattr(of, name) for name in _COPIED}
+    return ReminderItem(
+        kind=kind, step=step, scheduled_on=day, recipient=to, obligation_id=of.uid, **copied, **own
+    )
+
+
 def _report_item(
     ob: ReportingObligation,
     spec: DeadlineSpec,
@@ -215,24 +237,10 @@ def _report_item(
     day: date,
     to: Recipient | None,
 ) -> ReminderItem | None:
-    if to is None:
-        return None
-    return ReminderItem(
-        key=f"{kind.value}:{spec.code}:{ob.unit_code}:{ob.year}:{step}",
-        kind=kind,
-        scheduled_on=day,
-        recipient=to,
-        unit_id=ob.unit_id,
-        unit_code=ob.unit_code,
-        unit_name=ob.unit_name,
-        province_id=ob.province_id,
-        obligation_id=ob.uid,
-        title=f"{spec.short_title(ob.year)} (gửi {ob.submit_to})",
-        due_on=ob.due_on,
-        step=step,
-        deadline=spec.code,
-        year=ob.year,
-    )
+    key = f"{kind.value}:{spec.code}:{ob.unit_code}:{ob.year}:{step}"
+    title = f"{spec.short_title(ob.year)} (gửi {ob.submit_to})"
+    own = {"unit_name": ob.unit_name, "deadline": spec.code, "year": ob.year}
+    return _item(ob, kind, step, day, to, key=key, title=title, **own)
 
 
 def _escalation_recipient(
@@ -325,30 +333,14 @@ class OpenReview:
 def _review_item(
     r: OpenReview, kind: ReminderKind, step: int, day: date, to: Recipient | None
 ) -> ReminderItem | None:
-    if to is None:
-        return None
     key = f"{kind.value}:{'check:' if r.check else ''}{r.code}:{r.unit_code}:{r.due_on.isoformat()}"
     if kind is not ReminderKind.review_due:
         key += f":{step}"
     title = f"Hồ sơ {r.code} – {r.nominee} ({r.award_form}, {r.proposing_unit} đề nghị)"
     if r.check:
         title = f"Kiểm tra tính đầy đủ, trả lại bằng văn bản nếu chưa đầy đủ: {title}"
-    return ReminderItem(
-        key=key,
-        kind=kind,
-        scheduled_on=day,
-        recipient=to,
-        unit_id=r.unit_id,
-        unit_code=r.unit_code,
-        unit_name=r.council_name,
-        province_id=r.province_id,
-        obligation_id=r.uid,
-        title=title,
-        due_on=r.due_on,
-        step=step,
-        nomination_id=r.nomination_id,
-        decision=r.decision,
-    )
+    own = {"unit_name": r.council_name, "nomination_id": r.nomination_id, "decision": r.decision}
+    return _item(r, kind, step, day, to, key=key, title=title, **own)
 
 
 def review_items(

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Required, TypedDict, Unpack
 
 from models.text import fold, nfc
 
@@ -71,13 +71,9 @@ class Limits:
         from models.settings import get_settings
 
         s = get_settings()
-        return cls(
-            max_rows=s.file_max_rows,
-            max_bytes=s.file_max_bytes,
-            xlsx_max_entries=s.xlsx_max_entries,
-            xlsx_max_unpacked_bytes=s.xlsx_max_unpacked_bytes,
-            xlsx_max_ratio=s.xlsx_max_ratio,
-        )
+        # the archive's limits have the same names in settings
+        xlsx = s.model_dump(include={"xlsx_max_entries", "xlsx_max_unpacked_bytes", "xlsx_max_ratio"})
+        return cls(max_rows=s.file_max_rows, max_bytes=s.file_max_bytes, **xlsx)
 
 
 def number_vi(value: int) -> str:
@@ -145,44 +141,49 @@ def read_bytes(path: Path, *, max_bytes: int) -> bytes:
 # --- tables ------------------------------------------------------------------------------------------
 
 
-def _header_map(
-    columns: Sequence[str], labels: dict[str, str], synonyms: Mapping[str, Sequence[str]]
-) -> dict[str, str]:
-    """Folded header text → column name; the English column name, the Vietnamese label and any of the
-    column's other usual headers (`synonyms`) work."""
-    out = {}
-    for col in columns:
-        out[fold(col)] = col
-        out[fold(col.replace("_", " "))] = col
-        for other in synonyms.get(col, ()):
-            out[fold(other)] = col
-        if col in labels:
-            out[fold(labels[col])] = col
-    return out
+@dataclass(frozen=True)
+class _Columns:
+    """The table a file must hold: its column names, their Vietnamese labels, the required ones, and
+    other usual headers of a column (`synonyms`)."""
 
+    names: Sequence[str]
+    labels: dict[str, str]
+    required: Sequence[str]
+    synonyms: Mapping[str, Sequence[str]]
 
-def _map_headers(
-    raw_headers: list,
-    columns: Sequence[str],
-    labels: dict[str, str],
-    required: Sequence[str],
-    synonyms: Mapping[str, Sequence[str]] | None = None,
-) -> list[str | None]:
-    mapping = _header_map(columns, labels, synonyms or {})
-    names = [mapping.get(fold(str(h if h is not None else ""))) for h in raw_headers]
-    unknown = [str(h) for h, n in zip(raw_headers, names, strict=True) if n is None and str(h or "").strip()]
-    missing = [c for c in required if c not in names]
-    problems = []
-    if unknown:
-        shown = ", ".join(f"«{_shown(h)}»" for h in unknown[:10])
-        more = f" và {number_vi(len(unknown) - 10)} cột khác" if len(unknown) > 10 else ""
-        problems.append(f"cột không nhận ra: {shown}{more}")
-    if missing:
-        problems.append("thiếu cột: " + ", ".join(f"«{labels.get(c, c)}» ({c})" for c in missing))
-    if problems:
-        problems.append("các cột cần có: " + ", ".join(f"{c} («{labels.get(c, c)}»)" for c in columns))
-        raise FileRefused("; ".join(problems))
-    return names
+    def header_map(self) -> dict[str, str]:
+        """Folded header text → column name; the English column name, the Vietnamese label and any of the
+        column's synonyms work."""
+        out = {}
+        for col in self.names:
+            out[fold(col)] = col
+            out[fold(col.replace("_", " "))] = col
+            for other in self.synonyms.get(col, ()):
+                out[fold(other)] = col
+            if col in self.labels:
+                out[fold(self.labels[col])] = col
+        return out
+
+    def map_headers(self, raw_headers: list) -> list[str | None]:
+        """The column each header names (None for a blank one), or FileRefused listing what is wrong."""
+        mapping, labels = self.header_map(), self.labels
+        names = [mapping.get(fold(str(h if h is not None else ""))) for h in raw_headers]
+        unknown = [
+            str(h) for h, n in zip(raw_headers, names, strict=True) if n is None and str(h or "").strip()
+        ]
+        missing = [c for c in self.required if c not in names]
+        problems = []
+        if unknown:
+            shown = ", ".join(f"«{_shown(h)}»" for h in unknown[:10])
+            more = f" và {number_vi(len(unknown) - 10)} cột khác" if len(unknown) > 10 else ""
+            problems.append(f"cột không nhận ra: {shown}{more}")
+        if missing:
+            problems.append("thiếu cột: " + ", ".join(f"«{labels.get(c, c)}» ({c})" for c in missing))
+        if problems:
+            wanted = ", ".join(f"{c} («{labels.get(c, c)}»)" for c in self.names)
+            problems.append("các cột cần có: " + wanted)
+            raise FileRefused("; ".join(problems))
+        return names
 
 
 def _cell(value: object) -> object:
@@ -200,20 +201,14 @@ def _blank(value: object) -> bool:
 
 
 def _table(
-    rows: Iterator[Sequence],
-    columns: Sequence[str],
-    labels: dict[str, str],
-    required: Sequence[str],
-    limits: Limits,
-    first_row: int = 1,
-    synonyms: Mapping[str, Sequence[str]] | None = None,
+    rows: Iterator[Sequence], columns: _Columns, limits: Limits, first_row: int = 1
 ) -> list[tuple[int, dict]]:
     """Header row, then records; blank rows skipped; at most `limits.max_rows` records."""
     header = next(rows, None)
     if header is None:
         raise FileRefused("tệp trống, không có dòng tiêu đề")
     try:
-        names = _map_headers(list(header), columns, labels, required, synonyms)
+        names = columns.map_headers(list(header))
     except FileRefused as exc:
         exc.row = first_row or None  # the header row of a sheet; a JSON file has none
         raise
@@ -273,7 +268,7 @@ def read_rows(
         reader = _READERS.get(path.suffix.lower())
         if reader is None:
             raise FileRefused("không phải CSV, XLSX hoặc JSON")
-        return reader(data, columns, labels, required, limits, synonyms)
+        return reader(data, _Columns(columns, labels, required, synonyms or {}), limits)
     except FileRefused as exc:
         exc.file = exc.file or path.name
         raise
@@ -304,16 +299,14 @@ def _csv_problem(exc: BaseException) -> str:
     return "tệp CSV sai định dạng: " + (found or "không đọc được dòng này")
 
 
-def _read_csv(
-    data: bytes, columns, labels, required, limits: Limits, synonyms=None
-) -> list[tuple[int, dict]]:
+def _read_csv(data: bytes, columns: _Columns, limits: Limits) -> list[tuple[int, dict]]:
     text = _decode(data, "CSV")
     try:
         dialect: type[csv.Dialect] = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
     rows = _guarded(csv.reader(io.StringIO(text), dialect), (csv.Error,), _csv_problem)
-    return _table(rows, columns, labels, required, limits, synonyms=synonyms)
+    return _table(rows, columns, limits)
 
 
 def _inspect_archive(data: bytes, limits: Limits) -> None:
@@ -354,9 +347,7 @@ def _xlsx_problem(exc: BaseException) -> str:
     return f"tệp Excel hỏng, không đọc được ({type(exc).__name__})"
 
 
-def _read_xlsx(
-    data: bytes, columns, labels, required, limits: Limits, synonyms=None
-) -> list[tuple[int, dict]]:
+def _read_xlsx(data: bytes, columns: _Columns, limits: Limits) -> list[tuple[int, dict]]:
     _inspect_archive(data, limits)
     from openpyxl import load_workbook
 
@@ -376,7 +367,7 @@ def _read_xlsx(
         rows = _guarded(
             sheet.iter_rows(values_only=True, max_col=XLSX_MAX_COLUMNS), (Exception,), _xlsx_problem
         )
-        return _table(rows, columns, labels, required, limits, synonyms=synonyms)
+        return _table(rows, columns, limits)
     except FileRefused:
         raise
     except Exception as exc:
@@ -385,9 +376,7 @@ def _read_xlsx(
         workbook.close()
 
 
-def _read_json(
-    data: bytes, columns, labels, required, limits: Limits, synonyms=None
-) -> list[tuple[int, dict]]:
+def _read_json(data: bytes, columns: _Columns, limits: Limits) -> list[tuple[int, dict]]:
     text = _decode(data, "JSON")
     try:
         parsed = json.loads(text)
@@ -405,14 +394,12 @@ def _read_json(
         return []
     if len(parsed) > limits.max_rows:
         raise FileRefused(too_many_rows(limits.max_rows))
-    headers = sorted({k for r in parsed for k in r}, key=lambda k: (k not in columns, k))
+    headers = sorted({k for r in parsed for k in r}, key=lambda k: (k not in columns.names, k))
     table = [headers] + [[r.get(h) for h in headers] for r in parsed]
-    return _table(
-        iter(table), columns, labels, required, limits, first_row=0, synonyms=synonyms
-    )  # JSON rows count from 1
+    return _table(iter(table), columns, limits, first_row=0)  # JSON rows count from 1
 
 
-_READERS: dict[str, Callable[..., list[tuple[int, dict]]]] = {
+_READERS: dict[str, Callable[[bytes, _Columns, Limits], list[tuple[int, dict]]]] = {
     ".csv": _read_csv,
     ".xlsx": _read_xlsx,
     ".xlsm": _read_xlsx,
@@ -457,20 +444,22 @@ def workbook(
     return wb
 
 
-def write_template(
-    path: Path,
-    *,
-    columns: Sequence[str],
-    labels: dict[str, str],
-    title: str,
-    example: dict | None = None,
-    notes: Sequence[str] = (),
-    rows: Iterable[Sequence] = (),
-    overwrite: bool = False,
-) -> Path:
+class Template(TypedDict, total=False):
+    """What a template holds: the arguments of `workbook`."""
+
+    columns: Required[Sequence[str]]
+    labels: Required[dict[str, str]]
+    title: Required[str]
+    example: dict | None
+    notes: Sequence[str]
+    rows: Iterable[Sequence]
+
+
+def write_template(path: Path, *, overwrite: bool = False, **template: Unpack[Template]) -> Path:
     """An XLSX with Vietnamese headers (the column names in a comment) for officials to fill, and any
-    `rows` already filled in. An existing file is never replaced unless `overwrite` (FileRefused)."""
-    wb = workbook(columns=columns, labels=labels, title=title, example=example, notes=notes, rows=rows)
+    `rows` already filled in (`workbook`). An existing file is never replaced unless `overwrite`
+    (FileRefused)."""
+    wb = workbook(**template)
     path = Path(path)
     flags = os.O_WRONLY | os.O_CREAT | (os.O_TRUNC if overwrite else os.O_EXCL) | _NONBLOCK
     try:
