@@ -122,9 +122,9 @@ def show_command(
     if json_out:
         _emit_json(data)
         return
-    table = Table(title=f"Ý kiến hiệp y — hồ sơ {data['code']}")
-    for col in ("Cơ quan", "Ngày gửi", "Hạn trả lời", "Ý kiến", "Lý do"):
-        table.add_column(col)
+    table = Table(
+        "Cơ quan", "Ngày gửi", "Hạn trả lời", "Ý kiến", "Lý do", title=f"Ý kiến hiệp y — hồ sơ {data['code']}"
+    )
     for r in data["requests"]:
         table.add_row(
             r["name"], iso_to_vn(r["requested_on"]), iso_to_vn(r["due_on"]), r["answer_label"], r["note"]
