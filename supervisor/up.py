@@ -271,10 +271,10 @@ def _spawn(name: str, cmd: list[str], *, env: dict[str, str], log_dir: Path) -> 
         process = subprocess.Popen(
             cmd,
             env=env,
-            cwd=PROJECT_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
