@@ -1578,8 +1578,8 @@ def report_status(request: Request, viewer: Viewer = Depends(guard), year: str =
     else:
         y = years[0]
     filed = sum(1 for r in rows if r.filed)
-    shown = {"rows": rows, "year": y, "spec": spec, "error": error, "filed": filed, "province": province}
-    return page(request, "report_status.html", viewer, **shown)
+    found: dict[str, Any] = {"rows": rows, "year": y, "spec": spec, "error": error}
+    return page(request, "report_status.html", viewer, filed=filed, province=province, **found)
 
 
 # --- Tổng hợp ---------------------------------------------------------------------------------------
