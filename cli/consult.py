@@ -23,6 +23,7 @@ consult_app = typer.Typer(
     no_args_is_help=True,
 )
 OnOpt = Annotated[str | None, typer.Option("--on", help="ngày dd/mm/yyyy (mặc định hôm nay)")]
+TodayOpt = Annotated[str | None, typer.Option("--today", help="ngày dd/mm/yyyy (mặc định hôm nay)")]
 
 
 def _run(state: State, json_out: bool) -> dict:
@@ -122,9 +123,9 @@ def show_command(
     if json_out:
         _emit_json(data)
         return
-    table = Table(title=f"Ý kiến hiệp y — hồ sơ {data['code']}")
-    for col in ("Cơ quan", "Ngày gửi", "Hạn trả lời", "Ý kiến", "Lý do"):
-        table.add_column(col)
+    table = Table(
+        "Cơ quan", "Ngày gửi", "Hạn trả lời", "Ý kiến", "Lý do", title=f"Ý kiến hiệp y — hồ sơ {data['code']}"
+    )
     for r in data["requests"]:
         table.add_row(
             r["name"], iso_to_vn(r["requested_on"]), iso_to_vn(r["due_on"]), r["answer_label"], r["note"]
@@ -134,10 +135,7 @@ def show_command(
 
 
 @consult_app.command("remind")
-def remind_command(
-    today: Annotated[str | None, typer.Option("--today", help="ngày dd/mm/yyyy (mặc định hôm nay)")] = None,
-    json_out: JsonOpt = False,
-) -> None:
+def remind_command(today: TodayOpt = None, json_out: JsonOpt = False) -> None:
     """Nhắc (một lần) các cơ quan chưa trả lời hiệp y khi sắp hết thời hạn."""
     from supervisor.reach import Need, reach, run
 

@@ -122,14 +122,9 @@ def decision_return(
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
         try:
+            by = actor or "thidua decision return"
             n = return_incomplete(
-                session=session,
-                hierarchy=hierarchy,
-                unit=unit,
-                code=code,
-                on=day,
-                reason=reason,
-                actor=actor or "thidua decision return",
+                session=session, hierarchy=hierarchy, unit=unit, code=code, on=day, reason=reason, actor=by
             )
         except TransitionError as exc:
             raise fail(str(exc)) from exc

@@ -372,11 +372,8 @@ def demo_command(json_out: Annotated[bool, typer.Option("--json")] = False) -> N
             {"meetings": meetings, "decisions": decisions, "nominations": statuses, "problems": problems}
         )
     else:
-        table = Table(
-            title=f"Đường đi của {len(statuses)} hồ sơ ({meetings} phiên họp, {decisions} quyết định/tờ trình)"
-        )
-        for col in ("Mã", "Đối tượng", "Hình thức", "Đường đi", "Kết quả"):
-            table.add_column(col)
+        title = f"Đường đi của {len(statuses)} hồ sơ ({meetings} phiên họp, {decisions} quyết định/tờ trình)"
+        table = Table("Mã", "Đối tượng", "Hình thức", "Đường đi", "Kết quả", title=title)
         for s in statuses:
             path = " → ".join(u["name"] for u in s["chain"] if u["state"] in ("passed", "here", "done"))
             outcome = s["status_label"] + (f" ({s['decision_number']})" if s["decision_number"] else "")

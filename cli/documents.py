@@ -74,9 +74,7 @@ def ls(
     if not rows:
         info("không có văn bản nào")
         return
-    table = Table(title=f"{len(rows)} văn bản")
-    for header in ("ID", "Loại", "Số, ký hiệu", "Ngày", "Tên văn bản", "Tệp"):
-        table.add_column(header)
+    table = Table("ID", "Loại", "Số, ký hiệu", "Ngày", "Tên văn bản", "Tệp", title=f"{len(rows)} văn bản")
     for r in rows:
         table.add_row(
             str(r["id"]),

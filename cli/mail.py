@@ -121,9 +121,7 @@ def ls(
     if as_json:
         typer.echo(json.dumps([asdict(m) for m in mails], ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"Thư đã nhận ({len(mails)})")
-    for column in ("Mã", "Ngày (giờ VN)", "Người nhận", "Tiêu đề"):
-        table.add_column(column)
+    table = Table("Mã", "Ngày (giờ VN)", "Người nhận", "Tiêu đề", title=f"Thư đã nhận ({len(mails)})")
     for m in mails:
         table.add_row(m.id, m.date_vn, m.to, m.subject)
     console.print(table)
@@ -217,9 +215,7 @@ def outbox(
         "Hộp thư đi: "
         + ", ".join(f"{name} {counts.get(name, 0)}" for name in (s.value for s in OutboxStatus))
     )
-    table = Table()
-    for column in ("Mã", "Người nhận", "Loại thư", "Trạng thái", "Lần gửi", "Thử lại lúc", "Lỗi gần nhất"):
-        table.add_column(column)
+    table = Table("Mã", "Người nhận", "Loại thư", "Trạng thái", "Lần gửi", "Thử lại lúc", "Lỗi gần nhất")
     for r in records:
         style = "red" if r["status"] == OutboxStatus.failed else None
         table.add_row(

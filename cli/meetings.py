@@ -175,9 +175,8 @@ def meeting_tags(unit_code: str) -> list[str]:
 
 
 def _print_agenda(name: str, agenda: list[dict]) -> None:
-    table = Table(title=f"Chương trình họp — {name} ({len(agenda)} hồ sơ)")
-    for col in ("Mã hồ sơ", "Đối tượng", "Hình thức", "Đơn vị đề nghị", "Hạn xét"):
-        table.add_column(col)
+    title = f"Chương trình họp — {name} ({len(agenda)} hồ sơ)"
+    table = Table("Mã hồ sơ", "Đối tượng", "Hình thức", "Đơn vị đề nghị", "Hạn xét", title=title)
     for a in agenda:
         due = fmt_date(date.fromisoformat(a["due_on"])) if a.get("due_on") else ""
         table.add_row(a["code"], a["nominee"], a["award_name"], a["origin_unit"], due)

@@ -71,9 +71,8 @@ def nominate(
     if result.replayed:
         console.print("Tệp này đã được tiếp nhận trước đây; không lưu lại lần nữa.", style="yellow")
     units = _unit_names(result.nominations)
-    table = Table(title=f"Đã tiếp nhận {len(result.nominations)} hồ sơ")
-    for col in ("Mã hồ sơ", "Đối tượng", "Đơn vị", "Hình thức", "Hạn xét"):
-        table.add_column(col)
+    title = f"Đã tiếp nhận {len(result.nominations)} hồ sơ"
+    table = Table("Mã hồ sơ", "Đối tượng", "Đơn vị", "Hình thức", "Hạn xét", title=title)
     for n in result.nominations[:200]:
         table.add_row(
             n["code"],
@@ -157,9 +156,7 @@ def status(code: str, json_out: JsonOpt = False) -> None:
         console.print(f"Hình thức được khen: {award_name(data['awarded'])}")
     marks = {"passed": "✓", "here": "▶", "done": "■", "ahead": "·", "not-reached": "×", "unknown": "?"}
     console.print("Chuỗi xét: " + " → ".join(f"{marks[u['state']]} {u['name']}" for u in data["chain"]))
-    table = Table(title="Các bước")
-    for col in ("Ngày", "Đơn vị", "Hành động", "Biểu quyết", "Ghi chú / Quyết định"):
-        table.add_column(col)
+    table = Table("Ngày", "Đơn vị", "Hành động", "Biểu quyết", "Ghi chú / Quyết định", title="Các bước")
     for s in data["steps"]:
         votes = s["votes"]
         action = Action(s["action"]).label
@@ -202,9 +199,8 @@ def inbox(
     if json_out:
         _emit_json(items)
         return
-    table = Table(title=f"Hồ sơ chờ xét tại {hierarchy.describe(target)} ({len(items)})")
-    for col in ("Mã hồ sơ", "Đối tượng", "Hình thức", "Đơn vị đề nghị", "Trạng thái", "Hạn"):
-        table.add_column(col)
+    title = f"Hồ sơ chờ xét tại {hierarchy.describe(target)} ({len(items)})"
+    table = Table("Mã hồ sơ", "Đối tượng", "Hình thức", "Đơn vị đề nghị", "Trạng thái", "Hạn", title=title)
     for n in items:
         table.add_row(
             n["code"],

@@ -56,19 +56,14 @@ def submit(
     from models.reports import ReportRefused, file_report
 
     deadline = deadline or YEARLY_REPORT
-    filed_on = date_option(on, "--on")
+    day = date_option(on, "--on")
     if file is not None and not file.is_file():
         raise _fail(f"không tìm thấy tệp «{file}»", 2)
+    name = file.name if file else ""
     try:
         with session_scope() as session:
             filing = file_report(
-                session=session,
-                unit=unit,
-                year=year,
-                deadline=deadline,
-                filed_by=by,
-                file_name=file.name if file else "",
-                on=filed_on,
+                session=session, unit=unit, year=year, deadline=deadline, filed_by=by, file_name=name, on=day
             )
             report = filing.report
     except ReportRefused as exc:
@@ -143,11 +138,10 @@ def status(
     due = spec.due_date(year)
     assert due is not None
     filed = sum(r.filed for r in rows)
+    title = f"«{spec.short_title(year)}» — hạn {fmt_date(due)}: {filed}/{len(rows)} đơn vị đã nộp"
     table = Table(
-        title=f"«{spec.short_title(year)}» — hạn {fmt_date(due)}: {filed}/{len(rows)} đơn vị đã nộp"
+        "Tỉnh", "Mã đơn vị", "Đơn vị", "Ngày nộp", "Ghi nhận lúc", "Bổ sung", "Tình trạng", title=title
     )
-    for col in ("Tỉnh", "Mã đơn vị", "Đơn vị", "Ngày nộp", "Ghi nhận lúc", "Bổ sung", "Tình trạng"):
-        table.add_column(col)
     for r in rows:
         table.add_row(
             r.province,
@@ -208,9 +202,7 @@ def remind_command(
     if json_out:
         _emit_json(result.summary())
         return
-    table = Table(title=f"Nhắc hạn ngày {fmt_date(result.day)}")
-    for col in ("Mục", "Chi tiết", "Số lượng"):
-        table.add_column(col)
+    table = Table("Mục", "Chi tiết", "Số lượng", title=f"Nhắc hạn ngày {fmt_date(result.day)}")
     for row in dashboard_rows(result):
         table.add_row(*row.values())
     console.print(table)

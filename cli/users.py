@@ -83,9 +83,8 @@ def list_users(json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(rows)
         return
-    table = Table(title=f"Tài khoản cổng Hội đồng ({len(rows)})")
-    for c in ("Tên đăng nhập", "Họ tên", "Vai trò", "Đơn vị", "Tình trạng"):
-        table.add_column(c)
+    title = f"Tài khoản cổng Hội đồng ({len(rows)})"
+    table = Table("Tên đăng nhập", "Họ tên", "Vai trò", "Đơn vị", "Tình trạng", title=title)
     for u in users:
         table.add_row(
             u.username,
@@ -174,12 +173,5 @@ def portal_command(
     )
     # proxy headers from 127.0.0.1 only (uvicorn's default): behind nginx on this machine the client's
     # address is the browser's, which the login throttling counts
-    uvicorn.run(
-        "portal.web:app_factory",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=True,
-    )
+    app = "portal.web:app_factory"
+    uvicorn.run(app, factory=True, host=host, port=port, workers=workers, log_level="info", access_log=True)

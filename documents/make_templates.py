@@ -294,74 +294,74 @@ def two_signatures(doc) -> None:
         _para(cell, "{{ " + name + " }}", bold=True)
 
 
+def _headed(symbol_hint: str) -> DocxDocument:
+    """A new paper with its letterhead and title."""
+    doc = _new_document()
+    letterhead(doc, symbol_hint)
+    title(doc)
+    return doc
+
+
+def _signed_with_list(doc, paper: str) -> None:
+    """The recipients and the signature, then the nominee list attached to the paper ('Kèm theo Tờ trình …')."""
+    recipients_and_signature(doc)
+    nominee_list(
+        doc, f"(Kèm theo {paper} số {{{{ number }}}} {{{{ date_words }}}} của {{{{ signer_body }}}})"
+    )
+
+
+def _section(doc, heading: str, headers: list[tuple[str, float]], loop: str, cells: list[str]) -> None:
+    """A numbered section: its heading, then a table of `headers` with one row of `cells` per item of `loop`
+    (docxtpl's '{%tr for <loop> %}')."""
+    _para(doc, heading, bold=True, align=Left, before=6, after=6)
+    table = _grid(doc, headers)
+    _tr(table, f"{{%tr for {loop} %}}")
+    _row(table, cells)
+    _tr(table, "{%tr endfor %}")
+
+
 def decision() -> DocxDocument:
     """Quyết định khen thưởng, with the list of awardees as its appendix."""
-    doc = _new_document()
-    letterhead(doc, "QĐ-UBND")
-    title(doc)
+    doc = _headed("QĐ-UBND")
     _para(doc, "{{ author }}", bold=True, before=6)
     bases(doc)
     _para(doc, "QUYẾT ĐỊNH:", bold=True, before=12)
     articles(doc)
-    recipients_and_signature(doc)
-    nominee_list(doc, "(Kèm theo Quyết định số {{ number }} {{ date_words }} của {{ signer_body }})")
+    _signed_with_list(doc, "Quyết định")
     return doc
 
 
 def submission() -> DocxDocument:
     """Tờ trình đề nghị khen thưởng, with the list of nominees attached."""
-    doc = _new_document()
-    letterhead(doc, "TTr-UBND")
-    title(doc)
+    doc = _headed("TTr-UBND")
     _para(doc, "Kính gửi: {{ addressee }}", before=6, after=6)
     bases(doc)
     paragraphs(doc)
-    recipients_and_signature(doc)
-    nominee_list(doc, "(Kèm theo Tờ trình số {{ number }} {{ date_words }} của {{ signer_body }})")
+    _signed_with_list(doc, "Tờ trình")
     return doc
 
 
 def minutes() -> DocxDocument:
     """Biên bản họp Hội đồng: who sat, the quorum, each dossier's tally and result."""
-    doc = _new_document()
-    letterhead(doc, "BB-HĐTĐKT")
-    title(doc)
+    doc = _headed("BB-HĐTĐKT")
     paragraphs(doc, "opening")
-    _para(doc, "I. THÀNH VIÊN HỘI ĐỒNG", bold=True, align=Left, before=6, after=6)
-    table = _grid(doc, [("STT", 1.2), ("Họ và tên", 7.0), ("Chức danh trong Hội đồng", 8.3)])
-    _tr(table, "{%tr for m in members %}")
-    _row(table, ["{{ m.no }}", "{{ m.name }}", "{{ m.role }}"])
-    _tr(table, "{%tr endfor %}")
+    members = [("STT", 1.2), ("Họ và tên", 7.0), ("Chức danh trong Hội đồng", 8.3)]
+    member = ["{{ m.no }}", "{{ m.name }}", "{{ m.role }}"]
+    _section(doc, "I. THÀNH VIÊN HỘI ĐỒNG", members, "m in members", member)
     paragraphs(doc, "attendance")
-    _para(doc, "II. KẾT QUẢ BIỂU QUYẾT", bold=True, align=Left, before=6, after=6)
-    table = _grid(
-        doc,
-        [
-            ("STT", 1.0),
-            ("Mã hồ sơ", 2.4),
-            ("Đối tượng", 3.4),
-            ("Hình thức", 2.7),
-            ("Đồng ý", 1.3),
-            ("Không đồng ý", 1.4),
-            ("Không biểu quyết", 1.5),
-            ("Kết quả", 2.8),
-        ],
-    )
-    _tr(table, "{%tr for r in results %}")
-    _row(
-        table,
-        [
-            "{{ r.no }}",
-            "{{ r.code }}",
-            "{{ r.nominee }}",
-            "{{ r.award }}",
-            "{{ r.votes_for }}",
-            "{{ r.votes_against }}",
-            "{{ r.votes_abstain }}",
-            "{{ r.result }}",
-        ],
-    )
-    _tr(table, "{%tr endfor %}")
+    results = [
+        ("STT", 1.0),
+        ("Mã hồ sơ", 2.4),
+        ("Đối tượng", 3.4),
+        ("Hình thức", 2.7),
+        ("Đồng ý", 1.3),
+        ("Không đồng ý", 1.4),
+        ("Không biểu quyết", 1.5),
+        ("Kết quả", 2.8),
+    ]
+    fields = ["no", "code", "nominee", "award", "votes_for", "votes_against", "votes_abstain", "result"]
+    result = [f"{{{{ r.{f} }}}}" for f in fields]
+    _section(doc, "II. KẾT QUẢ BIỂU QUYẾT", results, "r in results", result)
     paragraphs(doc, "closing")
     two_signatures(doc)
     return doc
@@ -369,21 +369,15 @@ def minutes() -> DocxDocument:
 
 def yearly_report() -> DocxDocument:
     """Báo cáo năm: what the unit filed and the movement's figures for its area."""
-    doc = _new_document()
-    letterhead(doc, "BC-UBND")
-    title(doc)
+    doc = _headed("BC-UBND")
     _para(doc, "Kính gửi: {{ addressee }}", before=6, after=6)
     paragraphs(doc)
-    _para(doc, "I. SỐ LIỆU HỒ SƠ ĐỀ NGHỊ KHEN THƯỞNG", bold=True, align=Left, before=6, after=6)
-    table = _grid(doc, [("Nội dung", 11.5), ("Số lượng", 5.0)])
-    _tr(table, "{%tr for f in figures %}")
-    _row(table, ["{{ f.label }}", "{{ f.value }}"])
-    _tr(table, "{%tr endfor %}")
-    _para(doc, "II. KẾT QUẢ THEO HÌNH THỨC KHEN THƯỞNG", bold=True, align=Left, before=6, after=6)
-    table = _grid(doc, [("Hình thức khen thưởng", 8.5), ("Đề nghị", 4.0), ("Được khen thưởng", 4.0)])
-    _tr(table, "{%tr for f in forms %}")
-    _row(table, ["{{ f.name }}", "{{ f.proposed }}", "{{ f.conferred }}"])
-    _tr(table, "{%tr endfor %}")
+    figures = [("Nội dung", 11.5), ("Số lượng", 5.0)]
+    figure = ["{{ f.label }}", "{{ f.value }}"]
+    _section(doc, "I. SỐ LIỆU HỒ SƠ ĐỀ NGHỊ KHEN THƯỞNG", figures, "f in figures", figure)
+    forms = [("Hình thức khen thưởng", 8.5), ("Đề nghị", 4.0), ("Được khen thưởng", 4.0)]
+    form = ["{{ f.name }}", "{{ f.proposed }}", "{{ f.conferred }}"]
+    _section(doc, "II. KẾT QUẢ THEO HÌNH THỨC KHEN THƯỞNG", forms, "f in forms", form)
     paragraphs(doc, "closing")
     recipients_and_signature(doc)
     return doc

@@ -11,7 +11,8 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, TypeVar
+from functools import partial
+from typing import Any, NotRequired, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import func, select
 from sqlmodel import Session, col
@@ -54,8 +55,10 @@ ROLE_LABELS = {
 }
 
 
-def _docx(kind: str, inp: Any, *, title: str, file_name: str) -> dm.Rendered:
-    """A DOCX paper as its row stores it (number and date from its input)."""
+def _docx(kind: str, inp: Any, *, title: str, unit: UnitRef, name: str, rest: str = "") -> dm.Rendered:
+    """A DOCX paper as its row stores it: number and date from its input, the file named `name` and
+    the rest by `paper_file_name`."""
+    file_name = paper_file_name(name, unit, inp.day, inp.number, rest)
     return dm.Rendered(render(kind, inp, title=title), title, file_name, dm.DOCX, inp.number, inp.day)
 
 
@@ -108,8 +111,8 @@ def _campaign(session: Session, campaign_id: int) -> Campaign:
 
 def _row_of(n: Nomination, nominee: Nominee, hierarchy: Hierarchy, campaign_code: str) -> ListRow:
     origin = hierarchy.get(n.origin_unit_id)
+    # in the list's column order (list_xlsx); the code, which it does not print, last
     return ListRow(
-        code=n.code,
         nominee=nominee.name,
         kind=nominee.kind,
         unit=origin.code,
@@ -118,6 +121,7 @@ def _row_of(n: Nomination, nominee: Nominee, hierarchy: Hierarchy, campaign_code
         campaign=campaign_code,
         achievement=n.achievement,
         submitted_on=n.submitted_on,
+        code=n.code,
     )
 
 
@@ -199,19 +203,13 @@ def documents_for_meeting(*, session: Session, meeting: Meeting, hierarchy: Hier
                 for d in decided
             ),
         )
-        return _docx(
-            "minutes",
-            inp,
-            title=f"Biên bản họp {council.name} {day_in_words(day)}",
-            file_name=paper_file_name("bien-ban", unit, day, number),
-        )
+        title = f"Biên bản họp {council.name} {day_in_words(day)}"
+        return _docx("minutes", inp, title=title, unit=unit, name="bien-ban")
 
-    minutes_doc = dm.ensure_document(
-        session=session,
+    store = partial(dm.ensure_document, session=session, unit_id=unit.id, meeting_id=meeting.id)
+    minutes_doc = store(
         key=f"minutes:meeting:{meeting.id}",
         kind=dm.DocumentKind.minutes,
-        unit_id=unit.id,
-        meeting_id=meeting.id,
         nomination_ids=ids,
         render=minutes_paper,
     )
@@ -271,23 +269,20 @@ def _submission(
             minutes_number=minutes_doc.number,
             nominees=rows,
         )
-        return _docx(
-            "submission",
-            inp,
-            title=f"Tờ trình {document_number(number)} đề nghị khen thưởng gửi {to.name}",
-            file_name=paper_file_name("to-trinh", unit, day, number, to.code),
-        )
+        title = f"Tờ trình {document_number(number)} đề nghị khen thưởng gửi {to.name}"
+        return _docx("submission", inp, title=title, unit=unit, name="to-trinh", rest=to.code)
 
-    submission = dm.ensure_document(
+    # the letter and its list: one meeting's dossiers to one unit, stored under keys that say so
+    store = partial(
+        dm.ensure_document,
         session=session,
-        key=f"submission:meeting:{meeting.id}:to:{to_unit_id}",
-        kind=dm.DocumentKind.submission,
         unit_id=unit.id,
         meeting_id=meeting.id,
         to_unit_id=to_unit_id,
         nomination_ids=ids,
-        render=letter,
     )
+    where = f"meeting:{meeting.id}:to:{to_unit_id}"
+    submission = store(key=f"submission:{where}", kind=dm.DocumentKind.submission, render=letter)
 
     def sheet() -> dm.Rendered:
         title = f"Danh sách kèm theo Tờ trình {document_number(submission.number)}"
@@ -301,16 +296,7 @@ def _submission(
             day,
         )
 
-    listed = dm.ensure_document(
-        session=session,
-        key=f"list:meeting:{meeting.id}:to:{to_unit_id}",
-        kind=dm.DocumentKind.nominee_list,
-        unit_id=unit.id,
-        meeting_id=meeting.id,
-        to_unit_id=to_unit_id,
-        nomination_ids=ids,
-        render=sheet,
-    )
+    listed = store(key=f"list:{where}", kind=dm.DocumentKind.nominee_list, render=sheet)
     return [submission, listed]
 
 
@@ -448,12 +434,8 @@ def _decision_paper(
     )
 
     def paper() -> dm.Rendered:
-        return _docx(
-            "decision",
-            inp,
-            title=f"Quyết định {document_number(number)} {decision_summary(rows)[0].lower()}",
-            file_name=paper_file_name("quyet-dinh", unit, day, number),
-        )
+        title = f"Quyết định {document_number(number)} {decision_summary(rows)[0].lower()}"
+        return _docx("decision", inp, title=title, unit=unit, name="quyet-dinh")
 
     return dm.ensure_document(
         session=session,
@@ -510,16 +492,15 @@ def yearly_report_of(
         name=campaign_row.name if campaign_row else "Cả nước chung sức xây dựng nông thôn mới",
         legal_basis=campaign_row.legal_basis if campaign_row else "",
     )
-    province = hierarchy.province_of(unit.id)
+    province, office = hierarchy.province_of(unit.id), "Văn phòng Điều phối nông thôn mới"
+    to = f"{office} {province.name}" if province else office
     symbol = body_of(unit).symbol("BC")
 
     def paper() -> dm.Rendered:
         number = f"{dm.next_number(session=session, unit_id=unit.id, year=day.year, symbol=symbol)}/{symbol}"
         inp = YearlyReportInput(
             body=body_of(unit),
-            to=f"Văn phòng Điều phối nông thôn mới {province.name}"
-            if province
-            else "Văn phòng Điều phối nông thôn mới",
+            to=to,
             number=number,
             day=day,
             year=year,
@@ -533,19 +514,12 @@ def yearly_report_of(
                 for c in codes
             ),
         )
-        return _docx(
-            "yearly_report",
-            inp,
-            title=f"Báo cáo năm {year} của {unit.name}",
-            file_name=paper_file_name(f"bao-cao-{year}", unit, day, number),
-        )
+        title = f"Báo cáo năm {year} của {unit.name}"
+        return _docx("yearly_report", inp, title=title, unit=unit, name=f"bao-cao-{year}")
 
+    key = f"yearly-report:{unit.id}:{year}:{day.isoformat()}"
     return dm.ensure_document(
-        session=session,
-        key=f"yearly-report:{unit.id}:{year}:{day.isoformat()}",
-        kind=dm.DocumentKind.yearly_report,
-        unit_id=unit.id,
-        render=paper,
+        session=session, key=key, kind=dm.DocumentKind.yearly_report, unit_id=unit.id, render=paper
     )
 
 
@@ -578,33 +552,23 @@ def meeting_papers_now(*, session: Session, meeting: Meeting, hierarchy: Hierarc
     )
 
 
-def decision_attachment(
-    *,
-    session: Session,
-    hierarchy: Hierarchy,
-    unit_id: int,
-    number: str,
-    day: date,
-    codes: list[str],
-    signer: str = "",
-    meeting_id: int | None = None,
-) -> Attachment | None:
+class DecisionRef(TypedDict):
+    """What names a commendation decision's paper: the arguments of `documents_for_decision` but the session."""
+
+    hierarchy: Hierarchy
+    unit_id: int
+    number: str
+    day: date
+    codes: list[str]
+    signer: NotRequired[str]
+    meeting_id: NotRequired[int | None]
+
+
+def decision_attachment(*, session: Session, **decision: Unpack[DecisionRef]) -> Attachment | None:
     """The decision as a DOCX attachment for the letters that announce it (made and stored if missing, in
     a savepoint): a template that cannot render leaves the letters without it (None), never the
     decision unrecorded. The decision step's letters carry it (notifications/approval_letters.py)."""
-    doc = if_renderable(
-        session,
-        lambda: documents_for_decision(
-            session=session,
-            hierarchy=hierarchy,
-            unit_id=unit_id,
-            number=number,
-            day=day,
-            codes=codes,
-            signer=signer,
-            meeting_id=meeting_id,
-        ),
-    )
+    doc = if_renderable(session, lambda: documents_for_decision(session=session, **decision))
     if doc is None:
         return None
     return Attachment(filename=doc.file_name, content_type=doc.media_type, data=doc.content)

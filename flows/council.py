@@ -102,6 +102,20 @@ class Opening(BaseModel):
     members: int = 0
     series: str = ""
 
+    @classmethod
+    def refusal(
+        cls,
+        exc: Exception,
+        *,
+        problems: Sequence[str] = (),
+        meeting_id: int | None = None,
+        received: Sequence[dict] = (),
+    ) -> Opening:
+        """Why the meeting did not open: the refusal, first of its problems (`problems`: the others)."""
+        return cls(
+            refused=str(exc), problems=[str(exc), *problems], meeting_id=meeting_id, received=list(received)
+        )
+
 
 def open_or_find(
     *, unit: str, key: str, on: date, flow_run_id: str | None, minutes: mt.Minutes | None = None
@@ -112,68 +126,56 @@ def open_or_find(
         try:
             target = hierarchy.resolve(unit, on=on)
         except UnitEnded as exc:  # a unit that no longer exists (or not yet) on that day does not sit
-            return Opening(refused=str(exc), problems=[str(exc)], meeting_id=None)
+            return Opening.refusal(exc)
         council, members = mt.council_of(session=session, unit_id=target.id)
         received: list[str] = []
         try:
             meeting = mt.open_meeting(
                 session=session,
-                unit_id=target.id,
                 key=key,
                 hierarchy=hierarchy,
+                unit_id=target.id,
                 on=on,
                 flow_run_id=flow_run_id,
                 received=received,
             )
         except mt.CentralBodiesDoNotVote as exc:  # their step is the decision (flows/decisions.py)
-            return Opening(refused=str(exc), problems=[str(exc)], meeting_id=None)
+            return Opening.refusal(exc)
         except mt.NothingToDecide as exc:
-            problems = [str(exc)]
+            problems: Sequence[str] = ()
             if minutes is not None:  # say of each decision why, as the checks of an open meeting would
                 nowhere = mt.Meeting(
                     key=key, unit_id=target.id, council_id=mt.saved_id(council), opened_on=on, agenda=[]
                 )
-                problems += mt.check_minutes(
+                problems = mt.check_minutes(
                     session=session, meeting=nowhere, minutes=minutes, hierarchy=hierarchy
                 )
-            return Opening(
-                refused=str(exc),
-                problems=problems,
-                meeting_id=None,
-                received=received_items(session, hierarchy, received),
+            return Opening.refusal(
+                exc, problems=problems, received=received_items(session, hierarchy, received)
             )
         except mt.MeetingAlreadyOpen as exc:
-            return Opening(
-                refused=str(exc),
-                problems=[str(exc)],
-                meeting_id=exc.meeting.id,
-                received=received_items(session, hierarchy, received),
-            )
+            items = received_items(session, hierarchy, received)
+            return Opening.refusal(exc, meeting_id=exc.meeting.id, received=items)
         except mt.MeetingRefused as exc:
-            return Opening(refused=str(exc), problems=[str(exc)], meeting_id=None)
+            return Opening.refusal(exc)
         return Opening(
             meeting_id=meeting.id,
             status=meeting.status,
             agenda=meeting.agenda,
+            received=received_items(session, hierarchy, received),
             unit_code=target.code,
             unit_name=target.name,
             council=council.name,
             members=len(members),
             series=council.decision_series,
-            received=received_items(session, hierarchy, received),
         )
 
 
 def _dossier_rows(session: Session, codes: list[str], *more: Any) -> Sequence[Row]:
     """Code, nominee, award and holding unit (then the columns `more`) of the dossiers `codes`, for event items."""
+    shown = (Nomination.code, Nominee.name, Nomination.award_code, Nomination.current_unit_id)
     return session.execute(
-        select(
-            col(Nomination.code),
-            col(Nominee.name),
-            col(Nomination.award_code),
-            col(Nomination.current_unit_id),
-            *more,
-        )
+        select(*(col(c) for c in shown), *more)
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
         .where(col(Nomination.code).in_(codes))
     ).all()

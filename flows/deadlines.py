@@ -148,6 +148,9 @@ def reminder_day(*, session: Session, day: date, since: date, policy: Policy | N
     digests = [d for d in digests if d.items]
     queued = enqueue_many(session=session, items=[letter(d, day=day) for d in digests])
     sent = [n for d in digests for n in d.items]
+    owing = _owing(
+        specs=specs, occurrences=plan.occurrences, directory=directory, filed=filed, day=day, policy=policy
+    )
     return ReminderDay(
         day=day,
         since=since,
@@ -158,14 +161,7 @@ def reminder_day(*, session: Session, day: date, since: date, policy: Policy | N
         escalations=sum(1 for n in sent if not n.kind.before_due),
         unreachable=len(plan.unreachable) + len(refused),
         considered=len(plan.items),
-        owing=_owing(
-            specs=specs,
-            plan_occurrences=plan.occurrences,
-            directory=directory,
-            filed=filed,
-            day=day,
-            policy=policy,
-        ),
+        owing=owing,
         sent=[SentItem(key=n.key, to=n.recipient.email, digest=digest_of[n.key]) for n in sent],
     )
 
@@ -187,14 +183,14 @@ def plan_and_queue(*, day: date, since: date, policy: Policy | None = None) -> d
 def _owing(
     *,
     specs: list[DeadlineSpec],
-    plan_occurrences: list[tuple[str, int]],
+    occurrences: list[tuple[str, int]],
     directory: Hierarchy,
     filed: dict,
     day: date,
     policy: Policy,
 ) -> list[Owing]:
     """Per deadline occurrence followed on `day` and per province: units bound, filed, still owing."""
-    wanted = dict.fromkeys(plan_occurrences)
+    wanted = dict.fromkeys(occurrences)
     for spec in specs:
         year = reporting_year(spec, day, policy) if spec.recurrence == "yearly" else None
         if year is not None:

@@ -53,6 +53,11 @@ HOW_TO = (
 )
 
 
+def _votes(title: str, description: str | None = None) -> Any:
+    """A tally's field: whole votes, none by default."""
+    return Field(default=0, ge=0, title=title, description=description)
+
+
 class AgendaDecision(BaseModel):
     """Một hồ sơ trong chương trình họp và quyết định của Hội đồng."""  # the UI shows this docstring
 
@@ -77,22 +82,17 @@ class AgendaDecision(BaseModel):
         + LOWER_AWARD_HELP
         + "; hình thức phải thuộc thẩm quyền Hội đồng này.",
     )
-    votes_for: int = Field(
-        default=0,
-        ge=0,
-        title="Số phiếu đồng ý",
-        description="Thông qua mà để 0 cả ba ô phiếu: tính là mọi thành viên dự họp đồng ý.",
+    votes_for: int = _votes(
+        "Số phiếu đồng ý", "Thông qua mà để 0 cả ba ô phiếu: tính là mọi thành viên dự họp đồng ý."
     )
-    votes_against: int = Field(default=0, ge=0, title="Số phiếu không đồng ý")
-    votes_abstain: int = Field(default=0, ge=0, title="Số phiếu không biểu quyết")
-    written_for: int = Field(
-        default=0,
-        ge=0,
-        title="Phiếu bằng văn bản: đồng ý",
-        description="Thành viên vắng mặt cho ý kiến bằng văn bản: ghi riêng, không gộp vào phiếu tại phiên họp.",
+    votes_against: int = _votes("Số phiếu không đồng ý")
+    votes_abstain: int = _votes("Số phiếu không biểu quyết")
+    written_for: int = _votes(
+        "Phiếu bằng văn bản: đồng ý",
+        "Thành viên vắng mặt cho ý kiến bằng văn bản: ghi riêng, không gộp vào phiếu tại phiên họp.",
     )
-    written_against: int = Field(default=0, ge=0, title="Phiếu bằng văn bản: không đồng ý")
-    written_abstain: int = Field(default=0, ge=0, title="Phiếu bằng văn bản: không biểu quyết")
+    written_against: int = _votes("Phiếu bằng văn bản: không đồng ý")
+    written_abstain: int = _votes("Phiếu bằng văn bản: không biểu quyết")
     note: str = Field(
         default="",
         title="Lý do / nội dung cần bổ sung / ghi chú",

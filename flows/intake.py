@@ -37,8 +37,11 @@ from models.intake import (
 from notifications.approval_letters import council_digests, group_by_unit
 from notifications.outbox import enqueue_many
 
+# A file's rows as the intake reads them: (the row's number in the file, its cells by column)
+NumberedRows = list[tuple[int, dict]]
 
-def intake_parameters(*, rows: list[tuple[int, dict]], source: str = "") -> dict:
+
+def intake_parameters(*, rows: NumberedRows, source: str = "") -> dict:
     """The `intake` parameters that carry these rows: inline (shown in the UI) while small, else staged
     in the app database and passed by key (`rows_ref`), as large minutes are."""
     payload = [{"row": n, **r} for n, r in rows]
@@ -48,7 +51,7 @@ def intake_parameters(*, rows: list[tuple[int, dict]], source: str = "") -> dict
 def intake_batch(
     *,
     session: Session,
-    rows: list[tuple[int, dict]],
+    rows: NumberedRows,
     source: str = "",
     actor: str = "",
     received_on: date | None = None,
@@ -72,7 +75,7 @@ def intake_batch(
     return result
 
 
-def numbered(rows: list[dict]) -> list[tuple[int, dict]]:
+def numbered(rows: list[dict]) -> NumberedRows:
     """Flow-parameter rows (each with its file row as "row") as (row number, fields)."""
     return [
         (int(r.get("row", i + 2)), {k: v for k, v in r.items() if k != "row"}) for i, r in enumerate(rows)

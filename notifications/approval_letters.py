@@ -52,17 +52,15 @@ def council_digest(
     if council is None or not codes:
         return None
     forms = catalogue().forms
+    dossier = (Nomination.code, Nomination.award_code, Nomination.origin_unit_id, Nomination.due_on)
+    person = (
+        Nominee.name,
+        Nomination.nominee_birth_year,
+        Nomination.nominee_position,
+        Nomination.nominee_workplace,
+    )
     rows = session.execute(
-        select(
-            col(Nomination.code),
-            col(Nominee.name),
-            col(Nomination.award_code),
-            col(Nomination.origin_unit_id),
-            col(Nomination.due_on),
-            col(Nomination.nominee_birth_year),
-            col(Nomination.nominee_position),
-            col(Nomination.nominee_workplace),
-        )
+        select(*(col(c) for c in (*dossier, *person)))
         .join(Nominee, col(Nominee.id) == col(Nomination.nominee_id))
         .where(col(Nomination.code).in_(codes))
         .order_by(col(Nomination.due_on), col(Nomination.code))
@@ -80,7 +78,7 @@ def council_digest(
             warnings=warnings.get(c, []),
             submission=cited.get(c, ""),
         )
-        for c, name, a, origin, due, born, position, workplace in rows
+        for c, a, origin, due, name, born, position, workplace in rows
     ]
     unit = hierarchy.get(unit_id)
     return MailItem(

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from email.headerregistry import Address
 
 import aiosmtplib
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from sqlmodel import Session
 
 from models.clock import utcnow
@@ -38,17 +38,17 @@ def _id(message: OutboxMessage) -> int:
 
 def letter_bytes(message: OutboxMessage, *, sender: Address) -> bytes:
     """The letter a queued message becomes on the wire."""
-    return compose(
+    return compose(  # in the letter's own order: headers, then the bodies and the attachments
         sender=sender,
         to_name=message.to_name,
         to_email=message.to_email,
         subject=message.subject,
-        text=message.text_body,
-        html=message.html_body,
+        extra_headers=[("X-Thidua-Category", message.category)],
         message_id=message.message_id,
         date=message.created_at,
+        text=message.text_body,
+        html=message.html_body,
         attachments=message.attachment_files(),
-        extra_headers=[("X-Thidua-Category", message.category)],
     )
 
 
@@ -66,9 +66,11 @@ class DeliveryReport(BaseModel):
 
     claimed: int = 0
     sent: int = 0
-    retried: int = 0
-    failed: int = 0
-    lost_claims: int = 0
+    retried: int = Field(default=0, description="refused for now: queued again after a back-off")
+    failed: int = Field(default=0, description="refused for good (failures)")
+    lost_claims: int = Field(
+        default=0, description="settled after their lease lapsed: another run holds them"
+    )
     connections: int = 0
     elapsed: float = 0.0
     server_down: bool = False

@@ -459,39 +459,6 @@ def settle(
     return held
 
 
-def mark_sent(
-    *, session: Session, message_id: int, token: str, response: str, now: datetime | None = None
-) -> bool:
-    """Record the server's acceptance (no commit); False if this deliverer no longer held the claim."""
-    attempt = DeliveryAttempt(message_id=message_id, result="sent", response=response)
-    return settle(session=session, token=token, tried=[attempt], now=now) == 1
-
-
-def retry_later(
-    *,
-    session: Session,
-    message_id: int,
-    token: str,
-    attempts: int,
-    error: str,
-    response: str | None = None,
-    now: datetime | None = None,
-) -> bool:
-    """Put a letter back for a later try, after an exponential back-off (no commit)."""
-    attempt = DeliveryAttempt(
-        message_id=message_id, result="retry", response=response, error=error, attempts=attempts
-    )
-    return settle(session=session, token=token, tried=[attempt], now=now) == 1
-
-
-def mark_failed(
-    *, session: Session, message_id: int, token: str, error: str, response: str | None = None
-) -> bool:
-    """The server refused the letter for good (5xx): keep it, with the reason, for operators (no commit)."""
-    attempt = DeliveryAttempt(message_id=message_id, result="failed", response=response, error=error)
-    return settle(session=session, token=token, tried=[attempt]) == 1
-
-
 def requeue_failed(*, session: Session, keys: Sequence[str] | None = None) -> int:
     """Give permanently failed letters another chance (after an operator fixed the cause; no commit)."""
     stmt = update(OutboxMessage).where(col(OutboxMessage.status) == OutboxStatus.failed)

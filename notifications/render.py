@@ -220,13 +220,10 @@ class ReportNotice(MailContext):
         return (self.due_date - self.as_of).days
 
     def calendar_events(self) -> list[CalendarEvent]:
+        summary = f"Hạn nộp {self.report_name}"
+        description = f"{self.unit_name} gửi {self.report_name} đến {self.submit_to}."
         return [
-            CalendarEvent(
-                uid=self.obligation_id,
-                day=self.due_date,
-                summary=f"Hạn nộp {self.report_name}",
-                description=f"{self.unit_name} gửi {self.report_name} đến {self.submit_to}.",
-            )
+            CalendarEvent(uid=self.obligation_id, day=self.due_date, summary=summary, description=description)
         ]
 
 

@@ -922,6 +922,7 @@ def _meeting_view(request: Request, viewer: Viewer, status_code: int = 200, **ex
     for code, text in problems:
         (by_code.setdefault(code, []) if code else general).append(text)
     editable = meeting.status == MeetingStatus.open and meeting.waits_for_decisions
+    grid = {"body": body, "row_problems": by_code, "general": general, "draft": draft, "editable": editable}
     return page(
         request,
         "meeting.html",
@@ -930,14 +931,10 @@ def _meeting_view(request: Request, viewer: Viewer, status_code: int = 200, **ex
         meeting=meeting,
         council=council,
         members=len(members),
-        body=body,
-        row_problems=by_code,
-        general=general,
-        draft=draft,
         steps=steps,
-        editable=editable,
         choices=[d.label for d in Decision],
         run_link=run_link(meeting.flow_run_id) if viewer.is_operator else "",
+        **grid,
         **extra,
     )
 
@@ -1581,17 +1578,8 @@ def report_status(request: Request, viewer: Viewer = Depends(guard), year: str =
     else:
         y = years[0]
     filed = sum(1 for r in rows if r.filed)
-    return page(
-        request,
-        "report_status.html",
-        viewer,
-        rows=rows,
-        year=y,
-        spec=spec,
-        error=error,
-        filed=filed,
-        province=province,
-    )
+    found: dict[str, Any] = {"rows": rows, "year": y, "spec": spec, "error": error}
+    return page(request, "report_status.html", viewer, filed=filed, province=province, **found)
 
 
 # --- Tổng hợp ---------------------------------------------------------------------------------------

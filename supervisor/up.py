@@ -271,10 +271,10 @@ def _spawn(name: str, cmd: list[str], *, env: dict[str, str], log_dir: Path) -> 
         process = subprocess.Popen(
             cmd,
             env=env,
-            cwd=PROJECT_ROOT,
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
+            cwd=PROJECT_ROOT,
             start_new_session=True,
             preexec_fn=_die_with_parent,
         )
@@ -673,13 +673,19 @@ def _print_banner(info: dict[str, Any], *, auth: str | None, loaded: dict[str, i
     console.print("Nhấn Ctrl-C để dừng.")
 
 
+def _port(flag: str, what: str, default: str) -> Any:
+    """A port option: which service listens on it, and where its default comes from."""
+    return typer.Option(flag, help=f"cổng {what} (mặc định {default})")
+
+
+def _secret_file(flag: str, what: str) -> Any:
+    """The option naming a file that holds `what` (read by read_secret_file, so no secret is on argv)."""
+    return typer.Option(flag, metavar="TỆP", help=f"tệp chứa {what} (có thể kèm mật khẩu)")
+
+
 def up(
-    port: Annotated[
-        int | None, typer.Option("--port", help="cổng máy chủ Prefect (mặc định THIDUA_PREFECT_PORT, 4200)")
-    ] = None,
-    sink_port: Annotated[
-        int | None, typer.Option("--sink-port", help="cổng hộp thư thử nghiệm SMTP (mặc định 8025)")
-    ] = None,
+    port: Annotated[int | None, _port("--port", "máy chủ Prefect", "THIDUA_PREFECT_PORT, 4200")] = None,
+    sink_port: Annotated[int | None, _port("--sink-port", "hộp thư thử nghiệm SMTP", "8025")] = None,
     auth_file: Annotated[
         Path | None,
         typer.Option(
@@ -699,12 +705,7 @@ def up(
         ),
     ] = None,
     postgres_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--postgres-file",
-            metavar="TỆP",
-            help="tệp chứa URL PostgreSQL của ứng dụng (có thể kèm mật khẩu)",
-        ),
+        Path | None, _secret_file("--postgres-file", "URL PostgreSQL của ứng dụng")
     ] = None,
     prefect_db: Annotated[
         str | None,
@@ -715,17 +716,11 @@ def up(
         ),
     ] = None,
     prefect_db_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--prefect-db-file",
-            metavar="TỆP",
-            help="tệp chứa URL cơ sở dữ liệu của Prefect (có thể kèm mật khẩu)",
-        ),
+        Path | None, _secret_file("--prefect-db-file", "URL cơ sở dữ liệu của Prefect")
     ] = None,
     no_sample: Annotated[bool, typer.Option("--no-sample", help="không nạp dữ liệu mẫu lần đầu")] = False,
     portal_port: Annotated[
-        int | None,
-        typer.Option("--portal-port", help="cổng của cổng Hội đồng (mặc định THIDUA_PORTAL_PORT, 8000)"),
+        int | None, _port("--portal-port", "của cổng Hội đồng", "THIDUA_PORTAL_PORT, 8000")
     ] = None,
     auth: Annotated[
         str | None, typer.Option("--auth", hidden=True, help="bị từ chối: dùng --auth-file")
