@@ -129,7 +129,7 @@ def _unit_names(nominations: list[TakenIn]) -> dict[int, str]:
 def status(code: str, json_out: JsonOpt = False) -> None:
     """Đường đi của một hồ sơ: các bước đã qua và các cấp còn lại."""
     from models.db import session_scope
-    from models.queries import NominationNotFound, nomination_status
+    from models.queries import NominationNotFound, nomination_status, votes_text
 
     with session_scope() as session:
         try:
@@ -168,19 +168,10 @@ def status(code: str, json_out: JsonOpt = False) -> None:
             iso_to_vn(s["on_date"]),
             (s["unit"] or {}).get("name", ""),
             action,
-            _votes_cell(votes),
+            votes_text(votes, present=False),
             " ".join(x for x in (s["decision_number"] or "", s["note"]) if x),
         )
     console.print(table)
-
-
-def _votes_cell(votes: dict | None) -> str:
-    """'6/0/0' (for / against / abstain at the meeting), then '+ 3/0/0 bằng văn bản' for absent members."""
-    if not votes:
-        return ""
-    cell = f"{votes['for']}/{votes['against']}/{votes['abstain']}"
-    written = [votes.get(k) or 0 for k in ("written_for", "written_against", "written_abstain")]
-    return cell + (f" + {written[0]}/{written[1]}/{written[2]} bằng văn bản" if any(written) else "")
 
 
 def inbox(

@@ -98,6 +98,21 @@ def votes_public(step: NominationStep) -> dict | None:
     }
 
 
+def votes_text(votes: dict | None, *, present: bool = True) -> str:
+    """A tally as officials write it: «5/1/0 + 1/0/0 bằng văn bản (dự họp 6)» (for / against / abstain of
+    the members present, then absent members' written votes when there are any, then how many were
+    present unless `present` is False); "" for a step without a vote."""
+    if not votes:
+        return ""
+    text = f"{votes['for']}/{votes['against']}/{votes['abstain']}"
+    written = [votes.get(k) or 0 for k in ("written_for", "written_against", "written_abstain")]
+    if any(written):
+        text += f" + {written[0]}/{written[1]}/{written[2]} bằng văn bản"
+    if present and votes.get("present") is not None:
+        text += f" (dự họp {votes['present']})"
+    return text
+
+
 def _step_public(step: NominationStep, hierarchy: Hierarchy) -> dict:
     unit = hierarchy.by_id.get(step.unit_id) if step.unit_id else None
     to_unit = hierarchy.by_id.get(step.to_unit_id) if step.to_unit_id else None

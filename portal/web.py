@@ -42,6 +42,7 @@ from models.clock import fmt_date, fmt_datetime, parse_date, today_vn
 from models.db import session_scope
 from models.hierarchy import CENTRAL as CENTRAL_LEVELS
 from models.hierarchy import Hierarchy, UnitRef
+from models.queries import votes_text
 from portal import authz
 
 HERE = Path(__file__).resolve().parent
@@ -68,19 +69,7 @@ templates.env.filters["vn_date"] = lambda v: fmt_date(date.fromisoformat(v) if i
 templates.env.filters["vn_time"] = fmt_datetime
 templates.env.filters["award"] = award_name
 templates.env.filters["outcome"] = lambda v: _outcome_label(str(v))
-templates.env.filters["votes"] = lambda v: votes_text(v)
-
-
-def votes_text(votes: dict | None) -> str:
-    """A step's votes as the CLI prints them: «5/1/0 + 1/0/0 bằng văn bản (dự họp 6)» (for / against /
-    abstain of the members present, then the written votes of absent members when there are any)."""
-    if not votes:
-        return ""
-    text = f"{votes['for']}/{votes['against']}/{votes['abstain']}"
-    written = [votes.get(k) or 0 for k in ("written_for", "written_against", "written_abstain")]
-    if any(written):
-        text += f" + {written[0]}/{written[1]}/{written[2]} bằng văn bản"
-    return text + (f" (dự họp {votes['present']})" if votes.get("present") is not None else "")
+templates.env.filters["votes"] = votes_text
 
 
 def _outcome_label(value: str) -> str:

@@ -506,3 +506,26 @@ def test_the_heads_step_is_reminded_in_its_own_words(session, sample) -> None:
     assert overdue and all(
         "Hồ sơ quá thời hạn ban hành quyết định khen thưởng (1):" in m.text_body for m in overdue
     )
+
+
+@pytest.mark.parametrize(
+    ("votes", "present", "text"),
+    [
+        (None, True, ""),
+        ({"for": 5, "against": 1, "abstain": 0, "present": 6}, True, "5/1/0 (dự họp 6)"),
+        (
+            {"for": 6, "against": 0, "abstain": 0, "present": 6, "written_for": 3, "written_against": 0},
+            True,
+            "6/0/0 + 3/0/0 bằng văn bản (dự họp 6)",
+        ),
+        (
+            {"for": 6, "against": 0, "abstain": 0, "present": 6, "written_abstain": 1},
+            False,
+            "6/0/0 + 0/0/1 bằng văn bản",
+        ),
+    ],
+)
+def test_the_portal_and_the_cli_write_a_tally_the_same_way(votes, present, text) -> None:
+    from models.queries import votes_text
+
+    assert votes_text(votes, present=present) == text
