@@ -276,7 +276,7 @@ def _decide(
         session=session,
         hierarchy=sample,
         unit_id=unit.id,
-        number=number,  # as issued (the registry's number and date)
+        number=number,  # given, not automatic: the decision keeps it and its date
         day=day,
         codes=conferred,
         signer=signer,

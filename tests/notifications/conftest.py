@@ -47,7 +47,7 @@ def registry(session) -> Registry:
     session.flush()
 
     def commune(code: str, name: str, name_key: str, email: str, **head: str) -> Unit:
-        """A commune of the province, its office at `email`."""
+        """A commune of the province, its office at `email` (its chairman as `head_name`, `head_email`)."""
         unit = Unit(code=code, name=name, name_key=name_key, level=Level.commune, email=email, **head)
         unit.parent_id = unit.province_id = province.id
         return unit
