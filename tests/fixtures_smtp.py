@@ -208,30 +208,29 @@ def _authenticator(server, session, envelope, mechanism, auth_data) -> AuthResul
     return AuthResult(success=ok, handled=False)
 
 
+def _certificate(tls_files: TlsFiles) -> ssl.SSLContext:
+    """The server's side of the self-signed certificate."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tls_files.cert, tls_files.key)
+    return context
+
+
+def _demanding_auth(**tls: Any) -> Iterator[SmtpServer]:
+    """A server that demands AUTH (SMTP_USER, SMTP_PASSWORD) with the `tls` options, stopped after the test."""
+    server = SmtpServer(authenticator=_authenticator, auth_required=True, **tls).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def smtp_tls_server(tls_files: TlsFiles) -> Iterator[SmtpServer]:
     """An SMTP server that demands STARTTLS (self-signed certificate) and AUTH before mail."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(tls_files.cert, tls_files.key)
-    server = SmtpServer(
-        tls_context=context,
-        require_starttls=True,
-        authenticator=_authenticator,
-        auth_required=True,
-        auth_require_tls=True,
-    ).start()
-    yield server
-    server.stop()
+    context = _certificate(tls_files)
+    yield from _demanding_auth(tls_context=context, require_starttls=True, auth_require_tls=True)
 
 
 @pytest.fixture
 def smtp_ssl_server(tls_files: TlsFiles) -> Iterator[SmtpServer]:
     """An SMTP server on implicit TLS (port-465 style, self-signed certificate) that demands AUTH."""
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    context.load_cert_chain(tls_files.cert, tls_files.key)
     # aiosmtpd only counts STARTTLS as TLS; here the whole connection is TLS, so AUTH may be offered
-    server = SmtpServer(
-        ssl_context=context, authenticator=_authenticator, auth_required=True, auth_require_tls=False
-    ).start()
-    yield server
-    server.stop()
+    yield from _demanding_auth(ssl_context=_certificate(tls_files), auth_require_tls=False)

@@ -83,50 +83,64 @@ def test_ordinary_weekends_are_not_working_days(day: date) -> None:
     assert not is_working_day(day)
 
 
-@pytest.mark.parametrize(
-    ("received", "n", "due"),
-    [
-        # weekends
+# Due dates (received, working days, due), by what the count crosses.
+DUE_DATES = {
+    "weekends": [
         (D(2026, 3, 6), 1, D(2026, 3, 9)),  # Friday → Monday
         (D(2026, 3, 7), 1, D(2026, 3, 9)),  # received on Saturday: day 1 is Monday
         (D(2026, 3, 2), 5, D(2026, 3, 9)),  # Monday + 5 → next Monday
         (D(2026, 3, 2), 10, D(2026, 3, 16)),
-        # Tết 2025 (27–31/01)
-        (D(2025, 1, 24), 1, D(2025, 2, 3)),
-        # Tết 2026: off 16–20/02 (Mùng 1 Tết = Tuesday 17/02)
+    ],
+    "Tết 2025 (27–31/01)": [(D(2025, 1, 24), 1, D(2025, 2, 3))],
+    "Tết 2026: off 16–20/02 (Mùng 1 Tết = Tuesday 17/02)": [
         (D(2026, 2, 13), 1, D(2026, 2, 23)),
         (D(2026, 2, 13), 5, D(2026, 2, 27)),
         (D(2026, 2, 12), 5, D(2026, 2, 26)),
         (D(2026, 2, 2), 10, D(2026, 2, 23)),
         (D(2026, 2, 17), 1, D(2026, 2, 23)),  # received (e-filed) on Mùng 1 Tết: day 1 is Monday 23/02
-        # Tết 2027: off 04–05/02 and 08–10/02
+    ],
+    "Tết 2027: off 04–05/02 and 08–10/02": [
         (D(2027, 2, 3), 1, D(2027, 2, 11)),
         (D(2027, 2, 3), 5, D(2027, 2, 17)),
-        # Giỗ Tổ 2026 (Sunday 26/04, observed Monday 27/04), then 30/04–01/05
+    ],
+    "Giỗ Tổ 2026 (Sunday 26/04, observed Monday 27/04), then 30/04–01/05": [
         (D(2026, 4, 24), 1, D(2026, 4, 28)),
         (D(2026, 4, 24), 3, D(2026, 5, 4)),
         (D(2026, 4, 29), 1, D(2026, 5, 4)),
         (D(2026, 4, 29), 5, D(2026, 5, 8)),
-        # 30/04–02/05 2025, Saturday 26/04 worked
+    ],
+    "30/04–02/05 2025, Saturday 26/04 worked": [
         (D(2025, 4, 25), 1, D(2025, 4, 26)),
         (D(2025, 4, 29), 1, D(2025, 5, 5)),
-        # 01/05/2027 on a Saturday → Monday 03/05 off
-        (D(2027, 4, 29), 1, D(2027, 5, 4)),
-        # Quốc khánh
+    ],
+    "01/05/2027 on a Saturday → Monday 03/05 off": [(D(2027, 4, 29), 1, D(2027, 5, 4))],
+    "Quốc khánh": [
         (D(2025, 8, 29), 1, D(2025, 9, 3)),
         (D(2026, 8, 21), 1, D(2026, 8, 22)),  # Saturday 22/08/2026 worked…
         (D(2026, 8, 28), 1, D(2026, 9, 3)),  # …for Monday 31/08 off, with 01–02/09
         (D(2027, 9, 1), 1, D(2027, 9, 6)),
-        # Ngày Văn hóa Việt Nam, 24/11/2026 (Tuesday)
+    ],
+    "Ngày Văn hóa Việt Nam, 24/11/2026 (Tuesday)": [
         (D(2026, 11, 23), 1, D(2026, 11, 25)),
         (D(2026, 11, 20), 5, D(2026, 11, 30)),
-        # year boundary
+    ],
+    "year boundary": [
         (D(2025, 12, 31), 1, D(2026, 1, 5)),  # 01/01 holiday, 02/01 swapped off, weekend
         (D(2025, 12, 31), 5, D(2026, 1, 9)),
         (D(2025, 12, 31), 6, D(2026, 1, 10)),  # the worked Saturday counts
         (D(2026, 12, 31), 1, D(2027, 1, 4)),  # 01/01/2027 is a Friday
         (D(2026, 12, 24), 10, D(2027, 1, 8)),
         (D(2025, 12, 1), 60, D(2026, 3, 3)),  # spans Tết Dương lịch and Tết 2026
+    ],
+}
+
+
+@pytest.mark.parametrize(
+    ("received", "n", "due"),
+    [
+        pytest.param(received, n, due, id=f"{label}: {received} + {n}")
+        for label, cases in DUE_DATES.items()
+        for received, n, due in cases
     ],
 )
 def test_add_working_days(received: date, n: int, due: date) -> None:

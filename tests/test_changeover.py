@@ -51,13 +51,13 @@ def _up_one(session, hierarchy, n: Nomination, on: date) -> None:
 def _decide(session, hierarchy, n: Nomination, on: date, number: str) -> None:
     """The deciding level since issue 13: its council recommends, then its head decides."""
     _recommend(session, hierarchy, n, on)
+    _confer(session, hierarchy, n, Act("ct", on, key=f"confer:{n.code}"), number)
+
+
+def _confer(session, sample, n: Nomination, act: Act, number: str) -> None:
+    """The head's decision numbered `number`, dated the day of the act."""
     nm.confer(
-        session=session,
-        nomination=n,
-        hierarchy=hierarchy,
-        act=Act("ct", on, key=f"confer:{n.code}"),
-        decision_number=number,
-        decision_date=on,
+        session=session, nomination=n, hierarchy=sample, act=act, decision_number=number, decision_date=act.on
     )
 
 
@@ -136,14 +136,7 @@ def test_the_changeover_moves_pending_dossiers_to_the_successor(session, sample)
     n = at_district
     _decide(session, sample, n, date(2025, 7, 20), "12/QĐ-UBND")
     assert n.status == Status.conferred and n.awarded_code == "giay-khen-xa"
-    nm.confer(
-        session=session,
-        nomination=recommended,
-        hierarchy=sample,
-        act=Act("ct", date(2025, 7, 20)),
-        decision_number="13/QĐ-UBND",
-        decision_date=date(2025, 7, 20),
-    )
+    _confer(session, sample, recommended, Act("ct", date(2025, 7, 20)), "13/QĐ-UBND")
     assert recommended.status == Status.conferred and recommended.awarded_code == "giay-khen-xa"
     assert sample.get(recommended.current_unit_id).code == CAM_THACH
 
@@ -179,14 +172,7 @@ def test_a_dossier_of_june_is_not_forwarded_to_the_abolished_district(session, s
     there = _submit(session, sample, award="giay-khen-huyen", name="Trần Thị Năm")
     _up_one(session, sample, there, date(2025, 6, 25))
     with pytest.raises(TransitionError, match="huyện Cẩm Thủy .*chỉ tồn tại đến 30/06/2025"):
-        nm.confer(
-            session=session,
-            nomination=there,
-            hierarchy=sample,
-            act=Act("hđ", date(2025, 7, 20)),
-            decision_number="5/QĐ-UBND",
-            decision_date=date(2025, 7, 20),
-        )
+        _confer(session, sample, there, Act("hđ", date(2025, 7, 20)), "5/QĐ-UBND")
     session.rollback()
     assert [s.action for s in _steps(session, there)] == [Action.submit, Action.forward, Action.receive]
 
@@ -298,14 +284,7 @@ def test_a_simulated_june_to_august_2025(session, sample) -> None:
                 n = nm.by_code(session=session, code=code)
                 assert n is not None
                 if n.status == Status.recommended and sample.get(n.current_unit_id).valid_on(day):
-                    nm.confer(
-                        session=session,
-                        nomination=n,
-                        hierarchy=sample,
-                        act=Act("ct", day),
-                        decision_number=f"{len(codes)}/QĐ-UBND",
-                        decision_date=day,
-                    )
+                    _confer(session, sample, n, Act("ct", day), f"{len(codes)}/QĐ-UBND")
             session.commit()
         if day.weekday() < 5 and day.day % 7 == 3:  # the councils sit now and then
             for code in codes:

@@ -83,12 +83,9 @@ def test_the_dossier_is_held_until_all_answer_or_the_limit_passes(session, sampl
 def test_an_objection_returns_the_dossier_with_the_reason(session, sample) -> None:
     n = _at_province(session, sample)
     request_consultation(session=session, code=n.code, on=AT_PROVINCE)
+    tax_debt = "Còn nợ thuế sử dụng đất năm 2025"
     result = record_answer(
-        session=session,
-        code=n.code,
-        body="thue",
-        objection="Còn nợ thuế sử dụng đất năm 2025",
-        on=date(2026, 12, 1),
+        session=session, code=n.code, body="thue", objection=tax_debt, on=date(2026, 12, 1)
     )
     session.commit()
     assert result.returned and result.letters == 1
@@ -101,13 +98,7 @@ def test_an_objection_returns_the_dossier_with_the_reason(session, sample) -> No
     (letter,) = _letters(session, "consultation-objection:")
     assert "Còn nợ thuế sử dụng đất năm 2025" in letter.text_body and "Thuế tỉnh" in letter.text_body
     # the same answer again changes nothing; a different one is refused
-    again = record_answer(
-        session=session,
-        code=n.code,
-        body="thue",
-        objection="Còn nợ thuế sử dụng đất năm 2025",
-        on=date(2026, 12, 1),
-    )
+    again = record_answer(session=session, code=n.code, body="thue", objection=tax_debt, on=date(2026, 12, 1))
     assert again.letters == 0
     with pytest.raises(ValueError, match="đã trả lời «không thống nhất» ngày 01/12/2026"):
         record_answer(session=session, code=n.code, body="thue", objection=None, on=date(2026, 12, 2))

@@ -8,6 +8,8 @@ import hashlib
 import io
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -153,33 +155,44 @@ def test_the_default_templates_are_what_the_script_builds(tmp_path: Path) -> Non
         assert path.read_bytes() == (DEFAULT_TEMPLATES / path.name).read_bytes(), path.name
 
 
-def test_a_province_template_overrides_the_default_and_a_broken_one_is_named(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _own_decision_template(folder: Path, paragraph: str) -> None:
+    """A province's own decision template in `folder`: the default one with `paragraph` added."""
     from docx import Document
 
-    from documents.render import TemplateProblem
+    doc = Document(str(DEFAULT_TEMPLATES / "quyet-dinh-khen-thuong.docx"))
+    doc.add_paragraph(paragraph)
+    doc.save(str(folder / "quyet-dinh-khen-thuong.docx"))
+
+
+@contextmanager
+def _templates_from(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """THIDUA_DOCUMENT_TEMPLATES set to `folder` inside the block, the settings read afresh on both sides."""
     from models.settings import reset_settings
 
-    own = tmp_path / "mau-tinh"
-    own.mkdir()
-    doc = Document(str(DEFAULT_TEMPLATES / "quyet-dinh-khen-thuong.docx"))
-    doc.add_paragraph("Mẫu riêng của tỉnh Thanh Hóa")
-    doc.save(str(own / "quyet-dinh-khen-thuong.docx"))
-    monkeypatch.setenv("THIDUA_DOCUMENT_TEMPLATES", str(own))
+    monkeypatch.setenv("THIDUA_DOCUMENT_TEMPLATES", str(folder))
     reset_settings()
     try:
-        inp = _decision("nd-152-2025", date(2026, 3, 2), DAY)
-        assert "Mẫu riêng của tỉnh Thanh Hóa" in docx_text(render("decision", inp, title="QĐ"))
-        # the other kinds fall back to the defaults
-        broken = Document(str(DEFAULT_TEMPLATES / "quyet-dinh-khen-thuong.docx"))
-        broken.add_paragraph("{{ so_quyet_dinh_khong_co }}")
-        broken.save(str(own / "quyet-dinh-khen-thuong.docx"))
-        with pytest.raises(TemplateProblem, match="quyet-dinh-khen-thuong.docx"):
-            render("decision", inp, title="QĐ")
+        yield
     finally:
         monkeypatch.delenv("THIDUA_DOCUMENT_TEMPLATES")
         reset_settings()
+
+
+def test_a_province_template_overrides_the_default_and_a_broken_one_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from documents.render import TemplateProblem
+
+    own = tmp_path / "mau-tinh"
+    own.mkdir()
+    _own_decision_template(own, "Mẫu riêng của tỉnh Thanh Hóa")
+    with _templates_from(own, monkeypatch):
+        inp = _decision("nd-152-2025", date(2026, 3, 2), DAY)
+        assert "Mẫu riêng của tỉnh Thanh Hóa" in docx_text(render("decision", inp, title="QĐ"))
+        # the other kinds fall back to the defaults
+        _own_decision_template(own, "{{ so_quyet_dinh_khong_co }}")
+        with pytest.raises(TemplateProblem, match="quyet-dinh-khen-thuong.docx"):
+            render("decision", inp, title="QĐ")
 
 
 # --- from the sample data: a meeting's minutes, submission letter and list, decision ------------------
@@ -258,13 +271,14 @@ def _decide(
             unit=unit.code, number=number, decision_date=day, meeting_id=meeting.id, signer=signer
         ),
     )
+    conferred = [c for c, o in issued.outcomes.items() if o == mt.Outcome.conferred]
     doc = documents_for_decision(
         session=session,
         hierarchy=sample,
         unit_id=unit.id,
-        number=issued.number,
-        day=issued.decision_date,
-        codes=[c for c, o in issued.outcomes.items() if o == mt.Outcome.conferred],
+        number=number,  # given, not automatic: the decision keeps it and its date
+        day=day,
+        codes=conferred,
         signer=signer,
         meeting_id=meeting.id,
     )
@@ -697,10 +711,7 @@ def test_docs_make_a_decision_paper_and_a_yearly_report_from_the_command_line(pa
 def test_the_decision_travels_as_an_attachment_unless_its_template_is_broken(
     papers, session, sample, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from docx import Document
-
     from documents.papers import decision_attachment
-    from models.settings import reset_settings
 
     _, codes, _ = papers
     args = {
@@ -713,16 +724,9 @@ def test_the_decision_travels_as_an_attachment_unless_its_template_is_broken(
     attachment = decision_attachment(number="88/QĐ-UBND", **args)
     assert attachment is not None and attachment.filename.endswith(".docx")
     assert "Số: 88/QĐ-UBND" in docx_text(attachment.data)
-    broken = Document(str(DEFAULT_TEMPLATES / "quyet-dinh-khen-thuong.docx"))
-    broken.add_paragraph("{{ khong_co }}")
-    broken.save(str(tmp_path / "quyet-dinh-khen-thuong.docx"))
-    monkeypatch.setenv("THIDUA_DOCUMENT_TEMPLATES", str(tmp_path))
-    reset_settings()
-    try:
+    _own_decision_template(tmp_path, "{{ khong_co }}")
+    with _templates_from(tmp_path, monkeypatch):
         assert decision_attachment(number="89/QĐ-UBND", **args) is None
-    finally:
-        monkeypatch.delenv("THIDUA_DOCUMENT_TEMPLATES")
-        reset_settings()
     session.commit()  # the session is still usable: the failed paper was rolled back to its savepoint
     numbers = [d.number for d in dm.documents_of(session=session, unit_id=sample.by_code[UNIT].id)]
     assert "88/QĐ-UBND" in numbers and "89/QĐ-UBND" not in numbers

@@ -229,17 +229,13 @@ def test_the_labour_order_is_refused_outside_a_sơ_kết_or_tổng_kết(session
 def test_the_labour_order_is_refused_for_a_movement_shorter_than_five_years(session, sample) -> None:
     from models.campaigns import Campaign
 
-    session.add(
-        Campaign(
-            code="ocop-2024-2026",
-            name="Phong trào OCOP 2024–2026",
-            legal_basis="Kế hoạch của UBND tỉnh",
-            starts_on=date(2024, 1, 1),
-            ends_on=date(2026, 12, 31),
-            accepts_from=date(2024, 1, 1),
-            accepts_until=date(2027, 12, 31),
-        )
+    ocop = Campaign(
+        code="ocop-2024-2026", name="Phong trào OCOP 2024–2026", legal_basis="Kế hoạch của UBND tỉnh"
     )
+    # three years, under the five the Labour Order asks for; proposals taken until the end of 2027
+    ocop.starts_on, ocop.ends_on = date(2024, 1, 1), date(2026, 12, 31)
+    ocop.accepts_from, ocop.accepts_until = date(2024, 1, 1), date(2027, 12, 31)
+    session.add(ocop)
     session.commit()
     errors = _errors(
         session, sample, [{**LABOUR_ORDER, "campaign": "ocop-2024-2026", "review_type": "sơ kết"}]

@@ -119,14 +119,7 @@ def test_award_lower_at_its_own_authority(session, sample) -> None:
     nm.recommend(
         session=session, nomination=n, hierarchy=sample, act=Act("x", RECEIVED), award_code="bang-khen-tinh"
     )
-    nm.confer(
-        session=session,
-        nomination=n,
-        hierarchy=sample,
-        act=Act("x", RECEIVED),
-        decision_number="120/QĐ-UBND",
-        decision_date=RECEIVED,
-    )
+    _confer(session, sample, n, "120/QĐ-UBND")
     assert n.awarded_code == "bang-khen-tinh" and n.award_code == "bang-khen-ttg"
     m = _submit(session, sample, award="bang-khen-tinh", name="Trần Thị Bình")
     with pytest.raises(TransitionError, match="cao hơn"):

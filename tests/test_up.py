@@ -66,14 +66,9 @@ def run_thidua(
     env: dict[str, str], *args: str, cwd: Path | None = None, timeout: float = 240
 ) -> subprocess.CompletedProcess:
     """`thidua <args>` as an official types it (no terminal input), its output captured."""
+    argv = [*thidua_command(), *args]
     return subprocess.run(
-        [*thidua_command(), *args],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
+        argv, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
     )
 
 

@@ -45,31 +45,17 @@ def registry(session) -> Registry:
     )
     session.add(province)
     session.flush()
-    session.add(
-        Unit(
-            code="thanh-hoa.cam-thanh",
-            name="xã Cẩm Thành",
-            name_key="xa cam thanh",
-            level=Level.commune,
-            parent_id=province.id,
-            province_id=province.id,
-            email=reg.commune_office,
-            head_name="Ông Nguyễn Văn Hùng",
-            head_email=reg.commune_head,
-        )
-    )
+
+    def commune(code: str, name: str, name_key: str, email: str, **head: str) -> Unit:
+        """A commune of the province, its office at `email` (its chairman as `head_name`, `head_email`)."""
+        unit = Unit(code=code, name=name, name_key=name_key, level=Level.commune, email=email, **head)
+        unit.parent_id = unit.province_id = province.id
+        return unit
+
+    head = {"head_name": "Ông Nguyễn Văn Hùng", "head_email": reg.commune_head}
+    session.add(commune("thanh-hoa.cam-thanh", "xã Cẩm Thành", "xa cam thanh", reg.commune_office, **head))
     for i in range(reg.communes):
-        session.add(
-            Unit(
-                code=f"thanh-hoa.xa-{i}",
-                name=f"xã Số {i}",
-                name_key=f"xa so {i}",
-                level=Level.commune,
-                parent_id=province.id,
-                province_id=province.id,
-                email=reg.commune(i),
-            )
-        )
+        session.add(commune(f"thanh-hoa.xa-{i}", f"xã Số {i}", f"xa so {i}", reg.commune(i)))
     council = Council(
         unit_id=province.id,
         name="Hội đồng Thi đua – Khen thưởng tỉnh Thanh Hóa",

@@ -95,6 +95,13 @@ def _log_in(page: Any, url: str, username: str) -> None:
     page.wait_for_url(lambda u: "/login" not in u)
 
 
+def _submit_list(page: Any, rows: list[dict]) -> None:
+    """On the Nộp hồ sơ page: `rows` chosen as danh-sach.csv, then sent."""
+    csv = {"name": "danh-sach.csv", "mimeType": "text/csv", "buffer": _csv(rows)}
+    page.set_input_files("input[name=file]", csv)
+    page.get_by_role("button", name="Nộp hồ sơ").click()
+
+
 def test_two_communes_and_their_province_in_the_browser(running: Up, app_database, accounts, browser) -> None:
     expect = sync_api.expect
     expect.set_options(timeout=TIMEOUT_MS)
@@ -112,17 +119,11 @@ def test_two_communes_and_their_province_in_the_browser(running: Up, app_databas
     a.get_by_role("link", name="Nộp hồ sơ").click()
     _shot(a, "03-nop-ho-so")
     bad = [_row("Nguyễn Văn An"), _row("Lê Thị Bình", award="bang-khen-khong-co")]
-    a.set_input_files(
-        "input[name=file]", {"name": "danh-sach.csv", "mimeType": "text/csv", "buffer": _csv(bad)}
-    )
-    a.get_by_role("button", name="Nộp hồ sơ").click()
+    _submit_list(a, bad)
     expect(a.get_by_text("bị từ chối — 1 lỗi, không lưu dòng nào")).to_be_visible()
     _shot(a, "04-tep-bi-tu-choi")
     good = [_row("Nguyễn Văn An"), _row("Lê Thị Bình", award="giay-khen-xa")]
-    a.set_input_files(
-        "input[name=file]", {"name": "danh-sach.csv", "mimeType": "text/csv", "buffer": _csv(good)}
-    )
-    a.get_by_role("button", name="Nộp hồ sơ").click()
+    _submit_list(a, good)
     expect(a.get_by_text("Đã tiếp nhận 2 hồ sơ")).to_be_visible()
     _shot(a, "05-da-tiep-nhan")
     code = a.locator("table tbody tr td a").first.inner_text()

@@ -117,50 +117,27 @@ def test_the_head_refuses_one_confers_the_other_and_the_decision_downloads(
     first, second = recommended
     today = fmt_date(today_vn())
     c, csrf = login("vt.a")
-    refusal = {
-        "csrf": csrf,
-        "number": "4/QĐ-UBND",
-        "decision_date": today,
-        "action": "refuse",
-        "reason": "không khen thưởng: thành tích chưa tiêu biểu",
-        "code": [first],
-    }
-    r = c.post("/decisions", data=refusal)
+
+    def decide(**fields):
+        """The registry's form sent, dated today unless `fields` say otherwise."""
+        return c.post("/decisions", data={"csrf": csrf, "decision_date": today, **fields})
+
+    reason = "không khen thưởng: thành tích chưa tiêu biểu"
+    r = decide(number="4/QĐ-UBND", action="refuse", reason=reason, code=[first])
     assert r.status_code == 200, r.text[-1500:]
     assert "Đã ghi không khen thưởng số 4/QĐ-UBND" in r.text and _status(world, first) == "rejected"
     # the number is taken: the other dossier cannot have it
-    r = c.post(
-        "/decisions",
-        data={
-            "csrf": csrf,
-            "number": "4/QĐ-UBND",
-            "decision_date": today,
-            "action": "confer",
-            "code": [second],
-        },
-    )
+    r = decide(number="4/QĐ-UBND", action="confer", code=[second])
     assert r.status_code == 400 and "số 4/QĐ-UBND của xã Cẩm Thạch đã dùng" in r.text, r.text[-1500:]
     assert 'value="4/QĐ-UBND"' in r.text and _status(world, second) == "recommended"
     # a refusal reads as one: its run's task `record-decision` completed (no Failed task, no traceback)
     assert _last_decision_tasks() == [("record-decision", "COMPLETED")]
     # every problem is listed: the number taken and a date in the future, together
-    r = c.post(
-        "/decisions",
-        data={
-            "csrf": csrf,
-            "number": "4/QĐ-UBND",
-            "decision_date": "31/12/2099",
-            "action": "confer",
-            "code": [second],
-        },
-    )
+    r = decide(number="4/QĐ-UBND", decision_date="31/12/2099", action="confer", code=[second])
     assert r.status_code == 400 and "còn ở tương lai" in r.text, r.text[-1500:]
     assert "số 4/QĐ-UBND của xã Cẩm Thạch đã dùng" in r.text and _status(world, second) == "recommended"
     # automatic numbering: the unit's next number in its series
-    r = c.post(
-        "/decisions",
-        data={"csrf": csrf, "auto_number": "1", "decision_date": today, "action": "confer", "code": [second]},
-    )
+    r = decide(auto_number="1", action="confer", code=[second])
     assert r.status_code == 200, r.text[-1500:]
     assert _status(world, second) == "conferred"
     conferred = _decisions(world)[-1]
