@@ -182,6 +182,7 @@ def _wait_state(up: Up, run_id: str, done, what: str, timeout: float = 120):
     return state
 
 
+@pytest.mark.any_database  # the CLI and the run's state; refused-then-corrected minutes on PostgreSQL: test_meeting_lifecycle
 def test_refused_minutes_of_a_held_meeting_leave_nothing_open_and_the_corrected_ones_apply(
     running: Up, app_database: str | None, tmp_path: Path
 ) -> None:
@@ -224,6 +225,7 @@ def test_nothing_waiting_opens_no_meeting(running: Up, app_database: str | None)
     assert _meetings(running, app_database, unit) == []
 
 
+@pytest.mark.any_database  # Prefect's concurrency limit and run states; racing meetings on PostgreSQL: test_flows
 def test_one_meeting_at_a_time_and_a_cancelled_or_deleted_run_closes_its_meeting(
     running: Up, app_database: str | None, tmp_path: Path
 ) -> None:

@@ -378,6 +378,7 @@ def test_data_folder_is_private(running: Up, app_database: str | None) -> None:
 
 
 @e2e
+@pytest.mark.any_database  # what a terminal shows; the service on PostgreSQL is checked by the tests above
 def test_a_command_against_the_service_prints_no_prefect_logs(running: Up, app_database: str | None) -> None:
     env = up_env(running.data_dir) | {"THIDUA_UI_AUTH": ":".join(AUTH), "PREFECT_LOGGING_LEVEL": "INFO"}
     if app_database:
@@ -454,6 +455,7 @@ def test_non_ascii_auth_is_refused(tmp_path: Path) -> None:
 
 
 @e2e
+@pytest.mark.any_database  # the README's tour on its embedded defaults; chains on PostgreSQL: test_flows, test_workers_e2e
 def test_the_readmes_tour_runs_every_dossier_to_its_end(running: Up, app_database: str | None) -> None:
     """`thidua demo` (README): intake, the 1/7/2025 changeover, a meeting at each level, the province's
     consultation (hiệp y) before it forwards a state-level award, and the heads' decisions, to the end."""
