@@ -549,17 +549,7 @@ async def council_meeting(
     logger = get_run_logger()
     on = on or today_vn()
     run_id = str(current_run.id) if current_run.id else None
-    if minutes_ref is not None:
-        if minutes is not None:
-            raise ValueError("chỉ truyền một trong hai: minutes hoặc minutes_ref")
-        minutes = await to_thread.run_sync(lambda: load_minutes(minutes_ref))
-        key = minutes_ref
-    else:
-        key = (
-            mt.minutes_key(unit_code=unit, minutes=minutes)
-            if minutes is not None
-            else mt.waiting_key(str(run_id))
-        )
+    minutes, key = await _minutes_and_key(unit, minutes, minutes_ref, run_id)
     opening = await open_meeting_task(unit, key, on, run_id, minutes)
     meeting_resource = f"{MEETING}{opening.meeting_id}" if opening.meeting_id else f"{RECEIPT}{unit}"
     emit_nomination_events(
@@ -589,6 +579,36 @@ async def council_meeting(
         # nothing was applied (one transaction); the council decides again at its next meeting
         return await _refuse(opening, "Không áp dụng được phiên họp", [str(exc).splitlines()[0]])
     result = applied.result
+    _announce(opening, applied, meeting_resource)
+    logger.info("meeting %s of %s applied: %s", opening.meeting_id, opening.unit_code, result.counts)
+    await meeting_papers(result.meeting_id)  # its papers (documents/): never fails the meeting
+    # a re-run after a crash queues no new letter, but those of the killed run may still wait
+    if deliver and (result.letters or (current_run.run_count or 0) > 1):
+        from flows.delivery import deliver_mail
+
+        await deliver_mail()
+    # `dashboard` is kept for callers: the dashboard is refreshed once a burst of meetings is over, by
+    # its deployment's trigger on COUNCIL_DECIDED (prefect.yaml), not by a subflow of every meeting.
+    return result
+
+
+async def _minutes_and_key(
+    unit: str, minutes: mt.Minutes | None, minutes_ref: str | None, run_id: str | None
+) -> tuple[mt.Minutes | None, str]:
+    """The minutes the run applies (passed in, stored and named by `minutes_ref`, or none yet: the form)
+    and the meeting's idempotency key that follows from them."""
+    if minutes_ref is not None:
+        if minutes is not None:
+            raise ValueError("chỉ truyền một trong hai: minutes hoặc minutes_ref")
+        return await to_thread.run_sync(lambda: load_minutes(minutes_ref)), minutes_ref
+    if minutes is not None:
+        return minutes, mt.minutes_key(unit_code=unit, minutes=minutes)
+    return None, mt.waiting_key(str(run_id))
+
+
+def _announce(opening: Opening, applied: Applied, meeting_resource: str) -> None:
+    """The meeting's events: one per outcome with its dossiers as related resources, then
+    COUNCIL_DECIDED, which starts the next councils' receipt and the dashboard's refresh."""
     for outcome, event in OUTCOME_EVENTS.items():
         emit_nomination_events(
             event,
@@ -597,6 +617,7 @@ async def council_meeting(
             name=f"Phiên họp {opening.council}",
             payload={"meeting_id": opening.meeting_id},
         )
+    result = applied.result
     emit_batch_event(
         COUNCIL_DECIDED,
         resource_id=meeting_resource,
@@ -609,16 +630,6 @@ async def council_meeting(
             "forwarded_to": result.forwarded_to,
         },
     )
-    logger.info("meeting %s of %s applied: %s", opening.meeting_id, opening.unit_code, result.counts)
-    await meeting_papers(result.meeting_id)  # its papers (documents/): never fails the meeting
-    # a re-run after a crash queues no new letter, but those of the killed run may still wait
-    if deliver and (result.letters or (current_run.run_count or 0) > 1):
-        from flows.delivery import deliver_mail
-
-        await deliver_mail()
-    # `dashboard` is kept for callers: the dashboard is refreshed once a burst of meetings is over, by
-    # its deployment's trigger on COUNCIL_DECIDED (prefect.yaml), not by a subflow of every meeting.
-    return result
 
 
 def _closed_message(meeting_id: int) -> str:

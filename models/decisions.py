@@ -271,14 +271,12 @@ def _kind_for(request: DecisionRequest, unit: UnitRef, nominations: list[Nominat
     )
 
 
-def issue_decision(*, session: Session, hierarchy: Hierarchy, request: DecisionRequest) -> DecisionIssued:
-    """Record the head's decision and apply it to every dossier it covers, all or nothing: confer
-    (or, at a central body below the authority, submit to the level above), or refuse. The caller
-    commits, together with the letters that report it."""
+def _deciding_unit(hierarchy: Hierarchy, request: DecisionRequest) -> UnitRef:
+    """The unit whose head decides, as it is on the decision's date; refused if it has ended or is unknown."""
     from models.hierarchy import AmbiguousUnit, UnitEnded, UnitNotFound
 
     try:
-        unit = hierarchy.resolve(request.unit, on=request.decision_date)
+        return hierarchy.resolve(request.unit, on=request.decision_date)
     except UnitEnded as exc:
         # the 2025 changeover: an ended unit's head no longer decides; its dossiers go to the successor
         raise DecisionRefused(
@@ -290,6 +288,56 @@ def issue_decision(*, session: Session, hierarchy: Hierarchy, request: DecisionR
         ) from None
     except (UnitNotFound, AmbiguousUnit) as exc:
         raise DecisionRefused([str(exc)]) from None
+
+
+def _apply_all(
+    session: Session,
+    hierarchy: Hierarchy,
+    unit: UnitRef,
+    decision: AwardDecision,
+    nominations: list[Nomination],
+    request: DecisionRequest,
+) -> tuple[dict[str, Outcome], dict[str, int]]:
+    """Apply the stored decision to each dossier (one step each, keyed by decision and dossier) and record
+    what it did in `decision.items`; refused as a whole if any dossier cannot take it. Returns each
+    dossier's outcome and, for those submitted to the level above, the unit they went to."""
+    assert decision.id is not None
+    outcomes: dict[str, Outcome] = {}
+    forwarded: dict[str, int] = {}
+    items = []
+    problems: list[str] = []
+    for n in nominations:
+        act = Act(
+            request.actor or unit.head_title,
+            request.decision_date,
+            unit_id=unit.id,
+            key=f"decision:{decision.id}:{n.code}",
+            note=request.reason,
+        )
+        try:
+            outcome = _apply_one(
+                session, hierarchy, unit, n, act, decision.kind, decision.number, request.decision_date
+            )
+        except nm.TransitionError as exc:
+            problems.append(str(exc))
+            continue
+        outcomes[n.code] = outcome
+        if outcome == Outcome.forwarded:
+            forwarded[n.code] = n.current_unit_id
+        items.append({"code": n.code, "award_code": n.awarded_code or n.award_code, "outcome": outcome.value})
+    if problems:
+        raise DecisionRefused(problems)
+    decision.items = items
+    session.add(decision)
+    session.flush()
+    return outcomes, forwarded
+
+
+def issue_decision(*, session: Session, hierarchy: Hierarchy, request: DecisionRequest) -> DecisionIssued:
+    """Record the head's decision and apply it to every dossier it covers, all or nothing: confer
+    (or, at a central body below the authority, submit to the level above), or refuse. The caller
+    commits, together with the letters that report it."""
+    unit = _deciding_unit(hierarchy, request)
     received: list[str] = []
     if unit.level in nm.CENTRAL:  # no meeting opens here to take in what was submitted: take it in now
         from models.meetings import receive_pending
@@ -338,32 +386,7 @@ def issue_decision(*, session: Session, hierarchy: Hierarchy, request: DecisionR
     )
     session.add(decision)
     session.flush()
-    assert decision.id is not None
-    outcomes: dict[str, Outcome] = {}
-    forwarded: dict[str, int] = {}
-    items = []
-    for n in nominations:
-        act = Act(
-            request.actor or unit.head_title,
-            request.decision_date,
-            unit_id=unit.id,
-            key=f"decision:{decision.id}:{n.code}",
-            note=request.reason,
-        )
-        try:
-            outcome = _apply_one(session, hierarchy, unit, n, act, kind, number, request.decision_date)
-        except nm.TransitionError as exc:
-            problems.append(str(exc))
-            continue
-        outcomes[n.code] = outcome
-        if outcome == Outcome.forwarded:
-            forwarded[n.code] = n.current_unit_id
-        items.append({"code": n.code, "award_code": n.awarded_code or n.award_code, "outcome": outcome.value})
-    if problems:
-        raise DecisionRefused(problems)
-    decision.items = items
-    session.add(decision)
-    session.flush()
+    outcomes, forwarded = _apply_all(session, hierarchy, unit, decision, nominations, request)
     issued = _issued(decision, unit, outcomes, forwarded)
     issued.received = received
     return issued

@@ -308,6 +308,10 @@ def _campaigns(session: Session) -> dict[str, Campaign]:
     return {c.code: c for c in session.scalars(select(Campaign))}
 
 
+# A row's problem: the column it is in (None: the row as a whole) and what is wrong, in an official's words.
+Problem = tuple[str | None, str]
+
+
 def screen(
     *,
     session: Session,
@@ -323,89 +327,116 @@ def screen(
     out = Screening()
     candidates: list[Screened] = []
     for number, row in rows:
-        errors_before = len(out.errors)
-
-        def err(column: str | None, message: str, number: int = number) -> None:
-            out.errors.append(RowError(number, column, message))
-
         campaign = campaigns.get(row.campaign)
-        if campaign is None:
-            err("campaign", f"phong trào «{row.campaign}» không có trong hệ thống")
-        elif not campaign.accepts_from <= row.submitted_on <= campaign.accepts_until:
-            err(
-                "submitted_on",
-                f"ngày hồ sơ {fmt_date(row.submitted_on)} nằm ngoài thời gian xét khen thưởng của "
-                f"phong trào «{campaign.name}» ({fmt_date(campaign.accepts_from)}–{fmt_date(campaign.accepts_until)})",
-            )
-        if row.submitted_on > today:
-            err(
-                "submitted_on",
-                f"ngày hồ sơ {fmt_date(row.submitted_on)} chưa đến (hôm nay {fmt_date(today)})",
-            )
-
-        unit = None
-        try:
-            unit = hierarchy.resolve(row.unit, on=row.submitted_on)
-        except (UnitNotFound, AmbiguousUnit) as exc:
-            err("unit", str(exc))
-
         form = award_form(row.award, forms_by_key)
         rule_set = cat.rule_set_on(row.submitted_on)
-        if form is None:
-            known = ", ".join(f"{f.name} ({f.code})" for f in cat.forms.values())
-            err("award", f"hình thức «{row.award}» không có trong danh mục: {known}")
-        elif rule_set is None:
-            err(
-                "submitted_on", f"không có quy định khen thưởng áp dụng cho ngày {fmt_date(row.submitted_on)}"
-            )
-        elif form.code not in rule_set.rules:
-            last = cat.last_day_of(form.code)
-            since = f" sau {fmt_date(last)}" if last else ""
-            err("award", f"«{form.name}» không còn áp dụng{since} theo {rule_set.legal_basis}")
-        elif row.kind not in form.kinds:
-            allowed = ", ".join(k.label for k in NomineeKind if k in form.kinds)
-            err("kind", f"«{form.name}» chỉ dành cho {allowed}; «{row.nominee}» là {row.kind.label}")
-        elif form.min_movement_years and campaign and campaign.years < form.min_movement_years:
-            err(
-                "award",
-                f"«{form.name}» chỉ xét khi sơ kết, tổng kết phong trào thi đua có thời gian thực hiện từ "
-                f"{form.min_movement_years} năm trở lên; phong trào «{campaign.name}» có {campaign.years} năm "
-                f"({form.min_movement_years_basis})",
-            )
-        elif form.review_types and row.review_type not in form.review_types:
-            err("review_type", _wrong_review(form, row.review_type))
-        # A consistency check, not a rule of the law: the final review of a movement comes in its last year
-        # (the 2021–2025 movement: from 2025), so a dossier dated earlier cannot be one of it.
-        if (
-            campaign is not None
-            and row.review_type == ReviewType.final
-            and row.submitted_on < campaign.ends_on.replace(month=1, day=1)
-        ):
-            err(
-                "review_type",
-                f"tổng kết phong trào «{campaign.name}» ({campaign.starts_on.year}–{campaign.ends_on.year}) "
-                f"diễn ra từ năm {campaign.ends_on.year}; hồ sơ ngày {fmt_date(row.submitted_on)} "
-                "không thể là hồ sơ tổng kết",
-            )
-
+        unit, unit_problems = _unit_of(row, hierarchy)
+        problems = [*_date_problems(row, campaign, today), *unit_problems]
+        problems += [
+            p
+            for p in (_form_problem(row, form, rule_set, campaign, cat), _final_review_problem(row, campaign))
+            if p
+        ]
         chain: list[UnitRef] = []
-        if unit is not None and form is not None and len(out.errors) == errors_before:
-            if unit.level.rank > form.authority.rank:
-                err(
-                    "award",
-                    f"«{form.name}» do {form.authority.label} quyết định, không đề nghị từ {unit.name}",
-                )
-            else:
-                try:
-                    chain = hierarchy.chain(unit.id, form.authority)
-                except NoRoute as exc:
-                    err("award", f"«{form.name}»: {exc}")
-
-        if len(out.errors) == errors_before:
+        if not problems and unit is not None and form is not None:
+            chain, problem = _chain_of(unit, form, hierarchy)
+            problems += [problem] if problem else []
+        out.errors.extend(RowError(number, column, message) for column, message in problems)
+        if not problems:
             assert unit and form and rule_set and campaign
             candidates.append(Screened(number, row, unit, form, rule_set, campaign, chain, fold(row.nominee)))
     _screen_nominees(session=session, candidates=candidates, out=out)
     return out
+
+
+def _date_problems(row: NominationRow, campaign: Campaign | None, today: date) -> list[Problem]:
+    """The movement the row names exists, and the dossier's date is within its window and not to come."""
+    problems: list[Problem] = []
+    if campaign is None:
+        problems.append(("campaign", f"phong trào «{row.campaign}» không có trong hệ thống"))
+    elif not campaign.accepts_from <= row.submitted_on <= campaign.accepts_until:
+        problems.append(
+            (
+                "submitted_on",
+                f"ngày hồ sơ {fmt_date(row.submitted_on)} nằm ngoài thời gian xét khen thưởng của phong trào "
+                f"«{campaign.name}» ({fmt_date(campaign.accepts_from)}–{fmt_date(campaign.accepts_until)})",
+            )
+        )
+    if row.submitted_on > today:
+        problems.append(
+            ("submitted_on", f"ngày hồ sơ {fmt_date(row.submitted_on)} chưa đến (hôm nay {fmt_date(today)})")
+        )
+    return problems
+
+
+def _unit_of(row: NominationRow, hierarchy: Hierarchy) -> tuple[UnitRef | None, list[Problem]]:
+    """The unit the row names, as it was on the dossier's date."""
+    try:
+        return hierarchy.resolve(row.unit, on=row.submitted_on), []
+    except (UnitNotFound, AmbiguousUnit) as exc:
+        return None, [("unit", str(exc))]
+
+
+def _form_problem(
+    row: NominationRow,
+    form: AwardForm | None,
+    rule_set: RuleSet | None,
+    campaign: Campaign | None,
+    cat: Catalogue,
+) -> Problem | None:
+    """The first rule of the award form the row breaks: the form exists, a rule set applies on the row's
+    date and still has the form, the nominee is of a kind it is for, the movement is long enough, and
+    the review type is one the form allows."""
+    if form is None:
+        known = ", ".join(f"{f.name} ({f.code})" for f in cat.forms.values())
+        return "award", f"hình thức «{row.award}» không có trong danh mục: {known}"
+    if rule_set is None:
+        return "submitted_on", f"không có quy định khen thưởng áp dụng cho ngày {fmt_date(row.submitted_on)}"
+    if form.code not in rule_set.rules:
+        last = cat.last_day_of(form.code)
+        since = f" sau {fmt_date(last)}" if last else ""
+        return "award", f"«{form.name}» không còn áp dụng{since} theo {rule_set.legal_basis}"
+    if row.kind not in form.kinds:
+        allowed = ", ".join(k.label for k in NomineeKind if k in form.kinds)
+        return "kind", f"«{form.name}» chỉ dành cho {allowed}; «{row.nominee}» là {row.kind.label}"
+    if form.min_movement_years and campaign and campaign.years < form.min_movement_years:
+        return (
+            "award",
+            f"«{form.name}» chỉ xét khi sơ kết, tổng kết phong trào thi đua có thời gian thực hiện từ "
+            f"{form.min_movement_years} năm trở lên; phong trào «{campaign.name}» có {campaign.years} năm "
+            f"({form.min_movement_years_basis})",
+        )
+    if form.review_types and row.review_type not in form.review_types:
+        return "review_type", _wrong_review(form, row.review_type)
+    return None
+
+
+def _final_review_problem(row: NominationRow, campaign: Campaign | None) -> Problem | None:
+    """A consistency check, not a rule of the law: the final review of a movement comes in its last year
+    (the 2021–2025 movement: from 2025), so a dossier dated earlier cannot be one of it."""
+    if campaign is None or row.review_type != ReviewType.final:
+        return None
+    if row.submitted_on >= campaign.ends_on.replace(month=1, day=1):
+        return None
+    return (
+        "review_type",
+        f"tổng kết phong trào «{campaign.name}» ({campaign.starts_on.year}–{campaign.ends_on.year}) "
+        f"diễn ra từ năm {campaign.ends_on.year}; hồ sơ ngày {fmt_date(row.submitted_on)} "
+        "không thể là hồ sơ tổng kết",
+    )
+
+
+def _chain_of(unit: UnitRef, form: AwardForm, hierarchy: Hierarchy) -> tuple[list[UnitRef], Problem | None]:
+    """The councils the dossier climbs, from its unit to the level whose head confers the form."""
+    if unit.level.rank > form.authority.rank:
+        return [], (
+            "award",
+            f"«{form.name}» do {form.authority.label} quyết định, không đề nghị từ {unit.name}",
+        )
+    try:
+        return hierarchy.chain(unit.id, form.authority), None
+    except NoRoute as exc:
+        return [], ("award", f"«{form.name}»: {exc}")
 
 
 def _screen_nominees(*, session: Session, candidates: list[Screened], out: Screening) -> None:
@@ -574,21 +605,13 @@ def store(
 ) -> IntakeResult:
     """Store a screened batch in one go; a batch already stored under `key` is returned, not stored again."""
     received_on = received_on or today_vn()
-    # The batch's key is claimed first, race-free: the same file sent twice at once (two clicks, two
-    # workers) stores it once, and the later one waits for the first, then answers "already received".
-    batch_id = session.execute(
-        insert_for(session)(IntakeBatch)
-        .values(
-            key=key,
-            source=source[:SOURCE_MAX],
-            actor=actor[:ACTOR_MAX],
-            rows=len(accepted),
-            received_on=received_on,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["key"])
-        .returning(IntakeBatch.id)
-    ).scalar_one_or_none()
+    batch = {
+        "key": key,
+        "source": source[:SOURCE_MAX],
+        "actor": actor[:ACTOR_MAX],
+        "received_on": received_on,
+    }
+    batch_id = _claim(session, batch | {"rows": len(accepted)})
     if batch_id is None:
         prior = session.scalars(select(IntakeBatch).where(col(IntakeBatch.key) == key)).one()
         return _replayed(session=session, key=key, batch=prior)
@@ -596,55 +619,22 @@ def store(
     nominee_ids = _upsert_nominees(session, accepted)
     codes = allocate_codes(session=session, year=received_on.year, count=len(accepted))
     now = utcnow()
-    rows = []
-    for cand, code in zip(accepted, codes, strict=True):
-        days = cand.rule_set.review_days[cand.unit.level]
-        rows.append(
-            {
-                "code": code,
-                "campaign_id": cand.campaign.id,
-                "nominee_id": nominee_ids[(cand.unit.id, cand.data.kind, cand.name_key)],
-                "batch_id": batch_id,
-                "award_code": cand.form.code,
-                "rule_set": cand.rule_set.code,
-                "achievement": cand.data.achievement,
-                "submitted_on": cand.data.submitted_on,
-                "review_type": cand.data.review_type,
-                "nominee_birth_year": cand.data.birth_year,
-                "nominee_position": cand.data.position,
-                "nominee_workplace": cand.data.workplace,
-                "origin_unit_id": cand.unit.id,
-                "current_unit_id": cand.unit.id,
-                "status": Status.submitted,
-                "received_on": received_on,
-                "due_on": add_working_days(received_on, days),
-                "version": 1,
-                "created_at": now,
-                "updated_at": now,
-            }
+    rows = [
+        _nomination_row(
+            c, code, nominee_ids[(c.unit.id, c.data.kind, c.name_key)], batch_id, received_on, now
         )
+        for c, code in zip(accepted, codes, strict=True)
+    ]
     ids = _insert_returning_ids(session, Nomination, rows, ("code",)) if rows else []
-    session.connection().execute(
-        _table(NominationStep).insert(),
-        [
-            {
-                "nomination_id": nid,
-                "action": Action.submit,
-                "from_status": None,
-                "to_status": Status.submitted,
-                "unit_id": r["origin_unit_id"],
-                "to_unit_id": r["origin_unit_id"],
-                "actor": actor[:ACTOR_MAX],
-                "note": source[:NOTE_MAX],
-                "on_date": received_on,
-                "idempotency_key": None,
-                "created_at": now,
-            }
-            for nid, r in zip(ids, rows, strict=True)
-        ]
-        if rows
-        else [],
-    )
+    if rows:
+        step = {
+            "actor": actor[:ACTOR_MAX],
+            "note": source[:NOTE_MAX],
+            "on_date": received_on,
+            "created_at": now,
+        }
+        steps = [_submit_step(nid, r["origin_unit_id"]) | step for nid, r in zip(ids, rows, strict=True)]
+        session.connection().execute(_table(NominationStep).insert(), steps)
     _to_successors(
         session,
         [(nid, c.row) for nid, c in zip(ids, accepted, strict=True) if not c.unit.valid_on(received_on)],
@@ -652,28 +642,85 @@ def store(
         actor=actor,
     )
     same_name = namesakes(session=session, nomination_ids=ids)
-    out: list[TakenIn] = [
-        {
-            "code": r["code"],
-            "nominee": c.data.nominee,
-            "kind": c.data.kind.value,
-            "unit": c.unit.name,
-            "unit_code": c.unit.code,
-            "award": c.form.code,
-            "status": Status.submitted.value,
-            "due_on": r["due_on"].isoformat(),
-            "chain": [u.public() for u in c.chain],
-            **_details(
-                review_type=c.data.review_type,
-                birth_year=c.data.birth_year,
-                position=c.data.position,
-                workplace=c.data.workplace,
-                found=same_name.get(nid, []),
-            ),
-        }
-        for nid, r, c in zip(ids, rows, accepted, strict=True)
-    ]
+    out = [_taken_in(c, r, same_name.get(nid, [])) for nid, r, c in zip(ids, rows, accepted, strict=True)]
     return IntakeResult(batch_key=key, replayed=False, nominations=out)
+
+
+def _claim(session: Session, batch: dict) -> int | None:
+    """Claim the batch's key, race-free: the same file sent twice at once (two clicks, two workers) is
+    stored once, and the later one waits for the first, then answers "already received" (None)."""
+    return session.execute(
+        insert_for(session)(IntakeBatch)
+        .values(**batch, created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(IntakeBatch.id)
+    ).scalar_one_or_none()
+
+
+def _nomination_row(
+    cand: Screened, code: str, nominee_id: int, batch_id: int, received_on: date, now: datetime
+) -> dict:
+    """The row of one accepted dossier: submitted at its own unit, due after its council's review days."""
+    days = cand.rule_set.review_days[cand.unit.level]
+    data = cand.data
+    return {
+        "code": code,
+        "campaign_id": cand.campaign.id,
+        "nominee_id": nominee_id,
+        "batch_id": batch_id,
+        "award_code": cand.form.code,
+        "rule_set": cand.rule_set.code,
+        "achievement": data.achievement,
+        "submitted_on": data.submitted_on,
+        "review_type": data.review_type,
+        "nominee_birth_year": data.birth_year,
+        "nominee_position": data.position,
+        "nominee_workplace": data.workplace,
+        "origin_unit_id": cand.unit.id,
+        "current_unit_id": cand.unit.id,
+        "status": Status.submitted,
+        "received_on": received_on,
+        "due_on": add_working_days(received_on, days),
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def _submit_step(nomination_id: int, unit_id: int) -> dict:
+    """The dossier's first step: submitted at its own unit (who, when and from which file: the batch's)."""
+    return {
+        "nomination_id": nomination_id,
+        "action": Action.submit,
+        "from_status": None,
+        "to_status": Status.submitted,
+        "unit_id": unit_id,
+        "to_unit_id": unit_id,
+        "idempotency_key": None,
+    }
+
+
+def _taken_in(cand: Screened, row: dict, found: list[Namesake]) -> TakenIn:
+    """What the sender is told of one stored dossier: its code, chain and due date, and same-name dossiers."""
+    data = cand.data
+    return {
+        "code": row["code"],
+        "nominee": data.nominee,
+        "kind": data.kind.value,
+        "unit": cand.unit.name,
+        "unit_code": cand.unit.code,
+        "award": cand.form.code,
+        "status": Status.submitted.value,
+        "due_on": row["due_on"].isoformat(),
+        "chain": [u.public() for u in cand.chain],
+        **_details(
+            review_type=data.review_type,
+            birth_year=data.birth_year,
+            position=data.position,
+            workplace=data.workplace,
+            found=found,
+        ),
+    }
 
 
 def _to_successors(session: Session, stored: list[tuple[int, int]], *, received_on: date, actor: str) -> None:
