@@ -207,10 +207,6 @@ class Plan:
             self.items.append(item_or_none)
 
 
-# What an item copies from the report owed or the review open that it reminds of.
-_COPIED = ("unit_id", "unit_code", "province_id", "due_on")
-
-
 def _item(
     of: ReportingObligation | OpenReview,
     kind: ReminderKind,
@@ -223,9 +219,17 @@ def _item(
     title, unit name…) is the item's `own`; None when there is no one to send it to."""
     if to is None:
         return None
-    copied = {name: getattr(of, name) for name in _COPIED}
     return ReminderItem(
-        kind=kind, step=step, scheduled_on=day, recipient=to, obligation_id=of.uid, **copied, **own
+        kind=kind,
+        step=step,
+        scheduled_on=day,
+        recipient=to,
+        obligation_id=of.uid,
+        unit_id=of.unit_id,
+        unit_code=of.unit_code,
+        province_id=of.province_id,
+        due_on=of.due_on,
+        **own,
     )
 
 
