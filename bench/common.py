@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import platform
+import signal
 import subprocess
 import sys
-from collections.abc import Collection
+import time
+from collections.abc import Collection, Iterator
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -48,6 +51,60 @@ def start_sink(*, maildir: Path) -> tuple[subprocess.Popen[str], int]:
     assert process.stdout is not None
     process.stdout.readline()  # "SMTP sink on …": listening
     return process, port
+
+
+@contextlib.contextmanager
+def prefect_server(home: Path, *, stock: bool = False, timeout: float = 180) -> Iterator[str]:
+    """A Prefect server on SQLite under `home`, as `thidua up` runs it (`supervisor.prefect_server`) or as
+    Prefect ships it (`stock`: `prefect server start`), with this process's client pointed at it; yields
+    the API URL. Its log is `home`/server.log."""
+    import httpx
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from notifications.sink import free_port
+
+    home.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/api"
+    env = {
+        **os.environ,
+        "PREFECT_HOME": str(home),
+        "PREFECT_API_DATABASE_CONNECTION_URL": f"sqlite+aiosqlite:///{home / 'prefect.db'}",
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        "PREFECT_UI_ENABLED": "false",
+    }
+    module = "prefect" if stock else "supervisor.prefect_server"
+    with (home / "server.log").open("ab") as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", module, "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                    break
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"Prefect server did not start: {(home / 'server.log').read_text()[-2000:]}"
+                )
+            time.sleep(0.5)
+        with temporary_settings({PREFECT_API_URL: url}):
+            yield url
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
 
 
 def use_sink(port: int) -> None:

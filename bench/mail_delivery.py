@@ -24,7 +24,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 from common import check_maildir, harness_figures, isolated_environment, print_figures, start_sink, use_sink  # noqa: E402
 

@@ -29,7 +29,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))  # mail_delivery's bare-SMTP loop, for the limit
 
 from common import check_maildir, harness_figures, isolated_environment, print_figures, start_sink, use_sink  # noqa: E402
 

@@ -29,7 +29,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 from common import isolated_environment  # noqa: E402
 
@@ -50,10 +49,10 @@ async def empty(on: str | None = None) -> None:
 """
 COMMANDS = {
     "status": ["status", "{code}"],
-    "inbox": ["inbox", "thanh-hoa.cam-thuy.cam-thanh"],
+    "inbox": ["inbox", "thanh-hoa"],
     "units": ["units", "cam thach"],
     "mail ls": ["mail", "ls"],
-    "report status": ["report", "status", "--year", "2026"],
+    "report status": ["report", "status", "--year", "2025"],
 }
 RECEIVED = date(2026, 11, 23)
 

@@ -13,22 +13,23 @@ import asyncio
 import json
 import os
 import random
+import re
 import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 import common  # noqa: E402
-from common import start_sink, waiting_by_unit  # noqa: E402
+from common import prefect_server, start_sink, waiting_by_unit  # noqa: E402
 
-RECEIVED = date(2026, 11, 23)
+RECEIVED = date(2024, 11, 25)  # a year-end while the 2022 hierarchy (with districts) stands
 SUBMITTED = "15/06/2022"
 PROVINCES, DISTRICTS, COMMUNES = 5, 8, 5  # 5 provinces × 8 districts × 5 communes = 200 communes
 FORMS = (("bang-khen-ttg", "cá nhân", "Ông"), ("co-thi-dua-cp", "tập thể", "Thôn"))
@@ -54,7 +55,7 @@ def build_template(path: Path) -> None:
 
 
 def surge_communes(url: str) -> list[str]:
-    """200 communes: the first 5 communes of the first 8 districts of the first 5 provinces."""
+    """The first COMMUNES communes of the first DISTRICTS districts of the first PROVINCES provinces (200)."""
     from sqlmodel import Session
 
     from models.db import get_engine
@@ -105,10 +106,53 @@ def batches(communes: list[str], size: int, seed: int = 11) -> list[list[dict]]:
 
 
 def pending_units(url: str) -> dict[str, list[str]]:
+    """What waits for a council's meeting, by unit (central bodies hold no meeting: see `decisions_due`)."""
     from models.db import get_engine
     from models.nominations import AGENDA
 
-    return waiting_by_unit(get_engine(url), [s.value for s in AGENDA])
+    central = central_codes(url)
+    return {
+        u: c
+        for u, c in waiting_by_unit(get_engine(url), [s.value for s in AGENDA]).items()
+        if u not in central
+    }
+
+
+def central_codes(url: str) -> set[str]:
+    from sqlmodel import Session
+
+    from models.db import get_engine
+    from models.hierarchy import CENTRAL, Hierarchy
+
+    with Session(get_engine(url)) as session:
+        return {u.code for u in Hierarchy.load(session).by_id.values() if u.level in CENTRAL}
+
+
+def consult_every_body(url: str) -> int:
+    """Each body a province must consult on a state-level award is asked and agrees (hiệp y, issue 13):
+    outside the councils' work, the same on both paths; returns the dossiers consulted."""
+    from sqlmodel import Session
+
+    from models.db import get_engine
+    from models.hierarchy import Hierarchy
+    from tests.deciding import consult_all
+
+    with Session(get_engine(url)) as session:
+        return len(consult_all(session, Hierarchy.load(session), RECEIVED))
+
+
+def decisions_due(url: str) -> list[tuple[str, list[str]]]:
+    """(unit code, codes) of each decision to record now: the heads' on what their councils recommended,
+    the Ministry's submissions and the Prime Minister's decisions."""
+    from sqlmodel import Session
+
+    from models.db import get_engine
+    from models.hierarchy import Hierarchy
+    from tests.deciding import decisions_due as due
+
+    with Session(get_engine(url)) as session:
+        hierarchy = Hierarchy.load(session)
+        return [(hierarchy.get(u).code, codes) for u, codes in due(session, hierarchy)]
 
 
 def approve_all(url: str, unit_code: str, codes: list[str]):
@@ -135,69 +179,119 @@ class Timer:
         self.parts[name] = self.parts.get(name, 0.0) + seconds
 
 
-async def run_prefect(url: str, rows: list[list[dict]], concurrency: int, timer: Timer) -> dict:
-    """Through the flows: intake per commune, one meeting run per council, receive and deliver per level."""
+PARTS = ("intake", "consult", "meetings", "receive", "decisions", "mail")
+
+
+def walk(url: str, timer: Timer, steps: dict[str, Callable]) -> dict:
+    """The surge after intake, level by level until nothing waits: the bodies consulted, every council
+    with dossiers on its agenda meets (all approved), the levels above take in what was forwarded, the
+    heads and central bodies decide or submit, the letters go. `steps` does each part on one path."""
+    levels = 0
+    while True:
+        t = time.perf_counter()
+        consult_every_body(url)
+        timer.add("consult", time.perf_counter() - t)
+        pending, due = pending_units(url), decisions_due(url)
+        if not pending and not due:
+            return {"levels": levels}
+        levels += 1
+        for part, args in (("meetings", pending), ("receive", None), ("decisions", due), ("mail", None)):
+            t = time.perf_counter()
+            steps[part](args)
+            timer.add(part, time.perf_counter() - t)
+
+
+def run_prefect(url: str, rows: list[list[dict]], concurrency: int, timer: Timer) -> dict:
+    """Through the flows: intake per commune, one meeting run per council, one receive-forwarded run per
+    level, one issue-decision run per decision, one deliver-mail run per level."""
     from flows.council import council_meeting, minutes_parameters, receive_forwarded
+    from flows.decisions import issue_decision
     from flows.delivery import deliver_mail
     from flows.intake import intake
 
     runs = 0
-    t = time.perf_counter()
-    await bounded(
-        concurrency,
-        [lambda b=b: intake(rows=b, source="surge", received_on=RECEIVED, deliver=False) for b in rows],
-    )
-    runs += len(rows)
-    timer.add("intake", time.perf_counter() - t)
-    levels = 0
-    while pending := pending_units(url):
-        levels += 1
-        t = time.perf_counter()
+    forwarded: list[int] = []
+
+    async def run_all(jobs: list[Callable[[], Awaitable]]) -> list:
+        nonlocal runs
+        runs += len(jobs)
+        return await bounded(concurrency, jobs)
+
+    def meetings(pending: dict[str, list[str]]) -> None:
         minutes = {u: approve_all(url, u, codes) for u, codes in pending.items()}
-        results = await bounded(
-            concurrency,
-            [
-                lambda u=u, m=minutes: council_meeting(
-                    unit=u,
-                    **minutes_parameters(unit=u, minutes=m[u]),
-                    on=RECEIVED,
-                    deliver=False,
-                    dashboard=False,
-                )
-                for u in pending
-            ],
+        results = loop.run_until_complete(
+            run_all(
+                [
+                    lambda u=u: council_meeting(
+                        unit=u, **minutes_parameters(unit=u, minutes=minutes[u]), on=RECEIVED, deliver=False
+                    )
+                    for u in pending
+                ]
+            )
         )
-        runs += len(pending)
-        timer.add("meetings", time.perf_counter() - t)
-        t = time.perf_counter()
-        forwarded = [r.meeting_id for r in results if r.counts.get("forwarded")]
+        refused = [r for r in results if not hasattr(r, "counts")]
+        if refused:
+            raise RuntimeError(f"{len(refused)} meetings refused, e.g. {refused[0]}")
+        forwarded[:] = [r.meeting_id for r in results if r.counts.get("forwarded")]
+
+    def receive(_: None) -> None:
         if forwarded:
-            await receive_forwarded(meeting_ids=forwarded, on=RECEIVED, deliver=False)
-            runs += 1
-        timer.add("receive", time.perf_counter() - t)
+            loop.run_until_complete(
+                run_all([lambda: receive_forwarded(meeting_ids=forwarded, on=RECEIVED, deliver=False)])
+            )
+
+    def decisions(due: list[tuple[str, list[str]]]) -> None:
+        results = loop.run_until_complete(
+            run_all(
+                [
+                    lambda u=u, c=c: issue_decision(
+                        unit=u, codes=c, decision_date=RECEIVED, auto_number=True, deliver=False
+                    )
+                    for u, c in due
+                ]
+            )
+        )
+        refused = [r for r in results if not hasattr(r, "decision_id")]
+        if refused:
+            raise RuntimeError(f"{len(refused)} decisions refused, e.g. {refused[0]}")
+
+    def mail(_: None) -> None:
+        loop.run_until_complete(run_all([deliver_mail]))
+
+    loop = asyncio.new_event_loop()
+    try:
         t = time.perf_counter()
-        await deliver_mail()
-        runs += 1
-        timer.add("mail", time.perf_counter() - t)
-    return {"flow_runs": runs, "levels": levels}
+        loop.run_until_complete(
+            run_all(
+                [
+                    lambda b=b: intake(rows=b, source="surge", received_on=RECEIVED, deliver=False)
+                    for b in rows
+                ]
+            )
+        )
+        timer.add("intake", time.perf_counter() - t)
+        walked = walk(
+            url, timer, {"meetings": meetings, "receive": receive, "decisions": decisions, "mail": mail}
+        )
+    finally:
+        loop.close()
+    return {"flow_runs": runs, **walked}
 
 
 def run_direct(url: str, rows: list[list[dict]], timer: Timer) -> dict:
-    """The same domain work, calling the functions the flows call, without Prefect."""
-    from flows.council import apply_and_queue, open_or_find, receive_from_meetings
+    """The same domain work, calling the functions the flows call (papers included), without Prefect."""
+    from flows.council import apply_and_queue, open_or_find, receive_at_units, receive_from_meetings
+    from flows.decisions import issue_and_queue
     from flows.intake import screen_store_and_queue
-    from models.meetings import minutes_key
+    from flows.paperwork import make_decision_paper, make_meeting_papers
+    from models.decisions import DecisionKind, DecisionRequest
+    from models.meetings import Outcome, minutes_key
     from notifications.mailer import deliver_due
 
-    t = time.perf_counter()
-    for b in rows:
-        screen_store_and_queue(rows=b, source="surge", actor="", received_on=RECEIVED)
-    timer.add("intake", time.perf_counter() - t)
-    levels = 0
-    while pending := pending_units(url):
-        levels += 1
-        t = time.perf_counter()
-        meeting_ids = []
+    forwarded: list[int] = []
+
+    def meetings(pending: dict[str, list[str]]) -> None:
+        forwarded.clear()
         for u, codes in pending.items():
             minutes = approve_all(url, u, codes)
             opening = open_or_find(
@@ -205,18 +299,44 @@ def run_direct(url: str, rows: list[list[dict]], timer: Timer) -> dict:
             )
             applied = apply_and_queue(opening.meeting_id, minutes)
             if isinstance(applied, list):
-                raise RuntimeError(f"minutes refused at {u}: {applied}")
+                raise RuntimeError(f"minutes refused at {u}: {applied[:3]}")
+            make_meeting_papers(applied.result.meeting_id)
             if applied.result.counts.get("forwarded"):
-                meeting_ids.append(applied.result.meeting_id)
-        timer.add("meetings", time.perf_counter() - t)
-        t = time.perf_counter()
-        if meeting_ids:
-            receive_from_meetings(meeting_ids, RECEIVED)
-        timer.add("receive", time.perf_counter() - t)
-        t = time.perf_counter()
-        asyncio.run(deliver_due())
-        timer.add("mail", time.perf_counter() - t)
-    return {"levels": levels}
+                forwarded.append(applied.result.meeting_id)
+
+    def receive(_: None) -> None:
+        if forwarded:
+            receive_from_meetings(forwarded, RECEIVED)
+
+    def decisions(due: list[tuple[str, list[str]]]) -> None:
+        for u, codes in due:
+            issued, _, _ = issue_and_queue(
+                DecisionRequest(unit=u, codes=codes, decision_date=RECEIVED, auto_number=True)
+            )
+            if issued.forwarded_to:
+                receive_at_units(
+                    sorted(set(issued.forwarded_to.values())), RECEIVED, f"decision-{issued.decision_id}"
+                )
+            if issued.kind == DecisionKind.confer:
+                conferred = [c for c, o in issued.outcomes.items() if o == Outcome.conferred]
+                make_decision_paper(issued.unit, issued.number, issued.decision_date, conferred)
+
+    t = time.perf_counter()
+    for b in rows:
+        taken = screen_store_and_queue(rows=b, source="surge", actor="", received_on=RECEIVED)
+        if not hasattr(taken, "nominations"):
+            raise RuntimeError(f"intake refused: {taken}")
+    timer.add("intake", time.perf_counter() - t)
+    return walk(
+        url,
+        timer,
+        {
+            "meetings": meetings,
+            "receive": receive,
+            "decisions": decisions,
+            "mail": lambda _: asyncio.run(deliver_due()),
+        },
+    )
 
 
 def check(url: str, size: int) -> dict:
@@ -251,11 +371,93 @@ def use_database(url: str, smtp_port: int) -> None:
     reset_settings()
 
 
+class Requests:
+    """Every HTTP request this process makes to the Prefect API (each attempt, retries included): how
+    many, the longest, and how many the server answered with an error (5xx)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.server_errors = 0
+        self.longest_s = 0.0
+        self.longest = ""
+        self.errors: Counter[str] = Counter()  # "METHOD /path → status" of each 5xx, ids as {id}
+
+    def watch(self) -> None:
+        import httpx
+
+        original = httpx.AsyncClient.send
+
+        async def send(client, request, *args, **kwargs):
+            t = time.perf_counter()
+            response = await original(client, request, *args, **kwargs)
+            took = time.perf_counter() - t
+            self.count += 1
+            if response.status_code >= 500:
+                self.server_errors += 1
+                path = re.sub(r"[0-9a-f]{8}-[0-9a-f-]{27}", "{id}", request.url.path)
+                self.errors[f"{request.method} {path} → {response.status_code}"] += 1
+            if took > self.longest_s:
+                self.longest_s, self.longest = (
+                    took,
+                    f"{request.method} {request.url.path} → {response.status_code}",
+                )
+            return response
+
+        httpx.AsyncClient.send = send  # type: ignore[method-assign]
+
+    def since(self, mark: tuple[int, int]) -> dict:
+        return {"requests": self.count - mark[0], "server_errors": self.server_errors - mark[1]}
+
+    def mark(self) -> tuple[int, int]:
+        return self.count, self.server_errors
+
+
+async def recorded(since: datetime) -> dict[str, int]:
+    """What the Prefect server recorded since `since`: flow runs, task runs, thidua events."""
+    from prefect.client.orchestration import get_client
+
+    await asyncio.sleep(6)  # the event persister writes every 5 s
+    after = {"start_time": {"after_": since.isoformat()}}
+    async with get_client() as client:
+        flow_runs = await client.request("POST", "/flow_runs/count", json={"flow_runs": after})
+        task_runs = await client.request("POST", "/task_runs/count", json={"task_runs": after})
+        events = await client.request(
+            "POST",
+            "/events/filter",
+            json={
+                "filter": {"occurred": {"since": since.isoformat()}, "event": {"prefix": ["thidua."]}},
+                "limit": 1,
+            },
+        )
+    return {"flow_runs": flow_runs.json(), "task_runs": task_runs.json(), "events": events.json()["total"]}
+
+
+def run_floor(runs: int, tasks: int, events: int, concurrency: int) -> None:
+    """Prefect's floor: `runs` empty async flow runs sharing `tasks` task runs and `events` events."""
+    from floor import floor_run, shares
+
+    jobs = [
+        lambda t=t, e=e, i=i: floor_run(tasks=t, events=e, run=i)
+        for i, (t, e) in enumerate(zip(shares(tasks, runs), shares(events, runs), strict=True))
+    ]
+    asyncio.run(bounded(concurrency, jobs))
+
+
 def main() -> None:
+    global PROVINCES, DISTRICTS, COMMUNES
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=10_000)
     parser.add_argument("--concurrency", type=int, default=8, help="flow runs at once (Prefect path)")
+    parser.add_argument(
+        "--shape", default="5,8,5", help="provinces,districts per province,communes per district"
+    )
+    parser.add_argument(
+        "--stock",
+        action="store_true",
+        help="Prefect's server as shipped (`prefect server start`), not as `thidua up` runs it",
+    )
     args = parser.parse_args()
+    PROVINCES, DISTRICTS, COMMUNES = (int(x) for x in args.shape.split(","))
     tmp = Path(tempfile.mkdtemp(prefix="thidua-surge-"))
     os.environ["THIDUA_DATA_DIR"] = str(tmp / "data")
     os.environ.setdefault("PREFECT_HOME", str(tmp / "prefect"))
@@ -265,6 +467,8 @@ def main() -> None:
 
     for name, value in SQLITE_PATIENCE.items():
         os.environ.setdefault(name, value)
+    requests = Requests()
+    requests.watch()
     sink, port = start_sink(maildir=tmp / "mail")
     try:
         template = tmp / "template.db"
@@ -283,60 +487,99 @@ def main() -> None:
         direct_s = time.perf_counter() - t
         direct_check = check(f"sqlite:///{direct_db}", args.size)
 
-        from prefect.testing.utilities import prefect_test_harness
-
-        with prefect_test_harness(server_startup_timeout=180):
+        with prefect_server(tmp / "prefect-server", stock=args.stock):
             use_database(f"sqlite:///{prefect_db}", port)
             prefect_timer = Timer()
+            since, mark = datetime.now(UTC), requests.mark()
             t = time.perf_counter()
-            orchestrated = asyncio.run(
-                run_prefect(f"sqlite:///{prefect_db}", rows, args.concurrency, prefect_timer)
-            )
+            orchestrated = run_prefect(f"sqlite:///{prefect_db}", rows, args.concurrency, prefect_timer)
             prefect_s = time.perf_counter() - t
+            prefect_longest = (requests.longest_s, requests.longest)
             prefect_check = check(f"sqlite:///{prefect_db}", args.size)
+            real = {**asyncio.run(recorded(since)), **requests.since(mark)}
+
+            requests.longest_s, requests.longest = 0.0, ""
+            since, mark = datetime.now(UTC), requests.mark()
+            t = time.perf_counter()
+            run_floor(real["flow_runs"], real["task_runs"], real["events"], args.concurrency)
+            floor_s = time.perf_counter() - t
+            floor_longest = (requests.longest_s, requests.longest)
+            floor = {**asyncio.run(recorded(since)), **requests.since(mark)}
     finally:
         sink.terminate()
         sink.wait(10)
         shutil.rmtree(tmp, ignore_errors=True)
 
-    ratio = prefect_s / direct_s
+    communes = PROVINCES * DISTRICTS * COMMUNES
     print(
-        f"\nYear-end surge: {args.size:,} nominations, 200 communes / 40 districts / 5 provinces → Prime Minister "
-        f"(hierarchy set-up {setup_s:.1f} s, not counted)\n"
+        f"\nYear-end surge: {args.size:,} nominations, {communes} communes / {PROVINCES * DISTRICTS} districts / "
+        f"{PROVINCES} provinces → Prime Minister (hierarchy set-up {setup_s:.1f} s, not counted)\n"
     )
-    print(
-        f"{'path':<26} {'wall s':>8} {'nom/s':>7} {'flow runs':>10}  {'intake':>7} {'meetings':>9} {'receive':>8} {'mail':>6}"
-    )
+    print(f"{'path':<30} {'wall s':>8} {'× direct':>8} {'runs':>5}  " + " ".join(f"{p:>9}" for p in PARTS))
     for name, secs, runs, timer in (
         ("direct (no Prefect)", direct_s, 0, direct_timer),
-        (f"Prefect flows (×{args.concurrency})", prefect_s, orchestrated["flow_runs"], prefect_timer),
+        (
+            f"Prefect {'stock' if args.stock else 'embedded'} (×{args.concurrency})",
+            prefect_s,
+            orchestrated["flow_runs"],
+            prefect_timer,
+        ),
     ):
-        p = timer.parts
         print(
-            f"{name:<26} {secs:>8.1f} {args.size / secs:>7.0f} {runs:>10}  {p['intake']:>7.1f} {p['meetings']:>9.1f} "
-            f"{p['receive']:>8.1f} {p['mail']:>6.1f}"
+            f"{name:<30} {secs:>8.1f} {secs / direct_s:>8.2f} {runs:>5}  "
+            + " ".join(f"{timer.parts.get(p, 0.0):>9.1f}" for p in PARTS)
         )
     print(
-        f"\nPrefect / direct = {ratio:.2f}×; steps: {prefect_check['steps']:,} (direct {direct_check['steps']:,}); "
-        f"letters: {prefect_check['letters']}"
+        f"{f'Prefect floor (×{args.concurrency})':<30} {floor_s:>8.1f} {floor_s / direct_s:>8.2f} {floor['flow_runs']:>5}"
     )
-    print(f"command: python bench/surge.py --size {args.size} --concurrency {args.concurrency}")
+    print(
+        f"\n{'against the embedded server':<30} {'runs':>6} {'tasks':>6} {'events':>7} {'s/run':>6} {'requests':>9} {'5xx':>4}  longest request"
+    )
+    for name, secs, figures, longest in (
+        ("the flows", prefect_s, real, prefect_longest),
+        ("Prefect's floor", floor_s, floor, floor_longest),
+    ):
+        print(
+            f"{name:<30} {figures['flow_runs']:>6} {figures['task_runs']:>6} {figures['events']:>7} "
+            f"{secs / max(figures['flow_runs'], 1):>6.2f} {figures['requests']:>9} {figures['server_errors']:>4}  "
+            f"{longest[0]:.1f} s ({longest[1]})"
+        )
+    print(
+        f"\nsteps: {prefect_check['steps']:,} (direct {direct_check['steps']:,}); letters: {prefect_check['letters']}"
+    )
+    print(
+        f"command: python bench/surge.py --size {args.size} --concurrency {args.concurrency} --shape {args.shape}"
+    )
     print(
         json.dumps(
             {
                 "benchmark": "surge",
                 "size": args.size,
+                "shape": args.shape,
                 "concurrency": args.concurrency,
+                "server": "stock" if args.stock else "thidua",
                 "direct_s": round(direct_s, 2),
                 "prefect_s": round(prefect_s, 2),
-                "ratio": round(ratio, 2),
-                "prefect_nominations_per_s": round(args.size / prefect_s, 1),
-                "direct_nominations_per_s": round(args.size / direct_s, 1),
-                "flow_runs": orchestrated["flow_runs"],
+                "floor_s": round(floor_s, 2),
+                "ratio": round(prefect_s / direct_s, 2),
+                "floor_ratio": round(floor_s / direct_s, 2),
                 "levels": orchestrated["levels"],
+                "flows": {
+                    **real,
+                    "longest_request_s": round(prefect_longest[0], 2),
+                    "longest_request": prefect_longest[1],
+                },
+                "floor": {
+                    **floor,
+                    "longest_request_s": round(floor_longest[0], 2),
+                    "longest_request": floor_longest[1],
+                },
                 "direct_parts_s": {k: round(v, 2) for k, v in direct_timer.parts.items()},
                 "prefect_parts_s": {k: round(v, 2) for k, v in prefect_timer.parts.items()},
+                "conferred": prefect_check["conferred"],
+                "direct_conferred": direct_check["conferred"],
                 "steps": prefect_check["steps"],
+                "direct_steps": direct_check["steps"],
                 "letters": prefect_check["letters"],
                 "setup_s": round(setup_s, 2),
             },

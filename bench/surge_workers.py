@@ -37,7 +37,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "bench"))
 
 import surge  # noqa: E402 - data, minutes and the embedded path come from bench/surge.py
 from common import isolated_environment, start_sink  # noqa: E402
@@ -341,7 +340,7 @@ def embedded(
         since = datetime.now().astimezone()
         cpu = time.process_time()
         t = time.perf_counter()
-        runs = asyncio.run(surge.run_prefect(url, rows, concurrency, timer))
+        runs = surge.run_prefect(url, rows, concurrency, timer)
         wall = time.perf_counter() - t
         cpu = time.process_time() - cpu
         split = asyncio.run(breakdown(since))

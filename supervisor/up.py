@@ -456,7 +456,7 @@ def _start_children(
     command = [
         sys.executable,
         "-m",
-        "prefect",
+        "supervisor.prefect_server",  # `prefect server start`, its SQLite transactions immediate
         "server",
         "start",
         "--host",
