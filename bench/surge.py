@@ -416,20 +416,27 @@ async def recorded(since: datetime) -> dict[str, int]:
     """What the Prefect server recorded since `since`: flow runs, task runs, thidua events."""
     from prefect.client.orchestration import get_client
 
-    await asyncio.sleep(6)  # the event persister writes every 5 s
     after = {"start_time": {"after_": since.isoformat()}}
+    events_filter = {"occurred": {"since": since.isoformat()}, "event": {"prefix": ["thidua."]}}
     async with get_client() as client:
-        flow_runs = await client.request("POST", "/flow_runs/count", json={"flow_runs": after})
-        task_runs = await client.request("POST", "/task_runs/count", json={"task_runs": after})
-        events = await client.request(
-            "POST",
-            "/events/filter",
-            json={
-                "filter": {"occurred": {"since": since.isoformat()}, "event": {"prefix": ["thidua."]}},
-                "limit": 1,
-            },
-        )
-    return {"flow_runs": flow_runs.json(), "task_runs": task_runs.json(), "events": events.json()["total"]}
+
+        async def count() -> tuple[int, int, int]:
+            flow_runs = await client.request("POST", "/flow_runs/count", json={"flow_runs": after})
+            task_runs = await client.request("POST", "/task_runs/count", json={"task_runs": after})
+            events = await client.request(
+                "POST", "/events/filter", json={"filter": events_filter, "limit": 1}
+            )
+            return flow_runs.json(), task_runs.json(), events.json()["total"]
+
+        # task runs and events are written from the event stream, a few seconds behind: until steady
+        counted = [await count()]
+        while len(counted) < 3 or counted[-1] != counted[-3]:
+            await asyncio.sleep(3)
+            counted.append(await count())
+            if len(counted) > 20:
+                break
+    flow_runs, task_runs, events = counted[-1]
+    return {"flow_runs": flow_runs, "task_runs": task_runs, "events": events}
 
 
 def run_floor(runs: int, tasks: int, events: int, concurrency: int) -> None:

@@ -68,3 +68,19 @@ def test_portal_benchmark_serves_every_page_without_error() -> None:
     assert figures["errors"] == 0 and figures["requests"] > 3 * 3
     assert {"login", "inbox", "dossier", "meeting"} <= set(figures["pages"])
     assert figures["pages"]["inbox"]["floor_p50_ms"] > 0
+
+
+def test_surge_benchmark_confers_every_dossier_on_both_paths_with_no_server_error() -> None:
+    """The surge through every level, direct and through the flows against the Prefect server as
+    `thidua up` runs it, then Prefect's floor with the same runs, task runs and events."""
+    figures = _bench("surge", "--size", "24", "--shape", "1,2,2", "--concurrency", "4")
+    assert figures["conferred"] == figures["direct_conferred"] == 24
+    assert figures["steps"] == figures["direct_steps"] and figures["levels"] >= 4
+    flows, floor = figures["flows"], figures["floor"]
+    assert flows["flow_runs"] > 10 and flows["task_runs"] > 0 and flows["events"] > 0
+    assert (floor["flow_runs"], floor["task_runs"], floor["events"]) == (
+        flows["flow_runs"],
+        flows["task_runs"],
+        flows["events"],
+    )
+    assert flows["server_errors"] == floor["server_errors"] == 0  # Prefect as shipped answered 503s here

@@ -242,6 +242,13 @@ def test_decided_event_starts_receive_forwarded_with_the_meeting_id(running: Up)
 
 
 @e2e
+def test_the_prefect_server_runs_through_thiduas_launcher(running: Up) -> None:
+    """`supervisor.prefect_server` (its SQLite transactions immediate: tests/test_prefect_server.py)."""
+    pid = running.info["children"]["prefect-server"]
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    assert cmdline[1:5] == [b"-m", b"supervisor.prefect_server", b"server", b"start"], cmdline
+
+
 def test_ui_is_served_and_talks_to_this_api(running: Up) -> None:
     ui_url = running.info["ui_url"]
     settings = httpx.get(f"{ui_url}/ui-settings", timeout=10).json()
