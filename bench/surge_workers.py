@@ -3,10 +3,13 @@ districts of 5 provinces of the national-size hierarchy, every council meeting o
 minutes passed in, up to the Prime Minister — run through Prefect workers (a Prefect server on
 PostgreSQL, `prefect deploy --all` to the `thidua-process` pool, two `prefect worker start` processes,
 the app database on PostgreSQL) and, in the same session, as the embedded single-process run on SQLite
-(`bench/surge.py`'s Prefect path: flows called in-process against a local Prefect API).
+(`bench/surge.py`'s Prefect path: flows called in-process against the Prefect server as `thidua up`
+runs it).
 
-Both paths do the same work in the same runs: one intake run per commune, one meeting run per council
-and level, one receive-forwarded run and one deliver-mail run per level. On the worker path the
+Both paths do the same work in the same runs (`surge.walk`): one intake run per commune, one meeting run
+per council and level, one receive-forwarded run per level, one issue-decision run per head's decision
+or central submission, one deliver-mail run per level; the consulted bodies' answers are recorded
+directly on both. On the worker path the
 `thidua.council.decided` trigger is paused for the run (it would add one receive-forwarded run per
 meeting; the batch run per level replaces it, as on the embedded path).
 
@@ -39,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import surge  # noqa: E402 - data, minutes and the embedded path come from bench/surge.py
-from common import isolated_environment, start_sink  # noqa: E402
+from common import isolated_environment, prefect_server, start_sink  # noqa: E402
 
 HOST = "127.0.0.1"
 TRIGGER = "receive-forwarded on thidua.council.decided"
@@ -48,6 +51,7 @@ DATABASE_TASKS = {
     "open-meeting",
     "apply-meeting",
     "open-reviews",
+    "record-decision",
 }  # apply-meeting checks too
 MAIL_TASKS = {"deliver-due-mail"}
 
@@ -200,26 +204,23 @@ def _as_json(parameters: dict) -> dict:
     return {k: v.model_dump(mode="json") if hasattr(v, "model_dump") else v for k, v in parameters.items()}
 
 
-async def run_workers(url: str, rows: list[list[dict]], timer: surge.Timer) -> dict:
-    """The same runs as the embedded path, each a deployment run executed by a worker."""
+def run_workers(url: str, rows: list[list[dict]], timer: surge.Timer) -> dict:
+    """The same runs as the embedded path (surge.walk), each a deployment run executed by a worker."""
     from flows.council import minutes_parameters
     from models.meetings import minutes_key
 
     on = surge.RECEIVED.isoformat()
     runs = 0
-    t = time.perf_counter()
-    intakes = [
-        ("intake/intake", {"rows": b, "source": "surge", "received_on": on, "deliver": False}) for b in rows
-    ]
-    await submit_and_wait(intakes)
-    runs += len(rows)
-    timer.add("intake", time.perf_counter() - t)
-    levels = 0
-    while pending := surge.pending_units(url):
-        levels += 1
-        t = time.perf_counter()
+    forwarded: list[int] = []
+
+    def submit(batch: list[tuple[str, dict]]) -> None:
+        nonlocal runs
+        runs += len(batch)
+        asyncio.run(submit_and_wait(batch))
+
+    def meetings(pending: dict[str, list[str]]) -> None:
         minutes = {u: surge.approve_all(url, u, codes) for u, codes in pending.items()}
-        await submit_and_wait(
+        submit(
             [
                 (
                     "council-meeting/council-meeting",
@@ -228,20 +229,18 @@ async def run_workers(url: str, rows: list[list[dict]], timer: surge.Timer) -> d
                         **_as_json(minutes_parameters(unit=u, minutes=m)),
                         "on": on,
                         "deliver": False,
-                        "dashboard": False,
                     },
                 )
                 for u, m in minutes.items()
             ]
         )
-        runs += len(pending)
-        timer.add("meetings", time.perf_counter() - t)
-        t = time.perf_counter()
-        forwarded = forwarding_meetings(
+        forwarded[:] = forwarding_meetings(
             url, [minutes_key(unit_code=u, minutes=m) for u, m in minutes.items()]
         )
+
+    def receive(_: None) -> None:
         if forwarded:
-            await submit_and_wait(
+            submit(
                 [
                     (
                         "receive-forwarded/receive-forwarded",
@@ -249,13 +248,34 @@ async def run_workers(url: str, rows: list[list[dict]], timer: surge.Timer) -> d
                     )
                 ]
             )
-            runs += 1
-        timer.add("receive", time.perf_counter() - t)
-        t = time.perf_counter()
-        await submit_and_wait([("deliver-mail/deliver-mail", {})])
-        runs += 1
-        timer.add("mail", time.perf_counter() - t)
-    return {"flow_runs": runs, "levels": levels}
+
+    def decisions(due: list[tuple[str, list[str]]]) -> None:
+        submit(
+            [
+                (
+                    "issue-decision/issue-decision",
+                    {"unit": u, "codes": c, "decision_date": on, "auto_number": True, "deliver": False},
+                )
+                for u, c in due
+            ]
+        )
+
+    t = time.perf_counter()
+    submit(
+        [("intake/intake", {"rows": b, "source": "surge", "received_on": on, "deliver": False}) for b in rows]
+    )
+    timer.add("intake", time.perf_counter() - t)
+    walked = surge.walk(
+        url,
+        timer,
+        {
+            "meetings": meetings,
+            "receive": receive,
+            "decisions": decisions,
+            "mail": lambda _: submit([("deliver-mail/deliver-mail", {})]),
+        },
+    )
+    return {"flow_runs": runs, **walked}
 
 
 async def set_trigger(enabled: bool) -> None:
@@ -329,12 +349,10 @@ async def breakdown(since: datetime) -> dict[str, float]:
 def embedded(
     workdir: Path, rows: list[list[dict]], template: Path, port: int, size: int, concurrency: int
 ) -> dict:
-    from prefect.testing.utilities import prefect_test_harness
-
     db = workdir / "embedded.db"
     shutil.copy(template, db)
     url = f"sqlite:///{db}"
-    with prefect_test_harness(server_startup_timeout=180):
+    with prefect_server(workdir / "embedded-prefect"):  # as `thidua up` runs it
         surge.use_database(url, port)
         timer = surge.Timer()
         since = datetime.now().astimezone()
@@ -424,7 +442,7 @@ def with_workers(
                 timer = surge.Timer()
                 since = datetime.now().astimezone()
                 t = time.perf_counter()
-                runs = asyncio.run(run_workers(app_url, rows, timer))
+                runs = run_workers(app_url, rows, timer)
                 wall = time.perf_counter() - t
                 split = asyncio.run(breakdown(since))
                 checked = surge.check(app_url, size)

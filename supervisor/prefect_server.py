@@ -14,6 +14,9 @@ lock first, so writers queue on the lock (the busy timeout) instead of failing, 
 snapshot that a write then invalidates. Reads outside a transaction are untouched (WAL: readers never
 wait). Same 60 runs: no 503, longest request 1.5 s, 0.22 s per run. PostgreSQL is not affected (the
 change is on Prefect's SQLite configuration only).
+
+And one fix to how it stores events on SQLite: a flush whose events are all stored already is skipped
+instead of failing (and, after 5 retries, dropping the events that came with it): `duplicate_events_skipped`.
 """
 
 from __future__ import annotations
@@ -40,8 +43,37 @@ def immediate_sqlite_transactions() -> None:
     configurations.AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]
 
 
+def duplicate_events_skipped() -> None:
+    """Store a flush of events whose every one is stored already as nothing, not as an empty INSERT.
+
+    Prefect 3.8.8's `_write_sqlite_events` drops the events it finds stored (a client sends again what it
+    sent before a reconnect) and inserts the rest, even when none is left: `INSERT INTO events` with no
+    row fails (`NOT NULL constraint failed: events.occurred`), the event persister retries the flush 5
+    times and then drops all of it, new events included — a gap in a dossier's trail in the event feed.
+    The same function, skipping an empty batch."""
+    import sqlalchemy as sa
+    from prefect.server.database import db_injector
+    from prefect.server.events.storage import database as storage
+
+    @db_injector
+    async def _write_sqlite_events(db: Any, session: Any, events: list[Any]) -> None:
+        for batch in storage._in_safe_batches(events):
+            ids = {event.id for event in batch}
+            stored = set((await session.scalars(sa.select(db.Event.id).where(db.Event.id.in_(ids)))).all())
+            new = [event for event in batch if event.id not in stored]
+            if not new:
+                continue
+            await session.execute(db.queries.insert(db.Event).values([e.as_database_row() for e in new]))
+            resources = [row for event in new for row in event.as_database_resource_rows()]
+            if resources:
+                await session.execute(db.queries.insert(db.EventResource).values(resources))
+
+    storage._write_sqlite_events = _write_sqlite_events
+
+
 def main() -> None:
     immediate_sqlite_transactions()
+    duplicate_events_skipped()
     from prefect.cli import app
 
     sys.argv[0] = "prefect"

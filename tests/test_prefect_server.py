@@ -65,3 +65,75 @@ def test_the_launcher_makes_them_take_the_write_lock_when_they_begin(
     monkeypatch.setattr(AioSqliteConfiguration, "begin_transaction", AioSqliteConfiguration.begin_transaction)
     immediate_sqlite_transactions()
     assert _locks_at_begin(database) is True
+
+
+def _store_twice(db_path: Path) -> int:
+    """Write the same flush of events twice, as the event persister does when a client sent them again;
+    returns how many are stored (raises what the second write raises)."""
+    from datetime import UTC, datetime
+    from uuid import uuid4
+
+    from prefect.server.database import provide_database_interface
+    from prefect.server.events.schemas.events import ReceivedEvent
+    from prefect.server.events.storage.database import write_events
+    from prefect.settings import PREFECT_API_DATABASE_CONNECTION_URL, temporary_settings
+
+    now = datetime.now(UTC)
+    events = [
+        ReceivedEvent.model_validate(
+            {
+                "occurred": now,
+                "received": now,
+                "id": uuid4(),
+                "event": "thidua.nomination.received",
+                "resource": {"prefect.resource.id": f"thidua.meeting.{i}"},
+                "related": [
+                    {
+                        "prefect.resource.id": "thidua.nomination.HS2026-000001",
+                        "prefect.resource.role": "nomination",
+                    }
+                ],
+            }
+        )
+        for i in range(3)
+    ]
+
+    async def run() -> int:
+        db = provide_database_interface()
+        await db.create_db()
+        for _ in range(2):
+            async with db.session_context(begin_transaction=True) as session:
+                await write_events(session, events)
+        async with db.session_context() as session:
+            ids = [event.id for event in events]
+            return (
+                await session.execute(
+                    sa.select(sa.func.count()).select_from(db.Event).where(db.Event.id.in_(ids))
+                )
+            ).scalar_one()
+
+    from prefect.server.database.dependencies import MODELS_DEPENDENCIES
+
+    kept = MODELS_DEPENDENCIES.get("database_config")
+    MODELS_DEPENDENCIES["database_config"] = None  # Prefect keeps the first database it was given
+    try:
+        with temporary_settings({PREFECT_API_DATABASE_CONNECTION_URL: f"sqlite+aiosqlite:///{db_path}"}):
+            return asyncio.run(run())
+    finally:
+        MODELS_DEPENDENCIES["database_config"] = kept
+
+
+def test_prefect_fails_on_a_flush_of_events_it_stored_already(tmp_path: Path) -> None:
+    """As shipped: the second write is an INSERT with no row (the persister then drops the flush)."""
+    with pytest.raises(sa.exc.IntegrityError, match="events.occurred"):
+        _store_twice(tmp_path / "prefect.db")
+
+
+def test_the_launcher_stores_such_a_flush_as_nothing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from prefect.server.events.storage import database as storage
+
+    from supervisor.prefect_server import duplicate_events_skipped
+
+    monkeypatch.setattr(storage, "_write_sqlite_events", storage._write_sqlite_events)
+    duplicate_events_skipped()
+    assert _store_twice(tmp_path / "prefect.db") == 3
