@@ -521,14 +521,14 @@ def main() -> None:
     )
     print(
         f"{'path':<30} {'wall s':>7} {'nom/s':>6} {'runs':>5} {'CPU s':>7} {'CPU s/run':>9}  "
-        f"{'intake':>7} {'meetings':>8} {'receive':>7} {'mail':>6}"
+        + " ".join(f"{part:>9}" for part in surge.PARTS)
     )
     for name, p in paths:
         parts = p["timer"]
         print(
             f"{name:<30} {p['wall_s']:>7.1f} {args.size / p['wall_s']:>6.0f} {p['runs']['flow_runs']:>5} "
-            f"{p['cpu_s']:>7.0f} {p['cpu_s'] / p['runs']['flow_runs']:>9.2f}  {parts['intake']:>7.1f} "
-            f"{parts['meetings']:>8.1f} {parts['receive']:>7.1f} {parts['mail']:>6.1f}"
+            f"{p['cpu_s']:>7.0f} {p['cpu_s'] / p['runs']['flow_runs']:>9.2f}  "
+            + " ".join(f"{parts.get(part, 0.0):>9.1f}" for part in surge.PARTS)
         )
     print("\nWhere the time goes (run-seconds summed over the flow runs, which overlap):")
     print(f"{'path':<30} {'to start':>9} {'database':>9} {'mail':>7} {'engine+events':>14}")
