@@ -53,12 +53,25 @@ def start_sink(*, maildir: Path) -> tuple[subprocess.Popen[str], int]:
     return process, port
 
 
+def wait_healthy(api_url: str, *, timeout: float = 180, server: subprocess.Popen | None = None) -> None:
+    """Until the Prefect API at `api_url` answers its health check; TimeoutError when it does not in
+    `timeout` s, or at once when its `server` process has ended."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and (server is None or server.poll() is None):
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
+                return
+        time.sleep(0.5)
+    raise TimeoutError(f"Prefect server at {api_url} did not answer in {timeout:.0f} s")
+
+
 @contextlib.contextmanager
 def prefect_server(home: Path, *, stock: bool = False, timeout: float = 180) -> Iterator[str]:
     """A Prefect server on SQLite under `home`, as `thidua up` runs it (`supervisor.prefect_server`) or as
     Prefect ships it (`stock`: `prefect server start`), with this process's client pointed at it; yields
     the API URL. Its log is `home`/server.log."""
-    import httpx
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from notifications.sink import free_port
@@ -85,16 +98,10 @@ def prefect_server(home: Path, *, stock: bool = False, timeout: float = 180) -> 
             start_new_session=True,
         )
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(
-                    f"Prefect server did not start: {(home / 'server.log').read_text()[-2000:]}"
-                )
-            time.sleep(0.5)
+        try:
+            wait_healthy(url, timeout=timeout, server=server)
+        except TimeoutError as exc:
+            raise RuntimeError(f"{exc}: {(home / 'server.log').read_text()[-2000:]}") from None
         with temporary_settings({PREFECT_API_URL: url}):
             yield url
     finally:

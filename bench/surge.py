@@ -405,11 +405,20 @@ class Requests:
 
         httpx.AsyncClient.send = send  # type: ignore[method-assign]
 
-    def since(self, mark: tuple[int, int]) -> dict:
-        return {"requests": self.count - mark[0], "server_errors": self.server_errors - mark[1]}
+    def mark(self) -> tuple[int, int, Counter[str]]:
+        """Start a phase: its longest request is looked for from here."""
+        self.longest_s, self.longest = 0.0, ""
+        return self.count, self.server_errors, Counter(self.errors)
 
-    def mark(self) -> tuple[int, int]:
-        return self.count, self.server_errors
+    def since(self, mark: tuple[int, int, Counter[str]]) -> dict:
+        """The phase since `mark`: requests, 5xx (and by route), its longest request."""
+        return {
+            "requests": self.count - mark[0],
+            "server_errors": self.server_errors - mark[1],
+            "server_errors_by_route": dict(self.errors - mark[2]),
+            "longest_request_s": round(self.longest_s, 2),
+            "longest_request": self.longest,
+        }
 
 
 async def recorded(since: datetime, expected: tuple[int, int, int] | None = None) -> dict:
@@ -459,21 +468,30 @@ def run_floor(runs: int, tasks: int, events: int, concurrency: int) -> None:
     asyncio.run(bounded(concurrency, jobs))
 
 
-def main() -> None:
-    global PROVINCES, DISTRICTS, COMMUNES
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--size", type=int, default=10_000)
-    parser.add_argument("--concurrency", type=int, default=8, help="flow runs at once (Prefect path)")
+def shape_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--shape", default="5,8,5", help="provinces,districts per province,communes per district"
     )
+
+
+def use_shape(shape: str) -> None:
+    """The surge's communes from `--shape` (PROVINCES,DISTRICTS,COMMUNES): see `surge_communes`."""
+    global PROVINCES, DISTRICTS, COMMUNES
+    PROVINCES, DISTRICTS, COMMUNES = (int(x) for x in shape.split(","))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--size", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=8, help="flow runs at once (Prefect path)")
+    shape_argument(parser)
     parser.add_argument(
         "--stock",
         action="store_true",
         help="Prefect's server as shipped (`prefect server start`), not as `thidua up` runs it",
     )
     args = parser.parse_args()
-    PROVINCES, DISTRICTS, COMMUNES = (int(x) for x in args.shape.split(","))
+    use_shape(args.shape)
     tmp = Path(tempfile.mkdtemp(prefix="thidua-surge-"))
     os.environ["THIDUA_DATA_DIR"] = str(tmp / "data")
     os.environ.setdefault("PREFECT_HOME", str(tmp / "prefect"))
@@ -510,18 +528,17 @@ def main() -> None:
             t = time.perf_counter()
             orchestrated = run_prefect(f"sqlite:///{prefect_db}", rows, args.concurrency, prefect_timer)
             prefect_s = time.perf_counter() - t
-            prefect_longest = (requests.longest_s, requests.longest)
+            real = requests.since(mark)
             prefect_check = check(f"sqlite:///{prefect_db}", args.size)
-            real = {**asyncio.run(recorded(since)), **requests.since(mark)}
+            real.update(asyncio.run(recorded(since)))
 
-            requests.longest_s, requests.longest = 0.0, ""
             since, mark = datetime.now(UTC), requests.mark()
             t = time.perf_counter()
             run_floor(real["flow_runs"], real["task_runs"], real["events"], args.concurrency)
             floor_s = time.perf_counter() - t
-            floor_longest = (requests.longest_s, requests.longest)
+            floor = requests.since(mark)
             expected = (real["flow_runs"], real["task_runs"], real["events"])
-            floor = {**asyncio.run(recorded(since, expected)), **requests.since(mark)}
+            floor.update(asyncio.run(recorded(since, expected)))
     finally:
         sink.terminate()
         sink.wait(10)
@@ -552,14 +569,11 @@ def main() -> None:
     print(
         f"\n{'against the embedded server':<30} {'runs':>6} {'tasks':>6} {'events':>7} {'s/run':>6} {'requests':>9} {'5xx':>4} {'catch-up s':>10}  longest request"
     )
-    for name, secs, figures, longest in (
-        ("the flows", prefect_s, real, prefect_longest),
-        ("Prefect's floor", floor_s, floor, floor_longest),
-    ):
+    for name, secs, figures in (("the flows", prefect_s, real), ("Prefect's floor", floor_s, floor)):
         print(
             f"{name:<30} {figures['flow_runs']:>6} {figures['task_runs']:>6} {figures['events']:>7} "
             f"{secs / max(figures['flow_runs'], 1):>6.2f} {figures['requests']:>9} {figures['server_errors']:>4} {figures['catch_up_s']:>10.0f}  "
-            f"{longest[0]:.1f} s ({longest[1]})"
+            f"{figures['longest_request_s']:.1f} s ({figures['longest_request']})"
         )
     print(
         "  catch-up: after the last run, until the server had recorded every task run and event (its backlog)"
@@ -584,16 +598,8 @@ def main() -> None:
                 "ratio": round(prefect_s / direct_s, 2),
                 "floor_ratio": round(floor_s / direct_s, 2),
                 "levels": orchestrated["levels"],
-                "flows": {
-                    **real,
-                    "longest_request_s": round(prefect_longest[0], 2),
-                    "longest_request": prefect_longest[1],
-                },
-                "floor": {
-                    **floor,
-                    "longest_request_s": round(floor_longest[0], 2),
-                    "longest_request": floor_longest[1],
-                },
+                "flows": real,
+                "floor": floor,
                 "direct_parts_s": {k: round(v, 2) for k, v in direct_timer.parts.items()},
                 "prefect_parts_s": {k: round(v, 2) for k, v in prefect_timer.parts.items()},
                 "conferred": prefect_check["conferred"],

@@ -42,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import surge  # noqa: E402 - data, minutes and the embedded path come from bench/surge.py
-from common import isolated_environment, prefect_server, start_sink  # noqa: E402
+from common import isolated_environment, prefect_server, start_sink, wait_healthy  # noqa: E402
 
 HOST = "127.0.0.1"
 TRIGGER = "receive-forwarded on thidua.council.decided"
@@ -142,18 +142,6 @@ class Service:
 
 def prefect_cli() -> list[str]:
     return [sys.executable, "-m", "prefect"]
-
-
-def wait_healthy(api_url: str, timeout: float = 180) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{api_url}/health", timeout=2).status_code == 200:
-                return
-        time.sleep(0.5)
-    raise TimeoutError(f"Prefect server at {api_url} did not answer in {timeout:.0f} s")
 
 
 # --- the worker path ------------------------------------------------------------------------------
@@ -471,16 +459,14 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, default=2, help="flow-run processes at once per worker")
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server (default: a throwaway one)")
-    parser.add_argument(
-        "--shape", default="5,8,5", help="provinces,districts per province,communes per district"
-    )
+    surge.shape_argument(parser)
     parser.add_argument(
         "--workers-only",
         action="store_true",
         help="skip the embedded path (it is bench/surge.py's Prefect path, ≈ 20 min at 10,000)",
     )
     args = parser.parse_args()
-    surge.PROVINCES, surge.DISTRICTS, surge.COMMUNES = (int(x) for x in args.shape.split(","))
+    surge.use_shape(args.shape)
     communes_n = surge.PROVINCES * surge.DISTRICTS * surge.COMMUNES
 
     workdir = Path(tempfile.mkdtemp(prefix="thidua-surge-workers-"))

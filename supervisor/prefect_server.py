@@ -6,8 +6,8 @@ Prefect 3.8.8 opens its server's write transactions on SQLite as `BEGIN DEFERRED
 then asks for the write lock. When another connection wrote in between, SQLite refuses at once
 (`database is locked`: its busy timeout does not apply to that case), the API answers 503 and the client
 backs off 2, 4, 8 … s; or two transactions wait on each other until the 60 s busy timeout Prefect sets
-runs out, and the whole server stands still for that minute. Measured with `bench/surge.py` (60 empty
-flow runs, 8 at once): 51 answers 503 on `POST /flow_runs/`, one request of 58.8 s, 1.63 s per run.
+runs out, and the whole server stands still for that minute. Measured with 60 of `bench/surge.py`'s
+empty floor runs, 8 at once: 51 answers 503 on `POST /flow_runs/`, one request of 58.8 s, 1.63 s per run.
 
 Here every transaction Prefect opens (`begin_transaction`) starts as `BEGIN IMMEDIATE`: it takes the write
 lock first, so writers queue on the lock (the busy timeout) instead of failing, and none can hold a read
