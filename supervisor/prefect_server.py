@@ -71,9 +71,66 @@ def duplicate_events_skipped() -> None:
     storage._write_sqlite_events = _write_sqlite_events
 
 
-def main() -> None:
+def fixed() -> None:
+    """Both fixes, in the process that runs the server."""
     immediate_sqlite_transactions()
     duplicate_events_skipped()
+
+
+def create_app() -> Any:
+    """Prefect's API app with both fixes: the uvicorn factory of the temporary servers below."""
+    fixed()
+    from prefect.server.api import server
+
+    return server.create_app()
+
+
+def temporary_servers_fixed() -> None:
+    """Make Prefect's temporary server (`SubprocessASGIServer`: the one a CLI command starts when no
+    `thidua up` runs, and `prefect_test_harness`'s) serve `create_app` above instead of Prefect's.
+
+    The same command as Prefect 3.8.8's `_run_uvicorn_command`, the factory excepted (the project is
+    installed, so `supervisor` imports from site-packages like `prefect`)."""
+    import os
+    import subprocess
+
+    import prefect
+    from prefect.server.api.server import SubprocessASGIServer
+    from prefect.settings import get_current_settings
+
+    def run_uvicorn(self: SubprocessASGIServer) -> subprocess.Popen[Any]:
+        return subprocess.Popen(
+            args=[
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "--app-dir",
+                str(prefect.__module_path__.parent),
+                "--factory",
+                "supervisor.prefect_server:create_app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--log-level",
+                "error",
+                "--lifespan",
+                "on",
+            ],
+            env={
+                **os.environ,
+                "PREFECT_UI_ENABLED": "0",
+                "PREFECT__SERVER_EPHEMERAL": "1",
+                "PREFECT__SERVER_FINAL": "1",
+                **get_current_settings().to_environment_variables(exclude_unset=True),
+            },
+        )
+
+    SubprocessASGIServer._run_uvicorn_command = run_uvicorn  # type: ignore[method-assign]
+
+
+def main() -> None:
+    fixed()
     from prefect.cli import app
 
     sys.argv[0] = "prefect"

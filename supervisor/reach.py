@@ -91,6 +91,9 @@ def reach(need: Need, *, why: str = "") -> dict | None:
         # own logs there (telemetry errors, "database is locked" noise).
         os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
         os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "CRITICAL")
+        from supervisor.prefect_server import temporary_servers_fixed
+
+        temporary_servers_fixed()  # the same server as `thidua up`'s
         say(
             "Dịch vụ chưa chạy (thidua up): lệnh này dùng một máy chủ Prefect tạm (có thể mất vài chục giây); "
             "thư chưa gửi được sẽ chờ trong hộp thư đi đến khi dịch vụ chạy."

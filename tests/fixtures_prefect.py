@@ -7,8 +7,13 @@ import pytest
 
 @pytest.fixture(scope="session")
 def prefect_api():
+    """Prefect's test harness, serving the server `thidua up` runs (supervisor/prefect_server.py): as
+    shipped, its SQLite stalls for 60 s (`database is locked`) and drops events now and then."""
     from prefect.testing.utilities import prefect_test_harness
 
+    from supervisor.prefect_server import temporary_servers_fixed
+
+    temporary_servers_fixed()
     with prefect_test_harness(server_startup_timeout=120):
         yield
 

@@ -137,3 +137,14 @@ def test_the_launcher_stores_such_a_flush_as_nothing(tmp_path: Path, monkeypatch
     monkeypatch.setattr(storage, "_write_sqlite_events", storage._write_sqlite_events)
     duplicate_events_skipped()
     assert _store_twice(tmp_path / "prefect.db") == 3
+
+
+def test_the_test_harness_serves_the_fixed_server(prefect_api) -> None:
+    """The tests' Prefect server (tests/fixtures_prefect.py), like a CLI command's temporary one
+    (supervisor/reach.py), is `supervisor.prefect_server:create_app`, not Prefect's own app."""
+    from prefect.server.api.server import SubprocessASGIServer
+
+    process = SubprocessASGIServer._instances[None].server_process
+    assert process is not None and process.poll() is None
+    argv = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
+    assert argv[argv.index(b"--factory") + 1] == b"supervisor.prefect_server:create_app", argv
