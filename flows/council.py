@@ -41,6 +41,7 @@ from sqlmodel import Session, col
 
 from documents.papers import meeting_papers_now
 from flows.events import (
+    BURST,
     COUNCIL_DECIDED,
     MEETING,
     NOMINATION_RECEIVED,
@@ -623,6 +624,7 @@ def _announce(opening: Opening, applied: Applied, meeting_resource: str) -> None
         resource_id=meeting_resource,
         name=f"Phiên họp {opening.council}",
         related=[unit_related(opening.unit_code, opening.unit_name, role="council")],
+        labels=BURST,
         payload={
             "meeting_id": opening.meeting_id,
             "unit": opening.unit_code,

@@ -32,13 +32,17 @@ class EventTrigger:
     """Start the deployment when `event` is emitted; `parameters` are Jinja templates over the event.
 
     `quiet_s` makes it a debounce: one run once `event` has stopped coming for that many seconds (a
-    Proactive trigger whose `after` and `expect` are the same event: each event restarts the window)."""
+    Proactive trigger whose `after` and `expect` are the same event: each event restarts the window).
+    A debounce needs `for_each` (a resource label every such event carries, flows/events.py BURST):
+    without it Prefect 3.8.8's proactive evaluation opens a window of its own every `quiet_s` seconds,
+    event or not, and fires when that window ends empty — a run every minute, forever."""
 
     name: str
     event: str
     parameters: Mapping[str, str] = field(default_factory=dict)
     description: str = ""
     quiet_s: int | None = None
+    for_each: tuple[str, ...] = ()
 
     @classmethod
     def from_yaml(cls, raw: Mapping[str, Any]) -> EventTrigger:
@@ -50,10 +54,12 @@ class EventTrigger:
                 f"expecting one event"
             )
         quiet = raw.get("posture", "Reactive") == "Proactive"
-        if quiet and (after != expect or raw.get("threshold") != 1 or not raw.get("within")):
+        if quiet and (
+            after != expect or raw.get("threshold") != 1 or not raw.get("within") or not raw.get("for_each")
+        ):
             raise ValueError(
                 f"prefect.yaml: proactive trigger {raw.get('name')!r} must be a debounce: after == expect, "
-                "threshold 1, within N seconds"
+                "threshold 1, within N seconds, for_each a label its events carry"
             )
         if not quiet and after:
             raise ValueError(f"prefect.yaml: trigger {raw.get('name')!r}: `after` only in a debounce")
@@ -63,6 +69,7 @@ class EventTrigger:
             parameters=dict(raw.get("parameters") or {}),
             description=raw.get("description", ""),
             quiet_s=int(raw["within"]) if quiet else None,
+            for_each=tuple(raw.get("for_each") or ()),
         )
 
     def build(self) -> DeploymentEventTrigger:
@@ -85,6 +92,7 @@ class EventTrigger:
             expect={self.event},
             threshold=1,
             within=timedelta(seconds=self.quiet_s),
+            for_each=set(self.for_each),
             parameters=dict(self.parameters) or None,
         )
 

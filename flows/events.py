@@ -14,7 +14,7 @@ Prefect attaches from the run: flow run, flow, deployment, tags).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from prefect.events import emit_event
 
@@ -39,6 +39,9 @@ OUTCOME_EVENTS = {
 # one event per batch
 INTAKE_RECEIVED = "thidua.intake.received"
 COUNCIL_DECIDED = "thidua.council.decided"  # the trigger of `receive-forwarded` (prefect.yaml)
+# a label on COUNCIL_DECIDED's resource, the same on every one: the dashboard's debounce counts them as
+# one stream (prefect.yaml `for_each`)
+BURST = {"thidua.burst": "council.decided"}
 DEADLINES_REMINDED = "thidua.deadlines.reminded"
 
 # resource ids: prefix + the thing's code or key
@@ -119,11 +122,17 @@ def emit_nomination_events(
 
 
 def emit_batch_event(
-    event: str, *, resource_id: str, name: str, payload: dict, related: Iterable[dict[str, str]] = ()
+    event: str,
+    *,
+    resource_id: str,
+    name: str,
+    payload: dict,
+    related: Iterable[dict[str, str]] = (),
+    labels: Mapping[str, str] | None = None,
 ) -> None:
     emit_event(
         event=event,
-        resource={"prefect.resource.id": resource_id, "prefect.resource.name": name},
+        resource={"prefect.resource.id": resource_id, "prefect.resource.name": name, **(labels or {})},
         related=list(related),
         payload=payload,
     )

@@ -463,6 +463,53 @@ def test_a_burst_of_meetings_refreshes_the_dashboard_once_with_every_meeting_in_
     assert "3 đã khen thưởng" in (summary.description or "")
 
 
+def test_the_dashboard_trigger_fires_once_after_a_burst_and_never_without_one(prefect_api) -> None:
+    """The debounce of prefect.yaml on Prefect's own triggers service, its window cut to 10 s (Prefect's least): no run
+    while no meeting decides (without `for_each`, Prefect opened an empty window of its own every
+    window and fired at its end: a run every minute, forever), one run after a burst of three."""
+    from dataclasses import replace
+
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+
+    from flows.dashboard import dashboard
+    from flows.deployments import DEPLOYMENTS, build
+    from flows.events import BURST, COUNCIL_DECIDED, MEETING, emit_batch_event
+
+    spec = next(s for s in DEPLOYMENTS if s.name == "dashboard")
+    assert spec.trigger is not None and spec.trigger.for_each == tuple(BURST)
+    spec = replace(spec, cron=None, trigger=replace(spec.trigger, quiet_s=10))
+    deployment_id = asyncio.run(_apply(build(spec, dashboard)))
+
+    async def triggered() -> list:
+        async with get_client() as client:
+            return await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[deployment_id]))
+            )
+
+    try:
+        time.sleep(35)  # three windows and more, with the triggers service's 5 s tick
+        assert asyncio.run(triggered()) == [], "a dashboard run with no meeting"
+        for meeting in (1, 2, 3):
+            emit_batch_event(
+                COUNCIL_DECIDED, resource_id=f"{MEETING}{meeting}", name="Phiên họp", payload={}, labels=BURST
+            )
+            time.sleep(1)
+        deadline = time.monotonic() + 120
+        while not asyncio.run(triggered()):
+            assert time.monotonic() < deadline, "the burst started no dashboard run"
+            time.sleep(1)
+        time.sleep(35)
+        assert len(runs := asyncio.run(triggered())) == 1, [(r.name, r.created) for r in runs]
+    finally:
+
+        async def delete() -> None:
+            async with get_client() as client:
+                await client.delete_deployment(deployment_id)  # and its automation
+
+        asyncio.run(delete())
+
+
 async def _apply(deployment: Any) -> Any:
     return await (await deployment).aapply()
 
