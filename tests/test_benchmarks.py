@@ -84,3 +84,13 @@ def test_surge_benchmark_confers_every_dossier_on_both_paths_with_no_server_erro
         flows["events"],
     )
     assert flows["server_errors"] == floor["server_errors"] == 0  # Prefect as shipped answered 503s here
+
+
+def test_latency_benchmark_brings_each_meetings_dossiers_to_the_next_inbox() -> None:
+    """`thidua up`, one meeting opened and decided from the CLI, its dossiers under review at the province."""
+    figures = _bench("latency", "--size", "1")
+    assert figures["reached_inbox"] == 2
+    inbox = figures["inbox_s"]["median"]
+    parts = sum(p["median"] for p in figures["inbox_parts_s"].values())
+    assert 0 < parts <= inbox + 1.0, figures  # the parts are read from the runs' own times
+    assert 0 < figures["open_s"]["median"] and figures["baseline_cli_s"] > 0
