@@ -14,7 +14,6 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from documents.render import plain_text, render_docx, xlsx_bytes
@@ -27,6 +26,7 @@ from documents.text import (
     unit_title,
     upper,
 )
+from models import yamlfile
 from models.awards import NomineeKind, catalogue
 from models.clock import fmt_date
 from models.intake import COLUMNS, HEADERS_VI
@@ -228,7 +228,7 @@ class YearlyReportInput(Frozen):
 
 @lru_cache
 def _bases_data(path: Path = LEGAL_BASES) -> dict[str, Any]:
-    return yaml.safe_load(path.read_text(encoding="utf-8"))
+    return yamlfile.safe_load(path.read_text(encoding="utf-8"))
 
 
 def legal_bases(*, rule_sets: Sequence[str], day: date) -> list[str]:

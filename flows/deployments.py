@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from models import yamlfile
 from models.settings import TIMEZONE
 
 if TYPE_CHECKING:  # prefect costs ~1.6 s to import; `thidua` commands that never serve skip it
@@ -155,7 +154,7 @@ class DeploymentSpec:
 
 def read_prefect_yaml(path: Path = PREFECT_YAML) -> tuple[str, tuple[DeploymentSpec, ...]]:
     """The work pool and the deployments `path` declares, in its order."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = yamlfile.safe_load(path.read_text(encoding="utf-8"))
     pools = {d["work_pool"]["name"] for d in raw["deployments"]}
     if len(pools) != 1:
         raise ValueError(f"prefect.yaml: every deployment goes to one work pool, not {sorted(pools)}")

@@ -12,9 +12,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, field_validator
 
+from models import yamlfile
 from models.labelled import LabelledEnum
 from models.units import Level
 
@@ -203,7 +203,7 @@ def _vote(raw: dict) -> VoteRule:
 @lru_cache
 def catalogue(path: Path = DATA) -> Catalogue:
     """Load the catalogue once per process."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = yamlfile.safe_load(path.read_text(encoding="utf-8"))
     forms = {code: AwardForm(code=code, **dict(spec.items())) for code, spec in raw["forms"].items()}
     rule_sets = []
     for rs in raw["rule_sets"]:

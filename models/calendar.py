@@ -25,6 +25,8 @@ from pathlib import Path
 
 import yaml
 
+from models import yamlfile
+
 OVERRIDES_FILE = Path(__file__).parent / "data" / "calendar_overrides.yaml"
 
 # The lunar calendar inside `holidays` covers these years; outside them Tết would silently vanish.
@@ -54,7 +56,7 @@ class CalendarOverride:
 def load_overrides(path: Path = OVERRIDES_FILE) -> tuple[CalendarOverride, ...]:
     """Read and check the override table; raises ValueError on a malformed or contradictory entry."""
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        raw = yamlfile.safe_load(path.read_text(encoding="utf-8")) or {}
     except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for 2026-13-01
         raise ValueError(f"{path.name}: {exc}") from exc
     seen: dict[date, CalendarOverride] = {}

@@ -20,11 +20,11 @@ from datetime import date
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import or_, select
 from sqlmodel import Session, col
 
+from models import yamlfile
 from models.awards import catalogue
 from models.clock import fmt_date
 from models.hierarchy import Hierarchy, NoRoute, UnitRef
@@ -58,7 +58,7 @@ class ChangeoverSpec(BaseModel):
 @lru_cache(maxsize=2)
 def changeover_specs(path: Path = CHANGEOVER_FILE) -> tuple[ChangeoverSpec, ...]:
     """The changeovers of the data file; a form map must name forms of the catalogue."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = yamlfile.safe_load(path.read_text(encoding="utf-8")) or {}
     specs = tuple(ChangeoverSpec.model_validate(entry) for entry in raw.get("changeovers") or [])
     forms = catalogue().forms
     for spec in specs:

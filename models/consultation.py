@@ -13,10 +13,10 @@ from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from sqlalchemy import Column, UniqueConstraint, func
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models import yamlfile
 from models.awards import Frozen, catalogue
 from models.calendar import add_working_days
 from models.clock import fmt_date, utcnow
@@ -66,7 +66,7 @@ def rules(path: Path = DATA) -> ConsultationRules:
 
 def load_rules(path: Path) -> ConsultationRules:
     """Read the consultation rules from a file (checked: every body a form names is defined)."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = yamlfile.safe_load(path.read_text(encoding="utf-8"))
     bodies = {code: Body(code=code, **spec) for code, spec in raw["bodies"].items()}
     unknown = {b for listed in raw["forms"].values() for b in listed} - set(bodies)
     if unknown:

@@ -18,11 +18,11 @@ from datetime import date
 from functools import cache
 from pathlib import Path
 
-import yaml
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from models import yamlfile
 from models.awards import AwardForm, catalogue
 from models.calendar import working_days_between
 from models.campaigns import NTM_2021_2025, Campaign
@@ -304,7 +304,7 @@ def _number(value: float) -> str:
 
 @cache
 def province_plans(path: Path = TARGETS) -> tuple[ProvincePlan, ...]:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = yamlfile.safe_load(path.read_text(encoding="utf-8")) or {}
     return tuple(ProvincePlan.model_validate(p) for p in raw.get("plans") or [])
 
 

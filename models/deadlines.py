@@ -19,6 +19,7 @@ from pydantic import Field as PydanticField
 from sqlalchemy import JSON, Column, Index, UniqueConstraint
 from sqlmodel import Field, Session, SQLModel, col, select
 
+from models import yamlfile
 from models.campaigns import Campaign, ensure_campaigns
 from models.clock import fmt_date, utcnow
 from models.db import UTCDateTime, insert_for
@@ -128,7 +129,7 @@ class DeadlineSpec(BaseModel):
 
 def load_deadlines(path: Path = DEADLINES_FILE) -> tuple[DeadlineSpec, ...]:
     """Read and check the deadlines file; raises ValueError on a malformed entry or a repeated code."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    raw = yamlfile.safe_load(path.read_text(encoding="utf-8")) or {}
     specs = tuple(DeadlineSpec.model_validate(entry) for entry in raw.get("deadlines") or [])
     codes = [s.code for s in specs]
     if len(set(codes)) != len(codes):
@@ -266,7 +267,7 @@ def _entry_problems(index: int, entry: object) -> list[str]:
 
 
 def read_deadline_file(path: Path) -> tuple[DeadlineSpec, ...]:
-    """Read an operator's deadlines file safely (size bound, yaml.safe_load, every entry checked);
+    """Read an operator's deadlines file safely (size bound, a safe YAML loader, every entry checked);
     raises DeadlineFileRefused listing every problem, before anything is stored."""
     try:
         size = path.stat().st_size
@@ -279,7 +280,7 @@ def read_deadline_file(path: Path) -> tuple[DeadlineSpec, ...]:
             f"tệp «{path.name}» quá lớn ({size // 1024} KB; tối đa {MAX_FILE_BYTES // 1024} KB)"
         )
     try:
-        raw = yaml.safe_load(path.read_bytes().decode("utf-8"))
+        raw = yamlfile.safe_load(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
         raise DeadlineFileRefused(f"tệp «{path.name}» không phải văn bản UTF-8") from None
     except yaml.YAMLError as exc:

@@ -12,19 +12,18 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
 from sqlmodel._compat import SQLModelConfig
 
+from models import yamlfile
 from models.clock import utcnow
 from models.text import fold, nfc
 from models.units import Council, CouncilMember, Level, MemberRole, Unit, UnitBase
 
 DATA = Path(__file__).parent / "data" / "sample_units.yaml"
-_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml parses the file ~8x faster
 
 CENTRAL_PREFIX = "central."
 MOHA = "central.bo-noi-vu"
@@ -129,7 +128,7 @@ class SampleUnit(UnitBase):
 def read_sample(path: Path = DATA, *, prefix: str = "") -> list[SampleUnit]:
     """Parse and check the sample file (or only the units whose code starts with `prefix`): unique
     codes, references that exist among them, no cycles."""
-    raw = yaml.load(path.read_text(encoding="utf-8"), Loader=_YAML_LOADER) or {}
+    raw = yamlfile.safe_load(path.read_text(encoding="utf-8")) or {}
     entries = [e for e in raw.get("units", []) if str(e.get("code", "")).startswith(prefix)]
     units = [SampleUnit.model_validate(entry) for entry in entries]
     by_code: dict[str, SampleUnit] = {}
