@@ -11,6 +11,7 @@ from prefect.client.schemas.objects import State
 from pydantic import BaseModel, Field
 from sqlmodel import Session
 
+from flows.orphans import end_orphaned_subflows
 from flows.refusal import refused
 from models import consultation as hy
 from models import nominations as nm
@@ -120,7 +121,12 @@ async def _finish(result: ConsultationResult | str, deliver: bool) -> dict | Sta
     return result.model_dump(mode="json")
 
 
-@flow(name="consultation-request", log_prints=False)
+@flow(
+    name="consultation-request",
+    log_prints=False,
+    on_completion=[end_orphaned_subflows],
+    on_failure=[end_orphaned_subflows],
+)
 async def consultation_request(
     code: str, on: date | None = None, actor: str = "", deliver: bool = True
 ) -> dict | State:
@@ -132,7 +138,12 @@ async def consultation_request(
     return await _finish(result, deliver)
 
 
-@flow(name="consultation-answer", log_prints=False)
+@flow(
+    name="consultation-answer",
+    log_prints=False,
+    on_completion=[end_orphaned_subflows],
+    on_failure=[end_orphaned_subflows],
+)
 async def consultation_answer(
     code: str,
     body: str,
@@ -149,7 +160,12 @@ async def consultation_answer(
     return await _finish(result, deliver)
 
 
-@flow(name="consultation-remind", log_prints=False)
+@flow(
+    name="consultation-remind",
+    log_prints=False,
+    on_completion=[end_orphaned_subflows],
+    on_failure=[end_orphaned_subflows],
+)
 async def consultation_remind(today: date | None = None, deliver: bool = True) -> dict | State:
     """Remind the consulted bodies that have not answered as their limit nears (nhắc trả lời hiệp y)."""
     day = today or today_vn()

@@ -53,6 +53,7 @@ from flows.events import (
 )
 from flows.inputs import MeetingDecisions, agenda_markdown, initial_form, refill_form
 from flows.naming import meeting_run_name, receive_run_name, unit_slug
+from flows.orphans import end_orphaned_subflows
 from flows.paperwork import meeting_papers
 from flows.refusal import refused
 from models import meetings as mt
@@ -534,7 +535,8 @@ async def _refuse(opening: Opening, headline: str, problems: Sequence[str]) -> S
     name="council-meeting",
     flow_run_name=meeting_run_name,
     log_prints=False,
-    on_failure=[close_meeting_of_run],
+    on_completion=[end_orphaned_subflows],
+    on_failure=[close_meeting_of_run, end_orphaned_subflows],
     on_cancellation=[close_meeting_of_run],
 )
 async def council_meeting(
@@ -718,7 +720,13 @@ async def receive_task(meeting_ids: list[int], on: date) -> tuple[Receipt, list[
     return await to_thread.run_sync(lambda: receive_from_meetings(meeting_ids, on))
 
 
-@flow(name="receive-forwarded", flow_run_name=receive_run_name, log_prints=False)
+@flow(
+    name="receive-forwarded",
+    flow_run_name=receive_run_name,
+    log_prints=False,
+    on_completion=[end_orphaned_subflows],
+    on_failure=[end_orphaned_subflows],
+)
 async def receive_forwarded(
     meeting_id: int | None = None,
     meeting_ids: list[int] | None = None,

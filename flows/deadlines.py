@@ -23,6 +23,7 @@ from sqlmodel import Session
 
 from flows.delivery import DeliveryTally
 from flows.events import DEADLINES_REMINDED, REMINDER_DAY, emit_batch_event
+from flows.orphans import end_orphaned_subflows
 from models.clock import fmt_date, today_vn
 from models.db import session_scope
 from models.deadlines import YEARLY_REPORT, DeadlineSpec, ensure_deadlines
@@ -300,7 +301,13 @@ def reminders_run_name() -> str:
     return f"deadline-reminders-{today or today_vn().isoformat()}"
 
 
-@flow(name="deadline-reminders", flow_run_name=reminders_run_name, log_prints=False)
+@flow(
+    name="deadline-reminders",
+    flow_run_name=reminders_run_name,
+    log_prints=False,
+    on_completion=[end_orphaned_subflows],
+    on_failure=[end_orphaned_subflows],
+)
 async def deadline_reminders(
     today: date | None = None,
     deliver: bool = True,

@@ -22,6 +22,7 @@ from pydantic import ValidationError
 from flows.council import event_items, receive_at_units, received_items
 from flows.events import DECISION, NOMINATION_RECEIVED, OUTCOME_EVENTS, RECEIPT, emit_nomination_events
 from flows.naming import decision_run_name
+from flows.orphans import end_orphaned_subflows
 from flows.paperwork import decision_paper
 from flows.refusal import refused
 from models import decisions as dc
@@ -78,7 +79,13 @@ def _read_problems(exc: ValidationError, unit: str, number: str) -> list[str]:
     return problems + ([reused] if reused else [])
 
 
-@flow(name="issue-decision", flow_run_name=decision_run_name, log_prints=False)
+@flow(
+    name="issue-decision",
+    flow_run_name=decision_run_name,
+    log_prints=False,
+    on_completion=[end_orphaned_subflows],
+    on_failure=[end_orphaned_subflows],
+)
 async def issue_decision(
     unit: str,
     decision_date: date | None = None,

@@ -19,6 +19,7 @@ from flows.events import (
     emit_nomination_events,
 )
 from flows.naming import intake_run_name
+from flows.orphans import end_orphaned_subflows
 from flows.refusal import refused
 from models import nominations as nm
 from models import staging
@@ -135,7 +136,13 @@ def emit_events(result: IntakeResult) -> int:
     return len(result.nominations)
 
 
-@flow(name="intake", flow_run_name=intake_run_name, log_prints=False)
+@flow(
+    name="intake",
+    flow_run_name=intake_run_name,
+    log_prints=False,
+    on_completion=[end_orphaned_subflows],
+    on_failure=[end_orphaned_subflows],
+)
 async def intake(
     rows: list[dict] | None = None,
     source: str = "",
@@ -238,7 +245,12 @@ def _resubmit_in_transaction(*, codes: list[str], on: date, actor: str) -> Resub
         return resubmit_dossiers(session=session, codes=codes, on=on, actor=actor)
 
 
-@flow(name="resubmit", log_prints=False)
+@flow(
+    name="resubmit",
+    log_prints=False,
+    on_completion=[end_orphaned_subflows],
+    on_failure=[end_orphaned_subflows],
+)
 async def resubmit(codes: list[str], on: date | None = None, actor: str = "", deliver: bool = True) -> dict:
     """The proposer sends back completed dossiers (nộp lại hồ sơ đã bổ sung); returns a `ResubmitResult`
     as JSON."""
