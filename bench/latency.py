@@ -55,13 +55,8 @@ class Service:
         from notifications.sink import free_port
 
         self.data_dir = workdir / "data"
-        self.env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("PREFECT_", "THIDUA_")) or k == "PREFECT_HOME"
-        }
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "THIDUA_"))}
         self.env |= {"THIDUA_DATA_DIR": str(self.data_dir), "THIDUA_PORTAL_PORT": str(free_port())}
-        self.env.pop("PREFECT_HOME", None)
         self.port, self.sink_port = free_port(), free_port()
         self.log = workdir / "up.out"
         self.process: subprocess.Popen | None = None
@@ -124,18 +119,16 @@ class Service:
 
 def communes(url: str, n: int) -> list[str]:
     """`n` communes of the sample valid today, in code order (repeated when the sample has fewer)."""
-    from sqlalchemy import create_engine
     from sqlmodel import Session
 
     from models.clock import today_vn
+    from models.db import get_engine
     from models.hierarchy import Hierarchy
     from models.units import Level
 
-    engine = create_engine(url)
-    with Session(engine) as session:
+    with Session(get_engine(url)) as session:
         hierarchy = Hierarchy.load(session)
         found = [u.code for u in hierarchy.by_level.get(Level.commune, []) if u.valid_on(today_vn())]
-    engine.dispose()
     if not found:
         raise SystemExit("the sample data has no commune valid today")
     return [found[i % len(found)] for i in range(n)]
@@ -143,18 +136,16 @@ def communes(url: str, n: int) -> list[str]:
 
 def statuses(url: str, codes: list[str]) -> dict[str, tuple[str, str]]:
     """Each dossier's status and the code of the unit that holds it."""
-    from sqlalchemy import bindparam, create_engine, text
+    from sqlalchemy import bindparam, text
+
+    from models.db import get_engine
 
     query = text(
         "SELECT n.code, n.status, u.code FROM nomination n JOIN unit u ON u.id = n.current_unit_id "
         "WHERE n.code IN :codes"
     ).bindparams(bindparam("codes", expanding=True))
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(query, {"codes": codes}).all()
-    finally:
-        engine.dispose()
+    with get_engine(url).connect() as conn:
+        rows = conn.execute(query, {"codes": codes}).all()
     return {code: (status, unit) for code, status, unit in rows}
 
 
@@ -212,13 +203,10 @@ def one_round(service: Service, unit: str, n: int, workdir: Path) -> dict[str, f
     if sorted(a["code"] for a in meeting["agenda"]) != sorted(codes):
         raise SystemExit(f"the agenda of {unit} is not the two dossiers: {meeting['agenda']}")
 
-    from sqlalchemy import create_engine
-
     from models.clock import today_vn
+    from models.db import get_engine
 
-    engine = create_engine(service.database_url)
-    minutes = approve_all(engine, unit, codes, on=today_vn())
-    engine.dispose()
+    minutes = approve_all(get_engine(service.database_url), unit, codes, on=today_vn())
     sheet = workdir / f"bien-ban-{n}.csv"
     sheet.write_text(
         MINUTES_HEADER + "".join(f"{d.code},thông qua,,{d.votes_for},0,0,\n" for d in minutes.decisions),
