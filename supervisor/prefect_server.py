@@ -12,7 +12,10 @@ empty floor runs, 8 at once: 51 answers 503 on `POST /flow_runs/`, one request o
 Here every transaction Prefect opens (`begin_transaction`) starts as `BEGIN IMMEDIATE`: it takes the write
 lock first, so writers queue on the lock (the busy timeout) instead of failing, and none can hold a read
 snapshot that a write then invalidates. Reads outside a transaction are untouched (WAL: readers never
-wait). Same 60 runs: no 503, longest request 1.5 s, 0.22 s per run. PostgreSQL is not affected (the
+wait). The mode applies to that transaction's own BEGIN only: Prefect passes it in a context variable,
+which a session opened inside the transaction, or a task started there (the automations cache refresh
+after a commit), would otherwise inherit, so that a plain read took the write lock too, and one inside the
+transaction waited on its own transaction for the whole busy timeout. Same 60 runs: no 503, longest request 1.5 s, 0.22 s per run. PostgreSQL is not affected (the
 change is on Prefect's SQLite configuration only).
 
 And one fix to how it stores events on SQLite: a flush whose events are all stored already is skipped
@@ -33,12 +36,13 @@ def immediate_sqlite_transactions() -> None:
 
     @asynccontextmanager
     async def begin_transaction(self: Any, session: Any, with_for_update: bool = False) -> AsyncIterator[Any]:
-        token = configurations.SQLITE_BEGIN_MODE.set("IMMEDIATE")
-        try:
-            async with session.begin() as transaction:
-                yield transaction
-        finally:
-            configurations.SQLITE_BEGIN_MODE.reset(token)
+        async with session.begin() as transaction:
+            token = configurations.SQLITE_BEGIN_MODE.set("IMMEDIATE")
+            try:
+                await session.connection()  # BEGIN IMMEDIATE, on this session's connection only
+            finally:
+                configurations.SQLITE_BEGIN_MODE.reset(token)
+            yield transaction
 
     configurations.AioSqliteConfiguration.begin_transaction = begin_transaction  # type: ignore[method-assign]
 

@@ -67,6 +67,55 @@ def test_the_launcher_makes_them_take_the_write_lock_when_they_begin(
     assert _locks_at_begin(database) is True
 
 
+def _reads_inside_a_transaction(db: Path) -> list[str]:
+    """What a plain session gets when it reads while a transaction is open: one opened inside the
+    transaction (a nested read) and one in a task started there (as Prefect refreshes its automations
+    cache after a commit). "read", or the error; the busy timeout is cut to 0.5 s so that a read waiting
+    on the transaction fails fast instead of after Prefect's 60 s."""
+    from prefect.server.database.configurations import AioSqliteConfiguration
+
+    async def read(config: AioSqliteConfiguration, engine: sa.ext.asyncio.AsyncEngine) -> str:
+        try:
+            async with await config.session(engine) as session:
+                await session.execute(sa.text("SELECT count(*) FROM t"))
+            return "read"
+        except sa.exc.OperationalError as exc:
+            return str(exc.orig)
+
+    async def inside() -> list[str]:
+        config = AioSqliteConfiguration(connection_url=f"sqlite+aiosqlite:///{db}")
+        engine = await config.engine()
+        sa.event.listen(engine.sync_engine, "connect", lambda c, _: c.execute("PRAGMA busy_timeout = 500"))
+        try:
+            session = await config.session(engine)
+            async with session, config.begin_transaction(session):
+                await session.execute(sa.text("INSERT INTO t VALUES (1)"))
+                nested = await read(config, engine)
+                spawned = await asyncio.create_task(read(config, engine))
+            return [nested, spawned]
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(inside())
+
+
+def test_a_read_inside_a_transaction_does_not_wait_on_it(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Only the transaction's own BEGIN is immediate: a read opened inside it, or by a task started in
+    it, does not take the write lock and so does not wait on its own transaction (as shipped it does
+    not either; the first version of the launcher's change made it wait the whole busy timeout)."""
+    from prefect.server.database.configurations import AioSqliteConfiguration
+
+    from supervisor.prefect_server import immediate_sqlite_transactions
+
+    assert _reads_inside_a_transaction(database) == ["read", "read"]
+    monkeypatch.setattr(AioSqliteConfiguration, "begin_transaction", AioSqliteConfiguration.begin_transaction)
+    immediate_sqlite_transactions()
+    assert _reads_inside_a_transaction(database) == ["read", "read"]
+    assert _locks_at_begin(database) is True
+
+
 def _store_twice(db_path: Path) -> int:
     """Write the same flush of events twice, as the event persister does when a client sent them again;
     returns how many are stored (raises what the second write raises)."""
