@@ -27,6 +27,7 @@ from __future__ import annotations
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 
@@ -75,10 +76,70 @@ def duplicate_events_skipped() -> None:
     storage._write_sqlite_events = _write_sqlite_events
 
 
+def locked_waits_reported() -> None:
+    """When a statement on Prefect's SQLite database fails with `database is locked` (it waited out the
+    busy timeout), log where each of the server's tasks stood at that moment: the one holding the write
+    lock is among them, still holding it, so the log names the code that stalled the server."""
+    import sqlite3
+
+    from prefect.server.database import configurations
+    from sqlalchemy import event
+
+    original_engine = configurations.AioSqliteConfiguration.engine
+
+    async def engine(self: Any) -> Any:
+        made = await original_engine(self)
+        if not event.contains(made.sync_engine, "handle_error", _report_locked):
+            event.listen(made.sync_engine, "handle_error", _report_locked)
+        return made
+
+    def _report_locked(context: Any) -> None:
+        error = context.original_exception
+        if isinstance(error, sqlite3.OperationalError) and "locked" in str(error):
+            _log_tasks(str(context.statement or "")[:80])
+
+    configurations.AioSqliteConfiguration.engine = engine  # type: ignore[method-assign]
+
+
+_PLUMBING = (
+    "/asyncio/",
+    "/sqlalchemy/",
+    "/aiosqlite/",
+    "/contextlib.py",
+    "/anyio/",
+    "/starlette/",
+    "/uvicorn/",
+)
+
+
+def _log_tasks(statement: str) -> None:
+    import asyncio
+    import logging
+
+    try:
+        tasks = asyncio.all_tasks()
+    except RuntimeError:
+        return
+    lines = []
+    for task in tasks:
+        frames = [
+            f for f in task.get_stack(limit=40) if not any(p in f.f_code.co_filename for p in _PLUMBING)
+        ]
+        where = " < ".join(
+            f"{Path(f.f_code.co_filename).stem}.{f.f_code.co_name}:{f.f_lineno}"
+            for f in reversed(frames[-4:])
+        )
+        lines.append(f"  {task.get_name()}: {where or '-'}")
+    logging.getLogger("thidua.prefect_server").warning(
+        "database is locked (%s); the server's tasks at that moment:\n%s", statement, "\n".join(sorted(lines))
+    )
+
+
 def fixed() -> None:
-    """Both fixes, in the process that runs the server."""
+    """The fixes, in the process that runs the server."""
     immediate_sqlite_transactions()
     duplicate_events_skipped()
+    locked_waits_reported()
 
 
 def create_app() -> Any:

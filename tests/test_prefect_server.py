@@ -197,3 +197,40 @@ def test_the_test_harness_serves_the_fixed_server(prefect_api) -> None:
     assert process is not None and process.poll() is None
     argv = Path(f"/proc/{process.pid}/cmdline").read_bytes().split(b"\0")
     assert argv[argv.index(b"--factory") + 1] == b"supervisor.prefect_server:create_app", argv
+
+
+def test_a_write_that_waits_out_the_busy_timeout_logs_where_the_servers_tasks_stood(
+    database: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The launcher's report of a stall: the task that waited, and the others, named in the log."""
+    from prefect.server.database.configurations import AioSqliteConfiguration
+
+    from supervisor.prefect_server import locked_waits_reported
+
+    monkeypatch.setattr(AioSqliteConfiguration, "engine", AioSqliteConfiguration.engine)
+    locked_waits_reported()
+
+    async def write_while_locked() -> str:
+        config = AioSqliteConfiguration(connection_url=f"sqlite+aiosqlite:///{database}")
+        engine = await config.engine()
+        sa.event.listen(engine.sync_engine, "connect", lambda c, _: c.execute("PRAGMA busy_timeout = 300"))
+        holder = sqlite3.connect(database, isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            async with await config.session(engine) as session:
+                await session.execute(sa.text("INSERT INTO t VALUES (2)"))
+            return "written"
+        except sa.exc.OperationalError as exc:
+            return str(exc.orig)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+            await engine.dispose()
+
+    async def waiting_writer() -> str:
+        return await asyncio.create_task(write_while_locked(), name="the-waiting-writer")
+
+    with caplog.at_level("WARNING", logger="thidua.prefect_server"):
+        assert asyncio.run(waiting_writer()) == "database is locked"
+    [record] = [r for r in caplog.records if r.name == "thidua.prefect_server"]
+    assert "INSERT INTO t" in record.getMessage() and "the-waiting-writer" in record.getMessage()
