@@ -1,7 +1,8 @@
 """The year-end surge beyond one machine: N nominations (default 10,000) entered at 200 communes in 40
 districts of 5 provinces of the national-size hierarchy, every council meeting once per level with its
 minutes passed in, up to the Prime Minister — run through Prefect workers (a Prefect server on
-PostgreSQL, `prefect deploy --all` to the `thidua-process` pool, two `prefect worker start` processes,
+PostgreSQL, `prefect deploy --all` to the `thidua-process` pool, two workers — thidua's warm worker
+`python -m supervisor.worker` and/or Prefect's `prefect worker start` (`--worker warm|stock|both`) —
 the app database on PostgreSQL) and, in the same session, as the embedded single-process run on SQLite
 (`bench/surge.py`'s Prefect path: flows called in-process against the Prefect server as `thidua up`
 runs it).
@@ -13,7 +14,8 @@ directly on both. On the worker path the
 `thidua.council.decided` trigger is paused for the run (it would add one receive-forwarded run per
 meeting; the batch run per level replaces it, as on the embedded path).
 
-    python bench/surge_workers.py [--size 10000] [--workers 2] [--limit 2] [--postgres URL]
+    python bench/surge_workers.py [--size 10000] [--workers 2] [--limit 2] [--worker warm|stock|both]
+                                  [--postgres URL]
 
 `--postgres` is a server where the benchmark may create (and drop) two databases; without it a
 throwaway cluster is started with .ci/start-postgres (fsync off) and stopped at the end.
@@ -26,7 +28,6 @@ import asyncio
 import contextlib
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -56,9 +57,22 @@ DATABASE_TASKS = {
 MAIL_TASKS = {"deliver-due-mail"}
 
 
-def children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of `pid` and every process under it, the ones they have reaped included (/proc): a warm
+    worker's runs are reaped by its fork server, which the worker never waits for when stopped."""
+    tick = os.sysconf("SC_CLK_TCK")
+    stats: dict[int, list[str]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stats[int(entry.name)] = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+    tree, total = [pid], 0.0
+    while tree:
+        current = tree.pop()
+        if current in stats:
+            total += sum(int(x) for x in stats[current][11:15]) / tick  # utime stime cutime cstime
+        tree += [p for p, fields in stats.items() if int(fields[1]) == current]
+    return total
 
 
 # --- PostgreSQL, the Prefect server, the workers ------------------------------------------------
@@ -142,6 +156,14 @@ class Service:
 
 def prefect_cli() -> list[str]:
     return [sys.executable, "-m", "prefect"]
+
+
+# the warm worker forks each run from a process that has imported everything (supervisor/worker.py);
+# Prefect's process worker starts a workspace supervisor and then `python -m prefect.engine` per run
+WORKER_COMMANDS = {
+    "warm": [sys.executable, "-m", "supervisor.worker"],
+    "stock": [*prefect_cli(), "worker", "start"],
+}
 
 
 # --- the worker path ------------------------------------------------------------------------------
@@ -362,7 +384,14 @@ def embedded(
 
 
 def with_workers(
-    workdir: Path, rows: list[list[dict]], admin_url: str, port: int, size: int, workers: int, limit: int
+    workdir: Path,
+    rows: list[list[dict]],
+    admin_url: str,
+    port: int,
+    size: int,
+    workers: int,
+    limit: int,
+    kind: str,
 ) -> dict:
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from sqlalchemy.engine import make_url
@@ -408,14 +437,12 @@ def with_workers(
             service.run([*prefect_cli(), "automation", "create", "--from-file", "prefect.yaml"])
             with temporary_settings({PREFECT_API_URL: api_url}):  # this process's client
                 asyncio.run(set_trigger(False))
-                cpu_before = children_cpu()
+                start = WORKER_COMMANDS[kind]
                 for n in range(workers):
                     service.spawn(
                         f"worker-{n + 1}",
                         [
-                            *prefect_cli(),
-                            "worker",
-                            "start",
+                            *start,
                             "--pool",
                             "thidua-process",
                             "--name",
@@ -434,10 +461,9 @@ def with_workers(
                 wall = time.perf_counter() - t
                 split = asyncio.run(breakdown(since))
                 checked = surge.check(app_url, size)
+                # the workers and every flow-run process they ran (all finished by now)
+                workers_cpu = sum(tree_cpu(service.processes[f"worker-{n + 1}"].pid) for n in range(workers))
                 service.stop(*[f"worker-{n + 1}" for n in range(workers)])
-                workers_cpu = (
-                    children_cpu() - cpu_before
-                )  # the workers and every flow-run process they waited for
                 asyncio.run(set_trigger(True))
         finally:
             service.stop()
@@ -458,6 +484,12 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8, help="flow runs at once on the embedded path")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, default=2, help="flow-run processes at once per worker")
+    parser.add_argument(
+        "--worker",
+        choices=["warm", "stock", "both"],
+        default="warm",
+        help="warm: python -m supervisor.worker (runs fork from a warm process); stock: prefect worker start",
+    )
     parser.add_argument("--postgres", help="admin URL of a PostgreSQL server (default: a throwaway one)")
     surge.shape_argument(parser)
     parser.add_argument(
@@ -488,7 +520,11 @@ def main() -> None:
             else embedded(workdir, rows, template, port, args.size, args.concurrency)
         )
         with postgres(args.postgres, workdir) as admin_url:
-            many = with_workers(workdir, rows, admin_url, port, args.size, args.workers, args.limit)
+            kinds = ["warm", "stock"] if args.worker == "both" else [args.worker]
+            many = {
+                kind: with_workers(workdir, rows, admin_url, port, args.size, args.workers, args.limit, kind)
+                for kind in kinds
+            }
     finally:
         sink.terminate()
         sink.wait(10)
@@ -499,11 +535,12 @@ def main() -> None:
     )
     print(
         f"\nYear-end surge: {args.size:,} nominations at {shape} → Prime Minister "
-        f"(SQLite hierarchy {setup_s:.0f} s, PostgreSQL hierarchy {many['setup']['hierarchy_on_postgres_s']:.0f} s, "
-        f"server + deploy + workers {many['setup']['service_s']:.0f} s: not counted)\n"
+        f"(SQLite hierarchy {setup_s:.0f} s, PostgreSQL hierarchy "
+        f"{max(p['setup']['hierarchy_on_postgres_s'] for p in many.values()):.0f} s, server + deploy + workers "
+        f"{max(p['setup']['service_s'] for p in many.values()):.0f} s: not counted)\n"
     )
-    paths = tuple(((f"embedded, SQLite (×{args.concurrency})", one),) if one else ()) + (
-        (f"{args.workers} workers ×{args.limit}, PostgreSQL", many),
+    paths = tuple(((f"embedded, SQLite (×{args.concurrency})", one),) if one else ()) + tuple(
+        (f"{args.workers} {kind} workers ×{args.limit}, PG", p) for kind, p in many.items()
     )
     print(
         f"{'path':<30} {'wall s':>7} {'nom/s':>6} {'runs':>5} {'CPU s':>7} {'CPU s/run':>9}  "
@@ -536,7 +573,7 @@ def main() -> None:
     )
     print(
         f"command: python bench/surge_workers.py --size {args.size} --workers {args.workers} --limit {args.limit} "
-        f"--shape {args.shape}" + (" --workers-only" if one is None else "")
+        f"--worker {args.worker} --shape {args.shape}" + (" --workers-only" if one is None else "")
     )
 
     def summary(p: dict) -> dict:
@@ -561,7 +598,11 @@ def main() -> None:
                 "workers": args.workers,
                 "limit": args.limit,
                 "embedded": summary(one) if one else None,
-                "workers_path": summary(many),
+                "workers_path": summary(next(iter(many.values()))),
+                "worker_paths": {kind: summary(p) for kind, p in many.items()},
+                "workers_vs_embedded": (
+                    {kind: round(p["wall_s"] / one["wall_s"], 2) for kind, p in many.items()} if one else None
+                ),
             },
             ensure_ascii=False,
         )

@@ -43,13 +43,18 @@ async def serve(*, ready_file: Path | None, api_timeout: float) -> None:
     """Register every deployment once the API answers, signal readiness, then poll for work until stopped."""
     from prefect.runner import Runner
 
-    from flows.deployments import build_deployments  # read here: `thidua` commands import this module
+    from flows.deployments import DEPLOYMENTS, build_deployments  # here: `thidua` commands import it
+    from supervisor.warm import fork_flow_runs
 
     deployments = await build_deployments()  # imports the flows while the server may still boot
+    fork_flow_runs(spec.module for spec in DEPLOYMENTS)
     await wait_for_api(api_timeout)
     runner = Runner(name="thidua", pause_on_shutdown=True)
-    for deployment in deployments:
-        await runner.aadd_deployment(deployment)
+    for spec, deployment in zip(DEPLOYMENTS, deployments, strict=True):
+        deployment_id = await runner.aadd_deployment(deployment)
+        # The flow in memory, as `Runner.add_flow` keeps it: its runs start in a process forked from the
+        # warm one (supervisor/warm.py), not as `python -m prefect.engine`, which imports everything again.
+        runner._deployment_registry.register_flow(deployment_id, spec.load())
     names = [d.name for d in deployments]
     logger.info("Serving %d deployments: %s", len(names), ", ".join(names))
     if ready_file is not None:

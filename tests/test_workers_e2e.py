@@ -1,7 +1,7 @@
 """Beyond one machine, end to end (marked e2e; PostgreSQL only): a Prefect server on PostgreSQL, the
 deployments pushed with `prefect --no-prompt deploy --all` and the crash-recovery automations with
-`prefect automation create --from-file prefect.yaml`, two `prefect worker start --pool thidua-process`
-processes, the app database on PostgreSQL (`thidua db upgrade`, `thidua sample load`) and a real SMTP
+`prefect automation create --from-file prefect.yaml`, two workers of the `thidua-process` pool (thidua's
+warm one, `python -m supervisor.worker`, and Prefect's `prefect worker start`), the app database on PostgreSQL (`thidua db upgrade`, `thidua sample load`) and a real SMTP
 server in this process.
 
 Dossiers of 2026 climb commune → province → Ministry → Prime Minister through the workers
@@ -172,15 +172,20 @@ def _stop(process: subprocess.Popen, grace: float = 15) -> None:
     process.wait()
 
 
-def children_of(pid: int) -> list[int]:
-    """Direct children of `pid` (the flow-run processes of a worker live in sessions of their own)."""
-    found = []
+def descendants_of(pid: int) -> list[int]:
+    """Every process under `pid`: a stock worker's flow-run processes are its children (in sessions of
+    their own), a warm worker's are children of its fork server."""
+    parents = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             with contextlib.suppress(OSError):
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-                if int(fields[1]) == pid:
-                    found.append(int(entry.name))
+                parents[int(entry.name)] = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        children = [p for p, parent in parents.items() if parent == current]
+        found += children
+        todo += children
     return found
 
 
@@ -237,12 +242,14 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
             assert c.processes["server"].poll() is None, c.log("server")
             c.timings["server ready"] = round(time.monotonic() - started, 1)
             c.run("work-pool create", [*prefect_cli(), "work-pool", "create", WORK_POOL, "--type", "process"])
-            for name in ("w1", "w2"):  # they boot while the deployments are pushed
-                c.spawn(
-                    name,
-                    [*prefect_cli(), "worker", "start", "--pool", WORK_POOL, "--name", name],
-                    THIDUA_CODE_DIR=str(ROOT),
-                )
+            # they boot while the deployments are pushed; w1 is thidua's warm worker (its runs fork from a
+            # warm process: supervisor/worker.py), w2 Prefect's own process worker: both serve the pool
+            workers = {
+                "w1": [sys.executable, "-m", "supervisor.worker"],
+                "w2": [*prefect_cli(), "worker", "start"],
+            }
+            for name, start in workers.items():
+                c.spawn(name, [*start, "--pool", WORK_POOL, "--name", name], THIDUA_CODE_DIR=str(ROOT))
             # THIDUA_CODE_DIR unset here: the pull step's placeholder is resolved by each worker
             with ThreadPoolExecutor(2) as pool:
                 for done in [
@@ -484,8 +491,9 @@ def test_a_killed_worker_mid_meeting_and_mid_reminder_day_is_recovered(cluster: 
                 ]
 
         run_pids = c.against(pids)
-        assert set(run_pids) <= set(children_of(w1.pid)), (run_pids, children_of(w1.pid))
-        for pid in [w1.pid, *children_of(w1.pid)]:  # the machine is gone: worker and runs at once
+        under_w1 = descendants_of(w1.pid)
+        assert set(run_pids) <= set(under_w1), (run_pids, under_w1)
+        for pid in [w1.pid, *under_w1]:  # the machine is gone: worker and runs at once
             os.kill(pid, signal.SIGKILL)
         killed_at = time.monotonic()
         w1.wait()
