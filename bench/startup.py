@@ -101,14 +101,16 @@ def forked(entrypoints: dict[str, str], *, repeat: int, tmp: Path) -> dict[str, 
     """Each flow's run as `thidua up` and the warm worker start it (supervisor/warm.py): a child of the fork
     server, which has imported Prefect's engine and every flow module. CPU is the child's own (a fork's
     counters start at zero); wall is from asking for the process to its end."""
-    import multiprocessing
+    import importlib
 
-    from supervisor.warm import fork_flow_runs
+    from supervisor.warm import WarmContext, fork_flow_runs
 
-    fork_flow_runs(
-        entrypoint.split(":")[0].removesuffix(".py").replace("/", ".") for entrypoint in entrypoints.values()
-    )
-    context = multiprocessing.get_context("forkserver")
+    def flow(entrypoint: str) -> object:
+        path, name = entrypoint.split(":")
+        return getattr(importlib.import_module(path.removesuffix(".py").replace("/", ".")), name)
+
+    fork_flow_runs(flow(entrypoint) for entrypoint in entrypoints.values())
+    context = WarmContext()
     rows = {}
     for name, entrypoint in entrypoints.items():
         cpu, wall = [], []

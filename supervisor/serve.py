@@ -47,7 +47,7 @@ async def serve(*, ready_file: Path | None, api_timeout: float) -> None:
     from supervisor.warm import fork_flow_runs
 
     deployments = await build_deployments()  # imports the flows while the server may still boot
-    fork_flow_runs(spec.module for spec in DEPLOYMENTS)
+    fork_flow_runs(spec.load() for spec in DEPLOYMENTS)
     await wait_for_api(api_timeout)
     runner = Runner(name="thidua", pause_on_shutdown=True)
     for spec, deployment in zip(DEPLOYMENTS, deployments, strict=True):

@@ -18,10 +18,42 @@ from __future__ import annotations
 import copyreg
 import importlib
 import multiprocessing
+import multiprocessing.context
 import sys
+import time
 from collections.abc import Iterable
 from multiprocessing import forkserver
+from pathlib import Path
 from typing import Any
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie does not: it has ended, and nobody reaped it yet)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+class WarmProcess(multiprocessing.context.ForkServerProcess):
+    """A run's process, forked by the fork server. Should the fork server die first (killed, out of
+    memory), Python reports exit code 255 for each of its children at once, running or not: the run
+    would be proposed Crashed, and run again, while it still works. So a child still alive then is
+    waited for by its pid (its own exit code is lost with the fork server: 255 stays, and a run that
+    reported its own final state keeps it)."""
+
+    def join(self, timeout: float | None = None) -> None:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        super().join(timeout)
+        while self.exitcode == 255 and self.pid and _alive(self.pid):
+            if deadline is not None and time.monotonic() >= deadline:
+                return
+            time.sleep(0.5)
+
+
+class WarmContext(multiprocessing.context.ForkServerContext):
+    Process = WarmProcess  # type: ignore[assignment]
 
 
 class _ForkServerContext:
@@ -52,14 +84,21 @@ def _pickle_by_name(flow: Any) -> Any:
     return object.__reduce_ex__(flow, 4)
 
 
-def fork_flow_runs(modules: Iterable[str]) -> None:
-    """Make `run_flow_in_subprocess` fork its runs from a server process that has imported `modules`
-    (and Prefect's engine), and start that server now, so the first run does not wait for its imports."""
+def fork_flow_runs(flows: Iterable[Any]) -> None:
+    """Make `run_flow_in_subprocess` fork its runs from a server process that has imported these flows'
+    modules (and Prefect's engine), and start that server now, so the first run does not wait for its
+    imports. Each flow must be its module's attribute of its function's name (so it pickles as that)."""
     from prefect import Flow, flow_engine
 
+    flows = list(flows)
+    for flow in flows:
+        if _pickle_by_name(flow)[0] is not _flow_named:
+            raise ValueError(
+                f"flow {flow.name!r} is not {flow.fn.__module__}.{flow.fn.__name__}: a forked run could not find it"
+            )
     copyreg.pickle(Flow, _pickle_by_name)
-
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["prefect.flow_engine", *modules])
+    context = WarmContext()
+    modules = sorted({flow.fn.__module__ for flow in flows})
+    context.set_forkserver_preload(["prefect.flow_engine", __name__, *modules])
     flow_engine.multiprocessing = _ForkServerContext(context)  # type: ignore[assignment]
     forkserver.ensure_running()

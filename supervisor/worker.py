@@ -9,8 +9,11 @@ Prefect 3.8.8's process worker starts two per run (a workspace supervisor, then 
 prefect.engine`), each importing Prefect and the flow's modules again: ≈ 5 s of CPU per run on this
 machine's surge, most of a short run. Here the run is a child forked from a process that has imported
 them once (supervisor/warm.py), in this checkout (the worker runs where its code is; the deployments'
-pull step is what the stock worker needs instead). A deployment that is not thidua's, or one given its
-own `command`, runs as the stock worker runs it.
+pull step is what the stock worker needs instead; THIDUA_CODE_DIR, if set, must be this checkout). A
+deployment that is not thidua's (by name and entrypoint), or one given its own `command` or `working_dir`,
+runs as the stock worker runs it. On SIGTERM the worker ends its runs (SIGTERM to each) and stops; the
+"crashed run → run again" automation gives them to another worker. The app's settings (THIDUA_*) belong in
+the worker's environment, not in job variables: the worker itself runs the runs' hooks.
 """
 
 from __future__ import annotations
@@ -32,8 +35,6 @@ from prefect.runner._process_manager import ProcessHandle
 from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
 
 if TYPE_CHECKING:
-    from uuid import UUID
-
     from prefect import Flow
     from prefect.client.schemas.objects import FlowRun
     from prefect.runner._control_channel import ControlChannel
@@ -66,36 +67,38 @@ class ForkedFlowStarter:
                 registered = True
             except RuntimeError:
                 pass  # no control channel: cancellation kills the process, as it always could
-        handed_off = False
         try:
             process = run_flow_in_subprocess(self._flow, flow_run=flow_run, env=env)
-            task_status.started(ProcessHandle(process))
-            handed_off = True
-            await anyio.to_thread.run_sync(process.join)
         except BaseException:
-            if registered and not handed_off and self._control_channel is not None:
+            if registered and self._control_channel is not None:
                 self._control_channel.unregister(flow_run.id)
+            raise
+        task_status.started(ProcessHandle(process))
+        try:
+            await anyio.to_thread.run_sync(process.join, abandon_on_cancel=True)
+        except BaseException:
+            # the worker is stopping (SIGTERM, Ctrl-C): end the run as Prefect's worker ends its runs,
+            # instead of waiting for it (a meeting can wait for its minutes for days)
+            if process.exitcode is None:
+                process.terminate()
             raise
 
 
 class WarmProcessWorker(ProcessWorker):
     """A process worker (`type = "process"`) that forks thidua's flow runs instead of spawning them."""
 
-    _flows_by_deployment: dict[UUID, Flow | None]
-
-    async def _flow_for(self, flow_run: FlowRun) -> Flow | None:
-        """The flow object of the run's deployment, if it is one of thidua's (by its entrypoint)."""
+    async def _thidua_deployment(self, flow_run: FlowRun) -> tuple[str, Flow] | None:
+        """The run's deployment name and flow, if it is one of thidua's: the same name and entrypoint as
+        in this checkout's prefect.yaml (read at each run: `prefect deploy` updates it in place)."""
         from flows.deployments import DEPLOYMENTS
 
         if flow_run.deployment_id is None:
             return None
-        cache = self.__dict__.setdefault("_flows_by_deployment", {})
-        if flow_run.deployment_id not in cache:
-            deployment = await self.client.read_deployment(flow_run.deployment_id)
-            specs = {spec.entrypoint: spec for spec in DEPLOYMENTS}
-            spec = specs.get(deployment.entrypoint or "")
-            cache[flow_run.deployment_id] = spec.load() if spec else None
-        return cache[flow_run.deployment_id]
+        deployment = await self.client.read_deployment(flow_run.deployment_id)
+        for spec in DEPLOYMENTS:
+            if (spec.name, spec.entrypoint) == (deployment.name, deployment.entrypoint):
+                return deployment.name, spec.load()
+        return None
 
     async def run(
         self,
@@ -103,13 +106,19 @@ class WarmProcessWorker(ProcessWorker):
         configuration: ProcessJobConfiguration,
         task_status: anyio.abc.TaskStatus[int] | None = None,
     ) -> ProcessWorkerResult:
-        flow = None if configuration._command_configured else await self._flow_for(flow_run)
-        if flow is None:
+        own = (
+            None
+            if configuration._command_configured or configuration.working_dir
+            else await self._thidua_deployment(flow_run)
+        )
+        if own is None:
             return await super().run(flow_run, configuration, task_status)
+        deployment_name, flow = own
         if task_status is None:
             task_status = anyio.TASK_STATUS_IGNORED
         # the job's environment where it differs from this worker's (which the child inherits)
         env = {k: v for k, v in configuration.env.items() if os.environ.get(k) != v}
+        env["PREFECT__DEPLOYMENT_NAME"] = deployment_name
 
         async def resolve(_: FlowRun) -> Flow:
             return flow
@@ -139,9 +148,8 @@ async def work(pool: str, name: str | None, limit: int | None, healthcheck: bool
     from flows.deployments import DEPLOYMENTS
     from supervisor.warm import fork_flow_runs
 
-    for spec in DEPLOYMENTS:
-        spec.load()  # an entrypoint that does not import stops the worker here, not in a run
-    fork_flow_runs(spec.module for spec in DEPLOYMENTS)
+    # an entrypoint that does not import stops the worker here, not in a run
+    fork_flow_runs(spec.load() for spec in DEPLOYMENTS)
     async with WarmProcessWorker(work_pool_name=pool, name=name, limit=limit) as worker:
         logger.info("Worker %s polls pool %s (thidua's runs fork from a warm process)", worker.name, pool)
         await worker.start(with_healthcheck=healthcheck)
@@ -156,6 +164,13 @@ def main(argv: list[str] | None = None) -> None:
         "--with-healthcheck", action="store_true", help="serve a local health endpoint (as Prefect's worker)"
     )
     args = parser.parse_args(argv)
+    code_dir = os.environ.get("THIDUA_CODE_DIR")
+    if code_dir and Path(code_dir).resolve() != PROJECT_ROOT:
+        parser.exit(
+            2,
+            f"THIDUA_CODE_DIR is {code_dir}, but this worker runs the code of {PROJECT_ROOT}: start it from "
+            "that checkout (its .venv/bin/python -m supervisor.worker), or unset THIDUA_CODE_DIR\n",
+        )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)
     os.chdir(PROJECT_ROOT)  # the runs start here, as the deployments' pull step would put them

@@ -25,7 +25,9 @@ def test_a_run_forks_from_the_warm_process_with_its_modules_imported(
     monkeypatch.setattr(flow_engine, "multiprocessing", flow_engine.multiprocessing)
     # restored after the test (a key absent before is removed): fork_flow_runs registers Flow's reducer
     monkeypatch.setitem(copyreg.dispatch_table, Flow, copyreg.dispatch_table.get(Flow))
-    fork_flow_runs(["tests.warm_flow", "flows.council"])
+    from flows.council import council_meeting
+
+    fork_flow_runs([probe, council_meeting])
     out = tmp_path / "probe.json"
 
     async def run() -> tuple[str, str]:
@@ -38,7 +40,27 @@ def test_a_run_forks_from_the_warm_process_with_its_modules_imported(
             return state.type.value, type(process).__name__
 
     state, kind = asyncio.run(run())
-    assert state == "COMPLETED" and kind == "ForkServerProcess"
+    assert state == "COMPLETED" and kind == "WarmProcess"
     seen = json.loads(out.read_text(encoding="utf-8"))
     assert seen["pid"] != os.getpid() and seen["ppid"] != os.getpid()  # a child of the fork server
     assert seen["council_imported"] is True  # preloaded there: nothing left to import
+
+
+def test_a_run_outliving_its_fork_server_is_waited_for_not_reported_ended(tmp_path: Path) -> None:
+    """When the fork server dies (killed, out of memory), Python answers exit code 255 for each of its
+    children at once: the run would be proposed Crashed, and run again beside itself. It is waited for."""
+    import signal
+    import time
+    from multiprocessing import forkserver
+
+    from supervisor.warm import WarmContext
+    from tests.warm_flow import sleep_then_write
+
+    out = tmp_path / "done"
+    process = WarmContext().Process(target=sleep_then_write, args=(str(out), 3.0))
+    process.start()
+    time.sleep(0.5)
+    os.kill(forkserver._forkserver._forkserver_pid, signal.SIGKILL)  # type: ignore[attr-defined]
+    process.join(30)
+    assert out.read_text(encoding="utf-8") == "done"  # joined only once the run itself had ended
+    assert process.exitcode == 255  # its own code went with the fork server

@@ -22,3 +22,11 @@ def probe(out: str, on: date) -> str:
         encoding="utf-8",
     )
     return on.isoformat()
+
+
+def sleep_then_write(out: str, seconds: float) -> None:
+    """A run's process that outlives its fork server (tests/test_warm.py)."""
+    import time
+
+    time.sleep(seconds)
+    Path(out).write_text("done", encoding="utf-8")
