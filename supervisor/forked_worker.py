@@ -1,0 +1,122 @@
+"""What `python -m supervisor.worker` runs (supervisor/worker.py): Prefect's process worker, whose runs of
+thidua's deployments are forked from the warm process (supervisor/warm.py) instead of started in a fresh
+interpreter. Kept apart from the command's module: a forked run imports its parent's main module again,
+which should cost nothing."""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+import anyio
+import anyio.abc
+from prefect.flow_engine import run_flow_in_subprocess
+from prefect.runner._flow_run_executor import FlowRunExecutorContext
+from prefect.runner._process_manager import ProcessHandle
+from prefect.workers.process import ProcessJobConfiguration, ProcessWorker, ProcessWorkerResult
+
+if TYPE_CHECKING:
+    from prefect import Flow
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.runner._control_channel import ControlChannel
+
+
+class ForkedFlowStarter:
+    """Starts one flow run as a child of the warm process (Prefect's `run_flow_in_subprocess`), with the
+    run's job environment; the same steps as Prefect's `DirectSubprocessStarter`, which takes no
+    environment beyond the heartbeat."""
+
+    def __init__(
+        self, flow: Flow, env: dict[str, str | None], control_channel: ControlChannel | None
+    ) -> None:
+        self._flow = flow
+        self._env = env
+        self._control_channel = control_channel
+
+    async def start(
+        self, flow_run: FlowRun, task_status: anyio.abc.TaskStatus[ProcessHandle] = anyio.TASK_STATUS_IGNORED
+    ) -> None:
+        env = dict(self._env)
+        registered = False
+        if self._control_channel is not None:
+            try:
+                port, token = self._control_channel.register(flow_run.id)
+                env |= {"PREFECT__CONTROL_PORT": str(port), "PREFECT__CONTROL_TOKEN": token}
+                registered = True
+            except RuntimeError:
+                pass  # no control channel: cancellation kills the process, as it always could
+        try:
+            process = run_flow_in_subprocess(self._flow, flow_run=flow_run, env=env)
+        except BaseException:
+            if registered and self._control_channel is not None:
+                self._control_channel.unregister(flow_run.id)
+            raise
+        task_status.started(ProcessHandle(process))
+        try:
+            await anyio.to_thread.run_sync(process.join, abandon_on_cancel=True)
+        except BaseException:
+            # the worker is stopping (SIGTERM, Ctrl-C): end the run as Prefect's worker ends its runs,
+            # instead of waiting for it (a meeting can wait for its minutes for days)
+            if process.exitcode is None:
+                process.terminate()
+            raise
+
+
+class WarmProcessWorker(ProcessWorker):
+    """A process worker (`type = "process"`) that forks thidua's flow runs instead of spawning them."""
+
+    async def _thidua_deployment(self, flow_run: FlowRun) -> tuple[str, Flow] | None:
+        """The run's deployment name and flow, if it is one of thidua's: the same name and entrypoint as
+        in this checkout's prefect.yaml (read at each run: `prefect deploy` updates it in place)."""
+        from flows.deployments import DEPLOYMENTS
+
+        if flow_run.deployment_id is None:
+            return None
+        deployment = await self.client.read_deployment(flow_run.deployment_id)
+        for spec in DEPLOYMENTS:
+            if (spec.name, spec.entrypoint) == (deployment.name, deployment.entrypoint):
+                return deployment.name, spec.load()
+        return None
+
+    async def run(
+        self,
+        flow_run: FlowRun,
+        configuration: ProcessJobConfiguration,
+        task_status: anyio.abc.TaskStatus[int] | None = None,
+    ) -> ProcessWorkerResult:
+        own = (
+            None
+            if configuration._command_configured or configuration.working_dir
+            else await self._thidua_deployment(flow_run)
+        )
+        if own is None:
+            return await super().run(flow_run, configuration, task_status)
+        deployment_name, flow = own
+        if task_status is None:
+            task_status = anyio.TASK_STATUS_IGNORED
+        # the job's environment where it differs from this worker's (which the child inherits)
+        env = {k: v for k, v in configuration.env.items() if os.environ.get(k) != v}
+        env["PREFECT__DEPLOYMENT_NAME"] = deployment_name
+
+        async def resolve(_: FlowRun) -> Flow:
+            return flow
+
+        async with FlowRunExecutorContext() as ctx:
+            starter = ForkedFlowStarter(flow, env, ctx.control_channel)
+            executor = ctx.create_executor(flow_run, starter, resolve_flow=resolve, propose_submitting=False)
+            execution: Any = None
+
+            async def execute(
+                *, task_status: anyio.abc.TaskStatus[ProcessHandle] = anyio.TASK_STATUS_IGNORED
+            ):
+                nonlocal execution
+                execution = await executor.submit(task_status=task_status)
+
+            async with anyio.create_task_group() as group:
+                handle = await group.start(execute)
+                if handle.pid is None:
+                    raise RuntimeError("Flow run process has no PID")
+                task_status.started(handle.pid)
+        if execution is None or execution.status_code is None:
+            raise RuntimeError("Failed to start flow run process.")
+        return ProcessWorkerResult(status_code=execution.status_code, identifier=str(execution.handle.pid))
