@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -67,6 +68,17 @@ def test_the_launcher_makes_them_take_the_write_lock_when_they_begin(
     assert _locks_at_begin(database) is True
 
 
+async def _engine_waiting_at_most(db: Path, busy_ms: int) -> tuple[Any, Any]:
+    """Prefect's SQLite configuration and engine for `db`, with the busy timeout cut to `busy_ms` so that a
+    statement waiting on a lock fails fast instead of after Prefect's 60 s."""
+    from prefect.server.database.configurations import AioSqliteConfiguration
+
+    config = AioSqliteConfiguration(connection_url=f"sqlite+aiosqlite:///{db}")
+    engine = await config.engine()
+    sa.event.listen(engine.sync_engine, "connect", lambda c, _: c.execute(f"PRAGMA busy_timeout = {busy_ms}"))
+    return config, engine
+
+
 def _reads_inside_a_transaction(db: Path) -> list[str]:
     """What a plain session gets when it reads while a transaction is open: one opened inside the
     transaction (a nested read) and one in a task started there (as Prefect refreshes its automations
@@ -83,9 +95,7 @@ def _reads_inside_a_transaction(db: Path) -> list[str]:
             return str(exc.orig)
 
     async def inside() -> list[str]:
-        config = AioSqliteConfiguration(connection_url=f"sqlite+aiosqlite:///{db}")
-        engine = await config.engine()
-        sa.event.listen(engine.sync_engine, "connect", lambda c, _: c.execute("PRAGMA busy_timeout = 500"))
+        config, engine = await _engine_waiting_at_most(db, 500)
         try:
             session = await config.session(engine)
             async with session, config.begin_transaction(session):
@@ -211,9 +221,7 @@ def test_a_write_that_waits_out_the_busy_timeout_logs_where_the_servers_tasks_st
     locked_waits_reported()
 
     async def write_while_locked() -> str:
-        config = AioSqliteConfiguration(connection_url=f"sqlite+aiosqlite:///{database}")
-        engine = await config.engine()
-        sa.event.listen(engine.sync_engine, "connect", lambda c, _: c.execute("PRAGMA busy_timeout = 300"))
+        config, engine = await _engine_waiting_at_most(database, 300)
         holder = sqlite3.connect(database, isolation_level=None)
         holder.execute("BEGIN IMMEDIATE")
         try:
