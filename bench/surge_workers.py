@@ -75,6 +75,16 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
+def machine_cpu() -> float:
+    """Busy CPU seconds of the whole machine since boot, every core (/proc/stat): the server, PostgreSQL
+    and the runs included. Over a path it shows whether that path was waiting or the machine was full
+    (at most cores × wall)."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (
+        int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 # --- PostgreSQL, the Prefect server, the workers ------------------------------------------------
 
 
@@ -366,16 +376,17 @@ def embedded(
         surge.use_database(url, port)
         timer = surge.Timer()
         since = datetime.now().astimezone()
-        cpu = time.process_time()
+        cpu, busy = time.process_time(), machine_cpu()
         t = time.perf_counter()
         runs = surge.run_prefect(url, rows, concurrency, timer)
         wall = time.perf_counter() - t
-        cpu = time.process_time() - cpu
+        cpu, busy = time.process_time() - cpu, machine_cpu() - busy
         split = asyncio.run(breakdown(since))
         checked = surge.check(url, size)
     return {
         "wall_s": wall,
         "cpu_s": cpu,
+        "machine_cpu_s": busy,
         "timer": timer.parts,
         "runs": runs,
         "split": split,
@@ -456,9 +467,9 @@ def with_workers(
                 surge.use_database(app_url, port)
                 timer = surge.Timer()
                 since = datetime.now().astimezone()
-                t = time.perf_counter()
+                t, busy = time.perf_counter(), machine_cpu()
                 runs = run_workers(app_url, rows, timer)
-                wall = time.perf_counter() - t
+                wall, busy = time.perf_counter() - t, machine_cpu() - busy
                 split = asyncio.run(breakdown(since))
                 checked = surge.check(app_url, size)
                 # the workers and every flow-run process they ran (all finished by now)
@@ -470,6 +481,7 @@ def with_workers(
     return {
         "wall_s": wall,
         "cpu_s": workers_cpu,
+        "machine_cpu_s": busy,
         "timer": timer.parts,
         "runs": runs,
         "split": split,
@@ -543,14 +555,15 @@ def main() -> None:
         (f"{args.workers} {kind} workers ×{args.limit}, PG", p) for kind, p in many.items()
     )
     print(
-        f"{'path':<30} {'wall s':>7} {'nom/s':>6} {'runs':>5} {'CPU s':>7} {'CPU s/run':>9}  "
+        f"{'path':<30} {'wall s':>7} {'nom/s':>6} {'runs':>5} {'CPU s':>7} {'CPU s/run':>9} {'machine':>8}  "
         + " ".join(f"{part:>9}" for part in surge.PARTS)
     )
     for name, p in paths:
         parts = p["timer"]
         print(
             f"{name:<30} {p['wall_s']:>7.1f} {args.size / p['wall_s']:>6.0f} {p['runs']['flow_runs']:>5} "
-            f"{p['cpu_s']:>7.0f} {p['cpu_s'] / p['runs']['flow_runs']:>9.2f}  "
+            f"{p['cpu_s']:>7.0f} {p['cpu_s'] / p['runs']['flow_runs']:>9.2f} "
+            f"{p['machine_cpu_s'] / (os.cpu_count() or 1) / p['wall_s']:>8.0%}  "
             + " ".join(f"{parts.get(part, 0.0):>9.1f}" for part in surge.PARTS)
         )
     print("\nWhere the time goes (run-seconds summed over the flow runs, which overlap):")
@@ -563,7 +576,8 @@ def main() -> None:
         )
     print(
         "  to start = queued, picked up by a worker, a new Python process, imports, the pull step "
-        "(embedded: none); CPU s = this process (embedded) or the workers and their flow-run processes"
+        "(embedded: none); CPU s = this process (embedded) or the workers and their flow-run processes; "
+        "machine = the whole machine's CPU in use over the path (every process, every core)"
     )
     print(
         "\n"
@@ -583,6 +597,7 @@ def main() -> None:
             "flow_runs": p["runs"]["flow_runs"],
             "levels": p["runs"]["levels"],
             "cpu_s": round(p["cpu_s"], 1),
+            "machine_cpu_s": round(p["machine_cpu_s"], 1),
             "parts_s": {k: round(v, 1) for k, v in p["timer"].items()},
             "run_seconds": {k: round(v, 1) for k, v in p["split"].items()},
             "steps": p["check"]["steps"],

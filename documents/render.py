@@ -134,6 +134,22 @@ def _template_bytes(path: Path, mtime_ns: int) -> bytes:
     return path.read_bytes()
 
 
+def compile_templates() -> list[str]:
+    """Read and compile each DOCX template once, as its first render would, its data aside (the warm
+    process does this for the runs it forks: supervisor/warm_caches.py); the templates' names."""
+    from jinja2 import TemplateError
+
+    names = sorted({p.name for base in (templates_folder(), DEFAULT_TEMPLATES) for p in base.glob("*.docx")})
+    for name in names:
+        path = template_path(name)
+        template = _TEMPLATE_CLASS()(io.BytesIO(_template_bytes(path, path.stat().st_mtime_ns)))
+        try:
+            template.render({}, jinja_env=_environment(), autoescape=True)
+        except TemplateError:
+            pass  # compiled, then stopped at its first field: there is no data
+    return names
+
+
 def render_docx(
     name: str, context: Mapping[str, Any], *, day: date, title: str, folder: Path | None = None
 ) -> bytes:

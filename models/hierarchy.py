@@ -19,6 +19,7 @@ from models.text import fold, nfc
 from models.units import FOLDED_LEVEL_WORDS, Dated, Level, Unit, strip_level_word
 
 CENTRAL = frozenset({Level.moha, Level.prime_minister, Level.president})
+UNITS_REVISION = "units-revision"  # a code_counter row: bumped by each edit of units in place
 
 
 class UnitNotFound(LookupError):
@@ -105,12 +106,17 @@ class Hierarchy:
     def load(cls, session: Session) -> Hierarchy:
         """The tree as the database holds it; reused while the unit table is unchanged.
 
-        Units are reference data that change rarely and only by adding rows (a structural change
-        ends a row and starts a new one), so the row count and the highest id tell whether the cached
-        tree is still the database's; `invalidate()` covers edits in place (sample reloads)."""
+        Units are reference data that change rarely: mostly by adding rows (a structural change ends a
+        row and starts a new one), which the row count and the highest id show; an edit in place (a
+        sample reload renaming a unit or changing its e-mail) bumps the units' revision
+        (`units_changed`). The three tell whether a cached tree is still the database's, in any
+        process: a long-running one, or a run forked from a warm process that loaded it earlier."""
+        from models.nominations import CodeCounter  # it imports this module
+
+        revision = select(col(CodeCounter.value)).where(col(CodeCounter.name) == UNITS_REVISION).scalar_subquery()
         stamp = (
             str(session.get_bind().engine.url),
-            *session.execute(select(func.count(col(Unit.id)), func.max(col(Unit.id)))).one(),
+            *session.execute(select(func.count(col(Unit.id)), func.max(col(Unit.id)), revision)).one(),
         )
         cached = _CACHE.get(stamp[0])
         if cached is not None and cached[0] == stamp:
@@ -277,3 +283,10 @@ _CACHE: dict[str, tuple[tuple, Hierarchy]] = {}
 def _exact_key(name: str, bare: bool = False) -> str:
     key = nfc(name).casefold()
     return strip_level_word(key) if bare else key
+
+
+def units_changed(session: Session) -> None:
+    """Record that units were edited in place, so that every process's cached tree is read again."""
+    from models.nominations import take_numbers  # it imports this module
+
+    take_numbers(session=session, name=UNITS_REVISION, count=1)

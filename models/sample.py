@@ -233,6 +233,10 @@ def _upsert_unit_rows(session: Session, units: Sequence[SampleUnit], counts: Cou
             updated.add(spec.code)
     counts["units_created"] = len(created)
     counts["units_updated"] = len(updated)
+    if updated:
+        from models.hierarchy import units_changed
+
+        units_changed(session)
     session.flush()
     return rows
 

@@ -24,6 +24,7 @@ from sqlalchemy import bindparam, func, insert, update
 from sqlmodel import Session, col, select
 
 from models.clock import utcnow
+from models.hierarchy import units_changed
 from models.sample import MOHA, ensure_central
 from models.text import fold
 from models.units import Council, CouncilMember, Level, MemberRole, Unit
@@ -458,6 +459,7 @@ def link_shapes(*, session: Session) -> int:
             .values(successor_id=bindparam("b_successor"))
         )
         session.connection().execute(statement, pending)
+        units_changed(session)
     return len(pending)
 
 

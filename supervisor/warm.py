@@ -7,9 +7,9 @@ supervisor that then starts `python -m prefect.engine`. Each imports Prefect and
 delivery) and of the wait between a council's decision and the next council's inbox.
 
 Here a run is a fork of one warm process instead: multiprocessing's "forkserver", started once, imports
-Prefect and every deployment's flow module, and each run is a child forked from it. A run keeps what a
-process gives it — its own pid, killed on cancellation, a crash that is its own — and has nothing left to
-import. Prefect's own `run_flow_in_subprocess` still builds the run's process: in the child it sets the
+Prefect and every deployment's flow module, then fills the caches each run would otherwise fill again
+(supervisor/warm_caches.py), and each run is a child forked from it. A run keeps what a process gives it
+— its own pid, killed on cancellation, a crash that is its own — and has nothing left to import. Prefect's own `run_flow_in_subprocess` still builds the run's process: in the child it sets the
 run's environment and opens a fresh settings context from it, as it does after a spawn.
 """
 
@@ -99,6 +99,7 @@ def fork_flow_runs(flows: Iterable[Any]) -> None:
     copyreg.pickle(Flow, _pickle_by_name)
     context = WarmContext()
     modules = sorted({flow.fn.__module__ for flow in flows})
-    context.set_forkserver_preload(["prefect.flow_engine", __name__, *modules])
+    # last, once everything is imported: the caches a run would fill again (supervisor/warm_caches.py)
+    context.set_forkserver_preload(["prefect.flow_engine", __name__, *modules, "supervisor.warm_caches"])
     flow_engine.multiprocessing = _ForkServerContext(context)  # type: ignore[assignment]
     forkserver.ensure_running()

@@ -8,6 +8,7 @@ import asyncio
 import copyreg
 import json
 import os
+import uuid
 from pathlib import Path
 
 import pytest
@@ -64,3 +65,94 @@ def test_a_run_outliving_its_fork_server_is_waited_for_not_reported_ended(tmp_pa
     process.join(30)
     assert out.read_text(encoding="utf-8") == "done"  # joined only once the run itself had ended
     assert process.exitcode == 255  # its own code went with the fork server
+
+
+def test_a_forked_run_inherits_the_caches_the_warm_process_filled(
+    sample, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The unit tree, Prefect's TLS context, the templates and the calendar are made once in the fork
+    server (supervisor/warm_caches.py), not again in each run."""
+    from multiprocessing import forkserver
+
+    from prefect import Flow, flow_engine
+
+    from supervisor.warm import WarmContext, fork_flow_runs
+    from tests.warm_flow import caches_seen, probe
+
+    monkeypatch.setattr(flow_engine, "multiprocessing", flow_engine.multiprocessing)
+    monkeypatch.setitem(copyreg.dispatch_table, Flow, copyreg.dispatch_table.get(Flow))
+    server = forkserver._forkserver  # type: ignore[attr-defined]
+    server._stop()  # one started by an earlier test has another test's database in its environment
+    try:
+        fork_flow_runs([probe])
+        out = tmp_path / "caches.json"
+        process = WarmContext().Process(target=caches_seen, args=(str(out),))
+        process.start()
+        process.join(60)
+        assert process.exitcode == 0
+    finally:
+        server._stop()
+    seen = json.loads(out.read_text(encoding="utf-8"))
+    assert seen["tree_inherited"] is True and seen["units"] == len(sample)
+    assert seen["tls_shared"] is True and seen["docxtpl_imported"] is True
+    assert seen["templates_compiled"] >= 4 and seen["years_built"] >= 3
+
+
+def test_a_cached_unit_tree_is_read_again_after_an_edit_in_place(session, sample) -> None:
+    """A process that loaded the tree earlier (the warm process, the portal) sees a unit renamed in place
+    by another process (a sample reload): the edit bumps the units' revision."""
+    from sqlmodel import Session
+
+    from models.db import get_engine
+    from models.hierarchy import Hierarchy
+    from models.sample import DATA, _cached, upsert_units
+
+    specs = list(_cached(DATA))
+    commune = next(s for s in specs if s.level == "commune")
+    renamed = commune.model_copy(update={"name": commune.name + " mới"})
+    with Session(get_engine()) as other:  # another process's edit: nothing here is told of it
+        upsert_units(session=other, units=[renamed if s is commune else s for s in specs])
+        other.commit()
+    tree = Hierarchy.load(session)
+    assert tree is not sample
+    assert tree.by_code[commune.code].name == renamed.name
+
+
+def test_the_warm_worker_looks_for_waiting_runs_as_soon_as_a_run_ends(prefect_api) -> None:
+    """A slot freed by a run that ended is filled at once, not at the next poll (every
+    PREFECT_WORKER_QUERY_SECONDS); runs ending together cause one poll; a run that never started
+    (refused, failed to submit) causes none. The poll itself is counted here, not run: it is Prefect's."""
+    import anyio
+
+    from supervisor.forked_worker import WarmProcessWorker
+
+    polls: list[float] = []
+
+    async def scenario() -> list[int]:
+        seen = []
+        async with WarmProcessWorker(work_pool_name="warm-test", limit=5) as worker:
+
+            async def counted() -> list:
+                polls.append(anyio.current_time())
+                return []
+
+            worker.get_and_submit_flow_runs = counted  # type: ignore[method-assign]
+            ended, refused, burst = uuid.uuid4(), uuid.uuid4(), [uuid.uuid4() for _ in range(3)]
+            for run_id in (ended, refused, *burst):
+                worker.limiter.acquire_on_behalf_of_nowait(run_id)
+            worker._ended.add(ended)
+            worker._release_limit_slot(ended)
+            await anyio.sleep(0.5)
+            seen.append(len(polls))
+            worker._release_limit_slot(refused)
+            await anyio.sleep(0.5)
+            seen.append(len(polls))
+            worker._ended.update(burst)
+            for run_id in burst:
+                worker._release_limit_slot(run_id)
+            await anyio.sleep(0.5)
+            seen.append(len(polls))
+            seen.append(worker.limiter.borrowed_tokens)
+        return seen
+
+    assert asyncio.run(scenario()) == [1, 1, 2, 0]

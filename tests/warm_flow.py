@@ -30,3 +30,34 @@ def sleep_then_write(out: str, seconds: float) -> None:
 
     time.sleep(seconds)
     Path(out).write_text("done", encoding="utf-8")
+
+
+def caches_seen(out: str) -> None:
+    """What a run forked from the warm process finds filled (tests/test_warm.py): the unit tree the fork
+    server read (the very object, not read again), Prefect's shared TLS contexts, compiled templates,
+    the working-day calendar."""
+    import prefect.client.orchestration as orchestration
+    from sqlmodel import Session
+
+    from documents.render import _environment
+    from models import hierarchy
+    from models.calendar import _working_ordinals
+    from models.db import get_engine
+
+    inherited = [tree for _, tree in hierarchy._CACHE.values()]
+    with Session(get_engine()) as session:
+        tree = hierarchy.Hierarchy.load(session)
+    Path(out).write_text(
+        json.dumps(
+            {
+                "tree_inherited": any(tree is old for old in inherited),
+                "units": len(tree),
+                "tls_shared": type(orchestration.ssl).__name__ == "SharedTLSContexts"
+                and len(orchestration.ssl._contexts) == 1,  # built there, before any client
+                "templates_compiled": len(_environment()._compiled),
+                "years_built": _working_ordinals.cache_info().currsize,
+                "docxtpl_imported": "docxtpl" in sys.modules,
+            }
+        ),
+        encoding="utf-8",
+    )

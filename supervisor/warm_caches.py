@@ -1,0 +1,142 @@
+"""The per-process caches every run would otherwise fill again, filled once in the fork server of
+supervisor/warm.py: it imports this module there, after Prefect and the flows' modules, and each forked
+run inherits what it holds.
+
+A process that lives long (the embedded path, the portal) fills these on first use and keeps them; a
+forked run is new each time and filled them again, every run. Measured in the forked intake runs of the
+surge (py-spy over `bench/surge_workers.py --size 1000`): the unit tree 19 % of a run's CPU, Prefect's
+TLS contexts 15 %, the holidays tables 11 %, the database driver's import 6 %; the paper-making runs
+add the templates' compilation and docxtpl's import.
+
+Each cache is checked as it always is (the unit tree against the unit table's count, highest id and
+revision; a template by its mtime), so an inherited one is never taken for the database's. Nothing here
+keeps a connection across the fork, nor the settings: a run reads its own environment. A cache that
+cannot be filled (the database not reachable yet) is left to the runs, as before: the fork server must
+start whatever happens.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import time
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger("thidua.warm")
+
+
+class SharedTLSContexts:
+    """`ssl` as Prefect's client module sees it: one verified context per CA file, shared by every client.
+
+    Prefect 3.8.8 builds a TLS context for each API client it makes (`PrefectClient.__init__`, the CA
+    bundle parsed again: ~16 ms of CPU here), even for an http:// API, and a run makes many clients. A
+    verified context is read-only once built, so one per CA file serves all (keyed by the file's mtime:
+    a renewed bundle is read again). Any other call, such as the unverified context Prefect builds and
+    then changes for PREFECT_API_TLS_INSECURE_SKIP_VERIFY, gets a new context as before."""
+
+    def __init__(self) -> None:
+        self._contexts: dict[tuple[str, int], ssl.SSLContext] = {}
+
+    def create_default_context(self, purpose: Any = ssl.Purpose.SERVER_AUTH, **kwargs: Any) -> ssl.SSLContext:
+        cafile = kwargs.get("cafile")
+        if purpose is not ssl.Purpose.SERVER_AUTH or not cafile or set(kwargs) != {"cafile"}:
+            return ssl.create_default_context(purpose, **kwargs)
+        key = (str(cafile), Path(cafile).stat().st_mtime_ns)
+        if key not in self._contexts:
+            self._contexts[key] = ssl.create_default_context(cafile=cafile)
+        return self._contexts[key]
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(ssl, name)
+
+
+def share_prefect_tls_contexts() -> None:
+    """Prefect's clients share one TLS context per CA file; the one they use by default is built now."""
+    import certifi
+    import prefect.client.orchestration as orchestration
+    from prefect.settings import PREFECT_API_SSL_CERT_FILE
+
+    if not isinstance(orchestration.ssl, SharedTLSContexts):
+        orchestration.ssl = SharedTLSContexts()  # type: ignore[assignment]
+    orchestration.ssl.create_default_context(cafile=PREFECT_API_SSL_CERT_FILE.value() or certifi.where())
+
+
+def _heavy_imports() -> None:
+    """What the flows import only when used (docxtpl, openpyxl, the database driver)."""
+    import openpyxl.comments  # noqa: F401 - models/sheets.py, on the first workbook
+    import openpyxl.styles  # noqa: F401
+    from sqlalchemy.engine import make_url
+
+    from documents.render import _environment
+    from models.settings import get_settings
+
+    _environment()
+    make_url(get_settings().effective_database_url).get_dialect().import_dbapi()
+
+
+def _templates() -> None:
+    from documents.render import compile_templates
+
+    compile_templates()
+
+
+def _calendar() -> None:
+    """The working days of last year, this year and next (the holidays tables, the overrides)."""
+    from models.calendar import is_working_day
+
+    this_year = date.today().year
+    for year in (this_year - 1, this_year, this_year + 1):
+        is_working_day(date(year, 1, 1))
+
+
+def _units() -> None:
+    """The unit tree of the app database; the connection is closed before any run forks."""
+    from sqlalchemy.engine import make_url
+    from sqlmodel import Session
+
+    from models.db import dispose_engines, get_engine
+    from models.hierarchy import Hierarchy
+    from models.settings import get_settings
+
+    url = make_url(get_settings().effective_database_url)
+    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+        raise LookupError(f"no database at {url.database} yet")  # not made here: `thidua up` makes it
+    engine = get_engine()
+    try:
+        with Session(engine) as session:
+            Hierarchy.load(session)
+    finally:
+        engine.dispose()
+        dispose_engines()
+
+
+STEPS: dict[str, Callable[[], None]] = {
+    "tls": share_prefect_tls_contexts,
+    "imports": _heavy_imports,
+    "templates": _templates,
+    "calendar": _calendar,
+    "units": _units,
+}
+
+
+def fill() -> dict[str, float | str]:
+    """Fill each cache; seconds taken by each, or what stopped it (logged, never raised)."""
+    from models.settings import reset_settings
+
+    done: dict[str, float | str] = {}
+    for name, step in STEPS.items():
+        started = time.perf_counter()
+        try:
+            step()
+            done[name] = round(time.perf_counter() - started, 3)
+        except Exception as exc:  # the fork server starts regardless; the runs fill it as before
+            done[name] = reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+            logger.warning("warm process: %s not filled in advance (%s); each run fills it", name, reason)
+    reset_settings()  # a run reads its own environment's settings, not the fork server's
+    return done
+
+
+FILLED = fill()
