@@ -134,7 +134,9 @@ def fill() -> dict[str, float | str]:
             done[name] = round(time.perf_counter() - started, 3)
         except Exception as exc:  # the fork server starts regardless; the runs fill it as before
             done[name] = reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            logger.warning("warm process: %s not filled in advance (%s); each run fills it", name, reason)
+            # no database yet (a first start) is expected; anything else is worth an operator's look
+            level = logging.INFO if isinstance(exc, LookupError) else logging.WARNING
+            logger.log(level, "warm process: %s not filled in advance (%s); each run fills it", name, reason)
     reset_settings()  # a run reads its own environment's settings, not the fork server's
     return done
 
