@@ -113,7 +113,9 @@ class Hierarchy:
         process: a long-running one, or a run forked from a warm process that loaded it earlier."""
         from models.nominations import CodeCounter  # it imports this module
 
-        revision = select(col(CodeCounter.value)).where(col(CodeCounter.name) == UNITS_REVISION).scalar_subquery()
+        revision = (
+            select(col(CodeCounter.value)).where(col(CodeCounter.name) == UNITS_REVISION).scalar_subquery()
+        )
         stamp = (
             str(session.get_bind().engine.url),
             *session.execute(select(func.count(col(Unit.id)), func.max(col(Unit.id)), revision)).one(),
@@ -286,7 +288,19 @@ def _exact_key(name: str, bare: bool = False) -> str:
 
 
 def units_changed(session: Session) -> None:
-    """Record that units were edited in place, so that every process's cached tree is read again."""
-    from models.nominations import take_numbers  # it imports this module
+    """Record that units were edited in place, so that every process's cached tree is read again. The
+    revision is a random number, not the next one: after a bump rolled back (or a restored backup) the
+    next one would otherwise name another state of the table by the same number."""
+    import secrets
 
-    take_numbers(session=session, name=UNITS_REVISION, count=1)
+    from sqlalchemy import update
+
+    from models.nominations import CodeCounter, take_numbers  # it imports this module
+
+    take_numbers(session=session, name=UNITS_REVISION, count=1)  # the row, made race-free on first use
+    session.execute(
+        update(CodeCounter)
+        .where(col(CodeCounter.name) == UNITS_REVISION)
+        .values(value=secrets.randbits(31))  # the column is a 32-bit integer
+        .execution_options(synchronize_session=False)
+    )

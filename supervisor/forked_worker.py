@@ -71,10 +71,29 @@ class WarmProcessWorker(ProcessWorker):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._ended: set[UUID] = set()
+        self._held: set[UUID] = set()  # runs holding one of this worker's slots, from submission to release
         self._polling = self._poll_again = False
+        self._poll_lock: anyio.Lock | None = None
+
+    async def get_and_submit_flow_runs(self) -> list[FlowRun]:
+        """Prefect's poll, one at a time: the regular one and the one after a run's end never overlap."""
+        if self._poll_lock is None:
+            self._poll_lock = anyio.Lock()
+        async with self._poll_lock:
+            return await super().get_and_submit_flow_runs()
+
+    async def _submit_scheduled_flow_runs(self, flow_run_response: list[Any]) -> list[FlowRun]:
+        """Prefect's submission, minus the runs this worker already holds a slot for. A poll's answer can
+        be older than a run's start (a busy server): Prefect would take a second slot for that run, and
+        its limiter refuses with an error that stops the worker's polling loop."""
+        fresh = [entry for entry in flow_run_response if entry.flow_run.id not in self._held]
+        submitted: list[FlowRun] = await super()._submit_scheduled_flow_runs(flow_run_response=fresh)
+        self._held.update(run.id for run in submitted)  # no await since the slots were taken
+        return submitted
 
     def _release_limit_slot(self, flow_run_id: UUID) -> None:
         super()._release_limit_slot(flow_run_id)
+        self._held.discard(flow_run_id)
         if flow_run_id not in self._ended:
             return  # a run that did not start (refused, failed to submit): no poll sooner than usual
         self._ended.discard(flow_run_id)
@@ -84,8 +103,7 @@ class WarmProcessWorker(ProcessWorker):
             self._runs_task_group.start_soon(self._poll_while_asked)
 
     async def _poll_while_asked(self) -> None:
-        """Poll once per burst of ended runs (never concurrently with itself; Prefect's own poll may
-        overlap, as two workers' polls do: a run is submitted once all the same)."""
+        """Poll once per burst of ended runs (after Prefect's own poll, if one is under way)."""
         try:
             while self._poll_again:
                 self._poll_again = False

@@ -100,6 +100,6 @@ def fork_flow_runs(flows: Iterable[Any]) -> None:
     context = WarmContext()
     modules = sorted({flow.fn.__module__ for flow in flows})
     # last, once everything is imported: the caches a run would fill again (supervisor/warm_caches.py)
-    context.set_forkserver_preload(["prefect.flow_engine", __name__, *modules, "supervisor.warm_caches"])
+    context.set_forkserver_preload(["prefect.flow_engine", __name__, *modules, "supervisor.warm_fill"])
     flow_engine.multiprocessing = _ForkServerContext(context)  # type: ignore[assignment]
     forkserver.ensure_running()

@@ -1,6 +1,6 @@
 """The per-process caches every run would otherwise fill again, filled once in the fork server of
-supervisor/warm.py: it imports this module there, after Prefect and the flows' modules, and each forked
-run inherits what it holds.
+supervisor/warm.py (its last preload, supervisor/warm_fill.py, calls `fill`, after Prefect and the
+flows' modules are imported), and each forked run inherits what it holds.
 
 A process that lives long (the embedded path, the portal) fills these on first use and keeps them; a
 forked run is new each time and filled them again, every run. Measured in the forked intake runs of the
@@ -29,7 +29,8 @@ logger = logging.getLogger("thidua.warm")
 
 
 class SharedTLSContexts:
-    """`ssl` as Prefect's client module sees it: one verified context per CA file, shared by every client.
+    """`ssl` as Prefect's client module sees it: one verified context per CA file, shared by every client
+    of an http:// API (over https each client keeps its own, as before).
 
     Prefect 3.8.8 builds a TLS context for each API client it makes (`PrefectClient.__init__`, the CA
     bundle parsed again: ~16 ms of CPU here), even for an http:// API, and a run makes many clients. A
@@ -42,7 +43,12 @@ class SharedTLSContexts:
 
     def create_default_context(self, purpose: Any = ssl.Purpose.SERVER_AUTH, **kwargs: Any) -> ssl.SSLContext:
         cafile = kwargs.get("cafile")
-        if purpose is not ssl.Purpose.SERVER_AUTH or not cafile or set(kwargs) != {"cafile"}:
+        if (
+            purpose is not ssl.Purpose.SERVER_AUTH
+            or not cafile
+            or set(kwargs) != {"cafile"}
+            or not _plain_http_api()
+        ):
             return ssl.create_default_context(purpose, **kwargs)
         key = (str(cafile), Path(cafile).stat().st_mtime_ns)
         if key not in self._contexts:
@@ -51,6 +57,14 @@ class SharedTLSContexts:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(ssl, name)
+
+
+def _plain_http_api() -> bool:
+    """An http:// API: the context is never used for a handshake. Over https, httpcore sets the ALPN
+    protocols on the context at each connection, which a context shared across threads must not see."""
+    from prefect.settings import PREFECT_API_URL
+
+    return str(PREFECT_API_URL.value() or "").startswith("http://")
 
 
 def share_prefect_tls_contexts() -> None:
@@ -95,22 +109,26 @@ def _calendar() -> None:
 def _units() -> None:
     """The unit tree of the app database; the connection is closed before any run forks."""
     from sqlalchemy.engine import make_url
-    from sqlmodel import Session
+    from sqlalchemy.pool import NullPool
+    from sqlmodel import Session, create_engine
 
-    from models.db import dispose_engines, get_engine
     from models.hierarchy import Hierarchy
     from models.settings import get_settings
 
     url = make_url(get_settings().effective_database_url)
-    if url.get_backend_name() == "sqlite" and not Path(url.database or "").is_file():
+    sqlite = url.get_backend_name() == "sqlite"
+    if sqlite and not Path(url.database or "").is_file():
         raise LookupError(f"no database at {url.database} yet")  # not made here: `thidua up` makes it
-    engine = get_engine()
+    # An engine of its own, quick to give up: the worker waits for its fork server (the first run's
+    # start blocks on it), and an unreachable database must not hold it for a TCP timeout.
+    engine = create_engine(
+        url, connect_args={"timeout": 5} if sqlite else {"connect_timeout": 5}, poolclass=NullPool
+    )
     try:
         with Session(engine) as session:
-            Hierarchy.load(session)
+            Hierarchy.load(session)  # cached under the database's URL, as the runs' engines name it
     finally:
         engine.dispose()
-        dispose_engines()
 
 
 STEPS: dict[str, Callable[[], None]] = {
@@ -139,6 +157,3 @@ def fill() -> dict[str, float | str]:
             logger.log(level, "warm process: %s not filled in advance (%s); each run fills it", name, reason)
     reset_settings()  # a run reads its own environment's settings, not the fork server's
     return done
-
-
-FILLED = fill()

@@ -81,6 +81,7 @@ def test_a_forked_run_inherits_the_caches_the_warm_process_filled(
 
     monkeypatch.setattr(flow_engine, "multiprocessing", flow_engine.multiprocessing)
     monkeypatch.setitem(copyreg.dispatch_table, Flow, copyreg.dispatch_table.get(Flow))
+    monkeypatch.setenv("PREFECT_API_URL", "http://127.0.0.1:9/api")  # as a worker's: an http:// API
     server = forkserver._forkserver  # type: ignore[attr-defined]
     server._stop()  # one started by an earlier test has another test's database in its environment
     try:
@@ -156,3 +157,45 @@ def test_the_warm_worker_looks_for_waiting_runs_as_soon_as_a_run_ends(prefect_ap
         return seen
 
     assert asyncio.run(scenario()) == [1, 1, 2, 0]
+
+
+def test_a_stale_poll_answer_does_not_take_a_second_slot_for_a_run_already_running(prefect_api) -> None:
+    """A poll answered before a run started (a busy server) still lists it: Prefect's worker would take
+    a second slot for it, its limiter refuses with RuntimeError, and that stops the polling loop."""
+    from prefect.client.schemas.objects import FlowRun
+    from prefect.client.schemas.responses import WorkerFlowRunResponse
+
+    from supervisor.forked_worker import WarmProcessWorker
+
+    async def scenario() -> tuple[list, int]:
+        async with WarmProcessWorker(work_pool_name="warm-test", limit=2) as worker:
+            running = FlowRun(id=uuid.uuid4(), flow_id=uuid.uuid4(), name="running")
+            worker.limiter.acquire_on_behalf_of_nowait(running.id)  # submitted by an earlier poll
+            worker._held.add(running.id)
+            stale = WorkerFlowRunResponse(
+                work_pool_id=uuid.uuid4(), work_queue_id=uuid.uuid4(), flow_run=running
+            )
+            submitted = await worker._submit_scheduled_flow_runs(flow_run_response=[stale])
+            return submitted, worker.limiter.borrowed_tokens
+
+    submitted, held = asyncio.run(scenario())
+    assert submitted == [] and held == 1
+
+
+def test_prefect_clients_share_a_tls_context_only_for_an_http_api() -> None:
+    """Over http:// the context is never used for a handshake: one serves every client. Over https://
+    httpcore changes a context at each connection, so each client keeps its own, as in Prefect."""
+    import certifi
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from supervisor.warm_caches import SharedTLSContexts
+
+    shared = SharedTLSContexts()
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4200/api"}):
+        first, second = (shared.create_default_context(cafile=certifi.where()) for _ in range(2))
+        assert first is second
+        assert (
+            shared.create_default_context() is not shared.create_default_context()
+        )  # unverified: changed after
+    with temporary_settings({PREFECT_API_URL: "https://prefect.example.vn/api"}):
+        assert shared.create_default_context(cafile=certifi.where()) is not first
