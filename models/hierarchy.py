@@ -293,14 +293,12 @@ def units_changed(session: Session) -> None:
     next one would otherwise name another state of the table by the same number."""
     import secrets
 
-    from sqlalchemy import update
+    from models.db import insert_for
+    from models.nominations import CodeCounter  # it imports this module
 
-    from models.nominations import CodeCounter, take_numbers  # it imports this module
-
-    take_numbers(session=session, name=UNITS_REVISION, count=1)  # the row, made race-free on first use
-    session.execute(
-        update(CodeCounter)
-        .where(col(CodeCounter.name) == UNITS_REVISION)
-        .values(value=secrets.randbits(31))  # the column is a 32-bit integer
-        .execution_options(synchronize_session=False)
+    revision = secrets.randbits(31)  # the column is a 32-bit integer
+    session.execute(  # one statement, race-free: the row is made on first use
+        insert_for(session)(CodeCounter)
+        .values(name=UNITS_REVISION, value=revision)
+        .on_conflict_do_update(index_elements=["name"], set_={"value": revision})
     )

@@ -9,8 +9,9 @@ delivery) and of the wait between a council's decision and the next council's in
 Here a run is a fork of one warm process instead: multiprocessing's "forkserver", started once, imports
 Prefect and every deployment's flow module, then fills the caches each run would otherwise fill again
 (supervisor/warm_caches.py), and each run is a child forked from it. A run keeps what a process gives it
-— its own pid, killed on cancellation, a crash that is its own — and has nothing left to import. Prefect's own `run_flow_in_subprocess` still builds the run's process: in the child it sets the
-run's environment and opens a fresh settings context from it, as it does after a spawn.
+— its own pid, killed on cancellation, a crash that is its own — and has nothing left to import.
+Prefect's own `run_flow_in_subprocess` still builds the run's process: in the child it sets the run's
+environment and opens a fresh settings context from it, as it does after a spawn.
 """
 
 from __future__ import annotations

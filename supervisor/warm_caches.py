@@ -80,14 +80,13 @@ def share_prefect_tls_contexts() -> None:
 
 def _heavy_imports() -> None:
     """What the flows import only when used (docxtpl, openpyxl, the database driver)."""
+    import docxtpl  # noqa: F401 - documents/render.py, on the first paper
     import openpyxl.comments  # noqa: F401 - models/sheets.py, on the first workbook
     import openpyxl.styles  # noqa: F401
     from sqlalchemy.engine import make_url
 
-    from documents.render import _environment
     from models.settings import get_settings
 
-    _environment()
     make_url(get_settings().effective_database_url).get_dialect().import_dbapi()
 
 
