@@ -13,10 +13,8 @@ meetings.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import re
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -25,11 +23,9 @@ from uuid import UUID
 from anyio import to_thread
 from prefect import flow, get_client, get_run_logger, task
 from prefect.artifacts import acreate_markdown_artifact, acreate_table_artifact
-from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from prefect.client.schemas.objects import FlowRun, State, StateType
-from prefect.concurrency.asyncio import concurrency
-from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
+from prefect.exceptions import ObjectNotFound
 from prefect.flow_runs import asuspend_flow_run
 from prefect.runtime import flow_run as current_run
 from prefect.settings import PREFECT_API_URL
@@ -64,10 +60,6 @@ from models.hierarchy import Hierarchy, UnitEnded
 from models.nominations import Conflict, Nomination, Nominee, TransitionError
 from notifications.approval_letters import council_digests, outcome_letters
 from notifications.outbox import OutboxError, enqueue_many
-
-# A killed run's slot comes back when its lease expires (Prefect's minimum, 60 s, plus up to 15 s).
-COUNCIL_LEASE_S = 60
-COUNCIL_WAIT_S = 900
 
 
 class _SuspensionIsNotAnError(logging.Filter):
@@ -325,7 +317,7 @@ def apply_and_queue(
     `label` names a decision in the problems (the command line names a file's row)."""
     with session_scope() as session:
         hierarchy = Hierarchy.load(session)
-        meeting = session.get(mt.Meeting, meeting_id, with_for_update=True)
+        meeting = mt.meeting_to_apply(session, meeting_id)  # a second meeting of the council waits here
         if meeting is None:
             raise LookupError(f"không có phiên họp #{meeting_id}")
         if meeting.status == mt.MeetingStatus.cancelled:
@@ -403,40 +395,19 @@ async def open_meeting_task(
     )
 
 
-@contextlib.asynccontextmanager
-async def one_meeting_at_a_time(unit_code: str) -> AsyncIterator[None]:
-    """Hold the council's global concurrency limit `council-<unit code>` (one slot, made on first use).
-
-    The transaction already makes a second meeting on the same dossiers fail (compare-and-set); the
-    limit makes a second meeting of the council wait for the first instead of racing it."""
-    name = "council-" + re.sub(r"[^A-Za-z0-9._-]", "-", unit_code)
-    async with get_client() as client:
-        with contextlib.suppress(ObjectAlreadyExists):
-            await client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=name, limit=1))
-    async with concurrency(
-        name,
-        occupy=1,
-        timeout_seconds=COUNCIL_WAIT_S,
-        lease_duration=COUNCIL_LEASE_S,
-        strict=True,
-        raise_on_lease_renewal_failure=False,
-    ):
-        yield
-
-
 @task(name="apply-meeting")
 async def apply_task(
     meeting_id: int, minutes: mt.Minutes | Mapping[str, Any] | None, unit: str
 ) -> Applied | list[mt.Problem]:
-    """Check the minutes and apply the whole meeting in one transaction, with the letters that report it."""
+    """Check the minutes and apply the whole meeting in one transaction, with the letters that report it;
+    a second meeting of the same council waits for the first in the app database (`mt.meeting_to_apply`)."""
     return await to_thread.run_sync(lambda: apply_and_queue(meeting_id, minutes, unit))
 
 
 async def _apply(
     opening: Opening, minutes: mt.Minutes | Mapping[str, Any] | None
 ) -> Applied | list[mt.Problem]:
-    async with one_meeting_at_a_time(opening.unit_code):
-        return await apply_task(_meeting_id(opening), minutes, opening.unit_code)
+    return await apply_task(_meeting_id(opening), minutes, opening.unit_code)
 
 
 def _meeting_id(opening: Opening) -> int:

@@ -24,7 +24,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from sqlalchemy import JSON, Column, CursorResult, Index, UniqueConstraint, func, select, update
+from sqlalchemy import JSON, Column, CursorResult, Index, UniqueConstraint, func, select, text, update
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Field as SQLField
 from sqlmodel import Session, SQLModel, col
 
@@ -444,15 +445,49 @@ class MeetingClosed(MeetingRefused):
         )
 
 
+# How long a meeting waits for another meeting of its council to finish applying (PostgreSQL; on SQLite
+# every write waits for the write lock, models/db.py's busy timeout).
+COUNCIL_WAIT_S = 900
+
+
+class CouncilBusy(MeetingRefused):
+    def __init__(self) -> None:
+        super().__init__(
+            f"hội đồng đang áp dụng một phiên họp khác đã quá {-(-COUNCIL_WAIT_S // 60)} phút; "
+            "chưa áp dụng gì, xin chạy lại phiên họp sau"
+        )
+
+
 def _lock_council(session: Session, council_id: int) -> None:
     """Take the council's row for this transaction (a row lock on PostgreSQL, the write lock on SQLite):
-    two meetings of one council opening at once then open one after the other and see each other."""
-    session.execute(
-        update(Council)
-        .where(col(Council.id) == council_id)
-        .values(id=col(Council.id))
-        .execution_options(synchronize_session=False)
-    )
+    two meetings of one council opening, or applying, at once then go one after the other and see each
+    other. The lock goes with the transaction: a killed process holds nothing."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        session.execute(text(f"SET LOCAL lock_timeout = '{COUNCIL_WAIT_S}s'"))
+    try:
+        session.execute(
+            update(Council)
+            .where(col(Council.id) == council_id)
+            .values(id=col(Council.id))
+            .execution_options(synchronize_session=False)
+        )
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available: waited out lock_timeout
+            raise CouncilBusy() from exc
+        raise
+    if postgres:
+        session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
+
+
+def meeting_to_apply(session: Session, meeting_id: int) -> Meeting | None:
+    """The meeting, locked for applying it: its council's row first (one meeting of a council applies at a
+    time; a second waits for the first, then finds the dossiers it decided), then its own row."""
+    council_id = session.scalar(select(col(Meeting.council_id)).where(col(Meeting.id) == meeting_id))
+    if council_id is None:
+        return None
+    _lock_council(session, council_id)
+    return session.get(Meeting, meeting_id, with_for_update=True, populate_existing=True)
 
 
 def open_meeting(
@@ -471,7 +506,7 @@ def open_meeting(
 
     A council holds one meeting at a time: a meeting that would wait for decisions is refused while
     another is open (`MeetingAlreadyOpen`), as are minutes passed in while one waits. Minutes passed in
-    beside each other are not: they apply one after the other (`flows/council.py`'s concurrency limit),
+    beside each other are not: they apply one after the other (the council's row, `meeting_to_apply`),
     and a dossier decided twice loses its compare-and-set. Nothing waiting: `NothingToDecide`."""
     existing = session.scalars(select(Meeting).where(col(Meeting.key) == key)).first()
     if existing is not None:

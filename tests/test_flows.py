@@ -256,6 +256,84 @@ def test_two_meetings_racing_on_one_nomination_exactly_one_wins(prefect_api, ses
     assert len(decided) == 1
 
 
+def test_a_second_meeting_of_a_council_waits_for_the_first_to_apply_then_finds_its_dossiers_decided(
+    prefect_api, session, sample
+):
+    """One meeting of a council applies at a time, held by the council's row in the app database (not a
+    Prefect lease, which a client that gave up on a slow answer could leave taken for good): the second
+    waits while the first is inside its transaction, then is refused on the dossier the first decided."""
+    import threading
+    import time
+
+    from sqlmodel import Session
+
+    from flows.council import apply_and_queue
+    from flows.intake import intake
+    from models import meetings as mt
+    from models.db import get_engine
+
+    asyncio.run(intake(rows=_rows("cam thach", "02/03/2026", ["bang-khen-tinh"]), received_on=RECEIVED))
+    ((unit_id, codes),) = _pending(session).items()
+    first, second = (
+        mt.open_meeting(session=session, unit_id=unit_id, key=f"minutes:{k}", hierarchy=sample, on=RECEIVED)
+        for k in ("first", "second")
+    )
+    session.commit()
+    approve = _approve_all(session, unit_id, codes, RECEIVED)
+    reject = Minutes(
+        meeting_date=RECEIVED,
+        members_present=approve.members_present,
+        decisions=[{"code": codes[0], "decision": "reject", "note": "Thành tích chưa tiêu biểu"}],
+    )
+    outcome: list = []
+    with Session(get_engine()) as holder:
+        meeting = mt.meeting_to_apply(holder, mt.saved_id(first))
+        assert meeting is not None
+        mt.apply_minutes(session=holder, meeting=meeting, minutes=approve, hierarchy=sample)
+        waiting = threading.Thread(
+            target=lambda: outcome.append(apply_and_queue(mt.saved_id(second), reject, "")), daemon=True
+        )
+        waiting.start()
+        time.sleep(2)
+        assert waiting.is_alive() and not outcome  # held at the council's row, nothing checked yet
+        holder.commit()
+    waiting.join(60)
+    assert not waiting.is_alive()
+    (problems,) = outcome
+    assert isinstance(problems, list) and any(codes[0] in str(p) for p in problems), problems
+    session.expire_all()
+    assert session.scalars(select(Nomination)).one().status == Status.forwarded
+
+
+def test_a_meeting_that_waits_too_long_for_its_council_is_refused_with_nothing_applied(
+    prefect_api, session, sample, monkeypatch
+):
+    """PostgreSQL bounds the wait (SQLite's is every write's busy timeout): past it the meeting is refused
+    in words, and the first meeting's transaction is untouched."""
+    from sqlmodel import Session
+
+    from flows.intake import intake
+    from models import meetings as mt
+    from models.db import get_engine
+
+    if session.get_bind().dialect.name != "postgresql":
+        pytest.skip("lock_timeout is PostgreSQL's")
+    monkeypatch.setattr(mt, "COUNCIL_WAIT_S", 1)
+    asyncio.run(intake(rows=_rows("cam thach", "02/03/2026", ["bang-khen-tinh"]), received_on=RECEIVED))
+    ((unit_id, _),) = _pending(session).items()
+    first, second = (
+        mt.open_meeting(session=session, unit_id=unit_id, key=f"minutes:{k}", hierarchy=sample, on=RECEIVED)
+        for k in ("first", "second")
+    )
+    session.commit()
+    with Session(get_engine()) as holder, Session(get_engine()) as late:
+        assert mt.meeting_to_apply(holder, mt.saved_id(first)) is not None
+        with pytest.raises(mt.CouncilBusy, match="quá 1 phút"):
+            mt.meeting_to_apply(late, mt.saved_id(second))
+        late.rollback()
+        holder.commit()
+
+
 def test_minutes_too_large_for_a_parameter_go_by_reference_and_apply_once(
     prefect_api, session, sample, smtp_env, monkeypatch
 ):

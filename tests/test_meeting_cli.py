@@ -225,7 +225,7 @@ def test_nothing_waiting_opens_no_meeting(running: Up, app_database: str | None)
     assert _meetings(running, app_database, unit) == []
 
 
-@pytest.mark.any_database  # Prefect's concurrency limit and run states; racing meetings on PostgreSQL: test_flows
+@pytest.mark.any_database  # Prefect run states and the UI cancel; racing meetings on PostgreSQL: test_flows
 def test_one_meeting_at_a_time_and_a_cancelled_or_deleted_run_closes_its_meeting(
     running: Up, app_database: str | None, tmp_path: Path
 ) -> None:
