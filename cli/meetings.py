@@ -334,7 +334,7 @@ def _decide_waiting(
 
     from flows.council import Applied, apply_and_queue, read_state
     from flows.inputs import MeetingDecisions
-    from models.meetings import MeetingClosed
+    from models.meetings import MeetingRefused
     from supervisor.reach import run, run_ui_link
 
     busy = (
@@ -346,7 +346,7 @@ def _decide_waiting(
         raise _fail(busy)
     try:
         applied = apply_and_queue(meeting_id, minutes, unit_code, label=row)
-    except (LookupError, MeetingClosed) as exc:
+    except (LookupError, MeetingRefused) as exc:  # closed meanwhile, or the council busy (CouncilBusy)
         raise _fail(str(exc)) from None
     if not isinstance(applied, Applied):
         _report_problems([str(p) for p in applied], json_out, waiting=True)

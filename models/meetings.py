@@ -33,7 +33,7 @@ from models import nominations as nm
 from models.awards import AwardForm, NomineeKind, catalogue
 from models.clock import fmt_date, today_vn, utcnow, years_before
 from models.consultation import forwarding_problem
-from models.db import UTCDateTime, enum_type
+from models.db import SQLITE_BUSY_S, UTCDateTime, enum_type
 from models.hierarchy import Hierarchy, UnitRef
 from models.labelled import LabelledEnum
 from models.nominations import AGENDA, Act, Action, Nomination, Status, Votes
@@ -445,16 +445,16 @@ class MeetingClosed(MeetingRefused):
         )
 
 
-# How long a meeting waits for another meeting of its council to finish applying (PostgreSQL; on SQLite
-# every write waits for the write lock, models/db.py's busy timeout).
+# How long a meeting waits for another meeting of its council to finish applying: on PostgreSQL for the
+# council's row; on SQLite every write waits for the write lock as long as models/db.py's busy timeout.
 COUNCIL_WAIT_S = 900
 
 
 class CouncilBusy(MeetingRefused):
-    def __init__(self) -> None:
+    def __init__(self, waited: str) -> None:
         super().__init__(
-            f"hội đồng đang áp dụng một phiên họp khác đã quá {-(-COUNCIL_WAIT_S // 60)} phút; "
-            "chưa áp dụng gì, xin chạy lại phiên họp sau"
+            f"hội đồng đang áp dụng một phiên họp khác (đã chờ {waited}); chưa áp dụng gì, "
+            "xin gửi lại biên bản sau"
         )
 
 
@@ -474,7 +474,9 @@ def _lock_council(session: Session, council_id: int) -> None:
         )
     except OperationalError as exc:
         if getattr(exc.orig, "sqlstate", None) == "55P03":  # lock_not_available: waited out lock_timeout
-            raise CouncilBusy() from exc
+            raise CouncilBusy(f"{-(-COUNCIL_WAIT_S // 60)} phút") from exc
+        if getattr(exc.orig, "sqlite_errorname", None) == "SQLITE_BUSY":  # waited out the busy timeout
+            raise CouncilBusy(f"{SQLITE_BUSY_S} giây") from exc
         raise
     if postgres:
         session.execute(text("SET LOCAL lock_timeout = DEFAULT"))
