@@ -16,7 +16,6 @@ from sqlmodel import Session, create_engine
 
 from models.settings import get_settings
 
-
 SQLITE_BUSY_S = 30  # how long a write waits for SQLite's write lock before `database is locked`
 
 
