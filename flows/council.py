@@ -404,12 +404,6 @@ async def apply_task(
     return await to_thread.run_sync(lambda: apply_and_queue(meeting_id, minutes, unit))
 
 
-async def _apply(
-    opening: Opening, minutes: mt.Minutes | Mapping[str, Any] | None
-) -> Applied | list[mt.Problem]:
-    return await apply_task(_meeting_id(opening), minutes, opening.unit_code)
-
-
 def _meeting_id(opening: Opening) -> int:
     if opening.meeting_id is None:
         raise ValueError("phiên họp chưa mở")
@@ -470,7 +464,7 @@ async def _decide_by_form(opening: Opening, on: date) -> Applied:
             **values,
         )
         decisions = await asuspend_flow_run(wait_for_input=form, timeout=None, key=f"decisions-{attempt}")
-        applied = await _apply(opening, decisions.minutes_data())
+        applied = await apply_task(_meeting_id(opening), decisions.minutes_data(), opening.unit_code)
         if isinstance(applied, Applied):
             if attempt:
                 await _problems_cleared(opening, attempt)
@@ -543,7 +537,7 @@ async def council_meeting(
         if opening.status == mt.MeetingStatus.open and minutes is None:
             applied = await _decide_by_form(opening, on)
         else:
-            done = await _apply(opening, minutes)
+            done = await apply_task(_meeting_id(opening), minutes, opening.unit_code)
             if not isinstance(done, Applied):
                 return await _refuse(opening, "Biên bản chưa hợp lệ, chưa áp dụng gì", done)
             applied = done

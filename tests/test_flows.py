@@ -67,6 +67,31 @@ def _pending(session) -> dict[int, list[str]]:
     return out
 
 
+def _rejecting(approve: Minutes, code: str) -> Minutes:
+    """The same council's minutes rejecting `code` (a rival of `approve`)."""
+    return Minutes(
+        meeting_date=approve.meeting_date,
+        members_present=approve.members_present,
+        decisions=[{"code": code, "decision": "reject", "note": "Thành tích chưa tiêu biểu"}],
+    )
+
+
+def _two_meetings_of_one_council(session, sample) -> tuple[int, list[str], int, int]:
+    """One dossier waiting at xã Cẩm Thạch and two meetings of its council open beside each other (minutes
+    passed in): the unit's id, the dossiers' codes, and the meetings' ids."""
+    from flows.intake import intake
+    from models import meetings as mt
+
+    asyncio.run(intake(rows=_rows("cam thach", "02/03/2026", ["bang-khen-tinh"]), received_on=RECEIVED))
+    ((unit_id, codes),) = _pending(session).items()
+    first, second = (
+        mt.open_meeting(session=session, unit_id=unit_id, key=f"minutes:{k}", hierarchy=sample, on=RECEIVED)
+        for k in ("first", "second")
+    )
+    session.commit()
+    return unit_id, codes, mt.saved_id(first), mt.saved_id(second)
+
+
 def _run_chain(session, sample, day: date = RECEIVED) -> tuple[list, list]:
     """Hold a meeting at every local unit with work, then the heads' decisions on what was recommended and
     the central bodies' decisions or submissions (no council vote there), until nothing is pending;
@@ -224,11 +249,7 @@ def test_two_meetings_racing_on_one_nomination_exactly_one_wins(prefect_api, ses
     ((unit_id, codes),) = _pending(session).items()
     code = sample.get(unit_id).code
     approve = _approve_all(session, unit_id, codes, RECEIVED)
-    reject = Minutes(
-        meeting_date=RECEIVED,
-        members_present=approve.members_present,
-        decisions=[{"code": codes[0], "decision": "reject", "note": "Thành tích chưa tiêu biểu"}],
-    )
+    reject = _rejecting(approve, codes[0])
 
     async def race():
         return await asyncio.gather(
@@ -268,30 +289,19 @@ def test_a_second_meeting_of_a_council_waits_for_the_first_to_apply_then_finds_i
     from sqlmodel import Session
 
     from flows.council import apply_and_queue
-    from flows.intake import intake
     from models import meetings as mt
     from models.db import get_engine
 
-    asyncio.run(intake(rows=_rows("cam thach", "02/03/2026", ["bang-khen-tinh"]), received_on=RECEIVED))
-    ((unit_id, codes),) = _pending(session).items()
-    first, second = (
-        mt.open_meeting(session=session, unit_id=unit_id, key=f"minutes:{k}", hierarchy=sample, on=RECEIVED)
-        for k in ("first", "second")
-    )
-    session.commit()
+    unit_id, codes, first, second = _two_meetings_of_one_council(session, sample)
     approve = _approve_all(session, unit_id, codes, RECEIVED)
-    reject = Minutes(
-        meeting_date=RECEIVED,
-        members_present=approve.members_present,
-        decisions=[{"code": codes[0], "decision": "reject", "note": "Thành tích chưa tiêu biểu"}],
-    )
+    reject = _rejecting(approve, codes[0])
     outcome: list = []
     with Session(get_engine()) as holder:
-        meeting = mt.meeting_to_apply(holder, mt.saved_id(first))
+        meeting = mt.meeting_to_apply(holder, first)
         assert meeting is not None
         mt.apply_minutes(session=holder, meeting=meeting, minutes=approve, hierarchy=sample)
         waiting = threading.Thread(
-            target=lambda: outcome.append(apply_and_queue(mt.saved_id(second), reject, "")), daemon=True
+            target=lambda: outcome.append(apply_and_queue(second, reject, "")), daemon=True
         )
         waiting.start()
         time.sleep(2)
@@ -313,7 +323,6 @@ def test_a_meeting_that_waits_too_long_for_its_council_is_refused_with_nothing_a
     from sqlalchemy import create_engine
     from sqlmodel import Session
 
-    from flows.intake import intake
     from models import meetings as mt
     from models.db import get_engine
 
@@ -323,15 +332,9 @@ def test_a_meeting_that_waits_too_long_for_its_council_is_refused_with_nothing_a
         late_engine, waited = get_engine(), "đã chờ 1 phút"
     else:  # a connection that waits 1 s for the write lock instead of models/db.py's 30 s
         late_engine, waited = create_engine(bind.url, connect_args={"timeout": 1}), "đã chờ 30 giây"
-    asyncio.run(intake(rows=_rows("cam thach", "02/03/2026", ["bang-khen-tinh"]), received_on=RECEIVED))
-    ((unit_id, codes),) = _pending(session).items()
-    first, second = (
-        mt.open_meeting(session=session, unit_id=unit_id, key=f"minutes:{k}", hierarchy=sample, on=RECEIVED)
-        for k in ("first", "second")
-    )
-    session.commit()
+    unit_id, codes, first, second = _two_meetings_of_one_council(session, sample)
     with Session(get_engine()) as holder, Session(late_engine) as late:
-        meeting = mt.meeting_to_apply(holder, mt.saved_id(first))
+        meeting = mt.meeting_to_apply(holder, first)
         assert meeting is not None
         mt.apply_minutes(
             session=holder,
@@ -340,12 +343,12 @@ def test_a_meeting_that_waits_too_long_for_its_council_is_refused_with_nothing_a
             hierarchy=sample,
         )
         with pytest.raises(mt.CouncilBusy, match=waited):
-            mt.meeting_to_apply(late, mt.saved_id(second))
+            mt.meeting_to_apply(late, second)
         late.rollback()
         holder.commit()
     session.expire_all()
     assert session.scalars(select(Nomination)).one().status == Status.forwarded
-    assert session.get(mt.Meeting, mt.saved_id(second)).status == mt.MeetingStatus.open
+    assert session.get(mt.Meeting, second).status == mt.MeetingStatus.open
 
 
 def test_minutes_too_large_for_a_parameter_go_by_reference_and_apply_once(
