@@ -75,6 +75,40 @@ def tree_cpu(pid: int) -> float:
     return total
 
 
+def child_pid(marker: str) -> int | None:
+    """This process's child whose command line contains `marker` (the embedded path's Prefect server)."""
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if (
+                entry.name.isdigit()
+                and int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) == os.getpid()
+                and marker.encode() in (entry / "cmdline").read_bytes()
+            ):
+                return int(entry.name)
+    return None
+
+
+class CpuSplit:
+    """CPU seconds over a path by who spent them: each named process with everything under it (tree_cpu),
+    this process on its own; `rest` is whatever else kept the machine busy."""
+
+    def __init__(self, roots: dict[str, list[int | None]]) -> None:
+        self.roots = {name: [p for p in pids if p] for name, pids in roots.items() if any(pids)}
+        self.start = self._now()
+
+    def _now(self) -> dict[str, float]:
+        return {
+            "machine": machine_cpu(),
+            "bench": time.process_time(),
+            **{name: sum(tree_cpu(p) for p in pids) for name, pids in self.roots.items()},
+        }
+
+    def stop(self) -> dict[str, float]:
+        spent = {name: value - self.start[name] for name, value in self._now().items()}
+        spent["rest"] = spent["machine"] - sum(v for k, v in spent.items() if k != "machine")
+        return spent
+
+
 def machine_cpu() -> float:
     """Busy CPU seconds of the whole machine since boot, every core (/proc/stat): the server, PostgreSQL
     and the runs included. Over a path it shows whether that path was waiting or the machine was full
@@ -89,10 +123,11 @@ def machine_cpu() -> float:
 
 
 @contextlib.contextmanager
-def postgres(url: str | None, workdir: Path) -> Iterator[str]:
-    """An admin URL: the one given, or a throwaway cluster from .ci/start-postgres (stopped after)."""
+def postgres(url: str | None, workdir: Path) -> Iterator[tuple[str, int | None]]:
+    """An admin URL and the server's pid: the URL given (pid unknown), or a throwaway cluster from
+    .ci/start-postgres (stopped after)."""
     if url:
-        yield url
+        yield url, None
         return
     # As root the cluster runs as `postgres`, which cannot enter the private (0700) work folder: a folder
     # of its own beside it.
@@ -103,7 +138,7 @@ def postgres(url: str | None, workdir: Path) -> Iterator[str]:
     if started.returncode != 0:
         raise SystemExit(f"PostgreSQL did not start:\n{started.stderr[-2000:]}")
     try:
-        yield started.stdout.strip()
+        yield started.stdout.strip(), int((state / "pg" / "pid").read_text())
     finally:
         subprocess.run([str(ROOT / ".ci/stop-postgres")], env=env, capture_output=True, check=False)
         shutil.rmtree(state, ignore_errors=True)
@@ -180,29 +215,34 @@ WORKER_COMMANDS = {
 
 
 async def submit_and_wait(runs: list[tuple[str, dict]]) -> list:
-    """Start deployment runs (the pool's workers pick them up) and wait until every one has finished."""
+    """Start deployment runs (the pool's workers pick them up) and wait until every one has finished.
+    The wait asks the server for one count a second, not for the runs themselves (200 full runs a second
+    in a backlog loaded the server more than any worker did): the embedded path waits for nothing."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState
+    from prefect.client.schemas.filters import FlowRunFilterStateType as StateType
+    from prefect.client.schemas.objects import StateType as Type
     from prefect.deployments import run_deployment
 
     submitted = [await run_deployment(name, parameters=parameters, timeout=0) for name, parameters in runs]
     ids = [r.id for r in submitted]
+    ended = [Type.COMPLETED, Type.FAILED, Type.CANCELLED]  # a crashed run is run again by the automation
     async with get_client() as client:
-        while True:
-            done = []
-            for start in range(0, len(ids), 200):
-                done += await client.read_flow_runs(
-                    flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids[start : start + 200])),
-                    limit=200,
-                )
-            if all(r.state and r.state.is_final() and not r.state.is_crashed() for r in done):
-                failed = [r for r in done if not r.state.is_completed()]
-                if failed:
-                    raise RuntimeError(
-                        f"{len(failed)} runs did not complete, e.g. {failed[0].name}: {failed[0].state}"
-                    )
-                return done
+        while await client.count_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                id=FlowRunFilterId(any_=ids), state=FlowRunFilterState(type=StateType(not_any_=ended))
+            )
+        ):
             await asyncio.sleep(1)
+        done = []
+        for start in range(0, len(ids), 200):
+            done += await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids[start : start + 200])), limit=200
+            )
+    failed = [r for r in done if not (r.state and r.state.is_completed())]
+    if failed:
+        raise RuntimeError(f"{len(failed)} runs did not complete, e.g. {failed[0].name}: {failed[0].state}")
+    return done
 
 
 def forwarding_meetings(url: str, keys: list[str]) -> list[int]:
@@ -367,7 +407,13 @@ async def breakdown(since: datetime) -> dict[str, float]:
 
 
 def embedded(
-    workdir: Path, rows: list[list[dict]], template: Path, port: int, size: int, concurrency: int
+    workdir: Path,
+    rows: list[list[dict]],
+    template: Path,
+    port: int,
+    size: int,
+    concurrency: int,
+    sink_pid: int,
 ) -> dict:
     db = workdir / "embedded.db"
     shutil.copy(template, db)
@@ -376,17 +422,19 @@ def embedded(
         surge.use_database(url, port)
         timer = surge.Timer()
         since = datetime.now().astimezone()
-        cpu, busy = time.process_time(), machine_cpu()
+        spent = CpuSplit({"prefect_server": [child_pid("supervisor.prefect_server")], "sink": [sink_pid]})
         t = time.perf_counter()
         runs = surge.run_prefect(url, rows, concurrency, timer)
         wall = time.perf_counter() - t
-        cpu, busy = time.process_time() - cpu, machine_cpu() - busy
+        by = spent.stop()
+        cpu, busy = by["bench"], by["machine"]
         split = asyncio.run(breakdown(since))
         checked = surge.check(url, size)
     return {
         "wall_s": wall,
         "cpu_s": cpu,
         "machine_cpu_s": busy,
+        "cpu_by": by,
         "timer": timer.parts,
         "runs": runs,
         "split": split,
@@ -398,11 +446,13 @@ def with_workers(
     workdir: Path,
     rows: list[list[dict]],
     admin_url: str,
+    pg_pid: int | None,
     port: int,
     size: int,
     workers: int,
     limit: int,
     kind: str,
+    sink_pid: int,
 ) -> dict:
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from sqlalchemy.engine import make_url
@@ -467,9 +517,20 @@ def with_workers(
                 surge.use_database(app_url, port)
                 timer = surge.Timer()
                 since = datetime.now().astimezone()
-                t, busy = time.perf_counter(), machine_cpu()
+                spent = CpuSplit(
+                    {
+                        "prefect_server": [service.processes["server"].pid],
+                        "postgres": [pg_pid],
+                        "workers_and_runs": [
+                            service.processes[f"worker-{n + 1}"].pid for n in range(workers)
+                        ],
+                        "sink": [sink_pid],
+                    }
+                )
+                t = time.perf_counter()
                 runs = run_workers(app_url, rows, timer)
-                wall, busy = time.perf_counter() - t, machine_cpu() - busy
+                wall, by = time.perf_counter() - t, spent.stop()
+                busy = by["machine"]
                 split = asyncio.run(breakdown(since))
                 checked = surge.check(app_url, size)
                 # the workers and every flow-run process they ran (all finished by now)
@@ -482,6 +543,7 @@ def with_workers(
         "wall_s": wall,
         "cpu_s": workers_cpu,
         "machine_cpu_s": busy,
+        "cpu_by": by,
         "timer": timer.parts,
         "runs": runs,
         "split": split,
@@ -529,12 +591,23 @@ def main() -> None:
         one = (
             None
             if args.workers_only
-            else embedded(workdir, rows, template, port, args.size, args.concurrency)
+            else embedded(workdir, rows, template, port, args.size, args.concurrency, sink.pid)
         )
-        with postgres(args.postgres, workdir) as admin_url:
+        with postgres(args.postgres, workdir) as (admin_url, pg_pid):
             kinds = ["warm", "stock"] if args.worker == "both" else [args.worker]
             many = {
-                kind: with_workers(workdir, rows, admin_url, port, args.size, args.workers, args.limit, kind)
+                kind: with_workers(
+                    workdir,
+                    rows,
+                    admin_url,
+                    pg_pid,
+                    port,
+                    args.size,
+                    args.workers,
+                    args.limit,
+                    kind,
+                    sink.pid,
+                )
                 for kind in kinds
             }
     finally:
@@ -574,6 +647,14 @@ def main() -> None:
             f"{name:<30} {s['waiting_to_start']:>9.0f} {s['database']:>9.0f} {s['mail']:>7.0f} "
             f"{s['engine_events_artifacts']:>14.0f}"
         )
+    print("\nWho kept the machine busy (CPU s over the path; rest = every other process and the kernel):")
+    who = ["bench", "prefect_server", "postgres", "workers_and_runs", "sink", "rest", "machine"]
+    print(f"{'path':<30} " + " ".join(f"{w:>16}" for w in who))
+    for name, p in paths:
+        print(
+            f"{name:<30} "
+            + " ".join(f"{p['cpu_by'][w]:>16.0f}" if w in p["cpu_by"] else f"{'–':>16}" for w in who)
+        )
     print(
         "  to start = queued, picked up by a worker, a new Python process, imports, the pull step "
         "(embedded: none); CPU s = this process (embedded) or the workers and their flow-run processes; "
@@ -598,6 +679,7 @@ def main() -> None:
             "levels": p["runs"]["levels"],
             "cpu_s": round(p["cpu_s"], 1),
             "machine_cpu_s": round(p["machine_cpu_s"], 1),
+            "cpu_by_s": {k: round(v, 1) for k, v in p["cpu_by"].items()},
             "parts_s": {k: round(v, 1) for k, v in p["timer"].items()},
             "run_seconds": {k: round(v, 1) for k, v in p["split"].items()},
             "steps": p["check"]["steps"],

@@ -6,11 +6,14 @@ which should cost nothing."""
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import anyio
 import anyio.abc
+from httpx import HTTPStatusError
+from prefect.client.schemas.responses import WorkerFlowRunResponse
 from prefect.flow_engine import run_flow_in_subprocess
 from prefect.runner._flow_run_executor import FlowRunExecutorContext
 from prefect.runner._process_manager import ProcessHandle
@@ -81,6 +84,33 @@ class WarmProcessWorker(ProcessWorker):
             self._poll_lock = anyio.Lock()
         async with self._poll_lock:
             return await super().get_and_submit_flow_runs()
+
+    async def _get_scheduled_flow_runs(self) -> list[WorkerFlowRunResponse]:
+        """Prefect's poll, asking only for as many runs as this worker could take now, and as many again
+        (a run another worker takes first, or one its deployment's limit holds back, leaves room for the
+        next). Prefect's asks for every waiting run, up to the API's 200, parameters and all, however many
+        slots are free: in a backlog of 200 intakes each poll loaded, sent and parsed 200 runs to start
+        one."""
+        if self._limiter is None:  # no limit: every waiting run can start, as Prefect asks
+            return await super()._get_scheduled_flow_runs()
+        slots = int(self._limiter.total_tokens)
+        scheduled_before = datetime.now(UTC) + timedelta(seconds=int(self._prefetch_seconds))
+        try:
+            response = await self.client.request(
+                "POST",
+                "/work_pools/{name}/get_scheduled_flow_runs",
+                path_params={"name": self._work_pool_name},
+                json={
+                    "work_queue_names": list(self._work_queues),
+                    "scheduled_before": scheduled_before.isoformat(),
+                    "limit": int(self._limiter.available_tokens) + slots,
+                },
+            )
+        except HTTPStatusError as exc:
+            if exc.response.status_code == 404:
+                return []  # no pool yet: Prefect's heartbeat creates it, as after its own poll
+            raise
+        return WorkerFlowRunResponse.model_validate_list(response.json())
 
     async def _submit_scheduled_flow_runs(self, flow_run_response: list[Any]) -> list[FlowRun]:
         """Prefect's submission, minus the runs this worker already holds a slot for. A poll's answer can

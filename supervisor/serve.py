@@ -45,9 +45,11 @@ async def serve(*, ready_file: Path | None, api_timeout: float) -> None:
 
     from flows.deployments import DEPLOYMENTS, build_deployments  # here: `thidua` commands import it
     from supervisor.warm import fork_flow_runs
+    from supervisor.warm_caches import fill_starter
 
     deployments = await build_deployments()  # imports the flows while the server may still boot
     fork_flow_runs(spec.load() for spec in DEPLOYMENTS)
+    fill_starter()
     await wait_for_api(api_timeout)
     runner = Runner(name="thidua", pause_on_shutdown=True)
     for spec, deployment in zip(DEPLOYMENTS, deployments, strict=True):

@@ -17,6 +17,7 @@ start whatever happens.
 
 from __future__ import annotations
 
+import copy
 import logging
 import ssl
 import time
@@ -78,16 +79,90 @@ def share_prefect_tls_contexts() -> None:
     orchestration.ssl.create_default_context(cafile=PREFECT_API_SSL_CERT_FILE.value() or certifi.where())
 
 
+def serialise_settings_once() -> None:
+    """Prefect's settings, turned into a run's environment and its serialised context once per settings
+    object, not for every run the process starts.
+
+    Prefect 3.8.8 does both for each flow run a worker (or a runner) starts: the job's base environment
+    and `run_flow_in_subprocess` (`Settings.to_environment_variables`, twice) and the context the child
+    hydrates (`SettingsContext.serialize`), each a full walk of ~200 settings with their secrets: 37 % of
+    a warm worker's own CPU (py-spy, `bench/surge_workers.py --size 1000`). A settings object is never
+    changed once made (Prefect makes a new one for a change: `copy_with_update`, `temporary_settings`), so
+    the answer is kept beside the very object it came from and given out as a copy."""
+    from prefect.context import SettingsContext
+    from prefect.settings import Settings
+
+    if getattr(Settings.to_environment_variables, "thidua_once", False):
+        return
+    environment, serialise = Settings.to_environment_variables, SettingsContext.serialize
+    kept: dict[tuple, tuple[Any, Any]] = {}
+
+    def once(made: Any, key: tuple, compute: Callable[[], Any]) -> Any:
+        held = kept.get(key)
+        if held is None or held[0] is not made:
+            if len(kept) >= 32:  # a few settings objects live at once; older ones are let go
+                kept.clear()
+            held = kept[key] = (made, compute())
+        return copy.deepcopy(held[1])
+
+    def to_environment_variables(
+        self: Any, exclude_unset: bool = False, include_secrets: bool = True, include_aliases: bool = False
+    ) -> dict[str, str]:
+        options = {
+            "exclude_unset": exclude_unset,
+            "include_secrets": include_secrets,
+            "include_aliases": include_aliases,
+        }
+        return once(self, ("env", id(self), *options.values()), lambda: environment(self, **options))
+
+    def serialize(self: Any, include_secrets: bool = True) -> dict[str, Any]:
+        return once(self, ("context", id(self), include_secrets), lambda: serialise(self, include_secrets))
+
+    to_environment_variables.thidua_once = True  # type: ignore[attr-defined]
+    Settings.to_environment_variables = to_environment_variables  # type: ignore[method-assign]
+    SettingsContext.serialize = serialize  # type: ignore[method-assign]
+
+
+def fill_starter() -> None:
+    """The caches of the process that starts the runs (the warm worker, `thidua up`'s runner), which lives
+    long and, for each run it starts, makes Prefect API clients (a TLS context each: 30 % of a warm
+    worker's own CPU) and serialises its settings."""
+    share_prefect_tls_contexts()
+    serialise_settings_once()
+
+
 def _heavy_imports() -> None:
-    """What the flows import only when used (docxtpl, openpyxl, the database driver)."""
+    """What the flows import only when used (docxtpl, openpyxl, the database driver), and what Prefect's
+    engine imports only once a run starts (its task engine; graphviz, for flow visualisation; anyio's
+    asyncio backend): 3 % of a forked run's CPU (py-spy, `bench/surge_workers.py --size 1000`)."""
+    import anyio._backends._asyncio  # noqa: F401
     import docxtpl  # noqa: F401 - documents/render.py, on the first paper
     import openpyxl.comments  # noqa: F401 - models/sheets.py, on the first workbook
     import openpyxl.styles  # noqa: F401
+    import prefect.task_engine  # noqa: F401
+    import prefect.utilities.visualization  # noqa: F401
     from sqlalchemy.engine import make_url
 
     from models.settings import get_settings
 
     make_url(get_settings().effective_database_url).get_dialect().import_dbapi()
+
+
+def _server_version() -> None:
+    """Prefect's check that its API speaks this client's version, done once here: each process checks
+    once, before its first websocket (events, logs), and a forked run is a new process, so each run
+    checked again (a TLS context and a request: 5 % of a forked run's CPU). An API not reachable yet is
+    not remembered (the runs check again, as before); a server of another major version is an error,
+    logged here, and again in each run."""
+    import asyncio
+
+    from prefect._internal.version_checking import check_server_version
+    from prefect.settings import PREFECT_API_URL
+
+    api_url = PREFECT_API_URL.value()
+    if not api_url:
+        raise LookupError("no PREFECT_API_URL: a temporary server, made by each run")
+    asyncio.run(check_server_version(api_url, logger, raise_on_error=False))
 
 
 def _templates() -> None:
@@ -133,6 +208,7 @@ def _units() -> None:
 STEPS: dict[str, Callable[[], None]] = {
     "tls": share_prefect_tls_contexts,
     "imports": _heavy_imports,
+    "server version": _server_version,
     "templates": _templates,
     "calendar": _calendar,
     "units": _units,

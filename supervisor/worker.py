@@ -36,9 +36,11 @@ async def work(pool: str, name: str | None, limit: int | None, healthcheck: bool
     from flows.deployments import DEPLOYMENTS
     from supervisor.forked_worker import WarmProcessWorker
     from supervisor.warm import fork_flow_runs
+    from supervisor.warm_caches import fill_starter
 
     # an entrypoint that does not import stops the worker here, not in a run
     fork_flow_runs(spec.load() for spec in DEPLOYMENTS)
+    fill_starter()
     async with WarmProcessWorker(work_pool_name=pool, name=name, limit=limit) as worker:
         logger.info("Worker %s polls pool %s (thidua's runs fork from a warm process)", worker.name, pool)
         await worker.start(with_healthcheck=healthcheck)

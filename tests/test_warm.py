@@ -182,6 +182,38 @@ def test_a_stale_poll_answer_does_not_take_a_second_slot_for_a_run_already_runni
     assert submitted == [] and held == 1
 
 
+def test_the_warm_worker_asks_only_for_the_runs_it_could_take(prefect_api) -> None:
+    """A poll asks for the worker's free slots and as many again, the earliest first, not for every waiting
+    run (Prefect's asks for up to 200, parameters and all, to start one); a worker without a limit still
+    asks for every one."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import WorkPoolCreate
+
+    from supervisor.forked_worker import WarmProcessWorker
+
+    pool = f"warm-poll-{uuid.uuid4().hex[:8]}"
+
+    async def scenario() -> tuple[list[int], list, list]:
+        async with get_client() as client:
+            await client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+            flow_id = await client.create_flow_from_name("bounded-poll")
+            deployment = await client.create_deployment(flow_id=flow_id, name="d", work_pool_name=pool)
+            waiting = [await client.create_flow_run_from_deployment(deployment) for _ in range(12)]
+        asked = []
+        async with WarmProcessWorker(work_pool_name=pool, limit=3) as worker:
+            asked.append(len(await worker._get_scheduled_flow_runs()))  # 3 free: 3 + 3
+            worker.limiter.acquire_on_behalf_of_nowait(uuid.uuid4())
+            earliest = [r.flow_run.id for r in await worker._get_scheduled_flow_runs()]
+            asked.append(len(earliest))  # 2 free: 2 + 3
+        async with WarmProcessWorker(work_pool_name=pool) as unlimited:
+            asked.append(len(await unlimited._get_scheduled_flow_runs()))
+        return asked, earliest, sorted(waiting, key=lambda r: r.next_scheduled_start_time)
+
+    asked, earliest, waiting = asyncio.run(scenario())
+    assert asked == [6, 5, 12]
+    assert set(earliest) == {r.id for r in waiting[:5]}
+
+
 def test_prefect_clients_share_a_tls_context_only_for_an_http_api() -> None:
     """Over http:// the context is never used for a handshake: one serves every client. Over https://
     httpcore changes a context at each connection, so each client keeps its own, as in Prefect."""
@@ -199,3 +231,72 @@ def test_prefect_clients_share_a_tls_context_only_for_an_http_api() -> None:
         )  # unverified: changed after
     with temporary_settings({PREFECT_API_URL: "https://prefect.example.vn/api"}):
         assert shared.create_default_context(cafile=certifi.where()) is not first
+
+
+def test_settings_are_serialised_once_per_settings_object_and_given_out_as_copies(monkeypatch) -> None:
+    """The process that starts runs serialises its settings for each run (the job's environment, the
+    context the child hydrates): kept per settings object, the same answer as Prefect's; a new object
+    (a changed setting) is serialised anew, and a caller changing its copy changes nothing kept."""
+    from prefect.context import SettingsContext
+    from prefect.settings import PREFECT_API_URL, Settings, get_current_settings, temporary_settings
+
+    from supervisor.warm_caches import serialise_settings_once
+
+    settings = get_current_settings()
+    context = SettingsContext.get()
+    assert context is not None
+    expected_env = settings.to_environment_variables(exclude_unset=True)
+    expected_context = context.serialize()
+    # Prefect's own, counted (and restored after the test: the patched methods stay in this test)
+    walks: list[str] = []
+    prefects = Settings.to_environment_variables
+
+    def counted(self, **options):
+        walks.append("env")
+        return prefects(self, **options)
+
+    monkeypatch.setattr(Settings, "to_environment_variables", counted)
+    monkeypatch.setattr(SettingsContext, "serialize", SettingsContext.serialize)
+
+    serialise_settings_once()
+    first = settings.to_environment_variables(exclude_unset=True)
+    assert settings.to_environment_variables(exclude_unset=True) is not first
+    assert walks == ["env"]  # the second answer was kept, not walked again
+    assert first == expected_env
+    first["PREFECT_API_URL"] = "http://changed.invalid/api"
+    assert settings.to_environment_variables(exclude_unset=True) == expected_env
+    served = context.serialize()
+    assert served == expected_context
+    served["settings"].clear()
+    assert context.serialize() == expected_context
+    assert settings.to_environment_variables() != expected_env  # exclude_unset is part of the key
+
+    with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4999/api"}):
+        changed = get_current_settings()
+        assert changed.to_environment_variables(exclude_unset=True)["PREFECT_API_URL"] == (
+            "http://127.0.0.1:4999/api"
+        )
+        now = SettingsContext.get()
+        assert now is not None and now.serialize()["settings"]["api"]["url"] == "http://127.0.0.1:4999/api"
+
+
+def test_the_warm_process_checks_the_server_version_once_for_its_runs(prefect_api) -> None:
+    """Prefect checks its API's version once per process, before its first websocket: the fork server does
+    it, and every forked run inherits the answer; an API not reachable is not remembered."""
+    import prefect
+    from prefect._internal import version_checking
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from supervisor.warm_caches import _server_version
+
+    version_checking._clear_api_version_check_cache()
+    try:
+        _server_version()
+        checked = version_checking._API_VERSION_CHECK_CACHE.copy()
+        assert (PREFECT_API_URL.value(), prefect.__version__) in checked
+        version_checking._clear_api_version_check_cache()
+        with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):  # nothing listens there
+            _server_version()
+        assert not version_checking._API_VERSION_CHECK_CACHE
+    finally:
+        version_checking._clear_api_version_check_cache()
