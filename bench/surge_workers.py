@@ -219,18 +219,27 @@ async def submit_and_wait(runs: list[tuple[str, dict]]) -> list:
     The wait asks the server for one count a second, not for the runs themselves (200 full runs a second
     in a backlog loaded the server more than any worker did): the embedded path waits for nothing."""
     from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId, FlowRunFilterState
-    from prefect.client.schemas.filters import FlowRunFilterStateType as StateType
-    from prefect.client.schemas.objects import StateType as Type
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
     from prefect.deployments import run_deployment
 
     submitted = [await run_deployment(name, parameters=parameters, timeout=0) for name, parameters in runs]
     ids = [r.id for r in submitted]
-    ended = [Type.COMPLETED, Type.FAILED, Type.CANCELLED]  # a crashed run is run again by the automation
+    ended = [
+        StateType.COMPLETED,
+        StateType.FAILED,
+        StateType.CANCELLED,
+    ]  # a crashed run is run again by the automation
     async with get_client() as client:
         while await client.count_flow_runs(
             flow_run_filter=FlowRunFilter(
-                id=FlowRunFilterId(any_=ids), state=FlowRunFilterState(type=StateType(not_any_=ended))
+                id=FlowRunFilterId(any_=ids),
+                state=FlowRunFilterState(type=FlowRunFilterStateType(not_any_=ended)),
             )
         ):
             await asyncio.sleep(1)

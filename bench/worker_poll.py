@@ -1,6 +1,6 @@
 """What one worker poll costs in a backlog: N intake runs waiting in a process pool (default 200, one per
 commune, as the surge submits them), each carrying its batch of nominations as parameters; the warm
-worker's poll (free slots and as many again) beside Prefect's (every waiting run, up to the API's 200),
+worker's poll (as many runs as it has slots) beside Prefect's (every waiting run, up to the API's 200),
 against a Prefect server on SQLite as `thidua up` runs it.
 
     python bench/worker_poll.py [--size 200] [--rows 50] [--limit 4] [--polls 20]

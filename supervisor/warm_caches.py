@@ -103,7 +103,7 @@ def serialise_settings_once() -> None:
             if len(kept) >= 32:  # a few settings objects live at once; older ones are let go
                 kept.clear()
             held = kept[key] = (made, compute())
-        return copy.deepcopy(held[1])
+        return copy.deepcopy(held[1]) if key[0] == "context" else dict(held[1])  # env: str → str
 
     def to_environment_variables(
         self: Any, exclude_unset: bool = False, include_secrets: bool = True, include_aliases: bool = False
@@ -149,20 +149,38 @@ def _heavy_imports() -> None:
 
 
 def _server_version() -> None:
-    """Prefect's check that its API speaks this client's version, done once here: each process checks
-    once, before its first websocket (events, logs), and a forked run is a new process, so each run
-    checked again (a TLS context and a request: 5 % of a forked run's CPU). An API not reachable yet is
-    not remembered (the runs check again, as before); a server of another major version is an error,
-    logged here, and again in each run."""
+    """Prefect's check that its API speaks this client's version, done here for the runs: each process
+    checks once (its first websocket, its first API client: two keys, one URL with a trailing slash),
+    and a forked run is a new process, so each run checked again (a TLS context and requests: 5 % of a
+    forked run's CPU). An API that does not answer yet (`thidua up` starts it beside its runner) is not
+    remembered, and each run checks, as before; a server of another major version is an error, logged
+    here, and again in each run."""
     import asyncio
 
-    from prefect._internal.version_checking import check_server_version
+    import prefect
+    from prefect._internal.version_checking import (
+        _api_version_check_key,
+        _is_api_version_check_cached,
+        _sanitize_url,
+        check_server_version,
+    )
+    from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL
 
     api_url = PREFECT_API_URL.value()
     if not api_url:
         raise LookupError("no PREFECT_API_URL: a temporary server, made by each run")
-    asyncio.run(check_server_version(api_url, logger, raise_on_error=False))
+
+    async def check() -> None:
+        await check_server_version(api_url, logger, raise_on_error=False)
+        if not _is_api_version_check_cached(_api_version_check_key(api_url, prefect.__version__)):
+            raise LookupError(
+                f"the Prefect API at {_sanitize_url(api_url)} does not answer yet; each run checks it"
+            )
+        async with get_client() as client:
+            await client.raise_for_api_version_mismatch_once()
+
+    asyncio.run(check())
 
 
 def _templates() -> None:

@@ -183,9 +183,9 @@ def test_a_stale_poll_answer_does_not_take_a_second_slot_for_a_run_already_runni
 
 
 def test_the_warm_worker_asks_only_for_the_runs_it_could_take(prefect_api) -> None:
-    """A poll asks for the worker's free slots and as many again, the earliest first, not for every waiting
-    run (Prefect's asks for up to 200, parameters and all, to start one); a worker without a limit still
-    asks for every one."""
+    """A poll asks for as many waiting runs as the worker has slots, the earliest first, not for every one
+    (Prefect's asks for up to 200, parameters and all, to start one); a worker without a limit, or with
+    more slots than the server gives in one answer, asks as Prefect does."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.actions import WorkPoolCreate
 
@@ -201,17 +201,18 @@ def test_the_warm_worker_asks_only_for_the_runs_it_could_take(prefect_api) -> No
             waiting = [await client.create_flow_run_from_deployment(deployment) for _ in range(12)]
         asked = []
         async with WarmProcessWorker(work_pool_name=pool, limit=3) as worker:
-            asked.append(len(await worker._get_scheduled_flow_runs()))  # 3 free: 3 + 3
-            worker.limiter.acquire_on_behalf_of_nowait(uuid.uuid4())
+            asked.append(len(await worker._get_scheduled_flow_runs()))
+            worker.limiter.acquire_on_behalf_of_nowait(uuid.uuid4())  # one slot taken: still 3
             earliest = [r.flow_run.id for r in await worker._get_scheduled_flow_runs()]
-            asked.append(len(earliest))  # 2 free: 2 + 3
-        async with WarmProcessWorker(work_pool_name=pool) as unlimited:
-            asked.append(len(await unlimited._get_scheduled_flow_runs()))
+            asked.append(len(earliest))
+        for limit in (None, 250):  # 250: over the server's page of 200, refused (422) if asked for
+            async with WarmProcessWorker(work_pool_name=pool, limit=limit) as other:
+                asked.append(len(await other._get_scheduled_flow_runs()))
         return asked, earliest, sorted(waiting, key=lambda r: r.next_scheduled_start_time)
 
     asked, earliest, waiting = asyncio.run(scenario())
-    assert asked == [6, 5, 12]
-    assert set(earliest) == {r.id for r in waiting[:5]}
+    assert asked == [3, 3, 12, 12]
+    assert earliest == [r.id for r in waiting[:3]]
 
 
 def test_prefect_clients_share_a_tls_context_only_for_an_http_api() -> None:
@@ -249,14 +250,18 @@ def test_settings_are_serialised_once_per_settings_object_and_given_out_as_copie
     expected_context = context.serialize()
     # Prefect's own, counted (and restored after the test: the patched methods stay in this test)
     walks: list[str] = []
-    prefects = Settings.to_environment_variables
+    prefects_env, prefects_context = Settings.to_environment_variables, SettingsContext.serialize
 
-    def counted(self, **options):
+    def counted_env(self, **options):
         walks.append("env")
-        return prefects(self, **options)
+        return prefects_env(self, **options)
 
-    monkeypatch.setattr(Settings, "to_environment_variables", counted)
-    monkeypatch.setattr(SettingsContext, "serialize", SettingsContext.serialize)
+    def counted_context(self, include_secrets=True):
+        walks.append("context")
+        return prefects_context(self, include_secrets)
+
+    monkeypatch.setattr(Settings, "to_environment_variables", counted_env)
+    monkeypatch.setattr(SettingsContext, "serialize", counted_context)
 
     serialise_settings_once()
     first = settings.to_environment_variables(exclude_unset=True)
@@ -269,6 +274,7 @@ def test_settings_are_serialised_once_per_settings_object_and_given_out_as_copie
     assert served == expected_context
     served["settings"].clear()
     assert context.serialize() == expected_context
+    assert walks == ["env", "context"]
     assert settings.to_environment_variables() != expected_env  # exclude_unset is part of the key
 
     with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:4999/api"}):
@@ -281,22 +287,31 @@ def test_settings_are_serialised_once_per_settings_object_and_given_out_as_copie
 
 
 def test_the_warm_process_checks_the_server_version_once_for_its_runs(prefect_api) -> None:
-    """Prefect checks its API's version once per process, before its first websocket: the fork server does
-    it, and every forked run inherits the answer; an API not reachable is not remembered."""
+    """Prefect checks its API's version once per process (its websockets' check and its API clients',
+    each under its own key): the fork server does both, and every forked run inherits the answers; an API
+    that does not answer is not remembered, and said so (the fill logs it)."""
     import prefect
     from prefect._internal import version_checking
+    from prefect.client.orchestration import get_client
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from supervisor.warm_caches import _server_version
+    from supervisor.warm_caches import STEPS, _server_version
 
+    assert STEPS["server version"] is _server_version
     version_checking._clear_api_version_check_cache()
     try:
         _server_version()
-        checked = version_checking._API_VERSION_CHECK_CACHE.copy()
-        assert (PREFECT_API_URL.value(), prefect.__version__) in checked
+        api_url = PREFECT_API_URL.value()
+        client_url = str(get_client().api_url)
+        assert client_url != api_url  # two keys: the websockets' and the API client's
+        assert version_checking._API_VERSION_CHECK_CACHE == {
+            (api_url, prefect.__version__),
+            (client_url, prefect.__version__),
+        }
         version_checking._clear_api_version_check_cache()
         with temporary_settings({PREFECT_API_URL: "http://127.0.0.1:9/api"}):  # nothing listens there
-            _server_version()
+            with pytest.raises(LookupError, match="does not answer yet"):
+                _server_version()
         assert not version_checking._API_VERSION_CHECK_CACHE
     finally:
         version_checking._clear_api_version_check_cache()
