@@ -106,11 +106,13 @@ class Hierarchy:
     def load(cls, session: Session) -> Hierarchy:
         """The tree as the database holds it; reused while the unit table is unchanged.
 
-        Units are reference data that change rarely: mostly by adding rows (a structural change ends a
-        row and starts a new one), which the row count and the highest id show; an edit in place (a
+        Units are reference data that change rarely: by adding rows (a structural change ends a row and
+        starts a new one; no unit is ever deleted), which the highest id shows; an edit in place (a
         sample reload renaming a unit or changing its e-mail) bumps the units' revision
-        (`units_changed`). The three tell whether a cached tree is still the database's, in any
-        process: a long-running one, or a run forked from a warm process that loaded it earlier."""
+        (`units_changed`). The two tell whether a cached tree is still the database's, in any process:
+        a long-running one, or a run forked from a warm process that loaded it earlier. Both are one
+        index lookup. (The row count was a third: on PostgreSQL a full scan of the 11,370 units at every
+        load, 167 million rows read in a 2,000-nomination surge, most of the database's CPU.)"""
         from models.nominations import CodeCounter  # it imports this module
 
         revision = (
@@ -118,7 +120,7 @@ class Hierarchy:
         )
         stamp = (
             str(session.get_bind().engine.url),
-            *session.execute(select(func.count(col(Unit.id)), func.max(col(Unit.id)), revision)).one(),
+            *session.execute(select(func.max(col(Unit.id)), revision)).one(),
         )
         cached = _CACHE.get(stamp[0])
         if cached is not None and cached[0] == stamp:

@@ -98,6 +98,10 @@ class Unit(UnitBase, table=True):
         Index("ix_unit_name_key", "name_key"),
         Index("ix_unit_parent", "parent_id"),
         Index("ix_unit_province", "province_id"),
+        # the outbox checks recipients against the registry by folded address (notifications/outbox.py)
+        Index("ix_unit_email_folded", func.lower(text("email"))),
+        Index("ix_unit_head_email_folded", func.lower(text("head_email"))),
+        Index("ix_unit_ntm_office_email_folded", func.lower(text("ntm_office_email"))),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -112,7 +116,10 @@ class Unit(UnitBase, table=True):
 class Council(SQLModel, table=True):
     """Hội đồng Thi đua – Khen thưởng of one unit; its standing office keeps the dossiers."""
 
-    __table_args__ = (UniqueConstraint("unit_id", name="uq_council_unit"),)
+    __table_args__ = (
+        UniqueConstraint("unit_id", name="uq_council_unit"),
+        Index("ix_council_office_email_folded", func.lower(text("office_email"))),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     unit_id: int = Field(foreign_key="unit.id")

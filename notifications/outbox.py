@@ -140,7 +140,7 @@ def _registry_query(among: list[str] | None = None):
 
     def branch(column):
         stmt = select(column.label("address")).where(column.is_not(None))
-        # lower(address) is indexed for council members (ix_member_email_folded); stored addresses are trimmed
+        # lower(address) is indexed in every table (ix_*_folded: 0001, 0013); stored addresses are trimmed
         return stmt.where(func.lower(column).in_(among)) if among is not None else stmt
 
     return union(*(branch(c) for c in columns))
