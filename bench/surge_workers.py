@@ -230,11 +230,8 @@ async def submit_and_wait(runs: list[tuple[str, dict]]) -> list:
 
     submitted = [await run_deployment(name, parameters=parameters, timeout=0) for name, parameters in runs]
     ids = [r.id for r in submitted]
-    ended = [
-        StateType.COMPLETED,
-        StateType.FAILED,
-        StateType.CANCELLED,
-    ]  # a crashed run is run again by the automation
+    # a crashed run is not over: the automation runs it again
+    ended = [StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED]
     async with get_client() as client:
         while await client.count_flow_runs(
             flow_run_filter=FlowRunFilter(
@@ -542,15 +539,13 @@ def with_workers(
                 busy = by["machine"]
                 split = asyncio.run(breakdown(since))
                 checked = surge.check(app_url, size)
-                # the workers and every flow-run process they ran (all finished by now)
-                workers_cpu = sum(tree_cpu(service.processes[f"worker-{n + 1}"].pid) for n in range(workers))
                 service.stop(*[f"worker-{n + 1}" for n in range(workers)])
                 asyncio.run(set_trigger(True))
         finally:
             service.stop()
     return {
         "wall_s": wall,
-        "cpu_s": workers_cpu,
+        "cpu_s": by["workers_and_runs"],  # the workers and every flow-run process they ran
         "machine_cpu_s": busy,
         "cpu_by": by,
         "timer": timer.parts,

@@ -98,12 +98,13 @@ def serialise_settings_once() -> None:
     kept: dict[tuple, tuple[Any, Any]] = {}
 
     def once(made: Any, key: tuple, compute: Callable[[], Any]) -> Any:
+        """The answer kept for `made` (the caller copies it)."""
         held = kept.get(key)
         if held is None or held[0] is not made:
             if len(kept) >= 32:  # a few settings objects live at once; older ones are let go
                 kept.clear()
             held = kept[key] = (made, compute())
-        return copy.deepcopy(held[1]) if key[0] == "context" else dict(held[1])  # env: str → str
+        return held[1]
 
     def to_environment_variables(
         self: Any, exclude_unset: bool = False, include_secrets: bool = True, include_aliases: bool = False
@@ -113,10 +114,13 @@ def serialise_settings_once() -> None:
             "include_secrets": include_secrets,
             "include_aliases": include_aliases,
         }
-        return once(self, ("env", id(self), *options.values()), lambda: environment(self, **options))
+        # flat (str → str): a shallow copy is a whole one
+        return dict(once(self, ("env", id(self), *options.values()), lambda: environment(self, **options)))
 
     def serialize(self: Any, include_secrets: bool = True) -> dict[str, Any]:
-        return once(self, ("context", id(self), include_secrets), lambda: serialise(self, include_secrets))
+        return copy.deepcopy(
+            once(self, ("context", id(self), include_secrets), lambda: serialise(self, include_secrets))
+        )
 
     to_environment_variables.thidua_once = True  # type: ignore[attr-defined]
     Settings.to_environment_variables = to_environment_variables  # type: ignore[method-assign]
