@@ -123,6 +123,38 @@ def _serve_log(up: Up) -> str:
         return ""
 
 
+def _dashboard_runs(up: Up) -> str:
+    """The dashboard's runs with their states and times, for a failure's message."""
+
+    async def runs() -> list[Any]:
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.filters import FlowFilter, FlowFilterName
+
+        async with get_client() as client:
+            return await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["dashboard"])))
+
+    found = [r for r in _api(up, runs) if not r.state or not r.state.is_scheduled()]  # not the hourly ones
+    events = httpx.post(
+        f"{up.api_url}/events/filter",
+        json={"filter": {"event": {"prefix": ["thidua.council.", "prefect.automation."]}}, "limit": 50},
+        auth=AUTH,
+        timeout=30,
+    ).json()
+    return (
+        f"dashboard runs: {[(r.name, r.state_name, str(r.created), str(r.start_time)) for r in found]}\n"
+        f"events: {[(e['event'], e['occurred'], e.get('received')) for e in events.get('events', [])]}"
+    )
+
+
+def _server_log_problems(up: Up) -> str:
+    """The Prefect server's warnings and errors (its triggers service logs there), for a failure's message."""
+    try:
+        lines = (up.data_dir / "logs" / "prefect-server.log").read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return ""
+    return "\n".join([line for line in lines if "WARNING" in line or "ERROR" in line][-20:])
+
+
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -375,11 +407,17 @@ def test_a_council_decides_its_agenda_in_the_ui_form(
         rows = json.loads(data) if isinstance(data, str) else data
         return artifacts, {(r["Tỉnh/thành phố"], r["Cấp đang giữ hồ sơ"]): r for r in rows}
 
-    # the dashboard runs once the burst of meetings is over (a 30 s quiet window, prefect.yaml)
-    deadline = time.monotonic() + 180
+    # The dashboard runs once the burst of meetings is over (a 30 s quiet window, prefect.yaml): ≈ 35 s
+    # here on an idle machine. Prefect evaluates the window on its events clock (the newest event's time as
+    # of when the last event was seen), which trails the wall clock while the triggers service is behind,
+    # as on a loaded CI machine; hence the wide budget, and the runs and logs in the message if it is spent.
+    deadline = time.monotonic() + 300
     artifacts, place = pipeline()
     while place.get(("tỉnh Thanh Hóa", "cấp xã"), {}).get("chờ quyết định khen thưởng") != 1:
-        assert time.monotonic() < deadline, f"the dashboard did not show the meeting: {place}"
+        assert time.monotonic() < deadline, (
+            f"the dashboard did not show the meeting: {place}\n{_dashboard_runs(running)}\n"
+            f"{_server_log_problems(running)}\n{_serve_log(running)}"
+        )
         time.sleep(3)
         artifacts, place = pipeline()
     assert {"pipeline-by-province", "campaign-summary", "overdue-reviews", "deadlines"} <= set(artifacts)
