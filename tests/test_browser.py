@@ -131,7 +131,9 @@ def _dashboard_runs(up: Up) -> str:
         from prefect.client.schemas.filters import FlowFilter, FlowFilterName
 
         async with get_client() as client:
-            return await client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=["dashboard"])))
+            return await client.read_flow_runs(
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["dashboard"]))
+            )
 
     found = [r for r in _api(up, runs) if not r.state or not r.state.is_scheduled()]  # not the hourly ones
     events = httpx.post(
