@@ -206,7 +206,8 @@ def prefect_cli() -> list[str]:
 # the warm worker forks each run from a process that has imported everything (supervisor/worker.py);
 # Prefect's process worker starts a workspace supervisor and then `python -m prefect.engine` per run
 WORKER_COMMANDS = {
-    "warm": [sys.executable, "-m", "supervisor.worker"],
+    # supervisor.worker with the floor's deployment added to the ones it forks (bench/floor_worker.py)
+    "warm": [sys.executable, str(ROOT / "bench" / "floor_worker.py")],
     "stock": [*prefect_cli(), "worker", "start"],
 }
 
@@ -409,6 +410,36 @@ async def breakdown(since: datetime) -> dict[str, float]:
     }
 
 
+# --- Prefect's floor through the workers ----------------------------------------------------------
+
+
+async def deploy_floor(pool: str) -> None:
+    """The floor's deployment (bench/floor.py), in the workers' pool, under the entrypoint they fork."""
+    from floor_worker import FLOOR
+
+    from flows.deployments import build
+
+    deployment = await build(FLOOR, FLOOR.load())
+    deployment.entrypoint = FLOOR.entrypoint  # as the worker matches it, wherever this bench runs from
+    await deployment.aapply(work_pool_name=pool)
+
+
+def run_floor(pool: str, runs: int, real: dict) -> None:
+    """As many empty deployment runs as the real path submitted, sharing the task runs and events it made
+    (bench/floor.py), all submitted at once: what the same workers, server and database cost with no domain
+    work at all."""
+    from floor import shares
+
+    asyncio.run(deploy_floor(pool))
+    jobs = [
+        ("floor/floor", {"tasks": t, "events": e, "run": i})
+        for i, (t, e) in enumerate(
+            zip(shares(real["task_runs"], runs), shares(real["events"], runs), strict=True)
+        )
+    ]
+    asyncio.run(submit_and_wait(jobs))
+
+
 # --- the two paths --------------------------------------------------------------------------------
 
 
@@ -459,6 +490,7 @@ def with_workers(
     limit: int,
     kind: str,
     sink_pid: int,
+    floor: bool,
 ) -> dict:
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from sqlalchemy.engine import make_url
@@ -523,22 +555,32 @@ def with_workers(
                 surge.use_database(app_url, port)
                 timer = surge.Timer()
                 since = datetime.now().astimezone()
-                spent = CpuSplit(
-                    {
-                        "prefect_server": [service.processes["server"].pid],
-                        "postgres": [pg_pid],
-                        "workers_and_runs": [
-                            service.processes[f"worker-{n + 1}"].pid for n in range(workers)
-                        ],
-                        "sink": [sink_pid],
-                    }
-                )
+                pids = {
+                    "prefect_server": [service.processes["server"].pid],
+                    "postgres": [pg_pid],
+                    "workers_and_runs": [service.processes[f"worker-{n + 1}"].pid for n in range(workers)],
+                    "sink": [sink_pid],
+                }
+                spent = CpuSplit(pids)
                 t = time.perf_counter()
                 runs = run_workers(app_url, rows, timer)
                 wall, by = time.perf_counter() - t, spent.stop()
                 busy = by["machine"]
                 split = asyncio.run(breakdown(since))
                 checked = surge.check(app_url, size)
+                floor_figures = None
+                if floor and kind == "warm":  # the floor's runs fork only under the warm worker
+                    real = asyncio.run(surge.recorded(since))  # its task runs and events, once recorded
+                    spent = CpuSplit(pids)
+                    t = time.perf_counter()
+                    run_floor("thidua-process", runs["flow_runs"], real)
+                    floor_figures = {
+                        "wall_s": time.perf_counter() - t,
+                        "cpu_by": spent.stop(),
+                        "flow_runs": runs["flow_runs"],
+                        "task_runs": real["task_runs"],
+                        "events": real["events"],
+                    }
                 service.stop(*[f"worker-{n + 1}" for n in range(workers)])
                 asyncio.run(set_trigger(True))
         finally:
@@ -553,6 +595,7 @@ def with_workers(
         "split": split,
         "check": checked,
         "setup": setup,
+        "floor": floor_figures,
     }
 
 
@@ -574,6 +617,11 @@ def main() -> None:
         "--workers-only",
         action="store_true",
         help="skip the embedded path (it is bench/surge.py's Prefect path, ≈ 20 min at 10,000)",
+    )
+    parser.add_argument(
+        "--no-floor",
+        action="store_true",
+        help="skip Prefect's floor through the warm workers (empty runs with the real runs' tasks and events)",
     )
     args = parser.parse_args()
     surge.use_shape(args.shape)
@@ -611,6 +659,7 @@ def main() -> None:
                     args.limit,
                     kind,
                     sink.pid,
+                    not args.no_floor,
                 )
                 for kind in kinds
             }
@@ -659,6 +708,23 @@ def main() -> None:
             f"{name:<30} "
             + " ".join(f"{p['cpu_by'][w]:>16.0f}" if w in p["cpu_by"] else f"{'–':>16}" for w in who)
         )
+    floors = [(kind, p["floor"]) for kind, p in many.items() if p["floor"]]
+    for kind, f in floors:
+        print(
+            f"\nPrefect's floor through the same {args.workers} {kind} workers ×{args.limit}, server and database: "
+            f"{f['flow_runs']} empty runs with the real path's {f['task_runs']:,} task runs and {f['events']:,} "
+            "events, submitted at once"
+        )
+        print(f"{'':<30} {'wall s':>7} " + " ".join(f"{w:>16}" for w in who))
+        print(
+            f"{'floor':<30} {f['wall_s']:>7.1f} "
+            + " ".join(f"{f['cpu_by'][w]:>16.0f}" if w in f["cpu_by"] else f"{'–':>16}" for w in who)
+        )
+        if one:
+            print(
+                f"  the floor alone is {f['wall_s'] / one['wall_s']:.2f}× the embedded path's wall time "
+                f"({one['wall_s']:.1f} s), with the whole surge's domain work in it"
+            )
     print(
         "  to start = queued, picked up by a worker, a new Python process, imports, the pull step "
         "(embedded: none); CPU s = this process (embedded) or the workers and their flow-run processes; "
@@ -672,7 +738,9 @@ def main() -> None:
     )
     print(
         f"command: python bench/surge_workers.py --size {args.size} --workers {args.workers} --limit {args.limit} "
-        f"--worker {args.worker} --shape {args.shape}" + (" --workers-only" if one is None else "")
+        f"--worker {args.worker} --shape {args.shape}"
+        + (" --workers-only" if one is None else "")
+        + (" --no-floor" if args.no_floor else "")
     )
 
     def summary(p: dict) -> dict:
@@ -704,6 +772,17 @@ def main() -> None:
                 "workers_vs_embedded": (
                     {kind: round(p["wall_s"] / one["wall_s"], 2) for kind, p in many.items()} if one else None
                 ),
+                "workers_floor": {
+                    kind: {
+                        "wall_s": round(f["wall_s"], 1),
+                        "flow_runs": f["flow_runs"],
+                        "task_runs": f["task_runs"],
+                        "events": f["events"],
+                        "cpu_by_s": {k: round(v, 1) for k, v in f["cpu_by"].items()},
+                        "vs_embedded": round(f["wall_s"] / one["wall_s"], 2) if one else None,
+                    }
+                    for kind, f in floors
+                },
             },
             ensure_ascii=False,
         )
