@@ -2,8 +2,9 @@
 same number of runs, task runs and thidua events — and do no domain work (no app database, no mail).
 
 Each floor run takes its share of the tasks and events the real path made; every task returns at
-once; each event names 75 dossiers as related resources, as `flows.events` batches them, so the
-server stores as many resource rows as for the real trail."""
+once; each event names dossiers as related resources, as `flows.events` batches them: 75 each (its
+most), or, given `related`, the run's share of the dossiers the real path's events named (counted in
+the server's database), so that the server stores as many resource rows as for the real trail."""
 
 from __future__ import annotations
 
@@ -19,8 +20,10 @@ async def floor_task(n: int) -> int:
 
 
 @flow(name="floor", log_prints=False)
-async def floor_run(tasks: int, events: int, run: int) -> int:
-    """`tasks` empty task runs and `events` batched events: what a run costs Prefect, nothing more."""
+async def floor_run(tasks: int, events: int, run: int, related: int | None = None) -> int:
+    """`tasks` empty task runs and `events` batched events naming `related` dossiers between them (75 each
+    if not given): what a run costs Prefect, nothing more."""
+    named = [NOMINATIONS_PER_EVENT] * events if related is None else shares(related, events)
     for n in range(tasks):
         await floor_task(n)
     for n in range(events):
@@ -32,7 +35,7 @@ async def floor_run(tasks: int, events: int, run: int) -> int:
                     "prefect.resource.id": f"{NOMINATION}F{run}-{n}-{i}",
                     "prefect.resource.role": NOMINATION_ROLE,
                 }
-                for i in range(NOMINATIONS_PER_EVENT)
+                for i in range(named[n])
             ],
             payload={"run": run},
         )
@@ -41,4 +44,4 @@ async def floor_run(tasks: int, events: int, run: int) -> int:
 
 def shares(total: int, runs: int) -> list[int]:
     """`total` spread over `runs` as evenly as whole numbers allow."""
-    return [total // runs + (1 if i < total % runs else 0) for i in range(runs)]
+    return [total // runs + (1 if i < total % runs else 0) for i in range(runs)] if runs else []

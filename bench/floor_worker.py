@@ -1,6 +1,7 @@
 """The warm worker (`python -m supervisor.worker`) with one more deployment of its own to fork: `floor`
 (bench/floor.py:floor_run), for the workers' floor in bench/surge_workers.py. Its thidua deployments are
-the ones of prefect.yaml, so the real runs go exactly as under the worker itself.
+the ones of prefect.yaml, and their runs go as under the worker itself (each forked run imports this
+script again as `__mp_main__`, as it would `supervisor/worker.py`: a few ms).
 
     python bench/floor_worker.py --pool thidua-process --limit 4
 """

@@ -424,17 +424,44 @@ async def deploy_floor(pool: str) -> None:
     await deployment.aapply(work_pool_name=pool)
 
 
+def dossiers_named(prefect_url: str, since: datetime) -> int:
+    """How many dossiers the events since `since` named between them (related resources of role
+    `nomination`, rows in the Prefect server's database)."""
+    from sqlalchemy import create_engine, text
+
+    from flows.events import NOMINATION_ROLE
+
+    engine = create_engine(prefect_url)
+    try:
+        with engine.connect() as connection:
+            return int(
+                connection.execute(
+                    text(
+                        "SELECT count(*) FROM event_resources WHERE resource_role = :role AND occurred >= :since"
+                    ),
+                    {"role": NOMINATION_ROLE, "since": since},
+                ).scalar_one()
+            )
+    finally:
+        engine.dispose()
+
+
 def run_floor(pool: str, runs: int, real: dict) -> None:
-    """As many empty deployment runs as the real path submitted, sharing the task runs and events it made
-    (bench/floor.py), all submitted at once: what the same workers, server and database cost with no domain
-    work at all."""
+    """As many empty deployment runs as the real path submitted, sharing the task runs, events and dossiers
+    named that it made (bench/floor.py), all submitted at once: what the same workers, server and database
+    cost with no domain work at all."""
     from floor import shares
 
     asyncio.run(deploy_floor(pool))
     jobs = [
-        ("floor/floor", {"tasks": t, "events": e, "run": i})
-        for i, (t, e) in enumerate(
-            zip(shares(real["task_runs"], runs), shares(real["events"], runs), strict=True)
+        ("floor/floor", {"tasks": t, "events": e, "run": i, "related": r})
+        for i, (t, e, r) in enumerate(
+            zip(
+                shares(real["task_runs"], runs),
+                shares(real["events"], runs),
+                shares(real["related"], runs),
+                strict=True,
+            )
         )
     ]
     asyncio.run(submit_and_wait(jobs))
@@ -571,6 +598,7 @@ def with_workers(
                 floor_figures = None
                 if floor and kind == "warm":  # the floor's runs fork only under the warm worker
                     real = asyncio.run(surge.recorded(since))  # its task runs and events, once recorded
+                    real["related"] = dossiers_named(prefect_url, since)
                     spent = CpuSplit(pids)
                     t = time.perf_counter()
                     run_floor("thidua-process", runs["flow_runs"], real)
@@ -580,6 +608,7 @@ def with_workers(
                         "flow_runs": runs["flow_runs"],
                         "task_runs": real["task_runs"],
                         "events": real["events"],
+                        "related": real["related"],
                     }
                 service.stop(*[f"worker-{n + 1}" for n in range(workers)])
                 asyncio.run(set_trigger(True))
@@ -713,7 +742,8 @@ def main() -> None:
         print(
             f"\nPrefect's floor through the same {args.workers} {kind} workers ×{args.limit}, server and database: "
             f"{f['flow_runs']} empty runs with the real path's {f['task_runs']:,} task runs and {f['events']:,} "
-            "events, submitted at once"
+            f"events naming {f['related']:,} dossiers, submitted at once; timed, as the real paths are, until "
+            "every run has ended (the server may still be recording their events)"
         )
         print(f"{'':<30} {'wall s':>7} " + " ".join(f"{w:>16}" for w in who))
         print(
@@ -778,6 +808,7 @@ def main() -> None:
                         "flow_runs": f["flow_runs"],
                         "task_runs": f["task_runs"],
                         "events": f["events"],
+                        "dossiers_named": f["related"],
                         "cpu_by_s": {k: round(v, 1) for k, v in f["cpu_by"].items()},
                         "vs_embedded": round(f["wall_s"] / one["wall_s"], 2) if one else None,
                     }
