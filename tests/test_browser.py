@@ -255,9 +255,8 @@ def test_with_auth_the_ui_asks_for_credentials_and_the_api_refuses_without_them(
 # --- the meeting ----------------------------------------------------------------------------------
 
 
-@pytest.mark.timeout(
-    900
-)  # three run waits of RUN_TIMEOUT, the dashboard's 300 s and the UI: its message first
+# three run waits of RUN_TIMEOUT, the dashboard's 300 s and the UI: its own message before pytest-timeout's
+@pytest.mark.timeout(900)
 def test_a_council_decides_its_agenda_in_the_ui_form(
     running: Up, app_database: str | None, page: Any
 ) -> None:
